@@ -1,0 +1,194 @@
+// The engine's front door: submits turns (session queue → turn slot → live process), keeps recent turns for replay, shuts down cleanly.
+import type { Logger } from 'pino';
+import { EngineError } from './errors.js';
+import { RunnerPool } from './pool.js';
+import type { RunnerLaunch } from './runner.js';
+import { SessionQueue } from './session-queue.js';
+import { Turn } from './turn.js';
+import { TurnSlots } from './turn-slots.js';
+
+export interface EngineSettings {
+  maxLiveSessions: number;
+  sessionIdleMs: number;
+  maxConcurrentTurns: number;
+  turnQueueTimeoutMs: number;
+  sessionQueueLimit: number;
+  replayMs: number;
+  timeoutMs: number;
+}
+
+export interface TurnRequest {
+  sessionId: string;
+  message: string;
+  /** The session's last persisted event id: this turn's ids continue after it. */
+  lastEventId: number;
+  /** Called when the turn is about to run, so it sees the session as it is then. */
+  prepare: () => Promise<RunnerLaunch>;
+  /** Runs when the turn starts, before the message reaches Claude Code (e.g. to record it). */
+  onStart?: (turn: Turn) => Promise<void>;
+  /** Runs when a turn that started has ended, before the session's next turn may start. */
+  onEnd?: (turn: Turn) => Promise<void>;
+}
+
+export interface EngineStats {
+  live_processes: number;
+  busy_processes: number;
+  turns_running: number;
+  turns_waiting: number;
+  draining: boolean;
+}
+
+export class Engine {
+  private readonly pool: RunnerPool;
+  private readonly slots: TurnSlots;
+  private readonly queues = new Map<string, SessionQueue>();
+  private readonly turns = new Map<string, Turn[]>();
+  private readonly eventIds = new Map<string, number>();
+  private draining = false;
+
+  constructor(
+    private readonly settings: EngineSettings,
+    private readonly log: Logger,
+  ) {
+    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log);
+    this.slots = new TurnSlots(settings.maxConcurrentTurns, settings.turnQueueTimeoutMs);
+  }
+
+  stats(): EngineStats {
+    return {
+      live_processes: this.pool.size,
+      busy_processes: this.pool.busy,
+      turns_running: this.slots.inUse,
+      turns_waiting: this.slots.waiting,
+      draining: this.draining,
+    };
+  }
+
+  /** Queues a turn and returns it at once; its events and `done` tell the rest. */
+  submit(req: TurnRequest): Turn {
+    if (this.draining) throw new EngineError('shutting_down', 'The server is shutting down; no new turns start.', { retryAfterSeconds: 5 });
+    this.prune(req.sessionId);
+    const queue = this.queueOf(req.sessionId);
+    if (this.turnsOf(req.sessionId).filter((t) => !t.finished).length > this.settings.sessionQueueLimit) {
+      throw new EngineError('session_busy', `A turn is running on this session and ${this.settings.sessionQueueLimit} more wait (SESSION_QUEUE_LIMIT).`);
+    }
+    const turn = new Turn(req.sessionId, req.message);
+    this.turnsOf(req.sessionId).push(turn);
+    this.eventIds.set(req.sessionId, Math.max(this.eventIds.get(req.sessionId) ?? 0, req.lastEventId));
+    turn.settled = this.drive(turn, queue, req);
+    return turn;
+  }
+
+  /** Whether the session has a live Claude Code process. */
+  isLive(sessionId: string): boolean {
+    return this.pool.has(sessionId);
+  }
+
+  /** The session's turn that is running or waiting, newest first. */
+  currentTurn(sessionId: string): Turn | undefined {
+    return [...this.turnsOf(sessionId)].reverse().find((t) => !t.finished);
+  }
+
+  /** The newest turn kept for the session (running or recently finished). */
+  latestTurn(sessionId: string): Turn | undefined {
+    this.prune(sessionId);
+    return this.turns.get(sessionId)?.at(-1);
+  }
+
+  /** The kept turn that holds the event after `eventId` (a reconnect with Last-Event-ID). */
+  turnAfterEvent(sessionId: string, eventId: number): Turn | undefined {
+    this.prune(sessionId);
+    return this.turns.get(sessionId)?.find((t) => t.state !== 'queued' && t.covers(eventId) && (eventId < t.lastEventId || !t.finished || eventId === t.lastEventId));
+  }
+
+  /** Stops the session's turns and its process, and forgets it. */
+  async closeSession(sessionId: string): Promise<void> {
+    for (const turn of this.turnsOf(sessionId)) turn.interrupt('client');
+    await this.pool.close(sessionId);
+    await Promise.all(this.turnsOf(sessionId).map((t) => t.done.catch(() => undefined)));
+    this.turns.delete(sessionId);
+    this.queues.delete(sessionId);
+    this.eventIds.delete(sessionId);
+  }
+
+  /** Closes the session's process (not its turns' records): its next turn resumes in a new one. */
+  async restartSession(sessionId: string): Promise<void> {
+    await this.pool.close(sessionId);
+  }
+
+  /** Refuses new turns, lets running ones finish within `graceMs`, interrupts the rest, closes every process. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.draining = true;
+    const open = () => [...this.turns.values()].flat().filter((t) => !t.finished);
+    const allDone = () => Promise.all(open().map((t) => t.done.catch(() => undefined)));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([allDone(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    for (const turn of open()) turn.interrupt('client');
+    await Promise.race([allDone(), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
+    await this.pool.closeAll();
+  }
+
+  private async drive(turn: Turn, queue: SessionQueue, req: TurnRequest): Promise<void> {
+    let leaveQueue: (() => void) | undefined;
+    let releaseSlot: (() => void) | undefined;
+    const abort = new AbortController();
+    void turn.done.catch(() => abort.abort());
+    try {
+      leaveQueue = await queue.enter();
+      if (turn.finished) return;
+      releaseSlot = await this.slots.acquire(abort.signal);
+      if (turn.finished) return;
+      const launch = await req.prepare();
+      if (turn.finished) return;
+      const runner = await this.pool.obtain(req.sessionId, launch);
+      turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
+      await this.hook('start', req.onStart, turn);
+      await runner.run(turn, this.settings.timeoutMs);
+    } catch (err) {
+      const error = err instanceof EngineError ? err : new EngineError('process_failed', `Could not start Claude Code: ${(err as Error).message}`);
+      if (!(err instanceof EngineError)) this.log.error({ err, session: req.sessionId }, 'turn failed to start');
+      turn.fail(error);
+    } finally {
+      this.eventIds.set(req.sessionId, Math.max(this.eventIds.get(req.sessionId) ?? 0, turn.lastEventId));
+      releaseSlot?.();
+      if (turn.lastEventId >= 0) await this.hook('end', req.onEnd, turn);
+      leaveQueue?.();
+    }
+  }
+
+  private async hook(which: string, fn: ((turn: Turn) => Promise<void>) | undefined, turn: Turn): Promise<void> {
+    if (!fn) return;
+    try {
+      await fn(turn);
+    } catch (err) {
+      this.log.error({ err, session: turn.sessionId, turn: turn.id }, `turn ${which} hook failed`);
+    }
+  }
+
+  private queueOf(sessionId: string): SessionQueue {
+    let q = this.queues.get(sessionId);
+    if (!q) {
+      q = new SessionQueue();
+      this.queues.set(sessionId, q);
+    }
+    return q;
+  }
+
+  private turnsOf(sessionId: string): Turn[] {
+    let list = this.turns.get(sessionId);
+    if (!list) {
+      list = [];
+      this.turns.set(sessionId, list);
+    }
+    return list;
+  }
+
+  private prune(sessionId: string): void {
+    const list = this.turns.get(sessionId);
+    if (!list) return;
+    const cutoff = Date.now() - this.settings.replayMs;
+    const kept = list.filter((t, i) => !t.finished || (t.finishedAt ?? 0) >= cutoff || i === list.length - 1);
+    this.turns.set(sessionId, kept);
+  }
+}

@@ -1,0 +1,55 @@
+// Failures of the engine, each with the HTTP-neutral kind, a status hint and a problem type slug.
+import { problemType, type ProblemDoc } from '../problems.js';
+
+export type EngineErrorKind =
+  | 'timeout' // the turn ran past CLAUDE_TIMEOUT_SECONDS and was interrupted
+  | 'overloaded' // no turn slot came free within the wait limit
+  | 'session_busy' // too many requests already wait behind this session's turn
+  | 'api_error' // the Messages API (or the CLI talking to it) failed the turn
+  | 'process_failed' // the Claude Code process could not start or died
+  | 'interrupted' // the turn was interrupted on request
+  | 'budget_exceeded' // the turn reached its cost limit
+  | 'shutting_down'; // the server is stopping
+
+const STATUS: Record<EngineErrorKind, number> = {
+  timeout: 504,
+  overloaded: 503,
+  session_busy: 409,
+  api_error: 502,
+  process_failed: 502,
+  interrupted: 409,
+  budget_exceeded: 429,
+  shutting_down: 503,
+};
+
+const TITLE: Record<EngineErrorKind, string> = {
+  timeout: 'Claude Code timed out',
+  overloaded: 'Too many turns running',
+  session_busy: 'Session is busy',
+  api_error: 'Claude API error',
+  process_failed: 'Claude Code process failed',
+  interrupted: 'Turn interrupted',
+  budget_exceeded: 'Budget exceeded',
+  shutting_down: 'Server is shutting down',
+};
+
+export class EngineError extends Error {
+  override name = 'EngineError';
+  readonly status: number;
+  readonly title: string;
+  constructor(
+    readonly kind: EngineErrorKind,
+    message: string,
+    readonly extra: { retryAfterSeconds?: number; upstreamStatus?: number } = {},
+  ) {
+    super(message);
+    this.status = STATUS[kind];
+    this.title = TITLE[kind];
+  }
+
+  toProblem(): ProblemDoc {
+    const doc: ProblemDoc = { type: problemType(this.kind.replace(/_/g, '-')), title: this.title, status: this.status, detail: this.message };
+    if (this.extra.upstreamStatus !== undefined) doc.upstream_status = this.extra.upstreamStatus;
+    return doc;
+  }
+}

@@ -1,0 +1,50 @@
+// The normalized events of one turn, shared by SSE, sync chat, history and (later) jobs and webhooks.
+import type { ProblemDoc } from '../problems.js';
+
+export interface ToolUse {
+  name: string;
+  input: unknown;
+}
+
+export interface TurnUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation_input_tokens: number;
+}
+
+
+export interface TurnResult {
+  turn_id: string;
+  session_id: string;
+  status: 'ok' | 'error' | 'interrupted' | 'timeout';
+  content: string;
+  cost_usd: number;
+  usage: TurnUsage;
+  duration_ms: number;
+  num_turns: number;
+  tools_used: ToolUse[];
+  stop_reason: string | null;
+  model: string | null;
+}
+
+export type TurnEvent =
+  | { type: 'session'; session_id: string; model: string; tools: string[]; cwd: string; permission_mode: string }
+  | { type: 'text'; text: string }
+  | { type: 'tool_use'; id: string; name: string; input: unknown }
+  | { type: 'tool_result'; id: string; is_error: boolean; output: string }
+  | ({ type: 'result' } & TurnResult)
+  | { type: 'error'; problem: ProblemDoc };
+
+/** An event as it leaves the turn: numbered, so a client can resume after any id. */
+export interface NumberedEvent {
+  id: number;
+  event: TurnEvent;
+}
+
+export const EMPTY_USAGE: TurnUsage = {
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_input_tokens: 0,
+  cache_creation_input_tokens: 0,
+};

@@ -1,0 +1,85 @@
+// The live Claude Code processes: at most MAX_LIVE_SESSIONS, least recently used idle one closed first, idle ones closed after a while.
+import type { Logger } from 'pino';
+import { EngineError } from './errors.js';
+import { SessionRunner, type RunnerLaunch } from './runner.js';
+
+export class RunnerPool {
+  private readonly runners = new Map<string, SessionRunner>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly idleMs: number,
+    private readonly log: Logger,
+  ) {
+    this.sweeper = setInterval(() => void this.closeIdle(), Math.min(Math.max(idleMs / 4, 50), 30_000));
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.runners.size;
+  }
+
+  get busy(): number {
+    let n = 0;
+    for (const r of this.runners.values()) if (r.state === 'busy') n++;
+    return n;
+  }
+
+  has(sessionId: string): boolean {
+    return this.runners.has(sessionId);
+  }
+
+  /** The session's live runner if its options still fit, else a new one (resuming the conversation); reserved (busy) for the caller, who must `run` a turn on it. */
+  async obtain(sessionId: string, launch: RunnerLaunch): Promise<SessionRunner> {
+    const existing = this.runners.get(sessionId);
+    if (existing && existing.state !== 'closed' && existing.optionsKey === launch.optionsKey) {
+      existing.state = 'busy'; // reserved for the caller's turn, so no one evicts it first
+      return existing;
+    }
+    if (existing) await this.close(sessionId);
+    while (this.runners.size >= this.capacity) {
+      const victim = this.leastRecentlyUsedIdle();
+      if (!victim) throw new EngineError('overloaded', `All ${this.capacity} live Claude Code processes are busy.`, { retryAfterSeconds: 5 });
+      this.log.info({ session: victim.sessionId }, 'closing least recently used idle session process');
+      await this.close(victim.sessionId);
+    }
+    const runner = new SessionRunner(sessionId, launch, this.log);
+    runner.state = 'busy';
+    this.runners.set(sessionId, runner);
+    void runner.exited.then(() => {
+      if (this.runners.get(sessionId) === runner) this.runners.delete(sessionId);
+    });
+    return runner;
+  }
+
+  async close(sessionId: string): Promise<void> {
+    const runner = this.runners.get(sessionId);
+    if (!runner) return;
+    this.runners.delete(sessionId);
+    await runner.close();
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.sweeper);
+    await Promise.all([...this.runners.keys()].map((id) => this.close(id)));
+  }
+
+  private leastRecentlyUsedIdle(): SessionRunner | undefined {
+    let victim: SessionRunner | undefined;
+    for (const r of this.runners.values()) {
+      if (r.state === 'idle' && (!victim || r.lastUsedAt < victim.lastUsedAt)) victim = r;
+    }
+    return victim;
+  }
+
+  private async closeIdle(): Promise<void> {
+    const now = Date.now();
+    for (const r of [...this.runners.values()]) {
+      if (r.state === 'idle' && now - r.lastUsedAt >= this.idleMs) {
+        this.log.info({ session: r.sessionId }, 'closing idle session process');
+        await this.close(r.sessionId);
+      }
+    }
+  }
+}

@@ -1,0 +1,278 @@
+// One live Claude Code process for one session, fed through streaming input; runs its turns one at a time.
+import { query, type Options, type Query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { Logger } from 'pino';
+import { EngineError } from './errors.js';
+import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
+import { InputChannel } from './input-channel.js';
+import type { Turn } from './turn.js';
+
+/** How long an interrupted turn may take to end before its process is killed. */
+const INTERRUPT_GRACE_MS = 10_000;
+const TOOL_OUTPUT_CHARS = 2_000;
+const STDERR_LINES = 20;
+
+export interface RunnerLaunch {
+  /** SDK options of the process (cwd, model, tools, env …) without prompt/resume bookkeeping. */
+  options: Options;
+  /** Identity of the options that need a new process when they change. */
+  optionsKey: string;
+  /** Claude session id to resume, or the id a new conversation gets. */
+  claudeSessionId: string;
+  resume: boolean;
+  /** Cumulative cost the CLI last reported for this Claude session (a resumed process starts from it). */
+  costBaseline: number;
+}
+
+interface ActiveTurn {
+  turn: Turn;
+  startedAt: number;
+  tools: ToolUse[];
+  textParts: string[];
+  model: string | null;
+  sessionSent: boolean;
+  apiError: string | undefined;
+}
+
+export type RunnerState = 'idle' | 'busy' | 'closed';
+
+export class SessionRunner {
+  state: RunnerState = 'idle';
+  lastUsedAt = Date.now();
+  readonly optionsKey: string;
+  claudeSessionId: string;
+  /** Cumulative cost reported by the process's latest result. */
+  claudeCostTotal: number;
+  /** Settles when the process has exited and the reader loop ended. */
+  readonly exited: Promise<void>;
+
+  private readonly input = new InputChannel();
+  private readonly query: Query;
+  private readonly stderrTail: string[] = [];
+  private active: ActiveTurn | undefined;
+  private init: { model: string; tools: string[]; cwd: string; permissionMode: string } | undefined;
+  private costSeen: number | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly sessionId: string,
+    launch: RunnerLaunch,
+    private readonly log: Logger,
+  ) {
+    this.optionsKey = launch.optionsKey;
+    this.claudeSessionId = launch.claudeSessionId;
+    this.claudeCostTotal = launch.costBaseline;
+    const options: Options = {
+      ...launch.options,
+      includePartialMessages: true,
+      stderr: (data) => this.onStderr(data),
+      ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
+    };
+    this.query = query({ prompt: this.input, options });
+    this.exited = this.readLoop();
+  }
+
+  /** Runs one turn to its end; the turn's own promise carries the outcome. */
+  async run(turn: Turn, timeoutMs: number): Promise<void> {
+    if (this.state === 'closed') {
+      turn.fail(new EngineError('process_failed', 'The Claude Code process had already exited.'));
+      return;
+    }
+    this.state = 'busy';
+    turn.claudeCostTotal = this.claudeCostTotal;
+    this.active = { turn, startedAt: Date.now(), tools: [], textParts: [], model: null, sessionSent: false, apiError: undefined };
+    this.sendSessionEvent();
+    turn.interruptHandler = (reason) => this.interrupt(reason);
+    const timer = setTimeout(() => turn.interrupt('timeout'), timeoutMs);
+    try {
+      this.input.push(turn.message);
+      if (turn.interruptRequested) this.interrupt(turn.interruptRequested);
+      await turn.done.catch(() => undefined);
+    } finally {
+      clearTimeout(timer);
+      if (this.killTimer) clearTimeout(this.killTimer);
+      this.killTimer = undefined;
+      this.active = undefined;
+      this.lastUsedAt = Date.now();
+      if (this.state === 'busy') this.state = 'idle';
+    }
+  }
+
+  /** Ends the process: closes its input, then terminates it, and waits for it to go. */
+  async close(): Promise<void> {
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.input.close();
+      this.query.close();
+    }
+    await this.exited;
+  }
+
+  private interrupt(reason: 'client' | 'timeout'): void {
+    this.log.info({ session: this.sessionId, reason }, 'interrupting turn');
+    this.query.interrupt().catch((err: unknown) => this.log.warn({ err, session: this.sessionId }, 'interrupt failed'));
+    this.killTimer ??= setTimeout(() => {
+      this.log.warn({ session: this.sessionId }, 'turn did not end after interrupt; killing its process');
+      void this.close();
+    }, INTERRUPT_GRACE_MS);
+  }
+
+  private async readLoop(): Promise<void> {
+    let failure: unknown;
+    try {
+      for await (const message of this.query) this.onMessage(message);
+    } catch (err) {
+      failure = err;
+    }
+    const wasClosing = this.state === 'closed';
+    this.state = 'closed';
+    this.input.close();
+    const turn = this.active?.turn;
+    if (turn && !turn.finished) {
+      if (turn.interruptRequested === 'timeout') {
+        turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was stopped.'));
+      } else if (wasClosing && turn.interruptRequested) {
+        turn.fail(new EngineError('interrupted', 'The turn was interrupted.'));
+      } else {
+        const detail = failure instanceof Error ? failure.message : 'the process exited during the turn';
+        const tail = this.stderrTail.join('').trim().split('\n').slice(-STDERR_LINES).join('\n');
+        this.log.error({ session: this.sessionId, err: failure, stderr: tail }, 'Claude Code process failed');
+        turn.fail(new EngineError('process_failed', `Claude Code stopped unexpectedly: ${detail}`));
+      }
+    } else if (failure && !wasClosing) {
+      this.log.warn({ session: this.sessionId, err: failure }, 'idle Claude Code process ended');
+    }
+  }
+
+  private onStderr(data: string): void {
+    this.stderrTail.push(data);
+    if (this.stderrTail.length > STDERR_LINES) this.stderrTail.shift();
+  }
+
+  private sendSessionEvent(): void {
+    const a = this.active;
+    if (!a || a.sessionSent || !this.init) return;
+    a.sessionSent = true;
+    a.turn.emit({
+      type: 'session',
+      session_id: this.claudeSessionId,
+      model: this.init.model,
+      tools: this.init.tools,
+      cwd: this.init.cwd,
+      permission_mode: this.init.permissionMode,
+    });
+  }
+
+  private onMessage(m: SDKMessage): void {
+    if (m.type === 'system' && m.subtype === 'init') {
+      this.init = { model: m.model, tools: m.tools, cwd: m.cwd, permissionMode: m.permissionMode };
+      this.claudeSessionId = m.session_id;
+      this.sendSessionEvent();
+      return;
+    }
+    const a = this.active;
+    if (!a) return; // output between turns (e.g. suggestions) belongs to no one
+    switch (m.type) {
+      case 'stream_event': {
+        const e = m.event;
+        if (m.parent_tool_use_id === null && e.type === 'content_block_delta' && e.delta.type === 'text_delta') {
+          a.turn.emit({ type: 'text', text: e.delta.text });
+        }
+        return;
+      }
+      case 'assistant': {
+        if (m.parent_tool_use_id !== null) return;
+        a.model = m.message.model ?? a.model;
+        if (m.error) a.apiError = m.error;
+        for (const block of m.message.content) {
+          if (block.type === 'tool_use') {
+            a.tools.push({ name: block.name, input: block.input });
+            a.turn.emit({ type: 'tool_use', id: block.id, name: block.name, input: block.input });
+          } else if (block.type === 'text') {
+            a.textParts.push(block.text);
+          }
+        }
+        return;
+      }
+      case 'user': {
+        if (m.parent_tool_use_id !== null || typeof m.message.content === 'string') return;
+        for (const block of m.message.content) {
+          if (block.type === 'tool_result') {
+            a.turn.emit({ type: 'tool_result', id: block.tool_use_id, is_error: block.is_error === true, output: toolOutput(block.content) });
+          }
+        }
+        return;
+      }
+      case 'result':
+        this.onResult(a, m);
+        return;
+      default:
+        return;
+    }
+  }
+
+  private onResult(a: ActiveTurn, m: SDKResultMessage): void {
+    const total = m.total_cost_usd ?? 0;
+    let base = this.costSeen ?? this.claudeCostTotal;
+    if (total < base) base = 0; // the process did not restore the transcript's running total
+    this.costSeen = total;
+    this.claudeCostTotal = total;
+    const result: TurnResult = {
+      turn_id: a.turn.id,
+      session_id: m.session_id || this.claudeSessionId,
+      status: 'ok',
+      content: m.subtype === 'success' ? m.result : a.textParts.join('\n'),
+      cost_usd: Math.max(0, total - base),
+      usage: usageOf(m.usage),
+      duration_ms: Date.now() - a.startedAt,
+      num_turns: m.num_turns,
+      tools_used: a.tools,
+      stop_reason: m.stop_reason,
+      model: a.model ?? this.init?.model ?? null,
+    };
+    const turn = a.turn;
+    turn.partial = result;
+    turn.claudeCostTotal = total;
+    if (turn.interruptRequested === 'timeout') {
+      result.status = 'timeout';
+      turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was interrupted.'));
+    } else if (turn.interruptRequested === 'client') {
+      result.status = 'interrupted';
+      result.stop_reason = 'interrupted';
+      turn.finish(result);
+    } else if (m.subtype === 'error_max_turns') {
+      result.stop_reason = 'max_turns';
+      turn.finish(result);
+    } else if (m.subtype === 'error_max_budget_usd') {
+      result.status = 'error';
+      turn.fail(new EngineError('budget_exceeded', 'The turn reached its cost limit and was stopped.'));
+    } else if (m.is_error) {
+      result.status = 'error';
+      const detail = (m.subtype === 'success' ? m.result : m.errors.join('; ')) || a.apiError || 'Claude Code reported an error.';
+      const upstream = m.subtype === 'success' ? (m.api_error_status ?? undefined) : undefined;
+      turn.fail(new EngineError('api_error', detail, upstream === undefined ? {} : { upstreamStatus: upstream }));
+    } else {
+      turn.finish(result);
+    }
+  }
+}
+
+function usageOf(u: Partial<Record<keyof TurnUsage, number | null>> | undefined): TurnUsage {
+  if (!u) return { ...EMPTY_USAGE };
+  return {
+    input_tokens: u.input_tokens ?? 0,
+    output_tokens: u.output_tokens ?? 0,
+    cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
+    cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
+  };
+}
+
+function toolOutput(content: unknown): string {
+  let text: string;
+  if (typeof content === 'string') text = content;
+  else if (Array.isArray(content)) {
+    text = content
+      .map((c: { type?: string; text?: string }) => (c.type === 'text' && typeof c.text === 'string' ? c.text : `[${c.type ?? 'content'}]`))
+      .join('\n');
+  } else text = content === undefined ? '' : JSON.stringify(content);
+  return text.length > TOOL_OUTPUT_CHARS ? `${text.slice(0, TOOL_OUTPUT_CHARS)}… (${text.length} characters)` : text;
+}

@@ -1,0 +1,58 @@
+// The OpenAPI 3.1 document (at /openapi.json and /api/v1/openapi.json) and Swagger UI (at /docs), all public.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+
+export interface OpenApiOptions {
+  version: string;
+  /** Prefix of the API routes, where the document is served as well. */
+  apiPrefix: string;
+}
+
+export const DOCS_PREFIX = '/docs';
+
+export default fp<OpenApiOptions>(
+  async (app, { version, apiPrefix }) => {
+    // Swagger UI's own routes (added below) cannot carry our route config: mark everything under /docs public here.
+    app.addHook('onRoute', (route) => {
+      if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) route.config = { ...route.config, public: true };
+    });
+
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.1.0',
+        info: {
+          title: 'claude-code-api',
+          version,
+          description:
+            'Claude Code behind a REST API. Successful responses are `{ data, meta }`; failures are RFC 9457 problem documents (`application/problem+json`).',
+        },
+        servers: [{ url: '/', description: 'This server' }],
+        components: {
+          securitySchemes: {
+            apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'One of the keys in API_KEYS.' },
+            bearer: { type: 'http', scheme: 'bearer', description: 'One of the keys in API_KEYS, as `Authorization: Bearer <key>`.' },
+          },
+        },
+        security: [{ apiKey: [] }, { bearer: [] }],
+        tags: [
+          { name: 'Health', description: 'Liveness and readiness of the service, its database and Claude Code.' },
+          { name: 'Sessions', description: 'Named, persistent Claude Code sessions.' },
+          { name: 'Chat', description: 'Turns: synchronous or streamed (SSE).' },
+          { name: 'History', description: 'The stored messages and events of a session.' },
+        ],
+      },
+      // Public routes need no key: say so in the document.
+      transform: ({ schema, url, route }) => {
+        if (route.config?.public) return { schema: { ...schema, security: [] } as typeof schema, url };
+        return { schema, url };
+      },
+    });
+    await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
+
+    for (const path of ['/openapi.json', `${apiPrefix}/openapi.json`]) {
+      app.get(path, { schema: { hide: true }, config: { public: true } }, async () => app.swagger());
+    }
+  },
+  { name: 'openapi', fastify: '5.x' },
+);

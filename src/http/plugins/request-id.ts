@@ -1,0 +1,30 @@
+// Request ids: keep a well-formed client X-Request-ID or mint a UUID, and echo it on every response.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import fp from 'fastify-plugin';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const WELL_FORMED = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Fastify `genReqId`: the client's X-Request-ID when it matches `^[A-Za-z0-9._:-]{1,128}$`, else a new UUID. */
+export function requestIdOf(raw: IncomingMessage): string {
+  const given = raw.headers[REQUEST_ID_HEADER];
+  const value = Array.isArray(given) ? given[0] : given;
+  return value !== undefined && WELL_FORMED.test(value) ? value : randomUUID();
+}
+
+export default fp(
+  async (app) => {
+    app.addHook('onRequest', async (request, reply) => {
+      reply.header(REQUEST_ID_HEADER, request.id);
+      // Also on the raw response, so streams that hijack the reply still carry it.
+      reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
+    });
+    // Responses that never passed onRequest (router-level failures) get it here.
+    app.addHook('onSend', async (request, reply, payload) => {
+      if (!reply.hasHeader(REQUEST_ID_HEADER)) reply.header(REQUEST_ID_HEADER, request.id);
+      return payload;
+    });
+  },
+  { name: 'request-id', fastify: '5.x' },
+);

@@ -1,0 +1,158 @@
+// Chat routes: a sync turn, a streamed turn (SSE, with Last-Event-ID replay), re-attaching to a turn, and interrupting it.
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TurnResult } from '../../engine/events.js';
+import type { Turn } from '../../engine/turn.js';
+import { ProblemError } from '../../problems.js';
+import type { ChatInput } from '../../sessions/service.js';
+import type { AppDeps } from '../deps.js';
+import { ok } from '../envelope.js';
+import { Envelope, problemResponses } from '../schemas/common.js';
+import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody } from '../schemas/sessions.js';
+import { lastEventIdOf, streamTurn } from '../sse.js';
+
+const TURN_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504] as const;
+const SSE_RESPONSE = { description: 'text/event-stream of turn events', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+
+function chatInput(body: ChatBody): ChatInput {
+  const { system, system_prompt, ...rest } = body;
+  const prompt = system ?? system_prompt;
+  return prompt === undefined ? rest : { ...rest, system_prompt: prompt };
+}
+
+function resultView(r: TurnResult) {
+  return {
+    turn_id: r.turn_id,
+    session_id: r.session_id,
+    status: r.status === 'interrupted' ? ('interrupted' as const) : ('ok' as const),
+    content: r.content,
+    cost_usd: r.cost_usd,
+    duration_ms: r.duration_ms,
+    num_turns: r.num_turns,
+    usage: r.usage,
+    tools_used: r.tools_used,
+    stop_reason: r.stop_reason,
+    model: r.model,
+  };
+}
+
+/** Interrupts the turn if its client goes away before the reply is sent (CHAT_DISCONNECT=interrupt). */
+function watchClient(reply: FastifyReply, turn: Turn, interrupt: boolean): () => void {
+  const onClose = () => {
+    if (interrupt && !reply.raw.writableFinished && !turn.finished) turn.interrupt('client');
+  };
+  reply.raw.on('close', onClose);
+  return () => reply.raw.off('close', onClose);
+}
+
+function replayGone(last: number): ProblemError {
+  return new ProblemError(410, 'replay-unavailable', 'Events no longer available', `No turn holding events after ${last} is kept for this session (finished turns are kept TURN_REPLAY_SECONDS); read the history instead.`);
+}
+
+export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { sessions, config } = deps;
+  const interruptOnDisconnect = config.engine.chatDisconnect === 'interrupt';
+  const body = chatBody(config.maxMessageChars);
+
+  app.post(
+    '/sessions/:name/chat',
+    {
+      schema: {
+        tags: ['Chat'],
+        summary: 'Chat (sync)',
+        description: 'Runs one turn and answers with its result. Turns of one session run one at a time; a request waits behind the running one (409 when SESSION_QUEUE_LIMIT requests already wait).',
+        params: SessionNameParams,
+        body,
+        response: { 200: Envelope(ChatResult), ...problemResponses(...TURN_ERRORS) },
+      },
+    },
+    async (request, reply) => {
+      const { turn, recorded } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body));
+      const unwatch = watchClient(reply, turn, interruptOnDisconnect);
+      try {
+        const result = await turn.done;
+        await recorded;
+        return ok(request, resultView(result));
+      } catch (err) {
+        await recorded;
+        throw err;
+      } finally {
+        unwatch();
+      }
+    },
+  );
+
+  app.post(
+    '/sessions/:name/chat/stream',
+    {
+      schema: {
+        tags: ['Chat'],
+        summary: 'Chat (SSE stream)',
+        description:
+          'Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. ' +
+          'Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts.',
+        params: SessionNameParams,
+        body,
+        response: { 200: SSE_RESPONSE, ...problemResponses(...TURN_ERRORS, 410) },
+      },
+    },
+    async (request, reply) => {
+      const last = lastEventIdOf(request);
+      if (last !== undefined) {
+        const kept = await sessions.turnFor(request.tenant, request.params.name, last);
+        if (!kept) throw replayGone(last);
+        await streamTurn(request, reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
+        return reply;
+      }
+      const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body));
+      await turn.whenStarted();
+      if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
+      await streamTurn(request, reply, turn, {
+        afterId: 0,
+        heartbeatMs: config.engine.heartbeatMs,
+        onClientGone: () => {
+          if (interruptOnDisconnect) turn.interrupt('client');
+        },
+      });
+      return reply;
+    },
+  );
+
+  app.get(
+    '/sessions/:name/chat/stream',
+    {
+      schema: {
+        tags: ['Chat'],
+        summary: 'Attach to the latest turn (SSE)',
+        description: 'Streams the session\'s running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.',
+        params: SessionNameParams,
+        response: { 200: SSE_RESPONSE, ...problemResponses(401, 404, 410, 422) },
+      },
+    },
+    async (request, reply) => {
+      const last = lastEventIdOf(request);
+      const turn = await sessions.turnFor(request.tenant, request.params.name, last);
+      if (!turn) {
+        if (last !== undefined) throw replayGone(last);
+        throw new ProblemError(404, 'not-found', 'Not found', 'This session has no running or recent turn.');
+      }
+      await streamTurn(request, reply, turn, { afterId: last ?? 0, heartbeatMs: config.engine.heartbeatMs });
+      return reply;
+    },
+  );
+
+  app.post(
+    '/sessions/:name/interrupt',
+    {
+      schema: {
+        tags: ['Chat'],
+        summary: 'Interrupt the running turn',
+        description: 'Stops the running turn (it ends with status `interrupted`) and cancels waiting ones. The session stays usable.',
+        params: SessionNameParams,
+        response: { 200: Envelope(InterruptResult), ...problemResponses(401, 404, 422) },
+      },
+    },
+    async (request) => ok(request, { interrupted: await sessions.interrupt(request.tenant, request.params.name) }),
+  );
+}

@@ -1,0 +1,87 @@
+// GET /health (public): the service, its database and Claude Code, 200 when all are fine and 503 (same body) when not.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type, type Static } from 'typebox';
+import type { AppDeps } from '../deps.js';
+import { ok } from '../envelope.js';
+import { Envelope } from '../schemas/common.js';
+
+const DB_PING_TIMEOUT_MS = 2000;
+
+export const HealthSchema = Type.Object({
+  status: Type.Enum(['ok', 'degraded'], { type: 'string' }),
+  version: Type.String(),
+  uptime_seconds: Type.Integer({ minimum: 0 }),
+  database: Type.Object({ ok: Type.Boolean(), dialect: Type.String() }),
+  claude: Type.Object({
+    cli_ok: Type.Boolean(),
+    cli_version: Type.Union([Type.String(), Type.Null()]),
+    cli_path_source: Type.Enum(['bundled', 'CLAUDE_CLI_PATH'], { type: 'string', description: 'Where the CLI comes from: the SDK\'s bundled binary or CLAUDE_CLI_PATH.' }),
+    auth: Type.String({ description: 'Which credentials the CLI would use: api_key, auth_token, oauth_token, bedrock, vertex, foundry, subscription_login or none.' }),
+  }),
+  engine: Type.Object(
+    {
+      live_processes: Type.Integer(),
+      busy_processes: Type.Integer(),
+      turns_running: Type.Integer(),
+      turns_waiting: Type.Integer(),
+      draining: Type.Boolean(),
+    },
+    { additionalProperties: true },
+  ),
+  auth_mode: Type.Enum(['api_keys', 'open'], { type: 'string', description: 'open = no API_KEYS configured.' }),
+  warnings: Type.Array(Type.String()),
+});
+export type Health = Static<typeof HealthSchema>;
+
+/** store.ping() with a time limit: a hung database counts as down. */
+async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([ping().catch(() => false), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export default async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { config, store, cli, engine } = deps;
+  app.withTypeProvider<TypeBoxTypeProvider>().get(
+    '/health',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['Health'],
+        summary: 'Health of the service, its database and Claude Code',
+        description: '200 when the database answers and the Claude Code CLI starts; 503 with the same body otherwise.',
+        response: {
+          200: { ...Envelope(HealthSchema), description: 'Healthy: the database answers and the CLI starts.' },
+          503: { ...Envelope(HealthSchema), description: 'Degraded: the database or the CLI is not ok.' },
+        },
+      },
+    },
+    async (request, reply) => {
+      const dbOk = await pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS);
+      const healthy = dbOk && cli.ok;
+      const body: Health = {
+        status: healthy ? 'ok' : 'degraded',
+        version: deps.version,
+        uptime_seconds: Math.floor(process.uptime()),
+        database: { ok: dbOk, dialect: store.dialect },
+        claude: {
+          cli_ok: cli.ok,
+          cli_version: cli.version ?? null,
+          cli_path_source: config.claude.cliPath ? 'CLAUDE_CLI_PATH' : 'bundled',
+          auth: cli.auth,
+        },
+        engine: engine.stats(),
+        auth_mode: config.apiKeys.length > 0 ? 'api_keys' : 'open',
+        warnings: deps.warnings,
+      };
+      return reply.code(healthy ? 200 : 503).send(ok(request, body));
+    },
+  );
+}

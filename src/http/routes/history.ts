@@ -1,0 +1,30 @@
+// History route: a session's user and assistant messages in order, with tools, cost and timing.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AppDeps } from '../deps.js';
+import { ok, pageOf, paginationOf } from '../envelope.js';
+import { ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
+import { HistoryItem, SessionNameParams } from '../schemas/sessions.js';
+import { historyView } from '../views.js';
+
+export default async function historyRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
+    '/sessions/:name/history',
+    {
+      schema: {
+        tags: ['History'],
+        summary: 'Chat history',
+        description: 'User and assistant messages, oldest first. Assistant messages carry status, tools used, cost, usage and timing.',
+        params: SessionNameParams,
+        querystring: PaginationQuery,
+        response: { 200: ListEnvelope(HistoryItem), ...problemResponses(401, 404, 422) },
+      },
+    },
+    async (request) => {
+      const p = pageOf(request.query);
+      const result = await deps.sessions.history(request.tenant, request.params.name, p.offset, p.limit);
+      return ok(request, result.items.map(historyView), paginationOf(p, result.total));
+    },
+  );
+}

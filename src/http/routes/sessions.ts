@@ -1,0 +1,102 @@
+// Session routes: create, list, get, delete, and change the working directory.
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { AppDeps } from '../deps.js';
+import { ok, pageOf, paginationOf } from '../envelope.js';
+import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
+import { CreateSessionBody, DeleteQuery, RepoBody, SessionNameParams, SessionSchema } from '../schemas/sessions.js';
+import { sessionView } from '../views.js';
+
+export default async function sessionRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const { sessions } = deps;
+
+  app.post(
+    '/sessions',
+    {
+      schema: {
+        tags: ['Sessions'],
+        summary: 'Create a session',
+        description: 'Creates a named session with its own workspace folder under APPROVED_DIRECTORY. Its Claude Code process starts on the first chat.',
+        body: CreateSessionBody,
+        response: { 201: Envelope(SessionSchema), ...problemResponses(400, 401, 409, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const row = await sessions.create(request.tenant, request.body);
+      reply.code(201).header('location', `/api/v1/sessions/${encodeURIComponent(row.name)}`);
+      return ok(request, sessionView(row, sessions.liveness(row.id)));
+    },
+  );
+
+  app.get(
+    '/sessions',
+    {
+      schema: {
+        tags: ['Sessions'],
+        summary: 'List sessions',
+        description: 'The caller\'s sessions, newest first.',
+        querystring: PaginationQuery,
+        response: { 200: ListEnvelope(SessionSchema), ...problemResponses(401, 422) },
+      },
+    },
+    async (request) => {
+      const p = pageOf(request.query);
+      const result = await sessions.list(request.tenant, p.offset, p.limit);
+      const items = result.items.map((row) => sessionView(row, sessions.liveness(row.id)));
+      return ok(request, items, paginationOf(p, result.total));
+    },
+  );
+
+  app.get(
+    '/sessions/:name',
+    {
+      schema: {
+        tags: ['Sessions'],
+        summary: 'Get a session',
+        params: SessionNameParams,
+        response: { 200: Envelope(SessionSchema), ...problemResponses(401, 404, 422) },
+      },
+    },
+    async (request) => {
+      const row = await sessions.get(request.tenant, request.params.name);
+      return ok(request, sessionView(row, sessions.liveness(row.id)));
+    },
+  );
+
+  app.delete(
+    '/sessions/:name',
+    {
+      schema: {
+        tags: ['Sessions'],
+        summary: 'Delete a session',
+        description: 'Interrupts its turn if one runs, stops its Claude Code process and deletes its history. `purge=true` also deletes its workspace folder.',
+        params: SessionNameParams,
+        querystring: DeleteQuery,
+        response: { 204: { type: 'null', description: 'Deleted.' }, ...problemResponses(401, 404, 422) },
+      },
+    },
+    async (request, reply) => {
+      await sessions.remove(request.tenant, request.params.name, request.query.purge ?? false);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.post(
+    '/sessions/:name/repo',
+    {
+      schema: {
+        tags: ['Sessions'],
+        summary: 'Change the working directory',
+        description: 'Points the session at another folder inside APPROVED_DIRECTORY (resolved with realpath). The conversation continues there.',
+        params: SessionNameParams,
+        body: RepoBody,
+        response: { 200: Envelope(SessionSchema), ...problemResponses(400, 401, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (request) => {
+      const row = await sessions.changeWorkingDir(request.tenant, request.params.name, request.body.working_dir);
+      return ok(request, sessionView(row, sessions.liveness(row.id)));
+    },
+  );
+}

@@ -1,0 +1,124 @@
+// TypeBox schemas of sessions, chat and history: request bodies and the shapes the API returns.
+import { Type, type Static } from 'typebox';
+import { EFFORT_LEVELS, PERMISSION_MODES } from '../../config/settings.js';
+
+export const SESSION_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
+
+const toolList = (description: string) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_:*()./ -]+$' }), { maxItems: 100, description });
+
+/** Options a session or a chat request may set; each narrows what the operator allows. */
+export const OptionFields = {
+  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Model name or alias (e.g. sonnet, opus).' })),
+  effort: Type.Optional(Type.Union(EFFORT_LEVELS.map((e) => Type.Literal(e)), { description: 'Effort level.' })),
+  max_turns: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Most agentic turns (model calls) per chat request.' })),
+  allowed_tools: Type.Optional(toolList('Tools Claude may use: a subset of the operator\'s CLAUDE_ALLOWED_TOOLS.')),
+  disallowed_tools: Type.Optional(toolList('Tools removed (added to CLAUDE_DISALLOWED_TOOLS).')),
+  permission_mode: Type.Optional(Type.Union(PERMISSION_MODES.map((m) => Type.Literal(m)), { description: 'One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES.' })),
+};
+
+const SystemPrompt = Type.String({ maxLength: 100_000, description: 'Text appended to Claude Code\'s own system prompt.' });
+
+export const SessionNameParams = Type.Object({
+  name: Type.String({ pattern: SESSION_NAME_PATTERN, description: 'Session name.' }),
+});
+
+export const CreateSessionBody = Type.Object(
+  {
+    name: Type.String({ pattern: SESSION_NAME_PATTERN, description: 'Unique per API key: letters, digits, dot, dash, underscore; 1–64 characters.' }),
+    working_dir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Folder inside APPROVED_DIRECTORY to run in (default: the session\'s own workspace).' })),
+    system_prompt: Type.Optional(SystemPrompt),
+    ...OptionFields,
+  },
+  { additionalProperties: false },
+);
+export type CreateSessionBody = Static<typeof CreateSessionBody>;
+
+export const RepoBody = Type.Object(
+  { working_dir: Type.String({ minLength: 1, maxLength: 4096, description: 'Absolute path, or relative to APPROVED_DIRECTORY.' }) },
+  { additionalProperties: false },
+);
+
+export const DeleteQuery = Type.Object({
+  purge: Type.Boolean({ default: false, description: 'Also delete the session\'s workspace folder.' }),
+});
+
+export const Totals = Type.Object({
+  cost_usd: Type.Number(),
+  turns: Type.Integer(),
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cache_read_tokens: Type.Integer(),
+  cache_creation_tokens: Type.Integer(),
+});
+
+export const SessionSchema = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('active')]),
+  workspace: Type.String(),
+  working_dir: Type.String(),
+  claude_session_id: Type.Union([Type.String(), Type.Null()]),
+  options: Type.Object({ system_prompt: Type.Optional(Type.String()), ...OptionFields }),
+  totals: Totals,
+  live: Type.Boolean({ description: 'A Claude Code process is running for this session.' }),
+  busy: Type.Boolean({ description: 'A turn is running or waiting.' }),
+  created_at: Type.String(),
+  updated_at: Type.String(),
+  last_active_at: Type.Union([Type.String(), Type.Null()]),
+});
+
+/** The chat body; `maxChars` is MAX_MESSAGE_CHARS. */
+export function chatBody(maxChars: number) {
+  return Type.Object(
+    {
+      message: Type.String({ minLength: 1, maxLength: maxChars, pattern: '\\S', description: `The prompt: not blank, at most ${maxChars} characters.` }),
+      system: Type.Optional(SystemPrompt),
+      system_prompt: Type.Optional(SystemPrompt),
+      ...OptionFields,
+    },
+    { additionalProperties: false },
+  );
+}
+export type ChatBody = Static<ReturnType<typeof chatBody>>;
+
+const Usage = Type.Object({
+  input_tokens: Type.Integer(),
+  output_tokens: Type.Integer(),
+  cache_read_input_tokens: Type.Integer(),
+  cache_creation_input_tokens: Type.Integer(),
+});
+
+const ToolUse = Type.Object({ name: Type.String(), input: Type.Unknown() });
+
+export const ChatResult = Type.Object({
+  turn_id: Type.String(),
+  session_id: Type.String({ description: 'The Claude Code session id.' }),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('interrupted')]),
+  content: Type.String(),
+  cost_usd: Type.Number(),
+  duration_ms: Type.Integer(),
+  num_turns: Type.Integer(),
+  usage: Usage,
+  tools_used: Type.Array(ToolUse),
+  stop_reason: Type.Union([Type.String(), Type.Null()]),
+  model: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const HistoryItem = Type.Object({
+  id: Type.Integer(),
+  turn_id: Type.String(),
+  role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
+  content: Type.String(),
+  status: Type.String({ description: 'ok, error, interrupted or timeout' }),
+  tools_used: Type.Union([Type.Array(ToolUse), Type.Null()]),
+  cost_usd: Type.Union([Type.Number(), Type.Null()]),
+  duration_ms: Type.Union([Type.Integer(), Type.Null()]),
+  num_turns: Type.Union([Type.Integer(), Type.Null()]),
+  usage: Type.Union([Usage, Type.Null()]),
+  model: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
+  created_at: Type.String(),
+});
+
+export const InterruptResult = Type.Object({ interrupted: Type.Boolean() });

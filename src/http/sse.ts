@@ -1,0 +1,71 @@
+// Writes a turn's events as Server-Sent Events: numbered `id:`s, replay after Last-Event-ID, heartbeats, client-gone handling.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { NumberedEvent } from '../engine/events.js';
+import type { Turn } from '../engine/turn.js';
+
+export interface StreamOptions {
+  /** Send only events with a greater id. */
+  afterId: number;
+  heartbeatMs: number;
+  /** Called when the client goes away before the turn ended. */
+  onClientGone?: () => void;
+}
+
+/** The Last-Event-ID a reconnecting client sent (header, or `last_event_id` query), if it is a number. */
+export function lastEventIdOf(request: FastifyRequest): number | undefined {
+  const header = request.headers['last-event-id'];
+  const query = (request.query as Record<string, unknown> | undefined)?.last_event_id;
+  const raw = typeof header === 'string' && header.trim() !== '' ? header : typeof query === 'string' ? query : undefined;
+  if (raw === undefined || !/^\d{1,15}$/.test(raw.trim())) return undefined;
+  return Number(raw.trim());
+}
+
+export function formatEvent(e: NumberedEvent): string {
+  return `id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`;
+}
+
+/** Takes over the response and streams the turn until it ends or the client leaves. */
+export async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: Turn, opts: StreamOptions): Promise<void> {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+    'x-request-id': request.id,
+    'x-turn-id': turn.id,
+  });
+  const gone = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) gone.abort();
+  };
+  res.on('close', onClose);
+  const write = async (chunk: string) => {
+    if (gone.signal.aborted) return;
+    if (!res.write(chunk)) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          res.off('drain', done);
+          gone.signal.removeEventListener('abort', done);
+          resolve();
+        };
+        res.on('drain', done);
+        gone.signal.addEventListener('abort', done, { once: true });
+      });
+    }
+  };
+  const heartbeat = setInterval(() => void write(': ping\n\n'), opts.heartbeatMs);
+  try {
+    await write(': stream open\n\n');
+    for await (const e of turn.events(opts.afterId, gone.signal)) await write(formatEvent(e));
+  } finally {
+    clearInterval(heartbeat);
+    res.off('close', onClose);
+    if (gone.signal.aborted) {
+      if (!turn.finished) opts.onClientGone?.();
+    } else {
+      res.end();
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// How stored rows are shown to clients: the API's session and history item shapes.
+import type { ToolUse, TurnUsage } from '../engine/events.js';
+import type { MessageRow, SessionRow } from '../store/schema.js';
+
+export function sessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }) {
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status,
+    workspace: row.workspace,
+    working_dir: row.working_dir,
+    claude_session_id: row.claude_session_id,
+    options: row.options,
+    totals: {
+      cost_usd: row.cost_usd,
+      turns: row.turns,
+      input_tokens: row.input_tokens,
+      output_tokens: row.output_tokens,
+      cache_read_tokens: row.cache_read_tokens,
+      cache_creation_tokens: row.cache_creation_tokens,
+    },
+    live: liveness.live,
+    busy: liveness.busy,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+    last_active_at: row.last_active_at,
+  };
+}
+
+export function historyView(row: MessageRow) {
+  return {
+    id: row.id,
+    turn_id: row.turn_id,
+    role: row.role,
+    content: row.content,
+    status: row.status,
+    tools_used: row.tools_used as ToolUse[] | null,
+    cost_usd: row.cost_usd,
+    duration_ms: row.duration_ms,
+    num_turns: row.num_turns,
+    usage: row.usage as TurnUsage | null,
+    model: row.model,
+    error: row.error,
+    created_at: row.created_at,
+  };
+}

@@ -1,0 +1,218 @@
+// The session rules: create/list/delete/repo, and chat turns tied to the engine and recorded in history and totals.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import type { Engine } from '../engine/engine.js';
+import type { TurnResult } from '../engine/events.js';
+import { checkOptions, optionsKey, resolveOptions, toSdkOptions, type SessionOptions } from '../engine/options.js';
+import type { RunnerLaunch } from '../engine/runner.js';
+import type { Turn } from '../engine/turn.js';
+import { ProblemError } from '../problems.js';
+import { DuplicateError } from '../store/errors.js';
+import type { Store } from '../store/index.js';
+import type { MessageRow, Page, SessionRow } from '../store/schema.js';
+import { createWorkspace, removeWorkspace, resolveWorkingDir, WorkspaceError } from '../workspace/paths.js';
+
+export interface CreateSessionInput extends SessionOptions {
+  name: string;
+  working_dir?: string;
+}
+
+export interface ChatInput extends SessionOptions {
+  message: string;
+}
+
+/** A submitted chat turn and the promise that settles once its outcome is in history and totals. */
+export interface ChatTurn {
+  turn: Turn;
+  recorded: Promise<void>;
+}
+
+const OPTION_KEYS = ['model', 'effort', 'system_prompt', 'max_turns', 'allowed_tools', 'disallowed_tools', 'permission_mode'] as const;
+
+export function pickOptions(input: SessionOptions): SessionOptions {
+  const out: Record<string, unknown> = {};
+  for (const key of OPTION_KEYS) if (input[key] !== undefined) out[key] = input[key];
+  return out as SessionOptions;
+}
+
+export class SessionService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly engine: Engine,
+    private readonly log: Logger,
+    /** The environment Claude Code processes get (already stripped of the server's secrets). */
+    private readonly cliEnv: Record<string, string | undefined>,
+  ) {}
+
+  async create(tenant: string, input: CreateSessionInput): Promise<SessionRow> {
+    const options = pickOptions(input);
+    this.assertOptions(options);
+    if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
+      throw new ProblemError(409, 'session-limit', 'Session limit reached', `This API key already holds ${this.config.maxSessionsPerUser} sessions (MAX_SESSIONS_PER_USER); delete one first.`);
+    }
+    if (await this.store.sessions.findByName(tenant, input.name)) throw this.duplicate(input.name);
+    const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
+    const workspace = await createWorkspace(this.config.approvedDirectory, tenant, input.name);
+    try {
+      return await this.store.sessions.create({
+        id: randomUUID(),
+        owner: tenant,
+        name: input.name,
+        workspace,
+        working_dir: workingDir ?? workspace,
+        status: 'pending',
+        claude_session_id: null,
+        options: options as Record<string, unknown>,
+        template: null,
+        last_active_at: null,
+      });
+    } catch (err) {
+      if (err instanceof DuplicateError) throw this.duplicate(input.name);
+      throw err;
+    }
+  }
+
+  list(tenant: string, offset: number, limit: number): Promise<Page<SessionRow>> {
+    return this.store.sessions.list(tenant, { offset, limit });
+  }
+
+  async get(tenant: string, name: string): Promise<SessionRow> {
+    const row = await this.store.sessions.findByName(tenant, name);
+    if (!row) throw new ProblemError(404, 'not-found', 'Not found', `No session named ${JSON.stringify(name)}.`);
+    return row;
+  }
+
+  /** Whether the session has a live Claude Code process, and whether a turn runs or waits. */
+  liveness(id: string): { live: boolean; busy: boolean } {
+    return { live: this.engine.isLive(id), busy: this.engine.currentTurn(id) !== undefined };
+  }
+
+  async remove(tenant: string, name: string, purge: boolean): Promise<void> {
+    const row = await this.get(tenant, name);
+    await this.engine.closeSession(row.id);
+    await this.store.sessions.delete(row.id);
+    if (purge) await removeWorkspace(this.config.approvedDirectory, row.workspace);
+  }
+
+  async changeWorkingDir(tenant: string, name: string, candidate: string): Promise<SessionRow> {
+    const row = await this.get(tenant, name);
+    const dir = await this.workingDir(tenant, candidate);
+    if (this.engine.currentTurn(row.id)) {
+      throw new ProblemError(409, 'session-busy', 'Session is busy', 'A turn is running on this session; change the working directory after it ends.');
+    }
+    const updated = await this.store.sessions.update(row.id, { working_dir: dir });
+    await this.engine.restartSession(row.id);
+    return updated ?? row;
+  }
+
+  /** Queues a chat turn; history and totals are recorded when it ends. */
+  async chat(tenant: string, name: string, input: ChatInput): Promise<ChatTurn> {
+    const row = await this.get(tenant, name);
+    const overrides = pickOptions(input);
+    this.assertOptions(overrides);
+    const turn = this.engine.submit({
+      sessionId: row.id,
+      message: input.message,
+      lastEventId: row.last_event_id,
+      prepare: () => this.launchFor(row.id, overrides),
+      onStart: (t) => this.recordStart(row.id, t),
+      onEnd: (t) => this.recordEnd(row.id, t),
+    });
+    return { turn, recorded: turn.settled };
+  }
+
+  async history(tenant: string, name: string, offset: number, limit: number): Promise<Page<MessageRow>> {
+    const row = await this.get(tenant, name);
+    return this.store.messages.listBySession(row.id, { offset, limit });
+  }
+
+  /** The kept turn a client may re-attach to: the one after `lastEventId`, else the newest. */
+  async turnFor(tenant: string, name: string, lastEventId: number | undefined): Promise<Turn | undefined> {
+    const row = await this.get(tenant, name);
+    if (lastEventId === undefined) return this.engine.latestTurn(row.id);
+    return this.engine.turnAfterEvent(row.id, lastEventId);
+  }
+
+  async interrupt(tenant: string, name: string): Promise<boolean> {
+    const row = await this.get(tenant, name);
+    const turn = this.engine.currentTurn(row.id);
+    if (!turn) return false;
+    turn.interrupt('client');
+    return true;
+  }
+
+  private async launchFor(sessionId: string, overrides: SessionOptions): Promise<RunnerLaunch> {
+    const row = await this.store.sessions.findById(sessionId);
+    if (!row) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
+    const effective = resolveOptions(this.config.claude, [row.options as SessionOptions, overrides]);
+    return {
+      options: toSdkOptions(effective, { cwd: row.working_dir, cliPath: this.config.claude.cliPath, env: this.cliEnv }),
+      optionsKey: optionsKey(effective, row.working_dir),
+      claudeSessionId: row.claude_session_id ?? randomUUID(),
+      resume: row.claude_session_id !== null,
+      costBaseline: row.claude_cost_total,
+    };
+  }
+
+  private async recordStart(sessionId: string, turn: Turn): Promise<void> {
+    await this.store.messages.insert({ session_id: sessionId, turn_id: turn.id, role: 'user', content: turn.message });
+  }
+
+  private async recordEnd(sessionId: string, turn: Turn): Promise<void> {
+    const result: TurnResult | undefined = turn.result ?? turn.partial;
+    const problem = turn.error?.toProblem();
+    await this.store.messages.insert({
+      session_id: sessionId,
+      turn_id: turn.id,
+      role: 'assistant',
+      content: result?.content ?? '',
+      status: result?.status ?? (turn.error?.kind === 'timeout' ? 'timeout' : 'error'),
+      tools_used: result?.tools_used ?? null,
+      cost_usd: result?.cost_usd ?? 0,
+      duration_ms: result?.duration_ms ?? Date.now() - turn.createdAt,
+      num_turns: result?.num_turns ?? 0,
+      usage: result ? { ...result.usage } : null,
+      model: result?.model ?? null,
+      error: problem ? { ...problem } : null,
+    });
+    await this.store.sessions.recordTurn(sessionId, {
+      costUsd: result?.cost_usd ?? 0,
+      inputTokens: result?.usage.input_tokens ?? 0,
+      outputTokens: result?.usage.output_tokens ?? 0,
+      cacheReadTokens: result?.usage.cache_read_input_tokens ?? 0,
+      cacheCreationTokens: result?.usage.cache_creation_input_tokens ?? 0,
+      claudeCostTotal: turn.claudeCostTotal ?? 0,
+      claudeSessionId: result?.session_id ?? null,
+      lastEventId: turn.lastEventId,
+      at: new Date().toISOString(),
+    });
+  }
+
+  private assertOptions(options: SessionOptions): void {
+    const problems = checkOptions(this.config.claude, options);
+    if (problems.length > 0) {
+      throw new ProblemError(422, 'validation', 'Validation failed', problems.map((p) => p.message).join('; '), {
+        errors: problems.map((p) => ({ location: 'body', pointer: `/${p.field}`, message: p.message })),
+      });
+    }
+  }
+
+  private async workingDir(tenant: string, candidate: string): Promise<string> {
+    try {
+      return await resolveWorkingDir(this.config.approvedDirectory, tenant, candidate);
+    } catch (err) {
+      if (err instanceof WorkspaceError) {
+        throw new ProblemError(422, 'validation', 'Validation failed', err.message, {
+          errors: [{ location: 'body', pointer: '/working_dir', message: err.message }],
+        });
+      }
+      throw err;
+    }
+  }
+
+  private duplicate(name: string): ProblemError {
+    return new ProblemError(409, 'conflict', 'Conflict', `A session named ${JSON.stringify(name)} already exists.`);
+  }
+}

@@ -1,0 +1,48 @@
+// The storage layer's entry point: createStore(DATABASE_URL) gives the repositories over SQLite or PostgreSQL.
+import { Kysely, sql } from 'kysely';
+import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js';
+import { MessagesRepo } from './messages-repo.js';
+import { runMigrations } from './migrations.js';
+import type { Database } from './schema.js';
+import { SessionsRepo } from './sessions-repo.js';
+
+export interface Store {
+  db: Kysely<Database>;
+  dialect: DialectName;
+  sessions: SessionsRepo;
+  messages: MessagesRepo;
+  /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
+  migrate(): Promise<string[]>;
+  /** True when the database answers a trivial query. */
+  ping(): Promise<boolean>;
+  /** Closes the connection / pool; the store is unusable afterwards. */
+  close(): Promise<void>;
+}
+
+/** Opens the database named by a DATABASE_URL (see parseDatabaseUrl). Does not migrate: call migrate(). */
+export async function createStore(databaseUrl: string): Promise<Store> {
+  const target = parseDatabaseUrl(databaseUrl);
+  const db = new Kysely<Database>({ dialect: createDialect(target) });
+  return {
+    db,
+    dialect: target.dialect,
+    sessions: new SessionsRepo(db),
+    messages: new MessagesRepo(db),
+    migrate: () => runMigrations(db, target.dialect),
+    async ping() {
+      try {
+        await sql`select 1`.execute(db);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    close: () => db.destroy(),
+  };
+}
+
+export { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './connect.js';
+export { DuplicateError, MigrationError, MissingReferenceError } from './errors.js';
+export { MessagesRepo } from './messages-repo.js';
+export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
+export type * from './schema.js';

@@ -1,0 +1,56 @@
+// Reads and writes the messages table: the user and assistant messages of each session, in insertion order.
+import type { Kysely } from 'kysely';
+import { mapConstraintError } from './errors.js';
+import { checkPage, nowIso, toJsonText, toMessageRow } from './json-columns.js';
+import type { Database, MessageRow, NewMessage, Page, PageRequest } from './schema.js';
+
+export class MessagesRepo {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /** Appends a message; MissingReferenceError if its session does not exist. */
+  async insert(message: NewMessage): Promise<MessageRow> {
+    try {
+      const stored = await this.#db
+        .insertInto('messages')
+        .values({
+          ...message,
+          tools_used: toJsonText(message.tools_used),
+          usage: toJsonText(message.usage),
+          error: toJsonText(message.error),
+          created_at: message.created_at ?? nowIso(),
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toMessageRow(stored);
+    } catch (error) {
+      throw mapConstraintError(error, {
+        duplicate: 'A message with this id already exists',
+        missingReference: `Session ${JSON.stringify(message.session_id)} does not exist`,
+      });
+    }
+  }
+
+  /** One page of a session's messages, oldest first (by id), with the total count. */
+  async listBySession(sessionId: string, page: PageRequest): Promise<Page<MessageRow>> {
+    checkPage(page);
+    const query = this.#db.selectFrom('messages').where('session_id', '=', sessionId);
+    const [rows, count] = await Promise.all([
+      query.selectAll().orderBy('id', 'asc').limit(page.limit).offset(page.offset).execute(),
+      query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toMessageRow), total: Number(count.total) };
+  }
+
+  async countBySession(sessionId: string): Promise<number> {
+    const count = await this.#db
+      .selectFrom('messages')
+      .select((eb) => eb.fn.countAll().as('total'))
+      .where('session_id', '=', sessionId)
+      .executeTakeFirstOrThrow();
+    return Number(count.total);
+  }
+}

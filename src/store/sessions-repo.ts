@@ -1,0 +1,136 @@
+// Reads and writes the sessions table: one row per named Claude Code session of an owner, with running totals.
+import type { Kysely } from 'kysely';
+import { mapConstraintError } from './errors.js';
+import { checkPage, nowIso, toJsonText, toSessionRow } from './json-columns.js';
+import type { Database, NewSession, Page, PageRequest, SessionPatch, SessionRow } from './schema.js';
+
+/** What one finished turn adds to a session. */
+export interface TurnRecord {
+  costUsd: number;
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheCreationTokens: number;
+  /** The cumulative cost the CLI reported for the Claude session (replaces the stored value). */
+  claudeCostTotal: number;
+  /** The Claude session id the turn ran in; null keeps the stored one. */
+  claudeSessionId: string | null;
+  lastEventId: number;
+  /** When the turn finished (ISO-8601); defaults to now. */
+  at?: string;
+}
+
+export class SessionsRepo {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  /** Inserts a session; DuplicateError if the id or the owner's name is taken. */
+  async create(session: NewSession): Promise<SessionRow> {
+    const at = nowIso();
+    try {
+      const stored = await this.#db
+        .insertInto('sessions')
+        .values({
+          ...session,
+          options: toJsonText(session.options ?? {}) ?? '{}',
+          created_at: session.created_at ?? at,
+          updated_at: session.updated_at ?? session.created_at ?? at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow();
+      return toSessionRow(stored);
+    } catch (error) {
+      throw mapConstraintError(error, { duplicate: `A session named ${JSON.stringify(session.name)} already exists for this owner` });
+    }
+  }
+
+  async findById(id: string): Promise<SessionRow | undefined> {
+    const stored = await this.#db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();
+    return stored && toSessionRow(stored);
+  }
+
+  async findByName(owner: string, name: string): Promise<SessionRow | undefined> {
+    const stored = await this.#db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('owner', '=', owner)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return stored && toSessionRow(stored);
+  }
+
+  /** One page of an owner's sessions (all owners when owner is null), newest first, with the total count. */
+  async list(owner: string | null, page: PageRequest): Promise<Page<SessionRow>> {
+    checkPage(page);
+    let query = this.#db.selectFrom('sessions');
+    if (owner !== null) query = query.where('owner', '=', owner);
+    const [rows, count] = await Promise.all([
+      query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute(),
+      query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+    ]);
+    return { items: rows.map(toSessionRow), total: Number(count.total) };
+  }
+
+  async countByOwner(owner: string): Promise<number> {
+    const count = await this.#db
+      .selectFrom('sessions')
+      .select((eb) => eb.fn.countAll().as('total'))
+      .where('owner', '=', owner)
+      .executeTakeFirstOrThrow();
+    return Number(count.total);
+  }
+
+  /** Changes the given columns and updated_at (now unless given); undefined if no such session. */
+  async update(id: string, patch: SessionPatch): Promise<SessionRow | undefined> {
+    const { options, ...columns } = patch;
+    try {
+      const stored = await this.#db
+        .updateTable('sessions')
+        .set({
+          ...columns,
+          ...(options !== undefined && { options: toJsonText(options) ?? '{}' }),
+          updated_at: patch.updated_at ?? nowIso(),
+        })
+        .where('id', '=', id)
+        .returningAll()
+        .executeTakeFirst();
+      return stored && toSessionRow(stored);
+    } catch (error) {
+      throw mapConstraintError(error, { duplicate: `A session named ${JSON.stringify(patch.name)} already exists for this owner` });
+    }
+  }
+
+  /** Adds one turn's cost and tokens in a single atomic UPDATE and marks the session active; undefined if no such session. */
+  async recordTurn(id: string, turn: TurnRecord): Promise<SessionRow | undefined> {
+    const at = turn.at ?? nowIso();
+    const stored = await this.#db
+      .updateTable('sessions')
+      .set((eb) => ({
+        turns: eb('turns', '+', 1),
+        cost_usd: eb('cost_usd', '+', turn.costUsd),
+        input_tokens: eb('input_tokens', '+', turn.inputTokens),
+        output_tokens: eb('output_tokens', '+', turn.outputTokens),
+        cache_read_tokens: eb('cache_read_tokens', '+', turn.cacheReadTokens),
+        cache_creation_tokens: eb('cache_creation_tokens', '+', turn.cacheCreationTokens),
+        claude_cost_total: turn.claudeCostTotal,
+        ...(turn.claudeSessionId !== null && { claude_session_id: turn.claudeSessionId }),
+        last_event_id: turn.lastEventId,
+        status: 'active' as const,
+        last_active_at: at,
+        updated_at: at,
+      }))
+      .where('id', '=', id)
+      .returningAll()
+      .executeTakeFirst();
+    return stored && toSessionRow(stored);
+  }
+
+  /** Deletes a session and (by cascade) its messages; false if there was none. */
+  async delete(id: string): Promise<boolean> {
+    const result = await this.#db.deleteFrom('sessions').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+}
