@@ -101,11 +101,12 @@ export class Engine {
     return this.turns.get(sessionId)?.find((t) => t.state !== 'queued' && t.covers(eventId) && (eventId < t.lastEventId || !t.finished || eventId === t.lastEventId));
   }
 
-  /** Stops the session's turns and its process, and forgets it. */
+  /** Interrupts the session's turns, waits for them to end and be recorded, closes its process, and forgets it. */
   async closeSession(sessionId: string): Promise<void> {
-    for (const turn of this.turnsOf(sessionId)) turn.interrupt('client');
+    const turns = [...this.turnsOf(sessionId)];
+    for (const turn of turns) turn.interrupt('client');
+    await Promise.all(turns.map((t) => t.settled));
     await this.pool.close(sessionId);
-    await Promise.all(this.turnsOf(sessionId).map((t) => t.done.catch(() => undefined)));
     this.turns.delete(sessionId);
     this.queues.delete(sessionId);
     this.eventIds.delete(sessionId);
@@ -120,12 +121,13 @@ export class Engine {
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
     const open = () => [...this.turns.values()].flat().filter((t) => !t.finished);
-    const allDone = () => Promise.all(open().map((t) => t.done.catch(() => undefined)));
+    const allDone = () => Promise.all(open().map((t) => t.settled));
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([allDone(), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
-    for (const turn of open()) turn.interrupt('client');
-    await Promise.race([allDone(), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
+    const left = open();
+    for (const turn of left) turn.interrupt('client');
+    await Promise.race([Promise.all(left.map((t) => t.settled)), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
     await this.pool.closeAll();
   }
 

@@ -85,7 +85,8 @@ export function toSdkOptions(
     allowedTools: opts.allowedTools,
     disallowedTools: opts.disallowedTools,
     permissionMode: opts.permissionMode,
-    systemPrompt: { type: 'preset', preset: 'claude_code', ...(opts.systemPrompt ? { append: opts.systemPrompt } : {}) },
+    // Rendered fresh on every request (no snapshot), so a per-request or changed system prompt takes effect mid-conversation.
+    systemPrompt: { type: 'preset', preset: 'claude_code', snapshot: false, ...(opts.systemPrompt ? { append: opts.systemPrompt } : {}) },
   };
   if (opts.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;
   if (opts.model) sdk.model = opts.model;

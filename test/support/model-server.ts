@@ -88,11 +88,14 @@ export function promptTexts(req: LoggedRequest | { body?: any }): string[] {
   return messages.map(promptOf).filter((t): t is string => t !== undefined);
 }
 
-/** Index of the latest prompt message and the number of assistant messages after it. */
+/**
+ * Index of the latest prompt message, its newest text block (after a failed turn the CLI sends the failed prompt and
+ * the next one as two blocks of one message; the newest is what this turn asks) and the number of assistant messages after it.
+ */
 function turnPosition(messages: any[]): { index: number; prompt: string; step: number } {
   for (let i = messages.length - 1; i >= 0; i--) {
-    const prompt = promptOf(messages[i]);
-    if (prompt === undefined) continue;
+    if (promptOf(messages[i]) === undefined) continue;
+    const prompt = textOf(messages[i].content).filter((t) => !isReminder(t)).at(-1)!;
     let step = 0;
     for (let j = i + 1; j < messages.length; j++) {
       // Consecutive assistant messages count once: they are one model answer split in the transcript.
@@ -110,13 +113,13 @@ function allTexts(body: any): string[] {
   return out;
 }
 
-/** The working directory the CLI names in its prompt ("Primary working directory: …"). */
+/** The working directory the CLI names in its prompt ("Primary working directory: …"); after a move the newest mention, "(was …)" dropped. */
 export function cwdOf(body: any): string | undefined {
+  let cwd: string | undefined;
   for (const text of allTexts(body)) {
-    const m = /Primary working directory: ([^\n]+)/.exec(text);
-    if (m?.[1]) return m[1].trim();
+    for (const m of text.matchAll(/Primary working directory: ([^\n]+)/g)) cwd = m[1]!.replace(/ \(was .*\)$/, '').trim();
   }
-  return undefined;
+  return cwd;
 }
 
 /** Request classes the CLI names in `x-claude-code-request-class` (sent with CLAUDE_CODE_GATEWAY_HINT_HEADERS=1). */

@@ -1,0 +1,413 @@
+// `npm run bench`: the engine's turn latency against the way peers run Claude Code (a fresh CLI process per request),
+// both against the same scripted Messages API on loopback. Prints medians, p90 and ratios; see docs/benchmarks.md.
+//
+//   BENCH_QUICK=1   few repetitions and 40 instead of 200 earlier turns (a smoke run, not figures to quote)
+//   BENCH_JSON=path also write every sample as JSON
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import type { SpareProcess } from '@anthropic-ai/claude-agent-sdk';
+import { ModelServer, promptTexts } from '../test/support/model-server.js';
+import { cliProcesses, waitForNoCliProcesses } from '../test/support/processes.js';
+import { startTestServer, type TestServer } from '../test/support/server.js';
+import { cliPeakRss, coldArgs, killChildren, readStream, resumeArgs, runCli, summarize, type Summary } from './lib.js';
+import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const N_COLD = QUICK ? 3 : 15;
+const N_FOLLOW = QUICK ? 6 : 30;
+const N_STREAM_FOLLOW = QUICK ? 4 : 20;
+const N_PREWARM = QUICK ? 3 : 10;
+const SHORT = 10;
+const LONG = QUICK ? 40 : 200;
+
+/** The scripted answer: plain text, streamed in four chunks. */
+const ANSWER = ['Sure. ', 'Here is a short answer, ', 'streamed in a few chunks ', 'by the scripted model.'];
+
+// ---------- results ----------
+
+interface Row {
+  label: string;
+  samples: number[];
+  /** Earlier turns the model saw in this row's measured turns (min–max), when it applies. */
+  history?: [number, number];
+  /** Ratio of this row's median to the baseline row's, with its target. */
+  against?: { baseline: Row; target?: number; info?: string };
+}
+
+const rows: Row[] = [];
+const sections: { title: string; rows: Row[] }[] = [];
+const memory: Record<string, number> = {};
+const started = Date.now();
+
+function section(title: string): Row[] {
+  const list: Row[] = [];
+  sections.push({ title, rows: list });
+  return list;
+}
+
+function row(list: Row[], label: string): Row {
+  const r: Row = { label, samples: [] };
+  list.push(r);
+  rows.push(r);
+  return r;
+}
+
+const fmt = (v: number) => (Number.isFinite(v) ? v.toFixed(0) : '–');
+
+function ratioOf(r: Row): number | undefined {
+  if (!r.against) return undefined;
+  return summarize(r.samples).median / summarize(r.against.baseline.samples).median;
+}
+
+function log(msg: string): void {
+  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s] ${msg}\n`);
+}
+
+// ---------- the service under test ----------
+
+const model = await ModelServer.start();
+model.script({ match: /[\s\S]*/, steps: [{ text: ANSWER }] });
+/** Marker in a measured message → how many earlier user turns the model saw with it. */
+const earlier = new Map<string, number>();
+model.onRequest((r) => {
+  if (r.kind === 'main' && r.prompt) {
+    const m = /\[bench:([^\]]+)\]/.exec(r.prompt);
+    if (m?.[1] && !earlier.has(m[1])) earlier.set(m[1], promptTexts(r).length - 1);
+  }
+  model.requests.length = 0; // the log is not needed here, and 200-turn bodies add up
+});
+
+let t: TestServer | undefined;
+let spare: SpareProcess | undefined;
+let cleaned = false;
+
+async function cleanup(): Promise<void> {
+  if (cleaned) return;
+  cleaned = true;
+  killChildren();
+  spare?.close();
+  await t?.cleanup();
+  await model.close();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+async function api(path: string, method: string, json?: unknown): Promise<any> {
+  const res = await t!.request(`/api/v1${path}`, { method, json });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const createSession = (name: string) => api('/sessions', 'POST', { name });
+const deleteSession = (name: string) => api(`/sessions/${name}`, 'DELETE');
+const getSession = async (name: string): Promise<{ claude_session_id: string; working_dir: string }> => (await api(`/sessions/${name}`, 'GET')).data;
+
+async function chat(name: string, message: string): Promise<void> {
+  const body = await api(`/sessions/${name}/chat`, 'POST', { message });
+  if (body?.data?.content !== ANSWER.join('')) throw new Error(`unexpected chat answer: ${JSON.stringify(body)}`);
+}
+
+async function chatStream(name: string, message: string, t0: number) {
+  const res = await t!.request(`/api/v1/sessions/${name}/chat/stream`, { method: 'POST', json: { message } });
+  return readStream(res, t0);
+}
+
+async function build(name: string, turns: number): Promise<void> {
+  for (let i = 0; i < turns; i++) await chat(name, `history turn ${i + 1}`);
+}
+
+let dirCount = 0;
+function freshDir(): string {
+  const dir = join(t!.cli.dir, 'bare', String(++dirCount));
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Runs the two sides of a comparison alternately, flipping which goes first each round. */
+async function alternate(n: number, a: (i: number) => Promise<void>, b: (i: number) => Promise<void>): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    if (i % 2 === 0) {
+      await a(i);
+      await b(i);
+    } else {
+      await b(i);
+      await a(i);
+    }
+  }
+}
+
+function historyOf(r: Row, markers: string[]): void {
+  const seen = markers.map((m) => earlier.get(m)).filter((v): v is number => v !== undefined);
+  if (seen.length > 0) r.history = [Math.min(...seen), Math.max(...seen)];
+}
+
+function notePeak(key: string, values: Array<number | undefined>): void {
+  const v = values.filter((x): x is number => x !== undefined);
+  if (v.length > 0) memory[key] = Math.max(memory[key] ?? 0, ...v);
+}
+
+// ---------- the cases ----------
+
+try {
+  t = await startTestServer(model.url, { LOG_LEVEL: 'silent' });
+  const env = t.cli.env;
+  const configDir = t.cli.configDir;
+  log(`service on ${t.url}, model server on ${model.url}, CLI ${t.server.cli.version}`);
+
+  // Warm-up: page cache, the config dir's first-run files, the JIT of the service's hot paths.
+  await runCli(coldArgs('warm-up'), { env, cwd: freshDir() });
+  await createSession('warmup');
+  await chat('warmup', 'warm-up 1');
+  await chat('warmup', 'warm-up 2');
+  const warm = await getSession('warmup');
+  await deleteSession('warmup');
+  await runCli(resumeArgs('warm-up 3', warm.claude_session_id), { env, cwd: warm.working_dir });
+  log('warmed up');
+
+  // (b) First turn on a new session: POST /sessions + first POST /chat, against a cold `claude -p`.
+  {
+    const list = section('(b) First turn on a new session (request → full answer)');
+    const apiRow = row(list, 'API: POST /sessions + POST /chat');
+    const bareRow = row(list, 'bare CLI `claude -p` cold (spawn → result)');
+    apiRow.against = { baseline: bareRow, target: 1.1 };
+    const createOnly: number[] = [];
+    await alternate(
+      N_COLD,
+      async (i) => {
+        const name = `first-${i}`;
+        const t0 = performance.now();
+        await createSession(name);
+        createOnly.push(performance.now() - t0);
+        await chat(name, `[bench:b-api-${i}] hello`);
+        apiRow.samples.push(performance.now() - t0);
+        notePeak('api_cli_first_turn', cliPeakRss(configDir));
+        await deleteSession(name);
+      },
+      async (i) => {
+        const run = await runCli(coldArgs(`[bench:b-bare-${i}] hello`), { env, cwd: freshDir() });
+        bareRow.samples.push(run.resultMs);
+        notePeak('bare_cli', [run.peakRssMiB]);
+      },
+    );
+    const c = row(list, '  of which POST /sessions alone');
+    c.samples = createOnly;
+    log('(b) done');
+  }
+
+  // (c) Time to the first streamed text delta on a new session's first turn.
+  {
+    const list = section('(c) First streamed text delta, new session (request → first text)');
+    const apiRow = row(list, 'API: POST /chat/stream → first `event: text`');
+    const bareRow = row(list, 'bare CLI cold, --include-partial-messages (spawn → first text_delta)');
+    apiRow.against = { baseline: bareRow, target: 1.1 };
+    const withCreate = row(list, 'API incl. the POST /sessions before it');
+    withCreate.against = { baseline: bareRow, info: 'info' };
+    await alternate(
+      N_COLD,
+      async (i) => {
+        const name = `stream-${i}`;
+        const tc = performance.now();
+        await createSession(name);
+        const t0 = performance.now();
+        const run = await chatStream(name, `[bench:c-api-${i}] hello`, t0);
+        apiRow.samples.push(run.firstTextMs);
+        withCreate.samples.push(run.firstTextMs + (t0 - tc));
+        await deleteSession(name);
+      },
+      async (i) => {
+        const run = await runCli(coldArgs(`[bench:c-bare-${i}] hello`, true), { env, cwd: freshDir() });
+        bareRow.samples.push(run.firstTextMs ?? Number.NaN);
+      },
+    );
+    log('(c) done');
+  }
+
+  // (a) Follow-up turns at SHORT and LONG earlier turns. The API side runs on a live session; the peer side resumes a twin
+  // conversation of the same length (built through the API, then its process closed) with a fresh CLI per request.
+  // Each measured turn adds one turn to its conversation, on both sides alike.
+  const followUp = async (history: number, apiName: string, twinName: string) => {
+    const list = section(`(a) Follow-up turn, ${history} earlier turns (request → full answer)`);
+    const apiRow = row(list, 'API: POST /chat on the live session');
+    const bareRow = row(list, 'bare CLI `claude -p --resume <id>` (spawn → result)');
+    apiRow.against = { baseline: bareRow, target: 0.25 };
+    const twin = await getSession(twinName);
+    await deleteSession(twinName); // closes its process; the transcript and folder stay
+    const apiMarks: string[] = [];
+    const bareMarks: string[] = [];
+    await alternate(
+      N_FOLLOW,
+      async (i) => {
+        const mark = `a${history}-api-${i}`;
+        apiMarks.push(mark);
+        const t0 = performance.now();
+        await chat(apiName, `[bench:${mark}] and then?`);
+        apiRow.samples.push(performance.now() - t0);
+      },
+      async (i) => {
+        const mark = `a${history}-bare-${i}`;
+        bareMarks.push(mark);
+        const run = await runCli(resumeArgs(`[bench:${mark}] and then?`, twin.claude_session_id), { env, cwd: twin.working_dir });
+        if (run.sessionId !== twin.claude_session_id) throw new Error(`--resume answered as session ${run.sessionId}, not ${twin.claude_session_id}`);
+        bareRow.samples.push(run.resultMs);
+        notePeak('bare_cli', [run.peakRssMiB]);
+      },
+    );
+    historyOf(apiRow, apiMarks);
+    historyOf(bareRow, bareMarks);
+    notePeak('api_cli_live', cliPeakRss(configDir));
+    return { apiRow, bareRow, twin };
+  };
+
+  await createSession('live-short');
+  await createSession('twin-short');
+  await build('live-short', SHORT);
+  await build('twin-short', SHORT);
+  log(`built two conversations of ${SHORT} turns`);
+  const short = await followUp(SHORT, 'live-short', 'twin-short');
+  log('(a) short done');
+
+  // (c') First streamed text delta on a follow-up turn (the same two conversations, now longer).
+  {
+    const list = section('(c\u2032) First streamed text delta, follow-up turn (request → first text)');
+    const apiRow = row(list, 'API: POST /chat/stream on the live session');
+    const bareRow = row(list, 'bare CLI --resume, --include-partial-messages (spawn → first text_delta)');
+    apiRow.against = { baseline: bareRow, info: 'info' };
+    const apiMarks: string[] = [];
+    const bareMarks: string[] = [];
+    await alternate(
+      N_STREAM_FOLLOW,
+      async (i) => {
+        apiMarks.push(`cf-api-${i}`);
+        const t0 = performance.now();
+        const run = await chatStream('live-short', `[bench:cf-api-${i}] more?`, t0);
+        apiRow.samples.push(run.firstTextMs);
+      },
+      async (i) => {
+        bareMarks.push(`cf-bare-${i}`);
+        const run = await runCli(resumeArgs(`[bench:cf-bare-${i}] more?`, short.twin.claude_session_id, true), { env, cwd: short.twin.working_dir });
+        bareRow.samples.push(run.firstTextMs ?? Number.NaN);
+      },
+    );
+    historyOf(apiRow, apiMarks);
+    historyOf(bareRow, bareMarks);
+    log("(c') done");
+  }
+  await deleteSession('live-short');
+
+  await createSession('live-long');
+  await createSession('twin-long');
+  await Promise.all([build('live-long', LONG), build('twin-long', LONG)]);
+  log(`built two conversations of ${LONG} turns`);
+  const long = await followUp(LONG, 'live-long', 'twin-long');
+  await deleteSession('live-long');
+  {
+    const list = section('(a) History growth of the API follow-up turn');
+    const g = row(list, `API median at ${LONG} vs at ${SHORT} earlier turns`);
+    g.samples = long.apiRow.samples;
+    g.against = { baseline: short.apiRow, target: 1.5 };
+    const s = row(list, `bare CLI median at ${LONG} vs at ${SHORT} earlier turns`);
+    s.samples = long.bareRow.samples;
+    s.against = { baseline: short.bareRow, info: 'info' };
+  }
+  log('(a) long done');
+
+  // (d) Prototype: a spare process started ahead of time (SDK prewarm), claimed by the new session.
+  {
+    const list = section('(d) Prototype, not in the engine: first turn on a prewarmed spare (SDK, no HTTP)');
+    const bareResult = row(list, 'bare CLI cold, --include-partial-messages: spawn → result');
+    const coldResult = row(list, 'SDK cold query() (the engine today): → result');
+    const spareResult = row(list, 'SDK prewarm() spare, claim() → result');
+    const bareText = row(list, 'bare CLI cold: spawn → first text_delta');
+    const coldText = row(list, 'SDK cold query(): → first text_delta');
+    const spareText = row(list, 'SDK prewarm() spare, claim() → first text_delta');
+    coldResult.against = { baseline: bareResult, info: 'info' };
+    spareResult.against = { baseline: bareResult, info: 'info' };
+    coldText.against = { baseline: bareText, info: 'info' };
+    spareText.against = { baseline: bareText, info: 'info' };
+    for (let i = 0; i < N_PREWARM; i++) {
+      spare = await startSpare(env); // parks while the other two run, as it would between requests
+      const order = i % 2 === 0 ? ['bare', 'cold'] : ['cold', 'bare'];
+      for (const which of order) {
+        if (which === 'bare') {
+          const run = await runCli(coldArgs(`[bench:d-bare-${i}] hello`, true), { env, cwd: freshDir() });
+          bareResult.samples.push(run.resultMs);
+          bareText.samples.push(run.firstTextMs ?? Number.NaN);
+        } else {
+          const run = await coldQueryFirstTurn(env, freshDir(), `[bench:d-cold-${i}] hello`);
+          coldResult.samples.push(run.resultMs);
+          coldText.samples.push(run.firstTextMs);
+        }
+      }
+      const run = await claimedFirstTurn(spare, freshDir(), `[bench:d-spare-${i}] hello`);
+      spare = undefined;
+      spareResult.samples.push(run.resultMs);
+      spareText.samples.push(run.firstTextMs);
+    }
+    log('(d) done');
+  }
+
+  memory.service_process = process.resourceUsage().maxRSS / 1024;
+} finally {
+  await cleanup();
+}
+
+const configDir = t!.cli.configDir;
+let leftBehind = 'none';
+try {
+  await waitForNoCliProcesses({ configDir }, 10_000);
+} catch (err) {
+  leftBehind = (err as Error).message;
+  for (const p of cliProcesses({ configDir })) process.kill(p.pid, 'SIGKILL');
+}
+
+// ---------- report ----------
+
+const sdkVersion = (JSON.parse(readFileSync('node_modules/@anthropic-ai/claude-agent-sdk/package.json', 'utf8')) as { version: string }).version;
+const lines: string[] = [];
+lines.push(`claude-code-api benchmark — ${new Date().toISOString()}${QUICK ? ' (BENCH_QUICK: smoke run, not figures to quote)' : ''}`);
+lines.push(
+  `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load ${loadavg().map((v) => v.toFixed(2)).join(' ')}; node ${process.version}; Claude Code CLI ${t!.server.cli.version}; agent SDK ${sdkVersion}`,
+);
+lines.push(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s; CLI processes left behind: ${leftBehind}`);
+lines.push('');
+lines.push('| case | n | median ms | p90 ms | ratio | target | verdict |');
+lines.push('|---|---:|---:|---:|---:|---:|---|');
+let misses = 0;
+for (const s of sections) {
+  lines.push(`| **${s.title}** | | | | | | |`);
+  for (const r of s.rows) {
+    const sum: Summary = summarize(r.samples);
+    const ratio = ratioOf(r);
+    const history = r.history ? ` (history ${r.history[0]}–${r.history[1]})` : '';
+    let target = '';
+    let verdict = '';
+    if (r.against?.target !== undefined && ratio !== undefined) {
+      target = `≤ ${r.against.target.toFixed(2)}`;
+      verdict = ratio <= r.against.target ? 'PASS' : 'MISS';
+      if (verdict === 'MISS') misses++;
+    } else if (ratio !== undefined) {
+      target = '(info)';
+    }
+    lines.push(`| ${r.label}${history} | ${sum.n} | ${fmt(sum.median)} | ${fmt(sum.p90)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${target} | ${verdict} |`);
+  }
+}
+lines.push('');
+lines.push(
+  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process ?? Number.NaN)} MiB; ` +
+    `live session CLI ${fmt(memory.api_cli_live ?? Number.NaN)} MiB; CLI during a first turn ${fmt(memory.api_cli_first_turn ?? Number.NaN)} MiB; ` +
+    `bare CLI per request ${fmt(memory.bare_cli ?? Number.NaN)} MiB`,
+);
+lines.push(misses === 0 ? 'all targets met' : `${misses} target(s) missed`);
+process.stdout.write(`${lines.join('\n')}\n`);
+
+if (process.env.BENCH_JSON) {
+  const out = sections.map((s) => ({ title: s.title, rows: s.rows.map((r) => ({ label: r.label, history: r.history, ratio: ratioOf(r), ...summarize(r.samples), samples: r.samples.map((v) => Math.round(v * 10) / 10) })) }));
+  writeFileSync(process.env.BENCH_JSON, JSON.stringify({ date: new Date().toISOString(), quick: QUICK, memory, sections: out }, null, 2));
+}

@@ -1,0 +1,170 @@
+// Process lifecycle through the real CLI: resume after restart (SQLite and PostgreSQL), pool eviction, idle close, /repo, delete, no leftovers.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ModelServer, promptTexts } from '../support/model-server.js';
+import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { eventually } from '../support/wait.js';
+
+const pgMissing = await postgresUnavailable('the PostgreSQL restart test');
+let model: ModelServer;
+const servers: TestServer[] = [];
+
+beforeAll(async () => {
+  model = await ModelServer.start();
+});
+
+afterEach(async () => {
+  for (const t of servers.splice(0)) {
+    await t.stop();
+    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+    await t.cleanup();
+  }
+});
+
+afterAll(async () => {
+  await model?.close();
+});
+
+async function server(env: Record<string, string> = {}): Promise<TestServer> {
+  const t = await startTestServer(model.url, env);
+  servers.push(t);
+  return t;
+}
+
+async function create(t: TestServer, name: string, body: Record<string, unknown> = {}) {
+  const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name, ...body } });
+  expect(res.status).toBe(201);
+  return (await res.json()).data;
+}
+
+async function chat(t: TestServer, name: string, message: string) {
+  const res = await t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message } });
+  expect(res.status).toBe(200);
+  return (await res.json()).data;
+}
+
+const session = async (t: TestServer, name: string) => (await (await t.request(`/api/v1/sessions/${name}`)).json()).data;
+const lastPrompts = () => promptTexts(model.mainRequests().at(-1)!);
+const liveClis = (t: TestServer) => cliProcesses({ configDir: t.cli.configDir }).length;
+
+async function continuesAfterRestart(env: Record<string, string>) {
+  const t = await server(env);
+  await create(t, 'keep');
+  await chat(t, 'keep', 'remember the word pineapple');
+  const before = await chat(t, 'keep', 'and the number 7');
+  await t.restart();
+  await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+  const after = await chat(t, 'keep', 'what were the word and number?');
+  expect(lastPrompts()).toEqual(['remember the word pineapple', 'and the number 7', 'what were the word and number?']);
+  expect(after.session_id).toBe(before.session_id);
+  const s = await session(t, 'keep');
+  expect(s.totals.turns).toBe(3);
+  expect(after.cost_usd).toBeGreaterThan(0);
+  expect(after.cost_usd).toBeLessThan(before.cost_usd * 3); // a resumed process reports the turn, not the whole history
+  const history = (await (await t.request('/api/v1/sessions/keep/history')).json()).data;
+  expect(history).toHaveLength(6);
+}
+
+describe('restart', () => {
+  it('continues the conversation after a server restart (SQLite)', async () => {
+    await continuesAfterRestart({});
+  });
+
+  it.skipIf(pgMissing !== undefined)('continues the conversation after a server restart (PostgreSQL)', async () => {
+    const db = await createTempDatabase('cca_it');
+    try {
+      await continuesAfterRestart({ DATABASE_URL: db.url });
+    } finally {
+      for (const t of servers.splice(0)) await t.cleanup();
+      await db.drop();
+    }
+  });
+});
+
+describe('process pool', () => {
+  it('keeps at most MAX_LIVE_SESSIONS processes and resumes an evicted session transparently', async () => {
+    const t = await server({ MAX_LIVE_SESSIONS: '1', MAX_CONCURRENT_TURNS: '1' });
+    await create(t, 'one');
+    await create(t, 'two');
+    await chat(t, 'one', 'one: first');
+    await chat(t, 'two', 'two: first');
+    expect((await session(t, 'one')).live).toBe(false);
+    expect((await session(t, 'two')).live).toBe(true);
+    await chat(t, 'one', 'one: second');
+    expect(lastPrompts()).toEqual(['one: first', 'one: second']);
+    await eventually(() => liveClis(t) <= 1, 20_000, 'at most one CLI process');
+    const health = (await (await t.request('/api/v1/health')).json()).data;
+    expect(health.engine.live_processes).toBe(1);
+  });
+
+  it('closes an idle session process after SESSION_IDLE_SECONDS and resumes it on the next turn', async () => {
+    const t = await server({ SESSION_IDLE_SECONDS: '1' });
+    await create(t, 'idle');
+    await chat(t, 'idle', 'before the nap');
+    await eventually(async () => !(await session(t, 'idle')).live, 30_000, 'the idle process to close');
+    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+    await chat(t, 'idle', 'after the nap');
+    expect(lastPrompts()).toEqual(['before the nap', 'after the nap']);
+  });
+});
+
+describe('working directory', () => {
+  it('moves a session to another folder inside APPROVED_DIRECTORY and keeps the conversation', async () => {
+    const t = await server();
+    const s = await create(t, 'mover');
+    await chat(t, 'mover', 'in the workspace');
+    const target = join(s.workspace, 'sub', 'project');
+    mkdirSync(target, { recursive: true });
+    const res = await t.request('/api/v1/sessions/mover/repo', { method: 'POST', json: { working_dir: target } });
+    expect(res.status).toBe(200);
+    expect((await res.json()).data.working_dir).toBe(target);
+    model.script({ match: 'write-in-repo', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/moved.txt', content: 'x' } } }, { text: 'ok' }] });
+    await chat(t, 'mover', 'write-in-repo');
+    expect(existsSync(join(target, 'moved.txt'))).toBe(true);
+    expect(lastPrompts()).toEqual(['in the workspace', 'write-in-repo']);
+  });
+});
+
+describe('deleting and stopping', () => {
+  it('delete stops the session process; purge removes the workspace; stop leaves no CLI process', async () => {
+    const t = await server();
+    const a = await create(t, 'gone');
+    const b = await create(t, 'stays');
+    await chat(t, 'gone', 'hello gone');
+    await chat(t, 'stays', 'hello stays');
+    expect(liveClis(t)).toBe(2);
+
+    const del = await t.request('/api/v1/sessions/gone?purge=true', { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    await eventually(() => liveClis(t) === 1, 20_000, 'one CLI process left');
+    expect(existsSync(a.workspace)).toBe(false);
+    expect((await t.request('/api/v1/sessions/gone')).status).toBe(404);
+
+    const keep = await t.request('/api/v1/sessions/stays', { method: 'DELETE' });
+    expect(keep.status).toBe(204);
+    expect(existsSync(b.workspace)).toBe(true);
+    await eventually(() => liveClis(t) === 0, 20_000, 'no CLI process');
+
+    await create(t, 'last');
+    await chat(t, 'last', 'one more');
+    await t.stop();
+    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+  });
+
+  it('deleting a session interrupts its running turn', async () => {
+    const t = await server();
+    await create(t, 'busy');
+    model.script({ match: 'never-ending', steps: [{ hang: true }] });
+    const pending = t.request('/api/v1/sessions/busy/chat', { method: 'POST', json: { message: 'never-ending' } });
+    await model.waitFor((r) => r.prompt === 'never-ending');
+    const del = await t.request('/api/v1/sessions/busy', { method: 'DELETE' });
+    expect(del.status).toBe(204);
+    const res = await pending;
+    expect(res.status).toBe(200);
+    expect((await res.json()).data.status).toBe('interrupted');
+    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+  });
+});

@@ -1,0 +1,129 @@
+// Streamed chat (SSE) through the real CLI: event vocabulary and order, live deltas, sequential ids, heartbeats, Last-Event-ID replay.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelServer } from '../support/model-server.js';
+import { startTestServer, type TestServer } from '../support/server.js';
+import { readSse } from '../support/sse.js';
+
+let model: ModelServer;
+let t: TestServer;
+
+beforeAll(async () => {
+  model = await ModelServer.start();
+  t = await startTestServer(model.url, { CHAT_DISCONNECT: 'continue', SSE_HEARTBEAT_SECONDS: '0.2' });
+  expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'stream' } })).status).toBe(201);
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+  await model?.close();
+});
+
+function stream(message: string, headers: Record<string, string> = {}, controller = new AbortController()) {
+  return t.request('/api/v1/sessions/stream/chat/stream', { method: 'POST', json: { message }, headers, signal: controller.signal });
+}
+
+async function sessionState() {
+  return (await (await t.request('/api/v1/sessions/stream')).json()).data;
+}
+
+describe('SSE chat', () => {
+  let lastId = 0;
+
+  it('streams session, tool_use, tool_result, text deltas and result with sequential ids', async () => {
+    model.script({
+      match: 'stream-with-bash',
+      steps: [{ tool: { name: 'Bash', input: { command: 'echo streamed-$((6*7))', description: 'marker' } } }, { text: ['All ', 'done ', 'here.'] }],
+    });
+    const res = await stream('stream-with-bash');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect(res.headers.get('x-request-id')).toBeTruthy();
+    const events = await readSse(res).all();
+    const types = events.map((e) => e.event);
+    expect(types[0]).toBe('session');
+    expect(types.at(-1)).toBe('result');
+    expect(types.indexOf('tool_use')).toBeLessThan(types.indexOf('tool_result'));
+    expect(types.filter((x) => x === 'text').length).toBeGreaterThanOrEqual(2);
+    const ids = events.map((e) => e.id);
+    expect(ids[0]).toBe(1);
+    ids.forEach((id, i) => expect(id).toBe(ids[0]! + i));
+    const toolUse = events.find((e) => e.event === 'tool_use')!.data;
+    const toolResult = events.find((e) => e.event === 'tool_result')!.data;
+    expect(toolUse).toMatchObject({ type: 'tool_use', name: 'Bash', input: { command: 'echo streamed-$((6*7))' } });
+    expect(toolResult).toMatchObject({ type: 'tool_result', id: toolUse.id, is_error: false });
+    expect(toolResult.output).toContain('streamed-42');
+    const text = events.filter((e) => e.event === 'text').map((e) => e.data.text).join('');
+    const result = events.at(-1)!.data;
+    expect(result.content).toBe('All done here.');
+    expect(text).toBe('All done here.');
+    expect(result.cost_usd).toBeGreaterThan(0);
+    expect(result.tools_used[0].name).toBe('Bash');
+    const session = events[0]!.data;
+    expect(session.session_id).toBe(result.session_id);
+    expect(session.cwd).toBe((await sessionState()).working_dir);
+    lastId = ids.at(-1)!;
+  });
+
+  it('continues ids across turns and records the streamed turn in history', async () => {
+    const events = await readSse(await stream('second streamed turn')).all();
+    expect(events[0]!.id).toBe(lastId + 1);
+    lastId = events.at(-1)!.id;
+    const history = (await (await t.request('/api/v1/sessions/stream/history')).json()).data;
+    expect(history.at(-1)).toMatchObject({ role: 'assistant', content: 'echo: second streamed turn', status: 'ok' });
+  });
+
+  it('sends text deltas while the turn still runs, and heartbeats on a quiet stream', async () => {
+    model.script({ match: 'slow-deltas', steps: [{ text: ['one ', 'two ', 'three ', 'four'], chunkDelayMs: 400 }] });
+    const reader = readSse(await stream('slow-deltas'));
+    let first;
+    do first = await reader.next();
+    while (first && first.event !== 'text');
+    expect(first?.data.text).toBe('one ');
+    expect((await sessionState()).busy).toBe(true);
+    const rest = await reader.all();
+    expect(rest.at(-1)!.event).toBe('result');
+    expect(reader.comments).toContain('ping');
+    lastId = rest.at(-1)!.id;
+  });
+
+  it('replays the events after Last-Event-ID of a running turn without starting a new one', async () => {
+    model.script({ match: 'replay-me', steps: [{ text: ['a1 ', 'a2 ', 'a3 ', 'a4 ', 'a5'], chunkDelayMs: 300 }] });
+    const calls = () => model.mainRequests().filter((r) => r.prompt === 'replay-me').length;
+    const controller = new AbortController();
+    const first = readSse(await stream('replay-me', {}, controller), controller);
+    const seen = [await first.next(), await first.next()];
+    first.abort();
+    const resumeFrom = seen[1]!.id;
+    const again = await stream('replay-me', { 'Last-Event-ID': String(resumeFrom) });
+    expect(again.status).toBe(200);
+    const rest = await readSse(again).all();
+    expect(rest[0]!.id).toBe(resumeFrom + 1);
+    expect(rest.at(-1)!.event).toBe('result');
+    expect(rest.at(-1)!.data.content).toBe('a1 a2 a3 a4 a5');
+    rest.forEach((e, i) => expect(e.id).toBe(resumeFrom + 1 + i));
+    expect(calls()).toBe(1);
+
+    // After the turn ended: GET attach replays from any id it still holds.
+    const attached = await t.request(`/api/v1/sessions/stream/chat/stream?last_event_id=${resumeFrom}`);
+    expect(attached.status).toBe(200);
+    const replay = await readSse(attached).all();
+    expect(replay.map((e) => e.id)).toEqual(rest.map((e) => e.id));
+    lastId = rest.at(-1)!.id;
+  });
+
+  it('answers 410 for an event id no kept turn holds', async () => {
+    const res = await t.request('/api/v1/sessions/stream/chat/stream?last_event_id=999999');
+    expect(res.status).toBe(410);
+    expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const again = await stream('ignored', { 'Last-Event-ID': '999999' });
+    expect(again.status).toBe(410);
+  });
+
+  it('answers problems, not streams, when the turn cannot start', async () => {
+    const missing = await t.request('/api/v1/sessions/nope/chat/stream', { method: 'POST', json: { message: 'hi' } });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    const blank = await stream('   ');
+    expect(blank.status).toBe(422);
+  });
+});
