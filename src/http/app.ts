@@ -51,6 +51,9 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON only: a text/plain body is refused with 415 rather than validated as a string.
+  app.removeContentTypeParser('text/plain');
+
   await app.register(requestLogPlugin);
   await app.register(requestIdPlugin);
   await app.register(problemsPlugin);

@@ -49,11 +49,11 @@ export class SessionService {
   async create(tenant: string, input: CreateSessionInput): Promise<SessionRow> {
     const options = pickOptions(input);
     this.assertOptions(options);
+    const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
     if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
       throw new ProblemError(409, 'session-limit', 'Session limit reached', `This API key already holds ${this.config.maxSessionsPerUser} sessions (MAX_SESSIONS_PER_USER); delete one first.`);
     }
     if (await this.store.sessions.findByName(tenant, input.name)) throw this.duplicate(input.name);
-    const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
     const workspace = await createWorkspace(this.config.approvedDirectory, tenant, input.name);
     try {
       return await this.store.sessions.create({

@@ -1,0 +1,113 @@
+// The server as a user runs it: a real process configured by environment and .env, driven over HTTP, stopped with SIGTERM.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
+import { ModelServer } from '../support/model-server.js';
+import { waitForNoCliProcesses } from '../support/processes.js';
+
+const CLI = join(process.cwd(), 'src/cli.ts');
+const TSX = import.meta.resolve('tsx');
+const KEY = 'e2e-key-from-dotenv-1234';
+
+let model: ModelServer;
+let cli: CliEnv;
+let dir: string;
+
+beforeAll(async () => {
+  model = await ModelServer.start();
+  cli = makeCliEnv(model.url);
+  dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-e2e-')));
+});
+
+afterAll(async () => {
+  await model?.close();
+  cli?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Started {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<number | null>;
+}
+
+/** Starts `claude-code-api serve` in `cwd` and resolves once it logs the address it listens on. */
+function startProcess(cwd: string, env: Record<string, string>): Promise<Started> {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve'], { cwd, env: { ...cli.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
+      if (m) resolve({ child, url: m[1]!, output: () => out, exited });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+}
+
+describe('claude-code-api serve', () => {
+  it('reads .env, serves the API, runs real turns, and drains on SIGTERM with no CLI left', async () => {
+    const work = join(dir, 'run');
+    const data = join(work, 'state');
+    const workspaces = join(work, 'ws');
+    mkdirp(work);
+    writeFileSync(join(work, '.env'), `API_KEYS=${KEY}\nPORT=0\nHOST=127.0.0.1\nDATA_DIR=${data}\nAPPROVED_DIRECTORY=${workspaces}\n`);
+    const server = await startProcess(work, { CLAUDE_CONFIG_DIR: cli.configDir, LOG_LEVEL: 'info' });
+    const api = (path: string, init: RequestInit & { json?: unknown } = {}) =>
+      fetch(`${server.url}/api/v1${path}`, {
+        ...init,
+        headers: { 'x-api-key': KEY, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
+        body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+      });
+
+    const health = await (await fetch(`${server.url}/api/v1/health`)).json();
+    expect(health.data).toMatchObject({ status: 'ok', database: { ok: true, dialect: 'sqlite' }, auth_mode: 'api_keys' });
+    expect(health.data.claude.cli_ok).toBe(true);
+    expect(health.data.claude.auth).toBe('api_key');
+    expect((await fetch(`${server.url}/openapi.json`)).status).toBe(200);
+    expect((await fetch(`${server.url}/api/v1/sessions`)).status).toBe(401);
+
+    expect((await api('/sessions', { method: 'POST', json: { name: 'e2e' } })).status).toBe(201);
+    model.script({ match: 'e2e-write', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/e2e.txt', content: 'from the process' } } }, { text: 'written' }] });
+    const first = await api('/sessions/e2e/chat', { method: 'POST', json: { message: 'e2e-write' } });
+    expect(first.status).toBe(200);
+    const [tenant] = readdirSync(workspaces);
+    expect(tenant).toMatch(/^k_[0-9a-f]{16}$/);
+    expect(readFileSync(join(workspaces, tenant!, 'e2e', 'e2e.txt'), 'utf8')).toBe('from the process');
+    expect(existsSync(join(data, 'claude-code-api.db'))).toBe(true);
+
+    // A turn still running when SIGTERM arrives finishes within the grace period.
+    model.script({ match: 'slow-goodbye', steps: [{ text: ['good', 'bye ', 'now'], chunkDelayMs: 300 }] });
+    const slow = api('/sessions/e2e/chat', { method: 'POST', json: { message: 'slow-goodbye' } });
+    await model.waitFor((r) => r.prompt === 'slow-goodbye');
+    server.child.kill('SIGTERM');
+    const res = await slow;
+    expect(res.status).toBe(200);
+    expect((await res.json()).data.content).toBe('goodbye now');
+    expect(await server.exited).toBe(0);
+    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    expect(server.output()).not.toContain(KEY);
+  });
+
+  it('stops at start-up with one clear line for an invalid setting', async () => {
+    const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve'], { cwd: dir, env: { ...cli.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect(code).toBe(1);
+    expect(err.trim().split('\n')).toHaveLength(1);
+    expect(err).toContain('PORT');
+  });
+});
+
+function mkdirp(path: string) {
+  rmSync(path, { recursive: true, force: true });
+  mkdirSync(path, { recursive: true });
+}
