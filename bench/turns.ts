@@ -14,10 +14,10 @@ import { cliPeakRss, coldArgs, killChildren, readStream, resumeArgs, runCli, sum
 import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
-const N_COLD = QUICK ? 3 : 15;
+const N_COLD = QUICK ? 3 : 20;
 const N_FOLLOW = QUICK ? 6 : 30;
 const N_STREAM_FOLLOW = QUICK ? 4 : 20;
-const N_PREWARM = QUICK ? 3 : 10;
+const N_PREWARM = QUICK ? 3 : 12;
 const SHORT = 10;
 const LONG = QUICK ? 40 : 200;
 

@@ -26,6 +26,10 @@ async function main(argv: string[]): Promise<number> {
     console.log(VERSION);
     return 0;
   }
+  if (command !== 'serve' && command !== 'migrate') {
+    console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
   loadDotenvFile();
   const config = loadConfig();
   if (command === 'migrate') {
@@ -34,10 +38,6 @@ async function main(argv: string[]): Promise<number> {
     await store.close();
     console.log('database is up to date');
     return 0;
-  }
-  if (command !== 'serve') {
-    console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
-    return 2;
   }
   const log = createLogger(config);
   const server = await startServer(config, { log });

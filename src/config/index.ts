@@ -111,7 +111,7 @@ export function loadConfig(env: Raw = process.env): Config {
   const maxLive = num('MAX_LIVE_SESSIONS');
   const maxTurns = num('MAX_CONCURRENT_TURNS');
   if (maxTurns > maxLive) {
-    throw new ConfigError(`Invalid environment variable MAX_CONCURRENT_TURNS: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${JSON.stringify(env.MAX_CONCURRENT_TURNS)})`);
+    throw new ConfigError(`Invalid environment variable MAX_CONCURRENT_TURNS: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${maxTurns})`);
   }
   const dataDir = resolve(str('DATA_DIR')!);
   const databaseUrl = str('DATABASE_URL') ?? `sqlite:${resolve(dataDir, 'claude-code-api.db')}`;

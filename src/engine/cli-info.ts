@@ -32,7 +32,7 @@ export function bundledCliPath(): string | undefined {
 
 /** Which credentials the CLI would pick up from this environment, in the CLI's own order of preference. */
 export function authKind(env: Record<string, string | undefined>, configDir: string | undefined): AuthKind {
-  const set = (name: string) => (env[name] ?? '').trim() !== '' && env[name] !== '0' && env[name] !== 'false';
+  const set = (name: string) => !['', '0', 'false', 'no', 'off'].includes((env[name] ?? '').trim().toLowerCase());
   if (set('CLAUDE_CODE_USE_BEDROCK')) return 'bedrock';
   if (set('CLAUDE_CODE_USE_VERTEX')) return 'vertex';
   if (set('CLAUDE_CODE_USE_FOUNDRY')) return 'foundry';

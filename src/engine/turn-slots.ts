@@ -25,6 +25,7 @@ export class TurnSlots {
 
   /** Resolves with a release function once a slot is free; rejects with 503-kind `overloaded` after the wait limit. */
   acquire(signal?: AbortSignal): Promise<() => void> {
+    if (signal?.aborted) return Promise.reject(new EngineError('interrupted', 'The turn was cancelled while waiting for a slot.'));
     if (this.running < this.capacity && this.waiters.length === 0) {
       this.running++;
       return Promise.resolve(this.releaser());

@@ -110,7 +110,10 @@ export class Turn {
     let index = this.log.findIndex((e) => e.id > afterId);
     if (index < 0) index = this.log.length;
     while (!signal?.aborted) {
-      while (index < this.log.length) yield this.log[index++]!;
+      while (index < this.log.length) {
+        const e = this.log[index++]!;
+        if (e.id > afterId) yield e;
+      }
       if (this.finished) return;
       await new Promise<void>((resolve) => {
         const wake = () => {

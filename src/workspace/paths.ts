@@ -45,6 +45,8 @@ export async function resolveWorkingDir(root: string, tenant: string, candidate:
     throw new WorkspaceError('working_dir does not exist');
   }
   if (!isWithin(realRoot, real)) throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY');
+  // The root holds every tenant's folders: only the single tenant of open mode may work there.
+  if (real === realRoot && tenant !== 'local') throw new WorkspaceError('working_dir must be a folder inside APPROVED_DIRECTORY, not the root itself');
   const first = relative(realRoot, real).split(sep)[0] ?? '';
   if (TENANT_DIR.test(first) && first !== tenant) throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY');
   if (!(await stat(real)).isDirectory()) throw new WorkspaceError('working_dir is not a directory');

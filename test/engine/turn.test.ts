@@ -130,7 +130,7 @@ describe('Turn', () => {
   });
 
   // BUG: the afterId filter is applied only to the log as it is at the call; ids <= afterId emitted later are yielded.
-  it.fails('events(afterId) skips ids <= afterId even when they are emitted after the reader started', async () => {
+  it('events(afterId) skips ids <= afterId even when they are emitted after the reader started', async () => {
     const turn = new Turn('s1', 'hi');
     turn.begin(1);
     const reading = collect(turn.events(1));
