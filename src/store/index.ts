@@ -2,7 +2,7 @@
 import { Kysely, sql } from 'kysely';
 import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js';
 import { MessagesRepo } from './messages-repo.js';
-import { runMigrations } from './migrations.js';
+import { runMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SessionsRepo } from './sessions-repo.js';
 

@@ -1,0 +1,32 @@
+// Schema migrations kept in code, one file each, portable across SQLite and PostgreSQL, and the runner that applies them.
+import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import type { DialectName } from '../connect.js';
+import { MigrationError } from '../errors.js';
+import { sessionsMessages } from './0001_sessions_messages.js';
+
+/** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
+export function buildMigrations(dialect: DialectName): Record<string, Migration> {
+  return {
+    '0001_sessions_messages': sessionsMessages(dialect),
+  };
+}
+
+/** Applies every pending migration; returns the names it applied. Throws MigrationError naming the one that failed. */
+export async function runMigrations(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  const migrations = buildMigrations(dialect);
+  const provider: MigrationProvider = { getMigrations: async () => migrations };
+  const migrator = new Migrator({ db, provider });
+  const { error, results = [] } = await migrator.migrateToLatest();
+  if (error !== undefined) {
+    const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new MigrationError(
+      failed
+        ? `Database migration ${failed} failed (${dialect}): ${reason}`
+        : `Database migrations could not run (${dialect}): ${reason}`,
+      failed,
+      { cause: error },
+    );
+  }
+  return results.filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
