@@ -1,6 +1,6 @@
 // Benchmark helpers: statistics, the bare Claude Code CLI run the way peers run it (one process per request), SSE timing, memory readings.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { CLI_PATH } from '../test/support/cli-env.js';
 import { cliProcesses } from '../test/support/processes.js';
 
@@ -50,6 +50,23 @@ export function cliPeakRss(configDir: string): number[] {
   return cliProcesses({ configDir })
     .map((p) => peakRssMiB(p.pid))
     .filter((v): v is number => v !== undefined);
+}
+
+/** The working directory of a live process, if readable. */
+export function cwdOf(pid: number): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits (at most `timeoutMs`) until no CLI process with this config dir runs but those `keep` accepts, so one sample's exiting process does not slow the next. */
+export async function quiet(configDir: string, keep: (pid: number) => boolean = () => false, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (cliProcesses({ configDir }).some((p) => !keep(p.pid)) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 // ---------- the bare CLI, one process per request ----------

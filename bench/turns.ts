@@ -10,7 +10,7 @@ import type { SpareProcess } from '@anthropic-ai/claude-agent-sdk';
 import { ModelServer, promptTexts } from '../test/support/model-server.js';
 import { cliProcesses, waitForNoCliProcesses } from '../test/support/processes.js';
 import { startTestServer, type TestServer } from '../test/support/server.js';
-import { cliPeakRss, coldArgs, killChildren, readStream, resumeArgs, runCli, summarize, type Summary } from './lib.js';
+import { cliPeakRss, coldArgs, cwdOf, killChildren, quiet, readStream, resumeArgs, runCli, summarize, type Summary } from './lib.js';
 import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -189,6 +189,7 @@ try {
         apiRow.samples.push(performance.now() - t0);
         notePeak('api_cli_first_turn', cliPeakRss(configDir));
         await deleteSession(name);
+        await quiet(configDir);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:b-bare-${i}] hello`), { env, cwd: freshDir() });
@@ -220,6 +221,7 @@ try {
         apiRow.samples.push(run.firstTextMs);
         withCreate.samples.push(run.firstTextMs + (t0 - tc));
         await deleteSession(name);
+        await quiet(configDir);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:c-bare-${i}] hello`, true), { env, cwd: freshDir() });
@@ -239,6 +241,7 @@ try {
     apiRow.against = { baseline: bareRow, target: 0.25 };
     const twin = await getSession(twinName);
     await deleteSession(twinName); // closes its process; the transcript and folder stay
+    await quiet(configDir, (pid) => cwdOf(pid) !== twin.working_dir);
     const apiMarks: string[] = [];
     const bareMarks: string[] = [];
     await alternate(
@@ -332,7 +335,9 @@ try {
     coldText.against = { baseline: bareText, info: 'info' };
     spareText.against = { baseline: bareText, info: 'info' };
     for (let i = 0; i < N_PREWARM; i++) {
+      await quiet(configDir);
       spare = await startSpare(env); // parks while the other two run, as it would between requests
+      const sparePids = cliProcesses({ configDir }).map((p) => p.pid);
       const order = i % 2 === 0 ? ['bare', 'cold'] : ['cold', 'bare'];
       for (const which of order) {
         if (which === 'bare') {
@@ -343,6 +348,7 @@ try {
           const run = await coldQueryFirstTurn(env, freshDir(), `[bench:d-cold-${i}] hello`);
           coldResult.samples.push(run.resultMs);
           coldText.samples.push(run.firstTextMs);
+          await quiet(configDir, (pid) => sparePids.includes(pid));
         }
       }
       const run = await claimedFirstTurn(spare, freshDir(), `[bench:d-spare-${i}] hello`);
