@@ -7,8 +7,14 @@ import { authKind, bundledCliPath, probeCli, type CliInfo } from './engine/cli-i
 import { cliEnvironment } from './engine/cli-env.js';
 import { Engine } from './engine/engine.js';
 import { buildApp } from './http/app.js';
+import { createJobs, type Jobs } from './jobs/index.js';
+import { OWNER_ENV, ownerMark, reapOrphans } from './jobs/orphans.js';
+import { createMetrics, turnObserver } from './metrics/registry.js';
+import { startSecurity } from './security/setup.js';
+import { TurnSecurity } from './security/turn-policy.js';
 import { SessionService } from './sessions/service.js';
 import { createStore, type Store } from './store/index.js';
+import { TemplateRegistry } from './templates/registry.js';
 import { VERSION } from './version.js';
 
 export interface RunningServer {
@@ -16,6 +22,11 @@ export interface RunningServer {
   store: Store;
   engine: Engine;
   cli: CliInfo;
+  sessions: SessionService;
+  templates: TemplateRegistry;
+  /** Async jobs and their webhooks. */
+  jobs: Jobs;
+  /** The address listened on ('' when started with `listen: false`). */
   url: string;
   /** Refuses new turns, lets running ones finish (SHUTDOWN_GRACE_SECONDS), closes every process and the database. */
   close(): Promise<void>;
@@ -26,13 +37,13 @@ export function createLogger(config: Config): Logger {
 }
 
 /** Warnings worth saying at start-up and in health. */
-export function startupWarnings(config: Config, cli: CliInfo): string[] {
+export function startupWarnings(config: Config, cli: CliInfo, storedKeys = 0): string[] {
   const warnings: string[] = [];
-  if (config.apiKeys.length === 0) {
+  if (config.apiKeys.length + config.adminApiKeys.length + storedKeys === 0) {
     warnings.push(`Open mode: no API_KEYS are set, so anyone who can reach ${config.host}:${config.port} can drive Claude Code. Set API_KEYS before exposing the server.`);
   }
   if (cli.auth === 'subscription_login' || cli.auth === 'oauth_token') {
-    if (config.apiKeys.length > 1) {
+    if (config.apiKeys.length + storedKeys > 1) {
       warnings.push('Claude Code runs on a personal Pro/Max login while several API keys are configured. Anthropic\'s terms reserve subscription logins for the owner\'s own use; use an API key, Bedrock or Vertex for a shared service.');
     }
   }
@@ -45,27 +56,51 @@ export interface StartOptions {
   log?: Logger;
   /** The environment Claude Code processes inherit (default: this process's); the server's secrets are removed from it. */
   baseEnv?: Record<string, string | undefined>;
+  /**
+   * false: build everything but do not listen on a port, and leave the recovery of a previous run (unfinished turns,
+   * jobs) and the job worker to the HTTP server of this DATA_DIR, which may be running (MCP over stdio). Default true.
+   */
+  listen?: boolean;
 }
 
 export async function startServer(config: Config, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? createLogger(config);
   await mkdir(config.dataDir, { recursive: true });
   await mkdir(config.approvedDirectory, { recursive: true });
+  // An invalid templates file stops the start here, naming its file and line.
+  const templates = await TemplateRegistry.open({ claude: config.claude, log, userPath: config.templates.path });
+  if (config.templates.watch) templates.watch();
   const store = await createStore(config.databaseUrl);
   await store.migrate();
+  // Claude Code processes of a server of this DATA_DIR that died mid-turn would still write to their sessions.
+  await reapOrphans(config.dataDir, log);
 
-  const env = cliEnvironment(opts.baseEnv ?? process.env, { secretNames: config.secretNames, configDir: config.claude.configDir, clientApp: `claude-code-api/${VERSION}` });
+  const env = cliEnvironment({ ...(opts.baseEnv ?? process.env), [OWNER_ENV]: ownerMark(config.dataDir) }, { secretNames: config.secretNames, configDir: config.claude.configDir, clientApp: `claude-code-api/${VERSION}`, allow: config.security.cliEnvAllow });
   const cliPath = config.claude.cliPath ?? bundledCliPath();
   const cli = await probeCli(cliPath, env, config.claude.configDir);
   cli.auth = authKind(env, config.claude.configDir);
-  const warnings = startupWarnings(config, cli);
+  const security = await startSecurity(config, store, env, log);
+  const warnings = startupWarnings(config, cli, security.storedKeys);
   for (const w of warnings) log.warn(w);
 
   const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
-  const sessions = new SessionService(config, store, engine, log, env);
-  const app = await buildApp({ config, store, sessions, engine, cli, version: VERSION, warnings }, { loggerInstance: log });
-  const address = await app.listen({ port: config.port, host: config.host });
-  log.info({ address, database: store.dialect, cli: cli.version, auth: cli.auth }, `claude-code-api ${VERSION} listening on ${address}`);
+  const metrics = createMetrics(() => engine.stats());
+  engine.observe(turnObserver(metrics));
+  // Moderation rules (an invalid file stops the start), budgets, and the Bash sandbox probe (unavailable: Bash refused).
+  const turnSecurity = await TurnSecurity.start({ config, cliEnv: env, cliPath, log, spentBy: (tenant) => store.sessions.totalCostByOwner(tenant) }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  warnings.push(...turnSecurity.warnings());
+  const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity);
+  const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
+  if (closed > 0) log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
+  const jobs = await createJobs({ config, store, sessions, log, version: VERSION });
+  const app = await buildApp({ config, store, sessions, templates, engine, cli, version: VERSION, warnings, metrics, keys: security.keys, auditTrail: security.auditTrail, tokens: security.tokens, redis: security.redis, jobs: jobs.service }, { loggerInstance: log });
+  const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: config.host });
+  if (address) log.info({ address, database: store.dialect, cli: cli.version, auth: cli.auth }, `claude-code-api ${VERSION} listening on ${address}`);
+  // Jobs left running by a stopped server are re-queued (or failed), queued ones start, pending webhooks go out.
+  if (opts.listen !== false) await jobs.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -73,11 +108,19 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     store,
     engine,
     cli,
+    sessions,
+    templates,
+    jobs,
     url: address,
     close: () =>
       (closing ??= (async () => {
+        templates.close();
+        turnSecurity.close();
+        jobs.stopIntake();
         await engine.shutdown(config.engine.shutdownGraceMs);
+        await jobs.stop();
         await app.close();
+        await security.close();
         await store.close();
       })()),
   };

@@ -13,6 +13,16 @@ export interface Config {
   bodyLimitBytes: number;
   maxMessageChars: number;
   apiKeys: string[];
+  /** Keys with the admin scope (ADMIN_API_KEYS). */
+  adminApiKeys: string[];
+  /** How long a database key lookup stays cached (API_KEY_CACHE_SECONDS), ms. */
+  keyCacheMs: number;
+  /** Requests per window per key or IP (0 = no limit) and the window, ms. */
+  rateLimit: { requests: number; windowMs: number };
+  /** Redis for shared rate-limit counters (REDIS_URL unset = in memory); every key starts with keyPrefix. */
+  redis: { url?: string; keyPrefix: string };
+  /** Origins allowed by CORS (empty = no CORS headers; `*` only when listed). */
+  corsOrigins: string[];
   dataDir: string;
   databaseUrl: string;
   approvedDirectory: string;
@@ -23,11 +33,15 @@ export interface Config {
     effort?: EffortLevel;
     systemPrompt?: string;
     maxTurns: number;
+    maxTurnsLimit: number;
+    allowedModels: string[];
     timeoutMs: number;
     permissionMode: PermissionMode;
     allowedPermissionModes: PermissionMode[];
     allowedTools: string[];
     disallowedTools: string[];
+    /** CLAUDE_MAX_COST_PER_REQUEST: the most one turn may spend, USD. */
+    maxCostPerRequest?: number;
   };
   engine: {
     maxLiveSessions: number;
@@ -41,6 +55,50 @@ export interface Config {
     shutdownGraceMs: number;
   };
   maxSessionsPerUser: number;
+  /** Tool policy, sandbox, budgets and moderation (docs/security.md). */
+  security: {
+    sandbox: { enabled: boolean; allowNetwork: boolean; excludedCommands: string[]; denyRead: string[] };
+    /** CLI_ENV_ALLOW: more variables passed to the CLI. */
+    cliEnvAllow: string[];
+    /** CLAUDE_MAX_COST_PER_USER, USD. */
+    maxCostPerUser?: number;
+    moderation: { enabled: boolean; rulesPath?: string };
+  };
+  /** The files API: MAX_UPLOAD_MB in bytes, MAX_LIST_ENTRIES. */
+  files: { maxUploadBytes: number; maxListEntries: number };
+  templates: {
+    /** TEMPLATES_PATH: a YAML file or folder of YAML files added to the shipped templates. */
+    path?: string;
+    /** Reload when a TEMPLATES_PATH file changes (TEMPLATES_WATCH). */
+    watch: boolean;
+  };
+  mcp: {
+    /** Serve MCP over Streamable HTTP at /mcp (MCP_ENABLED). */
+    enabled: boolean;
+    /** The key whose tenant the stdio MCP server acts as (MCP_API_KEY). */
+    apiKey?: string;
+  };
+  metrics: { enabled: boolean; auth: 'api_key' | 'none' };
+  jobs: {
+    /** Most jobs running or waiting for a turn slot at once (JOB_CONCURRENCY). */
+    concurrency: number;
+    /** Re-queue (once) a job that was running when the server died (JOB_RETRY_ON_RESTART). */
+    retryOnRestart: boolean;
+  };
+  webhooks: {
+    /** Receives every job event besides a job's own webhook_url (WEBHOOK_URL). */
+    url?: string;
+    /** `whsec_…` signing secret; undefined = generated and kept in DATA_DIR. */
+    secret?: string;
+    maxAttempts: number;
+    timeoutMs: number;
+    retryBaseMs: number;
+    retryMaxMs: number;
+    /** Allow targets on loopback, private, link-local … addresses (WEBHOOK_ALLOW_PRIVATE). */
+    allowPrivate: boolean;
+  };
+  /** How long an Idempotency-Key and its response are kept (IDEMPOTENCY_TTL_SECONDS), ms. */
+  idempotencyTtlMs: number;
   /** The names of environment variables whose values must never reach a CLI process. */
   secretNames: string[];
 }
@@ -85,6 +143,23 @@ function parseOne(spec: SettingSpec, raw: string | undefined): Parsed {
   }
 }
 
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A Standard Webhooks secret: `whsec_` and 24–64 bytes in base64. */
+export function isWebhookSecret(value: string): boolean {
+  const body = value.startsWith('whsec_') ? value.slice('whsec_'.length) : undefined;
+  if (body === undefined || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) return false;
+  const bytes = Buffer.from(body, 'base64').length;
+  return bytes >= 24 && bytes <= 64;
+}
+
 /** Reads `.env` (if present, without overriding real variables) into process.env. */
 export function loadDotenvFile(path = '.env'): void {
   loadDotenv({ path, quiet: true });
@@ -100,6 +175,21 @@ export function loadConfig(env: Raw = process.env): Config {
   const apiKeys = list('API_KEYS');
   for (const key of apiKeys) {
     if (key.length < 8) throw new ConfigError('Invalid environment variable API_KEYS: every key must be at least 8 characters long');
+  }
+  const adminApiKeys = list('ADMIN_API_KEYS');
+  for (const key of adminApiKeys) {
+    if (key.length < 8) throw new ConfigError('Invalid environment variable ADMIN_API_KEYS: every key must be at least 8 characters long');
+    if (apiKeys.includes(key)) throw new ConfigError('Invalid environment variable ADMIN_API_KEYS: a key must not also be in API_KEYS');
+  }
+  const redisUrl = str('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
+    throw new ConfigError('Invalid environment variable REDIS_URL: must start with redis:// or rediss:// (got a value of another form)');
+  }
+  const corsOrigins = list('CORS_ORIGINS');
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(`Invalid environment variable CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (no path) or *`);
+    }
   }
   const modes = list('CLAUDE_ALLOWED_PERMISSION_MODES');
   for (const m of modes) {
@@ -119,13 +209,26 @@ export function loadConfig(env: Raw = process.env): Config {
     throw new ConfigError('Invalid environment variable DATABASE_URL: must start with sqlite: or postgres:// (got a value of another form)');
   }
   const cliPath = str('CLAUDE_CLI_PATH');
+  const webhookUrl = str('WEBHOOK_URL');
+  if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
+    throw new ConfigError('Invalid environment variable WEBHOOK_URL: must be an http:// or https:// URL (got a value of another form)');
+  }
+  const webhookSecret = str('WEBHOOK_SECRET');
+  if (webhookSecret !== undefined && !isWebhookSecret(webhookSecret)) {
+    throw new ConfigError('Invalid environment variable WEBHOOK_SECRET: must be whsec_ followed by 24 to 64 bytes in base64 (got a value of another form)');
+  }
   return {
     port: num('PORT'),
-    host: str('HOST') ?? (apiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    host: str('HOST') ?? (apiKeys.length + adminApiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     logLevel: str('LOG_LEVEL')!,
     bodyLimitBytes: Math.round(num('BODY_LIMIT_MB') * 1024 * 1024),
     maxMessageChars: num('MAX_MESSAGE_CHARS'),
     apiKeys,
+    adminApiKeys,
+    keyCacheMs: num('API_KEY_CACHE_SECONDS') * 1000,
+    rateLimit: { requests: num('RATE_LIMIT_REQUESTS'), windowMs: num('RATE_LIMIT_WINDOW') * 1000 },
+    redis: { url: redisUrl, keyPrefix: str('REDIS_KEY_PREFIX') ?? 'claude-code-api:' },
+    corsOrigins,
     dataDir,
     databaseUrl,
     approvedDirectory: resolve(str('APPROVED_DIRECTORY')!),
@@ -136,11 +239,14 @@ export function loadConfig(env: Raw = process.env): Config {
       effort: str('CLAUDE_EFFORT') as EffortLevel | undefined,
       systemPrompt: str('CLAUDE_SYSTEM_PROMPT'),
       maxTurns: num('CLAUDE_MAX_TURNS'),
+      maxTurnsLimit: Math.max(num('CLAUDE_MAX_TURNS_LIMIT'), num('CLAUDE_MAX_TURNS')),
+      allowedModels: list('CLAUDE_ALLOWED_MODELS'),
       timeoutMs: num('CLAUDE_TIMEOUT_SECONDS') * 1000,
       permissionMode,
       allowedPermissionModes: [...new Set([...(modes as PermissionMode[]), permissionMode])],
       allowedTools: list('CLAUDE_ALLOWED_TOOLS'),
       disallowedTools: list('CLAUDE_DISALLOWED_TOOLS'),
+      maxCostPerRequest: v.get('CLAUDE_MAX_COST_PER_REQUEST') as number | undefined,
     },
     engine: {
       maxLiveSessions: maxLive,
@@ -154,6 +260,35 @@ export function loadConfig(env: Raw = process.env): Config {
       shutdownGraceMs: num('SHUTDOWN_GRACE_SECONDS') * 1000,
     },
     maxSessionsPerUser: num('MAX_SESSIONS_PER_USER'),
+    security: {
+      sandbox: {
+        enabled: v.get('SANDBOX_ENABLED') as boolean,
+        allowNetwork: v.get('SANDBOX_ALLOW_NETWORK') as boolean,
+        excludedCommands: list('SANDBOX_EXCLUDED_COMMANDS'),
+        denyRead: list('SANDBOX_DENY_READ').map((p) => resolve(p)),
+      },
+      cliEnvAllow: list('CLI_ENV_ALLOW'),
+      maxCostPerUser: v.get('CLAUDE_MAX_COST_PER_USER') as number | undefined,
+      moderation: { enabled: v.get('MODERATION_ENABLED') as boolean, rulesPath: str('MODERATION_RULES_PATH') ? resolve(str('MODERATION_RULES_PATH')!) : undefined },
+    },
+    files: { maxUploadBytes: Math.round(num('MAX_UPLOAD_MB') * 1024 * 1024), maxListEntries: num('MAX_LIST_ENTRIES') },
+    templates: { path: str('TEMPLATES_PATH') ? resolve(str('TEMPLATES_PATH')!) : undefined, watch: v.get('TEMPLATES_WATCH') as boolean },
+    mcp: { enabled: v.get('MCP_ENABLED') as boolean, apiKey: str('MCP_API_KEY') },
+    metrics: { enabled: v.get('METRICS_ENABLED') as boolean, auth: str('METRICS_AUTH') as 'api_key' | 'none' },
+    jobs: {
+      concurrency: (v.get('JOB_CONCURRENCY') as number | undefined) ?? maxTurns,
+      retryOnRestart: v.get('JOB_RETRY_ON_RESTART') as boolean,
+    },
+    webhooks: {
+      url: webhookUrl,
+      secret: webhookSecret,
+      maxAttempts: num('WEBHOOK_MAX_ATTEMPTS'),
+      timeoutMs: num('WEBHOOK_TIMEOUT_SECONDS') * 1000,
+      retryBaseMs: num('WEBHOOK_RETRY_BASE_SECONDS') * 1000,
+      retryMaxMs: num('WEBHOOK_RETRY_MAX_SECONDS') * 1000,
+      allowPrivate: v.get('WEBHOOK_ALLOW_PRIVATE') as boolean,
+    },
+    idempotencyTtlMs: num('IDEMPOTENCY_TTL_SECONDS') * 1000,
     secretNames: SETTINGS.filter((s) => s.secret).map((s) => s.name),
   };
 }

@@ -1,5 +1,6 @@
 // The engine's front door: submits turns (session queue → turn slot → live process), keeps recent turns for replay, shuts down cleanly.
 import type { Logger } from 'pino';
+import { ProblemError } from '../problems.js';
 import { EngineError } from './errors.js';
 import { RunnerPool } from './pool.js';
 import type { RunnerLaunch } from './runner.js';
@@ -30,6 +31,12 @@ export interface TurnRequest {
   onEnd?: (turn: Turn) => Promise<void>;
 }
 
+/** Watches every turn of the engine (metrics, logs): called after a turn starts and after it ended. */
+export interface TurnObserver {
+  started?(turn: Turn): void;
+  ended?(turn: Turn): void;
+}
+
 export interface EngineStats {
   live_processes: number;
   busy_processes: number;
@@ -45,6 +52,7 @@ export class Engine {
   private readonly turns = new Map<string, Turn[]>();
   private readonly eventIds = new Map<string, number>();
   private draining = false;
+  private readonly observers: TurnObserver[] = [];
 
   constructor(
     private readonly settings: EngineSettings,
@@ -64,6 +72,10 @@ export class Engine {
     };
   }
 
+  observe(observer: TurnObserver): void {
+    this.observers.push(observer);
+  }
+
   /** Queues a turn and returns it at once; its events and `done` tell the rest. */
   submit(req: TurnRequest): Turn {
     if (this.draining) throw new EngineError('shutting_down', 'The server is shutting down; no new turns start.', { retryAfterSeconds: 5 });
@@ -77,6 +89,13 @@ export class Engine {
     this.eventIds.set(req.sessionId, Math.max(this.eventIds.get(req.sessionId) ?? 0, req.lastEventId));
     turn.settled = this.drive(turn, queue, req);
     return turn;
+  }
+
+  /** Interrupts the session's running turn and cancels its waiting ones; returns how many there were. */
+  interruptAll(sessionId: string): number {
+    const open = this.turnsOf(sessionId).filter((t) => !t.finished);
+    for (const turn of open) turn.interrupt('client');
+    return open.length;
   }
 
   /** Whether the session has a live Claude Code process. */
@@ -145,17 +164,36 @@ export class Engine {
       if (turn.finished) return;
       const runner = await this.pool.obtain(req.sessionId, launch);
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
+      this.notify('started', turn);
       await this.hook('start', req.onStart, turn);
       await runner.run(turn, this.settings.timeoutMs);
     } catch (err) {
-      const error = err instanceof EngineError ? err : new EngineError('process_failed', `Could not start Claude Code: ${(err as Error).message}`);
-      if (!(err instanceof EngineError)) this.log.error({ err, session: req.sessionId }, 'turn failed to start');
+      const error =
+        err instanceof EngineError
+          ? err
+          : err instanceof ProblemError && err.status === 404
+            ? new EngineError('session_gone', err.message)
+            : new EngineError('process_failed', `Could not start Claude Code: ${(err as Error).message}`);
+      if (error.kind === 'process_failed') this.log.error({ err, session: req.sessionId }, 'turn failed to start');
       turn.fail(error);
     } finally {
       this.eventIds.set(req.sessionId, Math.max(this.eventIds.get(req.sessionId) ?? 0, turn.lastEventId));
       releaseSlot?.();
-      if (turn.lastEventId >= 0) await this.hook('end', req.onEnd, turn);
+      if (turn.lastEventId >= 0) {
+        this.notify('ended', turn);
+        await this.hook('end', req.onEnd, turn);
+      }
       leaveQueue?.();
+    }
+  }
+
+  private notify(which: 'started' | 'ended', turn: Turn): void {
+    for (const o of this.observers) {
+      try {
+        o[which]?.(turn);
+      } catch (err) {
+        this.log.warn({ err }, 'turn observer failed');
+      }
     }
   }
 

@@ -9,7 +9,8 @@ export type EngineErrorKind =
   | 'process_failed' // the Claude Code process could not start or died
   | 'interrupted' // the turn was interrupted on request
   | 'budget_exceeded' // the turn reached its cost limit
-  | 'shutting_down'; // the server is stopping
+  | 'shutting_down' // the server is stopping
+  | 'session_gone'; // the session was deleted before its turn could start
 
 const STATUS: Record<EngineErrorKind, number> = {
   timeout: 504,
@@ -20,6 +21,7 @@ const STATUS: Record<EngineErrorKind, number> = {
   interrupted: 409,
   budget_exceeded: 429,
   shutting_down: 503,
+  session_gone: 404,
 };
 
 const TITLE: Record<EngineErrorKind, string> = {
@@ -31,6 +33,7 @@ const TITLE: Record<EngineErrorKind, string> = {
   interrupted: 'Turn interrupted',
   budget_exceeded: 'Budget exceeded',
   shutting_down: 'Server is shutting down',
+  session_gone: 'Not found',
 };
 
 export class EngineError extends Error {

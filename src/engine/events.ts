@@ -4,6 +4,8 @@ import type { ProblemDoc } from '../problems.js';
 export interface ToolUse {
   name: string;
   input: unknown;
+  /** Why the call was refused (workspace policy, disallowed tool …); absent when it ran. */
+  denied?: string;
 }
 
 export interface TurnUsage {
@@ -26,6 +28,8 @@ export interface TurnResult {
   tools_used: ToolUse[];
   stop_reason: string | null;
   model: string | null;
+  /** Tool calls the policy refused in this turn (path outside the workspace, tool not allowed …). */
+  denials?: Array<{ tool: string; input: unknown; reason: string }>;
 }
 
 export type TurnEvent =

@@ -1,6 +1,7 @@
 // Claude Code options of a turn: layers merged (request > session > template > environment), checked, and turned into SDK options.
-import type { Options } from '@anthropic-ai/claude-agent-sdk';
+import type { Options, SandboxSettings } from '@anthropic-ai/claude-agent-sdk';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
+import { SHELL_TOOLS, type WorkspaceGuard } from './tool-policy.js';
 
 /** Options a session, template or request may set. */
 export interface SessionOptions {
@@ -11,6 +12,8 @@ export interface SessionOptions {
   allowed_tools?: string[];
   disallowed_tools?: string[];
   permission_mode?: PermissionMode;
+  /** The most one turn may spend, USD (at most CLAUDE_MAX_COST_PER_REQUEST). */
+  max_budget_usd?: number;
 }
 
 export interface EffectiveOptions {
@@ -21,6 +24,8 @@ export interface EffectiveOptions {
   allowedTools: string[];
   disallowedTools: string[];
   permissionMode: PermissionMode;
+  /** The turn's cost limit (SDK maxBudgetUsd), USD; undefined = none. */
+  maxBudgetUsd: number | undefined;
 }
 
 export interface OptionProblem {
@@ -38,6 +43,15 @@ export function checkOptions(cfg: ClaudeConfig, opts: SessionOptions, prefix = '
       field: `${prefix}permission_mode`,
       message: `permission mode ${opts.permission_mode} is not allowed here (allowed: ${cfg.allowedPermissionModes.join(', ')})`,
     });
+  }
+  if (opts.max_turns !== undefined && opts.max_turns > cfg.maxTurnsLimit) {
+    problems.push({ field: `${prefix}max_turns`, message: `max_turns may be at most ${cfg.maxTurnsLimit} (CLAUDE_MAX_TURNS_LIMIT)` });
+  }
+  if (opts.model !== undefined && cfg.allowedModels.length > 0 && !cfg.allowedModels.includes(opts.model)) {
+    problems.push({ field: `${prefix}model`, message: `model ${opts.model} is not allowed here (allowed: ${cfg.allowedModels.join(', ')})` });
+  }
+  if (opts.max_budget_usd !== undefined && cfg.maxCostPerRequest !== undefined && opts.max_budget_usd > cfg.maxCostPerRequest) {
+    problems.push({ field: `${prefix}max_budget_usd`, message: `max_budget_usd may be at most ${cfg.maxCostPerRequest} (CLAUDE_MAX_COST_PER_REQUEST)` });
   }
   for (const tool of opts.allowed_tools ?? []) {
     if (!cfg.allowedTools.includes(tool)) {
@@ -65,6 +79,7 @@ export function resolveOptions(cfg: ClaudeConfig, layers: ReadonlyArray<SessionO
     allowedTools: allowed.filter((t) => cfg.allowedTools.includes(t) && !disallowed.has(t)),
     disallowedTools: [...disallowed],
     permissionMode: pick('permission_mode') ?? cfg.permissionMode,
+    maxBudgetUsd: pick('max_budget_usd') ?? cfg.maxCostPerRequest,
   };
 }
 
@@ -75,15 +90,27 @@ export function optionsKey(opts: EffectiveOptions, cwd: string): string {
 
 export function toSdkOptions(
   opts: EffectiveOptions,
-  host: { cwd: string; cliPath: string | undefined; env: Record<string, string | undefined> },
+  host: {
+    cwd: string;
+    cliPath: string | undefined;
+    env: Record<string, string | undefined>;
+    /** The workspace guard: its PreToolUse hook checks every tool call. */
+    guard?: WorkspaceGuard;
+    /** The OS sandbox for Bash (undefined: none). */
+    sandbox?: SandboxSettings;
+    /** Bash and its helpers are taken away (the sandbox cannot start here). */
+    refuseShell?: boolean;
+  },
 ): Options {
+  const offered = host.refuseShell ? opts.allowedTools.filter((t) => !SHELL_TOOLS.has(t)) : opts.allowedTools;
+  const removed = host.refuseShell ? [...new Set([...opts.disallowedTools, ...SHELL_TOOLS])] : opts.disallowedTools;
   const sdk: Options = {
     cwd: host.cwd,
     env: host.env,
     maxTurns: opts.maxTurns,
-    tools: opts.allowedTools,
-    allowedTools: opts.allowedTools,
-    disallowedTools: opts.disallowedTools,
+    tools: offered,
+    allowedTools: offered,
+    disallowedTools: removed,
     permissionMode: opts.permissionMode,
     // Rendered fresh on every request (no snapshot), so a per-request or changed system prompt takes effect mid-conversation.
     systemPrompt: { type: 'preset', preset: 'claude_code', snapshot: false, ...(opts.systemPrompt ? { append: opts.systemPrompt } : {}) },
@@ -92,5 +119,8 @@ export function toSdkOptions(
   if (opts.model) sdk.model = opts.model;
   if (opts.effort) sdk.effort = opts.effort;
   if (host.cliPath) sdk.pathToClaudeCodeExecutable = host.cliPath;
+  if (opts.maxBudgetUsd !== undefined) sdk.maxBudgetUsd = opts.maxBudgetUsd;
+  if (host.guard) sdk.hooks = host.guard.hooks();
+  if (host.sandbox) sdk.sandbox = host.sandbox;
   return sdk;
 }

@@ -33,7 +33,7 @@ export class RunnerPool {
   /** The session's live runner if its options still fit, else a new one (resuming the conversation); reserved (busy) for the caller, who must `run` a turn on it. */
   async obtain(sessionId: string, launch: RunnerLaunch): Promise<SessionRunner> {
     const existing = this.runners.get(sessionId);
-    if (existing && existing.state !== 'closed' && existing.optionsKey === launch.optionsKey) {
+    if (existing && existing.state !== 'closed' && existing.optionsKey === launch.optionsKey && existing.fitsBudget(launch.options.maxBudgetUsd)) {
       existing.state = 'busy'; // reserved for the caller's turn, so no one evicts it first
       return existing;
     }

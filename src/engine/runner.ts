@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
 import { InputChannel } from './input-channel.js';
+import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
 import type { Turn } from './turn.js';
 
 /** How long an interrupted turn may take to end before its process is killed. */
@@ -21,6 +22,8 @@ export interface RunnerLaunch {
   resume: boolean;
   /** Cumulative cost the CLI last reported for this Claude session (a resumed process starts from it). */
   costBaseline: number;
+  /** The workspace guard whose hook is in `options.hooks`: its denials are recorded on the running turn. */
+  guard?: WorkspaceGuard;
 }
 
 interface ActiveTurn {
@@ -31,6 +34,11 @@ interface ActiveTurn {
   model: string | null;
   sessionSent: boolean;
   apiError: string | undefined;
+  /** Tool uses by id, so a denial can be marked on the one it refused. */
+  toolsById: Map<string, ToolUse>;
+  /** Error tool results by tool use id (the text the model got). */
+  toolErrors: Map<string, string>;
+  denials: ToolDenial[];
 }
 
 export type RunnerState = 'idle' | 'busy' | 'closed';
@@ -42,6 +50,10 @@ export class SessionRunner {
   claudeSessionId: string;
   /** Cumulative cost reported by the process's latest result. */
   claudeCostTotal: number;
+  /** The SDK budget (maxBudgetUsd) the process was started with; it counts everything the process spends. */
+  readonly budgetUsd: number | undefined;
+  /** What this process has spent since it started, USD. */
+  spentUsd = 0;
   /** Settles when the process has exited and the reader loop ended. */
   readonly exited: Promise<void>;
 
@@ -61,6 +73,8 @@ export class SessionRunner {
     this.optionsKey = launch.optionsKey;
     this.claudeSessionId = launch.claudeSessionId;
     this.claudeCostTotal = launch.costBaseline;
+    this.budgetUsd = launch.options.maxBudgetUsd;
+    launch.guard?.onDenial((d) => this.onDenial(d));
     const options: Options = {
       ...launch.options,
       includePartialMessages: true,
@@ -71,6 +85,15 @@ export class SessionRunner {
     this.exited = this.readLoop();
   }
 
+  /**
+   * Whether a turn with this cost limit may run on this process. The SDK's maxBudgetUsd counts from the process's
+   * start, so a limited turn needs a process whose remaining budget is exactly its limit: a fresh one, in practice.
+   */
+  fitsBudget(limitUsd: number | undefined): boolean {
+    if (limitUsd === undefined || this.budgetUsd === undefined) return limitUsd === this.budgetUsd;
+    return Math.abs(this.budgetUsd - this.spentUsd - limitUsd) < 1e-9;
+  }
+
   /** Runs one turn to its end; the turn's own promise carries the outcome. */
   async run(turn: Turn, timeoutMs: number): Promise<void> {
     if (this.state === 'closed') {
@@ -79,7 +102,18 @@ export class SessionRunner {
     }
     this.state = 'busy';
     turn.claudeCostTotal = this.claudeCostTotal;
-    this.active = { turn, startedAt: Date.now(), tools: [], textParts: [], model: null, sessionSent: false, apiError: undefined };
+    this.active = {
+      turn,
+      startedAt: Date.now(),
+      tools: [],
+      textParts: [],
+      model: null,
+      sessionSent: false,
+      apiError: undefined,
+      toolsById: new Map(),
+      toolErrors: new Map(),
+      denials: [],
+    };
     this.sendSessionEvent();
     turn.interruptHandler = (reason) => this.interrupt(reason);
     const timer = setTimeout(() => turn.interrupt('timeout'), timeoutMs);
@@ -185,7 +219,9 @@ export class SessionRunner {
         if (m.error) a.apiError = m.error;
         for (const block of m.message.content) {
           if (block.type === 'tool_use') {
-            a.tools.push({ name: block.name, input: block.input });
+            const use: ToolUse = { name: block.name, input: block.input };
+            a.tools.push(use);
+            a.toolsById.set(block.id, use);
             a.turn.emit({ type: 'tool_use', id: block.id, name: block.name, input: block.input });
           } else if (block.type === 'text') {
             a.textParts.push(block.text);
@@ -197,7 +233,9 @@ export class SessionRunner {
         if (m.parent_tool_use_id !== null || typeof m.message.content === 'string') return;
         for (const block of m.message.content) {
           if (block.type === 'tool_result') {
-            a.turn.emit({ type: 'tool_result', id: block.tool_use_id, is_error: block.is_error === true, output: toolOutput(block.content) });
+            const output = toolOutput(block.content);
+            if (block.is_error === true) a.toolErrors.set(block.tool_use_id, output);
+            a.turn.emit({ type: 'tool_result', id: block.tool_use_id, is_error: block.is_error === true, output });
           }
         }
         return;
@@ -210,12 +248,37 @@ export class SessionRunner {
     }
   }
 
+  /** A refusal of the workspace guard during the running turn. */
+  private onDenial(d: ToolDenial): void {
+    const a = this.active;
+    if (!a || (d.tool_use_id !== undefined && a.denials.some((x) => x.tool_use_id === d.tool_use_id))) return;
+    a.denials.push(d);
+    this.log.info({ session: this.sessionId, tool: d.tool }, 'tool call denied by the workspace policy');
+  }
+
+  /** The turn's denials: the guard's, then any other the CLI reports (disallowed tools, permission mode), each marked on its tool use. */
+  private denialsOf(a: ActiveTurn, reported: ReadonlyArray<{ tool_name: string; tool_use_id: string; tool_input: Record<string, unknown> }>): NonNullable<TurnResult['denials']> {
+    const all = [...a.denials];
+    for (const r of reported) {
+      if (all.some((d) => d.tool_use_id === r.tool_use_id)) continue;
+      const text = a.toolErrors.get(r.tool_use_id)?.replace(HOOK_PREFIX, '');
+      all.push({ tool: r.tool_name, input: r.tool_input, reason: text || 'Claude Code\'s permission settings refused this call.', tool_use_id: r.tool_use_id });
+    }
+    for (const d of all) {
+      const use = d.tool_use_id === undefined ? undefined : a.toolsById.get(d.tool_use_id);
+      if (use) use.denied = d.reason;
+    }
+    return all.map((d) => ({ tool: d.tool, input: d.input, reason: d.reason }));
+  }
+
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
     const total = m.total_cost_usd ?? 0;
     let base = this.costSeen ?? this.claudeCostTotal;
     if (total < base) base = 0; // the process did not restore the transcript's running total
     this.costSeen = total;
     this.claudeCostTotal = total;
+    this.spentUsd += Math.max(0, total - base);
+    const denials = this.denialsOf(a, m.permission_denials ?? []);
     const result: TurnResult = {
       turn_id: a.turn.id,
       session_id: m.session_id || this.claudeSessionId,
@@ -228,6 +291,7 @@ export class SessionRunner {
       tools_used: a.tools,
       stop_reason: m.stop_reason,
       model: a.model ?? this.init?.model ?? null,
+      ...(denials.length > 0 ? { denials } : {}),
     };
     const turn = a.turn;
     turn.partial = result;
@@ -255,6 +319,9 @@ export class SessionRunner {
     }
   }
 }
+
+/** What the CLI puts before a hook's reason in the error tool result the model gets. */
+const HOOK_PREFIX = /^PreToolUse:\S+ hook error: /;
 
 function usageOf(u: Partial<Record<keyof TurnUsage, number | null>> | undefined): TurnUsage {
   if (!u) return { ...EMPTY_USAGE };

@@ -9,6 +9,7 @@ export class Turn {
   readonly id = randomUUID();
   readonly createdAt = Date.now();
   state: TurnState = 'queued';
+  startedAt: number | undefined;
   finishedAt: number | undefined;
   /** Set once the turn ends: its result, or the error that ended it. */
   result: TurnResult | undefined;
@@ -56,6 +57,7 @@ export class Turn {
   /** The turn leaves its queues and numbers its events from `firstEventId`. */
   begin(firstEventId: number): void {
     if (this.state !== 'queued') return;
+    this.startedAt = Date.now();
     this.nextId = firstEventId;
     this.state = 'running';
     this.markStarted();

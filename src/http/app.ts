@@ -2,16 +2,31 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { AppDeps } from './deps.js';
+import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
+import idempotencyPlugin from './plugins/idempotency.js';
 import openapiPlugin from './plugins/openapi.js';
-import problemsPlugin from './plugins/problems.js';
+import problemsPlugin, { frameworkErrors } from './plugins/problems.js';
+import rateLimitPlugin from './plugins/rate-limit.js';
+import metricsPlugin from './plugins/metrics.js';
 import requestIdPlugin, { requestIdOf } from './plugins/request-id.js';
 import requestLogPlugin from './plugins/request-log.js';
+import securityHeadersPlugin from './plugins/security-headers.js';
 import { partAwareValidators } from './plugins/validators.js';
+import auditRoutes from './routes/audit.js';
 import chatRoutes from './routes/chat.js';
+import filesRoutes from './routes/files.js';
 import healthRoutes from './routes/health.js';
 import historyRoutes from './routes/history.js';
+import jobRoutes from './routes/jobs.js';
+import keyRoutes from './routes/keys.js';
+import probeRoutes from './routes/probes.js';
 import sessionsRoutes from './routes/sessions.js';
+import templateRoutes from './routes/templates.js';
+import mcpRoutes from '../mcp/http.js';
+import tokenRoutes from './routes/tokens.js';
+import usageRoutes from './routes/usage.js';
+import { securityDepsOf } from './security-deps.js';
 
 export const API_PREFIX = '/api/v1';
 
@@ -46,6 +61,9 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     bodyLimit: deps.config.bodyLimitBytes,
     trustProxy: false,
     genReqId: requestIdOf,
+    frameworkErrors,
+    // Long enough for file paths in the URL; longer ones get a 414 problem.
+    routerOptions: { maxParamLength: 8192 },
     // Fastify's own per-request lines are off: the request-log plugin writes one line per request instead.
     schemaController: { compilersFactory: { buildValidator: partAwareValidators() } },
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -56,19 +74,39 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
 
   await app.register(requestLogPlugin);
   await app.register(requestIdPlugin);
+  const security = securityDepsOf(deps);
   await app.register(problemsPlugin);
+  await app.register(securityHeadersPlugin, { config: deps.config });
   await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX });
-  await app.register(authPlugin, { config: deps.config });
+  await app.register(auditPlugin, { trail: security.trail, apiPrefix: API_PREFIX });
+  // Before auth (which calls its per-IP limit on failed attempts) and before the routes (it hooks each one).
+  await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
+  await app.register(authPlugin, { config: deps.config, keys: security.keys });
+  // After auth: an Idempotency-Key belongs to the caller's tenant.
+  await app.register(idempotencyPlugin, { store: deps.store, ttlMs: deps.config.idempotencyTtlMs, apiPrefix: API_PREFIX });
+  if (deps.metrics && deps.config.metrics.enabled) {
+    await app.register(metricsPlugin, { metrics: deps.metrics, public: deps.config.metrics.auth === 'none' });
+  }
 
   await app.register(
     async (api) => {
       await healthRoutes(api, deps);
+      await probeRoutes(api, deps);
       await sessionsRoutes(api, deps);
       await chatRoutes(api, deps);
       await historyRoutes(api, deps);
+      await filesRoutes(api, deps);
+      await jobRoutes(api, deps);
+      await templateRoutes(api, deps);
+      await keyRoutes(api, security);
+      await auditRoutes(api, security);
+      await usageRoutes(api, security);
+      await tokenRoutes(api, security);
     },
     { prefix: API_PREFIX },
   );
+  // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.
+  if (deps.config.mcp.enabled) await mcpRoutes(app, deps);
 
   return app;
 }

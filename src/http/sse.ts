@@ -1,7 +1,14 @@
 // Writes a turn's events as Server-Sent Events: numbered `id:`s, replay after Last-Event-ID, heartbeats, client-gone handling.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NumberedEvent } from '../engine/events.js';
-import type { Turn } from '../engine/turn.js';
+
+/** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
+export interface EventStream {
+  /** Sent as X-Turn-ID when known. */
+  readonly id?: string;
+  readonly finished: boolean;
+  events(afterId: number, signal?: AbortSignal): AsyncIterable<NumberedEvent>;
+}
 
 export interface StreamOptions {
   /** Send only events with a greater id. */
@@ -9,6 +16,8 @@ export interface StreamOptions {
   heartbeatMs: number;
   /** Called when the client goes away before the turn ended. */
   onClientGone?: () => void;
+  /** Extra response headers (e.g. X-Job-ID). */
+  headers?: Record<string, string>;
 }
 
 /** The Last-Event-ID a reconnecting client sent (header, or `last_event_id` query), if it is a number. */
@@ -25,7 +34,7 @@ export function formatEvent(e: NumberedEvent): string {
 }
 
 /** Takes over the response and streams the turn until it ends or the client leaves. */
-export async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: Turn, opts: StreamOptions): Promise<void> {
+export async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: EventStream, opts: StreamOptions): Promise<void> {
   reply.hijack();
   const res = reply.raw;
   res.writeHead(200, {
@@ -34,7 +43,8 @@ export async function streamTurn(request: FastifyRequest, reply: FastifyReply, t
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
     'x-request-id': request.id,
-    'x-turn-id': turn.id,
+    ...(turn.id !== undefined && { 'x-turn-id': turn.id }),
+    ...opts.headers,
   });
   const gone = new AbortController();
   const onClose = () => {

@@ -1,16 +1,19 @@
-// How stored rows are shown to clients: the API's session and history item shapes.
+// How stored rows are shown to clients: the API's session, history item and template shapes.
 import type { ToolUse, TurnUsage } from '../engine/events.js';
 import type { MessageRow, SessionRow } from '../store/schema.js';
+import type { Template } from '../templates/registry.js';
 
 export function sessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }) {
   return {
     id: row.id,
     name: row.name,
+    owner: row.owner,
     status: row.status,
     workspace: row.workspace,
     working_dir: row.working_dir,
     claude_session_id: row.claude_session_id,
     options: row.options,
+    template: row.template,
     totals: {
       cost_usd: row.cost_usd,
       turns: row.turns,
@@ -43,4 +46,8 @@ export function historyView(row: MessageRow) {
     error: row.error,
     created_at: row.created_at,
   };
+}
+
+export function templateView(t: Template) {
+  return { name: t.name, source: t.source, ...t.profile, warnings: t.warnings };
 }

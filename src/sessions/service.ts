@@ -7,7 +7,11 @@ import type { TurnResult } from '../engine/events.js';
 import { checkOptions, optionsKey, resolveOptions, toSdkOptions, type SessionOptions } from '../engine/options.js';
 import type { RunnerLaunch } from '../engine/runner.js';
 import type { Turn } from '../engine/turn.js';
-import { ProblemError } from '../problems.js';
+import { ProblemError, problemType } from '../problems.js';
+import { refusedTemplateOption, templateOptions } from '../templates/policy.js';
+import type { TemplateLookup } from '../templates/registry.js';
+import { auditTurn } from '../security/audit.js';
+import type { TurnSecurity } from '../security/turn-policy.js';
 import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
@@ -16,10 +20,17 @@ import { createWorkspace, removeWorkspace, resolveWorkingDir, WorkspaceError } f
 export interface CreateSessionInput extends SessionOptions {
   name: string;
   working_dir?: string;
+  /** A template's name: its options sit between the environment and the session's own (explicit > template > environment). */
+  template?: string;
 }
 
 export interface ChatInput extends SessionOptions {
   message: string;
+}
+
+/** Who asks for a turn, beyond its tenant: the key's own total budget (null/undefined = CLAUDE_MAX_COST_PER_USER). */
+export interface ChatCaller {
+  keyBudgetUsd?: number | null;
 }
 
 /** A submitted chat turn and the promise that settles once its outcome is in history and totals. */
@@ -28,7 +39,7 @@ export interface ChatTurn {
   recorded: Promise<void>;
 }
 
-const OPTION_KEYS = ['model', 'effort', 'system_prompt', 'max_turns', 'allowed_tools', 'disallowed_tools', 'permission_mode'] as const;
+const OPTION_KEYS = ['model', 'effort', 'system_prompt', 'max_turns', 'allowed_tools', 'disallowed_tools', 'permission_mode', 'max_budget_usd'] as const;
 
 export function pickOptions(input: SessionOptions): SessionOptions {
   const out: Record<string, unknown> = {};
@@ -44,11 +55,22 @@ export class SessionService {
     private readonly log: Logger,
     /** The environment Claude Code processes get (already stripped of the server's secrets). */
     private readonly cliEnv: Record<string, string | undefined>,
+    /** The agent templates sessions may be created from (none: `template` is refused as unknown). */
+    private readonly templates?: TemplateLookup,
+    /** Moderation, budgets, the workspace guard and the Bash sandbox (the server always sets it). */
+    readonly security?: TurnSecurity,
   ) {}
+
+  /** Refuses a text that matches a moderation rule (422 `moderation-blocked`); for jobs and other callers of `chat`. */
+  moderate(text: string | undefined, pointer = '/message'): void {
+    this.security?.moderate(text, pointer);
+  }
 
   async create(tenant: string, input: CreateSessionInput): Promise<SessionRow> {
     const options = pickOptions(input);
     this.assertOptions(options);
+    this.moderate(options.system_prompt, '/system_prompt');
+    if (input.template !== undefined) this.templateLayer(input.template, [options], 422);
     const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
     if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
       throw new ProblemError(409, 'session-limit', 'Session limit reached', `This API key already holds ${this.config.maxSessionsPerUser} sessions (MAX_SESSIONS_PER_USER); delete one first.`);
@@ -65,7 +87,7 @@ export class SessionService {
         status: 'pending',
         claude_session_id: null,
         options: options as Record<string, unknown>,
-        template: null,
+        template: input.template ?? null,
         last_active_at: null,
       });
     } catch (err) {
@@ -74,7 +96,8 @@ export class SessionService {
     }
   }
 
-  list(tenant: string, offset: number, limit: number): Promise<Page<SessionRow>> {
+  /** One page of a tenant's sessions; `null` = every tenant's (admin). */
+  list(tenant: string | null, offset: number, limit: number): Promise<Page<SessionRow>> {
     return this.store.sessions.list(tenant, { offset, limit });
   }
 
@@ -93,6 +116,7 @@ export class SessionService {
     const row = await this.get(tenant, name);
     await this.engine.closeSession(row.id);
     await this.store.sessions.delete(row.id);
+    await this.security?.forget(row.id);
     if (purge) await removeWorkspace(this.config.approvedDirectory, row.workspace);
   }
 
@@ -108,10 +132,12 @@ export class SessionService {
   }
 
   /** Queues a chat turn; history and totals are recorded when it ends. */
-  async chat(tenant: string, name: string, input: ChatInput): Promise<ChatTurn> {
+  async chat(tenant: string, name: string, input: ChatInput, caller: ChatCaller = {}): Promise<ChatTurn> {
     const row = await this.get(tenant, name);
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
+    await this.security?.admit(tenant, input, caller.keyBudgetUsd);
+    if (row.template !== null) this.templateLayer(row.template, [row.options as SessionOptions, overrides], 409);
     const turn = this.engine.submit({
       sessionId: row.id,
       message: input.message,
@@ -137,23 +163,43 @@ export class SessionService {
 
   async interrupt(tenant: string, name: string): Promise<boolean> {
     const row = await this.get(tenant, name);
-    const turn = this.engine.currentTurn(row.id);
-    if (!turn) return false;
-    turn.interrupt('client');
-    return true;
+    return this.engine.interruptAll(row.id) > 0;
   }
 
   private async launchFor(sessionId: string, overrides: SessionOptions): Promise<RunnerLaunch> {
     const row = await this.store.sessions.findById(sessionId);
     if (!row) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
-    const effective = resolveOptions(this.config.claude, [row.options as SessionOptions, overrides]);
+    const session = row.options as SessionOptions;
+    const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
+    const effective = resolveOptions(this.config.claude, [template, session, overrides]);
+    const policy = await this.security?.processPolicy(row.id, row.working_dir, this.cliEnv);
     return {
-      options: toSdkOptions(effective, { cwd: row.working_dir, cliPath: this.config.claude.cliPath, env: this.cliEnv }),
+      options: toSdkOptions(effective, { cwd: row.working_dir, cliPath: this.config.claude.cliPath, env: policy?.env ?? this.cliEnv, ...policy }),
+      guard: policy?.guard,
       optionsKey: optionsKey(effective, row.working_dir),
       claudeSessionId: row.claude_session_id ?? randomUUID(),
       resume: row.claude_session_id !== null,
       costBaseline: row.claude_cost_total,
     };
+  }
+
+  /**
+   * Closes the turns a previous run of the server left open (it stopped mid-turn): each gets an assistant message
+   * with status `interrupted`, so history never shows a question without an outcome. Returns how many.
+   */
+  async closeUnfinishedTurns(): Promise<number> {
+    const open = await this.store.messages.unanswered();
+    for (const user of open) {
+      await this.store.messages.insert({
+        session_id: user.session_id,
+        turn_id: user.turn_id,
+        role: 'assistant',
+        content: '',
+        status: 'interrupted',
+        error: { type: problemType('server-restarted'), title: 'Server restarted', status: 503, detail: 'The server stopped before this turn ended.' },
+      });
+    }
+    return open.length;
   }
 
   private async recordStart(sessionId: string, turn: Turn): Promise<void> {
@@ -188,12 +234,35 @@ export class SessionService {
       lastEventId: turn.lastEventId,
       at: new Date().toISOString(),
     });
+    await auditTurn(this.store, sessionId, turn.id, result);
+  }
+
+  /**
+   * The options of a template as the lowest layer above the environment. Refused (with `status`: 422 on create, 409
+   * later) when the template is not loaded, or when it sets an option the operator does not allow (permission mode,
+   * model, max_turns) and no higher layer sets another.
+   */
+  private templateLayer(name: string, higher: SessionOptions[], status: 409 | 422): SessionOptions {
+    const refuse = (slug: string, title: string, detail: string): never => {
+      if (status === 409) throw new ProblemError(409, 'template-unavailable', 'Template unavailable', detail);
+      throw new ProblemError(422, slug, title, detail, { errors: [{ location: 'body', pointer: '/template', message: detail }] });
+    };
+    const template = this.templates?.get(name);
+    if (!template) {
+      return refuse('unknown-template', 'Unknown template', status === 422
+        ? `No template named ${JSON.stringify(name)}; GET /api/v1/templates lists them.`
+        : `This session uses template ${JSON.stringify(name)}, which is no longer loaded; restore it and reload the templates, or create a new session.`);
+    }
+    const options = templateOptions(template.profile);
+    const refused = refusedTemplateOption(options, higher, this.config.claude);
+    if (refused) refuse('validation-failed', 'Validation failed', `Template ${JSON.stringify(name)}: ${refused}.`);
+    return options;
   }
 
   private assertOptions(options: SessionOptions): void {
     const problems = checkOptions(this.config.claude, options);
     if (problems.length > 0) {
-      throw new ProblemError(422, 'validation', 'Validation failed', problems.map((p) => p.message).join('; '), {
+      throw new ProblemError(422, 'validation-failed', 'Validation failed', problems.map((p) => p.message).join('; '), {
         errors: problems.map((p) => ({ location: 'body', pointer: `/${p.field}`, message: p.message })),
       });
     }
@@ -204,7 +273,7 @@ export class SessionService {
       return await resolveWorkingDir(this.config.approvedDirectory, tenant, candidate);
     } catch (err) {
       if (err instanceof WorkspaceError) {
-        throw new ProblemError(422, 'validation', 'Validation failed', err.message, {
+        throw new ProblemError(422, 'validation-failed', 'Validation failed', err.message, {
           errors: [{ location: 'body', pointer: '/working_dir', message: err.message }],
         });
       }

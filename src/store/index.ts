@@ -1,16 +1,28 @@
 // The storage layer's entry point: createStore(DATABASE_URL) gives the repositories over SQLite or PostgreSQL.
 import { Kysely, sql } from 'kysely';
 import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js';
+import { ApiKeysRepo } from './api-keys-repo.js';
+import { AuditRepo } from './audit-repo.js';
+import { IdempotencyRepo } from './idempotency-repo.js';
+import { JobsRepo } from './jobs-repo.js';
 import { MessagesRepo } from './messages-repo.js';
 import { runMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SessionsRepo } from './sessions-repo.js';
+import { WebhookDeliveriesRepo } from './webhook-deliveries-repo.js';
+import { UsageRepo } from './usage-repo.js';
 
 export interface Store {
   db: Kysely<Database>;
   dialect: DialectName;
   sessions: SessionsRepo;
   messages: MessagesRepo;
+  jobs: JobsRepo;
+  deliveries: WebhookDeliveriesRepo;
+  idempotency: IdempotencyRepo;
+  apiKeys: ApiKeysRepo;
+  audit: AuditRepo;
+  usage: UsageRepo;
   /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
   migrate(): Promise<string[]>;
   /** True when the database answers a trivial query. */
@@ -28,6 +40,12 @@ export async function createStore(databaseUrl: string): Promise<Store> {
     dialect: target.dialect,
     sessions: new SessionsRepo(db),
     messages: new MessagesRepo(db),
+    jobs: new JobsRepo(db),
+    deliveries: new WebhookDeliveriesRepo(db),
+    idempotency: new IdempotencyRepo(db),
+    apiKeys: new ApiKeysRepo(db),
+    audit: new AuditRepo(db),
+    usage: new UsageRepo(db, target.dialect),
     migrate: () => runMigrations(db, target.dialect),
     async ping() {
       try {
@@ -44,5 +62,11 @@ export async function createStore(databaseUrl: string): Promise<Store> {
 export { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './connect.js';
 export { DuplicateError, MigrationError, MissingReferenceError } from './errors.js';
 export { MessagesRepo } from './messages-repo.js';
+export { JobsRepo, type JobRow, type NewJob, type JobOutcome } from './jobs-repo.js';
+export { WebhookDeliveriesRepo, type DeliveryRow, type DeliveryAttempt, type NewDelivery } from './webhook-deliveries-repo.js';
+export { IdempotencyRepo, type IdempotencyRow, type StoredResponse } from './idempotency-repo.js';
+export { ApiKeysRepo } from './api-keys-repo.js';
+export { AuditRepo, type AuditFilter } from './audit-repo.js';
+export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type UsageSums } from './usage-repo.js';
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
 export type * from './schema.js';

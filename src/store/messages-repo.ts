@@ -45,6 +45,20 @@ export class MessagesRepo {
     return { items: rows.map(toMessageRow), total: Number(count.total) };
   }
 
+  /** User messages whose turn never got an assistant message (the server stopped mid-turn), oldest first. */
+  async unanswered(): Promise<MessageRow[]> {
+    const rows = await this.#db
+      .selectFrom('messages as u')
+      .selectAll('u')
+      .where('u.role', '=', 'user')
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('messages as a').select('a.id').whereRef('a.turn_id', '=', 'u.turn_id').where('a.role', '=', 'assistant'))),
+      )
+      .orderBy('u.id', 'asc')
+      .execute();
+    return rows.map(toMessageRow);
+  }
+
   async countBySession(sessionId: string): Promise<number> {
     const count = await this.#db
       .selectFrom('messages')

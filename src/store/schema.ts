@@ -57,9 +57,120 @@ export interface MessagesTable {
   created_at: string;
 }
 
+export type ApiKeyScope = 'admin' | 'user';
+
+/** Keys created through the API or CLI; keys from API_KEYS / ADMIN_API_KEYS are not stored. */
+export interface ApiKeysTable {
+  id: string;
+  name: string;
+  scope: ApiKeyScope;
+  tenant: string;
+  /** SHA-256 of the secret, hex. */
+  hash: string;
+  /** The secret's first characters, for telling keys apart. */
+  prefix: string;
+  /** Requests per RATE_LIMIT_WINDOW; null = the server's RATE_LIMIT_REQUESTS. */
+  rate_limit: number | null;
+  /** Total spend allowed to this key, USD; null = none of its own. */
+  budget_usd: number | null;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** One audited event: a mutating request, or a tool call / denial inside a turn. */
+export interface AuditLogTable {
+  id: Generated<number>;
+  created_at: string;
+  key_id: string | null;
+  tenant: string | null;
+  action: string;
+  resource: string | null;
+  /** The session's name, when the event concerns one. */
+  session: string | null;
+  /** HTTP status of the request; null for tool events. */
+  status: number | null;
+  outcome: string;
+  request_id: string | null;
+  ip: string | null;
+  method: string | null;
+  route: string | null;
+  /** JSON object with event-specific facts (tool input, denial reason …). */
+  detail: JsonText | null;
+}
+
+export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+/** An async job: one chat turn run in the background (see src/jobs). */
+export interface JobsTable {
+  id: string;
+  owner: string;
+  session_id: string;
+  session_name: string;
+  status: JobStatus;
+  message: string;
+  /** JSON object: the chat overrides of the job. */
+  options: DefaultedText;
+  webhook_url: string | null;
+  metadata: JsonText | null;
+  turn_id: string | null;
+  /** JSON: the turn's result (as a sync chat returns it). */
+  result: JsonText | null;
+  /** JSON: the problem document of a failed or cancelled job. */
+  error: JsonText | null;
+  /** JSON array of the turn's numbered events, once finished. */
+  events: JsonText | null;
+  attempts: Generated<number>;
+  restarts: Generated<number>;
+  run_after: string | null;
+  created_at: string;
+  updated_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+/** One webhook message to one URL, with its attempts. */
+export interface WebhookDeliveriesTable {
+  id: string;
+  job_id: string;
+  owner: string;
+  event: string;
+  url: string;
+  payload: string;
+  status: DeliveryStatus;
+  attempts: Generated<number>;
+  next_attempt_at: string | null;
+  /** JSON array of attempts. */
+  log: DefaultedText;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A remembered Idempotency-Key of one tenant and the response it produced. */
+export interface IdempotencyKeysTable {
+  tenant: string;
+  key: string;
+  fingerprint: string;
+  status: 'in_flight' | 'completed';
+  response_status: number | null;
+  /** JSON object of the response headers replayed. */
+  response_headers: JsonText | null;
+  response_body: string | null;
+  locked_until: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
+  jobs: JobsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  idempotency_keys: IdempotencyKeysTable;
   sessions: SessionsTable;
   messages: MessagesTable;
+  api_keys: ApiKeysTable;
+  audit_log: AuditLogTable;
 }
 
 /** A sessions row as stored (options still JSON text). */
@@ -106,3 +217,10 @@ export interface Page<T> {
   items: T[];
   total: number;
 }
+
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewApiKey = Omit<Insertable<ApiKeysTable>, 'created_at' | 'last_used_at' | 'revoked_at'> & { created_at?: string };
+
+/** An audit row as the repository returns it (detail parsed). */
+export type AuditRow = Omit<Selectable<AuditLogTable>, 'detail'> & { detail: JsonObject | null };
+export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'created_at'> & { detail?: JsonObject | null; created_at?: string };

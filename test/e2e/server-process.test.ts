@@ -1,5 +1,5 @@
 // The server as a user runs it: a real process configured by environment and .env, driven over HTTP, stopped with SIGTERM.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { ModelServer } from '../support/model-server.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
+import { apiOf, startServerProcess } from '../support/server-process.js';
 
 const CLI = join(process.cwd(), 'src/cli.ts');
 const TSX = import.meta.resolve('tsx');
@@ -28,30 +29,6 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Started {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Starts `claude-code-api serve` in `cwd` and resolves once it logs the address it listens on. */
-function startProcess(cwd: string, env: Record<string, string>): Promise<Started> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve'], { cwd, env: { ...cli.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
-      if (m) resolve({ child, url: m[1]!, output: () => out, exited });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
-  });
-}
-
 describe('claude-code-api serve', () => {
   it('reads .env, serves the API, runs real turns, and drains on SIGTERM with no CLI left', async () => {
     const work = join(dir, 'run');
@@ -59,13 +36,9 @@ describe('claude-code-api serve', () => {
     const workspaces = join(work, 'ws');
     mkdirp(work);
     writeFileSync(join(work, '.env'), `API_KEYS=${KEY}\nPORT=0\nHOST=127.0.0.1\nDATA_DIR=${data}\nAPPROVED_DIRECTORY=${workspaces}\n`);
-    const server = await startProcess(work, { CLAUDE_CONFIG_DIR: cli.configDir, LOG_LEVEL: 'info' });
-    const api = (path: string, init: RequestInit & { json?: unknown } = {}) =>
-      fetch(`${server.url}/api/v1${path}`, {
-        ...init,
-        headers: { 'x-api-key': KEY, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}) },
-        body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
-      });
+    const server = await startServerProcess(work, { ...cli.env, CLAUDE_CONFIG_DIR: cli.configDir, LOG_LEVEL: 'info' });
+    const call = apiOf(server.url, KEY);
+    const api = (path: string, init: RequestInit & { json?: unknown } = {}) => call(`/api/v1${path}`, init);
 
     const health = await (await fetch(`${server.url}/api/v1/health`)).json();
     expect(health.data).toMatchObject({ status: 'ok', database: { ok: true, dialect: 'sqlite' }, auth_mode: 'api_keys' });

@@ -10,6 +10,8 @@ const env = (over: Partial<ClaudeConfig> = {}): ClaudeConfig => ({
   effort: 'low',
   systemPrompt: 'env prompt',
   maxTurns: 25,
+  maxTurnsLimit: 100,
+  allowedModels: [],
   timeoutMs: 300_000,
   permissionMode: 'acceptEdits',
   allowedPermissionModes: ['default', 'acceptEdits', 'plan'],
@@ -21,6 +23,16 @@ const env = (over: Partial<ClaudeConfig> = {}): ClaudeConfig => ({
 const host = { cwd: '/ws/a', cliPath: undefined, env: { PATH: '/bin' } };
 
 describe('checkOptions', () => {
+  it('caps max_turns at CLAUDE_MAX_TURNS_LIMIT and models at CLAUDE_ALLOWED_MODELS when set', () => {
+    expect(checkOptions(env(), { max_turns: 100, model: 'anything' })).toEqual([]);
+    expect(checkOptions(env(), { max_turns: 101 }).map((p) => p.field)).toEqual(['max_turns']);
+    const limited = env({ allowedModels: ['sonnet', 'haiku'] });
+    expect(checkOptions(limited, { model: 'sonnet' })).toEqual([]);
+    const [problem] = checkOptions(limited, { model: 'opus' });
+    expect(problem?.field).toBe('model');
+    expect(problem?.message).toContain('sonnet, haiku');
+  });
+
   it('accepts options within what the operator allows', () => {
     expect(checkOptions(env(), { permission_mode: 'plan', allowed_tools: ['Read', 'Bash'] })).toEqual([]);
     expect(checkOptions(env(), {})).toEqual([]);

@@ -30,6 +30,7 @@ describe('health', () => {
       claude: { cli_ok: true, cli_version: '2.1.330', cli_path_source: 'bundled', auth: 'api_key' },
       engine: { live_processes: 1, busy_processes: 0, turns_running: 0, turns_waiting: 0, draining: false },
       auth_mode: 'api_keys',
+      sandbox: { enabled: false, available: false, reason: 'not configured', network: true },
       warnings: ['a warning'],
     });
   });

@@ -11,7 +11,7 @@ export interface StubOptions {
 }
 
 export function stubDeps(opts: StubOptions = {}): AppDeps {
-  const base = loadConfig({ LOG_LEVEL: 'silent', DATA_DIR: '/tmp/cca-http-test', APPROVED_DIRECTORY: '/tmp/cca-http-test/ws' });
+  const base = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_REQUESTS: '0', DATA_DIR: '/tmp/cca-http-test', APPROVED_DIRECTORY: '/tmp/cca-http-test/ws' });
   const config: Config = {
     ...base,
     apiKeys: opts.apiKeys ?? [],

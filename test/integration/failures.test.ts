@@ -127,6 +127,16 @@ describe('interrupting', () => {
     expect((await stop.json()).data).toEqual({ interrupted: true });
     const events = await reader.all();
     expect(events.at(-1)).toMatchObject({ event: 'result', data: { status: 'interrupted' } });
+    // A running turn and one waiting behind it: both end.
+    model.script({ match: 'stuck-again', steps: [{ hang: true }] });
+    const running = chat('other', 'stuck-again');
+    await model.waitFor((r) => r.prompt === 'stuck-again');
+    const waiting = chat('other', 'waiting behind');
+    await eventually(async () => (await (await t.request('/api/v1/sessions/other')).json()).data.busy, 10_000, 'busy session');
+    const both = await t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
+    expect((await both.json()).data).toEqual({ interrupted: true });
+    expect((await (await running).json()).data.status).toBe('interrupted');
+    expect((await waiting).status).toBe(409);
     const idle = await t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
     expect((await idle.json()).data).toEqual({ interrupted: false });
   });

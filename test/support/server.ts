@@ -25,10 +25,14 @@ export interface TestServer {
 
 export const KEYS = ['test-key-alpha-0001', 'test-key-bravo-0002'] as const;
 
-export async function startTestServer(modelUrl: string, env: Record<string, string> = {}): Promise<TestServer> {
+/**
+ * `env` configures the server; `cliEnv` adds to the environment the server passes (filtered) to Claude Code, as if it
+ * were the server's own process environment (test/integration/security-tools.test.ts puts fake secrets there).
+ */
+export async function startTestServer(modelUrl: string, env: Record<string, string> = {}, opts: { cliEnv?: Record<string, string> } = {}): Promise<TestServer> {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-it-')));
   const dirs = { root, data: join(root, 'data'), workspaces: join(root, 'workspaces') };
-  const cli = makeCliEnv(modelUrl);
+  const cli = makeCliEnv(modelUrl, opts.cliEnv);
   const settings = (extra: Record<string, string>) => ({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -37,6 +41,8 @@ export async function startTestServer(modelUrl: string, env: Record<string, stri
     APPROVED_DIRECTORY: dirs.workspaces,
     CLAUDE_CONFIG_DIR: cli.configDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    // No rate limit unless a test sets one (test/security/rate-limit*.test.ts do).
+    RATE_LIMIT_REQUESTS: '0',
     ...env,
     ...extra,
   });

@@ -55,6 +55,19 @@ function statusDoc(status: number, detail: string, extra: Record<string, unknown
   return { type: problemType(slug), title, status, detail, ...extra };
 }
 
+/** SQLite busy/locked, or PostgreSQL unreachable/overloaded: a passing condition worth a retry, not a server bug. */
+const SQLITE_BUSY = new Set(['SQLITE_BUSY', 'SQLITE_BUSY_SNAPSHOT', 'SQLITE_BUSY_TIMEOUT', 'SQLITE_LOCKED']);
+const PG_UNAVAILABLE = new Set(['57P01', '57P02', '57P03', '53300', '08000', '08001', '08003', '08006']);
+const NET_DOWN = new Set(['ECONNREFUSED']); // a PostgreSQL server that is not there
+
+export function databaseUnavailable(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== 'string') return undefined;
+  if (SQLITE_BUSY.has(code)) return 'The database is busy (locked by another writer); try again shortly.';
+  if (PG_UNAVAILABLE.has(code) || NET_DOWN.has(code)) return 'The database is unavailable right now; try again shortly.';
+  return undefined;
+}
+
 /** Maps any thrown value to a problem document and its headers. Unknown failures become a generic 500. */
 export function problemOf(error: unknown, request: FastifyRequest): { doc: ProblemDoc; headers: Record<string, string>; unexpected: boolean } {
   if (error instanceof HttpProblem) return { doc: error.toProblem(), headers: error.headers, unexpected: false };
@@ -64,6 +77,8 @@ export function problemOf(error: unknown, request: FastifyRequest): { doc: Probl
     const headers: Record<string, string> = retry !== undefined ? { 'Retry-After': String(Math.max(1, Math.ceil(retry))) } : {};
     return { doc: error.toProblem(), headers, unexpected: false };
   }
+  const unavailable = databaseUnavailable(error);
+  if (unavailable) return { doc: statusDoc(503, unavailable, { type: problemType('database-unavailable'), title: 'Database unavailable' }), headers: { 'Retry-After': '2' }, unexpected: false };
   const fe = error as Partial<FastifyError> | undefined;
   if (fe && Array.isArray(fe.validation)) {
     const location = LOCATIONS[fe.validationContext ?? 'body'] ?? 'body';
@@ -93,6 +108,21 @@ export function problemOf(error: unknown, request: FastifyRequest): { doc: Probl
     return { doc: statusDoc(status, fe?.message || statusProblem(status).title), headers: {}, unexpected: false };
   }
   return { doc: statusDoc(500, 'An unexpected error occurred. Quote the request_id when reporting it.'), headers: {}, unexpected: true };
+}
+
+/**
+ * Fastify's own routing failures (a malformed percent-encoding, a path parameter past the router's limit) happen before
+ * any hook runs: answer them as problem documents too, with the request id header the hooks would have set.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  reply.header('x-request-id', request.id);
+  const doc =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? { ...statusDoc(414, 'A path segment is too long.'), type: problemType('uri-too-long'), title: 'URI too long' }
+      : error.code === 'FST_ERR_BAD_URL'
+        ? { ...statusDoc(400, 'The URL is not valid (bad percent-encoding).'), type: problemType('bad-url'), title: 'Bad URL' }
+        : statusDoc(400, 'The request could not be routed.');
+  return sendProblem(request, reply, doc);
 }
 
 export default fp(

@@ -33,6 +33,7 @@ function resultView(r: TurnResult) {
     tools_used: r.tools_used,
     stop_reason: r.stop_reason,
     model: r.model,
+    denials: r.denials ?? [],
   };
 }
 
@@ -68,7 +69,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       },
     },
     async (request, reply) => {
-      const { turn, recorded } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body));
+      const { turn, recorded } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), { keyBudgetUsd: request.apiKey?.budgetUsd });
       const unwatch = watchClient(reply, turn, interruptOnDisconnect);
       try {
         const result = await turn.done;
@@ -105,7 +106,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         await streamTurn(request, reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
         return reply;
       }
-      const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body));
+      const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), { keyBudgetUsd: request.apiKey?.budgetUsd });
       await turn.whenStarted();
       if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
       await streamTurn(request, reply, turn, {

@@ -30,6 +30,15 @@ export const HealthSchema = Type.Object({
     { additionalProperties: true },
   ),
   auth_mode: Type.Enum(['api_keys', 'open'], { type: 'string', description: 'open = no API_KEYS configured.' }),
+  sandbox: Type.Object(
+    {
+      enabled: Type.Boolean({ description: 'SANDBOX_ENABLED.' }),
+      available: Type.Boolean({ description: 'The OS sandbox starts here, so Bash runs inside it. false while enabled: Bash is refused in every session.' }),
+      reason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox is off or cannot start; null when it runs.' }),
+      network: Type.Boolean({ description: 'Sandboxed commands may reach the network (SANDBOX_ALLOW_NETWORK).' }),
+    },
+    { description: 'The OS sandbox of Bash (docs/security.md).' },
+  ),
   warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
@@ -78,7 +87,8 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
           auth: cli.auth,
         },
         engine: engine.stats(),
-        auth_mode: config.apiKeys.length > 0 ? 'api_keys' : 'open',
+        auth_mode: config.apiKeys.length + config.adminApiKeys.length > 0 ? 'api_keys' : 'open',
+        sandbox: deps.sessions.security?.sandbox ?? { enabled: false, available: false, reason: 'not configured', network: true },
         warnings: deps.warnings,
       };
       return reply.code(healthy ? 200 : 503).send(ok(request, body));

@@ -5,6 +5,7 @@ import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
 import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
 import { CreateSessionBody, DeleteQuery, RepoBody, SessionNameParams, SessionSchema } from '../schemas/sessions.js';
+import { ownerFilter } from '../plugins/auth.js';
 import { sessionView } from '../views.js';
 
 export default async function sessionRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -35,14 +36,14 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       schema: {
         tags: ['Sessions'],
         summary: 'List sessions',
-        description: 'The caller\'s sessions, newest first.',
+        description: 'The caller\'s sessions, newest first. An admin key sees every tenant\'s (each with its `owner`), or one tenant\'s with X-Tenant.',
         querystring: PaginationQuery,
         response: { 200: ListEnvelope(SessionSchema), ...problemResponses(401, 422) },
       },
     },
     async (request) => {
       const p = pageOf(request.query);
-      const result = await sessions.list(request.tenant, p.offset, p.limit);
+      const result = await sessions.list(ownerFilter(request), p.offset, p.limit);
       const items = result.items.map((row) => sessionView(row, sessions.liveness(row.id)));
       return ok(request, items, paginationOf(p, result.total));
     },

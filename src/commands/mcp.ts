@@ -1,0 +1,55 @@
+// `mcp`: serve the MCP server over stdio (for clients that spawn it), acting as the tenant of MCP_API_KEY; logs go to stderr.
+import { mkdir } from 'node:fs/promises';
+import { pino } from 'pino';
+import { ConfigError, loadConfig, loadDotenvFile, type Config } from '../config/index.js';
+import { OPEN_TENANT } from '../http/plugins/auth.js';
+import { serveStdio } from '../mcp/stdio.js';
+import { KeyService } from '../security/keys-service.js';
+import { startServer } from '../server.js';
+import { createStore } from '../store/index.js';
+import { VERSION } from '../version.js';
+import type { Command } from './types.js';
+
+/** The tenant the stdio server acts as: `local` in open mode, else the one of MCP_API_KEY (which must be valid). */
+async function tenantOf(config: Config): Promise<string> {
+  const store = await createStore(config.databaseUrl);
+  try {
+    await store.migrate();
+    const keys = new KeyService(config, store.apiKeys);
+    if (await keys.isOpen()) return OPEN_TENANT;
+    if (!config.mcp.apiKey) {
+      throw new ConfigError('Missing environment variable MCP_API_KEY: API keys are configured, so `mcp` needs the key whose sessions it acts on');
+    }
+    const outcome = await keys.authenticate(config.mcp.apiKey);
+    if (!outcome.ok) throw new ConfigError(`Invalid environment variable MCP_API_KEY: the key is ${outcome.reason === 'revoked' ? 'revoked' : 'not valid'} (got (hidden))`);
+    return outcome.principal.tenant;
+  } finally {
+    await store.close();
+  }
+}
+
+export const mcp: Command = {
+  summary: 'serve MCP over stdin/stdout (acts as the tenant of MCP_API_KEY)',
+  async run() {
+    loadDotenvFile();
+    const loaded = loadConfig();
+    // Nobody waits for the answers of turns still running when the client leaves: interrupt them at once.
+    const config: Config = { ...loaded, engine: { ...loaded.engine, shutdownGraceMs: 0 } };
+    // stdout carries the protocol: every log line goes to stderr.
+    const log = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }, pino.destination(2));
+    await mkdir(config.dataDir, { recursive: true });
+    const tenant = await tenantOf(config);
+    const server = await startServer(config, { log, listen: false });
+    try {
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGTERM', () => resolve());
+        process.once('SIGINT', () => resolve());
+      });
+      log.info({ tenant }, `claude-code-api ${VERSION} serving MCP on stdio`);
+      await serveStdio({ config, sessions: server.sessions, templates: server.templates, log, version: VERSION }, tenant, stop);
+    } finally {
+      await server.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,68 @@
+// Rate limits (@fastify/rate-limit): RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW per API key (its own limit if it has one), per IP without a valid key.
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config/index.js';
+import { HttpProblem } from '../problem.js';
+
+export interface RateLimitOptions {
+  config: Pick<Config, 'rateLimit' | 'redis'>;
+  /** Shared counters (REDIS_URL); in memory when absent. */
+  redis?: Redis;
+}
+
+/** Who a request's count belongs to: its key, else its IP. */
+export function rateLimitKey(request: FastifyRequest): string {
+  return request.apiKey ? `key:${request.apiKey.id}` : `ip:${request.ip}`;
+}
+
+/** The 429 problem: Retry-After, and the limit that was hit. */
+function exceeded(max: number, windowSeconds: number, ttlMs: number): HttpProblem {
+  const retry = Math.max(1, Math.ceil(ttlMs / 1000));
+  return new HttpProblem(429, `More than ${max} requests in ${windowSeconds} s; retry in ${retry} s.`, {
+    headers: { 'Retry-After': String(retry) },
+    extra: { limit: max, window_seconds: windowSeconds },
+  });
+}
+
+/**
+ * Registered before auth (it provides `limitAnonymous`, which auth calls on a failed attempt) and before the routes
+ * (it hooks every route added after it). Its per-route check runs after auth, so it knows the key.
+ * Public routes (health, docs, the OpenAPI document) are exempt. RATE_LIMIT_REQUESTS=0 turns all of it off.
+ */
+export default fp<RateLimitOptions>(
+  async (app, { config, redis }) => {
+    const { requests, windowMs } = config.rateLimit;
+    if (requests === 0) return;
+    const windowSeconds = windowMs / 1000;
+
+    await app.register(rateLimit, {
+      global: true,
+      timeWindow: windowMs,
+      max: async (request: FastifyRequest) => request.apiKey?.rateLimit ?? requests,
+      keyGenerator: rateLimitKey,
+      allowList: (request: FastifyRequest) => request.routeOptions.config.public === true,
+      ...(redis ? { redis, nameSpace: `${config.redis.keyPrefix}rl:` } : {}),
+      // Redis down: let requests through rather than fail them all (the connection's errors are logged).
+      skipOnError: true,
+      errorResponseBuilder: (_request, context) => exceeded(context.max, windowSeconds, context.ttl),
+    });
+
+    const anonymous = app.createRateLimit({
+      keyGenerator: (request: FastifyRequest) => `anon:${request.ip}`,
+      max: requests,
+      timeWindow: windowMs,
+    });
+
+    app.decorate('limitAnonymous', async (request: FastifyRequest, reply: FastifyReply) => {
+      const r = await anonymous(request);
+      if (r.isAllowed) return;
+      reply.header('x-ratelimit-limit', r.max);
+      reply.header('x-ratelimit-remaining', r.remaining);
+      reply.header('x-ratelimit-reset', r.ttlInSeconds);
+      if (r.isExceeded) throw exceeded(r.max, windowSeconds, r.ttl);
+    });
+  },
+  { name: 'rate-limit', fastify: '5.x' },
+);

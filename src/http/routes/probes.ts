@@ -1,0 +1,52 @@
+// Liveness and readiness probes for orchestrators: live = the process answers; ready = database, migrations, CLI and not draining.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppDeps } from '../deps.js';
+import { ok } from '../envelope.js';
+import { Envelope } from '../schemas/common.js';
+
+const Probe = Type.Object({
+  status: Type.Enum(['ok', 'not_ready'], { type: 'string' }),
+  checks: Type.Record(Type.String(), Type.Boolean()),
+});
+
+export default async function probeRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
+    '/health/live',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['Health'],
+        summary: 'Liveness probe',
+        description: 'Always 200 while the process serves HTTP.',
+        response: { 200: Envelope(Probe) },
+      },
+    },
+    async (request) => ok(request, { status: 'ok' as const, checks: { process: true } }),
+  );
+  app.get(
+    '/health/ready',
+    {
+      config: { public: true },
+      schema: {
+        tags: ['Health'],
+        summary: 'Readiness probe',
+        description: '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',
+        response: { 200: Envelope(Probe), 503: Envelope(Probe) },
+      },
+    },
+    async (request, reply) => {
+      const checks = {
+        database: await deps.store.ping().catch(() => false),
+        migrations: true, // the server listens only after migrations ran
+        claude_cli: deps.cli.ok,
+        accepting_turns: !deps.engine.stats().draining,
+      };
+      const ready = Object.values(checks).every(Boolean);
+      reply.code(ready ? 200 : 503);
+      return ok(request, { status: ready ? ('ok' as const) : ('not_ready' as const), checks });
+    },
+  );
+}

@@ -1,0 +1,35 @@
+// Token count route: exact through the Messages API's count_tokens when Claude Code's credentials allow, else a marked estimate.
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import type { CountMessage, TokenCounter } from '../../usage/token-count.js';
+import { ok } from '../envelope.js';
+import { unprocessable } from '../problem.js';
+import { Envelope, problemResponses } from '../schemas/common.js';
+import { CountTokensBody, TokenCountSchema } from '../schemas/tokens.js';
+
+export default async function tokenRoutes(fastify: FastifyInstance, deps: { tokens: TokenCounter }): Promise<void> {
+  fastify.withTypeProvider<TypeBoxTypeProvider>().post(
+    '/tokens/count',
+    {
+      config: { audit: false },
+      schema: {
+        tags: ['Usage'],
+        summary: 'Count tokens',
+        description:
+          'Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API\'s count_tokens endpoint with Claude Code\'s own ' +
+          'ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN (and ANTHROPIC_BASE_URL); otherwise an estimate marked `estimated: true` with the `reason`. ' +
+          'Send `message` (one user message) or `messages`.',
+        body: CountTokensBody,
+        response: { 200: Envelope(TokenCountSchema), ...problemResponses(400, 401, 413, 415, 422, 429) },
+      },
+    },
+    async (request) => {
+      const b = request.body;
+      if ((b.message === undefined) === (b.messages === undefined)) {
+        throw unprocessable('Send exactly one of `message` and `messages`.', [{ location: 'body', pointer: '', message: 'needs exactly one of message, messages' }]);
+      }
+      const messages: CountMessage[] = b.messages ?? [{ role: 'user', content: b.message! }];
+      return ok(request, await deps.tokens.count({ model: b.model, system: b.system, messages }));
+    },
+  );
+}

@@ -1,0 +1,184 @@
+// The webhook dispatcher: stores each job event per target, signs it (Standard Webhooks) and delivers it at least once, with backoff.
+import type { Logger } from 'pino';
+import { Webhook } from 'standardwebhooks';
+import type { Config } from '../config/index.js';
+import type { JobRow, Store } from '../store/index.js';
+import type { DeliveryAttempt, DeliveryRow } from '../store/webhook-deliveries-repo.js';
+import { retryDelayMs } from './backoff.js';
+import { timeOrderedId } from './ids.js';
+import { sendWebhook } from './sender.js';
+import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
+import { webhookPayload, type JobEventType } from './view.js';
+
+/** Attempts in flight at once. */
+const PARALLEL_ATTEMPTS = 8;
+/** Longest sleep between looks at the table (other instances may add deliveries). */
+const POLL_MS = 5_000;
+
+export interface DispatcherSettings {
+  url?: string;
+  secret: string;
+  maxAttempts: number;
+  timeoutMs: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  allowPrivate: boolean;
+  userAgent: string;
+}
+
+export function dispatcherSettings(config: Config, secret: string, version: string): DispatcherSettings {
+  return { ...config.webhooks, secret, userAgent: `claude-code-api/${version} (webhooks)` };
+}
+
+export class WebhookDispatcher {
+  private readonly signer: Webhook;
+  private readonly inflight = new Map<string, Promise<void>>();
+  private readonly abort = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+  private timerAt = 0;
+  private running = false;
+  private again = false;
+  private started = false;
+  private stopped = false;
+
+  constructor(
+    private readonly store: Store,
+    private readonly settings: DispatcherSettings,
+    private readonly log: Logger,
+    private readonly resolver?: Resolver,
+  ) {
+    this.signer = new Webhook(settings.secret);
+  }
+
+  /** Starts delivering: pending deliveries left by an earlier process go first. */
+  start(): void {
+    this.started = true;
+    this.kick();
+  }
+
+  /** Stops the loop and abandons attempts in flight (they stay pending and are retried by the next start). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    await Promise.allSettled([...this.inflight.values()]);
+  }
+
+  /** Stores the event for the job's own webhook_url and WEBHOOK_URL (each once), then delivers it. */
+  async enqueue(type: JobEventType, job: JobRow): Promise<void> {
+    const targets = [...new Set([job.webhook_url, this.settings.url].filter((u): u is string => !!u))];
+    if (targets.length === 0) return;
+    const payload = webhookPayload(type, job);
+    for (const url of targets) {
+      await this.store.deliveries.insert({ id: `msg_${timeOrderedId().replace(/-/g, '')}`, job_id: job.id, owner: job.owner, event: type, url, payload });
+    }
+    this.kick();
+  }
+
+  /** Signs a payload as it would be sent now: the three Standard Webhooks headers. */
+  sign(messageId: string, payload: string, at = new Date()): Record<string, string> {
+    return {
+      'webhook-id': messageId,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': this.signer.sign(messageId, at, payload),
+    };
+  }
+
+  /** Schedules the loop in `delayMs`, unless it is already scheduled sooner. */
+  private kick(delayMs = 0): void {
+    if (!this.started || this.stopped) return;
+    const at = Date.now() + Math.max(0, delayMs);
+    if (this.timer && this.timerAt <= at) return;
+    clearTimeout(this.timer);
+    this.timerAt = at;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, at - Date.now());
+    this.timer.unref();
+  }
+
+  private async run(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    try {
+      do {
+        this.again = false;
+        const room = PARALLEL_ATTEMPTS - this.inflight.size;
+        if (room <= 0) break;
+        const due = await this.store.deliveries.due(room, [...this.inflight.keys()]);
+        for (const d of due) {
+          if (this.stopped || this.inflight.size >= PARALLEL_ATTEMPTS) break;
+          const attempt = this.attempt(d)
+            .catch((err: unknown) => this.log.error({ err, delivery: d.id }, 'webhook delivery bookkeeping failed'))
+            .finally(() => {
+              this.inflight.delete(d.id);
+              this.kick();
+            });
+          this.inflight.set(d.id, attempt);
+        }
+      } while (this.again && !this.stopped);
+      if (!this.stopped && this.inflight.size < PARALLEL_ATTEMPTS) {
+        // Attempts in flight kick the loop when they end; otherwise wake for the next due delivery (or poll).
+        const next = await this.store.deliveries.nextDueAt([...this.inflight.keys()]);
+        this.kick(next === undefined ? POLL_MS : Math.min(POLL_MS, Date.parse(next) - Date.now()));
+      }
+    } catch (err) {
+      this.log.error({ err }, 'webhook dispatcher failed to read deliveries; retrying');
+      this.kick(POLL_MS);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async attempt(d: DeliveryRow): Promise<void> {
+    const attempt = d.attempts + 1;
+    const startedAt = Date.now();
+    const entry = (statusCode: number | null, error: string | null): DeliveryAttempt => ({
+      attempt,
+      at: new Date(startedAt).toISOString(),
+      status_code: statusCode,
+      error,
+      duration_ms: Date.now() - startedAt,
+    });
+    let statusCode: number | null = null;
+    let error: string | null = null;
+    let final = false;
+    try {
+      const url = parseWebhookUrl(d.url);
+      const addresses = await resolveWebhookTarget(url, { allowPrivate: this.settings.allowPrivate, resolver: this.resolver, timeoutMs: this.settings.timeoutMs });
+      statusCode = await sendWebhook({
+        url,
+        addresses,
+        headers: { 'content-type': 'application/json', 'user-agent': this.settings.userAgent, ...this.sign(d.id, d.payload) },
+        body: d.payload,
+        timeoutMs: this.settings.timeoutMs,
+        signal: this.abort.signal,
+      });
+      if (statusCode < 200 || statusCode > 299) error = `receiver answered ${statusCode}`;
+    } catch (err) {
+      if (this.stopped) return; // abandoned on shutdown: not an attempt; retried after the restart
+      if (err instanceof UnsafeUrlError) {
+        error = `refused: the URL ${err.message}`;
+        final = true; // a refused target is not retried
+      } else {
+        error = (err as Error).message;
+      }
+    }
+    const delivered = error === null;
+    const gaveUp = !delivered && (final || attempt >= this.settings.maxAttempts);
+    const nextAttemptAt = delivered || gaveUp ? null : new Date(Date.now() + retryDelayMs(attempt, { baseMs: this.settings.retryBaseMs, maxMs: this.settings.retryMaxMs })).toISOString();
+    await this.store.deliveries.recordAttempt(d.id, {
+      status: delivered ? 'delivered' : gaveUp ? 'failed' : 'pending',
+      attempts: attempt,
+      nextAttemptAt,
+      entry: entry(statusCode, error),
+    });
+    if (delivered) this.log.info({ delivery: d.id, job: d.job_id, event: d.event, attempt, status: statusCode }, 'webhook delivered');
+    else if (gaveUp) this.log.warn({ delivery: d.id, job: d.job_id, event: d.event, attempt, error }, 'webhook delivery given up');
+    else this.log.info({ delivery: d.id, job: d.job_id, event: d.event, attempt, error, next: nextAttemptAt }, 'webhook attempt failed; will retry');
+  }
+}

@@ -1,0 +1,125 @@
+// The job rules the HTTP layer calls: create (checked: session, options, webhook URL, metadata), list, get, cancel, events.
+import type { Config } from '../config/index.js';
+import { checkOptions } from '../engine/options.js';
+import type { EventStream } from '../http/sse.js';
+import { ProblemError } from '../problems.js';
+import { pickOptions, type ChatInput, type SessionService } from '../sessions/service.js';
+import type { JobRow, JobStatus, Store } from '../store/index.js';
+import { jobEventStream } from './event-source.js';
+import { timeOrderedId } from './ids.js';
+import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
+import { jobView } from './view.js';
+import type { JobWorker } from './worker.js';
+
+export interface JobInput extends ChatInput {
+  webhook_url?: string;
+  /** Small JSON echoed back on the job and in its webhooks. */
+  metadata?: unknown;
+}
+
+/** Largest `metadata`, as JSON text. */
+export const METADATA_MAX_BYTES = 16 * 1024;
+
+/** `done` is the seed's name for a job that finished well. */
+export const STATUS_ALIASES: Record<string, JobStatus> = { done: 'succeeded' };
+
+export type JobView = ReturnType<typeof jobView>;
+
+function validation(pointer: string, message: string): ProblemError {
+  return new ProblemError(422, 'validation-failed', 'Validation failed', message, { errors: [{ location: 'body', pointer, message }] });
+}
+
+export class JobService {
+  constructor(
+    private readonly config: Config,
+    private readonly store: Store,
+    private readonly sessions: SessionService,
+    private readonly worker: JobWorker,
+    private readonly resolver?: Resolver,
+  ) {}
+
+  async create(tenant: string, name: string, input: JobInput): Promise<JobView> {
+    const session = await this.sessions.get(tenant, name);
+    const options = pickOptions(input);
+    const problems = checkOptions(this.config.claude, options);
+    if (problems.length > 0) {
+      throw new ProblemError(422, 'validation-failed', 'Validation failed', problems.map((p) => p.message).join('; '), {
+        errors: problems.map((p) => ({ location: 'body', pointer: `/${p.field}`, message: p.message })),
+      });
+    }
+    if (input.metadata !== undefined && Buffer.byteLength(JSON.stringify(input.metadata)) > METADATA_MAX_BYTES) {
+      throw validation('/metadata', `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`);
+    }
+    if (input.webhook_url !== undefined) await this.checkWebhookUrl(input.webhook_url);
+    const row = await this.store.jobs.create({
+      id: timeOrderedId(),
+      owner: tenant,
+      session_id: session.id,
+      session_name: session.name,
+      message: input.message,
+      options: options as Record<string, unknown>,
+      webhook_url: input.webhook_url ?? null,
+      metadata: input.metadata,
+    });
+    this.worker.notify();
+    return jobView(row, []);
+  }
+
+  async list(tenant: string, name: string, status: string | undefined, offset: number, limit: number): Promise<{ items: JobView[]; total: number }> {
+    const session = await this.sessions.get(tenant, name);
+    const statuses = status === undefined ? undefined : [STATUS_ALIASES[status] ?? (status as JobStatus)];
+    const page = await this.store.jobs.listBySession(session.id, statuses, { offset, limit });
+    const deliveries = await this.store.deliveries.listByJobs(page.items.map((j) => j.id));
+    return { items: page.items.map((j) => jobView(j, deliveries)), total: page.total };
+  }
+
+  async get(tenant: string, name: string, id: string): Promise<JobView> {
+    return this.view(await this.row(tenant, name, id));
+  }
+
+  /** Cancels a queued or running job (see JobWorker.cancel); 409 for one that has already ended. */
+  async cancel(tenant: string, name: string, id: string): Promise<JobView> {
+    const before = await this.row(tenant, name, id);
+    if (before.status === 'succeeded' || before.status === 'failed' || before.status === 'cancelled') throw this.alreadyEnded(before);
+    const after = await this.worker.cancel(id);
+    if (!after) throw this.notFound(id);
+    if (after.status !== 'cancelled' && after.status !== 'queued' && after.status !== 'running') throw this.alreadyEnded(after);
+    return this.view(after);
+  }
+
+  /** The job's events (replay, then live) for an SSE response. */
+  async events(tenant: string, name: string, id: string): Promise<EventStream> {
+    await this.row(tenant, name, id);
+    return jobEventStream(id, this.worker, this.store);
+  }
+
+  /** 422 unless the URL is http(s) and (WEBHOOK_ALLOW_PRIVATE aside) every address its host resolves to now is public. */
+  private async checkWebhookUrl(raw: string): Promise<void> {
+    try {
+      const url = parseWebhookUrl(raw);
+      if (!this.config.webhooks.allowPrivate) await resolveWebhookTarget(url, { allowPrivate: false, resolver: this.resolver });
+    } catch (err) {
+      if (err instanceof UnsafeUrlError) throw new ProblemError(422, 'webhook-url-refused', 'Webhook URL refused', `webhook_url ${err.message}.`, { errors: [{ location: 'body', pointer: '/webhook_url', message: err.message }] });
+      throw err;
+    }
+  }
+
+  private async view(row: JobRow): Promise<JobView> {
+    return jobView(row, await this.store.deliveries.listByJobs([row.id]));
+  }
+
+  private async row(tenant: string, name: string, id: string): Promise<JobRow> {
+    const session = await this.sessions.get(tenant, name);
+    const row = await this.store.jobs.findById(id);
+    if (!row || row.session_id !== session.id || row.owner !== tenant) throw this.notFound(id);
+    return row;
+  }
+
+  private notFound(id: string): ProblemError {
+    return new ProblemError(404, 'not-found', 'Not found', `No job ${JSON.stringify(id)} on this session.`);
+  }
+
+  private alreadyEnded(row: JobRow): ProblemError {
+    return new ProblemError(409, 'job-finished', 'Job already finished', `The job has already ended (${row.status}); only queued or running jobs can be cancelled.`, { job_status: row.status });
+  }
+}

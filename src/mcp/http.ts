@@ -1,0 +1,86 @@
+// MCP over Streamable HTTP at /mcp: stateless, one MCP server per request, acting as the tenant the auth plugin found.
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
+import type { AppDeps } from '../http/deps.js';
+import { HttpProblem } from '../http/problem.js';
+import { problemResponses } from '../http/schemas/common.js';
+import { createMcpServer, type McpContext } from './server.js';
+
+export const MCP_PATH = '/mcp';
+
+const MCP_RESPONSE = {
+  description: 'The JSON-RPC answer: `application/json`, or `text/event-stream` carrying progress notifications and then the answer.',
+  content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } },
+};
+
+export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const ctx: McpContext = {
+    config: deps.config,
+    sessions: deps.sessions,
+    templates: deps.templates,
+    log: app.log,
+    version: deps.version,
+  };
+
+  app.post(
+    MCP_PATH,
+    {
+      schema: {
+        tags: ['MCP'],
+        summary: 'MCP (Streamable HTTP)',
+        description:
+          'The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`.',
+        body: Type.Unknown({ description: 'A JSON-RPC 2.0 message or batch.' }),
+        response: { 200: MCP_RESPONSE, ...problemResponses(400, 401, 406, 413, 415, 429) },
+      },
+    },
+    async (request, reply) => {
+      // Refused here as problem documents, like every other route; the transport would answer JSON-RPC errors.
+      const accept = String(request.headers.accept ?? '');
+      if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
+        throw new HttpProblem(406, 'MCP over Streamable HTTP needs `Accept: application/json, text/event-stream`.');
+      }
+      const messages: unknown[] = Array.isArray(request.body) ? request.body : [request.body];
+      if (messages.length === 0 || !messages.every((m) => JSONRPCMessageSchema.safeParse(m).success)) {
+        throw new HttpProblem(400, 'The body is not a JSON-RPC 2.0 message or a batch of them.', { slug: 'bad-jsonrpc', title: 'Not JSON-RPC' });
+      }
+      const server = createMcpServer(ctx, request.tenant);
+      const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+      reply.hijack();
+      reply.raw.setHeader('x-request-id', request.id);
+      reply.raw.on('close', () => {
+        void transport.close();
+        void server.close();
+      });
+      try {
+        await server.connect(transport);
+        await transport.handleRequest(request.raw, reply.raw, request.body);
+      } catch (err) {
+        request.log.error({ err }, 'MCP request failed');
+        if (!reply.raw.headersSent) {
+          reply.raw.writeHead(500, { 'content-type': 'application/json' });
+          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: null }));
+        }
+      }
+    },
+  );
+
+  // Stateless: no standalone event stream (GET) and no MCP session to end (DELETE). 405 is what clients expect.
+  for (const method of ['GET', 'DELETE'] as const) {
+    app.route({
+      method,
+      url: MCP_PATH,
+      schema: {
+        tags: ['MCP'],
+        summary: method === 'GET' ? 'MCP event stream (not offered)' : 'End an MCP session (not offered)',
+        description: 'The MCP endpoint is stateless: answers 405; use POST.',
+        response: problemResponses(401, 405),
+      },
+      handler: async () => {
+        throw new HttpProblem(405, 'The MCP endpoint is stateless: send JSON-RPC messages with POST.', { headers: { allow: 'POST' } });
+      },
+    });
+  }
+}

@@ -1,0 +1,85 @@
+// Prometheus metrics of the service (prom-client): HTTP latency, live processes, queues, turns, tools, cost, tokens, jobs, webhooks, memory.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineStats, TurnObserver } from '../engine/engine.js';
+import type { TurnResult } from '../engine/events.js';
+
+export interface Metrics {
+  registry: Registry;
+  httpDuration: Histogram<'method' | 'route' | 'status'>;
+  turnWait: Histogram;
+  turns: Counter<'status' | 'model'>;
+  toolCalls: Counter<'tool'>;
+  toolDenials: Counter<'tool'>;
+  costUsd: Counter<'model'>;
+  tokens: Counter<'model' | 'kind'>;
+  jobStates: Counter<'state'>;
+  webhookAttempts: Counter<'outcome'>;
+}
+
+/** A registry of its own per app (tests build many apps in one process). */
+export function createMetrics(engineStats: () => EngineStats): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'cca_' });
+  const m: Metrics = {
+    registry,
+    httpDuration: new Histogram({
+      name: 'cca_http_request_duration_seconds',
+      help: 'HTTP request latency by route and status.',
+      labelNames: ['method', 'route', 'status'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    turnWait: new Histogram({
+      name: 'cca_turn_queue_wait_seconds',
+      help: 'Time a turn waited (session queue and turn slot) before it started.',
+      buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300],
+      registers: [registry],
+    }),
+    turns: new Counter({ name: 'cca_turns_total', help: 'Turns that ended, by status and model.', labelNames: ['status', 'model'], registers: [registry] }),
+    toolCalls: new Counter({ name: 'cca_tool_calls_total', help: 'Tool calls made by Claude Code.', labelNames: ['tool'], registers: [registry] }),
+    toolDenials: new Counter({ name: 'cca_tool_denials_total', help: 'Tool calls denied by the workspace policy.', labelNames: ['tool'], registers: [registry] }),
+    costUsd: new Counter({ name: 'cca_cost_usd_total', help: 'Estimated cost of turns in USD, by model.', labelNames: ['model'], registers: [registry] }),
+    tokens: new Counter({ name: 'cca_tokens_total', help: 'Tokens used by turns, by model and kind.', labelNames: ['model', 'kind'], registers: [registry] }),
+    jobStates: new Counter({ name: 'cca_job_transitions_total', help: 'Jobs entering each state.', labelNames: ['state'], registers: [registry] }),
+    webhookAttempts: new Counter({ name: 'cca_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (ok, failed).', labelNames: ['outcome'], registers: [registry] }),
+  };
+  const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
+    new Gauge({ name, help, registers: [registry], collect() { this.set(read(engineStats())); } });
+  gauge('cca_live_cli_processes', 'Live Claude Code processes.', (s) => s.live_processes);
+  gauge('cca_busy_cli_processes', 'Claude Code processes running a turn.', (s) => s.busy_processes);
+  gauge('cca_turns_running', 'Turns holding a turn slot.', (s) => s.turns_running);
+  gauge('cca_turn_queue_depth', 'Turns waiting for a turn slot.', (s) => s.turns_waiting);
+  return m;
+}
+
+/** Counts one finished turn (its result, or what a failed turn still produced). */
+export function observeTurn(m: Metrics, status: string, result: TurnResult | undefined): void {
+  const model = result?.model ?? 'unknown';
+  m.turns.inc({ status, model });
+  if (!result) return;
+  for (const t of result.tools_used) m.toolCalls.inc({ tool: t.name });
+  if (result.cost_usd > 0) m.costUsd.inc({ model }, result.cost_usd);
+  const u = result.usage;
+  const kinds: Array<[string, number]> = [
+    ['input', u.input_tokens],
+    ['output', u.output_tokens],
+    ['cache_read', u.cache_read_input_tokens],
+    ['cache_creation', u.cache_creation_input_tokens],
+  ];
+  for (const [kind, n] of kinds) if (n > 0) m.tokens.inc({ model, kind }, n);
+}
+
+/** Feeds the engine's turns into the metrics. */
+export function turnObserver(m: Metrics): TurnObserver {
+  return {
+    started(turn) {
+      if (turn.startedAt !== undefined) m.turnWait.observe((turn.startedAt - turn.createdAt) / 1000);
+    },
+    ended(turn) {
+      const result = turn.result ?? turn.partial;
+      const status = turn.result?.status ?? (turn.error?.kind === 'timeout' ? 'timeout' : 'error');
+      observeTurn(m, status, result);
+      for (const d of (result as { denials?: Array<{ tool: string }> } | undefined)?.denials ?? []) m.toolDenials.inc({ tool: d.tool });
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { SandboxSettings } from '@anthropic-ai/claude-agent-sdk';
+import type { Logger } from 'pino';
+import type { Config } from '../config/index.js';
+import { deniedReads, hiddenVariables, probeSandbox, sandboxSettings, SessionTmpDirs, type SandboxStatus, type ServerPaths } from '../engine/sandbox.js';
+import { WorkspaceGuard } from '../engine/tool-policy.js';
+import { parseDatabaseUrl } from '../store/index.js';
+import { Budgets } from './budgets.js';
+import { Moderation } from './moderation.js';
+
+/** The parts of a session's process the policy sets. */
+export interface ProcessPolicy {
+  env: Record<string, string | undefined>;
+  guard: WorkspaceGuard;
+  sandbox: SandboxSettings | undefined;
+  refuseShell: boolean;
+}
+
+export class TurnSecurity {
+  private constructor(
+    readonly moderation: Moderation,
+    readonly budgets: Budgets,
+    readonly sandbox: SandboxStatus,
+    private readonly tmpDirs: SessionTmpDirs,
+    private readonly denyRead: string[],
+    private readonly config: Config,
+  ) {}
+
+  /**
+   * Loads the moderation rules (throws RulesFileError on an invalid file), and probes the sandbox once: when it is
+   * enabled but cannot start, Bash is refused in every session and the reason is logged (and shown by health).
+   */
+  static async start(opts: {
+    config: Config;
+    cliEnv: Record<string, string | undefined>;
+    cliPath: string | undefined;
+    log: Logger;
+    /** The tenant's total spend so far, USD. */
+    spentBy: (tenant: string) => Promise<number>;
+  }): Promise<TurnSecurity> {
+    const { config, cliEnv, log } = opts;
+    const moderation = new Moderation({ enabled: config.security.moderation.enabled, rulesPath: config.security.moderation.rulesPath, log });
+    moderation.watch();
+    const budgets = new Budgets({ perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser }, opts.spentBy);
+    const tmpDirs = new SessionTmpDirs(config.dataDir);
+    const denyRead = deniedReads(serverPaths(config, cliEnv, tmpDirs.root), config.security.sandbox);
+    const hide = hiddenVariables(cliEnv);
+    const policy = config.security.sandbox;
+    const sandbox = await probeSandbox({
+      policy,
+      cliPath: opts.cliPath,
+      env: cliEnv,
+      settings: (dir) => sandboxSettings(policy, { workingDir: dir, tmpDir: dir }, denyRead, hide),
+    });
+    if (sandbox.enabled && !sandbox.available) log.error(`The Bash sandbox cannot start here, so Bash is refused in every session: ${sandbox.reason}`);
+    else if (!sandbox.enabled) log.warn('SANDBOX_ENABLED=false: Bash runs without the OS sandbox and can read and write anything the server can.');
+    if (sandbox.available && policy.excludedCommands.length > 0) {
+      log.warn(`SANDBOX_EXCLUDED_COMMANDS run outside the sandbox, unconfined: ${policy.excludedCommands.join(', ')}`);
+    }
+    return new TurnSecurity(moderation, budgets, sandbox, tmpDirs, denyRead, config);
+  }
+
+  /** Start-up warnings for health. */
+  warnings(): string[] {
+    const out: string[] = [];
+    const s = this.sandbox;
+    if (s.enabled && !s.available) out.push(`The Bash sandbox cannot start here, so Bash is refused: ${s.reason}. Install bubblewrap and socat (apt-get install bubblewrap socat).`);
+    if (!s.enabled) out.push('SANDBOX_ENABLED=false: Bash runs without the OS sandbox.');
+    if (s.available && this.config.security.sandbox.excludedCommands.length > 0) {
+      out.push(`SANDBOX_EXCLUDED_COMMANDS run outside the sandbox: ${this.config.security.sandbox.excludedCommands.join(', ')}.`);
+    }
+    return out;
+  }
+
+  /** Refuses a message (422) that matches a moderation rule; `pointer` names the field. */
+  moderate(text: string | undefined, pointer = '/message'): void {
+    this.moderation.assert(text, pointer);
+  }
+
+  /** Checks done before a turn is queued: moderation of its texts, then the key's total budget (429). */
+  async admit(tenant: string, texts: { message: string; system_prompt?: string }, keyBudgetUsd?: number | null): Promise<void> {
+    this.moderate(texts.message, '/message');
+    this.moderate(texts.system_prompt, '/system_prompt');
+    await this.budgets.assertCanSpend(tenant, keyBudgetUsd);
+  }
+
+  /** The environment, hook and sandbox of a session's Claude Code process. */
+  async processPolicy(sessionId: string, workingDir: string, cliEnv: Record<string, string | undefined>): Promise<ProcessPolicy> {
+    const tmpDir = await this.tmpDirs.ensure(sessionId);
+    const s = this.sandbox;
+    const refuseShell = s.enabled && !s.available;
+    const guard = new WorkspaceGuard({
+      workingDir,
+      home: cliEnv.HOME,
+      extraRoots: [tmpDir],
+      shellRefusal: refuseShell ? `Bash is not available on this server: its OS sandbox cannot start (${s.reason}).` : undefined,
+    });
+    const sandbox = s.available ? sandboxSettings(this.config.security.sandbox, { workingDir, tmpDir }, this.denyRead, hiddenVariables(cliEnv)) : undefined;
+    return { env: { ...cliEnv, CLAUDE_CODE_TMPDIR: tmpDir }, guard, sandbox, refuseShell };
+  }
+
+  /** Removes what the session's processes left (its temp folder). */
+  async forget(sessionId: string): Promise<void> {
+    await this.tmpDirs.remove(sessionId);
+  }
+
+  close(): void {
+    this.moderation.close();
+  }
+}
+
+function serverPaths(config: Config, cliEnv: Record<string, string | undefined>, tmpRoot: string): ServerPaths {
+  const target = parseDatabaseUrl(config.databaseUrl);
+  const home = cliEnv.HOME ?? homedir();
+  return {
+    approvedDirectory: config.approvedDirectory,
+    dataDir: config.dataDir,
+    databaseFile: target.dialect === 'sqlite' && target.filename !== ':memory:' ? resolve(target.filename) : undefined,
+    configDir: cliEnv.CLAUDE_CONFIG_DIR ?? config.claude.configDir,
+    home,
+    tmpRoot,
+    envFile: join(process.cwd(), '.env'),
+    credentialFiles: cliEnv.GOOGLE_APPLICATION_CREDENTIALS ? [resolve(cliEnv.GOOGLE_APPLICATION_CREDENTIALS)] : [],
+  };
+}

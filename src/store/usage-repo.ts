@@ -1,0 +1,91 @@
+// Sums cost, tokens and turns over the assistant messages of history, grouped by owner, session, model or day.
+import { sql, type Kysely, type RawBuilder } from 'kysely';
+import type { DialectName } from './connect.js';
+import type { Database } from './schema.js';
+
+export type UsageGrouping = 'owner' | 'session' | 'model' | 'day';
+
+export interface UsageQuery {
+  /** null = every owner (admin). */
+  owner: string | null;
+  groupBy: UsageGrouping;
+  /** ISO-8601; `from` inclusive, `to` exclusive. */
+  from?: string;
+  to?: string;
+}
+
+export interface UsageSums {
+  cost_usd: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_tokens: number;
+  cache_creation_tokens: number;
+  turns: number;
+}
+
+/** One group: its key (owner tenant, session name, model or YYYY-MM-DD; null when the model is unknown) and its sums. */
+export interface UsageGroup extends UsageSums {
+  key: string | null;
+  /** The owner tenant of the group's rows (session grouping only). */
+  owner?: string;
+}
+
+export class UsageRepo {
+  readonly #db: Kysely<Database>;
+  readonly #dialect: DialectName;
+
+  constructor(db: Kysely<Database>, dialect: DialectName) {
+    this.#db = db;
+    this.#dialect = dialect;
+  }
+
+  /** A token count out of the usage JSON text of a message (0 when absent). */
+  #token(field: string): RawBuilder<number> {
+    return this.#dialect === 'sqlite'
+      ? sql<number>`coalesce(sum(coalesce(json_extract(m.usage, ${`$.${field}`}), 0)), 0)`
+      : sql<number>`coalesce(sum(coalesce((m.usage::json->>${field})::bigint, 0)), 0)`;
+  }
+
+  async summarize(q: UsageQuery): Promise<UsageGroup[]> {
+    const groupExpr =
+      q.groupBy === 'owner' ? sql<string | null>`s.owner`
+      : q.groupBy === 'session' ? sql<string | null>`s.name`
+      : q.groupBy === 'model' ? sql<string | null>`m.model`
+      : sql<string | null>`substr(m.created_at, 1, 10)`;
+    let query = this.#db
+      .selectFrom('messages as m')
+      .innerJoin('sessions as s', 's.id', 'm.session_id')
+      .where('m.role', '=', 'assistant');
+    if (q.owner !== null) query = query.where('s.owner', '=', q.owner);
+    if (q.from !== undefined) query = query.where('m.created_at', '>=', q.from);
+    if (q.to !== undefined) query = query.where('m.created_at', '<', q.to);
+    const grouped = q.groupBy === 'session' ? query.groupBy([sql`s.owner`, sql`s.id`, sql`s.name`]) : query.groupBy(groupExpr);
+    const rows = await grouped
+      .select([
+        groupExpr.as('key'),
+        ...(q.groupBy === 'session' ? [sql<string>`s.owner`.as('owner')] : []),
+        sql<number>`coalesce(sum(coalesce(m.cost_usd, 0)), 0)`.as('cost_usd'),
+        this.#token('input_tokens').as('input_tokens'),
+        this.#token('output_tokens').as('output_tokens'),
+        this.#token('cache_read_input_tokens').as('cache_read_tokens'),
+        this.#token('cache_creation_input_tokens').as('cache_creation_tokens'),
+        sql<number>`count(*)`.as('turns'),
+      ])
+      .orderBy(sql`1`)
+      .execute();
+    return rows.map((r) => {
+      const row = r as unknown as Record<string, unknown>;
+      const group: UsageGroup = {
+        key: row.key === null || row.key === undefined ? null : String(row.key),
+        cost_usd: Number(row.cost_usd),
+        input_tokens: Number(row.input_tokens),
+        output_tokens: Number(row.output_tokens),
+        cache_read_tokens: Number(row.cache_read_tokens),
+        cache_creation_tokens: Number(row.cache_creation_tokens),
+        turns: Number(row.turns),
+      };
+      if (q.groupBy === 'session') group.owner = String(row.owner);
+      return group;
+    });
+  }
+}

@@ -1,0 +1,67 @@
+// The one safe path resolver: a client's path → a real path inside a base folder, or a WorkspaceError saying why not.
+import { sep } from 'node:path';
+import { openBase, openDir, openFileIn, walk, type Dir } from './anchor.js';
+import { WorkspaceError } from './errors.js';
+import { parseClientPath, type PathText } from './path-text.js';
+
+export interface ResolveOptions {
+  /** How messages name the path (`path`, `working_dir` …). */
+  label?: string;
+  /** Other names of the base an absolute path may start with (e.g. the configured, not yet real, path). */
+  aliases?: readonly string[];
+  /** `directory`: the path must name a folder. `any` (default): a folder or a file. */
+  expect?: 'directory' | 'any';
+}
+
+export interface Resolved {
+  /** Real absolute path (no symlinks), inside the base. */
+  path: string;
+  /** `/`-separated path relative to the base's real path ('' = the base itself). */
+  relative: string;
+  /** The base's real path. */
+  base: string;
+  isDirectory: boolean;
+}
+
+/** A client's path parsed against an opened base: the text rules, and absolute paths only under the base. */
+export function parseAgainst(base: Dir, text: string, label: string, aliases: readonly string[] = []): PathText {
+  return parseClientPath(text, label, base.real, aliases);
+}
+
+/**
+ * Resolves `candidate` (relative to `base`, or absolute under it) to an existing entry, walking it one name at a
+ * time from the opened base. Refuses NUL bytes, bad UTF-8, control characters, backslashes, `..`, over-long
+ * names, absolute paths elsewhere, and symlinks (anywhere along the path) whose target is outside the base.
+ * The answer is a real path that was inside the base when it was opened; what a caller later does with the
+ * string is its own race (file operations use the descriptor-based functions in files.ts instead).
+ */
+export async function resolveInside(base: string, candidate: string, opts: ResolveOptions = {}): Promise<Resolved> {
+  const label = opts.label ?? 'path';
+  const root = await openBase(base, `the base folder of ${label}`);
+  try {
+    const { segments } = parseAgainst(root, candidate, label, [base, ...(opts.aliases ?? [])]);
+    const last = segments.at(-1);
+    if (last === undefined) return { path: root.real, relative: '', base: root.real, isDirectory: true };
+    const w = await walk(root, segments.slice(0, -1), { what: label });
+    try {
+      try {
+        const { dir } = await openDir(w.dir, last, { what: label });
+        await dir.close();
+        return { path: dir.real, relative: relativeOf(root.real, dir.real), base: root.real, isDirectory: true };
+      } catch (err) {
+        if (!(err instanceof WorkspaceError && err.reason === 'not-directory') || opts.expect === 'directory') throw err;
+      }
+      const file = await openFileIn(w.dir, last, label);
+      await file.handle.close();
+      return { path: file.real, relative: relativeOf(root.real, file.real), base: root.real, isDirectory: false };
+    } finally {
+      await w.close();
+    }
+  } finally {
+    await root.close();
+  }
+}
+
+function relativeOf(base: string, real: string): string {
+  return real === base ? '' : real.slice(base.length + (base.endsWith(sep) ? 0 : 1)).split(sep).join('/');
+}

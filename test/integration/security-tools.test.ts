@@ -1,0 +1,242 @@
+// Hostile tool calls through the real CLI: file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
+import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ModelServer, type Step } from '../support/model-server.js';
+import { cliProcesses } from '../support/processes.js';
+import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { readSse } from '../support/sse.js';
+
+/** Fake secrets in the environment the server hands (filtered) to Claude Code: none may reach the model. */
+const SECRETS = {
+  API_KEYS: KEYS.join(','),
+  ADMIN_API_KEYS: 'admin-key-FAKE-ADMIN-SECRET-31337',
+  DATABASE_URL: 'postgres://app:FAKE-DB-PASSWORD-4242@db.internal:5432/app',
+  WEBHOOK_SECRET: 'whsec_RkFLRS1XRUJIT09LLVNFQ1JFVC1WQUxVRQ==',
+  REDIS_URL: 'redis://:FAKE-REDIS-PASSWORD-77@cache:6379',
+  MY_SERVICE_TOKEN: 'FAKE-SERVICE-TOKEN-8080',
+};
+const SECRET_VALUES = ['test-key-alpha-0001', 'test-key-bravo-0002', 'FAKE-ADMIN-SECRET-31337', 'FAKE-DB-PASSWORD-4242', 'RkFLRS1XRUJIT09LLVNFQ1JFVC1WQUxVRQ', 'FAKE-REDIS-PASSWORD-77', 'FAKE-SERVICE-TOKEN-8080'];
+/** Content planted where the model must never see it (written straight to disk or the database, never through the model). */
+const FOREIGN = ['OUTSIDE-FILE-CONTENT', 'OTHER-TENANT-FILE-CONTENT', 'OTHER-SESSION-FILE-CONTENT', 'TRANSCRIPT-PLANTED-CONTENT', 'DATABASE-PLANTED-CONTENT', 'root:x:0:0'];
+
+let model: ModelServer;
+let t: TestServer;
+const statuses: number[] = [];
+let alpha: { workspace: string; id: string };
+let beta: { workspace: string };
+let other: { workspace: string; id: string };
+let outside: string;
+
+async function request(path: string, init: Parameters<TestServer['request']>[1] = {}) {
+  const res = await t.request(path, init);
+  statuses.push(res.status);
+  return res;
+}
+
+async function createSession(name: string, key: string) {
+  const res = await request('/api/v1/sessions', { method: 'POST', json: { name }, key });
+  expect(res.status).toBe(201);
+  return (await res.json()).data;
+}
+
+/** Runs one scripted turn on session alpha and returns the chat result. */
+async function turn(match: string, steps: Step[]) {
+  model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
+  const res = await request('/api/v1/sessions/alpha/chat', { method: 'POST', json: { message: `please ${match}` } });
+  const body = await res.json();
+  expect(res.status, JSON.stringify(body)).toBe(200);
+  return body.data;
+}
+
+/** The tool results the model received in a turn (the last user message of each follow-up request). */
+function toolResultsSeen(match: string): string {
+  return model
+    .mainRequests()
+    .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
+    .map((r) => JSON.stringify(r.body.messages.at(-1)))
+    .join('\n');
+}
+
+/** Everything the model was ever sent. */
+const allSent = () => model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
+
+const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({ tool: { name: 'Bash', input: { command, description: 'hostile', ...extra } } });
+
+beforeAll(async () => {
+  model = await ModelServer.start();
+  t = await startTestServer(model.url, {}, { cliEnv: SECRETS });
+  alpha = await createSession('alpha', KEYS[0]);
+  beta = await createSession('beta', KEYS[0]);
+  other = await createSession('other', KEYS[1]);
+  outside = join(t.dirs.root, 'outside');
+  mkdirSync(outside);
+  writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE-FILE-CONTENT\n');
+  writeFileSync(join(other.workspace, 'tenant-b.txt'), 'OTHER-TENANT-FILE-CONTENT\n');
+  writeFileSync(join(beta.workspace, 'beta.txt'), 'OTHER-SESSION-FILE-CONTENT\n');
+  mkdirSync(join(t.cli.configDir, 'projects', 'planted'), { recursive: true });
+  writeFileSync(join(t.cli.configDir, 'projects', 'planted', 'session.jsonl'), '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n');
+  await t.server.store.messages.insert({ session_id: other.id, turn_id: 'planted', role: 'user', content: 'DATABASE-PLANTED-CONTENT' });
+});
+
+afterAll(async () => {
+  await t?.cleanup();
+  await model?.close();
+});
+
+describe('file tools outside the workspace are denied (first call on a fresh config dir)', () => {
+  it('Read /etc/passwd: denied, the model told why, the denial on the result', async () => {
+    const d = await turn('read-etc-passwd', [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }]);
+    expect(d.denials).toEqual([{ tool: 'Read', input: { file_path: '/etc/passwd' }, reason: expect.stringContaining('Access denied by the workspace policy') }]);
+    expect(d.tools_used[0]).toMatchObject({ name: 'Read', denied: expect.stringContaining('/etc/passwd') });
+    const seen = toolResultsSeen('read-etc-passwd');
+    expect(seen).toContain('Access denied by the workspace policy');
+    expect(seen).not.toContain('root:x:0:0');
+  });
+
+  it('Read through .. and Write ../../escape: denied, nothing written', async () => {
+    const d = await turn('dotdot-escape', [
+      { tool: { name: 'Read', input: { file_path: '../../../../../../etc/passwd' } } },
+      { tool: { name: 'Write', input: { file_path: '../../escape.txt', content: 'escaped' } } },
+    ]);
+    expect(d.denials.map((x: { tool: string }) => x.tool)).toEqual(['Read', 'Write']);
+    expect(existsSync(join(alpha.workspace, '..', '..', 'escape.txt'))).toBe(false);
+  });
+
+  it('Write through symlinks out of the workspace (to a folder, to a file, dangling): denied, nothing changed outside', async () => {
+    symlinkSync(outside, join(alpha.workspace, 'out-dir'));
+    symlinkSync(join(outside, 'secret.txt'), join(alpha.workspace, 'out-file'));
+    symlinkSync(join(outside, 'created-by-link.txt'), join(alpha.workspace, 'out-dangling'));
+    const d = await turn('write-symlinks', [
+      { tool: { name: 'Write', input: { file_path: '{{cwd}}/out-dir/pwned.txt', content: 'pwned' } } },
+      { tool: { name: 'Write', input: { file_path: 'out-file', content: 'pwned' } } },
+      { tool: { name: 'Write', input: { file_path: 'out-dangling', content: 'pwned' } } },
+      { tool: { name: 'Read', input: { file_path: 'out-file' } } },
+    ]);
+    // Writing over the existing out-file is refused by Claude Code itself first (never read); the other three by the guard.
+    expect(d.denials.map((x: { tool: string; input: { file_path: string } }) => `${x.tool} ${x.input.file_path}`)).toEqual([
+      expect.stringMatching(/^Write .*out-dir\/pwned\.txt$/),
+      expect.stringMatching(/^Write .*out-dangling$/),
+      expect.stringMatching(/^Read .*out-file$/),
+    ]);
+    expect(existsSync(join(outside, 'pwned.txt'))).toBe(false);
+    expect(existsSync(join(outside, 'created-by-link.txt'))).toBe(false);
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('OUTSIDE-FILE-CONTENT\n');
+  });
+
+  it('Edit a file outside: refused, unchanged; and a file read inside, then swapped for a link out, is denied at the Edit', async () => {
+    await turn('edit-outside', [{ tool: { name: 'Edit', input: { file_path: join(outside, 'secret.txt'), old_string: 'OUTSIDE', new_string: 'EDITED' } } }]);
+    expect(toolResultsSeen('edit-outside')).toContain('is_error');
+    writeFileSync(join(alpha.workspace, 'notes.txt'), 'inside notes\n');
+    await turn('read-notes', [{ tool: { name: 'Read', input: { file_path: 'notes.txt' } } }]);
+    rmSync(join(alpha.workspace, 'notes.txt'));
+    symlinkSync(join(outside, 'secret.txt'), join(alpha.workspace, 'notes.txt'));
+    const d = await turn('edit-swapped', [{ tool: { name: 'Edit', input: { file_path: 'notes.txt', old_string: 'OUTSIDE', new_string: 'EDITED' } } }]);
+    expect(d.denials).toEqual([expect.objectContaining({ tool: 'Edit', reason: expect.stringContaining(join(outside, 'secret.txt')) })]);
+    expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('OUTSIDE-FILE-CONTENT\n');
+  });
+
+  it('Glob / and Grep in another session\'s and another tenant\'s workspace: denied; the denial reaches SSE clients as an error tool_result', async () => {
+    model.script({
+      match: 'glob-and-grep',
+      steps: [
+        { tool: { name: 'Glob', input: { pattern: '/*' } } },
+        { tool: { name: 'Glob', input: { pattern: '**/*', path: '/' } } },
+        { tool: { name: 'Grep', input: { pattern: 'CONTENT', path: beta.workspace } } },
+        { tool: { name: 'Grep', input: { pattern: 'CONTENT', path: other.workspace, output_mode: 'content' } } },
+        { text: 'finished glob-and-grep' },
+      ],
+    });
+    const res = await request('/api/v1/sessions/alpha/chat/stream', { method: 'POST', json: { message: 'please glob-and-grep' } });
+    expect(res.status).toBe(200);
+    const events = await readSse(res).all();
+    const results = events.filter((e) => e.event === 'tool_result');
+    expect(results).toHaveLength(4);
+    for (const r of results) {
+      expect(r.data.is_error).toBe(true);
+      expect(r.data.output).toContain('Access denied by the workspace policy');
+    }
+    const result = events.find((e) => e.event === 'result')!.data;
+    expect(result.denials.map((x: { tool: string }) => x.tool)).toEqual(['Glob', 'Glob', 'Grep', 'Grep']);
+    expect(toolResultsSeen('glob-and-grep')).not.toMatch(/OTHER-(SESSION|TENANT)-FILE-CONTENT|tenant-b\.txt|beta\.txt/);
+  });
+
+  it('records the denials in history (tools_used[].denied)', async () => {
+    const res = await request('/api/v1/sessions/alpha/history?limit=100');
+    const rows = (await res.json()).data as Array<{ role: string; tools_used: Array<{ name: string; denied?: string }> | null }>;
+    const denied = rows.flatMap((r) => r.tools_used ?? []).filter((u) => u.denied);
+    expect(denied.length).toBeGreaterThanOrEqual(11);
+    expect(denied.map((u) => u.name)).toEqual(expect.arrayContaining(['Read', 'Write', 'Edit', 'Glob', 'Grep']));
+  });
+});
+
+describe('Bash runs in the OS sandbox', () => {
+  it('works normally inside the workspace (write, read, a temp file)', async () => {
+    await turn('bash-inside', [bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"')]);
+    expect(readFileSync(join(alpha.workspace, 'inside.txt'), 'utf8')).toBe('inside-ok\n');
+    expect(toolResultsSeen('bash-inside')).toContain('tmp-ok');
+  });
+
+  it('cannot write outside the workspace, not even with dangerouslyDisableSandbox', async () => {
+    const marker = `cca-bash-escape-${process.pid}-${Date.now()}`;
+    await turn('bash-write-outside', [
+      bash(`echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${t.dirs.data}/planted.txt; echo attempted`),
+      bash(`echo pwned > /tmp/${marker}-2; echo attempted`, { dangerouslyDisableSandbox: true }),
+    ]);
+    for (const p of [join(outside, 'bash-pwned.txt'), `/tmp/${marker}`, `/tmp/${marker}-2`, join(beta.workspace, 'planted.txt'), join(t.dirs.data, 'planted.txt')]) {
+      expect(existsSync(p), p).toBe(false);
+    }
+  });
+
+  it('cannot read other tenants\' and sessions\' files, the database or the CLI\'s transcripts', async () => {
+    const data = t.dirs.data;
+    await turn('bash-read-foreign', [
+      bash(`cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${t.dirs.workspaces}; echo end`),
+      bash(`cat ${data}/*.db ${data}/*.db-wal 2>&1 | strings | grep -i planted; ls -la ${data}; echo end`),
+      bash(`grep -r "PLANTED" ${t.cli.configDir}; cat ${t.cli.configDir}/projects/planted/session.jsonl; ls -R ${t.cli.configDir} | head -50; echo end`),
+    ]);
+    const seen = toolResultsSeen('bash-read-foreign');
+    expect(seen).toContain('end');
+    for (const f of FOREIGN) expect(seen).not.toContain(f);
+  });
+
+  it('gets no server secret and no Claude credential in its environment', async () => {
+    await turn('bash-env', [bash('env; echo ---; printenv API_KEYS DATABASE_URL WEBHOOK_SECRET ANTHROPIC_API_KEY; echo env-end')]);
+    const seen = toolResultsSeen('bash-env');
+    expect(seen).toContain('env-end');
+    expect(seen).toContain('PATH=');
+    for (const name of ['API_KEYS=', 'ADMIN_API_KEYS=', 'DATABASE_URL=', 'WEBHOOK_SECRET=', 'REDIS_URL=', 'MY_SERVICE_TOKEN=', 'ANTHROPIC_API_KEY=']) expect(seen).not.toContain(name);
+    // The Claude Code process itself got the allow-listed environment only.
+    const processes = cliProcesses({ configDir: t.cli.configDir });
+    expect(processes.length).toBeGreaterThan(0);
+    for (const p of processes) {
+      const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
+      expect(environ).toContain('ANTHROPIC_API_KEY=');
+      for (const secret of SECRET_VALUES) expect(environ).not.toContain(secret);
+    }
+  });
+
+  it('cannot reach loopback services (the model server, the API itself)', async () => {
+    const modelPort = new URL(model.url).port;
+    await turn('bash-curl', [bash(`curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${t.url}/api/v1/health; echo rc=$?`)]);
+    const seen = toolResultsSeen('bash-curl');
+    expect(seen).toMatch(/rc=[1-9]/);
+    expect(seen).not.toContain('"message":"hello"');
+    expect(seen).not.toContain('uptime_seconds');
+    expect(model.requests.filter((r) => r.path === '/api/hello')).toHaveLength(0);
+  });
+});
+
+describe('across all of it', () => {
+  it('no secret and no foreign content ever reached the model', () => {
+    const sent = allSent();
+    for (const s of [...SECRET_VALUES, ...FOREIGN]) expect(sent, s).not.toContain(s);
+  });
+
+  it('answered no 5xx, and health reports the sandbox running', async () => {
+    const res = await request('/api/v1/health');
+    const health = (await res.json()).data;
+    expect(health.sandbox).toEqual({ enabled: true, available: true, reason: null, network: false });
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+});

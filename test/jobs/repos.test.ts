@@ -1,0 +1,147 @@
+// The jobs, webhook_deliveries and idempotency_keys repositories, on SQLite and on PostgreSQL (fails loudly in CI when it is missing).
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { timeOrderedId } from '../../src/jobs/ids.js';
+import { createStore, MissingReferenceError, type Store } from '../../src/store/index.js';
+import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+
+const pgMissing = await postgresUnavailable('the PostgreSQL half of the jobs repository tests');
+
+const iso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
+
+function suite(label: string, open: () => Promise<{ url: string; drop(): Promise<void> }>) {
+  describe(`jobs repositories on ${label}`, () => {
+    let db: { url: string; drop(): Promise<void> };
+    let store: Store;
+
+    beforeAll(async () => {
+      db = await open();
+      store = await createStore(db.url);
+      await store.migrate();
+    });
+
+    afterAll(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+
+    async function session() {
+      const id = randomUUID();
+      await store.sessions.create({ id, owner: 'o', name: `s-${id}`, workspace: '/w', working_dir: '/w', status: 'pending' });
+      return id;
+    }
+
+    const newJob = (sessionId: string, message = 'm') => store.jobs.create({ id: timeOrderedId(), owner: 'o', session_id: sessionId, session_name: 'demo', message, options: { model: 'x' }, metadata: { a: [1] } });
+
+    it('creates queued jobs with parsed JSON columns and refuses a missing session', async () => {
+      const sid = await session();
+      const job = await newJob(sid);
+      expect(job).toMatchObject({ status: 'queued', options: { model: 'x' }, metadata: { a: [1] }, result: null, error: null, events: null, attempts: 0, restarts: 0 });
+      expect(await store.jobs.findById(job.id)).toEqual(job);
+      await expect(newJob(randomUUID())).rejects.toBeInstanceOf(MissingReferenceError);
+    });
+
+    it('lists newest first with a status filter, and finds runnable jobs oldest first', async () => {
+      const sid = await session();
+      const a = await newJob(sid, 'a');
+      const b = await newJob(sid, 'b');
+      const c = await newJob(sid, 'c');
+      await store.jobs.delay(b.id, iso(60_000));
+      await store.jobs.markRunning(c.id, 'turn-c');
+      const page = await store.jobs.listBySession(sid, undefined, { offset: 0, limit: 2 });
+      expect(page.total).toBe(3);
+      expect(page.items.map((j) => j.message)).toEqual(['c', 'b']);
+      expect((await store.jobs.listBySession(sid, ['queued'], { offset: 0, limit: 10 })).items.map((j) => j.message)).toEqual(['b', 'a']);
+      const runnable = (await store.jobs.runnable(100)).filter((j) => j.session_id === sid);
+      expect(runnable.map((j) => j.message)).toEqual(['a']);
+      expect(await store.jobs.nextRunAfter()).toBeDefined();
+    });
+
+    it('moves queued → running → ended only from the expected states', async () => {
+      const sid = await session();
+      const job = await newJob(sid);
+      const running = await store.jobs.markRunning(job.id, 'turn-1');
+      expect(running).toMatchObject({ status: 'running', turn_id: 'turn-1', attempts: 1 });
+      expect(running!.started_at).toBeTruthy();
+      expect(await store.jobs.markRunning(job.id, 'turn-2')).toBeUndefined();
+      expect(await store.jobs.finish(job.id, { status: 'cancelled' }, ['queued'])).toBeUndefined();
+      const done = await store.jobs.finish(job.id, { status: 'succeeded', result: { content: 'ok' }, events: [{ id: 1, event: { type: 'text', text: 'ok' } }] });
+      expect(done).toMatchObject({ status: 'succeeded', result: { content: 'ok' }, events: [{ id: 1 }] });
+      expect(done!.finished_at).toBeTruthy();
+      expect(await store.jobs.finish(job.id, { status: 'failed' })).toBeUndefined();
+    });
+
+    it('re-queues jobs left running, counting restarts', async () => {
+      const sid = await session();
+      const job = await newJob(sid);
+      await store.jobs.markRunning(job.id, 't');
+      expect((await store.jobs.running()).map((j) => j.id)).toContain(job.id);
+      expect(await store.jobs.requeueAfterRestart(job.id)).toMatchObject({ status: 'queued', restarts: 1, attempts: 1 });
+      expect(await store.jobs.requeueAfterRestart(job.id)).toBeUndefined();
+    });
+
+    it('deletes a session\'s jobs with it, but keeps their webhook deliveries', async () => {
+      const sid = await session();
+      const job = await newJob(sid);
+      await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: job.id, owner: 'o', event: 'job.started', url: 'https://x.example/', payload: '{}' });
+      await store.sessions.delete(sid);
+      expect(await store.jobs.findById(job.id)).toBeUndefined();
+      expect(await store.deliveries.listByJobs([job.id])).toHaveLength(1);
+    });
+
+    it('keeps deliveries: due ones soonest first, attempts appended to the log', async () => {
+      const jobId = randomUUID();
+      const soon = await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: jobId, owner: 'o', event: 'job.started', url: 'https://a.example/', payload: '{"a":1}', next_attempt_at: iso(-2000) });
+      const sooner = await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: jobId, owner: 'o', event: 'job.succeeded', url: 'https://a.example/', payload: '{}', next_attempt_at: iso(-5000) });
+      await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: jobId, owner: 'o', event: 'job.failed', url: 'https://a.example/', payload: '{}', next_attempt_at: iso(60_000) });
+      const due = (await store.deliveries.due(100)).filter((d) => d.job_id === jobId);
+      expect(due.map((d) => d.id)).toEqual([sooner.id, soon.id]);
+      expect((await store.deliveries.due(100, [sooner.id])).filter((d) => d.job_id === jobId).map((d) => d.id)).toEqual([soon.id]);
+      expect(await store.deliveries.nextDueAt()).toBeDefined();
+
+      const entry = { attempt: 1, at: iso(), status_code: 500, error: 'receiver answered 500', duration_ms: 3 };
+      const retried = await store.deliveries.recordAttempt(soon.id, { status: 'pending', attempts: 1, nextAttemptAt: iso(1000), entry });
+      expect(retried).toMatchObject({ status: 'pending', attempts: 1, log: [entry] });
+      const ok = { ...entry, attempt: 2, status_code: 204, error: null };
+      const delivered = await store.deliveries.recordAttempt(soon.id, { status: 'delivered', attempts: 2, nextAttemptAt: null, entry: ok });
+      expect(delivered).toMatchObject({ status: 'delivered', attempts: 2, next_attempt_at: null, log: [entry, ok] });
+      expect(await store.deliveries.recordAttempt(soon.id, { status: 'failed', attempts: 3, nextAttemptAt: null, entry })).toBeUndefined();
+      expect((await store.deliveries.listByJobs([jobId])).map((d) => d.event)).toEqual(['job.started', 'job.succeeded', 'job.failed']);
+    });
+
+    it('remembers idempotency keys: one claim per key and tenant, completion, lazy expiry, abandoned claims', async () => {
+      const tenant = `t-${randomUUID()}`;
+      const claim = (key: string, lockMs = 60_000, ttlMs = 60_000) =>
+        store.idempotency.claim({ tenant, key, fingerprint: 'f1', lockedUntil: iso(lockMs), expiresAt: iso(ttlMs) });
+      expect(await claim('k1')).toBe(true);
+      expect(await claim('k1')).toBe(false);
+      expect(await store.idempotency.claim({ tenant: `${tenant}-other`, key: 'k1', fingerprint: 'f', lockedUntil: iso(1000), expiresAt: iso(1000) })).toBe(true);
+      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({ status: 'in_flight', fingerprint: 'f1', response_status: null });
+
+      await store.idempotency.complete(tenant, 'k1', { status: 201, headers: { location: '/x' }, body: '{"data":1}' });
+      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({ status: 'completed', response_status: 201, response_headers: { location: '/x' }, response_body: '{"data":1}', locked_until: null });
+      await store.idempotency.release(tenant, 'k1'); // only in-flight claims are released
+      expect(await store.idempotency.find(tenant, 'k1')).toBeDefined();
+
+      expect(await claim('expired', 60_000, -1)).toBe(true);
+      expect(await store.idempotency.find(tenant, 'expired')).toBeUndefined();
+      expect(await claim('expired')).toBe(true); // the expired row was deleted on the way
+
+      expect(await claim('stale', -1)).toBe(true);
+      expect(await store.idempotency.dropAbandoned(tenant, 'stale')).toBe(true);
+      expect(await claim('fresh')).toBe(true);
+      expect(await store.idempotency.dropAbandoned(tenant, 'fresh')).toBe(false);
+      await store.idempotency.extendLock(tenant, 'fresh', iso(-1));
+      expect(await store.idempotency.dropAbandoned(tenant, 'fresh')).toBe(true);
+
+      expect(await claim('old', 60_000, -1)).toBe(true);
+      expect(await store.idempotency.deleteExpired()).toBeGreaterThanOrEqual(1);
+    });
+  });
+}
+
+suite('SQLite', async () => ({ url: 'sqlite::memory:', drop: async () => {} }));
+
+describe.skipIf(pgMissing !== undefined)('PostgreSQL', () => {
+  suite('PostgreSQL', async () => createTempDatabase('cca_jobs_test'));
+});

@@ -1,0 +1,58 @@
+// Test helper: the HTTP app over a real SQLite store (keys, audit) with stubbed sessions and engine, driven by app.inject.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config/index.js';
+import { buildApp, type BuildAppOptions } from '../../src/http/app.js';
+import { KeyService } from '../../src/security/keys-service.js';
+import { createStore, type Store } from '../../src/store/index.js';
+import { stubDeps } from '../http/stub-deps.js';
+
+export const USER_KEY = 'user-key-0123456789';
+export const OTHER_KEY = 'other-key-0123456789';
+export const ADMIN_KEY = 'admin-key-0123456789';
+
+export interface AppWithStore {
+  app: FastifyInstance;
+  store: Store;
+  config: Config;
+  keys: KeyService;
+  /** A database file other stores (a CLI, a second instance) can open. */
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function appWithStore(env: Record<string, string> = {}, opts: BuildAppOptions & { redis?: Redis; databaseUrl?: string } = {}): Promise<AppWithStore> {
+  const dir = mkdtempSync(join(tmpdir(), 'cca-sec-'));
+  const databaseUrl = opts.databaseUrl ?? `sqlite:${join(dir, 'db.sqlite')}`;
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    DATA_DIR: join(dir, 'data'),
+    APPROVED_DIRECTORY: join(dir, 'ws'),
+    API_KEYS: `${USER_KEY},${OTHER_KEY}`,
+    ADMIN_API_KEYS: ADMIN_KEY,
+    RATE_LIMIT_REQUESTS: '0',
+    DATABASE_URL: databaseUrl,
+    ...env,
+  });
+  const store = await createStore(config.databaseUrl);
+  await store.migrate();
+  const keys = new KeyService(config, store.apiKeys);
+  const { redis, databaseUrl: _url, ...buildOptions } = opts;
+  const app = await buildApp({ ...stubDeps(), config, store, keys, redis }, { logger: false, ...buildOptions });
+  await app.ready();
+  return {
+    app,
+    store,
+    config,
+    keys,
+    databaseUrl,
+    async close() {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,43 @@
+// Runs `claude-code-api serve` as a real child process (as a user would), for tests that signal or kill the server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+
+const CLI = join(process.cwd(), 'src/cli.ts');
+const TSX = import.meta.resolve('tsx');
+
+export interface ServerProcess {
+  child: ChildProcess;
+  /** http://host:port the server said it listens on. */
+  url: string;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+  /** Resolves with the exit code (null when killed by a signal). */
+  exited: Promise<number | null>;
+}
+
+/** Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. */
+export function startServerProcess(cwd: string, env: Record<string, string>, args: string[] = ['serve']): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
+      if (m) resolve({ child, url: m[1]!, output: () => out, exited });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
+  });
+}
+
+/** fetch against a server process with an API key and optional JSON body. */
+export function apiOf(url: string, key: string) {
+  return (path: string, init: RequestInit & { json?: unknown } = {}) =>
+    fetch(`${url}${path}`, {
+      ...init,
+      headers: { 'x-api-key': key, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string> | undefined) },
+      body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
+    });
+}
