@@ -95,7 +95,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity);
   const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
   if (closed > 0) log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
-  const jobs = await createJobs({ config, store, sessions, log, version: VERSION });
+  const jobs = await createJobs({
+    config,
+    store,
+    sessions,
+    log,
+    version: VERSION,
+    observer: { jobState: (state) => metrics.jobStates.inc({ state }), webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }) },
+  });
   const app = await buildApp({ config, store, sessions, templates, engine, cli, version: VERSION, warnings, metrics, keys: security.keys, auditTrail: security.auditTrail, tokens: security.tokens, redis: security.redis, jobs: jobs.service }, { loggerInstance: log });
   const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: config.host });
   if (address) log.info({ address, database: store.dialect, cli: cli.version, auth: cli.auth }, `claude-code-api ${VERSION} listening on ${address}`);
@@ -115,10 +122,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     close: () =>
       (closing ??= (async () => {
         templates.close();
-        turnSecurity.close();
         jobs.stopIntake();
         await engine.shutdown(config.engine.shutdownGraceMs);
         await jobs.stop();
+        await turnSecurity.close();
         await app.close();
         await security.close();
         await store.close();

@@ -60,6 +60,8 @@ export interface Config {
     sandbox: { enabled: boolean; allowNetwork: boolean; excludedCommands: string[]; denyRead: string[] };
     /** CLI_ENV_ALLOW: more variables passed to the CLI. */
     cliEnvAllow: string[];
+    /** CLAUDE_SETTING_SOURCES: the settings files Claude Code reads (`user`, `project`, `local`). */
+    settingSources: Array<'user' | 'project' | 'local'>;
     /** CLAUDE_MAX_COST_PER_USER, USD. */
     maxCostPerUser?: number;
     moderation: { enabled: boolean; rulesPath?: string };
@@ -165,6 +167,17 @@ export function loadDotenvFile(path = '.env'): void {
   loadDotenv({ path, quiet: true });
 }
 
+const SETTING_SOURCES = ['user', 'project', 'local'] as const;
+
+function settingSources(names: string[]): Array<(typeof SETTING_SOURCES)[number]> {
+  for (const n of names) {
+    if (!(SETTING_SOURCES as readonly string[]).includes(n)) {
+      throw new ConfigError(`Invalid environment variable CLAUDE_SETTING_SOURCES: unknown source ${JSON.stringify(n)} (any of ${SETTING_SOURCES.join(', ')})`);
+    }
+  }
+  return [...new Set(names)] as Array<(typeof SETTING_SOURCES)[number]>;
+}
+
 export function loadConfig(env: Raw = process.env): Config {
   const v = new Map<string, Parsed>();
   for (const spec of SETTINGS) v.set(spec.name, parseOne(spec, env[spec.name]));
@@ -268,6 +281,7 @@ export function loadConfig(env: Raw = process.env): Config {
         denyRead: list('SANDBOX_DENY_READ').map((p) => resolve(p)),
       },
       cliEnvAllow: list('CLI_ENV_ALLOW'),
+      settingSources: settingSources(list('CLAUDE_SETTING_SOURCES')),
       maxCostPerUser: v.get('CLAUDE_MAX_COST_PER_USER') as number | undefined,
       moderation: { enabled: v.get('MODERATION_ENABLED') as boolean, rulesPath: str('MODERATION_RULES_PATH') ? resolve(str('MODERATION_RULES_PATH')!) : undefined },
     },

@@ -1,5 +1,5 @@
 // Claude Code options of a turn: layers merged (request > session > template > environment), checked, and turned into SDK options.
-import type { Options, SandboxSettings } from '@anthropic-ai/claude-agent-sdk';
+import type { Options, SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS, type WorkspaceGuard } from './tool-policy.js';
 
@@ -100,6 +100,8 @@ export function toSdkOptions(
     sandbox?: SandboxSettings;
     /** Bash and its helpers are taken away (the sandbox cannot start here). */
     refuseShell?: boolean;
+    /** Which settings files Claude Code reads (undefined: all, the CLI's default). */
+    settingSources?: SettingSource[];
   },
 ): Options {
   const offered = host.refuseShell ? opts.allowedTools.filter((t) => !SHELL_TOOLS.has(t)) : opts.allowedTools;
@@ -122,5 +124,6 @@ export function toSdkOptions(
   if (opts.maxBudgetUsd !== undefined) sdk.maxBudgetUsd = opts.maxBudgetUsd;
   if (host.guard) sdk.hooks = host.guard.hooks();
   if (host.sandbox) sdk.sandbox = host.sandbox;
+  if (host.settingSources) sdk.settingSources = host.settingSources;
   return sdk;
 }

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
 import { InputChannel } from './input-channel.js';
+import { spawnDyingWithParent } from './parent-death.js';
 import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
 import type { Turn } from './turn.js';
 
@@ -11,6 +12,7 @@ import type { Turn } from './turn.js';
 const INTERRUPT_GRACE_MS = 10_000;
 const TOOL_OUTPUT_CHARS = 2_000;
 const STDERR_LINES = 20;
+const DIE_WITH_PARENT = spawnDyingWithParent();
 
 export interface RunnerLaunch {
   /** SDK options of the process (cwd, model, tools, env …) without prompt/resume bookkeeping. */
@@ -80,6 +82,8 @@ export class SessionRunner {
       includePartialMessages: true,
       stderr: (data) => this.onStderr(data),
       ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
+      // Dies with the server even when it is SIGKILLed (Linux; see parent-death.ts).
+      ...(DIE_WITH_PARENT && ({ hostSpawn: DIE_WITH_PARENT } as Partial<Options>)),
     };
     this.query = query({ prompt: this.input, options });
     this.exited = this.readLoop();

@@ -120,7 +120,7 @@ export class SessionTmpDirs {
   }
 
   pathOf(sessionId: string): string {
-    return join(this.root, createHash('sha256').update(sessionId).digest('hex').slice(0, 12));
+    return join(this.root, createHash('sha256').update(sessionId).digest('hex').slice(0, 10));
   }
 
   async ensure(sessionId: string): Promise<string> {
@@ -131,6 +131,11 @@ export class SessionTmpDirs {
 
   async remove(sessionId: string): Promise<void> {
     await rm(this.pathOf(sessionId), { recursive: true, force: true });
+  }
+
+  /** Removes every session's folder (no process of this server may be running). */
+  async clear(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
   }
 }
 
@@ -183,8 +188,23 @@ async function probeCliSandbox(cliPath: string, env: Record<string, string | und
   }
 }
 
+/** Probes that found the sandbox working, by CLI, PATH and policy: a process that starts several servers probes once. */
+const working = new Map<string, Promise<SandboxStatus>>();
+
 /** Whether Bash can run sandboxed here. Never throws: an unavailable sandbox is a status with a reason. */
-export async function probeSandbox(opts: {
+export function probeSandbox(opts: Parameters<typeof probeOnce>[0]): Promise<SandboxStatus> {
+  const key = JSON.stringify([opts.cliPath, opts.env.PATH, opts.policy]);
+  const known = working.get(key);
+  if (known) return known;
+  const probe = probeOnce(opts);
+  working.set(key, probe);
+  void probe.then((s) => {
+    if (!s.available) working.delete(key);
+  });
+  return probe;
+}
+
+async function probeOnce(opts: {
   policy: SandboxPolicy;
   cliPath: string | undefined;
   env: Record<string, string | undefined>;

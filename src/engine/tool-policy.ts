@@ -42,6 +42,8 @@ const FILE_TOOL_FIELDS: Record<string, Array<[string, ToolPath['kind']]>> = {
 const PATH_FIELD = /(^|_)(path|paths|file|files|filename|dir|dirs|directory|directories|folder|cwd|root|notebook_path|file_path)$/i;
 
 const GLOB_CHARS = /[*?[\]{}]/;
+/** Tools that search their `path`, or the current directory without one. */
+const SEARCH_TOOLS = new Set(['Glob', 'Grep', 'LS']);
 const MAX_LINKS = 40;
 const MAX_BRACE_EXPANSIONS = 64;
 
@@ -218,7 +220,10 @@ export class WorkspaceGuard {
     const roots = await this.roots();
     const bases = [roots[0]!];
     if (hookCwd && isAbsolute(hookCwd) && hookCwd !== bases[0]) bases.push(hookCwd);
-    for (const p of pathsOf(tool, input)) {
+    const paths = pathsOf(tool, input);
+    // A search without `path` runs in the CLI's current directory: that must be inside too.
+    if (SEARCH_TOOLS.has(tool) && hookCwd && !paths.some((p) => p.field === 'path')) paths.push({ field: 'path', value: hookCwd, kind: 'path' });
+    for (const p of paths) {
       const why = p.kind === 'glob' ? await this.globOutside(p, input, bases, roots) : await this.pathOutside(p.value, bases, roots);
       if (why) return { allow: false, reason: this.reason(tool, p, why) };
     }

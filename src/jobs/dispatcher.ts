@@ -8,6 +8,7 @@ import { retryDelayMs } from './backoff.js';
 import { timeOrderedId } from './ids.js';
 import { sendWebhook } from './sender.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
+import type { JobsObserver } from './index.js';
 import { webhookPayload, type JobEventType } from './view.js';
 
 /** Attempts in flight at once. */
@@ -46,6 +47,7 @@ export class WebhookDispatcher {
     private readonly settings: DispatcherSettings,
     private readonly log: Logger,
     private readonly resolver?: Resolver,
+    private readonly observer: JobsObserver = {},
   ) {
     this.signer = new Webhook(settings.secret);
   }
@@ -169,6 +171,7 @@ export class WebhookDispatcher {
       }
     }
     const delivered = error === null;
+    this.observer.webhookAttempt?.(delivered ? 'ok' : 'failed');
     const gaveUp = !delivered && (final || attempt >= this.settings.maxAttempts);
     const nextAttemptAt = delivered || gaveUp ? null : new Date(Date.now() + retryDelayMs(attempt, { baseMs: this.settings.retryBaseMs, maxMs: this.settings.retryMaxMs })).toISOString();
     await this.store.deliveries.recordAttempt(d.id, {

@@ -9,6 +9,12 @@ import { JobService } from './service.js';
 import type { Resolver } from './ssrf.js';
 import { JobWorker } from './worker.js';
 
+/** Watches the jobs layer (metrics): a job entering a state, a webhook attempt's outcome. */
+export interface JobsObserver {
+  jobState?(state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'): void;
+  webhookAttempt?(outcome: 'ok' | 'failed'): void;
+}
+
 export interface Jobs {
   service: JobService;
   worker: JobWorker;
@@ -31,13 +37,14 @@ export interface JobsDeps {
   version: string;
   /** DNS for webhook targets (tests); the system resolver by default. */
   resolver?: Resolver;
+  observer?: JobsObserver;
 }
 
-export async function createJobs({ config, store, sessions, log, version, resolver }: JobsDeps): Promise<Jobs> {
+export async function createJobs({ config, store, sessions, log, version, resolver, observer = {} }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
-  const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver);
-  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log);
-  const service = new JobService(config, store, sessions, worker, resolver);
+  const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
+  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer);
+  const service = new JobService(config, store, sessions, worker, resolver, observer);
   return {
     service,
     worker,

@@ -6,6 +6,7 @@ import { ProblemError } from '../problems.js';
 import { pickOptions, type ChatInput, type SessionService } from '../sessions/service.js';
 import type { JobRow, JobStatus, Store } from '../store/index.js';
 import { jobEventStream } from './event-source.js';
+import type { JobsObserver } from './index.js';
 import { timeOrderedId } from './ids.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
 import { jobView } from './view.js';
@@ -36,6 +37,7 @@ export class JobService {
     private readonly sessions: SessionService,
     private readonly worker: JobWorker,
     private readonly resolver?: Resolver,
+    private readonly observer: JobsObserver = {},
   ) {}
 
   async create(tenant: string, name: string, input: JobInput): Promise<JobView> {
@@ -61,6 +63,7 @@ export class JobService {
       webhook_url: input.webhook_url ?? null,
       metadata: input.metadata,
     });
+    this.observer.jobState?.('queued');
     this.worker.notify();
     return jobView(row, []);
   }

@@ -8,6 +8,7 @@ import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
 import type { JobOutcome, JobRow, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
+import type { JobsObserver } from './index.js';
 import { cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
 import type { JobEventType } from './view.js';
 
@@ -50,6 +51,7 @@ export class JobWorker {
     private readonly dispatcher: WebhookDispatcher,
     private readonly settings: WorkerSettings,
     private readonly log: Logger,
+    private readonly observer: JobsObserver = {},
   ) {
     this.changes.setMaxListeners(0);
   }
@@ -101,6 +103,7 @@ export class JobWorker {
     const problem = cancelledProblem(false);
     const row = await this.store.jobs.finish(jobId, { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) }, ['queued']);
     if (row) {
+      this.observer.jobState?.('cancelled');
       this.changed(jobId);
       await this.announce('job.cancelled', row);
       return row;
@@ -147,7 +150,7 @@ export class JobWorker {
       do {
         this.again = false;
         if (this.stopping || this.handles.size >= this.settings.concurrency) break;
-        const candidates = await this.store.jobs.runnable(this.settings.concurrency * 4 + this.handles.size);
+        const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.handles.size, [...this.busySessions]);
         for (const job of candidates) {
           if (this.stopping || this.handles.size >= this.settings.concurrency) break;
           if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
@@ -199,10 +202,12 @@ export class JobWorker {
     const running = await this.store.jobs.markRunning(job.id, turn.id);
     if (running) {
       handle.job = running;
+      this.observer.jobState?.('running');
       this.changed(job.id);
       await this.announce('job.started', running);
-    } else if ((await this.store.jobs.findById(job.id))?.status === 'cancelled') {
-      turn.interrupt('client'); // cancelled in the instant between being picked and starting
+    } else if (await this.store.jobs.findById(job.id)) {
+      // No longer queued: cancelled in the instant between being picked and starting (or taken by another process).
+      turn.interrupt('client');
       await chat.recorded;
       return;
     }
@@ -259,6 +264,7 @@ export class JobWorker {
     // A job whose session was deleted meanwhile is gone from the table; its webhook still says how it ended.
     const row: JobRow = stored ?? { ...handle.job, ...outcome, result: outcome.result ?? null, error: outcome.error ?? null, events: outcome.events ?? null, finished_at: at, updated_at: at };
     if (!stored && (await this.store.jobs.findById(handle.job.id))) return; // it had already ended (cancelled elsewhere)
+    this.observer.jobState?.(outcome.status);
     this.changed(handle.job.id);
     const event: JobEventType = outcome.status === 'succeeded' ? 'job.succeeded' : outcome.status === 'cancelled' ? 'job.cancelled' : 'job.failed';
     await this.announce(event, row);
@@ -277,13 +283,17 @@ export class JobWorker {
     for (const job of await this.store.jobs.running()) {
       if (this.settings.retryOnRestart && job.restarts < 1) {
         await this.store.jobs.requeueAfterRestart(job.id);
+        this.observer.jobState?.('queued');
         this.log.warn({ job: job.id, session: job.session_name }, 'job was running when the server stopped: re-queued');
         continue;
       }
       const problem = restartProblem(this.settings.retryOnRestart);
       const row = await this.store.jobs.finish(job.id, { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) }, ['running']);
       this.log.warn({ job: job.id, session: job.session_name }, 'job was running when the server stopped: failed');
-      if (row) await this.announce('job.failed', row);
+      if (row) {
+        this.observer.jobState?.('failed');
+        await this.announce('job.failed', row);
+      }
     }
   }
 }

@@ -1,7 +1,7 @@
 // What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { SandboxSettings } from '@anthropic-ai/claude-agent-sdk';
+import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { deniedReads, hiddenVariables, probeSandbox, sandboxSettings, SessionTmpDirs, type SandboxStatus, type ServerPaths } from '../engine/sandbox.js';
@@ -16,6 +16,7 @@ export interface ProcessPolicy {
   guard: WorkspaceGuard;
   sandbox: SandboxSettings | undefined;
   refuseShell: boolean;
+  settingSources: SettingSource[];
 }
 
 export class TurnSecurity {
@@ -45,6 +46,8 @@ export class TurnSecurity {
     moderation.watch();
     const budgets = new Budgets({ perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser }, opts.spentBy);
     const tmpDirs = new SessionTmpDirs(config.dataDir);
+    // What processes of an earlier run of this server left there is of no use now.
+    await tmpDirs.clear();
     const denyRead = deniedReads(serverPaths(config, cliEnv, tmpDirs.root), config.security.sandbox);
     const hide = hiddenVariables(cliEnv);
     const policy = config.security.sandbox;
@@ -98,7 +101,14 @@ export class TurnSecurity {
       shellRefusal: refuseShell ? `Bash is not available on this server: its OS sandbox cannot start (${s.reason}).` : undefined,
     });
     const sandbox = s.available ? sandboxSettings(this.config.security.sandbox, { workingDir, tmpDir }, this.denyRead, hiddenVariables(cliEnv)) : undefined;
-    return { env: { ...cliEnv, CLAUDE_CODE_TMPDIR: tmpDir }, guard, sandbox, refuseShell };
+    return {
+      // Auto-memory would have the model write to the CLI's config dir, which every session shares (and the guard refuses).
+      env: { ...cliEnv, CLAUDE_CODE_TMPDIR: tmpDir, CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1' },
+      guard,
+      sandbox,
+      refuseShell,
+      settingSources: this.config.security.settingSources,
+    };
   }
 
   /** Removes what the session's processes left (its temp folder). */
@@ -106,8 +116,10 @@ export class TurnSecurity {
     await this.tmpDirs.remove(sessionId);
   }
 
-  close(): void {
+  /** Stops watching the rules and removes the sessions' temporary folders (call once every process has ended). */
+  async close(): Promise<void> {
     this.moderation.close();
+    await this.tmpDirs.clear();
   }
 }
 

@@ -106,16 +106,21 @@ export class JobsRepo {
     return { items: rows.map(toJobRow), total: Number(count.total) };
   }
 
-  /** Queued jobs that may run now (no run_after in the future), oldest first. */
-  async runnable(limit: number, now = nowIso()): Promise<JobRow[]> {
-    const rows = await this.#db
+  /**
+   * The next job of each session that may run now, oldest first: a session's oldest queued job, if it is not
+   * waiting for its run_after (a later job never overtakes it), leaving out the sessions in `busySessions`.
+   */
+  async runnable(limit: number, busySessions: readonly string[] = [], now = nowIso()): Promise<JobRow[]> {
+    let query = this.#db
       .selectFrom('jobs')
       .selectAll()
       .where('status', '=', 'queued')
       .where((eb) => eb.or([eb('run_after', 'is', null), eb('run_after', '<=', now)]))
-      .orderBy('id', 'asc')
-      .limit(limit)
-      .execute();
+      .where('id', '=', (eb) =>
+        eb.selectFrom('jobs as head').select((h) => h.fn.min('head.id').as('first')).whereRef('head.session_id', '=', 'jobs.session_id').where('head.status', '=', 'queued'),
+      );
+    if (busySessions.length > 0) query = query.where('session_id', 'not in', [...busySessions]);
+    const rows = await query.orderBy('id', 'asc').limit(limit).execute();
     return rows.map(toJobRow);
   }
 

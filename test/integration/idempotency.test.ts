@@ -143,6 +143,25 @@ describe('Idempotency-Key', () => {
     expect(turnsFor('per key chat')).toBe(2);
   });
 
+  it('does not keep the answer of a sync chat whose client left (its turn was interrupted): a retry runs anew', async () => {
+    await session('left');
+    model.script({ match: 'idem-client-left', times: 1, steps: [{ hang: true }] });
+    const abort = new AbortController();
+    const first = t.request('/api/v1/sessions/left/chat', { method: 'POST', json: { message: 'idem-client-left' }, headers: { 'idempotency-key': 'left-key' }, signal: abort.signal });
+    await model.waitFor((r) => r.prompt === 'idem-client-left');
+    abort.abort();
+    await expect(first).rejects.toThrow();
+    const retry = await eventually(async () => {
+      const res = await post('/sessions/left/chat', { message: 'idem-client-left' }, 'left-key');
+      if (res.status === 200) return res;
+      await res.body?.cancel();
+      return undefined;
+    }, 20_000, 'the retry to run');
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect((await retry.json()).data).toMatchObject({ status: 'ok' });
+    expect(turnsFor('idem-client-left')).toBe(2);
+  });
+
   it('does not keep a response a retry could fix (409, 5xx): the key is free again', async () => {
     await session('retryable');
     model.script({ match: 'idem-api-down', times: 2, steps: [{ error: { status: 500, message: 'scripted outage' } }] });

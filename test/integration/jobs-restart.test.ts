@@ -102,7 +102,8 @@ describe('a job running when the server is killed', () => {
 
     await kill(server);
     server = await start(dir);
-    // The CLI the dead server left mid-turn was ended before the new server listened (it would still write to the session).
+    // The CLI of the dead server is gone before the new one listens: it died with its server (parent-death signal),
+    // and where that is not available the new server ends it at start-up (it would still write to the session).
     expect(orphans.filter(alive)).toEqual([]);
 
     const done = await eventually(async () => {

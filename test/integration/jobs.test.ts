@@ -71,6 +71,11 @@ describe('creating and running a job', () => {
       ['assistant', done.turn_id],
     ]);
     expect(history[1].content).toBe('Job wrote the file.');
+
+    const metrics = await (await t.request('/metrics')).text();
+    expect(metrics).toMatch(/cca_job_transitions_total\{state="queued"\} [1-9]/);
+    expect(metrics).toMatch(/cca_job_transitions_total\{state="running"\} [1-9]/);
+    expect(metrics).toMatch(/cca_job_transitions_total\{state="succeeded"\} [1-9]/);
   });
 
   it('lists jobs newest first with pagination and a status filter (done = succeeded)', async () => {
@@ -120,6 +125,8 @@ describe('job events (SSE)', () => {
     expect(replay.map((e) => [e.id, e.event])).toEqual(events.map((e) => [e.id, e.event]));
     const rest = await readSse(await t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events`, { headers: { 'last-event-id': String(ids[2]) } })).all();
     expect(rest.map((e) => e.id)).toEqual(ids.slice(3));
+    const viaQuery = await readSse(await t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events?last_event_id=${ids[3]}`)).all();
+    expect(viaQuery.map((e) => e.id)).toEqual(ids.slice(4));
   });
 
   it('waits while the job is queued, then streams it', async () => {
@@ -170,6 +177,23 @@ describe('cancel', () => {
     expect(body.result).toMatchObject({ status: 'interrupted' });
     const next = (await createJob('cr', { message: 'cr after cancel' })).json.data;
     expect((await finished('cr', next.id)).result.content).toBe('echo: cr after cancel');
+  });
+
+  it('of a job whose turn waits behind a chat: the turn is cancelled before it starts', async () => {
+    await createSession('cw');
+    model.script({ match: 'cw-chat-hang', steps: [{ hang: true }] });
+    const chat = t.request('/api/v1/sessions/cw/chat', { method: 'POST', json: { message: 'cw-chat-hang' } });
+    await model.waitFor((r) => r.prompt === 'cw-chat-hang');
+    const job = (await createJob('cw', { message: 'cw-waiting-job' })).json.data;
+    // The job's turn was handed to the session's queue, where it waits behind the chat.
+    const turn = await eventually(() => t.server.jobs.worker.turnOf(job.id), 10_000, 'the job\'s turn to be submitted');
+    expect(turn.state).toBe('queued');
+    const res = await cancel('cw', job.id);
+    expect(res.status).toBe(200);
+    expect((await res.json()).data).toMatchObject({ status: 'cancelled', started_at: null, error: { type: '/problems/job-cancelled' } });
+    await t.request('/api/v1/sessions/cw/interrupt', { method: 'POST' });
+    expect((await chat).status).toBe(200);
+    expect(model.mainRequests().some((r) => r.prompt === 'cw-waiting-job')).toBe(false);
   });
 
   it('of a finished job is 409; of an unknown job 404', async () => {
@@ -231,6 +255,36 @@ describe('ordering', () => {
       ['user', true],
       ['assistant', false],
     ]);
+  });
+});
+
+describe('capacity and shutdown', () => {
+  it('runs at most JOB_CONCURRENCY jobs at once, and re-queues a job still running at a graceful shutdown', async () => {
+    const small = await startTestServer(model.url, { JOB_CONCURRENCY: '1', SHUTDOWN_GRACE_SECONDS: '0' });
+    try {
+      for (const name of ['cap-a', 'cap-b']) expect((await small.request('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);
+      model.script({ match: 'cap-hang', times: 1, steps: [{ hang: true }] });
+      model.script({ match: 'cap-hang', steps: [{ text: 'after the restart' }] });
+      const post = async (name: string, message: string) => (await (await small.request(`/api/v1/sessions/${name}/jobs`, { method: 'POST', json: { message } })).json()).data;
+      const get = async (name: string, id: string) => (await (await small.request(`/api/v1/sessions/${name}/jobs/${id}`)).json()).data;
+      const a = await post('cap-a', 'cap-hang');
+      const b = await post('cap-b', 'cap other session');
+      await model.waitFor((r) => r.prompt === 'cap-hang');
+      expect((await get('cap-b', b.id)).status).toBe('queued'); // the one job slot is taken
+      await small.restart();
+      const done = await eventually(async () => {
+        const j = await get('cap-a', a.id);
+        return j.status === 'succeeded' ? j : undefined;
+      }, 60_000, 'the re-queued job to succeed');
+      expect(done).toMatchObject({ restarts: 1, attempts: 2, result: { content: 'after the restart' } });
+      const other = await eventually(async () => {
+        const j = await get('cap-b', b.id);
+        return j.status === 'succeeded' ? j : undefined;
+      }, 60_000, 'the queued job to succeed');
+      expect(Date.parse(other.started_at)).toBeGreaterThanOrEqual(Date.parse(done.finished_at));
+    } finally {
+      await small.cleanup();
+    }
   });
 });
 

@@ -3,9 +3,11 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer, type Step } from '../support/model-server.js';
+import { SessionTmpDirs } from '../../src/engine/sandbox.js';
 import { cliProcesses } from '../support/processes.js';
 import { KEYS, startTestServer, type TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
+import { eventually } from '../support/wait.js';
 
 /** Fake secrets in the environment the server hands (filtered) to Claude Code: none may reach the model. */
 const SECRETS = {
@@ -168,6 +170,16 @@ describe('file tools outside the workspace are denied (first call on a fresh con
     expect(denied.length).toBeGreaterThanOrEqual(11);
     expect(denied.map((u) => u.name)).toEqual(expect.arrayContaining(['Read', 'Write', 'Edit', 'Glob', 'Grep']));
   });
+
+  it('puts every denial in the audit trail', async () => {
+    const rows = await eventually(async () => {
+      const res = await request('/api/v1/audit?action=tool.deny&limit=100');
+      const data = (await res.json()).data as Array<{ outcome: string; detail: { tool: string; reason: string } }>;
+      return data.length >= 11 ? data : undefined;
+    }, 10_000, 'the denial audit rows');
+    expect(rows.every((r) => r.outcome === 'denied' && r.detail.reason.length > 0)).toBe(true);
+    expect(rows.map((r) => r.detail.tool)).toEqual(expect.arrayContaining(['Read', 'Write', 'Edit', 'Glob', 'Grep']));
+  });
 });
 
 describe('Bash runs in the OS sandbox', () => {
@@ -227,6 +239,35 @@ describe('Bash runs in the OS sandbox', () => {
   });
 });
 
+describe('workspace-controlled settings', () => {
+  it('does not load a .claude/settings.json planted in the workspace: its hooks never run on the host', async () => {
+    const marker = join(t.dirs.root, 'project-hook-ran');
+    mkdirSync(join(beta.workspace, '.claude'), { recursive: true });
+    writeFileSync(
+      join(beta.workspace, '.claude', 'settings.json'),
+      JSON.stringify({ hooks: { PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: `touch ${marker}` }] }], UserPromptSubmit: [{ hooks: [{ type: 'command', command: `touch ${marker}-prompt` }] }] } }),
+    );
+    writeFileSync(join(beta.workspace, '.claude', 'settings.local.json'), JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: `touch ${marker}-stop` }] }] } }));
+    writeFileSync(join(beta.workspace, 'plain.txt'), 'plain\n');
+    model.script({ match: 'beta-reads', steps: [{ tool: { name: 'Read', input: { file_path: 'plain.txt' } } }, { text: 'read it' }] });
+    const res = await request('/api/v1/sessions/beta/chat', { method: 'POST', json: { message: 'beta-reads' } });
+    expect(res.status).toBe(200);
+    for (const suffix of ['', '-prompt', '-stop']) expect(existsSync(marker + suffix), marker + suffix).toBe(false);
+  });
+});
+
+describe('subagents', () => {
+  it('are guarded too: a subagent\'s Read outside the workspace is denied', async () => {
+    await t.restart({ CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,Bash,Agent,Task' });
+    model.script({ match: 'subagent-reads-passwd', steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'sub done' }] });
+    await turn('spawn-subagent', [{ tool: { name: 'Agent', input: { description: 'look around', prompt: 'subagent-reads-passwd now', subagent_type: 'general-purpose' } } }]);
+    const followUp = await model.waitFor((r) => r.kind === 'main' && r.prompt?.includes('subagent-reads-passwd') === true && (r.step ?? 0) > 0);
+    const seen = JSON.stringify(followUp.body.messages);
+    expect(seen).toContain('Access denied by the workspace policy');
+    expect(seen).not.toContain('root:x:0:0');
+  });
+});
+
 describe('across all of it', () => {
   it('no secret and no foreign content ever reached the model', () => {
     const sent = allSent();
@@ -238,5 +279,12 @@ describe('across all of it', () => {
     const health = (await res.json()).data;
     expect(health.sandbox).toEqual({ enabled: true, available: true, reason: null, network: false });
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+
+  it('removes the sessions\' temporary folders when the server stops', async () => {
+    const root = new SessionTmpDirs(t.config.dataDir).root;
+    expect(existsSync(root)).toBe(true);
+    await t.stop();
+    expect(existsSync(root)).toBe(false);
   });
 });

@@ -110,6 +110,22 @@ describe('signed deliveries', () => {
     const entry = done.webhooks[0].log[0];
     expect(entry).toEqual({ attempt: 1, at: expect.any(String), status_code: 204, error: null, duration_ms: expect.any(Number) });
     expect(done.webhooks.map((w: any) => w.id).sort()).toEqual([...mine, ...theirs].map((r) => r.headers['webhook-id']).sort());
+    expect(await (await t.request('/metrics')).text()).toMatch(/cca_webhook_attempts_total\{outcome="ok"\} [1-9]/);
+  });
+
+  it('sends job.failed for a failed job and job.cancelled for a cancelled one', async () => {
+    const own = await receiver(secret);
+    model.script({ match: 'webhook-failing-job', steps: [{ error: { status: 400, message: 'refused by the model' } }] });
+    const failed = await runJob(t, 'hook-fail', { message: 'webhook-failing-job', webhook_url: own.url });
+    const [f] = await own.waitFor(1, (r) => r.verified?.type === 'job.failed');
+    expect(f!.verified.data).toMatchObject({ id: failed.id, status: 'failed', error: { type: '/problems/api-error' } });
+
+    model.script({ match: 'webhook-cancelled-job', steps: [{ hang: true }] });
+    const cancelled = await runJob(t, 'hook-cancel', { message: 'webhook-cancelled-job', webhook_url: own.url });
+    await own.waitFor(1, (r) => r.verified?.type === 'job.started' && r.verified.data.id === cancelled.id);
+    expect((await t.request(`/api/v1/sessions/hook-cancel/jobs/${cancelled.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    const [c] = await own.waitFor(1, (r) => r.verified?.type === 'job.cancelled');
+    expect(c!.verified.data).toMatchObject({ id: cancelled.id, status: 'cancelled', error: { type: '/problems/job-cancelled' } });
   });
 
   it('retries a receiver that fails twice, then succeeds: three attempts logged, one message id', async () => {

@@ -10,14 +10,19 @@ const children: ChildProcess[] = [];
 const log = pino({ level: 'silent' });
 
 afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const c of children.splice(0)) {
+    try {
+      process.kill(-c.pid!, 'SIGKILL'); // the whole group: a shell's child too
+    } catch {
+      // already gone
+    }
+  }
 });
 
 /** A long sleep whose environment carries the given owner mark (through a shell when `nested`, as a tool process would). */
 function sleeper(mark: string, nested = false): ChildProcess {
-  const child = nested
-    ? spawn('sh', ['-c', 'sleep 60 & wait'], { env: { PATH: process.env.PATH, [OWNER_ENV]: mark }, stdio: 'ignore' })
-    : spawn('sleep', ['60'], { env: { PATH: process.env.PATH, [OWNER_ENV]: mark }, stdio: 'ignore' });
+  const options = { env: { PATH: process.env.PATH, [OWNER_ENV]: mark }, stdio: 'ignore' as const, detached: true };
+  const child = nested ? spawn('sh', ['-c', 'sleep 60 & wait'], options) : spawn('sleep', ['60'], options);
   children.push(child);
   return child;
 }

@@ -57,6 +57,22 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       expect(await store.jobs.nextRunAfter()).toBeDefined();
     });
 
+    it('offers each session\'s oldest queued job only: a delayed head is never overtaken, busy sessions are left out', async () => {
+      const busy = await session();
+      const delayed = await session();
+      const free = await session();
+      for (let i = 0; i < 5; i++) await newJob(busy, `busy-${i}`);
+      const head = await newJob(delayed, 'delayed-head');
+      await newJob(delayed, 'delayed-second');
+      await store.jobs.delay(head.id, iso(60_000));
+      await newJob(free, 'free-1');
+      await newJob(free, 'free-2');
+      const ids: string[] = [busy, delayed, free];
+      const mine = (rows: { session_id: string; message: string }[]) => rows.filter((j) => ids.includes(j.session_id)).map((j) => j.message);
+      expect(mine(await store.jobs.runnable(1000))).toEqual(['busy-0', 'free-1']);
+      expect(mine(await store.jobs.runnable(1000, [busy]))).toEqual(['free-1']);
+    });
+
     it('moves queued → running → ended only from the expected states', async () => {
       const sid = await session();
       const job = await newJob(sid);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, describe, expect, it } from 'vitest';
-import { isWebhookSecret } from '../../src/config/index.js';
+import { ConfigError, isWebhookSecret, loadConfig } from '../../src/config/index.js';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
 import { timeOrderedId } from '../../src/jobs/ids.js';
 import { generateWebhookSecret, loadWebhookSecret, SECRET_FILE } from '../../src/jobs/secret.js';
@@ -93,5 +93,61 @@ describe('webhook secret', () => {
     const broken = mkdtempSync(join(dir, 'broken-'));
     writeFileSync(join(broken, SECRET_FILE), 'not a secret\n');
     await expect(loadWebhookSecret(undefined, broken, capture().log)).rejects.toThrow(/does not hold a webhook secret/);
+  });
+});
+
+describe('job and webhook settings', () => {
+  const base = { DATA_DIR: '/tmp/cca-settings', APPROVED_DIRECTORY: '/tmp/cca-settings/ws' };
+
+  it('have their defaults', () => {
+    const c = loadConfig({ ...base, MAX_CONCURRENT_TURNS: '3' });
+    expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true });
+    expect(c.webhooks).toEqual({ url: undefined, secret: undefined, maxAttempts: 6, timeoutMs: 10_000, retryBaseMs: 10_000, retryMaxMs: 3_600_000, allowPrivate: false });
+    expect(c.idempotencyTtlMs).toBe(86_400_000);
+  });
+
+  it('are read from the environment', () => {
+    const secret = generateWebhookSecret();
+    const c = loadConfig({
+      ...base,
+      JOB_CONCURRENCY: '2',
+      JOB_RETRY_ON_RESTART: 'false',
+      WEBHOOK_URL: 'https://hooks.example.com/all',
+      WEBHOOK_SECRET: secret,
+      WEBHOOK_MAX_ATTEMPTS: '3',
+      WEBHOOK_TIMEOUT_SECONDS: '2.5',
+      WEBHOOK_RETRY_BASE_SECONDS: '0.5',
+      WEBHOOK_RETRY_MAX_SECONDS: '60',
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      IDEMPOTENCY_TTL_SECONDS: '60',
+    });
+    expect(c.jobs).toEqual({ concurrency: 2, retryOnRestart: false });
+    expect(c.webhooks).toEqual({ url: 'https://hooks.example.com/all', secret, maxAttempts: 3, timeoutMs: 2500, retryBaseMs: 500, retryMaxMs: 60_000, allowPrivate: true });
+    expect(c.idempotencyTtlMs).toBe(60_000);
+    expect(c.secretNames).toEqual(expect.arrayContaining(['WEBHOOK_URL', 'WEBHOOK_SECRET']));
+  });
+
+  it('refuse bad values with one line naming the variable, never echoing a secret', () => {
+    for (const [name, value] of [
+      ['WEBHOOK_URL', 'ftp://example.com/x'],
+      ['WEBHOOK_URL', 'not a url'],
+      ['WEBHOOK_SECRET', 'whsec_tooshort'],
+      ['WEBHOOK_SECRET', 'plain-secret-value-without-prefix'],
+      ['WEBHOOK_MAX_ATTEMPTS', '0'],
+      ['JOB_CONCURRENCY', '0'],
+      ['JOB_RETRY_ON_RESTART', 'maybe'],
+      ['IDEMPOTENCY_TTL_SECONDS', '0'],
+    ] as const) {
+      let error: unknown;
+      try {
+        loadConfig({ ...base, [name]: value });
+      } catch (err) {
+        error = err;
+      }
+      expect(error, `${name}=${value}`).toBeInstanceOf(ConfigError);
+      expect((error as Error).message).toContain(name);
+      expect((error as Error).message.split('\n')).toHaveLength(1);
+      if (name === 'WEBHOOK_SECRET' || name === 'WEBHOOK_URL') expect((error as Error).message).not.toContain(value);
+    }
   });
 });

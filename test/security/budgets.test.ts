@@ -49,3 +49,21 @@ describe('key budget', () => {
     await expect(new Budgets({}, async () => 1e9).assertCanSpend('x')).resolves.toBeUndefined();
   });
 });
+
+describe('security settings', () => {
+  it('reads CLAUDE_SETTING_SOURCES (default: the operator\'s user settings only) and refuses unknown sources', async () => {
+    const { ConfigError } = await import('../../src/config/index.js');
+    expect(loadConfig({}).security.settingSources).toEqual(['user']);
+    expect(loadConfig({ CLAUDE_SETTING_SOURCES: 'user,project' }).security.settingSources).toEqual(['user', 'project']);
+    expect(() => loadConfig({ CLAUDE_SETTING_SOURCES: 'user,policy' })).toThrow(ConfigError);
+    expect(() => loadConfig({ CLAUDE_SETTING_SOURCES: 'user,policy' })).toThrow(/CLAUDE_SETTING_SOURCES/);
+  });
+
+  it('reads the sandbox, moderation and budget settings', () => {
+    const c = loadConfig({ SANDBOX_ALLOW_NETWORK: 'true', SANDBOX_EXCLUDED_COMMANDS: 'git, docker', SANDBOX_DENY_READ: 'rel/secrets', MODERATION_ENABLED: 'no', CLAUDE_MAX_COST_PER_USER: '50', CLI_ENV_ALLOW: 'GITHUB_TOKEN' });
+    expect(c.security.sandbox).toMatchObject({ enabled: true, allowNetwork: true, excludedCommands: ['git', 'docker'] });
+    expect(c.security.sandbox.denyRead[0]).toMatch(/^\/.*rel\/secrets$/);
+    expect(c.security).toMatchObject({ maxCostPerUser: 50, cliEnvAllow: ['GITHUB_TOKEN'], moderation: { enabled: false } });
+    expect(() => loadConfig({ CLAUDE_MAX_COST_PER_REQUEST: '-1' })).toThrow(/CLAUDE_MAX_COST_PER_REQUEST/);
+  });
+});

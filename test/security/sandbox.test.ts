@@ -1,5 +1,5 @@
 // The Bash sandbox settings of a session and the start-up probe (with the real CLI and bubblewrap of this machine).
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -69,6 +69,15 @@ describe('SessionTmpDirs', () => {
     // Longer paths make the sandbox fall back to the shared /tmp/claude-<uid> (it puts sockets there).
     expect(a.length).toBeLessThanOrEqual(32);
     expect(new SessionTmpDirs('/other/data').root).not.toBe(dirs.root);
+  });
+
+  it('creates a private folder and removes it with the session', async () => {
+    const dirs = new SessionTmpDirs(join(tmpdir(), `cca-test-data-${process.pid}`));
+    const dir = await dirs.ensure('session-1');
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    await dirs.remove('session-1');
+    expect(existsSync(dir)).toBe(false);
+    rmSync(dirs.root, { recursive: true, force: true });
   });
 });
 

@@ -65,6 +65,9 @@ describe('file tools', () => {
   it('also resolves relative paths against the CLI\'s current directory when it moved', async () => {
     expect(await allowed('Read', { file_path: 'passwd' }, '/etc')).toBe(false);
     expect(await allowed('Read', { file_path: 'file.txt' }, ws)).toBe(true);
+    expect(await allowed('Grep', { pattern: 'root' }, '/etc')).toBe(false);
+    expect(await allowed('Glob', { pattern: '*' }, '/etc')).toBe(false);
+    expect(await allowed('Grep', { pattern: 'x' }, join(ws, 'sub'))).toBe(true);
   });
 
   it('lets the session use its extra folders (its CLI temp folder)', async () => {

@@ -234,6 +234,7 @@ export default fp<IdempotencyOptions>(
             headers: { 'Retry-After': '1' },
           });
         }
+        if (request.raw.socket?.destroyed) throw new HttpProblem(409, 'The client left while waiting for the first request with this Idempotency-Key.', { slug: 'idempotency-in-flight', title: 'Idempotent request in flight' });
         await waitForSettle(tenant, header);
       }
     });

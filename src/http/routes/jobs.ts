@@ -6,7 +6,7 @@ import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
 import { serviceUnavailable } from '../problem.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
-import { JobListQuery, JobParams, JobSchema, jobBody, type JobBody } from '../schemas/jobs.js';
+import { JobEventsQuery, JobListQuery, JobParams, JobSchema, jobBody, type JobBody } from '../schemas/jobs.js';
 import { SessionNameParams } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
@@ -105,6 +105,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
           'the stream waits while the job is queued and ends after the final event. With `Last-Event-ID` (header or `last_event_id` query) only the events after that id. ' +
           'A job that ended without running (cancelled while queued, or failed before its turn started) shows one `error` event with id 0.',
         params: JobParams,
+        querystring: JobEventsQuery,
         response: { 200: SSE_RESPONSE, ...problemResponses(401, 404, 422) },
       },
     },

@@ -31,6 +31,10 @@ export const JobParams = Type.Object({
   id: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'Job id.' }),
 });
 
+export const JobEventsQuery = Type.Object({
+  last_event_id: Type.Optional(Type.String({ description: 'Only the events after this id (as the Last-Event-ID header; a value that is not a number is ignored).' })),
+});
+
 export const JobListQuery = Type.Object({
   ...PaginationQuery.properties,
   status: Type.Optional(
