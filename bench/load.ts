@@ -32,7 +32,12 @@ function startProcess(args: string[], env: Record<string, string>, ready: RegExp
     const onData = (c: Buffer) => {
       out += c.toString();
       const m = ready.exec(out);
-      if (m) resolve({ child, url: m[1]! });
+      if (m) {
+        // Ready: keep draining its output (one log line per request) without keeping it.
+        child.stdout!.off('data', onData).resume();
+        child.stderr!.off('data', onData).resume();
+        resolve({ child, url: m[1]! });
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -63,7 +68,7 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1',
     DATA_DIR: join(dir, 'data'),
     APPROVED_DIRECTORY: join(dir, 'ws'),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info', // the start-up line says where it listens
     // Rate limiting stays on, with a budget the load fits in: the point is its cost, not its 429s.
     RATE_LIMIT_REQUESTS: '100000000',
     RATE_LIMIT_WINDOW: '60',
