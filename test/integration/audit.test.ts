@@ -132,7 +132,11 @@ describe('audit trail', () => {
 
   it('a delete is a row; filters by action, session, key and time range; pagination', async () => {
     expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-2' } })).status).toBe(201);
-    const mid = new Date().toISOString();
+    // Rows are written after the response: split the time range just after the create row as stored.
+    const [created] = await rowsOf('?session=aud-2', 1);
+    const midMs = Date.parse(created!.at) + 1;
+    const mid = new Date(midMs).toISOString();
+    await eventually(() => Date.now() > midMs, 1_000, 'the clock to pass the split point');
     expect((await t.request('/api/v1/sessions/aud-2', { method: 'DELETE' })).status).toBe(204);
     const [del] = await rowsOf('?action=session.delete', 1);
     expect(del).toMatchObject({ status: 204, session: 'aud-2', resource: 'sessions/aud-2', route: '/api/v1/sessions/:name' });
