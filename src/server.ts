@@ -8,7 +8,7 @@ import { cliEnvironment } from './engine/cli-env.js';
 import { Engine } from './engine/engine.js';
 import { buildApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/index.js';
-import { OWNER_ENV, ownerMark, reapOrphans } from './jobs/orphans.js';
+import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
 import { createMetrics, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-policy.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
  * runs on — calling the model, running tools, writing the transcript — while a restarted server resumes the same
  * session. With the parent-death signal the kernel kills it the moment the server dies. Where `setpriv` (util-linux
  * 2.33+) is missing, the processes are started as usual, and the next start of the server ends such leftovers
- * (src/jobs/orphans.ts).
+ * (src/engine/orphans.ts).
  */
 let found: string | null | undefined;
 

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { findOrphans, OWNER_ENV, ownerMark, reapOrphans } from '../../src/jobs/orphans.js';
+import { findOrphans, OWNER_ENV, ownerMark, reapOrphans } from '../../src/engine/orphans.js';
 import { eventually } from '../support/wait.js';
 
 const children: ChildProcess[] = [];
