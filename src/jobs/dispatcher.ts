@@ -10,6 +10,7 @@ import { sendWebhook } from './sender.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
 import type { JobsObserver } from './index.js';
 import { webhookPayload, type JobEventType } from './view.js';
+import { Pump } from './pump.js';
 
 /** Attempts in flight at once. */
 const PARALLEL_ATTEMPTS = 8;
@@ -35,10 +36,14 @@ export class WebhookDispatcher {
   private readonly signer: Webhook;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly abort = new AbortController();
-  private timer: NodeJS.Timeout | undefined;
-  private timerAt = 0;
-  private running = false;
-  private again = false;
+  private readonly pump = new Pump(
+    {
+      work: () => this.sendDue(),
+      nextDelayMs: () => this.nextDelay(),
+      onError: (err) => this.log.error({ err }, 'webhook dispatcher failed to read deliveries; retrying'),
+    },
+    POLL_MS,
+  );
   private started = false;
   private stopped = false;
 
@@ -61,7 +66,7 @@ export class WebhookDispatcher {
   /** Stops the loop and abandons attempts in flight (they stay pending and are retried by the next start). */
   async stop(): Promise<void> {
     this.stopped = true;
-    clearTimeout(this.timer);
+    this.pump.stop();
     this.abort.abort();
     await Promise.allSettled([...this.inflight.values()]);
   }
@@ -86,54 +91,33 @@ export class WebhookDispatcher {
     };
   }
 
-  /** Schedules the loop in `delayMs`, unless it is already scheduled sooner. */
+  /** Schedules a pass in `delayMs`, unless one is already due sooner. */
   private kick(delayMs = 0): void {
-    if (!this.started || this.stopped) return;
-    const at = Date.now() + Math.max(0, delayMs);
-    if (this.timer && this.timerAt <= at) return;
-    clearTimeout(this.timer);
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.run();
-    }, at - Date.now());
-    this.timer.unref();
+    if (this.started && !this.stopped) this.pump.kick(delayMs);
   }
 
-  private async run(): Promise<void> {
-    if (this.running) {
-      this.again = true;
-      return;
+  /** Starts the due deliveries there is room for. */
+  private async sendDue(): Promise<void> {
+    const room = PARALLEL_ATTEMPTS - this.inflight.size;
+    if (room <= 0) return;
+    const due = await this.store.deliveries.due(room, [...this.inflight.keys()]);
+    for (const d of due) {
+      if (this.stopped || this.inflight.size >= PARALLEL_ATTEMPTS) break;
+      const attempt = this.attempt(d)
+        .catch((err: unknown) => this.log.error({ err, delivery: d.id }, 'webhook delivery bookkeeping failed'))
+        .finally(() => {
+          this.inflight.delete(d.id);
+          this.kick();
+        });
+      this.inflight.set(d.id, attempt);
     }
-    this.running = true;
-    try {
-      do {
-        this.again = false;
-        const room = PARALLEL_ATTEMPTS - this.inflight.size;
-        if (room <= 0) break;
-        const due = await this.store.deliveries.due(room, [...this.inflight.keys()]);
-        for (const d of due) {
-          if (this.stopped || this.inflight.size >= PARALLEL_ATTEMPTS) break;
-          const attempt = this.attempt(d)
-            .catch((err: unknown) => this.log.error({ err, delivery: d.id }, 'webhook delivery bookkeeping failed'))
-            .finally(() => {
-              this.inflight.delete(d.id);
-              this.kick();
-            });
-          this.inflight.set(d.id, attempt);
-        }
-      } while (this.again && !this.stopped);
-      if (!this.stopped && this.inflight.size < PARALLEL_ATTEMPTS) {
-        // Attempts in flight kick the loop when they end; otherwise wake for the next due delivery (or poll).
-        const next = await this.store.deliveries.nextDueAt([...this.inflight.keys()]);
-        this.kick(next === undefined ? POLL_MS : Math.min(POLL_MS, Date.parse(next) - Date.now()));
-      }
-    } catch (err) {
-      this.log.error({ err }, 'webhook dispatcher failed to read deliveries; retrying');
-      this.kick(POLL_MS);
-    } finally {
-      this.running = false;
-    }
+  }
+
+  /** Attempts in flight kick the loop when they end; otherwise wake for the next due delivery (or poll). */
+  private async nextDelay(): Promise<number | null | undefined> {
+    if (this.inflight.size >= PARALLEL_ATTEMPTS) return null;
+    const next = await this.store.deliveries.nextDueAt([...this.inflight.keys()]);
+    return next === undefined ? undefined : Date.parse(next) - Date.now();
   }
 
   private async attempt(d: DeliveryRow): Promise<void> {

@@ -11,6 +11,7 @@ import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './index.js';
 import { cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
 import type { JobEventType } from './view.js';
+import { Pump } from './pump.js';
 
 /** Longest wait between looks at the queue (a delayed job's run_after, or work added by another process). */
 const POLL_MS = 5_000;
@@ -39,9 +40,17 @@ export class JobWorker {
   readonly changes = new EventEmitter();
   private readonly handles = new Map<string, Handle>();
   private readonly busySessions = new Set<string>();
-  private timer: NodeJS.Timeout | undefined;
-  private pumping = false;
-  private again = false;
+  private readonly pump = new Pump(
+    {
+      work: () => this.launchRunnable(),
+      nextDelayMs: async () => {
+        const next = await this.store.jobs.nextRunAfter();
+        return next === undefined ? undefined : Date.parse(next) - Date.now();
+      },
+      onError: (err) => this.log.error({ err }, 'job queue could not be read; retrying'),
+    },
+    POLL_MS,
+  );
   private started = false;
   private stopping = false;
 
@@ -66,7 +75,7 @@ export class JobWorker {
   /** Takes no new job from now on (running ones go on). */
   stopIntake(): void {
     this.stopping = true;
-    clearTimeout(this.timer);
+    this.pump.stop();
   }
 
   /** Waits for the jobs in flight to settle (call after the engine has shut down, which ends their turns). */
@@ -134,36 +143,17 @@ export class JobWorker {
   }
 
   private schedule(delayMs: number): void {
-    if (!this.started || this.stopping) return;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.pump(), Math.max(0, delayMs));
-    this.timer.unref();
+    if (this.started && !this.stopping) this.pump.kick(delayMs);
   }
 
-  private async pump(): Promise<void> {
-    if (this.pumping) {
-      this.again = true;
-      return;
-    }
-    this.pumping = true;
-    try {
-      do {
-        this.again = false;
-        if (this.stopping || this.handles.size >= this.settings.concurrency) break;
-        const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.handles.size, [...this.busySessions]);
-        for (const job of candidates) {
-          if (this.stopping || this.handles.size >= this.settings.concurrency) break;
-          if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
-          this.launch(job);
-        }
-      } while (this.again && !this.stopping);
-      const next = await this.store.jobs.nextRunAfter();
-      this.schedule(next === undefined ? POLL_MS : Math.min(POLL_MS, Date.parse(next) - Date.now()));
-    } catch (err) {
-      this.log.error({ err }, 'job queue could not be read; retrying');
-      this.schedule(POLL_MS);
-    } finally {
-      this.pumping = false;
+  /** Launches the queued jobs there is room for, one per session. */
+  private async launchRunnable(): Promise<void> {
+    if (this.stopping || this.handles.size >= this.settings.concurrency) return;
+    const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.handles.size, [...this.busySessions]);
+    for (const job of candidates) {
+      if (this.stopping || this.handles.size >= this.settings.concurrency) break;
+      if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
+      this.launch(job);
     }
   }
 
