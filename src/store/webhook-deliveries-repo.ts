@@ -17,16 +17,11 @@ export interface DeliveryAttempt {
 
 export type DeliveryRow = Omit<Selectable<WebhookDeliveriesTable>, 'log'> & { log: DeliveryAttempt[] };
 
-export interface NewDelivery {
-  id: string;
-  job_id: string;
-  owner: string;
-  event: string;
-  url: string;
-  payload: string;
+/** What `insert` takes: the message and its target; status, attempts and log start empty, times default to now. */
+export type NewDelivery = Pick<WebhookDeliveriesTable, 'id' | 'job_id' | 'owner' | 'event' | 'url' | 'payload'> & {
   next_attempt_at?: string;
   created_at?: string;
-}
+};
 
 /** What one attempt changes: the new state, the attempt count and the log entry to append. */
 export interface AttemptRecord {
