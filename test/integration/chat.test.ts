@@ -1,31 +1,20 @@
 // Sync chat through the real CLI: tools really run in the workspace, results, history rows, totals and follow-up context.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, promptTexts } from '../support/model-server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
+import { promptTexts } from '../support/model-server.js';
 
-let model: ModelServer;
-let t: TestServer;
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url);
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
-});
+const ctx = useTestServer();
 
 async function createSession(name: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name, ...body } });
+  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name, ...body } });
   expect(res.status).toBe(201);
   return (await res.json()).data;
 }
 
 async function chat(name: string, body: Record<string, unknown>) {
-  const res = await t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: body });
+  const res = await ctx.t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: body });
   const json = await res.json();
   return { status: res.status, json };
 }
@@ -34,14 +23,14 @@ describe('sync chat', () => {
   it('creates a pending session with its own workspace folder', async () => {
     const s = await createSession('alpha');
     expect(s.status).toBe('pending');
-    expect(s.workspace.startsWith(t.dirs.workspaces)).toBe(true);
+    expect(s.workspace.startsWith(ctx.t.dirs.workspaces)).toBe(true);
     expect(existsSync(s.workspace)).toBe(true);
     expect(s.working_dir).toBe(s.workspace);
     expect(s.live).toBe(false);
   });
 
   it('runs a Write in the workspace and answers with content, cost, usage and tools used', async () => {
-    model.script({
+    ctx.model.script({
       match: 'write-hello-file',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/hello.txt', content: 'Hello from Claude\n' } } }, { text: 'I wrote hello.txt.' }],
     });
@@ -59,7 +48,7 @@ describe('sync chat', () => {
     expect(typeof d.session_id).toBe('string');
     expect(json.meta.request_id).toBeTruthy();
 
-    const session = (await (await t.request('/api/v1/sessions/alpha')).json()).data;
+    const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
     expect(readFileSync(join(session.workspace, 'hello.txt'), 'utf8')).toBe('Hello from Claude\n');
     expect(session.status).toBe('active');
     expect(session.claude_session_id).toBe(d.session_id);
@@ -69,21 +58,21 @@ describe('sync chat', () => {
   });
 
   it('feeds Bash output back to the model as the tool result', async () => {
-    model.script({
+    ctx.model.script({
       match: 'run-the-echo',
       steps: [{ tool: { name: 'Bash', input: { command: 'echo bash-said-$((40+2))', description: 'echo a marker' } } }, { text: 'Ran it.' }],
     });
     const { status, json } = await chat('alpha', { message: 'run-the-echo now' });
     expect(status).toBe(200);
     expect(json.data.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
-    const followUp = model.mainRequests().filter((r) => r.prompt?.includes('run-the-echo') && r.step === 1).at(-1);
+    const followUp = ctx.model.mainRequests().filter((r) => r.prompt?.includes('run-the-echo') && r.step === 1).at(-1);
     expect(JSON.stringify(followUp?.body.messages.at(-1))).toContain('bash-said-42');
   });
 
   it('reads and edits files the client put in the workspace', async () => {
-    const session = (await (await t.request('/api/v1/sessions/alpha')).json()).data;
+    const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
     writeFileSync(join(session.workspace, 'notes.md'), 'colour: red\n');
-    model.script({
+    ctx.model.script({
       match: 'fix-the-notes',
       steps: [
         { tool: { name: 'Read', input: { file_path: '{{cwd}}/notes.md' } } },
@@ -100,12 +89,12 @@ describe('sync chat', () => {
   it('keeps the conversation: the model sees the earlier prompts of the session', async () => {
     const { json } = await chat('alpha', { message: 'what did I ask before?' });
     expect(json.data.content).toBe('echo: what did I ask before?');
-    const last = model.mainRequests().at(-1)!;
+    const last = ctx.model.mainRequests().at(-1)!;
     expect(promptTexts(last)).toEqual(['please write-hello-file', 'run-the-echo now', 'fix-the-notes please', 'what did I ask before?']);
   });
 
   it('records every turn in history, in order, with tools, cost and timing', async () => {
-    const res = await t.request('/api/v1/sessions/alpha/history?limit=100');
+    const res = await ctx.t.request('/api/v1/sessions/alpha/history?limit=100');
     expect(res.status).toBe(200);
     const body = await res.json();
     const rows = body.data;
@@ -120,11 +109,11 @@ describe('sync chat', () => {
     const ids = rows.map((r: { id: number }) => r.id);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
 
-    const page2 = await (await t.request('/api/v1/sessions/alpha/history?page=2&limit=3')).json();
+    const page2 = await (await ctx.t.request('/api/v1/sessions/alpha/history?page=2&limit=3')).json();
     expect(page2.data.map((r: { id: number }) => r.id)).toEqual(ids.slice(3, 6));
     expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 3, total: 8, pages: 3 });
 
-    const session = (await (await t.request('/api/v1/sessions/alpha')).json()).data;
+    const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
     const costs = rows.filter((r: { role: string }) => r.role === 'assistant').reduce((a: number, r: { cost_usd: number }) => a + r.cost_usd, 0);
     expect(session.totals.turns).toBe(4);
     expect(session.totals.cost_usd).toBeCloseTo(costs, 10);
@@ -134,30 +123,30 @@ describe('sync chat', () => {
     await createSession('beta', { model: 'claude-session-model' });
     const r1 = await chat('beta', { message: 'first on beta' });
     expect(r1.status).toBe(200);
-    expect(model.mainRequests().at(-1)!.body.model).toBe('claude-session-model');
+    expect(ctx.model.mainRequests().at(-1)!.body.model).toBe('claude-session-model');
     const r2 = await chat('beta', { message: 'second on beta', model: 'claude-request-model', system: 'Answer like a pirate.' });
     expect(r2.status).toBe(200);
-    const req2 = model.mainRequests().at(-1)!;
+    const req2 = ctx.model.mainRequests().at(-1)!;
     expect(req2.body.model).toBe('claude-request-model');
     expect(JSON.stringify(req2.body.system)).toContain('Answer like a pirate.');
     expect(promptTexts(req2)).toEqual(['first on beta', 'second on beta']);
     const r3 = await chat('beta', { message: 'third on beta' });
     expect(r3.status).toBe(200);
-    expect(model.mainRequests().at(-1)!.body.model).toBe('claude-session-model');
+    expect(ctx.model.mainRequests().at(-1)!.body.model).toBe('claude-session-model');
   });
 
   it('narrows tools: a session limited to Read cannot Write', async () => {
     await createSession('readonly', { allowed_tools: ['Read'] });
-    model.script({
+    ctx.model.script({
       match: 'try-to-write',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/nope.txt', content: 'x' } } }, { text: 'Could not write.' }],
     });
     const { status, json } = await chat('readonly', { message: 'try-to-write something' });
     expect(status).toBe(200);
-    const session = (await (await t.request('/api/v1/sessions/readonly')).json()).data;
+    const session = (await (await ctx.t.request('/api/v1/sessions/readonly')).json()).data;
     expect(existsSync(join(session.workspace, 'nope.txt'))).toBe(false);
     expect(json.data.content).toBe('Could not write.');
-    const sent = model.mainRequests().filter((r) => r.prompt?.includes('try-to-write')).at(0)!;
+    const sent = ctx.model.mainRequests().filter((r) => r.prompt?.includes('try-to-write')).at(0)!;
     const offered = sent.body.tools.map((x: { name: string }) => x.name);
     expect(offered).toContain('Read');
     expect(offered).not.toContain('Write');

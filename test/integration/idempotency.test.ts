@@ -1,27 +1,16 @@
 // Idempotency-Key through the real CLI: a repeat of chat, stream, job or session creation replays the first response and runs one turn.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
+import { KEYS } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
-let model: ModelServer;
-let t: TestServer;
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url);
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
-});
+const ctx = useTestServer();
 
 const post = (path: string, json: unknown, key?: string, apiKey?: string) =>
-  t.request(`/api/v1${path}`, { method: 'POST', json, headers: key === undefined ? {} : { 'idempotency-key': key }, ...(apiKey && { key: apiKey }) });
+  ctx.t.request(`/api/v1${path}`, { method: 'POST', json, headers: key === undefined ? {} : { 'idempotency-key': key }, ...(apiKey && { key: apiKey }) });
 
-const turnsFor = (prompt: string) => model.mainRequests().filter((r) => r.prompt === prompt).length;
+const turnsFor = (prompt: string) => ctx.model.mainRequests().filter((r) => r.prompt === prompt).length;
 
 async function session(name: string) {
   expect((await post('/sessions', { name })).status).toBe(201);
@@ -39,15 +28,15 @@ describe('Idempotency-Key', () => {
     expect(again.headers.get('content-type')).toContain('application/json');
     expect(await again.text()).toBe(body);
     expect(turnsFor('idem chat once')).toBe(1);
-    const history = (await (await t.request('/api/v1/sessions/chat-idem/history')).json()).data;
+    const history = (await (await ctx.t.request('/api/v1/sessions/chat-idem/history')).json()).data;
     expect(history).toHaveLength(2);
   });
 
   it('makes a repeat of a sync chat that is still running wait for it, then get its response', async () => {
     await session('chat-wait');
-    model.script({ match: 'idem-slow-chat', steps: [{ text: ['slow ', 'but ', 'once'], chunkDelayMs: 300 }] });
+    ctx.model.script({ match: 'idem-slow-chat', steps: [{ text: ['slow ', 'but ', 'once'], chunkDelayMs: 300 }] });
     const first = post('/sessions/chat-wait/chat', { message: 'idem-slow-chat' }, 'wait-key');
-    await model.waitFor((r) => r.prompt === 'idem-slow-chat');
+    await ctx.model.waitFor((r) => r.prompt === 'idem-slow-chat');
     const repeat = await post('/sessions/chat-wait/chat', { message: 'idem-slow-chat' }, 'wait-key');
     const original = await first;
     expect(original.status).toBe(200);
@@ -66,10 +55,10 @@ describe('Idempotency-Key', () => {
     expect(again.status).toBe(202);
     expect(again.headers.get('location')).toBe(first.headers.get('location'));
     expect((await again.json()).data.id).toBe(job.id);
-    await eventually(async () => (await (await t.request(`/api/v1/sessions/job-idem/jobs/${job.id}`)).json()).data.status === 'succeeded', 30_000, 'the job to succeed');
+    await eventually(async () => (await (await ctx.t.request(`/api/v1/sessions/job-idem/jobs/${job.id}`)).json()).data.status === 'succeeded', 30_000, 'the job to succeed');
     const third = await post('/sessions/job-idem/jobs', { message: 'idem job once' }, 'job-key-1');
     expect((await third.json()).data.status).toBe('queued'); // the first response, as it was
-    const list = (await (await t.request('/api/v1/sessions/job-idem/jobs')).json()).data;
+    const list = (await (await ctx.t.request('/api/v1/sessions/job-idem/jobs')).json()).data;
     expect(list).toHaveLength(1);
     expect(turnsFor('idem job once')).toBe(1);
   });
@@ -85,7 +74,7 @@ describe('Idempotency-Key', () => {
 
   it('replays a finished stream as its stored events; a repeat while it runs is 409', async () => {
     await session('stream-idem');
-    model.script({ match: 'idem-stream', steps: [{ text: ['streamed ', 'only ', 'once'], chunkDelayMs: 250 }] });
+    ctx.model.script({ match: 'idem-stream', steps: [{ text: ['streamed ', 'only ', 'once'], chunkDelayMs: 250 }] });
     const first = await post('/sessions/stream-idem/chat/stream', { message: 'idem-stream' }, 'stream-key');
     expect(first.status).toBe(200);
     const reader = readSse(first);
@@ -145,10 +134,10 @@ describe('Idempotency-Key', () => {
 
   it('does not keep the answer of a sync chat whose client left (its turn was interrupted): a retry runs anew', async () => {
     await session('left');
-    model.script({ match: 'idem-client-left', times: 1, steps: [{ hang: true }] });
+    ctx.model.script({ match: 'idem-client-left', times: 1, steps: [{ hang: true }] });
     const abort = new AbortController();
-    const first = t.request('/api/v1/sessions/left/chat', { method: 'POST', json: { message: 'idem-client-left' }, headers: { 'idempotency-key': 'left-key' }, signal: abort.signal });
-    await model.waitFor((r) => r.prompt === 'idem-client-left');
+    const first = ctx.t.request('/api/v1/sessions/left/chat', { method: 'POST', json: { message: 'idem-client-left' }, headers: { 'idempotency-key': 'left-key' }, signal: abort.signal });
+    await ctx.model.waitFor((r) => r.prompt === 'idem-client-left');
     abort.abort();
     await expect(first).rejects.toThrow();
     const retry = await eventually(async () => {
@@ -164,7 +153,7 @@ describe('Idempotency-Key', () => {
 
   it('does not keep a response a retry could fix (409, 5xx): the key is free again', async () => {
     await session('retryable');
-    model.script({ match: 'idem-api-down', times: 2, steps: [{ error: { status: 500, message: 'scripted outage' } }] });
+    ctx.model.script({ match: 'idem-api-down', times: 2, steps: [{ error: { status: 500, message: 'scripted outage' } }] });
     const failed = await post('/sessions/retryable/chat', { message: 'idem-api-down' }, 'retry-key');
     expect(failed.status).toBe(502);
     const retried = await post('/sessions/retryable/chat', { message: 'idem-api-down' }, 'retry-key');

@@ -1,29 +1,17 @@
 // Prometheus metrics and the liveness/readiness probes, on a running server with real turns.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
 
-let model: ModelServer;
-let t: TestServer;
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url);
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
-});
+const ctx = useTestServer();
 
 describe('metrics', () => {
   it('needs an API key by default and reports HTTP, engine, turn, tool, cost and token metrics', async () => {
-    expect((await t.request('/metrics', { key: null })).status).toBe(401);
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'm' } })).status).toBe(201);
-    model.script({ match: 'metric-tool', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/m.txt', content: 'm' } } }, { text: 'ok' }] });
-    expect((await t.request('/api/v1/sessions/m/chat', { method: 'POST', json: { message: 'metric-tool' } })).status).toBe(200);
+    expect((await ctx.t.request('/metrics', { key: null })).status).toBe(401);
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'm' } })).status).toBe(201);
+    ctx.model.script({ match: 'metric-tool', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/m.txt', content: 'm' } } }, { text: 'ok' }] });
+    expect((await ctx.t.request('/api/v1/sessions/m/chat', { method: 'POST', json: { message: 'metric-tool' } })).status).toBe(200);
 
-    const res = await t.request('/metrics');
+    const res = await ctx.t.request('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
@@ -39,22 +27,22 @@ describe('metrics', () => {
   });
 
   it('can be opened with METRICS_AUTH=none, or turned off', async () => {
-    await t.restart({ METRICS_AUTH: 'none' });
-    expect((await t.request('/metrics', { key: null })).status).toBe(200);
-    await t.restart({ METRICS_ENABLED: 'false' });
-    expect((await t.request('/metrics')).status).toBe(404);
+    await ctx.t.restart({ METRICS_AUTH: 'none' });
+    expect((await ctx.t.request('/metrics', { key: null })).status).toBe(200);
+    await ctx.t.restart({ METRICS_ENABLED: 'false' });
+    expect((await ctx.t.request('/metrics')).status).toBe(404);
   });
 });
 
 describe('probes', () => {
   it('live is always 200 without a key; ready reports its checks and turns 503 while draining', async () => {
-    const live = await t.request('/api/v1/health/live', { key: null });
+    const live = await ctx.t.request('/api/v1/health/live', { key: null });
     expect(live.status).toBe(200);
-    const ready = await t.request('/api/v1/health/ready', { key: null });
+    const ready = await ctx.t.request('/api/v1/health/ready', { key: null });
     expect(ready.status).toBe(200);
     expect((await ready.json()).data).toEqual({ status: 'ok', checks: { database: true, migrations: true, claude_cli: true, accepting_turns: true } });
-    await t.server.engine.shutdown(0);
-    const draining = await t.request('/api/v1/health/ready', { key: null });
+    await ctx.t.server.engine.shutdown(0);
+    const draining = await ctx.t.request('/api/v1/health/ready', { key: null });
     expect(draining.status).toBe(503);
     expect((await draining.json()).data.checks.accepting_turns).toBe(false);
   });
