@@ -1,6 +1,7 @@
 // Writes a turn's events as Server-Sent Events: numbered `id:`s, replay after Last-Event-ID, heartbeats, client-gone handling.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NumberedEvent } from '../engine/events.js';
+import { hijackWithHeaders } from './hijack.js';
 
 /** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
 export interface EventStream {
@@ -35,7 +36,7 @@ export function formatEvent(e: NumberedEvent): string {
 
 /** Takes over the response and streams the turn until it ends or the client leaves. */
 export async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: EventStream, opts: StreamOptions): Promise<void> {
-  reply.hijack();
+  hijackWithHeaders(reply);
   const res = reply.raw;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',

@@ -7,6 +7,7 @@ import type { AppDeps } from '../http/deps.js';
 import { HttpProblem } from '../http/problem.js';
 import { problemResponses } from '../http/schemas/common.js';
 import { createMcpServer, type McpContext } from './server.js';
+import { hijackWithHeaders } from '../http/hijack.js';
 
 export const MCP_PATH = '/mcp';
 
@@ -48,8 +49,7 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
       }
       const server = createMcpServer(ctx, request.tenant);
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
-      reply.hijack();
-      reply.raw.setHeader('x-request-id', request.id);
+      hijackWithHeaders(reply);
       reply.raw.on('close', () => {
         void transport.close();
         void server.close();
