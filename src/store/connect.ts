@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
 import pg from 'pg';
+import { withStatementCache } from './statement-cache.js';
 
 export type DialectName = 'sqlite' | 'postgres';
 
@@ -78,6 +79,6 @@ export function createPgPool(connectionString: string): pg.Pool {
 
 /** The Kysely dialect for a parsed DATABASE_URL. */
 export function createDialect(target: DatabaseTarget): Dialect {
-  if (target.dialect === 'sqlite') return new SqliteDialect({ database: openSqlite(target.filename) });
+  if (target.dialect === 'sqlite') return new SqliteDialect({ database: withStatementCache(openSqlite(target.filename)) });
   return new PostgresDialect({ pool: createPgPool(target.connectionString) });
 }
