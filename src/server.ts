@@ -16,6 +16,7 @@ import { SessionService } from './sessions/service.js';
 import { createStore, type Store } from './store/index.js';
 import { TemplateRegistry } from './templates/registry.js';
 import { VERSION } from './version.js';
+import { removeUploadLeftovers } from './workspace/paths.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -95,6 +96,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity);
   const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
   if (closed > 0) log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
+  // Temp files of uploads cut off by a kill; swept before listening, so never one of an upload of this server.
+  const leftovers = opts.listen === false ? [] : await removeUploadLeftovers(config.approvedDirectory);
+  if (leftovers.length > 0) log.warn({ files: leftovers.slice(0, 20) }, `removed ${leftovers.length} temp file(s) of uploads cut off when the server last stopped`);
   const jobs = await createJobs({
     config,
     store,

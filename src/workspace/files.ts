@@ -29,6 +29,8 @@ export interface WrittenFile extends FileEntry {
 
 /** Prefix of the temp files uploads are written to (hidden, removed on any failure). */
 export const TEMP_PREFIX = '.cca-upload-';
+/** The whole name of such a temp file (what a start-up sweeps when a killed server left one; see paths.ts). */
+export const TEMP_NAME = /^\.cca-upload-[0-9a-f]{16}\.tmp$/;
 const FILE_MODE = 0o644;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 

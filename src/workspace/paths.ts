@@ -1,9 +1,10 @@
 // Session workspace folders and the working-dir check for /repo, both built on the safe resolver (resolve.ts, anchor.ts).
-import { mkdir, realpath } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { mkdir, readdir, realpath, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { isWithin, openBase, walk } from './anchor.js';
+import { isWithin, openBase, openDir, walk, type Dir } from './anchor.js';
 import { WorkspaceError } from './errors.js';
-import { removeTree } from './files.js';
+import { removeTree, TEMP_NAME } from './files.js';
 import { checkName } from './path-text.js';
 import { resolveInside } from './resolve.js';
 
@@ -80,4 +81,61 @@ export async function resolveWorkingDir(root: string, tenant: string, candidate:
   const first = resolved.relative.split('/')[0] ?? '';
   if (TENANT_DIR.test(first) && first !== tenant) throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
   return resolved.path;
+}
+
+/**
+ * Removes the upload temp files (`.cca-upload-<16 hex>.tmp`, see stageFile) that a server killed mid-upload left in
+ * the workspaces `<root>/<tenant>/<name>/…`. Such a file never took the upload's name, so nothing acknowledged goes.
+ * Folders are opened one by one without following symlinks, so nothing outside the root is reached; one that cannot
+ * be read is passed over. Run it before uploads are taken (start-up): a live upload's temp file would go too.
+ * Returns the removed files' paths relative to the root.
+ */
+export async function removeUploadLeftovers(root: string): Promise<string[]> {
+  const removed: string[] = [];
+  const sweep = async (dir: Dir): Promise<void> => {
+    let entries: Dirent[];
+    try {
+      entries = await readdir(dir.self, { withFileTypes: true });
+    } catch {
+      return; // unreadable, or gone meanwhile
+    }
+    for (const entry of entries) {
+      if (entry.isFile() && TEMP_NAME.test(entry.name)) {
+        await unlink(dir.entry(entry.name)).then(
+          () => removed.push(dir.childPath(entry.name)),
+          () => {}, // gone meanwhile, or not ours to remove
+        );
+      } else if (entry.isDirectory()) {
+        const sub = await openDir(dir, entry.name, { follow: false, what: 'a workspace folder' }).then(
+          (opened) => opened.dir,
+          () => undefined, // replaced by a link or removed since readdir, or unreadable
+        );
+        if (!sub) continue;
+        try {
+          await sweep(sub);
+        } finally {
+          await sub.close();
+        }
+      }
+    }
+  };
+  const base = await openBase(root, 'APPROVED_DIRECTORY');
+  try {
+    for (const tenant of await readdir(base.self)) {
+      if (!TENANT_DIR.test(tenant)) continue;
+      const dir = await openDir(base, tenant, { follow: false, what: 'a tenant folder' }).then(
+        (opened) => opened.dir,
+        () => undefined,
+      );
+      if (!dir) continue;
+      try {
+        await sweep(dir);
+      } finally {
+        await dir.close();
+      }
+    }
+  } finally {
+    await base.close();
+  }
+  return removed;
 }

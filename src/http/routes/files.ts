@@ -65,10 +65,14 @@ function malformed(err: unknown): unknown {
   return new HttpProblem(400, `The multipart body is malformed: ${why}.`, { slug: 'bad-multipart', title: 'Malformed multipart body' });
 }
 
-/** The file part's bytes, with parser failures turned into 400 problems (disk failures stay what they are). */
-async function* guarded(stream: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+/**
+ * The file part's bytes, with parser failures turned into 400 problems (disk failures stay what they are). When the
+ * writer stops early (disk full …) the stream is left undestroyed for the caller to resume: the parser waits on a
+ * destroyed one forever, the rest of the body is never read and the next request on the connection hangs.
+ */
+async function* guarded(stream: Readable): AsyncGenerator<Uint8Array> {
   try {
-    for await (const chunk of stream) yield chunk;
+    for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Uint8Array;
   } catch (err) {
     throw malformed(err);
   }
