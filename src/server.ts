@@ -71,7 +71,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // An invalid templates file stops the start here, naming its file and line.
   const templates = await TemplateRegistry.open({ claude: config.claude, log, userPath: config.templates.path });
   if (config.templates.watch) templates.watch();
-  const store = await createStore(config.databaseUrl);
+  const store = await createStore(config.databaseUrl, { readCacheBytes: config.sqliteReadCacheBytes });
   await store.migrate();
   // Claude Code processes of a server of this DATA_DIR that died mid-turn would still write to their sessions.
   await reapOrphans(config.dataDir, log);

@@ -25,6 +25,8 @@ export interface Config {
   corsOrigins: string[];
   dataDir: string;
   databaseUrl: string;
+  /** SQLITE_READ_CACHE_MB in bytes (0 = off). */
+  sqliteReadCacheBytes: number;
   approvedDirectory: string;
   claude: {
     cliPath?: string;
@@ -244,6 +246,7 @@ export function loadConfig(env: Raw = process.env): Config {
     corsOrigins,
     dataDir,
     databaseUrl,
+    sqliteReadCacheBytes: Math.round(num('SQLITE_READ_CACHE_MB') * 1024 * 1024),
     approvedDirectory: resolve(str('APPROVED_DIRECTORY')!),
     claude: {
       cliPath: cliPath ? resolve(cliPath) : undefined,

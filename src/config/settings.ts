@@ -44,6 +44,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   // Storage
   { name: 'DATA_DIR', kind: { type: 'string' }, default: './data', description: 'Folder for the server\'s own state (the default SQLite database lives here).' },
   { name: 'DATABASE_URL', kind: { type: 'string' }, defaultText: '`sqlite:<DATA_DIR>/claude-code-api.db`', description: '`sqlite:///absolute/path.db`, `sqlite:./relative.db` or `postgres://user:pass@host:5432/db`.', secret: true },
+  { name: 'SQLITE_READ_CACHE_MB', kind: { type: 'number', min: 0, max: 4096 }, default: '16', description: 'Memory for SQLite read results kept until the next write to the database (by this server or any other process), so lists and histories polled between writes cost no SQL. 0 = off. Not used with PostgreSQL.' },
   { name: 'APPROVED_DIRECTORY', kind: { type: 'string' }, default: './workspaces', description: 'Root of all session workspaces; `POST /sessions/{name}/repo` may only point inside it. Created if missing.' },
   // Files API
   { name: 'MAX_UPLOAD_MB', kind: { type: 'number', min: 0.001, max: 102_400 }, default: '10', description: 'Largest file accepted by `POST /sessions/{name}/files`, in MiB (413 beyond; nothing is left on disk).' },

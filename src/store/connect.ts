@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
 import pg from 'pg';
+import { trackChanges, type ChangeCounter } from './read-cache.js';
 import { withStatementCache } from './statement-cache.js';
 
 export type DialectName = 'sqlite' | 'postgres';
@@ -77,8 +78,11 @@ export function createPgPool(connectionString: string): pg.Pool {
   return pool;
 }
 
-/** The Kysely dialect for a parsed DATABASE_URL. */
-export function createDialect(target: DatabaseTarget): Dialect {
-  if (target.dialect === 'sqlite') return new SqliteDialect({ database: withStatementCache(openSqlite(target.filename)) });
-  return new PostgresDialect({ pool: createPgPool(target.connectionString) });
+/** The Kysely dialect for a parsed DATABASE_URL; for SQLite also the counter of changes its read cache goes by. */
+export function createDialect(target: DatabaseTarget): { dialect: Dialect; changes?: ChangeCounter } {
+  if (target.dialect === 'sqlite') {
+    const { database, changes } = trackChanges(withStatementCache(openSqlite(target.filename)));
+    return { dialect: new SqliteDialect({ database }), changes };
+  }
+  return { dialect: new PostgresDialect({ pool: createPgPool(target.connectionString) }) };
 }

@@ -1,6 +1,7 @@
 // The storage layer's entry point: createStore(DATABASE_URL) gives the repositories over SQLite or PostgreSQL.
 import { Kysely, sql } from 'kysely';
 import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js';
+import { ReadCache } from './read-cache.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
 import { AuditRepo } from './audit-repo.js';
 import { IdempotencyRepo } from './idempotency-repo.js';
@@ -15,6 +16,8 @@ import { UsageRepo } from './usage-repo.js';
 export interface Store {
   db: Kysely<Database>;
   dialect: DialectName;
+  /** Reads kept until the next change (SQLite); repositories go through it for the reads clients poll. */
+  cache: ReadCache;
   sessions: SessionsRepo;
   messages: MessagesRepo;
   jobs: JobsRepo;
@@ -31,15 +34,26 @@ export interface Store {
   close(): Promise<void>;
 }
 
+export interface StoreOptions {
+  /** SQLite only: memory for read results kept until the next write (ReadCache), in bytes; 0 = off. */
+  readCacheBytes?: number;
+}
+
+/** SQLITE_READ_CACHE_MB's default, in bytes. */
+export const DEFAULT_READ_CACHE_BYTES = 16 * 1024 * 1024;
+
 /** Opens the database named by a DATABASE_URL (see parseDatabaseUrl). Does not migrate: call migrate(). */
-export async function createStore(databaseUrl: string): Promise<Store> {
+export async function createStore(databaseUrl: string, options: StoreOptions = {}): Promise<Store> {
   const target = parseDatabaseUrl(databaseUrl);
-  const db = new Kysely<Database>({ dialect: createDialect(target) });
+  const { dialect, changes } = createDialect(target);
+  const db = new Kysely<Database>({ dialect });
+  const cache = new ReadCache(changes, options.readCacheBytes ?? DEFAULT_READ_CACHE_BYTES);
   return {
     db,
     dialect: target.dialect,
-    sessions: new SessionsRepo(db),
-    messages: new MessagesRepo(db),
+    cache,
+    sessions: new SessionsRepo(db, cache),
+    messages: new MessagesRepo(db, cache),
     jobs: new JobsRepo(db),
     deliveries: new WebhookDeliveriesRepo(db),
     idempotency: new IdempotencyRepo(db),
@@ -60,6 +74,7 @@ export async function createStore(databaseUrl: string): Promise<Store> {
 }
 
 export { parseDatabaseUrl, type DatabaseTarget, type DialectName } from './connect.js';
+export { ReadCache, type ReadCacheStats } from './read-cache.js';
 export { DuplicateError, MigrationError, MissingReferenceError } from './errors.js';
 export { MessagesRepo } from './messages-repo.js';
 export { JobsRepo, type JobRow, type NewJob, type JobOutcome } from './jobs-repo.js';

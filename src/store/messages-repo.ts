@@ -1,14 +1,17 @@
 // Reads and writes the messages table: the user and assistant messages of each session, in insertion order.
 import type { Kysely } from 'kysely';
 import { mapConstraintError } from './errors.js';
+import type { ReadCache } from './read-cache.js';
 import { checkPage, nowIso, toJsonText, toMessageRow } from './json-columns.js';
 import type { Database, MessageRow, NewMessage, Page, PageRequest } from './schema.js';
 
 export class MessagesRepo {
   readonly #db: Kysely<Database>;
+  readonly #cache: ReadCache | undefined;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, cache?: ReadCache) {
     this.#db = db;
+    this.#cache = cache;
   }
 
   /** Appends a message; MissingReferenceError if its session does not exist. */
@@ -34,15 +37,18 @@ export class MessagesRepo {
     }
   }
 
-  /** One page of a session's messages, oldest first (by id), with the total count. */
+  /** One page of a session's messages, oldest first (by id), with the total count (frozen when from the read cache). */
   async listBySession(sessionId: string, page: PageRequest): Promise<Page<MessageRow>> {
     checkPage(page);
-    const query = this.#db.selectFrom('messages').where('session_id', '=', sessionId);
-    const [rows, count] = await Promise.all([
-      query.selectAll().orderBy('id', 'asc').limit(page.limit).offset(page.offset).execute(),
-      query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
-    ]);
-    return { items: rows.map(toMessageRow), total: Number(count.total) };
+    const load = async () => {
+      const query = this.#db.selectFrom('messages').where('session_id', '=', sessionId);
+      const [rows, count] = await Promise.all([
+        query.selectAll().orderBy('id', 'asc').limit(page.limit).offset(page.offset).execute(),
+        query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toMessageRow), total: Number(count.total) };
+    };
+    return this.#cache ? this.#cache.read(JSON.stringify(['messages.page', sessionId, page.offset, page.limit]), load) : load();
   }
 
   /** User messages whose turn never got an assistant message (the server stopped mid-turn), oldest first. */

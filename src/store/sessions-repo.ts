@@ -1,6 +1,7 @@
 // Reads and writes the sessions table: one row per named Claude Code session of an owner, with running totals.
 import type { Kysely } from 'kysely';
 import { mapConstraintError } from './errors.js';
+import type { ReadCache } from './read-cache.js';
 import { checkPage, nowIso, toJsonText, toSessionRow } from './json-columns.js';
 import type { Database, NewSession, Page, PageRequest, SessionPatch, SessionRow } from './schema.js';
 
@@ -22,9 +23,16 @@ export interface TurnRecord {
 
 export class SessionsRepo {
   readonly #db: Kysely<Database>;
+  readonly #cache: ReadCache | undefined;
 
-  constructor(db: Kysely<Database>) {
+  constructor(db: Kysely<Database>, cache?: ReadCache) {
     this.#db = db;
+    this.#cache = cache;
+  }
+
+  /** A read through the read cache when there is one (its answers are frozen). */
+  #read<T>(key: unknown[], load: () => Promise<T>): Promise<T> {
+    return this.#cache ? this.#cache.read(JSON.stringify(key), load) : load();
   }
 
   /** Inserts a session; DuplicateError if the id or the owner's name is taken. */
@@ -53,25 +61,29 @@ export class SessionsRepo {
   }
 
   async findByName(owner: string, name: string): Promise<SessionRow | undefined> {
-    const stored = await this.#db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('owner', '=', owner)
-      .where('name', '=', name)
-      .executeTakeFirst();
-    return stored && toSessionRow(stored);
+    return this.#read(['sessions.byName', owner, name], async () => {
+      const stored = await this.#db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('owner', '=', owner)
+        .where('name', '=', name)
+        .executeTakeFirst();
+      return stored && toSessionRow(stored);
+    });
   }
 
-  /** One page of an owner's sessions (all owners when owner is null), newest first, with the total count. */
+  /** One page of an owner's sessions (all owners when owner is null), newest first, with the total count (through the read cache). */
   async list(owner: string | null, page: PageRequest): Promise<Page<SessionRow>> {
     checkPage(page);
-    let query = this.#db.selectFrom('sessions');
-    if (owner !== null) query = query.where('owner', '=', owner);
-    const [rows, count] = await Promise.all([
-      query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute(),
-      query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
-    ]);
-    return { items: rows.map(toSessionRow), total: Number(count.total) };
+    return this.#read(['sessions.page', owner, page.offset, page.limit], async () => {
+      let query = this.#db.selectFrom('sessions');
+      if (owner !== null) query = query.where('owner', '=', owner);
+      const [rows, count] = await Promise.all([
+        query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute(),
+        query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
+      ]);
+      return { items: rows.map(toSessionRow), total: Number(count.total) };
+    });
   }
 
   async countByOwner(owner: string): Promise<number> {

@@ -1,0 +1,141 @@
+// Remembers what the SQLite store's reads answered until something writes to the database, here or in another process.
+import type { SqliteDatabase, SqliteStatement } from 'kysely';
+import type { StatementSource } from './statement-cache.js';
+
+/** A number that changes whenever the database may have changed. */
+export type ChangeCounter = () => number;
+
+const PLAIN_READ = /^\s*(select|with)\b/i;
+
+/**
+ * The database Kysely's SQLite dialect uses, counting what may change data. Every statement but a read-only
+ * SELECT/WITH (writes, transaction control, pragmas) moves the counter once it has run or failed; so does a commit by
+ * another connection or process, seen through `PRAGMA data_version` (about a microsecond) when the counter is read.
+ */
+export function trackChanges(source: StatementSource): { database: SqliteDatabase; changes: ChangeCounter } {
+  const dataVersion = source.prepare('PRAGMA data_version').pluck();
+  let seen = dataVersion.get();
+  let counter = 0;
+  const changed = () => {
+    counter++;
+  };
+  const counting = (statement: ReturnType<StatementSource['prepare']>): SqliteStatement => ({
+    reader: statement.reader,
+    all(params) {
+      try {
+        return statement.all(params as unknown[]);
+      } finally {
+        changed();
+      }
+    },
+    run(params) {
+      try {
+        return statement.run(params as unknown[]);
+      } finally {
+        changed();
+      }
+    },
+    iterate(params) {
+      changed();
+      return statement.iterate(params as unknown[]);
+    },
+  });
+  return {
+    database: {
+      prepare(sql) {
+        const statement = source.prepare(sql);
+        return statement.reader && statement.readonly && PLAIN_READ.test(sql) ? statement : counting(statement);
+      },
+      close: () => source.close(),
+    },
+    changes() {
+      const now = dataVersion.get();
+      if (now !== seen) {
+        seen = now;
+        changed();
+      }
+      return counter;
+    },
+  };
+}
+
+/** A result larger than this share of the budget is never kept. */
+const LARGEST_SHARE = 8;
+
+/** Freezes a value all the way down and estimates the bytes it holds. */
+function freezeAndWeigh(value: unknown): number {
+  if (typeof value === 'string') return 16 + value.length * 2;
+  if (value === null || typeof value !== 'object') return 16;
+  let bytes = 64;
+  for (const item of Object.values(value)) bytes += freezeAndWeigh(item);
+  Object.freeze(value);
+  return bytes;
+}
+
+export interface ReadCacheStats {
+  hits: number;
+  misses: number;
+  entries: number;
+  bytes: number;
+}
+
+/**
+ * Read results by key, each valid while the change counter stands where it stood when the read began: a read served
+ * from here answers what the database holds, as the query would. A result is kept only if nothing changed while it
+ * was read. Values it answers are frozen (callers copy, never mutate); the least recently used go first past `maxBytes`
+ * (an estimate). Without a counter (PostgreSQL, where other instances write unseen) or a budget, nothing is kept.
+ */
+export class ReadCache {
+  readonly #changes: ChangeCounter | undefined;
+  readonly #maxBytes: number;
+  readonly #entries = new Map<string, { value: unknown; bytes: number }>();
+  #at = -1;
+  #bytes = 0;
+  #hits = 0;
+  #misses = 0;
+
+  constructor(changes: ChangeCounter | undefined, maxBytes: number) {
+    this.#changes = maxBytes > 0 ? changes : undefined;
+    this.#maxBytes = maxBytes;
+  }
+
+  async read<T>(key: string, load: () => Promise<T>): Promise<T> {
+    if (!this.#changes) return load();
+    const at = this.#changes();
+    if (at !== this.#at) this.#clear(at);
+    const hit = this.#entries.get(key);
+    if (hit) {
+      this.#hits++;
+      this.#entries.delete(key);
+      this.#entries.set(key, hit);
+      return hit.value as T;
+    }
+    this.#misses++;
+    const value = await load();
+    const bytes = freezeAndWeigh(value);
+    if (this.#changes() !== at || bytes > this.#maxBytes / LARGEST_SHARE) return value;
+    if (at !== this.#at) this.#clear(at);
+    this.#keep(key, value, bytes);
+    return value;
+  }
+
+  stats(): ReadCacheStats {
+    return { hits: this.#hits, misses: this.#misses, entries: this.#entries.size, bytes: this.#bytes };
+  }
+
+  #clear(at: number): void {
+    this.#entries.clear();
+    this.#bytes = 0;
+    this.#at = at;
+  }
+
+  #keep(key: string, value: unknown, bytes: number): void {
+    this.#entries.set(key, { value, bytes });
+    this.#bytes += bytes;
+    for (const [oldest, entry] of this.#entries) {
+      if (this.#bytes <= this.#maxBytes) break;
+      this.#entries.delete(oldest);
+      this.#bytes -= entry.bytes;
+    }
+  }
+}
