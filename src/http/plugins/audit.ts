@@ -86,11 +86,15 @@ export default fp<AuditPluginOptions>(
       });
     };
 
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', (request, reply, done) => {
       // A stream whose client went away never "finishes": write its row when the connection closes.
       if (MUTATING.has(request.method)) reply.raw.once('close', () => write(request, reply));
+      done();
     });
-    app.addHook('onResponse', async (request, reply) => write(request, reply));
+    app.addHook('onResponse', (request, reply, done) => {
+      write(request, reply);
+      done();
+    });
   },
   { name: 'audit', fastify: '5.x' },
 );

@@ -85,6 +85,11 @@ function keyProblem(message: string): HttpProblem {
   });
 }
 
+/** A route option's hooks as a list (it may hold none, one or several). */
+function hooksOf<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
+
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
@@ -96,12 +101,6 @@ export default fp<IdempotencyOptions>(
     const settled = new EventEmitter().setMaxListeners(0);
     let lastSweep = 0;
     const id = (tenant: string, key: string) => `${tenant}\u0000${key}`;
-
-    const kindOf = (request: FastifyRequest): Kind | undefined => {
-      const url = request.routeOptions.url;
-      if (!url?.startsWith(apiPrefix)) return undefined;
-      return ROUTES[`${request.method} ${url.slice(apiPrefix.length)}`];
-    };
 
     const sweep = () => {
       if (Date.now() - lastSweep < 60_000) return;
@@ -163,30 +162,9 @@ export default fp<IdempotencyOptions>(
       });
     };
 
-    // Documents the header on the routes that take it (checked by the preHandler below, for its own problem types).
-    app.addHook('onRoute', (route) => {
-      const methods = Array.isArray(route.method) ? route.method : [route.method];
-      if (!route.url.startsWith(apiPrefix) || !methods.some((m) => ROUTES[`${m} ${route.url.slice(apiPrefix.length)}`])) return;
-      const headers = (route.schema?.headers ?? { type: 'object', properties: {} }) as { properties?: Record<string, unknown> };
-      route.schema = {
-        ...route.schema,
-        headers: {
-          ...headers,
-          properties: {
-            ...headers.properties,
-            [IDEMPOTENCY_HEADER]: {
-              type: 'string',
-              description: `Makes a retry safe: the same key with the same request, from the same API key, within IDEMPOTENCY_TTL_SECONDS, gets the first response again (\`Idempotent-Replayed: true\`) and runs nothing. 1–${MAX_KEY_LENGTH} characters.`,
-            },
-          },
-        },
-      };
-    });
-
-    app.addHook('preHandler', async (request, reply) => {
-      const kind = kindOf(request);
+    const preHandler = (kind: Kind) => async (request: FastifyRequest, reply: FastifyReply) => {
       const header = request.headers[IDEMPOTENCY_HEADER];
-      if (kind === undefined || header === undefined) return;
+      if (header === undefined) return;
       if (Array.isArray(header)) throw keyProblem('send it once');
       if (header.length === 0) throw keyProblem('it is empty');
       if (header.length > MAX_KEY_LENGTH) throw keyProblem(`it is longer than ${MAX_KEY_LENGTH} characters`);
@@ -237,9 +215,9 @@ export default fp<IdempotencyOptions>(
         if (request.raw.socket?.destroyed) throw new HttpProblem(409, 'The client left while waiting for the first request with this Idempotency-Key.', { slug: 'idempotency-in-flight', title: 'Idempotent request in flight' });
         await waitForSettle(tenant, header);
       }
-    });
+    };
 
-    app.addHook('onSend', async (request, reply, payload) => {
+    const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const claim = request.idempotencyClaim;
       if (!claim || claim.done) return payload;
       if (reply.raw.destroyed || request.raw.socket?.destroyed) {
@@ -255,11 +233,35 @@ export default fp<IdempotencyOptions>(
       }
       await finish(claim, body === undefined ? undefined : { status: reply.statusCode, headers, body });
       return payload;
-    });
+    };
 
-    app.addHook('onResponse', async (request) => {
+    const onResponse = async (request: FastifyRequest) => {
       const claim = request.idempotencyClaim;
       if (claim && !claim.done && claim.kind !== 'stream') await finish(claim, undefined);
+    };
+
+    // Only the routes that take the header get the hooks (other requests pay nothing), and it is documented on them.
+    app.addHook('onRoute', (route) => {
+      const methods = Array.isArray(route.method) ? route.method : [route.method];
+      const kind = route.url.startsWith(apiPrefix) ? methods.map((m) => ROUTES[`${m} ${route.url.slice(apiPrefix.length)}`]).find((k) => k !== undefined) : undefined;
+      if (kind === undefined) return;
+      route.preHandler = [...hooksOf(route.preHandler), preHandler(kind)];
+      route.onSend = [...hooksOf(route.onSend), onSend];
+      route.onResponse = [...hooksOf(route.onResponse), onResponse];
+      const headers = (route.schema?.headers ?? { type: 'object', properties: {} }) as { properties?: Record<string, unknown> };
+      route.schema = {
+        ...route.schema,
+        headers: {
+          ...headers,
+          properties: {
+            ...headers.properties,
+            [IDEMPOTENCY_HEADER]: {
+              type: 'string',
+              description: `Makes a retry safe: the same key with the same request, from the same API key, within IDEMPOTENCY_TTL_SECONDS, gets the first response again (\`Idempotent-Replayed: true\`) and runs nothing. 1–${MAX_KEY_LENGTH} characters.`,
+            },
+          },
+        },
+      };
     });
   },
   { name: 'idempotency', fastify: '5.x' },

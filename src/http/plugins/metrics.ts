@@ -12,9 +12,10 @@ export interface MetricsPluginOptions {
 export default fp(
   async (app: FastifyInstance, opts: MetricsPluginOptions) => {
     const { metrics } = opts;
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      done();
     });
     app.get(
       '/metrics',

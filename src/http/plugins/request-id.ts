@@ -15,15 +15,16 @@ export function requestIdOf(raw: IncomingMessage): string {
 
 export default fp(
   async (app) => {
-    app.addHook('onRequest', async (request, reply) => {
+    app.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
       // Also on the raw response, so streams that hijack the reply still carry it.
       reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
+      done();
     });
     // Responses that never passed onRequest (router-level failures) get it here.
-    app.addHook('onSend', async (request, reply, payload) => {
+    app.addHook('onSend', (request, reply, payload, done) => {
       if (!reply.hasHeader(REQUEST_ID_HEADER)) reply.header(REQUEST_ID_HEADER, request.id);
-      return payload;
+      done(null, payload);
     });
   },
   { name: 'request-id', fastify: '5.x' },

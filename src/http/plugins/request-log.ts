@@ -26,7 +26,7 @@ export function loggableUrl(url: string): string {
 
 export default fp(
   async (app) => {
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const status = reply.statusCode;
       const line = {
         method: request.method,
@@ -37,6 +37,7 @@ export default fp(
       };
       if (status >= 500) request.log.warn(line, 'request completed');
       else request.log.info(line, 'request completed');
+      done();
     });
   },
   { name: 'request-log', fastify: '5.x' },
