@@ -4,6 +4,7 @@ import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../http/deps.js';
+import { callerOf } from '../http/plugins/auth.js';
 import { HttpProblem } from '../http/problem.js';
 import { problemResponses } from '../http/schemas/common.js';
 import { createMcpServer, type McpContext } from './server.js';
@@ -47,7 +48,7 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
       if (messages.length === 0 || !messages.every((m) => JSONRPCMessageSchema.safeParse(m).success)) {
         throw new HttpProblem(400, 'The body is not a JSON-RPC 2.0 message or a batch of them.', { slug: 'bad-jsonrpc', title: 'Not JSON-RPC' });
       }
-      const server = createMcpServer(ctx, request.tenant);
+      const server = createMcpServer(ctx, request.tenant, { caller: callerOf(request) });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
       hijackWithHeaders(reply);
       reply.raw.on('close', () => {

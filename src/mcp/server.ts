@@ -13,7 +13,7 @@ import { workspaceProblem } from '../http/routes/files.js';
 import { SESSION_NAME_PATTERN } from '../http/schemas/sessions.js';
 import { historyView, sessionView, templateView } from '../http/views.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
-import type { SessionService } from '../sessions/service.js';
+import type { ChatCaller, SessionService } from '../sessions/service.js';
 import type { SessionRow } from '../store/schema.js';
 import type { Template, TemplateRegistry } from '../templates/registry.js';
 import { WorkspaceError } from '../workspace/errors.js';
@@ -57,9 +57,10 @@ function data(value: Record<string, unknown>, text = JSON.stringify(value, null,
 
 /**
  * Builds the MCP server that acts as `tenant`: every call goes through the session rules with that tenant.
- * `followReloads` (long-lived servers: stdio) swaps the prompts whenever the templates reload.
+ * `caller` is who asks for turns (the HTTP request's key budget and audit identity). `followReloads` (long-lived
+ * servers: stdio) swaps the prompts whenever the templates reload.
  */
-export function createMcpServer(ctx: McpContext, tenant: string, opts: { followReloads?: boolean } = {}): McpServer {
+export function createMcpServer(ctx: McpContext, tenant: string, opts: { followReloads?: boolean; caller?: ChatCaller } = {}): McpServer {
   const { sessions, templates, config, log } = ctx;
   const server = new McpServer(
     { name: 'claude-code-api', version: ctx.version },
@@ -112,7 +113,7 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
       annotations: { destructiveHint: true, openWorldHint: true },
     },
     guarded(async ({ name, ...input }, extra) => {
-      const { turn, recorded } = await sessions.chat(tenant, name, input);
+      const { turn, recorded } = await sessions.chat(tenant, name, input, opts.caller);
       const stop = followTurn(turn, extra, config);
       try {
         const result = await turn.done;

@@ -2,7 +2,6 @@
 import type { AuditRepo } from '../store/audit-repo.js';
 import type { NewAuditRow, SessionRow } from '../store/schema.js';
 import type { SessionsRepo } from '../store/sessions-repo.js';
-import { currentActor } from './actor.js';
 
 /** Longest tool input kept in an audit row, in characters of JSON. */
 const MAX_INPUT_CHARS = 2000;
@@ -58,6 +57,13 @@ export function clippedInput(input: unknown): unknown {
   return text.length <= MAX_INPUT_CHARS ? input : `${text.slice(0, MAX_INPUT_CHARS)}…`;
 }
 
+/** The request whose work is recorded: its key, request id and address. */
+export interface Actor {
+  keyId: string | null;
+  requestId: string | null;
+  ip: string | null;
+}
+
 export interface TurnAuditFacts {
   turnId: string;
   tools: ReadonlyArray<{ name: string; input: unknown }>;
@@ -83,10 +89,9 @@ export class AuditTrail {
     return write;
   }
 
-  /** One row per tool call and per denial of a turn, as the actor of the request that started it. */
-  turn(session: Pick<SessionRow, 'owner' | 'name'>, facts: TurnAuditFacts): Promise<void> {
+  /** One row per tool call and per denial of a turn, naming the request that started it (none for background work). */
+  turn(session: Pick<SessionRow, 'owner' | 'name'>, facts: TurnAuditFacts, actor?: Actor): Promise<void> {
     if (facts.tools.length === 0 && facts.denials.length === 0) return Promise.resolve();
-    const actor = currentActor();
     const base = {
       key_id: actor?.keyId ?? null,
       tenant: session.owner,
@@ -134,11 +139,12 @@ export async function auditTurn(
   sessionId: string,
   turnId: string,
   result: TurnOutcomeForAudit | undefined,
+  actor?: Actor,
 ): Promise<void> {
   const tools = result?.tools_used ?? [];
   const denials = result?.denials ?? [];
   if (tools.length === 0 && denials.length === 0) return;
   const session = await store.sessions.findById(sessionId);
   if (!session) return;
-  await auditTrailOf(store).turn(session, { turnId, tools, denials });
+  await auditTrailOf(store).turn(session, { turnId, tools, denials }, actor);
 }

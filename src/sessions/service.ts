@@ -10,7 +10,7 @@ import type { Turn } from '../engine/turn.js';
 import { ProblemError, problemType } from '../problems.js';
 import { refusedTemplateOption, templateOptions } from '../templates/policy.js';
 import type { TemplateLookup } from '../templates/registry.js';
-import { auditTurn } from '../security/audit.js';
+import { auditTurn, type Actor } from '../security/audit.js';
 import type { TurnSecurity } from '../security/turn-policy.js';
 import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
@@ -28,9 +28,12 @@ export interface ChatInput extends SessionOptions {
   message: string;
 }
 
-/** Who asks for a turn, beyond its tenant: the key's own total budget (null/undefined = CLAUDE_MAX_COST_PER_USER). */
+/** Who asks for a turn, beyond its tenant: the key's own total budget, and who the audit rows of its tool calls name. */
 export interface ChatCaller {
+  /** null/undefined = CLAUDE_MAX_COST_PER_USER. */
   keyBudgetUsd?: number | null;
+  /** The request that asked; none for background work (jobs). */
+  actor?: Actor;
 }
 
 /** A submitted chat turn and the promise that settles once its outcome is in history and totals. */
@@ -144,7 +147,7 @@ export class SessionService {
       lastEventId: row.last_event_id,
       prepare: () => this.launchFor(row.id, overrides),
       onStart: (t) => this.recordStart(row.id, t),
-      onEnd: (t) => this.recordEnd(row.id, t),
+      onEnd: (t) => this.recordEnd(row.id, t, caller.actor),
     });
     return { turn, recorded: turn.settled };
   }
@@ -206,7 +209,7 @@ export class SessionService {
     await this.store.messages.insert({ session_id: sessionId, turn_id: turn.id, role: 'user', content: turn.message });
   }
 
-  private async recordEnd(sessionId: string, turn: Turn): Promise<void> {
+  private async recordEnd(sessionId: string, turn: Turn, actor: Actor | undefined): Promise<void> {
     const result: TurnResult | undefined = turn.result ?? turn.partial;
     const problem = turn.error?.toProblem();
     await this.store.messages.insert({
@@ -234,7 +237,7 @@ export class SessionService {
       lastEventId: turn.lastEventId,
       at: new Date().toISOString(),
     });
-    await auditTurn(this.store, sessionId, turn.id, result);
+    await auditTurn(this.store, sessionId, turn.id, result, actor);
   }
 
   /**

@@ -1,7 +1,6 @@
-// Audit of requests: every POST/PUT/PATCH/DELETE that matched a route becomes a row after its response; also names the actor of the work it starts.
+// Audit of requests: every POST/PUT/PATCH/DELETE that matched a route becomes a row after its response.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { runAs } from '../../security/actor.js';
 import { actionOf, outcomeOf, type AuditTrail } from '../../security/audit.js';
 
 declare module 'fastify' {
@@ -50,14 +49,6 @@ function sessionOf(request: FastifyRequest, resource: string): string | null {
 export default fp<AuditPluginOptions>(
   async (app, { trail, apiPrefix }) => {
     app.decorateRequest(written, false);
-
-    // Work a request starts (a turn's tool calls) is attributed to its key, request id and IP.
-    app.addHook('onRequest', (request, _reply, done) => {
-      runAs(
-        () => ({ keyId: request.apiKey?.id ?? null, tenant: request.tenant || null, requestId: request.id, ip: request.ip, budgetUsd: request.apiKey?.budgetUsd ?? null }),
-        done,
-      );
-    });
 
     if (!trail) return;
 

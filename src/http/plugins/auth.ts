@@ -4,6 +4,7 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config/index.js';
 import { isAdmin, presentedKey, type ApiKeyPrincipal, type KeyScope } from '../../security/api-keys.js';
 import { KeyService } from '../../security/keys-service.js';
+import type { ChatCaller } from '../../sessions/service.js';
 import { HttpProblem, unauthorized } from '../problem.js';
 
 declare module 'fastify' {
@@ -103,6 +104,14 @@ export default fp<AuthOptions>(
   },
   { name: 'auth', fastify: '5.x' },
 );
+
+/** Who asks for a turn: the key's own budget, and the key, request id and address its audit rows name. */
+export function callerOf(request: FastifyRequest): ChatCaller {
+  return {
+    keyBudgetUsd: request.apiKey?.budgetUsd,
+    actor: { keyId: request.apiKey?.id ?? null, requestId: request.id, ip: request.ip },
+  };
+}
 
 /** Lists span every tenant for an admin that does not act for one tenant; otherwise the caller's tenant only. */
 export function ownerFilter(request: FastifyRequest): string | null {

@@ -6,6 +6,7 @@ import type { Turn } from '../../engine/turn.js';
 import { ProblemError } from '../../problems.js';
 import type { ChatInput } from '../../sessions/service.js';
 import type { AppDeps } from '../deps.js';
+import { callerOf } from '../plugins/auth.js';
 import { ok } from '../envelope.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
 import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody } from '../schemas/sessions.js';
@@ -69,7 +70,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       },
     },
     async (request, reply) => {
-      const { turn, recorded } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), { keyBudgetUsd: request.apiKey?.budgetUsd });
+      const { turn, recorded } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), callerOf(request));
       const unwatch = watchClient(reply, turn, interruptOnDisconnect);
       try {
         const result = await turn.done;
@@ -106,7 +107,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         await streamTurn(request, reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
         return reply;
       }
-      const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), { keyBudgetUsd: request.apiKey?.budgetUsd });
+      const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), callerOf(request));
       await turn.whenStarted();
       if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
       await streamTurn(request, reply, turn, {
