@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
+import { hijackWithHeaders } from '../../src/http/hijack.js';
 import { stubDeps } from './stub-deps.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -14,8 +15,9 @@ describe('request id', () => {
     app.get('/api/v1/boom', { config: { public: true } }, async () => {
       throw new Error('boom');
     });
+    // The way the app's own streams (SSE, MCP) take a response over.
     app.get('/api/v1/stream', { config: { public: true } }, async (_req, reply) => {
-      reply.hijack();
+      hijackWithHeaders(reply);
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
       reply.raw.end(': hi\n\n');
     });

@@ -15,10 +15,10 @@ export function requestIdOf(raw: IncomingMessage): string {
 
 export default fp(
   async (app) => {
+    // Set through Fastify only (a raw setHeader would send every response down Node's slower header merge);
+    // responses that are taken over get it with the others from hijackWithHeaders.
     app.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id);
-      // Also on the raw response, so streams that hijack the reply still carry it.
-      reply.raw.setHeader(REQUEST_ID_HEADER, request.id);
       done();
     });
     // Responses that never passed onRequest (router-level failures) get it here.
