@@ -8,13 +8,21 @@ export type ChangeCounter = () => number;
 const PLAIN_READ = /^\s*(select|with)\b/i;
 
 /**
- * The database Kysely's SQLite dialect uses, counting what may change data. Every statement but a read-only
- * SELECT/WITH (writes, transaction control, pragmas) moves the counter once it has run or failed; so does a commit by
- * another connection or process, seen through `PRAGMA data_version` (about a microsecond) when the counter is read.
+ * How often, at most, the counter asks SQLite whether another process committed. `PRAGMA data_version` costs two
+ * file-lock system calls: asked on every read, it was ~10% of a cached read route's time under load.
  */
-export function trackChanges(source: StatementSource): { database: SqliteDatabase; changes: ChangeCounter } {
+export const OTHER_PROCESS_CHECK_MS = 1;
+
+/**
+ * The database Kysely's SQLite dialect uses, counting what may change data. Every statement of this connection but
+ * a read-only SELECT/WITH (writes, transaction control, pragmas) moves the counter at once, when it has run or
+ * failed. A commit by another connection or process (the `keys` CLI, a second server) moves it too, seen through
+ * `PRAGMA data_version` when the counter is read, at most OTHER_PROCESS_CHECK_MS after the commit.
+ */
+export function trackChanges(source: StatementSource, clock: () => number = performance.now.bind(performance)): { database: SqliteDatabase; changes: ChangeCounter } {
   const dataVersion = source.prepare('PRAGMA data_version').pluck();
   let seen = dataVersion.get();
+  let checkedAt = clock();
   let counter = 0;
   const changed = () => {
     counter++;
@@ -49,10 +57,14 @@ export function trackChanges(source: StatementSource): { database: SqliteDatabas
       close: () => source.close(),
     },
     changes() {
-      const now = dataVersion.get();
-      if (now !== seen) {
-        seen = now;
-        changed();
+      const at = clock();
+      if (at - checkedAt >= OTHER_PROCESS_CHECK_MS) {
+        checkedAt = at;
+        const version = dataVersion.get();
+        if (version !== seen) {
+          seen = version;
+          changed();
+        }
       }
       return counter;
     },
@@ -81,7 +93,7 @@ export interface ReadCacheStats {
 
 /**
  * Read results by key, each valid while the change counter stands where it stood when the read began: a read served
- * from here answers what the database holds, as the query would. A result is kept only if nothing changed while it
+ * from here answers what the query would (another process's commit: once the counter has seen it). A result is kept only if nothing changed while it
  * was read. Values it answers are frozen (callers copy, never mutate); the least recently used go first past `maxBytes`
  * (an estimate). Without a counter (PostgreSQL, where other instances write unseen) or a budget, nothing is kept.
  */

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ReadCache, trackChanges } from '../../src/store/read-cache.js';
+import { OTHER_PROCESS_CHECK_MS, ReadCache, trackChanges } from '../../src/store/read-cache.js';
 import { withStatementCache } from '../../src/store/statement-cache.js';
 import { createStore, type Store } from '../../src/store/index.js';
 
@@ -47,17 +47,22 @@ describe('trackChanges', () => {
     database.close();
   });
 
-  it('sees a commit by another connection to the same file', () => {
+  it('sees a commit by another connection to the same file, within OTHER_PROCESS_CHECK_MS', () => {
     const dir = mkdtempSync(join(tmpdir(), 'cc-read-cache-'));
     try {
       const file = join(dir, 'db.sqlite');
       const other = new Database(file);
       other.pragma('journal_mode = WAL');
       other.exec('create table t (n integer)');
-      const { database, changes } = trackChanges(withStatementCache(new Database(file)));
+      let now = 0;
+      const { database, changes } = trackChanges(withStatementCache(new Database(file)), () => now);
+      now = OTHER_PROCESS_CHECK_MS;
       const before = changes();
-      expect(changes()).toBe(before);
       other.exec('insert into t values (1)');
+      expect(changes()).toBe(before); // asked again only OTHER_PROCESS_CHECK_MS after the last look
+      now += OTHER_PROCESS_CHECK_MS;
+      expect(changes()).toBe(before + 1);
+      now += OTHER_PROCESS_CHECK_MS;
       expect(changes()).toBe(before + 1);
       expect(database.prepare('select count(*) as c from t').all([])).toEqual([{ c: 1 }]);
       database.close();
@@ -191,6 +196,9 @@ describe('the store through the read cache', () => {
     } finally {
       other.close();
     }
+    // Seen at the first read at least OTHER_PROCESS_CHECK_MS after the commit.
+    const committed = performance.now();
+    while (performance.now() - committed < OTHER_PROCESS_CHECK_MS) await new Promise((r) => setImmediate(r));
     const after = await store.sessions.list(owner, page);
     expect(after.items[0]!.status).toBe('active');
   });
