@@ -12,6 +12,7 @@ import metricsPlugin from './plugins/metrics.js';
 import requestIdPlugin, { requestIdOf } from './plugins/request-id.js';
 import requestLogPlugin from './plugins/request-log.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
+import { listItemSerializers } from './plugins/serializers.js';
 import { partAwareValidators } from './plugins/validators.js';
 import auditRoutes from './routes/audit.js';
 import chatRoutes from './routes/chat.js';
@@ -65,7 +66,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     // Long enough for file paths in the URL; longer ones get a 414 problem.
     routerOptions: { maxParamLength: 8192 },
     // Fastify's own per-request lines are off: the request-log plugin writes one line per request instead.
-    schemaController: { compilersFactory: { buildValidator: partAwareValidators() } },
+    schemaController: { compilersFactory: { buildValidator: partAwareValidators(), buildSerializer: listItemSerializers() } },
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -3,7 +3,37 @@ import type { ToolUse, TurnUsage } from '../engine/events.js';
 import type { MessageRow, SessionRow } from '../store/schema.js';
 import type { Template } from '../templates/registry.js';
 
-export function sessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }) {
+/**
+ * Views of frozen rows (rows from the store's read cache) are kept and frozen too, so an unchanged row gives the same
+ * view object again and its JSON is written once (listItemSerializers).
+ */
+const sessionViews = new WeakMap<SessionRow, { live: boolean; busy: boolean; view: SessionView }>();
+const historyViews = new WeakMap<MessageRow, HistoryView>();
+
+type SessionView = ReturnType<typeof buildSessionView>;
+type HistoryView = ReturnType<typeof buildHistoryView>;
+
+export function sessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }): SessionView {
+  if (!Object.isFrozen(row)) return buildSessionView(row, liveness);
+  const kept = sessionViews.get(row);
+  if (kept && kept.live === liveness.live && kept.busy === liveness.busy) return kept.view;
+  const view = buildSessionView(row, liveness);
+  Object.freeze(view.totals);
+  sessionViews.set(row, { live: liveness.live, busy: liveness.busy, view: Object.freeze(view) });
+  return view;
+}
+
+export function historyView(row: MessageRow): HistoryView {
+  if (!Object.isFrozen(row)) return buildHistoryView(row);
+  let view = historyViews.get(row);
+  if (!view) {
+    view = Object.freeze(buildHistoryView(row));
+    historyViews.set(row, view);
+  }
+  return view;
+}
+
+function buildSessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }) {
   return {
     id: row.id,
     name: row.name,
@@ -30,7 +60,7 @@ export function sessionView(row: SessionRow, liveness: { live: boolean; busy: bo
   };
 }
 
-export function historyView(row: MessageRow) {
+function buildHistoryView(row: MessageRow) {
   return {
     id: row.id,
     turn_id: row.turn_id,
