@@ -1,5 +1,5 @@
 // Load benchmark (npm run bench:load): read routes under autocannon with auth and rate limiting on, against a bare
-// Fastify route in the same run, then 20 sessions chatting at once against a slowly streaming scripted model.
+// Fastify route in the same rounds, then 20 sessions chatting at once against a slowly streaming scripted model.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,9 @@ import { summarize } from './lib.js';
 
 const KEY = 'bench-load-key-0123456789';
 const SESSIONS = Number(process.env.LOAD_SESSIONS ?? 20);
-const DURATION = Number(process.env.LOAD_SECONDS ?? 10);
+const DURATION = Number(process.env.LOAD_SECONDS ?? 5);
+/** Rounds of the read cases; each round runs every case once, in a rotated order, and a ratio compares within a round. */
+const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 20);
 
 /** Resident memory (VmRSS) of a process in MiB, or 0 once it is gone. */
@@ -56,6 +58,9 @@ async function cannon(url: string, headers: Record<string, string>) {
     status429: (r as unknown as Record<string, number>)['4xx'] ?? 0,
   };
 }
+type Cannon = Awaited<ReturnType<typeof cannon>>;
+
+const middle = (values: number[]) => summarize(values).median;
 
 async function main(): Promise<void> {
   const model = await ModelServer.start();
@@ -93,9 +98,30 @@ async function main(): Promise<void> {
     for (let i = 0; i < 30; i++) await api('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ name: `s${i}` }) });
 
     const auth = { 'x-api-key': KEY };
-    const bareRead = await cannon(`${bare.url}/sessions`, {});
-    const sessionsRead = await cannon(`${server.url}/api/v1/sessions?limit=20`, auth);
-    const historyRead = await cannon(`${server.url}/api/v1/sessions/reader/history?limit=20`, auth);
+    const cases = [
+      { name: 'bare', url: `${bare.url}/sessions`, headers: {} },
+      { name: 'sessions', url: `${server.url}/api/v1/sessions?limit=20`, headers: auth },
+      { name: 'history', url: `${server.url}/api/v1/sessions/reader/history?limit=20`, headers: auth },
+    ];
+    const runs: Record<string, Cannon[]> = { bare: [], sessions: [], history: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < cases.length; k++) {
+        const c = cases[(round + k) % cases.length]!;
+        runs[c.name]!.push(await cannon(c.url, c.headers));
+      }
+    }
+    /** Median figures of a case over the rounds; its ratio is the median of the per-round ratios to bare Fastify. */
+    const of = (name: string) => {
+      const list = runs[name]!;
+      return {
+        rps: middle(list.map((r) => r.rps)),
+        p50: middle(list.map((r) => r.p50)),
+        p99: middle(list.map((r) => r.p99)),
+        errors: list.reduce((sum, r) => sum + r.errors + r.non2xx, 0),
+        ratio: middle(list.map((r, i) => r.rps / runs.bare![i]!.rps)),
+        ratios: list.map((r, i) => (r.rps / runs.bare![i]!.rps).toFixed(2)),
+      };
+    };
 
     // 20 sessions chatting at once, the model streaming each answer slowly.
     model.script({ match: /^load-chat/, steps: [{ text: ['streaming ', 'a ', 'slow ', 'answer ', 'for ', 'load'], chunkDelayMs: 250 }] });
@@ -118,15 +144,14 @@ async function main(): Promise<void> {
     const chat = summarize(times);
 
     clearInterval(sampler);
-    const ratio = (a: number, b: number) => (a / b).toFixed(2);
-    const row = (name: string, r: Awaited<ReturnType<typeof cannon>>, vsBare?: boolean) =>
-      `| ${name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors + r.non2xx} | ${vsBare ? `${ratio(r.rps, bareRead.rps)}× (target ≥ 0.5×) ${r.rps / bareRead.rps >= 0.5 ? 'PASS' : 'MISS'}` : '—'} |`;
-    console.log(`\nLoad: ${CONNECTIONS} connections × ${DURATION} s per read route; ${SESSIONS} sessions × 2 chats at once\n`);
+    const row = (name: string, r: ReturnType<typeof of>, vsBare?: boolean) =>
+      `| ${name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${vsBare ? `${r.ratio.toFixed(2)}× (rounds: ${r.ratios.join(', ')}; target ≥ 0.5×) ${r.ratio >= 0.5 ? 'PASS' : 'MISS'}` : '—'} |`;
+    console.log(`\nLoad: ${CONNECTIONS} connections, ${ROUNDS} rounds × ${DURATION} s per read route (medians); ${SESSIONS} sessions × 2 chats at once\n`);
     console.log('| case | req/s | p50 ms | p99 ms | errors | vs bare Fastify |');
     console.log('|---|---:|---:|---:|---:|---|');
-    console.log(row('bare Fastify GET (no auth)', bareRead));
-    console.log(row('GET /api/v1/sessions (auth + rate limit)', sessionsRead, true));
-    console.log(row('GET /api/v1/sessions/{name}/history (auth + rate limit)', historyRead, true));
+    console.log(row('bare Fastify GET (no auth)', of('bare')));
+    console.log(row('GET /api/v1/sessions (auth + rate limit)', of('sessions'), true));
+    console.log(row('GET /api/v1/sessions/{name}/history (auth + rate limit)', of('history'), true));
     console.log(
       `| ${SESSIONS} sessions chatting at once (slow stream ~1.5 s) | ${((SESSIONS * 2) / (chatWall / 1000)).toFixed(1)} turns/s | ${chat.median.toFixed(0)} | ${summarize(times).max.toFixed(0)} (max) | ${chatErrors} | — |`,
     );
