@@ -105,7 +105,7 @@ export class Engine {
 
   /** The session's turn that is running or waiting, newest first. */
   currentTurn(sessionId: string): Turn | undefined {
-    return [...this.turnsOf(sessionId)].reverse().find((t) => !t.finished);
+    return this.turns.get(sessionId)?.findLast((t) => !t.finished);
   }
 
   /** The newest turn kept for the session (running or recently finished). */

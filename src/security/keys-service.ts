@@ -72,7 +72,8 @@ export class KeyService {
   readonly #cache = new Map<string, Cached>();
   /** When each key's last use was last written (stored keys) or seen (configured keys), ms. */
   readonly #touched = new Map<string, number>();
-  readonly #envLastUsed = new Map<string, string>();
+  /** When each configured key was last used, ms (formatted only when asked). */
+  readonly #envLastUsed = new Map<string, number>();
   #openUntil = 0;
   #open = false;
   readonly #onError: (err: unknown) => void;
@@ -129,7 +130,7 @@ export class KeyService {
     // Every configured key is compared, without stopping at the first match.
     for (const key of this.#env) if (sameDigest(digest, key.digest)) found = key.principal;
     if (found) {
-      this.#envLastUsed.set(found.id, new Date().toISOString());
+      this.#envLastUsed.set(found.id, Date.now());
       return { ok: true, principal: found };
     }
     if (!this.#repo) return { ok: false, reason: 'invalid' };
@@ -219,7 +220,7 @@ export class KeyService {
   }
 
   #envInfo(p: ApiKeyPrincipal): KeyInfo {
-    return { ...p, prefix: null, created_at: null, last_used_at: this.#envLastUsed.get(p.id) ?? null, revoked_at: null };
+    return { ...p, prefix: null, created_at: null, last_used_at: this.#lastUsedOf(p.id), revoked_at: null };
   }
 
   #remember(hash: string, outcome: AuthOutcome, now: number): void {
@@ -232,6 +233,11 @@ export class KeyService {
   }
 
   /** Writes last_used_at at most once a minute per key, without holding up the request. */
+  #lastUsedOf(id: string): string | null {
+    const at = this.#envLastUsed.get(id);
+    return at === undefined ? null : new Date(at).toISOString();
+  }
+
   #touch(id: string, now: number): void {
     const last = this.#touched.get(id) ?? 0;
     if (now - last < TOUCH_EVERY_MS) return;

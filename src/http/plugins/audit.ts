@@ -54,11 +54,11 @@ export default fp<AuditPluginOptions>(
 
     const write = (request: FastifyRequest, reply: FastifyReply) => {
       const r = request as FastifyRequest & { [written]: boolean };
-      if (r[written]) return;
+      if (!MUTATING.has(request.method) || r[written]) return;
       r[written] = true;
-      const route = request.routeOptions.url;
-      const setting = request.routeOptions.config.audit;
-      if (!MUTATING.has(request.method) || request.is404 || route === undefined || setting === false) return;
+      const { url: route, config } = request.routeOptions; // built anew at each access: read once
+      const setting = config.audit;
+      if (request.is404 || route === undefined || setting === false) return;
       const bare = route.startsWith(apiPrefix) ? route.slice(apiPrefix.length) : route;
       const resource = resourceOf(request, reply, apiPrefix);
       const status = reply.statusCode;

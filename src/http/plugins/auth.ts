@@ -63,7 +63,9 @@ export default fp<AuthOptions>(
     };
 
     app.addHook('onRequest', async (request, reply) => {
-      const isPublic = request.is404 || request.routeOptions.config.public === true;
+      // routeOptions is built anew at each access: read once.
+      const route = request.routeOptions.config;
+      const isPublic = request.is404 || route.public === true;
       if (await keys.isOpen()) {
         request.tenant = OPEN_TENANT;
         request.scope = 'admin';
@@ -97,7 +99,7 @@ export default fp<AuthOptions>(
         request.tenant = value;
         request.actingAsTenant = true;
       }
-      if (request.routeOptions.config.admin === true && !isAdmin(request)) {
+      if (route.admin === true && !isAdmin(request)) {
         throw forbidden('This route needs an admin key (ADMIN_API_KEYS or a key created with scope admin).', 'admin-only');
       }
     });

@@ -40,7 +40,7 @@ export default fp<RateLimitOptions>(
     await app.register(rateLimit, {
       global: true,
       timeWindow: windowMs,
-      max: async (request: FastifyRequest) => request.apiKey?.rateLimit ?? requests,
+      max: (request: FastifyRequest) => request.apiKey?.rateLimit ?? requests,
       keyGenerator: rateLimitKey,
       allowList: (request: FastifyRequest) => request.routeOptions.config.public === true,
       ...(redis ? { redis, nameSpace: `${config.redis.keyPrefix}rl:` } : {}),
