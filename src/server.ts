@@ -93,7 +93,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   for (const w of warnings) log.warn(w);
 
   const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
-  const metrics = createMetrics(() => engine.stats());
+  const metrics = createMetrics(() => engine.stats(), () => store.cache.stats());
   engine.observe(turnObserver(metrics));
   // Moderation rules (an invalid file stops the start), budgets, and the Bash sandbox probe (unavailable: Bash refused).
   const turnSecurity = await TurnSecurity.start({ config, cliEnv: env, cliPath, log, spentBy: (tenant) => store.sessions.totalCostByOwner(tenant) }).catch(async (err: unknown) => {

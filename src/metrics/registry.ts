@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineStats, TurnObserver } from '../engine/engine.js';
 import type { TurnResult } from '../engine/events.js';
+import type { ReadCacheStats } from '../store/read-cache.js';
 
 export interface Metrics {
   registry: Registry;
@@ -16,8 +17,8 @@ export interface Metrics {
   webhookAttempts: Counter<'outcome'>;
 }
 
-/** A registry of its own per app (tests build many apps in one process). */
-export function createMetrics(engineStats: () => EngineStats): Metrics {
+/** A registry of its own per app (tests build many apps in one process). `readCache`: the store's read cache figures. */
+export function createMetrics(engineStats: () => EngineStats, readCache?: () => ReadCacheStats): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cca_' });
   const m: Metrics = {
@@ -49,6 +50,16 @@ export function createMetrics(engineStats: () => EngineStats): Metrics {
   gauge('cca_busy_cli_processes', 'Claude Code processes running a turn.', (s) => s.busy_processes);
   gauge('cca_turns_running', 'Turns holding a turn slot.', (s) => s.turns_running);
   gauge('cca_turn_queue_depth', 'Turns waiting for a turn slot.', (s) => s.turns_waiting);
+  if (readCache) {
+    /** A counter that follows a running total kept elsewhere: each scrape adds what it grew by. */
+    const follow = (name: string, help: string, read: (s: ReadCacheStats) => number) => {
+      let reported = 0;
+      return new Counter({ name, help, registers: [registry], collect() { const now = read(readCache()); this.inc(now - reported); reported = now; } });
+    };
+    follow('cca_db_read_cache_hits_total', 'Reads answered from the SQLite read cache.', (s) => s.hits);
+    follow('cca_db_read_cache_misses_total', 'Reads through the SQLite read cache that went to the database.', (s) => s.misses);
+    new Gauge({ name: 'cca_db_read_cache_bytes', help: 'Estimated memory held by the SQLite read cache.', registers: [registry], collect() { this.set(readCache().bytes); } });
+  }
   return m;
 }
 

@@ -11,6 +11,8 @@ describe('metrics', () => {
     ctx.model.script({ match: 'metric-tool', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/m.txt', content: 'm' } } }, { text: 'ok' }] });
     expect((await ctx.t.request('/api/v1/sessions/m/chat', { method: 'POST', json: { message: 'metric-tool' } })).status).toBe(200);
 
+    for (let i = 0; i < 2; i++) expect((await ctx.t.request('/api/v1/sessions')).status).toBe(200); // the second from the read cache
+
     const res = await ctx.t.request('/metrics');
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -24,6 +26,9 @@ describe('metrics', () => {
     expect(text).toMatch(/cca_tokens_total\{model="[^"]+",kind="input"\} \d+/);
     expect(text).toMatch(/cca_turn_queue_wait_seconds_count 1/);
     expect(text).toMatch(/cca_process_resident_memory_bytes \d+/);
+    expect(text).toMatch(/cca_db_read_cache_hits_total [1-9]\d*/);
+    expect(text).toMatch(/cca_db_read_cache_misses_total [1-9]\d*/);
+    expect(text).toMatch(/cca_db_read_cache_bytes [1-9]\d*/);
   });
 
   it('can be opened with METRICS_AUTH=none, or turned off', async () => {
