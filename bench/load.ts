@@ -80,6 +80,8 @@ async function main(): Promise<void> {
     MAX_LIVE_SESSIONS: String(SESSIONS),
     MAX_CONCURRENT_TURNS: String(SESSIONS),
     CLAUDE_TIMEOUT_SECONDS: '120',
+    // SQLITE_READ_CACHE_MB=0 npm run bench:load measures the read routes without the read cache.
+    ...(process.env.SQLITE_READ_CACHE_MB !== undefined && { SQLITE_READ_CACHE_MB: process.env.SQLITE_READ_CACHE_MB }),
   };
   const server = await startProcess(['dist/cli.js', 'serve'], env, /listening on (http:\/\/[^"\s]+)/);
   const bare = await startProcess(['--import', 'tsx', 'bench/bare-server.ts'], { PATH: process.env.PATH ?? '' }, /bare listening on (http:\/\/\S+)/);

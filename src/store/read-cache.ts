@@ -20,8 +20,9 @@ export const OTHER_PROCESS_CHECK_MS = 1;
  * `PRAGMA data_version` when the counter is read, at most OTHER_PROCESS_CHECK_MS after the commit.
  */
 export function trackChanges(source: StatementSource, clock: () => number = performance.now.bind(performance)): { database: SqliteDatabase; changes: ChangeCounter } {
-  const dataVersion = source.prepare('PRAGMA data_version').pluck();
-  let seen = dataVersion.get();
+  const versionStatement = source.prepare('PRAGMA data_version');
+  const dataVersion = () => (versionStatement.all([])[0] as { data_version: number }).data_version;
+  let seen = dataVersion();
   let checkedAt = clock();
   let counter = 0;
   const changed = () => {
@@ -31,21 +32,21 @@ export function trackChanges(source: StatementSource, clock: () => number = perf
     reader: statement.reader,
     all(params) {
       try {
-        return statement.all(params as unknown[]);
+        return statement.all(params);
       } finally {
         changed();
       }
     },
     run(params) {
       try {
-        return statement.run(params as unknown[]);
+        return statement.run(params);
       } finally {
         changed();
       }
     },
     iterate(params) {
       changed();
-      return statement.iterate(params as unknown[]);
+      return statement.iterate(params);
     },
   });
   return {
@@ -60,7 +61,7 @@ export function trackChanges(source: StatementSource, clock: () => number = perf
       const at = clock();
       if (at - checkedAt >= OTHER_PROCESS_CHECK_MS) {
         checkedAt = at;
-        const version = dataVersion.get();
+        const version = dataVersion();
         if (version !== seen) {
           seen = version;
           changed();
