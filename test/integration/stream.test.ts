@@ -38,6 +38,9 @@ describe('SSE chat', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
     expect(res.headers.get('x-request-id')).toBeTruthy();
+    // The stream takes the response over from Fastify, keeping the headers its hooks set.
+    expect(res.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
     const events = await readSse(res).all();
     const types = events.map((e) => e.event);
     expect(types[0]).toBe('session');
