@@ -22,6 +22,7 @@ COPY --from=build --chown=app:app /app/node_modules ./node_modules
 COPY --from=build --chown=app:app /app/dist ./dist
 COPY --chown=app:app package.json ./
 COPY --chown=app:app templates ./templates
+COPY --chown=app:app moderation ./moderation
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
