@@ -2,12 +2,11 @@
 // well-formed problem document, and a rejected request changes nothing in the database.
 import fc from 'fast-check';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
+import { KEYS } from '../support/server.js';
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer({ CLAUDE_TIMEOUT_SECONDS: '30' });
 
 interface Operation {
   method: string;
@@ -20,19 +19,12 @@ interface Operation {
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, { CLAUDE_TIMEOUT_SECONDS: '30' });
-  expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'fuzz' } })).status).toBe(201);
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
+  expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'fuzz' } })).status).toBe(201);
 });
 
 /** Every operation of the served OpenAPI document (Swagger UI's own static routes aside). */
 async function operations(): Promise<Operation[]> {
-  const doc = await (await t.request('/openapi.json', { key: null })).json();
+  const doc = await (await ctx.t.request('/openapi.json', { key: null })).json();
   const ops: Operation[] = [];
   for (const [path, item] of Object.entries<any>(doc.paths)) {
     if (path.startsWith('/docs')) continue;
@@ -49,7 +41,7 @@ async function operations(): Promise<Operation[]> {
 
 /** A fingerprint of everything stored: row counts of each table (the audit trail aside: it records rejections too) and the newest session change. */
 async function fingerprint(): Promise<string> {
-  const db = t.server.store.db as any;
+  const db = ctx.t.server.store.db as any;
   const tables = (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'kysely_%' and name not like 'sqlite_%'`.execute(db)).rows.map((r) => r.name);
   const parts: string[] = [];
   for (const name of tables.filter((n) => !n.startsWith('audit')).sort()) {
@@ -98,7 +90,7 @@ describe('OpenAPI fuzz', () => {
   it('never answers 5xx, always a problem document for errors, and rejected requests change nothing', async () => {
     const ops = await operations();
     expect(ops.length).toBeGreaterThan(8);
-    const app = t.server.app;
+    const app = ctx.t.server.app;
     for (const op of ops) {
       const request = fc.record({
         params: fc.tuple(...op.params.map(() => segment())),

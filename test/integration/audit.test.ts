@@ -1,8 +1,9 @@
 // Audit, usage and token counts through the real CLI: rows for create/chat/delete and tool calls, filters, tenancy, sums matching history.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tenantOf } from '../../src/security/api-keys.js';
-import { ModelServer, tokensOf } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/fixture.js';
+import { tokensOf } from '../support/model-server.js';
+import { KEYS } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -10,26 +11,18 @@ const ADMIN = 'audit-admin-key-0001';
 const [ALICE, BOB] = KEYS;
 const envId = (key: string) => `env_${tenantOf(key).slice(2)}`;
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer({ ADMIN_API_KEYS: ADMIN });
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
-  model.script({
+  ctx.model.script({
     match: 'audit-write-file',
     steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/audited.txt', content: 'audited\n' } } }, { text: 'Wrote it.' }],
   });
 });
 
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
-});
-
 type Row = Record<string, any>;
 async function audit(query: string, key: string = ALICE): Promise<{ data: Row[]; meta: any }> {
-  const res = await t.request(`/api/v1/audit${query}`, { key });
+  const res = await ctx.t.request(`/api/v1/audit${query}`, { key });
   expect(res.status).toBe(200);
   return res.json();
 }
@@ -46,7 +39,7 @@ describe('audit trail', () => {
 
   it('a session create is a row: time, key, tenant, action, resource, status, request id, IP', async () => {
     const before = new Date().toISOString();
-    const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-1' }, headers: { 'x-request-id': 'aud-create-1' } });
+    const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-1' }, headers: { 'x-request-id': 'aud-create-1' } });
     expect(res.status).toBe(201);
     createRequestId = res.headers.get('x-request-id')!;
     expect(createRequestId).toBe('aud-create-1');
@@ -68,7 +61,7 @@ describe('audit trail', () => {
   });
 
   it('a chat with a tool call: a session.chat row and a tool.use row carrying the chat\'s key and request id', async () => {
-    const res = await t.request('/api/v1/sessions/aud-1/chat', { method: 'POST', json: { message: 'please audit-write-file' }, headers: { 'x-request-id': 'aud-chat-1' } });
+    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat', { method: 'POST', json: { message: 'please audit-write-file' }, headers: { 'x-request-id': 'aud-chat-1' } });
     expect(res.status).toBe(200);
     chatRequestId = 'aud-chat-1';
     const [chat] = await rowsOf('?action=session.chat', 1);
@@ -91,8 +84,8 @@ describe('audit trail', () => {
   });
 
   it('a tool call the workspace policy denies is a tool.deny row with the reason', async () => {
-    model.script({ match: 'audit-read-outside', steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'Could not read it.' }] });
-    const res = await t.request('/api/v1/sessions/aud-1/chat', { method: 'POST', json: { message: 'please audit-read-outside' }, headers: { 'x-request-id': 'aud-deny-1' } });
+    ctx.model.script({ match: 'audit-read-outside', steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'Could not read it.' }] });
+    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat', { method: 'POST', json: { message: 'please audit-read-outside' }, headers: { 'x-request-id': 'aud-deny-1' } });
     expect(res.status).toBe(200);
     const [deny] = await rowsOf('?action=tool.deny', 1);
     expect(deny).toMatchObject({
@@ -108,7 +101,7 @@ describe('audit trail', () => {
   });
 
   it('a streamed chat is a session.chat_stream row', async () => {
-    const res = await t.request('/api/v1/sessions/aud-1/chat/stream', { method: 'POST', json: { message: 'just say hi' } });
+    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat/stream', { method: 'POST', json: { message: 'just say hi' } });
     expect(res.status).toBe(200);
     await readSse(res);
     const [row] = await rowsOf('?action=session.chat_stream', 1);
@@ -116,11 +109,11 @@ describe('audit trail', () => {
   });
 
   it('refused requests are rows too (4xx = rejected), and the failed key\'s rows are only the admin\'s to see', async () => {
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bad name!' } })).status).toBe(422);
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bad name!' } })).status).toBe(422);
     const [bad] = await rowsOf('?action=session.create&limit=1', 1);
     expect(bad).toMatchObject({ status: 422, outcome: 'rejected', key_id: envId(ALICE) });
 
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'x' }, key: 'not-a-key-at-all', headers: { 'x-request-id': 'aud-401' } })).status).toBe(401);
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'x' }, key: 'not-a-key-at-all', headers: { 'x-request-id': 'aud-401' } })).status).toBe(401);
     const [anon] = await eventually(async () => {
       const body = await audit('?action=session.create', ADMIN);
       const rows = body.data.filter((r) => r.request_id === 'aud-401');
@@ -131,13 +124,13 @@ describe('audit trail', () => {
   });
 
   it('a delete is a row; filters by action, session, key and time range; pagination', async () => {
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-2' } })).status).toBe(201);
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-2' } })).status).toBe(201);
     // Rows are written after the response: split the time range just after the create row as stored.
     const [created] = await rowsOf('?session=aud-2', 1);
     const midMs = Date.parse(created!.at) + 1;
     const mid = new Date(midMs).toISOString();
     await eventually(() => Date.now() > midMs, 1_000, 'the clock to pass the split point');
-    expect((await t.request('/api/v1/sessions/aud-2', { method: 'DELETE' })).status).toBe(204);
+    expect((await ctx.t.request('/api/v1/sessions/aud-2', { method: 'DELETE' })).status).toBe(204);
     const [del] = await rowsOf('?action=session.delete', 1);
     expect(del).toMatchObject({ status: 204, session: 'aud-2', resource: 'sessions/aud-2', route: '/api/v1/sessions/:name' });
 
@@ -160,13 +153,13 @@ describe('audit trail', () => {
 
   it('bad filters are 422 problems', async () => {
     for (const q of ['?from=yesterday', '?to=2026-13-45T00:00:00Z', '?limit=0', '?page=0', '?action=']) {
-      const res = await t.request(`/api/v1/audit${q}`);
+      const res = await ctx.t.request(`/api/v1/audit${q}`);
       expect(res.status, q).toBe(422);
     }
   });
 
   it('tenancy: another user key sees none of these rows; an admin sees every tenant\'s', async () => {
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-1' }, key: BOB })).status).toBe(201);
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-1' }, key: BOB })).status).toBe(201);
     const bobs = await rowsOf('?limit=100', 1, BOB);
     expect(bobs.every((r) => r.tenant === tenantOf(BOB))).toBe(true);
     expect((await audit('?session=aud-1', BOB)).data).toEqual([]);
@@ -174,7 +167,7 @@ describe('audit trail', () => {
     const tenants = new Set(all.map((r) => r.tenant));
     expect(tenants.has(tenantOf(ALICE))).toBe(true);
     expect(tenants.has(tenantOf(BOB))).toBe(true);
-    const asAlice = (await t.request('/api/v1/audit?limit=100', { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } })).json();
+    const asAlice = (await ctx.t.request('/api/v1/audit?limit=100', { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } })).json();
     expect((await asAlice).data.every((r: Row) => r.tenant === tenantOf(ALICE))).toBe(true);
   });
 });
@@ -183,7 +176,7 @@ describe('usage', () => {
   type Sums = { cost_usd: number; input_tokens: number; output_tokens: number; cache_read_tokens: number; cache_creation_tokens: number; turns: number };
 
   async function historySums(session: string, key: string = ALICE): Promise<Sums & { models: string[]; days: string[] }> {
-    const rows: Row[] = (await (await t.request(`/api/v1/sessions/${session}/history?limit=100`, { key })).json()).data;
+    const rows: Row[] = (await (await ctx.t.request(`/api/v1/sessions/${session}/history?limit=100`, { key })).json()).data;
     const assistant = rows.filter((r) => r.role === 'assistant');
     return {
       cost_usd: assistant.reduce((s, r) => s + (r.cost_usd ?? 0), 0),
@@ -197,7 +190,7 @@ describe('usage', () => {
     };
   }
   const usage = async (query: string, key: string = ALICE) => {
-    const res = await t.request(`/api/v1/usage${query}`, { key });
+    const res = await ctx.t.request(`/api/v1/usage${query}`, { key });
     expect(res.status).toBe(200);
     return (await res.json()).data;
   };
@@ -231,7 +224,7 @@ describe('usage', () => {
     expect((await usage(`?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).totals.turns).toBe(0);
     expect((await usage(`?from=${encodeURIComponent('2000-01-01T00:00:00Z')}`)).totals.turns).toBe(3);
 
-    const bobChat = await t.request('/api/v1/sessions/bob-1/chat', { method: 'POST', json: { message: 'hello from bob' }, key: BOB });
+    const bobChat = await ctx.t.request('/api/v1/sessions/bob-1/chat', { method: 'POST', json: { message: 'hello from bob' }, key: BOB });
     expect(bobChat.status).toBe(200);
     const bob = await usage('?group_by=session', BOB);
     expect(bob.groups.map((x: Row) => x.group)).toEqual(['bob-1']);
@@ -245,27 +238,27 @@ describe('usage', () => {
   });
 
   it('a bad group_by or time is a 422', async () => {
-    for (const q of ['?group_by=planet', '?from=soon']) expect((await t.request(`/api/v1/usage${q}`)).status).toBe(422);
+    for (const q of ['?group_by=planet', '?from=soon']) expect((await ctx.t.request(`/api/v1/usage${q}`)).status).toBe(422);
   });
 });
 
 describe('token counts', () => {
   it('are exact through the Messages API\'s count_tokens with Claude Code\'s credentials', async () => {
     const messages = [{ role: 'user', content: 'count-these-tokens please, all of them' }];
-    const res = await t.request('/api/v1/tokens/count', { method: 'POST', json: { model: 'claude-sonnet-4-5', system: 'Be brief.', messages } });
+    const res = await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: { model: 'claude-sonnet-4-5', system: 'Be brief.', messages } });
     expect(res.status).toBe(200);
     const data = (await res.json()).data;
     const expected = tokensOf(JSON.stringify({ model: 'claude-sonnet-4-5', messages, system: 'Be brief.' }));
     expect(data).toEqual({ input_tokens: expected, estimated: false, model: 'claude-sonnet-4-5', source: 'count_tokens_api' });
-    const seen = await model.waitFor((r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count-these-tokens'));
+    const seen = await ctx.model.waitFor((r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count-these-tokens'));
     expect(seen.headers['x-api-key']).toBe('test');
     expect(seen.headers['anthropic-version']).toBe('2023-06-01');
   });
 
   it('the `message` shorthand and model aliases work; sending both or neither is a 422', async () => {
-    const res = await t.request('/api/v1/tokens/count', { method: 'POST', json: { message: 'short one', model: 'sonnet' } });
+    const res = await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: { message: 'short one', model: 'sonnet' } });
     expect((await res.json()).data).toMatchObject({ estimated: false, model: 'claude-sonnet-4-5' });
-    expect((await t.request('/api/v1/tokens/count', { method: 'POST', json: {} })).status).toBe(422);
-    expect((await t.request('/api/v1/tokens/count', { method: 'POST', json: { message: 'a', messages: [{ role: 'user', content: 'b' }] } })).status).toBe(422);
+    expect((await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: {} })).status).toBe(422);
+    expect((await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: { message: 'a', messages: [{ role: 'user', content: 'b' }] } })).status).toBe(422);
   });
 });

@@ -1,34 +1,25 @@
 // Failure paths through the real CLI: API errors (502), time-outs (504), overload (503), busy sessions (409), disconnects, interrupts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer({
+  CLAUDE_TIMEOUT_SECONDS: '4',
+  MAX_CONCURRENT_TURNS: '1',
+  MAX_LIVE_SESSIONS: '3',
+  TURN_QUEUE_TIMEOUT_SECONDS: '0.5',
+  SESSION_QUEUE_LIMIT: '1',
+});
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, {
-    CLAUDE_TIMEOUT_SECONDS: '4',
-    MAX_CONCURRENT_TURNS: '1',
-    MAX_LIVE_SESSIONS: '3',
-    TURN_QUEUE_TIMEOUT_SECONDS: '0.5',
-    SESSION_QUEUE_LIMIT: '1',
-  });
   for (const name of ['errs', 'slow', 'other', 'cut']) {
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);
   }
 });
 
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
-});
-
-const chat = (name: string, message: string, init: RequestInit = {}) => t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message }, ...init });
-const history = async (name: string) => (await (await t.request(`/api/v1/sessions/${name}/history?limit=100`)).json()).data as any[];
+const chat = (name: string, message: string, init: RequestInit = {}) => ctx.t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message }, ...init });
+const history = async (name: string) => (await (await ctx.t.request(`/api/v1/sessions/${name}/history?limit=100`)).json()).data as any[];
 
 async function expectProblem(res: Response, status: number) {
   expect(res.status).toBe(status);
@@ -42,7 +33,7 @@ async function expectProblem(res: Response, status: number) {
 describe('Claude API failures', () => {
   for (const status of [500, 529, 429]) {
     it(`a ${status} from the Messages API is a 502 problem with the CLI's message, kept in history`, async () => {
-      model.script({ match: `fail-${status}`, steps: [{ error: { status, message: `scripted failure ${status}` } }] });
+      ctx.model.script({ match: `fail-${status}`, steps: [{ error: { status, message: `scripted failure ${status}` } }] });
       const body = await expectProblem(await chat('errs', `please fail-${status}`), 502);
       expect(body.type).toBe('/problems/api-error');
       expect(body.detail).toContain(`scripted failure ${status}`);
@@ -54,7 +45,7 @@ describe('Claude API failures', () => {
   }
 
   it('a stream cut mid-event fails the turn with a 502', async () => {
-    model.script({ match: 'cut-me', steps: [{ cut: true }] });
+    ctx.model.script({ match: 'cut-me', steps: [{ cut: true }] });
     await expectProblem(await chat('cut', 'cut-me now'), 502);
   });
 
@@ -67,9 +58,9 @@ describe('Claude API failures', () => {
 
 describe('time-outs, overload and busy sessions', () => {
   it('interrupts a turn past CLAUDE_TIMEOUT_SECONDS and answers 504; others wait for the slot or get 503, the same session 409', async () => {
-    model.script({ match: 'hang-forever', steps: [{ hang: true }] });
+    ctx.model.script({ match: 'hang-forever', steps: [{ hang: true }] });
     const hung = chat('slow', 'hang-forever');
-    await model.waitFor((r) => r.prompt === 'hang-forever');
+    await ctx.model.waitFor((r) => r.prompt === 'hang-forever');
 
     const overloaded = await chat('other', 'no slot for me');
     const body = await expectProblem(overloaded, 503);
@@ -102,10 +93,10 @@ describe('time-outs, overload and busy sessions', () => {
 
 describe('interrupting', () => {
   it('a sync client that goes away interrupts its turn (CHAT_DISCONNECT=interrupt) and the session goes on', async () => {
-    model.script({ match: 'abandon-me', steps: [{ hang: true }] });
+    ctx.model.script({ match: 'abandon-me', steps: [{ hang: true }] });
     const controller = new AbortController();
     const pending = chat('other', 'abandon-me', { signal: controller.signal }).catch((e: Error) => e);
-    await model.waitFor((r) => r.prompt === 'abandon-me');
+    await ctx.model.waitFor((r) => r.prompt === 'abandon-me');
     controller.abort();
     await pending;
     const rows = await eventually(async () => {
@@ -118,26 +109,26 @@ describe('interrupting', () => {
   });
 
   it('POST /interrupt stops a streamed turn, which ends with status interrupted', async () => {
-    model.script({ match: 'stop-me', steps: [{ hang: true }] });
-    const res = await t.request('/api/v1/sessions/other/chat/stream', { method: 'POST', json: { message: 'stop-me' } });
+    ctx.model.script({ match: 'stop-me', steps: [{ hang: true }] });
+    const res = await ctx.t.request('/api/v1/sessions/other/chat/stream', { method: 'POST', json: { message: 'stop-me' } });
     expect(res.status).toBe(200);
     const reader = readSse(res);
-    await model.waitFor((r) => r.prompt === 'stop-me');
-    const stop = await t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
+    await ctx.model.waitFor((r) => r.prompt === 'stop-me');
+    const stop = await ctx.t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
     expect((await stop.json()).data).toEqual({ interrupted: true });
     const events = await reader.all();
     expect(events.at(-1)).toMatchObject({ event: 'result', data: { status: 'interrupted' } });
     // A running turn and one waiting behind it: both end.
-    model.script({ match: 'stuck-again', steps: [{ hang: true }] });
+    ctx.model.script({ match: 'stuck-again', steps: [{ hang: true }] });
     const running = chat('other', 'stuck-again');
-    await model.waitFor((r) => r.prompt === 'stuck-again');
+    await ctx.model.waitFor((r) => r.prompt === 'stuck-again');
     const waiting = chat('other', 'waiting behind');
-    await eventually(async () => (await (await t.request('/api/v1/sessions/other')).json()).data.busy, 10_000, 'busy session');
-    const both = await t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
+    await eventually(async () => (await (await ctx.t.request('/api/v1/sessions/other')).json()).data.busy, 10_000, 'busy session');
+    const both = await ctx.t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
     expect((await both.json()).data).toEqual({ interrupted: true });
     expect((await (await running).json()).data.status).toBe('interrupted');
     expect((await waiting).status).toBe(409);
-    const idle = await t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
+    const idle = await ctx.t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
     expect((await idle.json()).data).toEqual({ interrupted: false });
   });
 });

@@ -2,13 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SECRET, buildHostileTree, hostileCorpus, snapshot, type HostileCase, type HostileTree } from '../workspace/hostile-corpus.js';
-import { ModelServer } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/fixture.js';
+import { KEYS } from '../support/server.js';
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer();
 let tree: HostileTree;
 let tenantDir: string;
 let before: { outside: Record<string, string>; etc: Record<string, string> };
@@ -16,21 +15,14 @@ const SESSION = 'target';
 const FILES = `/api/v1/sessions/${SESSION}/files`;
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url);
-  const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name: SESSION } });
+  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: SESSION } });
   expect(res.status).toBe(201);
   const workspace: string = (await res.json()).data.workspace;
   tenantDir = join(workspace, '..');
   // The workspace becomes the hostile tree; "outside" lives outside APPROVED_DIRECTORY altogether.
-  tree = buildHostileTree(tenantDir, SESSION, t.dirs.root);
+  tree = buildHostileTree(tenantDir, SESSION, ctx.t.dirs.root);
   expect(tree.base).toBe(workspace);
   before = { outside: snapshot(tree.outside), etc: snapshot(tree.fakeEtc) };
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
 });
 
 /** Percent-encodes every byte except unreserved characters (so the server's single decoding gives `text` back). */
@@ -47,7 +39,7 @@ interface RawResponse {
 /** A request with the path exactly as given (fetch would normalize `..`). */
 function raw(method: string, path: string, opts: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${t.url}/`, { method, path, headers: { 'x-api-key': KEYS[0], ...opts.headers } }, (res) => {
+    const req = httpRequest(`${ctx.t.url}/`, { method, path, headers: { 'x-api-key': KEYS[0], ...opts.headers } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
@@ -176,7 +168,7 @@ describe('the hostile corpus against POST /sessions/{name}/repo', () => {
     symlinkSync('/etc', join(tree.base, 'real-etc-repo'));
     const session = async () => JSON.parse((await raw('GET', `/api/v1/sessions/${SESSION}`)).body).data;
     const start = (await session()).working_dir;
-    const tenant = tenantDir.slice(t.dirs.workspaces.length + 1);
+    const tenant = tenantDir.slice(ctx.t.dirs.workspaces.length + 1);
     const corpus = hostileCorpus(tree).filter((c) => c.expect === 'reject');
     const candidates = [
       ...corpus.map((c) => c.path),
@@ -185,7 +177,7 @@ describe('the hostile corpus against POST /sessions/{name}/repo', () => {
       `${tenant}/${SESSION}/real-etc-repo`,
       `${tree.base}/real-etc-repo`,
       '/etc',
-      t.dirs.root,
+      ctx.t.dirs.root,
     ];
     for (const working_dir of candidates) {
       const res = await raw('POST', `/api/v1/sessions/${SESSION}/repo`, { body: JSON.stringify({ working_dir }), headers: { 'content-type': 'application/json' } });

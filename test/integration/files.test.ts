@@ -3,30 +3,23 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TEMP_PREFIX } from '../../src/workspace/files.js';
-import { ModelServer } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/fixture.js';
+import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
-let model: ModelServer;
-let t: TestServer;
 let ws: string;
 const [ALICE, BOB] = KEYS;
 const LIMIT = 64 * 1024;
 const FILES = '/api/v1/sessions/box/files';
 
+const ctx = useTestServer({ MAX_UPLOAD_MB: String(LIMIT / 1024 / 1024), MAX_LIST_ENTRIES: '50' });
+
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, { MAX_UPLOAD_MB: String(LIMIT / 1024 / 1024), MAX_LIST_ENTRIES: '50' });
-  const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'box' } });
+  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'box' } });
   expect(res.status).toBe(201);
   ws = (await res.json()).data.workspace;
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
 });
 
 async function problem(res: Response, status: number) {
@@ -44,7 +37,7 @@ function form(fields: Array<[string, string] | [string, Blob | string, string]>)
   return fd;
 }
 
-const upload = (fd: FormData, query = '', key: string = ALICE) => t.request(`${FILES}${query}`, { method: 'POST', body: fd, key });
+const upload = (fd: FormData, query = '', key: string = ALICE) => ctx.t.request(`${FILES}${query}`, { method: 'POST', body: fd, key });
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 /** Every temp file left anywhere in the workspace. */
 const temps = () => (readdirSync(ws, { recursive: true, encoding: 'utf8' }) as string[]).filter((p) => p.split('/').pop()!.startsWith(TEMP_PREFIX));
@@ -101,7 +94,7 @@ describe('upload', () => {
   it('an upload aborted mid-stream leaves nothing behind', async () => {
     const boundary = '----cca-abort-test';
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\nhalf/done.bin\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="done.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
-    const req = httpRequest(`${t.url}${FILES}`, {
+    const req = httpRequest(`${ctx.t.url}${FILES}`, {
       method: 'POST',
       headers: { 'x-api-key': ALICE, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + LIMIT) },
     });
@@ -141,18 +134,18 @@ describe('upload', () => {
       `--${b}\r\nContent-Disposition: form-data; name="path"\r\n\r\nunterminated`,
     ];
     for (const body of bodies) {
-      const res = await t.request(FILES, { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+      const res = await ctx.t.request(FILES, { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
       expect((await problem(res, 400)).type).toBe('/problems/bad-multipart');
     }
-    const noBoundary = await t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'multipart/form-data' } });
+    const noBoundary = await ctx.t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'multipart/form-data' } });
     expect((await problem(noBoundary, 400)).type).toBe('/problems/bad-multipart');
     expect(existsSync(join(ws, 'trunc.txt'))).toBe(false);
     expect(temps()).toEqual([]);
   });
 
   it('wants multipart: JSON or text is 415', async () => {
-    expect((await problem(await t.request(FILES, { method: 'POST', json: { path: 'x' } }), 415)).detail).toMatch(/multipart/);
-    expect((await problem(await t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }), 415)).detail).toMatch(/multipart/);
+    expect((await problem(await ctx.t.request(FILES, { method: 'POST', json: { path: 'x' } }), 415)).detail).toMatch(/multipart/);
+    expect((await problem(await ctx.t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }), 415)).detail).toMatch(/multipart/);
   });
 });
 
@@ -168,7 +161,7 @@ describe('listing', () => {
   });
 
   const list = async (query: string, key: string = ALICE) => {
-    const res = await t.request(`${FILES}?${query}`, { key });
+    const res = await ctx.t.request(`${FILES}?${query}`, { key });
     expect(res.status).toBe(200);
     return res.json();
   };
@@ -198,19 +191,19 @@ describe('listing', () => {
   });
 
   it('a file is 400, a missing folder 404, a link out 422, a listing over MAX_LIST_ENTRIES 400', async () => {
-    expect((await problem(await t.request(`${FILES}?path=hello.txt`), 400)).type).toBe('/problems/not-a-directory');
-    await problem(await t.request(`${FILES}?path=nope`), 404);
-    const out = await problem(await t.request(`${FILES}?path=tree/etc-link`), 422);
+    expect((await problem(await ctx.t.request(`${FILES}?path=hello.txt`), 400)).type).toBe('/problems/not-a-directory');
+    await problem(await ctx.t.request(`${FILES}?path=nope`), 404);
+    const out = await problem(await ctx.t.request(`${FILES}?path=tree/etc-link`), 422);
     expect(out.errors[0]).toMatchObject({ location: 'query', pointer: '/path' });
     mkdirSync(join(ws, 'many'));
     for (let i = 0; i < 60; i++) writeFileSync(join(ws, 'many', `f${i}`), '');
-    expect(await problem(await t.request(`${FILES}?path=many`), 400)).toMatchObject({ type: '/problems/listing-too-large', limit: 50 });
+    expect(await problem(await ctx.t.request(`${FILES}?path=many`), 400)).toMatchObject({ type: '/problems/listing-too-large', limit: 50 });
     rmSync(join(ws, 'many'), { recursive: true });
   });
 
   it('validates its query: 422 for bad booleans and pages', async () => {
-    await problem(await t.request(`${FILES}?recursive=perhaps`), 422);
-    await problem(await t.request(`${FILES}?limit=0`), 422);
+    await problem(await ctx.t.request(`${FILES}?recursive=perhaps`), 422);
+    await problem(await ctx.t.request(`${FILES}?limit=0`), 422);
   });
 });
 
@@ -224,7 +217,7 @@ describe('download', () => {
     mkdirSync(join(ws, 'folder'), { recursive: true });
     symlinkSync('fox.txt', join(ws, 'fox-link'));
   });
-  const get = (path: string, headers: Record<string, string> = {}) => t.request(`${FILES}/${path}`, { headers });
+  const get = (path: string, headers: Record<string, string> = {}) => ctx.t.request(`${FILES}/${path}`, { headers });
 
   it('streams the file with type by extension, length, ETag, Last-Modified, Accept-Ranges and attachment', async () => {
     const res = await get('fox.txt');
@@ -283,7 +276,7 @@ describe('download', () => {
   });
 
   it('HEAD gives the headers and no body; an empty file is an empty 200', async () => {
-    const head = await t.request(`${FILES}/fox.txt`, { method: 'HEAD' });
+    const head = await ctx.t.request(`${FILES}/fox.txt`, { method: 'HEAD' });
     expect(head.status).toBe(200);
     expect(head.headers.get('content-length')).toBe(String(content.length));
     expect(await head.text()).toBe('');
@@ -300,7 +293,7 @@ describe('download', () => {
 });
 
 describe('delete', () => {
-  const del = (path: string, query = '') => t.request(`${FILES}/${path}${query}`, { method: 'DELETE' });
+  const del = (path: string, query = '') => ctx.t.request(`${FILES}/${path}${query}`, { method: 'DELETE' });
 
   it('deletes a file (204, then 404), an empty folder, and a link inside without its target', async () => {
     writeFileSync(join(ws, 'gone.txt'), 'x');
@@ -342,15 +335,15 @@ describe('tenancy and docs', () => {
       ['POST', FILES, form([['path', 'hello.txt'], ['file', 'bob was here', 'h']])],
     ];
     for (const [method, path, body] of calls) {
-      const res = await t.request(path, { method, body, key: BOB });
+      const res = await ctx.t.request(path, { method, body, key: BOB });
       expect(res.status, `${method} ${path}`).toBe(404);
     }
     expect(readFileSync(join(ws, 'hello.txt'), 'utf8')).toBe('hello world');
-    expect((await t.request(FILES, { key: null })).status).toBe(401);
+    expect((await ctx.t.request(FILES, { key: null })).status).toBe(401);
   });
 
   it('every files route is in the OpenAPI document under Files, with the multipart body', async () => {
-    const doc = await (await t.request('/openapi.json')).json();
+    const doc = await (await ctx.t.request('/openapi.json')).json();
     const list = doc.paths['/api/v1/sessions/{name}/files'];
     const one = doc.paths['/api/v1/sessions/{name}/files/{*}'];
     for (const op of [list.get, list.post, one.get, one.delete]) expect(op.tags).toEqual(['Files']);
@@ -362,14 +355,14 @@ describe('tenancy and docs', () => {
 
 describe('with the real CLI', () => {
   it('a file Claude wrote in the workspace can be listed and downloaded', async () => {
-    model.script({
+    ctx.model.script({
       match: 'write-report-file',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/out/report.md', content: '# Report\nall good\n' } } }, { text: 'Wrote the report.' }],
     });
-    const res = await t.request('/api/v1/sessions/box/chat', { method: 'POST', json: { message: 'please write-report-file' } });
+    const res = await ctx.t.request('/api/v1/sessions/box/chat', { method: 'POST', json: { message: 'please write-report-file' } });
     expect(res.status).toBe(200);
-    const listed = await (await t.request(`${FILES}?path=out`)).json();
+    const listed = await (await ctx.t.request(`${FILES}?path=out`)).json();
     expect(listed.data).toEqual([expect.objectContaining({ path: 'out/report.md', type: 'file', size: 18 })]);
-    expect(await (await t.request(`${FILES}/out/report.md`)).text()).toBe('# Report\nall good\n');
+    expect(await (await ctx.t.request(`${FILES}/out/report.md`)).text()).toBe('# Report\nall good\n');
   });
 });

@@ -5,33 +5,25 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { KEYS } from '../support/server.js';
 
 const textOf = (contents: Array<{ uri: string } & ({ text: string } | { blob: string })>) => JSON.parse((contents[0] as { text: string }).text);
 
 const TOOLS = ['chat', 'create_session', 'delete_session', 'get_history', 'get_session', 'list_files', 'list_sessions', 'read_file'];
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer();
 const clients: Client[] = [];
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url);
-});
 
 afterAll(async () => {
   for (const c of clients) await c.close().catch(() => undefined);
-  await t?.cleanup();
-  await model?.close();
 });
 
 async function httpClient(key: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), { requestInit: { headers: { 'x-api-key': key } } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), { requestInit: { headers: { 'x-api-key': key } } });
   const client = new Client({ name: 'mcp-test', version: '1.0.0' });
   await client.connect(transport);
   clients.push(client);
@@ -58,28 +50,28 @@ async function refused(client: Client, name: string, args: Record<string, unknow
 
 /** Scripts a turn that writes `file` in the session's working directory. */
 function scriptWrite(marker: string, file: string, content: string): void {
-  model.script({ match: marker, steps: [{ tool: { name: 'Write', input: { file_path: `{{cwd}}/${file}`, content } } }, { text: `Wrote ${file}.` }] });
+  ctx.model.script({ match: marker, steps: [{ tool: { name: 'Write', input: { file_path: `{{cwd}}/${file}`, content } } }, { text: `Wrote ${file}.` }] });
 }
 
 describe('MCP over Streamable HTTP', () => {
   it('refuses a call without an API key, or with a wrong one, with 401', async () => {
     const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
     for (const key of [null, 'not-a-valid-key-000']) {
-      const res = await t.request('/mcp', { method: 'POST', key, json: init, headers: { accept: 'application/json, text/event-stream' } });
+      const res = await ctx.t.request('/mcp', { method: 'POST', key, json: init, headers: { accept: 'application/json, text/event-stream' } });
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
     }
-    const transport = new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`));
+    const transport = new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`));
     await expect(new Client({ name: 'anon', version: '1' }).connect(transport)).rejects.toThrow();
   });
 
   it('answers HTTP-level mistakes with problem documents: wrong Accept (406), not JSON-RPC (400)', async () => {
     const init = { jsonrpc: '2.0', id: 1, method: 'ping' };
-    const noAccept = await t.request('/mcp', { method: 'POST', json: init });
+    const noAccept = await ctx.t.request('/mcp', { method: 'POST', json: init });
     expect(noAccept.status).toBe(406);
     expect(noAccept.headers.get('content-type')).toContain('application/problem+json');
     for (const body of [{ hello: 'world' }, [], [init, { jsonrpc: '1.0' }], 'ping']) {
-      const res = await t.request('/mcp', { method: 'POST', json: body, headers: { accept: 'application/json, text/event-stream' } });
+      const res = await ctx.t.request('/mcp', { method: 'POST', json: body, headers: { accept: 'application/json, text/event-stream' } });
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect((await res.json()).type).toBe('/problems/bad-jsonrpc');
     }
@@ -89,7 +81,7 @@ describe('MCP over Streamable HTTP', () => {
     const client = await httpClient(KEYS[0]);
     const tools = (await client.listTools()).tools.map((x) => x.name).sort();
     expect(tools).toEqual(TOOLS);
-    expect((await t.request('/mcp')).status).toBe(405);
+    expect((await ctx.t.request('/mcp')).status).toBe(405);
   });
 
   it('creates a session, chats with the scripted model (a Write), and lists and reads the file it wrote', async () => {
@@ -118,7 +110,7 @@ describe('MCP over Streamable HTTP', () => {
     expect(read.structuredContent).toMatchObject({ path: 'from-mcp.txt', size: 17, truncated: false, encoding: 'utf8' });
 
     // The same session through the REST API: the MCP call acted as this key's tenant.
-    const rest = await (await t.request('/api/v1/sessions/mcp-alpha')).json();
+    const rest = await (await ctx.t.request('/api/v1/sessions/mcp-alpha')).json();
     expect(readFileSync(join(rest.data.workspace, 'from-mcp.txt'), 'utf8')).toBe('written over MCP\n');
     expect(rest.data.totals.turns).toBe(1);
 
@@ -132,7 +124,7 @@ describe('MCP over Streamable HTTP', () => {
 
   it('reads files as base64 when they are not text, and refuses paths outside the workspace', async () => {
     const client = await httpClient(KEYS[0]);
-    const rest = await (await t.request('/api/v1/sessions/mcp-alpha')).json();
+    const rest = await (await ctx.t.request('/api/v1/sessions/mcp-alpha')).json();
     writeFileSync(join(rest.data.workspace, 'blob.bin'), Buffer.from([0, 1, 2, 255]));
     const bin = await call(client, 'read_file', { name: 'mcp-alpha', path: 'blob.bin' });
     expect(bin.structuredContent).toMatchObject({ encoding: 'base64', content: 'AAEC/w==', size: 4 });
@@ -161,7 +153,7 @@ describe('MCP over Streamable HTTP', () => {
     const sessions = await other.readResource({ uri: 'claude-code-api://sessions' });
     expect(textOf(sessions.contents).sessions).toEqual([]);
     await expect(other.readResource({ uri: 'claude-code-api://sessions/mcp-alpha' })).rejects.toThrow();
-    expect((await t.request('/api/v1/sessions/mcp-alpha')).status).toBe(200);
+    expect((await ctx.t.request('/api/v1/sessions/mcp-alpha')).status).toBe(200);
   });
 
   it('validates arguments and refuses an unknown template, creating nothing', async () => {
@@ -170,7 +162,7 @@ describe('MCP over Streamable HTTP', () => {
     expect(bad.isError).toBe(true);
     const problem = await refused(client, 'create_session', { name: 'mcp-ghost', template: 'no-such-template' });
     expect(problem).toMatchObject({ status: 422, type: '/problems/unknown-template' });
-    expect((await t.request('/api/v1/sessions/mcp-ghost')).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/sessions/mcp-ghost')).status).toBe(404);
     const { session } = await ok(client, 'create_session', { name: 'mcp-reviewer', template: 'code-reviewer' });
     expect(session.template).toBe('code-reviewer');
   });
@@ -198,11 +190,11 @@ describe('MCP over Streamable HTTP', () => {
   it('interrupts the turn when the caller of chat goes away (CHAT_DISCONNECT=interrupt)', async () => {
     const client = await httpClient(KEYS[0]);
     await ok(client, 'create_session', { name: 'mcp-hang' });
-    model.script({ match: 'mcp-hang-forever', steps: [{ hang: true }] });
+    ctx.model.script({ match: 'mcp-hang-forever', steps: [{ hang: true }] });
     const abort = new AbortController();
     const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'chat', arguments: { name: 'mcp-hang', message: 'mcp-hang-forever' } } };
-    const pending = t.request('/mcp', { method: 'POST', json: call, headers: { accept: 'application/json, text/event-stream' }, signal: abort.signal });
-    await model.waitFor((r) => r.prompt === 'mcp-hang-forever');
+    const pending = ctx.t.request('/mcp', { method: 'POST', json: call, headers: { accept: 'application/json, text/event-stream' }, signal: abort.signal });
+    await ctx.model.waitFor((r) => r.prompt === 'mcp-hang-forever');
     abort.abort();
     await expect(pending.then((res) => res.text())).rejects.toThrow();
     const history = await eventually(async () => {
@@ -216,31 +208,31 @@ describe('MCP over Streamable HTTP', () => {
   it('deletes a session', async () => {
     const client = await httpClient(KEYS[0]);
     expect(await ok(client, 'delete_session', { name: 'mcp-reviewer', purge: true })).toEqual({ deleted: 'mcp-reviewer' });
-    expect((await t.request('/api/v1/sessions/mcp-reviewer')).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/sessions/mcp-reviewer')).status).toBe(404);
   });
 });
 
 describe('MCP over stdio (`claude-code-api mcp`)', () => {
   it('creates a session, chats (a Write) and lists the file, acting as the tenant of MCP_API_KEY, and leaves no process behind', async () => {
     // Its own Claude Code config dir, so its CLI processes can be told from the HTTP server's.
-    const configDir = join(t.cli.dir, 'stdio-claude');
+    const configDir = join(ctx.t.cli.dir, 'stdio-claude');
     mkdirSync(configDir);
     // A turn runs on the HTTP server meanwhile: the stdio server must not take it for a leftover of a dead run.
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'mcp-busy' } })).status).toBe(201);
-    model.script({ match: 'mcp-busy-hang', steps: [{ hang: true }] });
-    const busy = t.request('/api/v1/sessions/mcp-busy/chat', { method: 'POST', json: { message: 'mcp-busy-hang' } });
-    await model.waitFor((r) => r.prompt === 'mcp-busy-hang');
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'mcp-busy' } })).status).toBe(201);
+    ctx.model.script({ match: 'mcp-busy-hang', steps: [{ hang: true }] });
+    const busy = ctx.t.request('/api/v1/sessions/mcp-busy/chat', { method: 'POST', json: { message: 'mcp-busy-hang' } });
+    await ctx.model.waitFor((r) => r.prompt === 'mcp-busy-hang');
     const transport = new StdioClientTransport({
       command: process.execPath,
       args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
       cwd: process.cwd(),
       stderr: 'pipe',
       env: {
-        ...t.cli.env,
+        ...ctx.t.cli.env,
         API_KEYS: KEYS.join(','),
         MCP_API_KEY: KEYS[1],
-        DATA_DIR: t.dirs.data,
-        APPROVED_DIRECTORY: t.dirs.workspaces,
+        DATA_DIR: ctx.t.dirs.data,
+        APPROVED_DIRECTORY: ctx.t.dirs.workspaces,
         CLAUDE_CONFIG_DIR: configDir,
         LOG_LEVEL: 'warn',
       },
@@ -269,14 +261,14 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
     } finally {
       await client.close();
     }
-    const history = await (await t.request('/api/v1/sessions/mcp-busy/history')).json();
+    const history = await (await ctx.t.request('/api/v1/sessions/mcp-busy/history')).json();
     expect(history.data.map((m: { role: string }) => m.role)).toEqual(['user']);
-    expect((await (await t.request('/api/v1/sessions/mcp-busy')).json()).data.busy).toBe(true);
-    expect((await t.request('/api/v1/sessions/mcp-busy/interrupt', { method: 'POST' })).status).toBe(200);
+    expect((await (await ctx.t.request('/api/v1/sessions/mcp-busy')).json()).data.busy).toBe(true);
+    expect((await ctx.t.request('/api/v1/sessions/mcp-busy/interrupt', { method: 'POST' })).status).toBe(200);
     expect((await (await busy).json()).data.status).toBe('interrupted');
     // The same database: the session is the second key's over HTTP, and invisible to the first.
-    expect((await t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[1] })).status).toBe(200);
-    expect((await t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[0] })).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[1] })).status).toBe(200);
+    expect((await ctx.t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[0] })).status).toBe(404);
     // Closing stdin stopped the server and its Claude Code process.
     await waitForNoCliProcesses({ configDir });
   });
@@ -291,7 +283,7 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
         args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
         cwd: process.cwd(),
         stderr: 'pipe',
-        env: { ...t.cli.env, API_KEYS: KEYS.join(','), DATA_DIR: t.dirs.data, APPROVED_DIRECTORY: t.dirs.workspaces, LOG_LEVEL: 'silent', ...extra },
+        env: { ...ctx.t.cli.env, API_KEYS: KEYS.join(','), DATA_DIR: ctx.t.dirs.data, APPROVED_DIRECTORY: ctx.t.dirs.workspaces, LOG_LEVEL: 'silent', ...extra },
       });
       let stderr = '';
       transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

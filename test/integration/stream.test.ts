@@ -1,36 +1,27 @@
 // Streamed chat (SSE) through the real CLI: event vocabulary and order, live deltas, sequential ids, heartbeats, Last-Event-ID replay.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
 import { readSse } from '../support/sse.js';
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer({ CHAT_DISCONNECT: 'continue', SSE_HEARTBEAT_SECONDS: '0.2' });
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, { CHAT_DISCONNECT: 'continue', SSE_HEARTBEAT_SECONDS: '0.2' });
-  expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'stream' } })).status).toBe(201);
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
+  expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'stream' } })).status).toBe(201);
 });
 
 function stream(message: string, headers: Record<string, string> = {}, controller = new AbortController()) {
-  return t.request('/api/v1/sessions/stream/chat/stream', { method: 'POST', json: { message }, headers, signal: controller.signal });
+  return ctx.t.request('/api/v1/sessions/stream/chat/stream', { method: 'POST', json: { message }, headers, signal: controller.signal });
 }
 
 async function sessionState() {
-  return (await (await t.request('/api/v1/sessions/stream')).json()).data;
+  return (await (await ctx.t.request('/api/v1/sessions/stream')).json()).data;
 }
 
 describe('SSE chat', () => {
   let lastId = 0;
 
   it('streams session, tool_use, tool_result, text deltas and result with sequential ids', async () => {
-    model.script({
+    ctx.model.script({
       match: 'stream-with-bash',
       steps: [{ tool: { name: 'Bash', input: { command: 'echo streamed-$((6*7))', description: 'marker' } } }, { text: ['All ', 'done ', 'here.'] }],
     });
@@ -71,12 +62,12 @@ describe('SSE chat', () => {
     const events = await readSse(await stream('second streamed turn')).all();
     expect(events[0]!.id).toBe(lastId + 1);
     lastId = events.at(-1)!.id;
-    const history = (await (await t.request('/api/v1/sessions/stream/history')).json()).data;
+    const history = (await (await ctx.t.request('/api/v1/sessions/stream/history')).json()).data;
     expect(history.at(-1)).toMatchObject({ role: 'assistant', content: 'echo: second streamed turn', status: 'ok' });
   });
 
   it('sends text deltas while the turn still runs, and heartbeats on a quiet stream', async () => {
-    model.script({ match: 'slow-deltas', steps: [{ text: ['one ', 'two ', 'three ', 'four'], chunkDelayMs: 400 }] });
+    ctx.model.script({ match: 'slow-deltas', steps: [{ text: ['one ', 'two ', 'three ', 'four'], chunkDelayMs: 400 }] });
     const reader = readSse(await stream('slow-deltas'));
     let first;
     do first = await reader.next();
@@ -90,8 +81,8 @@ describe('SSE chat', () => {
   });
 
   it('replays the events after Last-Event-ID of a running turn without starting a new one', async () => {
-    model.script({ match: 'replay-me', steps: [{ text: ['a1 ', 'a2 ', 'a3 ', 'a4 ', 'a5'], chunkDelayMs: 300 }] });
-    const calls = () => model.mainRequests().filter((r) => r.prompt === 'replay-me').length;
+    ctx.model.script({ match: 'replay-me', steps: [{ text: ['a1 ', 'a2 ', 'a3 ', 'a4 ', 'a5'], chunkDelayMs: 300 }] });
+    const calls = () => ctx.model.mainRequests().filter((r) => r.prompt === 'replay-me').length;
     const controller = new AbortController();
     const first = readSse(await stream('replay-me', {}, controller), controller);
     const seen = [await first.next(), await first.next()];
@@ -107,7 +98,7 @@ describe('SSE chat', () => {
     expect(calls()).toBe(1);
 
     // After the turn ended: GET attach replays from any id it still holds.
-    const attached = await t.request(`/api/v1/sessions/stream/chat/stream?last_event_id=${resumeFrom}`);
+    const attached = await ctx.t.request(`/api/v1/sessions/stream/chat/stream?last_event_id=${resumeFrom}`);
     expect(attached.status).toBe(200);
     const replay = await readSse(attached).all();
     expect(replay.map((e) => e.id)).toEqual(rest.map((e) => e.id));
@@ -115,7 +106,7 @@ describe('SSE chat', () => {
   });
 
   it('answers 410 for an event id no kept turn holds', async () => {
-    const res = await t.request('/api/v1/sessions/stream/chat/stream?last_event_id=999999');
+    const res = await ctx.t.request('/api/v1/sessions/stream/chat/stream?last_event_id=999999');
     expect(res.status).toBe(410);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const again = await stream('ignored', { 'Last-Event-ID': '999999' });
@@ -123,7 +114,7 @@ describe('SSE chat', () => {
   });
 
   it('answers problems, not streams, when the turn cannot start', async () => {
-    const missing = await t.request('/api/v1/sessions/nope/chat/stream', { method: 'POST', json: { message: 'hi' } });
+    const missing = await ctx.t.request('/api/v1/sessions/nope/chat/stream', { method: 'POST', json: { message: 'hi' } });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const blank = await stream('   ');

@@ -3,10 +3,10 @@
 // the first tenant's names and ids, their bodies generated minimal and valid from their schemas.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { tenantOf } from '../../src/security/api-keys.js';
-import { ModelServer } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/fixture.js';
+import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 const ADMIN = 'tenancy-admin-key-0001';
@@ -28,8 +28,7 @@ interface Operation {
   public: boolean;
 }
 
-let model: ModelServer;
-let t: TestServer;
+const ctx = useTestServer({ ADMIN_API_KEYS: ADMIN });
 let doc: Json;
 let aliceSession: Json;
 /** Values of Alice's resources, by the path parameter they fill. */
@@ -162,7 +161,7 @@ function urlOf(path: string, fill: Record<string, string>): string {
 
 async function send(o: Operation, fill: Record<string, string>, key: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
   const { body, headers: bodyHeaders } = bodyOf(o.op);
-  const res = await t.request(`${urlOf(o.path, fill)}${queryOf(o.op)}`, {
+  const res = await ctx.t.request(`${urlOf(o.path, fill)}${queryOf(o.op)}`, {
     method: o.method.toUpperCase(),
     key,
     headers: { ...bodyHeaders, ...headers, accept: 'application/json, text/event-stream' },
@@ -203,26 +202,24 @@ function nobodyValues(param: string): string[] {
 }
 
 async function snapshot() {
-  const history = await (await t.request(`/api/v1/sessions/${SESSION}/history?limit=100`, { key: ALICE })).json();
-  const session = await (await t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json();
+  const history = await (await ctx.t.request(`/api/v1/sessions/${SESSION}/history?limit=100`, { key: ALICE })).json();
+  const session = await (await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json();
   return { history: history.meta.pagination.total as number, turns: session.data.totals.turns as number, options: session.data.options, working_dir: session.data.working_dir };
 }
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
-  doc = await (await t.request('/openapi.json', { key: null })).json();
+  doc = await (await ctx.t.request('/openapi.json', { key: null })).json();
 
   // Alice's resources: a session with history and a file, plus whatever each other create route gives her.
-  const created = await t.request('/api/v1/sessions', { method: 'POST', json: { name: SESSION }, key: ALICE });
+  const created = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: SESSION }, key: ALICE });
   expect(created.status).toBe(201);
   aliceSession = (await created.json()).data;
-  expect((await t.request(`/api/v1/sessions/${SESSION}/chat`, { method: 'POST', json: { message: 'hello, alice here' }, key: ALICE })).status).toBe(200);
+  expect((await ctx.t.request(`/api/v1/sessions/${SESSION}/chat`, { method: 'POST', json: { message: 'hello, alice here' }, key: ALICE })).status).toBe(200);
   writeFileSync(join(aliceSession.workspace, SECRET_FILE), SECRET_CONTENT);
   addCandidate('name', SESSION);
   addCandidate('session', SESSION);
   addCandidate('id', aliceSession.id);
-  const key = await (await t.request('/api/v1/keys', { method: 'POST', json: { name: 'an admin-made key' }, key: ADMIN })).json();
+  const key = await (await ctx.t.request('/api/v1/keys', { method: 'POST', json: { name: 'an admin-made key' }, key: ADMIN })).json();
   addCandidate('id', key.data.id);
   markers.push(aliceSession.id, tenantOf(ALICE), aliceSession.workspace, SECRET_CONTENT, key.data.secret);
 
@@ -243,12 +240,7 @@ beforeAll(async () => {
     }
   }
   // Background work Alice started (jobs) settles before the state is compared.
-  await eventually(async () => !(await (await t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json()).data.busy, 60_000, 'alice\'s session to be idle');
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
+  await eventually(async () => !(await (await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json()).data.busy, 60_000, 'alice\'s session to be idle');
 });
 
 describe('the walk over every route of /openapi.json with another tenant\'s key', () => {
@@ -334,12 +326,12 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
   });
 
   it('after all of it Alice\'s session, history, file and settings are untouched', async () => {
-    const res = await t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE });
+    const res = await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE });
     expect(res.status).toBe(200);
     const now = await snapshot();
     expect(now.turns).toBeGreaterThanOrEqual(1);
     expect(now.working_dir).toBe(aliceSession.working_dir);
-    const history = await (await t.request(`/api/v1/sessions/${SESSION}/history?limit=100`, { key: ALICE })).json();
+    const history = await (await ctx.t.request(`/api/v1/sessions/${SESSION}/history?limit=100`, { key: ALICE })).json();
     expect(history.data.every((m: Json) => !String(m.content).includes('(bob)'))).toBe(true);
     const { readFileSync } = await import('node:fs');
     expect(readFileSync(join(aliceSession.workspace, SECRET_FILE), 'utf8')).toBe(SECRET_CONTENT);
@@ -348,17 +340,17 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
 
 describe('admin sees all', () => {
   it('lists every tenant\'s sessions with their owner, and acts for a tenant with X-Tenant', async () => {
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-own' }, key: BOB })).status).toBe(201);
-    const all = await (await t.request('/api/v1/sessions?limit=100', { key: ADMIN })).json();
+    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-own' }, key: BOB })).status).toBe(201);
+    const all = await (await ctx.t.request('/api/v1/sessions?limit=100', { key: ADMIN })).json();
     const owners = Object.fromEntries(all.data.map((s: Json) => [s.name, s.owner]));
     expect(owners[SESSION]).toBe(tenantOf(ALICE));
     expect(owners['bob-own']).toBe(tenantOf(BOB));
 
-    const bobList = await (await t.request('/api/v1/sessions?limit=100', { key: BOB })).json();
+    const bobList = await (await ctx.t.request('/api/v1/sessions?limit=100', { key: BOB })).json();
     expect(bobList.data.map((s: Json) => s.name)).not.toContain(SESSION);
 
-    const asAlice = await t.request(`/api/v1/sessions/${SESSION}/history`, { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } });
+    const asAlice = await ctx.t.request(`/api/v1/sessions/${SESSION}/history`, { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } });
     expect(asAlice.status).toBe(200);
-    expect((await t.request(`/api/v1/sessions/${SESSION}`, { key: ADMIN })).status).toBe(404);
+    expect((await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ADMIN })).status).toBe(404);
   });
 });
