@@ -12,9 +12,9 @@ import { summarize } from './lib.js';
 
 const KEY = 'bench-load-key-0123456789';
 const SESSIONS = Number(process.env.LOAD_SESSIONS ?? 20);
-const DURATION = Number(process.env.LOAD_SECONDS ?? 5);
+const DURATION = Number(process.env.LOAD_SECONDS ?? 4);
 /** Rounds of the read cases; each round runs every case once, in a rotated order, and a ratio compares within a round. */
-const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.LOAD_ROUNDS ?? 5);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 20);
 
 /** Resident memory (VmRSS) of a process in MiB, or 0 once it is gone. */

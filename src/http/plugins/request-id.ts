@@ -21,11 +21,7 @@ export default fp(
       reply.header(REQUEST_ID_HEADER, request.id);
       done();
     });
-    // Responses that never passed onRequest (router-level failures) get it here.
-    app.addHook('onSend', (request, reply, payload, done) => {
-      if (!reply.hasHeader(REQUEST_ID_HEADER)) reply.header(REQUEST_ID_HEADER, request.id);
-      done(null, payload);
-    });
+    // Router-level failures never pass onRequest: frameworkErrors (plugins/problems.ts) sets it on those.
   },
   { name: 'request-id', fastify: '5.x' },
 );
