@@ -21,8 +21,9 @@ function isListEnvelope(schema: unknown): schema is ListEnvelopeSchema {
 
 /**
  * `schemaController.compilersFactory.buildSerializer` for Fastify: the stock fast-json-stringify serializers, except
- * that a list envelope is written item by item and the JSON of a frozen item is kept for as long as the item lives
- * (frozen items are the views of rows from the store's read cache: the same object while the row is unchanged).
+ * that a list envelope is written item by item and the JSON of a frozen item is kept for as long as the item lives.
+ * A frozen item must be frozen all the way down, as the views of rows from the store's read cache are (views.ts):
+ * the same object while the row is unchanged.
  * The output is the stock serializer's, byte for byte.
  */
 export function listItemSerializers(): SerializerFactory {
