@@ -1,15 +1,16 @@
 // Reads and writes the messages table: the user and assistant messages of each session, in insertion order.
 import type { Kysely } from 'kysely';
 import { mapConstraintError } from './errors.js';
-import type { ReadCache } from './read-cache.js';
+import { ReadCache } from './read-cache.js';
 import { checkPage, nowIso, toJsonText, toMessageRow } from './json-columns.js';
 import type { Database, MessageRow, NewMessage, Page, PageRequest } from './schema.js';
 
 export class MessagesRepo {
   readonly #db: Kysely<Database>;
-  readonly #cache: ReadCache | undefined;
+  /** History pages go through it (its answers are frozen). */
+  readonly #cache: ReadCache;
 
-  constructor(db: Kysely<Database>, cache?: ReadCache) {
+  constructor(db: Kysely<Database>, cache = ReadCache.none) {
     this.#db = db;
     this.#cache = cache;
   }
@@ -48,7 +49,7 @@ export class MessagesRepo {
       ]);
       return { items: rows.map(toMessageRow), total: Number(count.total) };
     };
-    return this.#cache ? this.#cache.read(JSON.stringify(['messages.page', sessionId, page.offset, page.limit]), load) : load();
+    return this.#cache.read(['messages.page', sessionId, page.offset, page.limit], load);
   }
 
   /** User messages whose turn never got an assistant message (the server stopped mid-turn), oldest first. */

@@ -99,6 +99,9 @@ export interface ReadCacheStats {
  * (an estimate). Without a counter (PostgreSQL, where other instances write unseen) or a budget, nothing is kept.
  */
 export class ReadCache {
+  /** A cache that keeps nothing: reads go to the database every time. */
+  static readonly none = new ReadCache(undefined, 0);
+
   readonly #changes: ChangeCounter | undefined;
   readonly #maxBytes: number;
   readonly #entries = new Map<string, { value: unknown; bytes: number }>();
@@ -112,8 +115,10 @@ export class ReadCache {
     this.#maxBytes = maxBytes;
   }
 
-  async read<T>(key: string, load: () => Promise<T>): Promise<T> {
+  /** The read named by `key` (its parts, e.g. `['sessions.page', owner, offset, limit]`): kept, or loaded now. */
+  async read<T>(keyParts: readonly unknown[], load: () => Promise<T>): Promise<T> {
     if (!this.#changes) return load();
+    const key = JSON.stringify(keyParts);
     const at = this.#changes();
     if (at !== this.#at) this.#clear(at);
     const hit = this.#entries.get(key);

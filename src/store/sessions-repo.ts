@@ -1,7 +1,7 @@
 // Reads and writes the sessions table: one row per named Claude Code session of an owner, with running totals.
 import type { Kysely } from 'kysely';
 import { mapConstraintError } from './errors.js';
-import type { ReadCache } from './read-cache.js';
+import { ReadCache } from './read-cache.js';
 import { checkPage, nowIso, toJsonText, toSessionRow } from './json-columns.js';
 import type { Database, NewSession, Page, PageRequest, SessionPatch, SessionRow } from './schema.js';
 
@@ -23,16 +23,12 @@ export interface TurnRecord {
 
 export class SessionsRepo {
   readonly #db: Kysely<Database>;
-  readonly #cache: ReadCache | undefined;
+  /** The reads clients poll go through it (its answers are frozen). */
+  readonly #cache: ReadCache;
 
-  constructor(db: Kysely<Database>, cache?: ReadCache) {
+  constructor(db: Kysely<Database>, cache = ReadCache.none) {
     this.#db = db;
     this.#cache = cache;
-  }
-
-  /** A read through the read cache when there is one (its answers are frozen). */
-  #read<T>(key: unknown[], load: () => Promise<T>): Promise<T> {
-    return this.#cache ? this.#cache.read(JSON.stringify(key), load) : load();
   }
 
   /** Inserts a session; DuplicateError if the id or the owner's name is taken. */
@@ -61,7 +57,7 @@ export class SessionsRepo {
   }
 
   async findByName(owner: string, name: string): Promise<SessionRow | undefined> {
-    return this.#read(['sessions.byName', owner, name], async () => {
+    return this.#cache.read(['sessions.byName', owner, name], async () => {
       const stored = await this.#db
         .selectFrom('sessions')
         .selectAll()
@@ -75,7 +71,7 @@ export class SessionsRepo {
   /** One page of an owner's sessions (all owners when owner is null), newest first, with the total count (through the read cache). */
   async list(owner: string | null, page: PageRequest): Promise<Page<SessionRow>> {
     checkPage(page);
-    return this.#read(['sessions.page', owner, page.offset, page.limit], async () => {
+    return this.#cache.read(['sessions.page', owner, page.offset, page.limit], async () => {
       let query = this.#db.selectFrom('sessions');
       if (owner !== null) query = query.where('owner', '=', owner);
       const [rows, count] = await Promise.all([

@@ -79,8 +79,8 @@ describe('ReadCache', () => {
     let loads = 0;
     const cache = new ReadCache(() => counter, 1024 * 1024);
     const load = async () => ({ items: [{ n: ++loads }], total: 1 });
-    const first = await cache.read('k', load);
-    const second = await cache.read('k', load);
+    const first = await cache.read(['k'], load);
+    const second = await cache.read(['k'], load);
     expect(second).toBe(first);
     expect(loads).toBe(1);
     expect(Object.isFrozen(first) && Object.isFrozen(first.items) && Object.isFrozen(first.items[0])).toBe(true);
@@ -88,7 +88,7 @@ describe('ReadCache', () => {
       (first.items[0] as { n: number }).n = 9;
     }).toThrow(TypeError);
     counter++;
-    expect((await cache.read('k', load)).items[0]!.n).toBe(2);
+    expect((await cache.read(['k'], load)).items[0]!.n).toBe(2);
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2, entries: 1 });
   });
 
@@ -96,35 +96,35 @@ describe('ReadCache', () => {
     let counter = 0;
     let loads = 0;
     const cache = new ReadCache(() => counter, 1024 * 1024);
-    await cache.read('k', async () => {
+    await cache.read(['k'], async () => {
       counter++; // a write lands between the read's start and its end
       return ++loads;
     });
-    expect(await cache.read('k', async () => ++loads)).toBe(2);
-    expect(await cache.read('k', async () => ++loads)).toBe(2);
+    expect(await cache.read(['k'], async () => ++loads)).toBe(2);
+    expect(await cache.read(['k'], async () => ++loads)).toBe(2);
   });
 
   it('keeps within its budget, dropping the least recently used, and never keeps what is too large', async () => {
     const cache = new ReadCache(() => 0, 8 * 1024);
     const big = 'x'.repeat(300); // ~700 bytes a value
-    for (let i = 0; i < 20; i++) await cache.read(`k${i}`, async () => big + i);
+    for (let i = 0; i < 20; i++) await cache.read([`k${i}`], async () => big + i);
     const stats = cache.stats();
     expect(stats.bytes).toBeLessThanOrEqual(8 * 1024);
     expect(stats.entries).toBeLessThan(20);
     let loaded = false;
-    await cache.read('k19', async () => {
+    await cache.read(['k19'], async () => {
       loaded = true;
       return '';
     });
     expect(loaded).toBe(false);
-    await cache.read('k0', async () => {
+    await cache.read(['k0'], async () => {
       loaded = true;
       return '';
     });
     expect(loaded).toBe(true);
-    await cache.read('huge', async () => 'y'.repeat(1000)); // over an eighth of the budget
+    await cache.read(['huge'], async () => 'y'.repeat(1000)); // over an eighth of the budget
     let again = false;
-    await cache.read('huge', async () => {
+    await cache.read(['huge'], async () => {
       again = true;
       return '';
     });
@@ -134,8 +134,8 @@ describe('ReadCache', () => {
   it('keeps nothing without a counter (PostgreSQL) or without a budget', async () => {
     for (const cache of [new ReadCache(undefined, 1024 * 1024), new ReadCache(() => 0, 0)]) {
       let loads = 0;
-      await cache.read('k', async () => ({ n: ++loads }));
-      const value = await cache.read('k', async () => ({ n: ++loads }));
+      await cache.read(['k'], async () => ({ n: ++loads }));
+      const value = await cache.read(['k'], async () => ({ n: ++loads }));
       expect(value.n).toBe(2);
       expect(Object.isFrozen(value)).toBe(false);
     }
