@@ -154,9 +154,18 @@ export function runCli(args: string[], opts: { env: Record<string, string>; cwd:
   });
 }
 
-/** The peer way for a new conversation: `claude -p <msg> --output-format stream-json --verbose`. */
+/**
+ * The Bash sandbox the service starts its sessions with (engine/sandbox.ts, less the per-session folder lists). A
+ * CLI with it enabled starts ~250 ms slower here (the sandbox runtime runs `bwrap --version`, `npm root -g` to look
+ * for its seccomp helper, and a socat proxy), so when the service's sandbox is on the peer CLI gets it too: both
+ * sides then start the same Claude Code configuration. `peer.settings` stays empty otherwise.
+ */
+export const PEER_SANDBOX = { enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false, network: { allowedDomains: [], strictAllowlist: true } };
+export const peer = { settings: [] as string[] };
+
+/** The peer way for a new conversation: `claude -p <msg> --output-format stream-json --verbose` (+ peer.settings). */
 export function coldArgs(message: string, partial = false): string[] {
-  return ['-p', message, '--output-format', 'stream-json', '--verbose', ...(partial ? ['--include-partial-messages'] : [])];
+  return ['-p', message, '--output-format', 'stream-json', '--verbose', ...(partial ? ['--include-partial-messages'] : []), ...peer.settings];
 }
 
 /** The peer way for a follow-up: the same plus `--resume <claude session id>`. */

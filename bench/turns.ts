@@ -10,10 +10,12 @@ import type { SpareProcess } from '@anthropic-ai/claude-agent-sdk';
 import { ModelServer, promptTexts } from '../test/support/model-server.js';
 import { cliProcesses, waitForNoCliProcesses } from '../test/support/processes.js';
 import { startTestServer, type TestServer } from '../test/support/server.js';
-import { cliPeakRss, coldArgs, cwdOf, killChildren, quiet, readStream, resumeArgs, runCli, summarize, type Summary } from './lib.js';
+import { cliPeakRss, coldArgs, cwdOf, killChildren, peer, PEER_SANDBOX, quiet, readStream, resumeArgs, runCli, summarize, type Summary } from './lib.js';
 import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+/** Whether the service runs Bash in its sandbox here (bubblewrap and socat installed); read from its health at start. */
+let sandboxOn = false;
 const N_COLD = QUICK ? 3 : 20;
 const N_FOLLOW = QUICK ? 6 : 30;
 const N_STREAM_FOLLOW = QUICK ? 4 : 20;
@@ -160,6 +162,11 @@ try {
   const env = t.cli.env;
   const configDir = t.cli.configDir;
   log(`service on ${t.url}, model server on ${model.url}, CLI ${t.server.cli.version}`);
+  // Like for like: the peer CLI gets the Bash sandbox when the service's is on (BENCH_PEER_SANDBOX=0: never).
+  const health = (await (await fetch(`${t.url}/api/v1/health`)).json()) as { data: { sandbox: { available: boolean } } };
+  sandboxOn = health.data.sandbox.available;
+  if (sandboxOn && process.env.BENCH_PEER_SANDBOX !== '0') peer.settings = ['--settings', JSON.stringify({ sandbox: PEER_SANDBOX })];
+  log(`service Bash sandbox ${sandboxOn ? 'on' : 'off'}; peer CLI ${peer.settings.length > 0 ? 'with' : 'without'} the same sandbox`);
 
   // Warm-up: page cache, the config dir's first-run files, the JIT of the service's hot paths.
   await runCli(coldArgs('warm-up'), { env, cwd: freshDir() });
@@ -321,9 +328,12 @@ try {
   }
   log('(a) long done');
 
-  // (d) Prototype: a spare process started ahead of time (SDK prewarm), claimed by the new session.
+  // (d) Prototype: a spare process started ahead of time (SDK prewarm), claimed by the new session. Its SDK runs have no
+  // Bash sandbox, so neither has the bare CLI they are compared with.
+  const withSandbox = peer.settings;
+  peer.settings = [];
   {
-    const list = section('(d) Prototype, not in the engine: first turn on a prewarmed spare (SDK, no HTTP)');
+    const list = section('(d) Prototype, not in the engine: first turn on a prewarmed spare (SDK, no HTTP, no Bash sandbox on either side)');
     const bareResult = row(list, 'bare CLI cold, --include-partial-messages: spawn → result');
     const coldResult = row(list, 'SDK cold query() (the engine today): → result');
     const spareResult = row(list, 'SDK prewarm() spare, claim() → result');
@@ -357,6 +367,7 @@ try {
       spareText.samples.push(run.firstTextMs);
     }
     log('(d) done');
+    peer.settings = withSandbox;
   }
 
   memory.service_process = process.resourceUsage().maxRSS / 1024;
@@ -409,6 +420,11 @@ lines.push(
   `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process ?? Number.NaN)} MiB; ` +
     `live session CLI ${fmt(memory.api_cli_live ?? Number.NaN)} MiB; CLI during a first turn ${fmt(memory.api_cli_first_turn ?? Number.NaN)} MiB; ` +
     `bare CLI per request ${fmt(memory.bare_cli ?? Number.NaN)} MiB`,
+);
+lines.push(
+  sandboxOn
+    ? `Bash sandbox: on in the service; the peer CLI ${peer.settings.length > 0 ? 'ran with the same sandbox settings (BENCH_PEER_SANDBOX=0: without)' : 'ran without it (BENCH_PEER_SANDBOX=0): new processes of the service pay the sandbox runtime\'s start-up, ~250 ms, and the peer does not'}`
+    : 'Bash sandbox: off in the service (bubblewrap or socat missing, or SANDBOX_ENABLED=false); the peer CLI ran without it too',
 );
 lines.push(misses === 0 ? 'all targets met' : `${misses} target(s) missed`);
 process.stdout.write(`${lines.join('\n')}\n`);
