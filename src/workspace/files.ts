@@ -29,8 +29,18 @@ export interface WrittenFile extends FileEntry {
 
 /** Prefix of the temp files uploads are written to (hidden, removed on any failure). */
 export const TEMP_PREFIX = '.cca-upload-';
-/** The whole name of such a temp file (what a start-up sweeps when a killed server left one; see paths.ts). */
-export const TEMP_NAME = /^\.cca-upload-[0-9a-f]{16}\.tmp$/;
+const TEMP_SUFFIX = '.tmp';
+const TEMP_ID = /^[0-9a-f]{16}$/;
+
+/** A new temp file name: the prefix, 16 hex digits, `.tmp`. */
+function newTempName(): string {
+  return `${TEMP_PREFIX}${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`;
+}
+
+/** Whether a name is one newTempName() makes (what a start-up sweeps when a killed server left one; see paths.ts). */
+export function isTempName(name: string): boolean {
+  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX) && TEMP_ID.test(name.slice(TEMP_PREFIX.length, -TEMP_SUFFIX.length));
+}
 const FILE_MODE = 0o644;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
 
@@ -293,7 +303,7 @@ export async function stageFile(workspace: string, source: AsyncIterable<Uint8Ar
     }
     target = await targetOf(base, segments, label, overwrite);
     const t = target;
-    temp = `${TEMP_PREFIX}${randomBytes(8).toString('hex')}.tmp`;
+    temp = newTempName();
     fh = await open(t.w.dir.entry(temp), CREATE_FLAGS, FILE_MODE);
     const hash = createHash('sha256');
     let size = 0;

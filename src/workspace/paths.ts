@@ -4,7 +4,7 @@ import { mkdir, readdir, realpath, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { isWithin, openBase, openDir, walk, type Dir } from './anchor.js';
 import { WorkspaceError } from './errors.js';
-import { removeTree, TEMP_NAME } from './files.js';
+import { isTempName, removeTree } from './files.js';
 import { checkName } from './path-text.js';
 import { resolveInside } from './resolve.js';
 
@@ -92,48 +92,31 @@ export async function resolveWorkingDir(root: string, tenant: string, candidate:
  */
 export async function removeUploadLeftovers(root: string): Promise<string[]> {
   const removed: string[] = [];
-  const sweep = async (dir: Dir): Promise<void> => {
-    let entries: Dirent[];
+  /** Sweeps the folder `name` of `parent`, opened without following a link; one replaced or unreadable is passed over. */
+  const sweepFolder = async (parent: Dir, name: string): Promise<void> => {
+    const dir = await openDir(parent, name, { follow: false, what: 'a workspace folder' }).then(
+      (opened) => opened.dir,
+      () => undefined,
+    );
+    if (!dir) return;
     try {
-      entries = await readdir(dir.self, { withFileTypes: true });
-    } catch {
-      return; // unreadable, or gone meanwhile
-    }
-    for (const entry of entries) {
-      if (entry.isFile() && TEMP_NAME.test(entry.name)) {
-        await unlink(dir.entry(entry.name)).then(
-          () => removed.push(dir.childPath(entry.name)),
-          () => {}, // gone meanwhile, or not ours to remove
-        );
-      } else if (entry.isDirectory()) {
-        const sub = await openDir(dir, entry.name, { follow: false, what: 'a workspace folder' }).then(
-          (opened) => opened.dir,
-          () => undefined, // replaced by a link or removed since readdir, or unreadable
-        );
-        if (!sub) continue;
-        try {
-          await sweep(sub);
-        } finally {
-          await sub.close();
+      const entries = await readdir(dir.self, { withFileTypes: true }).catch(() => [] as Dirent[]);
+      for (const entry of entries) {
+        if (entry.isDirectory()) await sweepFolder(dir, entry.name);
+        else if (entry.isFile() && isTempName(entry.name)) {
+          await unlink(dir.entry(entry.name)).then(
+            () => removed.push(dir.childPath(entry.name)),
+            () => {}, // gone meanwhile, or not ours to remove
+          );
         }
       }
+    } finally {
+      await dir.close();
     }
   };
   const base = await openBase(root, 'APPROVED_DIRECTORY');
   try {
-    for (const tenant of await readdir(base.self)) {
-      if (!TENANT_DIR.test(tenant)) continue;
-      const dir = await openDir(base, tenant, { follow: false, what: 'a tenant folder' }).then(
-        (opened) => opened.dir,
-        () => undefined,
-      );
-      if (!dir) continue;
-      try {
-        await sweep(dir);
-      } finally {
-        await dir.close();
-      }
-    }
+    for (const tenant of await readdir(base.self)) if (TENANT_DIR.test(tenant)) await sweepFolder(base, tenant);
   } finally {
     await base.close();
   }
