@@ -35,7 +35,7 @@ export function formatEvent(e: NumberedEvent): string {
 }
 
 /** Takes over the response and streams the turn until it ends or the client leaves. */
-export async function streamTurn(request: FastifyRequest, reply: FastifyReply, turn: EventStream, opts: StreamOptions): Promise<void> {
+export async function streamTurn(reply: FastifyReply, turn: EventStream, opts: StreamOptions): Promise<void> {
   hijackWithHeaders(reply);
   const res = reply.raw;
   res.writeHead(200, {
@@ -43,7 +43,6 @@ export async function streamTurn(request: FastifyRequest, reply: FastifyReply, t
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
-    'x-request-id': request.id,
     ...(turn.id !== undefined && { 'x-turn-id': turn.id }),
     ...opts.headers,
   });

@@ -7,7 +7,7 @@ import type { Template } from '../templates/registry.js';
  * Views of frozen rows (rows from the store's read cache) are kept and frozen too, so an unchanged row gives the same
  * view object again and its JSON is written once (listItemSerializers).
  */
-const sessionViews = new WeakMap<SessionRow, { live: boolean; busy: boolean; view: SessionView }>();
+const sessionViews = new WeakMap<SessionRow, SessionView>();
 const historyViews = new WeakMap<MessageRow, HistoryView>();
 
 type SessionView = ReturnType<typeof buildSessionView>;
@@ -16,10 +16,10 @@ type HistoryView = ReturnType<typeof buildHistoryView>;
 export function sessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }): SessionView {
   if (!Object.isFrozen(row)) return buildSessionView(row, liveness);
   const kept = sessionViews.get(row);
-  if (kept && kept.live === liveness.live && kept.busy === liveness.busy) return kept.view;
+  if (kept && kept.live === liveness.live && kept.busy === liveness.busy) return kept;
   const view = buildSessionView(row, liveness);
   Object.freeze(view.totals);
-  sessionViews.set(row, { live: liveness.live, busy: liveness.busy, view: Object.freeze(view) });
+  sessionViews.set(row, Object.freeze(view));
   return view;
 }
 

@@ -104,13 +104,13 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       if (last !== undefined) {
         const kept = await sessions.turnFor(request.tenant, request.params.name, last);
         if (!kept) throw replayGone(last);
-        await streamTurn(request, reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
+        await streamTurn(reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
         return reply;
       }
       const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), callerOf(request));
       await turn.whenStarted();
       if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
-      await streamTurn(request, reply, turn, {
+      await streamTurn(reply, turn, {
         afterId: 0,
         heartbeatMs: config.engine.heartbeatMs,
         onClientGone: () => {
@@ -139,7 +139,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         if (last !== undefined) throw replayGone(last);
         throw new ProblemError(404, 'not-found', 'Not found', 'This session has no running or recent turn.');
       }
-      await streamTurn(request, reply, turn, { afterId: last ?? 0, heartbeatMs: config.engine.heartbeatMs });
+      await streamTurn(reply, turn, { afterId: last ?? 0, heartbeatMs: config.engine.heartbeatMs });
       return reply;
     },
   );

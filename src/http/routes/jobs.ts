@@ -111,7 +111,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     },
     async (request, reply) => {
       const stream = await jobs().events(request.tenant, request.params.name, request.params.id);
-      await streamTurn(request, reply, stream, {
+      await streamTurn(reply, stream, {
         afterId: lastEventIdOf(request) ?? -1,
         heartbeatMs: deps.config.engine.heartbeatMs,
         headers: { 'x-job-id': request.params.id },
