@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/index.js';
+import { DEFAULT_READ_CACHE_BYTES } from '../src/store/index.js';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
 const scratch = mkdtempSync(join(tmpdir(), 'cca-config-'));
@@ -41,6 +42,8 @@ describe('loadConfig defaults', () => {
     expect(c.dataDir).toBe(join(scratch, 'data'));
     expect(c.databaseUrl).toBe(`sqlite:${join(scratch, 'data', 'claude-code-api.db')}`);
     expect(c.approvedDirectory).toBe(join(scratch, 'ws'));
+    // The store's own default (for createStore without options) is the setting's.
+    expect(c.sqliteReadCacheBytes).toBe(DEFAULT_READ_CACHE_BYTES);
     expect(c.claude).toMatchObject({ maxTurns: 25, timeoutMs: 300_000, permissionMode: 'acceptEdits', disallowedTools: [] });
     expect(c.claude.cliPath).toBeUndefined();
     expect(c.claude.model).toBeUndefined();

@@ -89,7 +89,7 @@ export async function runChecks(config: Config): Promise<Check[]> {
   checks.push(await folderCheck('APPROVED_DIRECTORY', config.approvedDirectory));
 
   try {
-    const store = await createStore(config.databaseUrl, { readCacheBytes: config.sqliteReadCacheBytes });
+    const store = await createStore(config.databaseUrl);
     try {
       if (!(await store.ping())) throw new Error('the database does not answer');
       const migrator = new Migrator({ db: store.db, provider: { getMigrations: async () => buildMigrations(store.dialect) } });

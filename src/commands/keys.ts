@@ -60,7 +60,7 @@ async function run(argv: string[]): Promise<number> {
 
   loadDotenvFile();
   const config = loadConfig();
-  const store = await createStore(config.databaseUrl, { readCacheBytes: config.sqliteReadCacheBytes });
+  const store = await createStore(config.databaseUrl);
   try {
     await store.migrate();
     const keys = new KeyService(config, store.apiKeys);

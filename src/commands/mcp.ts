@@ -12,7 +12,7 @@ import type { Command } from './types.js';
 
 /** The tenant the stdio server acts as: `local` in open mode, else the one of MCP_API_KEY (which must be valid). */
 async function tenantOf(config: Config): Promise<string> {
-  const store = await createStore(config.databaseUrl, { readCacheBytes: config.sqliteReadCacheBytes });
+  const store = await createStore(config.databaseUrl);
   try {
     await store.migrate();
     const keys = new KeyService(config, store.apiKeys);

@@ -8,7 +8,7 @@ export const migrate: Command = {
   async run() {
     loadDotenvFile();
     const config = loadConfig();
-    const store = await createStore(config.databaseUrl, { readCacheBytes: config.sqliteReadCacheBytes });
+    const store = await createStore(config.databaseUrl);
     try {
       const applied = await store.migrate();
       console.log(applied.length > 0 ? `applied: ${applied.join(', ')}` : 'database is up to date');

@@ -1,6 +1,6 @@
 // Remembers what the SQLite store's reads answered until something writes to the database, here or in another process.
 import type { SqliteDatabase, SqliteStatement } from 'kysely';
-import type { StatementSource } from './statement-cache.js';
+import type { SourceStatement, StatementSource } from './statement-cache.js';
 
 /** A number that changes whenever the database may have changed. */
 export type ChangeCounter = () => number;
@@ -28,7 +28,7 @@ export function trackChanges(source: StatementSource, clock: () => number = perf
   const changed = () => {
     counter++;
   };
-  const counting = (statement: ReturnType<StatementSource['prepare']>): SqliteStatement => ({
+  const counting = (statement: SourceStatement): SqliteStatement => ({
     reader: statement.reader,
     all(params) {
       try {
