@@ -18,7 +18,15 @@ const items = Array.from({ length: 20 }, (_, i) => ({
 }));
 
 const app = Fastify({ logger: false });
-app.get('/sessions', async () => ({ data: items, meta: { request_id: 'x', timestamp: new Date().toISOString(), version: 'v1', pagination: { page: 1, limit: 20, total: 20, pages: 1 } } }));
+app.get('/sessions', async () => ({
+  data: items,
+  meta: {
+    request_id: 'x',
+    timestamp: new Date().toISOString(),
+    version: 'v1',
+    pagination: { page: 1, limit: 20, total: 20, pages: 1 },
+  },
+}));
 const address = await app.listen({ port: 0, host: '127.0.0.1' });
 console.log(`bare listening on ${address}`);
 process.on('SIGTERM', () => void app.close().then(() => process.exit(0)));

@@ -30,7 +30,13 @@ function median(sorted: number[]): number {
 
 export function summarize(samples: number[]): Summary {
   const sorted = [...samples].sort((a, b) => a - b);
-  return { n: sorted.length, median: median(sorted), p90: percentile(sorted, 90), min: sorted[0] ?? Number.NaN, max: sorted.at(-1) ?? Number.NaN };
+  return {
+    n: sorted.length,
+    median: median(sorted),
+    p90: percentile(sorted, 90),
+    min: sorted[0] ?? Number.NaN,
+    max: sorted.at(-1) ?? Number.NaN,
+  };
 }
 
 // ---------- memory ----------
@@ -62,7 +68,11 @@ export function cwdOf(pid: number): string | undefined {
 }
 
 /** Waits (at most `timeoutMs`) until no CLI process with this config dir runs but those `keep` accepts, so one sample's exiting process does not slow the next. */
-export async function quiet(configDir: string, keep: (pid: number) => boolean = () => false, timeoutMs = 5_000): Promise<void> {
+export async function quiet(
+  configDir: string,
+  keep: (pid: number) => boolean = () => false,
+  timeoutMs = 5_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (cliProcesses({ configDir }).some((p) => !keep(p.pid)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
@@ -92,7 +102,10 @@ export interface CliRun {
 }
 
 /** Runs `claude <args>` with stream-json output and times it from spawn; rejects on failure or after `timeoutMs`. */
-export function runCli(args: string[], opts: { env: Record<string, string>; cwd: string; timeoutMs?: number }): Promise<CliRun> {
+export function runCli(
+  args: string[],
+  opts: { env: Record<string, string>; cwd: string; timeoutMs?: number },
+): Promise<CliRun> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(CLI_PATH, args, { env: opts.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,7 +136,12 @@ export function runCli(args: string[], opts: { env: Record<string, string>; cwd:
         } catch {
           continue;
         }
-        if (m.type === 'stream_event' && firstTextMs === undefined && m.event?.type === 'content_block_delta' && m.event.delta?.type === 'text_delta') {
+        if (
+          m.type === 'stream_event' &&
+          firstTextMs === undefined &&
+          m.event?.type === 'content_block_delta' &&
+          m.event.delta?.type === 'text_delta'
+        ) {
           firstTextMs = now - t0;
         } else if (m.type === 'result' && resultMs === undefined) {
           resultMs = now - t0;
@@ -160,12 +178,25 @@ export function runCli(args: string[], opts: { env: Record<string, string>; cwd:
  * for its seccomp helper, and a socat proxy), so when the service's sandbox is on the peer CLI gets it too: both
  * sides then start the same Claude Code configuration. `peer.settings` stays empty otherwise.
  */
-export const PEER_SANDBOX = { enabled: true, failIfUnavailable: true, allowUnsandboxedCommands: false, network: { allowedDomains: [], strictAllowlist: true } };
+export const PEER_SANDBOX = {
+  enabled: true,
+  failIfUnavailable: true,
+  allowUnsandboxedCommands: false,
+  network: { allowedDomains: [], strictAllowlist: true },
+};
 export const peer = { settings: [] as string[] };
 
 /** The peer way for a new conversation: `claude -p <msg> --output-format stream-json --verbose` (+ peer.settings). */
 export function coldArgs(message: string, partial = false): string[] {
-  return ['-p', message, '--output-format', 'stream-json', '--verbose', ...(partial ? ['--include-partial-messages'] : []), ...peer.settings];
+  return [
+    '-p',
+    message,
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    ...(partial ? ['--include-partial-messages'] : []),
+    ...peer.settings,
+  ];
 }
 
 /** The peer way for a follow-up: the same plus `--resume <claude session id>`. */

@@ -27,7 +27,11 @@ function rssMiB(pid: number): number {
   }
 }
 
-function startProcess(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; url: string }> {
+function startProcess(
+  args: string[],
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
@@ -84,20 +88,33 @@ async function main(): Promise<void> {
     ...(process.env.SQLITE_READ_CACHE_MB !== undefined && { SQLITE_READ_CACHE_MB: process.env.SQLITE_READ_CACHE_MB }),
   };
   const server = await startProcess(['dist/cli.js', 'serve'], env, /listening on (http:\/\/[^"\s]+)/);
-  const bare = await startProcess(['--import', 'tsx', 'bench/bare-server.ts'], { PATH: process.env.PATH ?? '' }, /bare listening on (http:\/\/\S+)/);
+  const bare = await startProcess(
+    ['--import', 'tsx', 'bench/bare-server.ts'],
+    { PATH: process.env.PATH ?? '' },
+    /bare listening on (http:\/\/\S+)/,
+  );
   const serverPid = server.child.pid!;
   let peakServer = 0;
   let peakCli = 0;
   const sampler = setInterval(() => {
     peakServer = Math.max(peakServer, rssMiB(serverPid));
-    peakCli = Math.max(peakCli, cliProcesses({ configDir: cli.configDir }).reduce((sum, p) => sum + rssMiB(p.pid), 0));
+    peakCli = Math.max(
+      peakCli,
+      cliProcesses({ configDir: cli.configDir }).reduce((sum, p) => sum + rssMiB(p.pid), 0),
+    );
   }, 100);
-  const api = (path: string, init: RequestInit = {}) => fetch(`${server.url}${path}`, { ...init, headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...(init.headers as object) } });
+  const api = (path: string, init: RequestInit = {}) =>
+    fetch(`${server.url}${path}`, {
+      ...init,
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json', ...(init.headers as object) },
+    });
   try {
     // A session with some history to read.
     await api('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ name: 'reader' }) });
-    for (let i = 0; i < 10; i++) await api('/api/v1/sessions/reader/chat', { method: 'POST', body: JSON.stringify({ message: `history ${i}` }) });
-    for (let i = 0; i < 30; i++) await api('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ name: `s${i}` }) });
+    for (let i = 0; i < 10; i++)
+      await api('/api/v1/sessions/reader/chat', { method: 'POST', body: JSON.stringify({ message: `history ${i}` }) });
+    for (let i = 0; i < 30; i++)
+      await api('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ name: `s${i}` }) });
 
     const auth = { 'x-api-key': KEY };
     const cases = [
@@ -126,8 +143,12 @@ async function main(): Promise<void> {
     };
 
     // 20 sessions chatting at once, the model streaming each answer slowly.
-    model.script({ match: /^load-chat/, steps: [{ text: ['streaming ', 'a ', 'slow ', 'answer ', 'for ', 'load'], chunkDelayMs: 250 }] });
-    for (let i = 0; i < SESSIONS; i++) await api('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ name: `chat${i}` }) });
+    model.script({
+      match: /^load-chat/,
+      steps: [{ text: ['streaming ', 'a ', 'slow ', 'answer ', 'for ', 'load'], chunkDelayMs: 250 }],
+    });
+    for (let i = 0; i < SESSIONS; i++)
+      await api('/api/v1/sessions', { method: 'POST', body: JSON.stringify({ name: `chat${i}` }) });
     const times: number[] = [];
     let chatErrors = 0;
     const started = Date.now();
@@ -135,7 +156,10 @@ async function main(): Promise<void> {
       Array.from({ length: SESSIONS }, async (_, i) => {
         for (let round = 0; round < 2; round++) {
           const t0 = performance.now();
-          const res = await api(`/api/v1/sessions/chat${i}/chat`, { method: 'POST', body: JSON.stringify({ message: `load-chat ${i} ${round}` }) });
+          const res = await api(`/api/v1/sessions/chat${i}/chat`, {
+            method: 'POST',
+            body: JSON.stringify({ message: `load-chat ${i} ${round}` }),
+          });
           if (res.status !== 200) chatErrors++;
           await res.arrayBuffer();
           times.push(performance.now() - t0);
@@ -148,7 +172,9 @@ async function main(): Promise<void> {
     clearInterval(sampler);
     const row = (name: string, r: ReturnType<typeof of>, vsBare?: boolean) =>
       `| ${name} | ${r.rps.toFixed(0)} | ${r.p50} | ${r.p99} | ${r.errors} | ${vsBare ? `${r.ratio.toFixed(2)}× (rounds: ${r.ratios.join(', ')}; target ≥ 0.5×) ${r.ratio >= 0.5 ? 'PASS' : 'MISS'}` : '—'} |`;
-    console.log(`\nLoad: ${CONNECTIONS} connections, ${ROUNDS} rounds × ${DURATION} s per read route (medians); ${SESSIONS} sessions × 2 chats at once\n`);
+    console.log(
+      `\nLoad: ${CONNECTIONS} connections, ${ROUNDS} rounds × ${DURATION} s per read route (medians); ${SESSIONS} sessions × 2 chats at once\n`,
+    );
     console.log('| case | req/s | p50 ms | p99 ms | errors | vs bare Fastify |');
     console.log('|---|---:|---:|---:|---:|---|');
     console.log(row('bare Fastify GET (no auth)', of('bare')));
@@ -157,7 +183,9 @@ async function main(): Promise<void> {
     console.log(
       `| ${SESSIONS} sessions chatting at once (slow stream ~1.5 s) | ${((SESSIONS * 2) / (chatWall / 1000)).toFixed(1)} turns/s | ${chat.median.toFixed(0)} | ${summarize(times).max.toFixed(0)} (max) | ${chatErrors} | — |`,
     );
-    console.log(`\nPeak memory: server ${peakServer.toFixed(0)} MiB; all CLI processes together ${peakCli.toFixed(0)} MiB (${SESSIONS} live)`);
+    console.log(
+      `\nPeak memory: server ${peakServer.toFixed(0)} MiB; all CLI processes together ${peakCli.toFixed(0)} MiB (${SESSIONS} live)`,
+    );
   } finally {
     clearInterval(sampler);
     server.child.kill('SIGTERM');

@@ -33,7 +33,12 @@ async function timeTurn(q: Query, input: InputChannel, t0: number): Promise<SdkT
   let resultMs: number | undefined;
   try {
     for await (const m of q) {
-      if (m.type === 'stream_event' && firstTextMs === undefined && m.event.type === 'content_block_delta' && m.event.delta.type === 'text_delta') {
+      if (
+        m.type === 'stream_event' &&
+        firstTextMs === undefined &&
+        m.event.type === 'content_block_delta' &&
+        m.event.delta.type === 'text_delta'
+      ) {
         firstTextMs = performance.now() - t0;
       } else if (m.type === 'result') {
         resultMs = performance.now() - t0;

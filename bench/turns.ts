@@ -10,7 +10,20 @@ import type { SpareProcess } from '@anthropic-ai/claude-agent-sdk';
 import { ModelServer, promptTexts } from '../test/support/model-server.js';
 import { cliProcesses, waitForNoCliProcesses } from '../test/support/processes.js';
 import { startTestServer, type TestServer } from '../test/support/server.js';
-import { cliPeakRss, coldArgs, cwdOf, killChildren, peer, PEER_SANDBOX, quiet, readStream, resumeArgs, runCli, summarize, type Summary } from './lib.js';
+import {
+  cliPeakRss,
+  coldArgs,
+  cwdOf,
+  killChildren,
+  peer,
+  PEER_SANDBOX,
+  quiet,
+  readStream,
+  resumeArgs,
+  runCli,
+  summarize,
+  type Summary,
+} from './lib.js';
 import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -109,7 +122,8 @@ async function api(path: string, method: string, json?: unknown): Promise<any> {
 
 const createSession = (name: string) => api('/sessions', 'POST', { name });
 const deleteSession = (name: string) => api(`/sessions/${name}`, 'DELETE');
-const getSession = async (name: string): Promise<{ claude_session_id: string; working_dir: string }> => (await api(`/sessions/${name}`, 'GET')).data;
+const getSession = async (name: string): Promise<{ claude_session_id: string; working_dir: string }> =>
+  (await api(`/sessions/${name}`, 'GET')).data;
 
 async function chat(name: string, message: string): Promise<void> {
   const body = await api(`/sessions/${name}/chat`, 'POST', { message });
@@ -163,10 +177,15 @@ try {
   const configDir = t.cli.configDir;
   log(`service on ${t.url}, model server on ${model.url}, CLI ${t.server.cli.version}`);
   // Like for like: the peer CLI gets the Bash sandbox when the service's is on (BENCH_PEER_SANDBOX=0: never).
-  const health = (await (await fetch(`${t.url}/api/v1/health`)).json()) as { data: { sandbox: { available: boolean } } };
+  const health = (await (await fetch(`${t.url}/api/v1/health`)).json()) as {
+    data: { sandbox: { available: boolean } };
+  };
   sandboxOn = health.data.sandbox.available;
-  if (sandboxOn && process.env.BENCH_PEER_SANDBOX !== '0') peer.settings = ['--settings', JSON.stringify({ sandbox: PEER_SANDBOX })];
-  log(`service Bash sandbox ${sandboxOn ? 'on' : 'off'}; peer CLI ${peer.settings.length > 0 ? 'with' : 'without'} the same sandbox`);
+  if (sandboxOn && process.env.BENCH_PEER_SANDBOX !== '0')
+    peer.settings = ['--settings', JSON.stringify({ sandbox: PEER_SANDBOX })];
+  log(
+    `service Bash sandbox ${sandboxOn ? 'on' : 'off'}; peer CLI ${peer.settings.length > 0 ? 'with' : 'without'} the same sandbox`,
+  );
 
   // Warm-up: page cache, the config dir's first-run files, the JIT of the service's hot paths.
   await runCli(coldArgs('warm-up'), { env, cwd: freshDir() });
@@ -263,8 +282,12 @@ try {
       async (i) => {
         const mark = `a${history}-bare-${i}`;
         bareMarks.push(mark);
-        const run = await runCli(resumeArgs(`[bench:${mark}] and then?`, twin.claude_session_id), { env, cwd: twin.working_dir });
-        if (run.sessionId !== twin.claude_session_id) throw new Error(`--resume answered as session ${run.sessionId}, not ${twin.claude_session_id}`);
+        const run = await runCli(resumeArgs(`[bench:${mark}] and then?`, twin.claude_session_id), {
+          env,
+          cwd: twin.working_dir,
+        });
+        if (run.sessionId !== twin.claude_session_id)
+          throw new Error(`--resume answered as session ${run.sessionId}, not ${twin.claude_session_id}`);
         bareRow.samples.push(run.resultMs);
         notePeak('bare_cli', [run.peakRssMiB]);
       },
@@ -301,7 +324,10 @@ try {
       },
       async (i) => {
         bareMarks.push(`cf-bare-${i}`);
-        const run = await runCli(resumeArgs(`[bench:cf-bare-${i}] more?`, short.twin.claude_session_id, true), { env, cwd: short.twin.working_dir });
+        const run = await runCli(resumeArgs(`[bench:cf-bare-${i}] more?`, short.twin.claude_session_id, true), {
+          env,
+          cwd: short.twin.working_dir,
+        });
         bareRow.samples.push(run.firstTextMs ?? Number.NaN);
       },
     );
@@ -333,7 +359,9 @@ try {
   const withSandbox = peer.settings;
   peer.settings = [];
   {
-    const list = section('(d) Prototype, not in the engine: first turn on a prewarmed spare (SDK, no HTTP, no Bash sandbox on either side)');
+    const list = section(
+      '(d) Prototype, not in the engine: first turn on a prewarmed spare (SDK, no HTTP, no Bash sandbox on either side)',
+    );
     const bareResult = row(list, 'bare CLI cold, --include-partial-messages: spawn → result');
     const coldResult = row(list, 'SDK cold query() (the engine today): → result');
     const spareResult = row(list, 'SDK prewarm() spare, claim() → result');
@@ -386,11 +414,17 @@ try {
 
 // ---------- report ----------
 
-const sdkVersion = (JSON.parse(readFileSync('node_modules/@anthropic-ai/claude-agent-sdk/package.json', 'utf8')) as { version: string }).version;
+const sdkVersion = (
+  JSON.parse(readFileSync('node_modules/@anthropic-ai/claude-agent-sdk/package.json', 'utf8')) as { version: string }
+).version;
 const lines: string[] = [];
-lines.push(`claude-code-api benchmark — ${new Date().toISOString()}${QUICK ? ' (BENCH_QUICK: smoke run, not figures to quote)' : ''}`);
 lines.push(
-  `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load ${loadavg().map((v) => v.toFixed(2)).join(' ')}; node ${process.version}; Claude Code CLI ${t!.server.cli.version}; agent SDK ${sdkVersion}`,
+  `claude-code-api benchmark — ${new Date().toISOString()}${QUICK ? ' (BENCH_QUICK: smoke run, not figures to quote)' : ''}`,
+);
+lines.push(
+  `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load ${loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}; node ${process.version}; Claude Code CLI ${t!.server.cli.version}; agent SDK ${sdkVersion}`,
 );
 lines.push(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s; CLI processes left behind: ${leftBehind}`);
 lines.push('');
@@ -412,7 +446,9 @@ for (const s of sections) {
     } else if (ratio !== undefined) {
       target = '(info)';
     }
-    lines.push(`| ${r.label}${history} | ${sum.n} | ${fmt(sum.median)} | ${fmt(sum.p90)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${target} | ${verdict} |`);
+    lines.push(
+      `| ${r.label}${history} | ${sum.n} | ${fmt(sum.median)} | ${fmt(sum.p90)} | ${ratio === undefined ? '' : ratio.toFixed(2)} | ${target} | ${verdict} |`,
+    );
   }
 }
 lines.push('');
@@ -423,13 +459,25 @@ lines.push(
 );
 lines.push(
   sandboxOn
-    ? `Bash sandbox: on in the service; the peer CLI ${peer.settings.length > 0 ? 'ran with the same sandbox settings (BENCH_PEER_SANDBOX=0: without)' : 'ran without it (BENCH_PEER_SANDBOX=0): new processes of the service pay the sandbox runtime\'s start-up, ~250 ms, and the peer does not'}`
+    ? `Bash sandbox: on in the service; the peer CLI ${peer.settings.length > 0 ? 'ran with the same sandbox settings (BENCH_PEER_SANDBOX=0: without)' : "ran without it (BENCH_PEER_SANDBOX=0): new processes of the service pay the sandbox runtime's start-up, ~250 ms, and the peer does not"}`
     : 'Bash sandbox: off in the service (bubblewrap or socat missing, or SANDBOX_ENABLED=false); the peer CLI ran without it too',
 );
 lines.push(misses === 0 ? 'all targets met' : `${misses} target(s) missed`);
 process.stdout.write(`${lines.join('\n')}\n`);
 
 if (process.env.BENCH_JSON) {
-  const out = sections.map((s) => ({ title: s.title, rows: s.rows.map((r) => ({ label: r.label, history: r.history, ratio: ratioOf(r), ...summarize(r.samples), samples: r.samples.map((v) => Math.round(v * 10) / 10) })) }));
-  writeFileSync(process.env.BENCH_JSON, JSON.stringify({ date: new Date().toISOString(), quick: QUICK, memory, sections: out }, null, 2));
+  const out = sections.map((s) => ({
+    title: s.title,
+    rows: s.rows.map((r) => ({
+      label: r.label,
+      history: r.history,
+      ratio: ratioOf(r),
+      ...summarize(r.samples),
+      samples: r.samples.map((v) => Math.round(v * 10) / 10),
+    })),
+  }));
+  writeFileSync(
+    process.env.BENCH_JSON,
+    JSON.stringify({ date: new Date().toISOString(), quick: QUICK, memory, sections: out }, null, 2),
+  );
 }

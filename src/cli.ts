@@ -18,8 +18,13 @@ const COMMANDS: Record<string, Command> = {
 };
 
 function usage(): string {
-  const width = Math.max(...Object.entries(COMMANDS).map(([name, c]) => `${name} ${c.args ?? ''}`.trim().length), 'version'.length);
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${`${name} ${c.args ?? ''}`.trim().padEnd(width)}  ${c.summary}`);
+  const width = Math.max(
+    ...Object.entries(COMMANDS).map(([name, c]) => `${name} ${c.args ?? ''}`.trim().length),
+    'version'.length,
+  );
+  const lines = Object.entries(COMMANDS).map(
+    ([name, c]) => `  ${`${name} ${c.args ?? ''}`.trim().padEnd(width)}  ${c.summary}`,
+  );
   lines.push(`  ${'version'.padEnd(width)}  print the version`);
   return `claude-code-api ${VERSION}\n\nUsage: claude-code-api [command]\n\nCommands:\n${lines.join('\n')}\n\nSettings come from the environment and an optional .env file; see docs/configuration.md.`;
 }

@@ -27,6 +27,12 @@ export class ProblemError extends Error {
   }
 
   toProblem(): ProblemDoc {
-    return { type: problemType(this.slug), title: this.title, status: this.status, detail: this.message, ...this.extra };
+    return {
+      type: problemType(this.slug),
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+      ...this.extra,
+    };
   }
 }

@@ -49,14 +49,21 @@ export function createLogger(config: Config): Logger {
 export function startupWarnings(config: Config, cli: CliInfo, storedKeys = 0): string[] {
   const warnings: string[] = [];
   if (config.apiKeys.length + config.adminApiKeys.length + storedKeys === 0) {
-    warnings.push(`Open mode: no API_KEYS are set, so anyone who can reach ${config.host}:${config.port} can drive Claude Code. Set API_KEYS before exposing the server.`);
+    warnings.push(
+      `Open mode: no API_KEYS are set, so anyone who can reach ${config.host}:${config.port} can drive Claude Code. Set API_KEYS before exposing the server.`,
+    );
   }
   if (cli.auth === 'subscription_login' || cli.auth === 'oauth_token') {
     if (config.apiKeys.length + storedKeys > 1) {
-      warnings.push('Claude Code runs on a personal Pro/Max login while several API keys are configured. Anthropic\'s terms reserve subscription logins for the owner\'s own use; use an API key, Bedrock or Vertex for a shared service.');
+      warnings.push(
+        "Claude Code runs on a personal Pro/Max login while several API keys are configured. Anthropic's terms reserve subscription logins for the owner's own use; use an API key, Bedrock or Vertex for a shared service.",
+      );
     }
   }
-  if (cli.auth === 'none') warnings.push('Claude Code has no credentials in this environment (no ANTHROPIC_API_KEY, cloud provider or login); turns will fail.');
+  if (cli.auth === 'none')
+    warnings.push(
+      'Claude Code has no credentials in this environment (no ANTHROPIC_API_KEY, cloud provider or login); turns will fail.',
+    );
   if (!cli.ok) warnings.push(`Claude Code CLI is not usable: ${cli.error}`);
   return warnings;
 }
@@ -84,7 +91,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // Claude Code processes of a server of this DATA_DIR that died mid-turn would still write to their sessions.
   await reapOrphans(config.dataDir, log);
 
-  const env = cliEnvironment({ ...(opts.baseEnv ?? process.env), [OWNER_ENV]: ownerMark(config.dataDir) }, { secretNames: config.secretNames, configDir: config.claude.configDir, clientApp: `claude-code-api/${VERSION}`, allow: config.security.cliEnvAllow });
+  const env = cliEnvironment(
+    { ...(opts.baseEnv ?? process.env), [OWNER_ENV]: ownerMark(config.dataDir) },
+    {
+      secretNames: config.secretNames,
+      configDir: config.claude.configDir,
+      clientApp: `claude-code-api/${VERSION}`,
+      allow: config.security.cliEnvAllow,
+    },
+  );
   const cliPath = config.claude.cliPath ?? bundledCliPath();
   const cli = await probeCli(cliPath, env, config.claude.configDir);
   cli.auth = authKind(env, config.claude.configDir);
@@ -93,31 +108,70 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   for (const w of warnings) log.warn(w);
 
   const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
-  const metrics = createMetrics(() => engine.stats(), () => store.cache.stats());
+  const metrics = createMetrics(
+    () => engine.stats(),
+    () => store.cache.stats(),
+  );
   engine.observe(turnObserver(metrics));
   // Moderation rules (an invalid file stops the start), budgets, and the Bash sandbox probe (unavailable: Bash refused).
-  const turnSecurity = await TurnSecurity.start({ config, cliEnv: env, cliPath, log, spentBy: (tenant) => store.sessions.totalCostByOwner(tenant) }).catch(async (err: unknown) => {
+  const turnSecurity = await TurnSecurity.start({
+    config,
+    cliEnv: env,
+    cliPath,
+    log,
+    spentBy: (tenant) => store.sessions.totalCostByOwner(tenant),
+  }).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
   warnings.push(...turnSecurity.warnings());
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity);
   const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
-  if (closed > 0) log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
+  if (closed > 0)
+    log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
   // Temp files of uploads cut off by a kill; swept before listening, so never one of an upload of this server.
   const leftovers = opts.listen === false ? [] : await removeUploadLeftovers(config.approvedDirectory);
-  if (leftovers.length > 0) log.warn({ files: leftovers.slice(0, 20) }, `removed ${leftovers.length} temp file(s) of uploads cut off when the server last stopped`);
+  if (leftovers.length > 0)
+    log.warn(
+      { files: leftovers.slice(0, 20) },
+      `removed ${leftovers.length} temp file(s) of uploads cut off when the server last stopped`,
+    );
   const jobs = await createJobs({
     config,
     store,
     sessions,
     log,
     version: VERSION,
-    observer: { jobState: (state) => metrics.jobStates.inc({ state }), webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }) },
+    observer: {
+      jobState: (state) => metrics.jobStates.inc({ state }),
+      webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
+    },
   });
-  const app = await buildApp({ config, store, sessions, templates, engine, cli, version: VERSION, warnings, metrics, keys: security.keys, auditTrail: security.auditTrail, tokens: security.tokens, redis: security.redis, jobs: jobs.service }, { loggerInstance: log });
+  const app = await buildApp(
+    {
+      config,
+      store,
+      sessions,
+      templates,
+      engine,
+      cli,
+      version: VERSION,
+      warnings,
+      metrics,
+      keys: security.keys,
+      auditTrail: security.auditTrail,
+      tokens: security.tokens,
+      redis: security.redis,
+      jobs: jobs.service,
+    },
+    { loggerInstance: log },
+  );
   const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: config.host });
-  if (address) log.info({ address, database: store.dialect, cli: cli.version, auth: cli.auth }, `claude-code-api ${VERSION} listening on ${address}`);
+  if (address)
+    log.info(
+      { address, database: store.dialect, cli: cli.version, auth: cli.auth },
+      `claude-code-api ${VERSION} listening on ${address}`,
+    );
   // Jobs left running by a stopped server are re-queued (or failed), queued ones start, pending webhooks go out.
   if (opts.listen !== false) await jobs.start();
 

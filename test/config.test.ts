@@ -44,11 +44,27 @@ describe('loadConfig defaults', () => {
     expect(c.approvedDirectory).toBe(join(scratch, 'ws'));
     // The store's own default (for createStore without options) is the setting's.
     expect(c.sqliteReadCacheBytes).toBe(DEFAULT_READ_CACHE_BYTES);
-    expect(c.claude).toMatchObject({ maxTurns: 25, timeoutMs: 300_000, permissionMode: 'acceptEdits', disallowedTools: [] });
+    expect(c.claude).toMatchObject({
+      maxTurns: 25,
+      timeoutMs: 300_000,
+      permissionMode: 'acceptEdits',
+      disallowedTools: [],
+    });
     expect(c.claude.cliPath).toBeUndefined();
     expect(c.claude.model).toBeUndefined();
     expect(c.claude.allowedPermissionModes).not.toContain('bypassPermissions');
-    expect(c.claude.allowedTools).toEqual(['Read', 'Write', 'Edit', 'MultiEdit', 'NotebookEdit', 'Glob', 'Grep', 'LS', 'Bash', 'TodoWrite']);
+    expect(c.claude.allowedTools).toEqual([
+      'Read',
+      'Write',
+      'Edit',
+      'MultiEdit',
+      'NotebookEdit',
+      'Glob',
+      'Grep',
+      'LS',
+      'Bash',
+      'TodoWrite',
+    ]);
     expect(c.engine).toEqual({
       maxLiveSessions: 8,
       sessionIdleMs: 600_000,
@@ -85,14 +101,16 @@ describe('loadConfig defaults', () => {
   });
 
   it('trims values and list items, dropping empty items', () => {
-    const c = loadConfig(env({
-      PORT: ' 9000 ',
-      API_KEYS: ' key-aaaaaaaa , key-bbbbbbbb ,, ',
-      CLAUDE_ALLOWED_TOOLS: 'Read, Grep ,',
-      CLAUDE_DISALLOWED_TOOLS: ' Bash ',
-      CLAUDE_ALLOWED_PERMISSION_MODES: ' plan , default ',
-      CLAUDE_PERMISSION_MODE: 'plan',
-    }));
+    const c = loadConfig(
+      env({
+        PORT: ' 9000 ',
+        API_KEYS: ' key-aaaaaaaa , key-bbbbbbbb ,, ',
+        CLAUDE_ALLOWED_TOOLS: 'Read, Grep ,',
+        CLAUDE_DISALLOWED_TOOLS: ' Bash ',
+        CLAUDE_ALLOWED_PERMISSION_MODES: ' plan , default ',
+        CLAUDE_PERMISSION_MODE: 'plan',
+      }),
+    );
     expect(c.port).toBe(9000);
     expect(c.apiKeys).toEqual(['key-aaaaaaaa', 'key-bbbbbbbb']);
     expect(c.claude.allowedTools).toEqual(['Read', 'Grep']);
@@ -115,7 +133,14 @@ describe('loadConfig defaults', () => {
   });
 
   it('resolves paths and converts seconds to milliseconds', () => {
-    const c = loadConfig(env({ CLAUDE_CLI_PATH: 'bin/claude', CLAUDE_CONFIG_DIR: 'cfg', CLAUDE_TIMEOUT_SECONDS: '1.5', SESSION_IDLE_SECONDS: '2' }));
+    const c = loadConfig(
+      env({
+        CLAUDE_CLI_PATH: 'bin/claude',
+        CLAUDE_CONFIG_DIR: 'cfg',
+        CLAUDE_TIMEOUT_SECONDS: '1.5',
+        SESSION_IDLE_SECONDS: '2',
+      }),
+    );
     expect(c.claude.cliPath).toBe(resolve('bin/claude'));
     expect(c.claude.configDir).toBe(resolve('cfg'));
     expect(c.claude.timeoutMs).toBe(1500);
@@ -180,14 +205,28 @@ describe('claude-code-api command', () => {
   const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
 
   /** Runs the CLI from a scratch folder (no .env) with a clean environment plus `over`. */
-  function run(args: string[], over: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  function run(
+    args: string[],
+    over: Record<string, string> = {},
+  ): Promise<{ code: number; stdout: string; stderr: string }> {
     const cwd = mkdtempSync(join(scratch, 'cwd-'));
-    const childEnv = { PATH: process.env.PATH ?? '', HOME: cwd, DATA_DIR: join(cwd, 'data'), APPROVED_DIRECTORY: join(cwd, 'ws'), ...over };
+    const childEnv = {
+      PATH: process.env.PATH ?? '',
+      HOME: cwd,
+      DATA_DIR: join(cwd, 'data'),
+      APPROVED_DIRECTORY: join(cwd, 'ws'),
+      ...over,
+    };
     return new Promise((done) => {
-      execFile(process.execPath, ['--import', pathToFileURL(tsx).href, cli, ...args], { cwd, env: childEnv, timeout: 60_000 }, (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-        done({ code, stdout, stderr });
-      });
+      execFile(
+        process.execPath,
+        ['--import', pathToFileURL(tsx).href, cli, ...args],
+        { cwd, env: childEnv, timeout: 60_000 },
+        (err, stdout, stderr) => {
+          const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+          done({ code, stdout, stderr });
+        },
+      );
     });
   }
 

@@ -67,13 +67,16 @@ describe('docs/errors.md', () => {
   function slugsInCode(): string[] {
     const slugs = new Set<string>();
     for (let status = 400; status < 600; status++) slugs.add(statusProblem(status).slug);
-    const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    const files = readdirSync(join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.ts'),
+    );
     for (const file of files) {
       const text = read(join('src', file));
       for (const m of text.matchAll(/new ProblemError\(\s*\d{3},\s*'([a-z][a-z-]*)'/g)) slugs.add(m[1]!);
       for (const m of text.matchAll(/problemType\('([a-z][a-z-]*)'\)/g)) slugs.add(m[1]!);
       for (const m of text.matchAll(/\bslug: '([a-z][a-z-]*)'/g)) slugs.add(m[1]!);
-      for (const m of text.matchAll(/\b(?:unauthorized|badRequest|conflict)\([^;]*?,\s*'([a-z][a-z-]*)'\)/g)) slugs.add(m[1]!);
+      for (const m of text.matchAll(/\b(?:unauthorized|badRequest|conflict)\([^;]*?,\s*'([a-z][a-z-]*)'\)/g))
+        slugs.add(m[1]!);
     }
     const kinds = /export type EngineErrorKind =([^;]+);/.exec(read('src/engine/errors.ts'))?.[1] ?? '';
     for (const m of kinds.matchAll(/'([a-z_]+)'/g)) slugs.add(m[1]!.replace(/_/g, '-'));
@@ -82,7 +85,9 @@ describe('docs/errors.md', () => {
 
   it('lists every problem type the code can produce', () => {
     const slugs = slugsInCode();
-    expect(slugs).toEqual(expect.arrayContaining(['not-found', 'validation-failed', 'timeout', 'missing-api-key', 'replay-unavailable']));
+    expect(slugs).toEqual(
+      expect.arrayContaining(['not-found', 'validation-failed', 'timeout', 'missing-api-key', 'replay-unavailable']),
+    );
     const missing = slugs.filter((slug) => !ERRORS.includes(`| \`/problems/${slug}\` |`));
     expect(missing, 'problem types without a row in docs/errors.md').toEqual([]);
   });

@@ -40,7 +40,8 @@ async function folderCheck(name: string, path: string): Promise<Check> {
   for (;;) {
     try {
       const s = await stat(probe);
-      if (!s.isDirectory()) return { name, verdict: 'fail', detail: `${probe} is not a folder`, fix: `point ${name} at a folder` };
+      if (!s.isDirectory())
+        return { name, verdict: 'fail', detail: `${probe} is not a folder`, fix: `point ${name} at a folder` };
       await access(probe, constants.W_OK);
       return { name, verdict: 'ok', detail: probe === path ? path : `${path} (will be created)` };
     } catch (err) {
@@ -49,7 +50,12 @@ async function folderCheck(name: string, path: string): Promise<Check> {
         probe = dirname(probe);
         continue;
       }
-      return { name, verdict: 'fail', detail: `${probe} is not writable (${code ?? 'error'})`, fix: `make ${probe} writable for this user, or set ${name} to another folder` };
+      return {
+        name,
+        verdict: 'fail',
+        detail: `${probe} is not writable (${code ?? 'error'})`,
+        fix: `make ${probe} writable for this user, or set ${name} to another folder`,
+      };
     }
   }
 }
@@ -63,17 +69,36 @@ export async function runChecks(config: Config): Promise<Check[]> {
       : { name: 'Node.js', verdict: 'fail', detail: process.versions.node, fix: 'install Node.js 20.19 or newer' },
   );
 
-  const env = cliEnvironment(process.env, { secretNames: config.secretNames, configDir: config.claude.configDir, clientApp: `claude-code-api/${VERSION}` });
+  const env = cliEnvironment(process.env, {
+    secretNames: config.secretNames,
+    configDir: config.claude.configDir,
+    clientApp: `claude-code-api/${VERSION}`,
+  });
   const cli = await probeCli(config.claude.cliPath ?? bundledCliPath(), env, config.claude.configDir);
   checks.push(
     cli.ok
       ? { name: 'Claude Code CLI', verdict: 'ok', detail: `${cli.version} at ${cli.path}` }
-      : { name: 'Claude Code CLI', verdict: 'fail', detail: cli.error ?? 'does not start', fix: 'run `npm ci` (the CLI ships with @anthropic-ai/claude-agent-sdk) or set CLAUDE_CLI_PATH to an installed `claude`' },
+      : {
+          name: 'Claude Code CLI',
+          verdict: 'fail',
+          detail: cli.error ?? 'does not start',
+          fix: 'run `npm ci` (the CLI ships with @anthropic-ai/claude-agent-sdk) or set CLAUDE_CLI_PATH to an installed `claude`',
+        },
   );
   if (cli.auth === 'none') {
-    checks.push({ name: 'Claude credentials', verdict: 'fail', detail: 'none found', fix: 'set ANTHROPIC_API_KEY (or the Bedrock / Vertex variables); a personal `claude` login is for its owner\'s own use only' });
+    checks.push({
+      name: 'Claude credentials',
+      verdict: 'fail',
+      detail: 'none found',
+      fix: "set ANTHROPIC_API_KEY (or the Bedrock / Vertex variables); a personal `claude` login is for its owner's own use only",
+    });
   } else if ((cli.auth === 'subscription_login' || cli.auth === 'oauth_token') && config.apiKeys.length > 1) {
-    checks.push({ name: 'Claude credentials', verdict: 'warn', detail: `${cli.auth} shared by ${config.apiKeys.length} API keys`, fix: 'Anthropic\'s terms reserve subscription logins for their owner: use an API key, Bedrock or Vertex for a shared service' });
+    checks.push({
+      name: 'Claude credentials',
+      verdict: 'warn',
+      detail: `${cli.auth} shared by ${config.apiKeys.length} API keys`,
+      fix: "Anthropic's terms reserve subscription logins for their owner: use an API key, Bedrock or Vertex for a shared service",
+    });
   } else {
     checks.push({ name: 'Claude credentials', verdict: 'ok', detail: cli.auth });
   }
@@ -82,7 +107,12 @@ export async function runChecks(config: Config): Promise<Check[]> {
   checks.push(
     missing.length === 0
       ? { name: 'Sandbox tools', verdict: 'ok', detail: 'bubblewrap and socat found' }
-      : { name: 'Sandbox tools', verdict: 'warn', detail: `${missing.join(', ')} not on PATH: Claude Code cannot sandbox Bash`, fix: 'install them, e.g. `apt-get install bubblewrap socat`' },
+      : {
+          name: 'Sandbox tools',
+          verdict: 'warn',
+          detail: `${missing.join(', ')} not on PATH: Claude Code cannot sandbox Bash`,
+          fix: 'install them, e.g. `apt-get install bubblewrap socat`',
+        },
   );
 
   checks.push(await folderCheck('DATA_DIR', config.dataDir));
@@ -92,18 +122,35 @@ export async function runChecks(config: Config): Promise<Check[]> {
     const store = await createStore(config.databaseUrl);
     try {
       if (!(await store.ping())) throw new Error('the database does not answer');
-      const migrator = new Migrator({ db: store.db, provider: { getMigrations: async () => buildMigrations(store.dialect) } });
+      const migrator = new Migrator({
+        db: store.db,
+        provider: { getMigrations: async () => buildMigrations(store.dialect) },
+      });
       const pending = (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).length;
-      checks.push({ name: 'Database', verdict: 'ok', detail: `${store.dialect}${pending > 0 ? `, ${pending} migration(s) pending (applied at start-up, or run \`claude-code-api migrate\`)` : ', up to date'}` });
+      checks.push({
+        name: 'Database',
+        verdict: 'ok',
+        detail: `${store.dialect}${pending > 0 ? `, ${pending} migration(s) pending (applied at start-up, or run \`claude-code-api migrate\`)` : ', up to date'}`,
+      });
     } finally {
       await store.close();
     }
   } catch (err) {
-    checks.push({ name: 'Database', verdict: 'fail', detail: (err as Error).message.split('\n')[0] ?? 'unreachable', fix: 'check DATABASE_URL and that the database server runs' });
+    checks.push({
+      name: 'Database',
+      verdict: 'fail',
+      detail: (err as Error).message.split('\n')[0] ?? 'unreachable',
+      fix: 'check DATABASE_URL and that the database server runs',
+    });
   }
 
   if (config.apiKeys.length === 0) {
-    checks.push({ name: 'API keys', verdict: 'warn', detail: 'open mode: no API_KEYS set', fix: 'set API_KEYS before exposing the server beyond this machine' });
+    checks.push({
+      name: 'API keys',
+      verdict: 'warn',
+      detail: 'open mode: no API_KEYS set',
+      fix: 'set API_KEYS before exposing the server beyond this machine',
+    });
   } else {
     checks.push({ name: 'API keys', verdict: 'ok', detail: `${config.apiKeys.length} configured` });
   }

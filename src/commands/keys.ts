@@ -18,14 +18,20 @@ class UsageError extends Error {}
 
 function row(k: KeyInfo): string {
   const state = k.revoked_at ? `revoked ${k.revoked_at}` : 'active';
-  const limits = [k.rateLimit !== null ? `rate ${k.rateLimit}/window` : '', k.budgetUsd !== null ? `budget $${k.budgetUsd}` : ''].filter(Boolean).join(', ');
+  const limits = [
+    k.rateLimit !== null ? `rate ${k.rateLimit}/window` : '',
+    k.budgetUsd !== null ? `budget $${k.budgetUsd}` : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   return [k.id, k.scope.padEnd(5), k.tenant, state, k.name, limits].filter(Boolean).join('  ');
 }
 
 function positiveNumber(text: string | undefined, flag: string, integer: boolean): number | null {
   if (text === undefined) return null;
   const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (integer && (!Number.isInteger(n) || n < 1))) throw new UsageError(`${flag} must be ${integer ? 'a whole number ≥ 1' : 'a number ≥ 0'}`);
+  if (!Number.isFinite(n) || n < 0 || (integer && (!Number.isInteger(n) || n < 1)))
+    throw new UsageError(`${flag} must be ${integer ? 'a whole number ≥ 1' : 'a number ≥ 0'}`);
   return n;
 }
 
@@ -54,7 +60,12 @@ async function run(argv: string[]): Promise<number> {
     if (!name || name.length > 100) throw new UsageError('--name is required (1–100 characters)');
     const scope = (values.scope ?? 'user') as KeyScope;
     if (!KEY_SCOPES.includes(scope)) throw new UsageError('--scope must be user or admin');
-    create = { name, scope, rateLimit: positiveNumber(values['rate-limit'], '--rate-limit', true), budgetUsd: positiveNumber(values['budget-usd'], '--budget-usd', false) };
+    create = {
+      name,
+      scope,
+      rateLimit: positiveNumber(values['rate-limit'], '--rate-limit', true),
+      budgetUsd: positiveNumber(values['budget-usd'], '--budget-usd', false),
+    };
   }
   if (sub === 'revoke' && positionals.length !== 1) throw new UsageError('revoke needs exactly one key id');
 
@@ -67,7 +78,10 @@ async function run(argv: string[]): Promise<number> {
     const print = (value: unknown, text: string) => console.log(values.json ? JSON.stringify(value) : text);
     if (create) {
       const { key, secret } = await keys.create(create);
-      print({ ...key, secret }, `created ${key.scope} key ${key.id} (${key.name}), tenant ${key.tenant}\n\n  ${secret}\n\nThis secret is shown once: store it now.`);
+      print(
+        { ...key, secret },
+        `created ${key.scope} key ${key.id} (${key.name}), tenant ${key.tenant}\n\n  ${secret}\n\nThis secret is shown once: store it now.`,
+      );
     } else if (sub === 'list') {
       const all: KeyInfo[] = [];
       for (let offset = 0; ; offset += 100) {
@@ -93,7 +107,10 @@ export const keys: Command = {
     try {
       return await run(argv);
     } catch (err) {
-      if (err instanceof UsageError || (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))) {
+      if (
+        err instanceof UsageError ||
+        (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS'))
+      ) {
         console.error(`${err.message}\n\n${HELP}`);
         return 2;
       }

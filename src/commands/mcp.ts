@@ -18,10 +18,15 @@ async function tenantOf(config: Config): Promise<string> {
     const keys = new KeyService(config, store.apiKeys);
     if (await keys.isOpen()) return OPEN_TENANT;
     if (!config.mcp.apiKey) {
-      throw new ConfigError('Missing environment variable MCP_API_KEY: API keys are configured, so `mcp` needs the key whose sessions it acts on');
+      throw new ConfigError(
+        'Missing environment variable MCP_API_KEY: API keys are configured, so `mcp` needs the key whose sessions it acts on',
+      );
     }
     const outcome = await keys.authenticate(config.mcp.apiKey);
-    if (!outcome.ok) throw new ConfigError(`Invalid environment variable MCP_API_KEY: the key is ${outcome.reason === 'revoked' ? 'revoked' : 'not valid'} (got (hidden))`);
+    if (!outcome.ok)
+      throw new ConfigError(
+        `Invalid environment variable MCP_API_KEY: the key is ${outcome.reason === 'revoked' ? 'revoked' : 'not valid'} (got (hidden))`,
+      );
     return outcome.principal.tenant;
   } finally {
     await store.close();
@@ -36,7 +41,10 @@ export const mcp: Command = {
     // Nobody waits for the answers of turns still running when the client leaves: interrupt them at once.
     const config: Config = { ...loaded, engine: { ...loaded.engine, shutdownGraceMs: 0 } };
     // stdout carries the protocol: every log line goes to stderr.
-    const log = pino({ level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] }, pino.destination(2));
+    const log = pino(
+      { level: config.logLevel, redact: ['req.headers.authorization', 'req.headers["x-api-key"]'] },
+      pino.destination(2),
+    );
     await mkdir(config.dataDir, { recursive: true });
     const tenant = await tenantOf(config);
     const server = await startServer(config, { log, listen: false });
@@ -46,7 +54,11 @@ export const mcp: Command = {
         process.once('SIGINT', () => resolve());
       });
       log.info({ tenant }, `claude-code-api ${VERSION} serving MCP on stdio`);
-      await serveStdio({ config, sessions: server.sessions, templates: server.templates, log, version: VERSION }, tenant, stop);
+      await serveStdio(
+        { config, sessions: server.sessions, templates: server.templates, log, version: VERSION },
+        tenant,
+        stop,
+      );
     } finally {
       await server.close();
     }

@@ -12,7 +12,9 @@ export const serve: Command = {
     const server = await startServer(config, { log });
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
-        log.info(`${signal} received: finishing running turns (up to ${config.engine.shutdownGraceMs / 1000} s), then stopping`);
+        log.info(
+          `${signal} received: finishing running turns (up to ${config.engine.shutdownGraceMs / 1000} s), then stopping`,
+        );
         resolve();
       };
       process.once('SIGTERM', () => stop('SIGTERM'));

@@ -127,8 +127,10 @@ function parseOne(spec: SettingSpec, raw: string | undefined): Parsed {
     case 'int':
     case 'number': {
       const n = Number(text);
-      if (!Number.isFinite(n) || (k.type === 'int' && !Number.isInteger(n))) fail(`must be ${k.type === 'int' ? 'an integer' : 'a number'}`);
-      if ((k.min !== undefined && n < k.min) || (k.max !== undefined && n > k.max)) fail(`must be between ${k.min} and ${k.max}`);
+      if (!Number.isFinite(n) || (k.type === 'int' && !Number.isInteger(n)))
+        fail(`must be ${k.type === 'int' ? 'an integer' : 'a number'}`);
+      if ((k.min !== undefined && n < k.min) || (k.max !== undefined && n > k.max))
+        fail(`must be between ${k.min} and ${k.max}`);
       return n;
     }
     case 'bool': {
@@ -141,7 +143,10 @@ function parseOne(spec: SettingSpec, raw: string | undefined): Parsed {
       if (!k.values.includes(text)) fail(`must be one of ${k.values.join(', ')}`);
       return text;
     case 'list':
-      return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+      return text
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0);
     case 'string':
       return text;
   }
@@ -174,7 +179,9 @@ const SETTING_SOURCES = ['user', 'project', 'local'] as const;
 function settingSources(names: string[]): Array<(typeof SETTING_SOURCES)[number]> {
   for (const n of names) {
     if (!(SETTING_SOURCES as readonly string[]).includes(n)) {
-      throw new ConfigError(`Invalid environment variable CLAUDE_SETTING_SOURCES: unknown source ${JSON.stringify(n)} (any of ${SETTING_SOURCES.join(', ')})`);
+      throw new ConfigError(
+        `Invalid environment variable CLAUDE_SETTING_SOURCES: unknown source ${JSON.stringify(n)} (any of ${SETTING_SOURCES.join(', ')})`,
+      );
     }
   }
   return [...new Set(names)] as Array<(typeof SETTING_SOURCES)[number]>;
@@ -189,48 +196,67 @@ export function loadConfig(env: Raw = process.env): Config {
 
   const apiKeys = list('API_KEYS');
   for (const key of apiKeys) {
-    if (key.length < 8) throw new ConfigError('Invalid environment variable API_KEYS: every key must be at least 8 characters long');
+    if (key.length < 8)
+      throw new ConfigError('Invalid environment variable API_KEYS: every key must be at least 8 characters long');
   }
   const adminApiKeys = list('ADMIN_API_KEYS');
   for (const key of adminApiKeys) {
-    if (key.length < 8) throw new ConfigError('Invalid environment variable ADMIN_API_KEYS: every key must be at least 8 characters long');
-    if (apiKeys.includes(key)) throw new ConfigError('Invalid environment variable ADMIN_API_KEYS: a key must not also be in API_KEYS');
+    if (key.length < 8)
+      throw new ConfigError(
+        'Invalid environment variable ADMIN_API_KEYS: every key must be at least 8 characters long',
+      );
+    if (apiKeys.includes(key))
+      throw new ConfigError('Invalid environment variable ADMIN_API_KEYS: a key must not also be in API_KEYS');
   }
   const redisUrl = str('REDIS_URL');
   if (redisUrl !== undefined && !/^rediss?:\/\//.test(redisUrl)) {
-    throw new ConfigError('Invalid environment variable REDIS_URL: must start with redis:// or rediss:// (got a value of another form)');
+    throw new ConfigError(
+      'Invalid environment variable REDIS_URL: must start with redis:// or rediss:// (got a value of another form)',
+    );
   }
   const corsOrigins = list('CORS_ORIGINS');
   for (const origin of corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError(`Invalid environment variable CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (no path) or *`);
+      throw new ConfigError(
+        `Invalid environment variable CORS_ORIGINS: ${JSON.stringify(origin)} is not an origin like https://app.example.com (no path) or *`,
+      );
     }
   }
   const modes = list('CLAUDE_ALLOWED_PERMISSION_MODES');
   for (const m of modes) {
     if (!(PERMISSION_MODES as readonly string[]).includes(m)) {
-      throw new ConfigError(`Invalid environment variable CLAUDE_ALLOWED_PERMISSION_MODES: unknown mode ${JSON.stringify(m)} (one of ${PERMISSION_MODES.join(', ')})`);
+      throw new ConfigError(
+        `Invalid environment variable CLAUDE_ALLOWED_PERMISSION_MODES: unknown mode ${JSON.stringify(m)} (one of ${PERMISSION_MODES.join(', ')})`,
+      );
     }
   }
   const permissionMode = str('CLAUDE_PERMISSION_MODE') as PermissionMode;
   const maxLive = num('MAX_LIVE_SESSIONS');
   const maxTurns = num('MAX_CONCURRENT_TURNS');
   if (maxTurns > maxLive) {
-    throw new ConfigError(`Invalid environment variable MAX_CONCURRENT_TURNS: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${maxTurns})`);
+    throw new ConfigError(
+      `Invalid environment variable MAX_CONCURRENT_TURNS: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${maxTurns})`,
+    );
   }
   const dataDir = resolve(str('DATA_DIR')!);
   const databaseUrl = str('DATABASE_URL') ?? `sqlite:${resolve(dataDir, 'claude-code-api.db')}`;
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
-    throw new ConfigError('Invalid environment variable DATABASE_URL: must start with sqlite: or postgres:// (got a value of another form)');
+    throw new ConfigError(
+      'Invalid environment variable DATABASE_URL: must start with sqlite: or postgres:// (got a value of another form)',
+    );
   }
   const cliPath = str('CLAUDE_CLI_PATH');
   const webhookUrl = str('WEBHOOK_URL');
   if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
-    throw new ConfigError('Invalid environment variable WEBHOOK_URL: must be an http:// or https:// URL (got a value of another form)');
+    throw new ConfigError(
+      'Invalid environment variable WEBHOOK_URL: must be an http:// or https:// URL (got a value of another form)',
+    );
   }
   const webhookSecret = str('WEBHOOK_SECRET');
   if (webhookSecret !== undefined && !isWebhookSecret(webhookSecret)) {
-    throw new ConfigError('Invalid environment variable WEBHOOK_SECRET: must be whsec_ followed by 24 to 64 bytes in base64 (got a value of another form)');
+    throw new ConfigError(
+      'Invalid environment variable WEBHOOK_SECRET: must be whsec_ followed by 24 to 64 bytes in base64 (got a value of another form)',
+    );
   }
   return {
     port: num('PORT'),
@@ -286,10 +312,16 @@ export function loadConfig(env: Raw = process.env): Config {
       cliEnvAllow: list('CLI_ENV_ALLOW'),
       settingSources: settingSources(list('CLAUDE_SETTING_SOURCES')),
       maxCostPerUser: v.get('CLAUDE_MAX_COST_PER_USER') as number | undefined,
-      moderation: { enabled: v.get('MODERATION_ENABLED') as boolean, rulesPath: str('MODERATION_RULES_PATH') ? resolve(str('MODERATION_RULES_PATH')!) : undefined },
+      moderation: {
+        enabled: v.get('MODERATION_ENABLED') as boolean,
+        rulesPath: str('MODERATION_RULES_PATH') ? resolve(str('MODERATION_RULES_PATH')!) : undefined,
+      },
     },
     files: { maxUploadBytes: Math.round(num('MAX_UPLOAD_MB') * 1024 * 1024), maxListEntries: num('MAX_LIST_ENTRIES') },
-    templates: { path: str('TEMPLATES_PATH') ? resolve(str('TEMPLATES_PATH')!) : undefined, watch: v.get('TEMPLATES_WATCH') as boolean },
+    templates: {
+      path: str('TEMPLATES_PATH') ? resolve(str('TEMPLATES_PATH')!) : undefined,
+      watch: v.get('TEMPLATES_WATCH') as boolean,
+    },
     mcp: { enabled: v.get('MCP_ENABLED') as boolean, apiKey: str('MCP_API_KEY') },
     metrics: { enabled: v.get('METRICS_ENABLED') as boolean, auth: str('METRICS_AUTH') as 'api_key' | 'none' },
     jobs: {

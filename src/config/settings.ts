@@ -25,83 +25,453 @@ export { PERMISSION_MODES };
 
 export const SETTINGS: readonly SettingSpec[] = [
   // HTTP server
-  { name: 'PORT', kind: { type: 'int', min: 0, max: 65535 }, default: '8000', description: 'TCP port the server listens on (0 = any free port).' },
-  { name: 'HOST', kind: { type: 'string' }, defaultText: '`0.0.0.0` when API keys are configured, `127.0.0.1` in open mode', description: 'Address to bind.' },
-  { name: 'LOG_LEVEL', kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] }, default: 'info', description: 'pino log level. Prompts and secrets are never logged at info.' },
-  { name: 'BODY_LIMIT_MB', kind: { type: 'number', min: 0.001, max: 1024 }, default: '2', description: 'Largest accepted JSON request body, in MiB (413 beyond).' },
-  { name: 'MAX_MESSAGE_CHARS', kind: { type: 'int', min: 1, max: 10_000_000 }, default: '100000', description: 'Longest accepted chat `message`, in characters (422 beyond).' },
+  {
+    name: 'PORT',
+    kind: { type: 'int', min: 0, max: 65535 },
+    default: '8000',
+    description: 'TCP port the server listens on (0 = any free port).',
+  },
+  {
+    name: 'HOST',
+    kind: { type: 'string' },
+    defaultText: '`0.0.0.0` when API keys are configured, `127.0.0.1` in open mode',
+    description: 'Address to bind.',
+  },
+  {
+    name: 'LOG_LEVEL',
+    kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+    default: 'info',
+    description: 'pino log level. Prompts and secrets are never logged at info.',
+  },
+  {
+    name: 'BODY_LIMIT_MB',
+    kind: { type: 'number', min: 0.001, max: 1024 },
+    default: '2',
+    description: 'Largest accepted JSON request body, in MiB (413 beyond).',
+  },
+  {
+    name: 'MAX_MESSAGE_CHARS',
+    kind: { type: 'int', min: 1, max: 10_000_000 },
+    default: '100000',
+    description: 'Longest accepted chat `message`, in characters (422 beyond).',
+  },
   // Auth
-  { name: 'API_KEYS', kind: { type: 'list' }, description: 'Comma-separated API keys. Each key is its own tenant: it sees only the sessions it created. Empty = open mode (no auth, bound to 127.0.0.1 unless HOST is set).', secret: true },
-  { name: 'ADMIN_API_KEYS', kind: { type: 'list' }, description: 'Comma-separated admin API keys: they may manage keys (`/api/v1/keys`) and see every tenant\'s sessions, audit rows and usage. Each is also its own tenant for the sessions it creates.', secret: true },
-  { name: 'API_KEY_CACHE_SECONDS', kind: { type: 'number', min: 0, max: 3600 }, default: '5', description: 'How long a key looked up in the database stays cached. A revoke through the API takes effect at once; one through the CLI (another process) within this time.' },
+  {
+    name: 'API_KEYS',
+    kind: { type: 'list' },
+    description:
+      'Comma-separated API keys. Each key is its own tenant: it sees only the sessions it created. Empty = open mode (no auth, bound to 127.0.0.1 unless HOST is set).',
+    secret: true,
+  },
+  {
+    name: 'ADMIN_API_KEYS',
+    kind: { type: 'list' },
+    description:
+      "Comma-separated admin API keys: they may manage keys (`/api/v1/keys`) and see every tenant's sessions, audit rows and usage. Each is also its own tenant for the sessions it creates.",
+    secret: true,
+  },
+  {
+    name: 'API_KEY_CACHE_SECONDS',
+    kind: { type: 'number', min: 0, max: 3600 },
+    default: '5',
+    description:
+      'How long a key looked up in the database stays cached. A revoke through the API takes effect at once; one through the CLI (another process) within this time.',
+  },
   // Rate limits
-  { name: 'RATE_LIMIT_REQUESTS', kind: { type: 'int', min: 0, max: 100_000_000 }, default: '30', description: 'Requests one API key (or, without a valid key, one IP address) may make per RATE_LIMIT_WINDOW; a key may carry its own limit. 0 = no limit. Health and docs are exempt.' },
-  { name: 'RATE_LIMIT_WINDOW', kind: { type: 'number', min: 1, max: 86_400 }, default: '60', description: 'Length of the rate-limit window, in seconds.' },
-  { name: 'REDIS_URL', kind: { type: 'string' }, description: '`redis://[:password@]host:6379[/db]`: keep rate-limit counters in Redis so several instances share one budget. Unset = in memory, per process.', secret: true },
-  { name: 'REDIS_KEY_PREFIX', kind: { type: 'string' }, default: 'claude-code-api:', description: 'Prefix of every Redis key this service writes (rate-limit counters are under `<prefix>rl:`).' },
+  {
+    name: 'RATE_LIMIT_REQUESTS',
+    kind: { type: 'int', min: 0, max: 100_000_000 },
+    default: '30',
+    description:
+      'Requests one API key (or, without a valid key, one IP address) may make per RATE_LIMIT_WINDOW; a key may carry its own limit. 0 = no limit. Health and docs are exempt.',
+  },
+  {
+    name: 'RATE_LIMIT_WINDOW',
+    kind: { type: 'number', min: 1, max: 86_400 },
+    default: '60',
+    description: 'Length of the rate-limit window, in seconds.',
+  },
+  {
+    name: 'REDIS_URL',
+    kind: { type: 'string' },
+    description:
+      '`redis://[:password@]host:6379[/db]`: keep rate-limit counters in Redis so several instances share one budget. Unset = in memory, per process.',
+    secret: true,
+  },
+  {
+    name: 'REDIS_KEY_PREFIX',
+    kind: { type: 'string' },
+    default: 'claude-code-api:',
+    description: 'Prefix of every Redis key this service writes (rate-limit counters are under `<prefix>rl:`).',
+  },
   // HTTP hardening
-  { name: 'CORS_ORIGINS', kind: { type: 'list' }, default: '', description: 'Comma-separated origins browsers may call the API from (`https://app.example.com`). `*` = any origin, only when written explicitly. Empty = no CORS headers at all.' },
+  {
+    name: 'CORS_ORIGINS',
+    kind: { type: 'list' },
+    default: '',
+    description:
+      'Comma-separated origins browsers may call the API from (`https://app.example.com`). `*` = any origin, only when written explicitly. Empty = no CORS headers at all.',
+  },
   // Storage
-  { name: 'DATA_DIR', kind: { type: 'string' }, default: './data', description: 'Folder for the server\'s own state (the default SQLite database lives here).' },
-  { name: 'DATABASE_URL', kind: { type: 'string' }, defaultText: '`sqlite:<DATA_DIR>/claude-code-api.db`', description: '`sqlite:///absolute/path.db`, `sqlite:./relative.db` or `postgres://user:pass@host:5432/db`.', secret: true },
-  { name: 'SQLITE_READ_CACHE_MB', kind: { type: 'number', min: 0, max: 4096 }, default: '16', description: 'Memory for SQLite read results kept until the next write to the database (by this server or any other process), so lists and histories polled between writes cost no SQL. 0 = off. Not used with PostgreSQL.' },
-  { name: 'APPROVED_DIRECTORY', kind: { type: 'string' }, default: './workspaces', description: 'Root of all session workspaces; `POST /sessions/{name}/repo` may only point inside it. Created if missing.' },
+  {
+    name: 'DATA_DIR',
+    kind: { type: 'string' },
+    default: './data',
+    description: "Folder for the server's own state (the default SQLite database lives here).",
+  },
+  {
+    name: 'DATABASE_URL',
+    kind: { type: 'string' },
+    defaultText: '`sqlite:<DATA_DIR>/claude-code-api.db`',
+    description: '`sqlite:///absolute/path.db`, `sqlite:./relative.db` or `postgres://user:pass@host:5432/db`.',
+    secret: true,
+  },
+  {
+    name: 'SQLITE_READ_CACHE_MB',
+    kind: { type: 'number', min: 0, max: 4096 },
+    default: '16',
+    description:
+      'Memory for SQLite read results kept until the next write to the database (by this server or any other process), so lists and histories polled between writes cost no SQL. 0 = off. Not used with PostgreSQL.',
+  },
+  {
+    name: 'APPROVED_DIRECTORY',
+    kind: { type: 'string' },
+    default: './workspaces',
+    description:
+      'Root of all session workspaces; `POST /sessions/{name}/repo` may only point inside it. Created if missing.',
+  },
   // Files API
-  { name: 'MAX_UPLOAD_MB', kind: { type: 'number', min: 0.001, max: 102_400 }, default: '10', description: 'Largest file accepted by `POST /sessions/{name}/files`, in MiB (413 beyond; nothing is left on disk).' },
-  { name: 'MAX_LIST_ENTRIES', kind: { type: 'int', min: 1, max: 10_000_000 }, default: '10000', description: 'Most entries one `GET /sessions/{name}/files` listing walks before it answers 400 `listing-too-large` (list a sub-folder instead).' },
+  {
+    name: 'MAX_UPLOAD_MB',
+    kind: { type: 'number', min: 0.001, max: 102_400 },
+    default: '10',
+    description:
+      'Largest file accepted by `POST /sessions/{name}/files`, in MiB (413 beyond; nothing is left on disk).',
+  },
+  {
+    name: 'MAX_LIST_ENTRIES',
+    kind: { type: 'int', min: 1, max: 10_000_000 },
+    default: '10000',
+    description:
+      'Most entries one `GET /sessions/{name}/files` listing walks before it answers 400 `listing-too-large` (list a sub-folder instead).',
+  },
   // Claude Code
-  { name: 'CLAUDE_CLI_PATH', kind: { type: 'string' }, defaultText: 'the CLI bundled with `@anthropic-ai/claude-agent-sdk`', description: 'Path to an installed `claude` executable to use instead of the bundled one.' },
-  { name: 'CLAUDE_CONFIG_DIR', kind: { type: 'string' }, defaultText: 'the CLI\'s own default (`~/.claude`)', description: 'Config and transcript folder of the CLI processes (passed through to Claude Code). Set it to keep the service\'s transcripts apart from your own.' },
-  { name: 'CLAUDE_MODEL', kind: { type: 'string' }, defaultText: 'the CLI\'s default model', description: 'Default model for new sessions.' },
+  {
+    name: 'CLAUDE_CLI_PATH',
+    kind: { type: 'string' },
+    defaultText: 'the CLI bundled with `@anthropic-ai/claude-agent-sdk`',
+    description: 'Path to an installed `claude` executable to use instead of the bundled one.',
+  },
+  {
+    name: 'CLAUDE_CONFIG_DIR',
+    kind: { type: 'string' },
+    defaultText: "the CLI's own default (`~/.claude`)",
+    description:
+      "Config and transcript folder of the CLI processes (passed through to Claude Code). Set it to keep the service's transcripts apart from your own.",
+  },
+  {
+    name: 'CLAUDE_MODEL',
+    kind: { type: 'string' },
+    defaultText: "the CLI's default model",
+    description: 'Default model for new sessions.',
+  },
   { name: 'CLAUDE_EFFORT', kind: { type: 'enum', values: EFFORT_LEVELS }, description: 'Default effort level.' },
-  { name: 'CLAUDE_SYSTEM_PROMPT', kind: { type: 'string' }, description: 'Text appended to Claude Code\'s own system prompt for every session (a session or request `system_prompt` replaces it).' },
-  { name: 'CLAUDE_MAX_TURNS', kind: { type: 'int', min: 1, max: 1000 }, default: '25', description: 'Default most agentic turns (model calls) per chat request.' },
-  { name: 'CLAUDE_MAX_TURNS_LIMIT', kind: { type: 'int', min: 1, max: 1000 }, default: '100', description: 'Highest `max_turns` a session, template or request may ask for (422 beyond).' },
-  { name: 'CLAUDE_ALLOWED_MODELS', kind: { type: 'list' }, default: '', description: 'Models a session, template or request may pick (names or aliases, exactly as clients send them); empty = any model.' },
-  { name: 'CLAUDE_TIMEOUT_SECONDS', kind: { type: 'number', min: 1, max: 86400 }, default: '300', description: 'Longest a turn may run; then it is interrupted and the request answers 504.' },
-  { name: 'CLAUDE_PERMISSION_MODE', kind: { type: 'enum', values: PERMISSION_MODES }, default: 'acceptEdits', description: 'Permission mode of Claude Code for every session unless a session or request picks another allowed one.' },
-  { name: 'CLAUDE_ALLOWED_PERMISSION_MODES', kind: { type: 'list' }, default: 'default,acceptEdits,plan,dontAsk', description: 'Permission modes a client may pick per session or request. `bypassPermissions` is never allowed unless listed here.' },
-  { name: 'CLAUDE_ALLOWED_TOOLS', kind: { type: 'list' }, default: 'Read,Write,Edit,MultiEdit,NotebookEdit,Glob,Grep,LS,Bash,TodoWrite', description: 'The tools Claude Code has at all (others are removed from the session), each allowed without asking. A client\'s `allowed_tools` can only narrow this list.' },
-  { name: 'CLAUDE_DISALLOWED_TOOLS', kind: { type: 'list' }, default: '', description: 'Tools removed from every session. A client\'s `disallowed_tools` adds to this list.' },
+  {
+    name: 'CLAUDE_SYSTEM_PROMPT',
+    kind: { type: 'string' },
+    description:
+      "Text appended to Claude Code's own system prompt for every session (a session or request `system_prompt` replaces it).",
+  },
+  {
+    name: 'CLAUDE_MAX_TURNS',
+    kind: { type: 'int', min: 1, max: 1000 },
+    default: '25',
+    description: 'Default most agentic turns (model calls) per chat request.',
+  },
+  {
+    name: 'CLAUDE_MAX_TURNS_LIMIT',
+    kind: { type: 'int', min: 1, max: 1000 },
+    default: '100',
+    description: 'Highest `max_turns` a session, template or request may ask for (422 beyond).',
+  },
+  {
+    name: 'CLAUDE_ALLOWED_MODELS',
+    kind: { type: 'list' },
+    default: '',
+    description:
+      'Models a session, template or request may pick (names or aliases, exactly as clients send them); empty = any model.',
+  },
+  {
+    name: 'CLAUDE_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 1, max: 86400 },
+    default: '300',
+    description: 'Longest a turn may run; then it is interrupted and the request answers 504.',
+  },
+  {
+    name: 'CLAUDE_PERMISSION_MODE',
+    kind: { type: 'enum', values: PERMISSION_MODES },
+    default: 'acceptEdits',
+    description:
+      'Permission mode of Claude Code for every session unless a session or request picks another allowed one.',
+  },
+  {
+    name: 'CLAUDE_ALLOWED_PERMISSION_MODES',
+    kind: { type: 'list' },
+    default: 'default,acceptEdits,plan,dontAsk',
+    description:
+      'Permission modes a client may pick per session or request. `bypassPermissions` is never allowed unless listed here.',
+  },
+  {
+    name: 'CLAUDE_ALLOWED_TOOLS',
+    kind: { type: 'list' },
+    default: 'Read,Write,Edit,MultiEdit,NotebookEdit,Glob,Grep,LS,Bash,TodoWrite',
+    description:
+      "The tools Claude Code has at all (others are removed from the session), each allowed without asking. A client's `allowed_tools` can only narrow this list.",
+  },
+  {
+    name: 'CLAUDE_DISALLOWED_TOOLS',
+    kind: { type: 'list' },
+    default: '',
+    description: "Tools removed from every session. A client's `disallowed_tools` adds to this list.",
+  },
   // Tool policy, sandbox, budgets, moderation (docs/security.md)
-  { name: 'SANDBOX_ENABLED', kind: { type: 'bool' }, default: 'true', description: 'Run Bash under Claude Code\'s OS sandbox (bubblewrap + socat on Linux): writes only in the session\'s working directory, no reads of other workspaces, the data directory or the CLI\'s config and transcripts, network off unless SANDBOX_ALLOW_NETWORK. If the sandbox cannot start here, Bash is refused (health says why); `false` lets Bash run unconfined.' },
-  { name: 'SANDBOX_ALLOW_NETWORK', kind: { type: 'bool' }, default: 'false', description: 'Let sandboxed commands reach the network (any host through the sandbox\'s proxy; loopback stays closed).' },
-  { name: 'SANDBOX_EXCLUDED_COMMANDS', kind: { type: 'list' }, default: '', description: 'Commands (e.g. `docker,git`) that run OUTSIDE the sandbox, unconfined. Only for trusted single-user setups: an excluded command can read and write anything the server can.' },
-  { name: 'SANDBOX_DENY_READ', kind: { type: 'list' }, default: '', description: 'More absolute paths sandboxed commands may not read, besides the built-in ones (workspaces of others, DATA_DIR, the CLI config dir, the server\'s `.env`, credential folders of HOME).' },
-  { name: 'CLAUDE_SETTING_SOURCES', kind: { type: 'list' }, default: 'user', description: 'Which Claude Code settings files the sessions read: `user` (CLAUDE_CONFIG_DIR/settings.json, the operator\'s), `project` (`.claude/settings.json` and CLAUDE.md in the working directory), `local` (`.claude/settings.local.json`). `project` and `local` let whoever can write into a workspace (the model, a file upload, a cloned repository) add hooks, MCP servers and environment that run on the host outside the sandbox: only for trusted single-user setups.' },
-  { name: 'CLI_ENV_ALLOW', kind: { type: 'list' }, default: '', description: 'More environment variables the Claude Code processes get, by name or `PREFIX_*`, beyond the built-in allow-list (PATH, HOME, locale, proxies, ANTHROPIC_*, CLAUDE_*, AWS_*, GOOGLE_*, VERTEX_* …). The server\'s own settings and secrets never pass.' },
-  { name: 'CLAUDE_MAX_COST_PER_REQUEST', kind: { type: 'number', min: 0.000001, max: 1_000_000 }, description: 'Most one turn may spend, in USD: the turn stops there (429 `budget-exceeded`, its partial result kept in history). A session or request may set a lower `max_budget_usd`. A turn with a budget starts on a fresh Claude Code process (resuming the conversation), which adds about half a second. Unset = no limit.' },
-  { name: 'CLAUDE_MAX_COST_PER_USER', kind: { type: 'number', min: 0.000001, max: 1_000_000_000 }, description: 'Most one API key may spend in all, in USD (the sum over its sessions); once reached, new turns answer 429 `key-budget-exceeded`. A key created with its own budget uses that instead. Unset = no limit.' },
-  { name: 'MODERATION_ENABLED', kind: { type: 'bool' }, default: 'true', description: 'Refuse chat and job messages (and system prompts) that match a moderation rule (422 `moderation-blocked`, naming the rule).' },
-  { name: 'MODERATION_RULES_PATH', kind: { type: 'string' }, defaultText: 'the shipped `moderation/rules.yaml`', description: 'A YAML rules file that replaces the shipped rules; changes are picked up without a restart (an invalid file is refused and the previous rules stay).' },
+  {
+    name: 'SANDBOX_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      "Run Bash under Claude Code's OS sandbox (bubblewrap + socat on Linux): writes only in the session's working directory, no reads of other workspaces, the data directory or the CLI's config and transcripts, network off unless SANDBOX_ALLOW_NETWORK. If the sandbox cannot start here, Bash is refused (health says why); `false` lets Bash run unconfined.",
+  },
+  {
+    name: 'SANDBOX_ALLOW_NETWORK',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      "Let sandboxed commands reach the network (any host through the sandbox's proxy; loopback stays closed).",
+  },
+  {
+    name: 'SANDBOX_EXCLUDED_COMMANDS',
+    kind: { type: 'list' },
+    default: '',
+    description:
+      'Commands (e.g. `docker,git`) that run OUTSIDE the sandbox, unconfined. Only for trusted single-user setups: an excluded command can read and write anything the server can.',
+  },
+  {
+    name: 'SANDBOX_DENY_READ',
+    kind: { type: 'list' },
+    default: '',
+    description:
+      "More absolute paths sandboxed commands may not read, besides the built-in ones (workspaces of others, DATA_DIR, the CLI config dir, the server's `.env`, credential folders of HOME).",
+  },
+  {
+    name: 'CLAUDE_SETTING_SOURCES',
+    kind: { type: 'list' },
+    default: 'user',
+    description:
+      "Which Claude Code settings files the sessions read: `user` (CLAUDE_CONFIG_DIR/settings.json, the operator's), `project` (`.claude/settings.json` and CLAUDE.md in the working directory), `local` (`.claude/settings.local.json`). `project` and `local` let whoever can write into a workspace (the model, a file upload, a cloned repository) add hooks, MCP servers and environment that run on the host outside the sandbox: only for trusted single-user setups.",
+  },
+  {
+    name: 'CLI_ENV_ALLOW',
+    kind: { type: 'list' },
+    default: '',
+    description:
+      "More environment variables the Claude Code processes get, by name or `PREFIX_*`, beyond the built-in allow-list (PATH, HOME, locale, proxies, ANTHROPIC_*, CLAUDE_*, AWS_*, GOOGLE_*, VERTEX_* …). The server's own settings and secrets never pass.",
+  },
+  {
+    name: 'CLAUDE_MAX_COST_PER_REQUEST',
+    kind: { type: 'number', min: 0.000001, max: 1_000_000 },
+    description:
+      'Most one turn may spend, in USD: the turn stops there (429 `budget-exceeded`, its partial result kept in history). A session or request may set a lower `max_budget_usd`. A turn with a budget starts on a fresh Claude Code process (resuming the conversation), which adds about half a second. Unset = no limit.',
+  },
+  {
+    name: 'CLAUDE_MAX_COST_PER_USER',
+    kind: { type: 'number', min: 0.000001, max: 1_000_000_000 },
+    description:
+      'Most one API key may spend in all, in USD (the sum over its sessions); once reached, new turns answer 429 `key-budget-exceeded`. A key created with its own budget uses that instead. Unset = no limit.',
+  },
+  {
+    name: 'MODERATION_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      'Refuse chat and job messages (and system prompts) that match a moderation rule (422 `moderation-blocked`, naming the rule).',
+  },
+  {
+    name: 'MODERATION_RULES_PATH',
+    kind: { type: 'string' },
+    defaultText: 'the shipped `moderation/rules.yaml`',
+    description:
+      'A YAML rules file that replaces the shipped rules; changes are picked up without a restart (an invalid file is refused and the previous rules stay).',
+  },
   // Templates and MCP
-  { name: 'TEMPLATES_PATH', kind: { type: 'string' }, description: 'A YAML file, or a folder of `*.yaml` files, with agent templates added to the shipped ones (`templates/default.yaml`); a template of the same name replaces the shipped one. Changes are picked up automatically; an invalid file is refused and the previous templates stay.' },
-  { name: 'TEMPLATES_WATCH', kind: { type: 'bool' }, default: 'true', description: 'Reload the templates when a file in TEMPLATES_PATH changes (`POST /api/v1/templates/reload` works either way).' },
-  { name: 'MCP_ENABLED', kind: { type: 'bool' }, default: 'true', description: 'Serve the MCP server (Streamable HTTP) at `/mcp`, behind the same API keys as the REST API.' },
-  { name: 'MCP_API_KEY', kind: { type: 'string' }, description: 'The API key whose tenant `claude-code-api mcp` (MCP over stdio) acts as: any valid key (API_KEYS, ADMIN_API_KEYS or one created with `keys create`). Not needed in open mode (the `local` tenant).', secret: true },
+  {
+    name: 'TEMPLATES_PATH',
+    kind: { type: 'string' },
+    description:
+      'A YAML file, or a folder of `*.yaml` files, with agent templates added to the shipped ones (`templates/default.yaml`); a template of the same name replaces the shipped one. Changes are picked up automatically; an invalid file is refused and the previous templates stay.',
+  },
+  {
+    name: 'TEMPLATES_WATCH',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      'Reload the templates when a file in TEMPLATES_PATH changes (`POST /api/v1/templates/reload` works either way).',
+  },
+  {
+    name: 'MCP_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description: 'Serve the MCP server (Streamable HTTP) at `/mcp`, behind the same API keys as the REST API.',
+  },
+  {
+    name: 'MCP_API_KEY',
+    kind: { type: 'string' },
+    description:
+      'The API key whose tenant `claude-code-api mcp` (MCP over stdio) acts as: any valid key (API_KEYS, ADMIN_API_KEYS or one created with `keys create`). Not needed in open mode (the `local` tenant).',
+    secret: true,
+  },
   // Engine
-  { name: 'MAX_LIVE_SESSIONS', kind: { type: 'int', min: 1, max: 10_000 }, default: '8', description: 'Most live Claude Code processes (one per active session). The least recently used idle one is closed to make room; it resumes transparently.' },
-  { name: 'SESSION_IDLE_SECONDS', kind: { type: 'number', min: 1, max: 604_800 }, default: '600', description: 'An idle session\'s process is closed after this long (the conversation resumes on its next turn).' },
-  { name: 'MAX_CONCURRENT_TURNS', kind: { type: 'int', min: 1, max: 10_000 }, default: '4', description: 'Most turns running at once across all sessions; must not exceed MAX_LIVE_SESSIONS.' },
-  { name: 'TURN_QUEUE_TIMEOUT_SECONDS', kind: { type: 'number', min: 0, max: 3600 }, default: '30', description: 'Longest a turn waits for a free slot before the request answers 503 with Retry-After.' },
-  { name: 'SESSION_QUEUE_LIMIT', kind: { type: 'int', min: 0, max: 1000 }, default: '8', description: 'Most requests waiting behind a session\'s running turn; one more answers 409.' },
-  { name: 'MAX_SESSIONS_PER_USER', kind: { type: 'int', min: 1, max: 1_000_000 }, default: '100', description: 'Most sessions one API key may hold (409 beyond).' },
-  { name: 'CHAT_DISCONNECT', kind: { type: 'enum', values: ['interrupt', 'continue'] }, default: 'interrupt', description: 'What happens to a turn when the client of a sync or streamed chat goes away: `interrupt` it, or let it `continue` (its result lands in history and can be re-attached with Last-Event-ID).' },
-  { name: 'SSE_HEARTBEAT_SECONDS', kind: { type: 'number', min: 0.01, max: 3600 }, default: '15', description: 'Interval of the `: ping` comment on open event streams.' },
-  { name: 'TURN_REPLAY_SECONDS', kind: { type: 'number', min: 0, max: 86400 }, default: '300', description: 'How long a finished turn\'s events stay in memory for `Last-Event-ID` reconnects.' },
+  {
+    name: 'MAX_LIVE_SESSIONS',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    default: '8',
+    description:
+      'Most live Claude Code processes (one per active session). The least recently used idle one is closed to make room; it resumes transparently.',
+  },
+  {
+    name: 'SESSION_IDLE_SECONDS',
+    kind: { type: 'number', min: 1, max: 604_800 },
+    default: '600',
+    description: "An idle session's process is closed after this long (the conversation resumes on its next turn).",
+  },
+  {
+    name: 'MAX_CONCURRENT_TURNS',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    default: '4',
+    description: 'Most turns running at once across all sessions; must not exceed MAX_LIVE_SESSIONS.',
+  },
+  {
+    name: 'TURN_QUEUE_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0, max: 3600 },
+    default: '30',
+    description: 'Longest a turn waits for a free slot before the request answers 503 with Retry-After.',
+  },
+  {
+    name: 'SESSION_QUEUE_LIMIT',
+    kind: { type: 'int', min: 0, max: 1000 },
+    default: '8',
+    description: "Most requests waiting behind a session's running turn; one more answers 409.",
+  },
+  {
+    name: 'MAX_SESSIONS_PER_USER',
+    kind: { type: 'int', min: 1, max: 1_000_000 },
+    default: '100',
+    description: 'Most sessions one API key may hold (409 beyond).',
+  },
+  {
+    name: 'CHAT_DISCONNECT',
+    kind: { type: 'enum', values: ['interrupt', 'continue'] },
+    default: 'interrupt',
+    description:
+      'What happens to a turn when the client of a sync or streamed chat goes away: `interrupt` it, or let it `continue` (its result lands in history and can be re-attached with Last-Event-ID).',
+  },
+  {
+    name: 'SSE_HEARTBEAT_SECONDS',
+    kind: { type: 'number', min: 0.01, max: 3600 },
+    default: '15',
+    description: 'Interval of the `: ping` comment on open event streams.',
+  },
+  {
+    name: 'TURN_REPLAY_SECONDS',
+    kind: { type: 'number', min: 0, max: 86400 },
+    default: '300',
+    description: "How long a finished turn's events stay in memory for `Last-Event-ID` reconnects.",
+  },
   // Operations
-  { name: 'METRICS_ENABLED', kind: { type: 'bool' }, default: 'true', description: 'Serve Prometheus metrics at `GET /metrics`.' },
-  { name: 'METRICS_AUTH', kind: { type: 'enum', values: ['api_key', 'none'] }, default: 'api_key', description: '`api_key`: `/metrics` needs a valid API key like the API; `none`: open to anyone who can reach the port (put it behind your network).' },
-  { name: 'SHUTDOWN_GRACE_SECONDS', kind: { type: 'number', min: 0, max: 3600 }, default: '10', description: 'On SIGTERM/SIGINT, how long running turns may finish before they are interrupted.' },
+  {
+    name: 'METRICS_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description: 'Serve Prometheus metrics at `GET /metrics`.',
+  },
+  {
+    name: 'METRICS_AUTH',
+    kind: { type: 'enum', values: ['api_key', 'none'] },
+    default: 'api_key',
+    description:
+      '`api_key`: `/metrics` needs a valid API key like the API; `none`: open to anyone who can reach the port (put it behind your network).',
+  },
+  {
+    name: 'SHUTDOWN_GRACE_SECONDS',
+    kind: { type: 'number', min: 0, max: 3600 },
+    default: '10',
+    description: 'On SIGTERM/SIGINT, how long running turns may finish before they are interrupted.',
+  },
   // Jobs, webhooks, idempotency
-  { name: 'JOB_CONCURRENCY', kind: { type: 'int', min: 1, max: 10_000 }, defaultText: 'MAX_CONCURRENT_TURNS', description: 'Most jobs whose turns run (or wait for a turn slot) at once; a session never runs more than one job at a time. Lower it to keep turn slots free for chat.' },
-  { name: 'JOB_RETRY_ON_RESTART', kind: { type: 'bool' }, default: 'true', description: 'A job that was running when the server stopped or died is re-queued once at start-up (its session resumes); `false` marks it failed instead.' },
-  { name: 'WEBHOOK_URL', kind: { type: 'string' }, description: 'An http(s) URL that receives every job event (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) in addition to a job\'s own `webhook_url`.', secret: true },
-  { name: 'WEBHOOK_SECRET', kind: { type: 'string' }, defaultText: 'generated once, printed to the log and kept in `<DATA_DIR>/webhook-secret`', description: 'Standard Webhooks signing secret, `whsec_` followed by 24–64 random bytes in base64.', secret: true },
-  { name: 'WEBHOOK_MAX_ATTEMPTS', kind: { type: 'int', min: 1, max: 50 }, default: '6', description: 'Most delivery attempts of one webhook message before it is given up.' },
-  { name: 'WEBHOOK_TIMEOUT_SECONDS', kind: { type: 'number', min: 0.05, max: 300 }, default: '10', description: 'Longest one delivery attempt may take (connect, send, response) before it counts as failed.' },
-  { name: 'WEBHOOK_RETRY_BASE_SECONDS', kind: { type: 'number', min: 0.01, max: 86_400 }, default: '10', description: 'Delay before the first retry; each further retry doubles it (with random jitter of up to half), up to WEBHOOK_RETRY_MAX_SECONDS.' },
-  { name: 'WEBHOOK_RETRY_MAX_SECONDS', kind: { type: 'number', min: 0.01, max: 604_800 }, default: '3600', description: 'Longest delay between two delivery attempts.' },
-  { name: 'WEBHOOK_ALLOW_PRIVATE', kind: { type: 'bool' }, default: 'false', description: 'Allow webhook URLs that resolve to loopback, private, link-local, metadata or other internal addresses (refused by default, when a job is created and again at every delivery).' },
-  { name: 'IDEMPOTENCY_TTL_SECONDS', kind: { type: 'number', min: 1, max: 2_592_000 }, default: '86400', description: 'How long an `Idempotency-Key` and the response it produced are remembered.' },
+  {
+    name: 'JOB_CONCURRENCY',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    defaultText: 'MAX_CONCURRENT_TURNS',
+    description:
+      'Most jobs whose turns run (or wait for a turn slot) at once; a session never runs more than one job at a time. Lower it to keep turn slots free for chat.',
+  },
+  {
+    name: 'JOB_RETRY_ON_RESTART',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      'A job that was running when the server stopped or died is re-queued once at start-up (its session resumes); `false` marks it failed instead.',
+  },
+  {
+    name: 'WEBHOOK_URL',
+    kind: { type: 'string' },
+    description:
+      "An http(s) URL that receives every job event (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) in addition to a job's own `webhook_url`.",
+    secret: true,
+  },
+  {
+    name: 'WEBHOOK_SECRET',
+    kind: { type: 'string' },
+    defaultText: 'generated once, printed to the log and kept in `<DATA_DIR>/webhook-secret`',
+    description: 'Standard Webhooks signing secret, `whsec_` followed by 24–64 random bytes in base64.',
+    secret: true,
+  },
+  {
+    name: 'WEBHOOK_MAX_ATTEMPTS',
+    kind: { type: 'int', min: 1, max: 50 },
+    default: '6',
+    description: 'Most delivery attempts of one webhook message before it is given up.',
+  },
+  {
+    name: 'WEBHOOK_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0.05, max: 300 },
+    default: '10',
+    description: 'Longest one delivery attempt may take (connect, send, response) before it counts as failed.',
+  },
+  {
+    name: 'WEBHOOK_RETRY_BASE_SECONDS',
+    kind: { type: 'number', min: 0.01, max: 86_400 },
+    default: '10',
+    description:
+      'Delay before the first retry; each further retry doubles it (with random jitter of up to half), up to WEBHOOK_RETRY_MAX_SECONDS.',
+  },
+  {
+    name: 'WEBHOOK_RETRY_MAX_SECONDS',
+    kind: { type: 'number', min: 0.01, max: 604_800 },
+    default: '3600',
+    description: 'Longest delay between two delivery attempts.',
+  },
+  {
+    name: 'WEBHOOK_ALLOW_PRIVATE',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Allow webhook URLs that resolve to loopback, private, link-local, metadata or other internal addresses (refused by default, when a job is created and again at every delivery).',
+  },
+  {
+    name: 'IDEMPOTENCY_TTL_SECONDS',
+    kind: { type: 'number', min: 1, max: 2_592_000 },
+    default: '86400',
+    description: 'How long an `Idempotency-Key` and the response it produced are remembered.',
+  },
 ] as const;

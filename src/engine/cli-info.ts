@@ -5,7 +5,8 @@ import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-export type AuthKind = 'api_key' | 'auth_token' | 'oauth_token' | 'bedrock' | 'vertex' | 'foundry' | 'subscription_login' | 'none';
+export type AuthKind =
+  'api_key' | 'auth_token' | 'oauth_token' | 'bedrock' | 'vertex' | 'foundry' | 'subscription_login' | 'none';
 
 export interface CliInfo {
   path: string | undefined;
@@ -18,10 +19,16 @@ export interface CliInfo {
 /** The CLI binary bundled with the SDK for this platform, if installed. */
 export function bundledCliPath(): string | undefined {
   const require = createRequire(import.meta.url);
-  const names = [`@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}`, `@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}-musl`];
+  const names = [
+    `@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}`,
+    `@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}-musl`,
+  ];
   for (const name of names) {
     try {
-      const file = join(dirname(require.resolve(`${name}/package.json`)), process.platform === 'win32' ? 'claude.exe' : 'claude');
+      const file = join(
+        dirname(require.resolve(`${name}/package.json`)),
+        process.platform === 'win32' ? 'claude.exe' : 'claude',
+      );
       if (existsSync(file)) return file;
     } catch {
       // not installed for this platform
@@ -45,12 +52,30 @@ export function authKind(env: Record<string, string | undefined>, configDir: str
 }
 
 /** Starts the CLI once with --version: proves it runs and tells its version. */
-export function probeCli(path: string | undefined, env: Record<string, string | undefined>, configDir: string | undefined): Promise<CliInfo> {
+export function probeCli(
+  path: string | undefined,
+  env: Record<string, string | undefined>,
+  configDir: string | undefined,
+): Promise<CliInfo> {
   const auth = authKind(env, configDir);
-  if (!path) return Promise.resolve({ path, version: undefined, ok: false, error: 'no Claude Code CLI found (install dependencies or set CLAUDE_CLI_PATH)', auth });
+  if (!path)
+    return Promise.resolve({
+      path,
+      version: undefined,
+      ok: false,
+      error: 'no Claude Code CLI found (install dependencies or set CLAUDE_CLI_PATH)',
+      auth,
+    });
   return new Promise((resolve) => {
     execFile(path, ['--version'], { timeout: 20_000, env: env as NodeJS.ProcessEnv }, (err, stdout) => {
-      if (err) resolve({ path, version: undefined, ok: false, error: `the CLI did not start: ${err.message.split('\n')[0]}`, auth });
+      if (err)
+        resolve({
+          path,
+          version: undefined,
+          ok: false,
+          error: `the CLI did not start: ${err.message.split('\n')[0]}`,
+          auth,
+        });
       else resolve({ path, version: stdout.trim().split(/\s+/)[0], ok: true, error: undefined, auth });
     });
   });

@@ -78,11 +78,17 @@ export class Engine {
 
   /** Queues a turn and returns it at once; its events and `done` tell the rest. */
   submit(req: TurnRequest): Turn {
-    if (this.draining) throw new EngineError('shutting_down', 'The server is shutting down; no new turns start.', { retryAfterSeconds: 5 });
+    if (this.draining)
+      throw new EngineError('shutting_down', 'The server is shutting down; no new turns start.', {
+        retryAfterSeconds: 5,
+      });
     this.prune(req.sessionId);
     const queue = this.queueOf(req.sessionId);
     if (this.turnsOf(req.sessionId).filter((t) => !t.finished).length > this.settings.sessionQueueLimit) {
-      throw new EngineError('session_busy', `A turn is running on this session and ${this.settings.sessionQueueLimit} more wait (SESSION_QUEUE_LIMIT).`);
+      throw new EngineError(
+        'session_busy',
+        `A turn is running on this session and ${this.settings.sessionQueueLimit} more wait (SESSION_QUEUE_LIMIT).`,
+      );
     }
     const turn = new Turn(req.sessionId, req.message);
     this.turnsOf(req.sessionId).push(turn);
@@ -117,7 +123,14 @@ export class Engine {
   /** The kept turn that holds the event after `eventId` (a reconnect with Last-Event-ID). */
   turnAfterEvent(sessionId: string, eventId: number): Turn | undefined {
     this.prune(sessionId);
-    return this.turns.get(sessionId)?.find((t) => t.state !== 'queued' && t.covers(eventId) && (eventId < t.lastEventId || !t.finished || eventId === t.lastEventId));
+    return this.turns
+      .get(sessionId)
+      ?.find(
+        (t) =>
+          t.state !== 'queued' &&
+          t.covers(eventId) &&
+          (eventId < t.lastEventId || !t.finished || eventId === t.lastEventId),
+      );
   }
 
   /** Interrupts the session's turns, waits for them to end and be recorded, closes its process, and forgets it. */
@@ -146,7 +159,10 @@ export class Engine {
     clearTimeout(timer);
     const left = open();
     for (const turn of left) turn.interrupt('client');
-    await Promise.race([Promise.all(left.map((t) => t.settled)), new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref())]);
+    await Promise.race([
+      Promise.all(left.map((t) => t.settled)),
+      new Promise<void>((resolve) => setTimeout(resolve, 15_000).unref()),
+    ]);
     await this.pool.closeAll();
   }
 

@@ -51,7 +51,12 @@ export class EngineError extends Error {
   }
 
   toProblem(): ProblemDoc {
-    const doc: ProblemDoc = { type: problemType(this.kind.replace(/_/g, '-')), title: this.title, status: this.status, detail: this.message };
+    const doc: ProblemDoc = {
+      type: problemType(this.kind.replace(/_/g, '-')),
+      title: this.title,
+      status: this.status,
+      detail: this.message,
+    };
     if (this.extra.upstreamStatus !== undefined) doc.upstream_status = this.extra.upstreamStatus;
     return doc;
   }

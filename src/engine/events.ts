@@ -15,7 +15,6 @@ export interface TurnUsage {
   cache_creation_input_tokens: number;
 }
 
-
 export interface TurnResult {
   turn_id: string;
   session_id: string;

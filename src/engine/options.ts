@@ -45,17 +45,33 @@ export function checkOptions(cfg: ClaudeConfig, opts: SessionOptions, prefix = '
     });
   }
   if (opts.max_turns !== undefined && opts.max_turns > cfg.maxTurnsLimit) {
-    problems.push({ field: `${prefix}max_turns`, message: `max_turns may be at most ${cfg.maxTurnsLimit} (CLAUDE_MAX_TURNS_LIMIT)` });
+    problems.push({
+      field: `${prefix}max_turns`,
+      message: `max_turns may be at most ${cfg.maxTurnsLimit} (CLAUDE_MAX_TURNS_LIMIT)`,
+    });
   }
   if (opts.model !== undefined && cfg.allowedModels.length > 0 && !cfg.allowedModels.includes(opts.model)) {
-    problems.push({ field: `${prefix}model`, message: `model ${opts.model} is not allowed here (allowed: ${cfg.allowedModels.join(', ')})` });
+    problems.push({
+      field: `${prefix}model`,
+      message: `model ${opts.model} is not allowed here (allowed: ${cfg.allowedModels.join(', ')})`,
+    });
   }
-  if (opts.max_budget_usd !== undefined && cfg.maxCostPerRequest !== undefined && opts.max_budget_usd > cfg.maxCostPerRequest) {
-    problems.push({ field: `${prefix}max_budget_usd`, message: `max_budget_usd may be at most ${cfg.maxCostPerRequest} (CLAUDE_MAX_COST_PER_REQUEST)` });
+  if (
+    opts.max_budget_usd !== undefined &&
+    cfg.maxCostPerRequest !== undefined &&
+    opts.max_budget_usd > cfg.maxCostPerRequest
+  ) {
+    problems.push({
+      field: `${prefix}max_budget_usd`,
+      message: `max_budget_usd may be at most ${cfg.maxCostPerRequest} (CLAUDE_MAX_COST_PER_REQUEST)`,
+    });
   }
   for (const tool of opts.allowed_tools ?? []) {
     if (!cfg.allowedTools.includes(tool)) {
-      problems.push({ field: `${prefix}allowed_tools`, message: `tool ${tool} is not in the operator's allowed tools (${cfg.allowedTools.join(', ')})` });
+      problems.push({
+        field: `${prefix}allowed_tools`,
+        message: `tool ${tool} is not in the operator's allowed tools (${cfg.allowedTools.join(', ')})`,
+      });
     }
   }
   return problems;
@@ -85,7 +101,16 @@ export function resolveOptions(cfg: ClaudeConfig, layers: ReadonlyArray<SessionO
 
 /** A key that changes whenever the process must be restarted to apply the options. */
 export function optionsKey(opts: EffectiveOptions, cwd: string): string {
-  return JSON.stringify([cwd, opts.model, opts.effort, opts.systemPrompt, opts.maxTurns, opts.allowedTools, opts.disallowedTools, opts.permissionMode]);
+  return JSON.stringify([
+    cwd,
+    opts.model,
+    opts.effort,
+    opts.systemPrompt,
+    opts.maxTurns,
+    opts.allowedTools,
+    opts.disallowedTools,
+    opts.permissionMode,
+  ]);
 }
 
 export function toSdkOptions(
@@ -115,7 +140,12 @@ export function toSdkOptions(
     disallowedTools: removed,
     permissionMode: opts.permissionMode,
     // Rendered fresh on every request (no snapshot), so a per-request or changed system prompt takes effect mid-conversation.
-    systemPrompt: { type: 'preset', preset: 'claude_code', snapshot: false, ...(opts.systemPrompt ? { append: opts.systemPrompt } : {}) },
+    systemPrompt: {
+      type: 'preset',
+      preset: 'claude_code',
+      snapshot: false,
+      ...(opts.systemPrompt ? { append: opts.systemPrompt } : {}),
+    },
   };
   if (opts.permissionMode === 'bypassPermissions') sdk.allowDangerouslySkipPermissions = true;
   if (opts.model) sdk.model = opts.model;

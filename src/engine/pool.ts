@@ -33,14 +33,22 @@ export class RunnerPool {
   /** The session's live runner if its options still fit, else a new one (resuming the conversation); reserved (busy) for the caller, who must `run` a turn on it. */
   async obtain(sessionId: string, launch: RunnerLaunch): Promise<SessionRunner> {
     const existing = this.runners.get(sessionId);
-    if (existing && existing.state !== 'closed' && existing.optionsKey === launch.optionsKey && existing.fitsBudget(launch.options.maxBudgetUsd)) {
+    if (
+      existing &&
+      existing.state !== 'closed' &&
+      existing.optionsKey === launch.optionsKey &&
+      existing.fitsBudget(launch.options.maxBudgetUsd)
+    ) {
       existing.state = 'busy'; // reserved for the caller's turn, so no one evicts it first
       return existing;
     }
     if (existing) await this.close(sessionId);
     while (this.runners.size >= this.capacity) {
       const victim = this.leastRecentlyUsedIdle();
-      if (!victim) throw new EngineError('overloaded', `All ${this.capacity} live Claude Code processes are busy.`, { retryAfterSeconds: 5 });
+      if (!victim)
+        throw new EngineError('overloaded', `All ${this.capacity} live Claude Code processes are busy.`, {
+          retryAfterSeconds: 5,
+        });
       this.log.info({ session: victim.sessionId }, 'closing least recently used idle session process');
       await this.close(victim.sessionId);
     }

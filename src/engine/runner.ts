@@ -1,5 +1,11 @@
 // One live Claude Code process for one session, fed through streaming input; runs its turns one at a time.
-import { query, type Options, type Query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import {
+  query,
+  type Options,
+  type Query,
+  type SDKMessage,
+  type SDKResultMessage,
+} from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
@@ -261,12 +267,20 @@ export class SessionRunner {
   }
 
   /** The turn's denials: the guard's, then any other the CLI reports (disallowed tools, permission mode), each marked on its tool use. */
-  private denialsOf(a: ActiveTurn, reported: ReadonlyArray<{ tool_name: string; tool_use_id: string; tool_input: Record<string, unknown> }>): NonNullable<TurnResult['denials']> {
+  private denialsOf(
+    a: ActiveTurn,
+    reported: ReadonlyArray<{ tool_name: string; tool_use_id: string; tool_input: Record<string, unknown> }>,
+  ): NonNullable<TurnResult['denials']> {
     const all = [...a.denials];
     for (const r of reported) {
       if (all.some((d) => d.tool_use_id === r.tool_use_id)) continue;
       const text = a.toolErrors.get(r.tool_use_id)?.replace(HOOK_PREFIX, '');
-      all.push({ tool: r.tool_name, input: r.tool_input, reason: text || 'Claude Code\'s permission settings refused this call.', tool_use_id: r.tool_use_id });
+      all.push({
+        tool: r.tool_name,
+        input: r.tool_input,
+        reason: text || "Claude Code's permission settings refused this call.",
+        tool_use_id: r.tool_use_id,
+      });
     }
     for (const d of all) {
       const use = d.tool_use_id === undefined ? undefined : a.toolsById.get(d.tool_use_id);
@@ -315,7 +329,8 @@ export class SessionRunner {
       turn.fail(new EngineError('budget_exceeded', 'The turn reached its cost limit and was stopped.'));
     } else if (m.is_error) {
       result.status = 'error';
-      const detail = (m.subtype === 'success' ? m.result : m.errors.join('; ')) || a.apiError || 'Claude Code reported an error.';
+      const detail =
+        (m.subtype === 'success' ? m.result : m.errors.join('; ')) || a.apiError || 'Claude Code reported an error.';
       const upstream = m.subtype === 'success' ? (m.api_error_status ?? undefined) : undefined;
       turn.fail(new EngineError('api_error', detail, upstream === undefined ? {} : { upstreamStatus: upstream }));
     } else {
@@ -342,7 +357,9 @@ function toolOutput(content: unknown): string {
   if (typeof content === 'string') text = content;
   else if (Array.isArray(content)) {
     text = content
-      .map((c: { type?: string; text?: string }) => (c.type === 'text' && typeof c.text === 'string' ? c.text : `[${c.type ?? 'content'}]`))
+      .map((c: { type?: string; text?: string }) =>
+        c.type === 'text' && typeof c.text === 'string' ? c.text : `[${c.type ?? 'content'}]`,
+      )
       .join('\n');
   } else text = content === undefined ? '' : JSON.stringify(content);
   return text.length > TOOL_OUTPUT_CHARS ? `${text.slice(0, TOOL_OUTPUT_CHARS)}… (${text.length} characters)` : text;

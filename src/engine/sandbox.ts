@@ -47,12 +47,32 @@ export interface ServerPaths {
 }
 
 /** Credential folders and files of the server user's HOME. */
-const HOME_SECRETS = ['.ssh', '.aws', '.azure', '.kube', '.docker', '.gnupg', '.config/gcloud', '.netrc', '.git-credentials', '.npmrc', '.pypirc', '.pgpass'];
+const HOME_SECRETS = [
+  '.ssh',
+  '.aws',
+  '.azure',
+  '.kube',
+  '.docker',
+  '.gnupg',
+  '.config/gcloud',
+  '.netrc',
+  '.git-credentials',
+  '.npmrc',
+  '.pypirc',
+  '.pgpass',
+];
 
 /** Variables the CLI needs but sandboxed commands must not see. */
 const CREDENTIAL_VARS = [
-  'ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'ANTHROPIC_FOUNDRY_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN',
-  'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_BEARER_TOKEN_BEDROCK', 'GOOGLE_APPLICATION_CREDENTIALS',
+  'ANTHROPIC_API_KEY',
+  'ANTHROPIC_AUTH_TOKEN',
+  'ANTHROPIC_FOUNDRY_API_KEY',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'AWS_BEARER_TOKEN_BEDROCK',
+  'GOOGLE_APPLICATION_CREDENTIALS',
 ];
 const SECRET_NAME = /(KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIALS?)$/i;
 
@@ -82,7 +102,8 @@ export function deniedReads(paths: ServerPaths, policy: Pick<SandboxPolicy, 'den
   }
   add(paths.tmpRoot);
   // The CLI's shared temporary folder (other Claude Code processes of this user, and the fallback of ours).
-  if (typeof process.getuid === 'function') for (const t of new Set([tmpdir(), '/tmp'])) add(join(t, `claude-${process.getuid()}`));
+  if (typeof process.getuid === 'function')
+    for (const t of new Set([tmpdir(), '/tmp'])) add(join(t, `claude-${process.getuid()}`));
   add(paths.envFile);
   for (const f of paths.credentialFiles ?? []) add(f);
   for (const p of policy.denyRead) add(p);
@@ -90,7 +111,12 @@ export function deniedReads(paths: ServerPaths, policy: Pick<SandboxPolicy, 'den
 }
 
 /** The SDK `sandbox` option of one session's process. */
-export function sandboxSettings(policy: SandboxPolicy, session: { workingDir: string; tmpDir: string }, denyRead: string[], hideVars: string[]): SandboxSettings {
+export function sandboxSettings(
+  policy: SandboxPolicy,
+  session: { workingDir: string; tmpDir: string },
+  denyRead: string[],
+  hideVars: string[],
+): SandboxSettings {
   const excluded = policy.excludedCommands.flatMap((c) => (/[\s*:]/.test(c) ? [c] : [c, `${c} *`]));
   return {
     enabled: true,
@@ -151,16 +177,39 @@ function probeBubblewrap(env: Record<string, string | undefined>): Promise<strin
   const bwrap = which('bwrap', env);
   if (!bwrap) return Promise.resolve('bubblewrap (bwrap) is not installed (apt-get install bubblewrap socat)');
   if (!which('socat', env)) return Promise.resolve('socat is not installed (apt-get install bubblewrap socat)');
-  const args = ['--new-session', '--die-with-parent', '--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid', '--unshare-net', '--proc', '/proc', '--', 'true'];
+  const args = [
+    '--new-session',
+    '--die-with-parent',
+    '--ro-bind',
+    '/',
+    '/',
+    '--dev',
+    '/dev',
+    '--unshare-pid',
+    '--unshare-net',
+    '--proc',
+    '/proc',
+    '--',
+    'true',
+  ];
   return new Promise((done) => {
     execFile(bwrap, args, { timeout: 10_000, env: { PATH: env.PATH ?? '/usr/bin:/bin' } }, (err, _out, stderr) => {
-      done(err ? `bubblewrap cannot create its namespaces here: ${(stderr || err.message).trim().split('\n')[0]}` : undefined);
+      done(
+        err
+          ? `bubblewrap cannot create its namespaces here: ${(stderr || err.message).trim().split('\n')[0]}`
+          : undefined,
+      );
     });
   });
 }
 
 /** Starts the CLI with the sandbox required and waits for its initialize answer (no model call); the error says why it refused. */
-async function probeCliSandbox(cliPath: string, env: Record<string, string | undefined>, settings: (dir: string) => SandboxSettings, timeoutMs: number): Promise<string | undefined> {
+async function probeCliSandbox(
+  cliPath: string,
+  env: Record<string, string | undefined>,
+  settings: (dir: string) => SandboxSettings,
+  timeoutMs: number,
+): Promise<string | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'cca-sandbox-probe-'));
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
@@ -169,13 +218,26 @@ async function probeCliSandbox(cliPath: string, env: Record<string, string | und
   }
   const q = query({
     prompt: idle(),
-    options: { cwd: dir, env: { ...env, CLAUDE_CODE_TMPDIR: dir }, pathToClaudeCodeExecutable: cliPath, tools: ['Bash'], sandbox: settings(dir), stderr: () => undefined },
+    options: {
+      cwd: dir,
+      env: { ...env, CLAUDE_CODE_TMPDIR: dir },
+      pathToClaudeCodeExecutable: cliPath,
+      tools: ['Bash'],
+      sandbox: settings(dir),
+      stderr: () => undefined,
+    },
   });
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
       q.initializationResult(),
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`Claude Code did not start within ${timeoutMs / 1000} s`)), timeoutMs))),
+      new Promise(
+        (_, reject) =>
+          (timer = setTimeout(
+            () => reject(new Error(`Claude Code did not start within ${timeoutMs / 1000} s`)),
+            timeoutMs,
+          )),
+      ),
     ]);
     return undefined;
   } catch (err) {
@@ -212,16 +274,25 @@ async function probeOnce(opts: {
   timeoutMs?: number;
 }): Promise<SandboxStatus> {
   const { policy } = opts;
-  if (!policy.enabled) return { enabled: false, available: false, reason: 'SANDBOX_ENABLED=false: Bash runs without the OS sandbox', network: true };
+  if (!policy.enabled)
+    return {
+      enabled: false,
+      available: false,
+      reason: 'SANDBOX_ENABLED=false: Bash runs without the OS sandbox',
+      network: true,
+    };
   const network = policy.allowNetwork;
   if (process.platform !== 'linux' && process.platform !== 'darwin') {
     return { enabled: true, available: false, reason: `the sandbox does not support ${process.platform}`, network };
   }
-  if (!opts.cliPath) return { enabled: true, available: false, reason: 'no Claude Code CLI to start the sandbox with', network };
+  if (!opts.cliPath)
+    return { enabled: true, available: false, reason: 'no Claude Code CLI to start the sandbox with', network };
   const [bwrap, cli] = await Promise.all([
     process.platform === 'linux' ? probeBubblewrap(opts.env) : Promise.resolve(undefined),
     probeCliSandbox(opts.cliPath, opts.env, opts.settings, opts.timeoutMs ?? 30_000),
   ]);
   const reason = bwrap ?? cli;
-  return reason ? { enabled: true, available: false, reason, network } : { enabled: true, available: true, reason: null, network };
+  return reason
+    ? { enabled: true, available: false, reason, network }
+    : { enabled: true, available: true, reason: null, network };
 }

@@ -33,13 +33,17 @@ const FILE_TOOL_FIELDS: Record<string, Array<[string, ToolPath['kind']]>> = {
   MultiEdit: [['file_path', 'path']],
   NotebookEdit: [['notebook_path', 'path']],
   NotebookRead: [['notebook_path', 'path']],
-  Glob: [['path', 'path'], ['pattern', 'glob']],
+  Glob: [
+    ['path', 'path'],
+    ['pattern', 'glob'],
+  ],
   Grep: [['path', 'path']],
   LS: [['path', 'path']],
 };
 
 /** Any other tool (MCP, future built-ins): a string field whose name says it is a path. */
-const PATH_FIELD = /(^|_)(path|paths|file|files|filename|dir|dirs|directory|directories|folder|cwd|root|notebook_path|file_path)$/i;
+const PATH_FIELD =
+  /(^|_)(path|paths|file|files|filename|dir|dirs|directory|directories|folder|cwd|root|notebook_path|file_path)$/i;
 
 const GLOB_CHARS = /[*?[\]{}]/;
 /** Tools that search their `path`, or the current directory without one. */
@@ -63,7 +67,8 @@ export function pathsOf(tool: string, input: unknown): ToolPath[] {
   for (const [field, value] of Object.entries(record)) {
     if (!PATH_FIELD.test(field)) continue;
     if (typeof value === 'string' && value !== '') out.push({ field, value, kind: 'path' });
-    else if (Array.isArray(value)) for (const v of value) if (typeof v === 'string' && v !== '') out.push({ field, value: v, kind: 'path' });
+    else if (Array.isArray(value))
+      for (const v of value) if (typeof v === 'string' && v !== '') out.push({ field, value: v, kind: 'path' });
   }
   return out;
 }
@@ -222,23 +227,40 @@ export class WorkspaceGuard {
     if (hookCwd && isAbsolute(hookCwd) && hookCwd !== bases[0]) bases.push(hookCwd);
     const paths = pathsOf(tool, input);
     // A search without `path` runs in the CLI's current directory: that must be inside too.
-    if (SEARCH_TOOLS.has(tool) && hookCwd && !paths.some((p) => p.field === 'path')) paths.push({ field: 'path', value: hookCwd, kind: 'path' });
+    if (SEARCH_TOOLS.has(tool) && hookCwd && !paths.some((p) => p.field === 'path'))
+      paths.push({ field: 'path', value: hookCwd, kind: 'path' });
     for (const p of paths) {
-      const why = p.kind === 'glob' ? await this.globOutside(p, input, bases, roots) : await this.pathOutside(p.value, bases, roots);
+      const why =
+        p.kind === 'glob'
+          ? await this.globOutside(p, input, bases, roots)
+          : await this.pathOutside(p.value, bases, roots);
       if (why) return { allow: false, reason: this.reason(tool, p, why) };
     }
     return { allow: true };
   }
 
-  private async hookAnswer(tool: string, input: unknown, hookCwd: string | undefined, toolUseId: string | undefined): Promise<HookJSONOutput> {
+  private async hookAnswer(
+    tool: string,
+    input: unknown,
+    hookCwd: string | undefined,
+    toolUseId: string | undefined,
+  ): Promise<HookJSONOutput> {
     let decision: ToolDecision;
     try {
       decision = await this.check(tool, input, hookCwd);
     } catch (err) {
-      decision = { allow: false, reason: `The workspace guard could not check this call (${(err as Error).message}); it was refused.` };
+      decision = {
+        allow: false,
+        reason: `The workspace guard could not check this call (${(err as Error).message}); it was refused.`,
+      };
     }
     if (decision.allow) return {};
-    const denial: ToolDenial = { tool, input, reason: decision.reason, ...(toolUseId ? { tool_use_id: toolUseId } : {}) };
+    const denial: ToolDenial = {
+      tool,
+      input,
+      reason: decision.reason,
+      ...(toolUseId ? { tool_use_id: toolUseId } : {}),
+    };
     for (const fn of [...this.listeners]) {
       try {
         fn(denial);
@@ -246,7 +268,13 @@ export class WorkspaceGuard {
         // a listener's failure never turns a denial into an allow
       }
     }
-    return { hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: decision.reason } };
+    return {
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: 'deny',
+        permissionDecisionReason: decision.reason,
+      },
+    };
   }
 
   /** The real working directory, then the other allowed folders that exist. */
@@ -271,13 +299,21 @@ export class WorkspaceGuard {
         return `the path cannot be resolved (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
       }
       for (const target of targets) {
-        if (!inside(target)) return target === resolve(base, p) ? 'it is outside' : `it leads to ${target} (through a symbolic link or ..), which is outside`;
+        if (!inside(target))
+          return target === resolve(base, p)
+            ? 'it is outside'
+            : `it leads to ${target} (through a symbolic link or ..), which is outside`;
       }
     }
     return undefined;
   }
 
-  private async globOutside(p: ToolPath, input: unknown, bases: string[], roots: string[]): Promise<string | undefined> {
+  private async globOutside(
+    p: ToolPath,
+    input: unknown,
+    bases: string[],
+    roots: string[],
+  ): Promise<string | undefined> {
     const dir = (input as Record<string, unknown>).path;
     const searchBases = typeof dir === 'string' && dir !== '' ? [expandHome(dir, this.opts.home)] : ['.'];
     const patterns = expandBraces(p.value);
@@ -286,8 +322,11 @@ export class WorkspaceGuard {
       const expanded = expandHome(pattern, this.opts.home);
       const parts = expanded.split('/');
       const firstGlob = parts.findIndex((s) => GLOB_CHARS.test(s));
-      if (firstGlob >= 0 && parts.slice(firstGlob).includes('..')) return 'the pattern climbs out with `..` after a wildcard';
-      const fixed = (firstGlob < 0 ? parts.slice(0, -1) : parts.slice(0, firstGlob)).join('/') || (isAbsolute(expanded) ? '/' : '.');
+      if (firstGlob >= 0 && parts.slice(firstGlob).includes('..'))
+        return 'the pattern climbs out with `..` after a wildcard';
+      const fixed =
+        (firstGlob < 0 ? parts.slice(0, -1) : parts.slice(0, firstGlob)).join('/') ||
+        (isAbsolute(expanded) ? '/' : '.');
       for (const base of searchBases) {
         const start = isAbsolute(fixed) ? fixed : join(base, fixed);
         const why = await this.pathOutside(start, bases, roots);

@@ -25,7 +25,8 @@ export class TurnSlots {
 
   /** Resolves with a release function once a slot is free; rejects with 503-kind `overloaded` after the wait limit. */
   acquire(signal?: AbortSignal): Promise<() => void> {
-    if (signal?.aborted) return Promise.reject(new EngineError('interrupted', 'The turn was cancelled while waiting for a slot.'));
+    if (signal?.aborted)
+      return Promise.reject(new EngineError('interrupted', 'The turn was cancelled while waiting for a slot.'));
     if (this.running < this.capacity && this.waiters.length === 0) {
       this.running++;
       return Promise.resolve(this.releaser());
@@ -52,7 +53,14 @@ export class TurnSlots {
       };
       const retryAfterSeconds = Math.max(1, Math.ceil(this.waitLimitMs / 1000));
       waiter.timer = setTimeout(
-        () => giveUp(new EngineError('overloaded', `All ${this.capacity} turn slots stayed busy for ${this.waitLimitMs / 1000} s; try again later.`, { retryAfterSeconds })),
+        () =>
+          giveUp(
+            new EngineError(
+              'overloaded',
+              `All ${this.capacity} turn slots stayed busy for ${this.waitLimitMs / 1000} s; try again later.`,
+              { retryAfterSeconds },
+            ),
+          ),
         this.waitLimitMs,
       );
       signal?.addEventListener('abort', onAbort, { once: true });

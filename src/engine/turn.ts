@@ -65,7 +65,13 @@ export class Turn {
 
   /** Resolves once the turn runs, or has ended without running (then `error` says why). */
   whenStarted(): Promise<void> {
-    return Promise.race([this.startedPromise, this.done.then(() => undefined, () => undefined)]);
+    return Promise.race([
+      this.startedPromise,
+      this.done.then(
+        () => undefined,
+        () => undefined,
+      ),
+    ]);
   }
 
   get finished(): boolean {
@@ -99,7 +105,8 @@ export class Turn {
     if (this.finished || this.interruptRequested) return;
     this.interruptRequested = reason;
     if (this.interruptHandler) this.interruptHandler(reason);
-    else if (this.state === 'queued') this.fail(new EngineError('interrupted', 'The turn was cancelled before it started.'));
+    else if (this.state === 'queued')
+      this.fail(new EngineError('interrupted', 'The turn was cancelled before it started.'));
   }
 
   /** True when this turn holds the event with that id, or the id is its last one. */

@@ -1,6 +1,11 @@
 // Builds the Fastify application: logger, request ids, problem documents, OpenAPI, auth, then the /api/v1 routes.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyServerOptions,
+} from 'fastify';
 import type { AppDeps } from './deps.js';
 import auditPlugin from './plugins/audit.js';
 import authPlugin from './plugins/auth.js';
@@ -66,7 +71,9 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     // Long enough for file paths in the URL; longer ones get a 414 problem.
     routerOptions: { maxParamLength: 8192 },
     // Fastify's own per-request lines are off: the request-log plugin writes one line per request instead.
-    schemaController: { compilersFactory: { buildValidator: partAwareValidators(), buildSerializer: listItemSerializers() } },
+    schemaController: {
+      compilersFactory: { buildValidator: partAwareValidators(), buildSerializer: listItemSerializers() },
+    },
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -84,7 +91,11 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
   await app.register(authPlugin, { config: deps.config, keys: security.keys });
   // After auth: an Idempotency-Key belongs to the caller's tenant.
-  await app.register(idempotencyPlugin, { store: deps.store, ttlMs: deps.config.idempotencyTtlMs, apiPrefix: API_PREFIX });
+  await app.register(idempotencyPlugin, {
+    store: deps.store,
+    ttlMs: deps.config.idempotencyTtlMs,
+    apiPrefix: API_PREFIX,
+  });
   if (deps.metrics && deps.config.metrics.enabled) {
     await app.register(metricsPlugin, { metrics: deps.metrics, public: deps.config.metrics.auth === 'none' });
   }

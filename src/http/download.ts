@@ -6,23 +6,68 @@ const TEXT = 'text/plain; charset=utf-8';
 
 /** Content types by lower-case extension; anything else is application/octet-stream. */
 const TYPES: Record<string, string> = {
-  '.txt': TEXT, '.log': TEXT, '.md': 'text/markdown; charset=utf-8', '.markdown': 'text/markdown; charset=utf-8',
-  '.csv': 'text/csv; charset=utf-8', '.tsv': 'text/tab-separated-values; charset=utf-8',
-  '.html': 'text/html; charset=utf-8', '.htm': 'text/html; charset=utf-8', '.css': 'text/css; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8', '.cjs': 'text/javascript; charset=utf-8',
-  '.ts': 'text/x-typescript; charset=utf-8', '.tsx': 'text/x-typescript; charset=utf-8', '.jsx': 'text/javascript; charset=utf-8',
-  '.json': 'application/json', '.map': 'application/json', '.jsonl': 'application/jsonl', '.ndjson': 'application/x-ndjson',
-  '.xml': 'application/xml', '.yaml': 'application/yaml', '.yml': 'application/yaml', '.toml': 'application/toml',
-  '.py': 'text/x-python; charset=utf-8', '.rb': 'text/x-ruby; charset=utf-8', '.go': 'text/x-go; charset=utf-8',
-  '.rs': 'text/x-rust; charset=utf-8', '.java': 'text/x-java; charset=utf-8', '.c': 'text/x-c; charset=utf-8',
-  '.h': 'text/x-c; charset=utf-8', '.cpp': 'text/x-c++; charset=utf-8', '.sh': 'application/x-sh', '.sql': 'application/sql',
-  '.svg': 'image/svg+xml', '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.gif': 'image/gif',
-  '.webp': 'image/webp', '.ico': 'image/vnd.microsoft.icon', '.bmp': 'image/bmp', '.avif': 'image/avif',
-  '.pdf': 'application/pdf', '.zip': 'application/zip', '.gz': 'application/gzip', '.tgz': 'application/gzip',
-  '.tar': 'application/x-tar', '.bz2': 'application/x-bzip2', '.xz': 'application/x-xz', '.7z': 'application/x-7z-compressed',
-  '.wasm': 'application/wasm', '.mp3': 'audio/mpeg', '.wav': 'audio/wav', '.ogg': 'audio/ogg', '.mp4': 'video/mp4',
-  '.webm': 'video/webm', '.woff': 'font/woff', '.woff2': 'font/woff2', '.ttf': 'font/ttf', '.otf': 'font/otf',
-  '.ipynb': 'application/x-ipynb+json', '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  '.txt': TEXT,
+  '.log': TEXT,
+  '.md': 'text/markdown; charset=utf-8',
+  '.markdown': 'text/markdown; charset=utf-8',
+  '.csv': 'text/csv; charset=utf-8',
+  '.tsv': 'text/tab-separated-values; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.htm': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.cjs': 'text/javascript; charset=utf-8',
+  '.ts': 'text/x-typescript; charset=utf-8',
+  '.tsx': 'text/x-typescript; charset=utf-8',
+  '.jsx': 'text/javascript; charset=utf-8',
+  '.json': 'application/json',
+  '.map': 'application/json',
+  '.jsonl': 'application/jsonl',
+  '.ndjson': 'application/x-ndjson',
+  '.xml': 'application/xml',
+  '.yaml': 'application/yaml',
+  '.yml': 'application/yaml',
+  '.toml': 'application/toml',
+  '.py': 'text/x-python; charset=utf-8',
+  '.rb': 'text/x-ruby; charset=utf-8',
+  '.go': 'text/x-go; charset=utf-8',
+  '.rs': 'text/x-rust; charset=utf-8',
+  '.java': 'text/x-java; charset=utf-8',
+  '.c': 'text/x-c; charset=utf-8',
+  '.h': 'text/x-c; charset=utf-8',
+  '.cpp': 'text/x-c++; charset=utf-8',
+  '.sh': 'application/x-sh',
+  '.sql': 'application/sql',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.gif': 'image/gif',
+  '.webp': 'image/webp',
+  '.ico': 'image/vnd.microsoft.icon',
+  '.bmp': 'image/bmp',
+  '.avif': 'image/avif',
+  '.pdf': 'application/pdf',
+  '.zip': 'application/zip',
+  '.gz': 'application/gzip',
+  '.tgz': 'application/gzip',
+  '.tar': 'application/x-tar',
+  '.bz2': 'application/x-bzip2',
+  '.xz': 'application/x-xz',
+  '.7z': 'application/x-7z-compressed',
+  '.wasm': 'application/wasm',
+  '.mp3': 'audio/mpeg',
+  '.wav': 'audio/wav',
+  '.ogg': 'audio/ogg',
+  '.mp4': 'video/mp4',
+  '.webm': 'video/webm',
+  '.woff': 'font/woff',
+  '.woff2': 'font/woff2',
+  '.ttf': 'font/ttf',
+  '.otf': 'font/otf',
+  '.ipynb': 'application/x-ipynb+json',
+  '.docx': 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
   '.xlsx': 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
 };
 
@@ -46,7 +91,8 @@ export function noneMatch(header: string | undefined, etag: string): boolean {
   return header.split(',').some((t) => opaque(t) === etag);
 }
 
-export type RangeAnswer = { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
+export type RangeAnswer =
+  { kind: 'full' } | { kind: 'partial'; start: number; end: number } | { kind: 'unsatisfiable' };
 
 const SPEC = /^\s*(\d*)\s*-\s*(\d*)\s*$/;
 
@@ -55,7 +101,12 @@ const SPEC = /^\s*(\d*)\s*-\s*(\d*)\s*$/;
  * a header of another unit, several ranges, bad syntax, or an If-Range that no longer matches gets the whole
  * file (a server may ignore Range). A well-formed range that starts past the end is unsatisfiable (416).
  */
-export function rangeOf(header: string | undefined, size: number, ifRange: string | undefined, etag: string): RangeAnswer {
+export function rangeOf(
+  header: string | undefined,
+  size: number,
+  ifRange: string | undefined,
+  etag: string,
+): RangeAnswer {
   if (!header) return { kind: 'full' };
   // If-Range with a date or another tag: the client's copy is stale, send it all. Only strong tags match.
   if (ifRange !== undefined && ifRange.trim() !== etag) return { kind: 'full' };

@@ -34,7 +34,10 @@ const STATUS_PROBLEMS: Record<number, { slug: string; title: string }> = {
 
 /** Slug and title for a status; unknown 4xx/5xx fall back to the generic client / server error. */
 export function statusProblem(status: number): { slug: string; title: string } {
-  return STATUS_PROBLEMS[status] ?? (status >= 500 ? { slug: 'internal-error', title: 'Server error' } : { slug: 'bad-request', title: 'Client error' });
+  return (
+    STATUS_PROBLEMS[status] ??
+    (status >= 500 ? { slug: 'internal-error', title: 'Server error' } : { slug: 'bad-request', title: 'Client error' })
+  );
 }
 
 export interface HttpProblemOptions {
@@ -77,16 +80,25 @@ export const notFound = (what: string) => new HttpProblem(404, `${what} was not 
 export const conflict = (detail: string, slug = 'conflict') => new HttpProblem(409, detail, { slug });
 
 export const payloadTooLarge = (limitBytes: number) =>
-  new HttpProblem(413, `The request body is larger than the limit of ${limitBytes} bytes (BODY_LIMIT_MB).`, { extra: { limit_bytes: limitBytes } });
+  new HttpProblem(413, `The request body is larger than the limit of ${limitBytes} bytes (BODY_LIMIT_MB).`, {
+    extra: { limit_bytes: limitBytes },
+  });
 
 export const unsupportedMediaType = (detail: string) => new HttpProblem(415, detail);
 
 /** 422 with the list of failed checks; `detail` summarizes them. */
-export const unprocessable = (detail: string, errors: FieldError[] = []) => new HttpProblem(422, detail, { extra: { errors } });
+export const unprocessable = (detail: string, errors: FieldError[] = []) =>
+  new HttpProblem(422, detail, { extra: { errors } });
 
 /** 429 with Retry-After (whole seconds, at least 1). */
 export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
   new HttpProblem(429, detail, { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
 
 export const serviceUnavailable = (detail: string, retryAfterSeconds?: number) =>
-  new HttpProblem(503, detail, retryAfterSeconds === undefined ? {} : { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } });
+  new HttpProblem(
+    503,
+    detail,
+    retryAfterSeconds === undefined
+      ? {}
+      : { headers: { 'Retry-After': String(Math.max(1, Math.ceil(retryAfterSeconds))) } },
+  );

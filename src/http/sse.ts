@@ -25,7 +25,8 @@ export interface StreamOptions {
 export function lastEventIdOf(request: FastifyRequest): number | undefined {
   const header = request.headers['last-event-id'];
   const query = (request.query as Record<string, unknown> | undefined)?.last_event_id;
-  const raw = typeof header === 'string' && header.trim() !== '' ? header : typeof query === 'string' ? query : undefined;
+  const raw =
+    typeof header === 'string' && header.trim() !== '' ? header : typeof query === 'string' ? query : undefined;
   if (raw === undefined || !/^\d{1,15}$/.test(raw.trim())) return undefined;
   return Number(raw.trim());
 }

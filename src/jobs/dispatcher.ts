@@ -77,7 +77,14 @@ export class WebhookDispatcher {
     if (targets.length === 0) return;
     const payload = webhookPayload(type, job);
     for (const url of targets) {
-      await this.store.deliveries.insert({ id: `msg_${timeOrderedId().replace(/-/g, '')}`, job_id: job.id, owner: job.owner, event: type, url, payload });
+      await this.store.deliveries.insert({
+        id: `msg_${timeOrderedId().replace(/-/g, '')}`,
+        job_id: job.id,
+        owner: job.owner,
+        event: type,
+        url,
+        payload,
+      });
     }
     this.kick();
   }
@@ -135,11 +142,19 @@ export class WebhookDispatcher {
     let final = false;
     try {
       const url = parseWebhookUrl(d.url);
-      const addresses = await resolveWebhookTarget(url, { allowPrivate: this.settings.allowPrivate, resolver: this.resolver, timeoutMs: this.settings.timeoutMs });
+      const addresses = await resolveWebhookTarget(url, {
+        allowPrivate: this.settings.allowPrivate,
+        resolver: this.resolver,
+        timeoutMs: this.settings.timeoutMs,
+      });
       statusCode = await sendWebhook({
         url,
         addresses,
-        headers: { 'content-type': 'application/json', 'user-agent': this.settings.userAgent, ...this.sign(d.id, d.payload) },
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.settings.userAgent,
+          ...this.sign(d.id, d.payload),
+        },
         body: d.payload,
         timeoutMs: this.settings.timeoutMs,
         signal: this.abort.signal,
@@ -157,15 +172,29 @@ export class WebhookDispatcher {
     const delivered = error === null;
     this.observer.webhookAttempt?.(delivered ? 'ok' : 'failed');
     const gaveUp = !delivered && (final || attempt >= this.settings.maxAttempts);
-    const nextAttemptAt = delivered || gaveUp ? null : new Date(Date.now() + retryDelayMs(attempt, { baseMs: this.settings.retryBaseMs, maxMs: this.settings.retryMaxMs })).toISOString();
+    const nextAttemptAt =
+      delivered || gaveUp
+        ? null
+        : new Date(
+            Date.now() + retryDelayMs(attempt, { baseMs: this.settings.retryBaseMs, maxMs: this.settings.retryMaxMs }),
+          ).toISOString();
     await this.store.deliveries.recordAttempt(d.id, {
       status: delivered ? 'delivered' : gaveUp ? 'failed' : 'pending',
       attempts: attempt,
       nextAttemptAt,
       entry: entry(statusCode, error),
     });
-    if (delivered) this.log.info({ delivery: d.id, job: d.job_id, event: d.event, attempt, status: statusCode }, 'webhook delivered');
-    else if (gaveUp) this.log.warn({ delivery: d.id, job: d.job_id, event: d.event, attempt, error }, 'webhook delivery given up');
-    else this.log.info({ delivery: d.id, job: d.job_id, event: d.event, attempt, error, next: nextAttemptAt }, 'webhook attempt failed; will retry');
+    if (delivered)
+      this.log.info(
+        { delivery: d.id, job: d.job_id, event: d.event, attempt, status: statusCode },
+        'webhook delivered',
+      );
+    else if (gaveUp)
+      this.log.warn({ delivery: d.id, job: d.job_id, event: d.event, attempt, error }, 'webhook delivery given up');
+    else
+      this.log.info(
+        { delivery: d.id, job: d.job_id, event: d.event, attempt, error, next: nextAttemptAt },
+        'webhook attempt failed; will retry',
+      );
   }
 }

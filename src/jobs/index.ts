@@ -40,7 +40,15 @@ export interface JobsDeps {
   observer?: JobsObserver;
 }
 
-export async function createJobs({ config, store, sessions, log, version, resolver, observer = {} }: JobsDeps): Promise<Jobs> {
+export async function createJobs({
+  config,
+  store,
+  sessions,
+  log,
+  version,
+  resolver,
+  observer = {},
+}: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
   const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
   const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer);

@@ -7,7 +7,9 @@ export function cancelledProblem(started: boolean): ProblemDoc {
     type: problemType('job-cancelled'),
     title: 'Job cancelled',
     status: 409,
-    detail: started ? 'The job was cancelled while its turn ran; the turn was interrupted.' : 'The job was cancelled before its turn started.',
+    detail: started
+      ? 'The job was cancelled while its turn ran; the turn was interrupted.'
+      : 'The job was cancelled before its turn started.',
   };
 }
 
@@ -23,7 +25,12 @@ export function restartProblem(retryOnRestart: boolean): ProblemDoc {
 }
 
 export function internalProblem(): ProblemDoc {
-  return { type: problemType('internal-error'), title: 'Internal server error', status: 500, detail: 'The job could not be run because of an unexpected error.' };
+  return {
+    type: problemType('internal-error'),
+    title: 'Internal server error',
+    status: 500,
+    detail: 'The job could not be run because of an unexpected error.',
+  };
 }
 
 /** The single event a job that never ran shows on its event stream: an `error` with its problem, numbered 0. */

@@ -15,7 +15,10 @@ export function generateWebhookSecret(): string {
 async function readSecret(path: string): Promise<string | undefined> {
   try {
     const text = (await readFile(path, 'utf8')).trim();
-    if (!isWebhookSecret(text)) throw new Error(`${path} does not hold a webhook secret (whsec_ and 24–64 bytes in base64); fix or delete it, or set WEBHOOK_SECRET`);
+    if (!isWebhookSecret(text))
+      throw new Error(
+        `${path} does not hold a webhook secret (whsec_ and 24–64 bytes in base64); fix or delete it, or set WEBHOOK_SECRET`,
+      );
     return text;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;

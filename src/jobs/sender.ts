@@ -20,7 +20,11 @@ const RESPONSE_BYTES = 64 * 1024;
 /** A lookup that answers with the vetted addresses whatever the name, so the connection cannot be re-pointed. */
 function pinnedLookup(addresses: ResolvedAddress[]): LookupFunction {
   return ((_hostname: string, options: { all?: boolean }, callback: (...args: unknown[]) => void) => {
-    if (options?.all) callback(null, addresses.map((a) => ({ address: a.address, family: a.family })));
+    if (options?.all)
+      callback(
+        null,
+        addresses.map((a) => ({ address: a.address, family: a.family })),
+      );
     else callback(null, addresses[0]!.address, addresses[0]!.family);
   }) as LookupFunction;
 }
@@ -55,7 +59,9 @@ export function sendWebhook(req: SendRequest): Promise<number> {
       client.destroy(error);
     };
     req.signal?.addEventListener('abort', onAbort, { once: true });
-    client.on('error', (err: NodeJS.ErrnoException) => finish(new Error(err.code ? `${err.code}: ${err.message}` : err.message)));
+    client.on('error', (err: NodeJS.ErrnoException) =>
+      finish(new Error(err.code ? `${err.code}: ${err.message}` : err.message)),
+    );
     client.on('response', (res: IncomingMessage) => {
       let read = 0;
       res.on('data', (chunk: Buffer) => {

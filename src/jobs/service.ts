@@ -27,7 +27,9 @@ export const STATUS_ALIASES: Record<string, JobStatus> = { done: 'succeeded' };
 export type JobView = ReturnType<typeof jobView>;
 
 function validation(pointer: string, message: string): ProblemError {
-  return new ProblemError(422, 'validation-failed', 'Validation failed', message, { errors: [{ location: 'body', pointer, message }] });
+  return new ProblemError(422, 'validation-failed', 'Validation failed', message, {
+    errors: [{ location: 'body', pointer, message }],
+  });
 }
 
 export class JobService {
@@ -68,7 +70,13 @@ export class JobService {
     return jobView(row, []);
   }
 
-  async list(tenant: string, name: string, status: string | undefined, offset: number, limit: number): Promise<{ items: JobView[]; total: number }> {
+  async list(
+    tenant: string,
+    name: string,
+    status: string | undefined,
+    offset: number,
+    limit: number,
+  ): Promise<{ items: JobView[]; total: number }> {
     const session = await this.sessions.get(tenant, name);
     const statuses = status === undefined ? undefined : [STATUS_ALIASES[status] ?? (status as JobStatus)];
     const page = await this.store.jobs.listBySession(session.id, statuses, { offset, limit });
@@ -83,10 +91,12 @@ export class JobService {
   /** Cancels a queued or running job (see JobWorker.cancel); 409 for one that has already ended. */
   async cancel(tenant: string, name: string, id: string): Promise<JobView> {
     const before = await this.row(tenant, name, id);
-    if (before.status === 'succeeded' || before.status === 'failed' || before.status === 'cancelled') throw this.alreadyEnded(before);
+    if (before.status === 'succeeded' || before.status === 'failed' || before.status === 'cancelled')
+      throw this.alreadyEnded(before);
     const after = await this.worker.cancel(id);
     if (!after) throw this.notFound(id);
-    if (after.status !== 'cancelled' && after.status !== 'queued' && after.status !== 'running') throw this.alreadyEnded(after);
+    if (after.status !== 'cancelled' && after.status !== 'queued' && after.status !== 'running')
+      throw this.alreadyEnded(after);
     return this.view(after);
   }
 
@@ -100,9 +110,13 @@ export class JobService {
   private async checkWebhookUrl(raw: string): Promise<void> {
     try {
       const url = parseWebhookUrl(raw);
-      if (!this.config.webhooks.allowPrivate) await resolveWebhookTarget(url, { allowPrivate: false, resolver: this.resolver });
+      if (!this.config.webhooks.allowPrivate)
+        await resolveWebhookTarget(url, { allowPrivate: false, resolver: this.resolver });
     } catch (err) {
-      if (err instanceof UnsafeUrlError) throw new ProblemError(422, 'webhook-url-refused', 'Webhook URL refused', `webhook_url ${err.message}.`, { errors: [{ location: 'body', pointer: '/webhook_url', message: err.message }] });
+      if (err instanceof UnsafeUrlError)
+        throw new ProblemError(422, 'webhook-url-refused', 'Webhook URL refused', `webhook_url ${err.message}.`, {
+          errors: [{ location: 'body', pointer: '/webhook_url', message: err.message }],
+        });
       throw err;
     }
   }
@@ -123,6 +137,12 @@ export class JobService {
   }
 
   private alreadyEnded(row: JobRow): ProblemError {
-    return new ProblemError(409, 'job-finished', 'Job already finished', `The job has already ended (${row.status}); only queued or running jobs can be cancelled.`, { job_status: row.status });
+    return new ProblemError(
+      409,
+      'job-finished',
+      'Job already finished',
+      `The job has already ended (${row.status}); only queued or running jobs can be cancelled.`,
+      { job_status: row.status },
+    );
   }
 }

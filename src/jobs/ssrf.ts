@@ -90,11 +90,14 @@ export function ipv6Bytes(address: string): number[] | undefined {
   if (!isIPv6(text)) return undefined;
   const lastColon = text.lastIndexOf(':');
   const quad = ipv4Bytes(text.slice(lastColon + 1));
-  if (quad) text = `${text.slice(0, lastColon + 1)}${((quad[0]! << 8) | quad[1]!).toString(16)}:${((quad[2]! << 8) | quad[3]!).toString(16)}`;
+  if (quad)
+    text = `${text.slice(0, lastColon + 1)}${((quad[0]! << 8) | quad[1]!).toString(16)}:${((quad[2]! << 8) | quad[3]!).toString(16)}`;
   const [head, tail] = text.split('::') as [string, string | undefined];
   const groups = (part: string | undefined) => (part ? part.split(':') : []);
   const words =
-    tail === undefined ? groups(head) : [...groups(head), ...Array<string>(8 - groups(head).length - groups(tail).length).fill('0'), ...groups(tail)];
+    tail === undefined
+      ? groups(head)
+      : [...groups(head), ...Array<string>(8 - groups(head).length - groups(tail).length).fill('0'), ...groups(tail)];
   return words.flatMap((w) => {
     const n = parseInt(w, 16);
     return [n >> 8, n & 0xff];
@@ -134,7 +137,8 @@ export function parseWebhookUrl(raw: string): URL {
   } catch {
     throw new UnsafeUrlError('is not an absolute URL');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UnsafeUrlError(`uses the scheme ${url.protocol.replace(/:$/, '')}; only http and https are allowed`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw new UnsafeUrlError(`uses the scheme ${url.protocol.replace(/:$/, '')}; only http and https are allowed`);
   if (url.hostname === '') throw new UnsafeUrlError('names no host');
   return url;
 }
@@ -169,12 +173,17 @@ export async function resolveWebhookTarget(url: URL, check: TargetCheck): Promis
       addresses = await Promise.race([
         resolver(host),
         new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new UnsafeUrlError(`host ${host} did not resolve in time`)), check.timeoutMs ?? 5000);
+          timer = setTimeout(
+            () => reject(new UnsafeUrlError(`host ${host} did not resolve in time`)),
+            check.timeoutMs ?? 5000,
+          );
         }),
       ]);
     } catch (err) {
       if (err instanceof UnsafeUrlError) throw err;
-      throw new UnsafeUrlError(`host ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new UnsafeUrlError(
+        `host ${host} does not resolve (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -185,7 +194,9 @@ export async function resolveWebhookTarget(url: URL, check: TargetCheck): Promis
       const reason = forbiddenAddressReason(a.address);
       if (reason) {
         const shown = a.address === host ? a.address : `${host} (${a.address})`;
-        throw new UnsafeUrlError(`resolves to ${reason}: ${shown}; internal targets are refused unless WEBHOOK_ALLOW_PRIVATE=true`);
+        throw new UnsafeUrlError(
+          `resolves to ${reason}: ${shown}; internal targets are refused unless WEBHOOK_ALLOW_PRIVATE=true`,
+        );
       }
     }
   }

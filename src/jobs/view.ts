@@ -15,7 +15,12 @@ export function jobResultView(result: Record<string, unknown> | null) {
     cost_usd: result.cost_usd as number,
     duration_ms: result.duration_ms as number,
     num_turns: result.num_turns as number,
-    usage: result.usage as { input_tokens: number; output_tokens: number; cache_read_input_tokens: number; cache_creation_input_tokens: number },
+    usage: result.usage as {
+      input_tokens: number;
+      output_tokens: number;
+      cache_read_input_tokens: number;
+      cache_creation_input_tokens: number;
+    },
     tools_used: result.tools_used as { name: string; input: unknown }[],
     stop_reason: (result.stop_reason as string | null) ?? null,
     model: (result.model as string | null) ?? null,

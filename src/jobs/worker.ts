@@ -110,7 +110,11 @@ export class JobWorker {
       return this.store.jobs.findById(jobId);
     }
     const problem = cancelledProblem(false);
-    const row = await this.store.jobs.finish(jobId, { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) }, ['queued']);
+    const row = await this.store.jobs.finish(
+      jobId,
+      { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) },
+      ['queued'],
+    );
     if (row) {
       this.observer.jobState?.('cancelled');
       this.changed(jobId);
@@ -149,7 +153,9 @@ export class JobWorker {
   /** Launches the queued jobs there is room for, one per session. */
   private async launchRunnable(): Promise<void> {
     if (this.stopping || this.handles.size >= this.settings.concurrency) return;
-    const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.handles.size, [...this.busySessions]);
+    const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.handles.size, [
+      ...this.busySessions,
+    ]);
     for (const job of candidates) {
       if (this.stopping || this.handles.size >= this.settings.concurrency) break;
       if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
@@ -176,7 +182,10 @@ export class JobWorker {
     const job = (handle.job = fresh);
     let chat: ChatTurn;
     try {
-      chat = await this.sessions.chat(job.owner, job.session_name, { ...(job.options as Omit<ChatInput, 'message'>), message: job.message });
+      chat = await this.sessions.chat(job.owner, job.session_name, {
+        ...(job.options as Omit<ChatInput, 'message'>),
+        message: job.message,
+      });
     } catch (err) {
       await this.notStarted(handle, err);
       return;
@@ -218,8 +227,19 @@ export class JobWorker {
     const events = await storedEvents(turn);
     let outcome: JobOutcome;
     if (result && result.status !== 'interrupted') outcome = { status: 'succeeded', result: { ...result }, events };
-    else if (interrupted) outcome = { status: 'cancelled', result: result ? { ...result } : null, error: { ...cancelledProblem(true) }, events };
-    else outcome = { status: 'failed', error: { ...(error ?? new EngineError('process_failed', 'The turn failed.')).toProblem() }, events };
+    else if (interrupted)
+      outcome = {
+        status: 'cancelled',
+        result: result ? { ...result } : null,
+        error: { ...cancelledProblem(true) },
+        events,
+      };
+    else
+      outcome = {
+        status: 'failed',
+        error: { ...(error ?? new EngineError('process_failed', 'The turn failed.')).toProblem() },
+        events,
+      };
     await this.end(handle, outcome);
   }
 
@@ -252,11 +272,24 @@ export class JobWorker {
     const stored = await this.store.jobs.finish(handle.job.id, outcome);
     const at = new Date().toISOString();
     // A job whose session was deleted meanwhile is gone from the table; its webhook still says how it ended.
-    const row: JobRow = stored ?? { ...handle.job, ...outcome, result: outcome.result ?? null, error: outcome.error ?? null, events: outcome.events ?? null, finished_at: at, updated_at: at };
+    const row: JobRow = stored ?? {
+      ...handle.job,
+      ...outcome,
+      result: outcome.result ?? null,
+      error: outcome.error ?? null,
+      events: outcome.events ?? null,
+      finished_at: at,
+      updated_at: at,
+    };
     if (!stored && (await this.store.jobs.findById(handle.job.id))) return; // it had already ended (cancelled elsewhere)
     this.observer.jobState?.(outcome.status);
     this.changed(handle.job.id);
-    const event: JobEventType = outcome.status === 'succeeded' ? 'job.succeeded' : outcome.status === 'cancelled' ? 'job.cancelled' : 'job.failed';
+    const event: JobEventType =
+      outcome.status === 'succeeded'
+        ? 'job.succeeded'
+        : outcome.status === 'cancelled'
+          ? 'job.cancelled'
+          : 'job.failed';
     await this.announce(event, row);
   }
 
@@ -278,7 +311,11 @@ export class JobWorker {
         continue;
       }
       const problem = restartProblem(this.settings.retryOnRestart);
-      const row = await this.store.jobs.finish(job.id, { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) }, ['running']);
+      const row = await this.store.jobs.finish(
+        job.id,
+        { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) },
+        ['running'],
+      );
       this.log.warn({ job: job.id, session: job.session_name }, 'job was running when the server stopped: failed');
       if (row) {
         this.observer.jobState?.('failed');

@@ -13,7 +13,8 @@ import { hijackWithHeaders } from '../http/hijack.js';
 export const MCP_PATH = '/mcp';
 
 const MCP_RESPONSE = {
-  description: 'The JSON-RPC answer: `application/json`, or `text/event-stream` carrying progress notifications and then the answer.',
+  description:
+    'The JSON-RPC answer: `application/json`, or `text/event-stream` carrying progress notifications and then the answer.',
   content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } },
 };
 
@@ -46,7 +47,10 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
       }
       const messages: unknown[] = Array.isArray(request.body) ? request.body : [request.body];
       if (messages.length === 0 || !messages.every((m) => JSONRPCMessageSchema.safeParse(m).success)) {
-        throw new HttpProblem(400, 'The body is not a JSON-RPC 2.0 message or a batch of them.', { slug: 'bad-jsonrpc', title: 'Not JSON-RPC' });
+        throw new HttpProblem(400, 'The body is not a JSON-RPC 2.0 message or a batch of them.', {
+          slug: 'bad-jsonrpc',
+          title: 'Not JSON-RPC',
+        });
       }
       const server = createMcpServer(ctx, request.tenant, { caller: callerOf(request) });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
@@ -62,7 +66,9 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
         request.log.error({ err }, 'MCP request failed');
         if (!reply.raw.headersSent) {
           reply.raw.writeHead(500, { 'content-type': 'application/json' });
-          reply.raw.end(JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: null }));
+          reply.raw.end(
+            JSON.stringify({ jsonrpc: '2.0', error: { code: -32603, message: 'Internal server error' }, id: null }),
+          );
         }
       }
     },
@@ -80,7 +86,9 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
         response: problemResponses(401, 405),
       },
       handler: async () => {
-        throw new HttpProblem(405, 'The MCP endpoint is stateless: send JSON-RPC messages with POST.', { headers: { allow: 'POST' } });
+        throw new HttpProblem(405, 'The MCP endpoint is stateless: send JSON-RPC messages with POST.', {
+          headers: { allow: 'POST' },
+        });
       },
     });
   }

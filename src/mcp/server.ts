@@ -1,6 +1,12 @@
 // The MCP server of one caller (tenant): sessions as tools, sessions and templates as resources, one prompt per template.
 import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { CallToolResult, GetPromptResult, ReadResourceResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  CallToolResult,
+  GetPromptResult,
+  ReadResourceResult,
+  ServerNotification,
+  ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -35,14 +41,27 @@ export const READ_FILE_MAX_BYTES = 1024 * 1024;
 /** Most items a resource list holds. */
 const RESOURCE_LIST_LIMIT = 100;
 
-const sessionName = z.string().regex(new RegExp(SESSION_NAME_PATTERN)).describe('Session name: letters, digits, dot, dash, underscore; 1–64 characters.');
-const toolList = (what: string) => z.array(z.string().min(1).max(200).regex(/^[A-Za-z0-9_:*()./ -]+$/)).max(100).describe(what);
+const sessionName = z
+  .string()
+  .regex(new RegExp(SESSION_NAME_PATTERN))
+  .describe('Session name: letters, digits, dot, dash, underscore; 1–64 characters.');
+const toolList = (what: string) =>
+  z
+    .array(
+      z
+        .string()
+        .min(1)
+        .max(200)
+        .regex(/^[A-Za-z0-9_:*()./ -]+$/),
+    )
+    .max(100)
+    .describe(what);
 const optionShape = {
-  system_prompt: z.string().max(100_000).optional().describe('Text appended to Claude Code\'s own system prompt.'),
+  system_prompt: z.string().max(100_000).optional().describe("Text appended to Claude Code's own system prompt."),
   model: z.string().min(1).max(200).optional().describe('Model name or alias.'),
   effort: z.enum(EFFORT_LEVELS).optional().describe('Effort level.'),
   max_turns: z.number().int().min(1).max(1000).optional().describe('Most agentic turns per chat request.'),
-  allowed_tools: toolList('Tools Claude may use: a subset of the operator\'s.').optional(),
+  allowed_tools: toolList("Tools Claude may use: a subset of the operator's.").optional(),
   disallowed_tools: toolList('Tools removed.').optional(),
   permission_mode: z.enum(PERMISSION_MODES).optional().describe('One of the modes the operator allows.'),
 };
@@ -60,7 +79,11 @@ function data(value: Record<string, unknown>, text = JSON.stringify(value, null,
  * `caller` is who asks for turns (the HTTP request's key budget and audit identity). `followReloads` (long-lived
  * servers: stdio) swaps the prompts whenever the templates reload.
  */
-export function createMcpServer(ctx: McpContext, tenant: string, opts: { followReloads?: boolean; caller?: ChatCaller } = {}): McpServer {
+export function createMcpServer(
+  ctx: McpContext,
+  tenant: string,
+  opts: { followReloads?: boolean; caller?: ChatCaller } = {},
+): McpServer {
   const { sessions, templates, config, log } = ctx;
   const server = new McpServer(
     { name: 'claude-code-api', version: ctx.version },
@@ -80,7 +103,11 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
       } catch (err) {
         const problem = problemOf(err);
         if (problem.status >= 500 && !(err instanceof EngineError)) log.error({ err, tenant }, 'MCP tool failed');
-        return { isError: true, content: [{ type: 'text', text: `${problem.title}: ${problem.detail}` }], structuredContent: { problem } };
+        return {
+          isError: true,
+          content: [{ type: 'text', text: `${problem.title}: ${problem.detail}` }],
+          structuredContent: { problem },
+        };
       }
     };
 
@@ -88,11 +115,17 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
     'create_session',
     {
       title: 'Create a session',
-      description: 'Creates a named Claude Code session with its own workspace folder. `template` applies an agent profile (see the templates resource); explicit options win over it.',
+      description:
+        'Creates a named Claude Code session with its own workspace folder. `template` applies an agent profile (see the templates resource); explicit options win over it.',
       inputSchema: {
         name: sessionName,
         template: z.string().min(1).max(64).optional().describe('Agent template name, e.g. code-reviewer.'),
-        working_dir: z.string().min(1).max(4096).optional().describe('Folder inside APPROVED_DIRECTORY to run in (default: its own workspace).'),
+        working_dir: z
+          .string()
+          .min(1)
+          .max(4096)
+          .optional()
+          .describe('Folder inside APPROVED_DIRECTORY to run in (default: its own workspace).'),
         ...optionShape,
       },
       annotations: { destructiveHint: false, idempotentHint: false },
@@ -104,7 +137,8 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
     'chat',
     {
       title: 'Chat with a session',
-      description: 'Sends a message to the session and answers with Claude Code\'s reply once the turn ends (tools run in the session\'s workspace). Sends progress notifications while it runs when the request asks for them.',
+      description:
+        "Sends a message to the session and answers with Claude Code's reply once the turn ends (tools run in the session's workspace). Sends progress notifications while it runs when the request asks for them.",
       inputSchema: {
         name: sessionName,
         message: z.string().min(1).max(config.maxMessageChars).regex(/\S/).describe('The prompt.'),
@@ -130,7 +164,12 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
 
   server.registerTool(
     'list_sessions',
-    { title: 'List sessions', description: 'The caller\'s sessions, newest first.', inputSchema: page, annotations: { readOnlyHint: true } },
+    {
+      title: 'List sessions',
+      description: "The caller's sessions, newest first.",
+      inputSchema: page,
+      annotations: { readOnlyHint: true },
+    },
     guarded(async (args) => {
       const p = pageOf(args);
       const result = await sessions.list(tenant, p.offset, p.limit);
@@ -140,7 +179,12 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
 
   server.registerTool(
     'get_session',
-    { title: 'Get a session', description: 'One session: options, template, totals, whether it is live or busy.', inputSchema: { name: sessionName }, annotations: { readOnlyHint: true } },
+    {
+      title: 'Get a session',
+      description: 'One session: options, template, totals, whether it is live or busy.',
+      inputSchema: { name: sessionName },
+      annotations: { readOnlyHint: true },
+    },
     guarded(async ({ name }) => data({ session: view(await sessions.get(tenant, name)) })),
   );
 
@@ -148,8 +192,12 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
     'delete_session',
     {
       title: 'Delete a session',
-      description: 'Interrupts its turn if one runs, stops its process and deletes its history. `purge` also deletes its workspace folder.',
-      inputSchema: { name: sessionName, purge: z.boolean().optional().describe('Also delete the workspace folder (default false).') },
+      description:
+        'Interrupts its turn if one runs, stops its process and deletes its history. `purge` also deletes its workspace folder.',
+      inputSchema: {
+        name: sessionName,
+        purge: z.boolean().optional().describe('Also delete the workspace folder (default false).'),
+      },
       annotations: { destructiveHint: true, idempotentHint: false },
     },
     guarded(async ({ name, purge }) => {
@@ -160,7 +208,12 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
 
   server.registerTool(
     'get_history',
-    { title: 'Session history', description: 'The stored messages of a session, oldest first.', inputSchema: { name: sessionName, ...page }, annotations: { readOnlyHint: true } },
+    {
+      title: 'Session history',
+      description: 'The stored messages of a session, oldest first.',
+      inputSchema: { name: sessionName, ...page },
+      annotations: { readOnlyHint: true },
+    },
     guarded(async ({ name, ...args }) => {
       const p = pageOf(args);
       const result = await sessions.history(tenant, name, p.offset, p.limit);
@@ -172,7 +225,7 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
     'list_files',
     {
       title: 'List workspace files',
-      description: 'Lists a folder of the session\'s workspace (the root by default).',
+      description: "Lists a folder of the session's workspace (the root by default).",
       inputSchema: {
         name: sessionName,
         path: z.string().max(4096).optional().describe('Folder relative to the workspace (default: the root).'),
@@ -185,7 +238,13 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
     guarded(async ({ name, path, recursive, include_hidden, ...args }) => {
       const row = await sessions.get(tenant, name);
       const p = pageOf(args);
-      const all = await inWorkspace(() => listFiles(row.workspace, path ?? '', { recursive, includeHidden: include_hidden, maxEntries: config.files.maxListEntries }));
+      const all = await inWorkspace(() =>
+        listFiles(row.workspace, path ?? '', {
+          recursive,
+          includeHidden: include_hidden,
+          maxEntries: config.files.maxListEntries,
+        }),
+      );
       return data({ files: all.slice(p.offset, p.offset + p.limit), pagination: paginationOf(p, all.length) });
     }),
   );
@@ -195,7 +254,10 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
     {
       title: 'Read a workspace file',
       description: `Reads a file of the session's workspace: text as text, anything else as base64. At most ${READ_FILE_MAX_BYTES} bytes are returned.`,
-      inputSchema: { name: sessionName, path: z.string().min(1).max(4096).describe('File path relative to the workspace.') },
+      inputSchema: {
+        name: sessionName,
+        path: z.string().min(1).max(4096).describe('File path relative to the workspace.'),
+      },
       annotations: { readOnlyHint: true },
     },
     guarded(async ({ name, path }) => {
@@ -203,10 +265,20 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
       const file = await readStart(row.workspace, path);
       const text = asText(file.content);
       const info = { path: file.path, size: file.size, truncated: file.content.length < file.size };
-      if (text !== undefined) return { content: [{ type: 'text', text }], structuredContent: { ...info, encoding: 'utf8', content: text } };
+      if (text !== undefined)
+        return { content: [{ type: 'text', text }], structuredContent: { ...info, encoding: 'utf8', content: text } };
       const base64 = file.content.toString('base64');
       return {
-        content: [{ type: 'resource', resource: { uri: `${RESOURCE_ROOT}sessions/${encodeURIComponent(name)}/files/${encodeURI(file.path)}`, mimeType: 'application/octet-stream', blob: base64 } }],
+        content: [
+          {
+            type: 'resource',
+            resource: {
+              uri: `${RESOURCE_ROOT}sessions/${encodeURIComponent(name)}/files/${encodeURI(file.path)}`,
+              mimeType: 'application/octet-stream',
+              blob: base64,
+            },
+          },
+        ],
         structuredContent: { ...info, encoding: 'base64', content: base64 },
       };
     }),
@@ -225,15 +297,26 @@ export function createMcpServer(ctx: McpContext, tenant: string, opts: { followR
   return server;
 }
 
-function registerResources(server: McpServer, ctx: McpContext, tenant: string, view: (row: SessionRow) => unknown): void {
+function registerResources(
+  server: McpServer,
+  ctx: McpContext,
+  tenant: string,
+  view: (row: SessionRow) => unknown,
+): void {
   const { sessions, templates } = ctx;
-  const json = (uri: URL, value: unknown): ReadResourceResult => ({ contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }] });
+  const json = (uri: URL, value: unknown): ReadResourceResult => ({
+    contents: [{ uri: uri.href, mimeType: 'application/json', text: JSON.stringify(value, null, 2) }],
+  });
   const newest = () => sessions.list(tenant, 0, RESOURCE_LIST_LIMIT);
 
   server.registerResource(
     'sessions',
     `${RESOURCE_ROOT}sessions`,
-    { title: 'Sessions', description: `The caller's sessions, newest first (at most ${RESOURCE_LIST_LIMIT}).`, mimeType: 'application/json' },
+    {
+      title: 'Sessions',
+      description: `The caller's sessions, newest first (at most ${RESOURCE_LIST_LIMIT}).`,
+      mimeType: 'application/json',
+    },
     async (uri) => {
       const result = await newest();
       return json(uri, { sessions: result.items.map(view), total: result.total });
@@ -243,29 +326,51 @@ function registerResources(server: McpServer, ctx: McpContext, tenant: string, v
     'session',
     new ResourceTemplate(`${RESOURCE_ROOT}sessions/{name}`, {
       list: async () => ({
-        resources: (await newest()).items.map((row) => ({ uri: `${RESOURCE_ROOT}sessions/${encodeURIComponent(row.name)}`, name: row.name, mimeType: 'application/json' })),
+        resources: (await newest()).items.map((row) => ({
+          uri: `${RESOURCE_ROOT}sessions/${encodeURIComponent(row.name)}`,
+          name: row.name,
+          mimeType: 'application/json',
+        })),
       }),
     }),
     { title: 'Session', description: 'One session of the caller.', mimeType: 'application/json' },
-    async (uri, vars) => json(uri, { session: view(await sessions.get(tenant, decodeURIComponent(String(vars.name)))) }),
+    async (uri, vars) =>
+      json(uri, { session: view(await sessions.get(tenant, decodeURIComponent(String(vars.name)))) }),
   );
   server.registerResource(
     'templates',
     `${RESOURCE_ROOT}templates`,
-    { title: 'Templates', description: 'The agent templates sessions can be created from.', mimeType: 'application/json' },
+    {
+      title: 'Templates',
+      description: 'The agent templates sessions can be created from.',
+      mimeType: 'application/json',
+    },
     async (uri) => json(uri, { templates: templates.list().map(templateView) }),
   );
   server.registerResource(
     'template',
     new ResourceTemplate(`${RESOURCE_ROOT}templates/{name}`, {
       list: async () => ({
-        resources: templates.list().map((t) => ({ uri: `${RESOURCE_ROOT}templates/${t.name}`, name: t.name, description: t.profile.description, mimeType: 'application/json' })),
+        resources: templates
+          .list()
+          .map((t) => ({
+            uri: `${RESOURCE_ROOT}templates/${t.name}`,
+            name: t.name,
+            description: t.profile.description,
+            mimeType: 'application/json',
+          })),
       }),
     }),
     { title: 'Template', description: 'One agent template.', mimeType: 'application/json' },
     async (uri, vars) => {
       const t = templates.get(decodeURIComponent(String(vars.name)));
-      if (!t) throw new ProblemError(404, 'not-found', 'Not found', `No template named ${JSON.stringify(String(vars.name))}.`);
+      if (!t)
+        throw new ProblemError(
+          404,
+          'not-found',
+          'Not found',
+          `No template named ${JSON.stringify(String(vars.name))}.`,
+        );
       return json(uri, { template: templateView(t) });
     },
   );
@@ -318,7 +423,12 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
   if (token !== undefined) {
     let progress = 0;
     const report = (message: string) =>
-      void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++progress, message } }).catch(() => undefined);
+      void extra
+        .sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: ++progress, message },
+        })
+        .catch(() => undefined);
     timer = setInterval(() => report('working'), config.engine.heartbeatMs);
     void (async () => {
       for await (const { event } of turn.events(0, stopped.signal)) {
@@ -371,5 +481,10 @@ async function readStart(workspace: string, path: string): Promise<{ path: strin
 
 function problemOf(err: unknown): ProblemDoc {
   if (err instanceof ProblemError || err instanceof EngineError) return err.toProblem();
-  return { type: '/problems/internal-error', title: 'Internal server error', status: 500, detail: 'The server failed to answer this call; see its log.' };
+  return {
+    type: '/problems/internal-error',
+    title: 'Internal server error',
+    status: 500,
+    detail: 'The server failed to answer this call; see its log.',
+  };
 }

@@ -36,16 +36,58 @@ export function createMetrics(engineStats: () => EngineStats, readCache?: () => 
       buckets: [0.001, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300],
       registers: [registry],
     }),
-    turns: new Counter({ name: 'cca_turns_total', help: 'Turns that ended, by status and model.', labelNames: ['status', 'model'], registers: [registry] }),
-    toolCalls: new Counter({ name: 'cca_tool_calls_total', help: 'Tool calls made by Claude Code.', labelNames: ['tool'], registers: [registry] }),
-    toolDenials: new Counter({ name: 'cca_tool_denials_total', help: 'Tool calls denied by the workspace policy.', labelNames: ['tool'], registers: [registry] }),
-    costUsd: new Counter({ name: 'cca_cost_usd_total', help: 'Estimated cost of turns in USD, by model.', labelNames: ['model'], registers: [registry] }),
-    tokens: new Counter({ name: 'cca_tokens_total', help: 'Tokens used by turns, by model and kind.', labelNames: ['model', 'kind'], registers: [registry] }),
-    jobStates: new Counter({ name: 'cca_job_transitions_total', help: 'Jobs entering each state.', labelNames: ['state'], registers: [registry] }),
-    webhookAttempts: new Counter({ name: 'cca_webhook_attempts_total', help: 'Webhook delivery attempts by outcome (ok, failed).', labelNames: ['outcome'], registers: [registry] }),
+    turns: new Counter({
+      name: 'cca_turns_total',
+      help: 'Turns that ended, by status and model.',
+      labelNames: ['status', 'model'],
+      registers: [registry],
+    }),
+    toolCalls: new Counter({
+      name: 'cca_tool_calls_total',
+      help: 'Tool calls made by Claude Code.',
+      labelNames: ['tool'],
+      registers: [registry],
+    }),
+    toolDenials: new Counter({
+      name: 'cca_tool_denials_total',
+      help: 'Tool calls denied by the workspace policy.',
+      labelNames: ['tool'],
+      registers: [registry],
+    }),
+    costUsd: new Counter({
+      name: 'cca_cost_usd_total',
+      help: 'Estimated cost of turns in USD, by model.',
+      labelNames: ['model'],
+      registers: [registry],
+    }),
+    tokens: new Counter({
+      name: 'cca_tokens_total',
+      help: 'Tokens used by turns, by model and kind.',
+      labelNames: ['model', 'kind'],
+      registers: [registry],
+    }),
+    jobStates: new Counter({
+      name: 'cca_job_transitions_total',
+      help: 'Jobs entering each state.',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+    webhookAttempts: new Counter({
+      name: 'cca_webhook_attempts_total',
+      help: 'Webhook delivery attempts by outcome (ok, failed).',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
   };
   const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
-    new Gauge({ name, help, registers: [registry], collect() { this.set(read(engineStats())); } });
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read(engineStats()));
+      },
+    });
   gauge('cca_live_cli_processes', 'Live Claude Code processes.', (s) => s.live_processes);
   gauge('cca_busy_cli_processes', 'Claude Code processes running a turn.', (s) => s.busy_processes);
   gauge('cca_turns_running', 'Turns holding a turn slot.', (s) => s.turns_running);
@@ -54,11 +96,31 @@ export function createMetrics(engineStats: () => EngineStats, readCache?: () => 
     /** A counter that follows a running total kept elsewhere: each scrape adds what it grew by. */
     const follow = (name: string, help: string, read: (s: ReadCacheStats) => number) => {
       let reported = 0;
-      return new Counter({ name, help, registers: [registry], collect() { const now = read(readCache()); this.inc(now - reported); reported = now; } });
+      return new Counter({
+        name,
+        help,
+        registers: [registry],
+        collect() {
+          const now = read(readCache());
+          this.inc(now - reported);
+          reported = now;
+        },
+      });
     };
     follow('cca_db_read_cache_hits_total', 'Reads answered from the SQLite read cache.', (s) => s.hits);
-    follow('cca_db_read_cache_misses_total', 'Reads through the SQLite read cache that went to the database.', (s) => s.misses);
-    new Gauge({ name: 'cca_db_read_cache_bytes', help: 'Estimated memory held by the SQLite read cache.', registers: [registry], collect() { this.set(readCache().bytes); } });
+    follow(
+      'cca_db_read_cache_misses_total',
+      'Reads through the SQLite read cache that went to the database.',
+      (s) => s.misses,
+    );
+    new Gauge({
+      name: 'cca_db_read_cache_bytes',
+      help: 'Estimated memory held by the SQLite read cache.',
+      registers: [registry],
+      collect() {
+        this.set(readCache().bytes);
+      },
+    });
   }
   return m;
 }
@@ -90,7 +152,8 @@ export function turnObserver(m: Metrics): TurnObserver {
       const result = turn.result ?? turn.partial;
       const status = turn.result?.status ?? (turn.error?.kind === 'timeout' ? 'timeout' : 'error');
       observeTurn(m, status, result);
-      for (const d of (result as { denials?: Array<{ tool: string }> } | undefined)?.denials ?? []) m.toolDenials.inc({ tool: d.tool });
+      for (const d of (result as { denials?: Array<{ tool: string }> } | undefined)?.denials ?? [])
+        m.toolDenials.inc({ tool: d.tool });
     },
   };
 }

@@ -104,8 +104,18 @@ export class AuditTrail {
       route: null,
     };
     return this.record([
-      ...facts.tools.map((t) => ({ ...base, action: 'tool.use', outcome: 'ok', detail: { tool: t.name, input: clippedInput(t.input), turn_id: facts.turnId } })),
-      ...facts.denials.map((d) => ({ ...base, action: 'tool.deny', outcome: 'denied', detail: { tool: d.tool, input: clippedInput(d.input), reason: d.reason, turn_id: facts.turnId } })),
+      ...facts.tools.map((t) => ({
+        ...base,
+        action: 'tool.use',
+        outcome: 'ok',
+        detail: { tool: t.name, input: clippedInput(t.input), turn_id: facts.turnId },
+      })),
+      ...facts.denials.map((d) => ({
+        ...base,
+        action: 'tool.deny',
+        outcome: 'denied',
+        detail: { tool: d.tool, input: clippedInput(d.input), reason: d.reason, turn_id: facts.turnId },
+      })),
     ]);
   }
 

@@ -10,7 +10,8 @@ export interface BudgetSettings {
 
 /** A field problem when a client asks for more than the operator allows per turn, else undefined. */
 export function turnBudgetProblem(settings: BudgetSettings, requested: number | undefined): string | undefined {
-  if (requested === undefined || settings.perRequestUsd === undefined || requested <= settings.perRequestUsd) return undefined;
+  if (requested === undefined || settings.perRequestUsd === undefined || requested <= settings.perRequestUsd)
+    return undefined;
   return `max_budget_usd may be at most ${settings.perRequestUsd} (CLAUDE_MAX_COST_PER_REQUEST)`;
 }
 
@@ -35,7 +36,7 @@ export class Budgets {
     if (limit === undefined) return;
     const spent = await this.spentBy(tenant);
     if (spent < limit) return;
-    const source = keyBudgetUsd != null ? 'this key\'s own budget' : 'CLAUDE_MAX_COST_PER_USER';
+    const source = keyBudgetUsd != null ? "this key's own budget" : 'CLAUDE_MAX_COST_PER_USER';
     throw new ProblemError(
       429,
       'key-budget-exceeded',

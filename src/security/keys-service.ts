@@ -62,7 +62,13 @@ function principalOf(row: ApiKeyRow): ApiKeyPrincipal {
 }
 
 function infoOf(row: ApiKeyRow): KeyInfo {
-  return { ...principalOf(row), prefix: row.prefix, created_at: row.created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at };
+  return {
+    ...principalOf(row),
+    prefix: row.prefix,
+    created_at: row.created_at,
+    last_used_at: row.last_used_at,
+    revoked_at: row.revoked_at,
+  };
 }
 
 export class KeyService {
@@ -202,7 +208,12 @@ export class KeyService {
   /** Revokes a stored key; it fails on its next request here (cached lookups are dropped). Configured keys cannot be. */
   async revoke(id: string): Promise<KeyInfo> {
     if (this.#env.some((k) => k.principal.id === id)) {
-      throw new ProblemError(409, 'key-in-environment', 'Key is configured in the environment', 'This key comes from API_KEYS or ADMIN_API_KEYS; remove it there and restart the server to revoke it.');
+      throw new ProblemError(
+        409,
+        'key-in-environment',
+        'Key is configured in the environment',
+        'This key comes from API_KEYS or ADMIN_API_KEYS; remove it there and restart the server to revoke it.',
+      );
     }
     const row = this.#repo ? await this.#repo.revoke(id) : undefined;
     if (!row) throw new ProblemError(404, 'not-found', 'Not found', `No API key with id ${JSON.stringify(id)}.`);
@@ -246,7 +257,8 @@ export class KeyService {
   }
 
   #requireRepo(): ApiKeysRepo {
-    if (!this.#repo) throw new ProblemError(503, 'keys-unavailable', 'Key storage unavailable', 'This server has no key storage.');
+    if (!this.#repo)
+      throw new ProblemError(503, 'keys-unavailable', 'Key storage unavailable', 'This server has no key storage.');
     return this.#repo;
   }
 }

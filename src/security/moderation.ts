@@ -41,18 +41,24 @@ export function parseRules(text: string, file: string): ModerationRule[] {
   const seen = new Set<string>();
   return list.map((raw: unknown, i) => {
     const at = `${file}: rule ${i + 1}`;
-    if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new RulesFileError(`${at}: must be a mapping with name and pattern`);
+    if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+      throw new RulesFileError(`${at}: must be a mapping with name and pattern`);
     const r = raw as Record<string, unknown>;
     for (const key of Object.keys(r)) {
-      if (!['name', 'description', 'pattern', 'flags'].includes(key)) throw new RulesFileError(`${at}: unknown field ${JSON.stringify(key)}`);
+      if (!['name', 'description', 'pattern', 'flags'].includes(key))
+        throw new RulesFileError(`${at}: unknown field ${JSON.stringify(key)}`);
     }
-    if (typeof r.name !== 'string' || !RULE_NAME.test(r.name)) throw new RulesFileError(`${at}: name must be 1–64 letters, digits, - or _`);
+    if (typeof r.name !== 'string' || !RULE_NAME.test(r.name))
+      throw new RulesFileError(`${at}: name must be 1–64 letters, digits, - or _`);
     if (seen.has(r.name)) throw new RulesFileError(`${at}: duplicate name ${r.name}`);
     seen.add(r.name);
-    if (typeof r.pattern !== 'string' || r.pattern === '') throw new RulesFileError(`${at} (${r.name}): pattern must be a non-empty string`);
+    if (typeof r.pattern !== 'string' || r.pattern === '')
+      throw new RulesFileError(`${at} (${r.name}): pattern must be a non-empty string`);
     const flags = r.flags === undefined ? '' : r.flags;
-    if (typeof flags !== 'string' || !FLAGS.test(flags)) throw new RulesFileError(`${at} (${r.name}): flags may only hold i, m, s and u`);
-    if (r.description !== undefined && typeof r.description !== 'string') throw new RulesFileError(`${at} (${r.name}): description must be a string`);
+    if (typeof flags !== 'string' || !FLAGS.test(flags))
+      throw new RulesFileError(`${at} (${r.name}): flags may only hold i, m, s and u`);
+    if (r.description !== undefined && typeof r.description !== 'string')
+      throw new RulesFileError(`${at} (${r.name}): description must be a string`);
     let pattern: RegExp;
     try {
       pattern = new RegExp(r.pattern, flags);
@@ -103,7 +109,10 @@ export class Moderation {
       return this.rules;
     } catch (err) {
       this.lastReloadError = (err as Error).message;
-      this.opts.log.error({ file: this.file, err: (err as Error).message }, 'moderation rules file refused; the previous rules stay');
+      this.opts.log.error(
+        { file: this.file, err: (err as Error).message },
+        'moderation rules file refused; the previous rules stay',
+      );
       throw err;
     }
   }
@@ -111,13 +120,19 @@ export class Moderation {
   /** Reloads whenever MODERATION_RULES_PATH changes (the shipped file is not watched). */
   watch(): void {
     if (!this.opts.enabled || !this.opts.rulesPath || this.watcher) return;
-    this.watcher = watchFiles(this.opts.rulesPath, /\.ya?ml$/i, this.opts.debounceMs ?? 200, () => {
-      try {
-        this.reload();
-      } catch {
-        // logged by reload; the previous rules stay
-      }
-    }, (err) => this.opts.log.warn({ err: err.message }, 'watching MODERATION_RULES_PATH failed'));
+    this.watcher = watchFiles(
+      this.opts.rulesPath,
+      /\.ya?ml$/i,
+      this.opts.debounceMs ?? 200,
+      () => {
+        try {
+          this.reload();
+        } catch {
+          // logged by reload; the previous rules stay
+        }
+      },
+      (err) => this.opts.log.warn({ err: err.message }, 'watching MODERATION_RULES_PATH failed'),
+    );
   }
 
   close(): void {
@@ -147,7 +162,9 @@ export class Moderation {
     try {
       text = readFileSync(this.file, 'utf8');
     } catch (err) {
-      throw new RulesFileError(`${this.file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new RulesFileError(
+        `${this.file}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      );
     }
     return parseRules(text, this.file);
   }
@@ -156,8 +173,14 @@ export class Moderation {
 /** The problem of a moderation hit: 422, its own type, the rule named in `rule` and in the detail. */
 export function moderationProblem(hit: ModerationHit, pointer: string): ProblemError {
   const message = `matches the moderation rule ${hit.rule} (${hit.description})`;
-  return new ProblemError(422, 'moderation-blocked', 'Blocked by moderation', `The request was refused: ${pointer.slice(1)} ${message}.`, {
-    rule: hit.rule,
-    errors: [{ location: 'body', pointer, message }],
-  });
+  return new ProblemError(
+    422,
+    'moderation-blocked',
+    'Blocked by moderation',
+    `The request was refused: ${pointer.slice(1)} ${message}.`,
+    {
+      rule: hit.rule,
+      errors: [{ location: 'body', pointer, message }],
+    },
+  );
 }

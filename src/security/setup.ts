@@ -20,8 +20,15 @@ export interface SecurityServices {
 }
 
 /** `cliEnv` is the environment Claude Code gets: the token counter uses the same credentials. */
-export async function startSecurity(config: Config, store: Store, cliEnv: Record<string, string | undefined>, log: Logger): Promise<SecurityServices> {
-  const keys = new KeyService(config, store.apiKeys, (err) => log.warn({ err }, 'could not record when an API key was last used'));
+export async function startSecurity(
+  config: Config,
+  store: Store,
+  cliEnv: Record<string, string | undefined>,
+  log: Logger,
+): Promise<SecurityServices> {
+  const keys = new KeyService(config, store.apiKeys, (err) =>
+    log.warn({ err }, 'could not record when an API key was last used'),
+  );
   const auditTrail = auditTrailOf(store, (err) => log.error({ err }, 'could not write an audit row'));
   const tokens = new TokenCounter({ env: cliEnv, defaultModel: config.claude.model });
   let lastRedisWarning = 0;

@@ -4,7 +4,15 @@ import { join, resolve } from 'node:path';
 import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { deniedReads, hiddenVariables, probeSandbox, sandboxSettings, SessionTmpDirs, type SandboxStatus, type ServerPaths } from '../engine/sandbox.js';
+import {
+  deniedReads,
+  hiddenVariables,
+  probeSandbox,
+  sandboxSettings,
+  SessionTmpDirs,
+  type SandboxStatus,
+  type ServerPaths,
+} from '../engine/sandbox.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { parseDatabaseUrl } from '../store/index.js';
 import { Budgets } from './budgets.js';
@@ -42,9 +50,16 @@ export class TurnSecurity {
     spentBy: (tenant: string) => Promise<number>;
   }): Promise<TurnSecurity> {
     const { config, cliEnv, log } = opts;
-    const moderation = new Moderation({ enabled: config.security.moderation.enabled, rulesPath: config.security.moderation.rulesPath, log });
+    const moderation = new Moderation({
+      enabled: config.security.moderation.enabled,
+      rulesPath: config.security.moderation.rulesPath,
+      log,
+    });
     moderation.watch();
-    const budgets = new Budgets({ perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser }, opts.spentBy);
+    const budgets = new Budgets(
+      { perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser },
+      opts.spentBy,
+    );
     const tmpDirs = new SessionTmpDirs(config.dataDir);
     // What processes of an earlier run of this server left there is of no use now.
     await tmpDirs.clear();
@@ -57,8 +72,12 @@ export class TurnSecurity {
       env: cliEnv,
       settings: (dir) => sandboxSettings(policy, { workingDir: dir, tmpDir: dir }, denyRead, hide),
     });
-    if (sandbox.enabled && !sandbox.available) log.error(`The Bash sandbox cannot start here, so Bash is refused in every session: ${sandbox.reason}`);
-    else if (!sandbox.enabled) log.warn('SANDBOX_ENABLED=false: Bash runs without the OS sandbox and can read and write anything the server can.');
+    if (sandbox.enabled && !sandbox.available)
+      log.error(`The Bash sandbox cannot start here, so Bash is refused in every session: ${sandbox.reason}`);
+    else if (!sandbox.enabled)
+      log.warn(
+        'SANDBOX_ENABLED=false: Bash runs without the OS sandbox and can read and write anything the server can.',
+      );
     if (sandbox.available && policy.excludedCommands.length > 0) {
       log.warn(`SANDBOX_EXCLUDED_COMMANDS run outside the sandbox, unconfined: ${policy.excludedCommands.join(', ')}`);
     }
@@ -69,10 +88,15 @@ export class TurnSecurity {
   warnings(): string[] {
     const out: string[] = [];
     const s = this.sandbox;
-    if (s.enabled && !s.available) out.push(`The Bash sandbox cannot start here, so Bash is refused: ${s.reason}. Install bubblewrap and socat (apt-get install bubblewrap socat).`);
+    if (s.enabled && !s.available)
+      out.push(
+        `The Bash sandbox cannot start here, so Bash is refused: ${s.reason}. Install bubblewrap and socat (apt-get install bubblewrap socat).`,
+      );
     if (!s.enabled) out.push('SANDBOX_ENABLED=false: Bash runs without the OS sandbox.');
     if (s.available && this.config.security.sandbox.excludedCommands.length > 0) {
-      out.push(`SANDBOX_EXCLUDED_COMMANDS run outside the sandbox: ${this.config.security.sandbox.excludedCommands.join(', ')}.`);
+      out.push(
+        `SANDBOX_EXCLUDED_COMMANDS run outside the sandbox: ${this.config.security.sandbox.excludedCommands.join(', ')}.`,
+      );
     }
     return out;
   }
@@ -83,14 +107,22 @@ export class TurnSecurity {
   }
 
   /** Checks done before a turn is queued: moderation of its texts, then the key's total budget (429). */
-  async admit(tenant: string, texts: { message: string; system_prompt?: string }, keyBudgetUsd?: number | null): Promise<void> {
+  async admit(
+    tenant: string,
+    texts: { message: string; system_prompt?: string },
+    keyBudgetUsd?: number | null,
+  ): Promise<void> {
     this.moderate(texts.message, '/message');
     this.moderate(texts.system_prompt, '/system_prompt');
     await this.budgets.assertCanSpend(tenant, keyBudgetUsd);
   }
 
   /** The environment, hook and sandbox of a session's Claude Code process. */
-  async processPolicy(sessionId: string, workingDir: string, cliEnv: Record<string, string | undefined>): Promise<ProcessPolicy> {
+  async processPolicy(
+    sessionId: string,
+    workingDir: string,
+    cliEnv: Record<string, string | undefined>,
+  ): Promise<ProcessPolicy> {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
     const s = this.sandbox;
     const refuseShell = s.enabled && !s.available;
@@ -98,9 +130,13 @@ export class TurnSecurity {
       workingDir,
       home: cliEnv.HOME,
       extraRoots: [tmpDir],
-      shellRefusal: refuseShell ? `Bash is not available on this server: its OS sandbox cannot start (${s.reason}).` : undefined,
+      shellRefusal: refuseShell
+        ? `Bash is not available on this server: its OS sandbox cannot start (${s.reason}).`
+        : undefined,
     });
-    const sandbox = s.available ? sandboxSettings(this.config.security.sandbox, { workingDir, tmpDir }, this.denyRead, hiddenVariables(cliEnv)) : undefined;
+    const sandbox = s.available
+      ? sandboxSettings(this.config.security.sandbox, { workingDir, tmpDir }, this.denyRead, hiddenVariables(cliEnv))
+      : undefined;
     return {
       // Auto-memory would have the model write to the CLI's config dir, which every session shares (and the guard refuses).
       env: { ...cliEnv, CLAUDE_CODE_TMPDIR: tmpDir, CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1' },

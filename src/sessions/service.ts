@@ -42,7 +42,16 @@ export interface ChatTurn {
   recorded: Promise<void>;
 }
 
-const OPTION_KEYS = ['model', 'effort', 'system_prompt', 'max_turns', 'allowed_tools', 'disallowed_tools', 'permission_mode', 'max_budget_usd'] as const;
+const OPTION_KEYS = [
+  'model',
+  'effort',
+  'system_prompt',
+  'max_turns',
+  'allowed_tools',
+  'disallowed_tools',
+  'permission_mode',
+  'max_budget_usd',
+] as const;
 
 export function pickOptions(input: SessionOptions): SessionOptions {
   const out: Record<string, unknown> = {};
@@ -76,7 +85,12 @@ export class SessionService {
     if (input.template !== undefined) this.templateLayer(input.template, [options], 422);
     const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
     if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
-      throw new ProblemError(409, 'session-limit', 'Session limit reached', `This API key already holds ${this.config.maxSessionsPerUser} sessions (MAX_SESSIONS_PER_USER); delete one first.`);
+      throw new ProblemError(
+        409,
+        'session-limit',
+        'Session limit reached',
+        `This API key already holds ${this.config.maxSessionsPerUser} sessions (MAX_SESSIONS_PER_USER); delete one first.`,
+      );
     }
     if (await this.store.sessions.findByName(tenant, input.name)) throw this.duplicate(input.name);
     const workspace = await createWorkspace(this.config.approvedDirectory, tenant, input.name);
@@ -127,7 +141,12 @@ export class SessionService {
     const row = await this.get(tenant, name);
     const dir = await this.workingDir(tenant, candidate);
     if (this.engine.currentTurn(row.id)) {
-      throw new ProblemError(409, 'session-busy', 'Session is busy', 'A turn is running on this session; change the working directory after it ends.');
+      throw new ProblemError(
+        409,
+        'session-busy',
+        'Session is busy',
+        'A turn is running on this session; change the working directory after it ends.',
+      );
     }
     const updated = await this.store.sessions.update(row.id, { working_dir: dir });
     await this.engine.restartSession(row.id);
@@ -177,7 +196,12 @@ export class SessionService {
     const effective = resolveOptions(this.config.claude, [template, session, overrides]);
     const policy = await this.security?.processPolicy(row.id, row.working_dir, this.cliEnv);
     return {
-      options: toSdkOptions(effective, { cwd: row.working_dir, cliPath: this.config.claude.cliPath, env: policy?.env ?? this.cliEnv, ...policy }),
+      options: toSdkOptions(effective, {
+        cwd: row.working_dir,
+        cliPath: this.config.claude.cliPath,
+        env: policy?.env ?? this.cliEnv,
+        ...policy,
+      }),
       guard: policy?.guard,
       optionsKey: optionsKey(effective, row.working_dir),
       claudeSessionId: row.claude_session_id ?? randomUUID(),
@@ -199,7 +223,12 @@ export class SessionService {
         role: 'assistant',
         content: '',
         status: 'interrupted',
-        error: { type: problemType('server-restarted'), title: 'Server restarted', status: 503, detail: 'The server stopped before this turn ended.' },
+        error: {
+          type: problemType('server-restarted'),
+          title: 'Server restarted',
+          status: 503,
+          detail: 'The server stopped before this turn ended.',
+        },
       });
     }
     return open.length;
@@ -248,13 +277,19 @@ export class SessionService {
   private templateLayer(name: string, higher: SessionOptions[], status: 409 | 422): SessionOptions {
     const refuse = (slug: string, title: string, detail: string): never => {
       if (status === 409) throw new ProblemError(409, 'template-unavailable', 'Template unavailable', detail);
-      throw new ProblemError(422, slug, title, detail, { errors: [{ location: 'body', pointer: '/template', message: detail }] });
+      throw new ProblemError(422, slug, title, detail, {
+        errors: [{ location: 'body', pointer: '/template', message: detail }],
+      });
     };
     const template = this.templates?.get(name);
     if (!template) {
-      return refuse('unknown-template', 'Unknown template', status === 422
-        ? `No template named ${JSON.stringify(name)}; GET /api/v1/templates lists them.`
-        : `This session uses template ${JSON.stringify(name)}, which is no longer loaded; restore it and reload the templates, or create a new session.`);
+      return refuse(
+        'unknown-template',
+        'Unknown template',
+        status === 422
+          ? `No template named ${JSON.stringify(name)}; GET /api/v1/templates lists them.`
+          : `This session uses template ${JSON.stringify(name)}, which is no longer loaded; restore it and reload the templates, or create a new session.`,
+      );
     }
     const options = templateOptions(template.profile);
     const refused = refusedTemplateOption(options, higher, this.config.claude);

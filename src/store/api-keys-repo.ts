@@ -35,7 +35,12 @@ export class ApiKeysRepo {
 
   /** The key of a tenant (each stored key is its own tenant); the newest if several. */
   findByTenant(tenant: string): Promise<ApiKeyRow | undefined> {
-    return this.#db.selectFrom('api_keys').selectAll().where('tenant', '=', tenant).orderBy('created_at', 'desc').executeTakeFirst();
+    return this.#db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .orderBy('created_at', 'desc')
+      .executeTakeFirst();
   }
 
   /** One page of keys, oldest first, with the total count. */
@@ -43,7 +48,13 @@ export class ApiKeysRepo {
     checkPage(page);
     const query = this.#db.selectFrom('api_keys');
     const [items, count] = await Promise.all([
-      query.selectAll().orderBy('created_at', 'asc').orderBy('id', 'asc').limit(page.limit).offset(page.offset).execute(),
+      query
+        .selectAll()
+        .orderBy('created_at', 'asc')
+        .orderBy('id', 'asc')
+        .limit(page.limit)
+        .offset(page.offset)
+        .execute(),
       query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
     ]);
     return { items, total: Number(count.total) };
@@ -61,7 +72,12 @@ export class ApiKeysRepo {
 
   /** Marks a key revoked (keeps the row for the audit trail); the updated row, or undefined if there is no such key. */
   async revoke(id: string, at = nowIso()): Promise<ApiKeyRow | undefined> {
-    await this.#db.updateTable('api_keys').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).execute();
+    await this.#db
+      .updateTable('api_keys')
+      .set({ revoked_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .execute();
     return this.findById(id);
   }
 

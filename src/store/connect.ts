@@ -28,7 +28,9 @@ export function parseDatabaseUrl(url: string): DatabaseTarget {
     if (rest === ':memory:') return { dialect: 'sqlite', filename: ':memory:' };
     if (rest === '' || rest === '//' || rest === '///') throw invalid('the sqlite: URL names no file');
     if (rest.startsWith('//') && !rest.startsWith('///')) {
-      throw invalid(`"${value}" has two slashes; use three for an absolute path (sqlite:///abs/path.db) or none for a relative one`);
+      throw invalid(
+        `"${value}" has two slashes; use three for an absolute path (sqlite:///abs/path.db) or none for a relative one`,
+      );
     }
     const path = rest.startsWith('///') ? rest.slice(2) : rest;
     return { dialect: 'sqlite', filename: isAbsolute(path) ? path : resolve(process.cwd(), path) };

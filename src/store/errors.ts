@@ -44,14 +44,19 @@ function violatedColumns(err: DriverError): string[] {
 }
 
 /** Turns a driver's constraint error into DuplicateError / MissingReferenceError; returns anything else unchanged. */
-export function mapConstraintError(error: unknown, describe: { duplicate: string; missingReference?: string }): unknown {
+export function mapConstraintError(
+  error: unknown,
+  describe: { duplicate: string; missingReference?: string },
+): unknown {
   if (typeof error !== 'object' || error === null) return error;
   const err = error as DriverError;
   if (err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_UNIQUE' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
     return new DuplicateError(describe.duplicate, violatedColumns(err), { cause: error });
   }
   if (err.code === '23503' || err.code === 'SQLITE_CONSTRAINT_FOREIGNKEY') {
-    return new MissingReferenceError(describe.missingReference ?? 'The referenced row does not exist', { cause: error });
+    return new MissingReferenceError(describe.missingReference ?? 'The referenced row does not exist', {
+      cause: error,
+    });
   }
   return error;
 }

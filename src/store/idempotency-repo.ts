@@ -4,7 +4,9 @@ import { DuplicateError, mapConstraintError } from './errors.js';
 import { nowIso } from './json-columns.js';
 import type { Database, IdempotencyKeysTable } from './schema.js';
 
-export type IdempotencyRow = Omit<Selectable<IdempotencyKeysTable>, 'response_headers'> & { response_headers: Record<string, string> | null };
+export type IdempotencyRow = Omit<Selectable<IdempotencyKeysTable>, 'response_headers'> & {
+  response_headers: Record<string, string> | null;
+};
 
 export interface StoredResponse {
   status: number;
@@ -22,7 +24,11 @@ export interface Claim {
 }
 
 function toRow(stored: Selectable<IdempotencyKeysTable>): IdempotencyRow {
-  return { ...stored, response_headers: stored.response_headers === null ? null : (JSON.parse(stored.response_headers) as Record<string, string>) };
+  return {
+    ...stored,
+    response_headers:
+      stored.response_headers === null ? null : (JSON.parse(stored.response_headers) as Record<string, string>),
+  };
 }
 
 export class IdempotencyRepo {
@@ -34,10 +40,20 @@ export class IdempotencyRepo {
 
   /** The live (not expired) row of a key, if any; an expired one is deleted on the way. */
   async find(tenant: string, key: string, now = nowIso()): Promise<IdempotencyRow | undefined> {
-    const stored = await this.#db.selectFrom('idempotency_keys').selectAll().where('tenant', '=', tenant).where('key', '=', key).executeTakeFirst();
+    const stored = await this.#db
+      .selectFrom('idempotency_keys')
+      .selectAll()
+      .where('tenant', '=', tenant)
+      .where('key', '=', key)
+      .executeTakeFirst();
     if (!stored) return undefined;
     if (stored.expires_at <= now) {
-      await this.#db.deleteFrom('idempotency_keys').where('tenant', '=', tenant).where('key', '=', key).where('expires_at', '<=', now).execute();
+      await this.#db
+        .deleteFrom('idempotency_keys')
+        .where('tenant', '=', tenant)
+        .where('key', '=', key)
+        .where('expires_at', '<=', now)
+        .execute();
       return undefined;
     }
     return toRow(stored);
@@ -110,7 +126,12 @@ export class IdempotencyRepo {
 
   /** Forgets an in-flight claim (its request ended with nothing worth replaying). */
   async release(tenant: string, key: string): Promise<void> {
-    await this.#db.deleteFrom('idempotency_keys').where('tenant', '=', tenant).where('key', '=', key).where('status', '=', 'in_flight').execute();
+    await this.#db
+      .deleteFrom('idempotency_keys')
+      .where('tenant', '=', tenant)
+      .where('key', '=', key)
+      .where('status', '=', 'in_flight')
+      .execute();
   }
 
   /** Deletes every expired row; returns how many. */

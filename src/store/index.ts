@@ -78,7 +78,12 @@ export { ReadCache, type ReadCacheStats } from './read-cache.js';
 export { DuplicateError, MigrationError, MissingReferenceError } from './errors.js';
 export { MessagesRepo } from './messages-repo.js';
 export { JobsRepo, type JobRow, type NewJob, type JobOutcome } from './jobs-repo.js';
-export { WebhookDeliveriesRepo, type DeliveryRow, type DeliveryAttempt, type NewDelivery } from './webhook-deliveries-repo.js';
+export {
+  WebhookDeliveriesRepo,
+  type DeliveryRow,
+  type DeliveryAttempt,
+  type NewDelivery,
+} from './webhook-deliveries-repo.js';
 export { IdempotencyRepo, type IdempotencyRow, type StoredResponse } from './idempotency-repo.js';
 export { ApiKeysRepo } from './api-keys-repo.js';
 export { AuditRepo, type AuditFilter } from './audit-repo.js';

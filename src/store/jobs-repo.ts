@@ -85,7 +85,10 @@ export class JobsRepo {
         .executeTakeFirstOrThrow();
       return toJobRow(stored);
     } catch (error) {
-      throw mapConstraintError(error, { duplicate: 'A job with this id already exists', missingReference: `Session ${JSON.stringify(job.session_id)} does not exist` });
+      throw mapConstraintError(error, {
+        duplicate: 'A job with this id already exists',
+        missingReference: `Session ${JSON.stringify(job.session_id)} does not exist`,
+      });
     }
   }
 
@@ -95,7 +98,11 @@ export class JobsRepo {
   }
 
   /** One page of a session's jobs, newest first, optionally only those in the given states. */
-  async listBySession(sessionId: string, statuses: readonly JobStatus[] | undefined, page: PageRequest): Promise<Page<JobRow>> {
+  async listBySession(
+    sessionId: string,
+    statuses: readonly JobStatus[] | undefined,
+    page: PageRequest,
+  ): Promise<Page<JobRow>> {
     checkPage(page);
     let query = this.#db.selectFrom('jobs').where('session_id', '=', sessionId);
     if (statuses && statuses.length > 0) query = query.where('status', 'in', [...statuses]);
@@ -117,7 +124,11 @@ export class JobsRepo {
       .where('status', '=', 'queued')
       .where((eb) => eb.or([eb('run_after', 'is', null), eb('run_after', '<=', now)]))
       .where('id', '=', (eb) =>
-        eb.selectFrom('jobs as head').select((h) => h.fn.min('head.id').as('first')).whereRef('head.session_id', '=', 'jobs.session_id').where('head.status', '=', 'queued'),
+        eb
+          .selectFrom('jobs as head')
+          .select((h) => h.fn.min('head.id').as('first'))
+          .whereRef('head.session_id', '=', 'jobs.session_id')
+          .where('head.status', '=', 'queued'),
       );
     if (busySessions.length > 0) query = query.where('session_id', 'not in', [...busySessions]);
     const rows = await query.orderBy('id', 'asc').limit(limit).execute();
@@ -139,7 +150,14 @@ export class JobsRepo {
   async markRunning(id: string, turnId: string, at = nowIso()): Promise<JobRow | undefined> {
     const stored = await this.#db
       .updateTable('jobs')
-      .set((eb) => ({ status: 'running' as const, turn_id: turnId, started_at: at, updated_at: at, run_after: null, attempts: eb('attempts', '+', 1) }))
+      .set((eb) => ({
+        status: 'running' as const,
+        turn_id: turnId,
+        started_at: at,
+        updated_at: at,
+        run_after: null,
+        attempts: eb('attempts', '+', 1),
+      }))
       .where('id', '=', id)
       .where('status', '=', 'queued')
       .returningAll()
@@ -149,11 +167,20 @@ export class JobsRepo {
 
   /** Keeps a queued job waiting until `runAfter` (e.g. every turn slot was busy). */
   async delay(id: string, runAfter: string): Promise<void> {
-    await this.#db.updateTable('jobs').set({ run_after: runAfter, updated_at: nowIso() }).where('id', '=', id).where('status', '=', 'queued').execute();
+    await this.#db
+      .updateTable('jobs')
+      .set({ run_after: runAfter, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('status', '=', 'queued')
+      .execute();
   }
 
   /** Ends a job that is still queued or running; undefined if it had already ended (or is gone). */
-  async finish(id: string, outcome: JobOutcome, from: readonly JobStatus[] = ['queued', 'running']): Promise<JobRow | undefined> {
+  async finish(
+    id: string,
+    outcome: JobOutcome,
+    from: readonly JobStatus[] = ['queued', 'running'],
+  ): Promise<JobRow | undefined> {
     const at = outcome.at ?? nowIso();
     const stored = await this.#db
       .updateTable('jobs')
@@ -175,7 +202,12 @@ export class JobsRepo {
 
   /** Jobs left `running` by a process that stopped. */
   async running(): Promise<JobRow[]> {
-    const rows = await this.#db.selectFrom('jobs').selectAll().where('status', '=', 'running').orderBy('id', 'asc').execute();
+    const rows = await this.#db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('status', '=', 'running')
+      .orderBy('id', 'asc')
+      .execute();
     return rows.map(toJobRow);
   }
 

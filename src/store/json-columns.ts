@@ -31,6 +31,7 @@ export function nowIso(): string {
 /** Rejects offsets/limits that are not non-negative integers (they would reach SQL otherwise). */
 export function checkPage(page: { offset: number; limit: number }): void {
   for (const [key, value] of Object.entries(page)) {
-    if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${key} must be a non-negative integer (got ${String(value)})`);
+    if (!Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`${key} must be a non-negative integer (got ${String(value)})`);
   }
 }

@@ -59,7 +59,14 @@ export class MessagesRepo {
       .selectAll('u')
       .where('u.role', '=', 'user')
       .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('messages as a').select('a.id').whereRef('a.turn_id', '=', 'u.turn_id').where('a.role', '=', 'assistant'))),
+        not(
+          exists(
+            selectFrom('messages as a')
+              .select('a.id')
+              .whereRef('a.turn_id', '=', 'u.turn_id')
+              .where('a.role', '=', 'assistant'),
+          ),
+        ),
       )
       .orderBy('u.id', 'asc')
       .execute();

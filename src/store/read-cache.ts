@@ -19,7 +19,10 @@ export const OTHER_PROCESS_CHECK_MS = 1;
  * failed. A commit by another connection or process (the `keys` CLI, a second server) moves it too, seen through
  * `PRAGMA data_version` when the counter is read, at most OTHER_PROCESS_CHECK_MS after the commit.
  */
-export function trackChanges(source: StatementSource, clock: () => number = performance.now.bind(performance)): { database: SqliteDatabase; changes: ChangeCounter } {
+export function trackChanges(
+  source: StatementSource,
+  clock: () => number = performance.now.bind(performance),
+): { database: SqliteDatabase; changes: ChangeCounter } {
   const versionStatement = source.prepare('PRAGMA data_version');
   const dataVersion = () => (versionStatement.all([])[0] as { data_version: number }).data_version;
   let seen = dataVersion();

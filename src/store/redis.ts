@@ -20,7 +20,10 @@ export function redactRedisUrl(url: string): string {
  * Connects and waits until Redis answers PING (within `timeoutMs`). Commands fail at once while the connection is
  * down (no offline queue), so callers can decide to skip rather than hang; the client keeps reconnecting.
  */
-export async function connectRedis(url: string, opts: { timeoutMs?: number; onError?: (err: Error) => void } = {}): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  opts: { timeoutMs?: number; onError?: (err: Error) => void } = {},
+): Promise<Redis> {
   const timeoutMs = opts.timeoutMs ?? 5000;
   const client = new Redis(url, {
     lazyConnect: true,

@@ -219,8 +219,13 @@ export interface Page<T> {
 }
 
 export type ApiKeyRow = Selectable<ApiKeysTable>;
-export type NewApiKey = Omit<Insertable<ApiKeysTable>, 'created_at' | 'last_used_at' | 'revoked_at'> & { created_at?: string };
+export type NewApiKey = Omit<Insertable<ApiKeysTable>, 'created_at' | 'last_used_at' | 'revoked_at'> & {
+  created_at?: string;
+};
 
 /** An audit row as the repository returns it (detail parsed). */
 export type AuditRow = Omit<Selectable<AuditLogTable>, 'detail'> & { detail: JsonObject | null };
-export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'created_at'> & { detail?: JsonObject | null; created_at?: string };
+export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'created_at'> & {
+  detail?: JsonObject | null;
+  created_at?: string;
+};

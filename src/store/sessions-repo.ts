@@ -47,7 +47,9 @@ export class SessionsRepo {
         .executeTakeFirstOrThrow();
       return toSessionRow(stored);
     } catch (error) {
-      throw mapConstraintError(error, { duplicate: `A session named ${JSON.stringify(session.name)} already exists for this owner` });
+      throw mapConstraintError(error, {
+        duplicate: `A session named ${JSON.stringify(session.name)} already exists for this owner`,
+      });
     }
   }
 
@@ -75,7 +77,13 @@ export class SessionsRepo {
       let query = this.#db.selectFrom('sessions');
       if (owner !== null) query = query.where('owner', '=', owner);
       const [rows, count] = await Promise.all([
-        query.selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc').limit(page.limit).offset(page.offset).execute(),
+        query
+          .selectAll()
+          .orderBy('created_at', 'desc')
+          .orderBy('id', 'desc')
+          .limit(page.limit)
+          .offset(page.offset)
+          .execute(),
         query.select((eb) => eb.fn.countAll().as('total')).executeTakeFirstOrThrow(),
       ]);
       return { items: rows.map(toSessionRow), total: Number(count.total) };
@@ -117,7 +125,9 @@ export class SessionsRepo {
         .executeTakeFirst();
       return stored && toSessionRow(stored);
     } catch (error) {
-      throw mapConstraintError(error, { duplicate: `A session named ${JSON.stringify(patch.name)} already exists for this owner` });
+      throw mapConstraintError(error, {
+        duplicate: `A session named ${JSON.stringify(patch.name)} already exists for this owner`,
+      });
     }
   }
 

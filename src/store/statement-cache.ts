@@ -27,7 +27,9 @@ function rowBuilder(names: readonly string[]): RowBuilder {
   if (names.includes('__proto__')) {
     return (values) => {
       const row: Record<string, unknown> = {};
-      names.forEach((name, i) => Object.defineProperty(row, name, { value: values[i], enumerable: true, writable: true, configurable: true }));
+      names.forEach((name, i) =>
+        Object.defineProperty(row, name, { value: values[i], enumerable: true, writable: true, configurable: true }),
+      );
       return row;
     };
   }

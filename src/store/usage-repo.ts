@@ -48,10 +48,13 @@ export class UsageRepo {
 
   async summarize(q: UsageQuery): Promise<UsageGroup[]> {
     const groupExpr =
-      q.groupBy === 'owner' ? sql<string | null>`s.owner`
-      : q.groupBy === 'session' ? sql<string | null>`s.name`
-      : q.groupBy === 'model' ? sql<string | null>`m.model`
-      : sql<string | null>`substr(m.created_at, 1, 10)`;
+      q.groupBy === 'owner'
+        ? sql<string | null>`s.owner`
+        : q.groupBy === 'session'
+          ? sql<string | null>`s.name`
+          : q.groupBy === 'model'
+            ? sql<string | null>`m.model`
+            : sql<string | null>`substr(m.created_at, 1, 10)`;
     let query = this.#db
       .selectFrom('messages as m')
       .innerJoin('sessions as s', 's.id', 'm.session_id')
@@ -59,7 +62,8 @@ export class UsageRepo {
     if (q.owner !== null) query = query.where('s.owner', '=', q.owner);
     if (q.from !== undefined) query = query.where('m.created_at', '>=', q.from);
     if (q.to !== undefined) query = query.where('m.created_at', '<', q.to);
-    const grouped = q.groupBy === 'session' ? query.groupBy([sql`s.owner`, sql`s.id`, sql`s.name`]) : query.groupBy(groupExpr);
+    const grouped =
+      q.groupBy === 'session' ? query.groupBy([sql`s.owner`, sql`s.id`, sql`s.name`]) : query.groupBy(groupExpr);
     const rows = await grouped
       .select([
         groupExpr.as('key'),

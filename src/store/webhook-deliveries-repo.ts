@@ -64,7 +64,9 @@ export class WebhookDeliveriesRepo {
         .executeTakeFirstOrThrow();
       return toDeliveryRow(stored);
     } catch (error) {
-      throw mapConstraintError(error, { duplicate: `A webhook delivery ${JSON.stringify(delivery.id)} already exists` });
+      throw mapConstraintError(error, {
+        duplicate: `A webhook delivery ${JSON.stringify(delivery.id)} already exists`,
+      });
     }
   }
 
@@ -75,19 +77,22 @@ export class WebhookDeliveriesRepo {
 
   /** Pending deliveries whose next attempt is due, soonest first, leaving out those in `exclude` (being attempted). */
   async due(limit: number, exclude: readonly string[] = [], now = nowIso()): Promise<DeliveryRow[]> {
-    let query = this.#db.selectFrom('webhook_deliveries').selectAll().where('status', '=', 'pending').where('next_attempt_at', '<=', now);
+    let query = this.#db
+      .selectFrom('webhook_deliveries')
+      .selectAll()
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '<=', now);
     if (exclude.length > 0) query = query.where('id', 'not in', [...exclude]);
-    const rows = await query
-      .orderBy('next_attempt_at', 'asc')
-      .orderBy('id', 'asc')
-      .limit(limit)
-      .execute();
+    const rows = await query.orderBy('next_attempt_at', 'asc').orderBy('id', 'asc').limit(limit).execute();
     return rows.map(toDeliveryRow);
   }
 
   /** When the soonest pending delivery (not in `exclude`) is due, if any is pending. */
   async nextDueAt(exclude: readonly string[] = []): Promise<string | undefined> {
-    let query = this.#db.selectFrom('webhook_deliveries').select((eb) => eb.fn.min('next_attempt_at').as('next')).where('status', '=', 'pending');
+    let query = this.#db
+      .selectFrom('webhook_deliveries')
+      .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+      .where('status', '=', 'pending');
     if (exclude.length > 0) query = query.where('id', 'not in', [...exclude]);
     const row = await query.executeTakeFirst();
     return (row?.next as string | null | undefined) ?? undefined;
@@ -96,12 +101,22 @@ export class WebhookDeliveriesRepo {
   /** Appends an attempt to the log and moves the delivery on; undefined if it was no longer pending. */
   async recordAttempt(id: string, record: AttemptRecord): Promise<DeliveryRow | undefined> {
     return this.#db.transaction().execute(async (trx) => {
-      const current = await trx.selectFrom('webhook_deliveries').select(['log', 'status']).where('id', '=', id).executeTakeFirst();
+      const current = await trx
+        .selectFrom('webhook_deliveries')
+        .select(['log', 'status'])
+        .where('id', '=', id)
+        .executeTakeFirst();
       if (!current || current.status !== 'pending') return undefined;
       const log = [...(JSON.parse(current.log) as DeliveryAttempt[]), record.entry];
       const stored = await trx
         .updateTable('webhook_deliveries')
-        .set({ status: record.status, attempts: record.attempts, next_attempt_at: record.nextAttemptAt, log: JSON.stringify(log), updated_at: nowIso() })
+        .set({
+          status: record.status,
+          attempts: record.attempts,
+          next_attempt_at: record.nextAttemptAt,
+          log: JSON.stringify(log),
+          updated_at: nowIso(),
+        })
         .where('id', '=', id)
         .returningAll()
         .executeTakeFirstOrThrow();

@@ -39,13 +39,23 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
   };
   if (doc.errors.length > 0) {
     throw new TemplateFileError(
-      doc.errors.map((e) => ({ file, ...at(e.pos[0]), path: '', message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') })),
+      doc.errors.map((e) => ({
+        file,
+        ...at(e.pos[0]),
+        path: '',
+        message: e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, ''),
+      })),
     );
   }
   const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? { templates: {} };
   const issues: TemplateIssue[] = [];
   const issue = (segments: string[], message: string, keyOf?: string) => {
-    issues.push({ file, ...at(offsetOf(doc, segments, keyOf)), path: [...segments, ...(keyOf ? [keyOf] : [])].join('.'), message });
+    issues.push({
+      file,
+      ...at(offsetOf(doc, segments, keyOf)),
+      path: [...segments, ...(keyOf ? [keyOf] : [])].join('.'),
+      message,
+    });
   };
 
   const unions = new Map<string, { segments: string[]; schemaPath: string }>();
@@ -55,7 +65,12 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
     if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
     if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperties: string[] }).additionalProperties;
-      for (const key of extra) issue(segments, `${JSON.stringify(key)} is not a known key${segments.length === 0 ? ' (expected `templates:`)' : ''}`, key);
+      for (const key of extra)
+        issue(
+          segments,
+          `${JSON.stringify(key)} is not a known key${segments.length === 0 ? ' (expected `templates:`)' : ''}`,
+          key,
+        );
       continue;
     }
     // A union of literals fails once per choice (`const`, `type`) and then as `anyOf` (which the error buffer may cut
@@ -67,7 +82,10 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
     }
     if (e.keyword === 'required') {
       const missing = (e.params as { requiredProperties: string[] }).requiredProperties;
-      issue(segments, `${segments.length === 0 ? 'the file ' : ''}is missing ${missing.map((k) => `\`${k}:\``).join(', ')}`);
+      issue(
+        segments,
+        `${segments.length === 0 ? 'the file ' : ''}is missing ${missing.map((k) => `\`${k}:\``).join(', ')}`,
+      );
       continue;
     }
     issue(segments, e.message);
@@ -82,7 +100,11 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
   const templates = (data as TemplateFile).templates;
   for (const name of Object.keys(templates)) {
     if (!NAME.test(name)) {
-      issue(['templates'], 'is not an allowed template name (letters, digits, dot, dash, underscore; 1–64 characters)', name);
+      issue(
+        ['templates'],
+        'is not an allowed template name (letters, digits, dot, dash, underscore; 1–64 characters)',
+        name,
+      );
     }
   }
   if (issues.length > 0) throw new TemplateFileError(issues);
@@ -92,7 +114,8 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
 /** The allowed values of the union of literals at a schema path (`#/properties/…`), if that is what it is. */
 function choicesAt(schemaPath: string): string[] | undefined {
   let node: unknown = TemplateFile;
-  for (const segment of pointerSegments(schemaPath.replace(/^#/, ''))) node = (node as Record<string, unknown> | undefined)?.[segment];
+  for (const segment of pointerSegments(schemaPath.replace(/^#/, '')))
+    node = (node as Record<string, unknown> | undefined)?.[segment];
   const branches = (node as { anyOf?: Array<{ const?: unknown }> } | undefined)?.anyOf;
   if (!branches?.every((b) => b.const !== undefined)) return undefined;
   return branches.map((b) => String(b.const));
@@ -105,7 +128,10 @@ function sortIssues(issues: TemplateIssue[]): TemplateIssue[] {
 /** JSON pointer → path segments (`/templates/a~1b` → ['templates', 'a/b']). */
 function pointerSegments(pointer: string): string[] {
   if (pointer === '') return [];
-  return pointer.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return pointer
+    .slice(1)
+    .split('/')
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 /** Where in the text a value (or, with `key`, one key of a mapping) starts; falls back to the nearest ancestor. */

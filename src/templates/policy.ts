@@ -16,7 +16,10 @@ export function templateOptions(profile: TemplateProfile): SessionOptions {
  * the default could widen what the profile may do (plan → acceptEdits), so a session using the template must set
  * that option itself (see refusedTemplateOption).
  */
-export function applyOperatorLimits(profile: TemplateProfile, claude: Config['claude']): { profile: TemplateProfile; warnings: string[] } {
+export function applyOperatorLimits(
+  profile: TemplateProfile,
+  claude: Config['claude'],
+): { profile: TemplateProfile; warnings: string[] } {
   const warnings: string[] = [];
   let narrowed = profile;
   if (profile.allowed_tools) {
@@ -27,7 +30,8 @@ export function applyOperatorLimits(profile: TemplateProfile, claude: Config['cl
     }
   }
   const { allowed_tools: _tools, ...rest } = templateOptions(profile);
-  for (const p of checkOptions(claude, rest)) warnings.push(`${p.message}: a session using this template must set its own ${p.field}`);
+  for (const p of checkOptions(claude, rest))
+    warnings.push(`${p.message}: a session using this template must set its own ${p.field}`);
   return { profile: narrowed, warnings };
 }
 
@@ -35,7 +39,11 @@ export function applyOperatorLimits(profile: TemplateProfile, claude: Config['cl
  * The first option of a template the operator refuses that no higher layer (session, request) replaces, or undefined.
  * Tools are not checked: they were narrowed when the template was loaded.
  */
-export function refusedTemplateOption(template: SessionOptions, higher: SessionOptions[], claude: Config['claude']): string | undefined {
+export function refusedTemplateOption(
+  template: SessionOptions,
+  higher: SessionOptions[],
+  claude: Config['claude'],
+): string | undefined {
   const { allowed_tools: _tools, ...rest } = template;
   const unset = Object.fromEntries(
     Object.entries(rest).filter(([key]) => higher.every((layer) => layer[key as keyof SessionOptions] === undefined)),

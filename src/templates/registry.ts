@@ -75,12 +75,22 @@ export class TemplateRegistry extends EventEmitter {
   /** Reloads (debounced) whenever a TEMPLATES_PATH file changes; failures are logged and the old set stays. */
   watch(): void {
     if (this.watcher || !this.opts.userPath) return;
-    this.watcher = watchFiles(this.opts.userPath, YAML_FILE, this.opts.debounceMs ?? 200, () => {
-      this.reload().then(
-        (list) => this.opts.log.info({ templates: list.length }, 'templates reloaded after a file change'),
-        (err: unknown) => this.opts.log.error({ err: err instanceof Error ? err.message : String(err) }, 'templates file change refused; the previous templates stay'),
-      );
-    }, (err) => this.opts.log.warn({ err: err.message }, 'watching TEMPLATES_PATH failed'));
+    this.watcher = watchFiles(
+      this.opts.userPath,
+      YAML_FILE,
+      this.opts.debounceMs ?? 200,
+      () => {
+        this.reload().then(
+          (list) => this.opts.log.info({ templates: list.length }, 'templates reloaded after a file change'),
+          (err: unknown) =>
+            this.opts.log.error(
+              { err: err instanceof Error ? err.message : String(err) },
+              'templates file change refused; the previous templates stay',
+            ),
+        );
+      },
+      (err) => this.opts.log.warn({ err: err.message }, 'watching TEMPLATES_PATH failed'),
+    );
   }
 
   close(): void {
@@ -101,7 +111,8 @@ export class TemplateRegistry extends EventEmitter {
       for (const file of await userFiles(this.opts.userPath)) add(file, 'user', await readText(file));
       this.templates = next;
       const list = this.list();
-      for (const t of list) for (const w of t.warnings) this.opts.log.warn({ template: t.name }, `template ${t.name}: ${w}`);
+      for (const t of list)
+        for (const w of t.warnings) this.opts.log.warn({ template: t.name }, `template ${t.name}: ${w}`);
       this.emit('reloaded', list);
       return list;
     } catch (err) {
@@ -115,7 +126,15 @@ async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new TemplateFileError([{ file, line: 1, column: 1, path: '', message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }]);
+    throw new TemplateFileError([
+      {
+        file,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      },
+    ]);
   }
 }
 
@@ -123,7 +142,15 @@ async function readText(file: string): Promise<string> {
 async function userFiles(path: string | undefined): Promise<string[]> {
   if (!path) return [];
   const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
-    throw new TemplateFileError([{ file: path, line: 1, column: 1, path: '', message: `TEMPLATES_PATH cannot be read (${err.code ?? err.message})` }]);
+    throw new TemplateFileError([
+      {
+        file: path,
+        line: 1,
+        column: 1,
+        path: '',
+        message: `TEMPLATES_PATH cannot be read (${err.code ?? err.message})`,
+      },
+    ]);
   });
   if (!info.isDirectory()) return [path];
   const names = (await readdir(path)).filter((n) => YAML_FILE.test(n) && !n.startsWith('.')).sort();

@@ -5,19 +5,36 @@ import { EFFORT_LEVELS, PERMISSION_MODES } from '../config/settings.js';
 export const TEMPLATE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 
 const ToolList = (description: string) =>
-  Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_:*()./ -]+$' }), { maxItems: 100, description });
+  Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_:*()./ -]+$' }), {
+    maxItems: 100,
+    description,
+  });
 
 /** One agent profile: every field optional; what it sets sits between the environment and the session's own options. */
 export const TemplateProfile = Type.Object(
   {
     description: Type.Optional(Type.String({ maxLength: 500, description: 'What the profile is for, in a sentence.' })),
-    system_prompt: Type.Optional(Type.String({ maxLength: 100_000, description: 'Text appended to Claude Code\'s own system prompt.' })),
+    system_prompt: Type.Optional(
+      Type.String({ maxLength: 100_000, description: "Text appended to Claude Code's own system prompt." }),
+    ),
     model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Model name or alias.' })),
-    effort: Type.Optional(Type.Union(EFFORT_LEVELS.map((e) => Type.Literal(e)), { description: 'Effort level.' })),
-    max_turns: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Most agentic turns per chat request.' })),
-    allowed_tools: Type.Optional(ToolList('Tools Claude may use (narrowed to the operator\'s CLAUDE_ALLOWED_TOOLS).')),
+    effort: Type.Optional(
+      Type.Union(
+        EFFORT_LEVELS.map((e) => Type.Literal(e)),
+        { description: 'Effort level.' },
+      ),
+    ),
+    max_turns: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1000, description: 'Most agentic turns per chat request.' }),
+    ),
+    allowed_tools: Type.Optional(ToolList("Tools Claude may use (narrowed to the operator's CLAUDE_ALLOWED_TOOLS).")),
     disallowed_tools: Type.Optional(ToolList('Tools removed.')),
-    permission_mode: Type.Optional(Type.Union(PERMISSION_MODES.map((m) => Type.Literal(m)), { description: 'Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used).' })),
+    permission_mode: Type.Optional(
+      Type.Union(
+        PERMISSION_MODES.map((m) => Type.Literal(m)),
+        { description: 'Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used).' },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

@@ -10,10 +10,17 @@ export interface FileWatch {
  * Calls `onChange` once things have been quiet for `debounceMs` after a change to `path` (a file) or to a file of
  * `path` (a folder) whose name matches `pattern`.
  */
-export function watchFiles(path: string, pattern: RegExp, debounceMs: number, onChange: () => void, onError: (err: Error) => void): FileWatch {
+export function watchFiles(
+  path: string,
+  pattern: RegExp,
+  debounceMs: number,
+  onChange: () => void,
+  onError: (err: Error) => void,
+): FileWatch {
   const isDir = statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
   const dir = isDir ? path : dirname(path);
-  const wanted = (name: string | null) => (name === null ? true : isDir ? pattern.test(name) && !name.startsWith('.') : name === basename(path));
+  const wanted = (name: string | null) =>
+    name === null ? true : isDir ? pattern.test(name) && !name.startsWith('.') : name === basename(path);
   let timer: NodeJS.Timeout | undefined;
   let watcher: FSWatcher | undefined;
   try {

@@ -78,9 +78,18 @@ export class TokenCounter {
 
   async count(req: CountRequest): Promise<TokenCount> {
     const model = this.modelFor(req.model);
-    const estimate = (reason: string): TokenCount => ({ input_tokens: estimateTokens(req), estimated: true, model, source: 'estimate', reason });
+    const estimate = (reason: string): TokenCount => ({
+      input_tokens: estimateTokens(req),
+      estimated: true,
+      model,
+      source: 'estimate',
+      reason,
+    });
     const auth = this.#auth();
-    if (!auth) return estimate('No ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN in Claude Code\'s environment: the Messages API cannot be asked.');
+    if (!auth)
+      return estimate(
+        "No ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN in Claude Code's environment: the Messages API cannot be asked.",
+      );
     const base = (this.#env.ANTHROPIC_BASE_URL?.trim() || DEFAULT_BASE_URL).replace(/\/+$/, '');
     const body = { model, messages: req.messages, ...(req.system !== undefined && { system: req.system }) };
     try {
@@ -90,14 +99,21 @@ export class TokenCounter {
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.#timeoutMs),
       });
-      const answer = (await res.json().catch(() => undefined)) as { input_tokens?: unknown; error?: { message?: unknown } } | undefined;
-      if (res.ok && typeof answer?.input_tokens === 'number' && Number.isInteger(answer.input_tokens) && answer.input_tokens >= 0) {
+      const answer = (await res.json().catch(() => undefined)) as
+        { input_tokens?: unknown; error?: { message?: unknown } } | undefined;
+      if (
+        res.ok &&
+        typeof answer?.input_tokens === 'number' &&
+        Number.isInteger(answer.input_tokens) &&
+        answer.input_tokens >= 0
+      ) {
         return { input_tokens: answer.input_tokens, estimated: false, model, source: 'count_tokens_api' };
       }
       const message = typeof answer?.error?.message === 'string' ? `: ${answer.error.message.slice(0, 200)}` : '';
       return estimate(`The count_tokens endpoint answered ${res.status}${message}.`);
     } catch (err) {
-      const why = err instanceof Error && err.name === 'TimeoutError' ? 'did not answer in time' : 'could not be reached';
+      const why =
+        err instanceof Error && err.name === 'TimeoutError' ? 'did not answer in time' : 'could not be reached';
       return estimate(`The count_tokens endpoint ${why}.`);
     }
   }

@@ -26,7 +26,14 @@ export interface UsageReportResult {
   groups: UsageReportGroup[];
 }
 
-const ZERO: UsageSums = { cost_usd: 0, input_tokens: 0, output_tokens: 0, cache_read_tokens: 0, cache_creation_tokens: 0, turns: 0 };
+const ZERO: UsageSums = {
+  cost_usd: 0,
+  input_tokens: 0,
+  output_tokens: 0,
+  cache_read_tokens: 0,
+  cache_creation_tokens: 0,
+  turns: 0,
+};
 
 function sums(g: UsageGroup): UsageSums {
   const { cost_usd, input_tokens, output_tokens, cache_read_tokens, cache_creation_tokens, turns } = g;
@@ -40,7 +47,12 @@ export class UsageService {
   ) {}
 
   async report(q: UsageReportQuery): Promise<UsageReportResult> {
-    const rows = await this.repo.summarize({ owner: q.owner, groupBy: q.groupBy === 'key' ? 'owner' : q.groupBy, from: q.from, to: q.to });
+    const rows = await this.repo.summarize({
+      owner: q.owner,
+      groupBy: q.groupBy === 'key' ? 'owner' : q.groupBy,
+      from: q.from,
+      to: q.to,
+    });
     const groups: UsageReportGroup[] = [];
     for (const row of rows) {
       if (q.groupBy === 'key') {

@@ -44,13 +44,20 @@ async function locate(handle: FileHandle, expected: string, base: string, what: 
     where = await readlink(`/proc/self/fd/${handle.fd}`);
   } else {
     const [held, named] = await Promise.all([handle.stat(), stat(expected)]);
-    if (held.dev !== named.dev || held.ino !== named.ino) throw new WorkspaceError(`${what} changed while it was being opened`, 'invalid');
+    if (held.dev !== named.dev || held.ino !== named.ino)
+      throw new WorkspaceError(`${what} changed while it was being opened`, 'invalid');
   }
   if (!isWithin(base, where)) throw new WorkspaceError(`${what} resolves outside the allowed folder`, 'outside');
   return where;
 }
 
-async function adopt<T>(handle: FileHandle, expected: string, base: string, what: string, make: (real: string) => T): Promise<T> {
+async function adopt<T>(
+  handle: FileHandle,
+  expected: string,
+  base: string,
+  what: string,
+  make: (real: string) => T,
+): Promise<T> {
   try {
     return make(await locate(handle, expected, base, what));
   } catch (err) {
@@ -113,15 +120,22 @@ export async function openBase(base: string, what = 'the folder'): Promise<Dir> 
 }
 
 /** Follows the symlink `parent/name` if its target is inside the base; `flags` open the target. */
-async function follow(parent: Dir, name: string, flags: number, what: string): Promise<{ handle: FileHandle; target: string }> {
+async function follow(
+  parent: Dir,
+  name: string,
+  flags: number,
+  what: string,
+): Promise<{ handle: FileHandle; target: string }> {
   let target: string;
   try {
     target = await realpath(parent.entry(name));
   } catch (err) {
-    if (errno(err) === 'ENOENT') throw new WorkspaceError(`${what}: '${name}' is a symbolic link to something that does not exist`, 'not-found');
+    if (errno(err) === 'ENOENT')
+      throw new WorkspaceError(`${what}: '${name}' is a symbolic link to something that does not exist`, 'not-found');
     fail(err, what);
   }
-  if (!isWithin(parent.base, target)) throw new WorkspaceError(`${what} leads outside the allowed folder through the symbolic link '${name}'`, 'outside');
+  if (!isWithin(parent.base, target))
+    throw new WorkspaceError(`${what} leads outside the allowed folder through the symbolic link '${name}'`, 'outside');
   try {
     return { handle: await open(target, flags), target };
   } catch (err) {
@@ -139,13 +153,23 @@ export interface OpenDirOptions {
 }
 
 /** Opens the child folder `name` of `parent`, never following a link out of the base. */
-export async function openDir(parent: Dir, name: string, opts: OpenDirOptions): Promise<{ dir: Dir; created: boolean }> {
+export async function openDir(
+  parent: Dir,
+  name: string,
+  opts: OpenDirOptions,
+): Promise<{ dir: Dir; created: boolean }> {
   const { what } = opts;
   let created = false;
   for (let attempt = 0; attempt < 4; attempt++) {
     try {
       const handle = await open(parent.entry(name), DIR_NOFOLLOW);
-      const dir = await adopt(handle, join(parent.real, name), parent.base, what, (where) => new Dir(handle, where, parent.base));
+      const dir = await adopt(
+        handle,
+        join(parent.real, name),
+        parent.base,
+        what,
+        (where) => new Dir(handle, where, parent.base),
+      );
       return { dir, created };
     } catch (err) {
       const code = errno(err);
@@ -169,9 +193,13 @@ export async function openDir(parent: Dir, name: string, opts: OpenDirOptions): 
         if (st.isSymbolicLink()) {
           if (opts.follow === false) throw new WorkspaceError(`${what}: '${name}' is a symbolic link`, 'invalid');
           const { handle, target } = await follow(parent, name, DIR_FOLLOW, what);
-          return { dir: await adopt(handle, target, parent.base, what, (where) => new Dir(handle, where, parent.base)), created: false };
+          return {
+            dir: await adopt(handle, target, parent.base, what, (where) => new Dir(handle, where, parent.base)),
+            created: false,
+          };
         }
-        if (!st.isDirectory()) throw new WorkspaceError(`${what}: '${parent.childPath(name)}' is not a folder`, 'not-directory');
+        if (!st.isDirectory())
+          throw new WorkspaceError(`${what}: '${parent.childPath(name)}' is not a folder`, 'not-directory');
         continue; // it became a folder between the two calls: open it again
       }
       if (err instanceof WorkspaceError) throw err;

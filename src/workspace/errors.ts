@@ -46,7 +46,8 @@ export function workspaceErrorOf(err: unknown, what: string): WorkspaceError | u
   if (code === 'ENOENT') return new WorkspaceError(`${what} does not exist`, 'not-found');
   if (code === 'ENOTDIR') return new WorkspaceError(`${what}: a part of the path is not a folder`, 'not-directory');
   if (code === 'ELOOP') return new WorkspaceError(`${what}: too many levels of symbolic links`, 'invalid');
-  if (code === 'ENOSPC' || code === 'EDQUOT') return new WorkspaceError(`${what}: no space left on the device`, 'no-space');
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new WorkspaceError(`${what}: no space left on the device`, 'no-space');
   if (code === 'EACCES' || code === 'EPERM') return new WorkspaceError(`${what}: permission denied`, 'denied');
   if (NAME_ERRNOS.has(code)) return new WorkspaceError(`${what} is not a name the file system can hold`, 'invalid');
   return undefined;

@@ -39,7 +39,11 @@ function newTempName(): string {
 
 /** Whether a name is one newTempName() makes (what a start-up sweeps when a killed server left one; see paths.ts). */
 export function isTempName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX) && TEMP_ID.test(name.slice(TEMP_PREFIX.length, -TEMP_SUFFIX.length));
+  return (
+    name.startsWith(TEMP_PREFIX) &&
+    name.endsWith(TEMP_SUFFIX) &&
+    TEMP_ID.test(name.slice(TEMP_PREFIX.length, -TEMP_SUFFIX.length))
+  );
 }
 const FILE_MODE = 0o644;
 const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
@@ -73,7 +77,12 @@ async function inWorkspace<T>(workspace: string, fn: (base: Dir) => Promise<T>):
   }
 }
 
-async function inFolder<T>(base: Dir, segments: readonly string[], what: string, fn: (w: Walk) => Promise<T>): Promise<T> {
+async function inFolder<T>(
+  base: Dir,
+  segments: readonly string[],
+  what: string,
+  fn: (w: Walk) => Promise<T>,
+): Promise<T> {
   const w = await walk(base, segments, { what });
   try {
     return await fn(w);
@@ -116,7 +125,11 @@ export function listFiles(workspace: string, text: string, opts: ListOptions): P
             continue; // gone since readdir
           }
           if (out.length >= opts.maxEntries) {
-            throw new WorkspaceError(`the listing holds more than ${opts.maxEntries} entries; list a sub-folder or without recursive`, 'too-many', { limit: opts.maxEntries });
+            throw new WorkspaceError(
+              `the listing holds more than ${opts.maxEntries} entries; list a sub-folder or without recursive`,
+              'too-many',
+              { limit: opts.maxEntries },
+            );
           }
           out.push(entryOf(name, dir.childPath(name), st));
           if (!opts.recursive || !st.isDirectory()) continue;
@@ -246,10 +259,15 @@ async function targetOf(base: Dir, segments: string[], label: string, overwrite:
       try {
         real = await realpath(w.dir.entry(name));
       } catch (err) {
-        if (errno(err) === 'ENOENT') throw new WorkspaceError(`${label}: '${name}' is a symbolic link to something that does not exist`, 'invalid');
+        if (errno(err) === 'ENOENT')
+          throw new WorkspaceError(
+            `${label}: '${name}' is a symbolic link to something that does not exist`,
+            'invalid',
+          );
         throw mapped(err, label);
       }
-      if (!isWithin(base.real, real)) throw new WorkspaceError(`${label} leads outside the workspace through the symbolic link '${name}'`, 'outside');
+      if (!isWithin(base.real, real))
+        throw new WorkspaceError(`${label} leads outside the workspace through the symbolic link '${name}'`, 'outside');
       const realSegments = relative(base.real, real).split(sep);
       target = realSegments.pop()!;
       const next = await walk(base, realSegments, { what: label });
@@ -259,8 +277,10 @@ async function targetOf(base: Dir, segments: string[], label: string, overwrite:
       if (st?.isSymbolicLink()) throw new WorkspaceError(`${label} kept changing while it was being opened`, 'invalid');
     }
     if (st?.isDirectory()) throw new WorkspaceError(`${label} '${w.dir.childPath(target)}' is a folder`, 'exists');
-    if (st && !st.isFile()) throw new WorkspaceError(`${label} '${w.dir.childPath(target)}' is not a regular file`, 'exists');
-    if (st && !overwrite) throw new WorkspaceError(`${label} '${w.dir.childPath(target)}' already exists (overwrite=false)`, 'exists');
+    if (st && !st.isFile())
+      throw new WorkspaceError(`${label} '${w.dir.childPath(target)}' is not a regular file`, 'exists');
+    if (st && !overwrite)
+      throw new WorkspaceError(`${label} '${w.dir.childPath(target)}' already exists (overwrite=false)`, 'exists');
     return { w, name: target, existed: st !== undefined };
   } catch (err) {
     await w.undoCreated();
@@ -274,7 +294,11 @@ async function targetOf(base: Dir, segments: string[], label: string, overwrite:
  * folders one by one without following links. Over `maxBytes` (or when `truncated()` says the source was cut)
  * it fails with `too-large`; on any failure the temp file and the folders it created are removed.
  */
-export async function stageFile(workspace: string, source: AsyncIterable<Uint8Array>, opts: StageOptions & { truncated?: () => boolean }): Promise<StagedFile> {
+export async function stageFile(
+  workspace: string,
+  source: AsyncIterable<Uint8Array>,
+  opts: StageOptions & { truncated?: () => boolean },
+): Promise<StagedFile> {
   const label = opts.label ?? 'path';
   const overwrite = opts.overwrite ?? true;
   const base = await openBase(workspace, 'the workspace folder');
@@ -292,7 +316,8 @@ export async function stageFile(workspace: string, source: AsyncIterable<Uint8Ar
     const parsed = parse(base, workspace, opts.path ?? '', label);
     const segments = [...parsed.segments];
     if (opts.path === undefined || segments.length === 0 || parsed.trailingSlash) {
-      if (opts.name === undefined) throw new WorkspaceError(`${label} names a folder and the file has no name`, 'invalid');
+      if (opts.name === undefined)
+        throw new WorkspaceError(`${label} names a folder and the file has no name`, 'invalid');
       try {
         segments.push(checkName(opts.name, opts.nameLabel ?? 'the file name'));
       } catch (err) {
@@ -307,7 +332,10 @@ export async function stageFile(workspace: string, source: AsyncIterable<Uint8Ar
     fh = await open(t.w.dir.entry(temp), CREATE_FLAGS, FILE_MODE);
     const hash = createHash('sha256');
     let size = 0;
-    const tooLarge = () => new WorkspaceError(`the file is larger than the limit of ${opts.maxBytes} bytes`, 'too-large', { limit_bytes: opts.maxBytes });
+    const tooLarge = () =>
+      new WorkspaceError(`the file is larger than the limit of ${opts.maxBytes} bytes`, 'too-large', {
+        limit_bytes: opts.maxBytes,
+      });
     for await (const chunk of source) {
       size += chunk.length;
       if (size > opts.maxBytes) throw tooLarge();
@@ -376,13 +404,18 @@ async function place(t: Target, temp: string, overwrite: boolean, label: string)
     await rename(from, to);
   } catch (err) {
     const code = errno(err);
-    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST') throw new WorkspaceError(`${label} '${t.w.dir.childPath(t.name)}' is a folder`, 'exists');
+    if (code === 'EISDIR' || code === 'ENOTEMPTY' || code === 'EEXIST')
+      throw new WorkspaceError(`${label} '${t.w.dir.childPath(t.name)}' is a folder`, 'exists');
     throw mapped(err, label);
   }
 }
 
 /** Writes a whole file at once (staged, then committed). */
-export async function writeFile(workspace: string, source: AsyncIterable<Uint8Array>, opts: StageOptions): Promise<WrittenFile> {
+export async function writeFile(
+  workspace: string,
+  source: AsyncIterable<Uint8Array>,
+  opts: StageOptions,
+): Promise<WrittenFile> {
   return (await stageFile(workspace, source, opts)).commit();
 }
 
@@ -402,7 +435,8 @@ export function removePath(workspace: string, text: string, opts: RemoveOptions 
   return inWorkspace(workspace, (base) => {
     const { segments } = parse(base, workspace, text, label);
     const name = segments.at(-1);
-    if (name === undefined) throw new WorkspaceError(`${label} names the workspace folder itself, which cannot be deleted`, 'root');
+    if (name === undefined)
+      throw new WorkspaceError(`${label} names the workspace folder itself, which cannot be deleted`, 'root');
     return inFolder(base, segments.slice(0, -1), label, async (w) => {
       const st = await lstatOrUndefined(w.dir.entry(name), label);
       if (!st) throw new WorkspaceError(`${label} '${w.dir.childPath(name)}' does not exist`, 'not-found');
@@ -413,10 +447,18 @@ export function removePath(workspace: string, text: string, opts: RemoveOptions 
         try {
           target = await realpath(w.dir.entry(name));
         } catch (err) {
-          if (errno(err) === 'ENOENT') throw new WorkspaceError(`${label}: '${entry.path}' is a symbolic link to something that does not exist`, 'invalid');
+          if (errno(err) === 'ENOENT')
+            throw new WorkspaceError(
+              `${label}: '${entry.path}' is a symbolic link to something that does not exist`,
+              'invalid',
+            );
           throw mapped(err, label);
         }
-        if (!isWithin(base.real, target)) throw new WorkspaceError(`${label} leads outside the workspace through the symbolic link '${name}'`, 'outside');
+        if (!isWithin(base.real, target))
+          throw new WorkspaceError(
+            `${label} leads outside the workspace through the symbolic link '${name}'`,
+            'outside',
+          );
       }
       if (!st.isDirectory()) {
         await unlink(w.dir.entry(name)).catch((err) => {
@@ -427,7 +469,11 @@ export function removePath(workspace: string, text: string, opts: RemoveOptions 
       } else {
         await rmdir(w.dir.entry(name)).catch((err) => {
           const code = errno(err);
-          if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new WorkspaceError(`${label} '${entry.path}' is a folder that is not empty; delete with recursive=true`, 'not-empty');
+          if (code === 'ENOTEMPTY' || code === 'EEXIST')
+            throw new WorkspaceError(
+              `${label} '${entry.path}' is a folder that is not empty; delete with recursive=true`,
+              'not-empty',
+            );
           throw mapped(err, label);
         });
       }

@@ -35,7 +35,8 @@ export function checkText(text: string, label: string): void {
   if (text.includes('\0')) throw new WorkspaceError(`${label} must not contain NUL bytes`);
   if (LONE_SURROGATE.test(text) || text.includes('\uFFFD')) throw new WorkspaceError(`${label} is not valid UTF-8`);
   if (CONTROL.test(text)) throw new WorkspaceError(`${label} must not contain control characters`);
-  if (text.includes('\\')) throw new WorkspaceError(`${label} must use / as the separator; backslashes are not allowed`);
+  if (text.includes('\\'))
+    throw new WorkspaceError(`${label} must use / as the separator; backslashes are not allowed`);
   if (bytes(text) > PATH_MAX_BYTES) throw new WorkspaceError(`${label} is longer than ${PATH_MAX_BYTES} bytes`);
 }
 
@@ -50,7 +51,8 @@ export function splitRelative(text: string, label: string): PathText {
   for (const part of text.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') throw new WorkspaceError(`${label} must not contain '..' segments`);
-    if (bytes(part) > NAME_MAX_BYTES) throw new WorkspaceError(`${label} has a name longer than ${NAME_MAX_BYTES} bytes`);
+    if (bytes(part) > NAME_MAX_BYTES)
+      throw new WorkspaceError(`${label} has a name longer than ${NAME_MAX_BYTES} bytes`);
     segments.push(part);
   }
   return { segments, trailingSlash: text.endsWith('/') && segments.length > 0 };
@@ -77,7 +79,8 @@ export function parseClientPath(text: string, label: string, base: string, alias
 /** Checks a single name (e.g. an uploaded file's name): non-empty, no `/`, not `.` or `..`, and the text rules. */
 export function checkName(name: string, label: string): string {
   checkText(name, label);
-  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new WorkspaceError(`${label} must be a plain file name`);
+  if (name === '' || name === '.' || name === '..' || name.includes('/'))
+    throw new WorkspaceError(`${label} must be a plain file name`);
   if (bytes(name) > NAME_MAX_BYTES) throw new WorkspaceError(`${label} is longer than ${NAME_MAX_BYTES} bytes`);
   return name;
 }

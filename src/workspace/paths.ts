@@ -32,7 +32,8 @@ export async function createWorkspace(root: string, tenant: string, name: string
     await w.close();
     return w.dir.real;
   } catch (err) {
-    if (err instanceof WorkspaceError) throw new WorkspaceError(`the workspace folder cannot be used: ${err.message}`, err.reason);
+    if (err instanceof WorkspaceError)
+      throw new WorkspaceError(`the workspace folder cannot be used: ${err.message}`, err.reason);
     throw err;
   } finally {
     await base.close();
@@ -71,7 +72,8 @@ export async function resolveWorkingDir(root: string, tenant: string, candidate:
   try {
     resolved = await resolveInside(root, candidate, { label: 'working_dir', expect: 'directory' });
   } catch (err) {
-    if (err instanceof WorkspaceError && err.reason === 'outside') throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
+    if (err instanceof WorkspaceError && err.reason === 'outside')
+      throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
     throw err;
   }
   // The root holds every tenant's folders: only the single tenant of open mode may work there.
@@ -79,7 +81,8 @@ export async function resolveWorkingDir(root: string, tenant: string, candidate:
     throw new WorkspaceError('working_dir must be a folder inside APPROVED_DIRECTORY, not the root itself', 'outside');
   }
   const first = resolved.relative.split('/')[0] ?? '';
-  if (TENANT_DIR.test(first) && first !== tenant) throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
+  if (TENANT_DIR.test(first) && first !== tenant)
+    throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
   return resolved.path;
 }
 

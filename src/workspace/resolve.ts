@@ -49,7 +49,8 @@ export async function resolveInside(base: string, candidate: string, opts: Resol
         await dir.close();
         return { path: dir.real, relative: relativeOf(root.real, dir.real), base: root.real, isDirectory: true };
       } catch (err) {
-        if (!(err instanceof WorkspaceError && err.reason === 'not-directory') || opts.expect === 'directory') throw err;
+        if (!(err instanceof WorkspaceError && err.reason === 'not-directory') || opts.expect === 'directory')
+          throw err;
       }
       const file = await openFileIn(w.dir, last, label);
       await file.handle.close();
@@ -63,5 +64,10 @@ export async function resolveInside(base: string, candidate: string, opts: Resol
 }
 
 function relativeOf(base: string, real: string): string {
-  return real === base ? '' : real.slice(base.length + (base.endsWith(sep) ? 0 : 1)).split(sep).join('/');
+  return real === base
+    ? ''
+    : real
+        .slice(base.length + (base.endsWith(sep) ? 0 : 1))
+        .split(sep)
+        .join('/');
 }

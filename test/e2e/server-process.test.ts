@@ -1,6 +1,15 @@
 // The server as a user runs it: a real process configured by environment and .env, driven over HTTP, stopped with SIGTERM.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,20 +44,33 @@ describe('claude-code-api serve', () => {
     const data = join(work, 'state');
     const workspaces = join(work, 'ws');
     mkdirp(work);
-    writeFileSync(join(work, '.env'), `API_KEYS=${KEY}\nPORT=0\nHOST=127.0.0.1\nDATA_DIR=${data}\nAPPROVED_DIRECTORY=${workspaces}\n`);
+    writeFileSync(
+      join(work, '.env'),
+      `API_KEYS=${KEY}\nPORT=0\nHOST=127.0.0.1\nDATA_DIR=${data}\nAPPROVED_DIRECTORY=${workspaces}\n`,
+    );
     const server = await startServerProcess(work, { ...cli.env, CLAUDE_CONFIG_DIR: cli.configDir, LOG_LEVEL: 'info' });
     const call = apiOf(server.url, KEY);
     const api = (path: string, init: RequestInit & { json?: unknown } = {}) => call(`/api/v1${path}`, init);
 
     const health = await (await fetch(`${server.url}/api/v1/health`)).json();
-    expect(health.data).toMatchObject({ status: 'ok', database: { ok: true, dialect: 'sqlite' }, auth_mode: 'api_keys' });
+    expect(health.data).toMatchObject({
+      status: 'ok',
+      database: { ok: true, dialect: 'sqlite' },
+      auth_mode: 'api_keys',
+    });
     expect(health.data.claude.cli_ok).toBe(true);
     expect(health.data.claude.auth).toBe('api_key');
     expect((await fetch(`${server.url}/openapi.json`)).status).toBe(200);
     expect((await fetch(`${server.url}/api/v1/sessions`)).status).toBe(401);
 
     expect((await api('/sessions', { method: 'POST', json: { name: 'e2e' } })).status).toBe(201);
-    model.script({ match: 'e2e-write', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/e2e.txt', content: 'from the process' } } }, { text: 'written' }] });
+    model.script({
+      match: 'e2e-write',
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/e2e.txt', content: 'from the process' } } },
+        { text: 'written' },
+      ],
+    });
     const first = await api('/sessions/e2e/chat', { method: 'POST', json: { message: 'e2e-write' } });
     expect(first.status).toBe(200);
     const [tenant] = readdirSync(workspaces);
@@ -70,7 +92,11 @@ describe('claude-code-api serve', () => {
   });
 
   it('stops at start-up with one clear line for an invalid setting', async () => {
-    const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve'], { cwd: dir, env: { ...cli.env, PORT: 'eighty' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve'], {
+      cwd: dir,
+      env: { ...cli.env, PORT: 'eighty' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (c: Buffer) => (err += c.toString()));
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));

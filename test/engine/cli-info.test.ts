@@ -92,10 +92,21 @@ describe('probeCli', () => {
 });
 
 describe('cliEnvironment', () => {
-  const server = { PATH: '/bin', HOME: '/home/u', API_KEYS: 'secret-key-1', DATABASE_URL: 'postgres://u:p@h/db', ANTHROPIC_API_KEY: 'sk', EMPTY: undefined };
+  const server = {
+    PATH: '/bin',
+    HOME: '/home/u',
+    API_KEYS: 'secret-key-1',
+    DATABASE_URL: 'postgres://u:p@h/db',
+    ANTHROPIC_API_KEY: 'sk',
+    EMPTY: undefined,
+  };
 
   it('removes the server secrets and keeps the rest, Claude credentials included', () => {
-    const env = cliEnvironment(server, { secretNames: ['API_KEYS', 'DATABASE_URL'], configDir: undefined, clientApp: 'claude-code-api/1.0' });
+    const env = cliEnvironment(server, {
+      secretNames: ['API_KEYS', 'DATABASE_URL'],
+      configDir: undefined,
+      clientApp: 'claude-code-api/1.0',
+    });
     expect(env).not.toHaveProperty('API_KEYS');
     expect(env).not.toHaveProperty('DATABASE_URL');
     expect(env).not.toHaveProperty('EMPTY');
@@ -103,13 +114,19 @@ describe('cliEnvironment', () => {
   });
 
   it('sets CLAUDE_AGENT_SDK_CLIENT_APP and CLAUDE_CONFIG_DIR', () => {
-    const env = cliEnvironment({ ...server, CLAUDE_CONFIG_DIR: '/elsewhere' }, { secretNames: [], configDir: '/data/claude', clientApp: 'claude-code-api/1.0' });
+    const env = cliEnvironment(
+      { ...server, CLAUDE_CONFIG_DIR: '/elsewhere' },
+      { secretNames: [], configDir: '/data/claude', clientApp: 'claude-code-api/1.0' },
+    );
     expect(env.CLAUDE_CONFIG_DIR).toBe('/data/claude');
     expect(env.CLAUDE_AGENT_SDK_CLIENT_APP).toBe('claude-code-api/1.0');
   });
 
   it('leaves CLAUDE_CONFIG_DIR as it was when none is configured', () => {
-    const env = cliEnvironment({ ...server, CLAUDE_CONFIG_DIR: '/elsewhere' }, { secretNames: [], configDir: undefined, clientApp: 'x' });
+    const env = cliEnvironment(
+      { ...server, CLAUDE_CONFIG_DIR: '/elsewhere' },
+      { secretNames: [], configDir: undefined, clientApp: 'x' },
+    );
     expect(env.CLAUDE_CONFIG_DIR).toBe('/elsewhere');
   });
 

@@ -1,7 +1,14 @@
 // Unit tests of the option layers: operator checks, request > session > template > environment, keys and SDK options.
 import { describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/index.js';
-import { checkOptions, optionsKey, resolveOptions, toSdkOptions, type EffectiveOptions, type SessionOptions } from '../../src/engine/options.js';
+import {
+  checkOptions,
+  optionsKey,
+  resolveOptions,
+  toSdkOptions,
+  type EffectiveOptions,
+  type SessionOptions,
+} from '../../src/engine/options.js';
 
 type ClaudeConfig = Config['claude'];
 
@@ -59,9 +66,30 @@ describe('checkOptions', () => {
 });
 
 describe('resolveOptions', () => {
-  const template: SessionOptions = { model: 't-model', effort: 'medium', system_prompt: 't prompt', max_turns: 3, allowed_tools: ['Read', 'Write', 'Bash'], permission_mode: 'default' };
-  const session: SessionOptions = { model: 's-model', effort: 'high', system_prompt: 's prompt', max_turns: 4, allowed_tools: ['Read', 'Write'], permission_mode: 'plan' };
-  const request: SessionOptions = { model: 'r-model', effort: 'max', system_prompt: 'r prompt', max_turns: 5, allowed_tools: ['Read'], permission_mode: 'acceptEdits' };
+  const template: SessionOptions = {
+    model: 't-model',
+    effort: 'medium',
+    system_prompt: 't prompt',
+    max_turns: 3,
+    allowed_tools: ['Read', 'Write', 'Bash'],
+    permission_mode: 'default',
+  };
+  const session: SessionOptions = {
+    model: 's-model',
+    effort: 'high',
+    system_prompt: 's prompt',
+    max_turns: 4,
+    allowed_tools: ['Read', 'Write'],
+    permission_mode: 'plan',
+  };
+  const request: SessionOptions = {
+    model: 'r-model',
+    effort: 'max',
+    system_prompt: 'r prompt',
+    max_turns: 5,
+    allowed_tools: ['Read'],
+    permission_mode: 'acceptEdits',
+  };
 
   it('falls back to the environment when no layer sets anything', () => {
     expect(resolveOptions(env(), [undefined, {}, undefined])).toEqual({
@@ -77,25 +105,46 @@ describe('resolveOptions', () => {
 
   it('template overrides the environment', () => {
     expect(resolveOptions(env(), [template, undefined, undefined])).toMatchObject({
-      model: 't-model', effort: 'medium', systemPrompt: 't prompt', maxTurns: 3, allowedTools: ['Read', 'Write', 'Bash'], permissionMode: 'default',
+      model: 't-model',
+      effort: 'medium',
+      systemPrompt: 't prompt',
+      maxTurns: 3,
+      allowedTools: ['Read', 'Write', 'Bash'],
+      permissionMode: 'default',
     });
   });
 
   it('session overrides the template', () => {
     expect(resolveOptions(env(), [template, session, undefined])).toMatchObject({
-      model: 's-model', effort: 'high', systemPrompt: 's prompt', maxTurns: 4, allowedTools: ['Read', 'Write'], permissionMode: 'plan',
+      model: 's-model',
+      effort: 'high',
+      systemPrompt: 's prompt',
+      maxTurns: 4,
+      allowedTools: ['Read', 'Write'],
+      permissionMode: 'plan',
     });
   });
 
   it('request overrides the session', () => {
     expect(resolveOptions(env(), [template, session, request])).toMatchObject({
-      model: 'r-model', effort: 'max', systemPrompt: 'r prompt', maxTurns: 5, allowedTools: ['Read'], permissionMode: 'acceptEdits',
+      model: 'r-model',
+      effort: 'max',
+      systemPrompt: 'r prompt',
+      maxTurns: 5,
+      allowedTools: ['Read'],
+      permissionMode: 'acceptEdits',
     });
   });
 
   it('each option is taken from the highest layer that sets it', () => {
     const r = resolveOptions(env(), [{ model: 't' }, { max_turns: 9 }, { effort: 'xhigh' }]);
-    expect(r).toMatchObject({ model: 't', maxTurns: 9, effort: 'xhigh', systemPrompt: 'env prompt', permissionMode: 'acceptEdits' });
+    expect(r).toMatchObject({
+      model: 't',
+      maxTurns: 9,
+      effort: 'xhigh',
+      systemPrompt: 'env prompt',
+      permissionMode: 'acceptEdits',
+    });
   });
 
   it('allowed_tools only narrows: tools outside the operator list are dropped', () => {
@@ -104,12 +153,20 @@ describe('resolveOptions', () => {
   });
 
   it('disallowed tools are removed from the allowed list', () => {
-    const r = resolveOptions(env({ disallowedTools: ['Bash'] }), [undefined, { disallowed_tools: ['Write'] }, { allowed_tools: ['Read', 'Write', 'Bash'] }]);
+    const r = resolveOptions(env({ disallowedTools: ['Bash'] }), [
+      undefined,
+      { disallowed_tools: ['Write'] },
+      { allowed_tools: ['Read', 'Write', 'Bash'] },
+    ]);
     expect(r.allowedTools).toEqual(['Read']);
   });
 
   it('disallowed lists of every layer and the environment are united', () => {
-    const r = resolveOptions(env({ disallowedTools: ['WebFetch'] }), [{ disallowed_tools: ['Bash'] }, { disallowed_tools: ['Write', 'Bash'] }, { disallowed_tools: ['Glob'] }]);
+    const r = resolveOptions(env({ disallowedTools: ['WebFetch'] }), [
+      { disallowed_tools: ['Bash'] },
+      { disallowed_tools: ['Write', 'Bash'] },
+      { disallowed_tools: ['Glob'] },
+    ]);
     expect(new Set(r.disallowedTools)).toEqual(new Set(['WebFetch', 'Bash', 'Write', 'Glob']));
     expect(r.disallowedTools).toHaveLength(4);
     expect(r.allowedTools).toEqual(['Read', 'Edit']);
@@ -152,7 +209,9 @@ describe('toSdkOptions', () => {
   });
 
   it('passes the effective tool lists, mode, turns, cwd and env', () => {
-    const opts = resolveOptions(env({ disallowedTools: ['Bash'] }), [{ allowed_tools: ['Read', 'Bash', 'Glob'], max_turns: 7 }]);
+    const opts = resolveOptions(env({ disallowedTools: ['Bash'] }), [
+      { allowed_tools: ['Read', 'Bash', 'Glob'], max_turns: 7 },
+    ]);
     const sdk = toSdkOptions(opts, host);
     expect(sdk.tools).toEqual(['Read', 'Glob']);
     expect(sdk.allowedTools).toEqual(['Read', 'Glob']);
@@ -166,7 +225,9 @@ describe('toSdkOptions', () => {
   it('sets allowDangerouslySkipPermissions only for bypassPermissions', () => {
     const modes = ['default', 'acceptEdits', 'plan', 'dontAsk'] as const;
     for (const permissionMode of modes) {
-      expect(toSdkOptions({ ...resolveOptions(env(), []), permissionMode }, host)).not.toHaveProperty('allowDangerouslySkipPermissions');
+      expect(toSdkOptions({ ...resolveOptions(env(), []), permissionMode }, host)).not.toHaveProperty(
+        'allowDangerouslySkipPermissions',
+      );
     }
     const bypass = toSdkOptions({ ...resolveOptions(env(), []), permissionMode: 'bypassPermissions' }, host);
     expect(bypass.allowDangerouslySkipPermissions).toBe(true);
@@ -177,7 +238,10 @@ describe('toSdkOptions', () => {
     expect(unset).not.toHaveProperty('model');
     expect(unset).not.toHaveProperty('effort');
     expect(unset).not.toHaveProperty('pathToClaudeCodeExecutable');
-    const set = toSdkOptions(resolveOptions(env(), [{ model: 'm', effort: 'high' }]), { ...host, cliPath: '/opt/claude' });
+    const set = toSdkOptions(resolveOptions(env(), [{ model: 'm', effort: 'high' }]), {
+      ...host,
+      cliPath: '/opt/claude',
+    });
     expect(set.model).toBe('m');
     expect(set.effort).toBe('high');
     expect(set.pathToClaudeCodeExecutable).toBe('/opt/claude');

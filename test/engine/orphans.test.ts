@@ -43,7 +43,10 @@ function childrenOf(pid: number): number[] {
 }
 
 const DATA_DIR = `/tmp/cca-orphans-${process.pid}`;
-const exited = (c: ChildProcess) => new Promise<void>((resolve) => (c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve())));
+const exited = (c: ChildProcess) =>
+  new Promise<void>((resolve) =>
+    c.exitCode !== null || c.signalCode !== null ? resolve() : c.once('exit', () => resolve()),
+  );
 
 describe.skipIf(!existsSync('/proc/self/environ'))('orphaned Claude Code processes', () => {
   it('marks processes with the spawning server and a hash of DATA_DIR', () => {
@@ -56,7 +59,11 @@ describe.skipIf(!existsSync('/proc/self/environ'))('orphaned Claude Code process
     const live = sleeper(ownerMark(DATA_DIR)); // spawned by this process, which is alive
     const liveTool = sleeper(ownerMark(DATA_DIR), true); // a tool process under a live session
     const elsewhere = sleeper(ownerMark('/somewhere/else', 2 ** 22 + 7));
-    const [tool] = await eventually(() => (childrenOf(liveTool.pid!).length > 0 ? childrenOf(liveTool.pid!) : undefined), 5_000, 'the shell to start its child');
+    const [tool] = await eventually(
+      () => (childrenOf(liveTool.pid!).length > 0 ? childrenOf(liveTool.pid!) : undefined),
+      5_000,
+      'the shell to start its child',
+    );
     const found = findOrphans(DATA_DIR);
     expect(found).not.toContain(tool);
     expect(found).toContain(dead.pid);

@@ -86,7 +86,12 @@ describe('Turn', () => {
     expect(events).toHaveLength(1);
     expect(events[0]!.event).toEqual({
       type: 'error',
-      problem: expect.objectContaining({ status: 502, title: 'Claude API error', detail: 'upstream broke', upstream_status: 500 }),
+      problem: expect.objectContaining({
+        status: 502,
+        title: 'Claude API error',
+        detail: 'upstream broke',
+        upstream_status: 500,
+      }),
     });
   });
 

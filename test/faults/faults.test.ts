@@ -31,7 +31,9 @@ describe('in-process faults', () => {
   });
 
   it('a CLI process killed mid-turn is a 502, and the next turn resumes the conversation', async () => {
-    expect((await t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'before the crash' } })).status).toBe(200);
+    expect(
+      (await t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'before the crash' } })).status,
+    ).toBe(200);
     model.script({ match: 'crash-here', steps: [{ hang: true }] });
     const pending = t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'crash-here' } });
     await model.waitFor((r) => r.prompt === 'crash-here');
@@ -46,7 +48,9 @@ describe('in-process faults', () => {
     expect(promptTexts(model.mainRequests().at(-1)!)).toContain('before the crash');
     const history = (await (await t.request('/api/v1/sessions/f/history?limit=100')).json()).data;
     expect(history.find((r: { content: string }) => r.content === 'crash-here')).toBeDefined();
-    expect(history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error')).toHaveLength(1);
+    expect(
+      history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error'),
+    ).toHaveLength(1);
   });
 
   it('a locked database is a 503 problem with Retry-After, and nothing is half-written', async () => {
@@ -80,14 +84,26 @@ describe('server killed', () => {
 
   it('SIGKILL mid-chat: no CLI process outlives it, and after a restart the turn reads as interrupted and the session goes on', async () => {
     const key = 'kill-test-key-12345678';
-    const env = { ...cli.env, API_KEYS: key, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), APPROVED_DIRECTORY: join(dir, 'ws'), LOG_LEVEL: 'info' };
+    const env = {
+      ...cli.env,
+      API_KEYS: key,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      LOG_LEVEL: 'info',
+    };
     mkdirSync(join(dir, 'ws'), { recursive: true });
     const first = await startServerProcess(dir, env);
     const api1 = apiOf(first.url, key);
     expect((await api1('/api/v1/sessions', { method: 'POST', json: { name: 'k' } })).status).toBe(201);
-    expect((await api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'kept before the kill' } })).status).toBe(200);
+    expect(
+      (await api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'kept before the kill' } })).status,
+    ).toBe(200);
     model.script({ match: 'killed-mid-turn', steps: [{ hang: true }] });
-    const pending = api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'killed-mid-turn' } }).catch((e: Error) => e);
+    const pending = api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'killed-mid-turn' } }).catch(
+      (e: Error) => e,
+    );
     await model.waitFor((r) => r.prompt === 'killed-mid-turn');
     first.child.kill('SIGKILL');
     expect(await pending).toBeInstanceOf(Error);

@@ -1,7 +1,20 @@
 // Upload faults: the workspace disk full (a real 1 MiB tmpfs), the server SIGKILLed mid-upload, and the start-up sweep of upload temp files — a clear 507 or a recovered state, nothing acknowledged lost.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmdirSync, rmSync, statfsSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmdirSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +68,10 @@ function unmount(dir: string): void {
   }
 }
 
-const isMounted = (dir: string) => readFileSync('/proc/self/mounts', 'utf8').split('\n').some((line) => line.split(' ')[1] === dir);
+const isMounted = (dir: string) =>
+  readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === dir);
 
 /** Why a tmpfs cannot be mounted here (undefined when it can). In CI that is a failure, not a skip. */
 function tmpfsUnavailable(): string | undefined {
@@ -149,7 +165,11 @@ describe.skipIf(tmpfsUnavailable() !== undefined)('workspaces on a full disk (1 
     const small = randomBytes(64 * 1024);
     const after = await upload(form('incoming/small.bin', small, 'small.bin'));
     expect(after.status).toBe(201);
-    expect((await after.json()).data).toMatchObject({ path: 'incoming/small.bin', size: small.length, sha256: sha(small) });
+    expect((await after.json()).data).toMatchObject({
+      path: 'incoming/small.bin',
+      size: small.length,
+      sha256: sha(small),
+    });
     expect(sha(readFileSync(join(ws, 'incoming', 'small.bin')))).toBe(sha(small));
     expect(tree(ws)).toEqual(['incoming', 'incoming/small.bin', 'kept.bin']);
     expect(freeBytes(ws)).toBeLessThanOrEqual(free - small.length);
@@ -166,7 +186,15 @@ describe('server SIGKILLed mid-upload', () => {
   beforeAll(() => {
     cli = makeCliEnv(model.url);
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-upload-kill-')));
-    env = { ...cli.env, API_KEYS: key, PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), APPROVED_DIRECTORY: join(dir, 'ws'), LOG_LEVEL: 'info' };
+    env = {
+      ...cli.env,
+      API_KEYS: key,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      LOG_LEVEL: 'info',
+    };
     mkdirSync(join(dir, 'ws'), { recursive: true });
   });
 
@@ -206,7 +234,11 @@ describe('server SIGKILLed mid-upload', () => {
     const declared = 8 * 1024 * 1024;
     const req = httpRequest(`${first.url}${FILES}`, {
       method: 'POST',
-      headers: { 'x-api-key': key, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + declared + tail.length) },
+      headers: {
+        'x-api-key': key,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + declared + tail.length),
+      },
     });
     const outcome = new Promise<Error | number>((resolve) => {
       req.on('error', resolve);
@@ -250,7 +282,12 @@ describe('server SIGKILLed mid-upload', () => {
       const again = randomBytes(512 * 1024);
       const res = await api2(FILES, { method: 'POST', body: form('docs/big.bin', again, 'big.bin') });
       expect(res.status).toBe(201);
-      expect((await res.json()).data).toMatchObject({ path: 'docs/big.bin', size: again.length, sha256: sha(again), created: true });
+      expect((await res.json()).data).toMatchObject({
+        path: 'docs/big.bin',
+        size: again.length,
+        sha256: sha(again),
+        created: true,
+      });
       expect(sha(readFileSync(join(ws, 'docs', 'big.bin')))).toBe(sha(again));
       expect(tempsIn(ws)).toEqual([]);
     } finally {
@@ -281,7 +318,9 @@ describe('the start-up sweep of upload temp files', () => {
       writeFileSync(join(outside, temp), 'outside');
       symlinkSync(outside, join(ws, 'out-link'));
 
-      expect((await removeUploadLeftovers(root)).sort()).toEqual([`k_0123456789abcdef/box/${temp}`, `k_0123456789abcdef/box/.hidden/deep/${temp}`].sort());
+      expect((await removeUploadLeftovers(root)).sort()).toEqual(
+        [`k_0123456789abcdef/box/${temp}`, `k_0123456789abcdef/box/.hidden/deep/${temp}`].sort(),
+      );
       expect(existsSync(join(ws, temp))).toBe(false);
       expect(existsSync(join(ws, '.hidden', 'deep', temp))).toBe(false);
       for (const p of kept) expect(readFileSync(join(ws, p), 'utf8'), p).toBe('keep');

@@ -31,7 +31,9 @@ async function operations(): Promise<Operation[]> {
     for (const [method, op] of Object.entries<any>(item)) {
       if (!['get', 'post', 'put', 'patch', 'delete'].includes(method)) continue;
       const params = [...path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]!);
-      const query = Object.fromEntries((op.parameters ?? []).filter((p: any) => p.in === 'query').map((p: any) => [p.name, p.schema]));
+      const query = Object.fromEntries(
+        (op.parameters ?? []).filter((p: any) => p.in === 'query').map((p: any) => [p.name, p.schema]),
+      );
       const body = op.requestBody?.content?.['application/json']?.schema;
       ops.push({ method: method.toUpperCase(), path, params, query, body });
     }
@@ -42,7 +44,13 @@ async function operations(): Promise<Operation[]> {
 /** A fingerprint of everything stored: row counts of each table (the audit trail aside: it records rejections too) and the newest session change. */
 async function fingerprint(): Promise<string> {
   const db = ctx.t.server.store.db as any;
-  const tables = (await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name not like 'kysely_%' and name not like 'sqlite_%'`.execute(db)).rows.map((r) => r.name);
+  const tables = (
+    await sql<{
+      name: string;
+    }>`select name from sqlite_master where type = 'table' and name not like 'kysely_%' and name not like 'sqlite_%'`.execute(
+      db,
+    )
+  ).rows.map((r) => r.name);
   const parts: string[] = [];
   for (const name of tables.filter((n) => !n.startsWith('audit')).sort()) {
     const row = (await sql<{ n: number }>`select count(*) as n from ${sql.table(name)}`.execute(db)).rows[0];
@@ -55,7 +63,21 @@ async function fingerprint(): Promise<string> {
 const weirdString = fc.oneof(
   fc.string(),
   fc.string({ unit: 'grapheme', maxLength: 50 }),
-  fc.constantFrom('', ' ', '..', '../../etc/passwd', '%2e%2e%2f', '\u0000', 'fuzz', 'a'.repeat(5000), '😀'.repeat(100), '<script>', "' or 1=1 --", '{}', 'null'),
+  fc.constantFrom(
+    '',
+    ' ',
+    '..',
+    '../../etc/passwd',
+    '%2e%2e%2f',
+    '\u0000',
+    'fuzz',
+    'a'.repeat(5000),
+    '😀'.repeat(100),
+    '<script>',
+    "' or 1=1 --",
+    '{}',
+    'null',
+  ),
 );
 const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   weirdString,
@@ -70,7 +92,9 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
 /** A body built from the schema's property names with random values (sometimes the right type), or garbage. */
 function bodyFor(schema: any): fc.Arbitrary<{ raw?: string; json?: unknown }> {
   const props = Object.keys(schema?.properties ?? {});
-  const shaped = fc.dictionary(fc.constantFrom(...(props.length > 0 ? props : ['x']), 'unexpected'), weirdValue, { maxKeys: props.length + 1 });
+  const shaped = fc.dictionary(fc.constantFrom(...(props.length > 0 ? props : ['x']), 'unexpected'), weirdValue, {
+    maxKeys: props.length + 1,
+  });
   return fc.oneof(
     shaped.map((json) => ({ json })),
     weirdValue.map((json) => ({ json })),
@@ -79,11 +103,20 @@ function bodyFor(schema: any): fc.Arbitrary<{ raw?: string; json?: unknown }> {
 }
 
 function segment(): fc.Arbitrary<string> {
-  return fc.oneof({ weight: 1, arbitrary: fc.constant('fuzz') }, { weight: 3, arbitrary: weirdString.filter((s) => s.length > 0 && s.length < 300) });
+  return fc.oneof(
+    { weight: 1, arbitrary: fc.constant('fuzz') },
+    { weight: 3, arbitrary: weirdString.filter((s) => s.length > 0 && s.length < 300) },
+  );
 }
 
 function isProblem(body: any, status: number): boolean {
-  return typeof body?.type === 'string' && typeof body.title === 'string' && body.status === status && typeof body.detail === 'string' && typeof body.request_id === 'string';
+  return (
+    typeof body?.type === 'string' &&
+    typeof body.title === 'string' &&
+    body.status === status &&
+    typeof body.detail === 'string' &&
+    typeof body.request_id === 'string'
+  );
 }
 
 describe('OpenAPI fuzz', () => {
@@ -94,9 +127,17 @@ describe('OpenAPI fuzz', () => {
     for (const op of ops) {
       const request = fc.record({
         params: fc.tuple(...op.params.map(() => segment())),
-        query: fc.dictionary(fc.constantFrom(...Object.keys(op.query), 'junk'), weirdString.map(String), { maxKeys: 3 }),
+        query: fc.dictionary(fc.constantFrom(...Object.keys(op.query), 'junk'), weirdString.map(String), {
+          maxKeys: 3,
+        }),
         body: op.body ? bodyFor(op.body) : fc.constant<{ raw?: string; json?: unknown }>({}),
-        contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded', 'application/json; charset=latin1'),
+        contentType: fc.constantFrom(
+          'application/json',
+          'application/json',
+          'text/plain',
+          'application/x-www-form-urlencoded',
+          'application/json; charset=latin1',
+        ),
         key: fc.constantFrom<string | null>(KEYS[0], KEYS[0], KEYS[1], null, 'wrong-key-xxxxxxxx'),
         requestId: fc.option(weirdString, { nil: undefined }),
       });
@@ -112,8 +153,13 @@ describe('OpenAPI fuzz', () => {
           if (hasBody) headers['content-type'] = r.contentType;
           const before = await fingerprint();
           const res = await app.inject({ method: op.method as any, url, query: r.query, headers, payload });
-          expect(res.statusCode, `${op.method} ${url} → ${res.statusCode}: ${res.body.slice(0, 300)}`).toBeLessThan(500);
-          expect(res.headers['x-request-id'], `${op.method} ${url} → ${res.statusCode} ${JSON.stringify(res.headers)}`).toBeTruthy();
+          expect(res.statusCode, `${op.method} ${url} → ${res.statusCode}: ${res.body.slice(0, 300)}`).toBeLessThan(
+            500,
+          );
+          expect(
+            res.headers['x-request-id'],
+            `${op.method} ${url} → ${res.statusCode} ${JSON.stringify(res.headers)}`,
+          ).toBeTruthy();
           if (res.statusCode >= 400) {
             expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
             const body = res.json();

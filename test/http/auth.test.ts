@@ -32,7 +32,11 @@ describe('auth with API keys', () => {
   });
 
   it('a wrong key → 401 invalid-api-key, and the key is not echoed', async () => {
-    for (const headers of [{ 'x-api-key': 'nope-nope-nope' }, { authorization: 'Bearer nope-nope-nope' }, { 'x-api-key': KEY.slice(0, -1) }]) {
+    for (const headers of [
+      { 'x-api-key': 'nope-nope-nope' },
+      { authorization: 'Bearer nope-nope-nope' },
+      { 'x-api-key': KEY.slice(0, -1) },
+    ]) {
       const res = await app.inject({ url: '/api/v1/whoami', headers });
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer');
@@ -91,7 +95,9 @@ describe('open mode (no API_KEYS)', () => {
 
   it('every request is the local tenant, key or not', async () => {
     expect((await app.inject({ url: '/api/v1/whoami' })).json()).toEqual({ tenant: 'local' });
-    expect((await app.inject({ url: '/api/v1/whoami', headers: { 'x-api-key': 'anything-at-all' } })).json()).toEqual({ tenant: 'local' });
+    expect((await app.inject({ url: '/api/v1/whoami', headers: { 'x-api-key': 'anything-at-all' } })).json()).toEqual({
+      tenant: 'local',
+    });
   });
 
   it('health says auth_mode open', async () => {

@@ -25,7 +25,18 @@ describe('rangeOf', () => {
   });
 
   it('ignores (whole file) other units, several ranges, bad syntax and reversed ranges', () => {
-    for (const h of [undefined, '', 'items=0-1', 'bytes=0-1,5-6', 'bytes=a-b', 'bytes=-', 'bytes=5-1', 'bytes 0-1', 'bytes=0x1-2', 'bytes=1.5-2']) {
+    for (const h of [
+      undefined,
+      '',
+      'items=0-1',
+      'bytes=0-1,5-6',
+      'bytes=a-b',
+      'bytes=-',
+      'bytes=5-1',
+      'bytes 0-1',
+      'bytes=0x1-2',
+      'bytes=1.5-2',
+    ]) {
       expect(range(h), String(h)).toEqual({ kind: 'full' });
     }
   });
@@ -65,7 +76,11 @@ describe('content type and disposition', () => {
 
   it('sends an attachment with an ASCII fallback and the exact UTF-8 name', () => {
     expect(contentDisposition('a.txt')).toBe(`attachment; filename="a.txt"; filename*=UTF-8''a.txt`);
-    expect(contentDisposition('résumé "v2".pdf')).toBe(`attachment; filename="r_sum_ _v2_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf`);
-    expect(contentDisposition("it's (1).txt")).toBe(`attachment; filename="it's (1).txt"; filename*=UTF-8''it%27s%20%281%29.txt`);
+    expect(contentDisposition('résumé "v2".pdf')).toBe(
+      `attachment; filename="r_sum_ _v2_.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%20%22v2%22.pdf`,
+    );
+    expect(contentDisposition("it's (1).txt")).toBe(
+      `attachment; filename="it's (1).txt"; filename*=UTF-8''it%27s%20%281%29.txt`,
+    );
   });
 });

@@ -43,7 +43,11 @@ describe('security headers', () => {
       expect(attrs).toMatch(/src="\.\/static\//);
       expect(body!.trim()).toBe('');
     }
-    for (const asset of ['/docs/static/swagger-initializer.js', '/docs/static/swagger-ui-bundle.js', '/docs/static/swagger-ui.css']) {
+    for (const asset of [
+      '/docs/static/swagger-initializer.js',
+      '/docs/static/swagger-ui-bundle.js',
+      '/docs/static/swagger-ui.css',
+    ]) {
       const res = await t.app.inject({ url: asset });
       expect(res.statusCode, asset).toBe(200);
     }
@@ -64,7 +68,10 @@ describe('CORS', () => {
   it('none configured: no CORS headers at all, preflights are not answered', async () => {
     const t = await appWithStore({ CORS_ORIGINS: '' });
     try {
-      const res = await t.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY, origin: 'https://app.example.com' } });
+      const res = await t.app.inject({
+        url: '/api/v1/usage',
+        headers: { 'x-api-key': USER_KEY, origin: 'https://app.example.com' },
+      });
       expect(res.statusCode).toBe(200);
       expect(res.headers['access-control-allow-origin']).toBeUndefined();
       const pre = await t.app.inject(preflight('https://app.example.com'));
@@ -85,12 +92,18 @@ describe('CORS', () => {
       expect(String(pre.headers['access-control-allow-methods'])).toContain('DELETE');
       expect(pre.headers['access-control-allow-credentials']).toBeUndefined();
 
-      const res = await t.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY, origin: 'http://localhost:3000' } });
+      const res = await t.app.inject({
+        url: '/api/v1/usage',
+        headers: { 'x-api-key': USER_KEY, origin: 'http://localhost:3000' },
+      });
       expect(res.headers['access-control-allow-origin']).toBe('http://localhost:3000');
       expect(String(res.headers.vary)).toMatch(/Origin/i);
       expect(String(res.headers['access-control-expose-headers'])).toContain('X-RateLimit-Remaining');
 
-      const denied = await t.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY, origin: 'https://evil.example.net' } });
+      const denied = await t.app.inject({
+        url: '/api/v1/usage',
+        headers: { 'x-api-key': USER_KEY, origin: 'https://evil.example.net' },
+      });
       expect(denied.headers['access-control-allow-origin']).toBeUndefined();
       const deniedPre = await t.app.inject(preflight('https://evil.example.net'));
       expect(deniedPre.headers['access-control-allow-origin']).toBeUndefined();
@@ -106,7 +119,10 @@ describe('CORS', () => {
   it('`*` only when written explicitly', async () => {
     const t = await appWithStore({ CORS_ORIGINS: '*' });
     try {
-      const res = await t.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY, origin: 'https://anyone.example' } });
+      const res = await t.app.inject({
+        url: '/api/v1/usage',
+        headers: { 'x-api-key': USER_KEY, origin: 'https://anyone.example' },
+      });
       expect(res.headers['access-control-allow-origin']).toBe('*');
     } finally {
       await t.close();
@@ -127,14 +143,39 @@ describe('bad bodies', () => {
   afterAll(() => t.close());
 
   it.each([
-    ['oversize', { payload: JSON.stringify({ name: 'x'.repeat(20_000) }), headers: { 'content-type': 'application/json' } }, 413, '/problems/payload-too-large'],
-    ['malformed JSON', { payload: '{"name": ', headers: { 'content-type': 'application/json' } }, 400, '/problems/bad-json'],
+    [
+      'oversize',
+      { payload: JSON.stringify({ name: 'x'.repeat(20_000) }), headers: { 'content-type': 'application/json' } },
+      413,
+      '/problems/payload-too-large',
+    ],
+    [
+      'malformed JSON',
+      { payload: '{"name": ', headers: { 'content-type': 'application/json' } },
+      400,
+      '/problems/bad-json',
+    ],
     ['empty JSON', { payload: '', headers: { 'content-type': 'application/json' } }, 400, '/problems/bad-json'],
-    ['not JSON', { payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, '/problems/unsupported-media-type'],
-    ['the wrong shape', { payload: JSON.stringify([1, 2]), headers: { 'content-type': 'application/json' } }, 422, '/problems/validation-failed'],
+    [
+      'not JSON',
+      { payload: 'name=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+      415,
+      '/problems/unsupported-media-type',
+    ],
+    [
+      'the wrong shape',
+      { payload: JSON.stringify([1, 2]), headers: { 'content-type': 'application/json' } },
+      422,
+      '/problems/validation-failed',
+    ],
   ])('%s → a problem, nothing created', async (_what, req, status, type) => {
     const before = (await t.store.apiKeys.list({ offset: 0, limit: 1 })).total;
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/keys', ...req, headers: { ...req.headers, 'x-api-key': ADMIN_KEY } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      ...req,
+      headers: { ...req.headers, 'x-api-key': ADMIN_KEY },
+    });
     expect(res.statusCode).toBe(status);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(res.json().type).toBe(type);
@@ -153,7 +194,12 @@ describe('secrets stay out of logs and problems', () => {
     });
     const t = await appWithStore({}, { logger: { level: 'trace', stream } });
     try {
-      const created = await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: { 'x-api-key': ADMIN_KEY }, payload: { name: 'logged?' } });
+      const created = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/keys',
+        headers: { 'x-api-key': ADMIN_KEY },
+        payload: { name: 'logged?' },
+      });
       const secret: string = created.json().data.secret;
       const guess = 'cca_guessed-secret-value-0000';
       const requests = [
@@ -162,11 +208,20 @@ describe('secrets stay out of logs and problems', () => {
         { url: '/api/v1/usage', headers: { authorization: `Bearer ${USER_KEY}` } },
         { url: '/api/v1/usage', headers: { 'x-api-key': guess } },
         { url: `/api/v1/nothing?access_token=${secret}`, headers: { authorization: `Bearer ${guess}` } },
-        { method: 'POST' as const, url: `/api/v1/keys?secret=${secret}`, headers: { 'x-api-key': ADMIN_KEY }, payload: '{oops' , contentType: 'application/json' },
+        {
+          method: 'POST' as const,
+          url: `/api/v1/keys?secret=${secret}`,
+          headers: { 'x-api-key': ADMIN_KEY },
+          payload: '{oops',
+          contentType: 'application/json',
+        },
       ];
       for (const r of requests) {
         const { contentType, ...req } = r as typeof r & { contentType?: string };
-        const res = await t.app.inject({ ...req, headers: { ...req.headers, ...(contentType ? { 'content-type': contentType } : {}) } });
+        const res = await t.app.inject({
+          ...req,
+          headers: { ...req.headers, ...(contentType ? { 'content-type': contentType } : {}) },
+        });
         expect(res.statusCode).toBeLessThan(500);
         for (const s of [USER_KEY, ADMIN_KEY, secret, guess]) expect(res.body).not.toContain(s);
       }

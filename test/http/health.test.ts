@@ -39,7 +39,11 @@ describe('health', () => {
     const res = await health({ dbOk: false });
     expect(res.statusCode).toBe(503);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
-    expect(res.json().data).toMatchObject({ status: 'degraded', database: { ok: false, dialect: 'sqlite' }, auth_mode: 'open' });
+    expect(res.json().data).toMatchObject({
+      status: 'degraded',
+      database: { ok: false, dialect: 'sqlite' },
+      auth_mode: 'open',
+    });
   });
 
   it('counts a throwing or hanging ping as down', async () => {
@@ -54,6 +58,11 @@ describe('health', () => {
   it('is degraded when the CLI does not start, and tells where the CLI comes from', async () => {
     const res = await health({ cliOk: false, cliPath: '/opt/claude' });
     expect(res.statusCode).toBe(503);
-    expect(res.json().data.claude).toEqual({ cli_ok: false, cli_version: null, cli_path_source: 'CLAUDE_CLI_PATH', auth: 'api_key' });
+    expect(res.json().data.claude).toEqual({
+      cli_ok: false,
+      cli_version: null,
+      cli_path_source: 'CLAUDE_CLI_PATH',
+      auth: 'api_key',
+    });
   });
 });

@@ -45,7 +45,9 @@ describe('openapi', () => {
     expect(doc.openapi).toBe('3.1.0');
     expect(doc.info).toMatchObject({ title: 'claude-code-api', version: '0.1.0-test' });
     expect(doc.servers).toHaveLength(1);
-    expect(doc.tags.map((t: { name: string }) => t.name)).toEqual(expect.arrayContaining(['Health', 'Sessions', 'Chat', 'History']));
+    expect(doc.tags.map((t: { name: string }) => t.name)).toEqual(
+      expect.arrayContaining(['Health', 'Sessions', 'Chat', 'History']),
+    );
     expect(doc.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'X-API-Key' });
     expect(doc.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer' });
     expect(doc.security).toEqual([{ apiKey: [] }, { bearer: [] }]);
@@ -56,7 +58,9 @@ describe('openapi', () => {
     expect(health.tags).toEqual(['Health']);
     expect(health.security).toEqual([]);
     const body = health.responses['200'].content['application/json'].schema;
-    expect(body.properties.data.required).toEqual(expect.arrayContaining(['status', 'database', 'claude', 'engine', 'auth_mode', 'warnings']));
+    expect(body.properties.data.required).toEqual(
+      expect.arrayContaining(['status', 'database', 'claude', 'engine', 'auth_mode', 'warnings']),
+    );
     expect(health.responses['503']).toBeDefined();
   });
 

@@ -11,7 +11,11 @@ describe('request id', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
     app = await buildApp(stubDeps({ apiKeys: ['secret-key-1'] }), { logger: false });
-    app.post('/api/v1/echo', { schema: { body: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } } }, async (req) => req.body);
+    app.post(
+      '/api/v1/echo',
+      { schema: { body: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } } },
+      async (req) => req.body,
+    );
     app.get('/api/v1/boom', { config: { public: true } }, async () => {
       throw new Error('boom');
     });
@@ -47,13 +51,24 @@ describe('request id', () => {
     ['404', { method: 'GET' as const, url: '/nope' }],
     ['401', { method: 'POST' as const, url: '/api/v1/echo', payload: { message: 'x' } }],
     ['422', { method: 'POST' as const, url: '/api/v1/echo', payload: {}, headers: { 'x-api-key': 'secret-key-1' } }],
-    ['400', { method: 'POST' as const, url: '/api/v1/echo', payload: '{bad', headers: { 'x-api-key': 'secret-key-1', 'content-type': 'application/json' } }],
+    [
+      '400',
+      {
+        method: 'POST' as const,
+        url: '/api/v1/echo',
+        payload: '{bad',
+        headers: { 'x-api-key': 'secret-key-1', 'content-type': 'application/json' },
+      },
+    ],
     ['500', { method: 'GET' as const, url: '/api/v1/boom' }],
     ['hijacked stream', { method: 'GET' as const, url: '/api/v1/stream' }],
     ['docs', { method: 'GET' as const, url: '/docs/' }],
     ['openapi', { method: 'GET' as const, url: '/openapi.json' }],
   ])('is on the %s response, with the client id', async (_name, req) => {
-    const res = await app.inject({ ...req, headers: { ...('headers' in req ? req.headers : {}), 'x-request-id': 'trace-42' } });
+    const res = await app.inject({
+      ...req,
+      headers: { ...('headers' in req ? req.headers : {}), 'x-request-id': 'trace-42' },
+    });
     expect(res.headers['x-request-id']).toBe('trace-42');
     if (res.statusCode >= 400) expect(res.json().request_id).toBe('trace-42');
   });

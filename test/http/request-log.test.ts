@@ -27,8 +27,14 @@ describe('request log', () => {
       reply.raw.writeHead(200, { 'content-type': 'text/event-stream' });
       reply.raw.end(': hi\n\n');
     });
-    await app.inject({ url: '/api/v1/thing?api_key=log-key-123&page=2', headers: { 'x-api-key': 'log-key-123', 'x-request-id': 'log-1' } });
-    await app.inject({ url: '/api/v1/thing', headers: { authorization: 'Bearer log-key-123', 'x-request-id': 'log-2' } });
+    await app.inject({
+      url: '/api/v1/thing?api_key=log-key-123&page=2',
+      headers: { 'x-api-key': 'log-key-123', 'x-request-id': 'log-1' },
+    });
+    await app.inject({
+      url: '/api/v1/thing',
+      headers: { authorization: 'Bearer log-key-123', 'x-request-id': 'log-2' },
+    });
     await app.inject({ url: '/api/v1/stream', headers: { 'x-api-key': 'log-key-123', 'x-request-id': 'log-3' } });
     await app.close();
     const requests = lines.filter((l) => l.msg === 'request completed');
@@ -55,7 +61,8 @@ describe('request log', () => {
     const res = await app.inject({ url: '/api/v1/fail' });
     await app.close();
     expect(res.body).not.toContain('secret-internal-detail');
-    const err = lines.find((l) => l.msg === 'unhandled error') as { err?: { message?: string; stack?: string } } | undefined;
+    const err = lines.find((l) => l.msg === 'unhandled error') as
+      { err?: { message?: string; stack?: string } } | undefined;
     expect(err?.err?.message).toBe('secret-internal-detail');
     expect(lines.filter((l) => l.msg === 'request completed')).toHaveLength(1);
   });

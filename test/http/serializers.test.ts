@@ -17,8 +17,20 @@ type Build = (s: unknown, o: unknown) => (r: ReturnType<typeof route>) => (v: un
 const stock = (SerializerSelector() as unknown as Build)({}, {});
 const ours = (listItemSerializers() as unknown as Build)({}, {});
 
-const item = (i: number, note: string | null = `n\u00e9 "${i}" \\ \n\u2028`) => ({ id: `id-${i}`, n: i / 3, note, nested: { a: i, extra: 'dropped' }, free: { k: [i, 'v'] }, unlisted: true });
-const meta = { request_id: 'r', timestamp: '2026-12-01T00:00:00.000Z', version: 'v1', pagination: { page: 1, limit: 20, total: 3, pages: 1 } };
+const item = (i: number, note: string | null = `n\u00e9 "${i}" \\ \n\u2028`) => ({
+  id: `id-${i}`,
+  n: i / 3,
+  note,
+  nested: { a: i, extra: 'dropped' },
+  free: { k: [i, 'v'] },
+  unlisted: true,
+});
+const meta = {
+  request_id: 'r',
+  timestamp: '2026-12-01T00:00:00.000Z',
+  version: 'v1',
+  pagination: { page: 1, limit: 20, total: 3, pages: 1 },
+};
 const deepFreeze = <T>(v: T): T => {
   if (v && typeof v === 'object') {
     for (const x of Object.values(v)) deepFreeze(x);
@@ -47,7 +59,9 @@ describe('listItemSerializers', () => {
   it('keeps the JSON of a frozen item (the same object is written once), never of an unfrozen one', () => {
     const frozen = deepFreeze(item(7));
     const first = actual({ data: [frozen], meta });
-    expect(actual({ data: [frozen], meta: { ...meta, request_id: 'other' } })).toBe(first.replace('"request_id":"r"', '"request_id":"other"'));
+    expect(actual({ data: [frozen], meta: { ...meta, request_id: 'other' } })).toBe(
+      first.replace('"request_id":"r"', '"request_id":"other"'),
+    );
     const open = item(8);
     const before = actual({ data: [open], meta });
     open.n = 99;

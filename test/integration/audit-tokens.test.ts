@@ -20,7 +20,12 @@ describe('POST /api/v1/tokens/count without credentials', () => {
   afterAll(() => t.close());
 
   it('answers an estimate, clearly marked, with the reason', async () => {
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/tokens/count', headers: { 'x-api-key': USER_KEY }, payload: { message: 'x'.repeat(400) } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/tokens/count',
+      headers: { 'x-api-key': USER_KEY },
+      payload: { message: 'x'.repeat(400) },
+    });
     expect(res.statusCode).toBe(200);
     expect(res.json().data).toEqual({
       input_tokens: 104,
@@ -32,8 +37,18 @@ describe('POST /api/v1/tokens/count without credentials', () => {
   });
 
   it('validates its body', async () => {
-    for (const payload of [{ messages: [] }, { messages: [{ role: 'system', content: 'x' }] }, { message: 5 }, { message: 'x', extra: true }]) {
-      const res = await t.app.inject({ method: 'POST', url: '/api/v1/tokens/count', headers: { 'x-api-key': USER_KEY }, payload });
+    for (const payload of [
+      { messages: [] },
+      { messages: [{ role: 'system', content: 'x' }] },
+      { message: 5 },
+      { message: 'x', extra: true },
+    ]) {
+      const res = await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/tokens/count',
+        headers: { 'x-api-key': USER_KEY },
+        payload,
+      });
       expect(res.statusCode, JSON.stringify(payload)).toBe(422);
     }
   });
@@ -46,7 +61,9 @@ describe('TokenCounter', () => {
     const counter = new TokenCounter({ env: { ANTHROPIC_AUTH_TOKEN: 'tok-123', ANTHROPIC_BASE_URL: `${model.url}/` } });
     const count = await counter.count({ model: 'opus', messages });
     expect(count).toMatchObject({ estimated: false, source: 'count_tokens_api', model: 'claude-opus-4-1' });
-    const seen = await model.waitFor((r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count me in'));
+    const seen = await model.waitFor(
+      (r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count me in'),
+    );
     expect(seen.headers.authorization).toBe('Bearer tok-123');
     expect(seen.headers['x-api-key']).toBeUndefined();
   });
@@ -60,11 +77,22 @@ describe('TokenCounter', () => {
     await new Promise<void>((resolve) => failing.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
     try {
-      const bad = await new TokenCounter({ env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: url } }).count({ messages });
-      expect(bad).toMatchObject({ estimated: true, source: 'estimate', reason: 'The count_tokens endpoint answered 400: model: unknown.' });
-      const slow = await new TokenCounter({ env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: `${url}/slow` }, timeoutMs: 300 }).count({ messages });
+      const bad = await new TokenCounter({ env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: url } }).count({
+        messages,
+      });
+      expect(bad).toMatchObject({
+        estimated: true,
+        source: 'estimate',
+        reason: 'The count_tokens endpoint answered 400: model: unknown.',
+      });
+      const slow = await new TokenCounter({
+        env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: `${url}/slow` },
+        timeoutMs: 300,
+      }).count({ messages });
       expect(slow.reason).toMatch(/did not answer in time/);
-      const gone = await new TokenCounter({ env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'http://127.0.0.1:1' } }).count({ messages });
+      const gone = await new TokenCounter({
+        env: { ANTHROPIC_API_KEY: 'k', ANTHROPIC_BASE_URL: 'http://127.0.0.1:1' },
+      }).count({ messages });
       expect(gone).toMatchObject({ estimated: true, reason: expect.stringMatching(/could not be reached/) });
       expect(gone.input_tokens).toBe(estimateTokens({ messages }));
     } finally {

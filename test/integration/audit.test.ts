@@ -16,7 +16,10 @@ const ctx = useTestServer({ ADMIN_API_KEYS: ADMIN });
 beforeAll(async () => {
   ctx.model.script({
     match: 'audit-write-file',
-    steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/audited.txt', content: 'audited\n' } } }, { text: 'Wrote it.' }],
+    steps: [
+      { tool: { name: 'Write', input: { file_path: '{{cwd}}/audited.txt', content: 'audited\n' } } },
+      { text: 'Wrote it.' },
+    ],
   });
 });
 
@@ -28,10 +31,14 @@ async function audit(query: string, key: string = ALICE): Promise<{ data: Row[];
 }
 /** Audit rows are written after the response: wait until `count` rows match. */
 const rowsOf = (query: string, count: number, key: string = ALICE) =>
-  eventually(async () => {
-    const body = await audit(query, key);
-    return body.data.length >= count ? body.data : undefined;
-  }, 10_000, `${count} audit rows for ${query}`);
+  eventually(
+    async () => {
+      const body = await audit(query, key);
+      return body.data.length >= count ? body.data : undefined;
+    },
+    10_000,
+    `${count} audit rows for ${query}`,
+  );
 
 describe('audit trail', () => {
   let createRequestId: string;
@@ -39,7 +46,11 @@ describe('audit trail', () => {
 
   it('a session create is a row: time, key, tenant, action, resource, status, request id, IP', async () => {
     const before = new Date().toISOString();
-    const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-1' }, headers: { 'x-request-id': 'aud-create-1' } });
+    const res = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      json: { name: 'aud-1' },
+      headers: { 'x-request-id': 'aud-create-1' },
+    });
     expect(res.status).toBe(201);
     createRequestId = res.headers.get('x-request-id')!;
     expect(createRequestId).toBe('aud-create-1');
@@ -60,12 +71,22 @@ describe('audit trail', () => {
     expect(row!.at >= before).toBe(true);
   });
 
-  it('a chat with a tool call: a session.chat row and a tool.use row carrying the chat\'s key and request id', async () => {
-    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat', { method: 'POST', json: { message: 'please audit-write-file' }, headers: { 'x-request-id': 'aud-chat-1' } });
+  it("a chat with a tool call: a session.chat row and a tool.use row carrying the chat's key and request id", async () => {
+    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat', {
+      method: 'POST',
+      json: { message: 'please audit-write-file' },
+      headers: { 'x-request-id': 'aud-chat-1' },
+    });
     expect(res.status).toBe(200);
     chatRequestId = 'aud-chat-1';
     const [chat] = await rowsOf('?action=session.chat', 1);
-    expect(chat).toMatchObject({ action: 'session.chat', session: 'aud-1', status: 200, request_id: chatRequestId, route: '/api/v1/sessions/:name/chat' });
+    expect(chat).toMatchObject({
+      action: 'session.chat',
+      session: 'aud-1',
+      status: 200,
+      request_id: chatRequestId,
+      route: '/api/v1/sessions/:name/chat',
+    });
     const [tool] = await rowsOf('?action=tool.use', 1);
     expect(tool).toMatchObject({
       action: 'tool.use',
@@ -84,8 +105,15 @@ describe('audit trail', () => {
   });
 
   it('a tool call the workspace policy denies is a tool.deny row with the reason', async () => {
-    ctx.model.script({ match: 'audit-read-outside', steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'Could not read it.' }] });
-    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat', { method: 'POST', json: { message: 'please audit-read-outside' }, headers: { 'x-request-id': 'aud-deny-1' } });
+    ctx.model.script({
+      match: 'audit-read-outside',
+      steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'Could not read it.' }],
+    });
+    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat', {
+      method: 'POST',
+      json: { message: 'please audit-read-outside' },
+      headers: { 'x-request-id': 'aud-deny-1' },
+    });
     expect(res.status).toBe(200);
     const [deny] = await rowsOf('?action=tool.deny', 1);
     expect(deny).toMatchObject({
@@ -101,24 +129,40 @@ describe('audit trail', () => {
   });
 
   it('a streamed chat is a session.chat_stream row', async () => {
-    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat/stream', { method: 'POST', json: { message: 'just say hi' } });
+    const res = await ctx.t.request('/api/v1/sessions/aud-1/chat/stream', {
+      method: 'POST',
+      json: { message: 'just say hi' },
+    });
     expect(res.status).toBe(200);
     await readSse(res);
     const [row] = await rowsOf('?action=session.chat_stream', 1);
     expect(row).toMatchObject({ status: 200, outcome: 'ok', session: 'aud-1' });
   });
 
-  it('refused requests are rows too (4xx = rejected), and the failed key\'s rows are only the admin\'s to see', async () => {
+  it("refused requests are rows too (4xx = rejected), and the failed key's rows are only the admin's to see", async () => {
     expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bad name!' } })).status).toBe(422);
     const [bad] = await rowsOf('?action=session.create&limit=1', 1);
     expect(bad).toMatchObject({ status: 422, outcome: 'rejected', key_id: envId(ALICE) });
 
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'x' }, key: 'not-a-key-at-all', headers: { 'x-request-id': 'aud-401' } })).status).toBe(401);
-    const [anon] = await eventually(async () => {
-      const body = await audit('?action=session.create', ADMIN);
-      const rows = body.data.filter((r) => r.request_id === 'aud-401');
-      return rows.length > 0 ? rows : undefined;
-    }, 10_000, 'the 401 row');
+    expect(
+      (
+        await ctx.t.request('/api/v1/sessions', {
+          method: 'POST',
+          json: { name: 'x' },
+          key: 'not-a-key-at-all',
+          headers: { 'x-request-id': 'aud-401' },
+        })
+      ).status,
+    ).toBe(401);
+    const [anon] = await eventually(
+      async () => {
+        const body = await audit('?action=session.create', ADMIN);
+        const rows = body.data.filter((r) => r.request_id === 'aud-401');
+        return rows.length > 0 ? rows : undefined;
+      },
+      10_000,
+      'the 401 row',
+    );
     expect(anon).toMatchObject({ key_id: null, tenant: null, status: 401, outcome: 'rejected' });
     expect((await audit('?limit=100')).data.some((r) => r.request_id === 'aud-401')).toBe(false);
   });
@@ -132,7 +176,12 @@ describe('audit trail', () => {
     await eventually(() => Date.now() > midMs, 1_000, 'the clock to pass the split point');
     expect((await ctx.t.request('/api/v1/sessions/aud-2', { method: 'DELETE' })).status).toBe(204);
     const [del] = await rowsOf('?action=session.delete', 1);
-    expect(del).toMatchObject({ status: 204, session: 'aud-2', resource: 'sessions/aud-2', route: '/api/v1/sessions/:name' });
+    expect(del).toMatchObject({
+      status: 204,
+      session: 'aud-2',
+      resource: 'sessions/aud-2',
+      route: '/api/v1/sessions/:name',
+    });
 
     const forSession = (await audit('?session=aud-2')).data;
     expect(forSession.map((r) => r.action).sort()).toEqual(['session.create', 'session.delete']);
@@ -158,8 +207,10 @@ describe('audit trail', () => {
     }
   });
 
-  it('tenancy: another user key sees none of these rows; an admin sees every tenant\'s', async () => {
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-1' }, key: BOB })).status).toBe(201);
+  it("tenancy: another user key sees none of these rows; an admin sees every tenant's", async () => {
+    expect(
+      (await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-1' }, key: BOB })).status,
+    ).toBe(201);
     const bobs = await rowsOf('?limit=100', 1, BOB);
     expect(bobs.every((r) => r.tenant === tenantOf(BOB))).toBe(true);
     expect((await audit('?session=aud-1', BOB)).data).toEqual([]);
@@ -167,16 +218,29 @@ describe('audit trail', () => {
     const tenants = new Set(all.map((r) => r.tenant));
     expect(tenants.has(tenantOf(ALICE))).toBe(true);
     expect(tenants.has(tenantOf(BOB))).toBe(true);
-    const asAlice = (await ctx.t.request('/api/v1/audit?limit=100', { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } })).json();
+    const asAlice = (
+      await ctx.t.request('/api/v1/audit?limit=100', { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } })
+    ).json();
     expect((await asAlice).data.every((r: Row) => r.tenant === tenantOf(ALICE))).toBe(true);
   });
 });
 
 describe('usage', () => {
-  type Sums = { cost_usd: number; input_tokens: number; output_tokens: number; cache_read_tokens: number; cache_creation_tokens: number; turns: number };
+  type Sums = {
+    cost_usd: number;
+    input_tokens: number;
+    output_tokens: number;
+    cache_read_tokens: number;
+    cache_creation_tokens: number;
+    turns: number;
+  };
 
-  async function historySums(session: string, key: string = ALICE): Promise<Sums & { models: string[]; days: string[] }> {
-    const rows: Row[] = (await (await ctx.t.request(`/api/v1/sessions/${session}/history?limit=100`, { key })).json()).data;
+  async function historySums(
+    session: string,
+    key: string = ALICE,
+  ): Promise<Sums & { models: string[]; days: string[] }> {
+    const rows: Row[] = (await (await ctx.t.request(`/api/v1/sessions/${session}/history?limit=100`, { key })).json())
+      .data;
     const assistant = rows.filter((r) => r.role === 'assistant');
     return {
       cost_usd: assistant.reduce((s, r) => s + (r.cost_usd ?? 0), 0),
@@ -204,7 +268,15 @@ describe('usage', () => {
     const bySession = await usage('?group_by=session');
     expect(bySession.groups).toHaveLength(1);
     const g = bySession.groups[0];
-    expect(g).toMatchObject({ group: 'aud-1', owner: tenantOf(ALICE), turns: 3, input_tokens: h.input_tokens, output_tokens: h.output_tokens, cache_read_tokens: h.cache_read_tokens, cache_creation_tokens: h.cache_creation_tokens });
+    expect(g).toMatchObject({
+      group: 'aud-1',
+      owner: tenantOf(ALICE),
+      turns: 3,
+      input_tokens: h.input_tokens,
+      output_tokens: h.output_tokens,
+      cache_read_tokens: h.cache_read_tokens,
+      cache_creation_tokens: h.cache_creation_tokens,
+    });
     close(g.cost_usd, h.cost_usd);
     expect(bySession.totals.turns).toBe(3);
 
@@ -216,15 +288,23 @@ describe('usage', () => {
     expect(byDay.groups.map((x: Row) => x.group)).toEqual(h.days);
 
     const byKey = await usage('?group_by=key');
-    expect(byKey.groups).toEqual([expect.objectContaining({ group: envId(ALICE), owner: tenantOf(ALICE), key_name: 'API_KEYS[0]', turns: 3 })]);
+    expect(byKey.groups).toEqual([
+      expect.objectContaining({ group: envId(ALICE), owner: tenantOf(ALICE), key_name: 'API_KEYS[0]', turns: 3 }),
+    ]);
   });
 
   it('a time range narrows the sums; a user key sees only its own tenant; an admin sees all keys', async () => {
     expect((await usage(`?to=${encodeURIComponent('2000-01-01T00:00:00Z')}`)).totals.turns).toBe(0);
-    expect((await usage(`?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).totals.turns).toBe(0);
+    expect((await usage(`?from=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).totals.turns).toBe(
+      0,
+    );
     expect((await usage(`?from=${encodeURIComponent('2000-01-01T00:00:00Z')}`)).totals.turns).toBe(3);
 
-    const bobChat = await ctx.t.request('/api/v1/sessions/bob-1/chat', { method: 'POST', json: { message: 'hello from bob' }, key: BOB });
+    const bobChat = await ctx.t.request('/api/v1/sessions/bob-1/chat', {
+      method: 'POST',
+      json: { message: 'hello from bob' },
+      key: BOB,
+    });
     expect(bobChat.status).toBe(200);
     const bob = await usage('?group_by=session', BOB);
     expect(bob.groups.map((x: Row) => x.group)).toEqual(['bob-1']);
@@ -238,27 +318,48 @@ describe('usage', () => {
   });
 
   it('a bad group_by or time is a 422', async () => {
-    for (const q of ['?group_by=planet', '?from=soon']) expect((await ctx.t.request(`/api/v1/usage${q}`)).status).toBe(422);
+    for (const q of ['?group_by=planet', '?from=soon'])
+      expect((await ctx.t.request(`/api/v1/usage${q}`)).status).toBe(422);
   });
 });
 
 describe('token counts', () => {
-  it('are exact through the Messages API\'s count_tokens with Claude Code\'s credentials', async () => {
+  it("are exact through the Messages API's count_tokens with Claude Code's credentials", async () => {
     const messages = [{ role: 'user', content: 'count-these-tokens please, all of them' }];
-    const res = await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: { model: 'claude-sonnet-4-5', system: 'Be brief.', messages } });
+    const res = await ctx.t.request('/api/v1/tokens/count', {
+      method: 'POST',
+      json: { model: 'claude-sonnet-4-5', system: 'Be brief.', messages },
+    });
     expect(res.status).toBe(200);
     const data = (await res.json()).data;
     const expected = tokensOf(JSON.stringify({ model: 'claude-sonnet-4-5', messages, system: 'Be brief.' }));
-    expect(data).toEqual({ input_tokens: expected, estimated: false, model: 'claude-sonnet-4-5', source: 'count_tokens_api' });
-    const seen = await ctx.model.waitFor((r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count-these-tokens'));
+    expect(data).toEqual({
+      input_tokens: expected,
+      estimated: false,
+      model: 'claude-sonnet-4-5',
+      source: 'count_tokens_api',
+    });
+    const seen = await ctx.model.waitFor(
+      (r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count-these-tokens'),
+    );
     expect(seen.headers['x-api-key']).toBe('test');
     expect(seen.headers['anthropic-version']).toBe('2023-06-01');
   });
 
   it('the `message` shorthand and model aliases work; sending both or neither is a 422', async () => {
-    const res = await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: { message: 'short one', model: 'sonnet' } });
+    const res = await ctx.t.request('/api/v1/tokens/count', {
+      method: 'POST',
+      json: { message: 'short one', model: 'sonnet' },
+    });
     expect((await res.json()).data).toMatchObject({ estimated: false, model: 'claude-sonnet-4-5' });
     expect((await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: {} })).status).toBe(422);
-    expect((await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: { message: 'a', messages: [{ role: 'user', content: 'b' }] } })).status).toBe(422);
+    expect(
+      (
+        await ctx.t.request('/api/v1/tokens/count', {
+          method: 'POST',
+          json: { message: 'a', messages: [{ role: 'user', content: 'b' }] },
+        })
+      ).status,
+    ).toBe(422);
   });
 });

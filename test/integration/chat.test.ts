@@ -32,7 +32,10 @@ describe('sync chat', () => {
   it('runs a Write in the workspace and answers with content, cost, usage and tools used', async () => {
     ctx.model.script({
       match: 'write-hello-file',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/hello.txt', content: 'Hello from Claude\n' } } }, { text: 'I wrote hello.txt.' }],
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/hello.txt', content: 'Hello from Claude\n' } } },
+        { text: 'I wrote hello.txt.' },
+      ],
     });
     const { status, json } = await chat('alpha', { message: 'please write-hello-file' });
     expect(status).toBe(200);
@@ -60,12 +63,18 @@ describe('sync chat', () => {
   it('feeds Bash output back to the model as the tool result', async () => {
     ctx.model.script({
       match: 'run-the-echo',
-      steps: [{ tool: { name: 'Bash', input: { command: 'echo bash-said-$((40+2))', description: 'echo a marker' } } }, { text: 'Ran it.' }],
+      steps: [
+        { tool: { name: 'Bash', input: { command: 'echo bash-said-$((40+2))', description: 'echo a marker' } } },
+        { text: 'Ran it.' },
+      ],
     });
     const { status, json } = await chat('alpha', { message: 'run-the-echo now' });
     expect(status).toBe(200);
     expect(json.data.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
-    const followUp = ctx.model.mainRequests().filter((r) => r.prompt?.includes('run-the-echo') && r.step === 1).at(-1);
+    const followUp = ctx.model
+      .mainRequests()
+      .filter((r) => r.prompt?.includes('run-the-echo') && r.step === 1)
+      .at(-1);
     expect(JSON.stringify(followUp?.body.messages.at(-1))).toContain('bash-said-42');
   });
 
@@ -90,7 +99,12 @@ describe('sync chat', () => {
     const { json } = await chat('alpha', { message: 'what did I ask before?' });
     expect(json.data.content).toBe('echo: what did I ask before?');
     const last = ctx.model.mainRequests().at(-1)!;
-    expect(promptTexts(last)).toEqual(['please write-hello-file', 'run-the-echo now', 'fix-the-notes please', 'what did I ask before?']);
+    expect(promptTexts(last)).toEqual([
+      'please write-hello-file',
+      'run-the-echo now',
+      'fix-the-notes please',
+      'what did I ask before?',
+    ]);
   });
 
   it('records every turn in history, in order, with tools, cost and timing', async () => {
@@ -99,7 +113,16 @@ describe('sync chat', () => {
     const body = await res.json();
     const rows = body.data;
     expect(body.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 8, pages: 1 });
-    expect(rows.map((r: { role: string }) => r.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+    expect(rows.map((r: { role: string }) => r.role)).toEqual([
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+      'user',
+      'assistant',
+    ]);
     expect(rows[0].content).toBe('please write-hello-file');
     expect(rows[1]).toMatchObject({ content: 'I wrote hello.txt.', status: 'ok', num_turns: 2 });
     expect(rows[1].tools_used[0].name).toBe('Write');
@@ -114,7 +137,9 @@ describe('sync chat', () => {
     expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 3, total: 8, pages: 3 });
 
     const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
-    const costs = rows.filter((r: { role: string }) => r.role === 'assistant').reduce((a: number, r: { cost_usd: number }) => a + r.cost_usd, 0);
+    const costs = rows
+      .filter((r: { role: string }) => r.role === 'assistant')
+      .reduce((a: number, r: { cost_usd: number }) => a + r.cost_usd, 0);
     expect(session.totals.turns).toBe(4);
     expect(session.totals.cost_usd).toBeCloseTo(costs, 10);
   });
@@ -124,7 +149,11 @@ describe('sync chat', () => {
     const r1 = await chat('beta', { message: 'first on beta' });
     expect(r1.status).toBe(200);
     expect(ctx.model.mainRequests().at(-1)!.body.model).toBe('claude-session-model');
-    const r2 = await chat('beta', { message: 'second on beta', model: 'claude-request-model', system: 'Answer like a pirate.' });
+    const r2 = await chat('beta', {
+      message: 'second on beta',
+      model: 'claude-request-model',
+      system: 'Answer like a pirate.',
+    });
     expect(r2.status).toBe(200);
     const req2 = ctx.model.mainRequests().at(-1)!;
     expect(req2.body.model).toBe('claude-request-model');
@@ -139,14 +168,20 @@ describe('sync chat', () => {
     await createSession('readonly', { allowed_tools: ['Read'] });
     ctx.model.script({
       match: 'try-to-write',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/nope.txt', content: 'x' } } }, { text: 'Could not write.' }],
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/nope.txt', content: 'x' } } },
+        { text: 'Could not write.' },
+      ],
     });
     const { status, json } = await chat('readonly', { message: 'try-to-write something' });
     expect(status).toBe(200);
     const session = (await (await ctx.t.request('/api/v1/sessions/readonly')).json()).data;
     expect(existsSync(join(session.workspace, 'nope.txt'))).toBe(false);
     expect(json.data.content).toBe('Could not write.');
-    const sent = ctx.model.mainRequests().filter((r) => r.prompt?.includes('try-to-write')).at(0)!;
+    const sent = ctx.model
+      .mainRequests()
+      .filter((r) => r.prompt?.includes('try-to-write'))
+      .at(0)!;
     const offered = sent.body.tools.map((x: { name: string }) => x.name);
     expect(offered).toContain('Read');
     expect(offered).not.toContain('Write');

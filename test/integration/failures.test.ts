@@ -18,14 +18,22 @@ beforeAll(async () => {
   }
 });
 
-const chat = (name: string, message: string, init: RequestInit = {}) => ctx.t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message }, ...init });
-const history = async (name: string) => (await (await ctx.t.request(`/api/v1/sessions/${name}/history?limit=100`)).json()).data as any[];
+const chat = (name: string, message: string, init: RequestInit = {}) =>
+  ctx.t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message }, ...init });
+const history = async (name: string) =>
+  (await (await ctx.t.request(`/api/v1/sessions/${name}/history?limit=100`)).json()).data as any[];
 
 async function expectProblem(res: Response, status: number) {
   expect(res.status).toBe(status);
   expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   const body = await res.json();
-  expect(body).toMatchObject({ status, title: expect.any(String), detail: expect.any(String), request_id: expect.any(String), instance: expect.any(String) });
+  expect(body).toMatchObject({
+    status,
+    title: expect.any(String),
+    detail: expect.any(String),
+    request_id: expect.any(String),
+    instance: expect.any(String),
+  });
   expect(body.type).toMatch(/^\/problems\//);
   return body;
 }
@@ -33,7 +41,10 @@ async function expectProblem(res: Response, status: number) {
 describe('Claude API failures', () => {
   for (const status of [500, 529, 429]) {
     it(`a ${status} from the Messages API is a 502 problem with the CLI's message, kept in history`, async () => {
-      ctx.model.script({ match: `fail-${status}`, steps: [{ error: { status, message: `scripted failure ${status}` } }] });
+      ctx.model.script({
+        match: `fail-${status}`,
+        steps: [{ error: { status, message: `scripted failure ${status}` } }],
+      });
       const body = await expectProblem(await chat('errs', `please fail-${status}`), 502);
       expect(body.type).toBe('/problems/api-error');
       expect(body.detail).toContain(`scripted failure ${status}`);
@@ -99,10 +110,14 @@ describe('interrupting', () => {
     await ctx.model.waitFor((r) => r.prompt === 'abandon-me');
     controller.abort();
     await pending;
-    const rows = await eventually(async () => {
-      const h = await history('other');
-      return h.length >= 2 ? h : undefined;
-    }, 30_000, 'the interrupted turn in history');
+    const rows = await eventually(
+      async () => {
+        const h = await history('other');
+        return h.length >= 2 ? h : undefined;
+      },
+      30_000,
+      'the interrupted turn in history',
+    );
     expect(rows.at(-1)).toMatchObject({ role: 'assistant', status: 'interrupted' });
     const next = await chat('other', 'still there?');
     expect(next.status).toBe(200);
@@ -110,7 +125,10 @@ describe('interrupting', () => {
 
   it('POST /interrupt stops a streamed turn, which ends with status interrupted', async () => {
     ctx.model.script({ match: 'stop-me', steps: [{ hang: true }] });
-    const res = await ctx.t.request('/api/v1/sessions/other/chat/stream', { method: 'POST', json: { message: 'stop-me' } });
+    const res = await ctx.t.request('/api/v1/sessions/other/chat/stream', {
+      method: 'POST',
+      json: { message: 'stop-me' },
+    });
     expect(res.status).toBe(200);
     const reader = readSse(res);
     await ctx.model.waitFor((r) => r.prompt === 'stop-me');
@@ -123,7 +141,11 @@ describe('interrupting', () => {
     const running = chat('other', 'stuck-again');
     await ctx.model.waitFor((r) => r.prompt === 'stuck-again');
     const waiting = chat('other', 'waiting behind');
-    await eventually(async () => (await (await ctx.t.request('/api/v1/sessions/other')).json()).data.busy, 10_000, 'busy session');
+    await eventually(
+      async () => (await (await ctx.t.request('/api/v1/sessions/other')).json()).data.busy,
+      10_000,
+      'busy session',
+    );
     const both = await ctx.t.request('/api/v1/sessions/other/interrupt', { method: 'POST' });
     expect((await both.json()).data).toEqual({ interrupted: true });
     expect((await (await running).json()).data.status).toBe('interrupted');

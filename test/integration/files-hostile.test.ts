@@ -3,7 +3,14 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { SECRET, buildHostileTree, hostileCorpus, snapshot, type HostileCase, type HostileTree } from '../workspace/hostile-corpus.js';
+import {
+  SECRET,
+  buildHostileTree,
+  hostileCorpus,
+  snapshot,
+  type HostileCase,
+  type HostileTree,
+} from '../workspace/hostile-corpus.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 
@@ -27,7 +34,13 @@ beforeAll(async () => {
 
 /** Percent-encodes every byte except unreserved characters (so the server's single decoding gives `text` back). */
 function encode(text: string): string {
-  return [...Buffer.from(text, 'utf8')].map((b) => (/[A-Za-z0-9_~-]/.test(String.fromCharCode(b)) ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(text, 'utf8')]
+    .map((b) =>
+      /[A-Za-z0-9_~-]/.test(String.fromCharCode(b))
+        ? String.fromCharCode(b)
+        : `%${b.toString(16).toUpperCase().padStart(2, '0')}`,
+    )
+    .join('');
 }
 
 interface RawResponse {
@@ -37,22 +50,43 @@ interface RawResponse {
 }
 
 /** A request with the path exactly as given (fetch would normalize `..`). */
-function raw(method: string, path: string, opts: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+function raw(
+  method: string,
+  path: string,
+  opts: { body?: string | Buffer; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(`${ctx.t.url}/`, { method, path, headers: { 'x-api-key': KEYS[0], ...opts.headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type'] ?? ''), body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      `${ctx.t.url}/`,
+      { method, path, headers: { 'x-api-key': KEYS[0], ...opts.headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            type: String(res.headers['content-type'] ?? ''),
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+      },
+    );
     req.on('error', reject);
     req.end(opts.body);
   });
 }
 
-function multipart(fields: Record<string, string>, file: { name: string; content: string }): { body: Buffer; type: string } {
+function multipart(
+  fields: Record<string, string>,
+  file: { name: string; content: string },
+): { body: Buffer; type: string } {
   const boundary = '----cca-hostile-boundary';
-  const parts = Object.entries(fields).map(([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`);
-  parts.push(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: application/octet-stream\r\n\r\n${file.content}\r\n--${boundary}--\r\n`);
+  const parts = Object.entries(fields).map(
+    ([k, v]) => `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`,
+  );
+  parts.push(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: application/octet-stream\r\n\r\n${file.content}\r\n--${boundary}--\r\n`,
+  );
   return { body: Buffer.from(parts.join(''), 'utf8'), type: `multipart/form-data; boundary=${boundary}` };
 }
 
@@ -180,13 +214,19 @@ describe('the hostile corpus against POST /sessions/{name}/repo', () => {
       ctx.t.dirs.root,
     ];
     for (const working_dir of candidates) {
-      const res = await raw('POST', `/api/v1/sessions/${SESSION}/repo`, { body: JSON.stringify({ working_dir }), headers: { 'content-type': 'application/json' } });
+      const res = await raw('POST', `/api/v1/sessions/${SESSION}/repo`, {
+        body: JSON.stringify({ working_dir }),
+        headers: { 'content-type': 'application/json' },
+      });
       expectProblem(res, `repo ${JSON.stringify(working_dir)}`, [422]);
       expect(JSON.parse(res.body).errors[0].pointer).toBe('/working_dir');
     }
     expect((await session()).working_dir).toBe(start);
     // A folder inside that only looks odd is fine, and is reported by its real path.
-    const ok = await raw('POST', `/api/v1/sessions/${SESSION}/repo`, { body: JSON.stringify({ working_dir: `${tenant}/${SESSION}/in-link/./deeper/` }), headers: { 'content-type': 'application/json' } });
+    const ok = await raw('POST', `/api/v1/sessions/${SESSION}/repo`, {
+      body: JSON.stringify({ working_dir: `${tenant}/${SESSION}/in-link/./deeper/` }),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body).data.working_dir).toBe(join(tree.base, 'sub', 'deeper'));
     expectUntouched();

@@ -37,10 +37,14 @@ function form(fields: Array<[string, string] | [string, Blob | string, string]>)
   return fd;
 }
 
-const upload = (fd: FormData, query = '', key: string = ALICE) => ctx.t.request(`${FILES}${query}`, { method: 'POST', body: fd, key });
+const upload = (fd: FormData, query = '', key: string = ALICE) =>
+  ctx.t.request(`${FILES}${query}`, { method: 'POST', body: fd, key });
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 /** Every temp file left anywhere in the workspace. */
-const temps = () => (readdirSync(ws, { recursive: true, encoding: 'utf8' }) as string[]).filter((p) => p.split('/').pop()!.startsWith(TEMP_PREFIX));
+const temps = () =>
+  (readdirSync(ws, { recursive: true, encoding: 'utf8' }) as string[]).filter((p) =>
+    p.split('/').pop()!.startsWith(TEMP_PREFIX),
+  );
 
 describe('upload', () => {
   it('puts the file at the root under its own name, streamed, with metadata, sha256 and Location', async () => {
@@ -48,45 +52,124 @@ describe('upload', () => {
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`${FILES}/hello.txt`);
     const { data } = await res.json();
-    expect(data).toMatchObject({ name: 'hello.txt', path: 'hello.txt', type: 'file', size: 11, created: true, sha256: sha('hello world') });
+    expect(data).toMatchObject({
+      name: 'hello.txt',
+      path: 'hello.txt',
+      type: 'file',
+      size: 11,
+      created: true,
+      sha256: sha('hello world'),
+    });
     expect(new Date(data.modified).getTime()).toBeGreaterThan(Date.now() - 60_000);
     expect(readFileSync(join(ws, 'hello.txt'), 'utf8')).toBe('hello world');
   });
 
   it('takes `path` (field or query), creates folders, and a path ending in / is a folder for the file', async () => {
-    let res = await upload(form([['path', 'docs/guide/intro.md'], ['file', '# intro', 'ignored.md']]));
+    let res = await upload(
+      form([
+        ['path', 'docs/guide/intro.md'],
+        ['file', '# intro', 'ignored.md'],
+      ]),
+    );
     expect(res.status).toBe(201);
     expect((await res.json()).data.path).toBe('docs/guide/intro.md');
-    res = await upload(form([['path', 'docs/'], ['file', 'notes', 'notes.txt']]));
+    res = await upload(
+      form([
+        ['path', 'docs/'],
+        ['file', 'notes', 'notes.txt'],
+      ]),
+    );
     expect((await res.json()).data.path).toBe('docs/notes.txt');
     res = await upload(form([['file', '{"a":1}', 'x.json']]), '?path=data/x.json');
     expect(res.status).toBe(201);
     expect(readFileSync(join(ws, 'data', 'x.json'), 'utf8')).toBe('{"a":1}');
-    expect((await upload(form([['path', 'a.txt'], ['file', 'x', 'x']]), '?path=b.txt')).status).toBe(422);
+    expect(
+      (
+        await upload(
+          form([
+            ['path', 'a.txt'],
+            ['file', 'x', 'x'],
+          ]),
+          '?path=b.txt',
+        )
+      ).status,
+    ).toBe(422);
   });
 
   it('replaces by default; overwrite=false answers 409 and keeps the old content', async () => {
-    await upload(form([['path', 'same.txt'], ['file', 'v1', 'f']]));
-    const replaced = await upload(form([['path', 'same.txt'], ['file', 'v2', 'f']]));
+    await upload(
+      form([
+        ['path', 'same.txt'],
+        ['file', 'v1', 'f'],
+      ]),
+    );
+    const replaced = await upload(
+      form([
+        ['path', 'same.txt'],
+        ['file', 'v2', 'f'],
+      ]),
+    );
     expect(replaced.status).toBe(201);
     expect((await replaced.json()).data.created).toBe(false);
-    const body = await problem(await upload(form([['path', 'same.txt'], ['overwrite', 'false'], ['file', 'v3', 'f']])), 409);
+    const body = await problem(
+      await upload(
+        form([
+          ['path', 'same.txt'],
+          ['overwrite', 'false'],
+          ['file', 'v3', 'f'],
+        ]),
+      ),
+      409,
+    );
     expect(body.type).toBe('/problems/file-exists');
     expect((await upload(form([['file', 'v3', 'f']]), '?path=same.txt&overwrite=false')).status).toBe(409);
     expect(readFileSync(join(ws, 'same.txt'), 'utf8')).toBe('v2');
-    expect((await problem(await upload(form([['path', 'docs'], ['file', 'x', 'f']])), 409)).detail).toMatch(/folder/);
+    expect(
+      (
+        await problem(
+          await upload(
+            form([
+              ['path', 'docs'],
+              ['file', 'x', 'f'],
+            ]),
+          ),
+          409,
+        )
+      ).detail,
+    ).toMatch(/folder/);
     expect(temps()).toEqual([]);
   });
 
   it('over MAX_UPLOAD_MB: 413, and no file, temp file or new folder is left', async () => {
     const big = new Blob([Buffer.alloc(LIMIT + 1, 7)]);
-    const body = await problem(await upload(form([['path', 'big/deep/blob.bin'], ['file', big, 'blob.bin']])), 413);
+    const body = await problem(
+      await upload(
+        form([
+          ['path', 'big/deep/blob.bin'],
+          ['file', big, 'blob.bin'],
+        ]),
+      ),
+      413,
+    );
     expect(body).toMatchObject({ type: '/problems/upload-too-large', limit_bytes: LIMIT });
     expect(existsSync(join(ws, 'big'))).toBe(false);
-    const exact = await upload(form([['path', 'exact.bin'], ['file', new Blob([Buffer.alloc(LIMIT, 7)]), 'e']]));
+    const exact = await upload(
+      form([
+        ['path', 'exact.bin'],
+        ['file', new Blob([Buffer.alloc(LIMIT, 7)]), 'e'],
+      ]),
+    );
     expect(exact.status).toBe(201);
     // A replacement over the limit keeps the old file intact.
-    await problem(await upload(form([['path', 'exact.bin'], ['file', big, 'e']])), 413);
+    await problem(
+      await upload(
+        form([
+          ['path', 'exact.bin'],
+          ['file', big, 'e'],
+        ]),
+      ),
+      413,
+    );
     expect(readFileSync(join(ws, 'exact.bin')).length).toBe(LIMIT);
     expect(temps()).toEqual([]);
   });
@@ -96,7 +179,11 @@ describe('upload', () => {
     const head = `--${boundary}\r\nContent-Disposition: form-data; name="path"\r\n\r\nhalf/done.bin\r\n--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="done.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`;
     const req = httpRequest(`${ctx.t.url}${FILES}`, {
       method: 'POST',
-      headers: { 'x-api-key': ALICE, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(head.length + LIMIT) },
+      headers: {
+        'x-api-key': ALICE,
+        'content-type': `multipart/form-data; boundary=${boundary}`,
+        'content-length': String(head.length + LIMIT),
+      },
     });
     req.on('error', () => {});
     req.write(head);
@@ -111,18 +198,50 @@ describe('upload', () => {
   it('refuses malformed forms with 422 and writes nothing', async () => {
     const cases: Array<[FormData, string]> = [
       [form([['path', 'x.txt']]), '/file'],
-      [form([['file', 'a', 'a.txt'], ['path', 'late.txt']]), '/path'],
-      [form([['file', 'a', 'one.txt'], ['file2', 'b', 'two.txt']]), '/file2'],
-      [form([['color', 'red'], ['file', 'a', 'c.txt']]), '/color'],
-      [form([['overwrite', 'maybe'], ['file', 'a', 'd.txt']]), '/overwrite'],
-      [form([['path', 'p.txt'], ['path', 'q.txt'], ['file', 'a', 'e.txt']]), '/path'],
+      [
+        form([
+          ['file', 'a', 'a.txt'],
+          ['path', 'late.txt'],
+        ]),
+        '/path',
+      ],
+      [
+        form([
+          ['file', 'a', 'one.txt'],
+          ['file2', 'b', 'two.txt'],
+        ]),
+        '/file2',
+      ],
+      [
+        form([
+          ['color', 'red'],
+          ['file', 'a', 'c.txt'],
+        ]),
+        '/color',
+      ],
+      [
+        form([
+          ['overwrite', 'maybe'],
+          ['file', 'a', 'd.txt'],
+        ]),
+        '/overwrite',
+      ],
+      [
+        form([
+          ['path', 'p.txt'],
+          ['path', 'q.txt'],
+          ['file', 'a', 'e.txt'],
+        ]),
+        '/path',
+      ],
       [form([['file', 'a', '..']]), '/file'],
     ];
     for (const [fd, pointer] of cases) {
       const body = await problem(await upload(fd), 422);
       expect(body.errors.map((e: { pointer: string }) => e.pointer)).toContain(pointer);
     }
-    for (const name of ['late.txt', 'one.txt', 'two.txt', 'c.txt', 'd.txt', 'e.txt', 'p.txt', 'q.txt', 'a.txt']) expect(existsSync(join(ws, name)), name).toBe(false);
+    for (const name of ['late.txt', 'one.txt', 'two.txt', 'c.txt', 'd.txt', 'e.txt', 'p.txt', 'q.txt', 'a.txt'])
+      expect(existsSync(join(ws, name)), name).toBe(false);
     expect(temps()).toEqual([]);
   });
 
@@ -134,18 +253,35 @@ describe('upload', () => {
       `--${b}\r\nContent-Disposition: form-data; name="path"\r\n\r\nunterminated`,
     ];
     for (const body of bodies) {
-      const res = await ctx.t.request(FILES, { method: 'POST', body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } });
+      const res = await ctx.t.request(FILES, {
+        method: 'POST',
+        body,
+        headers: { 'content-type': `multipart/form-data; boundary=${b}` },
+      });
       expect((await problem(res, 400)).type).toBe('/problems/bad-multipart');
     }
-    const noBoundary = await ctx.t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'multipart/form-data' } });
+    const noBoundary = await ctx.t.request(FILES, {
+      method: 'POST',
+      body: 'x',
+      headers: { 'content-type': 'multipart/form-data' },
+    });
     expect((await problem(noBoundary, 400)).type).toBe('/problems/bad-multipart');
     expect(existsSync(join(ws, 'trunc.txt'))).toBe(false);
     expect(temps()).toEqual([]);
   });
 
   it('wants multipart: JSON or text is 415', async () => {
-    expect((await problem(await ctx.t.request(FILES, { method: 'POST', json: { path: 'x' } }), 415)).detail).toMatch(/multipart/);
-    expect((await problem(await ctx.t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }), 415)).detail).toMatch(/multipart/);
+    expect((await problem(await ctx.t.request(FILES, { method: 'POST', json: { path: 'x' } }), 415)).detail).toMatch(
+      /multipart/,
+    );
+    expect(
+      (
+        await problem(
+          await ctx.t.request(FILES, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } }),
+          415,
+        )
+      ).detail,
+    ).toMatch(/multipart/);
   });
 });
 
@@ -168,7 +304,11 @@ describe('listing', () => {
 
   it('lists a folder sorted, hidden names left out, links as symlink, with pagination', async () => {
     const body = await list('path=tree');
-    expect(body.data.map((e: { path: string; type: string }) => `${e.path}:${e.type}`)).toEqual(['tree/a:directory', 'tree/etc-link:symlink', 'tree/z.txt:file']);
+    expect(body.data.map((e: { path: string; type: string }) => `${e.path}:${e.type}`)).toEqual([
+      'tree/a:directory',
+      'tree/etc-link:symlink',
+      'tree/z.txt:file',
+    ]);
     expect(body.data[2]).toMatchObject({ name: 'z.txt', size: 2 });
     expect(body.meta.pagination).toEqual({ page: 1, limit: 20, total: 3, pages: 1 });
     const page2 = await list('path=tree&limit=2&page=2');
@@ -178,15 +318,25 @@ describe('listing', () => {
 
   it('recursive goes depth first and never into the symlink; include_hidden adds dot entries', async () => {
     const deep = await list('path=tree&recursive=true');
-    expect(deep.data.map((e: { path: string }) => e.path)).toEqual(['tree/a', 'tree/a/b', 'tree/a/b/leaf.txt', 'tree/etc-link', 'tree/z.txt']);
+    expect(deep.data.map((e: { path: string }) => e.path)).toEqual([
+      'tree/a',
+      'tree/a/b',
+      'tree/a/b/leaf.txt',
+      'tree/etc-link',
+      'tree/z.txt',
+    ]);
     const all = await list('path=tree&recursive=true&include_hidden=true&limit=100');
-    expect(all.data.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['tree/.cache', 'tree/.cache/c', 'tree/.dotfile']));
+    expect(all.data.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['tree/.cache', 'tree/.cache/c', 'tree/.dotfile']),
+    );
     expect(all.data.some((e: { path: string }) => e.path.startsWith('tree/etc-link/'))).toBe(false);
   });
 
   it('defaults to the workspace root', async () => {
     const root = await list('limit=100');
-    expect(root.data.map((e: { path: string }) => e.path)).toEqual(expect.arrayContaining(['hello.txt', 'docs', 'tree']));
+    expect(root.data.map((e: { path: string }) => e.path)).toEqual(
+      expect.arrayContaining(['hello.txt', 'docs', 'tree']),
+    );
     expect(root.data.every((e: { path: string }) => !e.path.includes('/'))).toBe(true);
   });
 
@@ -197,7 +347,10 @@ describe('listing', () => {
     expect(out.errors[0]).toMatchObject({ location: 'query', pointer: '/path' });
     mkdirSync(join(ws, 'many'));
     for (let i = 0; i < 60; i++) writeFileSync(join(ws, 'many', `f${i}`), '');
-    expect(await problem(await ctx.t.request(`${FILES}?path=many`), 400)).toMatchObject({ type: '/problems/listing-too-large', limit: 50 });
+    expect(await problem(await ctx.t.request(`${FILES}?path=many`), 400)).toMatchObject({
+      type: '/problems/listing-too-large',
+      limit: 50,
+    });
     rmSync(join(ws, 'many'), { recursive: true });
   });
 
@@ -250,7 +403,12 @@ describe('download', () => {
     expect(cached.status).toBe(304);
     expect(await cached.text()).toBe('');
     expect((await get('fox.txt', { 'if-none-match': `W/${etag}` })).status).toBe(304);
-    await upload(form([['path', 'fox.txt'], ['file', content, 'fox.txt']]));
+    await upload(
+      form([
+        ['path', 'fox.txt'],
+        ['file', content, 'fox.txt'],
+      ]),
+    );
     const fresh = await get('fox.txt', { 'if-none-match': etag });
     expect(fresh.status).toBe(200);
     expect(fresh.headers.get('etag')).not.toBe(etag);
@@ -332,7 +490,14 @@ describe('tenancy and docs', () => {
       ['GET', `${FILES}/hello.txt`],
       ['HEAD', `${FILES}/hello.txt`],
       ['DELETE', `${FILES}/hello.txt`],
-      ['POST', FILES, form([['path', 'hello.txt'], ['file', 'bob was here', 'h']])],
+      [
+        'POST',
+        FILES,
+        form([
+          ['path', 'hello.txt'],
+          ['file', 'bob was here', 'h'],
+        ]),
+      ],
     ];
     for (const [method, path, body] of calls) {
       const res = await ctx.t.request(path, { method, body, key: BOB });
@@ -348,7 +513,10 @@ describe('tenancy and docs', () => {
     const one = doc.paths['/api/v1/sessions/{name}/files/{*}'];
     for (const op of [list.get, list.post, one.get, one.delete]) expect(op.tags).toEqual(['Files']);
     expect(Object.keys(list.post.requestBody.content)).toEqual(['multipart/form-data']);
-    expect(list.post.requestBody.content['multipart/form-data'].schema.properties.file).toMatchObject({ type: 'string', format: 'binary' });
+    expect(list.post.requestBody.content['multipart/form-data'].schema.properties.file).toMatchObject({
+      type: 'string',
+      format: 'binary',
+    });
     expect(Object.keys(one.get.responses)).toEqual(expect.arrayContaining(['200', '206', '304', '400', '404', '416']));
   });
 });
@@ -357,9 +525,15 @@ describe('with the real CLI', () => {
   it('a file Claude wrote in the workspace can be listed and downloaded', async () => {
     ctx.model.script({
       match: 'write-report-file',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/out/report.md', content: '# Report\nall good\n' } } }, { text: 'Wrote the report.' }],
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/out/report.md', content: '# Report\nall good\n' } } },
+        { text: 'Wrote the report.' },
+      ],
     });
-    const res = await ctx.t.request('/api/v1/sessions/box/chat', { method: 'POST', json: { message: 'please write-report-file' } });
+    const res = await ctx.t.request('/api/v1/sessions/box/chat', {
+      method: 'POST',
+      json: { message: 'please write-report-file' },
+    });
     expect(res.status).toBe(200);
     const listed = await (await ctx.t.request(`${FILES}?path=out`)).json();
     expect(listed.data).toEqual([expect.objectContaining({ path: 'out/report.md', type: 'file', size: 18 })]);

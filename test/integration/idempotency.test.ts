@@ -8,7 +8,12 @@ import { eventually } from '../support/wait.js';
 const ctx = useTestServer();
 
 const post = (path: string, json: unknown, key?: string, apiKey?: string) =>
-  ctx.t.request(`/api/v1${path}`, { method: 'POST', json, headers: key === undefined ? {} : { 'idempotency-key': key }, ...(apiKey && { key: apiKey }) });
+  ctx.t.request(`/api/v1${path}`, {
+    method: 'POST',
+    json,
+    headers: key === undefined ? {} : { 'idempotency-key': key },
+    ...(apiKey && { key: apiKey }),
+  });
 
 const turnsFor = (prompt: string) => ctx.model.mainRequests().filter((r) => r.prompt === prompt).length;
 
@@ -17,7 +22,7 @@ async function session(name: string) {
 }
 
 describe('Idempotency-Key', () => {
-  it('replays a sync chat: same status and body, one turn in the model server\'s log', async () => {
+  it("replays a sync chat: same status and body, one turn in the model server's log", async () => {
     await session('chat-idem');
     const first = await post('/sessions/chat-idem/chat', { message: 'idem chat once' }, 'chat-key-1');
     expect(first.status).toBe(200);
@@ -55,7 +60,12 @@ describe('Idempotency-Key', () => {
     expect(again.status).toBe(202);
     expect(again.headers.get('location')).toBe(first.headers.get('location'));
     expect((await again.json()).data.id).toBe(job.id);
-    await eventually(async () => (await (await ctx.t.request(`/api/v1/sessions/job-idem/jobs/${job.id}`)).json()).data.status === 'succeeded', 30_000, 'the job to succeed');
+    await eventually(
+      async () =>
+        (await (await ctx.t.request(`/api/v1/sessions/job-idem/jobs/${job.id}`)).json()).data.status === 'succeeded',
+      30_000,
+      'the job to succeed',
+    );
     const third = await post('/sessions/job-idem/jobs', { message: 'idem job once' }, 'job-key-1');
     expect((await third.json()).data.status).toBe('queued'); // the first response, as it was
     const list = (await (await ctx.t.request('/api/v1/sessions/job-idem/jobs')).json()).data;
@@ -86,12 +96,16 @@ describe('Idempotency-Key', () => {
     const events = await reader.all();
     expect(events.at(-1)!.event).toBe('result');
 
-    const replay = await eventually(async () => {
-      const res = await post('/sessions/stream-idem/chat/stream', { message: 'idem-stream' }, 'stream-key');
-      if (res.status === 200) return res;
-      await res.body?.cancel();
-      return undefined;
-    }, 10_000, 'the stream to be stored');
+    const replay = await eventually(
+      async () => {
+        const res = await post('/sessions/stream-idem/chat/stream', { message: 'idem-stream' }, 'stream-key');
+        if (res.status === 200) return res;
+        await res.body?.cancel();
+        return undefined;
+      },
+      10_000,
+      'the stream to be stored',
+    );
     expect(replay.headers.get('idempotent-replayed')).toBe('true');
     expect(replay.headers.get('content-type')).toContain('text/event-stream');
     const replayed = await readSse(replay).all();
@@ -109,8 +123,14 @@ describe('Idempotency-Key', () => {
     expect(problem.errors[0]).toMatchObject({ location: 'headers', pointer: '/idempotency-key' });
     expect((await post('/sessions/misuse/jobs', { message: 'misuse one' }, 'misuse-key')).status).toBe(422);
     // Key order in the body does not matter.
-    expect((await post('/sessions/misuse/chat', { max_turns: 3, message: 'misuse three' }, 'order-key')).status).toBe(200);
-    expect((await post('/sessions/misuse/chat', { message: 'misuse three', max_turns: 3 }, 'order-key')).headers.get('idempotent-replayed')).toBe('true');
+    expect((await post('/sessions/misuse/chat', { max_turns: 3, message: 'misuse three' }, 'order-key')).status).toBe(
+      200,
+    );
+    expect(
+      (await post('/sessions/misuse/chat', { message: 'misuse three', max_turns: 3 }, 'order-key')).headers.get(
+        'idempotent-replayed',
+      ),
+    ).toBe('true');
 
     for (const key of ['', 'k'.repeat(256)]) {
       const res = await post('/sessions/misuse/chat', { message: 'never runs' }, key);
@@ -136,16 +156,25 @@ describe('Idempotency-Key', () => {
     await session('left');
     ctx.model.script({ match: 'idem-client-left', times: 1, steps: [{ hang: true }] });
     const abort = new AbortController();
-    const first = ctx.t.request('/api/v1/sessions/left/chat', { method: 'POST', json: { message: 'idem-client-left' }, headers: { 'idempotency-key': 'left-key' }, signal: abort.signal });
+    const first = ctx.t.request('/api/v1/sessions/left/chat', {
+      method: 'POST',
+      json: { message: 'idem-client-left' },
+      headers: { 'idempotency-key': 'left-key' },
+      signal: abort.signal,
+    });
     await ctx.model.waitFor((r) => r.prompt === 'idem-client-left');
     abort.abort();
     await expect(first).rejects.toThrow();
-    const retry = await eventually(async () => {
-      const res = await post('/sessions/left/chat', { message: 'idem-client-left' }, 'left-key');
-      if (res.status === 200) return res;
-      await res.body?.cancel();
-      return undefined;
-    }, 20_000, 'the retry to run');
+    const retry = await eventually(
+      async () => {
+        const res = await post('/sessions/left/chat', { message: 'idem-client-left' }, 'left-key');
+        if (res.status === 200) return res;
+        await res.body?.cancel();
+        return undefined;
+      },
+      20_000,
+      'the retry to run',
+    );
     expect(retry.headers.get('idempotent-replayed')).toBeNull();
     expect((await retry.json()).data).toMatchObject({ status: 'ok' });
     expect(turnsFor('idem-client-left')).toBe(2);
@@ -153,7 +182,11 @@ describe('Idempotency-Key', () => {
 
   it('does not keep a response a retry could fix (409, 5xx): the key is free again', async () => {
     await session('retryable');
-    ctx.model.script({ match: 'idem-api-down', times: 2, steps: [{ error: { status: 500, message: 'scripted outage' } }] });
+    ctx.model.script({
+      match: 'idem-api-down',
+      times: 2,
+      steps: [{ error: { status: 500, message: 'scripted outage' } }],
+    });
     const failed = await post('/sessions/retryable/chat', { message: 'idem-api-down' }, 'retry-key');
     expect(failed.status).toBe(502);
     const retried = await post('/sessions/retryable/chat', { message: 'idem-api-down' }, 'retry-key');

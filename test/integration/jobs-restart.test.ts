@@ -26,7 +26,8 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  for (const child of running.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
 });
 
@@ -59,7 +60,10 @@ async function start(dir: string, env: Record<string, string> = {}): Promise<Ser
   });
   running.push(server.child);
   const call = apiOf(server.url, KEY);
-  return { ...server, api: (path, init = {}) => call(`/api/v1${path}`, { method: init.method ?? 'GET', json: init.json }) };
+  return {
+    ...server,
+    api: (path, init = {}) => call(`/api/v1${path}`, { method: init.method ?? 'GET', json: init.json }),
+  };
 }
 
 function scratch(): string {
@@ -92,11 +96,25 @@ describe('a job running when the server is killed', () => {
     model.script({ match: 'crash-job', steps: [{ text: 'survived the crash' }] });
     let server = await start(dir);
     expect((await server.api('/sessions', { method: 'POST', json: { name: 'crash' } })).status).toBe(201);
-    expect((await server.api('/sessions/crash/chat', { method: 'POST', json: { message: 'remember the word pineapple' } })).status).toBe(200);
-    const job = await json(await server.api('/sessions/crash/jobs', { method: 'POST', json: { message: 'crash-job', webhook_url: `${hooks.url}/crash` } }));
-    const queued = await json(await server.api('/sessions/crash/jobs', { method: 'POST', json: { message: 'queued behind the crash' } }));
+    expect(
+      (await server.api('/sessions/crash/chat', { method: 'POST', json: { message: 'remember the word pineapple' } }))
+        .status,
+    ).toBe(200);
+    const job = await json(
+      await server.api('/sessions/crash/jobs', {
+        method: 'POST',
+        json: { message: 'crash-job', webhook_url: `${hooks.url}/crash` },
+      }),
+    );
+    const queued = await json(
+      await server.api('/sessions/crash/jobs', { method: 'POST', json: { message: 'queued behind the crash' } }),
+    );
     const hung = await model.waitFor((r) => r.prompt === 'crash-job');
-    await eventually(async () => (await json(await server.api(`/sessions/crash/jobs/${job.id}`))).status === 'running', 10_000, 'the job to run');
+    await eventually(
+      async () => (await json(await server.api(`/sessions/crash/jobs/${job.id}`))).status === 'running',
+      10_000,
+      'the job to run',
+    );
     const orphans = cliProcesses({ configDir: cli.configDir }).map((p) => p.pid);
     expect(orphans.length).toBeGreaterThan(0);
 
@@ -106,20 +124,36 @@ describe('a job running when the server is killed', () => {
     // and where that is not available the new server ends it at start-up (it would still write to the session).
     expect(orphans.filter(alive)).toEqual([]);
 
-    const done = await eventually(async () => {
-      const j = await json(await server.api(`/sessions/crash/jobs/${job.id}`));
-      return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
-    }, 60_000, 'the re-queued job to end');
-    expect(done).toMatchObject({ status: 'succeeded', restarts: 1, attempts: 2, result: { content: 'survived the crash' } });
-    const rerun = model.mainRequests().filter((r) => r.prompt === 'crash-job').at(-1)!;
+    const done = await eventually(
+      async () => {
+        const j = await json(await server.api(`/sessions/crash/jobs/${job.id}`));
+        return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+      },
+      60_000,
+      'the re-queued job to end',
+    );
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      restarts: 1,
+      attempts: 2,
+      result: { content: 'survived the crash' },
+    });
+    const rerun = model
+      .mainRequests()
+      .filter((r) => r.prompt === 'crash-job')
+      .at(-1)!;
     expect(rerun).not.toBe(hung);
     expect(promptTexts(rerun)[0]).toBe('remember the word pineapple'); // the session resumed
     expect(rerun.headers['x-claude-code-session-id']).toBe(hung.headers['x-claude-code-session-id']);
 
-    const after = await eventually(async () => {
-      const j = await json(await server.api(`/sessions/crash/jobs/${queued.id}`));
-      return j.status === 'succeeded' ? j : undefined;
-    }, 60_000, 'the queued job to run');
+    const after = await eventually(
+      async () => {
+        const j = await json(await server.api(`/sessions/crash/jobs/${queued.id}`));
+        return j.status === 'succeeded' ? j : undefined;
+      },
+      60_000,
+      'the queued job to run',
+    );
     expect(Date.parse(after.started_at)).toBeGreaterThanOrEqual(Date.parse(done.finished_at));
 
     const events = (await hooks.waitFor(3, (r) => r.path === '/crash')).map((r) => JSON.parse(r.body).type);
@@ -129,21 +163,31 @@ describe('a job running when the server is killed', () => {
     await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
   });
 
-  it('runs again a job killed in its session\'s first turn, as that session\'s first conversation', async () => {
+  it("runs again a job killed in its session's first turn, as that session's first conversation", async () => {
     const dir = scratch();
     model.script({ match: 'first-turn-crash', times: 1, steps: [{ hang: true }] });
     model.script({ match: 'first-turn-crash', steps: [{ text: 'first turn again' }] });
     let server = await start(dir);
     expect((await server.api('/sessions', { method: 'POST', json: { name: 'fresh' } })).status).toBe(201);
-    const job = await json(await server.api('/sessions/fresh/jobs', { method: 'POST', json: { message: 'first-turn-crash' } }));
+    const job = await json(
+      await server.api('/sessions/fresh/jobs', { method: 'POST', json: { message: 'first-turn-crash' } }),
+    );
     await model.waitFor((r) => r.prompt === 'first-turn-crash');
     await kill(server);
     server = await start(dir);
-    const done = await eventually(async () => {
-      const j = await json(await server.api(`/sessions/fresh/jobs/${job.id}`));
-      return j.status !== 'queued' && j.status !== 'running' ? j : undefined;
-    }, 60_000, 'the re-queued job to end');
-    expect(done, JSON.stringify(done.error)).toMatchObject({ status: 'succeeded', restarts: 1, result: { content: 'first turn again' } });
+    const done = await eventually(
+      async () => {
+        const j = await json(await server.api(`/sessions/fresh/jobs/${job.id}`));
+        return j.status !== 'queued' && j.status !== 'running' ? j : undefined;
+      },
+      60_000,
+      'the re-queued job to end',
+    );
+    expect(done, JSON.stringify(done.error)).toMatchObject({
+      status: 'succeeded',
+      restarts: 1,
+      result: { content: 'first turn again' },
+    });
     const session = await json(await server.api('/sessions/fresh'));
     expect(session.claude_session_id).toBe(done.result.session_id);
     const history = await json(await server.api('/sessions/fresh/history'));
@@ -161,9 +205,18 @@ describe('a job running when the server is killed', () => {
     model.script({ match: 'no-retry-job', steps: [{ hang: true }] });
     let server = await start(dir, { JOB_RETRY_ON_RESTART: 'false' });
     expect((await server.api('/sessions', { method: 'POST', json: { name: 'noretry' } })).status).toBe(201);
-    const job = await json(await server.api('/sessions/noretry/jobs', { method: 'POST', json: { message: 'no-retry-job', webhook_url: `${hooks.url}/noretry` } }));
+    const job = await json(
+      await server.api('/sessions/noretry/jobs', {
+        method: 'POST',
+        json: { message: 'no-retry-job', webhook_url: `${hooks.url}/noretry` },
+      }),
+    );
     await model.waitFor((r) => r.prompt === 'no-retry-job');
-    await eventually(async () => (await json(await server.api(`/sessions/noretry/jobs/${job.id}`))).status === 'running', 10_000, 'the job to run');
+    await eventually(
+      async () => (await json(await server.api(`/sessions/noretry/jobs/${job.id}`))).status === 'running',
+      10_000,
+      'the job to run',
+    );
     await kill(server);
     server = await start(dir, { JOB_RETRY_ON_RESTART: 'false' });
     const done = await json(await server.api(`/sessions/noretry/jobs/${job.id}`));

@@ -14,41 +14,69 @@ async function createSession(name: string) {
 }
 
 async function createJob(name: string, body: Record<string, unknown>, key?: string) {
-  const res = await ctx.t.request(`/api/v1/sessions/${name}/jobs`, { method: 'POST', json: body, ...(key !== undefined && { key }) });
+  const res = await ctx.t.request(`/api/v1/sessions/${name}/jobs`, {
+    method: 'POST',
+    json: body,
+    ...(key !== undefined && { key }),
+  });
   return { res, json: await res.json() };
 }
 
-const getJob = async (name: string, id: string) => (await (await ctx.t.request(`/api/v1/sessions/${name}/jobs/${id}`)).json()).data;
+const getJob = async (name: string, id: string) =>
+  (await (await ctx.t.request(`/api/v1/sessions/${name}/jobs/${id}`)).json()).data;
 
 /** Polls the job until it has ended (the job API has no blocking wait; its SSE stream is tested separately). */
 const finished = (name: string, id: string, timeoutMs = 60_000) =>
-  eventually(async () => {
-    const job = await getJob(name, id);
-    return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
-  }, timeoutMs, `job ${id} to end`);
+  eventually(
+    async () => {
+      const job = await getJob(name, id);
+      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
+    },
+    timeoutMs,
+    `job ${id} to end`,
+  );
 
-const cancel = (name: string, id: string) => ctx.t.request(`/api/v1/sessions/${name}/jobs/${id}/cancel`, { method: 'POST' });
+const cancel = (name: string, id: string) =>
+  ctx.t.request(`/api/v1/sessions/${name}/jobs/${id}/cancel`, { method: 'POST' });
 
 describe('creating and running a job', () => {
   it('answers 202 with the job and Location, runs it, and stores a result shaped like a sync chat', async () => {
     await createSession('runner');
     ctx.model.script({
       match: 'job-write-file',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/job.txt', content: 'from a job' } } }, { text: 'Job wrote the file.' }],
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/job.txt', content: 'from a job' } } },
+        { text: 'Job wrote the file.' },
+      ],
     });
     const { res, json } = await createJob('runner', { message: 'job-write-file', metadata: { ticket: 'ABC-1', n: 2 } });
     expect(res.status).toBe(202);
     const job = json.data;
     expect(res.headers.get('location')).toBe(`/api/v1/sessions/runner/jobs/${job.id}`);
-    expect(job).toMatchObject({ session: 'runner', status: 'queued', message: 'job-write-file', metadata: { ticket: 'ABC-1', n: 2 }, result: null, error: null, webhooks: [] });
+    expect(job).toMatchObject({
+      session: 'runner',
+      status: 'queued',
+      message: 'job-write-file',
+      metadata: { ticket: 'ABC-1', n: 2 },
+      result: null,
+      error: null,
+      webhooks: [],
+    });
     expect(json.meta.request_id).toBeTruthy();
 
     const done = await finished('runner', job.id);
     expect(done.status).toBe('succeeded');
-    expect(done.result).toMatchObject({ status: 'ok', content: 'Job wrote the file.', num_turns: 2, stop_reason: 'end_turn' });
+    expect(done.result).toMatchObject({
+      status: 'ok',
+      content: 'Job wrote the file.',
+      num_turns: 2,
+      stop_reason: 'end_turn',
+    });
     expect(done.result.cost_usd).toBeGreaterThan(0);
     expect(done.result.usage.input_tokens).toBeGreaterThan(0);
-    expect(done.result.tools_used).toEqual([{ name: 'Write', input: expect.objectContaining({ content: 'from a job' }) }]);
+    expect(done.result.tools_used).toEqual([
+      { name: 'Write', input: expect.objectContaining({ content: 'from a job' }) },
+    ]);
     expect(done.turn_id).toBe(done.result.turn_id);
     expect(done.attempts).toBe(1);
     expect(done.started_at).toBeTruthy();
@@ -113,15 +141,24 @@ describe('job events (SSE)', () => {
     await finished('streamer', job.id);
     const replay = await readSse(await ctx.t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events`)).all();
     expect(replay.map((e) => [e.id, e.event])).toEqual(events.map((e) => [e.id, e.event]));
-    const rest = await readSse(await ctx.t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events`, { headers: { 'last-event-id': String(ids[2]) } })).all();
+    const rest = await readSse(
+      await ctx.t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events`, {
+        headers: { 'last-event-id': String(ids[2]) },
+      }),
+    ).all();
     expect(rest.map((e) => e.id)).toEqual(ids.slice(3));
-    const viaQuery = await readSse(await ctx.t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events?last_event_id=${ids[3]}`)).all();
+    const viaQuery = await readSse(
+      await ctx.t.request(`/api/v1/sessions/streamer/jobs/${job.id}/events?last_event_id=${ids[3]}`),
+    ).all();
     expect(viaQuery.map((e) => e.id)).toEqual(ids.slice(4));
   });
 
   it('waits while the job is queued, then streams it', async () => {
     await createSession('waiter');
-    ctx.model.script({ match: 'waiter-blocker', steps: [{ text: ['blocking ', 'for ', 'a while'], chunkDelayMs: 250 }] });
+    ctx.model.script({
+      match: 'waiter-blocker',
+      steps: [{ text: ['blocking ', 'for ', 'a while'], chunkDelayMs: 250 }],
+    });
     const blocker = (await createJob('waiter', { message: 'waiter-blocker' })).json.data;
     const queued = (await createJob('waiter', { message: 'waiter-second' })).json.data;
     const stream = readSse(await ctx.t.request(`/api/v1/sessions/waiter/jobs/${queued.id}/events`));
@@ -147,7 +184,13 @@ describe('cancel', () => {
     expect(body.error).toMatchObject({ type: '/problems/job-cancelled', status: 409 });
     expect(body.started_at).toBeNull();
     const events = await readSse(await ctx.t.request(`/api/v1/sessions/cq/jobs/${queued.id}/events`)).all();
-    expect(events).toEqual([{ id: 0, event: 'error', data: { type: 'error', problem: expect.objectContaining({ type: '/problems/job-cancelled' }) } }]);
+    expect(events).toEqual([
+      {
+        id: 0,
+        event: 'error',
+        data: { type: 'error', problem: expect.objectContaining({ type: '/problems/job-cancelled' }) },
+      },
+    ]);
 
     expect((await cancel('cq', blocker.id)).status).toBe(200);
     expect((await getJob('cq', blocker.id)).status).toBe('cancelled');
@@ -176,11 +219,19 @@ describe('cancel', () => {
     await ctx.model.waitFor((r) => r.prompt === 'cw-chat-hang');
     const job = (await createJob('cw', { message: 'cw-waiting-job' })).json.data;
     // The job's turn was handed to the session's queue, where it waits behind the chat.
-    const turn = await eventually(() => ctx.t.server.jobs.worker.turnOf(job.id), 10_000, 'the job\'s turn to be submitted');
+    const turn = await eventually(
+      () => ctx.t.server.jobs.worker.turnOf(job.id),
+      10_000,
+      "the job's turn to be submitted",
+    );
     expect(turn.state).toBe('queued');
     const res = await cancel('cw', job.id);
     expect(res.status).toBe(200);
-    expect((await res.json()).data).toMatchObject({ status: 'cancelled', started_at: null, error: { type: '/problems/job-cancelled' } });
+    expect((await res.json()).data).toMatchObject({
+      status: 'cancelled',
+      started_at: null,
+      error: { type: '/problems/job-cancelled' },
+    });
     await ctx.t.request('/api/v1/sessions/cw/interrupt', { method: 'POST' });
     expect((await chat).status).toBe(200);
     expect(ctx.model.mainRequests().some((r) => r.prompt === 'cw-waiting-job')).toBe(false);
@@ -208,7 +259,10 @@ describe('ordering', () => {
     expect(a.status).toBe('succeeded');
     expect(b.status).toBe('succeeded');
     expect(Date.parse(b.started_at)).toBeGreaterThanOrEqual(Date.parse(a.finished_at) - 5);
-    const prompts = ctx.model.mainRequests().filter((r) => r.prompt?.startsWith('order-')).map((r) => r.prompt);
+    const prompts = ctx.model
+      .mainRequests()
+      .filter((r) => r.prompt?.startsWith('order-'))
+      .map((r) => r.prompt);
     expect(prompts).toEqual(['order-first', 'order-second']);
     expect(promptTexts(ctx.model.mainRequests().at(-1)!)).toEqual(['order-first', 'order-second']);
   });
@@ -232,7 +286,10 @@ describe('ordering', () => {
     ctx.model.script({ match: 'shared-job', steps: [{ text: ['job ', 'text ', 'here'], chunkDelayMs: 200 }] });
     const job = (await createJob('shared', { message: 'shared-job' })).json.data;
     await ctx.model.waitFor((r) => r.prompt === 'shared-job');
-    const chat = await ctx.t.request('/api/v1/sessions/shared/chat', { method: 'POST', json: { message: 'shared-chat' } });
+    const chat = await ctx.t.request('/api/v1/sessions/shared/chat', {
+      method: 'POST',
+      json: { message: 'shared-chat' },
+    });
     expect(chat.status).toBe(200);
     const done = await getJob('shared', job.id);
     expect(done.status).toBe('succeeded');
@@ -252,25 +309,37 @@ describe('capacity and shutdown', () => {
   it('runs at most JOB_CONCURRENCY jobs at once, and re-queues a job still running at a graceful shutdown', async () => {
     const small = await startTestServer(ctx.model.url, { JOB_CONCURRENCY: '1', SHUTDOWN_GRACE_SECONDS: '0' });
     try {
-      for (const name of ['cap-a', 'cap-b']) expect((await small.request('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);
+      for (const name of ['cap-a', 'cap-b'])
+        expect((await small.request('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);
       ctx.model.script({ match: 'cap-hang', times: 1, steps: [{ hang: true }] });
       ctx.model.script({ match: 'cap-hang', steps: [{ text: 'after the restart' }] });
-      const post = async (name: string, message: string) => (await (await small.request(`/api/v1/sessions/${name}/jobs`, { method: 'POST', json: { message } })).json()).data;
-      const get = async (name: string, id: string) => (await (await small.request(`/api/v1/sessions/${name}/jobs/${id}`)).json()).data;
+      const post = async (name: string, message: string) =>
+        (await (await small.request(`/api/v1/sessions/${name}/jobs`, { method: 'POST', json: { message } })).json())
+          .data;
+      const get = async (name: string, id: string) =>
+        (await (await small.request(`/api/v1/sessions/${name}/jobs/${id}`)).json()).data;
       const a = await post('cap-a', 'cap-hang');
       const b = await post('cap-b', 'cap other session');
       await ctx.model.waitFor((r) => r.prompt === 'cap-hang');
       expect((await get('cap-b', b.id)).status).toBe('queued'); // the one job slot is taken
       await small.restart();
-      const done = await eventually(async () => {
-        const j = await get('cap-a', a.id);
-        return j.status === 'succeeded' ? j : undefined;
-      }, 60_000, 'the re-queued job to succeed');
+      const done = await eventually(
+        async () => {
+          const j = await get('cap-a', a.id);
+          return j.status === 'succeeded' ? j : undefined;
+        },
+        60_000,
+        'the re-queued job to succeed',
+      );
       expect(done).toMatchObject({ restarts: 1, attempts: 2, result: { content: 'after the restart' } });
-      const other = await eventually(async () => {
-        const j = await get('cap-b', b.id);
-        return j.status === 'succeeded' ? j : undefined;
-      }, 60_000, 'the queued job to succeed');
+      const other = await eventually(
+        async () => {
+          const j = await get('cap-b', b.id);
+          return j.status === 'succeeded' ? j : undefined;
+        },
+        60_000,
+        'the queued job to succeed',
+      );
       expect(Date.parse(other.started_at)).toBeGreaterThanOrEqual(Date.parse(done.finished_at));
     } finally {
       await small.cleanup();
@@ -305,8 +374,13 @@ describe('validation and tenancy', () => {
     const job = (await createJob('mine', { message: 'tenancy job' })).json.data;
     await finished('mine', job.id);
     expect((await ctx.t.request(`/api/v1/sessions/mine/jobs/${job.id}`, { key: KEYS[1] })).status).toBe(404);
-    expect((await ctx.t.request('/api/v1/sessions/mine/jobs', { method: 'POST', json: { message: 'x' }, key: KEYS[1] })).status).toBe(404);
-    expect((await ctx.t.request(`/api/v1/sessions/mine/jobs/${job.id}/cancel`, { method: 'POST', key: KEYS[1] })).status).toBe(404);
+    expect(
+      (await ctx.t.request('/api/v1/sessions/mine/jobs', { method: 'POST', json: { message: 'x' }, key: KEYS[1] }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await ctx.t.request(`/api/v1/sessions/mine/jobs/${job.id}/cancel`, { method: 'POST', key: KEYS[1] })).status,
+    ).toBe(404);
     expect((await ctx.t.request(`/api/v1/sessions/mine/jobs/${job.id}/events`, { key: KEYS[1] })).status).toBe(404);
     await createSession('other');
     expect((await ctx.t.request(`/api/v1/sessions/other/jobs/${job.id}`)).status).toBe(404);

@@ -46,7 +46,8 @@ async function chat(t: TestServer, name: string, message: string) {
   return (await res.json()).data;
 }
 
-const session = async (t: TestServer, name: string) => (await (await t.request(`/api/v1/sessions/${name}`)).json()).data;
+const session = async (t: TestServer, name: string) =>
+  (await (await t.request(`/api/v1/sessions/${name}`)).json()).data;
 const lastPrompts = () => promptTexts(model.mainRequests().at(-1)!);
 const liveClis = (t: TestServer) => cliProcesses({ configDir: t.cli.configDir }).length;
 
@@ -121,7 +122,10 @@ describe('working directory', () => {
     const res = await t.request('/api/v1/sessions/mover/repo', { method: 'POST', json: { working_dir: target } });
     expect(res.status).toBe(200);
     expect((await res.json()).data.working_dir).toBe(target);
-    model.script({ match: 'write-in-repo', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/moved.txt', content: 'x' } } }, { text: 'ok' }] });
+    model.script({
+      match: 'write-in-repo',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/moved.txt', content: 'x' } } }, { text: 'ok' }],
+    });
     await chat(t, 'mover', 'write-in-repo');
     expect(existsSync(join(target, 'moved.txt'))).toBe(true);
     expect(lastPrompts()).toEqual(['in the workspace', 'write-in-repo']);

@@ -11,9 +11,19 @@ import { waitForNoCliProcesses } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
 import { KEYS } from '../support/server.js';
 
-const textOf = (contents: Array<{ uri: string } & ({ text: string } | { blob: string })>) => JSON.parse((contents[0] as { text: string }).text);
+const textOf = (contents: Array<{ uri: string } & ({ text: string } | { blob: string })>) =>
+  JSON.parse((contents[0] as { text: string }).text);
 
-const TOOLS = ['chat', 'create_session', 'delete_session', 'get_history', 'get_session', 'list_files', 'list_sessions', 'read_file'];
+const TOOLS = [
+  'chat',
+  'create_session',
+  'delete_session',
+  'get_history',
+  'get_session',
+  'list_files',
+  'list_sessions',
+  'read_file',
+];
 
 const ctx = useTestServer();
 const clients: Client[] = [];
@@ -23,7 +33,9 @@ afterAll(async () => {
 });
 
 async function httpClient(key: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), { requestInit: { headers: { 'x-api-key': key } } });
+  const transport = new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), {
+    requestInit: { headers: { 'x-api-key': key } },
+  });
   const client = new Client({ name: 'mcp-test', version: '1.0.0' });
   await client.connect(transport);
   clients.push(client);
@@ -42,7 +54,11 @@ async function ok(client: Client, name: string, args: Record<string, unknown>): 
 }
 
 /** The problem document of a tool call that must have been refused. */
-async function refused(client: Client, name: string, args: Record<string, unknown>): Promise<{ status: number; type: string; detail: string }> {
+async function refused(
+  client: Client,
+  name: string,
+  args: Record<string, unknown>,
+): Promise<{ status: number; type: string; detail: string }> {
   const result = await call(client, name, args);
   expect(result.isError).toBe(true);
   return (result.structuredContent as { problem: { status: number; type: string; detail: string } }).problem;
@@ -50,14 +66,27 @@ async function refused(client: Client, name: string, args: Record<string, unknow
 
 /** Scripts a turn that writes `file` in the session's working directory. */
 function scriptWrite(marker: string, file: string, content: string): void {
-  ctx.model.script({ match: marker, steps: [{ tool: { name: 'Write', input: { file_path: `{{cwd}}/${file}`, content } } }, { text: `Wrote ${file}.` }] });
+  ctx.model.script({
+    match: marker,
+    steps: [{ tool: { name: 'Write', input: { file_path: `{{cwd}}/${file}`, content } } }, { text: `Wrote ${file}.` }],
+  });
 }
 
 describe('MCP over Streamable HTTP', () => {
   it('refuses a call without an API key, or with a wrong one, with 401', async () => {
-    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } } };
+    const init = {
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'x', version: '1' } },
+    };
     for (const key of [null, 'not-a-valid-key-000']) {
-      const res = await ctx.t.request('/mcp', { method: 'POST', key, json: init, headers: { accept: 'application/json, text/event-stream' } });
+      const res = await ctx.t.request('/mcp', {
+        method: 'POST',
+        key,
+        json: init,
+        headers: { accept: 'application/json, text/event-stream' },
+      });
       expect(res.status).toBe(401);
       expect(res.headers.get('content-type')).toContain('application/problem+json');
     }
@@ -71,7 +100,11 @@ describe('MCP over Streamable HTTP', () => {
     expect(noAccept.status).toBe(406);
     expect(noAccept.headers.get('content-type')).toContain('application/problem+json');
     for (const body of [{ hello: 'world' }, [], [init, { jsonrpc: '1.0' }], 'ping']) {
-      const res = await ctx.t.request('/mcp', { method: 'POST', json: body, headers: { accept: 'application/json, text/event-stream' } });
+      const res = await ctx.t.request('/mcp', {
+        method: 'POST',
+        json: body,
+        headers: { accept: 'application/json, text/event-stream' },
+      });
       expect(res.status, JSON.stringify(body)).toBe(400);
       expect((await res.json()).type).toBe('/problems/bad-jsonrpc');
     }
@@ -91,23 +124,36 @@ describe('MCP over Streamable HTTP', () => {
 
     scriptWrite('mcp-write-http', 'from-mcp.txt', 'written over MCP\n');
     const progress: string[] = [];
-    const answer = (await client.callTool({ name: 'chat', arguments: { name: 'mcp-alpha', message: 'please mcp-write-http' } }, undefined, {
-      onprogress: (p) => progress.push(String(p.message)),
-      resetTimeoutOnProgress: true,
-    })) as CallToolResult;
+    const answer = (await client.callTool(
+      { name: 'chat', arguments: { name: 'mcp-alpha', message: 'please mcp-write-http' } },
+      undefined,
+      {
+        onprogress: (p) => progress.push(String(p.message)),
+        resetTimeoutOnProgress: true,
+      },
+    )) as CallToolResult;
     expect(answer.isError).toBeFalsy();
     expect(answer.content).toEqual([{ type: 'text', text: 'Wrote from-mcp.txt.' }]);
-    const { result } = answer.structuredContent as { result: { status: string; tools_used: Array<{ name: string }>; cost_usd: number } };
+    const { result } = answer.structuredContent as {
+      result: { status: string; tools_used: Array<{ name: string }>; cost_usd: number };
+    };
     expect(result.status).toBe('ok');
     expect(result.tools_used.map((x) => x.name)).toEqual(['Write']);
     expect(progress).toContain('tool_use Write');
 
     const listing = await ok(client, 'list_files', { name: 'mcp-alpha' });
-    expect(listing.files).toEqual([expect.objectContaining({ name: 'from-mcp.txt', path: 'from-mcp.txt', type: 'file', size: 17 })]);
+    expect(listing.files).toEqual([
+      expect.objectContaining({ name: 'from-mcp.txt', path: 'from-mcp.txt', type: 'file', size: 17 }),
+    ]);
     expect(listing.pagination).toMatchObject({ total: 1, page: 1 });
     const read = await call(client, 'read_file', { name: 'mcp-alpha', path: 'from-mcp.txt' });
     expect(read.content).toEqual([{ type: 'text', text: 'written over MCP\n' }]);
-    expect(read.structuredContent).toMatchObject({ path: 'from-mcp.txt', size: 17, truncated: false, encoding: 'utf8' });
+    expect(read.structuredContent).toMatchObject({
+      path: 'from-mcp.txt',
+      size: 17,
+      truncated: false,
+      encoding: 'utf8',
+    });
 
     // The same session through the REST API: the MCP call acted as this key's tenant.
     const rest = await (await ctx.t.request('/api/v1/sessions/mcp-alpha')).json();
@@ -119,7 +165,9 @@ describe('MCP over Streamable HTTP', () => {
     expect(history.messages[1].content).toBe('Wrote from-mcp.txt.');
     const { session: after } = await ok(client, 'get_session', { name: 'mcp-alpha' });
     expect(after).toMatchObject({ status: 'active', live: true });
-    expect((await ok(client, 'list_sessions', {})).sessions.map((s: { name: string }) => s.name)).toContain('mcp-alpha');
+    expect((await ok(client, 'list_sessions', {})).sessions.map((s: { name: string }) => s.name)).toContain(
+      'mcp-alpha',
+    );
   });
 
   it('reads files as base64 when they are not text, and refuses paths outside the workspace', async () => {
@@ -170,13 +218,25 @@ describe('MCP over Streamable HTTP', () => {
   it('exposes sessions and templates as resources and one prompt per template', async () => {
     const client = await httpClient(KEYS[0]);
     const uris = (await client.listResources()).resources.map((r) => r.uri);
-    expect(uris).toEqual(expect.arrayContaining(['claude-code-api://sessions', 'claude-code-api://templates', 'claude-code-api://sessions/mcp-alpha', 'claude-code-api://templates/security']));
+    expect(uris).toEqual(
+      expect.arrayContaining([
+        'claude-code-api://sessions',
+        'claude-code-api://templates',
+        'claude-code-api://sessions/mcp-alpha',
+        'claude-code-api://templates/security',
+      ]),
+    );
     const templates = (await client.listResourceTemplates()).resourceTemplates.map((r) => r.uriTemplate);
-    expect(templates).toEqual(expect.arrayContaining(['claude-code-api://sessions/{name}', 'claude-code-api://templates/{name}']));
+    expect(templates).toEqual(
+      expect.arrayContaining(['claude-code-api://sessions/{name}', 'claude-code-api://templates/{name}']),
+    );
     const one = await client.readResource({ uri: 'claude-code-api://sessions/mcp-alpha' });
     expect(textOf(one.contents).session.name).toBe('mcp-alpha');
     const reviewer = await client.readResource({ uri: 'claude-code-api://templates/code-reviewer' });
-    expect(textOf(reviewer.contents).template).toMatchObject({ name: 'code-reviewer', allowed_tools: ['Read', 'Glob', 'Grep'] });
+    expect(textOf(reviewer.contents).template).toMatchObject({
+      name: 'code-reviewer',
+      allowed_tools: ['Read', 'Glob', 'Grep'],
+    });
 
     const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
     expect(prompts).toHaveLength(12);
@@ -192,22 +252,38 @@ describe('MCP over Streamable HTTP', () => {
     await ok(client, 'create_session', { name: 'mcp-hang' });
     ctx.model.script({ match: 'mcp-hang-forever', steps: [{ hang: true }] });
     const abort = new AbortController();
-    const call = { jsonrpc: '2.0', id: 7, method: 'tools/call', params: { name: 'chat', arguments: { name: 'mcp-hang', message: 'mcp-hang-forever' } } };
-    const pending = ctx.t.request('/mcp', { method: 'POST', json: call, headers: { accept: 'application/json, text/event-stream' }, signal: abort.signal });
+    const call = {
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'tools/call',
+      params: { name: 'chat', arguments: { name: 'mcp-hang', message: 'mcp-hang-forever' } },
+    };
+    const pending = ctx.t.request('/mcp', {
+      method: 'POST',
+      json: call,
+      headers: { accept: 'application/json, text/event-stream' },
+      signal: abort.signal,
+    });
     await ctx.model.waitFor((r) => r.prompt === 'mcp-hang-forever');
     abort.abort();
     await expect(pending.then((res) => res.text())).rejects.toThrow();
-    const history = await eventually(async () => {
-      const h = await ok(client, 'get_history', { name: 'mcp-hang' });
-      return h.messages.length === 2 ? h : undefined;
-    }, 30_000, 'the interrupted turn in history');
+    const history = await eventually(
+      async () => {
+        const h = await ok(client, 'get_history', { name: 'mcp-hang' });
+        return h.messages.length === 2 ? h : undefined;
+      },
+      30_000,
+      'the interrupted turn in history',
+    );
     expect(history.messages[1].status).toBe('interrupted');
     expect((await ok(client, 'get_session', { name: 'mcp-hang' })).session.busy).toBe(false);
   });
 
   it('deletes a session', async () => {
     const client = await httpClient(KEYS[0]);
-    expect(await ok(client, 'delete_session', { name: 'mcp-reviewer', purge: true })).toEqual({ deleted: 'mcp-reviewer' });
+    expect(await ok(client, 'delete_session', { name: 'mcp-reviewer', purge: true })).toEqual({
+      deleted: 'mcp-reviewer',
+    });
     expect((await ctx.t.request('/api/v1/sessions/mcp-reviewer')).status).toBe(404);
   });
 });
@@ -220,7 +296,10 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
     // A turn runs on the HTTP server meanwhile: the stdio server must not take it for a leftover of a dead run.
     expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'mcp-busy' } })).status).toBe(201);
     ctx.model.script({ match: 'mcp-busy-hang', steps: [{ hang: true }] });
-    const busy = ctx.t.request('/api/v1/sessions/mcp-busy/chat', { method: 'POST', json: { message: 'mcp-busy-hang' } });
+    const busy = ctx.t.request('/api/v1/sessions/mcp-busy/chat', {
+      method: 'POST',
+      json: { message: 'mcp-busy-hang' },
+    });
     await ctx.model.waitFor((r) => r.prompt === 'mcp-busy-hang');
     const transport = new StdioClientTransport({
       command: process.execPath,
@@ -283,7 +362,14 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
         args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
         cwd: process.cwd(),
         stderr: 'pipe',
-        env: { ...ctx.t.cli.env, API_KEYS: KEYS.join(','), DATA_DIR: ctx.t.dirs.data, APPROVED_DIRECTORY: ctx.t.dirs.workspaces, LOG_LEVEL: 'silent', ...extra },
+        env: {
+          ...ctx.t.cli.env,
+          API_KEYS: KEYS.join(','),
+          DATA_DIR: ctx.t.dirs.data,
+          APPROVED_DIRECTORY: ctx.t.dirs.workspaces,
+          LOG_LEVEL: 'silent',
+          ...extra,
+        },
       });
       let stderr = '';
       transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

@@ -43,12 +43,19 @@ describe('sandbox unavailable', () => {
     const res = await request('/api/v1/health');
     expect(res.status).toBe(200);
     const h = (await res.json()).data;
-    expect(h.sandbox).toMatchObject({ enabled: true, available: false, reason: expect.stringMatching(/bubblewrap|bwrap/) });
+    expect(h.sandbox).toMatchObject({
+      enabled: true,
+      available: false,
+      reason: expect.stringMatching(/bubblewrap|bwrap/),
+    });
     expect(h.warnings.join('\n')).toMatch(/Bash is refused/);
   });
 
   it('keeps other tools working', async () => {
-    model.script({ match: 'write-it', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/ok.txt', content: 'ok' } } }, { text: 'wrote it' }] });
+    model.script({
+      match: 'write-it',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/ok.txt', content: 'ok' } } }, { text: 'wrote it' }],
+    });
     const res = await request('/api/v1/sessions/nobash/chat', { method: 'POST', json: { message: 'write-it' } });
     expect(res.status).toBe(200);
     const session = (await (await request('/api/v1/sessions/nobash')).json()).data;
@@ -57,7 +64,10 @@ describe('sandbox unavailable', () => {
 
   it('refuses Bash: not offered to the model, and a call anyway never runs', async () => {
     const marker = join(t.dirs.root, 'bash-ran.txt');
-    model.script({ match: 'run-bash', steps: [{ tool: { name: 'Bash', input: { command: `touch ${marker}`, description: 'x' } } }, { text: 'tried' }] });
+    model.script({
+      match: 'run-bash',
+      steps: [{ tool: { name: 'Bash', input: { command: `touch ${marker}`, description: 'x' } } }, { text: 'tried' }],
+    });
     const res = await request('/api/v1/sessions/nobash/chat/stream', { method: 'POST', json: { message: 'run-bash' } });
     expect(res.status).toBe(200);
     const events = await readSse(res).all();
@@ -74,10 +84,19 @@ describe('sandbox unavailable', () => {
 describe('SANDBOX_ENABLED=false', () => {
   it('is reported as off, and Bash runs (unconfined: the operator chose it)', async () => {
     await t.restart({ SANDBOX_ENABLED: 'false' });
-    expect((await health()).sandbox).toMatchObject({ enabled: false, available: false, reason: expect.stringContaining('SANDBOX_ENABLED=false') });
+    expect((await health()).sandbox).toMatchObject({
+      enabled: false,
+      available: false,
+      reason: expect.stringContaining('SANDBOX_ENABLED=false'),
+    });
     const marker = join(t.dirs.root, 'bash-ran-unsandboxed.txt');
-    model.script({ match: 'run-free-bash', steps: [{ tool: { name: 'Bash', input: { command: `touch ${marker}`, description: 'x' } } }, { text: 'ran' }] });
-    expect((await request('/api/v1/sessions/nobash/chat', { method: 'POST', json: { message: 'run-free-bash' } })).status).toBe(200);
+    model.script({
+      match: 'run-free-bash',
+      steps: [{ tool: { name: 'Bash', input: { command: `touch ${marker}`, description: 'x' } } }, { text: 'ran' }],
+    });
+    expect(
+      (await request('/api/v1/sessions/nobash/chat', { method: 'POST', json: { message: 'run-free-bash' } })).status,
+    ).toBe(200);
     expect(existsSync(marker)).toBe(true);
   });
 

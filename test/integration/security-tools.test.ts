@@ -18,9 +18,24 @@ const SECRETS = {
   REDIS_URL: 'redis://:FAKE-REDIS-PASSWORD-77@cache:6379',
   MY_SERVICE_TOKEN: 'FAKE-SERVICE-TOKEN-8080',
 };
-const SECRET_VALUES = ['test-key-alpha-0001', 'test-key-bravo-0002', 'FAKE-ADMIN-SECRET-31337', 'FAKE-DB-PASSWORD-4242', 'RkFLRS1XRUJIT09LLVNFQ1JFVC1WQUxVRQ', 'FAKE-REDIS-PASSWORD-77', 'FAKE-SERVICE-TOKEN-8080'];
+const SECRET_VALUES = [
+  'test-key-alpha-0001',
+  'test-key-bravo-0002',
+  'FAKE-ADMIN-SECRET-31337',
+  'FAKE-DB-PASSWORD-4242',
+  'RkFLRS1XRUJIT09LLVNFQ1JFVC1WQUxVRQ',
+  'FAKE-REDIS-PASSWORD-77',
+  'FAKE-SERVICE-TOKEN-8080',
+];
 /** Content planted where the model must never see it (written straight to disk or the database, never through the model). */
-const FOREIGN = ['OUTSIDE-FILE-CONTENT', 'OTHER-TENANT-FILE-CONTENT', 'OTHER-SESSION-FILE-CONTENT', 'TRANSCRIPT-PLANTED-CONTENT', 'DATABASE-PLANTED-CONTENT', 'root:x:0:0'];
+const FOREIGN = [
+  'OUTSIDE-FILE-CONTENT',
+  'OTHER-TENANT-FILE-CONTENT',
+  'OTHER-SESSION-FILE-CONTENT',
+  'TRANSCRIPT-PLANTED-CONTENT',
+  'DATABASE-PLANTED-CONTENT',
+  'root:x:0:0',
+];
 
 let model: ModelServer;
 let t: TestServer;
@@ -63,7 +78,9 @@ function toolResultsSeen(match: string): string {
 /** Everything the model was ever sent. */
 const allSent = () => model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
 
-const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({ tool: { name: 'Bash', input: { command, description: 'hostile', ...extra } } });
+const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
+  tool: { name: 'Bash', input: { command, description: 'hostile', ...extra } },
+});
 
 beforeAll(async () => {
   model = await ModelServer.start();
@@ -77,8 +94,16 @@ beforeAll(async () => {
   writeFileSync(join(other.workspace, 'tenant-b.txt'), 'OTHER-TENANT-FILE-CONTENT\n');
   writeFileSync(join(beta.workspace, 'beta.txt'), 'OTHER-SESSION-FILE-CONTENT\n');
   mkdirSync(join(t.cli.configDir, 'projects', 'planted'), { recursive: true });
-  writeFileSync(join(t.cli.configDir, 'projects', 'planted', 'session.jsonl'), '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n');
-  await t.server.store.messages.insert({ session_id: other.id, turn_id: 'planted', role: 'user', content: 'DATABASE-PLANTED-CONTENT' });
+  writeFileSync(
+    join(t.cli.configDir, 'projects', 'planted', 'session.jsonl'),
+    '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n',
+  );
+  await t.server.store.messages.insert({
+    session_id: other.id,
+    turn_id: 'planted',
+    role: 'user',
+    content: 'DATABASE-PLANTED-CONTENT',
+  });
 });
 
 afterAll(async () => {
@@ -89,7 +114,13 @@ afterAll(async () => {
 describe('file tools outside the workspace are denied (first call on a fresh config dir)', () => {
   it('Read /etc/passwd: denied, the model told why, the denial on the result', async () => {
     const d = await turn('read-etc-passwd', [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }]);
-    expect(d.denials).toEqual([{ tool: 'Read', input: { file_path: '/etc/passwd' }, reason: expect.stringContaining('Access denied by the workspace policy') }]);
+    expect(d.denials).toEqual([
+      {
+        tool: 'Read',
+        input: { file_path: '/etc/passwd' },
+        reason: expect.stringContaining('Access denied by the workspace policy'),
+      },
+    ]);
     expect(d.tools_used[0]).toMatchObject({ name: 'Read', denied: expect.stringContaining('/etc/passwd') });
     const seen = toolResultsSeen('read-etc-passwd');
     expect(seen).toContain('Access denied by the workspace policy');
@@ -116,7 +147,9 @@ describe('file tools outside the workspace are denied (first call on a fresh con
       { tool: { name: 'Read', input: { file_path: 'out-file' } } },
     ]);
     // Writing over the existing out-file is refused by Claude Code itself first (never read); the other three by the guard.
-    expect(d.denials.map((x: { tool: string; input: { file_path: string } }) => `${x.tool} ${x.input.file_path}`)).toEqual([
+    expect(
+      d.denials.map((x: { tool: string; input: { file_path: string } }) => `${x.tool} ${x.input.file_path}`),
+    ).toEqual([
       expect.stringMatching(/^Write .*out-dir\/pwned\.txt$/),
       expect.stringMatching(/^Write .*out-dangling$/),
       expect.stringMatching(/^Read .*out-file$/),
@@ -127,18 +160,29 @@ describe('file tools outside the workspace are denied (first call on a fresh con
   });
 
   it('Edit a file outside: refused, unchanged; and a file read inside, then swapped for a link out, is denied at the Edit', async () => {
-    await turn('edit-outside', [{ tool: { name: 'Edit', input: { file_path: join(outside, 'secret.txt'), old_string: 'OUTSIDE', new_string: 'EDITED' } } }]);
+    await turn('edit-outside', [
+      {
+        tool: {
+          name: 'Edit',
+          input: { file_path: join(outside, 'secret.txt'), old_string: 'OUTSIDE', new_string: 'EDITED' },
+        },
+      },
+    ]);
     expect(toolResultsSeen('edit-outside')).toContain('is_error');
     writeFileSync(join(alpha.workspace, 'notes.txt'), 'inside notes\n');
     await turn('read-notes', [{ tool: { name: 'Read', input: { file_path: 'notes.txt' } } }]);
     rmSync(join(alpha.workspace, 'notes.txt'));
     symlinkSync(join(outside, 'secret.txt'), join(alpha.workspace, 'notes.txt'));
-    const d = await turn('edit-swapped', [{ tool: { name: 'Edit', input: { file_path: 'notes.txt', old_string: 'OUTSIDE', new_string: 'EDITED' } } }]);
-    expect(d.denials).toEqual([expect.objectContaining({ tool: 'Edit', reason: expect.stringContaining(join(outside, 'secret.txt')) })]);
+    const d = await turn('edit-swapped', [
+      { tool: { name: 'Edit', input: { file_path: 'notes.txt', old_string: 'OUTSIDE', new_string: 'EDITED' } } },
+    ]);
+    expect(d.denials).toEqual([
+      expect.objectContaining({ tool: 'Edit', reason: expect.stringContaining(join(outside, 'secret.txt')) }),
+    ]);
     expect(readFileSync(join(outside, 'secret.txt'), 'utf8')).toBe('OUTSIDE-FILE-CONTENT\n');
   });
 
-  it('Glob / and Grep in another session\'s and another tenant\'s workspace: denied; the denial reaches SSE clients as an error tool_result', async () => {
+  it("Glob / and Grep in another session's and another tenant's workspace: denied; the denial reaches SSE clients as an error tool_result", async () => {
     model.script({
       match: 'glob-and-grep',
       steps: [
@@ -149,7 +193,10 @@ describe('file tools outside the workspace are denied (first call on a fresh con
         { text: 'finished glob-and-grep' },
       ],
     });
-    const res = await request('/api/v1/sessions/alpha/chat/stream', { method: 'POST', json: { message: 'please glob-and-grep' } });
+    const res = await request('/api/v1/sessions/alpha/chat/stream', {
+      method: 'POST',
+      json: { message: 'please glob-and-grep' },
+    });
     expect(res.status).toBe(200);
     const events = await readSse(res).all();
     const results = events.filter((e) => e.event === 'tool_result');
@@ -165,18 +212,25 @@ describe('file tools outside the workspace are denied (first call on a fresh con
 
   it('records the denials in history (tools_used[].denied)', async () => {
     const res = await request('/api/v1/sessions/alpha/history?limit=100');
-    const rows = (await res.json()).data as Array<{ role: string; tools_used: Array<{ name: string; denied?: string }> | null }>;
+    const rows = (await res.json()).data as Array<{
+      role: string;
+      tools_used: Array<{ name: string; denied?: string }> | null;
+    }>;
     const denied = rows.flatMap((r) => r.tools_used ?? []).filter((u) => u.denied);
     expect(denied.length).toBeGreaterThanOrEqual(11);
     expect(denied.map((u) => u.name)).toEqual(expect.arrayContaining(['Read', 'Write', 'Edit', 'Glob', 'Grep']));
   });
 
   it('puts every denial in the audit trail', async () => {
-    const rows = await eventually(async () => {
-      const res = await request('/api/v1/audit?action=tool.deny&limit=100');
-      const data = (await res.json()).data as Array<{ outcome: string; detail: { tool: string; reason: string } }>;
-      return data.length >= 11 ? data : undefined;
-    }, 10_000, 'the denial audit rows');
+    const rows = await eventually(
+      async () => {
+        const res = await request('/api/v1/audit?action=tool.deny&limit=100');
+        const data = (await res.json()).data as Array<{ outcome: string; detail: { tool: string; reason: string } }>;
+        return data.length >= 11 ? data : undefined;
+      },
+      10_000,
+      'the denial audit rows',
+    );
     expect(rows.every((r) => r.outcome === 'denied' && r.detail.reason.length > 0)).toBe(true);
     expect(rows.map((r) => r.detail.tool)).toEqual(expect.arrayContaining(['Read', 'Write', 'Edit', 'Glob', 'Grep']));
   });
@@ -184,7 +238,9 @@ describe('file tools outside the workspace are denied (first call on a fresh con
 
 describe('Bash runs in the OS sandbox', () => {
   it('works normally inside the workspace (write, read, a temp file)', async () => {
-    await turn('bash-inside', [bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"')]);
+    await turn('bash-inside', [
+      bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"'),
+    ]);
     expect(readFileSync(join(alpha.workspace, 'inside.txt'), 'utf8')).toBe('inside-ok\n');
     expect(toolResultsSeen('bash-inside')).toContain('tmp-ok');
   });
@@ -192,20 +248,32 @@ describe('Bash runs in the OS sandbox', () => {
   it('cannot write outside the workspace, not even with dangerouslyDisableSandbox', async () => {
     const marker = `cca-bash-escape-${process.pid}-${Date.now()}`;
     await turn('bash-write-outside', [
-      bash(`echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${t.dirs.data}/planted.txt; echo attempted`),
+      bash(
+        `echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${t.dirs.data}/planted.txt; echo attempted`,
+      ),
       bash(`echo pwned > /tmp/${marker}-2; echo attempted`, { dangerouslyDisableSandbox: true }),
     ]);
-    for (const p of [join(outside, 'bash-pwned.txt'), `/tmp/${marker}`, `/tmp/${marker}-2`, join(beta.workspace, 'planted.txt'), join(t.dirs.data, 'planted.txt')]) {
+    for (const p of [
+      join(outside, 'bash-pwned.txt'),
+      `/tmp/${marker}`,
+      `/tmp/${marker}-2`,
+      join(beta.workspace, 'planted.txt'),
+      join(t.dirs.data, 'planted.txt'),
+    ]) {
       expect(existsSync(p), p).toBe(false);
     }
   });
 
-  it('cannot read other tenants\' and sessions\' files, the database or the CLI\'s transcripts', async () => {
+  it("cannot read other tenants' and sessions' files, the database or the CLI's transcripts", async () => {
     const data = t.dirs.data;
     await turn('bash-read-foreign', [
-      bash(`cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${t.dirs.workspaces}; echo end`),
+      bash(
+        `cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${t.dirs.workspaces}; echo end`,
+      ),
       bash(`cat ${data}/*.db ${data}/*.db-wal 2>&1 | strings | grep -i planted; ls -la ${data}; echo end`),
-      bash(`grep -r "PLANTED" ${t.cli.configDir}; cat ${t.cli.configDir}/projects/planted/session.jsonl; ls -R ${t.cli.configDir} | head -50; echo end`),
+      bash(
+        `grep -r "PLANTED" ${t.cli.configDir}; cat ${t.cli.configDir}/projects/planted/session.jsonl; ls -R ${t.cli.configDir} | head -50; echo end`,
+      ),
     ]);
     const seen = toolResultsSeen('bash-read-foreign');
     expect(seen).toContain('end');
@@ -213,11 +281,22 @@ describe('Bash runs in the OS sandbox', () => {
   });
 
   it('gets no server secret and no Claude credential in its environment', async () => {
-    await turn('bash-env', [bash('env; echo ---; printenv API_KEYS DATABASE_URL WEBHOOK_SECRET ANTHROPIC_API_KEY; echo env-end')]);
+    await turn('bash-env', [
+      bash('env; echo ---; printenv API_KEYS DATABASE_URL WEBHOOK_SECRET ANTHROPIC_API_KEY; echo env-end'),
+    ]);
     const seen = toolResultsSeen('bash-env');
     expect(seen).toContain('env-end');
     expect(seen).toContain('PATH=');
-    for (const name of ['API_KEYS=', 'ADMIN_API_KEYS=', 'DATABASE_URL=', 'WEBHOOK_SECRET=', 'REDIS_URL=', 'MY_SERVICE_TOKEN=', 'ANTHROPIC_API_KEY=']) expect(seen).not.toContain(name);
+    for (const name of [
+      'API_KEYS=',
+      'ADMIN_API_KEYS=',
+      'DATABASE_URL=',
+      'WEBHOOK_SECRET=',
+      'REDIS_URL=',
+      'MY_SERVICE_TOKEN=',
+      'ANTHROPIC_API_KEY=',
+    ])
+      expect(seen).not.toContain(name);
     // The Claude Code process itself got the allow-listed environment only.
     const processes = cliProcesses({ configDir: t.cli.configDir });
     expect(processes.length).toBeGreaterThan(0);
@@ -230,7 +309,11 @@ describe('Bash runs in the OS sandbox', () => {
 
   it('cannot reach loopback services (the model server, the API itself)', async () => {
     const modelPort = new URL(model.url).port;
-    await turn('bash-curl', [bash(`curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${t.url}/api/v1/health; echo rc=$?`)]);
+    await turn('bash-curl', [
+      bash(
+        `curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${t.url}/api/v1/health; echo rc=$?`,
+      ),
+    ]);
     const seen = toolResultsSeen('bash-curl');
     expect(seen).toMatch(/rc=[1-9]/);
     expect(seen).not.toContain('"message":"hello"');
@@ -245,11 +328,22 @@ describe('workspace-controlled settings', () => {
     mkdirSync(join(beta.workspace, '.claude'), { recursive: true });
     writeFileSync(
       join(beta.workspace, '.claude', 'settings.json'),
-      JSON.stringify({ hooks: { PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: `touch ${marker}` }] }], UserPromptSubmit: [{ hooks: [{ type: 'command', command: `touch ${marker}-prompt` }] }] } }),
+      JSON.stringify({
+        hooks: {
+          PreToolUse: [{ matcher: '*', hooks: [{ type: 'command', command: `touch ${marker}` }] }],
+          UserPromptSubmit: [{ hooks: [{ type: 'command', command: `touch ${marker}-prompt` }] }],
+        },
+      }),
     );
-    writeFileSync(join(beta.workspace, '.claude', 'settings.local.json'), JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: `touch ${marker}-stop` }] }] } }));
+    writeFileSync(
+      join(beta.workspace, '.claude', 'settings.local.json'),
+      JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: `touch ${marker}-stop` }] }] } }),
+    );
     writeFileSync(join(beta.workspace, 'plain.txt'), 'plain\n');
-    model.script({ match: 'beta-reads', steps: [{ tool: { name: 'Read', input: { file_path: 'plain.txt' } } }, { text: 'read it' }] });
+    model.script({
+      match: 'beta-reads',
+      steps: [{ tool: { name: 'Read', input: { file_path: 'plain.txt' } } }, { text: 'read it' }],
+    });
     const res = await request('/api/v1/sessions/beta/chat', { method: 'POST', json: { message: 'beta-reads' } });
     expect(res.status).toBe(200);
     for (const suffix of ['', '-prompt', '-stop']) expect(existsSync(marker + suffix), marker + suffix).toBe(false);
@@ -257,11 +351,23 @@ describe('workspace-controlled settings', () => {
 });
 
 describe('subagents', () => {
-  it('are guarded too: a subagent\'s Read outside the workspace is denied', async () => {
+  it("are guarded too: a subagent's Read outside the workspace is denied", async () => {
     await t.restart({ CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,Bash,Agent,Task' });
-    model.script({ match: 'subagent-reads-passwd', steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'sub done' }] });
-    await turn('spawn-subagent', [{ tool: { name: 'Agent', input: { description: 'look around', prompt: 'subagent-reads-passwd now', subagent_type: 'general-purpose' } } }]);
-    const followUp = await model.waitFor((r) => r.kind === 'main' && r.prompt?.includes('subagent-reads-passwd') === true && (r.step ?? 0) > 0);
+    model.script({
+      match: 'subagent-reads-passwd',
+      steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'sub done' }],
+    });
+    await turn('spawn-subagent', [
+      {
+        tool: {
+          name: 'Agent',
+          input: { description: 'look around', prompt: 'subagent-reads-passwd now', subagent_type: 'general-purpose' },
+        },
+      },
+    ]);
+    const followUp = await model.waitFor(
+      (r) => r.kind === 'main' && r.prompt?.includes('subagent-reads-passwd') === true && (r.step ?? 0) > 0,
+    );
     const seen = JSON.stringify(followUp.body.messages);
     expect(seen).toContain('Access denied by the workspace policy');
     expect(seen).not.toContain('root:x:0:0');
@@ -281,7 +387,7 @@ describe('across all of it', () => {
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
   });
 
-  it('removes the sessions\' temporary folders when the server stops', async () => {
+  it("removes the sessions' temporary folders when the server stops", async () => {
     const root = new SessionTmpDirs(t.config.dataDir).root;
     expect(existsSync(root)).toBe(true);
     await t.stop();

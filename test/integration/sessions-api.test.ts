@@ -5,7 +5,11 @@ import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 
-const ctx = useTestServer({ MAX_SESSIONS_PER_USER: '5', MAX_MESSAGE_CHARS: '50', CLAUDE_ALLOWED_PERMISSION_MODES: 'default,acceptEdits,plan' });
+const ctx = useTestServer({
+  MAX_SESSIONS_PER_USER: '5',
+  MAX_MESSAGE_CHARS: '50',
+  CLAUDE_ALLOWED_PERMISSION_MODES: 'default,acceptEdits,plan',
+});
 const [ALICE, BOB] = KEYS;
 
 async function problem(res: Response, status: number) {
@@ -15,11 +19,20 @@ async function problem(res: Response, status: number) {
   return res.json();
 }
 
-const create = (json: unknown, key: string | null = ALICE) => ctx.t.request('/api/v1/sessions', { method: 'POST', json, key });
+const create = (json: unknown, key: string | null = ALICE) =>
+  ctx.t.request('/api/v1/sessions', { method: 'POST', json, key });
 
 describe('sessions CRUD', () => {
   it('creates with options, answers 201 with Location, and lists newest first with pagination', async () => {
-    const res = await create({ name: 'crud-1', model: 'sonnet', effort: 'high', max_turns: 3, system_prompt: 'Be brief.', allowed_tools: ['Read', 'Write'], permission_mode: 'plan' });
+    const res = await create({
+      name: 'crud-1',
+      model: 'sonnet',
+      effort: 'high',
+      max_turns: 3,
+      system_prompt: 'Be brief.',
+      allowed_tools: ['Read', 'Write'],
+      permission_mode: 'plan',
+    });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe('/api/v1/sessions/crud-1');
     const body = await res.json();
@@ -28,7 +41,14 @@ describe('sessions CRUD', () => {
       name: 'crud-1',
       status: 'pending',
       claude_session_id: null,
-      options: { model: 'sonnet', effort: 'high', max_turns: 3, system_prompt: 'Be brief.', allowed_tools: ['Read', 'Write'], permission_mode: 'plan' },
+      options: {
+        model: 'sonnet',
+        effort: 'high',
+        max_turns: 3,
+        system_prompt: 'Be brief.',
+        allowed_tools: ['Read', 'Write'],
+        permission_mode: 'plan',
+      },
       totals: { cost_usd: 0, turns: 0 },
     });
     expect((await create({ name: 'crud-2' })).status).toBe(201);
@@ -65,17 +85,31 @@ describe('sessions CRUD', () => {
     ];
     for (const [json, pointer] of cases) {
       const body = await problem(await create(json), 422);
-      expect(body.errors.map((e: { pointer: string }) => e.pointer), JSON.stringify(json)).toContain(pointer);
+      expect(
+        body.errors.map((e: { pointer: string }) => e.pointer),
+        JSON.stringify(json),
+      ).toContain(pointer);
     }
     expect((await ctx.t.request('/api/v1/sessions/ok')).status).toBe(404);
   });
 
   it('answers bad JSON with 400, a wrong content type with 415, a too large body with 413', async () => {
-    const bad = await ctx.t.request('/api/v1/sessions', { method: 'POST', body: '{"name":', headers: { 'content-type': 'application/json' } });
+    const bad = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      body: '{"name":',
+      headers: { 'content-type': 'application/json' },
+    });
     expect((await problem(bad, 400)).type).toBe('/problems/bad-json');
-    const text = await ctx.t.request('/api/v1/sessions', { method: 'POST', body: 'name=x', headers: { 'content-type': 'text/plain' } });
+    const text = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      body: 'name=x',
+      headers: { 'content-type': 'text/plain' },
+    });
     await problem(text, 415);
-    const big = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'big', system_prompt: 'x'.repeat(3 * 1024 * 1024) } });
+    const big = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      json: { name: 'big', system_prompt: 'x'.repeat(3 * 1024 * 1024) },
+    });
     await problem(big, 413);
   });
 
@@ -85,7 +119,13 @@ describe('sessions CRUD', () => {
       await problem(await ctx.t.request('/api/v1/sessions/crud-2/chat', { method: 'POST', json: { message } }), 422);
     }
     await problem(await ctx.t.request('/api/v1/sessions/crud-2/chat', { method: 'POST', json: {} }), 422);
-    await problem(await ctx.t.request('/api/v1/sessions/crud-2/chat', { method: 'POST', json: { message: 'hi', permission_mode: 'bypassPermissions' } }), 422);
+    await problem(
+      await ctx.t.request('/api/v1/sessions/crud-2/chat', {
+        method: 'POST',
+        json: { message: 'hi', permission_mode: 'bypassPermissions' },
+      }),
+      422,
+    );
     expect(ctx.model.requests.length).toBe(before);
   });
 
@@ -107,13 +147,16 @@ describe('auth and tenancy', () => {
     const none = await problem(await ctx.t.request('/api/v1/sessions', { key: null }), 401);
     expect(none.status).toBe(401);
     await problem(await ctx.t.request('/api/v1/sessions', { key: 'not-a-real-key-123' }), 401);
-    const bearer = await ctx.t.request('/api/v1/sessions', { key: null, headers: { authorization: `Bearer ${ALICE}` } });
+    const bearer = await ctx.t.request('/api/v1/sessions', {
+      key: null,
+      headers: { authorization: `Bearer ${ALICE}` },
+    });
     expect(bearer.status).toBe(200);
     const health = await ctx.t.request('/api/v1/health', { key: null });
     expect(health.status).toBe(200);
   });
 
-  it('isolates two keys: each sees only its own sessions, the other\'s are 404 on every route', async () => {
+  it("isolates two keys: each sees only its own sessions, the other's are 404 on every route", async () => {
     expect((await create({ name: 'shared-name' }, ALICE)).status).toBe(201);
     expect((await create({ name: 'shared-name' }, BOB)).status).toBe(201);
     expect((await create({ name: 'bobs-only' }, BOB)).status).toBe(201);
@@ -152,18 +195,33 @@ describe('working directory checks', () => {
     writeFileSync(join(s.workspace, 'file.txt'), 'x');
     symlinkSync('/etc', join(s.workspace, 'etc-link'));
     const bobs = (await (await ctx.t.request('/api/v1/sessions/bobs-only', { key: BOB })).json()).data;
-    const repo = (working_dir: string) => ctx.t.request('/api/v1/sessions/crud-2/repo', { method: 'POST', json: { working_dir } });
+    const repo = (working_dir: string) =>
+      ctx.t.request('/api/v1/sessions/crud-2/repo', { method: 'POST', json: { working_dir } });
 
     const okRes = await repo(inside);
     expect(okRes.status).toBe(200);
     expect((await okRes.json()).data.working_dir).toBe(inside);
 
-    for (const bad of ['/etc', '/', '..', `${ctx.t.dirs.workspaces}/../`, join(s.workspace, 'etc-link'), join(s.workspace, 'file.txt'), join(s.workspace, 'missing'), bobs.workspace, `${s.workspace}/\u0000x`]) {
+    for (const bad of [
+      '/etc',
+      '/',
+      '..',
+      `${ctx.t.dirs.workspaces}/../`,
+      join(s.workspace, 'etc-link'),
+      join(s.workspace, 'file.txt'),
+      join(s.workspace, 'missing'),
+      bobs.workspace,
+      `${s.workspace}/\u0000x`,
+    ]) {
       const body = await problem(await repo(bad), 422);
       expect(body.errors[0].pointer).toBe('/working_dir');
     }
     expect((await (await ctx.t.request('/api/v1/sessions/crud-2')).json()).data.working_dir).toBe(inside);
-    expect((await (await ctx.t.request('/api/v1/sessions/crud-2/repo', { method: 'POST', json: { working_dir: '/etc' }, key: BOB })).status)).toBe(404);
+    expect(
+      await (
+        await ctx.t.request('/api/v1/sessions/crud-2/repo', { method: 'POST', json: { working_dir: '/etc' }, key: BOB })
+      ).status,
+    ).toBe(404);
   });
 
   it('validates working_dir at creation too', async () => {

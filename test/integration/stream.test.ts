@@ -10,7 +10,12 @@ beforeAll(async () => {
 });
 
 function stream(message: string, headers: Record<string, string> = {}, controller = new AbortController()) {
-  return ctx.t.request('/api/v1/sessions/stream/chat/stream', { method: 'POST', json: { message }, headers, signal: controller.signal });
+  return ctx.t.request('/api/v1/sessions/stream/chat/stream', {
+    method: 'POST',
+    json: { message },
+    headers,
+    signal: controller.signal,
+  });
 }
 
 async function sessionState() {
@@ -23,7 +28,10 @@ describe('SSE chat', () => {
   it('streams session, tool_use, tool_result, text deltas and result with sequential ids', async () => {
     ctx.model.script({
       match: 'stream-with-bash',
-      steps: [{ tool: { name: 'Bash', input: { command: 'echo streamed-$((6*7))', description: 'marker' } } }, { text: ['All ', 'done ', 'here.'] }],
+      steps: [
+        { tool: { name: 'Bash', input: { command: 'echo streamed-$((6*7))', description: 'marker' } } },
+        { text: ['All ', 'done ', 'here.'] },
+      ],
     });
     const res = await stream('stream-with-bash');
     expect(res.status).toBe(200);
@@ -46,7 +54,10 @@ describe('SSE chat', () => {
     expect(toolUse).toMatchObject({ type: 'tool_use', name: 'Bash', input: { command: 'echo streamed-$((6*7))' } });
     expect(toolResult).toMatchObject({ type: 'tool_result', id: toolUse.id, is_error: false });
     expect(toolResult.output).toContain('streamed-42');
-    const text = events.filter((e) => e.event === 'text').map((e) => e.data.text).join('');
+    const text = events
+      .filter((e) => e.event === 'text')
+      .map((e) => e.data.text)
+      .join('');
     const result = events.at(-1)!.data;
     expect(result.content).toBe('All done here.');
     expect(text).toBe('All done here.');
@@ -67,7 +78,10 @@ describe('SSE chat', () => {
   });
 
   it('sends text deltas while the turn still runs, and heartbeats on a quiet stream', async () => {
-    ctx.model.script({ match: 'slow-deltas', steps: [{ text: ['one ', 'two ', 'three ', 'four'], chunkDelayMs: 400 }] });
+    ctx.model.script({
+      match: 'slow-deltas',
+      steps: [{ text: ['one ', 'two ', 'three ', 'four'], chunkDelayMs: 400 }],
+    });
     const reader = readSse(await stream('slow-deltas'));
     let first;
     do first = await reader.next();
@@ -114,7 +128,10 @@ describe('SSE chat', () => {
   });
 
   it('answers problems, not streams, when the turn cannot start', async () => {
-    const missing = await ctx.t.request('/api/v1/sessions/nope/chat/stream', { method: 'POST', json: { message: 'hi' } });
+    const missing = await ctx.t.request('/api/v1/sessions/nope/chat/stream', {
+      method: 'POST',
+      json: { message: 'hi' },
+    });
     expect(missing.status).toBe(404);
     expect(missing.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     const blank = await stream('   ');

@@ -65,7 +65,10 @@ async function createSession(body: Record<string, unknown>) {
 
 /** Chats once and returns the model request that opened the turn. */
 async function chatAndSee(name: string, marker: string): Promise<LoggedRequest> {
-  const res = await t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message: `${marker} hello` } });
+  const res = await t.request(`/api/v1/sessions/${name}/chat`, {
+    method: 'POST',
+    json: { message: `${marker} hello` },
+  });
   expect(res.status).toBe(200);
   return model.mainRequests().find((r) => r.prompt?.includes(marker))!;
 }
@@ -79,7 +82,9 @@ describe('template routes', () => {
     expect(status).toBe(200);
     const names = body.data.map((x: { name: string }) => x.name);
     expect(names).toHaveLength(13);
-    expect(names).toEqual(expect.arrayContaining(['code-reviewer', 'security', 'architect', 'frontend', 'merge-check']));
+    expect(names).toEqual(
+      expect.arrayContaining(['code-reviewer', 'security', 'architect', 'frontend', 'merge-check']),
+    );
     expect(body.meta.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
     const docs = body.data.find((x: { name: string }) => x.name === 'docs');
     expect(docs).toEqual({ name: 'docs', source: 'user', description: 'our own docs profile', warnings: [] });
@@ -89,7 +94,12 @@ describe('template routes', () => {
 
   it('shows one template, and answers 404 / 422 / 401 as problems', async () => {
     const { body } = await json(await t.request('/api/v1/templates/code-reviewer'));
-    expect(body.data).toMatchObject({ name: 'code-reviewer', source: 'builtin', allowed_tools: ['Read', 'Glob', 'Grep'], effort: 'high' });
+    expect(body.data).toMatchObject({
+      name: 'code-reviewer',
+      source: 'builtin',
+      allowed_tools: ['Read', 'Glob', 'Grep'],
+      effort: 'high',
+    });
     expect(body.data.system_prompt).toContain('never modify');
     const missing = await json(await t.request('/api/v1/templates/no-such'));
     expect(missing.status).toBe(404);
@@ -115,7 +125,9 @@ describe('template routes', () => {
     expect(status).toBe(422);
     expect(type).toContain('application/problem+json');
     expect(body.type).toBe('/problems/unknown-template');
-    expect(body.errors).toEqual([{ location: 'body', pointer: '/template', message: expect.stringContaining('no-such-template') }]);
+    expect(body.errors).toEqual([
+      { location: 'body', pointer: '/template', message: expect.stringContaining('no-such-template') },
+    ]);
     expect((await t.request('/api/v1/sessions/ghost')).status).toBe(404);
     expect(existsSync(join(t.dirs.workspaces, tenantOf(KEYS[0]), 'ghost'))).toBe(false);
     const all = (await json(await t.request('/api/v1/sessions'))).body.data.map((s: { name: string }) => s.name);
@@ -139,7 +151,12 @@ describe('explicit > template > environment, as the model receives it', () => {
   });
 
   it('explicit session options win over the template; what they leave unset still comes from it', async () => {
-    const { status } = await createSession({ name: 'tmpl-explicit', template: 'merge-check', model: 'claude-explicit-model', system_prompt: EXPLICIT_PROMPT });
+    const { status } = await createSession({
+      name: 'tmpl-explicit',
+      template: 'merge-check',
+      model: 'claude-explicit-model',
+      system_prompt: EXPLICIT_PROMPT,
+    });
     expect(status).toBe(201);
     const sent = await chatAndSee('tmpl-explicit', 'merge-b');
     expect(sent.body.model).toBe('claude-explicit-model');
@@ -168,27 +185,39 @@ describe('reloading', () => {
   });
 
   it('picks up a changed file on reload, and a session follows its template from its next turn', async () => {
-    writeFileSync(file, USER_FILE('claude-template-model-2').replace('templates:\n', 'templates:\n  added-later:\n    effort: low\n'));
+    writeFileSync(
+      file,
+      USER_FILE('claude-template-model-2').replace('templates:\n', 'templates:\n  added-later:\n    effort: low\n'),
+    );
     // No watcher on this server: nothing changes until the reload.
     expect((await t.request('/api/v1/templates/added-later')).status).toBe(404);
     const { status, body } = await json(await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }));
     expect(status).toBe(200);
     expect(body.data.count).toBe(14);
     expect(body.data.names).toContain('added-later');
-    expect((await json(await t.request('/api/v1/templates/added-later'))).body.data).toMatchObject({ effort: 'low', source: 'user' });
+    expect((await json(await t.request('/api/v1/templates/added-later'))).body.data).toMatchObject({
+      effort: 'low',
+      source: 'user',
+    });
     const sent = await chatAndSee('tmpl-only', 'merge-d');
     expect(sent.body.model).toBe('claude-template-model-2');
   });
 
   it('refuses an invalid file with a problem naming the file and line, and keeps the previous set', async () => {
     writeFileSync(file, 'templates:\n  merge-check:\n    model: x\n  broken:\n    max_turns: lots\n');
-    const { status, body, type } = await json(await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }));
+    const { status, body, type } = await json(
+      await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }),
+    );
     expect(status).toBe(422);
     expect(type).toContain('application/problem+json');
     expect(body.type).toBe('/problems/invalid-templates');
     expect(body.detail).toContain(`${file} line 5, column 16`);
-    expect(body.template_errors).toEqual([{ file, line: 5, column: 16, path: 'templates.broken.max_turns', message: 'must be integer' }]);
-    const list = (await json(await t.request('/api/v1/templates?limit=100'))).body.data.map((x: { name: string }) => x.name);
+    expect(body.template_errors).toEqual([
+      { file, line: 5, column: 16, path: 'templates.broken.max_turns', message: 'must be integer' },
+    ]);
+    const list = (await json(await t.request('/api/v1/templates?limit=100'))).body.data.map(
+      (x: { name: string }) => x.name,
+    );
     expect(list).toContain('added-later');
     expect(list).not.toContain('broken');
   });
@@ -196,7 +225,9 @@ describe('reloading', () => {
   it('a session whose template is gone is refused with 409 instead of running without it', async () => {
     writeFileSync(file, 'templates: {}\n');
     expect((await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN })).status).toBe(200);
-    const res = await json(await t.request('/api/v1/sessions/tmpl-only/chat', { method: 'POST', json: { message: 'still there?' } }));
+    const res = await json(
+      await t.request('/api/v1/sessions/tmpl-only/chat', { method: 'POST', json: { message: 'still there?' } }),
+    );
     expect(res.status).toBe(409);
     expect(res.body.type).toBe('/problems/template-unavailable');
   });
@@ -207,13 +238,17 @@ describe('reloading', () => {
     let reloaded = once(templates, 'reloaded');
     writeFileSync(file, 'templates:\n  watched:\n    description: seen by the watcher\n');
     await reloaded;
-    expect((await json(await t.request('/api/v1/templates/watched'))).body.data.description).toBe('seen by the watcher');
+    expect((await json(await t.request('/api/v1/templates/watched'))).body.data.description).toBe(
+      'seen by the watcher',
+    );
 
     const failed = once(templates, 'reload-failed');
     writeFileSync(file, 'templates:\n  watched: {}\n  other:\n    effort: [\n');
     const [err] = (await failed) as [TemplateFileError];
     expect(err.issues[0]!.file).toBe(file);
-    expect((await json(await t.request('/api/v1/templates/watched'))).body.data.description).toBe('seen by the watcher');
+    expect((await json(await t.request('/api/v1/templates/watched'))).body.data.description).toBe(
+      'seen by the watcher',
+    );
     expect((await t.request('/api/v1/templates/other')).status).toBe(404);
 
     reloaded = once(templates, 'reloaded');
@@ -228,8 +263,17 @@ describe('start-up', () => {
   it('refuses to start with an invalid templates file, naming its line', async () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(bad, 'templates:\n  a:\n    colour: red\n');
-    const config = loadConfig({ LOG_LEVEL: 'silent', PORT: '0', HOST: '127.0.0.1', DATA_DIR: join(dir, 'data'), APPROVED_DIRECTORY: join(dir, 'ws'), TEMPLATES_PATH: bad });
-    await expect(startServer(config, { log: pino({ level: 'silent' }) })).rejects.toThrow(`${bad} line 3, column 5: templates.a.colour "colour" is not a known key`);
+    const config = loadConfig({
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      TEMPLATES_PATH: bad,
+    });
+    await expect(startServer(config, { log: pino({ level: 'silent' }) })).rejects.toThrow(
+      `${bad} line 3, column 5: templates.a.colour "colour" is not a known key`,
+    );
   });
 
   it('keys of other tenants see the same templates', async () => {

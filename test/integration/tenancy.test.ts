@@ -58,12 +58,27 @@ function operations(): Operation[] {
 /** Resolves a local `$ref` of the document. */
 function deref(schema: Json): Json {
   if (schema && typeof schema.$ref === 'string' && schema.$ref.startsWith('#/')) {
-    return deref(schema.$ref.slice(2).split('/').reduce((node: Json, key: string) => node?.[key], doc));
+    return deref(
+      schema.$ref
+        .slice(2)
+        .split('/')
+        .reduce((node: Json, key: string) => node?.[key], doc),
+    );
   }
   return schema;
 }
 
-const PLAIN_STRINGS = ['walk-b', 'walkb', 'a', 'x1', 'Walk', 'hello', '1', '00000000-0000-0000-0000-000000000000', 'key_0000000000000000'];
+const PLAIN_STRINGS = [
+  'walk-b',
+  'walkb',
+  'a',
+  'x1',
+  'Walk',
+  'hello',
+  '1',
+  '00000000-0000-0000-0000-000000000000',
+  'key_0000000000000000',
+];
 
 function stringFor(schema: Json, field: string): string {
   if (schema.format === 'date-time') return new Date().toISOString();
@@ -122,7 +137,8 @@ function bodyOf(op: Json): { body?: string | FormData; headers: Record<string, s
   if (!content) return { headers: {} };
   const type = Object.keys(content)[0]!;
   const schema = content[type]?.schema ?? {};
-  if (type === 'application/json') return { body: JSON.stringify(sample(schema)), headers: { 'content-type': 'application/json' } };
+  if (type === 'application/json')
+    return { body: JSON.stringify(sample(schema)), headers: { 'content-type': 'application/json' } };
   if (type === 'multipart/form-data') {
     const form = new FormData();
     const props = deref(schema).properties ?? { file: {} };
@@ -142,7 +158,8 @@ function paramSchema(op: Json, name: string): Json {
   return deref((op.parameters ?? []).find((p: Json) => p.in === 'path' && p.name === name)?.schema ?? {});
 }
 
-const fitsParam = (schema: Json, value: string) => schema.pattern === undefined || new RegExp(schema.pattern).test(value);
+const fitsParam = (schema: Json, value: string) =>
+  schema.pattern === undefined || new RegExp(schema.pattern).test(value);
 
 /** Every combination of Alice's values for the path parameters that their schemas accept (at most 6). */
 function fillings(o: Operation, values: (param: string) => string[]): Array<Record<string, string>> {
@@ -159,7 +176,12 @@ function urlOf(path: string, fill: Record<string, string>): string {
   return path.replace(/\{([^}]+)\}/g, (_, p: string) => (p === '*' ? fill[p]! : encodeURIComponent(fill[p]!)));
 }
 
-async function send(o: Operation, fill: Record<string, string>, key: string, headers: Record<string, string> = {}): Promise<{ status: number; text: string }> {
+async function send(
+  o: Operation,
+  fill: Record<string, string>,
+  key: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; text: string }> {
   const { body, headers: bodyHeaders } = bodyOf(o.op);
   const res = await ctx.t.request(`${urlOf(o.path, fill)}${queryOf(o.op)}`, {
     method: o.method.toUpperCase(),
@@ -198,13 +220,24 @@ function aliceValues(param: string): string[] {
 /** The same parameters pointing at things that exist for nobody. */
 function nobodyValues(param: string): string[] {
   if (param === '*') return ['no-such-file.txt'];
-  return ['zz-nobody-1', '00000000-0000-4000-8000-000000000000', 'key_00000000000000ff', 'env_00000000000000ff', '999999999'];
+  return [
+    'zz-nobody-1',
+    '00000000-0000-4000-8000-000000000000',
+    'key_00000000000000ff',
+    'env_00000000000000ff',
+    '999999999',
+  ];
 }
 
 async function snapshot() {
   const history = await (await ctx.t.request(`/api/v1/sessions/${SESSION}/history?limit=100`, { key: ALICE })).json();
   const session = await (await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json();
-  return { history: history.meta.pagination.total as number, turns: session.data.totals.turns as number, options: session.data.options, working_dir: session.data.working_dir };
+  return {
+    history: history.meta.pagination.total as number,
+    turns: session.data.totals.turns as number,
+    options: session.data.options,
+    working_dir: session.data.working_dir,
+  };
 }
 
 beforeAll(async () => {
@@ -214,12 +247,22 @@ beforeAll(async () => {
   const created = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: SESSION }, key: ALICE });
   expect(created.status).toBe(201);
   aliceSession = (await created.json()).data;
-  expect((await ctx.t.request(`/api/v1/sessions/${SESSION}/chat`, { method: 'POST', json: { message: 'hello, alice here' }, key: ALICE })).status).toBe(200);
+  expect(
+    (
+      await ctx.t.request(`/api/v1/sessions/${SESSION}/chat`, {
+        method: 'POST',
+        json: { message: 'hello, alice here' },
+        key: ALICE,
+      })
+    ).status,
+  ).toBe(200);
   writeFileSync(join(aliceSession.workspace, SECRET_FILE), SECRET_CONTENT);
   addCandidate('name', SESSION);
   addCandidate('session', SESSION);
   addCandidate('id', aliceSession.id);
-  const key = await (await ctx.t.request('/api/v1/keys', { method: 'POST', json: { name: 'an admin-made key' }, key: ADMIN })).json();
+  const key = await (
+    await ctx.t.request('/api/v1/keys', { method: 'POST', json: { name: 'an admin-made key' }, key: ADMIN })
+  ).json();
   addCandidate('id', key.data.id);
   markers.push(aliceSession.id, tenantOf(ALICE), aliceSession.workspace, SECRET_CONTENT, key.data.secret);
 
@@ -240,10 +283,14 @@ beforeAll(async () => {
     }
   }
   // Background work Alice started (jobs) settles before the state is compared.
-  await eventually(async () => !(await (await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json()).data.busy, 60_000, 'alice\'s session to be idle');
+  await eventually(
+    async () => !(await (await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE })).json()).data.busy,
+    60_000,
+    "alice's session to be idle",
+  );
 });
 
-describe('the walk over every route of /openapi.json with another tenant\'s key', () => {
+describe("the walk over every route of /openapi.json with another tenant's key", () => {
   beforeAll(() => {
     sender = 'bob';
   });
@@ -267,7 +314,7 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
     }
   });
 
-  it('every route on one of Alice\'s resources: 404 (403 for admin-only), the same as for a resource nobody has; never 2xx or 5xx', async () => {
+  it("every route on one of Alice's resources: 404 (403 for admin-only), the same as for a resource nobody has; never 2xx or 5xx", async () => {
     const results: string[] = [];
     const unwalkable: string[] = [];
     let walked = 0;
@@ -299,14 +346,19 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
     expect(unwalkable, 'routes whose path parameters could not be filled').toEqual([]);
     expect(walked).toBeGreaterThanOrEqual(10);
     // The core session routes answer exactly 404.
-    for (const needle of [`GET /api/v1/sessions/${SESSION} `, `DELETE /api/v1/sessions/${SESSION} `, `/sessions/${SESSION}/chat `, `/sessions/${SESSION}/history `]) {
+    for (const needle of [
+      `GET /api/v1/sessions/${SESSION} `,
+      `DELETE /api/v1/sessions/${SESSION} `,
+      `/sessions/${SESSION}/chat `,
+      `/sessions/${SESSION}/history `,
+    ]) {
       const line = results.find((r) => r.includes(needle));
       expect(line, needle).toMatch(/→ 404 /);
     }
     for (const line of results.filter((r) => r.includes('/api/v1/keys/'))) expect(line).toMatch(/→ 403 /);
   });
 
-  it('every collection route answers Bob with his own data only (no trace of Alice\'s), and never a 5xx', async () => {
+  it("every collection route answers Bob with his own data only (no trace of Alice's), and never a 5xx", async () => {
     for (const o of operations().filter((x) => x.params.length === 0)) {
       const res = await send(o, {}, BOB);
       const label = `${o.method.toUpperCase()} ${o.path} → ${res.status}`;
@@ -316,7 +368,7 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
     }
   });
 
-  it('Bob cannot borrow Alice\'s tenant with X-Tenant: 403 on every non-public route', async () => {
+  it("Bob cannot borrow Alice's tenant with X-Tenant: 403 on every non-public route", async () => {
     for (const o of operations().filter((x) => !x.public)) {
       const fill = fillings(o, aliceValues)[0];
       if (!fill) continue;
@@ -325,7 +377,7 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
     }
   });
 
-  it('after all of it Alice\'s session, history, file and settings are untouched', async () => {
+  it("after all of it Alice's session, history, file and settings are untouched", async () => {
     const res = await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ALICE });
     expect(res.status).toBe(200);
     const now = await snapshot();
@@ -339,8 +391,10 @@ describe('the walk over every route of /openapi.json with another tenant\'s key'
 });
 
 describe('admin sees all', () => {
-  it('lists every tenant\'s sessions with their owner, and acts for a tenant with X-Tenant', async () => {
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-own' }, key: BOB })).status).toBe(201);
+  it("lists every tenant's sessions with their owner, and acts for a tenant with X-Tenant", async () => {
+    expect(
+      (await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-own' }, key: BOB })).status,
+    ).toBe(201);
     const all = await (await ctx.t.request('/api/v1/sessions?limit=100', { key: ADMIN })).json();
     const owners = Object.fromEntries(all.data.map((s: Json) => [s.name, s.owner]));
     expect(owners[SESSION]).toBe(tenantOf(ALICE));
@@ -349,7 +403,10 @@ describe('admin sees all', () => {
     const bobList = await (await ctx.t.request('/api/v1/sessions?limit=100', { key: BOB })).json();
     expect(bobList.data.map((s: Json) => s.name)).not.toContain(SESSION);
 
-    const asAlice = await ctx.t.request(`/api/v1/sessions/${SESSION}/history`, { key: ADMIN, headers: { 'x-tenant': tenantOf(ALICE) } });
+    const asAlice = await ctx.t.request(`/api/v1/sessions/${SESSION}/history`, {
+      key: ADMIN,
+      headers: { 'x-tenant': tenantOf(ALICE) },
+    });
     expect(asAlice.status).toBe(200);
     expect((await ctx.t.request(`/api/v1/sessions/${SESSION}`, { key: ADMIN })).status).toBe(404);
   });

@@ -43,14 +43,19 @@ async function runJob(t: TestServer, session: string, body: Record<string, unkno
   return (await res.json()).data;
 }
 
-const jobOf = async (t: TestServer, session: string, id: string) => (await (await t.request(`/api/v1/sessions/${session}/jobs/${id}`)).json()).data;
+const jobOf = async (t: TestServer, session: string, id: string) =>
+  (await (await t.request(`/api/v1/sessions/${session}/jobs/${id}`)).json()).data;
 
 /** Polls the job until every one of its webhook messages is no longer pending. */
 const settledWebhooks = (t: TestServer, session: string, id: string, count: number, timeoutMs = 30_000) =>
-  eventually(async () => {
-    const job = await jobOf(t, session, id);
-    return job.webhooks.length === count && job.webhooks.every((w: any) => w.status !== 'pending') ? job : undefined;
-  }, timeoutMs, `${count} webhook messages of job ${id} to settle`);
+  eventually(
+    async () => {
+      const job = await jobOf(t, session, id);
+      return job.webhooks.length === count && job.webhooks.every((w: any) => w.status !== 'pending') ? job : undefined;
+    },
+    timeoutMs,
+    `${count} webhook messages of job ${id} to settle`,
+  );
 
 const ofJob = (id: string) => (r: ReceivedWebhook) => JSON.parse(r.body).data.id === id;
 
@@ -71,9 +76,13 @@ describe('signed deliveries', () => {
     });
   });
 
-  it('sends job.started and job.succeeded to the job\'s webhook_url and WEBHOOK_URL, signed per Standard Webhooks', async () => {
+  it("sends job.started and job.succeeded to the job's webhook_url and WEBHOOK_URL, signed per Standard Webhooks", async () => {
     const own = await receiver(secret);
-    const job = await runJob(t, 'signed', { message: 'signed job', webhook_url: `${own.url}/hook?x=1`, metadata: { ref: 42 } });
+    const job = await runJob(t, 'signed', {
+      message: 'signed job',
+      webhook_url: `${own.url}/hook?x=1`,
+      metadata: { ref: 42 },
+    });
     const mine = await own.waitFor(2);
     const theirs = await global.waitFor(2, ofJob(job.id));
     for (const r of [...mine, ...theirs]) {
@@ -88,14 +97,27 @@ describe('signed deliveries', () => {
     expect(theirs.map((r) => r.path)).toEqual(['/all-jobs', '/all-jobs']);
     expect(mine.map((r) => r.verified.type).sort()).toEqual(['job.started', 'job.succeeded']);
     const succeeded = mine.find((r) => r.verified.type === 'job.succeeded')!.verified;
-    expect(succeeded.data).toMatchObject({ id: job.id, session: 'signed', status: 'succeeded', metadata: { ref: 42 }, result: { content: 'echo: signed job', status: 'ok' } });
+    expect(succeeded.data).toMatchObject({
+      id: job.id,
+      session: 'signed',
+      status: 'succeeded',
+      metadata: { ref: 42 },
+      result: { content: 'echo: signed job', status: 'ok' },
+    });
     expect(Date.parse(succeeded.timestamp)).toBeGreaterThan(0);
     expect(succeeded.data.webhooks).toBeUndefined();
 
     // A forged or altered message does not verify.
     const sample = mine[0]!;
-    expect(() => new Webhook(generateWebhookSecret()).verify(sample.body, sample.headers as Record<string, string>)).toThrow();
-    expect(() => new Webhook(secret).verify(sample.body.replace('signed job', 'signed jab'), sample.headers as Record<string, string>)).toThrow();
+    expect(() =>
+      new Webhook(generateWebhookSecret()).verify(sample.body, sample.headers as Record<string, string>),
+    ).toThrow();
+    expect(() =>
+      new Webhook(secret).verify(
+        sample.body.replace('signed job', 'signed jab'),
+        sample.headers as Record<string, string>,
+      ),
+    ).toThrow();
 
     const done = await settledWebhooks(t, 'signed', job.id, 4);
     const targets = done.webhooks.map((w: any) => [w.event, w.target, w.url, w.status, w.attempts]).sort();
@@ -108,14 +130,25 @@ describe('signed deliveries', () => {
       ].sort(),
     );
     const entry = done.webhooks[0].log[0];
-    expect(entry).toEqual({ attempt: 1, at: expect.any(String), status_code: 204, error: null, duration_ms: expect.any(Number) });
-    expect(done.webhooks.map((w: any) => w.id).sort()).toEqual([...mine, ...theirs].map((r) => r.headers['webhook-id']).sort());
+    expect(entry).toEqual({
+      attempt: 1,
+      at: expect.any(String),
+      status_code: 204,
+      error: null,
+      duration_ms: expect.any(Number),
+    });
+    expect(done.webhooks.map((w: any) => w.id).sort()).toEqual(
+      [...mine, ...theirs].map((r) => r.headers['webhook-id']).sort(),
+    );
     expect(await (await t.request('/metrics')).text()).toMatch(/cca_webhook_attempts_total\{outcome="ok"\} [1-9]/);
   });
 
   it('sends job.failed for a failed job and job.cancelled for a cancelled one', async () => {
     const own = await receiver(secret);
-    model.script({ match: 'webhook-failing-job', steps: [{ error: { status: 400, message: 'refused by the model' } }] });
+    model.script({
+      match: 'webhook-failing-job',
+      steps: [{ error: { status: 400, message: 'refused by the model' } }],
+    });
     const failed = await runJob(t, 'hook-fail', { message: 'webhook-failing-job', webhook_url: own.url });
     const [f] = await own.waitFor(1, (r) => r.verified?.type === 'job.failed');
     expect(f!.verified.data).toMatchObject({ id: failed.id, status: 'failed', error: { type: '/problems/api-error' } });
@@ -123,14 +156,24 @@ describe('signed deliveries', () => {
     model.script({ match: 'webhook-cancelled-job', steps: [{ hang: true }] });
     const cancelled = await runJob(t, 'hook-cancel', { message: 'webhook-cancelled-job', webhook_url: own.url });
     await own.waitFor(1, (r) => r.verified?.type === 'job.started' && r.verified.data.id === cancelled.id);
-    expect((await t.request(`/api/v1/sessions/hook-cancel/jobs/${cancelled.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    expect(
+      (await t.request(`/api/v1/sessions/hook-cancel/jobs/${cancelled.id}/cancel`, { method: 'POST' })).status,
+    ).toBe(200);
     const [c] = await own.waitFor(1, (r) => r.verified?.type === 'job.cancelled');
-    expect(c!.verified.data).toMatchObject({ id: cancelled.id, status: 'cancelled', error: { type: '/problems/job-cancelled' } });
+    expect(c!.verified.data).toMatchObject({
+      id: cancelled.id,
+      status: 'cancelled',
+      error: { type: '/problems/job-cancelled' },
+    });
   });
 
   it('retries a receiver that fails twice, then succeeds: three attempts logged, one message id', async () => {
     const flaky = await receiver(secret);
-    flaky.behaviour = (n, r) => (r.verified?.type === 'job.succeeded' && flaky.received.filter((x) => x.verified?.type === 'job.succeeded').length <= 2 ? 500 : 204);
+    flaky.behaviour = (n, r) =>
+      r.verified?.type === 'job.succeeded' &&
+      flaky.received.filter((x) => x.verified?.type === 'job.succeeded').length <= 2
+        ? 500
+        : 204;
     const job = await runJob(t, 'flaky', { message: 'flaky receiver job', webhook_url: flaky.url });
     const done = await settledWebhooks(t, 'flaky', job.id, 4);
     const mine = done.webhooks.find((w: any) => w.target === 'job' && w.event === 'job.succeeded');
@@ -197,7 +240,10 @@ describe('refused targets', () => {
       'javascript:alert(1)',
     ];
     for (const url of urls) {
-      const res = await t.request('/api/v1/sessions/refuse/jobs', { method: 'POST', json: { message: 'never', webhook_url: url } });
+      const res = await t.request('/api/v1/sessions/refuse/jobs', {
+        method: 'POST',
+        json: { message: 'never', webhook_url: url },
+      });
       expect(res.status, url).toBe(422);
       const problem = await res.json();
       expect(problem.type, url).toBe('/problems/webhook-url-refused');
@@ -207,7 +253,10 @@ describe('refused targets', () => {
   });
 
   it('checks again at delivery time: WEBHOOK_URL on loopback is refused and logged, never called', async () => {
-    const res = await t.request('/api/v1/sessions/refuse/jobs', { method: 'POST', json: { message: 'refused at delivery' } });
+    const res = await t.request('/api/v1/sessions/refuse/jobs', {
+      method: 'POST',
+      json: { message: 'refused at delivery' },
+    });
     const job = (await res.json()).data;
     const done = await settledWebhooks(t, 'refuse', job.id, 2);
     for (const w of done.webhooks) {
@@ -226,7 +275,11 @@ describe('secret and restarts', () => {
     const hook = await receiver();
     let down = true;
     hook.behaviour = () => (down ? 503 : 204);
-    const t = await server({ WEBHOOK_ALLOW_PRIVATE: 'true', WEBHOOK_RETRY_BASE_SECONDS: '3', WEBHOOK_RETRY_MAX_SECONDS: '3' });
+    const t = await server({
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_SECONDS: '3',
+      WEBHOOK_RETRY_MAX_SECONDS: '3',
+    });
     const secret = readFileSync(join(t.dirs.data, 'webhook-secret'), 'utf8').trim();
     expect(secret).toMatch(/^whsec_/);
     expect(t.server.jobs.secret).toBe(secret);
@@ -234,10 +287,14 @@ describe('secret and restarts', () => {
 
     const job = await runJob(t, 'durable', { message: 'durable delivery', webhook_url: hook.url });
     await hook.waitFor(1, (r) => JSON.parse(r.body).type === 'job.succeeded');
-    const before = await eventually(async () => {
-      const j = await jobOf(t, 'durable', job.id);
-      return j.webhooks.length === 2 && j.webhooks.every((w: any) => w.attempts >= 1) ? j : undefined;
-    }, 10_000, 'first attempts logged');
+    const before = await eventually(
+      async () => {
+        const j = await jobOf(t, 'durable', job.id);
+        return j.webhooks.length === 2 && j.webhooks.every((w: any) => w.attempts >= 1) ? j : undefined;
+      },
+      10_000,
+      'first attempts logged',
+    );
     await t.stop();
     const triedBefore = hook.received.length;
     down = false;

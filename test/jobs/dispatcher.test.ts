@@ -31,7 +31,16 @@ afterAll(async () => {
 });
 
 function settings(extra: Partial<DispatcherSettings> = {}): DispatcherSettings {
-  return { secret, maxAttempts: 3, timeoutMs: 2000, retryBaseMs: 20, retryMaxMs: 100, allowPrivate: false, userAgent: 'test', ...extra };
+  return {
+    secret,
+    maxAttempts: 3,
+    timeoutMs: 2000,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    allowPrivate: false,
+    userAgent: 'test',
+    ...extra,
+  };
 }
 
 let n = 0;
@@ -62,16 +71,21 @@ function job(webhookUrl: string): JobRow {
 }
 
 const settled = (jobId: string) =>
-  eventually(async () => {
-    const [d] = await store.deliveries.listByJobs([jobId]);
-    return d && d.status !== 'pending' ? d : undefined;
-  }, 20_000, `the delivery of ${jobId} to settle`);
+  eventually(
+    async () => {
+      const [d] = await store.deliveries.listByJobs([jobId]);
+      return d && d.status !== 'pending' ? d : undefined;
+    },
+    20_000,
+    `the delivery of ${jobId} to settle`,
+  );
 
 const port = () => new URL(hook.url).port;
 
 describe('WebhookDispatcher', () => {
   it('connects to the address the name was checked against (no second lookup)', async () => {
-    const resolver: Resolver = async (host) => (host === 'hooks.example.test' ? [{ address: '127.0.0.1', family: 4 }] : []);
+    const resolver: Resolver = async (host) =>
+      host === 'hooks.example.test' ? [{ address: '127.0.0.1', family: 4 }] : [];
     const d = new WebhookDispatcher(store, settings({ allowPrivate: true }), log, resolver);
     d.start();
     try {
@@ -96,7 +110,9 @@ describe('WebhookDispatcher', () => {
       await d.enqueue('job.failed', j);
       const delivery = await settled(j.id);
       expect(delivery).toMatchObject({ status: 'failed', attempts: 1 });
-      expect(delivery.log[0]!.error).toBe('refused: the URL resolves to a loopback address: rebound.example.test (127.0.0.1); internal targets are refused unless WEBHOOK_ALLOW_PRIVATE=true');
+      expect(delivery.log[0]!.error).toBe(
+        'refused: the URL resolves to a loopback address: rebound.example.test (127.0.0.1); internal targets are refused unless WEBHOOK_ALLOW_PRIVATE=true',
+      );
       expect(hook.received.some((r) => r.path === '/rebound')).toBe(false);
     } finally {
       await d.stop();
@@ -118,7 +134,8 @@ describe('WebhookDispatcher', () => {
         [3, null],
       ]);
       expect(delivery.log[0]!.error).toMatch(/^ECONNREFUSED/);
-      for (let i = 1; i < 3; i++) expect(Date.parse(delivery.log[i]!.at)).toBeGreaterThanOrEqual(Date.parse(delivery.log[i - 1]!.at) + 10);
+      for (let i = 1; i < 3; i++)
+        expect(Date.parse(delivery.log[i]!.at)).toBeGreaterThanOrEqual(Date.parse(delivery.log[i - 1]!.at) + 10);
     } finally {
       await d.stop();
     }

@@ -51,7 +51,12 @@ afterAll(async () => {
 });
 
 const post = (url: string, body: unknown, key?: string, tenant = 'alpha') =>
-  app.inject({ method: 'POST', url, payload: body as object, headers: { 'x-tenant': tenant, ...(key !== undefined && { 'idempotency-key': key }) } });
+  app.inject({
+    method: 'POST',
+    url,
+    payload: body as object,
+    headers: { 'x-tenant': tenant, ...(key !== undefined && { 'idempotency-key': key }) },
+  });
 
 describe('idempotency plugin', () => {
   it('fingerprints method, path and body with keys in any order', () => {
@@ -124,12 +129,22 @@ describe('idempotency plugin', () => {
 
   it('runs again after the key expired, and takes over a claim whose process died', async () => {
     expect((await post('/api/v1/sessions', { name: 'exp' }, 'expires')).json().data.n).toBe(1);
-    await store.db.updateTable('idempotency_keys').set({ expires_at: new Date(Date.now() - 1000).toISOString() }).where('key', '=', 'expires').execute();
+    await store.db
+      .updateTable('idempotency_keys')
+      .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
+      .where('key', '=', 'expires')
+      .execute();
     const after = await post('/api/v1/sessions', { name: 'exp' }, 'expires');
     expect(after.headers['idempotent-replayed']).toBeUndefined();
     expect(after.json().data.n).toBe(2);
 
-    await store.idempotency.claim({ tenant: 'alpha', key: 'abandoned', fingerprint: fingerprintOf('POST', '/api/v1/sessions', { name: 'ab' }), lockedUntil: new Date(Date.now() - 1).toISOString(), expiresAt: new Date(Date.now() + 60_000).toISOString() });
+    await store.idempotency.claim({
+      tenant: 'alpha',
+      key: 'abandoned',
+      fingerprint: fingerprintOf('POST', '/api/v1/sessions', { name: 'ab' }),
+      lockedUntil: new Date(Date.now() - 1).toISOString(),
+      expiresAt: new Date(Date.now() + 60_000).toISOString(),
+    });
     const taken = await post('/api/v1/sessions', { name: 'ab' }, 'abandoned');
     expect(taken.statusCode).toBe(200);
     expect(taken.headers['idempotent-replayed']).toBeUndefined();

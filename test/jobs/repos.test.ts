@@ -27,16 +27,41 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
 
     async function session() {
       const id = randomUUID();
-      await store.sessions.create({ id, owner: 'o', name: `s-${id}`, workspace: '/w', working_dir: '/w', status: 'pending' });
+      await store.sessions.create({
+        id,
+        owner: 'o',
+        name: `s-${id}`,
+        workspace: '/w',
+        working_dir: '/w',
+        status: 'pending',
+      });
       return id;
     }
 
-    const newJob = (sessionId: string, message = 'm') => store.jobs.create({ id: timeOrderedId(), owner: 'o', session_id: sessionId, session_name: 'demo', message, options: { model: 'x' }, metadata: { a: [1] } });
+    const newJob = (sessionId: string, message = 'm') =>
+      store.jobs.create({
+        id: timeOrderedId(),
+        owner: 'o',
+        session_id: sessionId,
+        session_name: 'demo',
+        message,
+        options: { model: 'x' },
+        metadata: { a: [1] },
+      });
 
     it('creates queued jobs with parsed JSON columns and refuses a missing session', async () => {
       const sid = await session();
       const job = await newJob(sid);
-      expect(job).toMatchObject({ status: 'queued', options: { model: 'x' }, metadata: { a: [1] }, result: null, error: null, events: null, attempts: 0, restarts: 0 });
+      expect(job).toMatchObject({
+        status: 'queued',
+        options: { model: 'x' },
+        metadata: { a: [1] },
+        result: null,
+        error: null,
+        events: null,
+        attempts: 0,
+        restarts: 0,
+      });
       expect(await store.jobs.findById(job.id)).toEqual(job);
       await expect(newJob(randomUUID())).rejects.toBeInstanceOf(MissingReferenceError);
     });
@@ -51,13 +76,15 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       const page = await store.jobs.listBySession(sid, undefined, { offset: 0, limit: 2 });
       expect(page.total).toBe(3);
       expect(page.items.map((j) => j.message)).toEqual(['c', 'b']);
-      expect((await store.jobs.listBySession(sid, ['queued'], { offset: 0, limit: 10 })).items.map((j) => j.message)).toEqual(['b', 'a']);
+      expect(
+        (await store.jobs.listBySession(sid, ['queued'], { offset: 0, limit: 10 })).items.map((j) => j.message),
+      ).toEqual(['b', 'a']);
       const runnable = (await store.jobs.runnable(100)).filter((j) => j.session_id === sid);
       expect(runnable.map((j) => j.message)).toEqual(['a']);
       expect(await store.jobs.nextRunAfter()).toBeDefined();
     });
 
-    it('offers each session\'s oldest queued job only: a delayed head is never overtaken, busy sessions are left out', async () => {
+    it("offers each session's oldest queued job only: a delayed head is never overtaken, busy sessions are left out", async () => {
       const busy = await session();
       const delayed = await session();
       const free = await session();
@@ -68,7 +95,8 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       await newJob(free, 'free-1');
       await newJob(free, 'free-2');
       const ids: string[] = [busy, delayed, free];
-      const mine = (rows: { session_id: string; message: string }[]) => rows.filter((j) => ids.includes(j.session_id)).map((j) => j.message);
+      const mine = (rows: { session_id: string; message: string }[]) =>
+        rows.filter((j) => ids.includes(j.session_id)).map((j) => j.message);
       expect(mine(await store.jobs.runnable(1000))).toEqual(['busy-0', 'free-1']);
       expect(mine(await store.jobs.runnable(1000, [busy]))).toEqual(['free-1']);
     });
@@ -81,7 +109,11 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       expect(running!.started_at).toBeTruthy();
       expect(await store.jobs.markRunning(job.id, 'turn-2')).toBeUndefined();
       expect(await store.jobs.finish(job.id, { status: 'cancelled' }, ['queued'])).toBeUndefined();
-      const done = await store.jobs.finish(job.id, { status: 'succeeded', result: { content: 'ok' }, events: [{ id: 1, event: { type: 'text', text: 'ok' } }] });
+      const done = await store.jobs.finish(job.id, {
+        status: 'succeeded',
+        result: { content: 'ok' },
+        events: [{ id: 1, event: { type: 'text', text: 'ok' } }],
+      });
       expect(done).toMatchObject({ status: 'succeeded', result: { content: 'ok' }, events: [{ id: 1 }] });
       expect(done!.finished_at).toBeTruthy();
       expect(await store.jobs.finish(job.id, { status: 'failed' })).toBeUndefined();
@@ -92,14 +124,25 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       const job = await newJob(sid);
       await store.jobs.markRunning(job.id, 't');
       expect((await store.jobs.running()).map((j) => j.id)).toContain(job.id);
-      expect(await store.jobs.requeueAfterRestart(job.id)).toMatchObject({ status: 'queued', restarts: 1, attempts: 1 });
+      expect(await store.jobs.requeueAfterRestart(job.id)).toMatchObject({
+        status: 'queued',
+        restarts: 1,
+        attempts: 1,
+      });
       expect(await store.jobs.requeueAfterRestart(job.id)).toBeUndefined();
     });
 
-    it('deletes a session\'s jobs with it, but keeps their webhook deliveries', async () => {
+    it("deletes a session's jobs with it, but keeps their webhook deliveries", async () => {
       const sid = await session();
       const job = await newJob(sid);
-      await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: job.id, owner: 'o', event: 'job.started', url: 'https://x.example/', payload: '{}' });
+      await store.deliveries.insert({
+        id: `msg_${timeOrderedId()}`,
+        job_id: job.id,
+        owner: 'o',
+        event: 'job.started',
+        url: 'https://x.example/',
+        payload: '{}',
+      });
       await store.sessions.delete(sid);
       expect(await store.jobs.findById(job.id)).toBeUndefined();
       expect(await store.deliveries.listByJobs([job.id])).toHaveLength(1);
@@ -107,22 +150,64 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
 
     it('keeps deliveries: due ones soonest first, attempts appended to the log', async () => {
       const jobId = randomUUID();
-      const soon = await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: jobId, owner: 'o', event: 'job.started', url: 'https://a.example/', payload: '{"a":1}', next_attempt_at: iso(-2000) });
-      const sooner = await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: jobId, owner: 'o', event: 'job.succeeded', url: 'https://a.example/', payload: '{}', next_attempt_at: iso(-5000) });
-      await store.deliveries.insert({ id: `msg_${timeOrderedId()}`, job_id: jobId, owner: 'o', event: 'job.failed', url: 'https://a.example/', payload: '{}', next_attempt_at: iso(60_000) });
+      const soon = await store.deliveries.insert({
+        id: `msg_${timeOrderedId()}`,
+        job_id: jobId,
+        owner: 'o',
+        event: 'job.started',
+        url: 'https://a.example/',
+        payload: '{"a":1}',
+        next_attempt_at: iso(-2000),
+      });
+      const sooner = await store.deliveries.insert({
+        id: `msg_${timeOrderedId()}`,
+        job_id: jobId,
+        owner: 'o',
+        event: 'job.succeeded',
+        url: 'https://a.example/',
+        payload: '{}',
+        next_attempt_at: iso(-5000),
+      });
+      await store.deliveries.insert({
+        id: `msg_${timeOrderedId()}`,
+        job_id: jobId,
+        owner: 'o',
+        event: 'job.failed',
+        url: 'https://a.example/',
+        payload: '{}',
+        next_attempt_at: iso(60_000),
+      });
       const due = (await store.deliveries.due(100)).filter((d) => d.job_id === jobId);
       expect(due.map((d) => d.id)).toEqual([sooner.id, soon.id]);
-      expect((await store.deliveries.due(100, [sooner.id])).filter((d) => d.job_id === jobId).map((d) => d.id)).toEqual([soon.id]);
+      expect((await store.deliveries.due(100, [sooner.id])).filter((d) => d.job_id === jobId).map((d) => d.id)).toEqual(
+        [soon.id],
+      );
       expect(await store.deliveries.nextDueAt()).toBeDefined();
 
       const entry = { attempt: 1, at: iso(), status_code: 500, error: 'receiver answered 500', duration_ms: 3 };
-      const retried = await store.deliveries.recordAttempt(soon.id, { status: 'pending', attempts: 1, nextAttemptAt: iso(1000), entry });
+      const retried = await store.deliveries.recordAttempt(soon.id, {
+        status: 'pending',
+        attempts: 1,
+        nextAttemptAt: iso(1000),
+        entry,
+      });
       expect(retried).toMatchObject({ status: 'pending', attempts: 1, log: [entry] });
       const ok = { ...entry, attempt: 2, status_code: 204, error: null };
-      const delivered = await store.deliveries.recordAttempt(soon.id, { status: 'delivered', attempts: 2, nextAttemptAt: null, entry: ok });
+      const delivered = await store.deliveries.recordAttempt(soon.id, {
+        status: 'delivered',
+        attempts: 2,
+        nextAttemptAt: null,
+        entry: ok,
+      });
       expect(delivered).toMatchObject({ status: 'delivered', attempts: 2, next_attempt_at: null, log: [entry, ok] });
-      expect(await store.deliveries.recordAttempt(soon.id, { status: 'failed', attempts: 3, nextAttemptAt: null, entry })).toBeUndefined();
-      expect((await store.deliveries.listByJobs([jobId])).map((d) => d.event)).toEqual(['job.started', 'job.succeeded', 'job.failed']);
+      expect(
+        await store.deliveries.recordAttempt(soon.id, { status: 'failed', attempts: 3, nextAttemptAt: null, entry }),
+      ).toBeUndefined();
+      expect((await store.deliveries.listByJobs([jobId])).map((d) => d.event)).toEqual([
+        'job.started',
+        'job.succeeded',
+        'job.failed',
+      ]);
     });
 
     it('remembers idempotency keys: one claim per key and tenant, completion, lazy expiry, abandoned claims', async () => {
@@ -131,11 +216,29 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
         store.idempotency.claim({ tenant, key, fingerprint: 'f1', lockedUntil: iso(lockMs), expiresAt: iso(ttlMs) });
       expect(await claim('k1')).toBe(true);
       expect(await claim('k1')).toBe(false);
-      expect(await store.idempotency.claim({ tenant: `${tenant}-other`, key: 'k1', fingerprint: 'f', lockedUntil: iso(1000), expiresAt: iso(1000) })).toBe(true);
-      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({ status: 'in_flight', fingerprint: 'f1', response_status: null });
+      expect(
+        await store.idempotency.claim({
+          tenant: `${tenant}-other`,
+          key: 'k1',
+          fingerprint: 'f',
+          lockedUntil: iso(1000),
+          expiresAt: iso(1000),
+        }),
+      ).toBe(true);
+      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({
+        status: 'in_flight',
+        fingerprint: 'f1',
+        response_status: null,
+      });
 
       await store.idempotency.complete(tenant, 'k1', { status: 201, headers: { location: '/x' }, body: '{"data":1}' });
-      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({ status: 'completed', response_status: 201, response_headers: { location: '/x' }, response_body: '{"data":1}', locked_until: null });
+      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({
+        status: 'completed',
+        response_status: 201,
+        response_headers: { location: '/x' },
+        response_body: '{"data":1}',
+        locked_until: null,
+      });
       await store.idempotency.release(tenant, 'k1'); // only in-flight claims are released
       expect(await store.idempotency.find(tenant, 'k1')).toBeDefined();
 

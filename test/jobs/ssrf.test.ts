@@ -1,6 +1,13 @@
 // Webhook target checks: every internal IPv4/IPv6 range refused (mapped and embedded forms too), schemes, DNS answers, rebinding.
 import { describe, expect, it } from 'vitest';
-import { forbiddenAddressReason, ipv6Bytes, parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from '../../src/jobs/ssrf.js';
+import {
+  forbiddenAddressReason,
+  ipv6Bytes,
+  parseWebhookUrl,
+  resolveWebhookTarget,
+  UnsafeUrlError,
+  type Resolver,
+} from '../../src/jobs/ssrf.js';
 
 describe('forbiddenAddressReason', () => {
   const refused: [string, RegExp][] = [
@@ -49,7 +56,19 @@ describe('forbiddenAddressReason', () => {
     });
   }
 
-  const allowed = ['8.8.8.8', '1.1.1.1', '93.184.216.34', '172.32.0.1', '172.15.255.255', '100.128.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'];
+  const allowed = [
+    '8.8.8.8',
+    '1.1.1.1',
+    '93.184.216.34',
+    '172.32.0.1',
+    '172.15.255.255',
+    '100.128.0.1',
+    '2606:4700:4700::1111',
+    '2a00:1450:4001:80b::200e',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ];
   for (const address of allowed) {
     it(`allows ${address}`, () => {
       expect(forbiddenAddressReason(address)).toBeUndefined();
@@ -74,7 +93,17 @@ describe('parseWebhookUrl', () => {
     expect(parseWebhookUrl('http://[2606:4700::1]:8080/x').hostname).toBe('[2606:4700::1]');
   });
 
-  for (const url of ['ftp://example.com/', 'file:///etc/passwd', 'gopher://x/', 'javascript:alert(1)', 'data:text/plain,hi', 'ws://example.com/', '/relative/path', 'example.com/hook', '']) {
+  for (const url of [
+    'ftp://example.com/',
+    'file:///etc/passwd',
+    'gopher://x/',
+    'javascript:alert(1)',
+    'data:text/plain,hi',
+    'ws://example.com/',
+    '/relative/path',
+    'example.com/hook',
+    '',
+  ]) {
     it(`refuses ${JSON.stringify(url)}`, () => {
       expect(() => parseWebhookUrl(url)).toThrow(UnsafeUrlError);
     });
@@ -82,15 +111,19 @@ describe('parseWebhookUrl', () => {
 });
 
 describe('resolveWebhookTarget', () => {
-  const dns = (answers: Record<string, string[]>): Resolver => async (host) => {
-    const list = answers[host];
-    if (!list) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
-    return list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
-  };
+  const dns =
+    (answers: Record<string, string[]>): Resolver =>
+    async (host) => {
+      const list = answers[host];
+      if (!list) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
+      return list.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
+    };
 
   it('returns the public addresses a name resolves to', async () => {
     const resolver = dns({ 'hooks.example.com': ['93.184.216.34', '2606:2800:220:1::1'] });
-    expect(await resolveWebhookTarget(new URL('https://hooks.example.com/x'), { allowPrivate: false, resolver })).toEqual([
+    expect(
+      await resolveWebhookTarget(new URL('https://hooks.example.com/x'), { allowPrivate: false, resolver }),
+    ).toEqual([
       { address: '93.184.216.34', family: 4 },
       { address: '2606:2800:220:1::1', family: 6 },
     ]);
@@ -98,29 +131,51 @@ describe('resolveWebhookTarget', () => {
 
   it('refuses a name when any of its addresses is internal', async () => {
     const resolver = dns({ 'mixed.example.com': ['93.184.216.34', '10.0.0.5'] });
-    await expect(resolveWebhookTarget(new URL('https://mixed.example.com/'), { allowPrivate: false, resolver })).rejects.toThrow(/private address: mixed.example.com \(10.0.0.5\)/);
+    await expect(
+      resolveWebhookTarget(new URL('https://mixed.example.com/'), { allowPrivate: false, resolver }),
+    ).rejects.toThrow(/private address: mixed.example.com \(10.0.0.5\)/);
   });
 
   it('refuses IP literals without asking DNS, including the WHATWG-normalized forms', async () => {
     const resolver: Resolver = async () => {
       throw new Error('DNS must not be asked');
     };
-    for (const url of ['http://127.0.0.1/', 'http://2130706433/', 'http://0x7f.1/', 'http://[::ffff:127.0.0.1]/', 'http://[0:0:0:0:0:ffff:7f00:1]/']) {
-      await expect(resolveWebhookTarget(new URL(url), { allowPrivate: false, resolver }), url).rejects.toThrow(/loopback/);
+    for (const url of [
+      'http://127.0.0.1/',
+      'http://2130706433/',
+      'http://0x7f.1/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[0:0:0:0:0:ffff:7f00:1]/',
+    ]) {
+      await expect(resolveWebhookTarget(new URL(url), { allowPrivate: false, resolver }), url).rejects.toThrow(
+        /loopback/,
+      );
     }
   });
 
   it('refuses names that do not resolve, or resolve too slowly', async () => {
-    await expect(resolveWebhookTarget(new URL('https://nowhere.invalid/'), { allowPrivate: false, resolver: dns({}) })).rejects.toThrow(/does not resolve \(ENOTFOUND\)/);
+    await expect(
+      resolveWebhookTarget(new URL('https://nowhere.invalid/'), { allowPrivate: false, resolver: dns({}) }),
+    ).rejects.toThrow(/does not resolve \(ENOTFOUND\)/);
     const slow: Resolver = () => new Promise(() => {});
-    await expect(resolveWebhookTarget(new URL('https://slow.example.com/'), { allowPrivate: false, resolver: slow, timeoutMs: 50 })).rejects.toThrow(/did not resolve in time/);
+    await expect(
+      resolveWebhookTarget(new URL('https://slow.example.com/'), {
+        allowPrivate: false,
+        resolver: slow,
+        timeoutMs: 50,
+      }),
+    ).rejects.toThrow(/did not resolve in time/);
   });
 
   it('allows internal addresses with WEBHOOK_ALLOW_PRIVATE', async () => {
-    expect(await resolveWebhookTarget(new URL('http://127.0.0.1:9/'), { allowPrivate: true })).toEqual([{ address: '127.0.0.1', family: 4 }]);
+    expect(await resolveWebhookTarget(new URL('http://127.0.0.1:9/'), { allowPrivate: true })).toEqual([
+      { address: '127.0.0.1', family: 4 },
+    ]);
   });
 
   it('resolves the real localhost to a refused address', async () => {
-    await expect(resolveWebhookTarget(new URL('http://localhost/'), { allowPrivate: false })).rejects.toThrow(/loopback/);
+    await expect(resolveWebhookTarget(new URL('http://localhost/'), { allowPrivate: false })).rejects.toThrow(
+      /loopback/,
+    );
   });
 });

@@ -56,7 +56,13 @@ describe('webhook secret', () => {
     const wh = new Webhook(secret);
     const at = new Date();
     const signature = wh.sign('msg_1', at, '{"a":1}');
-    expect(wh.verify('{"a":1}', { 'webhook-id': 'msg_1', 'webhook-timestamp': String(Math.floor(at.getTime() / 1000)), 'webhook-signature': signature })).toEqual({ a: 1 });
+    expect(
+      wh.verify('{"a":1}', {
+        'webhook-id': 'msg_1',
+        'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+        'webhook-signature': signature,
+      }),
+    ).toEqual({ a: 1 });
   });
 
   it('validates the format', () => {
@@ -102,7 +108,15 @@ describe('job and webhook settings', () => {
   it('have their defaults', () => {
     const c = loadConfig({ ...base, MAX_CONCURRENT_TURNS: '3' });
     expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true });
-    expect(c.webhooks).toEqual({ url: undefined, secret: undefined, maxAttempts: 6, timeoutMs: 10_000, retryBaseMs: 10_000, retryMaxMs: 3_600_000, allowPrivate: false });
+    expect(c.webhooks).toEqual({
+      url: undefined,
+      secret: undefined,
+      maxAttempts: 6,
+      timeoutMs: 10_000,
+      retryBaseMs: 10_000,
+      retryMaxMs: 3_600_000,
+      allowPrivate: false,
+    });
     expect(c.idempotencyTtlMs).toBe(86_400_000);
   });
 
@@ -122,7 +136,15 @@ describe('job and webhook settings', () => {
       IDEMPOTENCY_TTL_SECONDS: '60',
     });
     expect(c.jobs).toEqual({ concurrency: 2, retryOnRestart: false });
-    expect(c.webhooks).toEqual({ url: 'https://hooks.example.com/all', secret, maxAttempts: 3, timeoutMs: 2500, retryBaseMs: 500, retryMaxMs: 60_000, allowPrivate: true });
+    expect(c.webhooks).toEqual({
+      url: 'https://hooks.example.com/all',
+      secret,
+      maxAttempts: 3,
+      timeoutMs: 2500,
+      retryBaseMs: 500,
+      retryMaxMs: 60_000,
+      allowPrivate: true,
+    });
     expect(c.idempotencyTtlMs).toBe(60_000);
     expect(c.secretNames).toEqual(expect.arrayContaining(['WEBHOOK_URL', 'WEBHOOK_SECRET']));
   });

@@ -40,7 +40,12 @@ export class WebhookReceiver {
     return self;
   }
 
-  private handle(path: string, headers: IncomingHttpHeaders, body: string, res: import('node:http').ServerResponse): void {
+  private handle(
+    path: string,
+    headers: IncomingHttpHeaders,
+    body: string,
+    res: import('node:http').ServerResponse,
+  ): void {
     const entry: ReceivedWebhook = { path, headers, body, verified: undefined, at: Date.now() };
     if (this.secret) {
       try {
@@ -59,7 +64,11 @@ export class WebhookReceiver {
   }
 
   /** Resolves once `count` requests (matching `filter`) have arrived. */
-  waitFor(count: number, filter: (r: ReceivedWebhook) => boolean = () => true, timeoutMs = 30_000): Promise<ReceivedWebhook[]> {
+  waitFor(
+    count: number,
+    filter: (r: ReceivedWebhook) => boolean = () => true,
+    timeoutMs = 30_000,
+  ): Promise<ReceivedWebhook[]> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const found = this.received.filter(filter);
@@ -71,7 +80,11 @@ export class WebhookReceiver {
       };
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`webhook receiver: ${this.received.filter(filter).length} of ${count} requests within ${timeoutMs} ms`));
+        reject(
+          new Error(
+            `webhook receiver: ${this.received.filter(filter).length} of ${count} requests within ${timeoutMs} ms`,
+          ),
+        );
       }, timeoutMs);
       this.listeners.add(check);
       check();

@@ -41,7 +41,10 @@ describe('doctor', () => {
         }),
       ),
     );
-    expect(checks['Claude Code CLI']).toMatchObject({ verdict: 'fail', fix: expect.stringContaining('CLAUDE_CLI_PATH') });
+    expect(checks['Claude Code CLI']).toMatchObject({
+      verdict: 'fail',
+      fix: expect.stringContaining('CLAUDE_CLI_PATH'),
+    });
     expect(checks.DATA_DIR).toMatchObject({ verdict: 'fail', fix: expect.stringContaining('DATA_DIR') });
     expect(checks.Database).toMatchObject({ verdict: 'fail', fix: expect.stringContaining('DATABASE_URL') });
     expect(checks['API keys']).toMatchObject({ verdict: 'warn' });

@@ -8,8 +8,13 @@ describe('metrics', () => {
   it('needs an API key by default and reports HTTP, engine, turn, tool, cost and token metrics', async () => {
     expect((await ctx.t.request('/metrics', { key: null })).status).toBe(401);
     expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'm' } })).status).toBe(201);
-    ctx.model.script({ match: 'metric-tool', steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/m.txt', content: 'm' } } }, { text: 'ok' }] });
-    expect((await ctx.t.request('/api/v1/sessions/m/chat', { method: 'POST', json: { message: 'metric-tool' } })).status).toBe(200);
+    ctx.model.script({
+      match: 'metric-tool',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/m.txt', content: 'm' } } }, { text: 'ok' }],
+    });
+    expect(
+      (await ctx.t.request('/api/v1/sessions/m/chat', { method: 'POST', json: { message: 'metric-tool' } })).status,
+    ).toBe(200);
 
     for (let i = 0; i < 2; i++) expect((await ctx.t.request('/api/v1/sessions')).status).toBe(200); // the second from the read cache
 
@@ -17,7 +22,9 @@ describe('metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     const text = await res.text();
-    expect(text).toMatch(/cca_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions\/:name\/chat",status="200"\} 1/);
+    expect(text).toMatch(
+      /cca_http_request_duration_seconds_count\{method="POST",route="\/api\/v1\/sessions\/:name\/chat",status="200"\} 1/,
+    );
     expect(text).toMatch(/cca_live_cli_processes 1/);
     expect(text).toMatch(/cca_turn_queue_depth 0/);
     expect(text).toMatch(/cca_turns_total\{status="ok",model="[^"]+"\} 1/);
@@ -45,7 +52,10 @@ describe('probes', () => {
     expect(live.status).toBe(200);
     const ready = await ctx.t.request('/api/v1/health/ready', { key: null });
     expect(ready.status).toBe(200);
-    expect((await ready.json()).data).toEqual({ status: 'ok', checks: { database: true, migrations: true, claude_cli: true, accepting_turns: true } });
+    expect((await ready.json()).data).toEqual({
+      status: 'ok',
+      checks: { database: true, migrations: true, claude_cli: true, accepting_turns: true },
+    });
     await ctx.t.server.engine.shutdown(0);
     const draining = await ctx.t.request('/api/v1/health/ready', { key: null });
     expect(draining.status).toBe(503);

@@ -38,24 +38,38 @@ describe('the Dockerfile', () => {
     expect(runtime).toMatch(/apt-get install[^\n]*\bsocat\b/);
     expect(runtime).toMatch(/^HEALTHCHECK\b.*\/api\/v1\/health\/live/m);
     const volumes = JSON.parse(/^VOLUME\s+(\[.*\])/m.exec(runtime)![1]!) as string[];
-    for (const name of ['DATA_DIR', 'APPROVED_DIRECTORY', 'CLAUDE_CONFIG_DIR']) expect(volumes, name).toContain(envOf(name));
+    for (const name of ['DATA_DIR', 'APPROVED_DIRECTORY', 'CLAUDE_CONFIG_DIR'])
+      expect(volumes, name).toContain(envOf(name));
   });
 
   it('copies into the image every file of the package the server reads at run time', () => {
     const copied = copies.map((c) => relative(workdir, join(workdir, c.dest)));
-    const needed = ['dist', 'node_modules', 'package.json', relative(ROOT, DEFAULT_RULES_FILE), relative(ROOT, BUILTIN_TEMPLATES_FILE)];
-    for (const file of needed) expect(copied.some((c) => file === c || file.startsWith(`${c}/`)), file).toBe(true);
+    const needed = [
+      'dist',
+      'node_modules',
+      'package.json',
+      relative(ROOT, DEFAULT_RULES_FILE),
+      relative(ROOT, BUILTIN_TEMPLATES_FILE),
+    ];
+    for (const file of needed)
+      expect(
+        copied.some((c) => file === c || file.startsWith(`${c}/`)),
+        file,
+      ).toBe(true);
   });
 });
 
 describe('docker-compose.yml', () => {
   it('runs the service alone, with volumes for data, workspaces and the CLI config; PostgreSQL and Redis under a profile', () => {
-    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, { build?: string; profiles?: string[]; volumes?: string[] }> };
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
+      services: Record<string, { build?: string; profiles?: string[]; volumes?: string[] }>;
+    };
     const api = compose.services.api!;
     expect(api.build).toBe('.');
     expect(api.profiles).toBeUndefined();
     const mounted = (api.volumes ?? []).map((v) => v.split(':')[1]);
-    for (const name of ['DATA_DIR', 'APPROVED_DIRECTORY', 'CLAUDE_CONFIG_DIR']) expect(mounted, name).toContain(envOf(name));
+    for (const name of ['DATA_DIR', 'APPROVED_DIRECTORY', 'CLAUDE_CONFIG_DIR'])
+      expect(mounted, name).toContain(envOf(name));
     for (const name of ['postgres', 'redis']) expect(compose.services[name]?.profiles, name).toContain('scale');
   });
 });
@@ -71,8 +85,14 @@ describe('the image layout', () => {
       const target = join(app, relative(workdir, join(workdir, c.dest)));
       mkdirSync(dirname(target), { recursive: true });
       if (c.from === undefined) cpSync(join(ROOT, c.source), target, { recursive: true });
-      else if (c.source.endsWith('/node_modules')) symlinkSync(join(ROOT, 'node_modules'), target); // the build stage's, as installed here
-      else if (c.source.endsWith('/dist')) execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', target], { stdio: 'pipe' });
+      else if (c.source.endsWith('/node_modules'))
+        symlinkSync(join(ROOT, 'node_modules'), target); // the build stage's, as installed here
+      else if (c.source.endsWith('/dist'))
+        execFileSync(
+          process.execPath,
+          [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', target],
+          { stdio: 'pipe' },
+        );
       else throw new Error(`unexpected COPY from the build stage: ${c.source}`);
     }
     const env = {
@@ -86,7 +106,11 @@ describe('the image layout', () => {
       NODE_ENV: 'production',
       API_KEYS: 'image-layout-key-1',
     };
-    const child = spawn(process.execPath, ['dist/cli.js', 'serve'], { cwd: app, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
+      cwd: app,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
     let out = '';
     const url = await new Promise<string>((resolve, reject) => {

@@ -24,7 +24,10 @@ export interface AppWithStore {
   close(): Promise<void>;
 }
 
-export async function appWithStore(env: Record<string, string> = {}, opts: BuildAppOptions & { redis?: Redis; databaseUrl?: string } = {}): Promise<AppWithStore> {
+export async function appWithStore(
+  env: Record<string, string> = {},
+  opts: BuildAppOptions & { redis?: Redis; databaseUrl?: string } = {},
+): Promise<AppWithStore> {
   const dir = mkdtempSync(join(tmpdir(), 'cca-sec-'));
   const databaseUrl = opts.databaseUrl ?? `sqlite:${join(dir, 'db.sqlite')}`;
   const config = loadConfig({

@@ -6,7 +6,7 @@ import { ProblemError } from '../../src/problems.js';
 import { Budgets, turnBudget, turnBudgetProblem } from '../../src/security/budgets.js';
 
 describe('per-turn budget', () => {
-  it('is the client\'s max_budget_usd when given, else CLAUDE_MAX_COST_PER_REQUEST', () => {
+  it("is the client's max_budget_usd when given, else CLAUDE_MAX_COST_PER_REQUEST", () => {
     expect(turnBudget({ perRequestUsd: 2 }, undefined)).toBe(2);
     expect(turnBudget({ perRequestUsd: 2 }, 0.5)).toBe(0.5);
     expect(turnBudget({}, undefined)).toBeUndefined();
@@ -15,11 +15,13 @@ describe('per-turn budget', () => {
     expect(turnBudgetProblem({}, 1000)).toBeUndefined();
   });
 
-  it('flows through the option layers (request > session > environment) and is checked against the operator\'s cap', () => {
+  it("flows through the option layers (request > session > environment) and is checked against the operator's cap", () => {
     const cfg = loadConfig({ CLAUDE_MAX_COST_PER_REQUEST: '1.5' }).claude;
     expect(resolveOptions(cfg, []).maxBudgetUsd).toBe(1.5);
     expect(resolveOptions(cfg, [{ max_budget_usd: 1 }, { max_budget_usd: 0.25 }]).maxBudgetUsd).toBe(0.25);
-    expect(checkOptions(cfg, { max_budget_usd: 2 })).toEqual([{ field: 'max_budget_usd', message: expect.stringContaining('at most 1.5') }]);
+    expect(checkOptions(cfg, { max_budget_usd: 2 })).toEqual([
+      { field: 'max_budget_usd', message: expect.stringContaining('at most 1.5') },
+    ]);
     expect(checkOptions(cfg, { max_budget_usd: 1.5 })).toEqual([]);
     expect(resolveOptions(loadConfig({}).claude, []).maxBudgetUsd).toBeUndefined();
   });
@@ -42,7 +44,7 @@ describe('key budget', () => {
     expect(doc.detail).toContain('CLAUDE_MAX_COST_PER_USER');
   });
 
-  it('uses the key\'s own budget instead when it has one', async () => {
+  it("uses the key's own budget instead when it has one", async () => {
     await expect(budgets.assertCanSpend('b', 5)).resolves.toBeUndefined();
     const err = (await budgets.assertCanSpend('a', 0.3).catch((e: unknown) => e)) as ProblemError;
     expect(err.toProblem().detail).toContain('own budget');
@@ -51,7 +53,7 @@ describe('key budget', () => {
 });
 
 describe('security settings', () => {
-  it('reads CLAUDE_SETTING_SOURCES (default: the operator\'s user settings only) and refuses unknown sources', async () => {
+  it("reads CLAUDE_SETTING_SOURCES (default: the operator's user settings only) and refuses unknown sources", async () => {
     const { ConfigError } = await import('../../src/config/index.js');
     expect(loadConfig({}).security.settingSources).toEqual(['user']);
     expect(loadConfig({ CLAUDE_SETTING_SOURCES: 'user,project' }).security.settingSources).toEqual(['user', 'project']);
@@ -60,10 +62,25 @@ describe('security settings', () => {
   });
 
   it('reads the sandbox, moderation and budget settings', () => {
-    const c = loadConfig({ SANDBOX_ALLOW_NETWORK: 'true', SANDBOX_EXCLUDED_COMMANDS: 'git, docker', SANDBOX_DENY_READ: 'rel/secrets', MODERATION_ENABLED: 'no', CLAUDE_MAX_COST_PER_USER: '50', CLI_ENV_ALLOW: 'GITHUB_TOKEN' });
-    expect(c.security.sandbox).toMatchObject({ enabled: true, allowNetwork: true, excludedCommands: ['git', 'docker'] });
+    const c = loadConfig({
+      SANDBOX_ALLOW_NETWORK: 'true',
+      SANDBOX_EXCLUDED_COMMANDS: 'git, docker',
+      SANDBOX_DENY_READ: 'rel/secrets',
+      MODERATION_ENABLED: 'no',
+      CLAUDE_MAX_COST_PER_USER: '50',
+      CLI_ENV_ALLOW: 'GITHUB_TOKEN',
+    });
+    expect(c.security.sandbox).toMatchObject({
+      enabled: true,
+      allowNetwork: true,
+      excludedCommands: ['git', 'docker'],
+    });
     expect(c.security.sandbox.denyRead[0]).toMatch(/^\/.*rel\/secrets$/);
-    expect(c.security).toMatchObject({ maxCostPerUser: 50, cliEnvAllow: ['GITHUB_TOKEN'], moderation: { enabled: false } });
+    expect(c.security).toMatchObject({
+      maxCostPerUser: 50,
+      cliEnvAllow: ['GITHUB_TOKEN'],
+      moderation: { enabled: false },
+    });
     expect(() => loadConfig({ CLAUDE_MAX_COST_PER_REQUEST: '-1' })).toThrow(/CLAUDE_MAX_COST_PER_REQUEST/);
   });
 });

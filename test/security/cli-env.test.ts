@@ -43,21 +43,62 @@ const server: Record<string, string | undefined> = {
 };
 
 describe('cliEnvironment', () => {
-  const env = cliEnvironment(server, { secretNames: ['API_KEYS', 'DATABASE_URL'], configDir: '/data/claude', clientApp: 'claude-code-api/1' });
+  const env = cliEnvironment(server, {
+    secretNames: ['API_KEYS', 'DATABASE_URL'],
+    configDir: '/data/claude',
+    clientApp: 'claude-code-api/1',
+  });
 
   it('passes what Claude Code needs: paths, locale, proxies, CA, its auth and provider settings', () => {
-    for (const name of ['PATH', 'HOME', 'USER', 'SHELL', 'TERM', 'LANG', 'LC_ALL', 'TZ', 'TMPDIR', 'HTTPS_PROXY', 'https_proxy', 'NO_PROXY', 'NODE_EXTRA_CA_CERTS', 'IS_SANDBOX',
-      'ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'CLAUDE_CODE_USE_BEDROCK', 'AWS_REGION', 'AWS_SECRET_ACCESS_KEY', 'GOOGLE_CLOUD_PROJECT', 'CLOUD_ML_REGION', 'VERTEX_REGION_CLAUDE_3_5_SONNET', 'DISABLE_TELEMETRY']) {
+    for (const name of [
+      'PATH',
+      'HOME',
+      'USER',
+      'SHELL',
+      'TERM',
+      'LANG',
+      'LC_ALL',
+      'TZ',
+      'TMPDIR',
+      'HTTPS_PROXY',
+      'https_proxy',
+      'NO_PROXY',
+      'NODE_EXTRA_CA_CERTS',
+      'IS_SANDBOX',
+      'ANTHROPIC_API_KEY',
+      'ANTHROPIC_BASE_URL',
+      'CLAUDE_CODE_USE_BEDROCK',
+      'AWS_REGION',
+      'AWS_SECRET_ACCESS_KEY',
+      'GOOGLE_CLOUD_PROJECT',
+      'CLOUD_ML_REGION',
+      'VERTEX_REGION_CLAUDE_3_5_SONNET',
+      'DISABLE_TELEMETRY',
+    ]) {
       expect(env[name], name).toBe(server[name]);
     }
   });
 
-  it('never passes the server\'s settings or secrets, nor anything not on the list', () => {
-    for (const name of ['API_KEYS', 'ADMIN_API_KEYS', 'WEBHOOK_SECRET', 'DATABASE_URL', 'REDIS_URL', 'PORT', 'CLAUDE_MODEL', 'CLAUDE_MAX_COST_PER_USER', 'SANDBOX_ENABLED', 'GITHUB_TOKEN', 'MY_APP_SECRET', 'NPM_TOKEN']) {
+  it("never passes the server's settings or secrets, nor anything not on the list", () => {
+    for (const name of [
+      'API_KEYS',
+      'ADMIN_API_KEYS',
+      'WEBHOOK_SECRET',
+      'DATABASE_URL',
+      'REDIS_URL',
+      'PORT',
+      'CLAUDE_MODEL',
+      'CLAUDE_MAX_COST_PER_USER',
+      'SANDBOX_ENABLED',
+      'GITHUB_TOKEN',
+      'MY_APP_SECRET',
+      'NPM_TOKEN',
+    ]) {
       expect(env, name).not.toHaveProperty(name);
     }
     const values = Object.values(env).join('\n');
-    for (const secret of ['user-key-0001', 'admin-key-0001', 'whsec_abc', 'FAKE-PW', 'redis-pw', 'ghp_x']) expect(values).not.toContain(secret);
+    for (const secret of ['user-key-0001', 'admin-key-0001', 'whsec_abc', 'FAKE-PW', 'redis-pw', 'ghp_x'])
+      expect(values).not.toContain(secret);
   });
 
   it('sets the config dir and the client app', () => {
@@ -66,7 +107,12 @@ describe('cliEnvironment', () => {
   });
 
   it('lets the operator add names and prefixes (CLI_ENV_ALLOW), but never a secret', () => {
-    const more = cliEnvironment(server, { secretNames: ['API_KEYS'], configDir: undefined, clientApp: 'x', allow: ['GITHUB_TOKEN', 'MY_*', 'API_KEYS', 'WEBHOOK_SECRET', 'CLAUDE_MODEL'] });
+    const more = cliEnvironment(server, {
+      secretNames: ['API_KEYS'],
+      configDir: undefined,
+      clientApp: 'x',
+      allow: ['GITHUB_TOKEN', 'MY_*', 'API_KEYS', 'WEBHOOK_SECRET', 'CLAUDE_MODEL'],
+    });
     expect(more.GITHUB_TOKEN).toBe('ghp_x');
     expect(more.MY_APP_SECRET).toBe('x');
     expect(more).not.toHaveProperty('API_KEYS');

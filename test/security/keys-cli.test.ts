@@ -18,7 +18,13 @@ let server: AppWithStore;
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const res = spawnSync(process.execPath, ['--import', TSX, CLI, 'keys', ...args], {
     cwd: dir,
-    env: { PATH: process.env.PATH, DATABASE_URL: databaseUrl, DATA_DIR: join(dir, 'data'), APPROVED_DIRECTORY: join(dir, 'ws'), API_KEY_CACHE_SECONDS: '0.5' },
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: databaseUrl,
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      API_KEY_CACHE_SECONDS: '0.5',
+    },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -40,11 +46,28 @@ describe('keys CLI', () => {
   let created: { id: string; secret: string; tenant: string; scope: string };
 
   it('create prints the secret once; the running server accepts the key at once', async () => {
-    const res = cli('create', '--name', 'from the cli', '--scope', 'admin', '--rate-limit', '7', '--budget-usd', '1.25', '--json');
+    const res = cli(
+      'create',
+      '--name',
+      'from the cli',
+      '--scope',
+      'admin',
+      '--rate-limit',
+      '7',
+      '--budget-usd',
+      '1.25',
+      '--json',
+    );
     expect(res.stderr).toBe('');
     expect(res.code).toBe(0);
     created = JSON.parse(res.stdout);
-    expect(created).toMatchObject({ name: 'from the cli', scope: 'admin', rateLimit: 7, budgetUsd: 1.25, source: 'db' });
+    expect(created).toMatchObject({
+      name: 'from the cli',
+      scope: 'admin',
+      rateLimit: 7,
+      budgetUsd: 1.25,
+      source: 'db',
+    });
     expect(created.secret).toMatch(/^cca_/);
     expect((await server.store.apiKeys.findById(created.id))?.hash).toBe(hashSecret(created.secret));
     const res2 = await server.app.inject({ url: '/api/v1/keys', headers: { 'x-api-key': created.secret } });
@@ -75,7 +98,12 @@ describe('keys CLI', () => {
     const res = cli('revoke', created.id);
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/revoked key_/);
-    await eventually(async () => (await server.app.inject({ url: '/api/v1/keys', headers: { 'x-api-key': created.secret } })).statusCode === 401, 10_000, 'the server to refuse the revoked key');
+    await eventually(
+      async () =>
+        (await server.app.inject({ url: '/api/v1/keys', headers: { 'x-api-key': created.secret } })).statusCode === 401,
+      10_000,
+      'the server to refuse the revoked key',
+    );
     const again = await server.app.inject({ url: '/api/v1/keys', headers: { 'x-api-key': created.secret } });
     expect(again.json().type).toBe('/problems/revoked-api-key');
   });
@@ -86,12 +114,23 @@ describe('keys CLI', () => {
     const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => void errors.push(args.join(' ')));
     const saved = { ...process.env };
     try {
-      for (const args of [['create', '--name', 'x', '--scope', 'root'], ['create', '--name', 'x', '--rate-limit', '0'], ['create'], ['revoke'], ['frobnicate'], ['create', '--nmae', 'x']]) {
+      for (const args of [
+        ['create', '--name', 'x', '--scope', 'root'],
+        ['create', '--name', 'x', '--rate-limit', '0'],
+        ['create'],
+        ['revoke'],
+        ['frobnicate'],
+        ['create', '--nmae', 'x'],
+      ]) {
         errors.length = 0;
         expect(await keys.run(args), args.join(' ')).toBe(2);
         expect(errors.join('\n')).toMatch(/Usage:/);
       }
-      Object.assign(process.env, { DATABASE_URL: databaseUrl, DATA_DIR: join(dir, 'data'), APPROVED_DIRECTORY: join(dir, 'ws') });
+      Object.assign(process.env, {
+        DATABASE_URL: databaseUrl,
+        DATA_DIR: join(dir, 'data'),
+        APPROVED_DIRECTORY: join(dir, 'ws'),
+      });
       errors.length = 0;
       expect(await keys.run(['revoke', 'key_ffffffffffffffff'])).toBe(1);
       expect(errors.join('\n')).toMatch(/No API key/);

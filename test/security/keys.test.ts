@@ -6,7 +6,10 @@ import { eventually } from '../support/wait.js';
 import { ADMIN_KEY, appWithStore, OTHER_KEY, USER_KEY, type AppWithStore } from './app-with-store.js';
 
 let t: AppWithStore;
-const as = (key: string | undefined, extra: Record<string, string> = {}) => ({ ...(key ? { 'x-api-key': key } : {}), ...extra });
+const as = (key: string | undefined, extra: Record<string, string> = {}) => ({
+  ...(key ? { 'x-api-key': key } : {}),
+  ...extra,
+});
 
 beforeAll(async () => {
   t = await appWithStore({ API_KEY_CACHE_SECONDS: '0.3' });
@@ -24,7 +27,15 @@ describe('key routes', () => {
     const res = await createKey({ name: 'ci bot', rate_limit: 50, budget_usd: 2.5 });
     expect(res.headers['cache-control']).toBe('no-store');
     const key = res.json().data;
-    expect(key).toMatchObject({ name: 'ci bot', scope: 'user', source: 'db', rate_limit: 50, budget_usd: 2.5, revoked_at: null, last_used_at: null });
+    expect(key).toMatchObject({
+      name: 'ci bot',
+      scope: 'user',
+      source: 'db',
+      rate_limit: 50,
+      budget_usd: 2.5,
+      revoked_at: null,
+      last_used_at: null,
+    });
     expect(key.id).toMatch(/^key_[0-9a-f]{16}$/);
     expect(key.secret).toMatch(/^cca_[A-Za-z0-9_-]{43}$/);
     expect(key.prefix).toBe(key.secret.slice(0, 8));
@@ -40,14 +51,22 @@ describe('key routes', () => {
     expect(listed.statusCode).toBe(200);
     expect(listed.body).not.toContain(key.secret);
     expect(listed.body).not.toContain(row!.hash);
-    expect(listed.json().data.find((k: { id: string }) => k.id === key.id)).toMatchObject({ name: 'ci bot', prefix: key.prefix });
-    expect((await t.app.inject({ url: `/api/v1/keys/${key.id}`, headers: as(ADMIN_KEY) })).json().data).not.toHaveProperty('secret');
+    expect(listed.json().data.find((k: { id: string }) => k.id === key.id)).toMatchObject({
+      name: 'ci bot',
+      prefix: key.prefix,
+    });
+    expect(
+      (await t.app.inject({ url: `/api/v1/keys/${key.id}`, headers: as(ADMIN_KEY) })).json().data,
+    ).not.toHaveProperty('secret');
   });
 
   it('lists configured keys first, without secrets, and paginates across both kinds', async () => {
     const res = await t.app.inject({ url: '/api/v1/keys?limit=2', headers: as(ADMIN_KEY) });
     const body = res.json();
-    expect(body.data.map((k: { source: string; scope: string }) => [k.source, k.scope])).toEqual([['env', 'user'], ['env', 'user']]);
+    expect(body.data.map((k: { source: string; scope: string }) => [k.source, k.scope])).toEqual([
+      ['env', 'user'],
+      ['env', 'user'],
+    ]);
     expect(body.meta.pagination.total).toBeGreaterThanOrEqual(4);
     for (const secret of [USER_KEY, OTHER_KEY, ADMIN_KEY]) expect(res.body).not.toContain(secret);
     const page2 = (await t.app.inject({ url: '/api/v1/keys?limit=2&page=2', headers: as(ADMIN_KEY) })).json();
@@ -59,7 +78,11 @@ describe('key routes', () => {
     const key = (await createKey({ name: 'fresh' })).json().data;
     const res = await t.app.inject({ url: '/api/v1/audit', headers: as(key.secret) });
     expect(res.statusCode).toBe(200);
-    await eventually(async () => (await t.store.apiKeys.findById(key.id))?.last_used_at ?? undefined, 5000, 'last_used_at');
+    await eventually(
+      async () => (await t.store.apiKeys.findById(key.id))?.last_used_at ?? undefined,
+      5000,
+      'last_used_at',
+    );
   });
 
   it('a revoked key fails on its very next request; revoking again changes nothing', async () => {
@@ -70,7 +93,9 @@ describe('key routes', () => {
     const after = await t.app.inject({ url: '/api/v1/usage', headers: as(key.secret) });
     expect(after.statusCode).toBe(401);
     expect(after.json()).toMatchObject({ type: '/problems/revoked-api-key', status: 401 });
-    expect((await t.app.inject({ method: 'DELETE', url: `/api/v1/keys/${key.id}`, headers: as(ADMIN_KEY) })).statusCode).toBe(204);
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: `/api/v1/keys/${key.id}`, headers: as(ADMIN_KEY) })).statusCode,
+    ).toBe(204);
     const shown = (await t.app.inject({ url: `/api/v1/keys/${key.id}`, headers: as(ADMIN_KEY) })).json().data;
     expect(shown.revoked_at).toEqual(expect.any(String));
   });
@@ -79,7 +104,11 @@ describe('key routes', () => {
     const key = (await createKey({ name: 'revoked-elsewhere' })).json().data;
     expect((await t.app.inject({ url: '/api/v1/usage', headers: as(key.secret) })).statusCode).toBe(200);
     await new KeyService(t.config, t.store.apiKeys).revoke(key.id);
-    await eventually(async () => (await t.app.inject({ url: '/api/v1/usage', headers: as(key.secret) })).statusCode === 401, 5000, 'the revoke to be seen');
+    await eventually(
+      async () => (await t.app.inject({ url: '/api/v1/usage', headers: as(key.secret) })).statusCode === 401,
+      5000,
+      'the revoke to be seen',
+    );
   });
 
   it('keys from the environment cannot be revoked through the API (409); unknown ids are 404; bad ids 422', async () => {
@@ -87,14 +116,26 @@ describe('key routes', () => {
     const res = await t.app.inject({ method: 'DELETE', url: `/api/v1/keys/${env.id}`, headers: as(ADMIN_KEY) });
     expect(res.statusCode).toBe(409);
     expect(res.json().type).toBe('/problems/key-in-environment');
-    expect((await t.app.inject({ method: 'DELETE', url: '/api/v1/keys/key_0000000000000000', headers: as(ADMIN_KEY) })).statusCode).toBe(404);
-    expect((await t.app.inject({ url: '/api/v1/keys/key_0000000000000000', headers: as(ADMIN_KEY) })).statusCode).toBe(404);
+    expect(
+      (await t.app.inject({ method: 'DELETE', url: '/api/v1/keys/key_0000000000000000', headers: as(ADMIN_KEY) }))
+        .statusCode,
+    ).toBe(404);
+    expect((await t.app.inject({ url: '/api/v1/keys/key_0000000000000000', headers: as(ADMIN_KEY) })).statusCode).toBe(
+      404,
+    );
     expect((await t.app.inject({ url: '/api/v1/keys/nope', headers: as(ADMIN_KEY) })).statusCode).toBe(422);
   });
 
   it('validates the create body: 422 with errors[], nothing created', async () => {
     const before = (await t.store.apiKeys.list({ offset: 0, limit: 100 })).total;
-    for (const payload of [{}, { name: '' }, { name: 'x', scope: 'root' }, { name: 'x', rate_limit: 0 }, { name: 'x', budget_usd: -1 }, { name: 'x', extra: 1 }]) {
+    for (const payload of [
+      {},
+      { name: '' },
+      { name: 'x', scope: 'root' },
+      { name: 'x', rate_limit: 0 },
+      { name: 'x', budget_usd: -1 },
+      { name: 'x', extra: 1 },
+    ]) {
       const res = await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: as(ADMIN_KEY), payload });
       expect(res.statusCode, JSON.stringify(payload)).toBe(422);
       expect(res.json().errors.length).toBeGreaterThan(0);
@@ -123,7 +164,12 @@ describe('key routes', () => {
   it('an admin key created through the API can manage keys', async () => {
     const admin = (await createKey({ name: 'second admin', scope: 'admin' })).json().data;
     expect(admin.scope).toBe('admin');
-    const res = await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: { authorization: `Bearer ${admin.secret}` }, payload: { name: 'made by admin 2' } });
+    const res = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: { authorization: `Bearer ${admin.secret}` },
+      payload: { name: 'made by admin 2' },
+    });
     expect(res.statusCode).toBe(201);
   });
 });
@@ -166,10 +212,16 @@ describe('open mode', () => {
     const open = await appWithStore({ API_KEYS: '', ADMIN_API_KEYS: '' });
     try {
       expect((await open.app.inject({ url: '/api/v1/keys' })).statusCode).toBe(200);
-      const created = await open.app.inject({ method: 'POST', url: '/api/v1/keys', payload: { name: 'first', scope: 'admin' } });
+      const created = await open.app.inject({
+        method: 'POST',
+        url: '/api/v1/keys',
+        payload: { name: 'first', scope: 'admin' },
+      });
       expect(created.statusCode).toBe(201);
       expect((await open.app.inject({ url: '/api/v1/keys' })).statusCode).toBe(401);
-      expect((await open.app.inject({ url: '/api/v1/keys', headers: as(created.json().data.secret) })).statusCode).toBe(200);
+      expect((await open.app.inject({ url: '/api/v1/keys', headers: as(created.json().data.secret) })).statusCode).toBe(
+        200,
+      );
     } finally {
       await open.close();
     }

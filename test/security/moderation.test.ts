@@ -39,8 +39,16 @@ describe('default rules', () => {
     });
   }
 
-  const misses = ['rm -rf ./build', 'rm -rf /tmp/cache', 'curl -o out.json https://api.example.com', 'use <s>strike</s> in HTML', 'the previous instructions were unclear',
-    'git rm -r src/', 'Write a function that ignores previous results', 'system: ok'];
+  const misses = [
+    'rm -rf ./build',
+    'rm -rf /tmp/cache',
+    'curl -o out.json https://api.example.com',
+    'use <s>strike</s> in HTML',
+    'the previous instructions were unclear',
+    'git rm -r src/',
+    'Write a function that ignores previous results',
+    'system: ok',
+  ];
   for (const text of misses) {
     it(`lets ${JSON.stringify(text)} through`, () => {
       expect(defaults.check(text)).toBeUndefined();
@@ -49,7 +57,13 @@ describe('default rules', () => {
 
   it('stays fast on long hostile inputs', () => {
     const started = Date.now();
-    for (const text of ['rm ' + '-r '.repeat(30000), 'curl x '.repeat(12000), 'x'.repeat(100000), 'a(){ a|a& };'.repeat(8000)]) defaults.check(text);
+    for (const text of [
+      'rm ' + '-r '.repeat(30000),
+      'curl x '.repeat(12000),
+      'x'.repeat(100000),
+      'a(){ a|a& };'.repeat(8000),
+    ])
+      defaults.check(text);
     expect(Date.now() - started).toBeLessThan(1000);
   });
 });
@@ -68,7 +82,13 @@ describe('the problem', () => {
       type: '/problems/moderation-blocked',
       status: 422,
       rule: 'ignore-previous-instructions',
-      errors: [{ location: 'body', pointer: '/system_prompt', message: expect.stringContaining('ignore-previous-instructions') }],
+      errors: [
+        {
+          location: 'body',
+          pointer: '/system_prompt',
+          message: expect.stringContaining('ignore-previous-instructions'),
+        },
+      ],
     });
     expect(() => defaults.assert(undefined)).not.toThrow();
   });
@@ -103,7 +123,9 @@ describe('rules files', () => {
     const file = join(dir, 'broken.yaml');
     writeFileSync(file, 'rules: 3');
     expect(() => new Moderation({ enabled: true, rulesPath: file, log })).toThrow(RulesFileError);
-    expect(() => new Moderation({ enabled: true, rulesPath: join(dir, 'missing.yaml'), log })).toThrow(/cannot be read/);
+    expect(() => new Moderation({ enabled: true, rulesPath: join(dir, 'missing.yaml'), log })).toThrow(
+      /cannot be read/,
+    );
   });
 
   it('reloads on change, and keeps the previous rules when the new file is invalid', async () => {
@@ -120,7 +142,11 @@ describe('rules files', () => {
       await eventually(() => m.check('a pear')?.rule === 'no-pears', 10_000, 'the new rules');
       expect(m.check('an apple')).toBeUndefined();
       writeFileSync(file, 'rules:\n  - name: broken\n    pattern: "(("\n');
-      await eventually(() => errors.join('').includes('moderation rules file refused'), 10_000, 'the refusal in the log');
+      await eventually(
+        () => errors.join('').includes('moderation rules file refused'),
+        10_000,
+        'the refusal in the log',
+      );
       expect(m.check('a pear')?.rule).toBe('no-pears');
     } finally {
       m.close();

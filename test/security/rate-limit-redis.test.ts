@@ -60,10 +60,14 @@ describe.skipIf(reason !== undefined)('rate limits in Redis', () => {
 
   it('Redis going away later lets requests through (never a 5xx)', async () => {
     const client = await connectRedis(REDIS_URL);
-    const c = await appWithStore({ RATE_LIMIT_REQUESTS: '1', REDIS_URL, REDIS_KEY_PREFIX: `${prefix}gone:` }, { redis: client });
+    const c = await appWithStore(
+      { RATE_LIMIT_REQUESTS: '1', REDIS_URL, REDIS_KEY_PREFIX: `${prefix}gone:` },
+      { redis: client },
+    );
     try {
       client.disconnect();
-      for (let i = 0; i < 3; i++) expect((await c.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY } })).statusCode).toBe(200);
+      for (let i = 0; i < 3; i++)
+        expect((await c.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY } })).statusCode).toBe(200);
     } finally {
       await c.close();
     }

@@ -16,7 +16,12 @@ describe('rate limits', () => {
     for (let i = 0; i < 3; i++) {
       const res = await get(USER_KEY);
       expect(res.statusCode).toBe(200);
-      seen.push([res.statusCode, String(res.headers['x-ratelimit-limit']), String(res.headers['x-ratelimit-remaining']), String(res.headers['x-ratelimit-reset'])]);
+      seen.push([
+        res.statusCode,
+        String(res.headers['x-ratelimit-limit']),
+        String(res.headers['x-ratelimit-remaining']),
+        String(res.headers['x-ratelimit-reset']),
+      ]);
     }
     expect(seen.map((s) => s[2])).toEqual(['2', '1', '0']);
     expect(seen.every((s) => s[1] === '3' && Number(s[3]) > 0 && Number(s[3]) <= 60)).toBe(true);
@@ -28,9 +33,24 @@ describe('rate limits', () => {
     expect(retry).toBeGreaterThanOrEqual(1);
     expect(retry).toBeLessThanOrEqual(60);
     expect(limited.headers['x-ratelimit-remaining']).toBe('0');
-    expect(limited.json()).toMatchObject({ type: '/problems/too-many-requests', status: 429, limit: 3, window_seconds: 60, instance: '/api/v1/usage' });
+    expect(limited.json()).toMatchObject({
+      type: '/problems/too-many-requests',
+      status: 429,
+      limit: 3,
+      window_seconds: 60,
+      instance: '/api/v1/usage',
+    });
     // Mutating routes are limited the same way, before anything is done.
-    expect((await t.app.inject({ method: 'POST', url: '/api/v1/tokens/count', headers: { 'x-api-key': USER_KEY }, payload: { message: 'hi' } })).statusCode).toBe(429);
+    expect(
+      (
+        await t.app.inject({
+          method: 'POST',
+          url: '/api/v1/tokens/count',
+          headers: { 'x-api-key': USER_KEY },
+          payload: { message: 'hi' },
+        })
+      ).statusCode,
+    ).toBe(429);
   });
 
   it('each key has its own budget', async () => {
@@ -39,14 +59,26 @@ describe('rate limits', () => {
     expect(res.headers['x-ratelimit-remaining']).toBe('2');
   });
 
-  it('a key\'s own rate limit replaces RATE_LIMIT_REQUESTS', async () => {
-    const created = await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: { 'x-api-key': ADMIN_KEY }, payload: { name: 'slow', rate_limit: 1 } });
+  it("a key's own rate limit replaces RATE_LIMIT_REQUESTS", async () => {
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: { 'x-api-key': ADMIN_KEY },
+      payload: { name: 'slow', rate_limit: 1 },
+    });
     const secret = created.json().data.secret;
     const first = await get(secret);
     expect(first.statusCode).toBe(200);
     expect(first.headers['x-ratelimit-limit']).toBe('1');
     expect((await get(secret)).statusCode).toBe(429);
-    const generous = (await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: { 'x-api-key': ADMIN_KEY }, payload: { name: 'fast', rate_limit: 10 } })).json().data.secret;
+    const generous = (
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/v1/keys',
+        headers: { 'x-api-key': ADMIN_KEY },
+        payload: { name: 'fast', rate_limit: 10 },
+      })
+    ).json().data.secret;
     for (let i = 0; i < 5; i++) expect((await get(generous)).statusCode).toBe(200);
   });
 
@@ -69,7 +101,12 @@ describe('rate limits', () => {
     expect(res.statusCode).toBe(429);
     expect(Number(res.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     // A valid key is not held back by its IP's failures.
-    const created = await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: { 'x-api-key': ADMIN_KEY }, payload: { name: 'same ip' } });
+    const created = await t.app.inject({
+      method: 'POST',
+      url: '/api/v1/keys',
+      headers: { 'x-api-key': ADMIN_KEY },
+      payload: { name: 'same ip' },
+    });
     expect(created.statusCode).toBe(201);
   });
 

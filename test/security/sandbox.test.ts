@@ -4,7 +4,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundledCliPath } from '../../src/engine/cli-info.js';
-import { deniedReads, hiddenVariables, probeSandbox, sandboxSettings, SessionTmpDirs, type SandboxPolicy } from '../../src/engine/sandbox.js';
+import {
+  deniedReads,
+  hiddenVariables,
+  probeSandbox,
+  sandboxSettings,
+  SessionTmpDirs,
+  type SandboxPolicy,
+} from '../../src/engine/sandbox.js';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 
 const policy: SandboxPolicy = { enabled: true, allowNetwork: false, excludedCommands: [], denyRead: [] };
@@ -21,8 +28,21 @@ const paths = {
 describe('deniedReads', () => {
   it('covers every workspace, the data dir, the database, the CLI config and transcripts, the temp root, .env and HOME credentials', () => {
     const denied = deniedReads(paths, { denyRead: ['/opt/secrets'] });
-    for (const p of ['/srv/workspaces', '/srv/data', '/var/db/app.db', '/var/db/app.db-wal', '/home/svc/.claude', '/home/svc/.claude.json', '/tmp/cca0-abcdef', '/srv/app/.env',
-      '/home/svc/.ssh', '/home/svc/.aws', '/home/svc/.config/gcloud', '/etc/gcp.json', '/opt/secrets']) {
+    for (const p of [
+      '/srv/workspaces',
+      '/srv/data',
+      '/var/db/app.db',
+      '/var/db/app.db-wal',
+      '/home/svc/.claude',
+      '/home/svc/.claude.json',
+      '/tmp/cca0-abcdef',
+      '/srv/app/.env',
+      '/home/svc/.ssh',
+      '/home/svc/.aws',
+      '/home/svc/.config/gcloud',
+      '/etc/gcp.json',
+      '/opt/secrets',
+    ]) {
       expect(denied, p).toContain(p);
     }
   });
@@ -39,7 +59,12 @@ describe('sandboxSettings', () => {
   const hide = hiddenVariables({ ANTHROPIC_API_KEY: 'x', GITHUB_TOKEN: 'y', PATH: '/bin' });
 
   it('fails closed, ignores dangerouslyDisableSandbox, keeps the network off and hides credentials', () => {
-    const s = sandboxSettings(policy, { workingDir: '/srv/workspaces/k_1/a', tmpDir: '/tmp/cca0-abcdef/123' }, ['/srv/workspaces'], hide);
+    const s = sandboxSettings(
+      policy,
+      { workingDir: '/srv/workspaces/k_1/a', tmpDir: '/tmp/cca0-abcdef/123' },
+      ['/srv/workspaces'],
+      hide,
+    );
     expect(s).toMatchObject({
       enabled: true,
       failIfUnavailable: true,
@@ -47,13 +72,24 @@ describe('sandboxSettings', () => {
       network: { allowedDomains: [], strictAllowlist: true },
       filesystem: { denyRead: ['/srv/workspaces'], allowRead: ['/srv/workspaces/k_1/a', '/tmp/cca0-abcdef/123'] },
     });
-    expect(s.credentials?.envVars).toEqual(expect.arrayContaining([{ name: 'ANTHROPIC_API_KEY', mode: 'deny' }, { name: 'GITHUB_TOKEN', mode: 'deny' }, { name: 'AWS_SECRET_ACCESS_KEY', mode: 'deny' }]));
+    expect(s.credentials?.envVars).toEqual(
+      expect.arrayContaining([
+        { name: 'ANTHROPIC_API_KEY', mode: 'deny' },
+        { name: 'GITHUB_TOKEN', mode: 'deny' },
+        { name: 'AWS_SECRET_ACCESS_KEY', mode: 'deny' },
+      ]),
+    );
     expect(hide).not.toContain('PATH');
     expect(s).not.toHaveProperty('excludedCommands');
   });
 
   it('opens the network and excludes commands only when told', () => {
-    const s = sandboxSettings({ ...policy, allowNetwork: true, excludedCommands: ['git', 'npm run:*'] }, { workingDir: '/w', tmpDir: '/t' }, [], []);
+    const s = sandboxSettings(
+      { ...policy, allowNetwork: true, excludedCommands: ['git', 'npm run:*'] },
+      { workingDir: '/w', tmpDir: '/t' },
+      [],
+      [],
+    );
     expect(s.network).toEqual({ allowedDomains: ['*'] });
     expect(s.excludedCommands).toEqual(['git', 'git *', 'npm run:*']);
   });
@@ -97,18 +133,31 @@ describe('probeSandbox', () => {
     rmSync(bin, { recursive: true, force: true });
   });
 
-  const settings = (dir: string) => sandboxSettings(policy, { workingDir: dir, tmpDir: dir }, ['/nonexistent-denied'], ['ANTHROPIC_API_KEY']);
+  const settings = (dir: string) =>
+    sandboxSettings(policy, { workingDir: dir, tmpDir: dir }, ['/nonexistent-denied'], ['ANTHROPIC_API_KEY']);
 
   it('reports a disabled sandbox without starting anything', async () => {
-    expect(await probeSandbox({ policy: { ...policy, enabled: false }, cliPath: undefined, env: {}, settings })).toMatchObject({ enabled: false, available: false, reason: expect.stringContaining('SANDBOX_ENABLED=false') });
+    expect(
+      await probeSandbox({ policy: { ...policy, enabled: false }, cliPath: undefined, env: {}, settings }),
+    ).toMatchObject({ enabled: false, available: false, reason: expect.stringContaining('SANDBOX_ENABLED=false') });
   });
 
   it('finds the sandbox available on this machine (bubblewrap and socat installed)', async () => {
-    expect(await probeSandbox({ policy, cliPath: bundledCliPath(), env: cli.env, settings })).toEqual({ enabled: true, available: true, reason: null, network: false });
+    expect(await probeSandbox({ policy, cliPath: bundledCliPath(), env: cli.env, settings })).toEqual({
+      enabled: true,
+      available: true,
+      reason: null,
+      network: false,
+    });
   });
 
   it('says why when bubblewrap is missing', async () => {
-    const status = await probeSandbox({ policy, cliPath: bundledCliPath(), env: { ...cli.env, PATH: join(bin, 'bin') }, settings });
+    const status = await probeSandbox({
+      policy,
+      cliPath: bundledCliPath(),
+      env: { ...cli.env, PATH: join(bin, 'bin') },
+      settings,
+    });
     expect(status).toMatchObject({ enabled: true, available: false });
     expect(status.reason).toMatch(/bubblewrap|bwrap/);
   });

@@ -19,7 +19,18 @@ const turn = (costUsd: number) => ({
 
 async function exercise(store: Store) {
   const session = (id: string, owner: string) =>
-    store.sessions.create({ id, owner, name: id, workspace: `/w/${id}`, working_dir: `/w/${id}`, status: 'pending', claude_session_id: null, options: {}, template: null, last_active_at: null });
+    store.sessions.create({
+      id,
+      owner,
+      name: id,
+      workspace: `/w/${id}`,
+      working_dir: `/w/${id}`,
+      status: 'pending',
+      claude_session_id: null,
+      options: {},
+      template: null,
+      last_active_at: null,
+    });
   await session('a1', 'k_a');
   await session('a2', 'k_a');
   await session('b1', 'k_b');
@@ -45,7 +56,7 @@ describe('totalCostByOwner on SQLite', () => {
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  it('sums the owner\'s sessions', () => exercise(store));
+  it("sums the owner's sessions", () => exercise(store));
 });
 
 describe('totalCostByOwner on PostgreSQL', () => {
@@ -63,7 +74,7 @@ describe('totalCostByOwner on PostgreSQL', () => {
     await store?.close();
     await db?.drop();
   });
-  it('sums the owner\'s sessions', async (ctx) => {
+  it("sums the owner's sessions", async (ctx) => {
     if (skip) return ctx.skip();
     await exercise(store!);
   });

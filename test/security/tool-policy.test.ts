@@ -16,7 +16,8 @@ beforeAll(() => {
   ws = join(root, 'ws');
   outside = join(root, 'outside');
   extra = join(root, 'tmp-extra');
-  for (const d of [join(ws, 'sub', 'deeper'), outside, extra, join(root, 'other-session')]) mkdirSync(d, { recursive: true });
+  for (const d of [join(ws, 'sub', 'deeper'), outside, extra, join(root, 'other-session')])
+    mkdirSync(d, { recursive: true });
   writeFileSync(join(ws, 'file.txt'), 'inside');
   writeFileSync(join(outside, 'secret.txt'), 'outside');
   symlinkSync('/etc', join(ws, 'link-etc'));
@@ -62,7 +63,7 @@ describe('file tools', () => {
     expect(await allowed('Read', { file_path: 'link-etc/../ws/file.txt' })).toBe(false);
   });
 
-  it('also resolves relative paths against the CLI\'s current directory when it moved', async () => {
+  it("also resolves relative paths against the CLI's current directory when it moved", async () => {
     expect(await allowed('Read', { file_path: 'passwd' }, '/etc')).toBe(false);
     expect(await allowed('Read', { file_path: 'file.txt' }, ws)).toBe(true);
     expect(await allowed('Grep', { pattern: 'root' }, '/etc')).toBe(false);
@@ -137,7 +138,7 @@ describe('resolution helpers', () => {
     expect(await realTarget(join(ws, 'dangling-out'))).toBe(join(outside, 'not-yet.txt'));
   });
 
-  it('kernelTarget climbs from a link\'s target', async () => {
+  it("kernelTarget climbs from a link's target", async () => {
     expect(await kernelTarget(ws, 'link-etc/..')).toBe('/');
     expect(await kernelTarget(ws, 'sub/./deeper/..')).toBe(join(ws, 'sub'));
   });
@@ -146,7 +147,15 @@ describe('resolution helpers', () => {
 describe('the PreToolUse hook', () => {
   const hookOf = (g: WorkspaceGuard) => g.hooks().PreToolUse![0]!;
   const input = (tool_name: string, tool_input: unknown) =>
-    ({ hook_event_name: 'PreToolUse', tool_name, tool_input, tool_use_id: 'toolu_1', session_id: 's', transcript_path: '', cwd: ws }) as never;
+    ({
+      hook_event_name: 'PreToolUse',
+      tool_name,
+      tool_input,
+      tool_use_id: 'toolu_1',
+      session_id: 's',
+      transcript_path: '',
+      cwd: ws,
+    }) as never;
 
   it('answers deny with the reason, tells listeners, and blocks on failure', async () => {
     const seen: unknown[] = [];
@@ -156,15 +165,30 @@ describe('the PreToolUse hook', () => {
     expect(matcher.matcher).toBeUndefined();
     const signal = new AbortController().signal;
     const denied = await matcher.hooks[0]!(input('Read', { file_path: '/etc/passwd' }), 'toolu_1', { signal });
-    expect(denied).toMatchObject({ hookSpecificOutput: { hookEventName: 'PreToolUse', permissionDecision: 'deny', permissionDecisionReason: expect.stringContaining('/etc/passwd') } });
-    expect(seen).toEqual([expect.objectContaining({ tool: 'Read', tool_use_id: 'toolu_1', input: { file_path: '/etc/passwd' } })]);
+    expect(denied).toMatchObject({
+      hookSpecificOutput: {
+        hookEventName: 'PreToolUse',
+        permissionDecision: 'deny',
+        permissionDecisionReason: expect.stringContaining('/etc/passwd'),
+      },
+    });
+    expect(seen).toEqual([
+      expect.objectContaining({ tool: 'Read', tool_use_id: 'toolu_1', input: { file_path: '/etc/passwd' } }),
+    ]);
     expect(await matcher.hooks[0]!(input('Read', { file_path: 'file.txt' }), 'toolu_2', { signal })).toEqual({});
     off();
   });
 
   it('denies when it cannot check (the working directory is gone)', async () => {
     const broken = new WorkspaceGuard({ workingDir: join(root, 'gone') });
-    const out = await hookOf(broken).hooks[0]!(input('Read', { file_path: 'x' }), 'toolu_3', { signal: new AbortController().signal });
-    expect(out).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny', permissionDecisionReason: expect.stringContaining('could not check') } });
+    const out = await hookOf(broken).hooks[0]!(input('Read', { file_path: 'x' }), 'toolu_3', {
+      signal: new AbortController().signal,
+    });
+    expect(out).toMatchObject({
+      hookSpecificOutput: {
+        permissionDecision: 'deny',
+        permissionDecisionReason: expect.stringContaining('could not check'),
+      },
+    });
   });
 });

@@ -19,12 +19,13 @@ describe('parseDatabaseUrl', () => {
     expect(parseDatabaseUrl(url)).toEqual({ dialect: 'sqlite', filename });
   });
 
-  it.each(['postgres://user:pw@db.example:5432/app', 'postgresql://localhost/app?sslmode=require', 'postgres://%2Fvar%2Frun%2Fpostgresql/app'])(
-    'reads %s as PostgreSQL',
-    (url) => {
-      expect(parseDatabaseUrl(url)).toEqual({ dialect: 'postgres', connectionString: url });
-    },
-  );
+  it.each([
+    'postgres://user:pw@db.example:5432/app',
+    'postgresql://localhost/app?sslmode=require',
+    'postgres://%2Fvar%2Frun%2Fpostgresql/app',
+  ])('reads %s as PostgreSQL', (url) => {
+    expect(parseDatabaseUrl(url)).toEqual({ dialect: 'postgres', connectionString: url });
+  });
 
   it.each([
     ['', /no scheme/],
@@ -35,11 +36,15 @@ describe('parseDatabaseUrl', () => {
     ['postgres://', /malformed|no host/],
   ])('rejects %j with a message naming DATABASE_URL and the accepted forms', (url, reason) => {
     expect(() => parseDatabaseUrl(url)).toThrow(reason);
-    expect(() => parseDatabaseUrl(url)).toThrow(/^Invalid DATABASE_URL: .*Accepted forms: sqlite:\/\/\/absolute\/path\.db, .*sqlite::memory:, postgres:\/\//);
+    expect(() => parseDatabaseUrl(url)).toThrow(
+      /^Invalid DATABASE_URL: .*Accepted forms: sqlite:\/\/\/absolute\/path\.db, .*sqlite::memory:, postgres:\/\//,
+    );
   });
 
   it('never echoes a rejected URL (it may hold a password)', () => {
-    expect(() => parseDatabaseUrl('mysql://root:s3cret@host/db')).toThrow(expect.objectContaining({ message: expect.not.stringContaining('s3cret') }));
+    expect(() => parseDatabaseUrl('mysql://root:s3cret@host/db')).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
+    );
   });
 });
 

@@ -14,7 +14,9 @@ describe('migrate()', () => {
         migrationName: '0001_sessions_messages',
         message: expect.stringMatching(/^Database migration 0001_sessions_messages failed \(sqlite\): .*messages/),
       });
-      const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name = 'sessions'`.execute(store.db);
+      const tables = await sql<{
+        name: string;
+      }>`select name from sqlite_master where type = 'table' and name = 'sessions'`.execute(store.db);
       expect(tables.rows).toEqual([]);
     } finally {
       await store.close();

@@ -158,7 +158,14 @@ describe('the store through the read cache', () => {
   });
 
   const session = (owner: string, name: string) => ({
-    id: randomUUID(), owner, name, workspace: `/ws/${name}`, working_dir: `/ws/${name}`, status: 'pending' as const, claude_session_id: null, last_active_at: null,
+    id: randomUUID(),
+    owner,
+    name,
+    workspace: `/ws/${name}`,
+    working_dir: `/ws/${name}`,
+    status: 'pending' as const,
+    claude_session_id: null,
+    last_active_at: null,
   });
 
   it('lists, finds and pages from memory between writes, and shows every write at once', async () => {
@@ -172,10 +179,28 @@ describe('the store through the read cache', () => {
     await store.sessions.create(session(owner, 'b'));
     expect((await store.sessions.list(owner, page)).items.map((s) => s.name).sort()).toEqual(['a', 'b']);
 
-    await store.sessions.recordTurn(a.id, { costUsd: 0.5, inputTokens: 1, outputTokens: 2, cacheReadTokens: 0, cacheCreationTokens: 0, claudeCostTotal: 0.5, claudeSessionId: null, lastEventId: 3 });
+    await store.sessions.recordTurn(a.id, {
+      costUsd: 0.5,
+      inputTokens: 1,
+      outputTokens: 2,
+      cacheReadTokens: 0,
+      cacheCreationTokens: 0,
+      claudeCostTotal: 0.5,
+      claudeSessionId: null,
+      lastEventId: 3,
+    });
     expect((await store.sessions.findByName(owner, 'a'))!.cost_usd).toBe(0.5);
 
-    await store.messages.insert({ session_id: a.id, turn_id: randomUUID(), role: 'user', content: 'hello', cost_usd: null, duration_ms: null, num_turns: null, model: null });
+    await store.messages.insert({
+      session_id: a.id,
+      turn_id: randomUUID(),
+      role: 'user',
+      content: 'hello',
+      cost_usd: null,
+      duration_ms: null,
+      num_turns: null,
+      model: null,
+    });
     const history = await store.messages.listBySession(a.id, page);
     expect(history.items.map((m) => m.content)).toEqual(['hello']);
     expect(await store.messages.listBySession(a.id, page)).toBe(history);

@@ -45,13 +45,20 @@ describe('withStatementCache', () => {
 
   it('builds the rows better-sqlite3 builds: names in order, types kept, a later duplicate name winning, iterators too', () => {
     const db = database();
-    db.exec("create table r (a text, b real, c blob, d integer)");
+    db.exec('create table r (a text, b real, c blob, d integer)');
     db.prepare('insert into r values (?, ?, ?, ?)').run(['x "y"', 1.5, Buffer.from([1, 2]), null]);
     const cached = withStatementCache(db);
-    const sqls = ['select * from r', 'select a, b as a, d from r', 'select count(*) as "weird name" from r', 'select n from t where n > 5'];
+    const sqls = [
+      'select * from r',
+      'select a, b as a, d from r',
+      'select count(*) as "weird name" from r',
+      'select n from t where n > 5',
+    ];
     for (const sql of sqls) expect(cached.prepare(sql).all([]), sql).toEqual(db.prepare(sql).all());
     // A column named __proto__ is an own field (better-sqlite3's own objects drop it), never the row's prototype.
-    const [row] = cached.prepare('select count(*) as "weird name", 1 as "__proto__" from r').all([]) as Array<Record<string, unknown>>;
+    const [row] = cached.prepare('select count(*) as "weird name", 1 as "__proto__" from r').all([]) as Array<
+      Record<string, unknown>
+    >;
     expect(Object.getPrototypeOf(row)).toBe(Object.prototype);
     expect(Object.keys(row!)).toEqual(['weird name', '__proto__']);
     expect(Object.keys(cached.prepare('select * from r').all([])[0] as object)).toEqual(['a', 'b', 'c', 'd']);

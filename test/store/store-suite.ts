@@ -1,7 +1,13 @@
 // The storage contract every dialect must meet, run once per database by the *.test.ts files beside it.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, DuplicateError, MissingReferenceError, type NewSession, type Store } from '../../src/store/index.js';
+import {
+  createStore,
+  DuplicateError,
+  MissingReferenceError,
+  type NewSession,
+  type Store,
+} from '../../src/store/index.js';
 
 /** A database to run against: its DATABASE_URL and how to throw it away afterwards. */
 export interface TestDatabase {
@@ -10,7 +16,15 @@ export interface TestDatabase {
 }
 
 function newSession(owner: string, name: string, extra: Partial<NewSession> = {}): NewSession {
-  return { id: randomUUID(), owner, name, workspace: 'ws', working_dir: `/tmp/ws/${name}`, status: 'pending', ...extra };
+  return {
+    id: randomUUID(),
+    owner,
+    name,
+    workspace: 'ws',
+    working_dir: `/tmp/ws/${name}`,
+    status: 'pending',
+    ...extra,
+  };
 }
 
 /** A fresh owner id per test keeps tests independent inside one shared database. */
@@ -82,7 +96,7 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
       expect(await store.sessions.findById(randomUUID())).toBeUndefined();
     });
 
-    it('lists an owner\'s sessions newest first, paginated, with the total; null owner lists everyone', async () => {
+    it("lists an owner's sessions newest first, paginated, with the total; null owner lists everyone", async () => {
       const owner = freshOwner();
       const other = freshOwner();
       const allBefore = (await store.sessions.list(null, { offset: 0, limit: 1 })).total;
@@ -112,7 +126,10 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
       const first = await store.sessions.create(newSession(owner, 'dup'));
       const clash = store.sessions.create(newSession(owner, 'dup'));
       await expect(clash).rejects.toBeInstanceOf(DuplicateError);
-      await expect(clash).rejects.toMatchObject({ columns: ['owner', 'name'], message: expect.stringContaining('"dup"') });
+      await expect(clash).rejects.toMatchObject({
+        columns: ['owner', 'name'],
+        message: expect.stringContaining('"dup"'),
+      });
       await expect(store.sessions.create(newSession(freshOwner(), 'dup'))).resolves.toMatchObject({ name: 'dup' });
       await expect(store.sessions.create(newSession(freshOwner(), 'x', { id: first.id }))).rejects.toMatchObject({
         name: 'DuplicateError',
@@ -123,8 +140,14 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
     });
 
     it('updates the given columns and updated_at; unknown ids give undefined', async () => {
-      const created = await store.sessions.create(newSession(freshOwner(), 'upd', { created_at: '2020-01-01T00:00:00.000Z' }));
-      const updated = await store.sessions.update(created.id, { status: 'active', template: 'tpl', options: { model: 'opus' } });
+      const created = await store.sessions.create(
+        newSession(freshOwner(), 'upd', { created_at: '2020-01-01T00:00:00.000Z' }),
+      );
+      const updated = await store.sessions.update(created.id, {
+        status: 'active',
+        template: 'tpl',
+        options: { model: 'opus' },
+      });
       expect(updated).toMatchObject({ status: 'active', template: 'tpl', options: { model: 'opus' }, name: 'upd' });
       expect(updated!.updated_at > created.updated_at).toBe(true);
       expect(updated!.created_at).toBe(created.created_at);
@@ -207,7 +230,14 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
       const page = await store.messages.listBySession(session.id, { offset: 1, limit: 3 });
       expect(page.total).toBe(5);
       expect(page.items.map((m) => m.content)).toEqual(['m1', 'm2', 'm3']);
-      expect(page.items[0]).toMatchObject({ status: 'ok', tools_used: null, usage: null, error: null, cost_usd: null, model: null });
+      expect(page.items[0]).toMatchObject({
+        status: 'ok',
+        tools_used: null,
+        usage: null,
+        error: null,
+        cost_usd: null,
+        model: null,
+      });
       expect(await store.messages.countBySession(session.id)).toBe(5);
       expect(await store.messages.countBySession(randomUUID())).toBe(0);
       await expect(
@@ -216,7 +246,13 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
     });
 
     it('round-trips JSON columns and returns costs and counters as numbers', async () => {
-      const options = { model: 'opus', effort: 'high', allowed_tools: ['Read', 'Bash(git *)'], max_turns: 7, nested: { ü: 'ñ ✓', n: null } };
+      const options = {
+        model: 'opus',
+        effort: 'high',
+        allowed_tools: ['Read', 'Bash(git *)'],
+        max_turns: 7,
+        nested: { ü: 'ñ ✓', n: null },
+      };
       const session = await store.sessions.create(newSession(freshOwner(), 'json', { options }));
       expect(session.options).toEqual(options);
       expect((await store.sessions.findById(session.id))!.options).toEqual(options);
@@ -249,11 +285,22 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
 
       await store.sessions.recordTurn(session.id, { ...turnOf(5), costUsd: 0.25 });
       const row = (await store.sessions.findById(session.id))!;
-      for (const key of ['cost_usd', 'claude_cost_total', 'turns', 'input_tokens', 'cache_creation_tokens', 'last_event_id'] as const) {
+      for (const key of [
+        'cost_usd',
+        'claude_cost_total',
+        'turns',
+        'input_tokens',
+        'cache_creation_tokens',
+        'last_event_id',
+      ] as const) {
         expect(typeof row[key], key).toBe('number');
       }
       expect(row.cost_usd).toBe(0.25);
-      const raw = await store.db.selectFrom('messages').select(['id', 'cost_usd']).where('session_id', '=', session.id).executeTakeFirstOrThrow();
+      const raw = await store.db
+        .selectFrom('messages')
+        .select(['id', 'cost_usd'])
+        .where('session_id', '=', session.id)
+        .executeTakeFirstOrThrow();
       expect(raw).toEqual({ id: message.id, cost_usd: 0.1234 });
     });
 

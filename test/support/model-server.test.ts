@@ -24,14 +24,27 @@ function mainBody(messages: unknown[], stream = true) {
     ],
   };
 }
-const user = (text: string) => ({ role: 'user', content: [{ type: 'text', text: '<system-reminder>x</system-reminder>' }, { type: 'text', text }] });
+const user = (text: string) => ({
+  role: 'user',
+  content: [
+    { type: 'text', text: '<system-reminder>x</system-reminder>' },
+    { type: 'text', text },
+  ],
+});
 const assistant = (text: string) => ({ role: 'assistant', content: [{ type: 'text', text }] });
-const toolResult = (content: string) => ({ role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content }] });
+const toolResult = (content: string) => ({
+  role: 'user',
+  content: [{ type: 'tool_result', tool_use_id: 'toolu_1', content }],
+});
 
 type ApiResponse = Omit<Response, 'json'> & { json(): Promise<any> };
 
 async function post(server: ModelServer, body: unknown, path = '/v1/messages?beta=true'): Promise<ApiResponse> {
-  return fetch(server.url + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': 'test' }, body: JSON.stringify(body) });
+  return fetch(server.url + path, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': 'test' },
+    body: JSON.stringify(body),
+  });
 }
 
 async function sse(res: ApiResponse): Promise<EventSourceMessage[]> {
@@ -86,7 +99,10 @@ describe('model server over HTTP', () => {
   it('streams tool calls with {{cwd}} replaced, chosen by the step of the turn', async () => {
     server.script({
       match: /^make (\w+)$/,
-      steps: [{ text: 'Writing.', tool: { name: 'Write', input: { file_path: '{{cwd}}/a.txt', content: 'A' } } }, { text: 'Second' }],
+      steps: [
+        { text: 'Writing.', tool: { name: 'Write', input: { file_path: '{{cwd}}/a.txt', content: 'A' } } },
+        { text: 'Second' },
+      ],
     });
     const events = data(await sse(await post(server, mainBody([user('make it')]))));
     const starts = events.filter((e) => e.type === 'content_block_start').map((e) => e.content_block);
@@ -98,18 +114,54 @@ describe('model server over HTTP', () => {
     expect(JSON.parse(json.join(''))).toEqual({ file_path: `${CWD}/a.txt`, content: 'A' });
     expect(events.find((e) => e.type === 'message_delta').delta.stop_reason).toBe('tool_use');
 
-    const step1 = data(await sse(await post(server, mainBody([user('make it'), assistant('Writing.'), toolResult('ok')]))));
-    expect(step1.filter((e) => e.delta?.type === 'text_delta').map((e) => e.delta.text).join('')).toBe('Second');
-    const past = data(await sse(await post(server, mainBody([user('make it'), assistant('a'), toolResult('ok'), assistant('b'), toolResult('ok')]))));
-    expect(past.filter((e) => e.delta?.type === 'text_delta').map((e) => e.delta.text).join('')).toBe('Done.');
+    const step1 = data(
+      await sse(await post(server, mainBody([user('make it'), assistant('Writing.'), toolResult('ok')]))),
+    );
+    expect(
+      step1
+        .filter((e) => e.delta?.type === 'text_delta')
+        .map((e) => e.delta.text)
+        .join(''),
+    ).toBe('Second');
+    const past = data(
+      await sse(
+        await post(
+          server,
+          mainBody([user('make it'), assistant('a'), toolResult('ok'), assistant('b'), toolResult('ok')]),
+        ),
+      ),
+    );
+    expect(
+      past
+        .filter((e) => e.delta?.type === 'text_delta')
+        .map((e) => e.delta.text)
+        .join(''),
+    ).toBe('Done.');
     expect(server.mainRequests().map((r) => r.step)).toEqual([0, 1, 2]);
   });
 
   it('sends several tool calls in one message', async () => {
-    server.script({ match: 'two', steps: [{ tools: [{ name: 'Read', input: { file_path: '/a' } }, { name: 'Read', input: { file_path: '/b' } }] }] });
+    server.script({
+      match: 'two',
+      steps: [
+        {
+          tools: [
+            { name: 'Read', input: { file_path: '/a' } },
+            { name: 'Read', input: { file_path: '/b' } },
+          ],
+        },
+      ],
+    });
     const res = await post(server, mainBody([user('two reads')], false));
     const message = await res.json();
-    expect(message).toMatchObject({ type: 'message', stop_reason: 'tool_use', content: [{ name: 'Read', input: { file_path: '/a' } }, { name: 'Read', input: { file_path: '/b' } }] });
+    expect(message).toMatchObject({
+      type: 'message',
+      stop_reason: 'tool_use',
+      content: [
+        { name: 'Read', input: { file_path: '/a' } },
+        { name: 'Read', input: { file_path: '/b' } },
+      ],
+    });
     expect(message.usage.output_tokens).toBeGreaterThan(0);
   });
 
@@ -122,12 +174,18 @@ describe('model server over HTTP', () => {
   });
 
   it('uses a rule only `times` times, counting turn starts; later steps of its turn still follow it', async () => {
-    server.script({ match: 'go', times: 1, steps: [{ tool: { name: 'Bash', input: { command: 'true' } } }, { text: 'scripted end' }] });
+    server.script({
+      match: 'go',
+      times: 1,
+      steps: [{ tool: { name: 'Bash', input: { command: 'true' } } }, { text: 'scripted end' }],
+    });
     const first = await (await post(server, mainBody([user('go')], false))).json();
     expect(first.stop_reason).toBe('tool_use');
     const step1 = await (await post(server, mainBody([user('go'), assistant('x'), toolResult('ok')], false))).json();
     expect(step1.content[0].text).toBe('scripted end');
-    const again = await (await post(server, mainBody([user('go'), assistant('x'), toolResult('ok'), assistant('y'), user('go')], false))).json();
+    const again = await (
+      await post(server, mainBody([user('go'), assistant('x'), toolResult('ok'), assistant('y'), user('go')], false))
+    ).json();
     expect(again.content[0].text).toBe('echo: go');
   });
 
@@ -141,11 +199,17 @@ describe('model server over HTTP', () => {
   it('answers errors in the API error shape, with retry-after for 429 and 529', async () => {
     server.script({ match: 'busy', steps: [{ error: { status: 529 } }] });
     server.script({ match: 'limit', steps: [{ error: { status: 429, message: 'slow down', retryAfterSeconds: 3 } }] });
-    server.script({ match: 'teapot', steps: [{ error: { status: 418, type: 'teapot_error', message: 'short and stout' } }] });
+    server.script({
+      match: 'teapot',
+      steps: [{ error: { status: 418, type: 'teapot_error', message: 'short and stout' } }],
+    });
     const busy = await post(server, mainBody([user('busy')]));
     expect(busy.status).toBe(529);
     expect(busy.headers.get('retry-after')).toBe('0');
-    expect(await busy.json()).toEqual({ type: 'error', error: { type: 'overloaded_error', message: 'Scripted 529 error' } });
+    expect(await busy.json()).toEqual({
+      type: 'error',
+      error: { type: 'overloaded_error', message: 'Scripted 529 error' },
+    });
     const limit = await post(server, mainBody([user('limit')]));
     expect(limit.status).toBe(429);
     expect(limit.headers.get('retry-after')).toBe('3');
@@ -178,7 +242,12 @@ describe('model server over HTTP', () => {
       stream: false,
       system: [{ type: 'text', text: 'You are naming a coding session.' }],
       tools: [],
-      output_config: { format: { type: 'json_schema', schema: { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] } } },
+      output_config: {
+        format: {
+          type: 'json_schema',
+          schema: { type: 'object', properties: { title: { type: 'string' } }, required: ['title'] },
+        },
+      },
       messages: [{ role: 'user', content: [{ type: 'text', text: '<session>\ntitle me\n</session>' }] }],
     };
     const title = await (await post(server, titleBody)).json();
@@ -247,17 +316,37 @@ interface CliRun {
 
 /** Run the real CLI in print mode; several prompts are fed one turn at a time through stream-json input. */
 function runCli(cli: CliEnv, prompts: string[], extraArgs: string[] = []): Promise<CliRun> {
-  const args = ['--output-format', 'stream-json', '--verbose', '--permission-mode', 'acceptEdits', '--allowedTools', 'Bash,Write,Read,Edit', ...extraArgs];
+  const args = [
+    '--output-format',
+    'stream-json',
+    '--verbose',
+    '--permission-mode',
+    'acceptEdits',
+    '--allowedTools',
+    'Bash,Write,Read,Edit',
+    ...extraArgs,
+  ];
   const multi = prompts.length > 1;
   if (multi) args.unshift('-p', '--input-format', 'stream-json');
   else args.unshift('-p', prompts[0] ?? '');
   const started = Date.now();
-  const child = spawn(CLI_PATH, args, { cwd: cli.workDir, env: cli.env, stdio: [multi ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+  const child = spawn(CLI_PATH, args, {
+    cwd: cli.workDir,
+    env: cli.env,
+    stdio: [multi ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
   const pending = [...prompts];
   const sendNext = () => {
     const text = pending.shift();
     if (text === undefined) return child.stdin?.end();
-    child.stdin?.write(JSON.stringify({ type: 'user', message: { role: 'user', content: text }, parent_tool_use_id: null, session_id: '' }) + '\n');
+    child.stdin?.write(
+      JSON.stringify({
+        type: 'user',
+        message: { role: 'user', content: text },
+        parent_tool_use_id: null,
+        session_id: '',
+      }) + '\n',
+    );
   };
   if (multi) sendNext();
   const run: CliRun = { code: null, messages: [], results: [], stderr: '', ms: 0 };
@@ -320,10 +409,18 @@ describe('the real Claude Code CLI against the model server', () => {
     server.script({
       match: 'build the file',
       steps: [
-        { text: 'Creating it.', tool: { name: 'Write', input: { file_path: '{{cwd}}/notes.txt', content: 'alpha\nbeta\n' } } },
+        {
+          text: 'Creating it.',
+          tool: { name: 'Write', input: { file_path: '{{cwd}}/notes.txt', content: 'alpha\nbeta\n' } },
+        },
         { tool: { name: 'Read', input: { file_path: '{{cwd}}/notes.txt' } } },
         { tool: { name: 'Edit', input: { file_path: '{{cwd}}/notes.txt', old_string: 'beta', new_string: 'gamma' } } },
-        { tool: { name: 'Bash', input: { command: 'echo hi-from-bash && cat notes.txt', description: 'Print a greeting and the notes' } } },
+        {
+          tool: {
+            name: 'Bash',
+            input: { command: 'echo hi-from-bash && cat notes.txt', description: 'Print a greeting and the notes' },
+          },
+        },
         { text: ['All ', 'done ', 'here.'] },
       ],
     });
@@ -337,7 +434,9 @@ describe('the real Claude Code CLI against the model server', () => {
 
     const main = server.mainRequests();
     expect(main.map((r) => r.step)).toEqual([0, 1, 2, 3, 4]);
-    const calls = run.messages.flatMap((m) => (m.type === 'assistant' ? m.message.content : [])).filter((b: any) => b.type === 'tool_use');
+    const calls = run.messages
+      .flatMap((m) => (m.type === 'assistant' ? m.message.content : []))
+      .filter((b: any) => b.type === 'tool_use');
     expect(calls.map((c: any) => c.name)).toEqual(['Write', 'Read', 'Edit', 'Bash']);
     const results = toolResults(main);
     const [write, read, edit, bash] = calls.map((c: any) => results.get(c.id) ?? '');

@@ -1,5 +1,11 @@
 // Scripted Anthropic Messages API on 127.0.0.1 that the real Claude Code CLI talks to in tests and benchmarks.
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 
@@ -95,7 +101,9 @@ export function promptTexts(req: LoggedRequest | { body?: any }): string[] {
 function turnPosition(messages: any[]): { index: number; prompt: string; step: number } {
   for (let i = messages.length - 1; i >= 0; i--) {
     if (promptOf(messages[i]) === undefined) continue;
-    const prompt = textOf(messages[i].content).filter((t) => !isReminder(t)).at(-1)!;
+    const prompt = textOf(messages[i].content)
+      .filter((t) => !isReminder(t))
+      .at(-1)!;
     let step = 0;
     for (let j = i + 1; j < messages.length; j++) {
       // Consecutive assistant messages count once: they are one model answer split in the transcript.
@@ -117,7 +125,8 @@ function allTexts(body: any): string[] {
 export function cwdOf(body: any): string | undefined {
   let cwd: string | undefined;
   for (const text of allTexts(body)) {
-    for (const m of text.matchAll(/Primary working directory: ([^\n]+)/g)) cwd = m[1]!.replace(/ \(was .*\)$/, '').trim();
+    for (const m of text.matchAll(/Primary working directory: ([^\n]+)/g))
+      cwd = m[1]!.replace(/ \(was .*\)$/, '').trim();
   }
   return cwd;
 }
@@ -278,7 +287,14 @@ export class ModelServer {
     }
     const method = req.method ?? 'GET';
     const path = (req.url ?? '/').split('?')[0] ?? '/';
-    const entry: LoggedRequest = { kind: classify(method, path, body, req.headers), method, path, body, headers: req.headers, at: Date.now() };
+    const entry: LoggedRequest = {
+      kind: classify(method, path, body, req.headers),
+      method,
+      path,
+      body,
+      headers: req.headers,
+      at: Date.now(),
+    };
 
     let answer: Step | 'aux' | 'other';
     if (entry.kind === 'main') {
@@ -294,7 +310,8 @@ export class ModelServer {
     if (answer === 'other') return this.other(method, path, body, res);
     if (answer === 'aux') {
       const format = body?.output_config?.format;
-      const reply = format?.type === 'json_schema' ? JSON.stringify(sampleFor(format.schema, this.auxText)) : this.auxText;
+      const reply =
+        format?.type === 'json_schema' ? JSON.stringify(sampleFor(format.schema, this.auxText)) : this.auxText;
       return this.reply(res, body, { text: reply });
     }
     return this.reply(res, body, answer);
@@ -307,7 +324,8 @@ export class ModelServer {
     const session = String(headers['x-claude-code-session-id'] ?? '');
     const key = `${session}\u0000${index}\u0000${prompt}`;
     if (step > 0 && this.turns.has(key)) return { rule: this.turns.get(key), step, prompt };
-    const matches = (r: ScriptRule) => (typeof r.match === 'string' ? prompt.includes(r.match) : prompt.search(r.match) >= 0);
+    const matches = (r: ScriptRule) =>
+      typeof r.match === 'string' ? prompt.includes(r.match) : prompt.search(r.match) >= 0;
     const slot = this.rules.find((s) => (s.rule.times === undefined || s.used < s.rule.times) && matches(s.rule));
     if (slot && step === 0) slot.used++;
     // A later step whose turn we never saw (e.g. a resumed session): follow any matching rule without consuming it.
@@ -344,7 +362,12 @@ export class ModelServer {
       const type = step.error.type ?? DEFAULT_ERROR_TYPES[status] ?? 'api_error';
       const headers: Record<string, string> = {};
       if (status === 429 || status === 529) headers['retry-after'] = String(step.error.retryAfterSeconds ?? 0);
-      return this.json(res, status, { type: 'error', error: { type, message: message ?? `Scripted ${status} error` } }, headers);
+      return this.json(
+        res,
+        status,
+        { type: 'error', error: { type, message: message ?? `Scripted ${status} error` } },
+        headers,
+      );
     }
     if ('hang' in step) {
       res.writeHead(200, { 'content-type': body?.stream ? 'text/event-stream' : 'application/json' });
@@ -362,11 +385,16 @@ export class ModelServer {
     }
     if (textParts.length > 0) blocks.push({ type: 'text', text: textParts.join('') });
     const calls = 'tool' in step ? [step.tool] : 'tools' in step ? step.tools : [];
-    for (const call of calls) blocks.push({ type: 'tool_use', id: id('toolu'), name: call.name, input: substitute(call.input, cwd) });
+    for (const call of calls)
+      blocks.push({ type: 'tool_use', id: id('toolu'), name: call.name, input: substitute(call.input, cwd) });
 
     const model = typeof body?.model === 'string' ? body.model : 'claude-sonnet-4-5';
-    const inputTokens = tokensOf(JSON.stringify({ system: body?.system, messages: body?.messages, tools: body?.tools }));
-    const outputTokens = tokensOf(blocks.map((b) => (b.type === 'text' ? b.text : b.name + JSON.stringify(b.input))).join(''));
+    const inputTokens = tokensOf(
+      JSON.stringify({ system: body?.system, messages: body?.messages, tools: body?.tools }),
+    );
+    const outputTokens = tokensOf(
+      blocks.map((b) => (b.type === 'text' ? b.text : b.name + JSON.stringify(b.input))).join(''),
+    );
     const stopReason = calls.length > 0 ? 'tool_use' : 'end_turn';
     const message = { id: id('msg'), type: 'message', role: 'assistant', model, stop_sequence: null };
     const usage = { input_tokens: inputTokens, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
@@ -376,12 +404,24 @@ export class ModelServer {
         res.writeHead(200, { 'content-type': 'application/json' });
         return this.cut(res, '{"id":"msg_cut","type":"mess');
       }
-      return this.json(res, 200, { ...message, content: blocks, stop_reason: stopReason, usage: { ...usage, output_tokens: outputTokens } });
+      return this.json(res, 200, {
+        ...message,
+        content: blocks,
+        stop_reason: stopReason,
+        usage: { ...usage, output_tokens: outputTokens },
+      });
     }
 
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'request-id': id('req') });
-    const send = (type: string, data: object) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-    send('message_start', { message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } } });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'request-id': id('req'),
+    });
+    const send = (type: string, data: object) =>
+      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    send('message_start', {
+      message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
+    });
     send('ping', {});
     for (const [index, block] of blocks.entries()) {
       if (block.type === 'text') {
@@ -391,12 +431,18 @@ export class ModelServer {
           if (res.destroyed) return;
           if ('cut' in step && n > 0) {
             // Half an event, then the connection drops.
-            return this.cut(res, `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_de`);
+            return this.cut(
+              res,
+              `event: content_block_delta\ndata: {"type":"content_block_delta","index":${index},"delta":{"type":"text_de`,
+            );
           }
           send('content_block_delta', { index, delta: { type: 'text_delta', text: part } });
         }
       } else {
-        send('content_block_start', { index, content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } });
+        send('content_block_start', {
+          index,
+          content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} },
+        });
         send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: '' } });
         for (const part of chunks(JSON.stringify(block.input), 4)) {
           send('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: part } });
@@ -404,7 +450,10 @@ export class ModelServer {
       }
       send('content_block_stop', { index });
     }
-    send('message_delta', { delta: { stop_reason: stopReason, stop_sequence: null }, usage: { output_tokens: outputTokens } });
+    send('message_delta', {
+      delta: { stop_reason: stopReason, stop_sequence: null },
+      usage: { output_tokens: outputTokens },
+    });
     send('message_stop', {});
     res.end();
   }

@@ -47,7 +47,9 @@ export async function waitForNoCliProcesses(filter: CliProcessFilter = {}, timeo
     const alive = cliProcesses(filter);
     if (alive.length === 0) return;
     if (Date.now() > deadline) {
-      throw new Error(`Claude Code CLI processes still alive: ${alive.map((p) => `${p.pid} ${p.argv.join(' ')}`).join('; ')}`);
+      throw new Error(
+        `Claude Code CLI processes still alive: ${alive.map((p) => `${p.pid} ${p.argv.join(' ')}`).join('; ')}`,
+      );
     }
     await new Promise((r) => setTimeout(r, 50)); // polling interval, not a stand-in for an event
   }

@@ -16,8 +16,16 @@ export interface ServerProcess {
 }
 
 /** Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. */
-export function startServerProcess(cwd: string, env: Record<string, string>, args: string[] = ['serve']): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+export function startServerProcess(
+  cwd: string,
+  env: Record<string, string>,
+  args: string[] = ['serve'],
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
+    cwd,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
@@ -37,7 +45,11 @@ export function apiOf(url: string, key: string) {
   return (path: string, init: RequestInit & { json?: unknown } = {}) =>
     fetch(`${url}${path}`, {
       ...init,
-      headers: { 'x-api-key': key, ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}), ...(init.headers as Record<string, string> | undefined) },
+      headers: {
+        'x-api-key': key,
+        ...(init.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(init.headers as Record<string, string> | undefined),
+      },
       body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
     });
 }

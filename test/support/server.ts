@@ -29,7 +29,11 @@ export const KEYS = ['test-key-alpha-0001', 'test-key-bravo-0002'] as const;
  * `env` configures the server; `cliEnv` adds to the environment the server passes (filtered) to Claude Code, as if it
  * were the server's own process environment (test/integration/security-tools.test.ts puts fake secrets there).
  */
-export async function startTestServer(modelUrl: string, env: Record<string, string> = {}, opts: { cliEnv?: Record<string, string> } = {}): Promise<TestServer> {
+export async function startTestServer(
+  modelUrl: string,
+  env: Record<string, string> = {},
+  opts: { cliEnv?: Record<string, string> } = {},
+): Promise<TestServer> {
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-it-')));
   const dirs = { root, data: join(root, 'data'), workspaces: join(root, 'workspaces') };
   const cli = makeCliEnv(modelUrl, opts.cliEnv);

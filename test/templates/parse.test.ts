@@ -4,7 +4,20 @@ import { describe, expect, it } from 'vitest';
 import { parseTemplateFile, TemplateFileError, type TemplateIssue } from '../../src/templates/parse.js';
 import { BUILTIN_TEMPLATES_FILE } from '../../src/templates/registry.js';
 
-const SHIPPED = ['code-reviewer', 'devops', 'refactor', 'test-writer', 'docs', 'debug', 'architect', 'security', 'performance', 'api-designer', 'data-engineer', 'frontend'];
+const SHIPPED = [
+  'code-reviewer',
+  'devops',
+  'refactor',
+  'test-writer',
+  'docs',
+  'debug',
+  'architect',
+  'security',
+  'performance',
+  'api-designer',
+  'data-engineer',
+  'frontend',
+];
 
 function issuesOf(text: string): TemplateIssue[] {
   try {
@@ -33,7 +46,10 @@ describe('the shipped templates file', () => {
   it('keeps the reviewers read-only and the architect in plan mode', () => {
     expect(templates.get('code-reviewer')!.allowed_tools).toEqual(['Read', 'Glob', 'Grep']);
     expect(templates.get('security')!.allowed_tools).toEqual(['Read', 'Glob', 'Grep']);
-    expect(templates.get('architect')).toMatchObject({ permission_mode: 'plan', allowed_tools: ['Read', 'Glob', 'Grep'] });
+    expect(templates.get('architect')).toMatchObject({
+      permission_mode: 'plan',
+      allowed_tools: ['Read', 'Glob', 'Grep'],
+    });
   });
 });
 
@@ -72,7 +88,9 @@ describe('parseTemplateFile', () => {
 
   it('refuses an unknown key, pointing at the key itself', () => {
     const issues = issuesOf('templates:\n  a:\n    effort: low\n    maxturns: 3\n');
-    expect(issues).toEqual([{ file: 'user.yaml', line: 4, column: 5, path: 'templates.a.maxturns', message: '"maxturns" is not a known key' }]);
+    expect(issues).toEqual([
+      { file: 'user.yaml', line: 4, column: 5, path: 'templates.a.maxturns', message: '"maxturns" is not a known key' },
+    ]);
   });
 
   it('refuses an unknown top-level key and a missing `templates:`', () => {
@@ -83,7 +101,9 @@ describe('parseTemplateFile', () => {
 
   it('refuses a wrong type, naming the line of the value', () => {
     const issues = issuesOf('templates:\n  a:\n    description: fine\n  b:\n    max_turns: "ten"\n');
-    expect(issues).toEqual([{ file: 'user.yaml', line: 5, column: 16, path: 'templates.b.max_turns', message: 'must be integer' }]);
+    expect(issues).toEqual([
+      { file: 'user.yaml', line: 5, column: 16, path: 'templates.b.max_turns', message: 'must be integer' },
+    ]);
   });
 
   it('refuses a value out of range and a tool list that is not a list', () => {
@@ -96,18 +116,26 @@ describe('parseTemplateFile', () => {
 
   it('names the allowed values of effort and permission_mode', () => {
     const [issue] = issuesOf('templates:\n  a:\n    effort: huge\n');
-    expect(issue).toMatchObject({ line: 3, path: 'templates.a.effort', message: 'must be one of low, medium, high, xhigh, max' });
+    expect(issue).toMatchObject({
+      line: 3,
+      path: 'templates.a.effort',
+      message: 'must be one of low, medium, high, xhigh, max',
+    });
     const [mode] = issuesOf('templates:\n  a:\n    permission_mode: yolo\n');
     expect(mode).toMatchObject({ line: 3, path: 'templates.a.permission_mode' });
     expect(mode!.message).toContain('bypassPermissions');
   });
 
   it('refuses a profile that is not a mapping', () => {
-    expect(issuesOf('templates:\n  a: 3\n')).toMatchObject([{ line: 2, path: 'templates.a', message: 'must be object' }]);
+    expect(issuesOf('templates:\n  a: 3\n')).toMatchObject([
+      { line: 2, path: 'templates.a', message: 'must be object' },
+    ]);
   });
 
   it('refuses a name that could not be a template name', () => {
-    expect(issuesOf('templates:\n  ok: {}\n  "../evil": {}\n')).toMatchObject([{ line: 3, column: 3, path: 'templates.../evil' }]);
+    expect(issuesOf('templates:\n  ok: {}\n  "../evil": {}\n')).toMatchObject([
+      { line: 3, column: 3, path: 'templates.../evil' },
+    ]);
   });
 
   it('refuses YAML syntax errors and duplicate names with their line', () => {
@@ -123,7 +151,9 @@ describe('parseTemplateFile', () => {
       parseTemplateFile('templates:\n  a:\n    model: 3\n', '/etc/cca/templates.yaml');
       throw new Error('accepted');
     } catch (err) {
-      expect((err as Error).message).toBe('/etc/cca/templates.yaml line 3, column 12: templates.a.model must be string');
+      expect((err as Error).message).toBe(
+        '/etc/cca/templates.yaml line 3, column 12: templates.a.model must be string',
+      );
     }
   });
 });

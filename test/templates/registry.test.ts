@@ -23,8 +23,16 @@ afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function registry(opts: Partial<TemplateRegistryOptions> = {}, env: Record<string, string> = {}): Promise<TemplateRegistry> {
-  const r = await TemplateRegistry.open({ claude: loadConfig({ LOG_LEVEL: 'silent', ...env }).claude, log, debounceMs: 30, ...opts });
+async function registry(
+  opts: Partial<TemplateRegistryOptions> = {},
+  env: Record<string, string> = {},
+): Promise<TemplateRegistry> {
+  const r = await TemplateRegistry.open({
+    claude: loadConfig({ LOG_LEVEL: 'silent', ...env }).claude,
+    log,
+    debounceMs: 30,
+    ...opts,
+  });
   open.push(r);
   return r;
 }
@@ -44,7 +52,10 @@ describe('TemplateRegistry', () => {
   });
 
   it('adds user templates and replaces shipped ones by name', async () => {
-    const file = write('mine.yaml', 'templates:\n  docs:\n    description: our docs style\n    max_turns: 3\n  release:\n    effort: low\n');
+    const file = write(
+      'mine.yaml',
+      'templates:\n  docs:\n    description: our docs style\n    max_turns: 3\n  release:\n    effort: low\n',
+    );
     const r = await registry({ userPath: file });
     expect(r.list()).toHaveLength(13);
     expect(r.get('docs')).toMatchObject({ source: 'user', profile: { description: 'our docs style', max_turns: 3 } });
@@ -66,8 +77,12 @@ describe('TemplateRegistry', () => {
 
   it('refuses to open with an invalid or missing file, naming it', async () => {
     const bad = write('bad.yaml', 'templates:\n  a:\n    effort: 9\n');
-    await expect(registry({ userPath: bad })).rejects.toThrow(`${bad} line 3, column 13: templates.a.effort must be one of`);
-    await expect(registry({ userPath: join(dir, 'missing.yaml') })).rejects.toThrow(/missing\.yaml .*TEMPLATES_PATH cannot be read \(ENOENT\)/);
+    await expect(registry({ userPath: bad })).rejects.toThrow(
+      `${bad} line 3, column 13: templates.a.effort must be one of`,
+    );
+    await expect(registry({ userPath: join(dir, 'missing.yaml') })).rejects.toThrow(
+      /missing\.yaml .*TEMPLATES_PATH cannot be read \(ENOENT\)/,
+    );
   });
 
   it('reload picks up a change; an invalid file is refused with its line and the previous set stays', async () => {
@@ -82,7 +97,9 @@ describe('TemplateRegistry', () => {
     const failed = once(r, 'reload-failed');
     const err = await r.reload().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TemplateFileError);
-    expect((err as TemplateFileError).issues).toEqual([{ file, line: 5, column: 5, path: 'templates.three.colour', message: '"colour" is not a known key' }]);
+    expect((err as TemplateFileError).issues).toEqual([
+      { file, line: 5, column: 5, path: 'templates.three.colour', message: '"colour" is not a known key' },
+    ]);
     expect((await failed)[0]).toBe(err);
     expect(r.get('one')!.profile.max_turns).toBe(2);
     expect(r.get('three')).toBeUndefined();
@@ -124,20 +141,33 @@ describe('TemplateRegistry', () => {
     expect(list.map((t) => t.name)).toContain('fresh');
   });
 
-  it('narrows tools to the operator\'s and flags a permission mode the operator does not allow', async () => {
-    const file = write('mine.yaml', 'templates:\n  wide:\n    allowed_tools: [Read, Bash, WebFetch]\n    permission_mode: plan\n    model: opus\n    max_turns: 40\n');
-    const r = await registry({ userPath: file }, {
-      CLAUDE_ALLOWED_TOOLS: 'Read,Glob,Grep,Bash',
-      CLAUDE_ALLOWED_PERMISSION_MODES: 'default,acceptEdits',
-      CLAUDE_ALLOWED_MODELS: 'sonnet',
-      CLAUDE_MAX_TURNS_LIMIT: '10',
-      CLAUDE_MAX_TURNS: '10',
-    });
+  it("narrows tools to the operator's and flags a permission mode the operator does not allow", async () => {
+    const file = write(
+      'mine.yaml',
+      'templates:\n  wide:\n    allowed_tools: [Read, Bash, WebFetch]\n    permission_mode: plan\n    model: opus\n    max_turns: 40\n',
+    );
+    const r = await registry(
+      { userPath: file },
+      {
+        CLAUDE_ALLOWED_TOOLS: 'Read,Glob,Grep,Bash',
+        CLAUDE_ALLOWED_PERMISSION_MODES: 'default,acceptEdits',
+        CLAUDE_ALLOWED_MODELS: 'sonnet',
+        CLAUDE_MAX_TURNS_LIMIT: '10',
+        CLAUDE_MAX_TURNS: '10',
+      },
+    );
     const wide = r.get('wide')!;
-    expect(wide.profile).toEqual({ allowed_tools: ['Read', 'Bash'], permission_mode: 'plan', model: 'opus', max_turns: 40 });
+    expect(wide.profile).toEqual({
+      allowed_tools: ['Read', 'Bash'],
+      permission_mode: 'plan',
+      model: 'opus',
+      max_turns: 40,
+    });
     expect(wide.warnings).toHaveLength(4);
     expect(wide.warnings[0]).toContain('WebFetch');
-    expect(wide.warnings.slice(1).join('\n')).toMatch(/permission mode plan is not allowed.*must set its own permission_mode/);
+    expect(wide.warnings.slice(1).join('\n')).toMatch(
+      /permission mode plan is not allowed.*must set its own permission_mode/,
+    );
     expect(wide.warnings.slice(1).join('\n')).toMatch(/model opus is not allowed.*must set its own model/);
     expect(wide.warnings.slice(1).join('\n')).toMatch(/max_turns may be at most 10.*must set its own max_turns/);
     // The shipped architect is in plan mode too (and asks for 30 turns); reviewers lose nothing.

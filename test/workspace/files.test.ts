@@ -1,11 +1,29 @@
 // The files module: listing (hidden, recursive, symlinks), reading, atomic staged writes and their clean-up, deletes and safe recursive removal.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/workspace/errors.js';
-import { listFiles, openFile, removePath, stageFile, statPath, TEMP_PREFIX, writeFile } from '../../src/workspace/files.js';
+import {
+  listFiles,
+  openFile,
+  removePath,
+  stageFile,
+  statPath,
+  TEMP_PREFIX,
+  writeFile,
+} from '../../src/workspace/files.js';
 import { createWorkspace, removeWorkspace } from '../../src/workspace/paths.js';
 
 const scratch = realpathSync(mkdtempSync(join(tmpdir(), 'cca-files-')));
@@ -48,12 +66,24 @@ describe('listFiles', () => {
       ['src', 'directory'],
       ['src-link', 'symlink'],
     ]);
-    expect(entries[0]).toMatchObject({ name: 'README.md', size: 4, modified: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    expect(entries[0]).toMatchObject({
+      name: 'README.md',
+      size: 4,
+      modified: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
   });
 
   it('recursive walks depth first, never into symlinks, and include_hidden adds dot names and what is below them', async () => {
     const deep = await listFiles(ws, '', { recursive: true, maxEntries: 100 });
-    expect(deep.map((e) => e.path)).toEqual(['README.md', 'out-link', 'src', 'src/a.ts', 'src/lib', 'src/lib/b.ts', 'src-link']);
+    expect(deep.map((e) => e.path)).toEqual([
+      'README.md',
+      'out-link',
+      'src',
+      'src/a.ts',
+      'src/lib',
+      'src/lib/b.ts',
+      'src-link',
+    ]);
     const all = await listFiles(ws, '', { recursive: true, includeHidden: true, maxEntries: 100 });
     expect(all.map((e) => e.path)).toEqual(expect.arrayContaining(['.env', '.git', '.git/objects', '.git/objects/o']));
     expect(all.some((e) => e.path.startsWith('out-link/'))).toBe(false);
@@ -68,8 +98,13 @@ describe('listFiles', () => {
     await expect(listFiles(ws, 'README.md', { maxEntries: 100 })).rejects.toMatchObject({ reason: 'not-directory' });
     await expect(listFiles(ws, 'nope', { maxEntries: 100 })).rejects.toMatchObject({ reason: 'not-found' });
     await expect(listFiles(ws, 'out-link', { maxEntries: 100 })).rejects.toMatchObject({ reason: 'outside' });
-    await expect(listFiles(ws, '', { recursive: true, maxEntries: 3 })).rejects.toMatchObject({ reason: 'too-many', extra: { limit: 3 } });
-    await expect(listFiles(join(scratch, 'gone'), '', { maxEntries: 3 })).rejects.toMatchObject({ reason: 'not-found' });
+    await expect(listFiles(ws, '', { recursive: true, maxEntries: 3 })).rejects.toMatchObject({
+      reason: 'too-many',
+      extra: { limit: 3 },
+    });
+    await expect(listFiles(join(scratch, 'gone'), '', { maxEntries: 3 })).rejects.toMatchObject({
+      reason: 'not-found',
+    });
   });
 });
 
@@ -110,8 +145,13 @@ describe('stageFile / writeFile', () => {
     expect((await writeFile(ws, chunks('2'), { path: '', name: 'b.txt', maxBytes: 10 })).path).toBe('b.txt');
     expect((await writeFile(ws, chunks('3'), { path: '.', name: 'c.txt', maxBytes: 10 })).path).toBe('c.txt');
     expect((await writeFile(ws, chunks('4'), { path: 'docs/', name: 'd.txt', maxBytes: 10 })).path).toBe('docs/d.txt');
-    await expect(writeFile(ws, chunks('5'), { path: 'docs/', maxBytes: 10 })).rejects.toMatchObject({ reason: 'invalid' });
-    await expect(writeFile(ws, chunks('6'), { name: '..', maxBytes: 10 })).rejects.toMatchObject({ reason: 'invalid', extra: { field: 'name' } });
+    await expect(writeFile(ws, chunks('5'), { path: 'docs/', maxBytes: 10 })).rejects.toMatchObject({
+      reason: 'invalid',
+    });
+    await expect(writeFile(ws, chunks('6'), { name: '..', maxBytes: 10 })).rejects.toMatchObject({
+      reason: 'invalid',
+      extra: { field: 'name' },
+    });
   });
 
   it('replaces by default (created: false), refuses with overwrite=false, and never writes over a folder', async () => {
@@ -119,7 +159,9 @@ describe('stageFile / writeFile', () => {
     expect(first.created).toBe(true);
     const second = await writeFile(ws, chunks('new'), { path: 'f.txt', maxBytes: 10 });
     expect(second.created).toBe(false);
-    await expect(writeFile(ws, chunks('x'), { path: 'f.txt', overwrite: false, maxBytes: 10 })).rejects.toMatchObject({ reason: 'exists' });
+    await expect(writeFile(ws, chunks('x'), { path: 'f.txt', overwrite: false, maxBytes: 10 })).rejects.toMatchObject({
+      reason: 'exists',
+    });
     await expect(writeFile(ws, chunks('x'), { path: 'src', maxBytes: 10 })).rejects.toMatchObject({ reason: 'exists' });
     expect(readFileSync(join(ws, 'f.txt'), 'utf8')).toBe('new');
     expect(leftovers(ws)).toEqual([]);
@@ -131,16 +173,25 @@ describe('stageFile / writeFile', () => {
     expect(w.path).toBe('src/a.ts');
     expect(readFileSync(join(ws, 'src', 'a.ts'), 'utf8')).toBe('changed');
     symlinkSync(join(outside, 'keep.txt'), join(ws, 'keep-link'));
-    await expect(writeFile(ws, chunks('x'), { path: 'keep-link', maxBytes: 10 })).rejects.toMatchObject({ reason: 'outside' });
+    await expect(writeFile(ws, chunks('x'), { path: 'keep-link', maxBytes: 10 })).rejects.toMatchObject({
+      reason: 'outside',
+    });
     symlinkSync(join(outside, 'new.txt'), join(ws, 'new-link'));
-    await expect(writeFile(ws, chunks('x'), { path: 'new-link', maxBytes: 10 })).rejects.toMatchObject({ reason: 'invalid' });
-    await expect(writeFile(ws, chunks('x'), { path: 'out-link/dir/keep.txt', maxBytes: 10 })).rejects.toMatchObject({ reason: 'outside' });
+    await expect(writeFile(ws, chunks('x'), { path: 'new-link', maxBytes: 10 })).rejects.toMatchObject({
+      reason: 'invalid',
+    });
+    await expect(writeFile(ws, chunks('x'), { path: 'out-link/dir/keep.txt', maxBytes: 10 })).rejects.toMatchObject({
+      reason: 'outside',
+    });
     expect(readFileSync(join(outside, 'keep.txt'), 'utf8')).toBe('keep');
     expect(existsSync(join(outside, 'new.txt'))).toBe(false);
   });
 
   it('over the limit (counted, or cut by the source): too-large, no temp file, no folders it made', async () => {
-    await expect(writeFile(ws, chunks('12345', '678'), { path: 'big/one/x.bin', maxBytes: 7 })).rejects.toMatchObject({ reason: 'too-large', extra: { limit_bytes: 7 } });
+    await expect(writeFile(ws, chunks('12345', '678'), { path: 'big/one/x.bin', maxBytes: 7 })).rejects.toMatchObject({
+      reason: 'too-large',
+      extra: { limit_bytes: 7 },
+    });
     expect(existsSync(join(ws, 'big'))).toBe(false);
     const cut = stageFile(ws, chunks('1234567'), { path: 'src/cut.bin', maxBytes: 7, truncated: () => true });
     await expect(cut).rejects.toMatchObject({ reason: 'too-large' });
@@ -155,7 +206,9 @@ describe('stageFile / writeFile', () => {
       yield Buffer.from('partial');
       throw new Error('connection reset');
     }
-    await expect(writeFile(ws, broken(), { path: 'up/loaded/x.txt', maxBytes: 100 })).rejects.toThrow('connection reset');
+    await expect(writeFile(ws, broken(), { path: 'up/loaded/x.txt', maxBytes: 100 })).rejects.toThrow(
+      'connection reset',
+    );
     expect(existsSync(join(ws, 'up'))).toBe(false);
     expect(leftovers(ws)).toEqual([]);
   });

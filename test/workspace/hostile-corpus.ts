@@ -29,7 +29,14 @@ export function buildHostileTree(scratch: string, name = 'ws', outsideRoot = scr
   const outside = join(outsideRoot, `${name}-outside`);
   const fakeEtc = join(outsideRoot, `${name}-fake-etc`);
   rmSync(base, { recursive: true, force: true });
-  for (const dir of [join(base, 'sub', 'deeper'), join(base, '.hidden'), join(base, '%2e%2e'), join(outside, 'nested'), fakeEtc]) mkdirSync(dir, { recursive: true });
+  for (const dir of [
+    join(base, 'sub', 'deeper'),
+    join(base, '.hidden'),
+    join(base, '%2e%2e'),
+    join(outside, 'nested'),
+    fakeEtc,
+  ])
+    mkdirSync(dir, { recursive: true });
   writeFileSync(join(base, 'sub', 'file.txt'), 'inside');
   writeFileSync(join(base, 'sub', 'deeper', 'x.txt'), 'deeper');
   writeFileSync(join(base, '.hidden', 'h.txt'), 'hidden');

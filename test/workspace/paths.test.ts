@@ -3,7 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join, sep } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorkspace, isWithin, removeWorkspace, resolveWorkingDir, WorkspaceError } from '../../src/workspace/paths.js';
+import {
+  createWorkspace,
+  isWithin,
+  removeWorkspace,
+  resolveWorkingDir,
+  WorkspaceError,
+} from '../../src/workspace/paths.js';
 
 const ME = 'k_0123456789abcdef';
 const OTHER = 'k_fedcba9876543210';
@@ -27,7 +33,8 @@ beforeAll(() => {
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-const rejects = (candidate: string, tenant = ME) => expect(resolveWorkingDir(root, tenant, candidate)).rejects.toBeInstanceOf(WorkspaceError);
+const rejects = (candidate: string, tenant = ME) =>
+  expect(resolveWorkingDir(root, tenant, candidate)).rejects.toBeInstanceOf(WorkspaceError);
 
 describe('createWorkspace', () => {
   it('creates <root>/<tenant>/<name> and returns its real path', async () => {
@@ -65,7 +72,7 @@ describe('resolveWorkingDir', () => {
     expect(await resolveWorkingDir(root, ME, `${ME}/mine`)).toBe(join(root, ME, 'mine'));
   });
 
-  it('returns the real path of a symlink that stays inside the caller\'s area', async () => {
+  it("returns the real path of a symlink that stays inside the caller's area", async () => {
     expect(await resolveWorkingDir(root, ME, 'shared/to-mine')).toBe(join(root, ME, 'mine'));
   });
 

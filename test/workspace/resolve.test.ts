@@ -1,6 +1,16 @@
 // The safe resolver: the hostile corpus against resolveInside and every files.ts operation, property tests (fast-check), and swapped-in links.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -70,7 +80,11 @@ describe('the hostile corpus', () => {
       const label = `${c.why}: ${JSON.stringify(c.path)}`;
       const list = await refusedOrInside(
         () => listFiles(tree.base, c.path, { recursive: true, includeHidden: true, maxEntries: 1000 }),
-        (entries) => expect(entries.every((e) => !e.path.startsWith('..') && !e.path.startsWith('/')), label).toBe(true),
+        (entries) =>
+          expect(
+            entries.every((e) => !e.path.startsWith('..') && !e.path.startsWith('/')),
+            label,
+          ).toBe(true),
       );
       const read = await refusedOrInside(
         () => openFile(tree.base, c.path),
@@ -80,7 +94,10 @@ describe('the hostile corpus', () => {
           expect(text, label).not.toContain(SECRET);
         },
       );
-      const stat = await refusedOrInside(() => statPath(tree.base, c.path), (e) => expect(e.path.startsWith('..'), label).toBe(false));
+      const stat = await refusedOrInside(
+        () => statPath(tree.base, c.path),
+        (e) => expect(e.path.startsWith('..'), label).toBe(false),
+      );
       const write = await refusedOrInside(
         () => writeFile(tree.base, bytesOf('pwned'), { path: c.path, name: 'upload.txt', maxBytes: 100 }),
         (w) => {
@@ -88,9 +105,18 @@ describe('the hostile corpus', () => {
           rmSync(join(tree.base, w.path));
         },
       );
-      const remove = await refusedOrInside(() => removePath(tree.base, c.path, { recursive: true }), () => {});
+      const remove = await refusedOrInside(
+        () => removePath(tree.base, c.path, { recursive: true }),
+        () => {},
+      );
       if (c.expect === 'reject') {
-        expect([list, read, stat, write, remove], label).toEqual(['refused', 'refused', 'refused', 'refused', 'refused']);
+        expect([list, read, stat, write, remove], label).toEqual([
+          'refused',
+          'refused',
+          'refused',
+          'refused',
+          'refused',
+        ]);
       }
       expectOutsideUntouched();
     }
@@ -107,7 +133,11 @@ describe('resolveInside', () => {
   });
 
   it('follows symlinks that stay inside, to their real path', async () => {
-    expect(await resolveInside(tree.base, 'in-link/file.txt')).toMatchObject({ path: join(tree.base, 'sub', 'file.txt'), relative: 'sub/file.txt', isDirectory: false });
+    expect(await resolveInside(tree.base, 'in-link/file.txt')).toMatchObject({
+      path: join(tree.base, 'sub', 'file.txt'),
+      relative: 'sub/file.txt',
+      isDirectory: false,
+    });
     expect((await resolveInside(tree.base, 'self/self/in-link/deeper')).relative).toBe('sub/deeper');
   });
 
@@ -123,9 +153,14 @@ describe('resolveInside', () => {
   it('names why it refuses', async () => {
     await expect(resolveInside(tree.base, 'nope')).rejects.toMatchObject({ reason: 'not-found' });
     await expect(resolveInside(tree.base, 'sub/file.txt/x')).rejects.toMatchObject({ reason: 'not-directory' });
-    await expect(resolveInside(tree.base, 'sub/file.txt', { expect: 'directory' })).rejects.toMatchObject({ reason: 'not-directory' });
+    await expect(resolveInside(tree.base, 'sub/file.txt', { expect: 'directory' })).rejects.toMatchObject({
+      reason: 'not-directory',
+    });
     await expect(resolveInside(tree.base, 'link-out')).rejects.toMatchObject({ reason: 'outside' });
-    await expect(resolveInside(tree.base, '../x')).rejects.toMatchObject({ reason: 'invalid', message: "path must not contain '..' segments" });
+    await expect(resolveInside(tree.base, '../x')).rejects.toMatchObject({
+      reason: 'invalid',
+      message: "path must not contain '..' segments",
+    });
     await expect(resolveInside(tree.base, 'x', { label: 'working_dir' })).rejects.toThrow(/^working_dir/);
     await expect(resolveInside(join(scratch, 'no-such-base'), 'x')).rejects.toMatchObject({ reason: 'not-found' });
   });
@@ -155,9 +190,38 @@ describe('the text rules', () => {
 });
 
 describe('property: no accepted path resolves outside', () => {
-  const pieces = ['..', '.', '', 'sub', 'deeper', 'file.txt', 'link-out', 'etc-link', 'in-link', 'self', 'up', 'abs-file', 'dangling', 'loop1', '%2e%2e', '%2e', '\\', '\0', '\u2024\u2024', '\uFF0E\uFF0E', '\u2215', 'x'];
-  const joinedPath = fc.tuple(fc.boolean(), fc.array(fc.constantFrom(...pieces), { minLength: 0, maxLength: 8 })).map(([abs, parts]) => (abs ? `${tree.base}/` : '') + parts.join('/'));
-  const anyText = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ unit: 'grapheme', maxLength: 40 }), joinedPath);
+  const pieces = [
+    '..',
+    '.',
+    '',
+    'sub',
+    'deeper',
+    'file.txt',
+    'link-out',
+    'etc-link',
+    'in-link',
+    'self',
+    'up',
+    'abs-file',
+    'dangling',
+    'loop1',
+    '%2e%2e',
+    '%2e',
+    '\\',
+    '\0',
+    '\u2024\u2024',
+    '\uFF0E\uFF0E',
+    '\u2215',
+    'x',
+  ];
+  const joinedPath = fc
+    .tuple(fc.boolean(), fc.array(fc.constantFrom(...pieces), { minLength: 0, maxLength: 8 }))
+    .map(([abs, parts]) => (abs ? `${tree.base}/` : '') + parts.join('/'));
+  const anyText = fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+    joinedPath,
+  );
 
   it('resolveInside: refused, or a real path inside the base', async () => {
     await fc.assert(
@@ -206,7 +270,10 @@ describe('property: no accepted path resolves outside', () => {
         const t = buildHostileTree(scratch, 'prop-rm');
         const before = [snapshot(t.outside), snapshot(t.fakeEtc)];
         const relocated = path.startsWith(`${tree.base}/`) ? `${t.base}/${path.slice(tree.base.length + 1)}` : path;
-        await refusedOrInside(() => removePath(t.base, relocated, { recursive }), () => {});
+        await refusedOrInside(
+          () => removePath(t.base, relocated, { recursive }),
+          () => {},
+        );
         expect([snapshot(t.outside), snapshot(t.fakeEtc)]).toEqual(before);
         expect(existsSync(t.base)).toBe(true);
       }),

@@ -20,7 +20,11 @@ const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const written = Symbol('audit.written');
 
 function firstTwo(path: string): string {
-  return path.split('/').filter((p) => p !== '').slice(0, 2).join('/');
+  return path
+    .split('/')
+    .filter((p) => p !== '')
+    .slice(0, 2)
+    .join('/');
 }
 
 function decoded(segment: string): string {
@@ -34,7 +38,8 @@ function decoded(segment: string): string {
 /** `sessions/<name>`-style resource: from the Location of a create, else the request path (without prefix and query). */
 function resourceOf(request: FastifyRequest, reply: FastifyReply, prefix: string): string {
   const location = reply.getHeader('location');
-  const raw = typeof location === 'string' && location.startsWith(prefix) ? location : request.url.split('?')[0] ?? '';
+  const raw =
+    typeof location === 'string' && location.startsWith(prefix) ? location : (request.url.split('?')[0] ?? '');
   const path = raw.startsWith(prefix) ? raw.slice(prefix.length) : raw;
   return firstTwo(path).split('/').map(decoded).join('/');
 }

@@ -73,15 +73,23 @@ export default fp<AuthOptions>(
         const key = presentedKey(request.headers);
         if (key === undefined) {
           if (isPublic) return;
-          return refuse(request, reply, unauthorized('No API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`.', 'missing-api-key'));
+          return refuse(
+            request,
+            reply,
+            unauthorized(
+              'No API key: send it as `X-API-Key: <key>` or `Authorization: Bearer <key>`.',
+              'missing-api-key',
+            ),
+          );
         }
         const outcome = await keys.authenticate(key);
         if (!outcome.ok) {
           // No key needed here; an invalid one does not fail a public route.
           if (isPublic) return;
-          const problem = outcome.reason === 'revoked'
-            ? unauthorized('The API key has been revoked.', 'revoked-api-key')
-            : unauthorized('The API key is not valid.', 'invalid-api-key');
+          const problem =
+            outcome.reason === 'revoked'
+              ? unauthorized('The API key has been revoked.', 'revoked-api-key')
+              : unauthorized('The API key is not valid.', 'invalid-api-key');
           return refuse(request, reply, problem);
         }
         request.apiKey = outcome.principal;
@@ -92,15 +100,21 @@ export default fp<AuthOptions>(
       const actAs = request.headers[TENANT_HEADER];
       if (actAs !== undefined) {
         const value = Array.isArray(actAs) ? actAs[0] : actAs;
-        if (!isAdmin(request)) throw forbidden('Only admin keys may act for another tenant (X-Tenant).', 'tenant-forbidden');
+        if (!isAdmin(request))
+          throw forbidden('Only admin keys may act for another tenant (X-Tenant).', 'tenant-forbidden');
         if (value === undefined || !TENANT_ID.test(value)) {
-          throw new HttpProblem(400, 'X-Tenant must be a tenant id: `local` or `k_` followed by 16 hex digits.', { slug: 'bad-tenant' });
+          throw new HttpProblem(400, 'X-Tenant must be a tenant id: `local` or `k_` followed by 16 hex digits.', {
+            slug: 'bad-tenant',
+          });
         }
         request.tenant = value;
         request.actingAsTenant = true;
       }
       if (route.admin === true && !isAdmin(request)) {
-        throw forbidden('This route needs an admin key (ADMIN_API_KEYS or a key created with scope admin).', 'admin-only');
+        throw forbidden(
+          'This route needs an admin key (ADMIN_API_KEYS or a key created with scope admin).',
+          'admin-only',
+        );
       }
     });
   },

@@ -59,14 +59,19 @@ export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
-    return `{${entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+    return `{${entries
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
 }
 
 /** What identifies a request under one key: method, path and body. */
 export function fingerprintOf(method: string, path: string, body: unknown): string {
-  return createHash('sha256').update(`${method} ${path}\n${canonicalJson(body ?? null)}`).digest('hex');
+  return createHash('sha256')
+    .update(`${method} ${path}\n${canonicalJson(body ?? null)}`)
+    .digest('hex');
 }
 
 /**
@@ -124,7 +129,10 @@ export default fp<IdempotencyOptions>(
       return reply.send(row.response_body ?? '');
     };
 
-    const finish = async (claim: Claim, response: { status: number; headers: Record<string, string>; body: string } | undefined) => {
+    const finish = async (
+      claim: Claim,
+      response: { status: number; headers: Record<string, string>; body: string } | undefined,
+    ) => {
       if (claim.done) return;
       claim.done = true;
       clearInterval(claim.refresh);
@@ -194,11 +202,19 @@ export default fp<IdempotencyOptions>(
           return;
         }
         if (row.fingerprint !== fingerprint) {
-          throw new HttpProblem(422, 'This Idempotency-Key was already used with a different request (method, path or body); use a new key for a new request.', {
-            slug: 'idempotency-key-reused',
-            title: 'Idempotency-Key reused',
-            extra: { errors: [{ location: 'headers', pointer: '/idempotency-key', message: 'was used with a different request' }] },
-          });
+          throw new HttpProblem(
+            422,
+            'This Idempotency-Key was already used with a different request (method, path or body); use a new key for a new request.',
+            {
+              slug: 'idempotency-key-reused',
+              title: 'Idempotency-Key reused',
+              extra: {
+                errors: [
+                  { location: 'headers', pointer: '/idempotency-key', message: 'was used with a different request' },
+                ],
+              },
+            },
+          );
         }
         if (row.status === 'completed') return replay(reply, row);
         if (row.locked_until !== null && row.locked_until <= new Date().toISOString()) {
@@ -206,13 +222,21 @@ export default fp<IdempotencyOptions>(
           continue;
         }
         if (kind !== 'sync') {
-          throw new HttpProblem(409, 'A request with this Idempotency-Key is still being processed; retry after it has finished.', {
+          throw new HttpProblem(
+            409,
+            'A request with this Idempotency-Key is still being processed; retry after it has finished.',
+            {
+              slug: 'idempotency-in-flight',
+              title: 'Idempotent request in flight',
+              headers: { 'Retry-After': '1' },
+            },
+          );
+        }
+        if (request.raw.socket?.destroyed)
+          throw new HttpProblem(409, 'The client left while waiting for the first request with this Idempotency-Key.', {
             slug: 'idempotency-in-flight',
             title: 'Idempotent request in flight',
-            headers: { 'Retry-After': '1' },
           });
-        }
-        if (request.raw.socket?.destroyed) throw new HttpProblem(409, 'The client left while waiting for the first request with this Idempotency-Key.', { slug: 'idempotency-in-flight', title: 'Idempotent request in flight' });
         await waitForSettle(tenant, header);
       }
     };
@@ -225,7 +249,8 @@ export default fp<IdempotencyOptions>(
         await finish(claim, undefined);
         return payload;
       }
-      const body = typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
+      const body =
+        typeof payload === 'string' ? payload : Buffer.isBuffer(payload) ? payload.toString('utf8') : undefined;
       const headers: Record<string, string> = {};
       for (const name of KEPT_HEADERS) {
         const value = reply.getHeader(name);
@@ -243,12 +268,16 @@ export default fp<IdempotencyOptions>(
     // Only the routes that take the header get the hooks (other requests pay nothing), and it is documented on them.
     app.addHook('onRoute', (route) => {
       const methods = Array.isArray(route.method) ? route.method : [route.method];
-      const kind = route.url.startsWith(apiPrefix) ? methods.map((m) => ROUTES[`${m} ${route.url.slice(apiPrefix.length)}`]).find((k) => k !== undefined) : undefined;
+      const kind = route.url.startsWith(apiPrefix)
+        ? methods.map((m) => ROUTES[`${m} ${route.url.slice(apiPrefix.length)}`]).find((k) => k !== undefined)
+        : undefined;
       if (kind === undefined) return;
       route.preHandler = [...hooksOf(route.preHandler), preHandler(kind)];
       route.onSend = [...hooksOf(route.onSend), onSend];
       route.onResponse = [...hooksOf(route.onResponse), onResponse];
-      const headers = (route.schema?.headers ?? { type: 'object', properties: {} }) as { properties?: Record<string, unknown> };
+      const headers = (route.schema?.headers ?? { type: 'object', properties: {} }) as {
+        properties?: Record<string, unknown>;
+      };
       route.schema = {
         ...route.schema,
         headers: {
@@ -266,4 +295,3 @@ export default fp<IdempotencyOptions>(
   },
   { name: 'idempotency', fastify: '5.x' },
 );
-

@@ -14,7 +14,10 @@ export default fp(
     const { metrics } = opts;
     app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.httpDuration.observe({ method: request.method, route, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+      metrics.httpDuration.observe(
+        { method: request.method, route, status: String(reply.statusCode) },
+        reply.elapsedTime / 1000,
+      );
       done();
     });
     app.get(
@@ -24,8 +27,14 @@ export default fp(
         schema: {
           tags: ['Health'],
           summary: 'Prometheus metrics',
-          description: 'Prometheus text format: HTTP latency by route and status, live Claude Code processes, turn queue depth and wait, turns, tool calls and denials, cost and tokens by model, job states, webhook attempts, process memory. Needs an API key unless METRICS_AUTH=none.',
-          response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+          description:
+            'Prometheus text format: HTTP latency by route and status, live Claude Code processes, turn queue depth and wait, turns, tool calls and denials, cost and tokens by model, job states, webhook attempts, process memory. Needs an API key unless METRICS_AUTH=none.',
+          response: {
+            200: {
+              description: 'Prometheus text exposition format',
+              content: { 'text/plain': { schema: { type: 'string' } } },
+            },
+          },
         },
       },
       async (_request, reply) => {

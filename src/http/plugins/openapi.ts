@@ -15,7 +15,8 @@ export default fp<OpenApiOptions>(
   async (app, { version, apiPrefix }) => {
     // Swagger UI's own routes (added below) cannot carry our route config: mark everything under /docs public here.
     app.addHook('onRoute', (route) => {
-      if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`)) route.config = { ...route.config, public: true };
+      if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`))
+        route.config = { ...route.config, public: true };
     });
 
     await app.register(swagger, {
@@ -30,8 +31,18 @@ export default fp<OpenApiOptions>(
         servers: [{ url: '/', description: 'This server' }],
         components: {
           securitySchemes: {
-            apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key: one of API_KEYS or ADMIN_API_KEYS, or one created with POST /api/v1/keys. Admin keys may add `X-Tenant: <tenant id>` to act for a tenant.' },
-            bearer: { type: 'http', scheme: 'bearer', description: 'The same API key, as `Authorization: Bearer <key>`.' },
+            apiKey: {
+              type: 'apiKey',
+              in: 'header',
+              name: 'X-API-Key',
+              description:
+                'An API key: one of API_KEYS or ADMIN_API_KEYS, or one created with POST /api/v1/keys. Admin keys may add `X-Tenant: <tenant id>` to act for a tenant.',
+            },
+            bearer: {
+              type: 'http',
+              scheme: 'bearer',
+              description: 'The same API key, as `Authorization: Bearer <key>`.',
+            },
           },
         },
         security: [{ apiKey: [] }, { bearer: [] }],
@@ -40,8 +51,15 @@ export default fp<OpenApiOptions>(
           { name: 'Sessions', description: 'Named, persistent Claude Code sessions.' },
           { name: 'Chat', description: 'Turns: synchronous or streamed (SSE).' },
           { name: 'History', description: 'The stored messages and events of a session.' },
-          { name: 'Jobs', description: 'Async jobs: a turn run in the background, its event stream, cancel, and signed webhooks. POSTs take an Idempotency-Key.' },
-          { name: 'Files', description: 'The files of a session\'s workspace: upload, list, download (Range, ETag), delete.' },
+          {
+            name: 'Jobs',
+            description:
+              'Async jobs: a turn run in the background, its event stream, cancel, and signed webhooks. POSTs take an Idempotency-Key.',
+          },
+          {
+            name: 'Files',
+            description: "The files of a session's workspace: upload, list, download (Range, ETag), delete.",
+          },
           { name: 'Keys', description: 'API keys (admin only): create, list, revoke.' },
           { name: 'Audit', description: 'The audit trail of mutating requests and of tool calls and denials.' },
           { name: 'Usage', description: 'Cost, tokens and turns; token counts.' },

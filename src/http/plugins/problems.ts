@@ -6,7 +6,13 @@ import { problemType, ProblemError, type ProblemDoc } from '../../problems.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, statusProblem, type FieldError } from '../problem.js';
 
 type Location = FieldError['location'];
-const LOCATIONS: Record<string, Location> = { body: 'body', querystring: 'query', query: 'query', params: 'params', headers: 'headers' };
+const LOCATIONS: Record<string, Location> = {
+  body: 'body',
+  querystring: 'query',
+  query: 'query',
+  params: 'params',
+  headers: 'headers',
+};
 
 function escapePointer(segment: string): string {
   return segment.replace(/~/g, '~0').replace(/\//g, '~1');
@@ -29,7 +35,8 @@ export function fieldErrorOf(location: Location, e: FastifySchemaValidationError
       }
       break;
     case 'enum':
-      if (Array.isArray(params.allowedValues)) message = `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
+      if (Array.isArray(params.allowedValues))
+        message = `must be one of ${params.allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
       break;
     case 'const':
       message = `must be ${JSON.stringify(params.allowedValue)}`;
@@ -43,7 +50,12 @@ function pathOf(request: FastifyRequest): string {
   return q < 0 ? request.url : request.url.slice(0, q);
 }
 
-function sendProblem(request: FastifyRequest, reply: FastifyReply, doc: ProblemDoc, headers: Record<string, string> = {}): FastifyReply {
+function sendProblem(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  doc: ProblemDoc,
+  headers: Record<string, string> = {},
+): FastifyReply {
   const body = { ...doc, instance: pathOf(request), request_id: request.id };
   reply.code(doc.status).headers(headers).type(PROBLEM_CONTENT_TYPE);
   // Sent as a string so no route response schema can reshape or strip it.
@@ -64,42 +76,78 @@ export function databaseUnavailable(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   if (typeof code !== 'string') return undefined;
   if (SQLITE_BUSY.has(code)) return 'The database is busy (locked by another writer); try again shortly.';
-  if (PG_UNAVAILABLE.has(code) || NET_DOWN.has(code)) return 'The database is unavailable right now; try again shortly.';
+  if (PG_UNAVAILABLE.has(code) || NET_DOWN.has(code))
+    return 'The database is unavailable right now; try again shortly.';
   return undefined;
 }
 
 /** Maps any thrown value to a problem document and its headers. Unknown failures become a generic 500. */
-export function problemOf(error: unknown, request: FastifyRequest): { doc: ProblemDoc; headers: Record<string, string>; unexpected: boolean } {
+export function problemOf(
+  error: unknown,
+  request: FastifyRequest,
+): { doc: ProblemDoc; headers: Record<string, string>; unexpected: boolean } {
   if (error instanceof HttpProblem) return { doc: error.toProblem(), headers: error.headers, unexpected: false };
   if (error instanceof ProblemError) return { doc: error.toProblem(), headers: {}, unexpected: false };
   if (error instanceof EngineError) {
     const retry = error.extra.retryAfterSeconds;
-    const headers: Record<string, string> = retry !== undefined ? { 'Retry-After': String(Math.max(1, Math.ceil(retry))) } : {};
+    const headers: Record<string, string> =
+      retry !== undefined ? { 'Retry-After': String(Math.max(1, Math.ceil(retry))) } : {};
     return { doc: error.toProblem(), headers, unexpected: false };
   }
   const unavailable = databaseUnavailable(error);
-  if (unavailable) return { doc: statusDoc(503, unavailable, { type: problemType('database-unavailable'), title: 'Database unavailable' }), headers: { 'Retry-After': '2' }, unexpected: false };
+  if (unavailable)
+    return {
+      doc: statusDoc(503, unavailable, { type: problemType('database-unavailable'), title: 'Database unavailable' }),
+      headers: { 'Retry-After': '2' },
+      unexpected: false,
+    };
   const fe = error as Partial<FastifyError> | undefined;
   if (fe && Array.isArray(fe.validation)) {
     const location = LOCATIONS[fe.validationContext ?? 'body'] ?? 'body';
     const errors = fe.validation.map((e) => fieldErrorOf(location, e));
     const first = errors[0];
     const more = errors.length > 1 ? ` (and ${errors.length - 1} more)` : '';
-    const detail = first ? `Invalid request ${location}: ${first.pointer || '(root)'} ${first.message}${more}.` : `Invalid request ${location}.`;
+    const detail = first
+      ? `Invalid request ${location}: ${first.pointer || '(root)'} ${first.message}${more}.`
+      : `Invalid request ${location}.`;
     return { doc: statusDoc(422, detail, { errors }), headers: {}, unexpected: false };
   }
   switch (fe?.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { doc: { ...statusDoc(400, 'The request body is not valid JSON.'), type: problemType('bad-json'), title: 'Malformed JSON' }, headers: {}, unexpected: false };
+      return {
+        doc: {
+          ...statusDoc(400, 'The request body is not valid JSON.'),
+          type: problemType('bad-json'),
+          title: 'Malformed JSON',
+        },
+        headers: {},
+        unexpected: false,
+      };
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { doc: { ...statusDoc(400, 'The request body is empty but Content-Type says JSON.'), type: problemType('bad-json'), title: 'Malformed JSON' }, headers: {}, unexpected: false };
+      return {
+        doc: {
+          ...statusDoc(400, 'The request body is empty but Content-Type says JSON.'),
+          type: problemType('bad-json'),
+          title: 'Malformed JSON',
+        },
+        headers: {},
+        unexpected: false,
+      };
     case 'FST_ERR_CTP_BODY_TOO_LARGE': {
       const limit = request.routeOptions.bodyLimit;
-      return { doc: statusDoc(413, `The request body is larger than the limit of ${limit} bytes.`, { limit_bytes: limit }), headers: {}, unexpected: false };
+      return {
+        doc: statusDoc(413, `The request body is larger than the limit of ${limit} bytes.`, { limit_bytes: limit }),
+        headers: {},
+        unexpected: false,
+      };
     }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': {
       const given = String(request.headers['content-type'] ?? '').slice(0, 100);
-      return { doc: statusDoc(415, `Content-Type '${given}' is not supported; send application/json.`), headers: {}, unexpected: false };
+      return {
+        doc: statusDoc(415, `Content-Type '${given}' is not supported; send application/json.`),
+        headers: {},
+        unexpected: false,
+      };
     }
   }
   const status = fe?.statusCode;
@@ -107,7 +155,11 @@ export function problemOf(error: unknown, request: FastifyRequest): { doc: Probl
     // Client errors raised by Fastify or a plugin describe the request, not the server: their message is safe to show.
     return { doc: statusDoc(status, fe?.message || statusProblem(status).title), headers: {}, unexpected: false };
   }
-  return { doc: statusDoc(500, 'An unexpected error occurred. Quote the request_id when reporting it.'), headers: {}, unexpected: true };
+  return {
+    doc: statusDoc(500, 'An unexpected error occurred. Quote the request_id when reporting it.'),
+    headers: {},
+    unexpected: true,
+  };
 }
 
 /**
@@ -120,7 +172,11 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? { ...statusDoc(414, 'A path segment is too long.'), type: problemType('uri-too-long'), title: 'URI too long' }
       : error.code === 'FST_ERR_BAD_URL'
-        ? { ...statusDoc(400, 'The URL is not valid (bad percent-encoding).'), type: problemType('bad-url'), title: 'Bad URL' }
+        ? {
+            ...statusDoc(400, 'The URL is not valid (bad percent-encoding).'),
+            type: problemType('bad-url'),
+            title: 'Bad URL',
+          }
         : statusDoc(400, 'The request could not be routed.');
   return sendProblem(request, reply, doc);
 }

@@ -10,8 +10,24 @@ export interface SecurityHeadersOptions {
 }
 
 /** Headers a browser client may send and read across origins. */
-export const CORS_ALLOWED_HEADERS = ['Content-Type', 'X-API-Key', 'Authorization', 'Last-Event-ID', 'X-Request-ID', 'Idempotency-Key', 'X-Tenant'];
-export const CORS_EXPOSED_HEADERS = ['X-Request-ID', 'X-Turn-ID', 'X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset', 'Retry-After', 'Location'];
+export const CORS_ALLOWED_HEADERS = [
+  'Content-Type',
+  'X-API-Key',
+  'Authorization',
+  'Last-Event-ID',
+  'X-Request-ID',
+  'Idempotency-Key',
+  'X-Tenant',
+];
+export const CORS_EXPOSED_HEADERS = [
+  'X-Request-ID',
+  'X-Turn-ID',
+  'X-RateLimit-Limit',
+  'X-RateLimit-Remaining',
+  'X-RateLimit-Reset',
+  'Retry-After',
+  'Location',
+];
 
 /**
  * The API answers JSON and the docs page loads only its own scripts, so the policy is "self" everywhere; Swagger UI

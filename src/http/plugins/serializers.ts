@@ -2,9 +2,16 @@
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import type { FastifyServerOptions } from 'fastify';
 
-type SerializerFactory = NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildSerializer']>;
+type SerializerFactory = NonNullable<
+  NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildSerializer']
+>;
 type Serialize = (data: unknown) => string;
-type RouteSerializerBuilder = (route: { schema: unknown; method: string; url: string; httpStatus: string }) => Serialize;
+type RouteSerializerBuilder = (route: {
+  schema: unknown;
+  method: string;
+  url: string;
+  httpStatus: string;
+}) => Serialize;
 
 interface ListEnvelopeSchema {
   type: 'object';
@@ -16,7 +23,13 @@ function isListEnvelope(schema: unknown): schema is ListEnvelopeSchema {
   const s = schema as { type?: unknown; properties?: Record<string, { type?: unknown; items?: unknown }> } | null;
   if (!s || s.type !== 'object' || !s.properties) return false;
   const keys = Object.keys(s.properties);
-  return keys.length === 2 && keys[0] === 'data' && keys[1] === 'meta' && s.properties.data?.type === 'array' && typeof s.properties.data.items === 'object';
+  return (
+    keys.length === 2 &&
+    keys[0] === 'data' &&
+    keys[1] === 'meta' &&
+    s.properties.data?.type === 'array' &&
+    typeof s.properties.data.items === 'object'
+  );
 }
 
 /**

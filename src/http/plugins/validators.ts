@@ -2,7 +2,9 @@
 import AjvCompiler from '@fastify/ajv-compiler';
 import type { FastifyServerOptions } from 'fastify';
 
-type ValidatorFactory = NonNullable<NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']>;
+type ValidatorFactory = NonNullable<
+  NonNullable<NonNullable<FastifyServerOptions['schemaController']>['compilersFactory']>['buildValidator']
+>;
 type RouteValidatorBuilder = (route: { httpPart?: string; schema?: unknown; method?: string; url?: string }) => unknown;
 
 /**
@@ -13,14 +15,21 @@ type RouteValidatorBuilder = (route: { httpPart?: string; schema?: unknown; meth
  */
 export function partAwareValidators(): ValidatorFactory {
   const pool = AjvCompiler();
-  const build = ((externalSchemas: Record<string, unknown>, ajvOptions?: { customOptions?: object; plugins?: unknown[] }) => {
+  const build = ((
+    externalSchemas: Record<string, unknown>,
+    ajvOptions?: { customOptions?: object; plugins?: unknown[] },
+  ) => {
     const options = { ...ajvOptions, customOptions: { ...ajvOptions?.customOptions } };
     const lenient = pool(externalSchemas as never, options as never) as unknown as RouteValidatorBuilder;
-    const strict = pool(externalSchemas as never, {
-      ...options,
-      customOptions: { ...options.customOptions, coerceTypes: false, removeAdditional: false },
-    } as never) as unknown as RouteValidatorBuilder;
-    return (route: Parameters<RouteValidatorBuilder>[0]) => (route.httpPart === 'body' ? strict(route) : lenient(route));
+    const strict = pool(
+      externalSchemas as never,
+      {
+        ...options,
+        customOptions: { ...options.customOptions, coerceTypes: false, removeAdditional: false },
+      } as never,
+    ) as unknown as RouteValidatorBuilder;
+    return (route: Parameters<RouteValidatorBuilder>[0]) =>
+      route.httpPart === 'body' ? strict(route) : lenient(route);
   }) as unknown as ValidatorFactory;
   return build;
 }

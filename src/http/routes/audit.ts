@@ -39,7 +39,7 @@ export default async function auditRoutes(fastify: FastifyInstance, deps: { audi
         summary: 'Audit trail',
         description:
           'Newest first. Every POST/PUT/PATCH/DELETE (who, what, outcome, request id, IP) and every tool call (`tool.use`) and denial (`tool.deny`) of a turn. ' +
-          'A user key sees its own tenant\'s rows; an admin key sees all (or one tenant\'s with X-Tenant).',
+          "A user key sees its own tenant's rows; an admin key sees all (or one tenant's with X-Tenant).",
         querystring: AuditQuery,
         response: { 200: ListEnvelope(AuditItem), ...problemResponses(401, 422, 429) },
       },
@@ -48,7 +48,14 @@ export default async function auditRoutes(fastify: FastifyInstance, deps: { audi
       const q = request.query;
       const p = pageOf(q);
       const page = await deps.audit.list(
-        { tenant: ownerFilter(request), action: q.action, session: q.session, keyId: q.key_id, from: isoOf(q.from), to: isoOf(q.to) },
+        {
+          tenant: ownerFilter(request),
+          action: q.action,
+          session: q.session,
+          keyId: q.key_id,
+          from: isoOf(q.from),
+          to: isoOf(q.to),
+        },
         { offset: p.offset, limit: p.limit },
       );
       return ok(request, page.items.map(auditView), paginationOf(p, page.total));

@@ -13,7 +13,10 @@ import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
 const TURN_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504] as const;
-const SSE_RESPONSE = { description: 'text/event-stream of turn events', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+const SSE_RESPONSE = {
+  description: 'text/event-stream of turn events',
+  content: { 'text/event-stream': { schema: { type: 'string' } } },
+};
 
 function chatInput(body: ChatBody): ChatInput {
   const { system, system_prompt, ...rest } = body;
@@ -48,7 +51,12 @@ function watchClient(reply: FastifyReply, turn: Turn, interrupt: boolean): () =>
 }
 
 function replayGone(last: number): ProblemError {
-  return new ProblemError(410, 'replay-unavailable', 'Events no longer available', `No turn holding events after ${last} is kept for this session (finished turns are kept TURN_REPLAY_SECONDS); read the history instead.`);
+  return new ProblemError(
+    410,
+    'replay-unavailable',
+    'Events no longer available',
+    `No turn holding events after ${last} is kept for this session (finished turns are kept TURN_REPLAY_SECONDS); read the history instead.`,
+  );
 }
 
 export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -63,14 +71,20 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       schema: {
         tags: ['Chat'],
         summary: 'Chat (sync)',
-        description: 'Runs one turn and answers with its result. Turns of one session run one at a time; a request waits behind the running one (409 when SESSION_QUEUE_LIMIT requests already wait).',
+        description:
+          'Runs one turn and answers with its result. Turns of one session run one at a time; a request waits behind the running one (409 when SESSION_QUEUE_LIMIT requests already wait).',
         params: SessionNameParams,
         body,
         response: { 200: Envelope(ChatResult), ...problemResponses(...TURN_ERRORS) },
       },
     },
     async (request, reply) => {
-      const { turn, recorded } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), callerOf(request));
+      const { turn, recorded } = await sessions.chat(
+        request.tenant,
+        request.params.name,
+        chatInput(request.body),
+        callerOf(request),
+      );
       const unwatch = watchClient(reply, turn, interruptOnDisconnect);
       try {
         const result = await turn.done;
@@ -107,7 +121,12 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         await streamTurn(reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
         return reply;
       }
-      const { turn } = await sessions.chat(request.tenant, request.params.name, chatInput(request.body), callerOf(request));
+      const { turn } = await sessions.chat(
+        request.tenant,
+        request.params.name,
+        chatInput(request.body),
+        callerOf(request),
+      );
       await turn.whenStarted();
       if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
       await streamTurn(reply, turn, {
@@ -127,7 +146,8 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       schema: {
         tags: ['Chat'],
         summary: 'Attach to the latest turn (SSE)',
-        description: 'Streams the session\'s running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.',
+        description:
+          "Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.",
         params: SessionNameParams,
         response: { 200: SSE_RESPONSE, ...problemResponses(401, 404, 410, 422) },
       },
@@ -150,7 +170,8 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       schema: {
         tags: ['Chat'],
         summary: 'Interrupt the running turn',
-        description: 'Stops the running turn (it ends with status `interrupted`) and cancels waiting ones. The session stays usable.',
+        description:
+          'Stops the running turn (it ends with status `interrupted`) and cancels waiting ones. The session stays usable.',
         params: SessionNameParams,
         response: { 200: Envelope(InterruptResult), ...problemResponses(401, 404, 422) },
       },

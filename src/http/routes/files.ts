@@ -11,7 +11,17 @@ import { ok, pageOf, paginationOf } from '../envelope.js';
 import { HttpProblem, unprocessable, unsupportedMediaType, type FieldError } from '../problem.js';
 import { partAwareValidators } from '../plugins/validators.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
-import { BinaryBody, DeleteFileQuery, FileEntrySchema, FilePathParams, FilesParams, ListFilesQuery, UploadBodyDoc, UploadQuery, WrittenFileSchema } from '../schemas/files.js';
+import {
+  BinaryBody,
+  DeleteFileQuery,
+  FileEntrySchema,
+  FilePathParams,
+  FilesParams,
+  ListFilesQuery,
+  UploadBodyDoc,
+  UploadQuery,
+  WrittenFileSchema,
+} from '../schemas/files.js';
 
 /** Where a path came from, for the `errors[]` of a 422. */
 type PathSource = Pick<FieldError, 'location' | 'pointer'>;
@@ -23,7 +33,11 @@ export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpP
     case 'invalid':
     case 'outside':
     case 'root':
-      return new HttpProblem(422, detail, { slug: 'invalid-path', title: 'Invalid path', extra: { errors: [{ ...source, message: err.message }] } });
+      return new HttpProblem(422, detail, {
+        slug: 'invalid-path',
+        title: 'Invalid path',
+        extra: { errors: [{ ...source, message: err.message }] },
+      });
     case 'not-found':
       return new HttpProblem(404, detail);
     case 'not-directory':
@@ -37,7 +51,11 @@ export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpP
     case 'not-empty':
       return new HttpProblem(409, detail, { slug: 'directory-not-empty', title: 'Folder not empty' });
     case 'too-large':
-      return new HttpProblem(413, `${detail.slice(0, -1)} (MAX_UPLOAD_MB); nothing was written.`, { slug: 'upload-too-large', title: 'Upload too large', extra: err.extra });
+      return new HttpProblem(413, `${detail.slice(0, -1)} (MAX_UPLOAD_MB); nothing was written.`, {
+        slug: 'upload-too-large',
+        title: 'Upload too large',
+        extra: err.extra,
+      });
     case 'too-many':
       return new HttpProblem(400, detail, { slug: 'listing-too-large', title: 'Listing too large', extra: err.extra });
     case 'denied':
@@ -60,9 +78,13 @@ const BOOL_FIELD: Record<string, boolean> = { true: true, '1': true, false: fals
 
 /** A failure of the multipart parser without a status of its own (bad boundary, truncated part …) is the client's: 400. */
 function malformed(err: unknown): unknown {
-  if (err instanceof HttpProblem || typeof (err as { statusCode?: unknown } | undefined)?.statusCode === 'number') return err;
+  if (err instanceof HttpProblem || typeof (err as { statusCode?: unknown } | undefined)?.statusCode === 'number')
+    return err;
   const why = err instanceof Error ? err.message : String(err);
-  return new HttpProblem(400, `The multipart body is malformed: ${why}.`, { slug: 'bad-multipart', title: 'Malformed multipart body' });
+  return new HttpProblem(400, `The multipart body is malformed: ${why}.`, {
+    slug: 'bad-multipart',
+    title: 'Malformed multipart body',
+  });
 }
 
 /**
@@ -101,12 +123,19 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
     // Multipart parsing only for these routes; nothing is buffered: the upload route streams the file itself.
     await scope.register(multipart, { limits: { fileSize: maxBytes } });
     scope.addContentTypeParser('*', (request, _payload, done) => {
-      done(unsupportedMediaType(`Content-Type '${String(request.headers['content-type'] ?? '').slice(0, 100)}' is not supported; send multipart/form-data.`), undefined);
+      done(
+        unsupportedMediaType(
+          `Content-Type '${String(request.headers['content-type'] ?? '').slice(0, 100)}' is not supported; send multipart/form-data.`,
+        ),
+        undefined,
+      );
     });
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
 
     // The multipart body is described for OpenAPI but read as a stream, so it is not validated as an object.
-    const validators = partAwareValidators()({}, { customOptions: {}, plugins: [] } as never) as unknown as (route: { httpPart?: string }) => unknown;
+    const validators = partAwareValidators()({}, { customOptions: {}, plugins: [] } as never) as unknown as (route: {
+      httpPart?: string;
+    }) => unknown;
 
     app.post(
       '/sessions/:name/files',
@@ -121,14 +150,22 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
           params: FilesParams,
           querystring: UploadQuery,
           body: { content: { 'multipart/form-data': { schema: UploadBodyDoc } } },
-          response: { 201: Envelope(WrittenFileSchema), ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 507) },
+          response: {
+            201: Envelope(WrittenFileSchema),
+            ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422, 507),
+          },
         },
-        validatorCompiler: ((route: { httpPart?: string }) => (route.httpPart === 'body' ? () => true : validators(route))) as never,
+        validatorCompiler: ((route: { httpPart?: string }) =>
+          route.httpPart === 'body' ? () => true : validators(route)) as never,
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
         if (!request.isMultipart()) throw unsupportedMediaType('Send the file as multipart/form-data.');
-        const parts = request.parts({ limits: { fileSize: maxBytes, files: 2, fields: 10, parts: 20, fieldSize: 8192, fieldNameSize: 100 } })[Symbol.asyncIterator]();
+        const parts = request
+          .parts({
+            limits: { fileSize: maxBytes, files: 2, fields: 10, parts: 20, fieldSize: 8192, fieldNameSize: 100 },
+          })
+          [Symbol.asyncIterator]();
         let path = request.query.path;
         let overwrite = request.query.overwrite;
         let pathSource: PathSource = { location: 'query', pointer: '/path' };
@@ -143,7 +180,9 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
             if (part.type === 'file') {
               if (staged) {
                 part.file.resume();
-                throw unprocessable('Send one file per request.', [{ location: 'body', pointer: `/${part.fieldname}`, message: 'is a second file' }]);
+                throw unprocessable('Send one file per request.', [
+                  { location: 'body', pointer: `/${part.fieldname}`, message: 'is a second file' },
+                ]);
               }
               const file = part.file;
               try {
@@ -158,14 +197,18 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
                 });
               } catch (err) {
                 file.resume();
-                if (err instanceof WorkspaceError && err.extra.field === 'name') rethrow(err, { location: 'body', pointer: `/${part.fieldname}` });
+                if (err instanceof WorkspaceError && err.extra.field === 'name')
+                  rethrow(err, { location: 'body', pointer: `/${part.fieldname}` });
                 rethrow(err, pathSource);
               }
               continue;
             }
             const field = part.fieldname;
             const value = typeof part.value === 'string' ? part.value : String(part.value);
-            const fieldError = (message: string) => unprocessable(`Invalid form field '${field}': ${message}.`, [{ location: 'body', pointer: `/${field}`, message }]);
+            const fieldError = (message: string) =>
+              unprocessable(`Invalid form field '${field}': ${message}.`, [
+                { location: 'body', pointer: `/${field}`, message },
+              ]);
             if (staged) throw fieldError('must be sent before the file part');
             if (part.valueTruncated) throw fieldError('is too long');
             if (field === 'path') {
@@ -173,23 +216,34 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               path = value;
               pathSource = { location: 'body', pointer: '/path' };
             } else if (field === 'overwrite') {
-              if (overwrite !== undefined) throw fieldError('is given twice (form field and query parameter, or repeated)');
+              if (overwrite !== undefined)
+                throw fieldError('is given twice (form field and query parameter, or repeated)');
               overwrite = BOOL_FIELD[value.trim().toLowerCase()];
               if (overwrite === undefined) throw fieldError('must be true or false');
             } else {
               throw fieldError('is not an allowed field (path, overwrite, and one file)');
             }
           }
-          if (!staged) throw unprocessable('The form holds no file part.', [{ location: 'body', pointer: '/file', message: 'is required' }]);
+          if (!staged)
+            throw unprocessable('The form holds no file part.', [
+              { location: 'body', pointer: '/file', message: 'is required' },
+            ]);
           const written = await staged.commit().catch((err: unknown) => rethrow(err, pathSource));
           staged = undefined;
-          reply.code(201).header('location', `/api/v1/sessions/${encodeURIComponent(row.name)}/files/${encodePath(written.path)}`);
+          reply
+            .code(201)
+            .header('location', `/api/v1/sessions/${encodeURIComponent(row.name)}/files/${encodePath(written.path)}`);
           return ok(request, written);
         } catch (err) {
           await staged?.discard();
           drain(parts);
           if ((err as { code?: string } | undefined)?.code === 'FST_REQ_FILE_TOO_LARGE') {
-            throw workspaceProblem(new WorkspaceError(`the file is larger than the limit of ${maxBytes} bytes`, 'too-large', { limit_bytes: maxBytes }), pathSource);
+            throw workspaceProblem(
+              new WorkspaceError(`the file is larger than the limit of ${maxBytes} bytes`, 'too-large', {
+                limit_bytes: maxBytes,
+              }),
+              pathSource,
+            );
           }
           throw err;
         }
@@ -203,7 +257,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
           tags: ['Files'],
           summary: 'List files',
           description:
-            'Entries of a folder of the session\'s workspace (default: its root), sorted by path; `recursive` walks below it depth first. ' +
+            "Entries of a folder of the session's workspace (default: its root), sorted by path; `recursive` walks below it depth first. " +
             'Symlinks are listed as `symlink` and never followed; names starting with a dot are left out unless `include_hidden`.',
           params: FilesParams,
           querystring: ListFilesQuery,
@@ -235,7 +289,10 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
           params: FilePathParams,
           response: {
             200: { description: 'The file.', content: { 'application/octet-stream': { schema: BinaryBody } } },
-            206: { description: 'The requested byte range.', content: { 'application/octet-stream': { schema: BinaryBody } } },
+            206: {
+              description: 'The requested byte range.',
+              content: { 'application/octet-stream': { schema: BinaryBody } },
+            },
             304: { description: 'Not modified (If-None-Match matched).', type: 'null' },
             ...problemResponses(400, 401, 403, 404, 416, 422),
           },
@@ -243,7 +300,9 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        const file = await openFile(row.workspace, request.params['*']).catch((err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }));
+        const file = await openFile(row.workspace, request.params['*']).catch((err: unknown) =>
+          rethrow(err, { location: 'params', pointer: '/path' }),
+        );
         return sendFile(request, reply, file);
       },
     );
@@ -258,13 +317,16 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
             'Deletes a file, a symlink (never its target) or an empty folder; `recursive=true` deletes a folder with everything in it. The workspace root cannot be deleted (422).',
           params: FilePathParams,
           querystring: DeleteFileQuery,
-          response: { 204: { type: 'null', description: 'Deleted.' }, ...problemResponses(400, 401, 403, 404, 409, 422) },
+          response: {
+            204: { type: 'null', description: 'Deleted.' },
+            ...problemResponses(400, 401, 403, 404, 409, 422),
+          },
         },
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        await removePath(row.workspace, request.params['*'], { recursive: request.query.recursive ?? false }).catch((err: unknown) =>
-          rethrow(err, { location: 'params', pointer: '/path' }),
+        await removePath(row.workspace, request.params['*'], { recursive: request.query.recursive ?? false }).catch(
+          (err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }),
         );
         return reply.code(204).send(null);
       },
@@ -276,7 +338,11 @@ function one(header: string | string[] | undefined): string | undefined {
   return Array.isArray(header) ? header.join(', ') : header;
 }
 
-async function sendFile(request: FastifyRequest, reply: FastifyReply, file: Awaited<ReturnType<typeof openFile>>): Promise<FastifyReply> {
+async function sendFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: Awaited<ReturnType<typeof openFile>>,
+): Promise<FastifyReply> {
   const { handle, stats, entry } = file;
   const size = Number(stats.size);
   const etag = etagOf(stats);
@@ -295,10 +361,14 @@ async function sendFile(request: FastifyRequest, reply: FastifyReply, file: Awai
   const range = rangeOf(request.headers.range, size, one(request.headers['if-range']), etag);
   if (range.kind === 'unsatisfiable') {
     await handle.close();
-    throw new HttpProblem(416, `The range ${JSON.stringify(request.headers.range)} does not overlap the file's ${size} bytes.`, {
-      headers: { 'Content-Range': `bytes */${size}` },
-      extra: { size },
-    });
+    throw new HttpProblem(
+      416,
+      `The range ${JSON.stringify(request.headers.range)} does not overlap the file's ${size} bytes.`,
+      {
+        headers: { 'Content-Range': `bytes */${size}` },
+        extra: { size },
+      },
+    );
   }
   const [start, end] = range.kind === 'partial' ? [range.start, range.end] : [0, size - 1];
   const length = size === 0 ? 0 : end - start + 1;

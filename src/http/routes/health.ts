@@ -16,8 +16,14 @@ export const HealthSchema = Type.Object({
   claude: Type.Object({
     cli_ok: Type.Boolean(),
     cli_version: Type.Union([Type.String(), Type.Null()]),
-    cli_path_source: Type.Enum(['bundled', 'CLAUDE_CLI_PATH'], { type: 'string', description: 'Where the CLI comes from: the SDK\'s bundled binary or CLAUDE_CLI_PATH.' }),
-    auth: Type.String({ description: 'Which credentials the CLI would use: api_key, auth_token, oauth_token, bedrock, vertex, foundry, subscription_login or none.' }),
+    cli_path_source: Type.Enum(['bundled', 'CLAUDE_CLI_PATH'], {
+      type: 'string',
+      description: "Where the CLI comes from: the SDK's bundled binary or CLAUDE_CLI_PATH.",
+    }),
+    auth: Type.String({
+      description:
+        'Which credentials the CLI would use: api_key, auth_token, oauth_token, bedrock, vertex, foundry, subscription_login or none.',
+    }),
   }),
   engine: Type.Object(
     {
@@ -33,8 +39,13 @@ export const HealthSchema = Type.Object({
   sandbox: Type.Object(
     {
       enabled: Type.Boolean({ description: 'SANDBOX_ENABLED.' }),
-      available: Type.Boolean({ description: 'The OS sandbox starts here, so Bash runs inside it. false while enabled: Bash is refused in every session.' }),
-      reason: Type.Union([Type.String(), Type.Null()], { description: 'Why the sandbox is off or cannot start; null when it runs.' }),
+      available: Type.Boolean({
+        description:
+          'The OS sandbox starts here, so Bash runs inside it. false while enabled: Bash is refused in every session.',
+      }),
+      reason: Type.Union([Type.String(), Type.Null()], {
+        description: 'Why the sandbox is off or cannot start; null when it runs.',
+      }),
       network: Type.Boolean({ description: 'Sandboxed commands may reach the network (SANDBOX_ALLOW_NETWORK).' }),
     },
     { description: 'The OS sandbox of Bash (docs/security.md).' },
@@ -88,7 +99,12 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
         },
         engine: engine.stats(),
         auth_mode: config.apiKeys.length + config.adminApiKeys.length > 0 ? 'api_keys' : 'open',
-        sandbox: deps.sessions.security?.sandbox ?? { enabled: false, available: false, reason: 'not configured', network: true },
+        sandbox: deps.sessions.security?.sandbox ?? {
+          enabled: false,
+          available: false,
+          reason: 'not configured',
+          network: true,
+        },
         warnings: deps.warnings,
       };
       return reply.code(healthy ? 200 : 503).send(ok(request, body));

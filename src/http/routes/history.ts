@@ -15,7 +15,8 @@ export default async function historyRoutes(fastify: FastifyInstance, deps: AppD
       schema: {
         tags: ['History'],
         summary: 'Chat history',
-        description: 'User and assistant messages, oldest first. Assistant messages carry status, tools used, cost, usage and timing.',
+        description:
+          'User and assistant messages, oldest first. Assistant messages carry status, tools used, cost, usage and timing.',
         params: SessionNameParams,
         querystring: PaginationQuery,
         response: { 200: ListEnvelope(HistoryItem), ...problemResponses(401, 404, 422) },

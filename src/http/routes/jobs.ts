@@ -10,7 +10,10 @@ import { JobEventsQuery, JobListQuery, JobParams, JobSchema, jobBody, type JobBo
 import { SessionNameParams } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
-const SSE_RESPONSE = { description: 'text/event-stream of the job\'s turn events', content: { 'text/event-stream': { schema: { type: 'string' } } } };
+const SSE_RESPONSE = {
+  description: "text/event-stream of the job's turn events",
+  content: { 'text/event-stream': { schema: { type: 'string' } } },
+};
 
 function jobInput(body: JobBody) {
   const { system, system_prompt, ...rest } = body;
@@ -20,7 +23,11 @@ function jobInput(body: JobBody) {
 
 export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const jobs = (): JobService => deps.jobs ?? (() => { throw serviceUnavailable('Jobs are not available on this server.'); })();
+  const jobs = (): JobService =>
+    deps.jobs ??
+    (() => {
+      throw serviceUnavailable('Jobs are not available on this server.');
+    })();
 
   app.post(
     '/sessions/:name/jobs',
@@ -30,7 +37,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
         summary: 'Create a job',
         description:
           'Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. ' +
-          'The job shares its session\'s turn queue with chat (one turn at a time per session, in order) and the global turn cap. ' +
+          "The job shares its session's turn queue with chat (one turn at a time per session, in order) and the global turn cap. " +
           'Its events (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) are signed per Standard Webhooks and sent to `webhook_url` and WEBHOOK_URL. ' +
           'Send an `Idempotency-Key` to make retries safe.',
         params: SessionNameParams,
@@ -51,7 +58,8 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
       schema: {
         tags: ['Jobs'],
         summary: 'List jobs',
-        description: 'The session\'s jobs, newest first; `status` filters by state (`done` is accepted for `succeeded`).',
+        description:
+          "The session's jobs, newest first; `status` filters by state (`done` is accepted for `succeeded`).",
         params: SessionNameParams,
         querystring: JobListQuery,
         response: { 200: ListEnvelope(JobSchema), ...problemResponses(401, 404, 422) },
@@ -70,7 +78,8 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
       schema: {
         tags: ['Jobs'],
         summary: 'Get a job',
-        description: 'The job\'s state, its result (the same shape as a sync chat) or problem document, and the log of its webhook deliveries.',
+        description:
+          "The job's state, its result (the same shape as a sync chat) or problem document, and the log of its webhook deliveries.",
         params: JobParams,
         response: { 200: Envelope(JobSchema), ...problemResponses(401, 404, 422) },
       },
@@ -99,9 +108,9 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     {
       schema: {
         tags: ['Jobs'],
-        summary: 'Stream a job\'s events (SSE)',
+        summary: "Stream a job's events (SSE)",
         description:
-          'The job\'s turn events (`session`, `text`, `tool_use`, `tool_result`, then `result` or `error`), replaying what already happened first, so a client can attach at any time; ' +
+          "The job's turn events (`session`, `text`, `tool_use`, `tool_result`, then `result` or `error`), replaying what already happened first, so a client can attach at any time; " +
           'the stream waits while the job is queued and ends after the final event. With `Last-Event-ID` (header or `last_event_id` query) only the events after that id. ' +
           'A job that ended without running (cancelled while queued, or failed before its turn started) shows one `error` event with id 0.',
         params: JobParams,

@@ -35,14 +35,20 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       schema: {
         tags: ['Keys'],
         summary: 'Create an API key',
-        description: 'Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256.',
+        description:
+          'Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256.',
         body: CreateKeyBody,
         response: { 201: Envelope(CreatedKeySchema), ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {
       const b = request.body;
-      const { key, secret } = await keys.create({ name: b.name, scope: b.scope ?? 'user', rateLimit: b.rate_limit ?? null, budgetUsd: b.budget_usd ?? null });
+      const { key, secret } = await keys.create({
+        name: b.name,
+        scope: b.scope ?? 'user',
+        rateLimit: b.rate_limit ?? null,
+        budgetUsd: b.budget_usd ?? null,
+      });
       reply.code(201).header('location', `/api/v1/keys/${key.id}`).header('cache-control', 'no-store');
       return ok(request, { ...keyView(key), secret });
     },
@@ -55,7 +61,8 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       schema: {
         tags: ['Keys'],
         summary: 'List API keys',
-        description: 'Admin only. Keys from API_KEYS / ADMIN_API_KEYS first, then created ones (revoked ones too, with `revoked_at`). Never shows secrets.',
+        description:
+          'Admin only. Keys from API_KEYS / ADMIN_API_KEYS first, then created ones (revoked ones too, with `revoked_at`). Never shows secrets.',
         querystring: PaginationQuery,
         response: { 200: ListEnvelope(KeySchema), ...problemResponses(401, 403, 422, 429) },
       },
@@ -89,7 +96,8 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       schema: {
         tags: ['Keys'],
         summary: 'Revoke an API key',
-        description: 'Admin only. The key fails from its next request on (for a revoke through the CLI: within API_KEY_CACHE_SECONDS). Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',
+        description:
+          'Admin only. The key fails from its next request on (for a revoke through the CLI: within API_KEY_CACHE_SECONDS). Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',
         params: KeyIdParams,
         response: { 204: { type: 'null', description: 'Revoked.' }, ...problemResponses(401, 403, 404, 409, 422, 429) },
       },

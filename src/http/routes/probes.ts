@@ -33,7 +33,8 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
       schema: {
         tags: ['Health'],
         summary: 'Readiness probe',
-        description: '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',
+        description:
+          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',
         response: { 200: Envelope(Probe), 503: Envelope(Probe) },
       },
     },

@@ -18,7 +18,8 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       schema: {
         tags: ['Sessions'],
         summary: 'Create a session',
-        description: 'Creates a named session with its own workspace folder under APPROVED_DIRECTORY. Its Claude Code process starts on the first chat.',
+        description:
+          'Creates a named session with its own workspace folder under APPROVED_DIRECTORY. Its Claude Code process starts on the first chat.',
         body: CreateSessionBody,
         response: { 201: Envelope(SessionSchema), ...problemResponses(400, 401, 409, 413, 415, 422) },
       },
@@ -36,7 +37,8 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       schema: {
         tags: ['Sessions'],
         summary: 'List sessions',
-        description: 'The caller\'s sessions, newest first. An admin key sees every tenant\'s (each with its `owner`), or one tenant\'s with X-Tenant.',
+        description:
+          "The caller's sessions, newest first. An admin key sees every tenant's (each with its `owner`), or one tenant's with X-Tenant.",
         querystring: PaginationQuery,
         response: { 200: ListEnvelope(SessionSchema), ...problemResponses(401, 422) },
       },
@@ -71,7 +73,8 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       schema: {
         tags: ['Sessions'],
         summary: 'Delete a session',
-        description: 'Interrupts its turn if one runs, stops its Claude Code process and deletes its history. `purge=true` also deletes its workspace folder.',
+        description:
+          'Interrupts its turn if one runs, stops its Claude Code process and deletes its history. `purge=true` also deletes its workspace folder.',
         params: SessionNameParams,
         querystring: DeleteQuery,
         response: { 204: { type: 'null', description: 'Deleted.' }, ...problemResponses(401, 404, 422) },
@@ -89,7 +92,8 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       schema: {
         tags: ['Sessions'],
         summary: 'Change the working directory',
-        description: 'Points the session at another folder inside APPROVED_DIRECTORY (resolved with realpath). The conversation continues there.',
+        description:
+          'Points the session at another folder inside APPROVED_DIRECTORY (resolved with realpath). The conversation continues there.',
         params: SessionNameParams,
         body: RepoBody,
         response: { 200: Envelope(SessionSchema), ...problemResponses(400, 401, 404, 409, 413, 415, 422) },

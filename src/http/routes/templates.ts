@@ -12,7 +12,13 @@ import { templateView } from '../views.js';
 
 /** A refused templates file as a 422 problem naming the file and line of each problem. */
 export function invalidTemplates(err: TemplateFileError): ProblemError {
-  return new ProblemError(422, 'invalid-templates', 'Invalid templates file', `${err.message}. The previous templates stay in use.`, { template_errors: err.issues });
+  return new ProblemError(
+    422,
+    'invalid-templates',
+    'Invalid templates file',
+    `${err.message}. The previous templates stay in use.`,
+    { template_errors: err.issues },
+  );
 }
 
 export default async function templateRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
@@ -25,7 +31,8 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
       schema: {
         tags: ['Templates'],
         summary: 'List templates',
-        description: 'The agent templates a session can be created from (`POST /sessions` with `template`), by name: the shipped ones and those of TEMPLATES_PATH.',
+        description:
+          'The agent templates a session can be created from (`POST /sessions` with `template`), by name: the shipped ones and those of TEMPLATES_PATH.',
         querystring: PaginationQuery,
         response: { 200: ListEnvelope(TemplateSchema), ...problemResponses(401, 422) },
       },
@@ -61,7 +68,8 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
       schema: {
         tags: ['Templates'],
         summary: 'Reload templates (admin)',
-        description: 'Reads the shipped file and TEMPLATES_PATH again. If any file is invalid, nothing changes and the answer is a 422 problem whose `template_errors` name the file, line and column of each problem. Needs an admin key.',
+        description:
+          'Reads the shipped file and TEMPLATES_PATH again. If any file is invalid, nothing changes and the answer is a 422 problem whose `template_errors` name the file, line and column of each problem. Needs an admin key.',
         response: { 200: Envelope(ReloadResult), ...problemResponses(401, 403, 422) },
       },
     },

@@ -16,7 +16,7 @@ export default async function tokenRoutes(fastify: FastifyInstance, deps: { toke
         tags: ['Usage'],
         summary: 'Count tokens',
         description:
-          'Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API\'s count_tokens endpoint with Claude Code\'s own ' +
+          "Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API's count_tokens endpoint with Claude Code's own " +
           'ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN (and ANTHROPIC_BASE_URL); otherwise an estimate marked `estimated: true` with the `reason`. ' +
           'Send `message` (one user message) or `messages`.',
         body: CountTokensBody,
@@ -26,7 +26,9 @@ export default async function tokenRoutes(fastify: FastifyInstance, deps: { toke
     async (request) => {
       const b = request.body;
       if ((b.message === undefined) === (b.messages === undefined)) {
-        throw unprocessable('Send exactly one of `message` and `messages`.', [{ location: 'body', pointer: '', message: 'needs exactly one of message, messages' }]);
+        throw unprocessable('Send exactly one of `message` and `messages`.', [
+          { location: 'body', pointer: '', message: 'needs exactly one of message, messages' },
+        ]);
       }
       const messages: CountMessage[] = b.messages ?? [{ role: 'user', content: b.message! }];
       return ok(request, await deps.tokens.count({ model: b.model, system: b.system, messages }));

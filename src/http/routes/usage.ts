@@ -25,7 +25,12 @@ export default async function usageRoutes(fastify: FastifyInstance, deps: { usag
     },
     async (request) => {
       const q = request.query;
-      const report = await deps.usage.report({ owner: ownerFilter(request), groupBy: q.group_by ?? 'day', from: isoOf(q.from), to: isoOf(q.to) });
+      const report = await deps.usage.report({
+        owner: ownerFilter(request),
+        groupBy: q.group_by ?? 'day',
+        from: isoOf(q.from),
+        to: isoOf(q.to),
+      });
       return ok(request, report);
     },
   );

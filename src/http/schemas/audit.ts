@@ -6,7 +6,13 @@ const Time = (description: string) => Type.Optional(Type.String({ format: 'date-
 
 export const AuditQuery = Type.Object({
   ...PaginationQuery.properties,
-  action: Type.Optional(Type.String({ minLength: 1, maxLength: 100, description: 'e.g. `session.create`, `session.chat`, `session.delete`, `key.create`, `tool.use`, `tool.deny`.' })),
+  action: Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: 'e.g. `session.create`, `session.chat`, `session.delete`, `key.create`, `tool.use`, `tool.deny`.',
+    }),
+  ),
   session: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Session name.' })),
   key_id: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'Key id (`key_…` or `env_…`).' })),
   from: Time('Rows at or after this time (ISO-8601).'),
@@ -19,13 +25,21 @@ export const AuditItem = Type.Object({
   key_id: Type.Union([Type.String(), Type.Null()]),
   tenant: Type.Union([Type.String(), Type.Null()]),
   action: Type.String(),
-  resource: Type.Union([Type.String(), Type.Null()], { description: 'What the action was on, e.g. `sessions/my-session`.' }),
+  resource: Type.Union([Type.String(), Type.Null()], {
+    description: 'What the action was on, e.g. `sessions/my-session`.',
+  }),
   session: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Integer(), Type.Null()], { description: 'HTTP status of the request; null for tool events.' }),
-  outcome: Type.String({ description: '`ok`, `rejected` (4xx), `failed` (5xx) for requests; `ok` or `denied` for tool events.' }),
+  status: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'HTTP status of the request; null for tool events.',
+  }),
+  outcome: Type.String({
+    description: '`ok`, `rejected` (4xx), `failed` (5xx) for requests; `ok` or `denied` for tool events.',
+  }),
   request_id: Type.Union([Type.String(), Type.Null()]),
   ip: Type.Union([Type.String(), Type.Null()]),
   method: Type.Union([Type.String(), Type.Null()]),
   route: Type.Union([Type.String(), Type.Null()]),
-  detail: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], { description: 'Tool events: tool, input (clipped), reason (denials), turn_id.' }),
+  detail: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
+    description: 'Tool events: tool, input (clipped), reason (denials), turn_id.',
+  }),
 });

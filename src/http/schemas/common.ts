@@ -75,7 +75,10 @@ export type PaginationQueryType = Static<typeof PaginationQuery>;
 export function problemResponses(...statuses: number[]) {
   const out: Record<number, { description: string; content: Record<string, { schema: typeof ProblemSchema }> }> = {};
   for (const status of statuses) {
-    out[status] = { description: statusProblem(status).title, content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } } };
+    out[status] = {
+      description: statusProblem(status).title,
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+    };
   }
   return out;
 }

@@ -7,7 +7,7 @@ const PathText = (description: string) => Type.String({ maxLength: 4096, descrip
 
 export const FileEntrySchema = Type.Object({
   name: Type.String(),
-  path: Type.String({ description: 'Relative to the session\'s workspace, `/`-separated.' }),
+  path: Type.String({ description: "Relative to the session's workspace, `/`-separated." }),
   type: Type.Union([Type.Literal('file'), Type.Literal('directory'), Type.Literal('symlink'), Type.Literal('other')], {
     description: '`symlink` entries are listed, never followed; `other` = FIFO, socket or device.',
   }),
@@ -33,8 +33,18 @@ export const FilePathParams = Type.Object({
 export const ListFilesQuery = Type.Object({
   ...PaginationQuery.properties,
   path: Type.Optional(PathText('Folder to list, relative to the workspace (default: its root).')),
-  recursive: Type.Optional(Type.Boolean({ default: false, description: 'Also list everything below, depth first (symlinked folders are not entered).' })),
-  include_hidden: Type.Optional(Type.Boolean({ default: false, description: 'Include names starting with a dot (and what is below hidden folders).' })),
+  recursive: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Also list everything below, depth first (symlinked folders are not entered).',
+    }),
+  ),
+  include_hidden: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Include names starting with a dot (and what is below hidden folders).',
+    }),
+  ),
 });
 
 export const UploadQuery = Type.Object({
@@ -43,15 +53,27 @@ export const UploadQuery = Type.Object({
 });
 
 export const DeleteFileQuery = Type.Object({
-  recursive: Type.Optional(Type.Boolean({ default: false, description: 'Delete a folder with everything in it (otherwise only an empty folder).' })),
+  recursive: Type.Optional(
+    Type.Boolean({
+      default: false,
+      description: 'Delete a folder with everything in it (otherwise only an empty folder).',
+    }),
+  ),
 });
 
 /** The multipart body, for the OpenAPI document only (the route reads the stream itself). */
 export const UploadBodyDoc = Type.Object({
   path: Type.Optional(
-    PathText('Target path relative to the workspace. Default: the uploaded file\'s name at the root; ending in `/` = a folder to put it in. Send it before the file part.'),
+    PathText(
+      "Target path relative to the workspace. Default: the uploaded file's name at the root; ending in `/` = a folder to put it in. Send it before the file part.",
+    ),
   ),
-  overwrite: Type.Optional(Type.String({ enum: ['true', 'false'], description: 'Replace an existing file (default true); `false` answers 409 if the path is taken.' })),
+  overwrite: Type.Optional(
+    Type.String({
+      enum: ['true', 'false'],
+      description: 'Replace an existing file (default true); `false` answers 409 if the path is taken.',
+    }),
+  ),
   file: Type.String({ format: 'binary', description: 'The file (one per request), at most MAX_UPLOAD_MB.' }),
 });
 

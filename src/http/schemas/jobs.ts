@@ -3,9 +3,18 @@ import { Type, type Static } from 'typebox';
 import { PaginationQuery } from './common.js';
 import { ChatResult, chatBody, SESSION_NAME_PATTERN } from './sessions.js';
 
-const JobStatusSchema = Type.Union([Type.Literal('queued'), Type.Literal('running'), Type.Literal('succeeded'), Type.Literal('failed'), Type.Literal('cancelled')], {
-  description: 'queued → running → succeeded | failed | cancelled',
-});
+const JobStatusSchema = Type.Union(
+  [
+    Type.Literal('queued'),
+    Type.Literal('running'),
+    Type.Literal('succeeded'),
+    Type.Literal('failed'),
+    Type.Literal('cancelled'),
+  ],
+  {
+    description: 'queued → running → succeeded | failed | cancelled',
+  },
+);
 
 /** The create body: a chat body plus `webhook_url` and `metadata`; `maxChars` is MAX_MESSAGE_CHARS. */
 export function jobBody(maxChars: number) {
@@ -16,10 +25,19 @@ export function jobBody(maxChars: number) {
         Type.String({
           minLength: 1,
           maxLength: 2048,
-          description: 'http(s) URL that receives this job\'s signed events (job.started, job.succeeded, job.failed, job.cancelled). Refused (422) when its host resolves to an internal address, unless WEBHOOK_ALLOW_PRIVATE=true.',
+          description:
+            "http(s) URL that receives this job's signed events (job.started, job.succeeded, job.failed, job.cancelled). Refused (422) when its host resolves to an internal address, unless WEBHOOK_ALLOW_PRIVATE=true.",
         }),
       ),
-      metadata: Type.Optional(Type.Object({}, { additionalProperties: true, description: 'A small JSON object (at most 16 KiB) echoed back on the job and in its webhooks.' })),
+      metadata: Type.Optional(
+        Type.Object(
+          {},
+          {
+            additionalProperties: true,
+            description: 'A small JSON object (at most 16 KiB) echoed back on the job and in its webhooks.',
+          },
+        ),
+      ),
     },
     { additionalProperties: false },
   );
@@ -28,17 +46,27 @@ export type JobBody = Static<ReturnType<typeof jobBody>>;
 
 export const JobParams = Type.Object({
   name: Type.String({ pattern: SESSION_NAME_PATTERN, description: 'Session name.' }),
-  id: Type.String({ pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$', description: 'Job id.' }),
+  id: Type.String({
+    pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
+    description: 'Job id.',
+  }),
 });
 
 export const JobEventsQuery = Type.Object({
-  last_event_id: Type.Optional(Type.String({ description: 'Only the events after this id (as the Last-Event-ID header; a value that is not a number is ignored).' })),
+  last_event_id: Type.Optional(
+    Type.String({
+      description:
+        'Only the events after this id (as the Last-Event-ID header; a value that is not a number is ignored).',
+    }),
+  ),
 });
 
 export const JobListQuery = Type.Object({
   ...PaginationQuery.properties,
   status: Type.Optional(
-    Type.Union([...JobStatusSchema.anyOf, Type.Literal('done')], { description: 'Only jobs in this state (`done` = `succeeded`, the seed\'s name).' }),
+    Type.Union([...JobStatusSchema.anyOf, Type.Literal('done')], {
+      description: "Only jobs in this state (`done` = `succeeded`, the seed's name).",
+    }),
   ),
 });
 
@@ -50,17 +78,25 @@ const Problem = Type.Object(
 const DeliveryAttempt = Type.Object({
   attempt: Type.Integer({ minimum: 1 }),
   at: Type.String({ description: 'When the attempt started.' }),
-  status_code: Type.Union([Type.Integer(), Type.Null()], { description: 'HTTP status the receiver answered; null when there was no answer.' }),
-  error: Type.Union([Type.String(), Type.Null()], { description: 'Why it failed (time-out, connection error, non-2xx, refused address); null on success.' }),
+  status_code: Type.Union([Type.Integer(), Type.Null()], {
+    description: 'HTTP status the receiver answered; null when there was no answer.',
+  }),
+  error: Type.Union([Type.String(), Type.Null()], {
+    description: 'Why it failed (time-out, connection error, non-2xx, refused address); null on success.',
+  }),
   duration_ms: Type.Integer(),
 });
 
 export const DeliverySchema = Type.Object({
   id: Type.String({ description: 'The message id, sent as `webhook-id` on every attempt.' }),
   event: Type.String({ description: 'job.started, job.succeeded, job.failed or job.cancelled.' }),
-  target: Type.Union([Type.Literal('job'), Type.Literal('server')], { description: '`job`: the job\'s webhook_url; `server`: the operator\'s WEBHOOK_URL (not shown).' }),
+  target: Type.Union([Type.Literal('job'), Type.Literal('server')], {
+    description: "`job`: the job's webhook_url; `server`: the operator's WEBHOOK_URL (not shown).",
+  }),
   url: Type.Union([Type.String(), Type.Null()]),
-  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')], { description: '`failed` = given up after WEBHOOK_MAX_ATTEMPTS (or refused).' }),
+  status: Type.Union([Type.Literal('pending'), Type.Literal('delivered'), Type.Literal('failed')], {
+    description: '`failed` = given up after WEBHOOK_MAX_ATTEMPTS (or refused).',
+  }),
   attempts: Type.Integer(),
   next_attempt_at: Type.Union([Type.String(), Type.Null()]),
   log: Type.Array(DeliveryAttempt),
@@ -68,14 +104,19 @@ export const DeliverySchema = Type.Object({
 
 export const JobSchema = Type.Object({
   id: Type.String(),
-  session: Type.String({ description: 'The session\'s name.' }),
+  session: Type.String({ description: "The session's name." }),
   status: JobStatusSchema,
   message: Type.String(),
   options: Type.Object({}, { additionalProperties: true, description: 'The chat overrides of the job.' }),
   webhook_url: Type.Union([Type.String(), Type.Null()]),
   metadata: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
-  turn_id: Type.Union([Type.String(), Type.Null()], { description: 'The turn that ran (or runs) the job; its messages are in the session\'s history.' }),
-  result: Type.Union([ChatResult, Type.Null()], { description: 'Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat.' }),
+  turn_id: Type.Union([Type.String(), Type.Null()], {
+    description: "The turn that ran (or runs) the job; its messages are in the session's history.",
+  }),
+  result: Type.Union([ChatResult, Type.Null()], {
+    description:
+      'Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat.',
+  }),
   error: Type.Union([Problem, Type.Null()]),
   attempts: Type.Integer({ description: 'How many times its turn started.' }),
   restarts: Type.Integer({ description: 'How many times it was re-queued after a server restart (at most 1).' }),

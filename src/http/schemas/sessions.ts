@@ -6,20 +6,47 @@ import { TEMPLATE_NAME_PATTERN } from '../../templates/schema.js';
 export const SESSION_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 
 const toolList = (description: string) =>
-  Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_:*()./ -]+$' }), { maxItems: 100, description });
+  Type.Array(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9_:*()./ -]+$' }), {
+    maxItems: 100,
+    description,
+  });
 
 /** Options a session or a chat request may set; each narrows what the operator allows. */
 export const OptionFields = {
-  model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Model name or alias (e.g. sonnet, opus).' })),
-  effort: Type.Optional(Type.Union(EFFORT_LEVELS.map((e) => Type.Literal(e)), { description: 'Effort level.' })),
-  max_turns: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'Most agentic turns (model calls) per chat request.' })),
-  allowed_tools: Type.Optional(toolList('Tools Claude may use: a subset of the operator\'s CLAUDE_ALLOWED_TOOLS.')),
+  model: Type.Optional(
+    Type.String({ minLength: 1, maxLength: 200, description: 'Model name or alias (e.g. sonnet, opus).' }),
+  ),
+  effort: Type.Optional(
+    Type.Union(
+      EFFORT_LEVELS.map((e) => Type.Literal(e)),
+      { description: 'Effort level.' },
+    ),
+  ),
+  max_turns: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 1000, description: 'Most agentic turns (model calls) per chat request.' }),
+  ),
+  allowed_tools: Type.Optional(toolList("Tools Claude may use: a subset of the operator's CLAUDE_ALLOWED_TOOLS.")),
   disallowed_tools: Type.Optional(toolList('Tools removed (added to CLAUDE_DISALLOWED_TOOLS).')),
-  permission_mode: Type.Optional(Type.Union(PERMISSION_MODES.map((m) => Type.Literal(m)), { description: 'One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES.' })),
-  max_budget_usd: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 1_000_000, description: 'Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set.' })),
+  permission_mode: Type.Optional(
+    Type.Union(
+      PERMISSION_MODES.map((m) => Type.Literal(m)),
+      { description: 'One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES.' },
+    ),
+  ),
+  max_budget_usd: Type.Optional(
+    Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1_000_000,
+      description:
+        'Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set.',
+    }),
+  ),
 };
 
-const SystemPrompt = Type.String({ maxLength: 100_000, description: 'Text appended to Claude Code\'s own system prompt.' });
+const SystemPrompt = Type.String({
+  maxLength: 100_000,
+  description: "Text appended to Claude Code's own system prompt.",
+});
 
 export const SessionNameParams = Type.Object({
   name: Type.String({ pattern: SESSION_NAME_PATTERN, description: 'Session name.' }),
@@ -27,9 +54,24 @@ export const SessionNameParams = Type.Object({
 
 export const CreateSessionBody = Type.Object(
   {
-    name: Type.String({ pattern: SESSION_NAME_PATTERN, description: 'Unique per API key: letters, digits, dot, dash, underscore; 1–64 characters.' }),
-    working_dir: Type.Optional(Type.String({ minLength: 1, maxLength: 4096, description: 'Folder inside APPROVED_DIRECTORY to run in (default: the session\'s own workspace).' })),
-    template: Type.Optional(Type.String({ pattern: TEMPLATE_NAME_PATTERN, description: 'Agent template (GET /api/v1/templates): its options apply unless set here (explicit > template > environment); unknown → 422.' })),
+    name: Type.String({
+      pattern: SESSION_NAME_PATTERN,
+      description: 'Unique per API key: letters, digits, dot, dash, underscore; 1–64 characters.',
+    }),
+    working_dir: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 4096,
+        description: "Folder inside APPROVED_DIRECTORY to run in (default: the session's own workspace).",
+      }),
+    ),
+    template: Type.Optional(
+      Type.String({
+        pattern: TEMPLATE_NAME_PATTERN,
+        description:
+          'Agent template (GET /api/v1/templates): its options apply unless set here (explicit > template > environment); unknown → 422.',
+      }),
+    ),
     system_prompt: Type.Optional(SystemPrompt),
     ...OptionFields,
   },
@@ -38,12 +80,18 @@ export const CreateSessionBody = Type.Object(
 export type CreateSessionBody = Static<typeof CreateSessionBody>;
 
 export const RepoBody = Type.Object(
-  { working_dir: Type.String({ minLength: 1, maxLength: 4096, description: 'Absolute path, or relative to APPROVED_DIRECTORY.' }) },
+  {
+    working_dir: Type.String({
+      minLength: 1,
+      maxLength: 4096,
+      description: 'Absolute path, or relative to APPROVED_DIRECTORY.',
+    }),
+  },
   { additionalProperties: false },
 );
 
 export const DeleteQuery = Type.Object({
-  purge: Type.Boolean({ default: false, description: 'Also delete the session\'s workspace folder.' }),
+  purge: Type.Boolean({ default: false, description: "Also delete the session's workspace folder." }),
 });
 
 export const Totals = Type.Object({
@@ -58,13 +106,17 @@ export const Totals = Type.Object({
 export const SessionSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
-  owner: Type.String({ description: 'The tenant that owns the session (its API key\'s tenant id, or `local` in open mode).' }),
+  owner: Type.String({
+    description: "The tenant that owns the session (its API key's tenant id, or `local` in open mode).",
+  }),
   status: Type.Union([Type.Literal('pending'), Type.Literal('active')]),
   workspace: Type.String(),
   working_dir: Type.String(),
   claude_session_id: Type.Union([Type.String(), Type.Null()]),
   options: Type.Object({ system_prompt: Type.Optional(Type.String()), ...OptionFields }),
-  template: Type.Union([Type.String(), Type.Null()], { description: 'The agent template the session follows (its current version applies at each process start).' }),
+  template: Type.Union([Type.String(), Type.Null()], {
+    description: 'The agent template the session follows (its current version applies at each process start).',
+  }),
   totals: Totals,
   live: Type.Boolean({ description: 'A Claude Code process is running for this session.' }),
   busy: Type.Boolean({ description: 'A turn is running or waiting.' }),
@@ -77,7 +129,12 @@ export const SessionSchema = Type.Object({
 export function chatBody(maxChars: number) {
   return Type.Object(
     {
-      message: Type.String({ minLength: 1, maxLength: maxChars, pattern: '\\S', description: `The prompt: not blank, at most ${maxChars} characters.` }),
+      message: Type.String({
+        minLength: 1,
+        maxLength: maxChars,
+        pattern: '\\S',
+        description: `The prompt: not blank, at most ${maxChars} characters.`,
+      }),
       system: Type.Optional(SystemPrompt),
       system_prompt: Type.Optional(SystemPrompt),
       ...OptionFields,
@@ -97,11 +154,19 @@ const Usage = Type.Object({
 const ToolUse = Type.Object({
   name: Type.String(),
   input: Type.Unknown(),
-  denied: Type.Optional(Type.String({ description: 'Why the call was refused (workspace policy, tool not allowed …); absent when it ran.' })),
+  denied: Type.Optional(
+    Type.String({
+      description: 'Why the call was refused (workspace policy, tool not allowed …); absent when it ran.',
+    }),
+  ),
 });
 
 /** A refused tool call of a turn (docs/security.md). */
-export const Denial = Type.Object({ tool: Type.String(), input: Type.Unknown(), reason: Type.String({ description: 'What the model was told.' }) });
+export const Denial = Type.Object({
+  tool: Type.String(),
+  input: Type.Unknown(),
+  reason: Type.String({ description: 'What the model was told.' }),
+});
 
 export const ChatResult = Type.Object({
   turn_id: Type.String(),
@@ -115,7 +180,11 @@ export const ChatResult = Type.Object({
   tools_used: Type.Array(ToolUse),
   stop_reason: Type.Union([Type.String(), Type.Null()]),
   model: Type.Union([Type.String(), Type.Null()]),
-  denials: Type.Optional(Type.Array(Denial, { description: 'Tool calls refused in this turn (also marked `denied` in tools_used); empty when none.' })),
+  denials: Type.Optional(
+    Type.Array(Denial, {
+      description: 'Tool calls refused in this turn (also marked `denied` in tools_used); empty when none.',
+    }),
+  ),
 });
 
 export const HistoryItem = Type.Object({

@@ -8,9 +8,14 @@ export const TemplateNameParams = Type.Object({
 
 export const TemplateSchema = Type.Object({
   name: Type.String(),
-  source: Type.Union([Type.Literal('builtin'), Type.Literal('user')], { description: '`builtin`: shipped with the service; `user`: from TEMPLATES_PATH.' }),
+  source: Type.Union([Type.Literal('builtin'), Type.Literal('user')], {
+    description: '`builtin`: shipped with the service; `user`: from TEMPLATES_PATH.',
+  }),
   ...TemplateProfile.properties,
-  warnings: Type.Array(Type.String(), { description: 'What the operator\'s limits changed (tools narrowed) or refuse (a permission mode a session must then override).' }),
+  warnings: Type.Array(Type.String(), {
+    description:
+      "What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override).",
+  }),
 });
 
 export const ReloadResult = Type.Object({

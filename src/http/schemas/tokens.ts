@@ -1,22 +1,40 @@
 // TypeBox schemas of the token count route: a Messages-API-like body and the count.
 import { Type, type Static } from 'typebox';
 
-const TextBlock = Type.Object({ type: Type.Literal('text'), text: Type.String({ maxLength: 2_000_000 }) }, { additionalProperties: true });
+const TextBlock = Type.Object(
+  { type: Type.Literal('text'), text: Type.String({ maxLength: 2_000_000 }) },
+  { additionalProperties: true },
+);
 
 const Message = Type.Object(
   {
     role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
-    content: Type.Union([Type.String({ maxLength: 2_000_000 }), Type.Array(TextBlock, { minItems: 1, maxItems: 1000 })]),
+    content: Type.Union([
+      Type.String({ maxLength: 2_000_000 }),
+      Type.Array(TextBlock, { minItems: 1, maxItems: 1000 }),
+    ]),
   },
   { additionalProperties: false },
 );
 
 export const CountTokensBody = Type.Object(
   {
-    model: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Model to count for (default: CLAUDE_MODEL, else a current Sonnet).' })),
+    model: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Model to count for (default: CLAUDE_MODEL, else a current Sonnet).',
+      }),
+    ),
     system: Type.Optional(Type.String({ maxLength: 2_000_000, description: 'System prompt.' })),
     message: Type.Optional(Type.String({ maxLength: 2_000_000, description: 'Shorthand for one user message.' })),
-    messages: Type.Optional(Type.Array(Message, { minItems: 1, maxItems: 10_000, description: 'Messages as in the Messages API (text content).' })),
+    messages: Type.Optional(
+      Type.Array(Message, {
+        minItems: 1,
+        maxItems: 10_000,
+        description: 'Messages as in the Messages API (text content).',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -24,7 +42,10 @@ export type CountTokensBody = Static<typeof CountTokensBody>;
 
 export const TokenCountSchema = Type.Object({
   input_tokens: Type.Integer({ minimum: 0 }),
-  estimated: Type.Boolean({ description: 'true = an estimate (about 4 characters a token); false = exact, from the Messages API\'s count_tokens.' }),
+  estimated: Type.Boolean({
+    description:
+      "true = an estimate (about 4 characters a token); false = exact, from the Messages API's count_tokens.",
+  }),
   model: Type.String(),
   source: Type.Union([Type.Literal('count_tokens_api'), Type.Literal('estimate')]),
   reason: Type.Optional(Type.String({ description: 'Why the count is estimated.' })),

@@ -2,8 +2,15 @@
 import { Type } from 'typebox';
 
 export const UsageQuery = Type.Object({
-  group_by: Type.Optional(Type.Union([Type.Literal('key'), Type.Literal('session'), Type.Literal('model'), Type.Literal('day')], { default: 'day', description: 'How to group the sums.' })),
-  from: Type.Optional(Type.String({ format: 'date-time', description: 'Turns that ended at or after this time (ISO-8601).' })),
+  group_by: Type.Optional(
+    Type.Union([Type.Literal('key'), Type.Literal('session'), Type.Literal('model'), Type.Literal('day')], {
+      default: 'day',
+      description: 'How to group the sums.',
+    }),
+  ),
+  from: Type.Optional(
+    Type.String({ format: 'date-time', description: 'Turns that ended at or after this time (ISO-8601).' }),
+  ),
   to: Type.Optional(Type.String({ format: 'date-time', description: 'Turns that ended before this time (ISO-8601).' })),
 });
 
@@ -17,7 +24,9 @@ const Sums = {
 };
 
 export const UsageGroupSchema = Type.Object({
-  group: Type.Union([Type.String(), Type.Null()], { description: 'Key id, session name, model (null when unknown) or day (YYYY-MM-DD, UTC).' }),
+  group: Type.Union([Type.String(), Type.Null()], {
+    description: 'Key id, session name, model (null when unknown) or day (YYYY-MM-DD, UTC).',
+  }),
   owner: Type.Optional(Type.String({ description: 'Tenant of the group (key and session groupings).' })),
   key_name: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   ...Sums,

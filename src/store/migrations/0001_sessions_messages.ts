@@ -31,7 +31,11 @@ export function sessionsMessages(dialect: DialectName): Migration {
           .addColumn('last_active_at', 'text')
           .addUniqueConstraint('sessions_owner_name_unique', ['owner', 'name'])
           .execute();
-        await db.schema.createIndex('sessions_owner_created_at_idx').on('sessions').columns(['owner', 'created_at']).execute();
+        await db.schema
+          .createIndex('sessions_owner_created_at_idx')
+          .on('sessions')
+          .columns(['owner', 'created_at'])
+          .execute();
 
         await db.schema
           .createTable('messages')
@@ -52,7 +56,11 @@ export function sessionsMessages(dialect: DialectName): Migration {
           .addColumn('error', 'text')
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('messages_session_id_id_idx').on('messages').columns(['session_id', 'id']).execute();
+        await db.schema
+          .createIndex('messages_session_id_id_idx')
+          .on('messages')
+          .columns(['session_id', 'id'])
+          .execute();
       }),
     down: (migrationDb: Kysely<any>) =>
       atomically(migrationDb, dialect, async (db) => {

@@ -53,8 +53,16 @@ export function jobsWebhooksIdempotency(dialect: DialectName): Migration {
           .addColumn('created_at', 'text', (c) => c.notNull())
           .addColumn('updated_at', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createIndex('webhook_deliveries_due_idx').on('webhook_deliveries').columns(['status', 'next_attempt_at']).execute();
-        await db.schema.createIndex('webhook_deliveries_job_id_idx').on('webhook_deliveries').columns(['job_id', 'created_at']).execute();
+        await db.schema
+          .createIndex('webhook_deliveries_due_idx')
+          .on('webhook_deliveries')
+          .columns(['status', 'next_attempt_at'])
+          .execute();
+        await db.schema
+          .createIndex('webhook_deliveries_job_id_idx')
+          .on('webhook_deliveries')
+          .columns(['job_id', 'created_at'])
+          .execute();
 
         await db.schema
           .createTable('idempotency_keys')
@@ -72,7 +80,11 @@ export function jobsWebhooksIdempotency(dialect: DialectName): Migration {
           .addColumn('expires_at', 'text', (c) => c.notNull())
           .addPrimaryKeyConstraint('idempotency_keys_pk', ['tenant', 'key'])
           .execute();
-        await db.schema.createIndex('idempotency_keys_expires_at_idx').on('idempotency_keys').column('expires_at').execute();
+        await db.schema
+          .createIndex('idempotency_keys_expires_at_idx')
+          .on('idempotency_keys')
+          .column('expires_at')
+          .execute();
       }),
     down: (migrationDb: Kysely<any>) =>
       atomically(migrationDb, dialect, async (db) => {
