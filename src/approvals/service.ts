@@ -172,15 +172,16 @@ export class ApprovalService {
     const event = eventOf(row);
     req.turn.emit(event);
     this.log.info({ session: req.sessionName, approval: row.id, tool: req.tool }, `${req.kind} waiting for a person`);
-    for (const fn of [...this.listeners]) {
-      try {
-        await fn(row, event);
-      } catch (err) {
-        this.log.warn({ err, approval: row.id }, 'pause listener failed');
-      }
-    }
     if (req.signal?.aborted) void this.expire(row, 'abandoned');
-    return req.turn.awaitPerson(answer);
+    return req.turn.awaitPerson(answer, async () => {
+      for (const fn of [...this.listeners]) {
+        try {
+          await fn(row, event);
+        } catch (err) {
+          this.log.warn({ err, approval: row.id }, 'pause listener failed');
+        }
+      }
+    });
   }
 
   /** Pending approvals and questions: of a tenant (null = all, for admins), optionally of one session. */

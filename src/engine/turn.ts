@@ -119,13 +119,17 @@ export class Turn {
     return () => this.waitListeners.delete(fn);
   }
 
-  /** Waits for a person's answer: the clock stops and listeners hear of it until `answer` settles. */
-  async awaitPerson<T>(answer: Promise<T>): Promise<T> {
+  /**
+   * Waits for a person's answer: the clock stops and listeners hear of it until `answer` settles. `announce` runs once
+   * the turn counts as waiting (so whoever it tells sees it so).
+   */
+  async awaitPerson<T>(answer: Promise<T>, announce?: () => Promise<void>): Promise<T> {
     if (this.waits++ === 0) {
       this.pauseClock();
       await this.tell(true);
     }
     try {
+      await announce?.();
       return await answer;
     } finally {
       if (--this.waits === 0) {

@@ -14,7 +14,10 @@ import type {
 } from './schema.js';
 
 type StoredApproval = ApprovalsTable;
-export type NewApproval = Omit<ApprovalsTable, 'input' | 'status' | 'response' | 'decided_by' | 'decided_at' | 'reason'> & {
+export type NewApproval = Omit<
+  ApprovalsTable,
+  'input' | 'status' | 'response' | 'decided_by' | 'decided_at' | 'reason'
+> & {
   input: unknown;
 };
 
@@ -117,8 +120,9 @@ export class ApprovalsRepo {
         await trx
           .insertInto('permission_rules')
           .values(
-            rules.map((r) => ({
-              id: randomUUID(),
+            rules.map((r, i) => ({
+              // Same created_at for the batch: the id keeps the given order.
+              id: `${String(i).padStart(4, '0')}-${randomUUID()}`,
               tenant,
               session_id: sessionId,
               outcome: r.outcome,

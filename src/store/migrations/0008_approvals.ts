@@ -50,7 +50,11 @@ export function approvals(dialect: DialectName): Migration {
           .addColumn('decided_at', 'text')
           .execute();
         await db.schema.createIndex('approvals_status_idx').on('approvals').columns(['status', 'tenant']).execute();
-        await db.schema.createIndex('approvals_session_idx').on('approvals').columns(['session_id', 'status']).execute();
+        await db.schema
+          .createIndex('approvals_session_idx')
+          .on('approvals')
+          .columns(['session_id', 'status'])
+          .execute();
       }),
     down: (migrationDb: Kysely<any>) =>
       atomically(migrationDb, dialect, async (db) => {
