@@ -49,7 +49,7 @@ function partsOf(call: CallContext): CallContext[] {
 
 /**
  * The first rule of `outcome` that names the call. A deny or ask rule names a compound command when it names the whole
- * of it or any of its parts; an allow rule only when it names the whole, or some allow rule names every part.
+ * of it or any of its parts; allow rules only when they name every part.
  */
 function find(layers: readonly RuleLayer[], outcome: RuleOutcome, call: CallContext): Verdict | undefined {
   const rules = layers.flatMap((l) =>
@@ -58,18 +58,20 @@ function find(layers: readonly RuleLayer[], outcome: RuleOutcome, call: CallCont
       return rule ? [{ rule, level: l.level }] : [];
     }),
   );
-  const whole = rules.find((r) => ruleMatches(r.rule, call));
-  if (whole) return { outcome, rule: whole.rule.text, level: whole.level };
   const parts = partsOf(call);
+  // `ls && rm x` is not allowed by `Bash(ls:*)`: an allow must cover each part of a compound command.
+  const whole =
+    outcome === 'allow' && parts.length > 1 ? undefined : rules.find((r) => ruleMatches(r.rule, call, outcome));
+  if (whole) return { outcome, rule: whole.rule.text, level: whole.level };
   if (parts.length === 1) return undefined;
   if (outcome === 'allow') {
-    const each = parts.map((p) => rules.find((r) => ruleMatches(r.rule, p)));
+    const each = parts.map((p) => rules.find((r) => ruleMatches(r.rule, p, outcome)));
     return each.every((r) => r !== undefined)
       ? { outcome, rule: each[0]!.rule.text, level: each[0]!.level }
       : undefined;
   }
   for (const p of parts) {
-    const hit = rules.find((r) => ruleMatches(r.rule, p));
+    const hit = rules.find((r) => ruleMatches(r.rule, p, outcome));
     if (hit) return { outcome, rule: hit.rule.text, level: hit.level };
   }
   return undefined;

@@ -152,10 +152,16 @@ export interface CallContext {
   home?: string;
 }
 
-/** Whether the rule covers this tool call, the way Claude Code reads the same rule in its settings. */
-export function ruleMatches(rule: Rule, call: CallContext): boolean {
+/**
+ * Whether the rule covers this tool call, the way Claude Code reads the same rule in its settings. As there, a `Read`
+ * rule that denies also covers the tools that edit (a file one may not read may not be written either).
+ */
+export function ruleMatches(rule: Rule, call: CallContext, outcome?: RuleOutcome): boolean {
   if (rule.tool.startsWith('mcp__')) return mcpMatches(rule.tool, call.tool);
-  const covered = PATH_RULE_TOOLS[rule.tool];
+  const covered =
+    outcome === 'deny' && rule.tool === 'Read'
+      ? [...PATH_RULE_TOOLS.Read!, ...PATH_RULE_TOOLS.Edit!]
+      : PATH_RULE_TOOLS[rule.tool];
   if (rule.specifier === undefined) return rule.tool === call.tool || (rule.tool === 'Task' && call.tool === 'Agent');
   const input = (call.input && typeof call.input === 'object' ? call.input : {}) as Record<string, unknown>;
   if (COMMAND_RULE_TOOLS.has(rule.tool)) {
@@ -258,7 +264,9 @@ function globRegExp(glob: string): RegExp {
     if (c === '*') {
       if (glob[i + 1] === '*') {
         const slashAfter = glob[i + 2] === '/';
-        out += slashAfter ? '(?:.*/)?' : '.*';
+        // `dir/**` covers the folder itself too, as Claude Code reads it.
+        if (!slashAfter && i + 2 === glob.length && out.endsWith('/')) out = `${out.slice(0, -1)}(?:/.*)?`;
+        else out += slashAfter ? '(?:.*/)?' : '.*';
         i += slashAfter ? 2 : 1;
       } else out += '[^/]*';
     } else if (c === '?') out += '[^/]';
