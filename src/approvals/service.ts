@@ -173,6 +173,11 @@ export class ApprovalService {
     req.turn.emit(event);
     this.log.info({ session: req.sessionName, approval: row.id, tool: req.tool }, `${req.kind} waiting for a person`);
     if (req.signal?.aborted) void this.expire(row, 'abandoned');
+    // However the turn ends (interrupt, killed process, deleted session), nothing may answer for it afterwards.
+    const ended = () => {
+      if (this.waiters.has(row.id)) void this.expire(row, 'abandoned');
+    };
+    req.turn.done.then(ended, ended);
     return req.turn.awaitPerson(answer, async () => {
       for (const fn of [...this.listeners]) {
         try {

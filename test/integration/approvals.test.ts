@@ -1,6 +1,9 @@
 // A person in the loop through the real CLI: ask rules pause Write and Bash for an approval over the API, AskUserQuestion becomes a question, answers resume the turn.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookReceiver } from '../jobs/webhook-receiver.js';
 import { useTestServer } from '../support/fixture.js';
@@ -132,8 +135,13 @@ describe('approvals', () => {
     const res = await answer('appr', approval.id, {
       decision: 'deny',
       message: 'Not that file: write notes.md instead.',
+      remember: 'key',
     });
     expect(res.status).toBe(200);
+    const keyRules = (await (await ctx.t.request('/api/v1/permission-rules')).json()).data;
+    expect(keyRules).toEqual({ rules: {}, remembered: { deny: [`Write(/${join(workspace, 'denied.txt')})`] } });
+    const otherKey = (await (await ctx.t.request('/api/v1/permission-rules', { key: KEYS[1] })).json()).data;
+    expect(otherKey).toEqual({ rules: {}, remembered: {} });
     const result = await nextOf(reader, 'result');
     expect(existsSync(join(workspace, 'denied.txt'))).toBe(false);
     expect(result.data.denials).toEqual([
@@ -248,6 +256,54 @@ describe('approvals', () => {
     expect(existsSync(join(workspace, 'tenant.txt'))).toBe(false);
     expect((await answer('appr', approval.id, { decision: 'deny' })).status).toBe(200);
     await nextOf(reader, 'result');
+  });
+
+  it('an interrupted turn expires its pending approval: a late answer is 409', async () => {
+    ctx.model.script({
+      match: 'appr-interrupt',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/never.txt', content: 'n\n' } } }, { text: 'ok' }],
+    });
+    const reader = await stream('appr', { message: 'appr-interrupt' });
+    const { data: approval } = await nextOf(reader, 'approval');
+    const interrupted = await ctx.t.request('/api/v1/sessions/appr/interrupt', { method: 'POST' });
+    expect((await interrupted.json()).data.interrupted).toBe(true);
+    const end = await reader.all();
+    expect(end.at(-1)?.event).toMatch(/^(result|error)$/);
+    const late = await answer('appr', approval.id, { decision: 'allow' });
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({ approval_status: 'expired' });
+    expect(existsSync(join(workspace, 'never.txt'))).toBe(false);
+  });
+
+  it('tells an MCP client of the approval its chat call waits for (notifications/message)', async () => {
+    ctx.model.script({
+      match: 'appr-mcp',
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/mcp.txt', content: 'm\n' } } },
+        { text: 'mcp done' },
+      ],
+    });
+    const client = new Client({ name: 'approvals-test', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), {
+        requestInit: { headers: { 'x-api-key': KEYS[0] } },
+      }),
+    );
+    try {
+      const notified = new Promise<any>((resolve) =>
+        client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(n.params.data)),
+      );
+      const result = client.callTool({ name: 'chat', arguments: { name: 'appr', message: 'appr-mcp' } });
+      const approval = await notified;
+      expect(approval).toMatchObject({ type: 'approval', tool: 'Write', session: 'appr' });
+      expect((await answer('appr', approval.id, { decision: 'allow' })).status).toBe(200);
+      const done = (await result) as CallToolResult;
+      expect(done.isError).toBeFalsy();
+      expect(JSON.stringify(done.structuredContent)).toContain('mcp done');
+      expect(readFileSync(join(workspace, 'mcp.txt'), 'utf8')).toBe('m\n');
+    } finally {
+      await client.close();
+    }
   });
 
   it('refuses unknown and malformed rules with a 422 naming the rule, creating nothing', async () => {
