@@ -263,16 +263,18 @@ describe('approvals', () => {
       match: 'appr-interrupt',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/never.txt', content: 'n\n' } } }, { text: 'ok' }],
     });
-    const reader = await stream('appr', { message: 'appr-interrupt' });
+    // Its own session: after an interrupt the CLI folds the next prompt into the cut-off turn's transcript.
+    const own = await createSession('appr-int', { permission_rules: ASK });
+    const reader = await stream('appr-int', { message: 'appr-interrupt' });
     const { data: approval } = await nextOf(reader, 'approval');
-    const interrupted = await ctx.t.request('/api/v1/sessions/appr/interrupt', { method: 'POST' });
+    const interrupted = await ctx.t.request('/api/v1/sessions/appr-int/interrupt', { method: 'POST' });
     expect((await interrupted.json()).data.interrupted).toBe(true);
     const end = await reader.all();
     expect(end.at(-1)?.event).toMatch(/^(result|error)$/);
-    const late = await answer('appr', approval.id, { decision: 'allow' });
+    const late = await answer('appr-int', approval.id, { decision: 'allow' });
     expect(late.status).toBe(409);
     expect(await late.json()).toMatchObject({ approval_status: 'expired' });
-    expect(existsSync(join(workspace, 'never.txt'))).toBe(false);
+    expect(existsSync(join(own.workspace, 'never.txt'))).toBe(false);
   });
 
   it('tells an MCP client of the approval its chat call waits for (notifications/message)', async () => {
