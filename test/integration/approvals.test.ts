@@ -20,6 +20,9 @@ const ctx = useTestServer({
   CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,LS,Bash,TodoWrite,AskUserQuestion',
   PERMISSION_RULES: JSON.stringify({ deny: ['Bash(rm -rf:*)'] }),
   WEBHOOK_ALLOW_PRIVATE: 'true',
+  // One turn slot: a turn waiting for a person must give it back for others to run.
+  MAX_CONCURRENT_TURNS: '1',
+  TURN_QUEUE_TIMEOUT_SECONDS: '10',
 });
 
 let receiver: WebhookReceiver;
@@ -306,6 +309,26 @@ describe('approvals', () => {
     } finally {
       await client.close();
     }
+  });
+
+  it('a turn waiting for a person holds no turn slot: another session runs meanwhile', async () => {
+    await createSession('bystander');
+    ctx.model.script({
+      match: 'appr-slot',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/slot.txt', content: 's\n' } } }, { text: 'ok' }],
+    });
+    ctx.model.script({ match: 'bystander-turn', steps: [{ text: 'ran while the other waited' }] });
+    const reader = await stream('appr', { message: 'appr-slot' });
+    const { data: approval } = await nextOf(reader, 'approval');
+    const other = await ctx.t.request('/api/v1/sessions/bystander/chat', {
+      method: 'POST',
+      json: { message: 'bystander-turn' },
+    });
+    expect(other.status).toBe(200);
+    expect((await other.json()).data.content).toBe('ran while the other waited');
+    expect((await answer('appr', approval.id, { decision: 'allow' })).status).toBe(200);
+    expect((await nextOf(reader, 'result')).data.content).toBe('ok');
+    expect(readFileSync(join(workspace, 'slot.txt'), 'utf8')).toBe('s\n');
   });
 
   it('refuses unknown and malformed rules with a 422 naming the rule, creating nothing', async () => {
