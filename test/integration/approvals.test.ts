@@ -175,6 +175,25 @@ describe('approvals', () => {
     expect(readFileSync(join(workspace, 'updated.txt'), 'utf8')).toBe('changed\n');
   });
 
+  it('an updated_input that leaves the workspace is refused by the workspace guard', async () => {
+    const outside = join(ctx.t.dirs.root, 'escaped.txt');
+    ctx.model.script({
+      match: 'appr-escape',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/inside.txt', content: 'i\n' } } }, { text: 'ok' }],
+    });
+    const reader = await stream('appr', { message: 'appr-escape' });
+    const { data: approval } = await nextOf(reader, 'approval');
+    const res = await answer('appr', approval.id, {
+      decision: 'allow',
+      updated_input: { file_path: outside, content: 'out\n' },
+    });
+    expect(res.status).toBe(200);
+    const result = await nextOf(reader, 'result');
+    expect(existsSync(outside)).toBe(false);
+    expect(existsSync(join(workspace, 'inside.txt'))).toBe(false);
+    expect(result.data.denials[0].reason).toContain('workspace policy');
+  });
+
   it('remember makes the next identical call pass without asking', async () => {
     const call = { name: 'Bash', input: { command: 'echo again >> remembered.txt' } };
     ctx.model.script({ match: 'appr-remember', steps: [{ tool: call }, { text: 'appended' }] });
