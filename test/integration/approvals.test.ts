@@ -1,6 +1,7 @@
 // A person in the loop through the real CLI: ask rules pause Write and Bash for an approval over the API, AskUserQuestion becomes a question, answers resume the turn.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
@@ -11,6 +12,11 @@ import { KEYS } from '../support/server.js';
 import { readSse, type SseReader } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
+const ADMIN_KEY = 'test-admin-key-approvals-0001';
+// A template whose rules sit between the operator's and the key's.
+const templates = join(mkdtempSync(join(tmpdir(), 'cc-api-approval-templates-')), 'templates.yaml');
+writeFileSync(templates, 'templates:\n  guarded:\n    permission_rules:\n      deny: ["Bash(touch tpl-blocked:*)"]\n');
+
 const TURN_LIMIT_SECONDS = 20;
 const APPROVAL_SECONDS = 25;
 const ctx = useTestServer({
@@ -20,6 +26,8 @@ const ctx = useTestServer({
   CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,LS,Bash,TodoWrite,AskUserQuestion',
   PERMISSION_RULES: JSON.stringify({ deny: ['Bash(rm -rf:*)'] }),
   WEBHOOK_ALLOW_PRIVATE: 'true',
+  ADMIN_API_KEYS: ADMIN_KEY,
+  TEMPLATES_PATH: templates,
   // One turn slot: a turn waiting for a person must give it back for others to run.
   MAX_CONCURRENT_TURNS: '1',
   TURN_QUEUE_TIMEOUT_SECONDS: '10',
@@ -31,6 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await receiver?.close();
+  rmSync(dirname(templates), { recursive: true, force: true });
 });
 
 const ASK = { ask: ['Write', 'Bash'] };
@@ -348,6 +357,50 @@ describe('approvals', () => {
     expect((await answer('appr', approval.id, { decision: 'allow' })).status).toBe(200);
     expect((await nextOf(reader, 'result')).data.content).toBe('ok');
     expect(readFileSync(join(workspace, 'slot.txt'), 'utf8')).toBe('s\n');
+  });
+
+  it('applies the template and key levels (key rules are set by an admin only)', async () => {
+    const own = await createSession('templated', { template: 'guarded' });
+    const byUser = await ctx.t.request('/api/v1/permission-rules', { method: 'PUT', json: { deny: ['Read'] } });
+    expect(byUser.status).toBe(403);
+    const put = await ctx.t.request('/api/v1/permission-rules', {
+      method: 'PUT',
+      key: ADMIN_KEY,
+      headers: { 'x-tenant': own.owner },
+      json: { deny: ['Bash(touch key-blocked:*)'] },
+    });
+    expect(put.status).toBe(200);
+    expect((await (await ctx.t.request('/api/v1/permission-rules')).json()).data.rules).toEqual({
+      deny: ['Bash(touch key-blocked:*)'],
+    });
+    ctx.model.script({
+      match: 'levels-turn',
+      steps: [
+        { tool: { name: 'Bash', input: { command: 'touch tpl-blocked' } } },
+        { tool: { name: 'Bash', input: { command: 'touch key-blocked' } } },
+        { tool: { name: 'Bash', input: { command: 'touch free' } } },
+        { text: 'done' },
+      ],
+    });
+    const res = await ctx.t.request('/api/v1/sessions/templated/chat', {
+      method: 'POST',
+      json: { message: 'levels-turn' },
+    });
+    expect(res.status).toBe(200);
+    const reasons = (await res.json()).data.denials.map((d: any) => d.reason);
+    expect(reasons).toEqual([
+      expect.stringContaining('the template permission rule Bash(touch tpl-blocked:*)'),
+      expect.stringContaining('the key permission rule Bash(touch key-blocked:*)'),
+    ]);
+    expect(existsSync(join(own.workspace, 'tpl-blocked'))).toBe(false);
+    expect(existsSync(join(own.workspace, 'key-blocked'))).toBe(false);
+    expect(existsSync(join(own.workspace, 'free'))).toBe(true);
+    await ctx.t.request('/api/v1/permission-rules', {
+      method: 'PUT',
+      key: ADMIN_KEY,
+      headers: { 'x-tenant': own.owner },
+      json: {},
+    });
   });
 
   it('refuses unknown and malformed rules with a 422 naming the rule, creating nothing', async () => {
