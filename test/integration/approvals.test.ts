@@ -74,6 +74,21 @@ async function answer(
   return ctx.t.request(`/api/v1/sessions/${name}/${kind}/${id}`, { method: 'POST', json: body, key });
 }
 
+/** Scripts the model to Write `file` and then say `done`, for prompts holding `marker`. */
+function scriptWrite(marker: string, file: string, content: string, done: string) {
+  ctx.model.script({
+    match: marker,
+    steps: [{ tool: { name: 'Write', input: { file_path: `{{cwd}}/${file}`, content } } }, { text: done }],
+  });
+}
+
+/** Streams a turn of `session` up to its first approval. */
+async function pausedStream(session: string, message: string) {
+  const reader = await stream(session, { message });
+  const { data: approval } = await nextOf(reader, 'approval');
+  return { reader, approval };
+}
+
 const followUp = (marker: string) =>
   ctx.model
     .mainRequests()
@@ -89,15 +104,8 @@ describe('approvals', () => {
   });
 
   it('shows the approval on the stream, lists it, and allow writes the file; a second answer is 409', async () => {
-    ctx.model.script({
-      match: 'appr-allow',
-      steps: [
-        { tool: { name: 'Write', input: { file_path: '{{cwd}}/allowed.txt', content: 'allowed\n' } } },
-        { text: 'wrote it' },
-      ],
-    });
-    const reader = await stream('appr', { message: 'appr-allow' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    scriptWrite('appr-allow', 'allowed.txt', 'allowed\n', 'wrote it');
+    const { reader, approval } = await pausedStream('appr', 'appr-allow');
     expect(approval).toMatchObject({
       type: 'approval',
       tool: 'Write',
@@ -135,15 +143,8 @@ describe('approvals', () => {
   });
 
   it('deny keeps the file unwritten and the model gets the message', async () => {
-    ctx.model.script({
-      match: 'appr-deny',
-      steps: [
-        { tool: { name: 'Write', input: { file_path: '{{cwd}}/denied.txt', content: 'no\n' } } },
-        { text: 'understood' },
-      ],
-    });
-    const reader = await stream('appr', { message: 'appr-deny' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    scriptWrite('appr-deny', 'denied.txt', 'no\n', 'understood');
+    const { reader, approval } = await pausedStream('appr', 'appr-deny');
     const res = await answer('appr', approval.id, {
       decision: 'deny',
       message: 'Not that file: write notes.md instead.',
@@ -172,8 +173,7 @@ describe('approvals', () => {
       match: 'appr-update',
       steps: [{ tool: { name: 'Bash', input: { command: 'echo original > updated.txt' } } }, { text: 'ran' }],
     });
-    const reader = await stream('appr', { message: 'appr-update' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    const { reader, approval } = await pausedStream('appr', 'appr-update');
     expect(approval).toMatchObject({ tool: 'Bash', input: { command: 'echo original > updated.txt' } });
     const res = await answer('appr', approval.id, {
       decision: 'allow',
@@ -186,12 +186,8 @@ describe('approvals', () => {
 
   it('an updated_input that leaves the workspace is refused by the workspace guard', async () => {
     const outside = join(ctx.t.dirs.root, 'escaped.txt');
-    ctx.model.script({
-      match: 'appr-escape',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/inside.txt', content: 'i\n' } } }, { text: 'ok' }],
-    });
-    const reader = await stream('appr', { message: 'appr-escape' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    scriptWrite('appr-escape', 'inside.txt', 'i\n', 'ok');
+    const { reader, approval } = await pausedStream('appr', 'appr-escape');
     const res = await answer('appr', approval.id, {
       decision: 'allow',
       updated_input: { file_path: outside, content: 'out\n' },
@@ -237,10 +233,7 @@ describe('approvals', () => {
   });
 
   it('a sync chat that meets an approval answers 202 with it and the stream URL', async () => {
-    ctx.model.script({
-      match: 'appr-sync',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/sync.txt', content: 'sync\n' } } }, { text: 'ok' }],
-    });
+    scriptWrite('appr-sync', 'sync.txt', 'sync\n', 'ok');
     const res = await ctx.t.request('/api/v1/sessions/appr/chat', { method: 'POST', json: { message: 'appr-sync' } });
     expect(res.status).toBe(202);
     const data = (await res.json()).data;
@@ -265,12 +258,8 @@ describe('approvals', () => {
   });
 
   it('another tenant and an unknown id get 404; a bad answer 422; nothing changes', async () => {
-    ctx.model.script({
-      match: 'appr-tenant',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/tenant.txt', content: 't\n' } } }, { text: 'ok' }],
-    });
-    const reader = await stream('appr', { message: 'appr-tenant' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    scriptWrite('appr-tenant', 'tenant.txt', 't\n', 'ok');
+    const { reader, approval } = await pausedStream('appr', 'appr-tenant');
     // Bravo has its own session named appr: alpha's approval is not in it.
     const foreign = await answer('appr', approval.id, { decision: 'allow' }, KEYS[1]);
     expect(foreign.status).toBe(404);
@@ -290,14 +279,10 @@ describe('approvals', () => {
   });
 
   it('an interrupted turn expires its pending approval: a late answer is 409', async () => {
-    ctx.model.script({
-      match: 'appr-interrupt',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/never.txt', content: 'n\n' } } }, { text: 'ok' }],
-    });
+    scriptWrite('appr-interrupt', 'never.txt', 'n\n', 'ok');
     // Its own session: after an interrupt the CLI folds the next prompt into the cut-off turn's transcript.
     const own = await createSession('appr-int', { permission_rules: ASK });
-    const reader = await stream('appr-int', { message: 'appr-interrupt' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    const { reader, approval } = await pausedStream('appr-int', 'appr-interrupt');
     const interrupted = await ctx.t.request('/api/v1/sessions/appr-int/interrupt', { method: 'POST' });
     expect((await interrupted.json()).data.interrupted).toBe(true);
     const end = await reader.all();
@@ -309,13 +294,7 @@ describe('approvals', () => {
   });
 
   it('tells an MCP client of the approval its chat call waits for (notifications/message)', async () => {
-    ctx.model.script({
-      match: 'appr-mcp',
-      steps: [
-        { tool: { name: 'Write', input: { file_path: '{{cwd}}/mcp.txt', content: 'm\n' } } },
-        { text: 'mcp done' },
-      ],
-    });
+    scriptWrite('appr-mcp', 'mcp.txt', 'm\n', 'mcp done');
     const client = new Client({ name: 'approvals-test', version: '1.0.0' });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), {
@@ -341,13 +320,9 @@ describe('approvals', () => {
 
   it('a turn waiting for a person holds no turn slot: another session runs meanwhile', async () => {
     await createSession('bystander');
-    ctx.model.script({
-      match: 'appr-slot',
-      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/slot.txt', content: 's\n' } } }, { text: 'ok' }],
-    });
+    scriptWrite('appr-slot', 'slot.txt', 's\n', 'ok');
     ctx.model.script({ match: 'bystander-turn', steps: [{ text: 'ran while the other waited' }] });
-    const reader = await stream('appr', { message: 'appr-slot' });
-    const { data: approval } = await nextOf(reader, 'approval');
+    const { reader, approval } = await pausedStream('appr', 'appr-slot');
     const other = await ctx.t.request('/api/v1/sessions/bystander/chat', {
       method: 'POST',
       json: { message: 'bystander-turn' },
@@ -457,17 +432,7 @@ describe('approvals', () => {
     expect(question).toMatchObject({
       type: 'question',
       session: 'asker',
-      questions: [
-        {
-          question: 'Which color?',
-          header: 'Color',
-          multi_select: false,
-          options: [
-            { label: 'Red', description: 'warm' },
-            { label: 'Blue', description: 'cool' },
-          ],
-        },
-      ],
+      questions: [{ question: 'Which color?', header: 'Color', multi_select: false, options: questions[0]!.options }],
     });
     const wrong = await answer('asker', question.id, { answers: { 'Which size?': 'Big' } }, KEYS[0], 'questions');
     expect(wrong.status).toBe(422);
@@ -483,13 +448,7 @@ describe('approvals', () => {
   });
 
   it('a job waits (status waiting, webhook approval.requested) and goes on when answered', async () => {
-    ctx.model.script({
-      match: 'appr-job',
-      steps: [
-        { tool: { name: 'Write', input: { file_path: '{{cwd}}/job.txt', content: 'job\n' } } },
-        { text: 'job done' },
-      ],
-    });
+    scriptWrite('appr-job', 'job.txt', 'job\n', 'job done');
     const created = await ctx.t.request('/api/v1/sessions/appr/jobs', {
       method: 'POST',
       json: { message: 'appr-job', webhook_url: `${receiver.url}/hook` },
@@ -519,13 +478,7 @@ describe('approvals', () => {
   });
 
   it(`no answer within APPROVAL_TIMEOUT_SECONDS denies, and the wait does not count against the turn's limit`, async () => {
-    ctx.model.script({
-      match: 'appr-timeout',
-      steps: [
-        { tool: { name: 'Write', input: { file_path: '{{cwd}}/late.txt', content: 'late\n' } } },
-        { text: 'gave up' },
-      ],
-    });
+    scriptWrite('appr-timeout', 'late.txt', 'late\n', 'gave up');
     const started = Date.now();
     const res = await ctx.t.request('/api/v1/sessions/appr/chat', {
       method: 'POST',

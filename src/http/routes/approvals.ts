@@ -82,50 +82,47 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     },
   );
 
-  app.post(
-    '/sessions/:name/approvals/:id',
+  // One answer route per kind: approvals take a decision, questions take answers.
+  const answerRoutes = [
     {
-      config: { audit: 'approval.answer' },
-      schema: {
-        tags: ['Approvals'],
-        summary: 'Answer an approval',
-        description:
-          'Allows or denies a paused tool call and resumes its turn. `message` (deny) is what the model is told; `updated_input` (allow) replaces the tool input; `remember` stores the answer as a rule for the session or the key. 404 for an id not pending in this session (another tenant included), 409 once it was answered or expired.',
-        params: ApprovalParams,
-        body: ApprovalAnswerBody,
-        response: { 200: Envelope(ApprovalSchema), ...problemResponses(...ANSWER_ERRORS) },
-      },
+      kind: 'approval' as const,
+      path: '/sessions/:name/approvals/:id',
+      summary: 'Answer an approval',
+      description:
+        'Allows or denies a paused tool call and resumes its turn. `message` (deny) is what the model is told; `updated_input` (allow) replaces the tool input; `remember` stores the answer as a rule for the session or the key. 404 for an id not pending in this session (another tenant included), 409 once it was answered or expired.',
+      body: ApprovalAnswerBody,
     },
-    async (request) => {
-      const row = await sessions.get(request.tenant, request.params.name);
-      const actor = callerOf(request).actor!;
-      const body = request.body as AnswerInput;
-      const answered = await approvals().answer(row, 'approval', request.params.id, body, actor);
-      return ok(request, approvalView(answered));
-    },
-  );
-
-  app.post(
-    '/sessions/:name/questions/:id',
     {
-      config: { audit: 'question.answer' },
-      schema: {
-        tags: ['Approvals'],
-        summary: 'Answer a question',
-        description:
-          "Answers Claude Code's AskUserQuestion and resumes the turn: `answers` maps each question to the chosen label (a list for multi-select) or free text. `decision: deny` declines. 404 / 409 as for approvals.",
-        params: ApprovalParams,
-        body: QuestionAnswerBody,
-        response: { 200: Envelope(ApprovalSchema), ...problemResponses(...ANSWER_ERRORS) },
+      kind: 'question' as const,
+      path: '/sessions/:name/questions/:id',
+      summary: 'Answer a question',
+      description:
+        "Answers Claude Code's AskUserQuestion and resumes the turn: `answers` maps each question to the chosen label (a list for multi-select) or free text. `decision: deny` declines. 404 / 409 as for approvals.",
+      body: QuestionAnswerBody,
+    },
+  ];
+  for (const r of answerRoutes) {
+    app.post(
+      r.path,
+      {
+        config: { audit: `${r.kind}.answer` },
+        schema: {
+          tags: ['Approvals'],
+          summary: r.summary,
+          description: r.description,
+          params: ApprovalParams,
+          body: r.body,
+          response: { 200: Envelope(ApprovalSchema), ...problemResponses(...ANSWER_ERRORS) },
+        },
       },
-    },
-    async (request) => {
-      const row = await sessions.get(request.tenant, request.params.name);
-      const actor = callerOf(request).actor!;
-      const answered = await approvals().answer(row, 'question', request.params.id, request.body, actor);
-      return ok(request, approvalView(answered));
-    },
-  );
+      async (request) => {
+        const row = await sessions.get(request.tenant, request.params.name);
+        const actor = callerOf(request).actor!;
+        const body = request.body as AnswerInput;
+        return ok(request, approvalView(await approvals().answer(row, r.kind, request.params.id, body, actor)));
+      },
+    );
+  }
 
   app.get(
     '/sessions/:name/permission-rules',
