@@ -5,7 +5,8 @@ import { SESSION_NAME_PATTERN } from './sessions.js';
 
 export const ApprovalParams = Type.Object({
   name: Type.String({ pattern: SESSION_NAME_PATTERN, description: 'Session name.' }),
-  id: Type.String({ pattern: '^apr_[0-9a-f]{32}$', description: 'Approval or question id.' }),
+  // Any other id is unknown (404), like an id of another session or tenant.
+  id: Type.String({ minLength: 1, maxLength: 100, description: 'Approval or question id (`apr_…`).' }),
 });
 
 export const ApprovalAnswerBody = Type.Object(
