@@ -1,0 +1,234 @@
+// The OpenAI Chat Completions endpoint through the official `openai` client, on the real CLI: create, stream, a re-sent history continuing the live session, typed errors.
+import OpenAI from 'openai';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { useTestServer } from '../../support/fixture.js';
+import { promptTexts } from '../../support/model-server.js';
+import { cliProcesses } from '../../support/processes.js';
+import { KEYS } from '../../support/server.js';
+
+const ADMIN_KEY = 'compat-admin-key-0001';
+const ctx = useTestServer({ MAX_SESSIONS_PER_USER: '20', ADMIN_API_KEYS: ADMIN_KEY });
+
+function client(key: string = KEYS[0], headers: Record<string, string> = {}) {
+  return new OpenAI({ apiKey: key, baseURL: `${ctx.t.url}/v1`, maxRetries: 0, defaultHeaders: headers });
+}
+
+async function session(name: string, key: string = KEYS[0]) {
+  const res = await ctx.t.request(`/api/v1/sessions/${name}`, { key });
+  return res.status === 200 ? (await res.json()).data : undefined;
+}
+
+type Msg = OpenAI.Chat.Completions.ChatCompletionMessageParam;
+
+describe('POST /v1/chat/completions (openai client)', () => {
+  it('answers a first request on a new session, with usage, stable ids, x-request-id and the steps extension', async () => {
+    ctx.model.script({
+      match: 'oa-write-note',
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/note.txt', content: 'kept between turns\n' } } },
+        { text: 'I wrote note.txt.' },
+      ],
+    });
+    const messages: Msg[] = [
+      { role: 'system', content: 'Answer briefly.' },
+      { role: 'user', content: 'please oa-write-note' },
+    ];
+    const { data, response } = await client().chat.completions.create({ model: 'sonnet', messages }).withResponse();
+    expect(data.object).toBe('chat.completion');
+    expect(data.choices[0]!.message.content).toBe('I wrote note.txt.');
+    expect(data.choices[0]!.finish_reason).toBe('stop');
+    expect(data.usage!.prompt_tokens).toBeGreaterThan(0);
+    expect(data.usage!.completion_tokens).toBeGreaterThan(0);
+    expect(data.usage!.total_tokens).toBe(data.usage!.prompt_tokens + data.usage!.completion_tokens);
+    expect(response.headers.get('x-request-id')).toBeTruthy();
+    const ext = (data as any).x_claude_code;
+    expect(data.id).toBe(`chatcmpl-${ext.turn_id}`);
+    expect(ext.session_created).toBe(true);
+    expect(ext.steps).toHaveLength(1);
+    expect(ext.steps[0]).toMatchObject({ name: 'Write', is_error: false });
+    expect(response.headers.get('x-session-name')).toBe(ext.session);
+    // The system message is the session's appended system prompt.
+    const req = ctx.model.mainRequests().find((r) => r.prompt?.includes('oa-write-note'))!;
+    expect(JSON.stringify(req.body.system)).toContain('Answer briefly.');
+    const s = await session(ext.session);
+    expect(readFileSync(join(s.workspace, 'note.txt'), 'utf8')).toBe('kept between turns\n');
+
+    // The stateless follow-up re-sends everything: it lands on the same live process, and only the new message goes to Claude Code.
+    ctx.model.script({
+      match: 'oa-read-note',
+      steps: [{ tool: { name: 'Read', input: { file_path: '{{cwd}}/note.txt' } } }, { text: 'It says: kept.' }],
+    });
+    const before = cliProcesses({ configDir: ctx.t.cli.configDir }).map((p) => p.pid);
+    const next = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [
+        ...messages,
+        { role: 'assistant', content: 'I wrote note.txt.' },
+        { role: 'user', content: 'oa-read-note now' },
+      ],
+    });
+    expect(next.choices[0]!.message.content).toBe('It says: kept.');
+    const nextExt = (next as any).x_claude_code;
+    expect(nextExt).toMatchObject({ session: ext.session, session_continued: true, session_created: false });
+    expect(nextExt.steps[0].output).toContain('kept between turns');
+    expect(cliProcesses({ configDir: ctx.t.cli.configDir }).map((p) => p.pid)).toEqual(before);
+    const follow = ctx.model.mainRequests().find((r) => r.prompt === 'oa-read-note now')!;
+    expect(promptTexts(follow)).toEqual(['please oa-write-note', 'oa-read-note now']);
+    expect(next.id).not.toBe(data.id);
+  });
+
+  it('streams chat.completion.chunk frames, ends with [DONE], and honours include_usage', async () => {
+    ctx.model.script({ match: 'oa-stream', steps: [{ text: ['Streamed ', 'in ', 'parts.'] }] });
+    const stream = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'oa-stream please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const chunks: OpenAI.Chat.Completions.ChatCompletionChunk[] = [];
+    for await (const c of stream) chunks.push(c);
+    const text = chunks.map((c) => c.choices[0]?.delta.content ?? '').join('');
+    expect(text).toBe('Streamed in parts.');
+    expect(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id)).toBe(true);
+    expect(chunks.filter((c) => c.choices[0]?.delta.content).length).toBeGreaterThan(1);
+    expect(chunks.find((c) => c.choices[0]?.finish_reason)?.choices[0]?.finish_reason).toBe('stop');
+    const last = chunks.at(-1)!;
+    expect(last.choices).toEqual([]);
+    expect(last.usage!.completion_tokens).toBeGreaterThan(0);
+  });
+
+  it('names a session with X-Session-Name and shows steps as text with X-Include-Steps', async () => {
+    ctx.model.script({
+      match: 'oa-named',
+      steps: [
+        { tool: { name: 'Bash', input: { command: 'echo named-$((1+1))', description: 'm' } } },
+        { text: 'Ran.' },
+      ],
+    });
+    const named = client(KEYS[0], { 'X-Session-Name': 'oa-named', 'X-Include-Steps': 'true' });
+    const r = await named.chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'oa-named go' }],
+    });
+    expect(r.choices[0]!.message.content).toMatch(/^\[Bash\] .*echo named[\s\S]*named-2[\s\S]*Ran\.$/);
+    expect((await session('oa-named')).totals.turns).toBe(1);
+    // A stateful client sends only its new message: the named session holds the conversation.
+    await named.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'oa-named second' }] });
+    expect((await session('oa-named')).totals.turns).toBe(2);
+  });
+
+  it('starts a new session for an unknown or edited history, framing the earlier turns, and never crosses keys', async () => {
+    const history: Msg[] = [
+      { role: 'user', content: 'oa-hist first' },
+      { role: 'assistant', content: 'echo: oa-hist first' },
+    ];
+    const a = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'oa-hist first' }],
+    });
+    const aExt = (a as any).x_claude_code;
+    // Edited: the assistant turn differs from what this server answered.
+    const edited = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [
+        { role: 'user', content: 'oa-hist first' },
+        { role: 'assistant', content: 'something else' },
+        { role: 'user', content: 'oa-hist edited' },
+      ],
+    });
+    expect((edited as any).x_claude_code).toMatchObject({ session_created: true });
+    expect((edited as any).x_claude_code.session).not.toBe(aExt.session);
+    const framed = ctx.model.mainRequests().find((r) => r.prompt?.includes('oa-hist edited'))!;
+    expect(framed.prompt).toContain('<conversation_history>');
+    expect(framed.prompt).toContain('something else');
+    // The same (unedited) history from another key: its own new session, never the first key's.
+    const other = await client(KEYS[1]).chat.completions.create({
+      model: 'sonnet',
+      messages: [...history, { role: 'user', content: 'oa-hist other key' }],
+    });
+    const oExt = (other as any).x_claude_code;
+    expect(oExt.session_created).toBe(true);
+    expect(await session(oExt.session, KEYS[0])).toBeUndefined();
+    // And the first key's own follow-up still continues its session.
+    const mine = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [...history, { role: 'user', content: 'oa-hist mine' }],
+    });
+    expect((mine as any).x_claude_code).toMatchObject({ session: aExt.session, session_continued: true });
+  });
+
+  it('honours max_tokens as the output limit of each model call', async () => {
+    await client().chat.completions.create({
+      model: 'sonnet',
+      max_tokens: 345,
+      messages: [{ role: 'user', content: 'oa-max-tokens' }],
+    });
+    const req = ctx.model.mainRequests().find((r) => r.prompt === 'oa-max-tokens')!;
+    expect(req.body.max_tokens).toBe(345);
+  });
+
+  it('lists models and templates', async () => {
+    const ids = [];
+    for await (const m of client().models.list()) ids.push(m.id);
+    expect(ids).toEqual(expect.arrayContaining(['sonnet', 'opus', 'haiku']));
+    expect(ids.some((id) => id.startsWith('template:'))).toBe(true);
+    expect((await client().models.retrieve('sonnet')).id).toBe('sonnet');
+    await expect(client().models.retrieve('gpt-4o')).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+  });
+
+  it('raises the typed errors, and a refused request changes nothing', async () => {
+    const sessionsBefore = (await (await ctx.t.request('/api/v1/sessions?limit=100')).json()).meta.pagination.total;
+    const msg: Msg[] = [{ role: 'user', content: 'x' }];
+    await expect(
+      client('wrong-key-000000').chat.completions.create({ model: 'sonnet', messages: msg }),
+    ).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    const refused = [
+      { temperature: 0.2 },
+      { n: 2 },
+      { stop: ['END'] },
+      { tools: [{ type: 'function' as const, function: { name: 'f', parameters: {} } }] },
+      { not_a_param: true },
+    ];
+    for (const extra of refused) {
+      const err = await client()
+        .chat.completions.create({ model: 'sonnet', messages: msg, ...(extra as object) })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(OpenAI.BadRequestError);
+      expect((err as InstanceType<typeof OpenAI.BadRequestError>).param).toBe(Object.keys(extra)[0]);
+    }
+    const image = await client()
+      .chat.completions.create({
+        model: 'sonnet',
+        messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }] }],
+      })
+      .catch((e: unknown) => e);
+    expect(image).toBeInstanceOf(OpenAI.BadRequestError);
+    expect((image as Error).message).toMatch(/images are not supported/);
+    await expect(client().chat.completions.create({ model: 'gpt-4o', messages: msg })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+    const after = (await (await ctx.t.request('/api/v1/sessions?limit=100')).json()).meta.pagination.total;
+    expect(after).toBe(sessionsBefore);
+  });
+
+  it('raises RateLimitError (429, not to be retried) when the key has spent its budget, and creates no session', async () => {
+    const created = await ctx.t.request('/api/v1/keys', {
+      method: 'POST',
+      key: ADMIN_KEY,
+      json: { name: 'spent', budget_usd: 0 },
+    });
+    expect(created.status).toBe(201);
+    const { secret, tenant } = (await created.json()).data;
+    const err = await client(secret)
+      .chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'oa-over-budget' }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.RateLimitError);
+    const rate = err as InstanceType<typeof OpenAI.RateLimitError>;
+    expect(rate.code).toBe('key_budget_exceeded');
+    expect(rate.headers.get('x-should-retry')).toBe('false');
+    const listed = await ctx.t.request('/api/v1/sessions', { key: ADMIN_KEY, headers: { 'x-tenant': tenant } });
+    expect((await listed.json()).meta.pagination.total).toBe(0);
+  });
+});
