@@ -14,14 +14,17 @@ import {
   cliPeakRss,
   coldArgs,
   cwdOf,
+  flattenHistory,
   killChildren,
   peer,
   PEER_SANDBOX,
   quiet,
+  readCompletionStream,
   readStream,
   resumeArgs,
   runCli,
   summarize,
+  type ChatMessage,
   type Summary,
 } from './lib.js';
 import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
@@ -133,6 +136,22 @@ async function chat(name: string, message: string): Promise<void> {
 async function chatStream(name: string, message: string, t0: number) {
   const res = await t!.request(`/api/v1/sessions/${name}/chat/stream`, { method: 'POST', json: { message } });
   return readStream(res, t0);
+}
+
+/** POST /v1/chat/completions; returns the answer text and the session it ran on. */
+async function completion(messages: ChatMessage[], stream = false) {
+  return t!.request('/v1/chat/completions', {
+    method: 'POST',
+    json: { model: 'sonnet', messages, ...(stream && { stream: true }) },
+  });
+}
+
+async function completionText(messages: ChatMessage[]): Promise<{ text: string; session: string }> {
+  const res = await completion(messages);
+  const body = (await res.json()) as any;
+  const text = body?.choices?.[0]?.message?.content;
+  if (res.status !== 200 || text !== ANSWER.join('')) throw new Error(`unexpected completion: ${JSON.stringify(body)}`);
+  return { text, session: body.x_claude_code.session };
 }
 
 async function build(name: string, turns: number): Promise<void> {
@@ -336,6 +355,70 @@ try {
     log("(c') done");
   }
   await deleteSession('live-short');
+
+  // (e) A stateless OpenAI client's follow-up: the whole history re-sent to /v1/chat/completions lands on the live
+  // session; the peer way flattens the same history into one prompt for a fresh `claude -p`.
+  {
+    const list = section(`(e) Stateless client follow-up, ${SHORT} earlier turns (request → full answer)`);
+    const apiRow = row(list, 'API: POST /v1/chat/completions, whole history re-sent');
+    const bareRow = row(list, 'bare CLI `claude -p "<flattened history>"` (spawn → result)');
+    apiRow.against = { baseline: bareRow, target: 0.2 };
+    const history: ChatMessage[] = [];
+    let session = '';
+    for (let i = 0; i < SHORT; i++) {
+      history.push({ role: 'user', content: `compat history turn ${i + 1}` });
+      const answer = await completionText(history);
+      history.push({ role: 'assistant', content: answer.text });
+      if (session && answer.session !== session) throw new Error('the re-sent history started a new session');
+      session = answer.session;
+    }
+    const apiMarks: string[] = [];
+    await alternate(
+      N_FOLLOW,
+      async (i) => {
+        apiMarks.push(`e-api-${i}`);
+        const asked: ChatMessage[] = [...history, { role: 'user', content: `[bench:e-api-${i}] and then?` }];
+        const t0 = performance.now();
+        const answer = await completionText(asked);
+        apiRow.samples.push(performance.now() - t0);
+        if (answer.session !== session) throw new Error('a follow-up did not land on the live session');
+        history.push(asked.at(-1)!, { role: 'assistant', content: answer.text });
+      },
+      async (i) => {
+        const prompt = flattenHistory([...history, { role: 'user', content: `[bench:e-bare-${i}] and then?` }]);
+        const run = await runCli(coldArgs(prompt), { env, cwd: freshDir() });
+        bareRow.samples.push(run.resultMs);
+      },
+    );
+    historyOf(apiRow, apiMarks);
+    await deleteSession(session);
+    await quiet(configDir);
+    log('(e) follow-up done');
+  }
+
+  // (f) First text of a streamed completion for a new conversation, against the bare CLI's first text delta.
+  {
+    const list = section('(f) First streamed text, /v1/chat/completions, new conversation (request → first text)');
+    const apiRow = row(list, 'API: POST /v1/chat/completions stream → first content delta');
+    const bareRow = row(list, 'bare CLI cold, --include-partial-messages (spawn → first text_delta)');
+    apiRow.against = { baseline: bareRow, target: 1.1 };
+    await alternate(
+      N_COLD,
+      async (i) => {
+        const t0 = performance.now();
+        const res = await completion([{ role: 'user', content: `[bench:f-api-${i}] hello` }], true);
+        const run = await readCompletionStream(res, t0);
+        apiRow.samples.push(run.firstTextMs);
+        await deleteSession(res.headers.get('x-session-name')!);
+        await quiet(configDir);
+      },
+      async (i) => {
+        const run = await runCli(coldArgs(`[bench:f-bare-${i}] hello`, true), { env, cwd: freshDir() });
+        bareRow.samples.push(run.firstTextMs ?? Number.NaN);
+      },
+    );
+    log('(f) done');
+  }
 
   await createSession('live-long');
   await createSession('twin-long');
