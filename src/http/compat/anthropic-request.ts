@@ -7,6 +7,8 @@ import {
   contentText,
   invalid,
   isAbsent,
+  NO_CLIENT_TOOLS,
+  NO_SAMPLING,
   objectBody,
   ok,
   onlyDefault,
@@ -20,9 +22,6 @@ import {
 } from './params.js';
 import { paramError } from './wire-errors.js';
 
-const NO_CLIENT_TOOLS =
-  "client-side tools are not supported: Claude Code runs its own tools in the session's workspace (their steps are in x_claude_code.steps)";
-const NO_SAMPLING = 'Claude Code does not let a request set sampling; only the default value is accepted';
 /** Fields a text block may carry; cache_control is accepted because Claude Code places its own cache breakpoints. */
 const TEXT_BLOCK_KEYS = ['type', 'text', 'cache_control', 'citations'] as const;
 

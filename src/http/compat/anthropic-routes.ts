@@ -1,14 +1,14 @@
 // POST /v1/messages and /v1/messages/count_tokens: the Anthropic Messages API on live sessions, whole or streamed as its SSE events.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { TurnResult } from '../../engine/events.js';
 import type { ConversationTurn } from '../../sessions/conversations.js';
-import { watchClient } from '../routes/chat.js';
+import type { FrameStream } from '../sse.js';
 import { anthropicCall, countCall } from './anthropic-request.js';
-import { answerHeaders, startTurn, wantsSteps, type CompatContext } from './context.js';
+import { streamAnswer, wholeAnswer, type StreamFrames } from './answer.js';
+import type { CompatContext } from './context.js';
 import { chooseModel } from './models.js';
 import type { CompatCall } from './params.js';
-import { openFrameStream } from './stream.js';
-import { anthropicStop, anthropicUsage, eventsOf, extension, resultOf, StepLog, whenRunning } from './turn-output.js';
+import { anthropicStop, anthropicUsage, extension } from './turn-output.js';
 import { wireError } from './wire-errors.js';
 
 const messageId = (conv: ConversationTurn) => `msg_${conv.chat.turn.id.replace(/-/g, '')}`;
@@ -26,65 +26,31 @@ function message(conv: ConversationTurn, call: CompatCall, content: string, resu
   };
 }
 
-async function create(ctx: CompatContext, request: FastifyRequest, reply: FastifyReply, call: CompatCall) {
-  const conv = await startTurn(ctx, request, call);
-  const unwatch = watchClient(reply, conv.chat.turn, ctx.config.engine.chatDisconnect === 'interrupt');
-  try {
-    const result = await resultOf(conv);
-    await conv.chat.recorded;
-    const { log, text } = StepLog.of(await eventsOf(conv));
-    const content = wantsSteps(request) ? text + result.content : result.content;
-    await conv.answered(content);
-    reply.headers(answerHeaders(conv));
-    return { ...message(conv, call, content, result), x_claude_code: extension(conv, result, log.steps) };
-  } finally {
-    unwatch();
-  }
-}
-
-async function stream(ctx: CompatContext, request: FastifyRequest, reply: FastifyReply, call: CompatCall) {
-  const conv = await startTurn(ctx, request, call);
-  await whenRunning(conv);
-  const turn = conv.chat.turn;
-  const out = openFrameStream(reply, answerHeaders(conv), ctx.config.engine.heartbeatMs);
-  const send = (type: string, data: object) =>
-    out.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
-  const steps = new StepLog();
-  const withSteps = wantsSteps(request);
-  let sent = '';
-  let result: TurnResult | undefined;
-  try {
-    await send('message_start', { message: message(conv, call, '', undefined) });
-    await send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
-    await send('ping', {});
-    for await (const { event } of turn.events(-1, out.gone)) {
-      const line = steps.add(event);
-      const text = event.type === 'text' ? event.text : withSteps ? line : undefined;
-      if (text) {
-        sent += text;
-        await send('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
-      }
-      if (event.type === 'result') {
-        result = event;
+/** The Messages stream: message_start, one text block's start/deltas/stop, message_delta, message_stop. */
+function eventFrames(call: CompatCall, requestId: string) {
+  return (conv: ConversationTurn, out: FrameStream): StreamFrames => {
+    const send = (type: string, data: object) =>
+      out.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    return {
+      async start() {
+        await send('message_start', { message: message(conv, call, '', undefined) });
+        await send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+        await send('ping', {});
+      },
+      text: (text) => send('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
+      async result(result, steps) {
         await send('content_block_stop', { index: 0 });
         await send('message_delta', {
-          delta: { stop_reason: anthropicStop(event), stop_sequence: null },
-          usage: anthropicUsage(event),
-          x_claude_code: extension(conv, event, steps.steps),
+          delta: { stop_reason: anthropicStop(result), stop_sequence: null },
+          usage: anthropicUsage(result),
+          x_claude_code: extension(conv, result, steps),
         });
         await send('message_stop', {});
-      }
-      if (event.type === 'error')
-        await send('error', { error: wireError('anthropic', event.problem, request.id).error as object });
-    }
-  } finally {
-    out.end();
-    if (out.gone.aborted && !turn.finished && ctx.config.engine.chatDisconnect === 'interrupt')
-      turn.interrupt('client');
-    await conv.chat.recorded;
-    await (result ? conv.answered(sent) : conv.failed());
-  }
-  return reply;
+      },
+      error: (problem) => send('error', { error: wireError('anthropic', problem, requestId).error as object }),
+      end: async () => undefined,
+    };
+  };
 }
 
 export default async function anthropicRoutes(app: FastifyInstance, ctx: CompatContext): Promise<void> {
@@ -102,7 +68,9 @@ export default async function anthropicRoutes(app: FastifyInstance, ctx: CompatC
     },
     async (request, reply) => {
       const call = anthropicCall(request.body);
-      return call.stream ? stream(ctx, request, reply, call) : create(ctx, request, reply, call);
+      if (call.stream) return streamAnswer(ctx, request, reply, call, eventFrames(call, request.id));
+      const { conv, result, content, steps } = await wholeAnswer(ctx, request, reply, call);
+      return { ...message(conv, call, content, result), x_claude_code: extension(conv, result, steps) };
     },
   );
 

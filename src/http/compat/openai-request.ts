@@ -8,6 +8,8 @@ import {
   contentText,
   invalid,
   isAbsent,
+  NO_CLIENT_TOOLS,
+  NO_SAMPLING,
   objectBody,
   ok,
   onlyDefault,
@@ -21,10 +23,6 @@ import {
   type ParamCheck,
 } from './params.js';
 import { paramError } from './wire-errors.js';
-
-const NO_CLIENT_TOOLS =
-  "client-side tools are not supported: Claude Code runs its own tools in the session's workspace (their steps are in x_claude_code.steps)";
-const NO_SAMPLING = 'Claude Code does not let a request set sampling; only the default value is accepted';
 
 /** Every parameter of POST /v1/chat/completions (docs/compat.md has the table). */
 const CHECKS: Record<string, ParamCheck> = {

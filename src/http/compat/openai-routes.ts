@@ -1,100 +1,40 @@
 // POST /v1/chat/completions: the OpenAI Chat Completions API on live sessions, whole or streamed as chat.completion.chunk frames.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { TurnResult } from '../../engine/events.js';
+import type { FastifyInstance } from 'fastify';
 import type { ConversationTurn } from '../../sessions/conversations.js';
-import { watchClient } from '../routes/chat.js';
-import { answerHeaders, startTurn, wantsSteps, type CompatContext } from './context.js';
+import type { FrameStream } from '../sse.js';
+import { streamAnswer, wholeAnswer, type StreamFrames } from './answer.js';
+import type { CompatContext } from './context.js';
 import { openAiCall } from './openai-request.js';
 import type { CompatCall } from './params.js';
-import { openFrameStream } from './stream.js';
-import {
-  eventsOf,
-  extension,
-  openAiFinish,
-  openAiUsage,
-  resultOf,
-  StepLog,
-  whenRunning,
-  type Step,
-} from './turn-output.js';
+import { extension, openAiFinish, openAiUsage } from './turn-output.js';
 import { wireError } from './wire-errors.js';
 
 const completionId = (conv: ConversationTurn) => `chatcmpl-${conv.chat.turn.id}`;
 const createdOf = (conv: ConversationTurn) => Math.floor(conv.chat.turn.createdAt / 1000);
 
-async function complete(ctx: CompatContext, request: FastifyRequest, reply: FastifyReply, call: CompatCall) {
-  const conv = await startTurn(ctx, request, call);
-  const unwatch = watchClient(reply, conv.chat.turn, ctx.config.engine.chatDisconnect === 'interrupt');
-  try {
-    const result = await resultOf(conv);
-    await conv.chat.recorded;
-    const { log, text } = StepLog.of(await eventsOf(conv));
-    const content = wantsSteps(request) ? text + result.content : result.content;
-    await conv.answered(content);
-    reply.headers(answerHeaders(conv));
-    return {
+/** `chat.completion.chunk` frames, ended by `data: [DONE]`; usage last when `stream_options.include_usage`. */
+function chunkFrames(call: CompatCall, requestId: string) {
+  return (conv: ConversationTurn, out: FrameStream): StreamFrames => {
+    const base = {
       id: completionId(conv),
-      object: 'chat.completion',
+      object: 'chat.completion.chunk',
       created: createdOf(conv),
-      model: result.model ?? call.model,
-      choices: [
-        {
-          index: 0,
-          message: { role: 'assistant', content, refusal: null, annotations: [] },
-          finish_reason: openAiFinish(result),
-          logprobs: null,
-        },
-      ],
-      usage: openAiUsage(result),
-      system_fingerprint: null,
-      x_claude_code: extension(conv, result, log.steps),
+      model: call.model,
     };
-  } finally {
-    unwatch();
-  }
-}
-
-async function streamCompletion(ctx: CompatContext, request: FastifyRequest, reply: FastifyReply, call: CompatCall) {
-  const conv = await startTurn(ctx, request, call);
-  await whenRunning(conv);
-  const turn = conv.chat.turn;
-  const out = openFrameStream(reply, answerHeaders(conv), ctx.config.engine.heartbeatMs);
-  const base = { id: completionId(conv), object: 'chat.completion.chunk', created: createdOf(conv), model: call.model };
-  const chunk = (delta: object, finish: string | null = null, extra: object = {}) =>
-    out.write(
-      `data: ${JSON.stringify({ ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...extra })}\n\n`,
-    );
-  const steps = new StepLog();
-  const withSteps = wantsSteps(request);
-  let sent = '';
-  let result: TurnResult | undefined;
-  try {
-    await chunk({ role: 'assistant', content: '' });
-    for await (const { event } of turn.events(-1, out.gone)) {
-      const line = steps.add(event);
-      const text = event.type === 'text' ? event.text : withSteps ? line : undefined;
-      if (text) {
-        sent += text;
-        await chunk({ content: text });
-      }
-      if (event.type === 'result') {
-        result = event;
-        await chunk({}, openAiFinish(event), { x_claude_code: extension(conv, event, steps.steps as Step[]) });
-        if (call.includeUsage)
-          await out.write(`data: ${JSON.stringify({ ...base, choices: [], usage: openAiUsage(event) })}\n\n`);
-      }
-      if (event.type === 'error')
-        await out.write(`data: ${JSON.stringify(wireError('openai', event.problem, request.id))}\n\n`);
-    }
-    await out.write('data: [DONE]\n\n');
-  } finally {
-    out.end();
-    if (out.gone.aborted && !turn.finished && ctx.config.engine.chatDisconnect === 'interrupt')
-      turn.interrupt('client');
-    await conv.chat.recorded;
-    await (result ? conv.answered(sent) : conv.failed());
-  }
-  return reply;
+    const data = (value: object) => out.write(`data: ${JSON.stringify(value)}\n\n`);
+    const chunk = (delta: object, finish: string | null = null, extra: object = {}) =>
+      data({ ...base, choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }], ...extra });
+    return {
+      start: () => chunk({ role: 'assistant', content: '' }),
+      text: (content) => chunk({ content }),
+      async result(result, steps) {
+        await chunk({}, openAiFinish(result), { x_claude_code: extension(conv, result, steps) });
+        if (call.includeUsage) await data({ ...base, choices: [], usage: openAiUsage(result) });
+      },
+      error: (problem) => data(wireError('openai', problem, requestId)),
+      end: () => out.write('data: [DONE]\n\n'),
+    };
+  };
 }
 
 export default async function openAiRoutes(app: FastifyInstance, ctx: CompatContext): Promise<void> {
@@ -112,7 +52,25 @@ export default async function openAiRoutes(app: FastifyInstance, ctx: CompatCont
     },
     async (request, reply) => {
       const call = openAiCall(request.body);
-      return call.stream ? streamCompletion(ctx, request, reply, call) : complete(ctx, request, reply, call);
+      if (call.stream) return streamAnswer(ctx, request, reply, call, chunkFrames(call, request.id));
+      const { conv, result, content, steps } = await wholeAnswer(ctx, request, reply, call);
+      return {
+        id: completionId(conv),
+        object: 'chat.completion',
+        created: createdOf(conv),
+        model: result.model ?? call.model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content, refusal: null, annotations: [] },
+            finish_reason: openAiFinish(result),
+            logprobs: null,
+          },
+        ],
+        usage: openAiUsage(result),
+        system_fingerprint: null,
+        x_claude_code: extension(conv, result, steps),
+      };
     },
   );
 }

@@ -6,6 +6,10 @@ import { paramError } from './wire-errors.js';
 
 export type Body = Record<string, unknown>;
 
+export const NO_CLIENT_TOOLS =
+  "client-side tools are not supported: Claude Code runs its own tools in the session's workspace (their steps are in x_claude_code.steps)";
+export const NO_SAMPLING = 'Claude Code does not let a request set sampling; only the default value is accepted';
+
 /** A parameter's check: undefined = accepted; a string = why it is refused. */
 export type ParamCheck = (value: unknown, body: Body) => string | undefined;
 

@@ -1,5 +1,5 @@
 // What a compatible answer carries from the turn: its tool steps (extension field and readable text), usage and stop reason.
-import type { NumberedEvent, TurnEvent, TurnResult } from '../../engine/events.js';
+import type { TurnEvent, TurnResult } from '../../engine/events.js';
 import type { ConversationTurn } from '../../sessions/conversations.js';
 
 /** One tool call Claude Code made in the turn, with its outcome. */
@@ -29,25 +29,11 @@ export class StepLog {
     }
     return undefined;
   }
-
-  static of(events: NumberedEvent[]): { log: StepLog; text: string } {
-    const log = new StepLog();
-    let text = '';
-    for (const e of events) text += log.add(e.event) ?? '';
-    return { log, text };
-  }
 }
 
 function clip(text: string, max: number): string {
   const one = text.replace(/\s+/g, ' ').trim();
   return one.length > max ? `${one.slice(0, max)}…` : one;
-}
-
-/** Every event the turn logged (it has ended). */
-export async function eventsOf(conv: ConversationTurn): Promise<NumberedEvent[]> {
-  const out: NumberedEvent[] = [];
-  for await (const e of conv.chat.turn.events(-1)) out.push(e);
-  return out;
 }
 
 /** The documented extension field `x_claude_code` of both formats. */
@@ -64,27 +50,6 @@ export function extension(conv: ConversationTurn, result: TurnResult | undefined
     steps,
     denials: result?.denials ?? [],
   };
-}
-
-/** Waits for the turn's result; a failed turn releases the conversation so a retry may continue the same session. */
-export async function resultOf(conv: ConversationTurn): Promise<TurnResult> {
-  try {
-    return await conv.chat.turn.done;
-  } catch (err) {
-    await conv.chat.recorded;
-    await conv.failed();
-    throw err;
-  }
-}
-
-/** Waits until the turn runs; one that ended without running is thrown as a plain error response. */
-export async function whenRunning(conv: ConversationTurn): Promise<void> {
-  const turn = conv.chat.turn;
-  await turn.whenStarted();
-  if (turn.finished && turn.lastEventId < 0 && turn.error) {
-    await conv.failed();
-    throw turn.error;
-  }
 }
 
 export function openAiUsage(r: TurnResult) {

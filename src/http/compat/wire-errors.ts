@@ -1,6 +1,6 @@
 // Errors in the wire formats of the compatible endpoints: OpenAI `{error:{message,type,param,code}}`, Anthropic `{type:"error",error:{type,message}}`.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ProblemDoc } from '../../problems.js';
+import { problemType, type ProblemDoc } from '../../problems.js';
 import { HttpProblem } from '../problem.js';
 import { problemOf } from '../plugins/problems.js';
 
@@ -65,8 +65,9 @@ export function sendWireError(error: unknown, request: FastifyRequest, reply: Fa
   if (unexpected) request.log.error({ err: error }, 'unhandled error');
   else if (doc.status >= 500) request.log.warn({ problem: doc.type, detail: doc.detail }, 'request failed');
   if (reply.sent || reply.raw.headersSent) return reply;
-  // The official clients retry a 429 with back-off; one without Retry-After (a spent budget) will not pass by waiting.
-  const final = doc.status === 429 && headers['Retry-After'] === undefined ? { 'x-should-retry': 'false' } : {};
+  // The official clients retry 409 and 429 with back-off: say so when waiting cannot help (a spent budget, a template mismatch).
+  const waitHelps = headers['Retry-After'] !== undefined || doc.type === problemType('session-busy');
+  const final = (doc.status === 409 || doc.status === 429) && !waitHelps ? { 'x-should-retry': 'false' } : {};
   return reply
     .code(doc.status)
     .headers({ ...headers, ...final })

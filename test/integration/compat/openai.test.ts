@@ -213,6 +213,32 @@ describe('POST /v1/chat/completions (openai client)', () => {
     expect(after).toBe(sessionsBefore);
   });
 
+  it('raises InternalServerError for a failed turn, an error frame when streamed, and a retry continues the session', async () => {
+    const history: Msg[] = [{ role: 'user', content: 'oa-fail-base' }];
+    const first = await client().chat.completions.create({ model: 'sonnet', messages: history });
+    const name = (first as any).x_claude_code.session;
+    const asked: Msg[] = [
+      ...history,
+      { role: 'assistant', content: first.choices[0]!.message.content! },
+      { role: 'user', content: 'oa-fails now' },
+    ];
+    ctx.model.script({ match: 'oa-fails', steps: [{ error: { status: 500 } }] });
+    const err = await client()
+      .chat.completions.create({ model: 'sonnet', messages: asked })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(OpenAI.InternalServerError);
+    expect((err as InstanceType<typeof OpenAI.InternalServerError>).status).toBe(502);
+    expect((err as InstanceType<typeof OpenAI.InternalServerError>).code).toBe('api_error');
+    const stream = await client().chat.completions.create({ model: 'sonnet', messages: asked, stream: true });
+    const consume = async () => {
+      for await (const chunk of stream) expect(chunk.object).toBe('chat.completion.chunk');
+    };
+    await expect(consume()).rejects.toBeInstanceOf(OpenAI.APIError);
+    ctx.model.reset(); // the model answers again
+    const retry = await client().chat.completions.create({ model: 'sonnet', messages: asked });
+    expect((retry as any).x_claude_code).toMatchObject({ session: name, session_continued: true });
+  });
+
   it('raises RateLimitError (429, not to be retried) when the key has spent its budget, and creates no session', async () => {
     const created = await ctx.t.request('/api/v1/keys', {
       method: 'POST',
