@@ -168,6 +168,7 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
       })
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Anthropic.ConflictError);
+    expect((err as InstanceType<typeof Anthropic.ConflictError>).headers?.get('x-should-retry')).toBe('false');
     expect((await session('an-templated')).totals.turns).toBe(1);
   });
 
