@@ -9,7 +9,12 @@ import { cliProcesses } from '../../support/processes.js';
 import { KEYS } from '../../support/server.js';
 
 // Each key may send 40 requests a minute: the last test spends the rest of the second key's.
-const ctx = useTestServer({ RATE_LIMIT_REQUESTS: '40', RATE_LIMIT_WINDOW: '60' });
+const ctx = useTestServer({
+  RATE_LIMIT_REQUESTS: '40',
+  RATE_LIMIT_WINDOW: '60',
+  MAX_LIVE_SESSIONS: '3',
+  MAX_CONCURRENT_TURNS: '3',
+});
 
 function client(key: string = KEYS[0], headers: Record<string, string> = {}) {
   return new Anthropic({ apiKey: key, baseURL: ctx.t.url, maxRetries: 0, defaultHeaders: headers });
@@ -99,6 +104,16 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
       messages: [{ role: 'user', content: 'count these words please' }],
     });
     expect(counted.input_tokens).toBeGreaterThan(0);
+    await expect(
+      client().messages.countTokens({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] }),
+    ).rejects.toBeInstanceOf(Anthropic.NotFoundError);
+    await expect(
+      client().messages.countTokens({
+        model: 'sonnet',
+        messages: [{ role: 'user', content: 'x' }],
+        tools: [{ name: 'f', input_schema: { type: 'object' } }],
+      }),
+    ).rejects.toBeInstanceOf(Anthropic.BadRequestError);
   });
 
   it('lists models in the Anthropic form', async () => {

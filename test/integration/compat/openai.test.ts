@@ -9,7 +9,12 @@ import { cliProcesses } from '../../support/processes.js';
 import { KEYS } from '../../support/server.js';
 
 const ADMIN_KEY = 'compat-admin-key-0001';
-const ctx = useTestServer({ MAX_SESSIONS_PER_USER: '20', ADMIN_API_KEYS: ADMIN_KEY });
+const ctx = useTestServer({
+  MAX_SESSIONS_PER_USER: '20',
+  MAX_LIVE_SESSIONS: '3',
+  MAX_CONCURRENT_TURNS: '3',
+  ADMIN_API_KEYS: ADMIN_KEY,
+});
 
 function client(key: string = KEYS[0], headers: Record<string, string> = {}) {
   return new OpenAI({ apiKey: key, baseURL: `${ctx.t.url}/v1`, maxRetries: 0, defaultHeaders: headers });
@@ -117,6 +122,14 @@ describe('POST /v1/chat/completions (openai client)', () => {
     // A stateful client sends only its new message: the named session holds the conversation.
     await named.chat.completions.create({ model: 'sonnet', messages: [{ role: 'user', content: 'oa-named second' }] });
     expect((await session('oa-named')).totals.turns).toBe(2);
+    // The same name from another key is that key's own session.
+    const other = await client(KEYS[1], { 'X-Session-Name': 'oa-named' }).chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'oa-named other key' }],
+    });
+    expect((other as any).x_claude_code).toMatchObject({ session: 'oa-named', session_created: true });
+    expect((await session('oa-named', KEYS[1])).totals.turns).toBe(1);
+    expect((await session('oa-named')).totals.turns).toBe(2);
   });
 
   it('starts a new session for an unknown or edited history, framing the earlier turns, and never crosses keys', async () => {
@@ -157,6 +170,32 @@ describe('POST /v1/chat/completions (openai client)', () => {
       messages: [...history, { role: 'user', content: 'oa-hist mine' }],
     });
     expect((mine as any).x_claude_code).toMatchObject({ session: aExt.session, session_continued: true });
+  });
+
+  it('lets one of two concurrent requests extending the same answer continue the session; the other starts its own', async () => {
+    const first = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [{ role: 'user', content: 'oa-fork base' }],
+    });
+    const base: Msg[] = [
+      { role: 'user', content: 'oa-fork base' },
+      { role: 'assistant', content: first.choices[0]!.message.content! },
+    ];
+    const [a, b] = await Promise.all(
+      ['oa-fork left', 'oa-fork right'].map((content) =>
+        client().chat.completions.create({ model: 'sonnet', messages: [...base, { role: 'user', content }] }),
+      ),
+    );
+    const exts = [a, b].map((r) => (r as any).x_claude_code);
+    expect(exts.filter((e) => e.session_continued)).toHaveLength(1);
+    expect(exts.filter((e) => e.session_created)).toHaveLength(1);
+    expect(exts.find((e) => e.session_continued).session).toBe((first as any).x_claude_code.session);
+    // An older point of a conversation (a regenerate) never rewinds the live session.
+    const again = await client().chat.completions.create({
+      model: 'sonnet',
+      messages: [...base, { role: 'user', content: 'oa-fork left' }],
+    });
+    expect((again as any).x_claude_code.session_created).toBe(true);
   });
 
   it('honours max_tokens as the output limit of each model call', async () => {
