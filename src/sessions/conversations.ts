@@ -126,14 +126,16 @@ export class ConversationService {
     } else if (earlier.length > 0) {
       ({ session, claimed } = await this.claimHead(scope, digestOf(earlier), req.template));
     }
-    const message = session || earlier.length === 0 ? latest.join('\n\n') : framedHistory(earlier, latest);
+    // A session that has answered before holds the conversation; a new (or unused) one gets the history framed.
+    const holdsHistory = session !== undefined && session.turns > 0;
+    const message = holdsHistory || earlier.length === 0 ? latest.join('\n\n') : framedHistory(earlier, latest);
     if (message.length > this.maxMessageChars) {
       if (claimed) await this.store.conversations.setHead(claimed);
       throw new ProblemError(
         413,
         'message-too-long',
         'Message too long',
-        `What Claude Code would be sent is ${message.length} characters, more than MAX_MESSAGE_CHARS (${this.maxMessageChars})${session ? '' : ': a history this server does not know is sent whole to a new session'}.`,
+        `What Claude Code would be sent is ${message.length} characters, more than MAX_MESSAGE_CHARS (${this.maxMessageChars})${holdsHistory ? '' : ': a history this server does not know is sent whole to a new session'}.`,
       );
     }
     if (!session) {
