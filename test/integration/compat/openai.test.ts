@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../../support/fixture.js';
+import { eventually } from '../../support/wait.js';
 import { promptTexts } from '../../support/model-server.js';
 import { cliProcesses } from '../../support/processes.js';
 import { KEYS } from '../../support/server.js';
@@ -82,6 +83,13 @@ describe('POST /v1/chat/completions (openai client)', () => {
     const follow = ctx.model.mainRequests().find((r) => r.prompt === 'oa-read-note now')!;
     expect(promptTexts(follow)).toEqual(['please oa-write-note', 'oa-read-note now']);
     expect(next.id).not.toBe(data.id);
+    // Audited like every other turn, with the key and request id.
+    const rows = await eventually(async () => {
+      const res = await ctx.t.request('/api/v1/audit?action=compat.chat_completions');
+      const body = await res.json();
+      return body.data.length >= 2 ? body.data : undefined;
+    });
+    expect(rows.map((r: { request_id: string }) => r.request_id)).toContain(response.headers.get('x-request-id'));
   });
 
   it('streams chat.completion.chunk frames, ends with [DONE], and honours include_usage', async () => {
@@ -256,6 +264,11 @@ describe('POST /v1/chat/completions (openai client)', () => {
       .catch((e: unknown) => e);
     expect(blocked).toBeInstanceOf(OpenAI.UnprocessableEntityError);
     expect((blocked as InstanceType<typeof OpenAI.UnprocessableEntityError>).code).toBe('moderation_blocked');
+    const forbidden = await client(KEYS[0], { 'X-Tenant': 'local' })
+      .chat.completions.create({ model: 'sonnet', messages: msg })
+      .catch((e: unknown) => e);
+    expect(forbidden).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect((forbidden as InstanceType<typeof OpenAI.PermissionDeniedError>).code).toBe('tenant_forbidden');
     const after = (await (await ctx.t.request('/api/v1/sessions?limit=100')).json()).meta.pagination.total;
     expect(after).toBe(sessionsBefore);
   });
