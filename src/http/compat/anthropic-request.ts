@@ -112,18 +112,11 @@ export function anthropicCall(raw: unknown): CompatCall {
   };
 }
 
-/** Validates a count_tokens body: what to count. */
+/** Validates a count_tokens body: what to count (the messages as /v1/messages takes them). */
 export function countCall(raw: unknown): { model: string; system: string | undefined; messages: CountMessage[] } {
   const body = objectBody(raw);
   checkParams(body, COUNT_CHECKS);
   const model = requiredString(body, 'model');
-  if (!Array.isArray(body.messages) || body.messages.length === 0)
-    throw invalid('messages', 'required, a non-empty array');
-  const messages = (body.messages as unknown[]).map((raw: unknown, i): CountMessage => {
-    const m = raw as Body | null;
-    if (m?.role !== 'user' && m?.role !== 'assistant')
-      throw invalid(`messages[${i}].role`, 'must be user or assistant');
-    return { role: m.role, content: contentText(m.content, `messages[${i}].content`, blockRefusal, TEXT_BLOCK_KEYS) };
-  });
+  const messages = messagesOf(body.messages).map((m): CountMessage => ({ role: m.role, content: m.text }));
   return { model, system: systemOf(body.system), messages };
 }
