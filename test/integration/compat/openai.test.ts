@@ -264,6 +264,9 @@ describe('POST /v1/chat/completions (openai client)', () => {
       .catch((e: unknown) => e);
     expect(blocked).toBeInstanceOf(OpenAI.UnprocessableEntityError);
     expect((blocked as InstanceType<typeof OpenAI.UnprocessableEntityError>).code).toBe('moderation_blocked');
+    await expect(client().embeddings.create({ model: 'sonnet', input: 'x' })).rejects.toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
     const forbidden = await client(KEYS[0], { 'X-Tenant': 'local' })
       .chat.completions.create({ model: 'sonnet', messages: msg })
       .catch((e: unknown) => e);
