@@ -15,7 +15,16 @@ import type { TurnSecurity } from '../security/turn-policy.js';
 import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
-import { createWorkspace, removeWorkspace, resolveWorkingDir, WorkspaceError } from '../workspace/paths.js';
+import type { Dir } from '../workspace/anchor.js';
+import type { OpenWorkspace } from '../workspace/files.js';
+import {
+  checkWorkingDir,
+  createWorkspace,
+  removeWorkspace,
+  resolveWorkingDir,
+  WorkspaceError,
+} from '../workspace/paths.js';
+import { openAnchored, type Anchor, type AnchoredFolder } from '../workspace/session-dirs.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -94,13 +103,18 @@ export class SessionService {
     }
     if (await this.store.sessions.findByName(tenant, input.name)) throw this.duplicate(input.name);
     const workspace = await createWorkspace(this.config.approvedDirectory, tenant, input.name);
+    const cwd = workingDir ?? workspace;
     try {
       return await this.store.sessions.create({
         id: randomUUID(),
         owner: tenant,
         name: input.name,
-        workspace,
-        working_dir: workingDir ?? workspace,
+        workspace: workspace.path,
+        workspace_dev: workspace.anchor.dev,
+        workspace_ino: workspace.anchor.ino,
+        working_dir: cwd.path,
+        working_dir_dev: cwd.anchor.dev,
+        working_dir_ino: cwd.anchor.ino,
         status: 'pending',
         claude_session_id: null,
         options: options as Record<string, unknown>,
@@ -134,12 +148,12 @@ export class SessionService {
     await this.engine.closeSession(row.id);
     await this.store.sessions.delete(row.id);
     await this.security?.forget(row.id);
-    if (purge) await removeWorkspace(this.config.approvedDirectory, row.workspace);
+    if (purge) await removeWorkspace(this.config.approvedDirectory, folderOf(row, 'workspace'));
   }
 
   async changeWorkingDir(tenant: string, name: string, candidate: string): Promise<SessionRow> {
     const row = await this.get(tenant, name);
-    const dir = await this.workingDir(tenant, candidate);
+    const dir = await this.workingDir(tenant, candidate, row.id);
     if (this.engine.currentTurn(row.id)) {
       throw new ProblemError(
         409,
@@ -148,7 +162,11 @@ export class SessionService {
         'A turn is running on this session; change the working directory after it ends.',
       );
     }
-    const updated = await this.store.sessions.update(row.id, { working_dir: dir });
+    const updated = await this.store.sessions.update(row.id, {
+      working_dir: dir.path,
+      working_dir_dev: dir.anchor.dev,
+      working_dir_ino: dir.anchor.ino,
+    });
     await this.engine.restartSession(row.id);
     return updated ?? row;
   }
@@ -159,6 +177,8 @@ export class SessionService {
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
     await this.security?.admit(tenant, input, caller.keyBudgetUsd);
+    // A folder swapped or moved since it was made refuses the turn before it is queued (and again at launch).
+    await (await this.openWorkingDir(row)).close();
     if (row.template !== null) this.templateLayer(row.template, [row.options as SessionOptions, overrides], 409);
     const turn = this.engine.submit({
       sessionId: row.id,
@@ -194,16 +214,20 @@ export class SessionService {
     const session = row.options as SessionOptions;
     const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
     const effective = resolveOptions(this.config.claude, [template, session, overrides]);
-    const policy = await this.security?.processPolicy(row.id, row.working_dir, this.cliEnv);
+    // The working directory reopened by anchor: the process's cwd and the guard's root are its checked real path.
+    const cwd = await this.openWorkingDir(row);
+    const workingDir = cwd.real;
+    await cwd.close();
+    const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () => this.openWorkingDir(row));
     return {
       options: toSdkOptions(effective, {
-        cwd: row.working_dir,
+        cwd: workingDir,
         cliPath: this.config.claude.cliPath,
         env: policy?.env ?? this.cliEnv,
         ...policy,
       }),
       guard: policy?.guard,
-      optionsKey: optionsKey(effective, row.working_dir),
+      optionsKey: optionsKey(effective, workingDir),
       claudeSessionId: row.claude_session_id ?? randomUUID(),
       resume: row.claude_session_id !== null,
       costBaseline: row.claude_cost_total,
@@ -306,9 +330,78 @@ export class SessionService {
     }
   }
 
-  private async workingDir(tenant: string, candidate: string): Promise<string> {
+  /**
+   * The session's workspace as file operations open it: from APPROVED_DIRECTORY by anchor, every time (see
+   * OpenWorkspace). A folder that is no longer the one made for the session answers 409 `workspace-moved`.
+   */
+  workspaceOf(row: SessionRow): OpenWorkspace {
+    return () => this.openFolder(row, 'workspace');
+  }
+
+  /**
+   * The session's working directory, opened from APPROVED_DIRECTORY by anchor and checked (the working-directory
+   * rules too, when it is not the session's own workspace): what a Claude Code process of the session runs in and
+   * its guard's root. The caller closes it. 409 `workspace-moved` when it is no longer the folder recorded,
+   * 409 `working-dir-refused` when it now breaks the rules (e.g. another session's workspace was made inside it).
+   */
+  async openWorkingDir(row: SessionRow): Promise<Dir> {
+    const dir = await this.openFolder(row, 'working_dir');
+    if (row.working_dir === row.workspace) return dir;
     try {
-      return await resolveWorkingDir(this.config.approvedDirectory, tenant, candidate);
+      await checkWorkingDir(dir.base, dir.real, row.owner, this.holders(row.id));
+      return dir;
+    } catch (err) {
+      await dir.close();
+      if (err instanceof WorkspaceError)
+        throw new ProblemError(409, 'working-dir-refused', 'Working directory refused', sentence(err.message));
+      throw err;
+    }
+  }
+
+  /** Opens the workspace or working directory by anchor, recording the anchor of a row made before anchors were. */
+  private async openFolder(row: SessionRow, which: 'workspace' | 'working_dir'): Promise<Dir> {
+    const folder = folderOf(row, which);
+    const what = which === 'workspace' ? "the session's workspace folder" : "the session's working directory";
+    let opened;
+    try {
+      opened = await openAnchored(this.config.approvedDirectory, folder, what);
+    } catch (err) {
+      if (err instanceof WorkspaceError && err.reason === 'moved')
+        throw new ProblemError(
+          409,
+          'workspace-moved',
+          'Workspace folder changed',
+          `${sentence(err.message)} Restore the folder or delete the session.`,
+        );
+      throw err;
+    }
+    if (folder.anchor === null) {
+      try {
+        await this.store.sessions.update(row.id, {
+          [`${which}_dev`]: opened.anchor.dev,
+          [`${which}_ino`]: opened.anchor.ino,
+          updated_at: row.updated_at,
+        });
+      } catch (err) {
+        await opened.dir.close();
+        throw err;
+      }
+    }
+    return opened.dir;
+  }
+
+  /** Sessions (but `except`) whose workspace is one of the paths or lies below a folder: the working-directory rule. */
+  private holders(except?: string) {
+    return (paths: string[], below: string) => this.store.sessions.workspacesAt(paths, below, except);
+  }
+
+  private async workingDir(
+    tenant: string,
+    candidate: string,
+    sessionId?: string,
+  ): Promise<AnchoredFolder & { anchor: Anchor }> {
+    try {
+      return await resolveWorkingDir(this.config.approvedDirectory, tenant, candidate, this.holders(sessionId));
     } catch (err) {
       if (err instanceof WorkspaceError) {
         throw new ProblemError(422, 'validation-failed', 'Validation failed', err.message, {
@@ -322,4 +415,16 @@ export class SessionService {
   private duplicate(name: string): ProblemError {
     return new ProblemError(409, 'conflict', 'Conflict', `A session named ${JSON.stringify(name)} already exists.`);
   }
+}
+
+/** The stored workspace or working directory of a session, with its anchor (null when not recorded yet). */
+function folderOf(row: SessionRow, which: 'workspace' | 'working_dir'): AnchoredFolder {
+  const dev = row[`${which}_dev`];
+  const ino = row[`${which}_ino`];
+  return { path: row[which], anchor: dev !== null && ino !== null ? { dev, ino } : null };
+}
+
+/** A message as a sentence: capital first letter, final full stop. */
+function sentence(message: string): string {
+  return `${message.charAt(0).toUpperCase()}${message.slice(1)}${message.endsWith('.') ? '' : '.'}`;
 }
