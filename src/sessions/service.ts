@@ -24,7 +24,7 @@ import {
   resolveWorkingDir,
   WorkspaceError,
 } from '../workspace/paths.js';
-import { openAnchored, type Anchor, type AnchoredFolder } from '../workspace/session-dirs.js';
+import { openAnchored, type Anchor, type AnchoredFolder, type OpenedFolder } from '../workspace/session-dirs.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -335,7 +335,7 @@ export class SessionService {
    * OpenWorkspace). A folder that is no longer the one made for the session answers 409 `workspace-moved`.
    */
   workspaceOf(row: SessionRow): OpenWorkspace {
-    return () => this.openFolder(row, 'workspace');
+    return async () => (await this.openFolder(row, 'workspace')).dir;
   }
 
   /**
@@ -345,10 +345,10 @@ export class SessionService {
    * 409 `working-dir-refused` when it now breaks the rules (e.g. another session's workspace was made inside it).
    */
   async openWorkingDir(row: SessionRow): Promise<Dir> {
-    const dir = await this.openFolder(row, 'working_dir');
+    const { dir, root } = await this.openFolder(row, 'working_dir');
     if (row.working_dir === row.workspace) return dir;
     try {
-      await checkWorkingDir(dir.base, dir.real, row.owner, this.holders(row.id));
+      await checkWorkingDir(root, dir.real, row.owner, this.holders(row.id));
       return dir;
     } catch (err) {
       await dir.close();
@@ -359,7 +359,7 @@ export class SessionService {
   }
 
   /** Opens the workspace or working directory by anchor, recording the anchor of a row made before anchors were. */
-  private async openFolder(row: SessionRow, which: 'workspace' | 'working_dir'): Promise<Dir> {
+  private async openFolder(row: SessionRow, which: 'workspace' | 'working_dir'): Promise<OpenedFolder> {
     const folder = folderOf(row, which);
     const what = which === 'workspace' ? "the session's workspace folder" : "the session's working directory";
     let opened;
@@ -387,7 +387,7 @@ export class SessionService {
         throw err;
       }
     }
-    return opened.dir;
+    return opened;
   }
 
   /** Sessions (but `except`) whose workspace is one of the paths or lies below a folder: the working-directory rule. */

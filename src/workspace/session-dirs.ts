@@ -1,6 +1,6 @@
 // Session folders reopened by anchor: walked from APPROVED_DIRECTORY one name at a time without following links, and checked against the (device, inode) recorded when they were made.
 import { relative, sep } from 'node:path';
-import { isWithin, openBase, walk, type Dir } from './anchor.js';
+import { Dir, isWithin, openBase, walk } from './anchor.js';
 import { WorkspaceError } from './errors.js';
 
 /** A folder's identity: device and inode numbers, as decimal text (an inode may not fit a double). */
@@ -17,8 +17,11 @@ export interface AnchoredFolder {
 
 /** An opened session folder and its anchor (the recorded one, or the one read now when none was recorded). */
 export interface OpenedFolder {
+  /** The folder, itself the base every path below it must stay in. */
   dir: Dir;
   anchor: Anchor;
+  /** APPROVED_DIRECTORY's real path. */
+  root: string;
 }
 
 /** The anchor of an open folder. */
@@ -67,7 +70,7 @@ export async function openAnchored(root: string, folder: AnchoredFolder, what: s
     if (folder.anchor && !sameAnchor(anchor, folder.anchor))
       throw moved(what, `another folder now has the name '${rel}': it was replaced, or moved away`);
     opened = true;
-    return { dir, anchor };
+    return { dir: dir === base ? dir : new Dir(dir.handle, dir.real, dir.real), anchor, root: base.real };
   } finally {
     if (dir !== base) await base.close();
     if (!opened) await dir.close();
