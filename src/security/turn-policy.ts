@@ -123,15 +123,15 @@ export class TurnSecurity {
     sessionId: string,
     workingDir: string,
     cliEnv: Record<string, string | undefined>,
-    /** Opens the working directory by anchor, checked: the guard's root on every call. */
-    openRoot?: () => Promise<Dir>,
+    /** Opens the working directory by anchor, checked (SessionService.openWorkingDir): the guard's root on every call. */
+    openWorkingDir?: () => Promise<Dir>,
   ): Promise<ProcessPolicy> {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
     const s = this.sandbox;
     const refuseShell = s.enabled && !s.available;
     const guard = new WorkspaceGuard({
       workingDir,
-      openRoot,
+      openRoot: openWorkingDir,
       home: cliEnv.HOME,
       extraRoots: [tmpDir],
       shellRefusal: refuseShell
