@@ -218,7 +218,11 @@ export class SessionService {
     const cwd = await this.openWorkingDir(row);
     const workingDir = cwd.real;
     await cwd.close();
-    const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () => this.openWorkingDir(row));
+    // Read again: a row older than the anchors has them recorded now, and the guard must compare with them.
+    const anchored = row.working_dir_ino === null ? ((await this.store.sessions.findById(sessionId)) ?? row) : row;
+    const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () =>
+      this.openWorkingDir(anchored),
+    );
     return {
       options: toSdkOptions(effective, {
         cwd: workingDir,

@@ -269,6 +269,26 @@ describe('sessions made before anchors were recorded', () => {
     });
   });
 
+  it('and their guard compares with the anchor recorded at launch: a folder swapped for another mid-turn is refused', async () => {
+    const s5 = await create('s5');
+    const unset = { workspace_dev: null, workspace_ino: null, working_dir_dev: null, working_dir_ino: null };
+    await ctx.t.server.store.sessions.update(s5.id, unset);
+    writeFileSync(join(s5.workspace, 'mine.txt'), 'MINE\n');
+    const away = `${s5.workspace}.away`;
+    const turn = await chat('s5', 'old-row-swap', [
+      { tool: { name: 'Read', input: { file_path: `${s5.workspace}/mine.txt` } } },
+      bash(
+        `python3 -c "import os; os.rename('${s5.workspace}', '${away}'); os.mkdir('${s5.workspace}'); open('${s5.workspace}/mine.txt', 'w').write('IMPOSTOR')"`,
+      ),
+      { tool: { name: 'Read', input: { file_path: `${s5.workspace}/mine.txt` } } },
+    ]);
+    expect(turn.status, JSON.stringify(turn.body)).toBe(200);
+    expect(turn.body.data.denials.map((d: { tool: string }) => d.tool)).toEqual(['Read']);
+    const seen = toolResultsSeen('old-row-swap');
+    expect(seen).toContain('MINE');
+    expect(seen).not.toContain('IMPOSTOR');
+  });
+
   it('are refused (and nothing recorded) when the folder is a link by then', async () => {
     const s4 = await create('s4');
     const unset = { workspace_dev: null, workspace_ino: null, working_dir_dev: null, working_dir_ino: null };
