@@ -272,3 +272,35 @@ describe("other tenants' sessions", () => {
     expectUntouched();
   });
 });
+
+describe('the hostile corpus against MCP list_files and read_file', () => {
+  it('every escape is an error with a 4xx problem; no secret comes back', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const client = new Client({ name: 'hostile', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), {
+        requestInit: { headers: { 'x-api-key': KEYS[0] } },
+      }),
+    );
+    try {
+      for (const c of hostileCorpus(tree, neighbours).filter((x) => x.expect === 'reject')) {
+        for (const tool of ['read_file', 'list_files']) {
+          const what = `${tool} ${c.why}: ${JSON.stringify(c.path)}`;
+          // A refusal by the tool's input schema is a JSON-RPC error (thrown); a refused path is an error result.
+          const result = await client
+            .callTool({ name: tool, arguments: { name: SESSION, path: c.path } })
+            .catch((err: unknown) => ({ isError: true, content: [{ type: 'text', text: String(err) }] }));
+          expect(result.isError, what).toBe(true);
+          expect(JSON.stringify(result.content), what).not.toContain(SECRET);
+          const problem = (result as { structuredContent?: { problem?: { status: number } } }).structuredContent
+            ?.problem;
+          if (problem) expect(REFUSED, what).toContain(problem.status);
+        }
+      }
+    } finally {
+      await client.close();
+    }
+    expectUntouched();
+  });
+});
