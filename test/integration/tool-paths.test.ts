@@ -131,6 +131,26 @@ describe('spellings the hook cannot read with certainty', () => {
     expect(seen).not.toContain(readFileSync('/etc/hostname', 'utf8').trim() + '\\n');
   });
 
+  it('NUL, very long paths and look-alike dots and slashes never reach outside', async () => {
+    const { denials, seen } = await turn('odd-spellings', [
+      ['Read', { file_path: `${outside}/secret.txt\u0000.png` }],
+      ['Read', { file_path: `${'a/'.repeat(2100)}x` }],
+      ['Grep', { pattern: 'SECRET', path: `${'b'.repeat(300)}/..`, output_mode: 'content' }],
+      ['Read', { file_path: '\u2024\u2024/outside/secret.txt' }],
+      ['Glob', { pattern: '\uFF0E\uFF0E\uFF0Foutside\uFF0F*' }],
+      ['Grep', { pattern: 'SECRET', path: '..\u2215..\u2215outside', output_mode: 'content' }],
+    ]);
+    // Each call failed: denied by the guard, refused by Claude Code itself (NUL), or a literal name that is not there.
+    expect(seen.match(/is_error/g)?.length ?? 0).toBeGreaterThanOrEqual(4);
+    expect(seen).toContain('cannot contain null bytes');
+    expect(seen).toContain('takes at most 4096');
+    expect(denials.map((d) => [d.tool, d.reason])).toContainEqual([
+      'Grep',
+      expect.stringContaining("climbs with '..'"),
+    ]);
+    expect(seen).not.toContain(SECRET);
+  });
+
   it('odd spellings that stay inside still work: //, /./, a trailing /. and trimmed white space', async () => {
     const { denials, seen } = await turn('inside-odd', [
       ['Read', { file_path: `${ws}//inside.txt` }],
