@@ -239,7 +239,7 @@ export function createMcpServer(
       const row = await sessions.get(tenant, name);
       const p = pageOf(args);
       const all = await inWorkspace(() =>
-        listFiles(sessions.workspaceOf(row), path ?? '', {
+        listFiles(sessions.folders.workspaceOf(row), path ?? '', {
           recursive,
           includeHidden: include_hidden,
           maxEntries: config.files.maxListEntries,
@@ -262,7 +262,7 @@ export function createMcpServer(
     },
     guarded(async ({ name, path }) => {
       const row = await sessions.get(tenant, name);
-      const file = await readStart(sessions.workspaceOf(row), path);
+      const file = await readStart(sessions.folders.workspaceOf(row), path);
       const text = asText(file.content);
       const info = { path: file.path, size: file.size, truncated: file.content.length < file.size };
       if (text !== undefined)

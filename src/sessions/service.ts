@@ -15,16 +15,7 @@ import type { TurnSecurity } from '../security/turn-policy.js';
 import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
-import type { Dir } from '../workspace/anchor.js';
-import type { OpenWorkspace } from '../workspace/files.js';
-import {
-  checkWorkingDir,
-  createWorkspace,
-  removeWorkspace,
-  resolveWorkingDir,
-  WorkspaceError,
-} from '../workspace/paths.js';
-import { openAnchored, type Anchor, type AnchoredFolder, type OpenedFolder } from '../workspace/session-dirs.js';
+import { SessionFolders } from './folders.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -69,6 +60,9 @@ export function pickOptions(input: SessionOptions): SessionOptions {
 }
 
 export class SessionService {
+  /** The sessions' workspaces and working directories, opened by anchor. */
+  readonly folders: SessionFolders;
+
   constructor(
     private readonly config: Config,
     private readonly store: Store,
@@ -80,7 +74,9 @@ export class SessionService {
     private readonly templates?: TemplateLookup,
     /** Moderation, budgets, the workspace guard and the Bash sandbox (the server always sets it). */
     readonly security?: TurnSecurity,
-  ) {}
+  ) {
+    this.folders = new SessionFolders(config.approvedDirectory, store.sessions);
+  }
 
   /** Refuses a text that matches a moderation rule (422 `moderation-blocked`); for jobs and other callers of `chat`. */
   moderate(text: string | undefined, pointer = '/message'): void {
@@ -92,7 +88,8 @@ export class SessionService {
     this.assertOptions(options);
     this.moderate(options.system_prompt, '/system_prompt');
     if (input.template !== undefined) this.templateLayer(input.template, [options], 422);
-    const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
+    const workingDir =
+      input.working_dir === undefined ? undefined : await this.folders.resolveWorkingDir(tenant, input.working_dir);
     if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
       throw new ProblemError(
         409,
@@ -102,7 +99,7 @@ export class SessionService {
       );
     }
     if (await this.store.sessions.findByName(tenant, input.name)) throw this.duplicate(input.name);
-    const workspace = await createWorkspace(this.config.approvedDirectory, tenant, input.name);
+    const workspace = await this.folders.create(tenant, input.name);
     const cwd = workingDir ?? workspace;
     try {
       return await this.store.sessions.create({
@@ -148,12 +145,12 @@ export class SessionService {
     await this.engine.closeSession(row.id);
     await this.store.sessions.delete(row.id);
     await this.security?.forget(row.id);
-    if (purge) await removeWorkspace(this.config.approvedDirectory, folderOf(row, 'workspace'));
+    if (purge) await this.folders.remove(row);
   }
 
   async changeWorkingDir(tenant: string, name: string, candidate: string): Promise<SessionRow> {
     const row = await this.get(tenant, name);
-    const dir = await this.workingDir(tenant, candidate, row.id);
+    const dir = await this.folders.resolveWorkingDir(tenant, candidate, row.id);
     if (this.engine.currentTurn(row.id)) {
       throw new ProblemError(
         409,
@@ -178,7 +175,7 @@ export class SessionService {
     this.assertOptions(overrides);
     await this.security?.admit(tenant, input, caller.keyBudgetUsd);
     // A folder swapped or moved since it was made refuses the turn before it is queued (and again at launch).
-    await (await this.openWorkingDir(row)).close();
+    await (await this.folders.openWorkingDir(row)).close();
     if (row.template !== null) this.templateLayer(row.template, [row.options as SessionOptions, overrides], 409);
     const turn = this.engine.submit({
       sessionId: row.id,
@@ -215,13 +212,13 @@ export class SessionService {
     const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
     const effective = resolveOptions(this.config.claude, [template, session, overrides]);
     // The working directory reopened by anchor: the process's cwd and the guard's root are its checked real path.
-    const cwd = await this.openWorkingDir(row);
+    const cwd = await this.folders.openWorkingDir(row);
     const workingDir = cwd.real;
     await cwd.close();
     // Read again: a row older than the anchors has them recorded now, and the guard must compare with them.
     const anchored = row.working_dir_ino === null ? ((await this.store.sessions.findById(sessionId)) ?? row) : row;
     const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () =>
-      this.openWorkingDir(anchored),
+      this.folders.openWorkingDir(anchored),
     );
     return {
       options: toSdkOptions(effective, {
@@ -334,101 +331,7 @@ export class SessionService {
     }
   }
 
-  /**
-   * The session's workspace as file operations open it: from APPROVED_DIRECTORY by anchor, every time (see
-   * OpenWorkspace). A folder that is no longer the one made for the session answers 409 `workspace-moved`.
-   */
-  workspaceOf(row: SessionRow): OpenWorkspace {
-    return async () => (await this.openFolder(row, 'workspace')).dir;
-  }
-
-  /**
-   * The session's working directory, opened from APPROVED_DIRECTORY by anchor and checked (the working-directory
-   * rules too, when it is not the session's own workspace): what a Claude Code process of the session runs in and
-   * its guard's root. The caller closes it. 409 `workspace-moved` when it is no longer the folder recorded,
-   * 409 `working-dir-refused` when it now breaks the rules (e.g. another session's workspace was made inside it).
-   */
-  async openWorkingDir(row: SessionRow): Promise<Dir> {
-    const { dir, root } = await this.openFolder(row, 'working_dir');
-    if (row.working_dir === row.workspace) return dir;
-    try {
-      await checkWorkingDir(root, dir.real, row.owner, this.holders(row.id));
-      return dir;
-    } catch (err) {
-      await dir.close();
-      if (err instanceof WorkspaceError)
-        throw new ProblemError(409, 'working-dir-refused', 'Working directory refused', sentence(err.message));
-      throw err;
-    }
-  }
-
-  /** Opens the workspace or working directory by anchor, recording the anchor of a row made before anchors were. */
-  private async openFolder(row: SessionRow, which: 'workspace' | 'working_dir'): Promise<OpenedFolder> {
-    const folder = folderOf(row, which);
-    const what = which === 'workspace' ? "the session's workspace folder" : "the session's working directory";
-    let opened;
-    try {
-      opened = await openAnchored(this.config.approvedDirectory, folder, what);
-    } catch (err) {
-      if (err instanceof WorkspaceError && err.reason === 'moved')
-        throw new ProblemError(
-          409,
-          'workspace-moved',
-          'Workspace folder changed',
-          `${sentence(err.message)} Restore the folder or delete the session.`,
-        );
-      throw err;
-    }
-    if (folder.anchor === null) {
-      try {
-        await this.store.sessions.update(row.id, {
-          [`${which}_dev`]: opened.anchor.dev,
-          [`${which}_ino`]: opened.anchor.ino,
-          updated_at: row.updated_at,
-        });
-      } catch (err) {
-        await opened.dir.close();
-        throw err;
-      }
-    }
-    return opened;
-  }
-
-  /** Sessions (but `except`) whose workspace is one of the paths or lies below a folder: the working-directory rule. */
-  private holders(except?: string) {
-    return (paths: string[], below: string) => this.store.sessions.workspacesAt(paths, below, except);
-  }
-
-  private async workingDir(
-    tenant: string,
-    candidate: string,
-    sessionId?: string,
-  ): Promise<AnchoredFolder & { anchor: Anchor }> {
-    try {
-      return await resolveWorkingDir(this.config.approvedDirectory, tenant, candidate, this.holders(sessionId));
-    } catch (err) {
-      if (err instanceof WorkspaceError) {
-        throw new ProblemError(422, 'validation-failed', 'Validation failed', err.message, {
-          errors: [{ location: 'body', pointer: '/working_dir', message: err.message }],
-        });
-      }
-      throw err;
-    }
-  }
-
   private duplicate(name: string): ProblemError {
     return new ProblemError(409, 'conflict', 'Conflict', `A session named ${JSON.stringify(name)} already exists.`);
   }
-}
-
-/** The stored workspace or working directory of a session, with its anchor (null when not recorded yet). */
-function folderOf(row: SessionRow, which: 'workspace' | 'working_dir'): AnchoredFolder {
-  const dev = row[`${which}_dev`];
-  const ino = row[`${which}_ino`];
-  return { path: row[which], anchor: dev !== null && ino !== null ? { dev, ino } : null };
-}
-
-/** A message as a sentence: capital first letter, final full stop. */
-function sentence(message: string): string {
-  return `${message.charAt(0).toUpperCase()}${message.slice(1)}${message.endsWith('.') ? '' : '.'}`;
 }

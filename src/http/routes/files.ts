@@ -194,7 +194,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               }
               const file = part.file;
               try {
-                staged = await stageFile(sessions.workspaceOf(row), guarded(file), {
+                staged = await stageFile(sessions.folders.workspaceOf(row), guarded(file), {
                   path,
                   name: part.filename,
                   overwrite: overwrite ?? true,
@@ -276,7 +276,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
         const row = await sessions.get(request.tenant, request.params.name);
         const q = request.query;
         const p = pageOf(q);
-        const entries = await listFiles(sessions.workspaceOf(row), q.path ?? '', {
+        const entries = await listFiles(sessions.folders.workspaceOf(row), q.path ?? '', {
           recursive: q.recursive ?? false,
           includeHidden: q.include_hidden ?? false,
           maxEntries: config.files.maxListEntries,
@@ -308,7 +308,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        const file = await openFile(sessions.workspaceOf(row), request.params['*']).catch((err: unknown) =>
+        const file = await openFile(sessions.folders.workspaceOf(row), request.params['*']).catch((err: unknown) =>
           rethrow(err, { location: 'params', pointer: '/path' }),
         );
         return sendFile(request, reply, file);
@@ -333,7 +333,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        await removePath(sessions.workspaceOf(row), request.params['*'], {
+        await removePath(sessions.folders.workspaceOf(row), request.params['*'], {
           recursive: request.query.recursive ?? false,
         }).catch((err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }));
         return reply.code(204).send(null);
