@@ -174,8 +174,6 @@ export class SessionService {
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
     await this.security?.admit(tenant, input, caller.keyBudgetUsd);
-    // A folder swapped or moved since it was made refuses the turn before it is queued (and again at launch).
-    await (await this.folders.openWorkingDir(row)).close();
     if (row.template !== null) this.templateLayer(row.template, [row.options as SessionOptions, overrides], 409);
     const turn = this.engine.submit({
       sessionId: row.id,

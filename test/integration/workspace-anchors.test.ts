@@ -10,6 +10,7 @@ import { parseDatabaseUrl } from '../../src/store/index.js';
 import { useTestServer } from '../support/fixture.js';
 import type { Step } from '../support/model-server.js';
 import { KEYS } from '../support/server.js';
+import { eventually } from '../support/wait.js';
 
 // The OS sandbox is off so a session's Bash can reach its siblings: the anchor check must hold on its own.
 const ctx = useTestServer({ SANDBOX_ENABLED: 'false' });
@@ -101,6 +102,27 @@ async function expectS2Refused(paths: string[]): Promise<void> {
   ]);
   expect(turn.status, JSON.stringify(turn.body)).toBe(409);
   expect(turn.body).toMatchObject({ type: '/problems/workspace-moved' });
+  const stream = await ctx.t.request('/api/v1/sessions/s2/chat/stream', {
+    method: 'POST',
+    json: { message: 'stream on a swapped folder' },
+  });
+  expect(stream.status).toBe(409);
+  expect(await stream.json()).toMatchObject({ type: '/problems/workspace-moved' });
+  const job = await ctx.t.request('/api/v1/sessions/s2/jobs', {
+    method: 'POST',
+    json: { message: 'job on a swapped folder' },
+  });
+  expect(job.status).toBe(202);
+  const jobId = (await job.json()).data.id;
+  const done = await eventually(
+    async () => {
+      const j = (await (await ctx.t.request(`/api/v1/sessions/s2/jobs/${jobId}`)).json()).data;
+      return ['failed', 'succeeded', 'cancelled'].includes(j.status) ? j : undefined;
+    },
+    60_000,
+    'the job to end',
+  );
+  expect(done).toMatchObject({ status: 'failed', error: { type: '/problems/workspace-moved' } });
 }
 
 /** Puts s2's own folder back where it was (the same inode): everything works again. */
