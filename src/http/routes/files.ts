@@ -269,7 +269,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
             'Symlinks are listed as `symlink` and never followed; names starting with a dot are left out unless `include_hidden`.',
           params: FilesParams,
           querystring: ListFilesQuery,
-          response: { 200: ListEnvelope(FileEntrySchema), ...problemResponses(400, 401, 403, 404, 422) },
+          response: { 200: ListEnvelope(FileEntrySchema), ...problemResponses(400, 401, 403, 404, 409, 422) },
         },
       },
       async (request) => {
@@ -302,7 +302,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               content: { 'application/octet-stream': { schema: BinaryBody } },
             },
             304: { description: 'Not modified (If-None-Match matched).', type: 'null' },
-            ...problemResponses(400, 401, 403, 404, 416, 422),
+            ...problemResponses(400, 401, 403, 404, 409, 416, 422),
           },
         },
       },
