@@ -1,9 +1,11 @@
 // The workspace guard: a PreToolUse hook that reads every path a tool call names as Claude Code reads it, resolves it with the workspace resolver from the session's folder reopened by anchor, and denies what leaves it.
-import { isAbsolute, relative, sep } from 'node:path';
+import { realpath } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { HookCallbackMatcher, HookEvent, HookJSONOutput } from '@anthropic-ai/claude-agent-sdk';
 import { isWithin, openBase, type Dir } from '../workspace/anchor.js';
 import { checkText } from '../workspace/path-text.js';
 import { landingOf } from '../workspace/resolve.js';
+import { openAnchored } from '../workspace/session-dirs.js';
 import { shellDecision, SHELL_TOOLS, type ToolDecision } from './shell-tools.js';
 import { pathsOf, readGlob, readPath, SEARCH_TOOLS, type PathReading, type ToolPath } from './tool-paths.js';
 
@@ -36,6 +38,8 @@ export interface GuardOptions {
 /** Decides tool calls for one session and tells listeners about every refusal. */
 export class WorkspaceGuard {
   private readonly listeners = new Set<(denial: ToolDenial) => void>();
+  /** The extra folders' paths with their parents' real paths. */
+  private extraPaths: Promise<string[]> | undefined;
 
   constructor(readonly opts: GuardOptions) {}
 
@@ -121,11 +125,24 @@ export class WorkspaceGuard {
     return undefined;
   }
 
-  /** The working directory (by anchor) and the other allowed folders that exist, opened for one check. */
+  /**
+   * The working directory (by anchor) and the other allowed folders, opened for one check. An extra folder is opened
+   * from `/` without following a link (its parent's real path read once): one swapped for a link is left out.
+   */
   private async openRoots(): Promise<Dir[]> {
     const root = await (this.opts.openRoot ?? (() => openBase(this.opts.workingDir, 'the working directory')))();
+    this.extraPaths ??= Promise.all(
+      (this.opts.extraRoots ?? []).map(async (r) =>
+        join(await realpath(dirname(r)).catch(() => dirname(r)), basename(r)),
+      ),
+    );
     const extra = await Promise.all(
-      (this.opts.extraRoots ?? []).map((r) => openBase(r, 'a session folder').catch(() => undefined)),
+      (await this.extraPaths).map((path) =>
+        openAnchored('/', { path, anchor: null }, 'a session folder').then(
+          (opened) => opened.dir,
+          () => undefined,
+        ),
+      ),
     );
     return [root, ...extra.filter((r): r is Dir => r !== undefined)];
   }

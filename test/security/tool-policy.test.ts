@@ -83,6 +83,18 @@ describe('file tools', () => {
     expect(await allowed('Read', { file_path: join(root, 'other-session', 'x') })).toBe(false);
   });
 
+  it('leaves out an extra folder swapped for a link (to /): it does not widen what the session may use', async () => {
+    const tmp = join(root, 'tmp-swapped');
+    mkdirSync(tmp);
+    const g = new WorkspaceGuard({ workingDir: ws, extraRoots: [tmp] });
+    expect((await g.check('Read', { file_path: join(tmp, 'x') })).allow).toBe(true);
+    rmSync(tmp, { recursive: true });
+    symlinkSync('/', tmp);
+    expect((await g.check('Read', { file_path: join(tmp, 'etc', 'passwd') })).allow).toBe(false);
+    expect((await g.check('Read', { file_path: '/etc/passwd' })).allow).toBe(false);
+    expect((await g.check('Read', { file_path: 'file.txt' })).allow).toBe(true);
+  });
+
   it('says why, naming the tool, the field and the working directory', async () => {
     const d = await guard.check('Read', { file_path: 'link-secret' });
     expect(d.allow).toBe(false);
