@@ -123,7 +123,7 @@ export class TurnSecurity {
     sessionId: string,
     workingDir: string,
     cliEnv: Record<string, string | undefined>,
-    /** Opens the working directory by anchor, checked (SessionService.openWorkingDir): the guard's root on every call. */
+    /** Opens the working directory by anchor, checked (SessionFolders.openWorkingDir): the guard's root on every call. */
     openWorkingDir?: () => Promise<Dir>,
   ): Promise<ProcessPolicy> {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
