@@ -7,13 +7,16 @@ import { watchClient } from '../routes/chat.js';
 import { openFrameStream, type FrameStream } from '../sse.js';
 import { answerHeaders, startTurn, wantsSteps, type CompatContext } from './context.js';
 import type { CompatCall } from './params.js';
+import { cutAtStop, StopScanner } from './stop.js';
 import { StepLog, type Step } from './turn-output.js';
 
 export interface Answer {
   conv: ConversationTurn;
   result: TurnResult;
-  /** The content sent: the final text, after the steps as text with X-Include-Steps. */
+  /** The content sent: the final text, after the steps as text with X-Include-Steps, cut at a stop sequence. */
   content: string;
+  /** The stop sequence that cut the content, if one did. */
+  stopSequence: string | undefined;
   steps: Step[];
 }
 
@@ -21,7 +24,7 @@ export interface Answer {
 export interface StreamFrames {
   start(): Promise<void>;
   text(text: string): Promise<void>;
-  result(result: TurnResult, steps: Step[]): Promise<void>;
+  result(result: TurnResult, steps: Step[], stopSequence: string | undefined): Promise<void>;
   error(problem: ProblemDoc): Promise<void>;
   /** After the last event (OpenAI's `data: [DONE]`). */
   end(): Promise<void>;
@@ -55,10 +58,10 @@ export async function wholeAnswer(
     const log = new StepLog();
     let stepsText = '';
     for await (const { event } of conv.chat.turn.events(-1)) stepsText += log.add(event) ?? '';
-    const content = wantsSteps(request) ? stepsText + result.content : result.content;
-    await conv.answered(content);
+    const cut = cutAtStop(wantsSteps(request) ? stepsText + result.content : result.content, call.stop);
+    await conv.answered(cut.text);
     reply.headers(answerHeaders(conv));
-    return { conv, result, content, steps: log.steps };
+    return { conv, result, content: cut.text, stopSequence: cut.matched, steps: log.steps };
   } finally {
     unwatch();
   }
@@ -84,18 +87,24 @@ export async function streamAnswer(
   const frames = framesFor(conv, out);
   const steps = new StepLog();
   const withSteps = wantsSteps(request);
+  const stops = new StopScanner(call.stop);
   let sent = '';
   let result: TurnResult | undefined;
+  const send = async (text: string) => {
+    if (!text) return;
+    sent += text;
+    await frames.text(text);
+  };
   try {
     await frames.start();
     for await (const { event } of turn.events(-1, out.gone)) {
       const line = steps.add(event);
       const text = event.type === 'text' ? event.text : withSteps ? line : undefined;
-      if (text) {
-        sent += text;
-        await frames.text(text);
+      if (text) await send(stops.push(text));
+      if (event.type === 'result') {
+        await send(stops.flush());
+        await frames.result((result = event), steps.steps, stops.matched);
       }
-      if (event.type === 'result') await frames.result((result = event), steps.steps);
       if (event.type === 'error') await frames.error(event.problem);
     }
     await frames.end();

@@ -15,6 +15,7 @@ import {
   optionalBoolean,
   refused,
   requiredString,
+  stopList,
   tokenLimit,
   type Body,
   type CompatCall,
@@ -41,7 +42,7 @@ const CHECKS: Record<string, ParamCheck> = {
   temperature: onlyDefault(NO_SAMPLING + ' (1)', 1),
   top_p: refused(NO_SAMPLING),
   top_k: refused(NO_SAMPLING),
-  stop_sequences: onlyDefault('stop sequences are not supported on agentic answers', []),
+  stop_sequences: ok,
   tools: onlyDefault(NO_CLIENT_TOOLS, []),
   tool_choice: onlyDefault(NO_CLIENT_TOOLS, { type: 'auto' }, { type: 'none' }),
   thinking: onlyDefault('extended thinking is set by the operator (effort), not per request', { type: 'disabled' }),
@@ -109,6 +110,7 @@ export function anthropicCall(raw: unknown): CompatCall {
     endUser: typeof userId === 'string' && userId !== '' ? userId : undefined,
     stream: optionalBoolean(body, 'stream'),
     includeUsage: true,
+    stop: stopList(body.stop_sequences, 'stop_sequences', 16, false),
   };
 }
 

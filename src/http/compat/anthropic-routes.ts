@@ -13,15 +13,21 @@ import { wireError } from './wire-errors.js';
 
 const messageId = (conv: ConversationTurn) => `msg_${conv.chat.turn.id.replace(/-/g, '')}`;
 
-function message(conv: ConversationTurn, call: CompatCall, content: string, result: TurnResult | undefined) {
+function message(
+  conv: ConversationTurn,
+  call: CompatCall,
+  content: string,
+  result: TurnResult | undefined,
+  stopSequence?: string,
+) {
   return {
     id: messageId(conv),
     type: 'message',
     role: 'assistant',
     model: result?.model ?? call.model,
     content: result ? [{ type: 'text', text: content }] : [],
-    stop_reason: result ? anthropicStop(result) : null,
-    stop_sequence: null,
+    stop_reason: result ? anthropicStop(result, stopSequence) : null,
+    stop_sequence: stopSequence ?? null,
     usage: anthropicUsage(result),
   };
 }
@@ -38,10 +44,10 @@ function eventFrames(call: CompatCall, requestId: string) {
         await send('ping', {});
       },
       text: (text) => send('content_block_delta', { index: 0, delta: { type: 'text_delta', text } }),
-      async result(result, steps) {
+      async result(result, steps, stopSequence) {
         await send('content_block_stop', { index: 0 });
         await send('message_delta', {
-          delta: { stop_reason: anthropicStop(result), stop_sequence: null },
+          delta: { stop_reason: anthropicStop(result, stopSequence), stop_sequence: stopSequence ?? null },
           usage: anthropicUsage(result),
           x_claude_code: extension(conv, result, steps),
         });
@@ -69,8 +75,8 @@ export default async function anthropicRoutes(app: FastifyInstance, ctx: CompatC
     async (request, reply) => {
       const call = anthropicCall(request.body);
       if (call.stream) return streamAnswer(ctx, request, reply, call, eventFrames(call, request.id));
-      const { conv, result, content, steps } = await wholeAnswer(ctx, request, reply, call);
-      return { ...message(conv, call, content, result), x_claude_code: extension(conv, result, steps) };
+      const { conv, result, content, steps, stopSequence } = await wholeAnswer(ctx, request, reply, call);
+      return { ...message(conv, call, content, result, stopSequence), x_claude_code: extension(conv, result, steps) };
     },
   );
 

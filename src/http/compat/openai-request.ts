@@ -17,6 +17,7 @@ import {
   optionalString,
   refused,
   requiredString,
+  stopList,
   tokenLimit,
   type Body,
   type CompatCall,
@@ -51,7 +52,7 @@ const CHECKS: Record<string, ParamCheck> = {
   logprobs: onlyDefault('log probabilities are not available from Claude', false),
   top_logprobs: refused('log probabilities are not available from Claude'),
   seed: refused('Claude has no sampling seed'),
-  stop: onlyDefault('stop sequences are not supported on agentic answers', []),
+  stop: ok,
   tools: onlyDefault(NO_CLIENT_TOOLS, []),
   functions: onlyDefault(NO_CLIENT_TOOLS, []),
   tool_choice: onlyDefault(NO_CLIENT_TOOLS, 'none', 'auto'),
@@ -148,5 +149,6 @@ export function openAiCall(raw: unknown): CompatCall {
     endUser: optionalString(body, 'user') ?? optionalString(body, 'safety_identifier'),
     stream,
     includeUsage: streamOptions.include_usage === true,
+    stop: stopList(body.stop, 'stop', 4, true),
   };
 }

@@ -25,6 +25,8 @@ export interface CompatCall {
   stream: boolean;
   /** OpenAI `stream_options.include_usage`. */
   includeUsage: boolean;
+  /** Stop sequences: the answer's text is cut at the first one. */
+  stop: string[];
 }
 
 export const isAbsent = (v: unknown) => v === undefined || v === null;
@@ -88,6 +90,15 @@ export function tokenLimit(value: unknown, param: string, cap = 1_000_000): numb
   if (!Number.isSafeInteger(value) || (value as number) < 1 || (value as number) > cap)
     throw invalid(param, `must be an integer from 1 to ${cap}`);
   return value as number;
+}
+
+/** Stop sequences: a string or a list of non-empty strings (at most `max`); none when absent. */
+export function stopList(value: unknown, param: string, max: number, single: boolean): string[] {
+  if (isAbsent(value)) return [];
+  const list = single && typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(list) || list.length > max || !list.every((s) => typeof s === 'string' && s.length > 0))
+    throw invalid(param, `${single ? 'a string or ' : ''}a list of at most ${max} non-empty strings`);
+  return list as string[];
 }
 
 /** The text of a message's content: a string, or text parts; any other part is refused by `refuseType`. */

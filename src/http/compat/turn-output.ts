@@ -75,6 +75,7 @@ export function openAiFinish(r: TurnResult): 'stop' | 'length' {
   return r.stop_reason === 'max_tokens' ? 'length' : 'stop';
 }
 
-export function anthropicStop(r: TurnResult): 'end_turn' | 'max_tokens' {
+export function anthropicStop(r: TurnResult, stopSequence?: string): 'end_turn' | 'max_tokens' | 'stop_sequence' {
+  if (stopSequence !== undefined) return 'stop_sequence';
   return r.stop_reason === 'max_tokens' ? 'max_tokens' : 'end_turn';
 }

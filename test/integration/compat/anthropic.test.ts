@@ -98,6 +98,28 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
     expect(final.usage.output_tokens).toBeGreaterThan(0);
   });
 
+  it('honours stop_sequences, across streamed deltas too', async () => {
+    ctx.model.script({ match: 'an-stop', steps: [{ text: ['One tw', 'o STO', 'P three'] }] });
+    const whole = await client().messages.create({
+      model: 'sonnet',
+      max_tokens: 128,
+      stop_sequences: ['STOP'],
+      messages: [{ role: 'user', content: 'an-stop whole' }],
+    });
+    expect(whole.content).toEqual([{ type: 'text', text: 'One two ' }]);
+    expect(whole).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'STOP' });
+    const final = await client()
+      .messages.stream({
+        model: 'sonnet',
+        max_tokens: 128,
+        stop_sequences: ['STOP'],
+        messages: [{ role: 'user', content: 'an-stop streamed' }],
+      })
+      .finalMessage();
+    expect(final.content).toEqual([{ type: 'text', text: 'One two ' }]);
+    expect(final).toMatchObject({ stop_reason: 'stop_sequence', stop_sequence: 'STOP' });
+  });
+
   it('counts tokens', async () => {
     const counted = await client().messages.countTokens({
       model: 'sonnet',
@@ -128,7 +150,7 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
     await expect(client('wrong-key-000000').messages.create(base)).rejects.toBeInstanceOf(
       Anthropic.AuthenticationError,
     );
-    for (const extra of [{ temperature: 0.3 }, { stop_sequences: ['END'] }, { top_k: 5 }]) {
+    for (const extra of [{ temperature: 0.3 }, { stop_sequences: [''] }, { top_k: 5 }]) {
       const err = await client()
         .messages.create({ ...base, ...extra })
         .catch((e: unknown) => e);

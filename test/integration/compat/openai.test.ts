@@ -206,6 +206,26 @@ describe('POST /v1/chat/completions (openai client)', () => {
     expect((again as any).x_claude_code.session_created).toBe(true);
   });
 
+  it('cuts the answer at a stop sequence', async () => {
+    ctx.model.script({ match: 'oa-stop', steps: [{ text: ['Alpha be', 'ta EN', 'D gamma'] }] });
+    const r = await client().chat.completions.create({
+      model: 'sonnet',
+      stop: 'END',
+      messages: [{ role: 'user', content: 'oa-stop whole' }],
+    });
+    expect(r.choices[0]!.message.content).toBe('Alpha beta ');
+    expect(r.choices[0]!.finish_reason).toBe('stop');
+    const stream = await client().chat.completions.create({
+      model: 'sonnet',
+      stop: ['NEVER', 'END'],
+      stream: true,
+      messages: [{ role: 'user', content: 'oa-stop streamed' }],
+    });
+    let text = '';
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? '';
+    expect(text).toBe('Alpha beta ');
+  });
+
   it('honours max_tokens as the output limit of each model call', async () => {
     await client().chat.completions.create({
       model: 'sonnet',
@@ -234,7 +254,7 @@ describe('POST /v1/chat/completions (openai client)', () => {
     const refused = [
       { temperature: 0.2 },
       { n: 2 },
-      { stop: ['END'] },
+      { stop: ['a', 'b', 'c', 'd', 'e'] },
       { tools: [{ type: 'function' as const, function: { name: 'f', parameters: {} } }] },
       { not_a_param: true },
     ];
