@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { cutAtStop, StopScanner } from '../../../src/http/compat/stop.js';
 
-function streamed(parts: string[], stops: string[]): { text: string; matched: string | undefined } {
+function streamed(parts: string[], stops: readonly string[]): { text: string; matched: string | undefined } {
   const scanner = new StopScanner(stops);
   let text = parts.map((p) => scanner.push(p)).join('');
   text += scanner.flush();
