@@ -5,6 +5,7 @@ import { ReadCache } from './read-cache.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
 import { ApprovalsRepo } from './approvals-repo.js';
 import { AuditRepo } from './audit-repo.js';
+import { ConversationsRepo } from './conversations-repo.js';
 import { IdempotencyRepo } from './idempotency-repo.js';
 import { JobsRepo } from './jobs-repo.js';
 import { MessagesRepo } from './messages-repo.js';
@@ -29,6 +30,8 @@ export interface Store {
   /** Approvals and questions waiting for a person, and the permission rules of keys and sessions. */
   approvals: ApprovalsRepo;
   usage: UsageRepo;
+  /** Heads of the conversations the compatible endpoints answered. */
+  conversations: ConversationsRepo;
   /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
   migrate(): Promise<string[]>;
   /** True when the database answers a trivial query. */
@@ -64,6 +67,7 @@ export async function createStore(databaseUrl: string, options: StoreOptions = {
     audit: new AuditRepo(db),
     approvals: new ApprovalsRepo(db),
     usage: new UsageRepo(db, target.dialect),
+    conversations: new ConversationsRepo(db),
     migrate: () => runMigrations(db, target.dialect),
     async ping() {
       try {
@@ -94,4 +98,5 @@ export { AuditRepo, type AuditFilter } from './audit-repo.js';
 export { ApprovalsRepo, type NewApproval } from './approvals-repo.js';
 export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type UsageSums } from './usage-repo.js';
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
+export { ConversationsRepo, type ConversationScope } from './conversations-repo.js';
 export type * from './schema.js';

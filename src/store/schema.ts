@@ -20,6 +20,12 @@ export interface SessionsTable {
   name: string;
   workspace: string;
   working_dir: string;
+  /** (device, inode) of the workspace folder as decimal text; null until recorded (rows older than migration 0004). */
+  workspace_dev: ColumnType<string | null, string | null | undefined, string | null>;
+  workspace_ino: ColumnType<string | null, string | null | undefined, string | null>;
+  /** (device, inode) of the working directory, likewise. */
+  working_dir_dev: ColumnType<string | null, string | null | undefined, string | null>;
+  working_dir_ino: ColumnType<string | null, string | null | undefined, string | null>;
   status: SessionStatus;
   claude_session_id: string | null;
   /** JSON object: model, effort, system_prompt, max_turns, allowed_tools, … (opaque to the store). */
@@ -163,6 +169,19 @@ export interface IdempotencyKeysTable {
   expires_at: string;
 }
 
+/** The head of a conversation a compatible endpoint answered: the session it continues on (src/sessions/conversations.ts). */
+export interface CompatConversationsTable {
+  session_id: string;
+  tenant: string;
+  /** The API key's id; '' in open mode. */
+  key_id: string;
+  /** The client's end user (OpenAI `user`, Anthropic `metadata.user_id`); '' when none. */
+  end_user: string;
+  /** Chained SHA-256 (hex) of the messages up to and including the session's last answer. */
+  digest: string;
+  updated_at: string;
+}
+
 export type RuleSource = 'set' | 'remembered';
 
 /** A permission rule of a key (session_id null; keyed by the key's tenant) or of a session. */
@@ -208,6 +227,7 @@ export interface ApprovalsTable {
 }
 
 export interface Database {
+  compat_conversations: CompatConversationsTable;
   permission_rules: PermissionRulesTable;
   approvals: ApprovalsTable;
   jobs: JobsTable;
@@ -276,6 +296,7 @@ export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'cre
   created_at?: string;
 };
 
+export type ConversationHeadRow = Selectable<CompatConversationsTable>;
 export type PermissionRuleRow = Selectable<PermissionRulesTable>;
 /** An approval as the repository returns it (JSON parsed). */
 export type ApprovalRow = Omit<Selectable<ApprovalsTable>, 'input' | 'response'> & {
