@@ -32,6 +32,7 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
     {
       schema: {
         tags: ['MCP'],
+        operationId: 'mcpPost',
         summary: 'MCP (Streamable HTTP)',
         description:
           'The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`.',
@@ -81,6 +82,7 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
       url: MCP_PATH,
       schema: {
         tags: ['MCP'],
+        operationId: method === 'GET' ? 'mcpGet' : 'mcpDelete',
         summary: method === 'GET' ? 'MCP event stream (not offered)' : 'End an MCP session (not offered)',
         description: 'The MCP endpoint is stateless: answers 405; use POST.',
         response: problemResponses(401, 405),

@@ -9,7 +9,7 @@ import type { CompatContext } from './context.js';
 import { chooseModel } from './models.js';
 import type { CompatCall } from './params.js';
 import { anthropicStop, anthropicUsage, extension } from './turn-output.js';
-import { wireError } from './wire-errors.js';
+import { COMPAT_TURN_ERRORS, wireAnswer, wireError, wireErrorResponses } from './wire-errors.js';
 
 const messageId = (conv: ConversationTurn) => `msg_${conv.chat.turn.id.replace(/-/g, '')}`;
 
@@ -66,10 +66,15 @@ export default async function anthropicRoutes(app: FastifyInstance, ctx: CompatC
       config: { audit: 'compat.messages' },
       schema: {
         tags: ['Compatible APIs'],
+        operationId: 'createMessage',
         summary: 'Anthropic Messages',
         description:
           'The Anthropic Messages API on a live session (docs/compat.md): `X-Session-Name` names the session; without it a re-sent history continues the session that answered it. Errors are Anthropic error objects.',
         body: { type: 'object', additionalProperties: true },
+        response: {
+          200: wireAnswer('A message object, or message stream events', true),
+          ...wireErrorResponses(...COMPAT_TURN_ERRORS),
+        },
       },
     },
     async (request, reply) => {
@@ -86,10 +91,15 @@ export default async function anthropicRoutes(app: FastifyInstance, ctx: CompatC
       config: { audit: false },
       schema: {
         tags: ['Compatible APIs'],
+        operationId: 'countMessageTokens',
         summary: 'Anthropic count_tokens',
         description:
           "Counts a Messages request's input tokens: exact through the Messages API with Claude Code's own credentials, else an estimate (docs/compat.md).",
         body: { type: 'object', additionalProperties: true },
+        response: {
+          200: wireAnswer('`{ input_tokens }`', false),
+          ...wireErrorResponses(400, 401, 413, 415, 422, 429),
+        },
       },
     },
     async (request) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { CompatContext } from './context.js';
 import { chooseModel, listModels, modelView, type ModelEntry } from './models.js';
-import { formatOf } from './wire-errors.js';
+import { formatOf, wireAnswer, wireErrorResponses } from './wire-errors.js';
 
 export default async function modelRoutes(app: FastifyInstance, ctx: CompatContext): Promise<void> {
   const started = new Date();
@@ -14,9 +14,11 @@ export default async function modelRoutes(app: FastifyInstance, ctx: CompatConte
     {
       schema: {
         tags: ['Compatible APIs'],
+        operationId: 'listModels',
         summary: 'List models (OpenAI / Anthropic form)',
         description:
           "The models a compatible request may name: Claude model ids or aliases, then `template:<name>` for each agent template. Anthropic's list form when the request sends `anthropic-version`.",
+        response: { 200: wireAnswer('A model list', false), ...wireErrorResponses(401, 429) },
       },
     },
     async (request) => {
@@ -32,8 +34,10 @@ export default async function modelRoutes(app: FastifyInstance, ctx: CompatConte
     {
       schema: {
         tags: ['Compatible APIs'],
+        operationId: 'getModel',
         summary: 'Get a model (OpenAI / Anthropic form)',
         params: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+        response: { 200: wireAnswer('A model', false), ...wireErrorResponses(401, 404, 429) },
       },
     },
     async (request) => {

@@ -7,7 +7,7 @@ import type { CompatContext } from './context.js';
 import { openAiCall } from './openai-request.js';
 import type { CompatCall } from './params.js';
 import { extension, openAiFinish, openAiUsage } from './turn-output.js';
-import { wireError } from './wire-errors.js';
+import { COMPAT_TURN_ERRORS, wireAnswer, wireError, wireErrorResponses } from './wire-errors.js';
 
 const completionId = (conv: ConversationTurn) => `chatcmpl-${conv.chat.turn.id}`;
 const createdOf = (conv: ConversationTurn) => Math.floor(conv.chat.turn.createdAt / 1000);
@@ -44,10 +44,15 @@ export default async function openAiRoutes(app: FastifyInstance, ctx: CompatCont
       config: { audit: 'compat.chat_completions' },
       schema: {
         tags: ['Compatible APIs'],
+        operationId: 'createChatCompletion',
         summary: 'OpenAI Chat Completions',
         description:
           'The OpenAI Chat Completions API on a live session (docs/compat.md): `X-Session-Name` names the session; without it a re-sent history continues the session that answered it. Errors are OpenAI error objects.',
         body: { type: 'object', additionalProperties: true },
+        response: {
+          200: wireAnswer('A chat.completion object, or chat.completion.chunk events', true),
+          ...wireErrorResponses(...COMPAT_TURN_ERRORS),
+        },
       },
     },
     async (request, reply) => {

@@ -1,7 +1,8 @@
 // Errors in the wire formats of the compatible endpoints: OpenAI `{error:{message,type,param,code}}`, Anthropic `{type:"error",error:{type,message}}`.
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { problemType, type ProblemDoc } from '../../problems.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem, statusProblem } from '../problem.js';
 import { problemOf } from '../plugins/problems.js';
 
 export type WireFormat = 'openai' | 'anthropic';
@@ -42,6 +43,51 @@ const ANTHROPIC_TYPES: Record<number, string> = {
   503: 'overloaded_error',
   504: 'timeout_error',
 };
+
+/** The statuses a turn through a compatible endpoint may fail with. */
+export const COMPAT_TURN_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504] as const;
+
+const OpenAiErrorBody = Type.Object(
+  {
+    error: Type.Object({
+      message: Type.String(),
+      type: Type.String(),
+      param: Type.Union([Type.String(), Type.Null()]),
+      code: Type.String({ description: 'The problem type slug with `_` (e.g. `session_busy`).' }),
+    }),
+  },
+  { title: 'OpenAI error', additionalProperties: true },
+);
+
+const AnthropicErrorBody = Type.Object(
+  {
+    type: Type.Literal('error'),
+    error: Type.Object({ type: Type.String(), message: Type.String() }),
+    request_id: Type.String(),
+  },
+  { title: 'Anthropic error', additionalProperties: true },
+);
+
+/** Response-schema entries documenting the compat error statuses in both wire formats (Anthropic's for /v1/messages or with `anthropic-version`). */
+export function wireErrorResponses(...statuses: number[]) {
+  const schema = Type.Union([OpenAiErrorBody, AnthropicErrorBody]);
+  return Object.fromEntries(
+    statuses.map((status) => [
+      status,
+      { description: statusProblem(status).title, content: { 'application/json': { schema } } },
+    ]),
+  );
+}
+
+/**
+ * A compat route's 200: a JSON object of the upstream API's shape (documented by OpenAI and Anthropic, not restated
+ * here), or with `stream: true` that API's event stream.
+ */
+export function wireAnswer(description: string, streams: boolean) {
+  const json = { 'application/json': { schema: Type.Object({}, { additionalProperties: true }) } };
+  const sse = { 'text/event-stream': { schema: Type.String({ description: "The upstream API's stream events." }) } };
+  return { description, content: streams ? { ...json, ...sse } : json };
+}
 
 /** `/problems/session-busy` → `session_busy`. */
 function codeOf(doc: ProblemDoc): string {

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Metrics } from '../../metrics/registry.js';
+import { problemResponses } from '../schemas/common.js';
 
 export interface MetricsPluginOptions {
   metrics: Metrics;
@@ -26,6 +27,7 @@ export default fp(
         config: { public: opts.public },
         schema: {
           tags: ['Health'],
+          operationId: 'getMetrics',
           summary: 'Prometheus metrics',
           description:
             'Prometheus text format: HTTP latency by route and status, live Claude Code processes, turn queue depth and wait, turns, tool calls and denials, cost and tokens by model, job states, webhook attempts, process memory. Needs an API key unless METRICS_AUTH=none.',
@@ -34,6 +36,7 @@ export default fp(
               description: 'Prometheus text exposition format',
               content: { 'text/plain': { schema: { type: 'string' } } },
             },
+            ...problemResponses(401),
           },
         },
       },

@@ -11,6 +11,25 @@ export interface OpenApiOptions {
 
 export const DOCS_PREFIX = '/docs';
 
+/** The name the document gives a route's trailing `*` (the rest of the URL), which generated clients cannot use. */
+export const WILDCARD_PARAM = 'path';
+
+/**
+ * Documents a wildcard route (`/files/*`) as `/files/{path}`: the same URLs, with a parameter name a generated client
+ * can fill. The value may hold `/` as is or encoded as `%2F` (the server decodes it once either way).
+ */
+function namedWildcard<S extends { params?: unknown }>(schema: S, url: string): { schema: S; url: string } {
+  if (!url.endsWith('*')) return { schema, url };
+  const params = schema.params as { properties?: Record<string, unknown>; required?: string[] } | undefined;
+  const { ['*']: rest, ...others } = params?.properties ?? {};
+  const renamed = {
+    ...params,
+    properties: { ...others, [WILDCARD_PARAM]: rest ?? { type: 'string' } },
+    required: [...(params?.required ?? []).filter((n) => n !== '*'), WILDCARD_PARAM],
+  };
+  return { schema: { ...schema, params: renamed }, url: `${url.slice(0, -1)}:${WILDCARD_PARAM}` };
+}
+
 export default fp<OpenApiOptions>(
   async (app, { version, apiPrefix }) => {
     // Swagger UI's own routes (added below) cannot carry our route config: mark everything under /docs public here.
@@ -25,6 +44,7 @@ export default fp<OpenApiOptions>(
         info: {
           title: 'claude-code-api',
           version,
+          license: { name: 'MIT', identifier: 'MIT' },
           description:
             'Claude Code behind a REST API. Successful responses are `{ data, meta }`; failures are RFC 9457 problem documents (`application/problem+json`).',
         },
@@ -75,10 +95,11 @@ export default fp<OpenApiOptions>(
           },
         ],
       },
-      // Public routes need no key: say so in the document.
       transform: ({ schema, url, route }) => {
-        if (route.config?.public) return { schema: { ...schema, security: [] } as typeof schema, url };
-        return { schema, url };
+        const named = namedWildcard(schema, url);
+        // Public routes need no key: say so in the document.
+        if (route.config?.public) return { schema: { ...named.schema, security: [] } as typeof schema, url: named.url };
+        return named;
       },
     });
     await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });

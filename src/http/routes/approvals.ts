@@ -57,6 +57,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Approvals'],
+        operationId: 'listPendingApprovals',
         summary: "List the caller's pending approvals and questions",
         description:
           "Every approval and question waiting for a person in the caller's sessions, oldest first (an admin without X-Tenant sees every tenant's).",
@@ -71,6 +72,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Approvals'],
+        operationId: 'listSessionApprovals',
         summary: "List a session's pending approvals and questions",
         params: SessionNameParams,
         response: { 200: Envelope(PendingList), ...problemResponses(401, 404, 422, 429) },
@@ -87,6 +89,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       kind: 'approval' as const,
       path: '/sessions/:name/approvals/:id',
+      operationId: 'answerApproval',
       summary: 'Answer an approval',
       description:
         'Allows or denies a paused tool call and resumes its turn. `message` (deny) is what the model is told; `updated_input` (allow) replaces the tool input; `remember` stores the answer as a rule for the session or the key. 404 for an id not pending in this session (another tenant included), 409 once it was answered or expired.',
@@ -95,6 +98,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       kind: 'question' as const,
       path: '/sessions/:name/questions/:id',
+      operationId: 'answerQuestion',
       summary: 'Answer a question',
       description:
         "Answers Claude Code's AskUserQuestion and resumes the turn: `answers` maps each question to the chosen label (a list for multi-select) or free text. `decision: deny` declines. 404 / 409 as for approvals.",
@@ -108,6 +112,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
         config: { audit: `${r.kind}.answer` },
         schema: {
           tags: ['Approvals'],
+          operationId: r.operationId,
           summary: r.summary,
           description: r.description,
           params: ApprovalParams,
@@ -129,6 +134,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Approvals'],
+        operationId: 'getSessionPermissionRules',
         summary: "A session's permission rules",
         params: SessionNameParams,
         response: { 200: Envelope(RulesView), ...problemResponses(401, 404, 422, 429) },
@@ -145,6 +151,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Approvals'],
+        operationId: 'replaceSessionPermissionRules',
         summary: "Replace a session's permission rules",
         description:
           'Replaces the rules set for the session (remembered answers stay). They add to the operator, template and key rules; they take effect at the next tool call.',
@@ -166,6 +173,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Approvals'],
+        operationId: 'getKeyPermissionRules',
         summary: "The caller's key-level permission rules",
         description:
           "Rules of the caller's key (an admin: of the tenant named by X-Tenant), and its remembered answers.",
@@ -181,6 +189,7 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
       config: { admin: true },
       schema: {
         tags: ['Approvals'],
+        operationId: 'replaceKeyPermissionRules',
         summary: "Replace a key's permission rules (admin)",
         description:
           "Admin only: replaces the key-level rules of the tenant named by X-Tenant (the admin's own without it). They apply to every session of that key.",

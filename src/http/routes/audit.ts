@@ -36,6 +36,7 @@ export default async function auditRoutes(fastify: FastifyInstance, deps: { audi
     {
       schema: {
         tags: ['Audit'],
+        operationId: 'listAudit',
         summary: 'Audit trail',
         description:
           'Newest first. Every POST/PUT/PATCH/DELETE (who, what, outcome, request id, IP) and every tool call (`tool.use`) and denial (`tool.deny`) of a turn. ' +

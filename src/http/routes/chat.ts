@@ -80,6 +80,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     {
       schema: {
         tags: ['Chat'],
+        operationId: 'chat',
         summary: 'Chat (sync)',
         description:
           'Runs one turn and answers with its result. Turns of one session run one at a time; a request waits behind the running one (409 when SESSION_QUEUE_LIMIT requests already wait).',
@@ -133,6 +134,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     {
       schema: {
         tags: ['Chat'],
+        operationId: 'chatStream',
         summary: 'Chat (SSE stream)',
         description:
           'Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. ' +
@@ -174,6 +176,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     {
       schema: {
         tags: ['Chat'],
+        operationId: 'attachToTurn',
         summary: 'Attach to the latest turn (SSE)',
         description:
           "Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.",
@@ -198,6 +201,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     {
       schema: {
         tags: ['Chat'],
+        operationId: 'interruptTurn',
         summary: 'Interrupt the running turn',
         description:
           'Stops the running turn (it ends with status `interrupted`) and cancels waiting ones. The session stays usable.',

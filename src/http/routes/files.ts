@@ -150,6 +150,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       {
         schema: {
           tags: ['Files'],
+          operationId: 'uploadFile',
           summary: 'Upload a file',
           description:
             'multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The file is streamed to a temp file in ' +
@@ -263,6 +264,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       {
         schema: {
           tags: ['Files'],
+          operationId: 'listFiles',
           summary: 'List files',
           description:
             "Entries of a folder of the session's workspace (default: its root), sorted by path; `recursive` walks below it depth first. " +
@@ -290,6 +292,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       {
         schema: {
           tags: ['Files'],
+          operationId: 'downloadFile',
           summary: 'Download a file',
           description:
             'Streams the file with a Content-Type by extension, `ETag` (`If-None-Match` → 304) and single `Range` requests (206; past the end → 416). ' +
@@ -320,6 +323,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       {
         schema: {
           tags: ['Files'],
+          operationId: 'deleteFile',
           summary: 'Delete a file or folder',
           description:
             'Deletes a file, a symlink (never its target) or an empty folder; `recursive=true` deletes a folder with everything in it. The workspace root cannot be deleted (422).',

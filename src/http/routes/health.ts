@@ -75,6 +75,7 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
       config: { public: true },
       schema: {
         tags: ['Health'],
+        operationId: 'getHealth',
         summary: 'Health of the service, its database and Claude Code',
         description: '200 when the database answers and the Claude Code CLI starts; 503 with the same body otherwise.',
         response: {

@@ -14,6 +14,7 @@ export default async function historyRoutes(fastify: FastifyInstance, deps: AppD
     {
       schema: {
         tags: ['History'],
+        operationId: 'getHistory',
         summary: 'Chat history',
         description:
           'User and assistant messages, oldest first. Assistant messages carry status, tools used, cost, usage and timing.',

@@ -34,6 +34,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     {
       schema: {
         tags: ['Jobs'],
+        operationId: 'createJob',
         summary: 'Create a job',
         description:
           'Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. ' +
@@ -57,6 +58,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     {
       schema: {
         tags: ['Jobs'],
+        operationId: 'listJobs',
         summary: 'List jobs',
         description:
           "The session's jobs, newest first; `status` filters by state (`done` is accepted for `succeeded`).",
@@ -77,6 +79,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     {
       schema: {
         tags: ['Jobs'],
+        operationId: 'getJob',
         summary: 'Get a job',
         description:
           "The job's state, its result (the same shape as a sync chat) or problem document, and the log of its webhook deliveries.",
@@ -92,6 +95,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     {
       schema: {
         tags: ['Jobs'],
+        operationId: 'cancelJob',
         summary: 'Cancel a job',
         description:
           'A queued job is taken off the queue and ends `cancelled` without running. A running job has its turn interrupted and ends `cancelled`; ' +
@@ -108,6 +112,7 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     {
       schema: {
         tags: ['Jobs'],
+        operationId: 'streamJobEvents',
         summary: "Stream a job's events (SSE)",
         description:
           "The job's turn events (`session`, `text`, `tool_use`, `tool_result`, then `result` or `error`), replaying what already happened first, so a client can attach at any time; " +

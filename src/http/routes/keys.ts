@@ -34,6 +34,7 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       config: { ...ADMIN, audit: 'key.create' },
       schema: {
         tags: ['Keys'],
+        operationId: 'createKey',
         summary: 'Create an API key',
         description:
           'Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256.',
@@ -60,6 +61,7 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       config: ADMIN,
       schema: {
         tags: ['Keys'],
+        operationId: 'listKeys',
         summary: 'List API keys',
         description:
           'Admin only. Keys from API_KEYS / ADMIN_API_KEYS first, then created ones (revoked ones too, with `revoked_at`). Never shows secrets.',
@@ -80,6 +82,7 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       config: ADMIN,
       schema: {
         tags: ['Keys'],
+        operationId: 'getKey',
         summary: 'Get an API key',
         description: 'Admin only.',
         params: KeyIdParams,
@@ -95,6 +98,7 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
       config: ADMIN,
       schema: {
         tags: ['Keys'],
+        operationId: 'revokeKey',
         summary: 'Revoke an API key',
         description:
           'Admin only. The key fails from its next request on (for a revoke through the CLI: within API_KEY_CACHE_SECONDS). Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',

@@ -19,6 +19,7 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
       config: { public: true },
       schema: {
         tags: ['Health'],
+        operationId: 'getLiveness',
         summary: 'Liveness probe',
         description: 'Always 200 while the process serves HTTP.',
         response: { 200: Envelope(Probe) },
@@ -32,6 +33,7 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
       config: { public: true },
       schema: {
         tags: ['Health'],
+        operationId: 'getReadiness',
         summary: 'Readiness probe',
         description:
           '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',

@@ -17,6 +17,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     {
       schema: {
         tags: ['Sessions'],
+        operationId: 'createSession',
         summary: 'Create a session',
         description:
           'Creates a named session with its own workspace folder under APPROVED_DIRECTORY. Its Claude Code process starts on the first chat.',
@@ -36,6 +37,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     {
       schema: {
         tags: ['Sessions'],
+        operationId: 'listSessions',
         summary: 'List sessions',
         description:
           "The caller's sessions, newest first. An admin key sees every tenant's (each with its `owner`), or one tenant's with X-Tenant.",
@@ -56,6 +58,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     {
       schema: {
         tags: ['Sessions'],
+        operationId: 'getSession',
         summary: 'Get a session',
         params: SessionNameParams,
         response: { 200: Envelope(SessionSchema), ...problemResponses(401, 404, 422) },
@@ -72,6 +75,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     {
       schema: {
         tags: ['Sessions'],
+        operationId: 'deleteSession',
         summary: 'Delete a session',
         description:
           'Interrupts its turn if one runs, stops its Claude Code process and deletes its history. `purge=true` also deletes its workspace folder.',
@@ -91,6 +95,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     {
       schema: {
         tags: ['Sessions'],
+        operationId: 'changeWorkingDirectory',
         summary: 'Change the working directory',
         description:
           'Points the session at another folder inside APPROVED_DIRECTORY (resolved with realpath). The conversation continues there.',

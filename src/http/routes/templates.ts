@@ -30,6 +30,7 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Templates'],
+        operationId: 'listTemplates',
         summary: 'List templates',
         description:
           'The agent templates a session can be created from (`POST /sessions` with `template`), by name: the shipped ones and those of TEMPLATES_PATH.',
@@ -49,6 +50,7 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
     {
       schema: {
         tags: ['Templates'],
+        operationId: 'getTemplate',
         summary: 'Get a template',
         params: TemplateNameParams,
         response: { 200: Envelope(TemplateSchema), ...problemResponses(401, 404, 422) },
@@ -67,6 +69,7 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
       config: { admin: true },
       schema: {
         tags: ['Templates'],
+        operationId: 'reloadTemplates',
         summary: 'Reload templates (admin)',
         description:
           'Reads the shipped file and TEMPLATES_PATH again. If any file is invalid, nothing changes and the answer is a 422 problem whose `template_errors` name the file, line and column of each problem. Needs an admin key.',

@@ -14,6 +14,7 @@ export default async function tokenRoutes(fastify: FastifyInstance, deps: { toke
       config: { audit: false },
       schema: {
         tags: ['Usage'],
+        operationId: 'countTokens',
         summary: 'Count tokens',
         description:
           "Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API's count_tokens endpoint with Claude Code's own " +

@@ -15,6 +15,7 @@ export default async function usageRoutes(fastify: FastifyInstance, deps: { usag
     {
       schema: {
         tags: ['Usage'],
+        operationId: 'getUsage',
         summary: 'Usage: cost, tokens and turns',
         description:
           'Sums over the turns in history (deleted sessions no longer count), grouped by `key`, `session`, `model` or `day` (UTC), between `from` and `to`. ' +
