@@ -1,66 +1,162 @@
-// The normalized events of one turn, shared by SSE, sync chat, history and (later) jobs and webhooks.
-import type { ProblemDoc } from '../problems.js';
+// The normalized events of one turn as TypeBox schemas (JSON Schema), the one definition SSE, sync chat, history, jobs,
+// webhooks and the OpenAPI document derive from; the TypeScript types are their Static<> forms.
+import { Type, type Static, type TSchema } from 'typebox';
 
-export interface ToolUse {
-  name: string;
-  input: unknown;
-  /** Why the call was refused (workspace policy, disallowed tool …); absent when it ran. */
-  denied?: string;
+export const ToolUseSchema = Type.Object(
+  {
+    name: Type.String(),
+    input: Type.Unknown(),
+    denied: Type.Optional(
+      Type.String({
+        description: 'Why the call was refused (workspace policy, tool not allowed …); absent when it ran.',
+      }),
+    ),
+  },
+  { title: 'ToolUse' },
+);
+export type ToolUse = Static<typeof ToolUseSchema>;
+
+export const TurnUsageSchema = Type.Object(
+  {
+    input_tokens: Type.Integer(),
+    output_tokens: Type.Integer(),
+    cache_read_input_tokens: Type.Integer(),
+    cache_creation_input_tokens: Type.Integer(),
+  },
+  { title: 'TurnUsage' },
+);
+export type TurnUsage = Static<typeof TurnUsageSchema>;
+
+/** A refused tool call of a turn (docs/security.md). */
+export const DenialSchema = Type.Object(
+  {
+    tool: Type.String(),
+    input: Type.Unknown(),
+    reason: Type.String({ description: 'What the model was told.' }),
+  },
+  { title: 'Denial' },
+);
+
+/** The fields of a turn's result, shared by the result event, the sync chat answer and a job's result. */
+export const TurnResultFields = {
+  turn_id: Type.String(),
+  session_id: Type.String({ description: 'The Claude Code session id.' }),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('error'), Type.Literal('interrupted'), Type.Literal('timeout')]),
+  content: Type.String(),
+  cost_usd: Type.Number(),
+  usage: TurnUsageSchema,
+  duration_ms: Type.Integer(),
+  num_turns: Type.Integer(),
+  tools_used: Type.Array(ToolUseSchema),
+  stop_reason: Type.Union([Type.String(), Type.Null()]),
+  model: Type.Union([Type.String(), Type.Null()]),
+  denials: Type.Optional(
+    Type.Array(DenialSchema, {
+      description: 'Tool calls refused in this turn (also marked `denied` in tools_used).',
+    }),
+  ),
+};
+export const TurnResultSchema = Type.Object(TurnResultFields, { title: 'TurnResult' });
+export type TurnResult = Static<typeof TurnResultSchema>;
+
+/** An RFC 9457 problem document as a turn reports it (extra members allowed). */
+export const TurnProblemSchema = Type.Object(
+  { type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String() },
+  { title: 'TurnProblem', additionalProperties: true },
+);
+
+/** The typed event object `{ type: <name>, ...fields }` of one event type. */
+function eventOf<N extends string, F extends Record<string, TSchema>>(name: N, fields: F, description: string) {
+  return Type.Object({ type: Type.Literal(name), ...fields }, { title: `${name} event`, description });
 }
 
-export interface TurnUsage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_input_tokens: number;
-  cache_creation_input_tokens: number;
-}
+export const SessionEventSchema = eventOf(
+  'session',
+  {
+    session_id: Type.String(),
+    model: Type.String(),
+    tools: Type.Array(Type.String()),
+    cwd: Type.String(),
+    permission_mode: Type.String(),
+  },
+  'Claude Code started the turn: its session id, model, tools, working directory and permission mode.',
+);
 
-export interface TurnResult {
-  turn_id: string;
-  session_id: string;
-  status: 'ok' | 'error' | 'interrupted' | 'timeout';
-  content: string;
-  cost_usd: number;
-  usage: TurnUsage;
-  duration_ms: number;
-  num_turns: number;
-  tools_used: ToolUse[];
-  stop_reason: string | null;
-  model: string | null;
-  /** Tool calls the policy refused in this turn (path outside the workspace, tool not allowed …). */
-  denials?: Array<{ tool: string; input: unknown; reason: string }>;
-}
+export const TextEventSchema = eventOf('text', { text: Type.String() }, 'A delta of the answer text.');
+
+export const ToolUseEventSchema = eventOf(
+  'tool_use',
+  { id: Type.String(), name: Type.String(), input: Type.Unknown() },
+  'Claude calls a tool.',
+);
+
+export const ToolResultEventSchema = eventOf(
+  'tool_result',
+  { id: Type.String(), is_error: Type.Boolean(), output: Type.String() },
+  "A tool call's output (`id` is its tool_use id).",
+);
 
 /** A tool call paused for a person's yes or no (its outcome under the permission rules is `ask`). */
-export interface ApprovalEvent {
-  type: 'approval';
-  id: string;
-  session: string;
-  turn_id: string;
-  tool: string;
-  input: unknown;
-  tool_use_id: string | null;
-  /** The ask rule that paused it. */
-  rule: string | null;
-  /** When it is denied if nobody answers (ISO-8601). */
-  deadline: string;
-}
+export const ApprovalEventSchema = eventOf(
+  'approval',
+  {
+    id: Type.String(),
+    session: Type.String(),
+    turn_id: Type.String(),
+    tool: Type.String(),
+    input: Type.Unknown(),
+    tool_use_id: Type.Union([Type.String(), Type.Null()]),
+    rule: Type.Union([Type.String(), Type.Null()], { description: 'The ask rule that paused it.' }),
+    deadline: Type.String({ description: 'When it is denied if nobody answers (ISO-8601).' }),
+  },
+  "A tool call waits for a person's yes or no (POST …/approvals/{id}).",
+);
+export type ApprovalEvent = Static<typeof ApprovalEventSchema>;
+
+export const QuestionSchema = Type.Object({
+  question: Type.String(),
+  header: Type.String(),
+  multi_select: Type.Boolean(),
+  options: Type.Array(Type.Object({ label: Type.String(), description: Type.String() })),
+});
 
 /** Claude Code's AskUserQuestion, waiting for a person's choice. */
-export interface QuestionEvent {
-  type: 'question';
-  id: string;
-  session: string;
-  turn_id: string;
-  tool_use_id: string | null;
-  questions: Array<{
-    question: string;
-    header: string;
-    multi_select: boolean;
-    options: Array<{ label: string; description: string }>;
-  }>;
-  deadline: string;
-}
+export const QuestionEventSchema = eventOf(
+  'question',
+  {
+    id: Type.String(),
+    session: Type.String(),
+    turn_id: Type.String(),
+    tool_use_id: Type.Union([Type.String(), Type.Null()]),
+    questions: Type.Array(QuestionSchema),
+    deadline: Type.String(),
+  },
+  "Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).",
+);
+export type QuestionEvent = Static<typeof QuestionEventSchema>;
+
+export const ResultEventSchema = eventOf('result', TurnResultFields, 'The turn ended: its result (the last event).');
+
+export const ErrorEventSchema = eventOf(
+  'error',
+  { problem: TurnProblemSchema },
+  'The turn failed: a problem document (the last event).',
+);
+
+/** Every event type of a turn, in the order a turn may send them. */
+export const TURN_EVENT_SCHEMAS = [
+  SessionEventSchema,
+  TextEventSchema,
+  ToolUseEventSchema,
+  ToolResultEventSchema,
+  ApprovalEventSchema,
+  QuestionEventSchema,
+  ResultEventSchema,
+  ErrorEventSchema,
+] as const;
+
+export const TurnEventSchema = Type.Union([...TURN_EVENT_SCHEMAS], { title: 'TurnEvent' });
+export type TurnEvent = Static<typeof TurnEventSchema>;
 
 /** The events that wait for a person: a turn that emits one is paused until it is answered or expires. */
 export const PERSON_EVENTS = ['approval', 'question'] as const;
@@ -69,16 +165,6 @@ export type PersonEvent = ApprovalEvent | QuestionEvent;
 export function isPersonEvent(event: TurnEvent): event is PersonEvent {
   return (PERSON_EVENTS as readonly string[]).includes(event.type);
 }
-
-export type TurnEvent =
-  | { type: 'session'; session_id: string; model: string; tools: string[]; cwd: string; permission_mode: string }
-  | { type: 'text'; text: string }
-  | { type: 'tool_use'; id: string; name: string; input: unknown }
-  | { type: 'tool_result'; id: string; is_error: boolean; output: string }
-  | ApprovalEvent
-  | QuestionEvent
-  | ({ type: 'result' } & TurnResult)
-  | { type: 'error'; problem: ProblemDoc };
 
 /** An event as it leaves the turn: numbered, so a client can resume after any id. */
 export interface NumberedEvent {

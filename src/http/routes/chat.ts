@@ -10,15 +10,13 @@ import { callerOf } from '../plugins/auth.js';
 import { ok } from '../envelope.js';
 import { ChatWaiting } from '../schemas/approvals.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
+import { turnEventStream } from '../schemas/events.js';
 import { approvalView } from './approvals.js';
 import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
 const TURN_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504] as const;
-const SSE_RESPONSE = {
-  description: 'text/event-stream of turn events',
-  content: { 'text/event-stream': { schema: { type: 'string' } } },
-};
+const SSE_RESPONSE = turnEventStream("The turn's events");
 
 function chatInput(body: ChatBody): ChatInput {
   const { system, system_prompt, wait: _wait, ...rest } = body;

@@ -6,14 +6,12 @@ import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
 import { serviceUnavailable } from '../problem.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
+import { turnEventStream } from '../schemas/events.js';
 import { JobEventsQuery, JobListQuery, JobParams, JobSchema, jobBody, type JobBody } from '../schemas/jobs.js';
 import { SessionNameParams } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
-const SSE_RESPONSE = {
-  description: "text/event-stream of the job's turn events",
-  content: { 'text/event-stream': { schema: { type: 'string' } } },
-};
+const SSE_RESPONSE = turnEventStream("The job's turn events");
 
 function jobInput(body: JobBody) {
   const { system, system_prompt, ...rest } = body;

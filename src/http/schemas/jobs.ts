@@ -1,4 +1,5 @@
 // TypeBox schemas of jobs: the create body, list query, path parameters and the job with its webhook delivery log.
+import { TurnProblemSchema } from '../../engine/events.js';
 import { Type, type Static } from 'typebox';
 import { PaginationQuery } from './common.js';
 import { ChatResult, chatBody, SESSION_NAME_PATTERN } from './sessions.js';
@@ -78,11 +79,6 @@ export const JobListQuery = Type.Object({
   ),
 });
 
-const Problem = Type.Object(
-  { type: Type.String(), title: Type.String(), status: Type.Integer(), detail: Type.String() },
-  { additionalProperties: true, description: 'RFC 9457 problem document of a failed or cancelled job.' },
-);
-
 const DeliveryAttempt = Type.Object({
   attempt: Type.Integer({ minimum: 1 }),
   at: Type.String({ description: 'When the attempt started.' }),
@@ -125,7 +121,9 @@ export const JobSchema = Type.Object({
     description:
       'Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat.',
   }),
-  error: Type.Union([Problem, Type.Null()]),
+  error: Type.Union([TurnProblemSchema, Type.Null()], {
+    description: 'RFC 9457 problem document of a failed or cancelled job.',
+  }),
   attempts: Type.Integer({ description: 'How many times its turn started.' }),
   restarts: Type.Integer({ description: 'How many times it was re-queued after a server restart (at most 1).' }),
   created_at: Type.String(),

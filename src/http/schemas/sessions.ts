@@ -1,6 +1,7 @@
 // TypeBox schemas of sessions, chat and history: request bodies and the shapes the API returns.
 import { Type, type Static } from 'typebox';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../../config/settings.js';
+import { DenialSchema, ToolUseSchema, TurnResultFields, TurnUsageSchema } from '../../engine/events.js';
 import { TEMPLATE_NAME_PATTERN } from '../../templates/schema.js';
 import { PermissionRulesSchema } from './permission-rules.js';
 
@@ -153,48 +154,19 @@ export function chatBody(maxChars: number) {
 }
 export type ChatBody = Static<ReturnType<typeof chatBody>>;
 
-const Usage = Type.Object({
-  input_tokens: Type.Integer(),
-  output_tokens: Type.Integer(),
-  cache_read_input_tokens: Type.Integer(),
-  cache_creation_input_tokens: Type.Integer(),
-});
-
-const ToolUse = Type.Object({
-  name: Type.String(),
-  input: Type.Unknown(),
-  denied: Type.Optional(
-    Type.String({
-      description: 'Why the call was refused (workspace policy, tool not allowed …); absent when it ran.',
-    }),
-  ),
-});
-
-/** A refused tool call of a turn (docs/security.md). */
-export const Denial = Type.Object({
-  tool: Type.String(),
-  input: Type.Unknown(),
-  reason: Type.String({ description: 'What the model was told.' }),
-});
-
-export const ChatResult = Type.Object({
-  turn_id: Type.String(),
-  session_id: Type.String({ description: 'The Claude Code session id.' }),
-  status: Type.Union([Type.Literal('ok'), Type.Literal('interrupted')]),
-  content: Type.String(),
-  cost_usd: Type.Number(),
-  duration_ms: Type.Integer(),
-  num_turns: Type.Integer(),
-  usage: Usage,
-  tools_used: Type.Array(ToolUse),
-  stop_reason: Type.Union([Type.String(), Type.Null()]),
-  model: Type.Union([Type.String(), Type.Null()]),
-  denials: Type.Optional(
-    Type.Array(Denial, {
-      description: 'Tool calls refused in this turn (also marked `denied` in tools_used); empty when none.',
-    }),
-  ),
-});
+/** The sync chat answer: the turn's result (a failed turn is a problem response instead). */
+export const ChatResult = Type.Object(
+  {
+    ...TurnResultFields,
+    status: Type.Union([Type.Literal('ok'), Type.Literal('interrupted')]),
+    denials: Type.Optional(
+      Type.Array(DenialSchema, {
+        description: 'Tool calls refused in this turn (also marked `denied` in tools_used); empty when none.',
+      }),
+    ),
+  },
+  { title: 'ChatResult' },
+);
 
 export const HistoryItem = Type.Object({
   id: Type.Integer(),
@@ -202,11 +174,11 @@ export const HistoryItem = Type.Object({
   role: Type.Union([Type.Literal('user'), Type.Literal('assistant')]),
   content: Type.String(),
   status: Type.String({ description: 'ok, error, interrupted or timeout' }),
-  tools_used: Type.Union([Type.Array(ToolUse), Type.Null()]),
+  tools_used: Type.Union([Type.Array(ToolUseSchema), Type.Null()]),
   cost_usd: Type.Union([Type.Number(), Type.Null()]),
   duration_ms: Type.Union([Type.Integer(), Type.Null()]),
   num_turns: Type.Union([Type.Integer(), Type.Null()]),
-  usage: Type.Union([Usage, Type.Null()]),
+  usage: Type.Union([TurnUsageSchema, Type.Null()]),
   model: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()]),
   created_at: Type.String(),
