@@ -3,20 +3,31 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
+import type { paths } from '../support/api/types.js';
 import { promptTexts } from '../support/model-server.js';
 
 const ctx = useTestServer();
 
-async function createSession(name: string, body: Record<string, unknown> = {}) {
-  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name, ...body } });
-  expect(res.status).toBe(201);
-  return (await res.json()).data;
+type CreateSession = paths['/api/v1/sessions']['post']['requestBody']['content']['application/json'];
+type ChatRequest = paths['/api/v1/sessions/{name}/chat']['post']['requestBody']['content']['application/json'];
+
+async function createSession(name: string, body: Omit<CreateSession, 'name'> = {}) {
+  const { response, data } = await ctx.api.POST('/api/v1/sessions', { body: { name, ...body } });
+  expect(response.status).toBe(201);
+  return data!.data;
 }
 
-async function chat(name: string, body: Record<string, unknown>) {
-  const res = await ctx.t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: body });
-  const json = await res.json();
-  return { status: res.status, json };
+async function getSession(name: string) {
+  const { response, data } = await ctx.api.GET('/api/v1/sessions/{name}', { params: { path: { name } } });
+  expect(response.status).toBe(200);
+  return data!.data;
+}
+
+/** A sync chat: its status, and the turn's result when it answered 200. */
+async function chat(name: string, body: ChatRequest) {
+  const { response, data } = await ctx.api.POST('/api/v1/sessions/{name}/chat', { params: { path: { name } }, body });
+  const answer = data?.data;
+  return { status: response.status, result: answer && 'content' in answer ? answer : undefined, meta: data?.meta };
 }
 
 describe('sync chat', () => {
@@ -37,9 +48,9 @@ describe('sync chat', () => {
         { text: 'I wrote hello.txt.' },
       ],
     });
-    const { status, json } = await chat('alpha', { message: 'please write-hello-file' });
+    const { status, result: d, meta } = await chat('alpha', { message: 'please write-hello-file' });
     expect(status).toBe(200);
-    const d = json.data;
+    if (!d) throw new Error('no turn result');
     expect(d.content).toBe('I wrote hello.txt.');
     expect(d.status).toBe('ok');
     expect(d.cost_usd).toBeGreaterThan(0);
@@ -47,11 +58,11 @@ describe('sync chat', () => {
     expect(d.usage.input_tokens).toBeGreaterThan(0);
     expect(d.usage.output_tokens).toBeGreaterThan(0);
     expect(d.tools_used).toHaveLength(1);
-    expect(d.tools_used[0].name).toBe('Write');
+    expect(d.tools_used[0]?.name).toBe('Write');
     expect(typeof d.session_id).toBe('string');
-    expect(json.meta.request_id).toBeTruthy();
+    expect(meta?.request_id).toBeTruthy();
 
-    const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
+    const session = await getSession('alpha');
     expect(readFileSync(join(session.workspace, 'hello.txt'), 'utf8')).toBe('Hello from Claude\n');
     expect(session.status).toBe('active');
     expect(session.claude_session_id).toBe(d.session_id);
@@ -68,9 +79,9 @@ describe('sync chat', () => {
         { text: 'Ran it.' },
       ],
     });
-    const { status, json } = await chat('alpha', { message: 'run-the-echo now' });
+    const { status, result } = await chat('alpha', { message: 'run-the-echo now' });
     expect(status).toBe(200);
-    expect(json.data.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
+    expect(result?.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
     const followUp = ctx.model
       .mainRequests()
       .filter((r) => r.prompt?.includes('run-the-echo') && r.step === 1)
@@ -79,7 +90,7 @@ describe('sync chat', () => {
   });
 
   it('reads and edits files the client put in the workspace', async () => {
-    const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
+    const session = await getSession('alpha');
     writeFileSync(join(session.workspace, 'notes.md'), 'colour: red\n');
     ctx.model.script({
       match: 'fix-the-notes',
@@ -89,15 +100,15 @@ describe('sync chat', () => {
         { text: 'Changed red to blue.' },
       ],
     });
-    const { status, json } = await chat('alpha', { message: 'fix-the-notes please' });
+    const { status, result } = await chat('alpha', { message: 'fix-the-notes please' });
     expect(status).toBe(200);
-    expect(json.data.tools_used.map((x: { name: string }) => x.name)).toEqual(['Read', 'Edit']);
+    expect(result?.tools_used.map((x) => x.name)).toEqual(['Read', 'Edit']);
     expect(readFileSync(join(session.workspace, 'notes.md'), 'utf8')).toBe('colour: blue\n');
   });
 
   it('keeps the conversation: the model sees the earlier prompts of the session', async () => {
-    const { json } = await chat('alpha', { message: 'what did I ask before?' });
-    expect(json.data.content).toBe('echo: what did I ask before?');
+    const { result: again } = await chat('alpha', { message: 'what did I ask before?' });
+    expect(again?.content).toBe('echo: what did I ask before?');
     const last = ctx.model.mainRequests().at(-1)!;
     expect(promptTexts(last)).toEqual([
       'please write-hello-file',
@@ -108,12 +119,13 @@ describe('sync chat', () => {
   });
 
   it('records every turn in history, in order, with tools, cost and timing', async () => {
-    const res = await ctx.t.request('/api/v1/sessions/alpha/history?limit=100');
-    expect(res.status).toBe(200);
-    const body = await res.json();
-    const rows = body.data;
-    expect(body.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 8, pages: 1 });
-    expect(rows.map((r: { role: string }) => r.role)).toEqual([
+    const history = (query: { page?: number; limit?: number }) =>
+      ctx.api.GET('/api/v1/sessions/{name}/history', { params: { path: { name: 'alpha' }, query } });
+    const { response, data: body } = await history({ limit: 100 });
+    expect(response.status).toBe(200);
+    const rows = body!.data;
+    expect(body!.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 8, pages: 1 });
+    expect(rows.map((r) => r.role)).toEqual([
       'user',
       'assistant',
       'user',
@@ -123,23 +135,22 @@ describe('sync chat', () => {
       'user',
       'assistant',
     ]);
-    expect(rows[0].content).toBe('please write-hello-file');
-    expect(rows[1]).toMatchObject({ content: 'I wrote hello.txt.', status: 'ok', num_turns: 2 });
-    expect(rows[1].tools_used[0].name).toBe('Write');
-    expect(rows[1].cost_usd).toBeGreaterThan(0);
-    expect(rows[1].duration_ms).toBeGreaterThan(0);
-    expect(rows[1].usage.input_tokens).toBeGreaterThan(0);
-    const ids = rows.map((r: { id: number }) => r.id);
+    const [asked, answered] = rows;
+    expect(asked?.content).toBe('please write-hello-file');
+    expect(answered).toMatchObject({ content: 'I wrote hello.txt.', status: 'ok', num_turns: 2 });
+    expect(answered?.tools_used?.[0]?.name).toBe('Write');
+    expect(answered?.cost_usd).toBeGreaterThan(0);
+    expect(answered?.duration_ms).toBeGreaterThan(0);
+    expect(answered?.usage?.input_tokens).toBeGreaterThan(0);
+    const ids = rows.map((r) => r.id);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
 
-    const page2 = await (await ctx.t.request('/api/v1/sessions/alpha/history?page=2&limit=3')).json();
-    expect(page2.data.map((r: { id: number }) => r.id)).toEqual(ids.slice(3, 6));
+    const page2 = (await history({ page: 2, limit: 3 })).data!;
+    expect(page2.data.map((r) => r.id)).toEqual(ids.slice(3, 6));
     expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 3, total: 8, pages: 3 });
 
-    const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
-    const costs = rows
-      .filter((r: { role: string }) => r.role === 'assistant')
-      .reduce((a: number, r: { cost_usd: number }) => a + r.cost_usd, 0);
+    const session = await getSession('alpha');
+    const costs = rows.filter((r) => r.role === 'assistant').reduce((a, r) => a + (r.cost_usd ?? 0), 0);
     expect(session.totals.turns).toBe(4);
     expect(session.totals.cost_usd).toBeCloseTo(costs, 10);
   });
@@ -173,11 +184,11 @@ describe('sync chat', () => {
         { text: 'Could not write.' },
       ],
     });
-    const { status, json } = await chat('readonly', { message: 'try-to-write something' });
+    const { status, result } = await chat('readonly', { message: 'try-to-write something' });
     expect(status).toBe(200);
-    const session = (await (await ctx.t.request('/api/v1/sessions/readonly')).json()).data;
+    const session = await getSession('readonly');
     expect(existsSync(join(session.workspace, 'nope.txt'))).toBe(false);
-    expect(json.data.content).toBe('Could not write.');
+    expect(result?.content).toBe('Could not write.');
     const sent = ctx.model
       .mainRequests()
       .filter((r) => r.prompt?.includes('try-to-write'))

@@ -24,20 +24,21 @@ const create = (json: unknown, key: string | null = ALICE) =>
 
 describe('sessions CRUD', () => {
   it('creates with options, answers 201 with Location, and lists newest first with pagination', async () => {
-    const res = await create({
-      name: 'crud-1',
-      model: 'sonnet',
-      effort: 'high',
-      max_turns: 3,
-      system_prompt: 'Be brief.',
-      allowed_tools: ['Read', 'Write'],
-      permission_mode: 'plan',
+    const { response: res, data: body } = await ctx.api.POST('/api/v1/sessions', {
+      body: {
+        name: 'crud-1',
+        model: 'sonnet',
+        effort: 'high',
+        max_turns: 3,
+        system_prompt: 'Be brief.',
+        allowed_tools: ['Read', 'Write'],
+        permission_mode: 'plan',
+      },
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe('/api/v1/sessions/crud-1');
-    const body = await res.json();
-    expect(body.meta).toMatchObject({ request_id: expect.any(String), timestamp: expect.any(String), version: 'v1' });
-    expect(body.data).toMatchObject({
+    expect(body?.meta).toMatchObject({ request_id: expect.any(String), timestamp: expect.any(String), version: 'v1' });
+    expect(body?.data).toMatchObject({
       name: 'crud-1',
       status: 'pending',
       claude_session_id: null,
@@ -53,18 +54,20 @@ describe('sessions CRUD', () => {
     });
     expect((await create({ name: 'crud-2' })).status).toBe(201);
     expect((await create({ name: 'crud-3' })).status).toBe(201);
-    const list = await (await ctx.t.request('/api/v1/sessions?limit=2')).json();
-    expect(list.data.map((s: { name: string }) => s.name)).toEqual(['crud-3', 'crud-2']);
-    expect(list.meta.pagination).toEqual({ page: 1, limit: 2, total: 3, pages: 2 });
-    const page2 = await (await ctx.t.request('/api/v1/sessions?limit=2&page=2')).json();
-    expect(page2.data.map((s: { name: string }) => s.name)).toEqual(['crud-1']);
+    const list = await ctx.api.GET('/api/v1/sessions', { params: { query: { limit: 2 } } });
+    expect(list.data?.data.map((s) => s.name)).toEqual(['crud-3', 'crud-2']);
+    expect(list.data?.meta.pagination).toEqual({ page: 1, limit: 2, total: 3, pages: 2 });
+    const page2 = await ctx.api.GET('/api/v1/sessions', { params: { query: { limit: 2, page: 2 } } });
+    expect(page2.data?.data.map((s) => s.name)).toEqual(['crud-1']);
   });
 
   it('refuses a duplicate name with 409 and changes nothing', async () => {
-    const body = await problem(await create({ name: 'crud-1' }), 409);
-    expect(body.type).toBe('/problems/conflict');
-    const again = await (await ctx.t.request('/api/v1/sessions/crud-1')).json();
-    expect(again.data.options.model).toBe('sonnet');
+    const { response, error } = await ctx.api.POST('/api/v1/sessions', { body: { name: 'crud-1' } });
+    expect(response.status).toBe(409);
+    expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(error?.type).toBe('/problems/conflict');
+    const again = await ctx.api.GET('/api/v1/sessions/{name}', { params: { path: { name: 'crud-1' } } });
+    expect(again.data?.data.options.model).toBe('sonnet');
   });
 
   it('rejects bad input with 422 problems naming the field', async () => {

@@ -1,12 +1,15 @@
 // The usual set-up of an integration test file: a scripted model server and the service against it, started before
 // the file's tests and cleaned up after them.
 import { afterAll, beforeAll } from 'vitest';
+import { apiClient, type ApiClient } from './api/client.js';
 import { ModelServer } from './model-server.js';
 import { startTestServer, type TestServer } from './server.js';
 
 export interface ServerFixture {
   readonly model: ModelServer;
   readonly t: TestServer;
+  /** The typed API client of the test server, acting with the first configured key. */
+  readonly api: ApiClient;
 }
 
 export function useTestServer(env: Record<string, string> = {}): ServerFixture {
@@ -28,6 +31,9 @@ export function useTestServer(env: Record<string, string> = {}): ServerFixture {
     get t() {
       if (!t) throw new Error('the test server starts in beforeAll');
       return t;
+    },
+    get api() {
+      return apiClient(this.t);
     },
   };
 }
