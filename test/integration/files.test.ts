@@ -510,7 +510,7 @@ describe('tenancy and docs', () => {
   it('every files route is in the OpenAPI document under Files, with the multipart body', async () => {
     const doc = await (await ctx.t.request('/openapi.json')).json();
     const list = doc.paths['/api/v1/sessions/{name}/files'];
-    const one = doc.paths['/api/v1/sessions/{name}/files/{*}'];
+    const one = doc.paths['/api/v1/sessions/{name}/files/{path}'];
     for (const op of [list.get, list.post, one.get, one.delete]) expect(op.tags).toEqual(['Files']);
     expect(Object.keys(list.post.requestBody.content)).toEqual(['multipart/form-data']);
     expect(list.post.requestBody.content['multipart/form-data'].schema.properties.file).toMatchObject({
@@ -530,13 +530,24 @@ describe('with the real CLI', () => {
         { text: 'Wrote the report.' },
       ],
     });
-    const res = await ctx.t.request('/api/v1/sessions/box/chat', {
-      method: 'POST',
-      json: { message: 'please write-report-file' },
+    const box = { name: 'box' };
+    const chat = await ctx.api.POST('/api/v1/sessions/{name}/chat', {
+      params: { path: box },
+      body: { message: 'please write-report-file' },
     });
-    expect(res.status).toBe(200);
-    const listed = await (await ctx.t.request(`${FILES}?path=out`)).json();
-    expect(listed.data).toEqual([expect.objectContaining({ path: 'out/report.md', type: 'file', size: 18 })]);
+    expect(chat.response.status).toBe(200);
+    const listed = await ctx.api.GET('/api/v1/sessions/{name}/files', {
+      params: { path: box, query: { path: 'out' } },
+    });
+    expect(listed.data?.data).toEqual([expect.objectContaining({ path: 'out/report.md', type: 'file', size: 18 })]);
+    // The typed client sends the documented {path} encoded (out%2Freport.md); a plain slash reaches the same file.
+    const file = { ...box, path: 'out/report.md' };
+    const download = await ctx.api.GET('/api/v1/sessions/{name}/files/{path}', {
+      params: { path: file },
+      parseAs: 'text',
+    });
+    expect(download.response.url).toContain('/files/out%2Freport.md');
+    expect(download.data).toBe('# Report\nall good\n');
     expect(await (await ctx.t.request(`${FILES}/out/report.md`)).text()).toBe('# Report\nall good\n');
   });
 });
