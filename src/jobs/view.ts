@@ -6,8 +6,8 @@ import { PERSON_EVENTS, type PersonEvent } from '../engine/events.js';
 
 /** Webhook events of a job: its states, and each event of its turn that waits for a person (`approval.requested` …). */
 export const PERSON_WEBHOOK_EVENTS = PERSON_EVENTS.map((e) => `${e}.requested` as const);
-export type JobEventType =
-  'job.started' | 'job.succeeded' | 'job.failed' | 'job.cancelled' | (typeof PERSON_WEBHOOK_EVENTS)[number];
+export const JOB_STATE_EVENTS = ['job.started', 'job.succeeded', 'job.failed', 'job.cancelled'] as const;
+export type JobEventType = (typeof JOB_STATE_EVENTS)[number] | (typeof PERSON_WEBHOOK_EVENTS)[number];
 
 /** The webhook event that announces a pause of a job's turn. */
 export function personWebhookEvent(event: PersonEvent): JobEventType {

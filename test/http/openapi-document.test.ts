@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TURN_EVENT_SCHEMAS } from '../../src/engine/events.js';
+import { JOB_STATE_EVENTS, PERSON_WEBHOOK_EVENTS } from '../../src/jobs/view.js';
 import { clientTypes, DOCUMENT_ENV, TYPES_FILE } from '../support/api/document.js';
 import { useTestServer } from '../support/fixture.js';
 
@@ -68,6 +69,15 @@ describe('the served OpenAPI document', () => {
       const result = frames.find((f: any) => literal(f.properties.event) === 'result').properties.data;
       expect(result.required).toEqual(expect.arrayContaining(['turn_id', 'status', 'content', 'usage', 'tools_used']));
     }
+  });
+
+  it('documents the webhook of every job event, its body made of the job and, for a pause, its event', () => {
+    expect(Object.keys(document.webhooks)).toEqual([...JOB_STATE_EVENTS, ...PERSON_WEBHOOK_EVENTS]);
+    const body = (type: string) => document.webhooks[type].post.requestBody.content['application/json'].schema;
+    expect(body('job.succeeded').properties.data.required).toEqual(expect.arrayContaining(['id', 'status', 'result']));
+    expect(body('job.succeeded').properties.data.properties.webhooks).toBeUndefined();
+    expect(literal(body('approval.requested').properties.data.properties.approval.properties.type)).toBe('approval');
+    expect(literal(body('question.requested').properties.data.properties.question.properties.type)).toBe('question');
   });
 
   it('passes redocly lint with the recommended rules (the kept warnings are listed in .redocly.lint-ignore.yaml)', async (test) => {

@@ -2,6 +2,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
+import { jobWebhooks } from '../schemas/webhooks.js';
 
 export interface OpenApiOptions {
   version: string;
@@ -49,6 +50,7 @@ export default fp<OpenApiOptions>(
             'Claude Code behind a REST API. Successful responses are `{ data, meta }`; failures are RFC 9457 problem documents (`application/problem+json`).',
         },
         servers: [{ url: '/', description: 'This server' }],
+        webhooks: jobWebhooks(),
         components: {
           securitySchemes: {
             apiKey: {

@@ -310,7 +310,50 @@ export interface paths {
   };
 }
 
-export type webhooks = Record<string, never>;
+export interface webhooks {
+  'job.started': {
+    /**
+     * job.started (webhook)
+     * @description Its turn started (again after a re-queue). Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+     */
+    post: operations['jobStartedWebhook'];
+  };
+  'job.succeeded': {
+    /**
+     * job.succeeded (webhook)
+     * @description It ended with a result. Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+     */
+    post: operations['jobSucceededWebhook'];
+  };
+  'job.failed': {
+    /**
+     * job.failed (webhook)
+     * @description It ended with an error (including `job-interrupted` after a restart). Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+     */
+    post: operations['jobFailedWebhook'];
+  };
+  'job.cancelled': {
+    /**
+     * job.cancelled (webhook)
+     * @description It was cancelled (queued or running). Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+     */
+    post: operations['jobCancelledWebhook'];
+  };
+  'approval.requested': {
+    /**
+     * approval.requested (webhook)
+     * @description Its turn paused a tool call for a person; `data.approval` is the `approval` event. Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+     */
+    post: operations['approvalRequestedWebhook'];
+  };
+  'question.requested': {
+    /**
+     * question.requested (webhook)
+     * @description Its turn asks the person a question; `data.question` is the `question` event. Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+     */
+    post: operations['questionRequestedWebhook'];
+  };
+}
 
 export interface components {
   schemas: {};
@@ -9342,6 +9385,580 @@ export interface operations {
             [key: string]: unknown;
           };
         };
+      };
+    };
+  };
+  /**
+   * job.started (webhook)
+   * @description Its turn started (again after a re-queue). Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+   */
+  jobStartedWebhook: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          type: 'job.started';
+          /** Format: date-time */
+          timestamp: string;
+          data: {
+            id: string;
+            /** @description The session's name. */
+            session: string;
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
+            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            message: string;
+            /** @description The chat overrides of the job. */
+            options: {
+              [key: string]: unknown;
+            };
+            webhook_url: string | null;
+            metadata: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The turn that ran (or runs) the job; its messages are in the session's history. */
+            turn_id: string | null;
+            /** @description Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat. */
+            result: {
+              turn_id: string;
+              /** @description The Claude Code session id. */
+              session_id: string;
+              status: 'ok' | 'interrupted';
+              content: string;
+              cost_usd: number;
+              /** TurnUsage */
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_read_input_tokens: number;
+                cache_creation_input_tokens: number;
+              };
+              duration_ms: number;
+              num_turns: number;
+              tools_used: {
+                name: string;
+                input: unknown;
+                /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+                denied?: string;
+              }[];
+              stop_reason: string | null;
+              model: string | null;
+              /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
+              denials?: {
+                tool: string;
+                input: unknown;
+                /** @description What the model was told. */
+                reason: string;
+              }[];
+            } | null;
+            /** @description RFC 9457 problem document of a failed or cancelled job. */
+            error: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            } | null;
+            /** @description How many times its turn started. */
+            attempts: number;
+            /** @description How many times it was re-queued after a server restart (at most 1). */
+            restarts: number;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            updated_at: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: delivered. Anything else is retried with back-off. */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * job.succeeded (webhook)
+   * @description It ended with a result. Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+   */
+  jobSucceededWebhook: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          type: 'job.succeeded';
+          /** Format: date-time */
+          timestamp: string;
+          data: {
+            id: string;
+            /** @description The session's name. */
+            session: string;
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
+            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            message: string;
+            /** @description The chat overrides of the job. */
+            options: {
+              [key: string]: unknown;
+            };
+            webhook_url: string | null;
+            metadata: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The turn that ran (or runs) the job; its messages are in the session's history. */
+            turn_id: string | null;
+            /** @description Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat. */
+            result: {
+              turn_id: string;
+              /** @description The Claude Code session id. */
+              session_id: string;
+              status: 'ok' | 'interrupted';
+              content: string;
+              cost_usd: number;
+              /** TurnUsage */
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_read_input_tokens: number;
+                cache_creation_input_tokens: number;
+              };
+              duration_ms: number;
+              num_turns: number;
+              tools_used: {
+                name: string;
+                input: unknown;
+                /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+                denied?: string;
+              }[];
+              stop_reason: string | null;
+              model: string | null;
+              /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
+              denials?: {
+                tool: string;
+                input: unknown;
+                /** @description What the model was told. */
+                reason: string;
+              }[];
+            } | null;
+            /** @description RFC 9457 problem document of a failed or cancelled job. */
+            error: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            } | null;
+            /** @description How many times its turn started. */
+            attempts: number;
+            /** @description How many times it was re-queued after a server restart (at most 1). */
+            restarts: number;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            updated_at: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: delivered. Anything else is retried with back-off. */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * job.failed (webhook)
+   * @description It ended with an error (including `job-interrupted` after a restart). Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+   */
+  jobFailedWebhook: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          type: 'job.failed';
+          /** Format: date-time */
+          timestamp: string;
+          data: {
+            id: string;
+            /** @description The session's name. */
+            session: string;
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
+            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            message: string;
+            /** @description The chat overrides of the job. */
+            options: {
+              [key: string]: unknown;
+            };
+            webhook_url: string | null;
+            metadata: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The turn that ran (or runs) the job; its messages are in the session's history. */
+            turn_id: string | null;
+            /** @description Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat. */
+            result: {
+              turn_id: string;
+              /** @description The Claude Code session id. */
+              session_id: string;
+              status: 'ok' | 'interrupted';
+              content: string;
+              cost_usd: number;
+              /** TurnUsage */
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_read_input_tokens: number;
+                cache_creation_input_tokens: number;
+              };
+              duration_ms: number;
+              num_turns: number;
+              tools_used: {
+                name: string;
+                input: unknown;
+                /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+                denied?: string;
+              }[];
+              stop_reason: string | null;
+              model: string | null;
+              /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
+              denials?: {
+                tool: string;
+                input: unknown;
+                /** @description What the model was told. */
+                reason: string;
+              }[];
+            } | null;
+            /** @description RFC 9457 problem document of a failed or cancelled job. */
+            error: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            } | null;
+            /** @description How many times its turn started. */
+            attempts: number;
+            /** @description How many times it was re-queued after a server restart (at most 1). */
+            restarts: number;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            updated_at: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: delivered. Anything else is retried with back-off. */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * job.cancelled (webhook)
+   * @description It was cancelled (queued or running). Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+   */
+  jobCancelledWebhook: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          type: 'job.cancelled';
+          /** Format: date-time */
+          timestamp: string;
+          data: {
+            id: string;
+            /** @description The session's name. */
+            session: string;
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
+            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            message: string;
+            /** @description The chat overrides of the job. */
+            options: {
+              [key: string]: unknown;
+            };
+            webhook_url: string | null;
+            metadata: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The turn that ran (or runs) the job; its messages are in the session's history. */
+            turn_id: string | null;
+            /** @description Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat. */
+            result: {
+              turn_id: string;
+              /** @description The Claude Code session id. */
+              session_id: string;
+              status: 'ok' | 'interrupted';
+              content: string;
+              cost_usd: number;
+              /** TurnUsage */
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_read_input_tokens: number;
+                cache_creation_input_tokens: number;
+              };
+              duration_ms: number;
+              num_turns: number;
+              tools_used: {
+                name: string;
+                input: unknown;
+                /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+                denied?: string;
+              }[];
+              stop_reason: string | null;
+              model: string | null;
+              /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
+              denials?: {
+                tool: string;
+                input: unknown;
+                /** @description What the model was told. */
+                reason: string;
+              }[];
+            } | null;
+            /** @description RFC 9457 problem document of a failed or cancelled job. */
+            error: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            } | null;
+            /** @description How many times its turn started. */
+            attempts: number;
+            /** @description How many times it was re-queued after a server restart (at most 1). */
+            restarts: number;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            updated_at: string;
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: delivered. Anything else is retried with back-off. */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * approval.requested (webhook)
+   * @description Its turn paused a tool call for a person; `data.approval` is the `approval` event. Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+   */
+  approvalRequestedWebhook: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          type: 'approval.requested';
+          /** Format: date-time */
+          timestamp: string;
+          data: {
+            id: string;
+            /** @description The session's name. */
+            session: string;
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
+            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            message: string;
+            /** @description The chat overrides of the job. */
+            options: {
+              [key: string]: unknown;
+            };
+            webhook_url: string | null;
+            metadata: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The turn that ran (or runs) the job; its messages are in the session's history. */
+            turn_id: string | null;
+            /** @description Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat. */
+            result: {
+              turn_id: string;
+              /** @description The Claude Code session id. */
+              session_id: string;
+              status: 'ok' | 'interrupted';
+              content: string;
+              cost_usd: number;
+              /** TurnUsage */
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_read_input_tokens: number;
+                cache_creation_input_tokens: number;
+              };
+              duration_ms: number;
+              num_turns: number;
+              tools_used: {
+                name: string;
+                input: unknown;
+                /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+                denied?: string;
+              }[];
+              stop_reason: string | null;
+              model: string | null;
+              /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
+              denials?: {
+                tool: string;
+                input: unknown;
+                /** @description What the model was told. */
+                reason: string;
+              }[];
+            } | null;
+            /** @description RFC 9457 problem document of a failed or cancelled job. */
+            error: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            } | null;
+            /** @description How many times its turn started. */
+            attempts: number;
+            /** @description How many times it was re-queued after a server restart (at most 1). */
+            restarts: number;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            updated_at: string;
+            /**
+             * approval event
+             * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
+             */
+            approval: {
+              /** @constant */
+              type: 'approval';
+              id: string;
+              session: string;
+              turn_id: string;
+              tool: string;
+              input: unknown;
+              tool_use_id: string | null;
+              /** @description The ask rule that paused it. */
+              rule: string | null;
+              /** @description When it is denied if nobody answers (ISO-8601). */
+              deadline: string;
+            };
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: delivered. Anything else is retried with back-off. */
+      200: {
+        content: never;
+      };
+    };
+  };
+  /**
+   * question.requested (webhook)
+   * @description Its turn asks the person a question; `data.question` is the `question` event. Sent to the job's `webhook_url` and to WEBHOOK_URL, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
+   */
+  questionRequestedWebhook: {
+    requestBody: {
+      content: {
+        'application/json': {
+          /** @constant */
+          type: 'question.requested';
+          /** Format: date-time */
+          timestamp: string;
+          data: {
+            id: string;
+            /** @description The session's name. */
+            session: string;
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
+            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            message: string;
+            /** @description The chat overrides of the job. */
+            options: {
+              [key: string]: unknown;
+            };
+            webhook_url: string | null;
+            metadata: {
+              [key: string]: unknown;
+            } | null;
+            /** @description The turn that ran (or runs) the job; its messages are in the session's history. */
+            turn_id: string | null;
+            /** @description Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat. */
+            result: {
+              turn_id: string;
+              /** @description The Claude Code session id. */
+              session_id: string;
+              status: 'ok' | 'interrupted';
+              content: string;
+              cost_usd: number;
+              /** TurnUsage */
+              usage: {
+                input_tokens: number;
+                output_tokens: number;
+                cache_read_input_tokens: number;
+                cache_creation_input_tokens: number;
+              };
+              duration_ms: number;
+              num_turns: number;
+              tools_used: {
+                name: string;
+                input: unknown;
+                /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+                denied?: string;
+              }[];
+              stop_reason: string | null;
+              model: string | null;
+              /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
+              denials?: {
+                tool: string;
+                input: unknown;
+                /** @description What the model was told. */
+                reason: string;
+              }[];
+            } | null;
+            /** @description RFC 9457 problem document of a failed or cancelled job. */
+            error: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            } | null;
+            /** @description How many times its turn started. */
+            attempts: number;
+            /** @description How many times it was re-queued after a server restart (at most 1). */
+            restarts: number;
+            created_at: string;
+            started_at: string | null;
+            finished_at: string | null;
+            updated_at: string;
+            /**
+             * question event
+             * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
+             */
+            question: {
+              /** @constant */
+              type: 'question';
+              id: string;
+              session: string;
+              turn_id: string;
+              tool_use_id: string | null;
+              questions: {
+                question: string;
+                header: string;
+                multi_select: boolean;
+                options: {
+                  label: string;
+                  description: string;
+                }[];
+              }[];
+              deadline: string;
+            };
+          };
+        };
+      };
+    };
+    responses: {
+      /** @description Any 2xx: delivered. Anything else is retried with back-off. */
+      200: {
+        content: never;
       };
     };
   };
