@@ -95,6 +95,8 @@ export const ToolResultEventSchema = eventOf(
   { id: Type.String(), is_error: Type.Boolean(), output: Type.String() },
   "A tool call's output (`id` is its tool_use id).",
 );
+export type ToolUseEvent = Static<typeof ToolUseEventSchema>;
+export type ToolResultEvent = Static<typeof ToolResultEventSchema>;
 
 /** A tool call paused for a person's yes or no (its outcome under the permission rules is `ask`). */
 export const ApprovalEventSchema = eventOf(

@@ -2,7 +2,7 @@
 import type { ProblemDoc } from '../problems.js';
 import type { DeliveryRow, JobRow, JsonObject } from '../store/index.js';
 
-import { PERSON_EVENTS, type PersonEvent } from '../engine/events.js';
+import { PERSON_EVENTS, type PersonEvent, type TurnResult } from '../engine/events.js';
 
 /** Webhook events of a job: its states, and each event of its turn that waits for a person (`approval.requested` …). */
 export const PERSON_WEBHOOK_EVENTS = PERSON_EVENTS.map((e) => `${e}.requested` as const);
@@ -15,25 +15,21 @@ export function personWebhookEvent(event: PersonEvent): JobEventType {
 }
 
 /** The stored turn result as a sync chat returns it. */
-export function jobResultView(result: Record<string, unknown> | null) {
-  if (!result) return null;
+export function jobResultView(stored: Record<string, unknown> | null) {
+  if (!stored) return null;
+  const result = stored as unknown as TurnResult;
   return {
-    turn_id: result.turn_id as string,
-    session_id: result.session_id as string,
+    turn_id: result.turn_id,
+    session_id: result.session_id,
     status: result.status === 'interrupted' ? ('interrupted' as const) : ('ok' as const),
-    content: result.content as string,
-    cost_usd: result.cost_usd as number,
-    duration_ms: result.duration_ms as number,
-    num_turns: result.num_turns as number,
-    usage: result.usage as {
-      input_tokens: number;
-      output_tokens: number;
-      cache_read_input_tokens: number;
-      cache_creation_input_tokens: number;
-    },
-    tools_used: result.tools_used as { name: string; input: unknown }[],
-    stop_reason: (result.stop_reason as string | null) ?? null,
-    model: (result.model as string | null) ?? null,
+    content: result.content,
+    cost_usd: result.cost_usd,
+    duration_ms: result.duration_ms,
+    num_turns: result.num_turns,
+    usage: result.usage,
+    tools_used: result.tools_used,
+    stop_reason: result.stop_reason ?? null,
+    model: result.model ?? null,
   };
 }
 

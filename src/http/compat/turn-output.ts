@@ -1,15 +1,9 @@
 // What a compatible answer carries from the turn: its tool steps (extension field and readable text), usage and stop reason.
-import type { TurnEvent, TurnResult } from '../../engine/events.js';
+import type { ToolResultEvent, ToolUseEvent, TurnEvent, TurnResult } from '../../engine/events.js';
 import type { ConversationTurn } from '../../sessions/conversations.js';
 
 /** One tool call Claude Code made in the turn, with its outcome. */
-export interface Step {
-  id: string;
-  name: string;
-  input: unknown;
-  output?: string;
-  is_error?: boolean;
-}
+export type Step = Omit<ToolUseEvent, 'type'> & Partial<Pick<ToolResultEvent, 'output' | 'is_error'>>;
 
 /** Collects the tool steps of a turn from its events. */
 export class StepLog {

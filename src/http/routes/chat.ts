@@ -24,19 +24,11 @@ function chatInput(body: ChatBody): ChatInput {
   return prompt === undefined ? rest : { ...rest, system_prompt: prompt };
 }
 
+/** The sync answer: the turn's result (its fields as ChatResult lists them), a failed status never reaching here. */
 function resultView(r: TurnResult) {
   return {
-    turn_id: r.turn_id,
-    session_id: r.session_id,
+    ...r,
     status: r.status === 'interrupted' ? ('interrupted' as const) : ('ok' as const),
-    content: r.content,
-    cost_usd: r.cost_usd,
-    duration_ms: r.duration_ms,
-    num_turns: r.num_turns,
-    usage: r.usage,
-    tools_used: r.tools_used,
-    stop_reason: r.stop_reason,
-    model: r.model,
     denials: r.denials ?? [],
   };
 }
