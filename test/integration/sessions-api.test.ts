@@ -24,16 +24,16 @@ const create = (json: unknown, key: string | null = ALICE) =>
 
 describe('sessions CRUD', () => {
   it('creates with options, answers 201 with Location, and lists newest first with pagination', async () => {
+    const options = {
+      model: 'sonnet',
+      effort: 'high',
+      max_turns: 3,
+      system_prompt: 'Be brief.',
+      allowed_tools: ['Read', 'Write'],
+      permission_mode: 'plan',
+    } as const;
     const { response: res, data: body } = await ctx.api.POST('/api/v1/sessions', {
-      body: {
-        name: 'crud-1',
-        model: 'sonnet',
-        effort: 'high',
-        max_turns: 3,
-        system_prompt: 'Be brief.',
-        allowed_tools: ['Read', 'Write'],
-        permission_mode: 'plan',
-      },
+      body: { name: 'crud-1', ...options, allowed_tools: [...options.allowed_tools] },
     });
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe('/api/v1/sessions/crud-1');
@@ -42,14 +42,7 @@ describe('sessions CRUD', () => {
       name: 'crud-1',
       status: 'pending',
       claude_session_id: null,
-      options: {
-        model: 'sonnet',
-        effort: 'high',
-        max_turns: 3,
-        system_prompt: 'Be brief.',
-        allowed_tools: ['Read', 'Write'],
-        permission_mode: 'plan',
-      },
+      options,
       totals: { cost_usd: 0, turns: 0 },
     });
     expect((await create({ name: 'crud-2' })).status).toBe(201);
