@@ -194,15 +194,23 @@ export class SessionService {
     const session = row.options as SessionOptions;
     const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
     const effective = resolveOptions(this.config.claude, [template, session, overrides]);
-    const policy = await this.security?.processPolicy(row.id, row.working_dir, this.cliEnv);
+    const policy = await this.security?.processPolicy(
+      row.id,
+      row.working_dir,
+      this.cliEnv,
+      row.claude_session_id ?? undefined,
+    );
+    const guard = policy?.hookOn ? policy.guard : undefined;
     return {
       options: toSdkOptions(effective, {
         cwd: row.working_dir,
         cliPath: this.config.claude.cliPath,
         env: policy?.env ?? this.cliEnv,
         ...policy,
+        guard,
       }),
-      guard: policy?.guard,
+      guard,
+      wall: policy?.wall,
       optionsKey: optionsKey(effective, row.working_dir),
       claudeSessionId: row.claude_session_id ?? randomUUID(),
       resume: row.claude_session_id !== null,
