@@ -184,8 +184,8 @@ export class TurnSecurity {
       return {
         ...base,
         env: { ...plan.env, CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1' },
-        // Inside the wall /tmp is the session's own; Claude Code's Bash sandbox cannot nest in the wall's pid namespace.
-        guard: new WorkspaceGuard({ workingDir, home: configDir, extraRoots: ['/tmp'] }),
+        // Claude Code's Bash sandbox cannot nest in the wall's pid namespace: the wall itself confines Bash.
+        guard: new WorkspaceGuard({ workingDir, home: configDir, extraRoots: [tmpDir] }),
         sandbox: undefined,
         refuseShell: false,
         wall: { launch: plan.launch, memory: this.wall.memory },

@@ -84,7 +84,8 @@ const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
 
 beforeAll(async () => {
   model = await ModelServer.start();
-  t = await startTestServer(model.url, {}, { cliEnv: SECRETS });
+  // The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
+  t = await startTestServer(model.url, { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
   alpha = await createSession('alpha', KEYS[0]);
   beta = await createSession('beta', KEYS[0]);
   other = await createSession('other', KEYS[1]);
@@ -298,7 +299,7 @@ describe('Bash runs in the OS sandbox', () => {
     ])
       expect(seen).not.toContain(name);
     // The Claude Code process itself got the allow-listed environment only.
-    const processes = cliProcesses({ configDir: t.cli.configDir });
+    const processes = cliProcesses({ under: t.dirs.data });
     expect(processes.length).toBeGreaterThan(0);
     for (const p of processes) {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');

@@ -129,8 +129,8 @@ export class Wall {
       ANTHROPIC_API_KEY: token,
       CLAUDE_CONFIG_DIR: session.configDir,
       HOME: session.configDir,
-      TMPDIR: '/tmp',
-      CLAUDE_CODE_TMPDIR: '/tmp',
+      TMPDIR: session.tmpDir,
+      CLAUDE_CODE_TMPDIR: session.tmpDir,
     });
     return {
       env,

@@ -4,6 +4,9 @@ import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 /** Inside every wall, the proxy's socket is here (ANTHROPIC_UNIX_SOCKET). */
 export const MODEL_SOCKET = '/run/claude-code-api/model.sock';
 
+/** Size of the wall's in-memory /tmp (the session's temporary folder inside it is on disk). */
+const TMP_BYTES = 64 * 1024 * 1024;
+
 /** Top-level system folders bound read-only (or re-made as the symlinks they are on a merged-/usr host). */
 const SYSTEM_DIRS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32'];
 
@@ -42,7 +45,7 @@ export interface WallMounts {
   workspace: { fd: number; path: string };
   /** The session's own CLAUDE_CONFIG_DIR (also its HOME), read-write at its own path. */
   configDir: string;
-  /** The session's temporary folder, bound as /tmp. */
+  /** The session's temporary folder (CLAUDE_CODE_TMPDIR), on disk, bound at its own path inside the wall's /tmp. */
   tmpDir: string;
   /** The proxy socket of the session on the host, bound at MODEL_SOCKET. */
   socket: string;
@@ -74,9 +77,14 @@ export function bwrapArgs(m: WallMounts): string[] {
     '/proc',
     '--dev',
     '/dev',
+    // A private /tmp in memory, then the session's own folder on disk inside it (the guard knows it by that path).
+    '--size',
+    String(TMP_BYTES),
+    '--tmpfs',
+    '/tmp',
     '--bind',
     m.tmpDir,
-    '/tmp',
+    m.tmpDir,
     ...m.programDirs.flatMap((d) => ['--ro-bind', d, d]),
     '--bind',
     m.configDir,
