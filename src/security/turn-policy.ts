@@ -100,7 +100,8 @@ export class TurnSecurity {
       cliPath: opts.cliPath,
       cliEnv,
       auth: opts.auth,
-      socketDir: join(tmpDirs.root, '.proxy'),
+      // Per server process: an MCP stdio server on the same DATA_DIR clears the temp root at its start.
+      socketDir: `${tmpDirs.root}-proxy-${process.pid}`,
       log,
     });
     if (wall.active) log.info('every session runs inside its own wall (bubblewrap)');

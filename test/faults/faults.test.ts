@@ -37,7 +37,7 @@ describe('in-process faults', () => {
     model.script({ match: 'crash-here', steps: [{ hang: true }] });
     const pending = t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'crash-here' } });
     await model.waitFor((r) => r.prompt === 'crash-here');
-    const [victim] = cliProcesses({ configDir: t.cli.configDir });
+    const [victim] = cliProcesses({ under: t.dirs.data });
     expect(victim).toBeDefined();
     process.kill(victim!.pid, 'SIGKILL');
     const res = await pending;
@@ -108,7 +108,7 @@ describe('server killed', () => {
     first.child.kill('SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
     await first.exited;
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
 
     const second = await startServerProcess(dir, env);
     try {
@@ -127,7 +127,7 @@ describe('server killed', () => {
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
-      await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+      await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
     }
   });
 });

@@ -14,7 +14,7 @@ export interface CliProcess {
 export interface CliProcessFilter {
   /** Keep only processes whose environment has this CLAUDE_CONFIG_DIR. */
   configDir?: string;
-  /** Keep only processes whose CLAUDE_CONFIG_DIR is inside this folder (a server's DATA_DIR: each session has its own). */
+  /** Keep only processes whose CLAUDE_CONFIG_DIR starts with this path (a server's DATA_DIR, where each session has its own). */
   under?: string;
 }
 
@@ -38,7 +38,7 @@ export function cliProcesses(filter: CliProcessFilter = {}): CliProcess[] {
       .find((v) => v.startsWith('CLAUDE_CONFIG_DIR='))
       ?.slice('CLAUDE_CONFIG_DIR='.length);
     if (filter.configDir !== undefined && configDir !== filter.configDir) continue;
-    if (filter.under !== undefined && !configDir?.startsWith(`${filter.under}/`)) continue;
+    if (filter.under !== undefined && !configDir?.startsWith(filter.under)) continue;
     found.push({ pid: Number(name), argv: cmdline.split('\0').filter(Boolean), configDir });
   }
   return found;

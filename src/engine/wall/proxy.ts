@@ -102,6 +102,7 @@ export class ModelProxy {
   async closeAll(): Promise<void> {
     await Promise.all([...this.listeners.keys()].map((id) => this.close(id)));
     this.agent.destroy();
+    await rm(this.dir, { recursive: true, force: true });
   }
 
   private async listen(sessionId: string): Promise<Listener> {
