@@ -1,4 +1,5 @@
 // Nothing a session starts outlives it: a detached background command (`setsid sleep`) ends with the session's close, the turn's time-out and the server's stop; any process carrying the session's environment is looked for, not only the CLI.
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
@@ -95,5 +96,28 @@ describe.skipIf(skip !== undefined)('no process outlives its session', () => {
     await f.t.restart();
     expect(processesOf(id)).toEqual([]);
     expect(ownedProcesses(f.t.dirs.data)).toEqual([]);
+  });
+
+  it('a session from before per-session config folders resumes from the old shared folder after a restart', async () => {
+    const id = await session('older');
+    f.model.script({ match: 'remember-this', steps: [{ text: 'noted: PINEAPPLE-42' }] });
+    expect(
+      (await f.t.request('/api/v1/sessions/older/chat', { method: 'POST', json: { message: 'remember-this' } })).status,
+    ).toBe(200);
+    await f.t.stop();
+    // As the previous version left it: the transcript in the shared config folder, no folder of the session's own.
+    const own = join(f.t.dirs.data, 'session-config', id);
+    const [project] = readdirSync(join(own, 'projects'));
+    const transcript = readdirSync(join(own, 'projects', project!)).find((n) => n.endsWith('.jsonl'))!;
+    mkdirSync(join(f.t.cli.configDir, 'projects', project!), { recursive: true });
+    renameSync(join(own, 'projects', project!, transcript), join(f.t.cli.configDir, 'projects', project!, transcript));
+    rmSync(own, { recursive: true });
+    await f.t.restart();
+    f.model.script({ match: 'what-was-it', steps: [{ text: 'it was in the history' }] });
+    const res = await f.t.request('/api/v1/sessions/older/chat', { method: 'POST', json: { message: 'what-was-it' } });
+    expect(res.status).toBe(200);
+    const last = f.model.mainRequests().at(-1)!;
+    expect(JSON.stringify(last.body.messages)).toContain('noted: PINEAPPLE-42');
+    expect(existsSync(join(own, 'projects', project!, transcript))).toBe(true);
   });
 });

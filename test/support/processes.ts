@@ -31,7 +31,8 @@ export function cliProcesses(filter: CliProcessFilter = {}): CliProcess[] {
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     const cmdline = read(`/proc/${name}/cmdline`); // empty for zombies, which are already dead
-    if (!cmdline?.includes(CLI_MARK)) continue;
+    // The CLI itself, not bubblewrap or setpriv, whose arguments name it too.
+    if (!cmdline?.split('\0')[0]?.endsWith(CLI_MARK)) continue;
     const environ = read(`/proc/${name}/environ`) ?? '';
     const configDir = environ
       .split('\0')
