@@ -29,6 +29,8 @@ import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Whether the service runs Bash in its sandbox here (bubblewrap and socat installed); read from its health at start. */
 let sandboxOn = false;
+/** Whether the service runs its sessions inside the wall (read from its health). */
+let wallOn = false;
 const N_COLD = QUICK ? 3 : 20;
 const N_FOLLOW = QUICK ? 6 : 30;
 const N_STREAM_FOLLOW = QUICK ? 4 : 20;
@@ -172,15 +174,24 @@ function notePeak(key: string, values: Array<number | undefined>): void {
 // ---------- the cases ----------
 
 try {
-  t = await startTestServer(model.url, { LOG_LEVEL: 'silent' });
+  // BENCH_WALL=0: the service without its wall (the Bash sandbox only), to measure what the wall costs.
+  t = await startTestServer(model.url, {
+    LOG_LEVEL: 'silent',
+    ...(process.env.BENCH_WALL === '0' ? { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' } : {}),
+  });
   const env = t.cli.env;
   const configDir = t.cli.configDir;
+  /** The service's CLIs (each session has its own config folder under DATA_DIR) and the peer's. */
+  const service = { under: t.dirs.data };
+  const both = [service, { configDir }];
   log(`service on ${t.url}, model server on ${model.url}, CLI ${t.server.cli.version}`);
   // Like for like: the peer CLI gets the Bash sandbox when the service's is on (BENCH_PEER_SANDBOX=0: never).
   const health = (await (await fetch(`${t.url}/api/v1/health`)).json()) as {
-    data: { sandbox: { available: boolean } };
+    data: { sandbox: { available: boolean }; wall: { available: boolean; reason: string | null } };
   };
   sandboxOn = health.data.sandbox.available;
+  wallOn = health.data.wall.available;
+  log(`service wall ${wallOn ? 'on' : `off (${health.data.wall.reason})`}`);
   if (sandboxOn && process.env.BENCH_PEER_SANDBOX !== '0')
     peer.settings = ['--settings', JSON.stringify({ sandbox: PEER_SANDBOX })];
   log(
@@ -213,9 +224,9 @@ try {
         createOnly.push(performance.now() - t0);
         await chat(name, `[bench:b-api-${i}] hello`);
         apiRow.samples.push(performance.now() - t0);
-        notePeak('api_cli_first_turn', cliPeakRss(configDir));
+        notePeak('api_cli_first_turn', cliPeakRss(service));
         await deleteSession(name);
-        await quiet(configDir);
+        await quiet(both);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:b-bare-${i}] hello`), { env, cwd: freshDir() });
@@ -247,7 +258,7 @@ try {
         apiRow.samples.push(run.firstTextMs);
         withCreate.samples.push(run.firstTextMs + (t0 - tc));
         await deleteSession(name);
-        await quiet(configDir);
+        await quiet(both);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:c-bare-${i}] hello`, true), { env, cwd: freshDir() });
@@ -267,7 +278,7 @@ try {
     apiRow.against = { baseline: bareRow, target: 0.25 };
     const twin = await getSession(twinName);
     await deleteSession(twinName); // closes its process; the transcript and folder stay
-    await quiet(configDir, (pid) => cwdOf(pid) !== twin.working_dir);
+    await quiet(both, (pid) => cwdOf(pid) !== twin.working_dir);
     const apiMarks: string[] = [];
     const bareMarks: string[] = [];
     await alternate(
@@ -294,7 +305,7 @@ try {
     );
     historyOf(apiRow, apiMarks);
     historyOf(bareRow, bareMarks);
-    notePeak('api_cli_live', cliPeakRss(configDir));
+    notePeak('api_cli_live', cliPeakRss(service));
     return { apiRow, bareRow, twin };
   };
 
@@ -373,7 +384,7 @@ try {
     coldText.against = { baseline: bareText, info: 'info' };
     spareText.against = { baseline: bareText, info: 'info' };
     for (let i = 0; i < N_PREWARM; i++) {
-      await quiet(configDir);
+      await quiet(both);
       spare = await startSpare(env); // parks while the other two run, as it would between requests
       const sparePids = cliProcesses({ configDir }).map((p) => p.pid);
       const order = i % 2 === 0 ? ['bare', 'cold'] : ['cold', 'bare'];
@@ -386,7 +397,7 @@ try {
           const run = await coldQueryFirstTurn(env, freshDir(), `[bench:d-cold-${i}] hello`);
           coldResult.samples.push(run.resultMs);
           coldText.samples.push(run.firstTextMs);
-          await quiet(configDir, (pid) => sparePids.includes(pid));
+          await quiet(both, (pid) => sparePids.includes(pid));
         }
       }
       const run = await claimedFirstTurn(spare, freshDir(), `[bench:d-spare-${i}] hello`);
@@ -405,11 +416,13 @@ try {
 
 const configDir = t!.cli.configDir;
 let leftBehind = 'none';
-try {
-  await waitForNoCliProcesses({ configDir }, 10_000);
-} catch (err) {
-  leftBehind = (err as Error).message;
-  for (const p of cliProcesses({ configDir })) process.kill(p.pid, 'SIGKILL');
+for (const filter of [{ configDir }, { under: t!.dirs.data }]) {
+  try {
+    await waitForNoCliProcesses(filter, 10_000);
+  } catch (err) {
+    leftBehind = (err as Error).message;
+    for (const p of cliProcesses(filter)) process.kill(p.pid, 'SIGKILL');
+  }
 }
 
 // ---------- report ----------
@@ -461,6 +474,11 @@ lines.push(
   sandboxOn
     ? `Bash sandbox: on in the service; the peer CLI ${peer.settings.length > 0 ? 'ran with the same sandbox settings (BENCH_PEER_SANDBOX=0: without)' : "ran without it (BENCH_PEER_SANDBOX=0): new processes of the service pay the sandbox runtime's start-up, ~250 ms, and the peer does not"}`
     : 'Bash sandbox: off in the service (bubblewrap or socat missing, or SANDBOX_ENABLED=false); the peer CLI ran without it too',
+);
+lines.push(
+  wallOn
+    ? "Wall: on in the service (each session's CLI in its own bubblewrap wall, Bash sandbox off inside it); BENCH_WALL=0 runs the service without it"
+    : 'Wall: off in the service (BENCH_WALL=0, or it cannot run here)',
 );
 lines.push(misses === 0 ? 'all targets met' : `${misses} target(s) missed`);
 process.stdout.write(`${lines.join('\n')}\n`);
