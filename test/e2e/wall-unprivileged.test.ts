@@ -1,20 +1,8 @@
 // The wall as the Docker image runs it: the server as an unprivileged user (nobody), its sessions walled, and after a SIGKILL of the server no process of any session left, detached background commands included.
-import {
-  chownSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer } from '../support/model-server.js';
+import { describe, expect, it } from 'vitest';
+import { useProcessFixture } from '../support/process-fixture.js';
 import { ownedProcesses, waitForNoOwnedProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
@@ -44,23 +32,10 @@ const skip = unprivilegedUnavailable();
 if (skip) console.warn(`skipping the unprivileged wall test: ${skip}`);
 
 describe.skipIf(skip !== undefined)('the wall run by an unprivileged server', () => {
-  let model: ModelServer;
-  let cli: CliEnv;
-  let dir: string;
-
-  beforeAll(async () => {
-    model = await ModelServer.start();
-    cli = makeCliEnv(model.url);
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-unpriv-')));
-  });
-
-  afterAll(async () => {
-    await model?.close();
-    cli?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  const f = useProcessFixture('cc-api-unpriv-');
 
   it('walls its sessions as nobody, and a SIGKILL of the server leaves no process of them', async () => {
+    const { model, cli, dir } = f;
     const data = join(dir, 'data');
     const workspaces = join(dir, 'ws');
     mkdirSync(join(dir, 'outside'));

@@ -1,5 +1,5 @@
 // The model-API credential proxy: one unix socket per session, bound into its wall; requests carrying the session's own token go upstream with the server's real credentials.
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import {
   Agent as HttpAgent,
@@ -11,7 +11,6 @@ import {
   type ServerResponse,
 } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { AuthKind } from '../cli-info.js';
