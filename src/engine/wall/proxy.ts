@@ -148,6 +148,11 @@ export class ModelProxy {
       (answer) => {
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
+        // An answer cut off upstream is cut off for the CLI too (it then fails or retries the request at once).
+        answer.on('error', () => undefined);
+        answer.on('close', () => {
+          if (!answer.complete) res.destroy();
+        });
       },
     );
     upstream.on('error', (err) => {
