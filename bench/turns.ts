@@ -3,7 +3,7 @@
 //
 //   BENCH_QUICK=1   few repetitions and 40 instead of 200 earlier turns (a smoke run, not figures to quote)
 //   BENCH_JSON=path also write every sample as JSON
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { SpareProcess } from '@anthropic-ai/claude-agent-sdk';
@@ -124,8 +124,21 @@ async function api(path: string, method: string, json?: unknown): Promise<any> {
 
 const createSession = (name: string) => api('/sessions', 'POST', { name });
 const deleteSession = (name: string) => api(`/sessions/${name}`, 'DELETE');
-const getSession = async (name: string): Promise<{ claude_session_id: string; working_dir: string }> =>
+const getSession = async (name: string): Promise<{ id: string; claude_session_id: string; working_dir: string }> =>
   (await api(`/sessions/${name}`, 'GET')).data;
+
+/**
+ * Deletes a session built through the API after copying its transcript into the peer CLI's config dir, where
+ * `--resume` finds it (each session keeps its transcripts in its own config folder, removed with the session).
+ */
+async function handOver(name: string, peerConfigDir: string) {
+  const session = await getSession(name);
+  cpSync(join(t!.dirs.data, 'session-config', session.id, 'projects'), join(peerConfigDir, 'projects'), {
+    recursive: true,
+  });
+  await deleteSession(name);
+  return session;
+}
 
 async function chat(name: string, message: string): Promise<void> {
   const body = await api(`/sessions/${name}/chat`, 'POST', { message });
@@ -203,8 +216,7 @@ try {
   await createSession('warmup');
   await chat('warmup', 'warm-up 1');
   await chat('warmup', 'warm-up 2');
-  const warm = await getSession('warmup');
-  await deleteSession('warmup');
+  const warm = await handOver('warmup', configDir);
   await runCli(resumeArgs('warm-up 3', warm.claude_session_id), { env, cwd: warm.working_dir });
   log('warmed up');
 
@@ -276,8 +288,7 @@ try {
     const apiRow = row(list, 'API: POST /chat on the live session');
     const bareRow = row(list, 'bare CLI `claude -p --resume <id>` (spawn → result)');
     apiRow.against = { baseline: bareRow, target: 0.25 };
-    const twin = await getSession(twinName);
-    await deleteSession(twinName); // closes its process; the transcript and folder stay
+    const twin = await handOver(twinName, configDir); // closes its process; the transcript and folder stay
     await quiet(both, (pid) => cwdOf(pid) !== twin.working_dir);
     const apiMarks: string[] = [];
     const bareMarks: string[] = [];
