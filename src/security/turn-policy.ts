@@ -19,8 +19,9 @@ import { SessionConfigDirs } from '../engine/config-dirs.js';
 import type { WallPlan } from '../engine/process-spawn.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { Wall } from '../engine/wall/index.js';
-import { openWorkspaceFd } from '../workspace/workspace-fd.js';
+import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
+import type { Dir } from '../workspace/anchor.js';
 import { Budgets } from './budgets.js';
 import { Moderation } from './moderation.js';
 
@@ -164,6 +165,9 @@ export class TurnSecurity {
     sessionId: string,
     workingDir: string,
     cliEnv: Record<string, string | undefined>,
+    /** Opens the working directory by anchor, checked (SessionFolders.openWorkingDir): the guard's root on every call, and the wall's workspace. */
+    openWorkingDir?: () => Promise<Dir>,
+    /** The conversation the process resumes (copied from the old shared config folder on its first resume). */
     resume?: string,
   ): Promise<ProcessPolicy> {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
@@ -174,19 +178,20 @@ export class TurnSecurity {
       settingSources: this.config.security.settingSources,
     };
     if (walled) {
-      const workspaceFd = await openWorkspaceFd(this.config.approvedDirectory, workingDir);
+      if (!openWorkingDir) throw new Error('a walled process needs its working directory opened by anchor');
+      const fd = await workspaceFd(openWorkingDir);
       let plan;
       try {
-        plan = await this.wall.launch({ id: sessionId, workspaceFd, workingDir, configDir, tmpDir }, cliEnv);
+        plan = await this.wall.launch({ id: sessionId, workspaceFd: fd, workingDir, configDir, tmpDir }, cliEnv);
       } catch (err) {
-        closeSync(workspaceFd);
+        closeSync(fd);
         throw err;
       }
       return {
         ...base,
         env: { ...plan.env, CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1' },
         // Claude Code's Bash sandbox cannot nest in the wall's pid namespace: the wall itself confines Bash.
-        guard: new WorkspaceGuard({ workingDir, home: configDir, extraRoots: [tmpDir] }),
+        guard: new WorkspaceGuard({ workingDir, openRoot: openWorkingDir, home: configDir, extraRoots: [tmpDir] }),
         sandbox: undefined,
         refuseShell: false,
         wall: { launch: plan.launch, memory: this.wall.memory },
@@ -196,6 +201,7 @@ export class TurnSecurity {
     const refuseShell = s.enabled && !s.available;
     const guard = new WorkspaceGuard({
       workingDir,
+      openRoot: openWorkingDir,
       home: cliEnv.HOME,
       extraRoots: [tmpDir],
       shellRefusal: refuseShell
