@@ -1,5 +1,5 @@
 // The wall on its own (the workspace hook OFF): a scripted model tries escapes through Bash, Read, Write, Edit, Grep, Glob and NotebookEdit, and nothing outside its session is reached; no credential is inside.
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../support/model-server.js';
@@ -139,6 +139,8 @@ describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off'
           `python3 -c "import os; os.symlink('${beta.workspace}', 'sib-link')"`,
           // Named at run time: Claude Code's own command check refuses a command that names its config folder's parent.
           'ln -s "$(dirname "$(dirname "$CLAUDE_CONFIG_DIR")")" data-link',
+          // The first escape of the issue: a sibling session's folder swapped for a link to /.
+          `python3 -c "import os; os.rename('${beta.workspace}', '${beta.workspace}.old'); os.symlink('/', '${beta.workspace}')"`,
           `cat root-link${outside}/secret.txt sib-link/beta.txt; ls data-link/; ls root-link${f.t.dirs.workspaces}/*`,
           'echo links-end',
         ].join('; ') + ' 2>&1',
@@ -150,6 +152,8 @@ describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off'
     ]);
     expect(seen).toContain('links-end');
     for (const s of FOREIGN) expect(seen).not.toContain(s);
+    expect(lstatSync(beta.workspace).isDirectory()).toBe(true);
+    expect(readFileSync(join(beta.workspace, 'beta.txt'), 'utf8')).toBe('OTHER-SESSION-FILE-CONTENT\n');
   });
 
   it('Read, Grep and Glob: absolute paths, .., a leading space, ~, $HOME, /proc/1/root, transcripts', async () => {
