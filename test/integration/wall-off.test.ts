@@ -1,43 +1,26 @@
 // Where the wall does not run: the server says why at start-up and in health, and refuses more than one tenant unless WALL_UNCONFINED_TENANTS is set.
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config/index.js';
 import { startServer } from '../../src/server.js';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer } from '../support/model-server.js';
+import { useProcessFixture } from '../support/process-fixture.js';
 
 describe('the wall switched off', () => {
-  let model: ModelServer;
-  let cli: CliEnv;
-  let dir: string;
+  const f = useProcessFixture('cc-api-wall-off-');
   const start = (env: Record<string, string>) =>
     startServer(
       loadConfig({
         PORT: '0',
         HOST: '127.0.0.1',
-        DATA_DIR: join(dir, 'data'),
-        APPROVED_DIRECTORY: join(dir, 'ws'),
-        CLAUDE_CONFIG_DIR: cli.configDir,
+        DATA_DIR: join(f.dir, 'data'),
+        APPROVED_DIRECTORY: join(f.dir, 'ws'),
+        CLAUDE_CONFIG_DIR: f.cli.configDir,
         WALL_ENABLED: 'false',
         ...env,
       }),
-      { log: pino({ level: 'silent' }), baseEnv: cli.env },
+      { log: pino({ level: 'silent' }), baseEnv: f.cli.env },
     );
-
-  beforeAll(async () => {
-    model = await ModelServer.start();
-    cli = makeCliEnv(model.url);
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-wall-off-')));
-  });
-
-  afterAll(async () => {
-    await model?.close();
-    cli?.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
 
   it('refuses to start with two tenants, naming the override', async () => {
     const err = await start({ API_KEYS: 'wall-off-key-0001,wall-off-key-0002' }).then(

@@ -1,4 +1,4 @@
-// The set-up of a test file that runs the server as a real process: a scripted model server, a scratch Claude Code environment and a scratch folder, made before the file's tests and removed after them.
+// The set-up of a test file that starts the server itself (as a process, or with settings of its own): a scripted model server, a scratch Claude Code environment and a scratch folder, made before the file's tests and removed after them.
 import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
