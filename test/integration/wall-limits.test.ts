@@ -32,13 +32,14 @@ describe.skipIf(skip !== undefined)('WALL_MAX_FILE_MB', () => {
 });
 
 describe.skipIf(skip !== undefined)('WALL_MEMORY_MB', () => {
-  // Below what the CLI itself needs (~200 MiB resident): the wall must be ended during its first turn.
+  // Below what the CLI itself needs (~200 MiB resident): the wall is ended during its first turn, which a Bash
+  // command holding for a minute keeps open past the watchdog's next look (every 2 s).
   const f = useTestServer({ WALL_MEMORY_MB: '64' });
 
   it('ends a wall past its memory limit; the turn fails saying why', async () => {
-    const res = await bashTurn(f, 'greedy', 'sleep 30; echo never');
-    expect(res.status).toBe(502);
+    const res = await bashTurn(f, 'greedy', 'timeout 60 tail -f /dev/null; echo never');
     const problem = await res.json();
+    expect(res.status, JSON.stringify(problem)).toBe(502);
     expect(problem.type).toBe('/problems/process-failed');
     expect(problem.detail).toContain('WALL_MEMORY_MB');
   });
