@@ -9,7 +9,7 @@ import type { ChatInput, ChatTurn, SessionService } from '../sessions/service.js
 import type { JobOutcome, JobRow, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './index.js';
-import { cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
+import { cancelledProblem, internalProblem, keyRevokedProblem, restartProblem, syntheticEnd } from './problems.js';
 import type { JobEventType } from './view.js';
 import { Pump } from './pump.js';
 
@@ -109,19 +109,34 @@ export class JobWorker {
       clearTimeout(timer);
       return this.store.jobs.findById(jobId);
     }
-    const problem = cancelledProblem(false);
+    return (await this.endQueued(jobId, 'cancelled', cancelledProblem(false))) ?? this.store.jobs.findById(jobId);
+  }
+
+  /** Fails the queued jobs of a tenant whose key was revoked: they would run for a key that no longer works. */
+  async failQueuedOf(owner: string): Promise<number> {
+    let failed = 0;
+    for (const job of await this.store.jobs.queuedOf(owner)) {
+      if (await this.endQueued(job.id, 'failed', keyRevokedProblem())) failed += 1;
+    }
+    return failed;
+  }
+
+  /** Ends a job that is still queued, with its webhook; undefined if it was no longer queued. */
+  private async endQueued(
+    jobId: string,
+    status: 'cancelled' | 'failed',
+    problem: ProblemDoc,
+  ): Promise<JobRow | undefined> {
     const row = await this.store.jobs.finish(
       jobId,
-      { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) },
+      { status, error: { ...problem }, events: syntheticEnd(problem) },
       ['queued'],
     );
-    if (row) {
-      this.observer.jobState?.('cancelled');
-      this.changed(jobId);
-      await this.announce('job.cancelled', row);
-      return row;
-    }
-    return this.store.jobs.findById(jobId);
+    if (!row) return undefined;
+    this.observer.jobState?.(status);
+    this.changed(jobId);
+    await this.announce(status === 'cancelled' ? 'job.cancelled' : 'job.failed', row);
+    return row;
   }
 
   /** Resolves when the job changes (or after `timeoutMs`, or when `signal` aborts). */
