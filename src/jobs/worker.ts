@@ -127,11 +127,9 @@ export class JobWorker {
     status: 'cancelled' | 'failed',
     problem: ProblemDoc,
   ): Promise<JobRow | undefined> {
-    const row = await this.store.jobs.finish(
-      jobId,
-      { status, error: { ...problem }, events: syntheticEnd(problem) },
-      ['queued'],
-    );
+    const row = await this.store.jobs.finish(jobId, { status, error: { ...problem }, events: syntheticEnd(problem) }, [
+      'queued',
+    ]);
     if (!row) return undefined;
     this.observer.jobState?.(status);
     this.changed(jobId);

@@ -351,14 +351,12 @@ function registerResources(
     'template',
     new ResourceTemplate(`${RESOURCE_ROOT}templates/{name}`, {
       list: async () => ({
-        resources: templates
-          .list()
-          .map((t) => ({
-            uri: `${RESOURCE_ROOT}templates/${t.name}`,
-            name: t.name,
-            description: t.profile.description,
-            mimeType: 'application/json',
-          })),
+        resources: templates.list().map((t) => ({
+          uri: `${RESOURCE_ROOT}templates/${t.name}`,
+          name: t.name,
+          description: t.profile.description,
+          mimeType: 'application/json',
+        })),
       }),
     }),
     { title: 'Template', description: 'One agent template.', mimeType: 'application/json' },

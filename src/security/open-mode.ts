@@ -4,7 +4,10 @@ import type { Config } from '../config/index.js';
 
 /** True for 127.0.0.0/8, ::1, an IPv4-mapped loopback and `localhost`. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '');
   if (h === 'localhost' || h === '::1') return true;
   const v4 = h.startsWith('::ffff:') ? h.slice('::ffff:'.length) : h;
   return isIP(v4) === 4 && v4.startsWith('127.');

@@ -82,7 +82,11 @@ export class ApiKeysRepo {
 
   /** Every revoked key: its id, tenant and hash. */
   revokedKeys(): Promise<Array<Pick<ApiKeyRow, 'id' | 'tenant' | 'hash'>>> {
-    return this.#db.selectFrom('api_keys').select(['id', 'tenant', 'hash']).where('revoked_at', 'is not', null).execute();
+    return this.#db
+      .selectFrom('api_keys')
+      .select(['id', 'tenant', 'hash'])
+      .where('revoked_at', 'is not', null)
+      .execute();
   }
 
   /** Marks a key revoked (keeps the row for the audit trail); the updated row, or undefined if there is no such key. */

@@ -56,7 +56,10 @@ export default fp<RateLimitOptions>(
           const now = Date.now();
           if (now - lastWarning < FALLBACK_WARNING_MS) return;
           lastWarning = now;
-          app.log.warn({ err: err.message }, 'Redis rate-limit counters failed: counting in this process until it is back');
+          app.log.warn(
+            { err: err.message },
+            'Redis rate-limit counters failed: counting in this process until it is back',
+          );
         },
       }),
       skipOnError: false,
