@@ -181,7 +181,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: security.listen.host });
   if (address)
     log.info(
-      { address, database: store.dialect, cli: cli.version, auth: cli.auth },
+      { address, host: security.listen.host, database: store.dialect, cli: cli.version, auth: cli.auth },
       `claude-code-api ${VERSION} listening on ${address}`,
     );
   // Jobs left running by a stopped server are re-queued (or failed), queued ones start, pending webhooks go out.
