@@ -3,26 +3,12 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, RedisUnavailableError } from '../../src/store/redis.js';
+import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { appWithStore, USER_KEY, type AppWithStore } from './app-with-store.js';
 
-const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = REDIS_TEST_URL;
 
-async function redisUnavailable(): Promise<string | undefined> {
-  try {
-    const client = await connectRedis(REDIS_URL, { timeoutMs: 3000 });
-    client.disconnect();
-    return undefined;
-  } catch (err) {
-    const message = `Redis at ${REDIS_URL} is unreachable: ${(err as Error).message}`;
-    if (process.env.CI) throw new Error(`${message}; CI requires the Redis rate-limit tests`);
-    console.warn(`${message}; skipping the Redis rate-limit tests`);
-    return message;
-  }
-}
-
-const reason = await redisUnavailable();
-
-describe.skipIf(reason !== undefined)('rate limits in Redis', () => {
+describe.skipIf(await needs('the Redis rate-limit tests', 'redis'))('rate limits in Redis', () => {
   const prefix = `cca-test-${randomBytes(6).toString('hex')}:`;
   const clients: Redis[] = [];
   let a: AppWithStore;
