@@ -79,8 +79,8 @@ describe('creating and running a job', () => {
     ]);
     expect(done.turn_id).toBe(done.result.turn_id);
     expect(done.attempts).toBe(1);
-    expect(done.started_at).toBeTruthy();
-    expect(done.finished_at).toBeTruthy();
+    expect(Date.parse(done.finished_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at));
+    expect(Date.parse(done.started_at)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
 
     // The turn is in the session's history like any turn.
     const history = (await (await ctx.t.request('/api/v1/sessions/runner/history')).json()).data;

@@ -112,7 +112,7 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       const job = await newJob(sid);
       const running = await store.jobs.markRunning(job.id, 'turn-1');
       expect(running).toMatchObject({ status: 'running', turn_id: 'turn-1', attempts: 1 });
-      expect(running!.started_at).toBeTruthy();
+      expect(running!.started_at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/));
       expect(await store.jobs.markRunning(job.id, 'turn-2')).toBeUndefined();
       expect(await store.jobs.finish(job.id, { status: 'cancelled' }, ['queued'])).toBeUndefined();
       const done = await store.jobs.finish(job.id, {
@@ -121,7 +121,7 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
         events: [{ id: 1, event: { type: 'text', text: 'ok' } }],
       });
       expect(done).toMatchObject({ status: 'succeeded', result: { content: 'ok' }, events: [{ id: 1 }] });
-      expect(done!.finished_at).toBeTruthy();
+      expect(done!.finished_at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/));
       expect(await store.jobs.finish(job.id, { status: 'failed' })).toBeUndefined();
     });
 
