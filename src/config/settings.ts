@@ -447,7 +447,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'WEBHOOK_SECRET',
     kind: { type: 'string' },
-    defaultText: 'generated once, printed to the log and kept in `<DATA_DIR>/webhook-secret`',
+    defaultText: 'generated once and kept in `<DATA_DIR>/webhook-secret`',
     description: 'Standard Webhooks signing secret, `whsec_` followed by 24–64 random bytes in base64.',
     secret: true,
   },
