@@ -95,7 +95,7 @@ export async function needs(what: string, ...parts: PartName[]): Promise<string 
     if (!probe) probes.set(name, (probe = PARTS[name].probe()));
     const reason = await probe;
     if (reason === undefined) continue;
-    const message = `${what} needs ${name}: ${reason}. Install: ${PARTS[name].install}`;
+    const message = `${what}: ${name} is missing here (${reason}). Install: ${PARTS[name].install}`;
     if (process.env.CI) throw new Error(`${message} (CI is set, so this is a failure, not a skip)`);
     console.warn(`\n*** SKIPPED: ${message}\n`);
     return message;
