@@ -117,6 +117,18 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
     'the queued job failing',
   );
   expect(failed.error).toMatchObject({ type: '/problems/revoked-api-key', status: 401 });
+  // And every way into a turn is closed to it, on both instances.
+  for (const server of [pair.a, b])
+    for (const path of ['chat', 'chat/stream', 'jobs']) {
+      const res = await server.request(`/api/v1/sessions/rv/${path}`, {
+        method: 'POST',
+        json: { message: 'after the revoke' },
+        key: key.secret,
+      });
+      expect(res.status, path).toBe(401);
+      expect((await res.json()).type).toBe('/problems/revoked-api-key');
+    }
+  expect(model.requests.some((r) => r.prompt === 'after the revoke')).toBe(false);
 }
 
 describe('a revoke on one instance', () => {
