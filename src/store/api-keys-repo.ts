@@ -61,21 +61,20 @@ export class ApiKeysRepo {
   }
 
   /** Keys that still work (not revoked). */
-  async countActive(): Promise<number> {
-    const count = await this.#db
-      .selectFrom('api_keys')
-      .select((eb) => eb.fn.countAll().as('total'))
-      .where('revoked_at', 'is', null)
-      .executeTakeFirstOrThrow();
-    return Number(count.total);
+  countActive(): Promise<number> {
+    return this.#count('is');
   }
 
   /** How many keys have been revoked so far (a revoke only ever adds one: rows are never deleted or un-revoked). */
-  async countRevoked(): Promise<number> {
+  countRevoked(): Promise<number> {
+    return this.#count('is not');
+  }
+
+  async #count(revoked: 'is' | 'is not'): Promise<number> {
     const count = await this.#db
       .selectFrom('api_keys')
       .select((eb) => eb.fn.countAll().as('total'))
-      .where('revoked_at', 'is not', null)
+      .where('revoked_at', revoked, null)
       .executeTakeFirstOrThrow();
     return Number(count.total);
   }

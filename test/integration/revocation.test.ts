@@ -1,8 +1,8 @@
 // A revoke reaches every instance within a second: two servers on one database (a SQLite file, PostgreSQL) and with Redis pub/sub; the key's open stream ends, its queued job fails, and `claude-code-api mcp` refuses its next call.
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stdioMcpTransport } from '../support/mcp-stdio.js';
 import { ModelServer } from '../support/model-server.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
@@ -180,21 +180,7 @@ describe('`claude-code-api mcp` (stdio)', () => {
     const t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
     const created = await t.request('/api/v1/keys', { method: 'POST', json: { name: 'mcp' }, key: ADMIN });
     const key = (await created.json()).data;
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
-      cwd: process.cwd(),
-      stderr: 'pipe',
-      env: {
-        ...t.cli.env,
-        ADMIN_API_KEYS: ADMIN,
-        MCP_API_KEY: key.secret,
-        DATA_DIR: t.dirs.data,
-        APPROVED_DIRECTORY: t.dirs.workspaces,
-        CLAUDE_CONFIG_DIR: t.cli.configDir,
-        LOG_LEVEL: 'warn',
-      },
-    });
+    const transport = stdioMcpTransport(t, { ADMIN_API_KEYS: ADMIN, MCP_API_KEY: key.secret });
     const client = new Client({ name: 'mcp-revoke-test', version: '1.0.0' });
     try {
       await client.connect(transport);
