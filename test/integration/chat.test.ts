@@ -51,7 +51,7 @@ describe('sync chat', () => {
     expect(d.tools_used).toHaveLength(1);
     expect(d.tools_used[0].name).toBe('Write');
     expect(typeof d.session_id).toBe('string');
-    expect(json.meta.request_id).toBeTruthy();
+    expect(json.meta.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
     expect(readFileSync(join(session.workspace, 'hello.txt'), 'utf8')).toBe('Hello from Claude\n');

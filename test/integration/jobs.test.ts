@@ -62,7 +62,7 @@ describe('creating and running a job', () => {
       error: null,
       webhooks: [],
     });
-    expect(json.meta.request_id).toBeTruthy();
+    expect(json.meta.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const done = await finished('runner', job.id);
     expect(done.status).toBe('succeeded');

@@ -38,7 +38,7 @@ describe('SSE chat', () => {
       const res = await stream('stream-with-bash');
       expect(res.status).toBe(200);
       expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
-      expect(res.headers.get('x-request-id')).toBeTruthy();
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
       // The stream takes the response over from Fastify, keeping the headers its hooks set.
       expect(res.headers.get('x-content-type-options')).toBe('nosniff');
       expect(res.headers.get('content-security-policy')).toContain("default-src 'self'");
