@@ -3,6 +3,8 @@ import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_KEY, appWithStore, type AppWithStore } from './app-with-store.js';
 
+const admin = { 'x-api-key': ADMIN_KEY };
+
 describe('with the audit table unwritable', () => {
   let t: AppWithStore;
   beforeAll(async () => {
@@ -25,19 +27,14 @@ describe('with the audit table unwritable', () => {
   });
 
   it('withholds the answer of an admin act (a key create shows no secret)', async () => {
-    const res = await t.app.inject({
-      method: 'POST',
-      url: '/api/v1/keys',
-      headers: { 'x-api-key': ADMIN_KEY },
-      payload: { name: 'unaudited' },
-    });
+    const res = await t.app.inject({ method: 'POST', url: '/api/v1/keys', headers: admin, payload: { name: 'x' } });
     expect(res.statusCode).toBe(503);
     expect(res.body).not.toMatch(/cca_/);
     expect(res.json().type).toBe('/problems/audit-unavailable');
   });
 
   it('still answers requests that are not security events', async () => {
-    const res = await t.app.inject({ url: '/api/v1/keys', headers: { 'x-api-key': ADMIN_KEY } });
+    const res = await t.app.inject({ url: '/api/v1/keys', headers: admin });
     expect(res.statusCode).toBe(200);
     expect(res.json().data.map((k: { name: string }) => k.name)).toContain('API_KEYS[0]');
   });
