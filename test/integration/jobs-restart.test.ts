@@ -308,6 +308,6 @@ describe('approvals pending when the server is killed', () => {
       .at(-1)!;
     expect(promptTexts(resumed)[0]).toBe('the word is kiwi'); // the conversation went on from its transcript
     await stop(server);
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: DIR_PREFIX }, 20_000);
   });
 });
