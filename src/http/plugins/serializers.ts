@@ -15,18 +15,19 @@ type RouteSerializerBuilder = (route: {
 
 interface ListEnvelopeSchema {
   type: 'object';
-  properties: { data: { type: 'array'; items: object }; meta: object };
+  properties: { data: { type: 'array'; items: object }; meta: object; pagination: object };
 }
 
-/** `{ data: [...], meta }` with nothing else: the ListEnvelope of schemas/common.ts. */
+/** `{ data: [...], meta, pagination }` with nothing else: the ListEnvelope of schemas/common.ts. */
 function isListEnvelope(schema: unknown): schema is ListEnvelopeSchema {
   const s = schema as { type?: unknown; properties?: Record<string, { type?: unknown; items?: unknown }> } | null;
   if (!s || s.type !== 'object' || !s.properties) return false;
   const keys = Object.keys(s.properties);
   return (
-    keys.length === 2 &&
+    keys.length === 3 &&
     keys[0] === 'data' &&
     keys[1] === 'meta' &&
+    keys[2] === 'pagination' &&
     s.properties.data?.type === 'array' &&
     typeof s.properties.data.items === 'object'
   );
@@ -48,6 +49,7 @@ export function listItemSerializers(): SerializerFactory {
       if (!isListEnvelope(route.schema)) return whole;
       const item = compile({ ...route, schema: route.schema.properties.data.items });
       const meta = compile({ ...route, schema: route.schema.properties.meta });
+      const pagination = compile({ ...route, schema: route.schema.properties.pagination });
       const kept = new WeakMap<object, string>();
       const itemJson = (value: unknown): string => {
         if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return item(value);
@@ -61,7 +63,8 @@ export function listItemSerializers(): SerializerFactory {
       return (body: unknown) => {
         const data = (body as { data?: unknown } | null)?.data;
         if (!Array.isArray(data) || !data.some((d) => Object.isFrozen(d))) return whole(body);
-        return `{"data":[${data.map(itemJson).join(',')}],"meta":${meta((body as { meta: unknown }).meta)}}`;
+        const rest = body as { meta: unknown; pagination: unknown };
+        return `{"data":[${data.map(itemJson).join(',')}],"meta":${meta(rest.meta)},"pagination":${pagination(rest.pagination)}}`;
       };
     };
   }) as unknown as SerializerFactory;

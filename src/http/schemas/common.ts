@@ -31,9 +31,20 @@ export function Envelope<T extends TSchema>(data: T) {
   return Type.Object({ data, meta: MetaSchema });
 }
 
-/** `{ data: <item>[], meta: { …, pagination } }`: the shape of every list response. */
+/** The seed's place for a list's pagination: at the top, beside `data` and `meta` (the same object as meta.pagination). */
+const TopPagination = Type.Object(PaginationSchema.properties, {
+  additionalProperties: false,
+  description: "The same as meta.pagination, where the Python seed's clients read it.",
+});
+
+/** `{ data: <item>[], meta: { …, pagination }, pagination }`: the shape of every list response. */
 export function ListEnvelope<T extends TSchema>(item: T) {
-  return Type.Object({ data: Type.Array(item), meta: ListMetaSchema });
+  return Type.Object({ data: Type.Array(item), meta: ListMetaSchema, pagination: TopPagination });
+}
+
+/** `{ data: { <name>: <item> }, meta: { …, pagination }, pagination }`: a list keyed by name (templates, as the seed lists them). */
+export function MapEnvelope<T extends TSchema>(item: T) {
+  return Type.Object({ data: Type.Record(Type.String(), item), meta: ListMetaSchema, pagination: TopPagination });
 }
 
 export const FieldErrorSchema = Type.Object({
