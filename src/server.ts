@@ -47,7 +47,7 @@ export function createLogger(config: Config): Logger {
 
 /** Warnings worth saying at start-up and in health. */
 export function startupWarnings(config: Config, cli: CliInfo, storedKeys = 0): string[] {
-  const warnings: string[] = [];
+  const warnings: string[] = [...config.warnings];
   if (config.apiKeys.length + config.adminApiKeys.length + storedKeys === 0) {
     warnings.push(
       `Open mode: no API_KEYS are set, so anyone who can reach ${config.host}:${config.port} can drive Claude Code. Set API_KEYS before exposing the server.`,

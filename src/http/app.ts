@@ -85,7 +85,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   const security = securityDepsOf(deps);
   await app.register(problemsPlugin);
   await app.register(securityHeadersPlugin, { config: deps.config });
-  await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX });
+  await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX, serve: deps.config.docs });
   await app.register(auditPlugin, { trail: security.trail, apiPrefix: API_PREFIX });
   // Before auth (which calls its per-IP limit on failed attempts) and before the routes (it hooks each one).
   await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });

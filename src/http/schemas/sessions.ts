@@ -1,5 +1,6 @@
 // TypeBox schemas of sessions, chat and history: request bodies and the shapes the API returns.
 import { Type, type Static, type TSchema } from 'typebox';
+import { commaList } from '../../config/index.js';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../../config/settings.js';
 import { TEMPLATE_NAME_PATTERN } from '../../templates/schema.js';
 
@@ -23,11 +24,7 @@ const toolListOrText = (description: string) =>
 
 /** Splits a comma-separated tool list; arrays and undefined pass as they are. */
 export function toolsOf(value: string | string[] | undefined): string[] | undefined {
-  if (typeof value !== 'string') return value;
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s.length > 0);
+  return typeof value === 'string' ? commaList(value) : value;
 }
 
 /** Options a session or a chat request may set; each narrows what the operator allows. */
