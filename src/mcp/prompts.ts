@@ -11,72 +11,67 @@ const userText = (text: string, description?: string): GetPromptResult => ({
 
 const fenced = (code: string, language = '') => `\`\`\`${language}\n${code}\n\`\`\``;
 
-/** The Python seed's prompts, with its names and arguments (and our own wording). */
-export const SEED_PROMPTS = ['code_review', 'refactor', 'write_tests', 'debug'] as const;
+/** The Python seed's prompts, with its names and arguments (one required, one optional), in our own wording. */
+const SEED_PROMPT_LIST = [
+  {
+    name: 'code_review',
+    description: 'Review code for defects, security problems and maintainability.',
+    required: 'code',
+    optional: 'language',
+  },
+  {
+    name: 'refactor',
+    description: 'Restructure code towards a goal without changing its behaviour.',
+    required: 'code',
+    optional: 'goal',
+  },
+  {
+    name: 'write_tests',
+    description: 'Write tests for code: normal paths, edges and failures.',
+    required: 'code',
+    optional: 'framework',
+  },
+  {
+    name: 'debug',
+    description: 'Find the cause of an error and propose a fix.',
+    required: 'error',
+    optional: 'context',
+  },
+] as const;
+
+const ARGUMENTS: Record<string, string> = {
+  code: 'The code.',
+  language: 'Its language (default python).',
+  goal: 'What to improve (default: readability).',
+  framework: 'The test framework (default pytest).',
+  error: 'The error message or traceback.',
+  context: 'What was going on when it happened.',
+};
+
+/** What each seed prompt asks for, from its required and optional argument. */
+const TEXTS: Record<(typeof SEED_PROMPT_LIST)[number]['name'], (a: string, b?: string) => string> = {
+  code_review: (code, language = 'python') =>
+    `Review this ${language} code. List defects, security problems, slow spots and unclear parts, most important first, each with a concrete fix.\n\n${fenced(code, language)}`,
+  refactor: (code, goal = 'improve readability') =>
+    `Refactor this code to ${goal}. Its behaviour must stay exactly the same.\n\n${fenced(code)}`,
+  write_tests: (code, framework = 'pytest') =>
+    `Write ${framework} tests for this code, covering the normal paths, the edge cases and the failures.\n\n${fenced(code)}`,
+  debug: (error, context) =>
+    `Find the root cause of this error and propose a fix.\n\n${fenced(error)}${context ? `\n\nWhat was going on: ${context}` : ''}`,
+};
+
+const SEED_PROMPTS = new Set<string>(SEED_PROMPT_LIST.map((p) => p.name));
 
 export function registerSeedPrompts(server: McpServer): void {
-  server.registerPrompt(
-    'code_review',
-    {
-      title: 'Review code',
-      description: 'Review code for defects, security problems and maintainability.',
-      argsSchema: {
-        code: z.string().describe('The code to review.'),
-        language: z.string().optional().describe('Its language (default python).'),
-      },
-    },
-    ({ code, language }) => {
-      const lang = language || 'python';
-      return userText(
-        `Review this ${lang} code. List defects, security problems, slow spots and unclear parts, most important first, each with a concrete fix.\n\n${fenced(code, lang)}`,
-      );
-    },
-  );
-  server.registerPrompt(
-    'refactor',
-    {
-      title: 'Refactor code',
-      description: 'Restructure code towards a goal without changing its behaviour.',
-      argsSchema: {
-        code: z.string().describe('The code to refactor.'),
-        goal: z.string().optional().describe('What to improve (default: readability).'),
-      },
-    },
-    ({ code, goal }) =>
-      userText(
-        `Refactor this code to ${goal || 'improve readability'}. Its behaviour must stay exactly the same.\n\n${fenced(code)}`,
-      ),
-  );
-  server.registerPrompt(
-    'write_tests',
-    {
-      title: 'Write tests',
-      description: 'Write tests for code: normal paths, edges and failures.',
-      argsSchema: {
-        code: z.string().describe('The code to test.'),
-        framework: z.string().optional().describe('The test framework (default pytest).'),
-      },
-    },
-    ({ code, framework }) =>
-      userText(
-        `Write ${framework || 'pytest'} tests for this code, covering the normal paths, the edge cases and the failures.\n\n${fenced(code)}`,
-      ),
-  );
-  server.registerPrompt(
-    'debug',
-    {
-      title: 'Debug an error',
-      description: 'Find the cause of an error and propose a fix.',
-      argsSchema: {
-        error: z.string().describe('The error message or traceback.'),
-        context: z.string().optional().describe('What was going on when it happened.'),
-      },
-    },
-    ({ error, context }) =>
-      userText(
-        `Find the root cause of this error and propose a fix.\n\n${fenced(error)}${context ? `\n\nWhat was going on: ${context}` : ''}`,
-      ),
-  );
+  for (const { name, description, required, optional } of SEED_PROMPT_LIST) {
+    const argsSchema = {
+      [required]: z.string().describe(ARGUMENTS[required]!),
+      [optional]: z.string().optional().describe(ARGUMENTS[optional]!),
+    };
+    server.registerPrompt(name, { title: name, description, argsSchema }, (args: Record<string, string | undefined>) =>
+      userText(TEXTS[name](args[required] ?? '', args[optional] || undefined)),
+    );
+  }
 }
 
 /**
@@ -85,7 +80,7 @@ export function registerSeedPrompts(server: McpServer): void {
  */
 export function registerTemplatePrompts(server: McpServer, list: Template[]): Array<{ remove(): void }> {
   return list
-    .filter((t) => !(SEED_PROMPTS as readonly string[]).includes(t.name))
+    .filter((t) => !SEED_PROMPTS.has(t.name))
     .map((t) =>
       server.registerPrompt(
         t.name,

@@ -294,22 +294,16 @@ describe('MCP over Streamable HTTP', () => {
 
     const prompts = (await client.listPrompts()).prompts;
     const args = (name: string) => prompts.find((p) => p.name === name)?.arguments?.map((a) => [a.name, a.required]);
-    expect(args('code_review')).toEqual([
-      ['code', true],
-      ['language', false],
-    ]);
-    expect(args('refactor')).toEqual([
-      ['code', true],
-      ['goal', false],
-    ]);
-    expect(args('write_tests')).toEqual([
-      ['code', true],
-      ['framework', false],
-    ]);
-    expect(args('debug')).toEqual([
-      ['error', true],
-      ['context', false],
-    ]);
+    for (const [name, required, optional] of [
+      ['code_review', 'code', 'language'],
+      ['refactor', 'code', 'goal'],
+      ['write_tests', 'code', 'framework'],
+      ['debug', 'error', 'context'],
+    ])
+      expect(args(name!), name).toEqual([
+        [required, true],
+        [optional, false],
+      ]);
     const text = async (name: string, a: Record<string, string>) =>
       ((await client.getPrompt({ name, arguments: a })).messages[0]!.content as { text: string }).text;
     expect(await text('code_review', { code: 'x = 1' })).toContain('```python\nx = 1\n```');

@@ -34,6 +34,12 @@ function scriptWrite(match: string, file: string, content: string, text: string)
   });
 }
 
+/** A sync chat whose turn writes `file` (scripted on the whole message) and then says `reply`; its `data`. */
+async function chatWriting(session: string, message: string, file: string, reply: string): Promise<any> {
+  scriptWrite(message, file, `# ${message}\n`, reply);
+  return (await api('POST', `/sessions/${session}/chat`, { message })).data;
+}
+
 describe("the seed's showcase flow", () => {
   it('health, templates, sessions, chat, follow-up, history, template session, overrides, lists, tokens, usage, audit, delete', async () => {
     const health = await api('GET', '/health');
@@ -56,17 +62,12 @@ describe("the seed's showcase flow", () => {
     expect(sd).toMatchObject({ name: 'demo-showcase', status: 'pending', user_id: sd.owner, total_cost: 0 });
     expect(existsSync(sd.working_dir)).toBe(true);
 
-    scriptWrite(
-      'calculator.py with add',
+    const chat = await chatWriting(
+      'demo-showcase',
+      'Write calculator.py with add, subtract, multiply and divide; refuse a division by zero.',
       'calculator.py',
-      'def add(a, b):\n    return a + b\n',
       'Created calculator.py.',
     );
-    const chat = (
-      await api('POST', '/sessions/demo-showcase/chat', {
-        message: 'Write calculator.py with add, subtract, multiply and divide; refuse a division by zero.',
-      })
-    ).data;
     expect(chat.session_id).toMatch(/^[0-9a-f-]{36}$/);
     expect(typeof chat.cost).toBe('number');
     expect(chat.cost).toBe(chat.cost_usd);
@@ -76,17 +77,12 @@ describe("the seed's showcase flow", () => {
     expect(chat.content).toBe('Created calculator.py.');
     expect(existsSync(join(sd.working_dir, 'calculator.py'))).toBe(true);
 
-    scriptWrite(
-      'add type hints',
+    const chat2 = await chatWriting(
+      'demo-showcase',
+      'Now add type hints and a __main__ block.',
       'calculator.py',
-      'def add(a: int, b: int) -> int:\n    return a + b\n',
       'Hints added.',
     );
-    const chat2 = (
-      await api('POST', '/sessions/demo-showcase/chat', {
-        message: 'Now add type hints and a __main__ block.',
-      })
-    ).data;
     expect(chat2).toMatchObject({ session_id: chat.session_id, content: 'Hints added.' });
     expect(chat2.tools_used.map((t: any) => t.name)).toEqual(['Write']);
 
