@@ -70,6 +70,16 @@ describe('listItemSerializers', () => {
     expect(actual({ data: [open], meta, pagination })).toBe(expected({ data: [open], meta, pagination }));
   });
 
+  it('writes the members after pagination (ListEnvelope extras) as fast-json-stringify does', () => {
+    const withExtra = ListEnvelope(Item, { session_id: Type.String(), count: Type.Integer() });
+    const frozen = [0, 1].map((i) => deepFreeze(item(i)));
+    for (const body of [
+      { data: frozen, meta, pagination, session_id: 's-1', count: 2 },
+      { data: [item(3)], meta, pagination, session_id: 'é "q"', count: 1, ignored: true },
+    ])
+      expect(ours(route(withExtra))(body)).toBe(stock(route(withExtra))(body));
+  });
+
   it('leaves other schemas to the stock serializer', () => {
     const single = Envelope(Item);
     const body = { data: deepFreeze(item(1)), meta: { request_id: 'r', timestamp: meta.timestamp, version: 'v1' } };

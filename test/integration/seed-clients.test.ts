@@ -91,6 +91,7 @@ describe("the seed's showcase flow", () => {
     expect(history.data.map((m: any) => (m.content ?? '').slice(0, 70))[1]).toBe('Created calculator.py.');
     expect(history.data[1].cost).toBe(chat.cost);
     expect(history.pagination).toEqual({ total: 4, page: 1, limit: 10, pages: 1 });
+    expect(history).toMatchObject({ session_id: chat.session_id, count: 4 });
 
     // Found by its Claude session id as well as by its name.
     expect((await api('GET', `/sessions/${chat.session_id}`)).data.name).toBe('demo-showcase');

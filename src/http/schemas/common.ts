@@ -1,5 +1,5 @@
 // Shared TypeBox schemas: the response envelope, list envelope with pagination, problem documents and the pagination query.
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static, type TProperties, type TSchema } from 'typebox';
 import { PROBLEM_CONTENT_TYPE, statusProblem } from '../problem.js';
 
 export const PaginationSchema = Type.Object(
@@ -37,9 +37,17 @@ const TopPagination = Type.Object(PaginationSchema.properties, {
   description: "The same as meta.pagination, where the Python seed's clients read it.",
 });
 
-/** `{ data: <item>[], meta: { …, pagination }, pagination }`: the shape of every list response. */
-export function ListEnvelope<T extends TSchema>(item: T) {
-  return Type.Object({ data: Type.Array(item), meta: ListMetaSchema, pagination: TopPagination });
+/**
+ * `{ data: <item>[], meta: { …, pagination }, pagination }`: the shape of every list response; `extra` adds members
+ * after those (the history's `session_id` and `count`, as the Python seed answered them).
+ */
+export function ListEnvelope<T extends TSchema, E extends TProperties = {}>(item: T, extra?: E) {
+  return Type.Object({
+    data: Type.Array(item),
+    meta: ListMetaSchema,
+    pagination: TopPagination,
+    ...((extra ?? {}) as E),
+  });
 }
 
 /** `{ data: { <name>: <item> }, meta: { …, pagination }, pagination }`: a list keyed by name (templates, as the seed lists them). */
