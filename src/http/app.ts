@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { AppDeps } from './deps.js';
 import auditPlugin from './plugins/audit.js';
+import { allowEmptyJsonWithoutBody } from './plugins/empty-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -79,6 +80,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
 
   // JSON only: a text/plain body is refused with 415 rather than validated as a string.
   app.removeContentTypeParser('text/plain');
+  allowEmptyJsonWithoutBody(app);
 
   await app.register(requestLogPlugin);
   await app.register(requestIdPlugin);

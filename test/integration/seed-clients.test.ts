@@ -9,11 +9,14 @@ import { eventually } from '../support/wait.js';
 
 const ctx = useTestServer();
 
-/** The seed clients' `api()` helper: X-API-Key, JSON in and out, null for 204; any error status fails the flow. */
+/**
+ * The seed clients' `api()` helper: the same headers on every request (`Content-Type: application/json` included,
+ * also on GET and DELETE without a body), JSON in and out, null for 204; any error status fails the flow.
+ */
 async function api(method: string, path: string, json?: unknown): Promise<any> {
   const res = await fetch(`${ctx.t.url}/api/v1${path}`, {
     method,
-    headers: { 'X-API-Key': KEYS[0], ...(json === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: { 'X-API-Key': KEYS[0], 'Content-Type': 'application/json' },
     body: json === undefined ? undefined : JSON.stringify(json),
   });
   if (res.status === 204) return null;
@@ -261,6 +264,19 @@ describe('seed inputs refused as problems, changing nothing', () => {
     });
     expect(system.status).toBe(422);
     expect((await api('GET', '/sessions/seed-moderated/jobs')).data).toEqual([]);
+  });
+
+  it('an empty JSON body is no body where a route takes none, and still a 400 where it takes one', async () => {
+    await api('POST', '/sessions', { name: 'seed-empty-body' });
+    const headers = { 'content-type': 'application/json' };
+    const interrupt = await ctx.t.request('/api/v1/sessions/seed-empty-body/interrupt', { method: 'POST', headers });
+    expect(interrupt.status).toBe(200);
+    expect((await interrupt.json()).data).toEqual({ interrupted: false });
+    const create = await ctx.t.request('/api/v1/sessions', { method: 'POST', headers });
+    expect(create.status).toBe(400);
+    expect((await create.json()).type).toBe('/problems/bad-json');
+    const deleted = await ctx.t.request('/api/v1/sessions/seed-empty-body', { method: 'DELETE', headers });
+    expect(deleted.status).toBe(204);
   });
 
   it('tokens/count: an empty text, or text with message, is a 422', async () => {
