@@ -90,6 +90,11 @@ describe('template routes', () => {
     );
     expect(body.meta.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
     expect(body.pagination).toEqual(body.meta.pagination);
+    // Without a query, one page holds them all (100 by default), as the seed listed them.
+    const all = (await json(await t.request('/api/v1/templates'))).body;
+    expect(Object.keys(all.data)).toEqual(names);
+    expect(all.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
+    expect((await t.request('/api/v1/templates?limit=101')).status).toBe(422);
     const docs = body.data.docs;
     expect(docs).toEqual({ name: 'docs', source: 'user', description: 'our own docs profile', warnings: [] });
     const page2 = (await json(await t.request('/api/v1/templates?limit=5&page=3'))).body;

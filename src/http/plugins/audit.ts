@@ -45,7 +45,7 @@ function resourceOf(request: FastifyRequest, reply: FastifyReply, prefix: string
 }
 
 /** Longest prompt kept in an audit row (what the Python seed's audit trail showed of a message). */
-export const AUDIT_MESSAGE_CHARS = 500;
+const AUDIT_MESSAGE_CHARS = 500;
 
 /** What was said: the `message` of a chat or job request, cut to AUDIT_MESSAGE_CHARS; null for other requests. */
 function saidIn(request: FastifyRequest): { message: string } | null {
