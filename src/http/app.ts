@@ -8,7 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { AppDeps } from './deps.js';
 import auditPlugin from './plugins/audit.js';
-import { allowEmptyJsonWithoutBody } from './plugins/empty-json.js';
+import { seedJsonBodies } from './plugins/seed-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -80,7 +80,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
 
   // JSON only: a text/plain body is refused with 415 rather than validated as a string.
   app.removeContentTypeParser('text/plain');
-  allowEmptyJsonWithoutBody(app);
+  seedJsonBodies(app, API_PREFIX);
 
   await app.register(requestLogPlugin);
   await app.register(requestIdPlugin);

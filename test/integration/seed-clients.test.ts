@@ -279,6 +279,24 @@ describe('seed inputs refused as problems, changing nothing', () => {
     expect(deleted.status).toBe(204);
   });
 
+  it('a member sent as null is unset (Python clients send None); a required one is still missing', async () => {
+    const made = await raw('POST', '/sessions', { name: 'seed-nulls', template: null, model: null, effort: null });
+    expect(made.status).toBe(201);
+    expect((await made.json()).data).toMatchObject({ template: null, model: null, effort: null, options: {} });
+    ctx.model.script({ match: 'seed-nulls-hi', steps: [{ text: 'nulls are fine' }] });
+    const chat = await raw('POST', '/sessions/seed-nulls/chat', {
+      message: 'seed-nulls-hi',
+      system: null,
+      model: null,
+    });
+    expect(chat.status).toBe(200);
+    const missing = await raw('POST', '/sessions', { name: null });
+    expect(missing.status).toBe(422);
+    expect((await missing.json()).errors.map((e: any) => e.pointer)).toContain('/name');
+    expect((await raw('POST', '/sessions/seed-nulls/chat', { message: null })).status).toBe(422);
+    await api('DELETE', '/sessions/seed-nulls');
+  });
+
   it('tokens/count: an empty text, or text with message, is a 422', async () => {
     for (const body of [{ text: '' }, { text: 'a', message: 'b' }, { text: 5 }]) {
       const res = await raw('POST', '/tokens/count', body);
