@@ -115,6 +115,8 @@ describe("the seed's showcase flow", () => {
     expect(chat3.cost).toBeGreaterThanOrEqual(0);
     const asked = ctx.model.requests.filter((r) => r.kind === 'main' && r.prompt?.includes('def calc(a, b, op)'));
     expect(asked.length).toBeGreaterThan(0);
+    // The override reached the model: Claude Code sends the effort as output_config.effort.
+    for (const r of asked) expect(r.body.output_config?.effort).toBe('max');
 
     const sessions = await api('GET', '/sessions?page=1&limit=10');
     const byName = new Map(sessions.data.map((s: any) => [s.name, s]));
@@ -180,6 +182,14 @@ describe("the seed's two-agent review loop", () => {
     }
     expect(rounds).toBe(1);
     expect(total).toBeGreaterThan(0);
+    // The developer's own system prompt and effort, and the reviewer's from its template, reached the model.
+    const main = (marker: string) => ctx.model.requests.filter((r) => r.kind === 'main' && r.prompt?.includes(marker));
+    for (const r of main('Implement auth.py')) {
+      expect(JSON.stringify(r.body.system)).toContain('careful Python developer');
+      expect(r.body.output_config?.effort).toBe('high');
+    }
+    const reviewerPrompt = (await api('GET', '/templates/code-reviewer')).data.system_prompt.trim().split('\n')[0];
+    for (const r of main('Review round 1')) expect(JSON.stringify(r.body.system)).toContain(reviewerPrompt);
 
     for (const name of ['agent-developer', 'agent-reviewer']) {
       const history = await api('GET', `/sessions/${name}/history?limit=10`);
