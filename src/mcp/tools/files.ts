@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { pageOf, paginationOf } from '../../http/envelope.js';
 import { workspaceProblem } from '../../http/routes/files.js';
 import { WorkspaceError } from '../../workspace/errors.js';
-import { listFiles, openFile } from '../../workspace/files.js';
+import { listFiles, openFile, type OpenWorkspace } from '../../workspace/files.js';
 import { data, guardedBy, page, RESOURCE_ROOT, sessionName, type McpCaller } from '../shared.js';
 
 /** Most bytes `read_file` returns; larger files are cut there (and say so). */
@@ -32,7 +32,7 @@ export function registerFileTools(server: McpServer, { ctx, tenant }: McpCaller)
       const row = await sessions.get(tenant, name);
       const p = pageOf(args);
       const all = await inWorkspace(() =>
-        listFiles(row.workspace, path ?? '', {
+        listFiles(sessions.folders.workspaceOf(row), path ?? '', {
           recursive,
           includeHidden: include_hidden,
           maxEntries: config.files.maxListEntries,
@@ -55,7 +55,7 @@ export function registerFileTools(server: McpServer, { ctx, tenant }: McpCaller)
     },
     guarded(async ({ name, path }) => {
       const row = await sessions.get(tenant, name);
-      const file = await readStart(row.workspace, path);
+      const file = await readStart(sessions.folders.workspaceOf(row), path);
       const text = asText(file.content);
       const info = { path: file.path, size: file.size, truncated: file.content.length < file.size };
       if (text !== undefined)
@@ -100,7 +100,10 @@ async function inWorkspace<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** The first READ_FILE_MAX_BYTES of a workspace file, its path relative to the workspace and its whole size. */
-async function readStart(workspace: string, path: string): Promise<{ path: string; size: number; content: Buffer }> {
+async function readStart(
+  workspace: OpenWorkspace,
+  path: string,
+): Promise<{ path: string; size: number; content: Buffer }> {
   const file = await inWorkspace(() => openFile(workspace, path));
   try {
     const size = Number(file.stats.size);
