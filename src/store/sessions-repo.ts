@@ -70,13 +70,13 @@ export class SessionsRepo {
     });
   }
 
-  /** An owner's session by its own id or its Claude Code session id (the Python seed looked sessions up by either). */
-  async findByAnyId(owner: string, id: string): Promise<SessionRow | undefined> {
+  /** An owner's session by its Claude Code session id (the Python seed looked sessions up by it as well as by name). */
+  async findByClaudeSessionId(owner: string, claudeSessionId: string): Promise<SessionRow | undefined> {
     const stored = await this.#db
       .selectFrom('sessions')
       .selectAll()
       .where('owner', '=', owner)
-      .where((eb) => eb.or([eb('id', '=', id), eb('claude_session_id', '=', id)]))
+      .where('claude_session_id', '=', claudeSessionId)
       .orderBy('updated_at', 'desc')
       .executeTakeFirst();
     return stored && toSessionRow(stored);
