@@ -1,5 +1,12 @@
 // Claude Code options of a turn: layers merged (request > session > template > environment), checked, and turned into SDK options.
-import type { Options, SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
+import type {
+  CanUseTool,
+  HookCallbackMatcher,
+  HookEvent,
+  Options,
+  SandboxSettings,
+  SettingSource,
+} from '@anthropic-ai/claude-agent-sdk';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS } from './shell-tools.js';
 import type { WorkspaceGuard } from './tool-policy.js';
@@ -15,6 +22,8 @@ export interface SessionOptions {
   permission_mode?: PermissionMode;
   /** The most one turn may spend, USD (at most CLAUDE_MAX_COST_PER_REQUEST). */
   max_budget_usd?: number;
+  /** The most output tokens of each model call of a turn (CLAUDE_CODE_MAX_OUTPUT_TOKENS); the CLI's default when unset. */
+  max_output_tokens?: number;
 }
 
 export interface EffectiveOptions {
@@ -27,6 +36,8 @@ export interface EffectiveOptions {
   permissionMode: PermissionMode;
   /** The turn's cost limit (SDK maxBudgetUsd), USD; undefined = none. */
   maxBudgetUsd: number | undefined;
+  /** Output tokens per model call; undefined = the CLI's default. */
+  maxOutputTokens: number | undefined;
 }
 
 export interface OptionProblem {
@@ -97,6 +108,7 @@ export function resolveOptions(cfg: ClaudeConfig, layers: ReadonlyArray<SessionO
     disallowedTools: [...disallowed],
     permissionMode: pick('permission_mode') ?? cfg.permissionMode,
     maxBudgetUsd: pick('max_budget_usd') ?? cfg.maxCostPerRequest,
+    maxOutputTokens: pick('max_output_tokens'),
   };
 }
 
@@ -111,6 +123,7 @@ export function optionsKey(opts: EffectiveOptions, cwd: string): string {
     opts.allowedTools,
     opts.disallowedTools,
     opts.permissionMode,
+    opts.maxOutputTokens,
   ]);
 }
 
@@ -128,13 +141,21 @@ export function toSdkOptions(
     refuseShell?: boolean;
     /** Which settings files Claude Code reads (undefined: all, the CLI's default). */
     settingSources?: SettingSource[];
+    /** The permission gate (rules, approvals, questions): its hook runs beside the guard's. */
+    gate?: {
+      hooks(): Partial<Record<HookEvent, HookCallbackMatcher[]>>;
+      canUseTool: CanUseTool;
+    };
   },
 ): Options {
   const offered = host.refuseShell ? opts.allowedTools.filter((t) => !SHELL_TOOLS.has(t)) : opts.allowedTools;
   const removed = host.refuseShell ? [...new Set([...opts.disallowedTools, ...SHELL_TOOLS])] : opts.disallowedTools;
   const sdk: Options = {
     cwd: host.cwd,
-    env: host.env,
+    env:
+      opts.maxOutputTokens === undefined
+        ? host.env
+        : { ...host.env, CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(opts.maxOutputTokens) },
     maxTurns: opts.maxTurns,
     tools: offered,
     allowedTools: offered,
@@ -153,7 +174,16 @@ export function toSdkOptions(
   if (opts.effort) sdk.effort = opts.effort;
   if (host.cliPath) sdk.pathToClaudeCodeExecutable = host.cliPath;
   if (opts.maxBudgetUsd !== undefined) sdk.maxBudgetUsd = opts.maxBudgetUsd;
-  if (host.guard) sdk.hooks = host.guard.hooks();
+  const hooks = [host.guard?.hooks(), host.gate?.hooks()].filter((h) => h !== undefined);
+  if (hooks.length > 0) {
+    const merged: Partial<Record<HookEvent, HookCallbackMatcher[]>> = {};
+    for (const h of hooks)
+      for (const [event, matchers] of Object.entries(h) as Array<[HookEvent, HookCallbackMatcher[]]>)
+        (merged[event] ??= []).push(...matchers);
+    sdk.hooks = merged;
+  }
+  // AskUserQuestion exists in a session only when a callback can answer it: then it becomes a question to a person.
+  if (host.gate && offered.includes('AskUserQuestion')) sdk.canUseTool = host.gate.canUseTool;
   if (host.sandbox) sdk.sandbox = host.sandbox;
   if (host.settingSources) sdk.settingSources = host.settingSources;
   return sdk;

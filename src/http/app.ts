@@ -20,6 +20,7 @@ import requestLogPlugin from './plugins/request-log.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import { listItemSerializers } from './plugins/serializers.js';
 import { partAwareValidators } from './plugins/validators.js';
+import approvalRoutes from './routes/approvals.js';
 import auditRoutes from './routes/audit.js';
 import chatRoutes from './routes/chat.js';
 import filesRoutes from './routes/files.js';
@@ -31,6 +32,7 @@ import probeRoutes from './routes/probes.js';
 import sessionsRoutes from './routes/sessions.js';
 import templateRoutes from './routes/templates.js';
 import mcpRoutes from '../mcp/http.js';
+import compatRoutes, { COMPAT_PREFIX } from './compat/index.js';
 import tokenRoutes from './routes/tokens.js';
 import usageRoutes from './routes/usage.js';
 import { securityDepsOf } from './security-deps.js';
@@ -111,6 +113,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
       await historyRoutes(api, deps);
       await filesRoutes(api, deps);
       await jobRoutes(api, deps);
+      await approvalRoutes(api, deps);
       await templateRoutes(api, deps);
       await keyRoutes(api, security);
       await auditRoutes(api, security);
@@ -119,6 +122,8 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     },
     { prefix: API_PREFIX },
   );
+  // The OpenAI- and Anthropic-compatible endpoints at /v1, behind the same auth, limits and audit.
+  await app.register(compatRoutes, { prefix: COMPAT_PREFIX, deps, security });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.
   if (deps.config.mcp.enabled) await mcpRoutes(app, deps);
 

@@ -27,6 +27,8 @@ export function createMcpServer(
   const server = new McpServer(
     { name: 'claude-code-api', version: ctx.version },
     {
+      // Logging notifications carry the approvals and questions a chat turn waits for.
+      capabilities: { logging: {} },
       instructions:
         'Named Claude Code sessions, each with its own workspace folder. create_session (optionally from a template), then chat with it; list_files / read_file show what it wrote.',
     },

@@ -36,7 +36,15 @@ export interface SeedUsage {
   messages: number;
   cost: number;
   turns: number;
-  jobs: { total: number; queued: number; running: number; completed: number; failed: number; cancelled: number };
+  jobs: {
+    total: number;
+    queued: number;
+    running: number;
+    waiting: number;
+    completed: number;
+    failed: number;
+    cancelled: number;
+  };
 }
 
 export class UsageRepo {
@@ -136,6 +144,7 @@ export class UsageRepo {
         total: [...byStatus.values()].reduce((a, b) => a + b, 0),
         queued: n('queued'),
         running: n('running'),
+        waiting: n('waiting'),
         completed: n('succeeded'),
         failed: n('failed'),
         cancelled: n('cancelled'),

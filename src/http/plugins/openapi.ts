@@ -62,11 +62,19 @@ export default fp<OpenApiOptions>(
             name: 'Files',
             description: "The files of a session's workspace: upload, list, download (Range, ETag), delete.",
           },
+          {
+            name: 'Approvals',
+            description: 'A person in the loop: permission rules, approvals of tool calls, and answers to questions.',
+          },
           { name: 'Keys', description: 'API keys (admin only): create, list, revoke.' },
           { name: 'Audit', description: 'The audit trail of mutating requests and of tool calls and denials.' },
           { name: 'Usage', description: 'Cost, tokens and turns; token counts.' },
           { name: 'Templates', description: 'Agent templates (YAML profiles) sessions can be created from.' },
           { name: 'MCP', description: 'The Model Context Protocol server (Streamable HTTP) over the same sessions.' },
+          {
+            name: 'Compatible APIs',
+            description: 'OpenAI Chat Completions and Anthropic Messages on live sessions (docs/compat.md).',
+          },
         ],
       },
       // Public routes need no key: say so in the document.

@@ -7,21 +7,28 @@ const JobStatusSchema = Type.Union(
   [
     Type.Literal('queued'),
     Type.Literal('running'),
+    Type.Literal('waiting'),
     Type.Literal('done'),
     Type.Literal('failed'),
     Type.Literal('cancelled'),
   ],
   {
     description:
-      'queued → running → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`)',
+      'queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`)',
   },
 );
+
+/** A chat body's fields but `wait` (a job never answers before its turn ends). */
+function jobChatFields(maxChars: number) {
+  const { wait: _wait, ...fields } = chatBody(maxChars).properties;
+  return fields;
+}
 
 /** The create body: a chat body plus `webhook_url` and `metadata`; `maxChars` is MAX_MESSAGE_CHARS. */
 export function jobBody(maxChars: number) {
   return Type.Object(
     {
-      ...chatBody(maxChars).properties,
+      ...jobChatFields(maxChars),
       webhook_url: Type.Optional(
         Type.String({
           minLength: 1,

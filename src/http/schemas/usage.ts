@@ -48,6 +48,7 @@ export const UsageReport = Type.Object({
       total: Type.Integer(),
       queued: Type.Integer(),
       running: Type.Integer(),
+      waiting: Type.Integer({ description: 'Jobs whose turn waits for a person (an approval or a question).' }),
       completed: Type.Integer({ description: 'Jobs that ended `done`.' }),
       failed: Type.Integer(),
       cancelled: Type.Integer(),

@@ -2,6 +2,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
+import { isPersonEvent } from '../../engine/events.js';
 import type { Turn } from '../../engine/turn.js';
 import { data, guardedBy, optionShape, sessionName, withoutBlanks, type Extra, type McpCaller } from '../shared.js';
 
@@ -61,6 +62,18 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
   extra.signal.addEventListener('abort', onAbort, { once: true });
   const token = extra._meta?.progressToken;
   let timer: NodeJS.Timeout | undefined;
+  // An approval or question of the turn reaches the client as a notification, whether or not it asked for progress.
+  void (async () => {
+    for await (const { event } of turn.events(0, stopped.signal)) {
+      if (!isPersonEvent(event)) continue;
+      await extra
+        .sendNotification({
+          method: 'notifications/message',
+          params: { level: 'warning', logger: 'claude-code-api', data: event },
+        })
+        .catch(() => undefined);
+    }
+  })().catch(() => undefined);
   if (token !== undefined) {
     let progress = 0;
     const report = (message: string) =>
@@ -76,6 +89,7 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
         if (event.type === 'text') report(event.text);
         else if (event.type === 'tool_use') report(`tool_use ${event.name}`);
         else if (event.type === 'tool_result') report(`tool_result${event.is_error ? ' (error)' : ''}`);
+        else if (isPersonEvent(event)) report(`${event.type} ${event.id} waits for a person (until ${event.deadline})`);
       }
     })().catch(() => undefined);
   }
