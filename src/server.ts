@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config/index.js';
+import { ConfigError, type Config } from './config/index.js';
 import { authKind, bundledCliPath, probeCli, type CliInfo } from './engine/cli-info.js';
 import { cliEnvironment } from './engine/cli-env.js';
 import { Engine } from './engine/engine.js';
@@ -48,10 +48,10 @@ export function createLogger(config: Config): Logger {
 
 /** Warnings worth saying at start-up and in health. */
 export function startupWarnings(config: Config, cli: CliInfo, storedKeys = 0): string[] {
-  const warnings: string[] = [];
+  const warnings: string[] = [...config.warnings];
   if (config.apiKeys.length + config.adminApiKeys.length + storedKeys === 0) {
     warnings.push(
-      `Open mode: no API_KEYS are set, so anyone who can reach ${config.host}:${config.port} can drive Claude Code. Set API_KEYS before exposing the server.`,
+      'Open mode: no API key is configured or stored, so anyone who can reach this server can drive Claude Code. Set API_KEYS or ADMIN_API_KEYS before exposing it.',
     );
   }
   if (cli.auth === 'subscription_login' || cli.auth === 'oauth_token') {
@@ -107,6 +107,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const security = await startSecurity(config, store, env, log);
   const warnings = startupWarnings(config, cli, security.storedKeys);
   for (const w of warnings) log.warn(w);
+  const notice = security.listen.notice;
+  if (notice) {
+    log[notice.level](notice.message);
+    warnings.push(notice.message);
+  }
 
   const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
   const metrics = createMetrics(
@@ -119,6 +124,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     config,
     cliEnv: env,
     cliPath,
+    auth: cli.auth,
     log,
     spentBy: (tenant) => store.sessions.totalCostByOwner(tenant),
   }).catch(async (err: unknown) => {
@@ -126,6 +132,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw err;
   });
   warnings.push(...turnSecurity.warnings());
+  const tenants = config.apiKeys.length + security.storedKeys;
+  if (!turnSecurity.wall.active && tenants > 1 && !config.security.wall.unconfinedTenants) {
+    await turnSecurity.close();
+    await security.close();
+    await store.close();
+    throw new ConfigError(
+      `The wall cannot run here (${turnSecurity.wall.status.reason}), and ${tenants} API keys are configured: without the wall one tenant's session could reach another's. Serve one key, make the wall work (docs/deployment.md), or set WALL_UNCONFINED_TENANTS=true to accept the risk.`,
+    );
+  }
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
@@ -155,6 +170,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
     },
   });
+  // A revoked key's queued jobs fail here (each instance tries; a job ends once).
+  security.keys.onRevoked((key) => {
+    jobs.worker
+      .failQueuedOf(key.tenant)
+      .then((n) => n > 0 && log.info({ key: key.id, jobs: n }, 'failed the queued jobs of a revoked API key'))
+      .catch((err: unknown) => log.error({ err, key: key.id }, 'could not fail the queued jobs of a revoked API key'));
+  });
   const app = await buildApp(
     {
       config,
@@ -175,10 +197,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     { loggerInstance: log },
   );
-  const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: config.host });
+  const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: security.listen.host });
   if (address)
     log.info(
-      { address, database: store.dialect, cli: cli.version, auth: cli.auth },
+      { address, host: security.listen.host, database: store.dialect, cli: cli.version, auth: cli.auth },
       `claude-code-api ${VERSION} listening on ${address}`,
     );
   // Jobs left running by a stopped server are re-queued (or failed), queued ones start, pending webhooks go out.

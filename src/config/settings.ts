@@ -23,6 +23,9 @@ const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'dontAsk', 'bypassPe
 export const EFFORT_LEVELS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
 export { PERMISSION_MODES };
 
+/** The Python seed's templates file, read from the working directory when TEMPLATES_PATH is not set. */
+export const SEED_TEMPLATES_FILE = 'templates.yml';
+
 export const SETTINGS: readonly SettingSpec[] = [
   // HTTP server
   {
@@ -35,13 +38,38 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: 'HOST',
     kind: { type: 'string' },
     defaultText: '`0.0.0.0` when API keys are configured, `127.0.0.1` in open mode',
-    description: 'Address to bind.',
+    description:
+      'Address to bind. In open mode (no keys configured or stored) the server binds 127.0.0.1 whatever HOST says, unless OPEN_MODE_ALLOW_REMOTE=true.',
+  },
+  {
+    name: 'OPEN_MODE_ALLOW_REMOTE',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Let open mode (no authentication at all) listen on a HOST beyond loopback. Logged as an error at every start. Without it, an open-mode server binds 127.0.0.1, and a server listening beyond loopback never falls into open mode (with every key revoked it answers 401).',
+  },
+  {
+    name: 'API_HOST',
+    kind: { type: 'string' },
+    description: "The Python seed's name for HOST, used when HOST is not set.",
+  },
+  {
+    name: 'API_PORT',
+    kind: { type: 'int', min: 0, max: 65535 },
+    description: "The Python seed's name for PORT, used when PORT is not set.",
+  },
+  {
+    name: 'ENABLE_DOCS',
+    kind: { type: 'bool' },
+    default: 'true',
+    description: 'Serve Swagger UI at `/docs` and the OpenAPI document at `/openapi.json` and `/api/v1/openapi.json`.',
   },
   {
     name: 'LOG_LEVEL',
     kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     default: 'info',
-    description: 'pino log level. Prompts and secrets are never logged at info.',
+    description:
+      'pino log level, in any case (`INFO` as the Python seed writes it). Prompts and secrets are never logged at info.',
   },
   {
     name: 'BODY_LIMIT_MB',
@@ -60,7 +88,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: 'API_KEYS',
     kind: { type: 'list' },
     description:
-      'Comma-separated API keys. Each key is its own tenant: it sees only the sessions it created. Empty = open mode (no auth, bound to 127.0.0.1 unless HOST is set).',
+      'Comma-separated API keys. Each key is its own tenant: it sees only the sessions it created. Empty (and no stored key) = open mode: no auth, bound to 127.0.0.1 (see OPEN_MODE_ALLOW_REMOTE).',
     secret: true,
   },
   {
@@ -75,7 +103,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: { type: 'number', min: 0, max: 3600 },
     default: '5',
     description:
-      'How long a key looked up in the database stays cached. A revoke through the API takes effect at once; one through the CLI (another process) within this time.',
+      'How long a key looked up in the database stays cached. A revoke drops the cached lookup on every instance at once (see KEY_REVOCATION_CHECK_SECONDS), so this bounds nothing but the database reads.',
+  },
+  {
+    name: 'KEY_REVOCATION_CHECK_SECONDS',
+    kind: { type: 'number', min: 0.05, max: 60 },
+    default: '0.5',
+    description:
+      'How often each instance counts the revoked keys in the database, so a revoke made on another instance or with the CLI takes effect here within this time (its open streams end, its queued jobs fail). With REDIS_URL a revoke is also announced over pub/sub and takes effect at once.',
   },
   // Rate limits
   {
@@ -264,6 +299,47 @@ export const SETTINGS: readonly SettingSpec[] = [
       "More absolute paths sandboxed commands may not read, besides the built-in ones (workspaces of others, DATA_DIR, the CLI config dir, the server's `.env`, credential folders of HOME).",
   },
   {
+    name: 'WALL_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      "Run every session's Claude Code process inside its own bubblewrap wall (docs/security.md): read-only system folders, its workspace, its own config folder and `/tmp`, its own pid namespace, no network but the server's model-API proxy, no credentials. Where bubblewrap cannot run here the server falls back to the Bash sandbox alone, says why at start-up and in health, and serves one tenant only unless WALL_UNCONFINED_TENANTS is set.",
+  },
+  {
+    name: 'WALL_UNCONFINED_TENANTS',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Serve more than one tenant (API key) even though the wall is off or cannot run here. Without the wall, a failed check in one session can reach the others: set it only when every key holder is trusted.',
+  },
+  {
+    name: 'WALL_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576 },
+    default: '2048',
+    description:
+      "Most resident memory a session's wall (the CLI and every process its tools start) may use, MiB; past it the wall is ended and the turn fails. 0 = no limit.",
+  },
+  {
+    name: 'WALL_MAX_PROCESSES',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    default: '4096',
+    description:
+      "Most processes (RLIMIT_NPROC) inside a wall. The kernel counts this limit over every process of the server's user, not per wall, so keep it well above what the host runs as that user. 0 = no limit.",
+  },
+  {
+    name: 'WALL_MAX_FILE_MB',
+    kind: { type: 'int', min: 0, max: 16_777_216 },
+    default: '1024',
+    description: 'Largest file a process inside a wall may write (RLIMIT_FSIZE), MiB. 0 = no limit.',
+  },
+  {
+    name: 'TEST_WORKSPACE_HOOK_OFF',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'TEST ONLY: switch off the PreToolUse workspace hook, so tests show what the wall holds on its own. Refused at start-up unless NODE_ENV=test; never set it in a deployment.',
+  },
+  {
     name: 'CLAUDE_SETTING_SOURCES',
     kind: { type: 'list' },
     default: 'user',
@@ -322,8 +398,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'TEMPLATES_PATH',
     kind: { type: 'string' },
+    defaultText: "`./templates.yml` when that file exists (the Python seed's templates file), else none",
     description:
-      'A YAML file, or a folder of `*.yaml` files, with agent templates added to the shipped ones (`templates/default.yaml`); a template of the same name replaces the shipped one. Changes are picked up automatically; an invalid file is refused and the previous templates stay.',
+      "A YAML file, or a folder of `*.yaml` files, with agent templates added to the shipped ones (`templates/default.yaml`); a template of the same name replaces the shipped one. Our format (`templates:` mapping) or the seed's (a top-level map of name → profile, tool lists comma-separated). Changes are picked up automatically; an invalid file is refused and the previous templates stay.",
   },
   {
     name: 'TEMPLATES_WATCH',
@@ -447,7 +524,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'WEBHOOK_SECRET',
     kind: { type: 'string' },
-    defaultText: 'generated once, printed to the log and kept in `<DATA_DIR>/webhook-secret`',
+    defaultText: 'generated once and kept in `<DATA_DIR>/webhook-secret`',
     description: 'Standard Webhooks signing secret, `whsec_` followed by 24–64 random bytes in base64.',
     secret: true,
   },

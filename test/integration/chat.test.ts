@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import type { paths } from '../support/api/types.js';
 import { promptTexts } from '../support/model-server.js';
+import { needs } from '../support/needs.js';
 
+const noBubblewrap = await needs('the Bash chat test (Bash runs in the sandbox)', 'bubblewrap');
 const ctx = useTestServer();
 
 type CreateSession = paths['/api/v1/sessions']['post']['requestBody']['content']['application/json'];
@@ -60,7 +62,7 @@ describe('sync chat', () => {
     expect(d.tools_used).toHaveLength(1);
     expect(d.tools_used[0]?.name).toBe('Write');
     expect(typeof d.session_id).toBe('string');
-    expect(meta?.request_id).toBeTruthy();
+    expect(meta?.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const session = await getSession('alpha');
     expect(readFileSync(join(session.workspace, 'hello.txt'), 'utf8')).toBe('Hello from Claude\n');
@@ -71,7 +73,7 @@ describe('sync chat', () => {
     expect(session.live).toBe(true);
   });
 
-  it('feeds Bash output back to the model as the tool result', async () => {
+  it.skipIf(noBubblewrap)('feeds Bash output back to the model as the tool result', async () => {
     ctx.model.script({
       match: 'run-the-echo',
       steps: [
@@ -79,7 +81,9 @@ describe('sync chat', () => {
         { text: 'Ran it.' },
       ],
     });
-    const { status, result } = await chat('alpha', { message: 'run-the-echo now' });
+    // A session of its own: the tests after this one read alpha's whole history.
+    await createSession('bash-echo');
+    const { status, result } = await chat('bash-echo', { message: 'run-the-echo now' });
     expect(status).toBe(200);
     expect(result?.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
     const followUp = ctx.model
@@ -110,12 +114,7 @@ describe('sync chat', () => {
     const { result: again } = await chat('alpha', { message: 'what did I ask before?' });
     expect(again?.content).toBe('echo: what did I ask before?');
     const last = ctx.model.mainRequests().at(-1)!;
-    expect(promptTexts(last)).toEqual([
-      'please write-hello-file',
-      'run-the-echo now',
-      'fix-the-notes please',
-      'what did I ask before?',
-    ]);
+    expect(promptTexts(last)).toEqual(['please write-hello-file', 'fix-the-notes please', 'what did I ask before?']);
   });
 
   it('records every turn in history, in order, with tools, cost and timing', async () => {
@@ -124,17 +123,8 @@ describe('sync chat', () => {
     const { response, data: body } = await history({ limit: 100 });
     expect(response.status).toBe(200);
     const rows = body!.data;
-    expect(body!.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 8, pages: 1 });
-    expect(rows.map((r) => r.role)).toEqual([
-      'user',
-      'assistant',
-      'user',
-      'assistant',
-      'user',
-      'assistant',
-      'user',
-      'assistant',
-    ]);
+    expect(body!.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 6, pages: 1 });
+    expect(rows.map((r) => r.role)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
     const [asked, answered] = rows;
     expect(asked?.content).toBe('please write-hello-file');
     expect(answered).toMatchObject({ content: 'I wrote hello.txt.', status: 'ok', num_turns: 2 });
@@ -145,13 +135,13 @@ describe('sync chat', () => {
     const ids = rows.map((r) => r.id);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
 
-    const page2 = (await history({ page: 2, limit: 3 })).data!;
-    expect(page2.data.map((r) => r.id)).toEqual(ids.slice(3, 6));
-    expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 3, total: 8, pages: 3 });
+    const page2 = (await history({ page: 2, limit: 4 })).data!;
+    expect(page2.data.map((r) => r.id)).toEqual(ids.slice(4, 6));
+    expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 4, total: 6, pages: 2 });
 
     const session = await getSession('alpha');
     const costs = rows.filter((r) => r.role === 'assistant').reduce((a, r) => a + (r.cost_usd ?? 0), 0);
-    expect(session.totals.turns).toBe(4);
+    expect(session.totals.turns).toBe(3);
     expect(session.totals.cost_usd).toBeCloseTo(costs, 10);
   });
 

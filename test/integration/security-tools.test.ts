@@ -1,10 +1,11 @@
-// Hostile tool calls through the real CLI: file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
+// Hostile tool calls through the real CLI where the wall does not run (test/integration/wall.test.ts covers the wall): file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer, type Step } from '../support/model-server.js';
 import { SessionTmpDirs } from '../../src/engine/sandbox.js';
 import { cliProcesses } from '../support/processes.js';
+import { needs } from '../support/needs.js';
 import { KEYS, startTestServer, type TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
@@ -84,7 +85,8 @@ const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
 
 beforeAll(async () => {
   model = await ModelServer.start();
-  t = await startTestServer(model.url, {}, { cliEnv: SECRETS });
+  // The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
+  t = await startTestServer(model.url, { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
   alpha = await createSession('alpha', KEYS[0]);
   beta = await createSession('beta', KEYS[0]);
   other = await createSession('other', KEYS[1]);
@@ -239,7 +241,9 @@ describe('file tools outside the workspace are denied (first call on a fresh con
   });
 });
 
-describe('Bash runs in the OS sandbox', () => {
+const noBubblewrap = await needs('the Bash sandbox tests', 'bubblewrap');
+
+describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
   it('works normally inside the workspace (write, read, a temp file)', async () => {
     await turn('bash-inside', [
       bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"'),
@@ -301,7 +305,7 @@ describe('Bash runs in the OS sandbox', () => {
     ])
       expect(seen).not.toContain(name);
     // The Claude Code process itself got the allow-listed environment only.
-    const processes = cliProcesses({ configDir: t.cli.configDir });
+    const processes = cliProcesses({ under: t.dirs.data });
     expect(processes.length).toBeGreaterThan(0);
     for (const p of processes) {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
@@ -383,11 +387,14 @@ describe('across all of it', () => {
     for (const s of [...SECRET_VALUES, ...FOREIGN]) expect(sent, s).not.toContain(s);
   });
 
-  it('answered no 5xx, and health reports the sandbox running', async () => {
+  it('answered no 5xx', () => {
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+
+  it.skipIf(noBubblewrap)('health reports the sandbox running', async () => {
     const res = await request('/api/v1/health');
     const health = (await res.json()).data;
     expect(health.sandbox).toEqual({ enabled: true, available: true, reason: null, network: false });
-    expect(statuses.filter((s) => s >= 500)).toEqual([]);
   });
 
   it("removes the sessions' temporary folders when the server stops", async () => {

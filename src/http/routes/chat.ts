@@ -29,6 +29,7 @@ function resultView(r: TurnResult) {
   return {
     ...r,
     status: r.status === 'interrupted' ? ('interrupted' as const) : ('ok' as const),
+    cost: r.cost_usd,
     denials: r.denials ?? [],
   };
 }

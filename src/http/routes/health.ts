@@ -50,9 +50,43 @@ export const HealthSchema = Type.Object({
     },
     { description: 'The OS sandbox of Bash (docs/security.md).' },
   ),
+  wall: Type.Object(
+    {
+      enabled: Type.Boolean({ description: 'WALL_ENABLED.' }),
+      available: Type.Boolean({
+        description: "Every session's Claude Code process runs inside its own bubblewrap wall.",
+      }),
+      reason: Type.Union([Type.String(), Type.Null()], {
+        description: 'Why the wall is off or cannot run here; null when it runs.',
+      }),
+      unconfined_tenants: Type.Boolean({
+        description: 'Several tenants may be served without the wall (WALL_UNCONFINED_TENANTS).',
+      }),
+      limits: Type.Object({
+        memory_mb: Type.Number({ description: 'WALL_MEMORY_MB (0 = none).' }),
+        max_processes: Type.Integer({ description: 'WALL_MAX_PROCESSES (0 = none).' }),
+        max_file_mb: Type.Number({ description: 'WALL_MAX_FILE_MB (0 = none).' }),
+        enforced_by: Type.String({ description: 'How the limits are applied on this host.' }),
+      }),
+    },
+    { description: "The OS wall around each session's process (docs/security.md)." },
+  ),
   warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
+
+/** The Python seed's health answer, kept at the top level beside `data` and `meta` where its clients read it. */
+const SeedChecks = {
+  status: Type.Enum(['ok', 'degraded'], { type: 'string', description: 'The same as data.status.' }),
+  checks: Type.Object({
+    database: Type.Enum(['ok', 'error'], { type: 'string' }),
+    claude_cli: Type.Enum(['ok', 'not_found'], {
+      type: 'string',
+      description: '`not_found` when the Claude Code CLI does not start.',
+    }),
+  }),
+};
+const HealthEnvelope = Type.Object({ ...Envelope(HealthSchema).properties, ...SeedChecks });
 
 /** store.ping() with a time limit: a hung database counts as down. */
 async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boolean> {
@@ -79,8 +113,8 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
         summary: 'Health of the service, its database and Claude Code',
         description: '200 when the database answers and the Claude Code CLI starts; 503 with the same body otherwise.',
         response: {
-          200: { ...Envelope(HealthSchema), description: 'Healthy: the database answers and the CLI starts.' },
-          503: { ...Envelope(HealthSchema), description: 'Degraded: the database or the CLI is not ok.' },
+          200: { ...HealthEnvelope, description: 'Healthy: the database answers and the CLI starts.' },
+          503: { ...HealthEnvelope, description: 'Degraded: the database or the CLI is not ok.' },
         },
       },
     },
@@ -106,9 +140,17 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
           reason: 'not configured',
           network: true,
         },
+        wall: deps.sessions.security?.wall.status ?? {
+          enabled: false,
+          available: false,
+          reason: 'not configured',
+          unconfined_tenants: false,
+          limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
+        },
         warnings: deps.warnings,
       };
-      return reply.code(healthy ? 200 : 503).send(ok(request, body));
+      const checks = { database: dbOk ? 'ok' : 'error', claude_cli: cli.ok ? 'ok' : 'not_found' } as const;
+      return reply.code(healthy ? 200 : 503).send({ ...ok(request, body), status: body.status, checks });
     },
   );
 }

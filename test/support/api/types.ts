@@ -199,7 +199,7 @@ export interface paths {
   '/api/v1/templates': {
     /**
      * List templates
-     * @description The agent templates a session can be created from (`POST /sessions` with `template`), by name: the shipped ones and those of TEMPLATES_PATH.
+     * @description The agent templates a session can be created from (`POST /sessions` with `template`): an object keyed by name (as the Python seed lists them), the shipped ones and those of TEMPLATES_PATH, in name order.
      */
     get: operations['listTemplates'];
   };
@@ -222,7 +222,7 @@ export interface paths {
     get: operations['listKeys'];
     /**
      * Create an API key
-     * @description Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256.
+     * @description Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256. Refused in open mode (403 `/problems/open-mode`): the first key comes from ADMIN_API_KEYS or `claude-code-api keys create`.
      */
     post: operations['createKey'];
   };
@@ -234,7 +234,7 @@ export interface paths {
     get: operations['getKey'];
     /**
      * Revoke an API key
-     * @description Admin only. The key fails from its next request on (for a revoke through the CLI: within API_KEY_CACHE_SECONDS). Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
+     * @description Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end and its queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
      */
     delete: operations['revokeKey'];
   };
@@ -255,7 +255,7 @@ export interface paths {
   '/api/v1/tokens/count': {
     /**
      * Count tokens
-     * @description Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API's count_tokens endpoint with Claude Code's own ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN (and ANTHROPIC_BASE_URL); otherwise an estimate marked `estimated: true` with the `reason`. Send `message` (one user message) or `messages`.
+     * @description Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API's count_tokens endpoint with Claude Code's own ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN (and ANTHROPIC_BASE_URL); otherwise an estimate marked `estimated: true` with the `reason`. Send `message` (one user message), `messages`, or `text` (as the Python seed: the answer adds `characters`, `words` and `estimated_tokens`).
      */
     post: operations['countTokens'];
   };
@@ -461,6 +461,27 @@ export interface operations {
                 /** @description Sandboxed commands may reach the network (SANDBOX_ALLOW_NETWORK). */
                 network: boolean;
               };
+              /** @description The OS wall around each session's process (docs/security.md). */
+              wall: {
+                /** @description WALL_ENABLED. */
+                enabled: boolean;
+                /** @description Every session's Claude Code process runs inside its own bubblewrap wall. */
+                available: boolean;
+                /** @description Why the wall is off or cannot run here; null when it runs. */
+                reason: string | null;
+                /** @description Several tenants may be served without the wall (WALL_UNCONFINED_TENANTS). */
+                unconfined_tenants: boolean;
+                limits: {
+                  /** @description WALL_MEMORY_MB (0 = none). */
+                  memory_mb: number;
+                  /** @description WALL_MAX_PROCESSES (0 = none). */
+                  max_processes: number;
+                  /** @description WALL_MAX_FILE_MB (0 = none). */
+                  max_file_mb: number;
+                  /** @description How the limits are applied on this host. */
+                  enforced_by: string;
+                };
+              };
               warnings: string[];
             };
             meta: {
@@ -470,6 +491,20 @@ export interface operations {
               timestamp: string;
               /** @enum {string} */
               version: 'v1';
+            };
+            /**
+             * @description The same as data.status.
+             * @enum {string}
+             */
+            status: 'ok' | 'degraded';
+            checks: {
+              /** @enum {string} */
+              database: 'ok' | 'error';
+              /**
+               * @description `not_found` when the Claude Code CLI does not start.
+               * @enum {string}
+               */
+              claude_cli: 'ok' | 'not_found';
             };
           };
         };
@@ -522,6 +557,27 @@ export interface operations {
                 /** @description Sandboxed commands may reach the network (SANDBOX_ALLOW_NETWORK). */
                 network: boolean;
               };
+              /** @description The OS wall around each session's process (docs/security.md). */
+              wall: {
+                /** @description WALL_ENABLED. */
+                enabled: boolean;
+                /** @description Every session's Claude Code process runs inside its own bubblewrap wall. */
+                available: boolean;
+                /** @description Why the wall is off or cannot run here; null when it runs. */
+                reason: string | null;
+                /** @description Several tenants may be served without the wall (WALL_UNCONFINED_TENANTS). */
+                unconfined_tenants: boolean;
+                limits: {
+                  /** @description WALL_MEMORY_MB (0 = none). */
+                  memory_mb: number;
+                  /** @description WALL_MAX_PROCESSES (0 = none). */
+                  max_processes: number;
+                  /** @description WALL_MAX_FILE_MB (0 = none). */
+                  max_file_mb: number;
+                  /** @description How the limits are applied on this host. */
+                  enforced_by: string;
+                };
+              };
               warnings: string[];
             };
             meta: {
@@ -531,6 +587,20 @@ export interface operations {
               timestamp: string;
               /** @enum {string} */
               version: 'v1';
+            };
+            /**
+             * @description The same as data.status.
+             * @enum {string}
+             */
+            status: 'ok' | 'degraded';
+            checks: {
+              /** @enum {string} */
+              database: 'ok' | 'error';
+              /**
+               * @description `not_found` when the Claude Code CLI does not start.
+               * @enum {string}
+               */
+              claude_cli: 'ok' | 'not_found';
             };
           };
         };
@@ -680,6 +750,26 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
+              /** @description The tenant that owns the session (the same as `owner`). */
+              user_id: string;
+              /** @description The system prompt the session (or its template) sets. */
+              system_prompt: string | null;
+              /** @description The model the session (or its template) sets. */
+              model: string | null;
+              /** @description The max_turns the session (or its template) sets. */
+              max_turns: number | null;
+              /** @description The permission mode the session (or its template) sets. */
+              permission_mode: string | null;
+              /** @description The effort the session (or its template) sets. */
+              effort: string | null;
+              /** @description The allowed tools the session (or its template) sets, comma-separated. */
+              allowed_tools: string | null;
+              /** @description The disallowed tools the session (or its template) sets, comma-separated. */
+              disallowed_tools: string | null;
+              /** @description The same as totals.cost_usd. */
+              total_cost: number;
+              /** @description The same as totals.turns: chat turns. */
+              total_turns: number;
             }[];
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -698,6 +788,17 @@ export interface operations {
                 /** @description Number of pages. */
                 pages: number;
               };
+            };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
             };
           };
         };
@@ -789,10 +890,10 @@ export interface operations {
           effort?: 'low' | 'medium' | 'high' | 'xhigh' | 'max';
           /** @description Most agentic turns (model calls) per chat request. */
           max_turns?: number;
-          /** @description Tools Claude may use: a subset of the operator's CLAUDE_ALLOWED_TOOLS. */
-          allowed_tools?: string[];
+          /** @description Tools Claude may use: a subset of the operator's CLAUDE_ALLOWED_TOOLS (an array or a comma-separated string). */
+          allowed_tools?: string[] | string;
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
-          disallowed_tools?: string[];
+          disallowed_tools?: string[] | string;
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
           permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
@@ -848,6 +949,26 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
+              /** @description The tenant that owns the session (the same as `owner`). */
+              user_id: string;
+              /** @description The system prompt the session (or its template) sets. */
+              system_prompt: string | null;
+              /** @description The model the session (or its template) sets. */
+              model: string | null;
+              /** @description The max_turns the session (or its template) sets. */
+              max_turns: number | null;
+              /** @description The permission mode the session (or its template) sets. */
+              permission_mode: string | null;
+              /** @description The effort the session (or its template) sets. */
+              effort: string | null;
+              /** @description The allowed tools the session (or its template) sets, comma-separated. */
+              allowed_tools: string | null;
+              /** @description The disallowed tools the session (or its template) sets, comma-separated. */
+              disallowed_tools: string | null;
+              /** @description The same as totals.cost_usd. */
+              total_cost: number;
+              /** @description The same as totals.turns: chat turns. */
+              total_turns: number;
             };
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -1062,6 +1183,26 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
+              /** @description The tenant that owns the session (the same as `owner`). */
+              user_id: string;
+              /** @description The system prompt the session (or its template) sets. */
+              system_prompt: string | null;
+              /** @description The model the session (or its template) sets. */
+              model: string | null;
+              /** @description The max_turns the session (or its template) sets. */
+              max_turns: number | null;
+              /** @description The permission mode the session (or its template) sets. */
+              permission_mode: string | null;
+              /** @description The effort the session (or its template) sets. */
+              effort: string | null;
+              /** @description The allowed tools the session (or its template) sets, comma-separated. */
+              allowed_tools: string | null;
+              /** @description The disallowed tools the session (or its template) sets, comma-separated. */
+              disallowed_tools: string | null;
+              /** @description The same as totals.cost_usd. */
+              total_cost: number;
+              /** @description The same as totals.turns: chat turns. */
+              total_turns: number;
             };
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -1309,6 +1450,26 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
+              /** @description The tenant that owns the session (the same as `owner`). */
+              user_id: string;
+              /** @description The system prompt the session (or its template) sets. */
+              system_prompt: string | null;
+              /** @description The model the session (or its template) sets. */
+              model: string | null;
+              /** @description The max_turns the session (or its template) sets. */
+              max_turns: number | null;
+              /** @description The permission mode the session (or its template) sets. */
+              permission_mode: string | null;
+              /** @description The effort the session (or its template) sets. */
+              effort: string | null;
+              /** @description The allowed tools the session (or its template) sets, comma-separated. */
+              allowed_tools: string | null;
+              /** @description The disallowed tools the session (or its template) sets, comma-separated. */
+              disallowed_tools: string | null;
+              /** @description The same as totals.cost_usd. */
+              total_cost: number;
+              /** @description The same as totals.turns: chat turns. */
+              total_turns: number;
             };
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -1556,6 +1717,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -1563,8 +1728,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -2082,6 +2245,8 @@ export interface operations {
                   status: 'ok' | 'error' | 'interrupted' | 'timeout';
                   content: string;
                   cost_usd: number;
+                  duration_ms: number;
+                  num_turns: number;
                   /** TurnUsage */
                   usage: {
                     input_tokens: number;
@@ -2089,8 +2254,6 @@ export interface operations {
                     cache_read_input_tokens: number;
                     cache_creation_input_tokens: number;
                   };
-                  duration_ms: number;
-                  num_turns: number;
                   tools_used: {
                     name: string;
                     input: unknown;
@@ -2449,6 +2612,8 @@ export interface operations {
                   status: 'ok' | 'error' | 'interrupted' | 'timeout';
                   content: string;
                   cost_usd: number;
+                  duration_ms: number;
+                  num_turns: number;
                   /** TurnUsage */
                   usage: {
                     input_tokens: number;
@@ -2456,8 +2621,6 @@ export interface operations {
                     cache_read_input_tokens: number;
                     cache_creation_input_tokens: number;
                   };
-                  duration_ms: number;
-                  num_turns: number;
                   tools_used: {
                     name: string;
                     input: unknown;
@@ -2934,6 +3097,8 @@ export interface operations {
                   }[]
                 | null;
               cost_usd: number | null;
+              /** @description cost_usd as the seed shows it: 0 on user messages. */
+              cost: number;
               duration_ms: number | null;
               num_turns: number | null;
               usage: {
@@ -2966,6 +3131,21 @@ export interface operations {
                 pages: number;
               };
             };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
+            };
+            /** @description The Python seed's field: the Claude session id, or the session's own id before its first turn. */
+            session_id: string;
+            /** @description The Python seed's field: the messages on this page. */
+            count: number;
           };
         };
       };
@@ -3099,6 +3279,17 @@ export interface operations {
                 /** @description Number of pages. */
                 pages: number;
               };
+            };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
             };
           };
         };
@@ -3912,8 +4103,8 @@ export interface operations {
         page?: number;
         /** @description Items per page (1–100). */
         limit?: number;
-        /** @description Only jobs in this state (`done` = `succeeded`, the seed's name). */
-        status?: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled' | 'done';
+        /** @description Only jobs in this state (`succeeded` is accepted for `done`). */
+        status?: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled' | 'succeeded';
       };
       path: {
         /** @description Session name. */
@@ -3929,8 +4120,8 @@ export interface operations {
               id: string;
               /** @description The session's name. */
               session: string;
-              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-              status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+              status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
               message: string;
               /** @description The chat overrides of the job. */
               options: {
@@ -3950,6 +4141,10 @@ export interface operations {
                 status: 'ok' | 'interrupted';
                 content: string;
                 cost_usd: number;
+                /** @description The same as cost_usd (the Python seed's name). */
+                cost: number;
+                duration_ms: number;
+                num_turns: number;
                 /** TurnUsage */
                 usage: {
                   input_tokens: number;
@@ -3957,8 +4152,6 @@ export interface operations {
                   cache_read_input_tokens: number;
                   cache_creation_input_tokens: number;
                 };
-                duration_ms: number;
-                num_turns: number;
                 tools_used: {
                   name: string;
                   input: unknown;
@@ -3983,6 +4176,10 @@ export interface operations {
                 detail: string;
                 [key: string]: unknown;
               } | null;
+              /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+              cost: number;
+              /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+              duration_ms: number;
               /** @description How many times its turn started. */
               attempts: number;
               /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -3990,6 +4187,8 @@ export interface operations {
               created_at: string;
               started_at: string | null;
               finished_at: string | null;
+              /** @description The same as finished_at (the seed's name). */
+              completed_at: string | null;
               updated_at: string;
               /** @description The webhook messages of the job and every delivery attempt. */
               webhooks: {
@@ -4033,6 +4232,17 @@ export interface operations {
                 /** @description Number of pages. */
                 pages: number;
               };
+            };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
             };
           };
         };
@@ -4176,8 +4386,8 @@ export interface operations {
               id: string;
               /** @description The session's name. */
               session: string;
-              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-              status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+              status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
               message: string;
               /** @description The chat overrides of the job. */
               options: {
@@ -4197,6 +4407,10 @@ export interface operations {
                 status: 'ok' | 'interrupted';
                 content: string;
                 cost_usd: number;
+                /** @description The same as cost_usd (the Python seed's name). */
+                cost: number;
+                duration_ms: number;
+                num_turns: number;
                 /** TurnUsage */
                 usage: {
                   input_tokens: number;
@@ -4204,8 +4418,6 @@ export interface operations {
                   cache_read_input_tokens: number;
                   cache_creation_input_tokens: number;
                 };
-                duration_ms: number;
-                num_turns: number;
                 tools_used: {
                   name: string;
                   input: unknown;
@@ -4230,6 +4442,10 @@ export interface operations {
                 detail: string;
                 [key: string]: unknown;
               } | null;
+              /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+              cost: number;
+              /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+              duration_ms: number;
               /** @description How many times its turn started. */
               attempts: number;
               /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -4237,6 +4453,8 @@ export interface operations {
               created_at: string;
               started_at: string | null;
               finished_at: string | null;
+              /** @description The same as finished_at (the seed's name). */
+              completed_at: string | null;
               updated_at: string;
               /** @description The webhook messages of the job and every delivery attempt. */
               webhooks: {
@@ -4466,8 +4684,8 @@ export interface operations {
               id: string;
               /** @description The session's name. */
               session: string;
-              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-              status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+              status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
               message: string;
               /** @description The chat overrides of the job. */
               options: {
@@ -4487,6 +4705,10 @@ export interface operations {
                 status: 'ok' | 'interrupted';
                 content: string;
                 cost_usd: number;
+                /** @description The same as cost_usd (the Python seed's name). */
+                cost: number;
+                duration_ms: number;
+                num_turns: number;
                 /** TurnUsage */
                 usage: {
                   input_tokens: number;
@@ -4494,8 +4716,6 @@ export interface operations {
                   cache_read_input_tokens: number;
                   cache_creation_input_tokens: number;
                 };
-                duration_ms: number;
-                num_turns: number;
                 tools_used: {
                   name: string;
                   input: unknown;
@@ -4520,6 +4740,10 @@ export interface operations {
                 detail: string;
                 [key: string]: unknown;
               } | null;
+              /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+              cost: number;
+              /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+              duration_ms: number;
               /** @description How many times its turn started. */
               attempts: number;
               /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -4527,6 +4751,8 @@ export interface operations {
               created_at: string;
               started_at: string | null;
               finished_at: string | null;
+              /** @description The same as finished_at (the seed's name). */
+              completed_at: string | null;
               updated_at: string;
               /** @description The webhook messages of the job and every delivery attempt. */
               webhooks: {
@@ -4660,8 +4886,8 @@ export interface operations {
               id: string;
               /** @description The session's name. */
               session: string;
-              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-              status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+              /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+              status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
               message: string;
               /** @description The chat overrides of the job. */
               options: {
@@ -4681,6 +4907,10 @@ export interface operations {
                 status: 'ok' | 'interrupted';
                 content: string;
                 cost_usd: number;
+                /** @description The same as cost_usd (the Python seed's name). */
+                cost: number;
+                duration_ms: number;
+                num_turns: number;
                 /** TurnUsage */
                 usage: {
                   input_tokens: number;
@@ -4688,8 +4918,6 @@ export interface operations {
                   cache_read_input_tokens: number;
                   cache_creation_input_tokens: number;
                 };
-                duration_ms: number;
-                num_turns: number;
                 tools_used: {
                   name: string;
                   input: unknown;
@@ -4714,6 +4942,10 @@ export interface operations {
                 detail: string;
                 [key: string]: unknown;
               } | null;
+              /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+              cost: number;
+              /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+              duration_ms: number;
               /** @description How many times its turn started. */
               attempts: number;
               /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -4721,6 +4953,8 @@ export interface operations {
               created_at: string;
               started_at: string | null;
               finished_at: string | null;
+              /** @description The same as finished_at (the seed's name). */
+              completed_at: string | null;
               updated_at: string;
               /** @description The webhook messages of the job and every delivery attempt. */
               webhooks: {
@@ -5037,6 +5271,8 @@ export interface operations {
                   status: 'ok' | 'error' | 'interrupted' | 'timeout';
                   content: string;
                   cost_usd: number;
+                  duration_ms: number;
+                  num_turns: number;
                   /** TurnUsage */
                   usage: {
                     input_tokens: number;
@@ -5044,8 +5280,6 @@ export interface operations {
                     cache_read_input_tokens: number;
                     cache_creation_input_tokens: number;
                   };
-                  duration_ms: number;
-                  num_turns: number;
                   tools_used: {
                     name: string;
                     input: unknown;
@@ -6611,14 +6845,14 @@ export interface operations {
   };
   /**
    * List templates
-   * @description The agent templates a session can be created from (`POST /sessions` with `template`), by name: the shipped ones and those of TEMPLATES_PATH.
+   * @description The agent templates a session can be created from (`POST /sessions` with `template`): an object keyed by name (as the Python seed lists them), the shipped ones and those of TEMPLATES_PATH, in name order.
    */
   listTemplates: {
     parameters: {
       query?: {
         /** @description Page number, from 1. */
         page?: number;
-        /** @description Items per page (1–100). */
+        /** @description Templates per page (1–100, default 100). */
         limit?: number;
       };
     };
@@ -6628,37 +6862,39 @@ export interface operations {
         content: {
           'application/json': {
             data: {
-              name: string;
-              /** @description `builtin`: shipped with the service; `user`: from TEMPLATES_PATH. */
-              source: 'builtin' | 'user';
-              /** @description What the profile is for, in a sentence. */
-              description?: string;
-              /** @description Text appended to Claude Code's own system prompt. */
-              system_prompt?: string;
-              /** @description Model name or alias. */
-              model?: string;
-              /** @description Effort level. */
-              effort?: 'low' | 'medium' | 'high' | 'xhigh' | 'max';
-              /** @description Most agentic turns per chat request. */
-              max_turns?: number;
-              /** @description Tools Claude may use (narrowed to the operator's CLAUDE_ALLOWED_TOOLS). */
-              allowed_tools?: string[];
-              /** @description Tools removed. */
-              disallowed_tools?: string[];
-              /** @description Permission rules in Claude Code's syntax; they add to the operator's (docs/approvals.md). */
-              permission_rules?: {
-                /** @description Rules whose calls run without asking. */
-                allow?: string[];
-                /** @description Rules whose calls wait for a person's approval. */
-                ask?: string[];
-                /** @description Rules whose calls are refused. */
-                deny?: string[];
+              [key: string]: {
+                name: string;
+                /** @description `builtin`: shipped with the service; `user`: from TEMPLATES_PATH. */
+                source: 'builtin' | 'user';
+                /** @description What the profile is for, in a sentence. */
+                description?: string;
+                /** @description Text appended to Claude Code's own system prompt. */
+                system_prompt?: string;
+                /** @description Model name or alias. */
+                model?: string;
+                /** @description Effort level. */
+                effort?: 'low' | 'medium' | 'high' | 'xhigh' | 'max';
+                /** @description Most agentic turns per chat request. */
+                max_turns?: number;
+                /** @description Tools Claude may use (narrowed to the operator's CLAUDE_ALLOWED_TOOLS). */
+                allowed_tools?: string[];
+                /** @description Tools removed. */
+                disallowed_tools?: string[];
+                /** @description Permission rules in Claude Code's syntax; they add to the operator's (docs/approvals.md). */
+                permission_rules?: {
+                  /** @description Rules whose calls run without asking. */
+                  allow?: string[];
+                  /** @description Rules whose calls wait for a person's approval. */
+                  ask?: string[];
+                  /** @description Rules whose calls are refused. */
+                  deny?: string[];
+                };
+                /** @description Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used). */
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                /** @description What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override). */
+                warnings: string[];
               };
-              /** @description Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used). */
-              permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
-              /** @description What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override). */
-              warnings: string[];
-            }[];
+            };
             meta: {
               /** @description The X-Request-ID of this request. */
               request_id: string;
@@ -6676,6 +6912,17 @@ export interface operations {
                 /** @description Number of pages. */
                 pages: number;
               };
+            };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
             };
           };
         };
@@ -7013,6 +7260,17 @@ export interface operations {
                 pages: number;
               };
             };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
+            };
           };
         };
       };
@@ -7116,7 +7374,7 @@ export interface operations {
   };
   /**
    * Create an API key
-   * @description Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256.
+   * @description Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256. Refused in open mode (403 `/problems/open-mode`): the first key comes from ADMIN_API_KEYS or `claude-code-api keys create`.
    */
   createKey: {
     requestBody: {
@@ -7509,7 +7767,7 @@ export interface operations {
   };
   /**
    * Revoke an API key
-   * @description Admin only. The key fails from its next request on (for a revoke through the CLI: within API_KEY_CACHE_SECONDS). Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
+   * @description Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end and its queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
    */
   revokeKey: {
     parameters: {
@@ -7715,10 +7973,16 @@ export interface operations {
               ip: string | null;
               method: string | null;
               route: string | null;
-              /** @description Tool events: tool, input (clipped), reason (denials), turn_id. */
+              /** @description Tool events: tool, input (clipped), reason (denials), turn_id. Chat and job requests: message (its first 500 characters). */
               detail: {
                 [key: string]: unknown;
               } | null;
+              /** @description By whom: `user` for the caller's requests, `assistant` for Claude's tool calls and their denials. */
+              role: 'user' | 'assistant';
+              /** @description What was said (the message of a chat or job request) or done (the tool call, the request and its status). */
+              content: string;
+              /** @description The same as `session`. */
+              session_name: string | null;
             }[];
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -7737,6 +8001,17 @@ export interface operations {
                 /** @description Number of pages. */
                 pages: number;
               };
+            };
+            /** @description The same as meta.pagination, where the Python seed's clients read it. */
+            pagination: {
+              /** @description This page, from 1. */
+              page: number;
+              /** @description Items per page. */
+              limit: number;
+              /** @description Items over all pages. */
+              total: number;
+              /** @description Number of pages. */
+              pages: number;
             };
           };
         };
@@ -7862,6 +8137,26 @@ export interface operations {
                 /** @description Chat turns (assistant messages in history). */
                 turns: number;
               }[];
+              /** @description Sessions the caller holds now. */
+              sessions: number;
+              /** @description Messages (user and assistant) in their history. */
+              messages: number;
+              /** @description Their total cost, USD. */
+              cost: number;
+              /** @description Their chat turns. */
+              turns: number;
+              /** @description The caller's jobs by state (jobs of deleted sessions are gone with them). */
+              jobs: {
+                total: number;
+                queued: number;
+                running: number;
+                /** @description Jobs whose turn waits for a person (an approval or a question). */
+                waiting: number;
+                /** @description Jobs that ended `done`. */
+                completed: number;
+                failed: number;
+                cancelled: number;
+              };
             };
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -7950,7 +8245,7 @@ export interface operations {
   };
   /**
    * Count tokens
-   * @description Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API's count_tokens endpoint with Claude Code's own ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN (and ANTHROPIC_BASE_URL); otherwise an estimate marked `estimated: true` with the `reason`. Send `message` (one user message) or `messages`.
+   * @description Counts the input tokens of a prompt. Exact (`estimated: false`) through the Messages API's count_tokens endpoint with Claude Code's own ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN (and ANTHROPIC_BASE_URL); otherwise an estimate marked `estimated: true` with the `reason`. Send `message` (one user message), `messages`, or `text` (as the Python seed: the answer adds `characters`, `words` and `estimated_tokens`).
    */
   countTokens: {
     requestBody: {
@@ -7962,6 +8257,8 @@ export interface operations {
           system?: string;
           /** @description Shorthand for one user message. */
           message?: string;
+          /** @description The Python seed's field: the text to count, as one user message; the answer adds `characters`, `words` and `estimated_tokens`. */
+          text?: string;
           /** @description Messages as in the Messages API (text content). */
           messages?: {
             role: 'user' | 'assistant';
@@ -7990,6 +8287,12 @@ export interface operations {
               source: 'count_tokens_api' | 'estimate';
               /** @description Why the count is estimated. */
               reason?: string;
+              /** @description With `text`: its length in characters. */
+              characters?: number;
+              /** @description With `text`: its whitespace-separated words. */
+              words?: number;
+              /** @description With `text`: the seed's estimate, the larger of characters / 4 and words (input_tokens is the exact count when the API gives one). */
+              estimated_tokens?: number;
             };
             meta: {
               /** @description The X-Request-ID of this request. */
@@ -9404,8 +9707,8 @@ export interface operations {
             id: string;
             /** @description The session's name. */
             session: string;
-            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+            status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
             message: string;
             /** @description The chat overrides of the job. */
             options: {
@@ -9425,6 +9728,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -9432,8 +9739,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -9458,6 +9763,10 @@ export interface operations {
               detail: string;
               [key: string]: unknown;
             } | null;
+            /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+            cost: number;
+            /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+            duration_ms: number;
             /** @description How many times its turn started. */
             attempts: number;
             /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -9465,6 +9774,8 @@ export interface operations {
             created_at: string;
             started_at: string | null;
             finished_at: string | null;
+            /** @description The same as finished_at (the seed's name). */
+            completed_at: string | null;
             updated_at: string;
           };
         };
@@ -9493,8 +9804,8 @@ export interface operations {
             id: string;
             /** @description The session's name. */
             session: string;
-            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+            status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
             message: string;
             /** @description The chat overrides of the job. */
             options: {
@@ -9514,6 +9825,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -9521,8 +9836,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -9547,6 +9860,10 @@ export interface operations {
               detail: string;
               [key: string]: unknown;
             } | null;
+            /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+            cost: number;
+            /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+            duration_ms: number;
             /** @description How many times its turn started. */
             attempts: number;
             /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -9554,6 +9871,8 @@ export interface operations {
             created_at: string;
             started_at: string | null;
             finished_at: string | null;
+            /** @description The same as finished_at (the seed's name). */
+            completed_at: string | null;
             updated_at: string;
           };
         };
@@ -9582,8 +9901,8 @@ export interface operations {
             id: string;
             /** @description The session's name. */
             session: string;
-            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+            status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
             message: string;
             /** @description The chat overrides of the job. */
             options: {
@@ -9603,6 +9922,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -9610,8 +9933,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -9636,6 +9957,10 @@ export interface operations {
               detail: string;
               [key: string]: unknown;
             } | null;
+            /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+            cost: number;
+            /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+            duration_ms: number;
             /** @description How many times its turn started. */
             attempts: number;
             /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -9643,6 +9968,8 @@ export interface operations {
             created_at: string;
             started_at: string | null;
             finished_at: string | null;
+            /** @description The same as finished_at (the seed's name). */
+            completed_at: string | null;
             updated_at: string;
           };
         };
@@ -9671,8 +9998,8 @@ export interface operations {
             id: string;
             /** @description The session's name. */
             session: string;
-            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+            status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
             message: string;
             /** @description The chat overrides of the job. */
             options: {
@@ -9692,6 +10019,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -9699,8 +10030,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -9725,6 +10054,10 @@ export interface operations {
               detail: string;
               [key: string]: unknown;
             } | null;
+            /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+            cost: number;
+            /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+            duration_ms: number;
             /** @description How many times its turn started. */
             attempts: number;
             /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -9732,6 +10065,8 @@ export interface operations {
             created_at: string;
             started_at: string | null;
             finished_at: string | null;
+            /** @description The same as finished_at (the seed's name). */
+            completed_at: string | null;
             updated_at: string;
           };
         };
@@ -9760,8 +10095,8 @@ export interface operations {
             id: string;
             /** @description The session's name. */
             session: string;
-            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+            status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
             message: string;
             /** @description The chat overrides of the job. */
             options: {
@@ -9781,6 +10116,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -9788,8 +10127,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -9814,6 +10151,10 @@ export interface operations {
               detail: string;
               [key: string]: unknown;
             } | null;
+            /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+            cost: number;
+            /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+            duration_ms: number;
             /** @description How many times its turn started. */
             attempts: number;
             /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -9821,6 +10162,8 @@ export interface operations {
             created_at: string;
             started_at: string | null;
             finished_at: string | null;
+            /** @description The same as finished_at (the seed's name). */
+            completed_at: string | null;
             updated_at: string;
             /**
              * approval event
@@ -9867,8 +10210,8 @@ export interface operations {
             id: string;
             /** @description The session's name. */
             session: string;
-            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled */
-            status: 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
+            /** @description queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`) */
+            status: 'queued' | 'running' | 'waiting' | 'done' | 'failed' | 'cancelled';
             message: string;
             /** @description The chat overrides of the job. */
             options: {
@@ -9888,6 +10231,10 @@ export interface operations {
               status: 'ok' | 'interrupted';
               content: string;
               cost_usd: number;
+              /** @description The same as cost_usd (the Python seed's name). */
+              cost: number;
+              duration_ms: number;
+              num_turns: number;
               /** TurnUsage */
               usage: {
                 input_tokens: number;
@@ -9895,8 +10242,6 @@ export interface operations {
                 cache_read_input_tokens: number;
                 cache_creation_input_tokens: number;
               };
-              duration_ms: number;
-              num_turns: number;
               tools_used: {
                 name: string;
                 input: unknown;
@@ -9921,6 +10266,10 @@ export interface operations {
               detail: string;
               [key: string]: unknown;
             } | null;
+            /** @description What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field. */
+            cost: number;
+            /** @description How long its turn ran (result.duration_ms; 0 without a result). */
+            duration_ms: number;
             /** @description How many times its turn started. */
             attempts: number;
             /** @description How many times it was re-queued after a server restart (at most 1). */
@@ -9928,6 +10277,8 @@ export interface operations {
             created_at: string;
             started_at: string | null;
             finished_at: string | null;
+            /** @description The same as finished_at (the seed's name). */
+            completed_at: string | null;
             updated_at: string;
             /**
              * question event
