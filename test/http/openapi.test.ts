@@ -67,9 +67,11 @@ describe('openapi', () => {
   it('documents error responses as application/problem+json and pagination as query parameters', () => {
     const items = doc.paths['/api/v1/items'].get;
     expect(items.security).toBeUndefined();
-    expect(items.responses['422'].content['application/problem+json'].schema.properties.errors).toMatchObject({
-      type: 'array',
+    // One Problem component, which every error response refers to.
+    expect(items.responses['422'].content['application/problem+json'].schema).toEqual({
+      $ref: '#/components/schemas/Problem',
     });
+    expect(doc.components.schemas.Problem.properties.errors).toMatchObject({ type: 'array' });
     expect(items.responses['401'].description).toBe('Unauthorized');
     const names = items.parameters.map((p: { name: string; in: string }) => `${p.in}:${p.name}`);
     expect(names).toEqual(['query:page', 'query:limit']);

@@ -2,6 +2,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
+import { SharedProblemSchema } from '../schemas/common.js';
 import { jobWebhooks } from '../schemas/webhooks.js';
 
 export interface OpenApiOptions {
@@ -41,7 +42,12 @@ export default fp<OpenApiOptions>(
         route.config = { ...route.config, public: true };
     });
 
+    app.addSchema(SharedProblemSchema);
     await app.register(swagger, {
+      // Shared schemas become components named by their $id.
+      refResolver: {
+        buildLocalReference: (json, _base, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`),
+      },
       openapi: {
         openapi: '3.1.0',
         info: {

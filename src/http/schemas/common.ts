@@ -77,6 +77,13 @@ export const ProblemSchema = Type.Object(
 export type Problem = Static<typeof ProblemSchema>;
 
 /**
+ * The problem document as a shared schema (`components/schemas/Problem` in the OpenAPI document), added once to the
+ * app by the OpenAPI plugin; error responses refer to it instead of repeating it on every route.
+ */
+export const SharedProblemSchema = { ...ProblemSchema, $id: 'Problem' };
+const ProblemRef = { $ref: 'Problem#' } as const;
+
+/**
  * Query string of list endpoints: `page` ≥ 1 (default 1), `limit` 1..100 (default 20), coerced from strings.
  * The defaults are filled in by validation; `pageOf(query)` gives them typed as numbers.
  * To add more parameters: `Type.Object({ ...PaginationQuery.properties, status: … })`.
@@ -92,11 +99,11 @@ export type PaginationQueryType = Static<typeof PaginationQuery>;
  * `response`: `response: { 200: Envelope(X), ...problemResponses(404, 422) }`.
  */
 export function problemResponses(...statuses: number[]) {
-  const out: Record<number, { description: string; content: Record<string, { schema: typeof ProblemSchema }> }> = {};
+  const out: Record<number, { description: string; content: Record<string, { schema: typeof ProblemRef }> }> = {};
   for (const status of statuses) {
     out[status] = {
       description: statusProblem(status).title,
-      content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemSchema } },
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: ProblemRef } },
     };
   }
   return out;

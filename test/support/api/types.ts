@@ -356,7 +356,27 @@ export interface webhooks {
 }
 
 export interface components {
-  schemas: {};
+  schemas: {
+    Problem: {
+      /** @description Problem type, `/problems/<slug>`. */
+      type: string;
+      title: string;
+      status: number;
+      detail: string;
+      /** @description The request path. */
+      instance: string;
+      request_id: string;
+      /** @description Failed checks (422 only). */
+      errors?: {
+        /** @enum {string} */
+        location: 'body' | 'query' | 'params' | 'headers';
+        /** @description JSON pointer into that part of the request. */
+        pointer: string;
+        message: string;
+      }[];
+      [key: string]: unknown;
+    };
+  };
   responses: never;
   parameters: never;
   requestBodies: never;
@@ -384,25 +404,7 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -806,49 +808,13 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -984,145 +950,37 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -1218,73 +1076,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -1312,73 +1116,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -1485,169 +1235,43 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -1807,265 +1431,67 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Bad gateway */
       502: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Service unavailable */
       503: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Gateway timeout */
       504: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -2301,97 +1727,25 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Gone */
       410: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -2668,289 +2022,73 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Gone */
       410: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Bad gateway */
       502: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Service unavailable */
       503: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Gateway timeout */
       504: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -2988,73 +2126,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -3152,73 +2236,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -3297,145 +2327,37 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -3509,217 +2431,55 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Server error */
       507: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -3757,169 +2517,43 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Range not satisfiable */
       416: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -3949,145 +2583,37 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -4250,73 +2776,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -4495,169 +2967,43 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -4793,73 +3139,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -4995,97 +3287,25 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -5327,73 +3547,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -5448,49 +3614,13 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -5548,97 +3678,25 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -5716,193 +3774,49 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -5981,193 +3895,49 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -6215,97 +3985,25 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -6369,169 +4067,43 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -6576,49 +4148,13 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -6676,169 +4212,43 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -6930,49 +4340,13 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -7036,73 +4410,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -7136,73 +4456,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -7277,97 +4543,25 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -7432,169 +4626,43 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -7646,121 +4714,31 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -7784,145 +4762,37 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Forbidden */
       403: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not found */
       404: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Conflict */
       409: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -8019,73 +4889,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -8172,73 +4988,19 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -8308,145 +5070,37 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Validation failed */
       422: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -9423,49 +6077,13 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Method not allowed */
       405: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -9492,145 +6110,37 @@ export interface operations {
       /** @description Bad request */
       400: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Not acceptable */
       406: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Payload too large */
       413: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Unsupported media type */
       415: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Too many requests */
       429: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
@@ -9644,49 +6154,13 @@ export interface operations {
       /** @description Unauthorized */
       401: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
       /** @description Method not allowed */
       405: {
         content: {
-          'application/problem+json': {
-            /** @description Problem type, `/problems/<slug>`. */
-            type: string;
-            title: string;
-            status: number;
-            detail: string;
-            /** @description The request path. */
-            instance: string;
-            request_id: string;
-            /** @description Failed checks (422 only). */
-            errors?: {
-              /** @enum {string} */
-              location: 'body' | 'query' | 'params' | 'headers';
-              /** @description JSON pointer into that part of the request. */
-              pointer: string;
-              message: string;
-            }[];
-            [key: string]: unknown;
-          };
+          'application/problem+json': components['schemas']['Problem'];
         };
       };
     };
