@@ -61,7 +61,8 @@ describe('the served OpenAPI document', () => {
       ['/api/v1/sessions/{name}/jobs/{id}/events', 'get'],
     ] as const) {
       const schema = document.paths[path][method].responses['200'].content['text/event-stream'].schema;
-      const frames = schema.anyOf ?? schema.oneOf;
+      expect(schema).toEqual({ $ref: '#/components/schemas/TurnEventFrame' });
+      const frames = document.components.schemas.TurnEventFrame.anyOf;
       expect(
         frames.map((f: any) => literal(f.properties.event)),
         `${method} ${path}`,

@@ -17,12 +17,15 @@ export const TurnEventFrameSchema = Type.Union(
   { title: 'TurnEventFrame' },
 );
 
+/** The frame schema as a shared schema (`components/schemas/TurnEventFrame`), added once by the OpenAPI plugin. */
+export const SharedTurnEventFrameSchema = { ...TurnEventFrameSchema, $id: 'TurnEventFrame' };
+
 /** The 200 response of a route that streams a turn's events. */
 export function turnEventStream(description: string) {
   return {
     description:
       `${description}: \`text/event-stream\`, one frame per event (\`id:\`, \`event:\` and the JSON event as \`data:\`); ` +
       'lines starting with `:` are comments (`: ping` heartbeats).',
-    content: { 'text/event-stream': { schema: TurnEventFrameSchema } },
+    content: { 'text/event-stream': { schema: { $ref: 'TurnEventFrame#' } } },
   };
 }

@@ -376,6 +376,218 @@ export interface components {
       }[];
       [key: string]: unknown;
     };
+    /** TurnEventFrame */
+    TurnEventFrame:
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'session';
+          /**
+           * session event
+           * @description Claude Code started the turn: its session id, model, tools, working directory and permission mode.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'session';
+            session_id: string;
+            model: string;
+            tools: string[];
+            cwd: string;
+            permission_mode: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'text';
+          /**
+           * text event
+           * @description A delta of the answer text.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'text';
+            text: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'tool_use';
+          /**
+           * tool_use event
+           * @description Claude calls a tool.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'tool_use';
+            id: string;
+            name: string;
+            input: unknown;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'tool_result';
+          /**
+           * tool_result event
+           * @description A tool call's output (`id` is its tool_use id).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'tool_result';
+            id: string;
+            is_error: boolean;
+            output: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'approval';
+          /**
+           * approval event
+           * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'approval';
+            id: string;
+            session: string;
+            turn_id: string;
+            tool: string;
+            input: unknown;
+            tool_use_id: string | null;
+            /** @description The ask rule that paused it. */
+            rule: string | null;
+            /** @description When it is denied if nobody answers (ISO-8601). */
+            deadline: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'question';
+          /**
+           * question event
+           * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'question';
+            id: string;
+            session: string;
+            turn_id: string;
+            tool_use_id: string | null;
+            questions: {
+              question: string;
+              header: string;
+              multi_select: boolean;
+              options: {
+                label: string;
+                description: string;
+              }[];
+            }[];
+            deadline: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'result';
+          /**
+           * result event
+           * @description The turn ended: its result (the last event).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'result';
+            turn_id: string;
+            /** @description The Claude Code session id. */
+            session_id: string;
+            status: 'ok' | 'error' | 'interrupted' | 'timeout';
+            content: string;
+            cost_usd: number;
+            duration_ms: number;
+            num_turns: number;
+            /** TurnUsage */
+            usage: {
+              input_tokens: number;
+              output_tokens: number;
+              cache_read_input_tokens: number;
+              cache_creation_input_tokens: number;
+            };
+            tools_used: {
+              name: string;
+              input: unknown;
+              /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+              denied?: string;
+            }[];
+            stop_reason: string | null;
+            model: string | null;
+            /** @description Tool calls refused in this turn (also marked `denied` in tools_used). */
+            denials?: {
+              tool: string;
+              input: unknown;
+              /** @description What the model was told. */
+              reason: string;
+            }[];
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'error';
+          /**
+           * error event
+           * @description The turn failed: a problem document (the last event).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'error';
+            /** TurnProblem */
+            problem: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            };
+          };
+        };
   };
   responses: never;
   parameters: never;
@@ -1511,217 +1723,7 @@ export interface operations {
       /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream':
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'session';
-                /**
-                 * session event
-                 * @description Claude Code started the turn: its session id, model, tools, working directory and permission mode.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'session';
-                  session_id: string;
-                  model: string;
-                  tools: string[];
-                  cwd: string;
-                  permission_mode: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'text';
-                /**
-                 * text event
-                 * @description A delta of the answer text.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'text';
-                  text: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'tool_use';
-                /**
-                 * tool_use event
-                 * @description Claude calls a tool.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'tool_use';
-                  id: string;
-                  name: string;
-                  input: unknown;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'tool_result';
-                /**
-                 * tool_result event
-                 * @description A tool call's output (`id` is its tool_use id).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'tool_result';
-                  id: string;
-                  is_error: boolean;
-                  output: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'approval';
-                /**
-                 * approval event
-                 * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'approval';
-                  id: string;
-                  session: string;
-                  turn_id: string;
-                  tool: string;
-                  input: unknown;
-                  tool_use_id: string | null;
-                  /** @description The ask rule that paused it. */
-                  rule: string | null;
-                  /** @description When it is denied if nobody answers (ISO-8601). */
-                  deadline: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'question';
-                /**
-                 * question event
-                 * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'question';
-                  id: string;
-                  session: string;
-                  turn_id: string;
-                  tool_use_id: string | null;
-                  questions: {
-                    question: string;
-                    header: string;
-                    multi_select: boolean;
-                    options: {
-                      label: string;
-                      description: string;
-                    }[];
-                  }[];
-                  deadline: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'result';
-                /**
-                 * result event
-                 * @description The turn ended: its result (the last event).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'result';
-                  turn_id: string;
-                  /** @description The Claude Code session id. */
-                  session_id: string;
-                  status: 'ok' | 'error' | 'interrupted' | 'timeout';
-                  content: string;
-                  cost_usd: number;
-                  duration_ms: number;
-                  num_turns: number;
-                  /** TurnUsage */
-                  usage: {
-                    input_tokens: number;
-                    output_tokens: number;
-                    cache_read_input_tokens: number;
-                    cache_creation_input_tokens: number;
-                  };
-                  tools_used: {
-                    name: string;
-                    input: unknown;
-                    /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
-                    denied?: string;
-                  }[];
-                  stop_reason: string | null;
-                  model: string | null;
-                  /** @description Tool calls refused in this turn (also marked `denied` in tools_used). */
-                  denials?: {
-                    tool: string;
-                    input: unknown;
-                    /** @description What the model was told. */
-                    reason: string;
-                  }[];
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'error';
-                /**
-                 * error event
-                 * @description The turn failed: a problem document (the last event).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'error';
-                  /** TurnProblem */
-                  problem: {
-                    type: string;
-                    title: string;
-                    status: number;
-                    detail: string;
-                    [key: string]: unknown;
-                  };
-                };
-              };
+          'text/event-stream': components['schemas']['TurnEventFrame'];
         };
       };
       /** @description Unauthorized */
@@ -1806,217 +1808,7 @@ export interface operations {
       /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream':
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'session';
-                /**
-                 * session event
-                 * @description Claude Code started the turn: its session id, model, tools, working directory and permission mode.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'session';
-                  session_id: string;
-                  model: string;
-                  tools: string[];
-                  cwd: string;
-                  permission_mode: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'text';
-                /**
-                 * text event
-                 * @description A delta of the answer text.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'text';
-                  text: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'tool_use';
-                /**
-                 * tool_use event
-                 * @description Claude calls a tool.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'tool_use';
-                  id: string;
-                  name: string;
-                  input: unknown;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'tool_result';
-                /**
-                 * tool_result event
-                 * @description A tool call's output (`id` is its tool_use id).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'tool_result';
-                  id: string;
-                  is_error: boolean;
-                  output: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'approval';
-                /**
-                 * approval event
-                 * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'approval';
-                  id: string;
-                  session: string;
-                  turn_id: string;
-                  tool: string;
-                  input: unknown;
-                  tool_use_id: string | null;
-                  /** @description The ask rule that paused it. */
-                  rule: string | null;
-                  /** @description When it is denied if nobody answers (ISO-8601). */
-                  deadline: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'question';
-                /**
-                 * question event
-                 * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'question';
-                  id: string;
-                  session: string;
-                  turn_id: string;
-                  tool_use_id: string | null;
-                  questions: {
-                    question: string;
-                    header: string;
-                    multi_select: boolean;
-                    options: {
-                      label: string;
-                      description: string;
-                    }[];
-                  }[];
-                  deadline: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'result';
-                /**
-                 * result event
-                 * @description The turn ended: its result (the last event).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'result';
-                  turn_id: string;
-                  /** @description The Claude Code session id. */
-                  session_id: string;
-                  status: 'ok' | 'error' | 'interrupted' | 'timeout';
-                  content: string;
-                  cost_usd: number;
-                  duration_ms: number;
-                  num_turns: number;
-                  /** TurnUsage */
-                  usage: {
-                    input_tokens: number;
-                    output_tokens: number;
-                    cache_read_input_tokens: number;
-                    cache_creation_input_tokens: number;
-                  };
-                  tools_used: {
-                    name: string;
-                    input: unknown;
-                    /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
-                    denied?: string;
-                  }[];
-                  stop_reason: string | null;
-                  model: string | null;
-                  /** @description Tool calls refused in this turn (also marked `denied` in tools_used). */
-                  denials?: {
-                    tool: string;
-                    input: unknown;
-                    /** @description What the model was told. */
-                    reason: string;
-                  }[];
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'error';
-                /**
-                 * error event
-                 * @description The turn failed: a problem document (the last event).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'error';
-                  /** TurnProblem */
-                  problem: {
-                    type: string;
-                    title: string;
-                    status: number;
-                    detail: string;
-                    [key: string]: unknown;
-                  };
-                };
-              };
+          'text/event-stream': components['schemas']['TurnEventFrame'];
         };
       };
       /** @description Bad request */
@@ -3331,217 +3123,7 @@ export interface operations {
       /** @description The job's turn events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream':
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'session';
-                /**
-                 * session event
-                 * @description Claude Code started the turn: its session id, model, tools, working directory and permission mode.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'session';
-                  session_id: string;
-                  model: string;
-                  tools: string[];
-                  cwd: string;
-                  permission_mode: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'text';
-                /**
-                 * text event
-                 * @description A delta of the answer text.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'text';
-                  text: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'tool_use';
-                /**
-                 * tool_use event
-                 * @description Claude calls a tool.
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'tool_use';
-                  id: string;
-                  name: string;
-                  input: unknown;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'tool_result';
-                /**
-                 * tool_result event
-                 * @description A tool call's output (`id` is its tool_use id).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'tool_result';
-                  id: string;
-                  is_error: boolean;
-                  output: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'approval';
-                /**
-                 * approval event
-                 * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'approval';
-                  id: string;
-                  session: string;
-                  turn_id: string;
-                  tool: string;
-                  input: unknown;
-                  tool_use_id: string | null;
-                  /** @description The ask rule that paused it. */
-                  rule: string | null;
-                  /** @description When it is denied if nobody answers (ISO-8601). */
-                  deadline: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'question';
-                /**
-                 * question event
-                 * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'question';
-                  id: string;
-                  session: string;
-                  turn_id: string;
-                  tool_use_id: string | null;
-                  questions: {
-                    question: string;
-                    header: string;
-                    multi_select: boolean;
-                    options: {
-                      label: string;
-                      description: string;
-                    }[];
-                  }[];
-                  deadline: string;
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'result';
-                /**
-                 * result event
-                 * @description The turn ended: its result (the last event).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'result';
-                  turn_id: string;
-                  /** @description The Claude Code session id. */
-                  session_id: string;
-                  status: 'ok' | 'error' | 'interrupted' | 'timeout';
-                  content: string;
-                  cost_usd: number;
-                  duration_ms: number;
-                  num_turns: number;
-                  /** TurnUsage */
-                  usage: {
-                    input_tokens: number;
-                    output_tokens: number;
-                    cache_read_input_tokens: number;
-                    cache_creation_input_tokens: number;
-                  };
-                  tools_used: {
-                    name: string;
-                    input: unknown;
-                    /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
-                    denied?: string;
-                  }[];
-                  stop_reason: string | null;
-                  model: string | null;
-                  /** @description Tool calls refused in this turn (also marked `denied` in tools_used). */
-                  denials?: {
-                    tool: string;
-                    input: unknown;
-                    /** @description What the model was told. */
-                    reason: string;
-                  }[];
-                };
-              }
-            | {
-                /** @description The `id:` line: the event number, sequential per session. */
-                id: number;
-                /**
-                 * @description The `event:` line: the event type.
-                 * @enum {string}
-                 */
-                event: 'error';
-                /**
-                 * error event
-                 * @description The turn failed: a problem document (the last event).
-                 */
-                data: {
-                  /** @enum {string} */
-                  type: 'error';
-                  /** TurnProblem */
-                  problem: {
-                    type: string;
-                    title: string;
-                    status: number;
-                    detail: string;
-                    [key: string]: unknown;
-                  };
-                };
-              };
+          'text/event-stream': components['schemas']['TurnEventFrame'];
         };
       };
       /** @description Unauthorized */
