@@ -45,6 +45,14 @@ export interface NumberedEvent {
   event: TurnEvent;
 }
 
+/** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
+export interface EventStream {
+  /** Sent as X-Turn-ID when known. */
+  readonly id?: string;
+  readonly finished: boolean;
+  events(afterId: number, signal?: AbortSignal): AsyncIterable<NumberedEvent>;
+}
+
 export const EMPTY_USAGE: TurnUsage = {
   input_tokens: 0,
   output_tokens: 0,

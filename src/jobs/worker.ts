@@ -8,7 +8,7 @@ import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
 import type { JobOutcome, JobRow, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
-import type { JobsObserver } from './index.js';
+import type { JobsObserver } from './observer.js';
 import { cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
 import type { JobEventType } from './view.js';
 import { Pump } from './pump.js';

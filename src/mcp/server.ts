@@ -15,7 +15,7 @@ import { EFFORT_LEVELS, PERMISSION_MODES } from '../config/settings.js';
 import { EngineError } from '../engine/errors.js';
 import type { Turn } from '../engine/turn.js';
 import { pageOf, paginationOf } from '../http/envelope.js';
-import { workspaceProblem } from '../http/routes/files.js';
+import { workspaceProblem } from '../http/workspace-problem.js';
 import { SESSION_NAME_PATTERN } from '../http/schemas/sessions.js';
 import { historyView, sessionView, templateView } from '../http/views.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
@@ -351,14 +351,12 @@ function registerResources(
     'template',
     new ResourceTemplate(`${RESOURCE_ROOT}templates/{name}`, {
       list: async () => ({
-        resources: templates
-          .list()
-          .map((t) => ({
-            uri: `${RESOURCE_ROOT}templates/${t.name}`,
-            name: t.name,
-            description: t.profile.description,
-            mimeType: 'application/json',
-          })),
+        resources: templates.list().map((t) => ({
+          uri: `${RESOURCE_ROOT}templates/${t.name}`,
+          name: t.name,
+          description: t.profile.description,
+          mimeType: 'application/json',
+        })),
       }),
     }),
     { title: 'Template', description: 'One agent template.', mimeType: 'application/json' },
