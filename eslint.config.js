@@ -1,0 +1,108 @@
+// Lint settings: typescript-eslint's strict type-aware rules over src, test and bench, the layer map of src/ as import boundaries, no import cycles, and nothing that fights Prettier.
+import js from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
+import { importX } from 'eslint-plugin-import-x';
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+/**
+ * The layer map of src/ (docs/architecture.md shows it as a table, and test/docs.test.ts checks that table against
+ * the rule built here). Each unit is a folder or a top-level file of src/; `may` lists every unit it may import
+ * (its own files always), `never` the parts of an allowed unit it still may not import. Anything not listed is refused.
+ */
+const BASE = ['config', 'problems.ts', 'version.ts'];
+export const LAYERS = {
+  'problems.ts': { may: [] },
+  'version.ts': { may: [] },
+  config: { may: ['problems.ts', 'version.ts'] },
+  store: { may: BASE },
+  workspace: { may: BASE },
+  engine: { may: [...BASE, 'workspace'] },
+  templates: { may: [...BASE, 'engine'] },
+  usage: { may: [...BASE, 'security', 'store'] },
+  security: { may: [...BASE, 'engine', 'store', 'templates', 'usage'] },
+  sessions: { may: [...BASE, 'engine', 'security', 'store', 'templates', 'workspace'] },
+  jobs: { may: [...BASE, 'engine', 'sessions', 'store'] },
+  metrics: { may: [...BASE, 'engine', 'store'] },
+  mcp: {
+    may: [...BASE, 'engine', 'http', 'sessions', 'store', 'templates', 'workspace'],
+    never: ['http/routes'],
+  },
+  http: {
+    may: [
+      ...BASE,
+      'engine',
+      'jobs',
+      'mcp',
+      'metrics',
+      'security',
+      'sessions',
+      'store',
+      'templates',
+      'usage',
+      'workspace',
+    ],
+  },
+  'server.ts': {
+    may: [...BASE, 'engine', 'http', 'jobs', 'metrics', 'security', 'sessions', 'store', 'templates', 'workspace'],
+  },
+  commands: { may: [...BASE, 'engine', 'http', 'mcp', 'security', 'server.ts', 'store'] },
+  'cli.ts': { may: [...BASE, 'commands'] },
+};
+
+/** import-x/no-restricted-paths zones: for each unit, every other unit it may not import (and its `never` parts). */
+function layerZones() {
+  const units = Object.keys(LAYERS);
+  const zones = Object.entries(LAYERS).map(([unit, { may, never = [] }]) => ({
+    target: `./src/${unit}`,
+    from: [...units.filter((other) => other !== unit && !may.includes(other)), ...never].map((u) => `./src/${u}`),
+    message: `src/${unit} may import only ${may.join(', ') || 'nothing of src'} (docs/architecture.md).`,
+  }));
+  return [
+    ...zones.filter((zone) => zone.from.length > 0),
+    { target: './src', from: ['./test', './bench'], message: 'src/ never imports tests or benchmarks.' },
+    { target: './test', from: './bench', message: 'Tests never import benchmarks.' },
+  ];
+}
+
+export default defineConfig(
+  { ignores: ['dist/', 'coverage/', 'data/', 'workspaces/', 'node_modules/'] },
+  js.configs.recommended,
+  tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'import-x': importX },
+    settings: {
+      'import-x/resolver-next': [createTypeScriptImportResolver({ project: './tsconfig.json' })],
+    },
+    rules: {
+      'import-x/no-restricted-paths': ['error', { basePath: import.meta.dirname, zones: layerZones() }],
+      'import-x/no-cycle': ['error', { ignoreExternal: true }],
+      // Numbers print the same in every template; the rule is kept for what it is there for: objects, nullish, any.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true }],
+      // `() => server.close()` says what it does; Prettier would turn each such shorthand into a block.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+      // Off: Fastify plugins, hooks and handlers are async to use its promise API (a sync handler must call
+      // reply.send, a sync plugin must call done), and an interface that asks for a Promise may be met without await.
+      '@typescript-eslint/require-await': 'off',
+      // Off: tsconfig has noUncheckedIndexedAccess, so every index read is `T | undefined`; a `!` marks one the code
+      // has just checked (a regex group that matched, a split part, an entry found a line above).
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    files: ['src/store/migrations/**'],
+    rules: {
+      // Kysely's documented migration signature is `Kysely<any>`: a migration must not depend on today's schema.
+      '@typescript-eslint/no-explicit-any': 'off',
+    },
+  },
+  {
+    files: ['**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  prettier,
+);
