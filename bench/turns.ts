@@ -28,7 +28,7 @@ import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 /** Whether the service runs Bash in its sandbox here (bubblewrap and socat installed); read from its health at start. */
-let sandboxOn = false;
+let sandboxOn: boolean;
 const N_COLD = QUICK ? 3 : 20;
 const N_FOLLOW = QUICK ? 6 : 30;
 const N_STREAM_FOLLOW = QUICK ? 4 : 20;
@@ -403,7 +403,7 @@ try {
   await cleanup();
 }
 
-const configDir = t!.cli.configDir;
+const configDir = t.cli.configDir;
 let leftBehind = 'none';
 try {
   await waitForNoCliProcesses({ configDir }, 10_000);
@@ -424,7 +424,7 @@ lines.push(
 lines.push(
   `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load ${loadavg()
     .map((v) => v.toFixed(2))
-    .join(' ')}; node ${process.version}; Claude Code CLI ${t!.server.cli.version}; agent SDK ${sdkVersion}`,
+    .join(' ')}; node ${process.version}; Claude Code CLI ${t.server.cli.version}; agent SDK ${sdkVersion}`,
 );
 lines.push(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s; CLI processes left behind: ${leftBehind}`);
 lines.push('');
@@ -453,7 +453,7 @@ for (const s of sections) {
 }
 lines.push('');
 lines.push(
-  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process ?? Number.NaN)} MiB; ` +
+  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process)} MiB; ` +
     `live session CLI ${fmt(memory.api_cli_live ?? Number.NaN)} MiB; CLI during a first turn ${fmt(memory.api_cli_first_turn ?? Number.NaN)} MiB; ` +
     `bare CLI per request ${fmt(memory.bare_cli ?? Number.NaN)} MiB`,
 );

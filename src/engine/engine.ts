@@ -175,8 +175,10 @@ export class Engine {
       leaveQueue = await queue.enter();
       if (turn.finished) return;
       releaseSlot = await this.slots.acquire(abort.signal);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
       const launch = await req.prepare();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
       const runner = await this.pool.obtain(req.sessionId, launch);
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);

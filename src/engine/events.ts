@@ -1,4 +1,4 @@
-// The normalized events of one turn, shared by SSE, sync chat, history and (later) jobs and webhooks.
+// The normalized events of one turn and what streams them, shared by SSE, sync chat, history, jobs and webhooks.
 import type { ProblemDoc } from '../problems.js';
 
 export interface ToolUse {

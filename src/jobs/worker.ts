@@ -157,6 +157,7 @@ export class JobWorker {
       ...this.busySessions,
     ]);
     for (const job of candidates) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stopIntake() may have run while runnable() was awaited
       if (this.stopping || this.handles.size >= this.settings.concurrency) break;
       if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
       this.launch(job);

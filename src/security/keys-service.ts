@@ -94,6 +94,7 @@ export class KeyService {
     onError: (err: unknown) => void = () => {},
   ) {
     this.#repo = repo;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a hand-built config (tests of the HTTP shell) may leave it out
     this.#cacheMs = config.keyCacheMs ?? 5000;
     this.#onError = onError;
     const envKey = (key: string, scope: KeyScope, index: number, list: string): EnvKey => {
@@ -113,6 +114,7 @@ export class KeyService {
     };
     this.#env = [
       ...config.apiKeys.map((k, i) => envKey(k, 'user', i, 'API_KEYS')),
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a hand-built config (tests of the HTTP shell) may leave it out
       ...(config.adminApiKeys ?? []).map((k, i) => envKey(k, 'admin', i, 'ADMIN_API_KEYS')),
     ];
   }

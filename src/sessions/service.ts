@@ -56,7 +56,7 @@ const OPTION_KEYS = [
 export function pickOptions(input: SessionOptions): SessionOptions {
   const out: Record<string, unknown> = {};
   for (const key of OPTION_KEYS) if (input[key] !== undefined) out[key] = input[key];
-  return out as SessionOptions;
+  return out;
 }
 
 export class SessionService {
@@ -159,7 +159,7 @@ export class SessionService {
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
     await this.security?.admit(tenant, input, caller.keyBudgetUsd);
-    if (row.template !== null) this.templateLayer(row.template, [row.options as SessionOptions, overrides], 409);
+    if (row.template !== null) this.templateLayer(row.template, [row.options, overrides], 409);
     const turn = this.engine.submit({
       sessionId: row.id,
       message: input.message,

@@ -106,6 +106,7 @@ export class SessionsRepo {
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
       .where('owner', '=', owner)
       .executeTakeFirstOrThrow();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the driver picks a SUM's JS type
     return Number(row.spent);
   }
 

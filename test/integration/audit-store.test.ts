@@ -41,7 +41,7 @@ async function pgTarget() {
   return { url: db.url, cleanup: db.drop };
 }
 
-const targets: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> } | undefined>]> = [
+const targets: Array<[string, () => Promise<{ url: string; cleanup: () => Promise<void> } | undefined>]> = [
   ['SQLite', async () => ({ url: 'sqlite::memory:', cleanup: async () => {} })],
   ['PostgreSQL', pgTarget],
 ];

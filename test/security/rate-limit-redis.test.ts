@@ -14,7 +14,7 @@ async function redisUnavailable(): Promise<string | undefined> {
     return undefined;
   } catch (err) {
     const message = `Redis at ${REDIS_URL} is unreachable: ${(err as Error).message}`;
-    if (process.env.CI) throw new Error(`${message}; CI requires the Redis rate-limit tests`);
+    if (process.env.CI) throw new Error(`${message}; CI requires the Redis rate-limit tests`, { cause: err });
     console.warn(`${message}; skipping the Redis rate-limit tests`);
     return message;
   }

@@ -84,7 +84,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
     scope.addContentTypeParser('*', (request, _payload, done) => {
       done(
         unsupportedMediaType(
-          `Content-Type '${String(request.headers['content-type'] ?? '').slice(0, 100)}' is not supported; send multipart/form-data.`,
+          `Content-Type '${(request.headers['content-type'] ?? '').slice(0, 100)}' is not supported; send multipart/form-data.`,
         ),
         undefined,
       );
@@ -92,7 +92,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
 
     // The multipart body is described for OpenAPI but read as a stream, so it is not validated as an object.
-    const validators = partAwareValidators()({}, { customOptions: {}, plugins: [] } as never) as unknown as (route: {
+    const validators = partAwareValidators()({}, { customOptions: {}, plugins: [] }) as unknown as (route: {
       httpPart?: string;
     }) => unknown;
 
