@@ -128,7 +128,7 @@ describe('docs/architecture.md', () => {
   }
 
   async function zonesOfLintRule(): Promise<Zone[]> {
-    const config = (await new ESLint({ cwd: root }).calculateConfigForFile(join(root, 'src/server.ts'))) as {
+    const config = (await new ESLint({ cwd: root }).calculateConfigForFile(join(root, 'src/server.ts'))) as unknown as {
       rules: Record<string, [unknown, { zones: { target: string; from: string | string[] }[] }]>;
     };
     return config.rules['import-x/no-restricted-paths']![1].zones.map((zone) => ({
