@@ -21,7 +21,7 @@ const LAYERS = {
   engine: { may: [...BASE, 'workspace'] },
   templates: { may: [...BASE, 'engine'] },
   usage: { may: [...BASE, 'security', 'store'] },
-  security: { may: [...BASE, 'engine', 'store', 'templates', 'usage'] },
+  security: { may: [...BASE, 'engine', 'store', 'templates', 'usage', 'workspace'] },
   sessions: { may: [...BASE, 'engine', 'security', 'store', 'templates', 'workspace'] },
   jobs: { may: [...BASE, 'engine', 'sessions', 'store'] },
   metrics: { may: [...BASE, 'engine', 'store'] },

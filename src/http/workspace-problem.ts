@@ -41,5 +41,13 @@ export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpP
       return new HttpProblem(403, detail, { slug: 'permission-denied', title: 'Permission denied' });
     case 'no-space':
       return new HttpProblem(507, detail, { slug: 'insufficient-storage', title: 'Insufficient storage' });
+    case 'moved':
+      return new HttpProblem(409, detail, { slug: 'workspace-moved', title: 'Workspace folder changed' });
+    case 'taken':
+      return new HttpProblem(422, detail, {
+        slug: 'invalid-path',
+        title: 'Invalid path',
+        extra: { errors: [{ ...source, message: err.message }] },
+      });
   }
 }

@@ -145,7 +145,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               }
               const file = part.file;
               try {
-                staged = await stageFile(row.workspace, guarded(file), {
+                staged = await stageFile(sessions.folders.workspaceOf(row), guarded(file), {
                   path,
                   name: part.filename,
                   overwrite: overwrite ?? true,
@@ -220,14 +220,14 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
             'Symlinks are listed as `symlink` and never followed; names starting with a dot are left out unless `include_hidden`.',
           params: FilesParams,
           querystring: ListFilesQuery,
-          response: { 200: ListEnvelope(FileEntrySchema), ...problemResponses(400, 401, 403, 404, 422) },
+          response: { 200: ListEnvelope(FileEntrySchema), ...problemResponses(400, 401, 403, 404, 409, 422) },
         },
       },
       async (request) => {
         const row = await sessions.get(request.tenant, request.params.name);
         const q = request.query;
         const p = pageOf(q);
-        const entries = await listFiles(row.workspace, q.path ?? '', {
+        const entries = await listFiles(sessions.folders.workspaceOf(row), q.path ?? '', {
           recursive: q.recursive ?? false,
           includeHidden: q.include_hidden ?? false,
           maxEntries: config.files.maxListEntries,
@@ -253,13 +253,13 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               content: { 'application/octet-stream': { schema: BinaryBody } },
             },
             304: { description: 'Not modified (If-None-Match matched).', type: 'null' },
-            ...problemResponses(400, 401, 403, 404, 416, 422),
+            ...problemResponses(400, 401, 403, 404, 409, 416, 422),
           },
         },
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        const file = await openFile(row.workspace, request.params['*']).catch((err: unknown) =>
+        const file = await openFile(sessions.folders.workspaceOf(row), request.params['*']).catch((err: unknown) =>
           rethrow(err, { location: 'params', pointer: '/path' }),
         );
         return sendFile(request, reply, file);
@@ -284,9 +284,9 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        await removePath(row.workspace, request.params['*'], { recursive: request.query.recursive ?? false }).catch(
-          (err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }),
-        );
+        await removePath(sessions.folders.workspaceOf(row), request.params['*'], {
+          recursive: request.query.recursive ?? false,
+        }).catch((err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }));
         return reply.code(204).send(null);
       },
     );
