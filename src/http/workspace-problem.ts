@@ -12,6 +12,7 @@ export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpP
     case 'invalid':
     case 'outside':
     case 'root':
+    case 'taken':
       return new HttpProblem(422, detail, {
         slug: 'invalid-path',
         title: 'Invalid path',
@@ -43,11 +44,5 @@ export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpP
       return new HttpProblem(507, detail, { slug: 'insufficient-storage', title: 'Insufficient storage' });
     case 'moved':
       return new HttpProblem(409, detail, { slug: 'workspace-moved', title: 'Workspace folder changed' });
-    case 'taken':
-      return new HttpProblem(422, detail, {
-        slug: 'invalid-path',
-        title: 'Invalid path',
-        extra: { errors: [{ ...source, message: err.message }] },
-      });
   }
 }
