@@ -8,22 +8,24 @@ import tseslint from 'typescript-eslint';
 
 /**
  * The layer map of src/ (docs/architecture.md shows it as a table, and test/docs.test.ts checks that table against
- * the rule built here). Each unit is a folder or a top-level file of src/; `may` lists every unit it may import
- * (its own files always), `never` the parts of an allowed unit it still may not import. Anything not listed is refused.
+ * the rule built here). Each unit is a folder or a top-level file of src/; `may` lists what it may import (its own
+ * files always): a whole unit, or one file of a unit (`approvals/rules.ts`) when only that file is meant; `never`
+ * names the parts of an allowed unit it still may not import. Anything not listed is refused.
  */
 const BASE = ['config', 'problems.ts', 'version.ts'];
 const LAYERS = {
   'problems.ts': { may: [] },
   'version.ts': { may: [] },
-  config: { may: ['problems.ts', 'version.ts'] },
+  config: { may: ['problems.ts', 'version.ts', 'approvals/rules.ts'] },
   store: { may: BASE },
   workspace: { may: BASE },
   engine: { may: [...BASE, 'workspace'] },
-  templates: { may: [...BASE, 'engine'] },
+  templates: { may: [...BASE, 'approvals/rules.ts', 'engine'] },
   usage: { may: [...BASE, 'security', 'store'] },
   security: { may: [...BASE, 'engine', 'store', 'templates', 'usage', 'workspace'] },
-  sessions: { may: [...BASE, 'engine', 'security', 'store', 'templates', 'workspace'] },
-  jobs: { may: [...BASE, 'engine', 'sessions', 'store'] },
+  approvals: { may: [...BASE, 'engine', 'security', 'store'] },
+  sessions: { may: [...BASE, 'approvals', 'engine', 'security', 'store', 'templates', 'workspace'] },
+  jobs: { may: [...BASE, 'approvals', 'engine', 'sessions', 'store'] },
   metrics: { may: [...BASE, 'engine', 'store'] },
   mcp: {
     may: [...BASE, 'engine', 'http', 'sessions', 'store', 'templates', 'workspace'],
@@ -32,6 +34,7 @@ const LAYERS = {
   http: {
     may: [
       ...BASE,
+      'approvals',
       'engine',
       'jobs',
       'mcp',
@@ -45,20 +48,48 @@ const LAYERS = {
     ],
   },
   'server.ts': {
-    may: [...BASE, 'engine', 'http', 'jobs', 'metrics', 'security', 'sessions', 'store', 'templates', 'workspace'],
+    may: [
+      ...BASE,
+      'approvals',
+      'engine',
+      'http',
+      'jobs',
+      'metrics',
+      'security',
+      'sessions',
+      'store',
+      'templates',
+      'workspace',
+    ],
   },
   commands: { may: [...BASE, 'engine', 'http', 'mcp', 'security', 'server.ts', 'store'] },
   'cli.ts': { may: [...BASE, 'commands'] },
 };
 
-/** import-x/no-restricted-paths zones: for each unit, every other unit it may not import (and its `never` parts). */
+/**
+ * import-x/no-restricted-paths zones: for each unit, one zone with every other unit it may not import (and its
+ * `never` parts), and one zone per unit it may import only some files of (that unit, except those files).
+ */
 function layerZones() {
   const units = Object.keys(LAYERS);
-  const zones = Object.entries(LAYERS).map(([unit, { may, never = [] }]) => ({
-    target: `./src/${unit}`,
-    from: [...units.filter((other) => other !== unit && !may.includes(other)), ...never].map((u) => `./src/${u}`),
-    message: `src/${unit} may import only ${may.join(', ') || 'nothing of src'} (docs/architecture.md).`,
-  }));
+  const message = (unit, may) =>
+    `src/${unit} may import only ${may.join(', ') || 'nothing of src'} (docs/architecture.md).`;
+  const zones = Object.entries(LAYERS).flatMap(([unit, { may, never = [] }]) => {
+    const partsOf = (other) =>
+      may.filter((m) => m.startsWith(`${other}/`)).map((m) => `./${m.slice(other.length + 1)}`);
+    const refused = units.filter((other) => other !== unit && !may.includes(other));
+    const whole = refused.filter((other) => partsOf(other).length === 0);
+    const partly = refused.filter((other) => partsOf(other).length > 0);
+    return [
+      { target: `./src/${unit}`, from: [...whole, ...never].map((u) => `./src/${u}`), message: message(unit, may) },
+      ...partly.map((other) => ({
+        target: `./src/${unit}`,
+        from: `./src/${other}`,
+        except: partsOf(other),
+        message: message(unit, may),
+      })),
+    ];
+  });
   return [
     ...zones.filter((zone) => zone.from.length > 0),
     { target: './src', from: ['./test', './bench'], message: 'src/ never imports tests or benchmarks.' },

@@ -109,6 +109,11 @@ export class Engine {
     return this.pool.has(sessionId);
   }
 
+  /** The session's turn that has started and not ended (the one its process is working on). */
+  runningTurn(sessionId: string): Turn | undefined {
+    return this.turns.get(sessionId)?.find((t) => t.state === 'running');
+  }
+
   /** The session's turn that is running or waiting, newest first. */
   currentTurn(sessionId: string): Turn | undefined {
     return this.turns.get(sessionId)?.findLast((t) => !t.finished);
@@ -170,13 +175,28 @@ export class Engine {
     let leaveQueue: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
     const abort = new AbortController();
-    void turn.done.catch(() => abort.abort());
+    void turn.done.then(
+      () => abort.abort(),
+      () => abort.abort(),
+    );
     try {
       leaveQueue = await queue.enter();
       if (turn.finished) return;
       releaseSlot = await this.slots.acquire(abort.signal);
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
+      // A turn waiting for a person gives its slot back, and takes one again (waiting as long as it takes) to go on.
+      turn.onWaiting(async (waiting) => {
+        if (waiting) {
+          releaseSlot?.();
+          releaseSlot = undefined;
+        } else if (!turn.finished) {
+          const release = await this.slots.acquire(abort.signal, { patient: true }).catch(() => undefined);
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
+          if (turn.finished) release?.();
+          else releaseSlot = release;
+        }
+      });
       const launch = await req.prepare();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;

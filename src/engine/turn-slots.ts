@@ -23,8 +23,11 @@ export class TurnSlots {
     return this.waiters.length;
   }
 
-  /** Resolves with a release function once a slot is free; rejects with 503-kind `overloaded` after the wait limit. */
-  acquire(signal?: AbortSignal): Promise<() => void> {
+  /**
+   * Resolves with a release function once a slot is free; rejects with 503-kind `overloaded` after the wait limit
+   * (`patient`: no limit, for a turn that already ran and goes on after waiting for a person).
+   */
+  acquire(signal?: AbortSignal, opts: { patient?: boolean } = {}): Promise<() => void> {
     if (signal?.aborted)
       return Promise.reject(new EngineError('interrupted', 'The turn was cancelled while waiting for a slot.'));
     if (this.running < this.capacity && this.waiters.length === 0) {
@@ -52,17 +55,18 @@ export class TurnSlots {
         signal?.removeEventListener('abort', onAbort);
       };
       const retryAfterSeconds = Math.max(1, Math.ceil(this.waitLimitMs / 1000));
-      waiter.timer = setTimeout(
-        () =>
-          giveUp(
-            new EngineError(
-              'overloaded',
-              `All ${this.capacity} turn slots stayed busy for ${this.waitLimitMs / 1000} s; try again later.`,
-              { retryAfterSeconds },
+      if (!opts.patient)
+        waiter.timer = setTimeout(
+          () =>
+            giveUp(
+              new EngineError(
+                'overloaded',
+                `All ${this.capacity} turn slots stayed busy for ${this.waitLimitMs / 1000} s; try again later.`,
+                { retryAfterSeconds },
+              ),
             ),
-          ),
-        this.waitLimitMs,
-      );
+          this.waitLimitMs,
+        );
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
     });

@@ -1,6 +1,7 @@
 // Builds the jobs layer (signing secret, webhook dispatcher, job worker, job service) and starts and stops it with the server.
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import type { ApprovalService } from '../approvals/service.js';
 import type { SessionService } from '../sessions/service.js';
 import type { Store } from '../store/index.js';
 import { dispatcherSettings, WebhookDispatcher } from './dispatcher.js';
@@ -28,6 +29,8 @@ export interface JobsDeps {
   config: Config;
   store: Store;
   sessions: SessionService;
+  /** Pauses of job turns become webhooks, and a waiting job frees its place. */
+  approvals?: ApprovalService;
   log: Logger;
   version: string;
   /** DNS for webhook targets (tests); the system resolver by default. */
@@ -39,6 +42,7 @@ export async function createJobs({
   config,
   store,
   sessions,
+  approvals,
   log,
   version,
   resolver,
@@ -46,7 +50,7 @@ export async function createJobs({
 }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
   const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
-  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer);
+  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer, approvals);
   const service = new JobService(config, store, sessions, worker, resolver, observer);
   return {
     service,
