@@ -150,6 +150,21 @@ describe('loadConfig defaults', () => {
   });
 });
 
+describe('the wall settings', () => {
+  it('reads the limits in bytes, and the test-only hook switch only under NODE_ENV=test', () => {
+    const c = loadConfig({ WALL_MEMORY_MB: '512', WALL_MAX_FILE_MB: '8', WALL_MAX_PROCESSES: '100' });
+    expect(c.security.wall).toEqual({
+      enabled: true,
+      unconfinedTenants: false,
+      memoryBytes: 512 * 1024 * 1024,
+      maxProcesses: 100,
+      maxFileBytes: 8 * 1024 * 1024,
+    });
+    expect(c.security.workspaceHookOff).toBe(false);
+    expect(loadConfig({ TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'test' }).security.workspaceHookOff).toBe(true);
+  });
+});
+
 describe('loadConfig errors', () => {
   const invalid: Array<[string, Record<string, string>]> = [
     ['PORT', { PORT: 'abc' }],
@@ -167,6 +182,9 @@ describe('loadConfig errors', () => {
     ['MAX_CONCURRENT_TURNS', { MAX_CONCURRENT_TURNS: '9', MAX_LIVE_SESSIONS: '8' }],
     ['MAX_CONCURRENT_TURNS', { MAX_LIVE_SESSIONS: '2' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://u:p@h/db' }],
+    ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true' }],
+    ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'production' }],
+    ['WALL_MEMORY_MB', { WALL_MEMORY_MB: '-1' }],
   ];
 
   it.each(invalid)('%s: %j throws a one-line ConfigError naming the variable', (name, over) => {
