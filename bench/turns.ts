@@ -520,7 +520,7 @@ try {
 
 const configDir = t.cli.configDir;
 let leftBehind = 'none';
-for (const filter of [{ configDir }, { under: t!.dirs.data }]) {
+for (const filter of [{ configDir }, { under: t.dirs.data }]) {
   try {
     await waitForNoCliProcesses(filter, 10_000);
   } catch (err) {
