@@ -1,5 +1,5 @@
 // The normalized events of one turn as TypeBox schemas (JSON Schema), the one definition SSE, sync chat, history, jobs,
-// webhooks and the OpenAPI document derive from; the TypeScript types are their Static<> forms.
+// webhooks and the OpenAPI document derive from (the TypeScript types are their Static<> forms), and what streams them.
 import { Type, type Static, type TSchema } from 'typebox';
 
 export const ToolUseSchema = Type.Object(
@@ -172,6 +172,14 @@ export function isPersonEvent(event: TurnEvent): event is PersonEvent {
 export interface NumberedEvent {
   id: number;
   event: TurnEvent;
+}
+
+/** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
+export interface EventStream {
+  /** Sent as X-Turn-ID when known. */
+  readonly id?: string;
+  readonly finished: boolean;
+  events(afterId: number, signal?: AbortSignal): AsyncIterable<NumberedEvent>;
 }
 
 export const EMPTY_USAGE: TurnUsage = {

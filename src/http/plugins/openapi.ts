@@ -110,7 +110,7 @@ export default fp<OpenApiOptions>(
       transform: ({ schema, url, route }) => {
         const named = namedWildcard(schema, url);
         // Public routes need no key: say so in the document.
-        if (route.config?.public) return { schema: { ...named.schema, security: [] } as typeof schema, url: named.url };
+        if (route.config?.public) return { schema: { ...named.schema, security: [] }, url: named.url };
         return named;
       },
     });
