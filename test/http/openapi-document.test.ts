@@ -97,7 +97,10 @@ describe('the served OpenAPI document', () => {
       const { stdout } = await promisify(execFile)(REDOCLY, ['lint', 'openapi.json', '--format=json'], {
         cwd: dir,
         env,
-      }).catch((err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }));
+        // redocly exits with 1 when it finds problems: its report is on stdout all the same.
+      }).catch((err: unknown) => ({
+        stdout: err instanceof Error && 'stdout' in err && typeof err.stdout === 'string' ? err.stdout : '',
+      }));
       const report = JSON.parse(stdout) as { problems: Array<{ ruleId: string; severity: string; message: string }> };
       expect(report.problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`)).toEqual([]);
     } finally {
