@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { WILDCARD_PARAM } from '../../src/http/plugins/openapi.js';
 import { tenantOf } from '../../src/security/api-keys.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
@@ -12,6 +13,8 @@ import { eventually } from '../support/wait.js';
 const ADMIN = 'tenancy-admin-key-0001';
 const [ALICE, BOB] = KEYS;
 const SESSION = 'alpha-private-7f3a';
+/** The files routes' path parameter: the rest of the URL, sent as it is. */
+const FILE_PARAM = WILDCARD_PARAM;
 const SECRET_FILE = 'walk-secret.txt';
 const SECRET_CONTENT = `alice-only-content-${Date.now()}`;
 const HARVEST_FILE = 'walk-harvest.txt';
@@ -173,7 +176,7 @@ function fillings(o: Operation, values: (param: string) => string[]): Array<Reco
 }
 
 function urlOf(path: string, fill: Record<string, string>): string {
-  return path.replace(/\{([^}]+)\}/g, (_, p: string) => (p === '*' ? fill[p]! : encodeURIComponent(fill[p]!)));
+  return path.replace(/\{([^}]+)\}/g, (_, p: string) => (p === FILE_PARAM ? fill[p]! : encodeURIComponent(fill[p]!)));
 }
 
 async function send(
@@ -212,14 +215,14 @@ function withoutInstance(text: string): string {
 /** Alice's values for a parameter, else (for parameters of resources she has none of) a value of the right shape. */
 function aliceValues(param: string): string[] {
   const own = candidates[param] ?? [];
-  if (param === '*') return [SECRET_FILE, HARVEST_FILE];
+  if (param === FILE_PARAM) return [SECRET_FILE, HARVEST_FILE];
   if (own.length > 0) return own;
   return Object.values(candidates).flat();
 }
 
 /** The same parameters pointing at things that exist for nobody. */
 function nobodyValues(param: string): string[] {
-  if (param === '*') return ['no-such-file.txt'];
+  if (param === FILE_PARAM) return ['no-such-file.txt'];
   return [
     'zz-nobody-1',
     '00000000-0000-4000-8000-000000000000',
@@ -268,9 +271,9 @@ beforeAll(async () => {
 
   for (const o of operations()) {
     const creates = (o.method === 'post' || o.method === 'put') && !o.public;
-    const onlySession = o.params.every((p) => p === 'name' || p === '*');
+    const onlySession = o.params.every((p) => p === 'name' || p === FILE_PARAM);
     if (!creates || !onlySession || /\/(chat|interrupt|repo)\b/.test(o.path) || o.path.endsWith('/sessions')) continue;
-    const res = await send(o, { name: SESSION, '*': HARVEST_FILE }, ALICE);
+    const res = await send(o, { name: SESSION, [FILE_PARAM]: HARVEST_FILE }, ALICE);
     if (res.status >= 300) continue;
     const data = JSON.parse(res.text)?.data;
     for (const item of Array.isArray(data) ? data : [data]) {
