@@ -1,7 +1,7 @@
 // The served OpenAPI document against outside tools: every operation has a unique operationId, every turn event type is
 // documented on the SSE routes, redocly lint (recommended rules) passes, and the committed client types match it.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -10,10 +10,11 @@ import { TURN_EVENT_SCHEMAS } from '../../src/engine/events.js';
 import { JOB_STATE_EVENTS, PERSON_WEBHOOK_EVENTS } from '../../src/jobs/view.js';
 import { clientTypes, DOCUMENT_ENV, TYPES_FILE } from '../support/api/document.js';
 import { useTestServer } from '../support/fixture.js';
+import { needs, REDOCLY, REDOCLY_ENV } from '../support/needs.js';
 
 const ctx = useTestServer({ ...DOCUMENT_ENV });
+const redoclyMissing = await needs('the redocly lint of the served document', 'redocly');
 const root = join(import.meta.dirname, '../..');
-const REDOCLY = join(root, 'node_modules/.bin/redocly');
 const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
 let document: any;
@@ -81,32 +82,30 @@ describe('the served OpenAPI document', () => {
     expect(literal(body('question.requested').properties.data.properties.question.properties.type)).toBe('question');
   });
 
-  it('passes redocly lint with the recommended rules (the kept warnings are listed in .redocly.lint-ignore.yaml)', async (test) => {
-    if (!existsSync(REDOCLY)) {
-      const message = `@redocly/cli is not installed (${REDOCLY}): run npm install`;
-      if (process.env.CI) throw new Error(message);
-      console.warn(`${message}; skipping the redocly lint of the served document`);
-      test.skip();
-      return;
-    }
-    const dir = mkdtempSync(join(tmpdir(), 'cc-api-redocly-'));
-    try {
-      for (const file of ['redocly.yaml', '.redocly.lint-ignore.yaml']) copyFileSync(join(root, file), join(dir, file));
-      writeFileSync(join(dir, 'openapi.json'), JSON.stringify(document));
-      const env = { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
-      const { stdout } = await promisify(execFile)(REDOCLY, ['lint', 'openapi.json', '--format=json'], {
-        cwd: dir,
-        env,
-        // redocly exits with 1 when it finds problems: its report is on stdout all the same.
-      }).catch((err: unknown) => ({
-        stdout: err instanceof Error && 'stdout' in err && typeof err.stdout === 'string' ? err.stdout : '',
-      }));
-      const report = JSON.parse(stdout) as { problems: Array<{ ruleId: string; severity: string; message: string }> };
-      expect(report.problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`)).toEqual([]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000);
+  it.skipIf(redoclyMissing)(
+    'passes redocly lint with the recommended rules (the kept warnings are listed in .redocly.lint-ignore.yaml)',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'cc-api-redocly-'));
+      try {
+        for (const file of ['redocly.yaml', '.redocly.lint-ignore.yaml'])
+          copyFileSync(join(root, file), join(dir, file));
+        writeFileSync(join(dir, 'openapi.json'), JSON.stringify(document));
+        const env = { ...process.env, ...REDOCLY_ENV };
+        const { stdout } = await promisify(execFile)(REDOCLY, ['lint', 'openapi.json', '--format=json'], {
+          cwd: dir,
+          env,
+          // redocly exits with 1 when it finds problems: its report is on stdout all the same.
+        }).catch((err: unknown) => ({
+          stdout: err instanceof Error && 'stdout' in err && typeof err.stdout === 'string' ? err.stdout : '',
+        }));
+        const report = JSON.parse(stdout) as { problems: Array<{ ruleId: string; severity: string; message: string }> };
+        expect(report.problems.map((p) => `${p.severity} ${p.ruleId}: ${p.message}`)).toEqual([]);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    120_000,
+  );
 
   it('matches the committed client types (regenerate with npm run openapi:types)', async () => {
     expect(await clientTypes(document)).toBe(readFileSync(TYPES_FILE, 'utf8'));

@@ -1,14 +1,19 @@
-// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, a tmpfs mount); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
+// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, a tmpfs mount, the redocly CLI); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { connectRedis } from '../../src/store/redis.js';
 
 /** Where the PostgreSQL and Redis tests connect (PG_TEST_URL, REDIS_TEST_URL). */
 export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+
+/** The redocly CLI of the dev dependencies, and the environment that keeps it offline and quiet. */
+export const REDOCLY = fileURLToPath(new URL('../../node_modules/.bin/redocly', import.meta.url));
+export const REDOCLY_ENV = { REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' };
 
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
 
@@ -76,6 +81,21 @@ const PARTS = {
         return `cannot mount a tmpfs: ${firstLine(err)}`;
       } finally {
         rmdirSync(dir);
+      }
+    },
+  },
+  redocly: {
+    install: 'npm install (the @redocly/cli dev dependency)',
+    async probe() {
+      try {
+        execFileSync(REDOCLY, ['--version'], {
+          stdio: 'pipe',
+          timeout: 60_000,
+          env: { ...process.env, ...REDOCLY_ENV },
+        });
+        return undefined;
+      } catch (err) {
+        return `${REDOCLY} does not run: ${firstLine(err)}`;
       }
     },
   },
