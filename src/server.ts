@@ -119,7 +119,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     cliEnv: env,
     cliPath,
     log,
-    spentBy: (tenant) => store.sessions.totalCostByOwner(tenant),
+    spend: store.spend,
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;

@@ -5,7 +5,7 @@ import { EngineError } from '../engine/errors.js';
 import type { NumberedEvent, TurnResult } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
-import type { ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
+import type { ChatCaller, ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
 import type { JobOutcome, JobRow, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './index.js';
@@ -176,16 +176,25 @@ export class JobWorker {
       });
   }
 
+  /** The key that queued the job, with its budget as it is now (a created key's may have changed since). */
+  private async payerOf(job: JobRow): Promise<ChatCaller> {
+    if (job.key_id === null) return {};
+    const key = job.key_id.startsWith('key_') ? await this.store.apiKeys.findById(job.key_id) : undefined;
+    return { keyId: job.key_id, keyBudgetUsd: key?.budget_usd ?? null };
+  }
+
   private async run(handle: Handle): Promise<void> {
     const fresh = await this.store.jobs.findById(handle.job.id);
     if (!fresh || fresh.status !== 'queued') return; // cancelled meanwhile, or its session was deleted
     const job = (handle.job = fresh);
     let chat: ChatTurn;
     try {
-      chat = await this.sessions.chat(job.owner, job.session_name, {
-        ...(job.options as Omit<ChatInput, 'message'>),
-        message: job.message,
-      });
+      chat = await this.sessions.chat(
+        job.owner,
+        job.session_name,
+        { ...(job.options as Omit<ChatInput, 'message'>), message: job.message },
+        await this.payerOf(job),
+      );
     } catch (err) {
       await this.notStarted(handle, err);
       return;

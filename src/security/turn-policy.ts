@@ -1,4 +1,4 @@
-// What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
+// What guards a turn: moderation and the key's budget (reserved) before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
@@ -15,7 +15,7 @@ import {
 } from '../engine/sandbox.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { parseDatabaseUrl } from '../store/index.js';
-import { Budgets } from './budgets.js';
+import { Budgets, type Payer, type Reservation, type SpendBook } from './budgets.js';
 import { Moderation } from './moderation.js';
 
 /** The parts of a session's process the policy sets. */
@@ -46,8 +46,8 @@ export class TurnSecurity {
     cliEnv: Record<string, string | undefined>;
     cliPath: string | undefined;
     log: Logger;
-    /** The tenant's total spend so far, USD. */
-    spentBy: (tenant: string) => Promise<number>;
+    /** The spend ledger the key budgets read and settle into. */
+    spend: SpendBook;
   }): Promise<TurnSecurity> {
     const { config, cliEnv, log } = opts;
     const moderation = new Moderation({
@@ -58,7 +58,7 @@ export class TurnSecurity {
     moderation.watch();
     const budgets = new Budgets(
       { perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser },
-      opts.spentBy,
+      opts.spend,
     );
     const tmpDirs = new SessionTmpDirs(config.dataDir);
     // What processes of an earlier run of this server left there is of no use now.
@@ -106,15 +106,18 @@ export class TurnSecurity {
     this.moderation.assert(text, pointer);
   }
 
-  /** Checks done before a turn is queued: moderation of its texts, then the key's total budget (429). */
+  /**
+   * Checks done before a turn is queued: moderation of its texts, then the key's total budget (429), which holds
+   * the turn's cap until the turn settles.
+   */
   async admit(
-    tenant: string,
+    payer: Payer,
     texts: { message: string; system_prompt?: string },
-    keyBudgetUsd?: number | null,
-  ): Promise<void> {
+    turnCapUsd: number | undefined,
+  ): Promise<Reservation> {
     this.moderate(texts.message, '/message');
     this.moderate(texts.system_prompt, '/system_prompt');
-    await this.budgets.assertCanSpend(tenant, keyBudgetUsd);
+    return this.budgets.reserve(payer, turnCapUsd);
   }
 
   /** The environment, hook and sandbox of a session's Claude Code process. */

@@ -10,6 +10,7 @@ import { MessagesRepo } from './messages-repo.js';
 import { runMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SessionsRepo } from './sessions-repo.js';
+import { SpendRepo } from './spend-repo.js';
 import { WebhookDeliveriesRepo } from './webhook-deliveries-repo.js';
 import { UsageRepo } from './usage-repo.js';
 
@@ -26,6 +27,8 @@ export interface Store {
   apiKeys: ApiKeysRepo;
   audit: AuditRepo;
   usage: UsageRepo;
+  /** The append-only spend ledger and its running totals per tenant and key. */
+  spend: SpendRepo;
   /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
   migrate(): Promise<string[]>;
   /** True when the database answers a trivial query. */
@@ -60,6 +63,7 @@ export async function createStore(databaseUrl: string, options: StoreOptions = {
     apiKeys: new ApiKeysRepo(db),
     audit: new AuditRepo(db),
     usage: new UsageRepo(db, target.dialect),
+    spend: new SpendRepo(db),
     migrate: () => runMigrations(db, target.dialect),
     async ping() {
       try {
@@ -89,4 +93,5 @@ export { ApiKeysRepo } from './api-keys-repo.js';
 export { AuditRepo, type AuditFilter } from './audit-repo.js';
 export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type UsageSums } from './usage-repo.js';
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
+export { SpendRepo, keyAccount, tenantAccount, type SpendEntry } from './spend-repo.js';
 export type * from './schema.js';

@@ -17,6 +17,8 @@ export type JobRow = Omit<Selectable<JobsTable>, 'options' | 'metadata' | 'resul
 export interface NewJob {
   id: string;
   owner: string;
+  /** The key that queued it (null in open mode). */
+  key_id?: string | null;
   session_id: string;
   session_name: string;
   message: string;
@@ -64,6 +66,7 @@ export class JobsRepo {
         .values({
           id: job.id,
           owner: job.owner,
+          key_id: job.key_id ?? null,
           session_id: job.session_id,
           session_name: job.session_name,
           status: 'queued',

@@ -99,16 +99,6 @@ export class SessionsRepo {
     return Number(count.total);
   }
 
-  /** What all of an owner's sessions have spent, USD (the key budget's measure). */
-  async totalCostByOwner(owner: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('sessions')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
-      .where('owner', '=', owner)
-      .executeTakeFirstOrThrow();
-    return Number(row.spent);
-  }
-
   /** Changes the given columns and updated_at (now unless given); undefined if no such session. */
   async update(id: string, patch: SessionPatch): Promise<SessionRow | undefined> {
     const { options, ...columns } = patch;

@@ -5,6 +5,7 @@ import { MigrationError } from '../errors.js';
 import { sessionsMessages } from './0001_sessions_messages.js';
 import { jobsWebhooksIdempotency } from './0002_jobs_webhooks_idempotency.js';
 import { apiKeysAudit } from './0003_api_keys_audit.js';
+import { spendLedger } from './0005_spend_ledger.js';
 
 /** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
 export function buildMigrations(dialect: DialectName): Record<string, Migration> {
@@ -12,6 +13,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0001_sessions_messages': sessionsMessages(dialect),
     '0002_jobs_webhooks_idempotency': jobsWebhooksIdempotency(dialect),
     '0003_api_keys_audit': apiKeysAudit(dialect),
+    '0005_spend_ledger': spendLedger(dialect),
   };
 }
 
