@@ -73,9 +73,9 @@ describe('docs/errors.md', () => {
     for (const file of files) {
       const text = read(join('src', file));
       for (const m of text.matchAll(/new ProblemError\(\s*\d{3},\s*'([a-z][a-z-]*)'/g)) slugs.add(m[1]!);
-      for (const m of text.matchAll(/problemType\('([a-z][a-z-]*)'\)/g)) slugs.add(m[1]!);
+      for (const m of text.matchAll(/problemType\(\s*'([a-z][a-z-]*)',?\s*\)/g)) slugs.add(m[1]!);
       for (const m of text.matchAll(/\bslug: '([a-z][a-z-]*)'/g)) slugs.add(m[1]!);
-      for (const m of text.matchAll(/\b(?:unauthorized|badRequest|conflict)\([^;]*?,\s*'([a-z][a-z-]*)'\)/g))
+      for (const m of text.matchAll(/\b(?:unauthorized|badRequest|conflict)\([^;]*?,\s*'([a-z][a-z-]*)',?\s*\)/g))
         slugs.add(m[1]!);
     }
     const kinds = /export type EngineErrorKind =([^;]+);/.exec(read('src/engine/errors.ts'))?.[1] ?? '';
