@@ -67,8 +67,9 @@ export default fp<RequestTimeoutsOptions>(
     app.addHook('onRequest', async (request) => {
       const raw = request.raw;
       const hasBody = raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length'] ?? 0) > 0;
-      if (!hasBody || raw.complete) return;
       const socket = raw.socket;
+      // Injected requests (app.inject) have a stand-in socket without timers: nothing to time out.
+      if (!hasBody || raw.complete || typeof socket?.setTimeout !== 'function') return;
       const stalled = () => {
         request.log.warn(
           { idle_ms: idleMs },
