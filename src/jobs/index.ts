@@ -51,7 +51,14 @@ export async function createJobs({
 }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
   const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
-  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer);
+  const worker = new JobWorker(
+    store,
+    sessions,
+    dispatcher,
+    { ...config.jobs, perKey: config.engine.maxConcurrentTurnsPerKey },
+    log,
+    observer,
+  );
   const service = new JobService(config, store, sessions, worker, resolver, observer);
   return {
     service,

@@ -25,7 +25,12 @@ const CANCEL_WAIT_MS = 15_000;
 export interface WorkerSettings {
   concurrency: number;
   retryOnRestart: boolean;
+  /** Most jobs of one key running or waiting for a turn slot (MAX_CONCURRENT_TURNS_PER_KEY); no cap when unset. */
+  perKey?: number;
 }
+
+/** Whose share a job's turn uses: the key that queued it, else its owner tenant (as for chat). */
+const keyOf = (job: JobRow) => job.key_id ?? job.owner;
 
 /** A job this process is running: its turn once submitted, and whether a cancel was asked for. */
 interface Handle {
@@ -153,12 +158,22 @@ export class JobWorker {
   /** Launches the queued jobs there is room for, one per session. */
   private async launchRunnable(): Promise<void> {
     if (this.stopping || this.handles.size >= this.settings.concurrency) return;
-    const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.handles.size, [
-      ...this.busySessions,
-    ]);
+    // A key at its share waits here rather than take the worker's room from other keys' jobs.
+    const perKey = this.settings.perKey ?? Infinity;
+    const held = new Map<string, number>();
+    for (const h of this.handles.values()) held.set(keyOf(h.job), (held.get(keyOf(h.job)) ?? 0) + 1);
+    const fullKeys = [...held].filter(([, n]) => n >= perKey).map(([k]) => k);
+    const candidates = await this.store.jobs.runnable(
+      this.settings.concurrency - this.handles.size,
+      [...this.busySessions],
+      undefined,
+      fullKeys,
+    );
     for (const job of candidates) {
       if (this.stopping || this.handles.size >= this.settings.concurrency) break;
       if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
+      if ((held.get(keyOf(job)) ?? 0) >= perKey) continue;
+      held.set(keyOf(job), (held.get(keyOf(job)) ?? 0) + 1);
       this.launch(job);
     }
   }

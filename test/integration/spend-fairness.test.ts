@@ -185,6 +185,46 @@ describe('fair shares', () => {
     await Promise.all(flood);
   });
 
+  it("runs another key's job while one key's queued jobs wait at its share", async () => {
+    // JOB_CONCURRENCY follows MAX_CONCURRENT_TURNS (2): without per-key shares A's jobs would fill the worker.
+    await ctx.t.restart({
+      MAX_CONCURRENT_TURNS: '2',
+      MAX_CONCURRENT_TURNS_PER_KEY: '1',
+      TURN_QUEUE_TIMEOUT_SECONDS: '120',
+    });
+    const [a, b] = KEYS;
+    const jobOf = async (session: string, message: string, key: string) => {
+      await createSession(session, key);
+      const res = await api(`/sessions/${session}/jobs`, { method: 'POST', key, json: { message } });
+      expect(res.status).toBe(202);
+      return (await res.json()).data.id as string;
+    };
+    const before = holding('hold-the-line');
+    const flood = [];
+    for (const n of ['job-a-1', 'job-a-2', 'job-a-3']) flood.push(await jobOf(n, 'hold-the-line job', a));
+    await eventually(() => holding('hold-the-line') - before >= 1, 60_000, "the flooding key's first job at the model");
+    const other = await jobOf('job-b-1', 'hello from a job of the other key', b);
+    const done = await eventually(
+      async () => {
+        const j = (await (await api(`/sessions/job-b-1/jobs/${other}`, { key: b })).json()).data;
+        return j.status === 'succeeded' ? j : undefined;
+      },
+      120_000,
+      "the other key's job",
+    );
+    expect(done.result.content).toContain('echo: hello from a job of the other key');
+    // A's other jobs are still queued behind its one running turn.
+    expect(holding('hold-the-line') - before).toBe(1);
+    const states = await Promise.all(
+      flood.map(
+        async (id, i) => (await (await api(`/sessions/job-a-${i + 1}/jobs/${id}`, { key: a })).json()).data.status,
+      ),
+    );
+    expect(states.sort()).toEqual(['queued', 'queued', 'running']);
+    for (const [i, id] of flood.entries())
+      await api(`/sessions/job-a-${i + 1}/jobs/${id}/cancel`, { method: 'POST', key: a });
+  });
+
   it("closes the key's own idle process, not another key's, when it is at its share of live processes", async () => {
     await ctx.t.restart({
       MAX_LIVE_SESSIONS: '3',
