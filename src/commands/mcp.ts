@@ -5,18 +5,22 @@ import { ConfigError, loadConfig, loadDotenvFile, type Config } from '../config/
 import { OPEN_TENANT } from '../http/plugins/auth.js';
 import { serveStdio } from '../mcp/stdio.js';
 import { KeyService } from '../security/keys-service.js';
+import type { ChatCaller } from '../sessions/service.js';
 import { startServer } from '../server.js';
 import { createStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Command } from './types.js';
 
-/** The tenant the stdio server acts as: `local` in open mode, else the one of MCP_API_KEY (which must be valid). */
-async function tenantOf(config: Config): Promise<string> {
+/**
+ * Who the stdio server acts as: the tenant `local` in open mode, else MCP_API_KEY's tenant and key (which must be
+ * valid), whose budget and fair share its turns use.
+ */
+async function actorOf(config: Config): Promise<{ tenant: string; caller: ChatCaller }> {
   const store = await createStore(config.databaseUrl);
   try {
     await store.migrate();
     const keys = new KeyService(config, store.apiKeys);
-    if (await keys.isOpen()) return OPEN_TENANT;
+    if (await keys.isOpen()) return { tenant: OPEN_TENANT, caller: {} };
     if (!config.mcp.apiKey) {
       throw new ConfigError(
         'Missing environment variable MCP_API_KEY: API keys are configured, so `mcp` needs the key whose sessions it acts on',
@@ -27,7 +31,8 @@ async function tenantOf(config: Config): Promise<string> {
       throw new ConfigError(
         `Invalid environment variable MCP_API_KEY: the key is ${outcome.reason === 'revoked' ? 'revoked' : 'not valid'} (got (hidden))`,
       );
-    return outcome.principal.tenant;
+    const key = outcome.principal;
+    return { tenant: key.tenant, caller: { keyId: key.id, keyBudgetUsd: key.budgetUsd } };
   } finally {
     await store.close();
   }
@@ -46,7 +51,7 @@ export const mcp: Command = {
       pino.destination(2),
     );
     await mkdir(config.dataDir, { recursive: true });
-    const tenant = await tenantOf(config);
+    const { tenant, caller } = await actorOf(config);
     const server = await startServer(config, { log, listen: false });
     try {
       const stop = new Promise<void>((resolve) => {
@@ -58,6 +63,7 @@ export const mcp: Command = {
         { config, sessions: server.sessions, templates: server.templates, log, version: VERSION },
         tenant,
         stop,
+        caller,
       );
     } finally {
       await server.close();

@@ -1,8 +1,14 @@
-// Spend and fairness through the real CLI: a key's spend survives deleting its sessions, every way into a turn checks the acting key's budget (jobs included), parallel turns reserve before they run, and one key flooding turns or processes does not starve another.
+// Spend and fairness through the real CLI: a key's spend survives deleting its sessions, every way into a turn checks the acting key's budget (jobs and stdio MCP included), parallel turns reserve before they run, and one key flooding turns or processes does not starve another.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tenantOf } from '../../src/security/api-keys.js';
 import { keyAccount, tenantAccount } from '../../src/store/index.js';
 import { useTestServer } from '../support/fixture.js';
+import { waitForNoCliProcesses } from '../support/processes.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
@@ -119,6 +125,48 @@ describe('spend ledger', () => {
     });
     expect(await mcp.text()).toContain('key-budget-exceeded');
     expect(ctx.model.mainRequests().length).toBe(asked);
+  });
+
+  it("applies MCP_API_KEY's own budget to the turns of the stdio MCP server", async () => {
+    await ctx.t.restart({});
+    const created = await api('/keys', { method: 'POST', key: ADMIN, json: { name: 'stdio', budget_usd: 0.01 } });
+    const { secret } = (await created.json()).data;
+    await createSession('stdio-spent', secret);
+    expect((await chat('stdio-spent', 'two-calls please', secret)).status).toBe(200);
+    const configDir = join(ctx.t.cli.dir, 'stdio-budget-claude');
+    mkdirSync(configDir);
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
+      cwd: process.cwd(),
+      stderr: 'pipe',
+      env: {
+        ...ctx.t.cli.env,
+        API_KEYS: KEYS.join(','),
+        MCP_API_KEY: secret,
+        DATA_DIR: ctx.t.dirs.data,
+        APPROVED_DIRECTORY: ctx.t.dirs.workspaces,
+        CLAUDE_CONFIG_DIR: configDir,
+        LOG_LEVEL: 'warn',
+      },
+    });
+    const client = new Client({ name: 'stdio-budget', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      const asked = ctx.model.mainRequests().length;
+      const answer = (await client.callTool({
+        name: 'chat',
+        arguments: { name: 'stdio-spent', message: 'two-calls again' },
+      })) as CallToolResult;
+      expect(answer.isError).toBe(true);
+      expect(answer.structuredContent).toMatchObject({
+        problem: { type: '/problems/key-budget-exceeded', status: 429 },
+      });
+      expect(ctx.model.mainRequests().length).toBe(asked);
+    } finally {
+      await client.close();
+    }
+    await waitForNoCliProcesses({ configDir });
   });
 
   it('lets parallel turns of one key hold at most its limit: the rest are refused (429, Retry-After) until a turn settles', async () => {
