@@ -1,4 +1,4 @@
-// What guards a turn: moderation and the key's budget (reserved) before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
+// What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
@@ -15,7 +15,7 @@ import {
 } from '../engine/sandbox.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { parseDatabaseUrl } from '../store/index.js';
-import { Budgets, type Payer, type Reservation, type SpendBook } from './budgets.js';
+import { Budgets, type SpendBook } from './budgets.js';
 import { Moderation } from './moderation.js';
 
 /** The parts of a session's process the policy sets. */
@@ -104,20 +104,6 @@ export class TurnSecurity {
   /** Refuses a message (422) that matches a moderation rule; `pointer` names the field. */
   moderate(text: string | undefined, pointer = '/message'): void {
     this.moderation.assert(text, pointer);
-  }
-
-  /**
-   * Checks done before a turn is queued: moderation of its texts, then the key's total budget (429), which holds
-   * the turn's cap until the turn settles.
-   */
-  async admit(
-    payer: Payer,
-    texts: { message: string; system_prompt?: string },
-    turnCapUsd: number | undefined,
-  ): Promise<Reservation> {
-    this.moderate(texts.message, '/message');
-    this.moderate(texts.system_prompt, '/system_prompt');
-    return this.budgets.reserve(payer, turnCapUsd);
   }
 
   /** The environment, hook and sandbox of a session's Claude Code process. */

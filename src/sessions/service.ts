@@ -173,11 +173,12 @@ export class SessionService {
     const row = await this.get(tenant, name);
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
+    this.moderate(input.message, '/message');
+    this.moderate(input.system_prompt, '/system_prompt');
     const effective = this.effectiveOptions(row, overrides);
     const keyId = caller.keyId ?? null;
-    const reservation = await this.security?.admit(
+    const reservation = await this.security?.budgets.reserve(
       { tenant, keyId, keyBudgetUsd: caller.keyBudgetUsd },
-      input,
       effective.maxBudgetUsd,
     );
     let turn: Turn;
