@@ -1,7 +1,7 @@
 // The engine's front door: submits turns (session queue → turn slot → live process), keeps recent turns for replay, shuts down cleanly.
 import type { Logger } from 'pino';
 import { ProblemError } from '../problems.js';
-import { EngineError } from './errors.js';
+import { EngineError, LAUNCH_REFUSALS } from './errors.js';
 import { RunnerPool } from './pool.js';
 import type { RunnerLaunch } from './runner.js';
 import { SessionQueue } from './session-queue.js';
@@ -199,7 +199,9 @@ export class Engine {
           ? err
           : err instanceof ProblemError && err.status === 404
             ? new EngineError('session_gone', err.message)
-            : new EngineError('process_failed', `Could not start Claude Code: ${(err as Error).message}`);
+            : err instanceof ProblemError && LAUNCH_REFUSALS[err.slug]
+              ? new EngineError(LAUNCH_REFUSALS[err.slug]!, err.message)
+              : new EngineError('process_failed', `Could not start Claude Code: ${(err as Error).message}`);
       if (error.kind === 'process_failed') this.log.error({ err, session: req.sessionId }, 'turn failed to start');
       turn.fail(error);
     } finally {

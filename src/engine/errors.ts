@@ -10,7 +10,9 @@ export type EngineErrorKind =
   | 'interrupted' // the turn was interrupted on request
   | 'budget_exceeded' // the turn reached its cost limit
   | 'shutting_down' // the server is stopping
-  | 'session_gone'; // the session was deleted before its turn could start
+  | 'session_gone' // the session was deleted before its turn could start
+  | 'workspace_moved' // the session's folder is no longer the one made for it (swapped, moved)
+  | 'working_dir_refused'; // the session's working directory now breaks the working-directory rules
 
 const STATUS: Record<EngineErrorKind, number> = {
   timeout: 504,
@@ -22,6 +24,8 @@ const STATUS: Record<EngineErrorKind, number> = {
   budget_exceeded: 429,
   shutting_down: 503,
   session_gone: 404,
+  workspace_moved: 409,
+  working_dir_refused: 409,
 };
 
 const TITLE: Record<EngineErrorKind, string> = {
@@ -34,6 +38,14 @@ const TITLE: Record<EngineErrorKind, string> = {
   budget_exceeded: 'Budget exceeded',
   shutting_down: 'Server is shutting down',
   session_gone: 'Not found',
+  workspace_moved: 'Workspace folder changed',
+  working_dir_refused: 'Working directory refused',
+};
+
+/** The engine kinds a ProblemError from a session's launch keeps (by its slug): the folder checks made before the process starts. */
+export const LAUNCH_REFUSALS: Record<string, EngineErrorKind> = {
+  'workspace-moved': 'workspace_moved',
+  'working-dir-refused': 'working_dir_refused',
 };
 
 export class EngineError extends Error {

@@ -1,7 +1,8 @@
 // Claude Code options of a turn: layers merged (request > session > template > environment), checked, and turned into SDK options.
 import type { Options, SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
-import { SHELL_TOOLS, type WorkspaceGuard } from './tool-policy.js';
+import { SHELL_TOOLS } from './shell-tools.js';
+import type { WorkspaceGuard } from './tool-policy.js';
 
 /** Options a session, template or request may set. */
 export interface SessionOptions {

@@ -23,7 +23,7 @@ import type { ChatCaller, SessionService } from '../sessions/service.js';
 import type { SessionRow } from '../store/schema.js';
 import type { Template, TemplateRegistry } from '../templates/registry.js';
 import { WorkspaceError } from '../workspace/errors.js';
-import { listFiles, openFile } from '../workspace/files.js';
+import { listFiles, openFile, type OpenWorkspace } from '../workspace/files.js';
 
 export interface McpContext {
   config: Config;
@@ -239,7 +239,7 @@ export function createMcpServer(
       const row = await sessions.get(tenant, name);
       const p = pageOf(args);
       const all = await inWorkspace(() =>
-        listFiles(row.workspace, path ?? '', {
+        listFiles(sessions.folders.workspaceOf(row), path ?? '', {
           recursive,
           includeHidden: include_hidden,
           maxEntries: config.files.maxListEntries,
@@ -262,7 +262,7 @@ export function createMcpServer(
     },
     guarded(async ({ name, path }) => {
       const row = await sessions.get(tenant, name);
-      const file = await readStart(row.workspace, path);
+      const file = await readStart(sessions.folders.workspaceOf(row), path);
       const text = asText(file.content);
       const info = { path: file.path, size: file.size, truncated: file.content.length < file.size };
       if (text !== undefined)
@@ -467,7 +467,10 @@ async function inWorkspace<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 /** The first READ_FILE_MAX_BYTES of a workspace file, its path relative to the workspace and its whole size. */
-async function readStart(workspace: string, path: string): Promise<{ path: string; size: number; content: Buffer }> {
+async function readStart(
+  workspace: OpenWorkspace,
+  path: string,
+): Promise<{ path: string; size: number; content: Buffer }> {
   const file = await inWorkspace(() => openFile(workspace, path));
   try {
     const size = Number(file.stats.size);

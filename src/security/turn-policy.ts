@@ -15,6 +15,7 @@ import {
 } from '../engine/sandbox.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { parseDatabaseUrl } from '../store/index.js';
+import type { Dir } from '../workspace/anchor.js';
 import { Budgets, type SpendBook } from './budgets.js';
 import { Moderation } from './moderation.js';
 
@@ -111,12 +112,15 @@ export class TurnSecurity {
     sessionId: string,
     workingDir: string,
     cliEnv: Record<string, string | undefined>,
+    /** Opens the working directory by anchor, checked (SessionFolders.openWorkingDir): the guard's root on every call. */
+    openWorkingDir?: () => Promise<Dir>,
   ): Promise<ProcessPolicy> {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
     const s = this.sandbox;
     const refuseShell = s.enabled && !s.available;
     const guard = new WorkspaceGuard({
       workingDir,
+      openRoot: openWorkingDir,
       home: cliEnv.HOME,
       extraRoots: [tmpDir],
       shellRefusal: refuseShell

@@ -15,7 +15,7 @@ import type { TurnSecurity } from '../security/turn-policy.js';
 import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
-import { createWorkspace, removeWorkspace, resolveWorkingDir, WorkspaceError } from '../workspace/paths.js';
+import { SessionFolders } from './folders.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -62,6 +62,9 @@ export function pickOptions(input: SessionOptions): SessionOptions {
 }
 
 export class SessionService {
+  /** The sessions' workspaces and working directories, opened by anchor. */
+  readonly folders: SessionFolders;
+
   constructor(
     private readonly config: Config,
     private readonly store: Store,
@@ -73,7 +76,9 @@ export class SessionService {
     private readonly templates?: TemplateLookup,
     /** Moderation, budgets, the workspace guard and the Bash sandbox (the server always sets it). */
     readonly security?: TurnSecurity,
-  ) {}
+  ) {
+    this.folders = new SessionFolders(config.approvedDirectory, store.sessions);
+  }
 
   /** Refuses a text that matches a moderation rule (422 `moderation-blocked`); for jobs and other callers of `chat`. */
   moderate(text: string | undefined, pointer = '/message'): void {
@@ -85,7 +90,8 @@ export class SessionService {
     this.assertOptions(options);
     this.moderate(options.system_prompt, '/system_prompt');
     if (input.template !== undefined) this.templateLayer(input.template, [options], 422);
-    const workingDir = input.working_dir === undefined ? undefined : await this.workingDir(tenant, input.working_dir);
+    const workingDir =
+      input.working_dir === undefined ? undefined : await this.folders.resolveWorkingDir(tenant, input.working_dir);
     if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
       throw new ProblemError(
         409,
@@ -95,14 +101,19 @@ export class SessionService {
       );
     }
     if (await this.store.sessions.findByName(tenant, input.name)) throw this.duplicate(input.name);
-    const workspace = await createWorkspace(this.config.approvedDirectory, tenant, input.name);
+    const workspace = await this.folders.create(tenant, input.name);
+    const cwd = workingDir ?? workspace;
     try {
       return await this.store.sessions.create({
         id: randomUUID(),
         owner: tenant,
         name: input.name,
-        workspace,
-        working_dir: workingDir ?? workspace,
+        workspace: workspace.path,
+        workspace_dev: workspace.anchor.dev,
+        workspace_ino: workspace.anchor.ino,
+        working_dir: cwd.path,
+        working_dir_dev: cwd.anchor.dev,
+        working_dir_ino: cwd.anchor.ino,
         status: 'pending',
         claude_session_id: null,
         options: options as Record<string, unknown>,
@@ -136,12 +147,12 @@ export class SessionService {
     await this.engine.closeSession(row.id);
     await this.store.sessions.delete(row.id);
     await this.security?.forget(row.id);
-    if (purge) await removeWorkspace(this.config.approvedDirectory, row.workspace);
+    if (purge) await this.folders.remove(row);
   }
 
   async changeWorkingDir(tenant: string, name: string, candidate: string): Promise<SessionRow> {
     const row = await this.get(tenant, name);
-    const dir = await this.workingDir(tenant, candidate);
+    const dir = await this.folders.resolveWorkingDir(tenant, candidate, row.id);
     if (this.engine.currentTurn(row.id)) {
       throw new ProblemError(
         409,
@@ -150,7 +161,11 @@ export class SessionService {
         'A turn is running on this session; change the working directory after it ends.',
       );
     }
-    const updated = await this.store.sessions.update(row.id, { working_dir: dir });
+    const updated = await this.store.sessions.update(row.id, {
+      working_dir: dir.path,
+      working_dir_dev: dir.anchor.dev,
+      working_dir_ino: dir.anchor.ino,
+    });
     await this.engine.restartSession(row.id);
     return updated ?? row;
   }
@@ -226,16 +241,24 @@ export class SessionService {
     const row = await this.store.sessions.findById(sessionId);
     if (!row) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
     const effective = this.effectiveOptions(row, overrides);
-    const policy = await this.security?.processPolicy(row.id, row.working_dir, this.cliEnv);
+    // The working directory reopened by anchor: the process's cwd and the guard's root are its checked real path.
+    const cwd = await this.folders.openWorkingDir(row);
+    const workingDir = cwd.real;
+    await cwd.close();
+    // Read again: a row older than the anchors has them recorded now, and the guard must compare with them.
+    const anchored = row.working_dir_ino === null ? ((await this.store.sessions.findById(sessionId)) ?? row) : row;
+    const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () =>
+      this.folders.openWorkingDir(anchored),
+    );
     return {
       options: toSdkOptions(effective, {
-        cwd: row.working_dir,
+        cwd: workingDir,
         cliPath: this.config.claude.cliPath,
         env: policy?.env ?? this.cliEnv,
         ...policy,
       }),
       guard: policy?.guard,
-      optionsKey: optionsKey(effective, row.working_dir),
+      optionsKey: optionsKey(effective, workingDir),
       claudeSessionId: row.claude_session_id ?? randomUUID(),
       resume: row.claude_session_id !== null,
       costBaseline: row.claude_cost_total,
@@ -342,19 +365,6 @@ export class SessionService {
       throw new ProblemError(422, 'validation-failed', 'Validation failed', problems.map((p) => p.message).join('; '), {
         errors: problems.map((p) => ({ location: 'body', pointer: `/${p.field}`, message: p.message })),
       });
-    }
-  }
-
-  private async workingDir(tenant: string, candidate: string): Promise<string> {
-    try {
-      return await resolveWorkingDir(this.config.approvedDirectory, tenant, candidate);
-    } catch (err) {
-      if (err instanceof WorkspaceError) {
-        throw new ProblemError(422, 'validation-failed', 'Validation failed', err.message, {
-          errors: [{ location: 'body', pointer: '/working_dir', message: err.message }],
-        });
-      }
-      throw err;
     }
   }
 

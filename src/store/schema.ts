@@ -20,6 +20,12 @@ export interface SessionsTable {
   name: string;
   workspace: string;
   working_dir: string;
+  /** (device, inode) of the workspace folder as decimal text; null until recorded (rows older than migration 0004). */
+  workspace_dev: ColumnType<string | null, string | null | undefined, string | null>;
+  workspace_ino: ColumnType<string | null, string | null | undefined, string | null>;
+  /** (device, inode) of the working directory, likewise. */
+  working_dir_dev: ColumnType<string | null, string | null | undefined, string | null>;
+  working_dir_ino: ColumnType<string | null, string | null | undefined, string | null>;
   status: SessionStatus;
   claude_session_id: string | null;
   /** JSON object: model, effort, system_prompt, max_turns, allowed_tools, … (opaque to the store). */

@@ -1,5 +1,5 @@
 // Reads and writes the sessions table: one row per named Claude Code session of an owner, with running totals.
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import { mapConstraintError } from './errors.js';
 import { ReadCache } from './read-cache.js';
 import { checkPage, nowIso, toJsonText, toSessionRow } from './json-columns.js';
@@ -97,6 +97,29 @@ export class SessionsRepo {
       .where('owner', '=', owner)
       .executeTakeFirstOrThrow();
     return Number(count.total);
+  }
+
+  /**
+   * Sessions whose workspace is one of `paths` or lies below `below` (the working-directory rule asks who holds a
+   * folder, or is held by it); `except` is left out. Compared by code points, never by a collation or LIKE pattern.
+   */
+  async workspacesAt(
+    paths: readonly string[],
+    below: string,
+    except?: string,
+  ): Promise<Array<{ id: string; workspace: string }>> {
+    const prefix = `${below}/`;
+    let query = this.#db
+      .selectFrom('sessions')
+      .select(['id', 'workspace'])
+      .where((eb) =>
+        eb.or([
+          eb('workspace', 'in', paths.length > 0 ? [...paths] : [below]),
+          eb(sql<string>`substr(workspace, 1, ${[...prefix].length})`, '=', prefix),
+        ]),
+      );
+    if (except !== undefined) query = query.where('id', '!=', except);
+    return query.execute();
   }
 
   /** Changes the given columns and updated_at (now unless given); undefined if no such session. */

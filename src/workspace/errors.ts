@@ -9,6 +9,8 @@
  * - `not-empty`: a folder to delete holds entries and `recursive` was not asked.
  * - `too-large`: an upload went past its limit. `too-many`: a listing went past its limit.
  * - `denied`: the file system refused the server (permissions). `no-space`: the disk or quota is full.
+ * - `moved`: a session's folder is no longer the one made for it (swapped, replaced by a link, moved): not used.
+ * - `taken`: a working directory that is a tenant folder, the root, or holds (or lies in) another session's workspace.
  */
 export type WorkspaceReason =
   | 'invalid'
@@ -23,7 +25,9 @@ export type WorkspaceReason =
   | 'too-large'
   | 'too-many'
   | 'denied'
-  | 'no-space';
+  | 'no-space'
+  | 'moved'
+  | 'taken';
 
 export class WorkspaceError extends Error {
   override name = 'WorkspaceError';

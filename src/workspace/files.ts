@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, type BigIntStats, type Stats } from 'node:fs';
 import { link, lstat, open, readdir, realpath, rename, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
-import { Dir, isWithin, openBase, openDir, openFileIn, walk, type Walk } from './anchor.js';
+import { Dir, isWithin, openDir, openFileIn, walk, type Walk } from './anchor.js';
 import { WorkspaceError, workspaceErrorOf } from './errors.js';
 import { checkName, type PathText } from './path-text.js';
 import { parseAgainst } from './resolve.js';
@@ -67,9 +67,15 @@ function mapped(err: unknown, what: string): unknown {
   return err instanceof WorkspaceError ? err : (workspaceErrorOf(err, what) ?? err);
 }
 
-/** Opens the workspace, runs `fn` on it, closes it. A missing workspace folder is `not-found`. */
-async function inWorkspace<T>(workspace: string, fn: (base: Dir) => Promise<T>): Promise<T> {
-  const base = await openBase(workspace, 'the workspace folder');
+/**
+ * How a file operation gets its workspace: a function that opens it afresh and checked (the sessions layer opens it
+ * by anchor, see session-dirs.ts), never a path resolved again. Each call answers a new folder the operation closes.
+ */
+export type OpenWorkspace = () => Promise<Dir>;
+
+/** Opens the workspace, runs `fn` on it, closes it. */
+async function inWorkspace<T>(workspace: OpenWorkspace, fn: (base: Dir) => Promise<T>): Promise<T> {
+  const base = await workspace();
   try {
     return await fn(base);
   } finally {
@@ -91,8 +97,8 @@ async function inFolder<T>(
   }
 }
 
-function parse(base: Dir, workspace: string, text: string, label: string): PathText {
-  return parseAgainst(base, text, label, [workspace]);
+function parse(base: Dir, text: string, label: string): PathText {
+  return parseAgainst(base, text, label);
 }
 
 export interface ListOptions {
@@ -108,10 +114,10 @@ export interface ListOptions {
  * are listed as `symlink` and never followed; hidden names (leading dot) are left out unless asked, and so is
  * everything under a hidden folder.
  */
-export function listFiles(workspace: string, text: string, opts: ListOptions): Promise<FileEntry[]> {
+export function listFiles(workspace: OpenWorkspace, text: string, opts: ListOptions): Promise<FileEntry[]> {
   const label = opts.label ?? 'path';
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, workspace, text, label);
+    const { segments } = parse(base, text, label);
     return inFolder(base, segments, label, async (w) => {
       const out: FileEntry[] = [];
       const collect = async (dir: Dir): Promise<void> => {
@@ -161,9 +167,9 @@ export interface OpenFile {
 }
 
 /** Opens a file for reading, following symlinks only to targets inside the workspace; folders are `is-directory`. */
-export function openFile(workspace: string, text: string, label = 'path'): Promise<OpenFile> {
+export function openFile(workspace: OpenWorkspace, text: string, label = 'path'): Promise<OpenFile> {
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, workspace, text, label);
+    const { segments } = parse(base, text, label);
     const last = segments.at(-1);
     if (last === undefined) throw new WorkspaceError(`${label} names the workspace folder itself`, 'is-directory');
     return inFolder(base, segments.slice(0, -1), label, async (w) => {
@@ -183,9 +189,9 @@ export function openFile(workspace: string, text: string, label = 'path'): Promi
 }
 
 /** Metadata of what a path names (a symlink inside the workspace is reported as its target). */
-export function statPath(workspace: string, text: string, label = 'path'): Promise<FileEntry> {
+export function statPath(workspace: OpenWorkspace, text: string, label = 'path'): Promise<FileEntry> {
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, workspace, text, label);
+    const { segments } = parse(base, text, label);
     const last = segments.at(-1);
     return inFolder(base, segments.slice(0, last === undefined ? segments.length : -1), label, async (w) => {
       if (last === undefined) return entryOf('', '', await w.dir.handle.stat());
@@ -295,13 +301,13 @@ async function targetOf(base: Dir, segments: string[], label: string, overwrite:
  * it fails with `too-large`; on any failure the temp file and the folders it created are removed.
  */
 export async function stageFile(
-  workspace: string,
+  workspace: OpenWorkspace,
   source: AsyncIterable<Uint8Array>,
   opts: StageOptions & { truncated?: () => boolean },
 ): Promise<StagedFile> {
   const label = opts.label ?? 'path';
   const overwrite = opts.overwrite ?? true;
-  const base = await openBase(workspace, 'the workspace folder');
+  const base = await workspace();
   let target: Target | undefined;
   let temp: string | undefined;
   let fh: FileHandle | undefined;
@@ -313,7 +319,7 @@ export async function stageFile(
     await base.close();
   };
   try {
-    const parsed = parse(base, workspace, opts.path ?? '', label);
+    const parsed = parse(base, opts.path ?? '', label);
     const segments = [...parsed.segments];
     if (opts.path === undefined || segments.length === 0 || parsed.trailingSlash) {
       if (opts.name === undefined)
@@ -412,7 +418,7 @@ async function place(t: Target, temp: string, overwrite: boolean, label: string)
 
 /** Writes a whole file at once (staged, then committed). */
 export async function writeFile(
-  workspace: string,
+  workspace: OpenWorkspace,
   source: AsyncIterable<Uint8Array>,
   opts: StageOptions,
 ): Promise<WrittenFile> {
@@ -430,10 +436,10 @@ export interface RemoveOptions {
  * the workspace (a link out or to nothing is refused like on every route); a folder only when empty unless
  * `recursive` (links inside it are removed as links); the workspace root never.
  */
-export function removePath(workspace: string, text: string, opts: RemoveOptions = {}): Promise<FileEntry> {
+export function removePath(workspace: OpenWorkspace, text: string, opts: RemoveOptions = {}): Promise<FileEntry> {
   const label = opts.label ?? 'path';
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, workspace, text, label);
+    const { segments } = parse(base, text, label);
     const name = segments.at(-1);
     if (name === undefined)
       throw new WorkspaceError(`${label} names the workspace folder itself, which cannot be deleted`, 'root');

@@ -1,12 +1,13 @@
-// Session workspace folders and the working-dir check for /repo, both built on the safe resolver (resolve.ts, anchor.ts).
+// Session workspace folders (made, removed, swept) and the working-directory rules, built on the safe resolver (resolve.ts, anchor.ts).
 import type { Dirent } from 'node:fs';
-import { mkdir, readdir, realpath, unlink } from 'node:fs/promises';
+import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { isWithin, openBase, openDir, walk, type Dir } from './anchor.js';
 import { WorkspaceError } from './errors.js';
 import { isTempName, removeTree } from './files.js';
 import { checkName } from './path-text.js';
 import { resolveInside } from './resolve.js';
+import { anchorOf, openAnchored, type Anchor, type AnchoredFolder, type OpenedFolder } from './session-dirs.js';
 
 export { isWithin } from './anchor.js';
 export { WorkspaceError } from './errors.js';
@@ -20,17 +21,24 @@ export function workspacePathOf(root: string, tenant: string, name: string): str
 
 /**
  * Creates the session's workspace `<root>/<tenant>/<name>` (and the tenant folder) one folder at a time on open
- * descriptors, refusing any symlink on the way, and returns its real path.
+ * descriptors, refusing any symlink on the way, and returns its real path and anchor (device, inode).
  */
-export async function createWorkspace(root: string, tenant: string, name: string): Promise<string> {
+export async function createWorkspace(
+  root: string,
+  tenant: string,
+  name: string,
+): Promise<AnchoredFolder & { anchor: Anchor }> {
   checkName(tenant, 'the tenant folder');
   checkName(name, 'the session name');
   await mkdir(root, { recursive: true, mode: 0o750 });
   const base = await openBase(root, 'APPROVED_DIRECTORY');
   try {
     const w = await walk(base, [tenant, name], { create: true, follow: false, what: 'the workspace folder' });
-    await w.close();
-    return w.dir.real;
+    try {
+      return { path: w.dir.real, anchor: await anchorOf(w.dir) };
+    } finally {
+      await w.close();
+    }
   } catch (err) {
     if (err instanceof WorkspaceError)
       throw new WorkspaceError(`the workspace folder cannot be used: ${err.message}`, err.reason);
@@ -40,15 +48,24 @@ export async function createWorkspace(root: string, tenant: string, name: string
   }
 }
 
-/** Deletes a workspace folder and everything in it, never following a symlink and never the root or anything outside it. */
-export async function removeWorkspace(root: string, dir: string): Promise<void> {
-  const realRoot = await realpath(root);
-  const real = await realpath(dir).catch(() => undefined);
-  if (!real || real === realRoot || !isWithin(realRoot, real)) return;
-  const segments = relative(realRoot, real).split(sep);
-  const name = segments.pop()!;
-  const base = await openBase(realRoot, 'APPROVED_DIRECTORY');
+/**
+ * Deletes a session's workspace and everything in it, only while it is still the folder made for the session (by
+ * anchor; a folder swapped or moved is left alone), never following a symlink and never the root.
+ */
+export async function removeWorkspace(root: string, folder: AnchoredFolder): Promise<void> {
+  let checked: OpenedFolder;
   try {
+    checked = await openAnchored(root, folder, 'the workspace folder');
+  } catch (err) {
+    if (err instanceof WorkspaceError && err.reason === 'moved') return;
+    throw err;
+  }
+  const base = await openBase(root, 'APPROVED_DIRECTORY');
+  try {
+    await checked.dir.close();
+    const segments = relative(base.real, folder.path).split(sep);
+    const name = segments.pop();
+    if (!name) return;
     const w = await walk(base, segments, { follow: false, what: 'the workspace folder' });
     try {
       await removeTree(w.dir, name);
@@ -63,11 +80,53 @@ export async function removeWorkspace(root: string, dir: string): Promise<void> 
   }
 }
 
+/** Which sessions' workspaces are one of `paths` or lie below `below` (the caller's own session left out). */
+export type WorkspaceHolders = (paths: string[], below: string) => Promise<unknown[]>;
+
 /**
- * Resolves a client's working directory (absolute, or relative to the root) with the safe resolver and checks that
- * it is an existing folder inside the root and not inside another tenant's folder. Returns the real path.
+ * The rules a working directory's real path must meet: inside the root, not the root itself, not a tenant folder,
+ * not in another tenant's folder, and holding no other session's workspace nor lying inside one.
  */
-export async function resolveWorkingDir(root: string, tenant: string, candidate: string): Promise<string> {
+export async function checkWorkingDir(
+  rootReal: string,
+  real: string,
+  tenant: string,
+  holders: WorkspaceHolders,
+): Promise<void> {
+  if (!isWithin(rootReal, real)) throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
+  const rel = relative(rootReal, real);
+  const segments = rel === '' ? [] : rel.split(sep);
+  const first = segments[0];
+  if (first === undefined)
+    throw new WorkspaceError(
+      "working_dir must be a folder inside APPROVED_DIRECTORY, not the root itself (it holds every tenant's folders)",
+      'taken',
+    );
+  if (TENANT_DIR.test(first) && first !== tenant)
+    throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
+  if (segments.length === 1 && TENANT_DIR.test(first))
+    throw new WorkspaceError(
+      "working_dir must not be a tenant folder (it holds the tenant's session workspaces)",
+      'taken',
+    );
+  const ancestors = segments.slice(0, -1).map((_, i) => join(rootReal, ...segments.slice(0, i + 1)));
+  if ((await holders([real, ...ancestors], real)).length > 0)
+    throw new WorkspaceError(
+      "working_dir must not hold another session's workspace or lie inside one; use a folder of this session's own",
+      'taken',
+    );
+}
+
+/**
+ * Resolves a client's working directory (absolute, or relative to the root) with the safe resolver, checks the
+ * working-directory rules (checkWorkingDir) and returns its real path and anchor.
+ */
+export async function resolveWorkingDir(
+  root: string,
+  tenant: string,
+  candidate: string,
+  holders: WorkspaceHolders,
+): Promise<AnchoredFolder & { anchor: Anchor }> {
   let resolved;
   try {
     resolved = await resolveInside(root, candidate, { label: 'working_dir', expect: 'directory' });
@@ -76,14 +135,10 @@ export async function resolveWorkingDir(root: string, tenant: string, candidate:
       throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
     throw err;
   }
-  // The root holds every tenant's folders: only the single tenant of open mode may work there.
-  if (resolved.relative === '' && tenant !== 'local') {
-    throw new WorkspaceError('working_dir must be a folder inside APPROVED_DIRECTORY, not the root itself', 'outside');
-  }
-  const first = resolved.relative.split('/')[0] ?? '';
-  if (TENANT_DIR.test(first) && first !== tenant)
-    throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
-  return resolved.path;
+  await checkWorkingDir(resolved.base, resolved.path, tenant, holders);
+  const { dir, anchor } = await openAnchored(root, { path: resolved.path, anchor: null }, 'working_dir');
+  await dir.close();
+  return { path: resolved.path, anchor };
 }
 
 /**

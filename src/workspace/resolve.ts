@@ -1,5 +1,6 @@
 // The one safe path resolver: a client's path → a real path inside a base folder, or a WorkspaceError saying why not.
-import { sep } from 'node:path';
+import { lstat } from 'node:fs/promises';
+import { join, sep } from 'node:path';
 import { openBase, openDir, openFileIn, walk, type Dir } from './anchor.js';
 import { WorkspaceError } from './errors.js';
 import { parseClientPath, type PathText } from './path-text.js';
@@ -70,4 +71,44 @@ function relativeOf(base: string, real: string): string {
         .slice(base.length + (base.endsWith(sep) ? 0 : 1))
         .split(sep)
         .join('/');
+}
+
+/**
+ * Where a path below an open `base` lands, as the kernel would walk it for a tool that reads or creates it:
+ * `segments` (plain names, no `.` or `..`) are opened one at a time from the base, symlinks followed only to
+ * targets inside the base. The first name that does not exist ends the walk: the rest would be created inside the
+ * folder reached. Refused (WorkspaceError) when a link leads out, dangles or loops, or a name before the last is
+ * not a folder. Answers the real path.
+ */
+export async function landingOf(base: Dir, segments: readonly string[], label: string): Promise<string> {
+  let dir = base;
+  try {
+    for (let i = 0; i < segments.length; i++) {
+      const name = segments[i]!;
+      const last = i === segments.length - 1;
+      let next: Dir;
+      try {
+        next = (await openDir(dir, name, { what: label })).dir;
+      } catch (err) {
+        if (!(err instanceof WorkspaceError)) throw err;
+        if (err.reason === 'not-found' && !(await isLink(dir.entry(name)))) return join(dir.real, ...segments.slice(i));
+        if (err.reason !== 'not-directory' || !last) throw err;
+        const file = await openFileIn(dir, name, label);
+        await file.handle.close();
+        return file.real;
+      }
+      if (dir !== base) await dir.close();
+      dir = next;
+    }
+    return dir.real;
+  } finally {
+    if (dir !== base) await dir.close();
+  }
+}
+
+async function isLink(path: string): Promise<boolean> {
+  return lstat(path).then(
+    (st) => st.isSymbolicLink(),
+    () => false,
+  );
 }

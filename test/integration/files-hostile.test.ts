@@ -1,5 +1,5 @@
 // The hostile-path corpus over HTTP against every files route and /repo: raw, encoded and double-encoded URLs; only 4xx problems, nothing outside touched.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,8 @@ import { KEYS } from '../support/server.js';
 const ctx = useTestServer();
 let tree: HostileTree;
 let tenantDir: string;
+const neighbours: string[] = [];
+const neighbourIds: string[] = [];
 let before: { outside: Record<string, string>; etc: Record<string, string> };
 const SESSION = 'target';
 const FILES = `/api/v1/sessions/${SESSION}/files`;
@@ -29,6 +31,18 @@ beforeAll(async () => {
   // The workspace becomes the hostile tree; "outside" lives outside APPROVED_DIRECTORY altogether.
   tree = buildHostileTree(tenantDir, SESSION, ctx.t.dirs.root);
   expect(tree.base).toBe(workspace);
+  // Another session of this tenant and one of another tenant, each with a secret.
+  for (const [name, key] of [
+    ['neighbour', KEYS[0]],
+    ['elsewhere', KEYS[1]],
+  ] as const) {
+    const made = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name }, key });
+    expect(made.status).toBe(201);
+    const data = (await made.json()).data;
+    writeFileSync(join(data.workspace, 'secret.txt'), SECRET);
+    neighbours.push(data.workspace);
+    neighbourIds.push(data.id);
+  }
   before = { outside: snapshot(tree.outside), etc: snapshot(tree.fakeEtc) };
 });
 
@@ -99,6 +113,7 @@ function expectProblem(res: RawResponse, what: string, allowed: number[]) {
 function expectUntouched() {
   expect(snapshot(tree.outside)).toEqual(before.outside);
   expect(snapshot(tree.fakeEtc)).toEqual(before.etc);
+  for (const n of neighbours) expect(snapshot(n)).toEqual({ 'secret.txt': SECRET });
 }
 
 const REFUSED = [400, 404, 422];
@@ -131,7 +146,7 @@ async function probe(c: HostileCase) {
 
 describe('the hostile corpus against the files routes', () => {
   it('every case: refused with a 4xx problem (or, for literal names, kept inside), nothing outside read, written or deleted', async () => {
-    const corpus = hostileCorpus(tree);
+    const corpus = hostileCorpus(tree, neighbours);
     expect(corpus.length).toBeGreaterThanOrEqual(50);
     for (const c of corpus) await probe(c);
     // The fixture survived the deletes that were aimed through links.
@@ -203,8 +218,14 @@ describe('the hostile corpus against POST /sessions/{name}/repo', () => {
     const session = async () => JSON.parse((await raw('GET', `/api/v1/sessions/${SESSION}`)).body).data;
     const start = (await session()).working_dir;
     const tenant = tenantDir.slice(ctx.t.dirs.workspaces.length + 1);
-    const corpus = hostileCorpus(tree).filter((c) => c.expect === 'reject');
+    const corpus = hostileCorpus(tree, neighbours).filter((c) => c.expect === 'reject');
     const candidates = [
+      // The tenant folder, the root, and other sessions' workspaces (the working-directory rules).
+      tenant,
+      tenantDir,
+      '.',
+      ...neighbours,
+      ...neighbours.map((n) => join(n, '..')),
       ...corpus.map((c) => c.path),
       ...corpus.filter((c) => !c.path.startsWith('/')).map((c) => `${tenant}/${SESSION}/${c.path}`),
       ...corpus.filter((c) => !c.path.startsWith('/')).map((c) => `${tree.base}/${c.path}`),
@@ -229,6 +250,57 @@ describe('the hostile corpus against POST /sessions/{name}/repo', () => {
     });
     expect(ok.status).toBe(200);
     expect(JSON.parse(ok.body).data.working_dir).toBe(join(tree.base, 'sub', 'deeper'));
+    expectUntouched();
+  });
+});
+
+describe("other tenants' sessions", () => {
+  it('are 404 on every files route by name and by id, and nothing of theirs is served or changed', async () => {
+    const form = multipart({ path: 'planted.txt' }, { name: 'up.txt', content: 'planted' });
+    for (const session of ['elsewhere', ...neighbourIds]) {
+      const base = `/api/v1/sessions/${encode(session)}/files`;
+      for (const res of [
+        await raw('GET', `${base}/secret.txt`),
+        await raw('GET', base),
+        await raw('DELETE', `${base}/secret.txt`),
+        await raw('POST', base, { body: form.body, headers: { 'content-type': form.type } }),
+      ]) {
+        expect(res.status, `${session}: ${res.body.slice(0, 200)}`).toBe(404);
+        expect(res.body).not.toContain(SECRET);
+      }
+    }
+    expectUntouched();
+  });
+});
+
+describe('the hostile corpus against MCP list_files and read_file', () => {
+  it('every escape is an error with a 4xx problem; no secret comes back', async () => {
+    const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const client = new Client({ name: 'hostile', version: '1.0.0' });
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${ctx.t.url}/mcp`), {
+        requestInit: { headers: { 'x-api-key': KEYS[0] } },
+      }),
+    );
+    try {
+      for (const c of hostileCorpus(tree, neighbours).filter((x) => x.expect === 'reject')) {
+        for (const tool of ['read_file', 'list_files']) {
+          const what = `${tool} ${c.why}: ${JSON.stringify(c.path)}`;
+          // A refusal by the tool's input schema is a JSON-RPC error (thrown); a refused path is an error result.
+          const result = await client
+            .callTool({ name: tool, arguments: { name: SESSION, path: c.path } })
+            .catch((err: unknown) => ({ isError: true, content: [{ type: 'text', text: String(err) }] }));
+          expect(result.isError, what).toBe(true);
+          expect(JSON.stringify(result.content), what).not.toContain(SECRET);
+          const problem = (result as { structuredContent?: { problem?: { status: number } } }).structuredContent
+            ?.problem;
+          if (problem) expect(REFUSED, what).toContain(problem.status);
+        }
+      }
+    } finally {
+      await client.close();
+    }
     expectUntouched();
   });
 });

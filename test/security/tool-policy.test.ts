@@ -1,9 +1,11 @@
-// The workspace guard on real folders: relative and absolute paths, .., symlinks (dangling, looping, climbing), globs, other tools, hook answers.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// The workspace guard on real folders: paths read as Claude Code reads them (trim, ~, NFC, ..), symlinks (dangling, looping), globs, the anchored root, other tools, hook answers.
+import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expandBraces, kernelTarget, pathsOf, realTarget, WorkspaceGuard } from '../../src/engine/tool-policy.js';
+import { WorkspaceGuard } from '../../src/engine/tool-policy.js';
+import { expandBraces, pathsOf, readPath } from '../../src/engine/tool-paths.js';
+import { openAnchored } from '../../src/workspace/session-dirs.js';
 
 let root: string;
 let ws: string;
@@ -37,7 +39,7 @@ describe('file tools', () => {
     expect(await allowed('Read', { file_path: 'file.txt' })).toBe(true);
     expect(await allowed('Read', { file_path: join(ws, 'file.txt') })).toBe(true);
     expect(await allowed('Write', { file_path: 'new/dir/file.txt', content: 'x' })).toBe(true);
-    expect(await allowed('Edit', { file_path: './sub/../file.txt', old_string: 'a', new_string: 'b' })).toBe(true);
+    expect(await allowed('Edit', { file_path: './sub//deeper/./', old_string: 'a', new_string: 'b' })).toBe(true);
     expect(await allowed('Read', { file_path: 'link-sub/deeper' })).toBe(true);
     expect(await allowed('Read', { file_path: ws })).toBe(true);
   });
@@ -51,6 +53,11 @@ describe('file tools', () => {
     expect(await allowed('NotebookEdit', { notebook_path: '/tmp/x.ipynb', new_source: '' })).toBe(false);
     expect(await allowed('LS', { path: '/' })).toBe(false);
     expect(await allowed('Read', { file_path: 'file.txt\0/etc/passwd' })).toBe(false);
+  });
+
+  it('refuses every `..` (Claude Code normalises its own file paths before the hook; a raw one is not followed)', async () => {
+    expect(await allowed('Edit', { file_path: './sub/../file.txt', old_string: 'a', new_string: 'b' })).toBe(false);
+    expect(await allowed('Grep', { pattern: 'x', path: 'sub/..' })).toBe(false);
   });
 
   it('follows symlinks: to a folder, to a file, dangling, looping, and .. after a link', async () => {
@@ -76,12 +83,24 @@ describe('file tools', () => {
     expect(await allowed('Read', { file_path: join(root, 'other-session', 'x') })).toBe(false);
   });
 
+  it('leaves out an extra folder swapped for a link (to /): it does not widen what the session may use', async () => {
+    const tmp = join(root, 'tmp-swapped');
+    mkdirSync(tmp);
+    const g = new WorkspaceGuard({ workingDir: ws, extraRoots: [tmp] });
+    expect((await g.check('Read', { file_path: join(tmp, 'x') })).allow).toBe(true);
+    rmSync(tmp, { recursive: true });
+    symlinkSync('/', tmp);
+    expect((await g.check('Read', { file_path: join(tmp, 'etc', 'passwd') })).allow).toBe(false);
+    expect((await g.check('Read', { file_path: '/etc/passwd' })).allow).toBe(false);
+    expect((await g.check('Read', { file_path: 'file.txt' })).allow).toBe(true);
+  });
+
   it('says why, naming the tool, the field and the working directory', async () => {
     const d = await guard.check('Read', { file_path: 'link-secret' });
     expect(d.allow).toBe(false);
     if (d.allow) return;
     expect(d.reason).toContain('Read file_path "link-secret"');
-    expect(d.reason).toContain(join(outside, 'secret.txt'));
+    expect(d.reason).toContain("symbolic link 'link-secret'");
     expect(d.reason).toContain(ws);
   });
 });
@@ -132,15 +151,105 @@ describe('other tools', () => {
   });
 });
 
-describe('resolution helpers', () => {
-  it('realTarget appends the missing tail to the real existing part', async () => {
-    expect(await realTarget(join(ws, 'link-sub', 'new', 'x'))).toBe(join(ws, 'sub', 'new', 'x'));
-    expect(await realTarget(join(ws, 'dangling-out'))).toBe(join(outside, 'not-yet.txt'));
+describe('paths read as Claude Code reads them', () => {
+  const outsideFile = () => join(outside, 'secret.txt');
+
+  it('trims white space at both ends, as the CLI does, before judging', async () => {
+    for (const spelling of [` ${outsideFile()}`, `${outsideFile()} `, `\t${outsideFile()}`, `\n ${outsideFile()}`])
+      expect(await allowed('Read', { file_path: spelling }), JSON.stringify(spelling)).toBe(false);
+    expect(await allowed('Grep', { pattern: 'x', path: ` ${outside}` })).toBe(false);
+    expect(await allowed('Glob', { pattern: '*', path: `  ${outside}` })).toBe(false);
+    expect(await allowed('Glob', { pattern: ` ${outside}/*` })).toBe(false);
+    expect(await allowed('LS', { path: ' /' })).toBe(false);
+    expect(await allowed('NotebookEdit', { notebook_path: ` ${outside}/n.ipynb`, new_source: '' })).toBe(false);
+    expect(await allowed('Read', { file_path: ' file.txt ' })).toBe(true);
   });
 
-  it("kernelTarget climbs from a link's target", async () => {
-    expect(await kernelTarget(ws, 'link-etc/..')).toBe('/');
-    expect(await kernelTarget(ws, 'sub/./deeper/..')).toBe(join(ws, 'sub'));
+  it('expands `~` and `~/` to HOME, and refuses `~user`, shell variables and URLs', async () => {
+    expect(await allowed('Glob', { pattern: '*', path: '~' })).toBe(false);
+    expect(await allowed('Read', { file_path: ' ~/x' })).toBe(false);
+    for (const spelling of ['~root/.bashrc', '$HOME/x', '${HOME}/x', 'a/$(id)', `file://${outsideFile()}`, 'file:x'])
+      expect(await guard.check('Read', { file_path: spelling }), spelling).toMatchObject({
+        allow: false,
+        reason: expect.stringMatching(/~user|shell variable|URL/),
+      });
+    expect(await allowed('Glob', { pattern: '~/*' })).toBe(false);
+    expect(readPath('~', { cwd: ws })).toEqual({ refused: expect.stringContaining('no home') });
+  });
+
+  it('refuses /proc/self/cwd and /proc/self/root, odd spellings of the root and of outside paths', async () => {
+    for (const spelling of [
+      '/proc/self/cwd/file.txt',
+      '/proc/self/root/etc/passwd',
+      '/proc/1/root/etc/hostname',
+      '//etc/hostname',
+      '/./etc/hostname',
+      '/etc/.',
+      `${ws}-outside/x`,
+      `${ws}/../outside/secret.txt`,
+    ])
+      expect(await allowed('Read', { file_path: spelling }), spelling).toBe(false);
+  });
+
+  it('accepts odd spellings that stay inside: //, /./, a trailing /., look-alike dots and slashes (literal names)', async () => {
+    for (const spelling of [
+      `${ws}//sub`,
+      `${ws}/./sub/./deeper/.`,
+      'sub//deeper',
+      '\u2024\u2024/x',
+      '..\u2215outside',
+      '\uFF0E\uFF0E/x',
+    ])
+      expect(await allowed('Read', { file_path: spelling }), spelling).toBe(true);
+  });
+
+  it('judges both the NFC and the written form of a name', () => {
+    const reading = readPath('cafe\u0301', { cwd: ws });
+    expect(reading).toEqual({ paths: expect.arrayContaining([join(ws, 'caf\u00e9'), join(ws, 'cafe\u0301')]) });
+  });
+
+  it('refuses very long paths and NUL', async () => {
+    expect(await allowed('Read', { file_path: `sub/${'a'.repeat(300)}` })).toBe(false);
+    expect(await allowed('Write', { file_path: 'a/'.repeat(2100) + 'x', content: '' })).toBe(false);
+    expect(await allowed('Glob', { pattern: 'x\0/*' })).toBe(false);
+  });
+
+  it('checks glob characters in a path field at their fixed folders, and Grep globs relative to their path', async () => {
+    expect(await allowed('Grep', { pattern: 'x', path: `${outside}/*` })).toBe(false);
+    expect(await allowed('Grep', { pattern: 'x', path: 'sub/*' })).toBe(true);
+    expect(await allowed('Grep', { pattern: 'x', glob: `${outside}/*` })).toBe(false);
+    expect(await allowed('Grep', { pattern: 'x', glob: '../outside/*' })).toBe(false);
+    expect(await allowed('Grep', { pattern: 'x', path: 'sub', glob: '**/*.ts' })).toBe(true);
+  });
+});
+
+describe('the root reopened by anchor', () => {
+  it('denies every call once the working directory was swapped for a link or another folder', async () => {
+    const dir = join(root, 'anchored');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'a.txt'), 'a');
+    const made = await openAnchored(root, { path: dir, anchor: null }, 'the working directory');
+    await made.dir.close();
+    const anchored = new WorkspaceGuard({
+      workingDir: dir,
+      openRoot: async () => (await openAnchored(root, { path: dir, anchor: made.anchor }, 'the working directory')).dir,
+    });
+    expect((await anchored.check('Read', { file_path: 'a.txt' })).allow).toBe(true);
+    renameSync(dir, `${dir}-moved`);
+    symlinkSync('/', dir);
+    await expect(anchored.check('Read', { file_path: join(dir, 'etc', 'hostname') })).rejects.toThrow(
+      /no longer the folder made/,
+    );
+    rmSync(dir);
+    mkdirSync(dir);
+    await expect(anchored.check('Read', { file_path: 'a.txt' })).rejects.toThrow(/another folder now has the name/);
+    const hook = anchored.hooks().PreToolUse![0]!.hooks[0]!;
+    const answer = await hook(
+      { hook_event_name: 'PreToolUse', tool_name: 'Read', tool_input: { file_path: 'a.txt' }, cwd: dir } as never,
+      'toolu_9',
+      { signal: new AbortController().signal },
+    );
+    expect(answer).toMatchObject({ hookSpecificOutput: { permissionDecision: 'deny' } });
   });
 });
 

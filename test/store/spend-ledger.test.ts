@@ -114,7 +114,8 @@ describe('spend ledger on SQLite', () => {
     await store?.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  it('carries in what sessions spent on upgrade, keeps rows and totals together, outlives sessions', () => exercise(store));
+  it('carries in what sessions spent on upgrade, keeps rows and totals together, outlives sessions', () =>
+    exercise(store));
 });
 
 describe('spend ledger on PostgreSQL', () => {

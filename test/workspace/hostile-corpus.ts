@@ -1,6 +1,6 @@
 // The hostile-path corpus and the workspace it is aimed at: escapes by `..`, encodings, backslashes, bad UTF-8, look-alikes, symlinks.
 import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 
 /**
  * A hostile fixture: `base` is the workspace, `outside` a sibling folder with a secret, `fakeEtc` a stand-in for
@@ -84,8 +84,11 @@ export interface HostileCase {
 
 const bytes = (...b: number[]) => Buffer.from(b).toString('utf8');
 
-/** At least 50 paths a client might send to escape; `tree` fills in the absolute ones. */
-export function hostileCorpus(tree: HostileTree): HostileCase[] {
+/**
+ * At least 50 paths a client might send to escape; `tree` fills in the absolute ones. `neighbours` are other
+ * sessions' workspaces (absolute: the same tenant's and other tenants'), aimed at by name, absolutely and via /proc.
+ */
+export function hostileCorpus(tree: HostileTree, neighbours: readonly string[] = []): HostileCase[] {
   const { base, outside } = tree;
   const o = basename(outside);
   const r = (path: string, why: string): HostileCase => ({ path, why, expect: 'reject' });
@@ -172,6 +175,30 @@ export function hostileCorpus(tree: HostileTree): HostileCase[] {
     r('dangling', 'symlink to nothing'),
     r('loop1', 'symlink loop'),
     r('loop1/x', 'below a symlink loop'),
+    // the process's own view of the file system, and odd spellings of the base
+    r('/proc/self/root/etc/passwd', '/proc/self/root'),
+    r(`/proc/self/root${outside}/secret.txt`, '/proc/self/root to the outside folder'),
+    r('/proc/self/cwd/../../etc/passwd', '/proc/self/cwd then ..'),
+    r('/proc/self/cwd', "the server's own current folder"),
+    r('/proc/self/fd/0', 'a descriptor of the server'),
+    r(`/proc/${process.pid}/root/etc/passwd`, '/proc/<pid>/root'),
+    r(`${base}/..`, 'absolute base then ..'),
+    r(`//${base.slice(1)}/../${o}/secret.txt`, 'double-slash base then ..'),
+    c(`${base}/.`, 'absolute base with a trailing /.'),
+    c(`${base}//./sub/./nope/.`, 'absolute base with // and /./ to a missing name'),
+    c('nope/.', 'trailing /. on a missing name'),
+    c(`\u2024\u2024\u2215\u2024\u2024\u2215etc\u2215passwd`, 'look-alike dots and slashes in one name'),
+    c(`\uFF0E\uFF0E\uFF0F${o}\uFF0Fsecret.txt`, 'fullwidth dots and solidus in one name'),
+    // other sessions' workspaces, by name, absolutely and through /proc
+    ...neighbours.flatMap((n) => [
+      r(`../${basename(n)}/secret.txt`, "a sibling session's folder by name"),
+      r(`../../${basename(dirname(n))}/${basename(n)}/secret.txt`, "another tenant's session by tenant and name"),
+      r(`${n}/secret.txt`, "another session's workspace, absolute"),
+      r(`//${n.slice(1)}//secret.txt`, "another session's workspace with doubled slashes"),
+      r(`${n}/./secret.txt/.`, "another session's workspace with /./ and a trailing /."),
+      r(`/proc/self/root${n}/secret.txt`, "another session's workspace through /proc/self/root"),
+      r(`${base}/../${basename(n)}/secret.txt`, 'the base, then .. to a sibling session'),
+    ]),
     // names the OS can't hold
     r('a'.repeat(256), 'name over 255 bytes'),
     r(`sub/${'é'.repeat(128)}`, 'name over 255 bytes in UTF-8'),

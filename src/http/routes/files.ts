@@ -62,6 +62,14 @@ export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpP
       return new HttpProblem(403, detail, { slug: 'permission-denied', title: 'Permission denied' });
     case 'no-space':
       return new HttpProblem(507, detail, { slug: 'insufficient-storage', title: 'Insufficient storage' });
+    case 'moved':
+      return new HttpProblem(409, detail, { slug: 'workspace-moved', title: 'Workspace folder changed' });
+    case 'taken':
+      return new HttpProblem(422, detail, {
+        slug: 'invalid-path',
+        title: 'Invalid path',
+        extra: { errors: [{ ...source, message: err.message }] },
+      });
   }
 }
 
@@ -186,7 +194,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               }
               const file = part.file;
               try {
-                staged = await stageFile(row.workspace, guarded(file), {
+                staged = await stageFile(sessions.folders.workspaceOf(row), guarded(file), {
                   path,
                   name: part.filename,
                   overwrite: overwrite ?? true,
@@ -261,14 +269,14 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
             'Symlinks are listed as `symlink` and never followed; names starting with a dot are left out unless `include_hidden`.',
           params: FilesParams,
           querystring: ListFilesQuery,
-          response: { 200: ListEnvelope(FileEntrySchema), ...problemResponses(400, 401, 403, 404, 422) },
+          response: { 200: ListEnvelope(FileEntrySchema), ...problemResponses(400, 401, 403, 404, 409, 422) },
         },
       },
       async (request) => {
         const row = await sessions.get(request.tenant, request.params.name);
         const q = request.query;
         const p = pageOf(q);
-        const entries = await listFiles(row.workspace, q.path ?? '', {
+        const entries = await listFiles(sessions.folders.workspaceOf(row), q.path ?? '', {
           recursive: q.recursive ?? false,
           includeHidden: q.include_hidden ?? false,
           maxEntries: config.files.maxListEntries,
@@ -294,13 +302,13 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
               content: { 'application/octet-stream': { schema: BinaryBody } },
             },
             304: { description: 'Not modified (If-None-Match matched).', type: 'null' },
-            ...problemResponses(400, 401, 403, 404, 416, 422),
+            ...problemResponses(400, 401, 403, 404, 409, 416, 422),
           },
         },
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        const file = await openFile(row.workspace, request.params['*']).catch((err: unknown) =>
+        const file = await openFile(sessions.folders.workspaceOf(row), request.params['*']).catch((err: unknown) =>
           rethrow(err, { location: 'params', pointer: '/path' }),
         );
         return sendFile(request, reply, file);
@@ -325,9 +333,9 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
       },
       async (request, reply) => {
         const row = await sessions.get(request.tenant, request.params.name);
-        await removePath(row.workspace, request.params['*'], { recursive: request.query.recursive ?? false }).catch(
-          (err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }),
-        );
+        await removePath(sessions.folders.workspaceOf(row), request.params['*'], {
+          recursive: request.query.recursive ?? false,
+        }).catch((err: unknown) => rethrow(err, { location: 'params', pointer: '/path' }));
         return reply.code(204).send(null);
       },
     );

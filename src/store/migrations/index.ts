@@ -5,6 +5,7 @@ import { MigrationError } from '../errors.js';
 import { sessionsMessages } from './0001_sessions_messages.js';
 import { jobsWebhooksIdempotency } from './0002_jobs_webhooks_idempotency.js';
 import { apiKeysAudit } from './0003_api_keys_audit.js';
+import { workspaceAnchors } from './0004_workspace_anchors.js';
 import { spendLedger } from './0005_spend_ledger.js';
 
 /** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
@@ -13,6 +14,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0001_sessions_messages': sessionsMessages(dialect),
     '0002_jobs_webhooks_idempotency': jobsWebhooksIdempotency(dialect),
     '0003_api_keys_audit': apiKeysAudit(dialect),
+    '0004_workspace_anchors': workspaceAnchors(dialect),
     '0005_spend_ledger': spendLedger(dialect),
   };
 }
