@@ -2,12 +2,12 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tenantOf } from '../../src/security/api-keys.js';
 import { keyAccount, tenantAccount } from '../../src/store/index.js';
 import { useTestServer } from '../support/fixture.js';
+import { stdioMcpTransport } from '../support/mcp-stdio.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
@@ -135,20 +135,10 @@ describe('spend ledger', () => {
     expect((await chat('stdio-spent', 'two-calls please', secret)).status).toBe(200);
     const configDir = join(ctx.t.cli.dir, 'stdio-budget-claude');
     mkdirSync(configDir);
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
-      cwd: process.cwd(),
-      stderr: 'pipe',
-      env: {
-        ...ctx.t.cli.env,
-        API_KEYS: KEYS.join(','),
-        MCP_API_KEY: secret,
-        DATA_DIR: ctx.t.dirs.data,
-        APPROVED_DIRECTORY: ctx.t.dirs.workspaces,
-        CLAUDE_CONFIG_DIR: configDir,
-        LOG_LEVEL: 'warn',
-      },
+    const transport = stdioMcpTransport(ctx.t, {
+      MCP_API_KEY: secret,
+      CLAUDE_CONFIG_DIR: configDir,
+      LOG_LEVEL: 'warn',
     });
     const client = new Client({ name: 'stdio-budget', version: '1.0.0' });
     try {
@@ -202,13 +192,16 @@ describe('spend ledger', () => {
   });
 });
 
+/** Two turn slots, one per key; a waiting turn waits long enough for the test to end it. */
+const ONE_TURN_PER_KEY = {
+  MAX_CONCURRENT_TURNS: '2',
+  MAX_CONCURRENT_TURNS_PER_KEY: '1',
+  TURN_QUEUE_TIMEOUT_SECONDS: '120',
+};
+
 describe('fair shares', () => {
   it("starts another key's turn at once while one key floods turns and jobs past its share", async () => {
-    await ctx.t.restart({
-      MAX_CONCURRENT_TURNS: '2',
-      MAX_CONCURRENT_TURNS_PER_KEY: '1',
-      TURN_QUEUE_TIMEOUT_SECONDS: '120',
-    });
+    await ctx.t.restart(ONE_TURN_PER_KEY);
     const [a, b] = KEYS;
     for (const n of ['flood-1', 'flood-2', 'flood-3', 'flood-4']) await createSession(n, a);
     await createSession('steady', b);
@@ -234,11 +227,7 @@ describe('fair shares', () => {
 
   it("runs another key's job while one key's queued jobs wait at its share", async () => {
     // JOB_CONCURRENCY follows MAX_CONCURRENT_TURNS (2): without per-key shares A's jobs would fill the worker.
-    await ctx.t.restart({
-      MAX_CONCURRENT_TURNS: '2',
-      MAX_CONCURRENT_TURNS_PER_KEY: '1',
-      TURN_QUEUE_TIMEOUT_SECONDS: '120',
-    });
+    await ctx.t.restart(ONE_TURN_PER_KEY);
     const [a, b] = KEYS;
     const jobOf = async (session: string, message: string, key: string) => {
       await createSession(session, key);
