@@ -207,8 +207,12 @@ export class SessionService {
         onStart: (t) => this.recordStart(row.id, t),
         onEnd: async (t) => {
           const cost = (t.result ?? t.partial)?.cost_usd ?? 0;
-          await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
-          await this.recordEnd(row.id, t, caller.actor);
+          try {
+            await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
+          } finally {
+            // History is written even when the ledger could not be (the failure is logged by the engine).
+            await this.recordEnd(row.id, t, caller.actor);
+          }
         },
       });
     } catch (err) {
