@@ -239,3 +239,47 @@ export async function readStream(res: Response, t0: number): Promise<StreamRun> 
   if (firstTextMs === undefined) throw new Error('stream ended without a text event');
   return { firstTextMs, endMs, sawResult };
 }
+
+// ---------- the compatible endpoints ----------
+
+export interface ChatMessage {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+/** The peer way for a stateless client: the whole history flattened into one prompt for a fresh `claude -p`. */
+export function flattenHistory(messages: ChatMessage[]): string {
+  return messages.map((m) => `${m.role === 'user' ? 'User' : 'Assistant'}: ${m.content}`).join('\n\n');
+}
+
+/** Reads an OpenAI-format stream (`data:` chunks, `data: [DONE]`) to its end, timing the first content delta from `t0`. */
+export async function readCompletionStream(res: Response, t0: number): Promise<{ firstTextMs: number; text: string }> {
+  if (res.status !== 200 || !res.body) throw new Error(`completion stream answered ${res.status}: ${await res.text()}`);
+  const decoder = new TextDecoder();
+  let buf = '';
+  let text = '';
+  let firstTextMs: number | undefined;
+  let done = false;
+  for await (const chunk of res.body) {
+    const now = performance.now();
+    buf += decoder.decode(chunk as Uint8Array, { stream: true });
+    for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+      const data = /^data: (.*)$/m.exec(buf.slice(0, i))?.[1];
+      buf = buf.slice(i + 2);
+      if (data === undefined) continue;
+      if (data === '[DONE]') {
+        done = true;
+        continue;
+      }
+      const parsed = JSON.parse(data);
+      if (parsed.error) throw new Error(`completion stream failed: ${data}`);
+      const delta = parsed.choices?.[0]?.delta?.content;
+      if (delta) {
+        text += delta;
+        firstTextMs ??= now - t0;
+      }
+    }
+  }
+  if (!done || firstTextMs === undefined) throw new Error('completion stream ended without text or [DONE]');
+  return { firstTextMs, text };
+}

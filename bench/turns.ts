@@ -3,6 +3,7 @@
 //
 //   BENCH_QUICK=1   few repetitions and 40 instead of 200 earlier turns (a smoke run, not figures to quote)
 //   BENCH_JSON=path also write every sample as JSON
+//   BENCH_CASES=e,f run only these cases (letters as in the table: a b c d e f; c′ runs with a)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -14,19 +15,24 @@ import {
   cliPeakRss,
   coldArgs,
   cwdOf,
+  flattenHistory,
   killChildren,
   peer,
   PEER_SANDBOX,
   quiet,
+  readCompletionStream,
   readStream,
   resumeArgs,
   runCli,
   summarize,
+  type ChatMessage,
   type Summary,
 } from './lib.js';
 import { claimedFirstTurn, coldQueryFirstTurn, startSpare } from './prewarm.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
+const CASES = process.env.BENCH_CASES?.split(',').map((c) => c.trim());
+const want = (letter: string) => CASES === undefined || CASES.includes(letter);
 /** Whether the service runs Bash in its sandbox here (bubblewrap and socat installed); read from its health at start. */
 let sandboxOn = false;
 const N_COLD = QUICK ? 3 : 20;
@@ -135,6 +141,22 @@ async function chatStream(name: string, message: string, t0: number) {
   return readStream(res, t0);
 }
 
+/** POST /v1/chat/completions; returns the answer text and the session it ran on. */
+async function completion(messages: ChatMessage[], stream = false) {
+  return t!.request('/v1/chat/completions', {
+    method: 'POST',
+    json: { model: 'sonnet', messages, ...(stream && { stream: true }) },
+  });
+}
+
+async function completionText(messages: ChatMessage[]): Promise<{ text: string; session: string }> {
+  const res = await completion(messages);
+  const body = (await res.json()) as any;
+  const text = body?.choices?.[0]?.message?.content;
+  if (res.status !== 200 || text !== ANSWER.join('')) throw new Error(`unexpected completion: ${JSON.stringify(body)}`);
+  return { text, session: body.x_claude_code.session };
+}
+
 async function build(name: string, turns: number): Promise<void> {
   for (let i = 0; i < turns; i++) await chat(name, `history turn ${i + 1}`);
 }
@@ -198,7 +220,7 @@ try {
   log('warmed up');
 
   // (b) First turn on a new session: POST /sessions + first POST /chat, against a cold `claude -p`.
-  {
+  if (want('b')) {
     const list = section('(b) First turn on a new session (request → full answer)');
     const apiRow = row(list, 'API: POST /sessions + POST /chat');
     const bareRow = row(list, 'bare CLI `claude -p` cold (spawn → result)');
@@ -229,7 +251,7 @@ try {
   }
 
   // (c) Time to the first streamed text delta on a new session's first turn.
-  {
+  if (want('c')) {
     const list = section('(c) First streamed text delta, new session (request → first text)');
     const apiRow = row(list, 'API: POST /chat/stream → first `event: text`');
     const bareRow = row(list, 'bare CLI cold, --include-partial-messages (spawn → first text_delta)');
@@ -298,67 +320,138 @@ try {
     return { apiRow, bareRow, twin };
   };
 
-  await createSession('live-short');
-  await createSession('twin-short');
-  await build('live-short', SHORT);
-  await build('twin-short', SHORT);
-  log(`built two conversations of ${SHORT} turns`);
-  const short = await followUp(SHORT, 'live-short', 'twin-short');
-  log('(a) short done');
+  /** The short-history rows, which the long-history case compares with. */
+  let shortRows: { apiRow: Row; bareRow: Row } | undefined;
+  if (want('a')) {
+    await createSession('live-short');
+    await createSession('twin-short');
+    await build('live-short', SHORT);
+    await build('twin-short', SHORT);
+    log(`built two conversations of ${SHORT} turns`);
+    const short = await followUp(SHORT, 'live-short', 'twin-short');
+    shortRows = short;
+    log('(a) short done');
 
-  // (c') First streamed text delta on a follow-up turn (the same two conversations, now longer).
-  {
-    const list = section('(c\u2032) First streamed text delta, follow-up turn (request → first text)');
-    const apiRow = row(list, 'API: POST /chat/stream on the live session');
-    const bareRow = row(list, 'bare CLI --resume, --include-partial-messages (spawn → first text_delta)');
-    apiRow.against = { baseline: bareRow, info: 'info' };
+    // (c') First streamed text delta on a follow-up turn (the same two conversations, now longer).
+    {
+      const list = section('(c\u2032) First streamed text delta, follow-up turn (request → first text)');
+      const apiRow = row(list, 'API: POST /chat/stream on the live session');
+      const bareRow = row(list, 'bare CLI --resume, --include-partial-messages (spawn → first text_delta)');
+      apiRow.against = { baseline: bareRow, info: 'info' };
+      const apiMarks: string[] = [];
+      const bareMarks: string[] = [];
+      await alternate(
+        N_STREAM_FOLLOW,
+        async (i) => {
+          apiMarks.push(`cf-api-${i}`);
+          const t0 = performance.now();
+          const run = await chatStream('live-short', `[bench:cf-api-${i}] more?`, t0);
+          apiRow.samples.push(run.firstTextMs);
+        },
+        async (i) => {
+          bareMarks.push(`cf-bare-${i}`);
+          const run = await runCli(resumeArgs(`[bench:cf-bare-${i}] more?`, short.twin.claude_session_id, true), {
+            env,
+            cwd: short.twin.working_dir,
+          });
+          bareRow.samples.push(run.firstTextMs ?? Number.NaN);
+        },
+      );
+      historyOf(apiRow, apiMarks);
+      historyOf(bareRow, bareMarks);
+      log("(c') done");
+    }
+    await deleteSession('live-short');
+  }
+
+  // (e) A stateless OpenAI client's follow-up: the whole history re-sent to /v1/chat/completions lands on the live
+  // session; the peer way flattens the same history into one prompt for a fresh `claude -p`.
+  if (want('e')) {
+    const list = section(`(e) Stateless client follow-up, ${SHORT} earlier turns (request → full answer)`);
+    const apiRow = row(list, 'API: POST /v1/chat/completions, whole history re-sent');
+    const bareRow = row(list, 'bare CLI `claude -p "<flattened history>"` (spawn → result)');
+    apiRow.against = { baseline: bareRow, target: 0.2 };
+    const history: ChatMessage[] = [];
+    let session = '';
+    for (let i = 0; i < SHORT; i++) {
+      history.push({ role: 'user', content: `compat history turn ${i + 1}` });
+      const answer = await completionText(history);
+      history.push({ role: 'assistant', content: answer.text });
+      if (session && answer.session !== session) throw new Error('the re-sent history started a new session');
+      session = answer.session;
+    }
     const apiMarks: string[] = [];
-    const bareMarks: string[] = [];
     await alternate(
-      N_STREAM_FOLLOW,
+      N_FOLLOW,
       async (i) => {
-        apiMarks.push(`cf-api-${i}`);
+        apiMarks.push(`e-api-${i}`);
+        const asked: ChatMessage[] = [...history, { role: 'user', content: `[bench:e-api-${i}] and then?` }];
         const t0 = performance.now();
-        const run = await chatStream('live-short', `[bench:cf-api-${i}] more?`, t0);
-        apiRow.samples.push(run.firstTextMs);
+        const answer = await completionText(asked);
+        apiRow.samples.push(performance.now() - t0);
+        if (answer.session !== session) throw new Error('a follow-up did not land on the live session');
+        history.push(asked.at(-1)!, { role: 'assistant', content: answer.text });
       },
       async (i) => {
-        bareMarks.push(`cf-bare-${i}`);
-        const run = await runCli(resumeArgs(`[bench:cf-bare-${i}] more?`, short.twin.claude_session_id, true), {
-          env,
-          cwd: short.twin.working_dir,
-        });
-        bareRow.samples.push(run.firstTextMs ?? Number.NaN);
+        const prompt = flattenHistory([...history, { role: 'user', content: `[bench:e-bare-${i}] and then?` }]);
+        const run = await runCli(coldArgs(prompt), { env, cwd: freshDir() });
+        bareRow.samples.push(run.resultMs);
       },
     );
     historyOf(apiRow, apiMarks);
-    historyOf(bareRow, bareMarks);
-    log("(c') done");
+    await deleteSession(session);
+    await quiet(configDir);
+    log('(e) follow-up done');
   }
-  await deleteSession('live-short');
 
-  await createSession('live-long');
-  await createSession('twin-long');
-  await Promise.all([build('live-long', LONG), build('twin-long', LONG)]);
-  log(`built two conversations of ${LONG} turns`);
-  const long = await followUp(LONG, 'live-long', 'twin-long');
-  await deleteSession('live-long');
-  {
-    const list = section('(a) History growth of the API follow-up turn');
-    const g = row(list, `API median at ${LONG} vs at ${SHORT} earlier turns`);
-    g.samples = long.apiRow.samples;
-    g.against = { baseline: short.apiRow, target: 1.5 };
-    const s = row(list, `bare CLI median at ${LONG} vs at ${SHORT} earlier turns`);
-    s.samples = long.bareRow.samples;
-    s.against = { baseline: short.bareRow, info: 'info' };
+  // (f) First text of a streamed completion for a new conversation, against the bare CLI's first text delta.
+  if (want('f')) {
+    const list = section('(f) First streamed text, /v1/chat/completions, new conversation (request → first text)');
+    const apiRow = row(list, 'API: POST /v1/chat/completions stream → first content delta');
+    const bareRow = row(list, 'bare CLI cold, --include-partial-messages (spawn → first text_delta)');
+    apiRow.against = { baseline: bareRow, target: 1.1 };
+    await alternate(
+      N_COLD,
+      async (i) => {
+        const t0 = performance.now();
+        const res = await completion([{ role: 'user', content: `[bench:f-api-${i}] hello` }], true);
+        const run = await readCompletionStream(res, t0);
+        apiRow.samples.push(run.firstTextMs);
+        await deleteSession(res.headers.get('x-session-name')!);
+        await quiet(configDir);
+      },
+      async (i) => {
+        const run = await runCli(coldArgs(`[bench:f-bare-${i}] hello`, true), { env, cwd: freshDir() });
+        bareRow.samples.push(run.firstTextMs ?? Number.NaN);
+      },
+    );
+    log('(f) done');
   }
-  log('(a) long done');
+
+  if (want('a')) {
+    await createSession('live-long');
+    await createSession('twin-long');
+    await Promise.all([build('live-long', LONG), build('twin-long', LONG)]);
+    log(`built two conversations of ${LONG} turns`);
+    const long = await followUp(LONG, 'live-long', 'twin-long');
+    await deleteSession('live-long');
+    {
+      const list = section('(a) History growth of the API follow-up turn');
+      const g = row(list, `API median at ${LONG} vs at ${SHORT} earlier turns`);
+      g.samples = long.apiRow.samples;
+      g.against = { baseline: shortRows!.apiRow, target: 1.5 };
+      const s = row(list, `bare CLI median at ${LONG} vs at ${SHORT} earlier turns`);
+      s.samples = long.bareRow.samples;
+      s.against = { baseline: shortRows!.bareRow, info: 'info' };
+    }
+    log('(a) long done');
+  }
 
   // (d) Prototype: a spare process started ahead of time (SDK prewarm), claimed by the new session. Its SDK runs have no
   // Bash sandbox, so neither has the bare CLI they are compared with.
   const withSandbox = peer.settings;
   peer.settings = [];
-  {
+  if (want('d')) {
     const list = section(
       '(d) Prototype, not in the engine: first turn on a prewarmed spare (SDK, no HTTP, no Bash sandbox on either side)',
     );
@@ -395,8 +488,8 @@ try {
       spareText.samples.push(run.firstTextMs);
     }
     log('(d) done');
-    peer.settings = withSandbox;
   }
+  peer.settings = withSandbox;
 
   memory.service_process = process.resourceUsage().maxRSS / 1024;
 } finally {

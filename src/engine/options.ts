@@ -15,6 +15,8 @@ export interface SessionOptions {
   permission_mode?: PermissionMode;
   /** The most one turn may spend, USD (at most CLAUDE_MAX_COST_PER_REQUEST). */
   max_budget_usd?: number;
+  /** The most output tokens of each model call of a turn (CLAUDE_CODE_MAX_OUTPUT_TOKENS); the CLI's default when unset. */
+  max_output_tokens?: number;
 }
 
 export interface EffectiveOptions {
@@ -27,6 +29,8 @@ export interface EffectiveOptions {
   permissionMode: PermissionMode;
   /** The turn's cost limit (SDK maxBudgetUsd), USD; undefined = none. */
   maxBudgetUsd: number | undefined;
+  /** Output tokens per model call; undefined = the CLI's default. */
+  maxOutputTokens: number | undefined;
 }
 
 export interface OptionProblem {
@@ -97,6 +101,7 @@ export function resolveOptions(cfg: ClaudeConfig, layers: ReadonlyArray<SessionO
     disallowedTools: [...disallowed],
     permissionMode: pick('permission_mode') ?? cfg.permissionMode,
     maxBudgetUsd: pick('max_budget_usd') ?? cfg.maxCostPerRequest,
+    maxOutputTokens: pick('max_output_tokens'),
   };
 }
 
@@ -111,6 +116,7 @@ export function optionsKey(opts: EffectiveOptions, cwd: string): string {
     opts.allowedTools,
     opts.disallowedTools,
     opts.permissionMode,
+    opts.maxOutputTokens,
   ]);
 }
 
@@ -134,7 +140,10 @@ export function toSdkOptions(
   const removed = host.refuseShell ? [...new Set([...opts.disallowedTools, ...SHELL_TOOLS])] : opts.disallowedTools;
   const sdk: Options = {
     cwd: host.cwd,
-    env: host.env,
+    env:
+      opts.maxOutputTokens === undefined
+        ? host.env
+        : { ...host.env, CLAUDE_CODE_MAX_OUTPUT_TOKENS: String(opts.maxOutputTokens) },
     maxTurns: opts.maxTurns,
     tools: offered,
     allowedTools: offered,

@@ -31,6 +31,7 @@ import probeRoutes from './routes/probes.js';
 import sessionsRoutes from './routes/sessions.js';
 import templateRoutes from './routes/templates.js';
 import mcpRoutes from '../mcp/http.js';
+import compatRoutes, { COMPAT_PREFIX } from './compat/index.js';
 import tokenRoutes from './routes/tokens.js';
 import usageRoutes from './routes/usage.js';
 import { securityDepsOf } from './security-deps.js';
@@ -120,6 +121,8 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     },
     { prefix: API_PREFIX },
   );
+  // The OpenAI- and Anthropic-compatible endpoints at /v1, behind the same auth, limits and audit.
+  await app.register(compatRoutes, { prefix: COMPAT_PREFIX, deps, security });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.
   if (deps.config.mcp.enabled) await mcpRoutes(app, deps);
 

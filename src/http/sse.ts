@@ -35,8 +35,21 @@ export function formatEvent(e: NumberedEvent): string {
   return `id: ${e.id}\nevent: ${e.event.type}\ndata: ${JSON.stringify(e.event)}\n\n`;
 }
 
-/** Takes over the response and streams the turn until it ends or the client leaves. */
-export async function streamTurn(reply: FastifyReply, turn: EventStream, opts: StreamOptions): Promise<void> {
+/** A taken-over response writing SSE frames: back-pressure, heartbeats, and a signal for a client that left. */
+export interface FrameStream {
+  /** Aborts when the client goes away before the end. */
+  readonly gone: AbortSignal;
+  write(chunk: string): Promise<void>;
+  /** Stops the heartbeats and ends the response (unless the client already left). */
+  end(): void;
+}
+
+/** Takes the response over from Fastify and opens an event stream with these extra headers. */
+export function openFrameStream(
+  reply: FastifyReply,
+  headers: Record<string, string>,
+  heartbeatMs: number,
+): FrameStream {
   hijackWithHeaders(reply);
   const res = reply.raw;
   res.writeHead(200, {
@@ -44,8 +57,7 @@ export async function streamTurn(reply: FastifyReply, turn: EventStream, opts: S
     'cache-control': 'no-cache, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
-    ...(turn.id !== undefined && { 'x-turn-id': turn.id }),
-    ...opts.headers,
+    ...headers,
   });
   const gone = new AbortController();
   const onClose = () => {
@@ -53,30 +65,38 @@ export async function streamTurn(reply: FastifyReply, turn: EventStream, opts: S
   };
   res.on('close', onClose);
   const write = async (chunk: string) => {
-    if (gone.signal.aborted) return;
-    if (!res.write(chunk)) {
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          res.off('drain', done);
-          gone.signal.removeEventListener('abort', done);
-          resolve();
-        };
-        res.on('drain', done);
-        gone.signal.addEventListener('abort', done, { once: true });
-      });
-    }
+    if (gone.signal.aborted || res.write(chunk)) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        res.off('drain', done);
+        gone.signal.removeEventListener('abort', done);
+        resolve();
+      };
+      res.on('drain', done);
+      gone.signal.addEventListener('abort', done, { once: true });
+    });
   };
-  const heartbeat = setInterval(() => void write(': ping\n\n'), opts.heartbeatMs);
+  const heartbeat = setInterval(() => void write(': ping\n\n'), heartbeatMs);
+  return {
+    gone: gone.signal,
+    write,
+    end() {
+      clearInterval(heartbeat);
+      res.off('close', onClose);
+      if (!gone.signal.aborted) res.end();
+    },
+  };
+}
+
+/** Takes over the response and streams the turn until it ends or the client leaves. */
+export async function streamTurn(reply: FastifyReply, turn: EventStream, opts: StreamOptions): Promise<void> {
+  const headers = { ...(turn.id !== undefined && { 'x-turn-id': turn.id }), ...opts.headers };
+  const out = openFrameStream(reply, headers, opts.heartbeatMs);
   try {
-    await write(': stream open\n\n');
-    for await (const e of turn.events(opts.afterId, gone.signal)) await write(formatEvent(e));
+    await out.write(': stream open\n\n');
+    for await (const e of turn.events(opts.afterId, out.gone)) await out.write(formatEvent(e));
   } finally {
-    clearInterval(heartbeat);
-    res.off('close', onClose);
-    if (gone.signal.aborted) {
-      if (!turn.finished) opts.onClientGone?.();
-    } else {
-      res.end();
-    }
+    out.end();
+    if (out.gone.aborted && !turn.finished) opts.onClientGone?.();
   }
 }

@@ -53,6 +53,7 @@ const OPTION_KEYS = [
   'disallowed_tools',
   'permission_mode',
   'max_budget_usd',
+  'max_output_tokens',
 ] as const;
 
 export function pickOptions(input: SessionOptions): SessionOptions {

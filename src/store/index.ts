@@ -4,6 +4,7 @@ import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js'
 import { ReadCache } from './read-cache.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
 import { AuditRepo } from './audit-repo.js';
+import { ConversationsRepo } from './conversations-repo.js';
 import { IdempotencyRepo } from './idempotency-repo.js';
 import { JobsRepo } from './jobs-repo.js';
 import { MessagesRepo } from './messages-repo.js';
@@ -29,6 +30,8 @@ export interface Store {
   usage: UsageRepo;
   /** The append-only spend ledger and its running totals per tenant and key. */
   spend: SpendRepo;
+  /** Heads of the conversations the compatible endpoints answered. */
+  conversations: ConversationsRepo;
   /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
   migrate(): Promise<string[]>;
   /** True when the database answers a trivial query. */
@@ -64,6 +67,7 @@ export async function createStore(databaseUrl: string, options: StoreOptions = {
     audit: new AuditRepo(db),
     usage: new UsageRepo(db, target.dialect),
     spend: new SpendRepo(db),
+    conversations: new ConversationsRepo(db),
     migrate: () => runMigrations(db, target.dialect),
     async ping() {
       try {
@@ -94,4 +98,5 @@ export { AuditRepo, type AuditFilter } from './audit-repo.js';
 export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type UsageSums } from './usage-repo.js';
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
 export { SpendRepo, keyAccount, tenantAccount, type SpendEntry } from './spend-repo.js';
+export { ConversationsRepo, type ConversationScope } from './conversations-repo.js';
 export type * from './schema.js';

@@ -193,7 +193,21 @@ export interface SpendTotalsTable {
   updated_at: string;
 }
 
+/** The head of a conversation a compatible endpoint answered: the session it continues on (src/sessions/conversations.ts). */
+export interface CompatConversationsTable {
+  session_id: string;
+  tenant: string;
+  /** The API key's id; '' in open mode. */
+  key_id: string;
+  /** The client's end user (OpenAI `user`, Anthropic `metadata.user_id`); '' when none. */
+  end_user: string;
+  /** Chained SHA-256 (hex) of the messages up to and including the session's last answer. */
+  digest: string;
+  updated_at: string;
+}
+
 export interface Database {
+  compat_conversations: CompatConversationsTable;
   jobs: JobsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -263,3 +277,4 @@ export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'cre
 };
 
 export type SpendRow = Selectable<SpendLedgerTable>;
+export type ConversationHeadRow = Selectable<CompatConversationsTable>;

@@ -119,6 +119,13 @@ function isProblem(body: any, status: number): boolean {
   );
 }
 
+/** The compatible endpoints (/v1/…) answer errors in their API's own shape: OpenAI's, or Anthropic's for /v1/messages. */
+function isWireError(path: string, body: any): boolean {
+  if (path.startsWith('/v1/messages'))
+    return body?.type === 'error' && typeof body.error?.type === 'string' && typeof body.error.message === 'string';
+  return typeof body?.error?.message === 'string' && typeof body.error.type === 'string' && 'code' in body.error;
+}
+
 describe('OpenAPI fuzz', () => {
   it('never answers 5xx, always a problem document for errors, and rejected requests change nothing', async () => {
     const ops = await operations();
@@ -161,9 +168,11 @@ describe('OpenAPI fuzz', () => {
             `${op.method} ${url} → ${res.statusCode} ${JSON.stringify(res.headers)}`,
           ).toBeTruthy();
           if (res.statusCode >= 400) {
-            expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+            const compat = op.path.startsWith('/v1/');
+            expect(res.headers['content-type']).toMatch(compat ? /^application\/json/ : /^application\/problem\+json/);
             const body = res.json();
-            expect(isProblem(body, res.statusCode), JSON.stringify(body)).toBe(true);
+            const wellFormed = compat ? isWireError(op.path, body) : isProblem(body, res.statusCode);
+            expect(wellFormed, JSON.stringify(body)).toBe(true);
             expect(await fingerprint(), `${op.method} ${url} was rejected but changed the database`).toBe(before);
           }
         }),

@@ -65,6 +65,10 @@ export default fp<OpenApiOptions>(
           { name: 'Usage', description: 'Cost, tokens and turns; token counts.' },
           { name: 'Templates', description: 'Agent templates (YAML profiles) sessions can be created from.' },
           { name: 'MCP', description: 'The Model Context Protocol server (Streamable HTTP) over the same sessions.' },
+          {
+            name: 'Compatible APIs',
+            description: 'OpenAI Chat Completions and Anthropic Messages on live sessions (docs/compat.md).',
+          },
         ],
       },
       // Public routes need no key: say so in the document.

@@ -42,7 +42,7 @@ function resultView(r: TurnResult) {
 }
 
 /** Interrupts the turn if its client goes away before the reply is sent (CHAT_DISCONNECT=interrupt). */
-function watchClient(reply: FastifyReply, turn: Turn, interrupt: boolean): () => void {
+export function watchClient(reply: FastifyReply, turn: Turn, interrupt: boolean): () => void {
   const onClose = () => {
     if (interrupt && !reply.raw.writableFinished && !turn.finished) turn.interrupt('client');
   };

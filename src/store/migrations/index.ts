@@ -7,6 +7,7 @@ import { jobsWebhooksIdempotency } from './0002_jobs_webhooks_idempotency.js';
 import { apiKeysAudit } from './0003_api_keys_audit.js';
 import { workspaceAnchors } from './0004_workspace_anchors.js';
 import { spendLedger } from './0005_spend_ledger.js';
+import { compatConversations } from './0007_compat_conversations.js';
 
 /** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
 export function buildMigrations(dialect: DialectName): Record<string, Migration> {
@@ -16,6 +17,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0003_api_keys_audit': apiKeysAudit(dialect),
     '0004_workspace_anchors': workspaceAnchors(dialect),
     '0005_spend_ledger': spendLedger(dialect),
+    '0007_compat_conversations': compatConversations(dialect),
   };
 }
 
