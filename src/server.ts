@@ -13,6 +13,7 @@ import { createMetrics, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-policy.js';
 import { SessionService } from './sessions/service.js';
+import { ApprovalService } from './approvals/service.js';
 import { createStore, type Store } from './store/index.js';
 import { TemplateRegistry } from './templates/registry.js';
 import { VERSION } from './version.js';
@@ -125,7 +126,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     throw err;
   });
   warnings.push(...turnSecurity.warnings());
-  const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity);
+  const approvals = new ApprovalService(config, store, log);
+  const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
+  const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
+  if (expired.length > 0)
+    log.warn(
+      `${expired.length} approval(s) or question(s) were pending when the server last stopped; marked them expired`,
+    );
   const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
   if (closed > 0)
     log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
@@ -140,6 +147,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     config,
     store,
     sessions,
+    approvals,
     log,
     version: VERSION,
     observer: {
@@ -163,6 +171,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       tokens: security.tokens,
       redis: security.redis,
       jobs: jobs.service,
+      approvals,
     },
     { loggerInstance: log },
   );

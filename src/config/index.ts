@@ -2,6 +2,7 @@
 import { resolve } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { SETTINGS, type SettingSpec, PERMISSION_MODES, EFFORT_LEVELS } from './settings.js';
+import { checkRules, type PermissionRules } from '../approvals/rules.js';
 
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
 export type EffortLevel = (typeof EFFORT_LEVELS)[number];
@@ -74,6 +75,12 @@ export interface Config {
     maxCostPerUser?: number;
     moderation: { enabled: boolean; rulesPath?: string };
   };
+  approvals: {
+    /** PERMISSION_RULES: the operator's rules, the first of the levels (template, key, session, request add to them). */
+    rules: PermissionRules;
+    /** APPROVAL_TIMEOUT_SECONDS, ms. */
+    timeoutMs: number;
+  };
   /** The files API: MAX_UPLOAD_MB in bytes, MAX_LIST_ENTRIES. */
   files: { maxUploadBytes: number; maxListEntries: number };
   templates: {
@@ -111,6 +118,28 @@ export interface Config {
   idempotencyTtlMs: number;
   /** The names of environment variables whose values must never reach a CLI process. */
   secretNames: string[];
+}
+
+/** PERMISSION_RULES parsed and checked: a JSON object of `allow`/`ask`/`deny` lists of valid rules. */
+function operatorRules(text: string | undefined): PermissionRules {
+  if (text === undefined || text.trim() === '') return {};
+  const bad = (why: string) => new ConfigError(`Invalid environment variable PERMISSION_RULES: ${why}`);
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw bad('not valid JSON (expected {"allow": [...], "ask": [...], "deny": [...]})');
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw bad('expected a JSON object');
+  const rules: PermissionRules = {};
+  for (const [key, list] of Object.entries(value)) {
+    if (key !== 'allow' && key !== 'ask' && key !== 'deny') throw bad(`unknown key ${JSON.stringify(key)}`);
+    if (!Array.isArray(list) || list.some((r) => typeof r !== 'string')) throw bad(`${key} must be a list of strings`);
+    rules[key] = list as string[];
+  }
+  const problem = checkRules(rules)[0];
+  if (problem) throw bad(`${problem.outcome}[${problem.index}]: ${problem.message}`);
+  return rules;
 }
 
 /** A bad setting: the message is one line naming the variable. */
@@ -344,6 +373,7 @@ export function loadConfig(env: Raw = process.env): Config {
         rulesPath: str('MODERATION_RULES_PATH') ? resolve(str('MODERATION_RULES_PATH')!) : undefined,
       },
     },
+    approvals: { rules: operatorRules(str('PERMISSION_RULES')), timeoutMs: num('APPROVAL_TIMEOUT_SECONDS') * 1000 },
     files: { maxUploadBytes: Math.round(num('MAX_UPLOAD_MB') * 1024 * 1024), maxListEntries: num('MAX_LIST_ENTRIES') },
     templates: {
       path: str('TEMPLATES_PATH') ? resolve(str('TEMPLATES_PATH')!) : undefined,

@@ -324,6 +324,21 @@ export const SETTINGS: readonly SettingSpec[] = [
     description:
       'A YAML rules file that replaces the shipped rules; changes are picked up without a restart (an invalid file is refused and the previous rules stay).',
   },
+  // Approvals and permission rules (docs/approvals.md)
+  {
+    name: 'PERMISSION_RULES',
+    kind: { type: 'string' },
+    defaultText: 'none',
+    description:
+      'The operator\'s permission rules, as JSON: `{"allow": [...], "ask": [...], "deny": [...]}` in Claude Code\'s rule syntax (`Bash(npm test:*)`, `Write(src/**)`, `WebFetch(domain:example.com)`). They apply to every session; templates, keys, sessions and requests can only add to them. `ask` pauses a tool call for a person\'s answer over the API.',
+  },
+  {
+    name: 'APPROVAL_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 1, max: 86400 },
+    default: '300',
+    description:
+      'How long an approval or a question waits for a person; then the tool call is denied (the model is told nobody answered). This wait does not count against CLAUDE_TIMEOUT_SECONDS.',
+  },
   // Templates and MCP
   {
     name: 'TEMPLATES_PATH',

@@ -119,6 +119,11 @@ export class Engine {
     return this.pool.has(sessionId);
   }
 
+  /** The session's turn that has started and not ended (the one its process is working on). */
+  runningTurn(sessionId: string): Turn | undefined {
+    return this.turns.get(sessionId)?.find((t) => t.state === 'running');
+  }
+
   /** The session's turn that is running or waiting, newest first. */
   currentTurn(sessionId: string): Turn | undefined {
     return this.turns.get(sessionId)?.findLast((t) => !t.finished);
@@ -180,12 +185,28 @@ export class Engine {
     let leaveQueue: (() => void) | undefined;
     let releaseSlot: (() => void) | undefined;
     const abort = new AbortController();
-    void turn.done.catch(() => abort.abort());
+    void turn.done.then(
+      () => abort.abort(),
+      () => abort.abort(),
+    );
     try {
       leaveQueue = await queue.enter();
       if (turn.finished) return;
-      releaseSlot = await this.slots.acquire(abort.signal, req.owner);
+      releaseSlot = await this.slots.acquire(abort.signal, { owner: req.owner });
       if (turn.finished) return;
+      // A turn waiting for a person gives its slot back, and takes one again (waiting as long as it takes) to go on.
+      turn.onWaiting(async (waiting) => {
+        if (waiting) {
+          releaseSlot?.();
+          releaseSlot = undefined;
+        } else if (!turn.finished) {
+          const release = await this.slots
+            .acquire(abort.signal, { patient: true, owner: req.owner })
+            .catch(() => undefined);
+          if (turn.finished) release?.();
+          else releaseSlot = release;
+        }
+      });
       const launch = await req.prepare();
       if (turn.finished) return;
       const runner = await this.pool.obtain(req.sessionId, launch, req.owner);

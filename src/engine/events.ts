@@ -31,11 +31,52 @@ export interface TurnResult {
   denials?: Array<{ tool: string; input: unknown; reason: string }>;
 }
 
+/** A tool call paused for a person's yes or no (its outcome under the permission rules is `ask`). */
+export interface ApprovalEvent {
+  type: 'approval';
+  id: string;
+  session: string;
+  turn_id: string;
+  tool: string;
+  input: unknown;
+  tool_use_id: string | null;
+  /** The ask rule that paused it. */
+  rule: string | null;
+  /** When it is denied if nobody answers (ISO-8601). */
+  deadline: string;
+}
+
+/** Claude Code's AskUserQuestion, waiting for a person's choice. */
+export interface QuestionEvent {
+  type: 'question';
+  id: string;
+  session: string;
+  turn_id: string;
+  tool_use_id: string | null;
+  questions: Array<{
+    question: string;
+    header: string;
+    multi_select: boolean;
+    options: Array<{ label: string; description: string }>;
+  }>;
+  deadline: string;
+}
+
+/** The events that wait for a person: a turn that emits one is paused until it is answered or expires. */
+export const PERSON_EVENTS = ['approval', 'question'] as const;
+export type PersonEvent = ApprovalEvent | QuestionEvent;
+
+export function isPersonEvent(event: TurnEvent): event is PersonEvent {
+  return (PERSON_EVENTS as readonly string[]).includes(event.type);
+}
+
 export type TurnEvent =
   | { type: 'session'; session_id: string; model: string; tools: string[]; cwd: string; permission_mode: string }
   | { type: 'text'; text: string }
   | { type: 'tool_use'; id: string; name: string; input: unknown }
   | { type: 'tool_result'; id: string; is_error: boolean; output: string }
+  | ApprovalEvent
+  | QuestionEvent
   | ({ type: 'result' } & TurnResult)
   | { type: 'error'; problem: ProblemDoc };
 

@@ -1,5 +1,12 @@
 // Claude Code options of a turn: layers merged (request > session > template > environment), checked, and turned into SDK options.
-import type { Options, SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
+import type {
+  CanUseTool,
+  HookCallbackMatcher,
+  HookEvent,
+  Options,
+  SandboxSettings,
+  SettingSource,
+} from '@anthropic-ai/claude-agent-sdk';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS } from './shell-tools.js';
 import type { WorkspaceGuard } from './tool-policy.js';
@@ -134,6 +141,11 @@ export function toSdkOptions(
     refuseShell?: boolean;
     /** Which settings files Claude Code reads (undefined: all, the CLI's default). */
     settingSources?: SettingSource[];
+    /** The permission gate (rules, approvals, questions): its hook runs beside the guard's. */
+    gate?: {
+      hooks(): Partial<Record<HookEvent, HookCallbackMatcher[]>>;
+      canUseTool: CanUseTool;
+    };
   },
 ): Options {
   const offered = host.refuseShell ? opts.allowedTools.filter((t) => !SHELL_TOOLS.has(t)) : opts.allowedTools;
@@ -162,7 +174,16 @@ export function toSdkOptions(
   if (opts.effort) sdk.effort = opts.effort;
   if (host.cliPath) sdk.pathToClaudeCodeExecutable = host.cliPath;
   if (opts.maxBudgetUsd !== undefined) sdk.maxBudgetUsd = opts.maxBudgetUsd;
-  if (host.guard) sdk.hooks = host.guard.hooks();
+  const hooks = [host.guard?.hooks(), host.gate?.hooks()].filter((h) => h !== undefined);
+  if (hooks.length > 0) {
+    const merged: Partial<Record<HookEvent, HookCallbackMatcher[]>> = {};
+    for (const h of hooks)
+      for (const [event, matchers] of Object.entries(h) as Array<[HookEvent, HookCallbackMatcher[]]>)
+        (merged[event] ??= []).push(...matchers);
+    sdk.hooks = merged;
+  }
+  // AskUserQuestion exists in a session only when a callback can answer it: then it becomes a question to a person.
+  if (host.gate && offered.includes('AskUserQuestion')) sdk.canUseTool = host.gate.canUseTool;
   if (host.sandbox) sdk.sandbox = host.sandbox;
   if (host.settingSources) sdk.settingSources = host.settingSources;
   return sdk;

@@ -126,13 +126,14 @@ export class SessionRunner {
     };
     this.sendSessionEvent();
     turn.interruptHandler = (reason) => this.interrupt(reason);
-    const timer = setTimeout(() => turn.interrupt('timeout'), timeoutMs);
+    // Time spent waiting for a person (approvals, questions) does not count against the turn's limit.
+    const stopClock = turn.startClock(timeoutMs, () => turn.interrupt('timeout'));
     try {
       this.input.push(turn.message);
       if (turn.interruptRequested) this.interrupt(turn.interruptRequested);
       await turn.done.catch(() => undefined);
     } finally {
-      clearTimeout(timer);
+      stopClock();
       if (this.killTimer) clearTimeout(this.killTimer);
       this.killTimer = undefined;
       this.active = undefined;

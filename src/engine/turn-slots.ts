@@ -36,9 +36,11 @@ export class TurnSlots {
   /**
    * Resolves with a release function once a slot is free and the owner holds fewer than its share; waiters are
    * served first come first served among those under their share, so one owner's backlog never holds up another's
-   * turn. Rejects with 503-kind `overloaded` (with Retry-After) after the wait limit.
+   * turn. Rejects with 503-kind `overloaded` (with Retry-After) after the wait limit (`patient`: no limit, for a
+   * turn that already ran and goes on after waiting for a person).
    */
-  acquire(signal?: AbortSignal, owner = ''): Promise<() => void> {
+  acquire(signal?: AbortSignal, opts: { patient?: boolean; owner?: string } = {}): Promise<() => void> {
+    const owner = opts.owner ?? '';
     if (signal?.aborted)
       return Promise.reject(new EngineError('interrupted', 'The turn was cancelled while waiting for a slot.'));
     // Every waiter under its share is granted as soon as a slot frees, so none is passed over here.
@@ -67,7 +69,7 @@ export class TurnSlots {
         if (waiter.timer) clearTimeout(waiter.timer);
         signal?.removeEventListener('abort', onAbort);
       };
-      waiter.timer = setTimeout(() => giveUp(this.timeout(owner)), this.waitLimitMs);
+      if (!opts.patient) waiter.timer = setTimeout(() => giveUp(this.timeout(owner)), this.waitLimitMs);
       signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
     });

@@ -25,6 +25,11 @@ export class Turn {
   interruptRequested: 'client' | 'timeout' | undefined;
 
   private readonly log: NumberedEvent[] = [];
+  /** How many questions to a person are open; while any is, the turn's clock stands still. */
+  private waits = 0;
+  private readonly waitListeners = new Set<(waiting: boolean) => Promise<void> | void>();
+  private clock:
+    { remainingMs: number; since: number; timer: NodeJS.Timeout | undefined; onExpire: () => void } | undefined;
   private readonly wakers = new Set<() => void>();
   private nextId = 0;
   private markStarted!: () => void;
@@ -98,6 +103,80 @@ export class Turn {
     this.error = error;
     this.end();
     this.settle.reject(error);
+  }
+
+  /** True while the turn waits for a person (an approval or a question is open). */
+  get waiting(): boolean {
+    return this.waits > 0;
+  }
+
+  /**
+   * Called with `true` when the turn starts waiting for a person and with `false` when it goes on (the turn resumes
+   * only after every listener settled: e.g. after it got its turn slot back). Returns an unsubscribe function.
+   */
+  onWaiting(fn: (waiting: boolean) => Promise<void> | void): () => void {
+    this.waitListeners.add(fn);
+    return () => this.waitListeners.delete(fn);
+  }
+
+  /**
+   * Waits for a person's answer: the clock stops and listeners hear of it until `answer` settles. `announce` runs once
+   * the turn counts as waiting (so whoever it tells sees it so).
+   */
+  async awaitPerson<T>(answer: Promise<T>, announce?: () => Promise<void>): Promise<T> {
+    if (this.waits++ === 0) {
+      this.pauseClock();
+      await this.tell(true);
+    }
+    try {
+      await announce?.();
+      return await answer;
+    } finally {
+      if (--this.waits === 0) {
+        await this.tell(false);
+        this.resumeClock();
+      }
+    }
+  }
+
+  /**
+   * Runs `onExpire` after `ms` of the turn's own time: time spent waiting for a person does not count.
+   * Returns the function that stops the clock.
+   */
+  startClock(ms: number, onExpire: () => void): () => void {
+    this.clock = { remainingMs: ms, since: Date.now(), timer: undefined, onExpire };
+    if (!this.waiting) this.resumeClock();
+    return () => {
+      if (this.clock?.timer) clearTimeout(this.clock.timer);
+      this.clock = undefined;
+    };
+  }
+
+  private pauseClock(): void {
+    const c = this.clock;
+    if (!c?.timer) return;
+    clearTimeout(c.timer);
+    c.timer = undefined;
+    c.remainingMs = Math.max(0, c.remainingMs - (Date.now() - c.since));
+  }
+
+  private resumeClock(): void {
+    const c = this.clock;
+    if (!c || c.timer) return;
+    c.since = Date.now();
+    c.timer = setTimeout(c.onExpire, c.remainingMs);
+  }
+
+  private async tell(waiting: boolean): Promise<void> {
+    await Promise.all(
+      [...this.waitListeners].map(async (fn) => {
+        try {
+          await fn(waiting);
+        } catch {
+          // a listener's failure never keeps the turn from going on
+        }
+      }),
+    );
   }
 
   /** Ask the runner to stop this turn; a queued turn fails at once. */

@@ -20,6 +20,7 @@ import requestTimeoutsPlugin, { timeoutOptions } from './plugins/request-timeout
 import securityHeadersPlugin from './plugins/security-headers.js';
 import { listItemSerializers } from './plugins/serializers.js';
 import { partAwareValidators } from './plugins/validators.js';
+import approvalRoutes from './routes/approvals.js';
 import auditRoutes from './routes/audit.js';
 import chatRoutes from './routes/chat.js';
 import filesRoutes from './routes/files.js';
@@ -113,6 +114,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
       await historyRoutes(api, deps);
       await filesRoutes(api, deps);
       await jobRoutes(api, deps);
+      await approvalRoutes(api, deps);
       await templateRoutes(api, deps);
       await keyRoutes(api, security);
       await auditRoutes(api, security);

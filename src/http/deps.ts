@@ -1,5 +1,6 @@
 // What the HTTP layer is given: configuration and the services behind the routes (never the CLI or SQL directly).
 import 'fastify';
+import type { ApprovalService } from '../approvals/service.js';
 import type { Config } from '../config/index.js';
 import type { CliInfo } from '../engine/cli-info.js';
 import type { Engine } from '../engine/engine.js';
@@ -35,6 +36,8 @@ export interface AppDeps {
   tokens?: TokenCounter;
   /** Shared rate-limit counters (REDIS_URL). */
   redis?: Redis;
+  /** Approvals, questions and permission rules (absent in tests of the HTTP shell: their routes answer 503). */
+  approvals?: ApprovalService;
   /** Async jobs (absent in tests of the HTTP shell: the job routes then answer 503). */
   jobs?: JobService;
 }

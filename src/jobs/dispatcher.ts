@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import type { Config } from '../config/index.js';
-import type { JobRow, Store } from '../store/index.js';
+import type { JobRow, JsonObject, Store } from '../store/index.js';
 import type { DeliveryAttempt, DeliveryRow } from '../store/webhook-deliveries-repo.js';
 import { retryDelayMs } from './backoff.js';
 import { timeOrderedId } from './ids.js';
@@ -72,10 +72,10 @@ export class WebhookDispatcher {
   }
 
   /** Stores the event for the job's own webhook_url and WEBHOOK_URL (each once), then delivers it. */
-  async enqueue(type: JobEventType, job: JobRow): Promise<void> {
+  async enqueue(type: JobEventType, job: JobRow, extra?: JsonObject): Promise<void> {
     const targets = [...new Set([job.webhook_url, this.settings.url].filter((u): u is string => !!u))];
     if (targets.length === 0) return;
-    const payload = webhookPayload(type, job);
+    const payload = webhookPayload(type, job, new Date(), extra);
     for (const url of targets) {
       await this.store.deliveries.insert({
         id: `msg_${timeOrderedId().replace(/-/g, '')}`,

@@ -1,6 +1,7 @@
 // Builds the jobs layer (signing secret, webhook dispatcher, job worker, job service) and starts and stops it with the server.
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
+import type { ApprovalService } from '../approvals/service.js';
 import type { SessionService } from '../sessions/service.js';
 import type { Store } from '../store/index.js';
 import { dispatcherSettings, WebhookDispatcher } from './dispatcher.js';
@@ -33,6 +34,8 @@ export interface JobsDeps {
   config: Config;
   store: Store;
   sessions: SessionService;
+  /** Pauses of job turns become webhooks, and a waiting job frees its place. */
+  approvals?: ApprovalService;
   log: Logger;
   version: string;
   /** DNS for webhook targets (tests); the system resolver by default. */
@@ -44,6 +47,7 @@ export async function createJobs({
   config,
   store,
   sessions,
+  approvals,
   log,
   version,
   resolver,
@@ -58,6 +62,7 @@ export async function createJobs({
     { ...config.jobs, perKey: config.engine.maxConcurrentTurnsPerKey },
     log,
     observer,
+    approvals,
   );
   const service = new JobService(config, store, sessions, worker, resolver, observer);
   return {

@@ -24,6 +24,16 @@ export function restartProblem(retryOnRestart: boolean): ProblemDoc {
   };
 }
 
+export function approvalExpiredProblem(): ProblemDoc {
+  return {
+    type: problemType('approval-expired'),
+    title: 'Approval expired with a server restart',
+    status: 503,
+    detail:
+      'The server stopped while this job waited for a person (an approval or a question); that request expired and the turn was recorded as interrupted. The job is not re-run: send the session another message to go on from its transcript.',
+  };
+}
+
 export function internalProblem(): ProblemDoc {
   return {
     type: problemType('internal-error'),

@@ -2,6 +2,7 @@
 import type { Config } from '../config/index.js';
 import { checkOptions } from '../engine/options.js';
 import type { EventStream } from '../http/sse.js';
+import { assertRules } from '../approvals/service.js';
 import { ProblemError } from '../problems.js';
 import { pickOptions, type ChatCaller, type ChatInput, type SessionService } from '../sessions/service.js';
 import type { JobRow, JobStatus, Store } from '../store/index.js';
@@ -46,6 +47,7 @@ export class JobService {
   async create(tenant: string, name: string, input: JobInput, caller: ChatCaller = {}): Promise<JobView> {
     const session = await this.sessions.get(tenant, name);
     const options = pickOptions(input);
+    assertRules(input.permission_rules);
     const problems = checkOptions(this.config.claude, options);
     if (problems.length > 0) {
       throw new ProblemError(422, 'validation-failed', 'Validation failed', problems.map((p) => p.message).join('; '), {
@@ -64,7 +66,8 @@ export class JobService {
       session_id: session.id,
       session_name: session.name,
       message: input.message,
-      options: options as Record<string, unknown>,
+      // The job's own permission rules travel with its options to the turn (request level).
+      options: { ...options, ...(input.permission_rules && { permission_rules: input.permission_rules }) },
       webhook_url: input.webhook_url ?? null,
       metadata: input.metadata,
     });
@@ -98,7 +101,12 @@ export class JobService {
       throw this.alreadyEnded(before);
     const after = await this.worker.cancel(id);
     if (!after) throw this.notFound(id);
-    if (after.status !== 'cancelled' && after.status !== 'queued' && after.status !== 'running')
+    if (
+      after.status !== 'cancelled' &&
+      after.status !== 'queued' &&
+      after.status !== 'running' &&
+      after.status !== 'waiting'
+    )
       throw this.alreadyEnded(after);
     return this.view(after);
   }

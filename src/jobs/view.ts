@@ -2,7 +2,17 @@
 import type { ProblemDoc } from '../problems.js';
 import type { DeliveryRow, JobRow, JsonObject } from '../store/index.js';
 
-export type JobEventType = 'job.started' | 'job.succeeded' | 'job.failed' | 'job.cancelled';
+import { PERSON_EVENTS, type PersonEvent } from '../engine/events.js';
+
+/** Webhook events of a job: its states, and each event of its turn that waits for a person (`approval.requested` …). */
+export const PERSON_WEBHOOK_EVENTS = PERSON_EVENTS.map((e) => `${e}.requested` as const);
+export type JobEventType =
+  'job.started' | 'job.succeeded' | 'job.failed' | 'job.cancelled' | (typeof PERSON_WEBHOOK_EVENTS)[number];
+
+/** The webhook event that announces a pause of a job's turn. */
+export function personWebhookEvent(event: PersonEvent): JobEventType {
+  return `${event.type}.requested`;
+}
 
 /** The stored turn result as a sync chat returns it. */
 export function jobResultView(result: Record<string, unknown> | null) {
@@ -72,6 +82,6 @@ export function jobView(row: JobRow, deliveries: DeliveryRow[]) {
 }
 
 /** The body of a webhook message (Standard Webhooks shape: type, timestamp, data). */
-export function webhookPayload(type: JobEventType, row: JobRow, at = new Date()): string {
-  return JSON.stringify({ type, timestamp: at.toISOString(), data: jobData(row) });
+export function webhookPayload(type: JobEventType, row: JobRow, at = new Date(), extra: JsonObject = {}): string {
+  return JSON.stringify({ type, timestamp: at.toISOString(), data: { ...jobData(row), ...extra } });
 }

@@ -6,11 +6,12 @@ import type { NumberedEvent, TurnResult } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatCaller, ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
-import type { JobOutcome, JobRow, Store } from '../store/index.js';
+import type { JobOutcome, JobRow, JsonObject, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './index.js';
-import { cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
-import type { JobEventType } from './view.js';
+import type { ApprovalService } from '../approvals/service.js';
+import { approvalExpiredProblem, cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
+import { personWebhookEvent, type JobEventType } from './view.js';
 import { Pump } from './pump.js';
 
 /** Longest wait between looks at the queue (a delayed job's run_after, or work added by another process). */
@@ -66,8 +67,28 @@ export class JobWorker {
     private readonly settings: WorkerSettings,
     private readonly log: Logger,
     private readonly observer: JobsObserver = {},
+    approvals?: ApprovalService,
   ) {
     this.changes.setMaxListeners(0);
+    if (approvals) {
+      approvals.jobOfTurn = (turnId) => this.handleOfTurn(turnId)?.job.id;
+      approvals.onPause(async (_row, event) => {
+        const handle = this.handleOfTurn(event.turn_id);
+        if (handle) await this.announce(personWebhookEvent(event), handle.job, { [event.type]: { ...event } });
+      });
+    }
+  }
+
+  private handleOfTurn(turnId: string): Handle | undefined {
+    for (const h of this.handles.values()) if (h.turn?.id === turnId) return h;
+    return undefined;
+  }
+
+  /** Jobs that count against JOB_CONCURRENCY: a job waiting for a person does not. */
+  private get active(): number {
+    let n = 0;
+    for (const h of this.handles.values()) if (!h.turn?.waiting) n++;
+    return n;
   }
 
   /** Settles jobs a dead process left running (re-queue once, or fail), then starts taking queued jobs. */
@@ -157,20 +178,21 @@ export class JobWorker {
 
   /** Launches the queued jobs there is room for, one per session. */
   private async launchRunnable(): Promise<void> {
-    if (this.stopping || this.handles.size >= this.settings.concurrency) return;
+    if (this.stopping || this.active >= this.settings.concurrency) return;
     // A key at its share waits here rather than take the worker's room from other keys' jobs.
     const perKey = this.settings.perKey ?? Infinity;
     const held = new Map<string, number>();
-    for (const h of this.handles.values()) held.set(keyOf(h.job), (held.get(keyOf(h.job)) ?? 0) + 1);
+    for (const h of this.handles.values())
+      if (!h.turn?.waiting) held.set(keyOf(h.job), (held.get(keyOf(h.job)) ?? 0) + 1);
     const fullKeys = [...held].filter(([, n]) => n >= perKey).map(([k]) => k);
     const candidates = await this.store.jobs.runnable(
-      this.settings.concurrency - this.handles.size,
+      this.settings.concurrency - this.active,
       [...this.busySessions],
       undefined,
       fullKeys,
     );
     for (const job of candidates) {
-      if (this.stopping || this.handles.size >= this.settings.concurrency) break;
+      if (this.stopping || this.active >= this.settings.concurrency) break;
       if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
       if ((held.get(keyOf(job)) ?? 0) >= perKey) continue;
       held.set(keyOf(job), (held.get(keyOf(job)) ?? 0) + 1);
@@ -227,6 +249,14 @@ export class JobWorker {
       handle.job = running;
       this.observer.jobState?.('running');
       this.changed(job.id);
+      // Waiting for a person: `waiting`, and the job no longer counts against JOB_CONCURRENCY meanwhile.
+      turn.onWaiting(async (waiting) => {
+        const row = await this.store.jobs.setWaiting(job.id, waiting);
+        if (!row) return;
+        handle.job = row;
+        this.changed(job.id);
+        if (waiting) this.notify();
+      });
       await this.announce('job.started', running);
     } else if (await this.store.jobs.findById(job.id)) {
       // No longer queued: cancelled in the instant between being picked and starting (or taken by another process).
@@ -317,9 +347,9 @@ export class JobWorker {
     await this.announce(event, row);
   }
 
-  private async announce(event: JobEventType, row: JobRow): Promise<void> {
+  private async announce(event: JobEventType, row: JobRow, extra?: JsonObject): Promise<void> {
     try {
-      await this.dispatcher.enqueue(event, row);
+      await this.dispatcher.enqueue(event, row, extra);
     } catch (err) {
       this.log.error({ err, job: row.id, event }, 'could not store the webhook delivery');
     }
@@ -328,6 +358,24 @@ export class JobWorker {
   /** Jobs left `running` by a process that stopped: re-queued once (JOB_RETRY_ON_RESTART), else failed. */
   private async recover(): Promise<void> {
     for (const job of await this.store.jobs.running()) {
+      if (job.status === 'waiting') {
+        // Its approval or question expired with the restart; re-running would ask again for nothing: it fails.
+        const problem = approvalExpiredProblem();
+        const row = await this.store.jobs.finish(
+          job.id,
+          { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) },
+          ['waiting'],
+        );
+        this.log.warn(
+          { job: job.id, session: job.session_name },
+          'job was waiting for a person when the server stopped: failed',
+        );
+        if (row) {
+          this.observer.jobState?.('failed');
+          await this.announce('job.failed', row);
+        }
+        continue;
+      }
       if (this.settings.retryOnRestart && job.restarts < 1) {
         await this.store.jobs.requeueAfterRestart(job.id);
         this.observer.jobState?.('queued');

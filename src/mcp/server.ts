@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Config } from '../config/index.js';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../config/settings.js';
 import { EngineError } from '../engine/errors.js';
+import { isPersonEvent } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { pageOf, paginationOf } from '../http/envelope.js';
 import { workspaceProblem } from '../http/routes/files.js';
@@ -88,6 +89,8 @@ export function createMcpServer(
   const server = new McpServer(
     { name: 'claude-code-api', version: ctx.version },
     {
+      // Logging notifications carry the approvals and questions a chat turn waits for.
+      capabilities: { logging: {} },
       instructions:
         'Named Claude Code sessions, each with its own workspace folder. create_session (optionally from a template), then chat with it; list_files / read_file show what it wrote.',
     },
@@ -351,14 +354,12 @@ function registerResources(
     'template',
     new ResourceTemplate(`${RESOURCE_ROOT}templates/{name}`, {
       list: async () => ({
-        resources: templates
-          .list()
-          .map((t) => ({
-            uri: `${RESOURCE_ROOT}templates/${t.name}`,
-            name: t.name,
-            description: t.profile.description,
-            mimeType: 'application/json',
-          })),
+        resources: templates.list().map((t) => ({
+          uri: `${RESOURCE_ROOT}templates/${t.name}`,
+          name: t.name,
+          description: t.profile.description,
+          mimeType: 'application/json',
+        })),
       }),
     }),
     { title: 'Template', description: 'One agent template.', mimeType: 'application/json' },
@@ -420,6 +421,18 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
   extra.signal.addEventListener('abort', onAbort, { once: true });
   const token = extra._meta?.progressToken;
   let timer: NodeJS.Timeout | undefined;
+  // An approval or question of the turn reaches the client as a notification, whether or not it asked for progress.
+  void (async () => {
+    for await (const { event } of turn.events(0, stopped.signal)) {
+      if (!isPersonEvent(event)) continue;
+      await extra
+        .sendNotification({
+          method: 'notifications/message',
+          params: { level: 'warning', logger: 'claude-code-api', data: event },
+        })
+        .catch(() => undefined);
+    }
+  })().catch(() => undefined);
   if (token !== undefined) {
     let progress = 0;
     const report = (message: string) =>
@@ -435,6 +448,7 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
         if (event.type === 'text') report(event.text);
         else if (event.type === 'tool_use') report(`tool_use ${event.name}`);
         else if (event.type === 'tool_result') report(`tool_result${event.is_error ? ' (error)' : ''}`);
+        else if (isPersonEvent(event)) report(`${event.type} ${event.id} waits for a person (until ${event.deadline})`);
       }
     })().catch(() => undefined);
   }

@@ -1,11 +1,15 @@
 // The session rules: create/list/delete/repo, and chat turns tied to the engine and recorded in history and totals.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { PermissionGate } from '../approvals/gate.js';
+import type { PermissionRules } from '../approvals/rules.js';
+import { assertRules, type ApprovalService } from '../approvals/service.js';
 import type { Config } from '../config/index.js';
 import type { Engine } from '../engine/engine.js';
 import type { TurnResult } from '../engine/events.js';
 import { checkOptions, optionsKey, resolveOptions, toSdkOptions, type SessionOptions } from '../engine/options.js';
 import type { RunnerLaunch } from '../engine/runner.js';
+import type { WorkspaceGuard } from '../engine/tool-policy.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError, problemType } from '../problems.js';
 import { refusedTemplateOption, templateOptions } from '../templates/policy.js';
@@ -22,10 +26,14 @@ export interface CreateSessionInput extends SessionOptions {
   working_dir?: string;
   /** A template's name: its options sit between the environment and the session's own (explicit > template > environment). */
   template?: string;
+  /** The session's own permission rules (they add to the operator's, the template's and the key's). */
+  permission_rules?: PermissionRules;
 }
 
 export interface ChatInput extends SessionOptions {
   message: string;
+  /** Rules for this turn only (they add to every other level's). */
+  permission_rules?: PermissionRules;
 }
 
 /** Who asks for a turn, beyond its tenant: the key (its spend, budget and fair share), and who the audit rows of its tool calls name. */
@@ -77,6 +85,8 @@ export class SessionService {
     private readonly templates?: TemplateLookup,
     /** Moderation, budgets, the workspace guard and the Bash sandbox (the server always sets it). */
     readonly security?: TurnSecurity,
+    /** Permission rules, approvals and questions (the server always sets it). */
+    readonly approvals?: ApprovalService,
   ) {
     this.folders = new SessionFolders(config.approvedDirectory, store.sessions);
   }
@@ -91,6 +101,7 @@ export class SessionService {
     this.assertOptions(options);
     this.moderate(options.system_prompt, '/system_prompt');
     if (input.template !== undefined) this.templateLayer(input.template, [options], 422);
+    assertRules(input.permission_rules);
     const workingDir =
       input.working_dir === undefined ? undefined : await this.folders.resolveWorkingDir(tenant, input.working_dir);
     if ((await this.store.sessions.countByOwner(tenant)) >= this.config.maxSessionsPerUser) {
@@ -105,7 +116,7 @@ export class SessionService {
     const workspace = await this.folders.create(tenant, input.name);
     const cwd = workingDir ?? workspace;
     try {
-      return await this.store.sessions.create({
+      const row = await this.store.sessions.create({
         id: randomUUID(),
         owner: tenant,
         name: input.name,
@@ -121,6 +132,8 @@ export class SessionService {
         template: input.template ?? null,
         last_active_at: null,
       });
+      if (input.permission_rules) await this.approvals?.replaceRules(tenant, row.id, input.permission_rules, null);
+      return row;
     } catch (err) {
       if (err instanceof DuplicateError) throw this.duplicate(input.name);
       throw err;
@@ -189,6 +202,7 @@ export class SessionService {
     const row = await this.get(tenant, name);
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
+    assertRules(input.permission_rules);
     this.moderate(input.message, '/message');
     this.moderate(input.system_prompt, '/system_prompt');
     const effective = this.effectiveOptions(row, overrides);
@@ -222,6 +236,7 @@ export class SessionService {
     }
     // A turn that never started (cancelled, no slot, shutdown) frees its hold without a ledger row.
     void turn.settled.finally(() => reservation?.release());
+    this.approvals?.setRequestRules(turn, input.permission_rules);
     return { turn, recorded: turn.settled };
   }
 
@@ -255,12 +270,14 @@ export class SessionService {
     const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () =>
       this.folders.openWorkingDir(anchored),
     );
+    const gate = this.approvals && this.gateFor(row, workingDir, this.approvals, policy?.guard);
     return {
       options: toSdkOptions(effective, {
         cwd: workingDir,
         cliPath: this.config.claude.cliPath,
         env: policy?.env ?? this.cliEnv,
         ...policy,
+        gate,
       }),
       guard: policy?.guard,
       optionsKey: optionsKey(effective, workingDir),
@@ -275,6 +292,27 @@ export class SessionService {
     const session = row.options as SessionOptions;
     const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
     return resolveOptions(this.config.claude, [template, session, overrides]);
+  }
+
+  /** The permission gate of a session's process: rules of every level, approvals and questions for its turns. */
+  private gateFor(
+    row: SessionRow,
+    workingDir: string,
+    approvals: ApprovalService,
+    guard: WorkspaceGuard | undefined,
+  ): PermissionGate {
+    const template = row.template === null ? undefined : this.templates?.get(row.template);
+    return new PermissionGate(approvals, {
+      tenant: row.owner,
+      sessionId: row.id,
+      sessionName: row.name,
+      cwd: workingDir,
+      home: this.cliEnv.HOME,
+      templateRules: template?.profile.permission_rules,
+      currentTurn: () => this.engine.runningTurn(row.id),
+      precheck: guard && ((tool, input, cwd) => guard.check(tool, input, cwd)),
+      timeoutSeconds: this.config.approvals.timeoutMs / 1000,
+    });
   }
 
   /**

@@ -3,6 +3,7 @@ import { Kysely, sql } from 'kysely';
 import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js';
 import { ReadCache } from './read-cache.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
+import { ApprovalsRepo } from './approvals-repo.js';
 import { AuditRepo } from './audit-repo.js';
 import { ConversationsRepo } from './conversations-repo.js';
 import { IdempotencyRepo } from './idempotency-repo.js';
@@ -27,6 +28,8 @@ export interface Store {
   idempotency: IdempotencyRepo;
   apiKeys: ApiKeysRepo;
   audit: AuditRepo;
+  /** Approvals and questions waiting for a person, and the permission rules of keys and sessions. */
+  approvals: ApprovalsRepo;
   usage: UsageRepo;
   /** The append-only spend ledger and its running totals per tenant and key. */
   spend: SpendRepo;
@@ -65,6 +68,7 @@ export async function createStore(databaseUrl: string, options: StoreOptions = {
     idempotency: new IdempotencyRepo(db),
     apiKeys: new ApiKeysRepo(db),
     audit: new AuditRepo(db),
+    approvals: new ApprovalsRepo(db),
     usage: new UsageRepo(db, target.dialect),
     spend: new SpendRepo(db),
     conversations: new ConversationsRepo(db),
@@ -95,6 +99,7 @@ export {
 export { IdempotencyRepo, type IdempotencyRow, type StoredResponse } from './idempotency-repo.js';
 export { ApiKeysRepo } from './api-keys-repo.js';
 export { AuditRepo, type AuditFilter } from './audit-repo.js';
+export { ApprovalsRepo, type NewApproval } from './approvals-repo.js';
 export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type UsageSums } from './usage-repo.js';
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
 export { SpendRepo, keyAccount, tenantAccount, type SpendEntry } from './spend-repo.js';

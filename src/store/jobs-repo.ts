@@ -189,7 +189,7 @@ export class JobsRepo {
   async finish(
     id: string,
     outcome: JobOutcome,
-    from: readonly JobStatus[] = ['queued', 'running'],
+    from: readonly JobStatus[] = ['queued', 'running', 'waiting'],
   ): Promise<JobRow | undefined> {
     const at = outcome.at ?? nowIso();
     const stored = await this.#db
@@ -210,12 +210,24 @@ export class JobsRepo {
     return stored && toJobRow(stored);
   }
 
-  /** Jobs left `running` by a process that stopped. */
+  /** running ↔ waiting (its turn waits for a person); undefined if the job was not in the other state. */
+  async setWaiting(id: string, waiting: boolean): Promise<JobRow | undefined> {
+    const stored = await this.#db
+      .updateTable('jobs')
+      .set({ status: waiting ? 'waiting' : 'running', updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('status', '=', waiting ? 'running' : 'waiting')
+      .returningAll()
+      .executeTakeFirst();
+    return stored && toJobRow(stored);
+  }
+
+  /** Jobs left `running` (or `waiting` for a person) by a process that stopped. */
   async running(): Promise<JobRow[]> {
     const rows = await this.#db
       .selectFrom('jobs')
       .selectAll()
-      .where('status', '=', 'running')
+      .where('status', 'in', ['running', 'waiting'])
       .orderBy('id', 'asc')
       .execute();
     return rows.map(toJobRow);

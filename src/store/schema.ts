@@ -105,7 +105,7 @@ export interface AuditLogTable {
   detail: JsonText | null;
 }
 
-export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+export type JobStatus = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'cancelled';
 
 /** An async job: one chat turn run in the background (see src/jobs). */
 export interface JobsTable {
@@ -206,8 +206,54 @@ export interface CompatConversationsTable {
   updated_at: string;
 }
 
+export type RuleSource = 'set' | 'remembered';
+
+/** A permission rule of a key (session_id null; keyed by the key's tenant) or of a session. */
+export interface PermissionRulesTable {
+  id: string;
+  tenant: string;
+  session_id: string | null;
+  outcome: 'allow' | 'ask' | 'deny';
+  rule: string;
+  source: RuleSource;
+  /** The key that set it (or whose answer it remembers). */
+  created_by: string | null;
+  created_at: string;
+}
+
+export type ApprovalKind = 'approval' | 'question';
+export type ApprovalStatus = 'pending' | 'allowed' | 'denied' | 'answered' | 'expired';
+
+/** A tool call or question that waits (or waited) for a person. */
+export interface ApprovalsTable {
+  id: string;
+  tenant: string;
+  session_id: string;
+  session_name: string;
+  turn_id: string;
+  job_id: string | null;
+  kind: ApprovalKind;
+  tool: string;
+  tool_use_id: string | null;
+  /** JSON: the tool input (a question's `questions`). */
+  input: JsonText;
+  /** The ask rule that paused the call. */
+  rule: string | null;
+  status: ApprovalStatus;
+  /** Why it expired or was denied without a person (time-out, restart, interrupted turn). */
+  reason: string | null;
+  /** JSON: what the person answered (message, updated_input, answers, remember). */
+  response: JsonText | null;
+  decided_by: string | null;
+  deadline: string;
+  created_at: string;
+  decided_at: string | null;
+}
+
 export interface Database {
   compat_conversations: CompatConversationsTable;
+  permission_rules: PermissionRulesTable;
+  approvals: ApprovalsTable;
   jobs: JobsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   idempotency_keys: IdempotencyKeysTable;
@@ -278,3 +324,9 @@ export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'cre
 
 export type SpendRow = Selectable<SpendLedgerTable>;
 export type ConversationHeadRow = Selectable<CompatConversationsTable>;
+export type PermissionRuleRow = Selectable<PermissionRulesTable>;
+/** An approval as the repository returns it (JSON parsed). */
+export type ApprovalRow = Omit<Selectable<ApprovalsTable>, 'input' | 'response'> & {
+  input: unknown;
+  response: JsonObject | null;
+};

@@ -1,6 +1,7 @@
 // Parses one templates YAML file and validates it, reporting every problem with the file, line and column it is at.
 import { Value } from 'typebox/value';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { checkRules } from '../approvals/rules.js';
 import { TEMPLATE_NAME_PATTERN, TemplateFile, type TemplateProfile } from './schema.js';
 
 /** One problem of a templates file; `line` and `column` count from 1. */
@@ -98,7 +99,7 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
   if (issues.length > 0) throw new TemplateFileError(sortIssues(issues));
 
   const templates = (data as TemplateFile).templates;
-  for (const name of Object.keys(templates)) {
+  for (const [name, profile] of Object.entries(templates)) {
     if (!NAME.test(name)) {
       issue(
         ['templates'],
@@ -106,6 +107,8 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
         name,
       );
     }
+    for (const p of checkRules(profile.permission_rules))
+      issue(['templates', name, 'permission_rules', p.outcome, String(p.index)], p.message);
   }
   if (issues.length > 0) throw new TemplateFileError(issues);
   return new Map(Object.entries(templates));

@@ -5,7 +5,7 @@ import type { TemplateProfile } from './schema.js';
 
 /** The options a template sets (its profile without the description). */
 export function templateOptions(profile: TemplateProfile): SessionOptions {
-  const { description: _description, ...options } = profile;
+  const { description: _description, permission_rules: _rules, ...options } = profile;
   return options;
 }
 

@@ -29,6 +29,19 @@ export const TemplateProfile = Type.Object(
     ),
     allowed_tools: Type.Optional(ToolList("Tools Claude may use (narrowed to the operator's CLAUDE_ALLOWED_TOOLS).")),
     disallowed_tools: Type.Optional(ToolList('Tools removed.')),
+    permission_rules: Type.Optional(
+      Type.Object(
+        {
+          allow: Type.Optional(ToolList('Rules whose calls run without asking.')),
+          ask: Type.Optional(ToolList("Rules whose calls wait for a person's approval.")),
+          deny: Type.Optional(ToolList('Rules whose calls are refused.')),
+        },
+        {
+          additionalProperties: false,
+          description: "Permission rules in Claude Code's syntax; they add to the operator's (docs/approvals.md).",
+        },
+      ),
+    ),
     permission_mode: Type.Optional(
       Type.Union(
         PERMISSION_MODES.map((m) => Type.Literal(m)),

@@ -174,13 +174,15 @@ describe('TurnSlots', () => {
     it("lets another key's turn start at once while one key's backlog waits at its share", async () => {
       const slots = new TurnSlots(4, 10_000, 2);
       const order: string[] = [];
-      const flood = ['a1', 'a2', 'a3', 'a4', 'a5'].map((n) => track(slots.acquire(undefined, 'A'), order, n));
+      const flood = ['a1', 'a2', 'a3', 'a4', 'a5'].map((n) =>
+        track(slots.acquire(undefined, { owner: 'A' }), order, n),
+      );
       await vi.advanceTimersByTimeAsync(0);
       expect(order).toEqual(['a1', 'a2']);
       expect(slots.heldBy('A')).toBe(2);
       expect(slots.waiting).toBe(3);
       // Free slots and a backlog of another key do not hold B up.
-      const b = track(slots.acquire(undefined, 'B'), order, 'b');
+      const b = track(slots.acquire(undefined, { owner: 'B' }), order, 'b');
       await vi.advanceTimersByTimeAsync(0);
       expect(order).toEqual(['a1', 'a2', 'b']);
       // A slot A frees goes to A's oldest waiter, in order.
@@ -196,10 +198,10 @@ describe('TurnSlots', () => {
     it('serves the oldest waiter under its share first when the whole capacity is busy', async () => {
       const slots = new TurnSlots(2, 10_000, 1);
       const order: string[] = [];
-      const a = track(slots.acquire(undefined, 'A'), order, 'a');
-      const b = track(slots.acquire(undefined, 'B'), order, 'b');
-      track(slots.acquire(undefined, 'A'), order, 'a2');
-      track(slots.acquire(undefined, 'C'), order, 'c');
+      const a = track(slots.acquire(undefined, { owner: 'A' }), order, 'a');
+      const b = track(slots.acquire(undefined, { owner: 'B' }), order, 'b');
+      track(slots.acquire(undefined, { owner: 'A' }), order, 'a2');
+      track(slots.acquire(undefined, { owner: 'C' }), order, 'c');
       await vi.advanceTimersByTimeAsync(0);
       expect(order).toEqual(['a', 'b']);
       // B's slot frees: A is at its share, so C (queued after A's second turn) goes first.
@@ -214,8 +216,8 @@ describe('TurnSlots', () => {
     it("a key's waiter past the wait limit gets 503 naming MAX_CONCURRENT_TURNS_PER_KEY", async () => {
       const slots = new TurnSlots(4, 1_000, 1);
       const order: string[] = [];
-      track(slots.acquire(undefined, 'A'), order, 'a');
-      const late = track(slots.acquire(undefined, 'A'), order, 'late');
+      track(slots.acquire(undefined, { owner: 'A' }), order, 'a');
+      const late = track(slots.acquire(undefined, { owner: 'A' }), order, 'late');
       await vi.advanceTimersByTimeAsync(1_000);
       const err = late.error as EngineError;
       expect(err).toMatchObject({ kind: 'overloaded', status: 503, extra: { retryAfterSeconds: 1 } });

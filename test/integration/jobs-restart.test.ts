@@ -230,3 +230,82 @@ describe('a job running when the server is killed', () => {
     await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
   });
 });
+
+describe('approvals pending when the server is killed', () => {
+  it('expire with the reason, the turns are recorded interrupted, the job fails with a webhook, and the sessions go on', async () => {
+    const dir = scratch();
+    const write = (name: string) => ({
+      tool: { name: 'Write', input: { file_path: `{{cwd}}/${name}`, content: 'x' } },
+    });
+    model.script({ match: 'pending-at-kill-job', steps: [write('job.txt'), { text: 'job wrote' }] });
+    model.script({ match: 'pending-at-kill-chat', steps: [write('chat.txt'), { text: 'chat wrote' }] });
+    model.script({ match: 'after-the-restart', steps: [{ text: 'going on' }] });
+    let server = await start(dir);
+    const rules = { permission_rules: { ask: ['Write'] } };
+    for (const name of ['waitjob', 'waitchat'])
+      expect((await server.api('/sessions', { method: 'POST', json: { name, ...rules } })).status).toBe(201);
+    const job = await json(
+      await server.api('/sessions/waitjob/jobs', {
+        method: 'POST',
+        json: { message: 'pending-at-kill-job', webhook_url: `${hooks.url}/waitjob` },
+      }),
+    );
+    const first = await server.api('/sessions/waitchat/chat', {
+      method: 'POST',
+      json: { message: 'the word is kiwi' },
+    });
+    expect(first.status).toBe(200);
+    const chat = await server.api('/sessions/waitchat/chat', {
+      method: 'POST',
+      json: { message: 'pending-at-kill-chat' },
+    });
+    expect(chat.status).toBe(202);
+    const paused = (await chat.json()).data.pending[0];
+    await hooks.waitFor(1, (r) => r.path === '/waitjob' && JSON.parse(r.body).type === 'approval.requested');
+    expect((await json(await server.api(`/sessions/waitjob/jobs/${job.id}`))).status).toBe('waiting');
+    expect(await json(await server.api('/approvals'))).toHaveLength(2);
+
+    await kill(server);
+    server = await start(dir);
+
+    expect(await json(await server.api('/approvals'))).toEqual([]);
+    const late = await server.api(`/sessions/waitchat/approvals/${paused.id}`, {
+      method: 'POST',
+      json: { decision: 'allow' },
+    });
+    expect(late.status).toBe(409);
+    expect(await late.json()).toMatchObject({
+      approval_status: 'expired',
+      detail: expect.stringContaining('restarted'),
+    });
+
+    const failed = await json(await server.api(`/sessions/waitjob/jobs/${job.id}`));
+    expect(failed).toMatchObject({ status: 'failed', error: { type: '/problems/approval-expired' } });
+    await hooks.waitFor(1, (r) => r.path === '/waitjob' && JSON.parse(r.body).type === 'job.failed');
+
+    const history = await json(await server.api('/sessions/waitchat/history'));
+    expect(history.map((m: any) => [m.role, m.status])).toEqual([
+      ['user', 'ok'],
+      ['assistant', 'ok'],
+      ['user', 'ok'],
+      ['assistant', 'interrupted'],
+    ]);
+    const expiredRows = await json(await server.api('/audit?action=approval.expire'));
+    expect(expiredRows).toHaveLength(2);
+    expect(expiredRows.map((r: any) => r.detail.id)).toContain(paused.id);
+
+    const next = await server.api('/sessions/waitchat/chat', {
+      method: 'POST',
+      json: { message: 'after-the-restart' },
+    });
+    expect(next.status).toBe(200);
+    expect((await next.json()).data.content).toBe('going on');
+    const resumed = model
+      .mainRequests()
+      .filter((r) => r.prompt === 'after-the-restart')
+      .at(-1)!;
+    expect(promptTexts(resumed)[0]).toBe('the word is kiwi'); // the conversation went on from its transcript
+    await stop(server);
+    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+  });
+});

@@ -316,6 +316,53 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
       expect(await store.messages.countBySession(keep.id)).toBe(1);
       expect(await store.sessions.delete(session.id)).toBe(false);
     });
+
+    it('keeps approvals pending until one settle wins; rules keep their order; both go with their session', async () => {
+      const owner = freshOwner();
+      const session = await store.sessions.create(newSession(owner, 'approving'));
+      const approval = await store.approvals.insert({
+        id: `apr_${randomUUID().replace(/-/g, '')}`,
+        tenant: owner,
+        session_id: session.id,
+        session_name: session.name,
+        turn_id: 't1',
+        job_id: null,
+        kind: 'approval',
+        tool: 'Write',
+        tool_use_id: 'toolu_1',
+        input: { file_path: '/x', content: 'y' },
+        rule: 'Write',
+        deadline: new Date(Date.now() + 60_000).toISOString(),
+        created_at: new Date().toISOString(),
+      });
+      expect((await store.approvals.pending(owner)).map((a) => a.id)).toEqual([approval.id]);
+      const settled = await Promise.all([
+        store.approvals.settle(approval.id, 'allowed', { response: { decision: 'allow' }, decidedBy: 'k1' }),
+        store.approvals.settle(approval.id, 'denied', { decidedBy: 'k2' }),
+      ]);
+      expect(settled.filter((r) => r !== undefined)).toHaveLength(1);
+      expect(await store.approvals.pending(owner)).toEqual([]);
+      expect((await store.approvals.findById(approval.id))?.input).toEqual({ file_path: '/x', content: 'y' });
+
+      const rules = ['Bash(z)', 'Bash(a)', 'Read', 'Write(src/**)'].map((rule) => ({ outcome: 'ask' as const, rule }));
+      await store.approvals.replaceRules(owner, session.id, rules, null);
+      await store.approvals.addRule({
+        tenant: owner,
+        session_id: session.id,
+        outcome: 'allow',
+        rule: 'Bash(ls)',
+        source: 'remembered',
+        created_by: 'k1',
+      });
+      await store.approvals.replaceRules(owner, session.id, rules, null);
+      const stored = await store.approvals.rules(owner, session.id);
+      expect(stored.filter((r) => r.source === 'set').map((r) => r.rule)).toEqual(rules.map((r) => r.rule));
+      expect(stored.filter((r) => r.source === 'remembered').map((r) => r.rule)).toEqual(['Bash(ls)']);
+      expect(await store.approvals.rules(owner, null)).toEqual([]);
+      await store.sessions.delete(session.id);
+      expect(await store.approvals.rules(owner, session.id)).toEqual([]);
+      expect(await store.approvals.findById(approval.id)).toBeUndefined();
+    });
   });
 }
 

@@ -93,6 +93,22 @@ describe('parseTemplateFile', () => {
     ]);
   });
 
+  it('takes permission rules, and refuses an unknown or malformed one at its line', () => {
+    const ok = parseTemplateFile(
+      'templates:\n  a:\n    permission_rules:\n      ask: [Bash, "Write(src/**)"]\n',
+      'u.yaml',
+    );
+    expect(ok.get('a')?.permission_rules).toEqual({ ask: ['Bash', 'Write(src/**)'] });
+    const issues = issuesOf('templates:\n  a:\n    permission_rules:\n      deny:\n        - Read\n        - Rea\n');
+    expect(issues).toEqual([
+      expect.objectContaining({
+        line: 6,
+        path: 'templates.a.permission_rules.deny.1',
+        message: 'rule "Rea": unknown tool Rea',
+      }),
+    ]);
+  });
+
   it('refuses an unknown top-level key and a missing `templates:`', () => {
     const issues = issuesOf('\n\ntemplate:\n  a: {}\n');
     expect(issues.map((i) => [i.line, i.path])).toContainEqual([3, 'template']);

@@ -60,6 +60,10 @@ export default fp<OpenApiOptions>(
             name: 'Files',
             description: "The files of a session's workspace: upload, list, download (Range, ETag), delete.",
           },
+          {
+            name: 'Approvals',
+            description: 'A person in the loop: permission rules, approvals of tool calls, and answers to questions.',
+          },
           { name: 'Keys', description: 'API keys (admin only): create, list, revoke.' },
           { name: 'Audit', description: 'The audit trail of mutating requests and of tool calls and denials.' },
           { name: 'Usage', description: 'Cost, tokens and turns; token counts.' },

@@ -1,14 +1,16 @@
 // Chat routes: a sync turn, a streamed turn (SSE, with Last-Event-ID replay), re-attaching to a turn, and interrupting it.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { TurnResult } from '../../engine/events.js';
+import { isPersonEvent, type PersonEvent, type TurnResult } from '../../engine/events.js';
 import type { Turn } from '../../engine/turn.js';
 import { ProblemError } from '../../problems.js';
 import type { ChatInput } from '../../sessions/service.js';
 import type { AppDeps } from '../deps.js';
 import { callerOf } from '../plugins/auth.js';
 import { ok } from '../envelope.js';
+import { ChatWaiting } from '../schemas/approvals.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
+import { approvalView } from './approvals.js';
 import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
@@ -19,7 +21,7 @@ const SSE_RESPONSE = {
 };
 
 function chatInput(body: ChatBody): ChatInput {
-  const { system, system_prompt, ...rest } = body;
+  const { system, system_prompt, wait: _wait, ...rest } = body;
   const prompt = system ?? system_prompt;
   return prompt === undefined ? rest : { ...rest, system_prompt: prompt };
 }
@@ -39,6 +41,14 @@ function resultView(r: TurnResult) {
     model: r.model,
     denials: r.denials ?? [],
   };
+}
+
+/** Resolves with the turn's first pause for a person (approval or question), or undefined once it ends without one. */
+async function firstPause(turn: Turn): Promise<PersonEvent | undefined> {
+  for await (const { event } of turn.events(-1)) {
+    if (isPersonEvent(event)) return event;
+  }
+  return undefined;
 }
 
 /** Interrupts the turn if its client goes away before the reply is sent (CHAT_DISCONNECT=interrupt). */
@@ -75,7 +85,11 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
           'Runs one turn and answers with its result. Turns of one session run one at a time; a request waits behind the running one (409 when SESSION_QUEUE_LIMIT requests already wait).',
         params: SessionNameParams,
         body,
-        response: { 200: Envelope(ChatResult), ...problemResponses(...TURN_ERRORS) },
+        response: {
+          200: Envelope(ChatResult),
+          202: { description: 'The turn waits for a person', ...Envelope(ChatWaiting) },
+          ...problemResponses(...TURN_ERRORS),
+        },
       },
     },
     async (request, reply) => {
@@ -87,6 +101,21 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       );
       const unwatch = watchClient(reply, turn, interruptOnDisconnect);
       try {
+        const paused = request.body.wait === true ? undefined : await firstPause(turn);
+        if (paused && !turn.finished) {
+          // The turn goes on without this request: it answers with what the turn waits for and where to follow it.
+          unwatch();
+          const base = `/api/v1/sessions/${encodeURIComponent(request.params.name)}`;
+          const pending = deps.approvals ? await deps.approvals.pending(request.tenant) : [];
+          reply.code(202).header('location', `${base}/chat/stream`);
+          return ok(request, {
+            status: 'waiting' as const,
+            turn_id: turn.id,
+            pending: pending.filter((a) => a.turn_id === turn.id).map(approvalView),
+            stream_url: `${base}/chat/stream`,
+            approvals_url: `${base}/approvals`,
+          });
+        }
         const result = await turn.done;
         await recorded;
         return ok(request, resultView(result));

@@ -7,20 +7,28 @@ const JobStatusSchema = Type.Union(
   [
     Type.Literal('queued'),
     Type.Literal('running'),
+    Type.Literal('waiting'),
     Type.Literal('succeeded'),
     Type.Literal('failed'),
     Type.Literal('cancelled'),
   ],
   {
-    description: 'queued → running → succeeded | failed | cancelled',
+    description:
+      'queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled',
   },
 );
+
+/** A chat body's fields but `wait` (a job never answers before its turn ends). */
+function jobChatFields(maxChars: number) {
+  const { wait: _wait, ...fields } = chatBody(maxChars).properties;
+  return fields;
+}
 
 /** The create body: a chat body plus `webhook_url` and `metadata`; `maxChars` is MAX_MESSAGE_CHARS. */
 export function jobBody(maxChars: number) {
   return Type.Object(
     {
-      ...chatBody(maxChars).properties,
+      ...jobChatFields(maxChars),
       webhook_url: Type.Optional(
         Type.String({
           minLength: 1,

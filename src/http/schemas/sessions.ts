@@ -2,6 +2,7 @@
 import { Type, type Static } from 'typebox';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../../config/settings.js';
 import { TEMPLATE_NAME_PATTERN } from '../../templates/schema.js';
+import { PermissionRulesSchema } from './permission-rules.js';
 
 export const SESSION_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 
@@ -73,6 +74,7 @@ export const CreateSessionBody = Type.Object(
       }),
     ),
     system_prompt: Type.Optional(SystemPrompt),
+    permission_rules: Type.Optional(PermissionRulesSchema),
     ...OptionFields,
   },
   { additionalProperties: false },
@@ -137,6 +139,13 @@ export function chatBody(maxChars: number) {
       }),
       system: Type.Optional(SystemPrompt),
       system_prompt: Type.Optional(SystemPrompt),
+      permission_rules: Type.Optional(PermissionRulesSchema),
+      wait: Type.Optional(
+        Type.Boolean({
+          description:
+            'Sync chat only: keep waiting when the turn pauses for a person (an approval or a question) instead of answering 202 with what it waits for.',
+        }),
+      ),
       ...OptionFields,
     },
     { additionalProperties: false },

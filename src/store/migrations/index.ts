@@ -8,6 +8,7 @@ import { apiKeysAudit } from './0003_api_keys_audit.js';
 import { workspaceAnchors } from './0004_workspace_anchors.js';
 import { spendLedger } from './0005_spend_ledger.js';
 import { compatConversations } from './0007_compat_conversations.js';
+import { approvals } from './0008_approvals.js';
 
 /** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
 export function buildMigrations(dialect: DialectName): Record<string, Migration> {
@@ -18,6 +19,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0004_workspace_anchors': workspaceAnchors(dialect),
     '0005_spend_ledger': spendLedger(dialect),
     '0007_compat_conversations': compatConversations(dialect),
+    '0008_approvals': approvals(dialect),
   };
 }
 
