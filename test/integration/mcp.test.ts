@@ -1,12 +1,13 @@
 // The MCP server through the SDK's own client, over Streamable HTTP (/mcp with an API key) and stdio (`cli.ts mcp`), on the real CLI.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { useTestServer } from '../support/fixture.js';
 import { stdioMcpTransport } from '../support/mcp-stdio.js';
+import { useTestServer } from '../support/fixture.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
 import { KEYS } from '../support/server.js';
@@ -302,9 +303,9 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
     });
     await ctx.model.waitFor((r) => r.prompt === 'mcp-busy-hang');
     const transport = stdioMcpTransport(ctx.t, {
+      API_KEYS: KEYS.join(','),
       MCP_API_KEY: KEYS[1],
       CLAUDE_CONFIG_DIR: configDir,
-      LOG_LEVEL: 'warn',
     });
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -347,7 +348,20 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
       [{}, 'Missing environment variable MCP_API_KEY'],
       [{ MCP_API_KEY: 'wrong-key-123456' }, 'Invalid environment variable MCP_API_KEY'],
     ] as const) {
-      const transport = stdioMcpTransport(ctx.t, { LOG_LEVEL: 'silent', ...extra });
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
+        cwd: process.cwd(),
+        stderr: 'pipe',
+        env: {
+          ...ctx.t.cli.env,
+          API_KEYS: KEYS.join(','),
+          DATA_DIR: ctx.t.dirs.data,
+          APPROVED_DIRECTORY: ctx.t.dirs.workspaces,
+          LOG_LEVEL: 'silent',
+          ...extra,
+        },
+      });
       let stderr = '';
       transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       const client = new Client({ name: 'mcp-stdio-bad', version: '1.0.0' });

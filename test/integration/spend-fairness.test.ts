@@ -136,9 +136,9 @@ describe('spend ledger', () => {
     const configDir = join(ctx.t.cli.dir, 'stdio-budget-claude');
     mkdirSync(configDir);
     const transport = stdioMcpTransport(ctx.t, {
+      API_KEYS: KEYS.join(','),
       MCP_API_KEY: secret,
       CLAUDE_CONFIG_DIR: configDir,
-      LOG_LEVEL: 'warn',
     });
     const client = new Client({ name: 'stdio-budget', version: '1.0.0' });
     try {

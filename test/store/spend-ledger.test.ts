@@ -6,7 +6,8 @@ import { Migrator, type MigrationProvider } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildMigrations } from '../../src/store/migrations/index.js';
 import { createStore, keyAccount, tenantAccount, type Store } from '../../src/store/index.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 
 const session = (store: Store, id: string, owner: string) =>
   store.sessions.create({
@@ -118,13 +119,10 @@ describe('spend ledger on SQLite', () => {
     exercise(store));
 });
 
-describe('spend ledger on PostgreSQL', () => {
-  let store: Store | undefined;
+describe.skipIf(await needs('the spend ledger test on PostgreSQL', 'postgresql'))('spend ledger on PostgreSQL', () => {
+  let store: Store;
   let db: { url: string; drop(): Promise<void> } | undefined;
-  let skip: string | undefined;
   beforeAll(async () => {
-    skip = await postgresUnavailable('the spend ledger test');
-    if (skip) return;
     db = await createTempDatabase('cca_spend');
     store = await createStore(db.url);
   });
@@ -132,8 +130,6 @@ describe('spend ledger on PostgreSQL', () => {
     await store?.close();
     await db?.drop();
   });
-  it('carries in what sessions spent on upgrade, keeps rows and totals together, outlives sessions', async (ctx) => {
-    if (skip) return ctx.skip();
-    await exercise(store!);
-  });
+  it('carries in what sessions spent on upgrade, keeps rows and totals together, outlives sessions', () =>
+    exercise(store));
 });

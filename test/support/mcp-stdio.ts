@@ -1,8 +1,8 @@
-// MCP over stdio in tests: `claude-code-api mcp` as a child process on the test server's folders, database and keys.
+// The stdio MCP server (`claude-code-api mcp`) as an MCP client spawns it, on the folders of a test server.
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { KEYS, type TestServer } from './server.js';
+import type { TestServer } from './server.js';
 
-/** A transport that starts the stdio server; `env` adds to (or overrides) the test server's settings. */
+/** A transport that starts `cli.ts mcp` with the test server's DATA_DIR and workspaces, plus `env`. */
 export function stdioMcpTransport(t: TestServer, env: Record<string, string>): StdioClientTransport {
   return new StdioClientTransport({
     command: process.execPath,
@@ -11,9 +11,10 @@ export function stdioMcpTransport(t: TestServer, env: Record<string, string>): S
     stderr: 'pipe',
     env: {
       ...t.cli.env,
-      API_KEYS: KEYS.join(','),
       DATA_DIR: t.dirs.data,
       APPROVED_DIRECTORY: t.dirs.workspaces,
+      CLAUDE_CONFIG_DIR: t.cli.configDir,
+      LOG_LEVEL: 'warn',
       ...env,
     },
   });
