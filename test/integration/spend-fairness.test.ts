@@ -94,12 +94,13 @@ describe('spend ledger', () => {
       eventually(
         async () => {
           const j = (await (await api(`/sessions/jobs/jobs/${id}`, { key: secret })).json()).data;
-          return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+          return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
         },
         120_000,
         `job ${id} to end`,
       );
-    expect((await final(j1)).status).toBe('succeeded');
+    // `done` is the seed's name for a job that succeeded.
+    expect((await final(j1)).status).toBe('done');
     const failed = await final(j2);
     expect(failed).toMatchObject({ status: 'failed', error: { type: '/problems/key-budget-exceeded', status: 429 } });
     expect(await ctx.t.server.store.spend.total(keyAccount(keyId))).toBeGreaterThan(0.05);
@@ -243,7 +244,7 @@ describe('fair shares', () => {
     const done = await eventually(
       async () => {
         const j = (await (await api(`/sessions/job-b-1/jobs/${other}`, { key: b })).json()).data;
-        return j.status === 'succeeded' ? j : undefined;
+        return j.status === 'done' ? j : undefined;
       },
       120_000,
       "the other key's job",
