@@ -153,6 +153,21 @@ describe('loadConfig defaults', () => {
   });
 });
 
+describe('the wall settings', () => {
+  it('reads the limits in bytes, and the test-only hook switch only under NODE_ENV=test', () => {
+    const c = loadConfig({ WALL_MEMORY_MB: '512', WALL_MAX_FILE_MB: '8', WALL_MAX_PROCESSES: '100' });
+    expect(c.security.wall).toEqual({
+      enabled: true,
+      unconfinedTenants: false,
+      memoryBytes: 512 * 1024 * 1024,
+      maxProcesses: 100,
+      maxFileBytes: 8 * 1024 * 1024,
+    });
+    expect(c.security.workspaceHookOff).toBe(false);
+    expect(loadConfig({ TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'test' }).security.workspaceHookOff).toBe(true);
+  });
+});
+
 describe('loadConfig errors', () => {
   const invalid: Array<[string, Record<string, string>]> = [
     ['PORT', { PORT: 'abc' }],
@@ -174,6 +189,9 @@ describe('loadConfig errors', () => {
     ['MAX_CONCURRENT_TURNS_PER_KEY', { MAX_CONCURRENT_TURNS_PER_KEY: '3', MAX_LIVE_SESSIONS_PER_KEY: '2' }],
     ['REQUEST_TIMEOUT_SECONDS', { REQUEST_TIMEOUT_SECONDS: '-1' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://u:p@h/db' }],
+    ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true' }],
+    ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'production' }],
+    ['WALL_MEMORY_MB', { WALL_MEMORY_MB: '-1' }],
   ];
 
   it.each(invalid)('%s: %j throws a one-line ConfigError naming the variable', (name, over) => {

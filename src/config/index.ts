@@ -9,6 +9,20 @@ import { checkRules, type PermissionRules } from '../approvals/rules.js';
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
 export type EffortLevel = (typeof EFFORT_LEVELS)[number];
 
+/** The OS wall around each session's Claude Code process. */
+export interface WallSettings {
+  /** WALL_ENABLED */
+  enabled: boolean;
+  /** WALL_UNCONFINED_TENANTS: serve several tenants without the wall. */
+  unconfinedTenants: boolean;
+  /** WALL_MEMORY_MB in bytes; 0 = none. */
+  memoryBytes: number;
+  /** WALL_MAX_PROCESSES; 0 = none. */
+  maxProcesses: number;
+  /** WALL_MAX_FILE_MB in bytes; 0 = none. */
+  maxFileBytes: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -73,6 +87,10 @@ export interface Config {
   /** Tool policy, sandbox, budgets and moderation (docs/security.md). */
   security: {
     sandbox: { enabled: boolean; allowNetwork: boolean; excludedCommands: string[]; denyRead: string[] };
+    /** The OS wall around each session's process (src/engine/wall/). */
+    wall: WallSettings;
+    /** TEST ONLY: the PreToolUse workspace hook is off. */
+    workspaceHookOff: boolean;
     /** CLI_ENV_ALLOW: more variables passed to the CLI. */
     cliEnvAllow: string[];
     /** CLAUDE_SETTING_SOURCES: the settings files Claude Code reads (`user`, `project`, `local`). */
@@ -325,6 +343,12 @@ export function loadConfig(given: Raw = process.env): Config {
       'Invalid environment variable WEBHOOK_URL: must be an http:// or https:// URL (got a value of another form)',
     );
   }
+  const workspaceHookOff = v.get('TEST_WORKSPACE_HOOK_OFF') as boolean;
+  if (workspaceHookOff && env.NODE_ENV !== 'test') {
+    throw new ConfigError(
+      'Invalid environment variable TEST_WORKSPACE_HOOK_OFF: it switches the workspace hook off for tests and is refused unless NODE_ENV=test',
+    );
+  }
   const webhookSecret = str('WEBHOOK_SECRET');
   if (webhookSecret !== undefined && !isWebhookSecret(webhookSecret)) {
     throw new ConfigError(
@@ -392,6 +416,14 @@ export function loadConfig(given: Raw = process.env): Config {
         excludedCommands: list('SANDBOX_EXCLUDED_COMMANDS'),
         denyRead: list('SANDBOX_DENY_READ').map((p) => resolve(p)),
       },
+      wall: {
+        enabled: v.get('WALL_ENABLED') as boolean,
+        unconfinedTenants: v.get('WALL_UNCONFINED_TENANTS') as boolean,
+        memoryBytes: num('WALL_MEMORY_MB') * 1024 * 1024,
+        maxProcesses: num('WALL_MAX_PROCESSES'),
+        maxFileBytes: num('WALL_MAX_FILE_MB') * 1024 * 1024,
+      },
+      workspaceHookOff,
       cliEnvAllow: list('CLI_ENV_ALLOW'),
       settingSources: settingSources(list('CLAUDE_SETTING_SOURCES')),
       maxCostPerUser: v.get('CLAUDE_MAX_COST_PER_USER') as number | undefined,

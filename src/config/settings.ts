@@ -320,6 +320,47 @@ export const SETTINGS: readonly SettingSpec[] = [
       "More absolute paths sandboxed commands may not read, besides the built-in ones (workspaces of others, DATA_DIR, the CLI config dir, the server's `.env`, credential folders of HOME).",
   },
   {
+    name: 'WALL_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      "Run every session's Claude Code process inside its own bubblewrap wall (docs/security.md): read-only system folders, its workspace, its own config folder and `/tmp`, its own pid namespace, no network but the server's model-API proxy, no credentials. Where bubblewrap cannot run here the server falls back to the Bash sandbox alone, says why at start-up and in health, and serves one tenant only unless WALL_UNCONFINED_TENANTS is set.",
+  },
+  {
+    name: 'WALL_UNCONFINED_TENANTS',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Serve more than one tenant (API key) even though the wall is off or cannot run here. Without the wall, a failed check in one session can reach the others: set it only when every key holder is trusted.',
+  },
+  {
+    name: 'WALL_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576 },
+    default: '2048',
+    description:
+      "Most resident memory a session's wall (the CLI and every process its tools start) may use, MiB; past it the wall is ended and the turn fails. 0 = no limit.",
+  },
+  {
+    name: 'WALL_MAX_PROCESSES',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    default: '4096',
+    description:
+      "Most processes (RLIMIT_NPROC) inside a wall. The kernel counts this limit over every process of the server's user, not per wall, so keep it well above what the host runs as that user. 0 = no limit.",
+  },
+  {
+    name: 'WALL_MAX_FILE_MB',
+    kind: { type: 'int', min: 0, max: 16_777_216 },
+    default: '1024',
+    description: 'Largest file a process inside a wall may write (RLIMIT_FSIZE), MiB. 0 = no limit.',
+  },
+  {
+    name: 'TEST_WORKSPACE_HOOK_OFF',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'TEST ONLY: switch off the PreToolUse workspace hook, so tests show what the wall holds on its own. Refused at start-up unless NODE_ENV=test; never set it in a deployment.',
+  },
+  {
     name: 'CLAUDE_SETTING_SOURCES',
     kind: { type: 'list' },
     default: 'user',

@@ -1,6 +1,7 @@
 // The live Claude Code processes: at most MAX_LIVE_SESSIONS (and MAX_LIVE_SESSIONS_PER_KEY per key), least recently used idle one closed first, idle ones closed after a while.
 import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
+import { discardWall } from './process-spawn.js';
 import { SessionRunner, type RunnerLaunch } from './runner.js';
 
 export class RunnerPool {
@@ -55,6 +56,7 @@ export class RunnerPool {
       existing.fitsBudget(launch.options.maxBudgetUsd)
     ) {
       existing.state = 'busy'; // reserved for the caller's turn, so no one evicts it first
+      discardWall(launch.wall);
       return existing;
     }
     if (existing) await this.close(sessionId);
@@ -71,10 +73,12 @@ export class RunnerPool {
     }
     while (this.runners.size >= this.capacity) {
       const victim = this.leastRecentlyUsedIdle();
-      if (!victim)
+      if (!victim) {
+        discardWall(launch.wall);
         throw new EngineError('overloaded', `All ${this.capacity} live Claude Code processes are busy.`, {
           retryAfterSeconds: 5,
         });
+      }
       this.log.info({ session: victim.sessionId }, 'closing least recently used idle session process');
       await this.close(victim.sessionId);
     }

@@ -270,19 +270,26 @@ export class SessionService {
     await cwd.close();
     // Read again: a row older than the anchors has them recorded now, and the guard must compare with them.
     const anchored = row.working_dir_ino === null ? ((await this.store.sessions.findById(sessionId)) ?? row) : row;
-    const policy = await this.security?.processPolicy(row.id, workingDir, this.cliEnv, () =>
-      this.folders.openWorkingDir(anchored),
+    const policy = await this.security?.processPolicy(
+      row.id,
+      workingDir,
+      this.cliEnv,
+      () => this.folders.openWorkingDir(anchored),
+      row.claude_session_id ?? undefined,
     );
-    const gate = this.approvals && this.gateFor(row, workingDir, this.approvals, policy?.guard);
+    const guard = policy?.hookOn ? policy.guard : undefined;
+    const gate = this.approvals && this.gateFor(row, workingDir, this.approvals, guard);
     return {
       options: toSdkOptions(effective, {
         cwd: workingDir,
         cliPath: this.config.claude.cliPath,
         env: policy?.env ?? this.cliEnv,
         ...policy,
+        guard,
         gate,
       }),
-      guard: policy?.guard,
+      guard,
+      wall: policy?.wall,
       optionsKey: optionsKey(effective, workingDir),
       claudeSessionId: row.claude_session_id ?? randomUUID(),
       resume: row.claude_session_id !== null,

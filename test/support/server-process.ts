@@ -15,16 +15,21 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. */
+/**
+ * Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. `user`: run it
+ * as that uid/gid (the test runs as root), as the Docker image runs it as `app`.
+ */
 export function startServerProcess(
   cwd: string,
   env: Record<string, string>,
   args: string[] = ['serve'],
+  user?: { uid: number; gid: number },
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...user,
   });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
