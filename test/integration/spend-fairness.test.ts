@@ -31,7 +31,7 @@ const chat = async (name: string, message: string, key: string) => {
 const holding = (prompt: string) => ctx.model.mainRequests().filter((r) => r.prompt?.includes(prompt)).length;
 
 beforeAll(() => {
-  // Two model calls (a Write, then text): about $0.06 against the scripted model.
+  // Two model calls (a Write, then text): about $0.04 against the scripted model.
   ctx.model.script({
     match: 'two-calls',
     steps: [
@@ -58,19 +58,19 @@ afterEach(async () => {
 
 describe('spend ledger', () => {
   it("keeps a key's spend when its sessions are deleted: the limit still holds", async () => {
-    await ctx.t.restart({ CLAUDE_MAX_COST_PER_USER: '0.05' });
+    await ctx.t.restart({ CLAUDE_MAX_COST_PER_USER: '0.03' });
     await createSession('spender', KEYS[0]);
     expect((await chat('spender', 'two-calls please', KEYS[0])).status).toBe(200);
     const tenant = tenantOf(KEYS[0]);
     const spent = await ctx.t.server.store.spend.total(tenantAccount(tenant));
-    expect(spent).toBeGreaterThan(0.05);
+    expect(spent).toBeGreaterThan(0.03);
     expect((await api('/sessions/spender?purge=true', { method: 'DELETE' })).status).toBe(204);
 
     await createSession('fresh-start', KEYS[0]);
     const asked = ctx.model.mainRequests().length;
     const refused = await chat('fresh-start', 'two-calls please', KEYS[0]);
     expect(refused.status).toBe(429);
-    expect(refused.body).toMatchObject({ type: '/problems/key-budget-exceeded', limit_usd: 0.05 });
+    expect(refused.body).toMatchObject({ type: '/problems/key-budget-exceeded', limit_usd: 0.03 });
     expect(refused.body.spent_usd).toBeCloseTo(spent, 6);
     expect(ctx.model.mainRequests().length).toBe(asked);
     const rows = await ctx.t.server.store.spend.listByTenant(tenant);
@@ -80,7 +80,7 @@ describe('spend ledger', () => {
 
   it("checks a created key's own budget on every way into a turn: chat, stream, MCP and jobs (queued or new)", async () => {
     await ctx.t.restart({});
-    const created = await api('/keys', { method: 'POST', key: ADMIN, json: { name: 'frugal', budget_usd: 0.05 } });
+    const created = await api('/keys', { method: 'POST', key: ADMIN, json: { name: 'frugal', budget_usd: 0.03 } });
     expect(created.status).toBe(201);
     const { id: keyId, secret } = (await created.json()).data;
     await createSession('jobs', secret);
@@ -103,7 +103,7 @@ describe('spend ledger', () => {
     expect((await final(j1)).status).toBe('done');
     const failed = await final(j2);
     expect(failed).toMatchObject({ status: 'failed', error: { type: '/problems/key-budget-exceeded', status: 429 } });
-    expect(await ctx.t.server.store.spend.total(keyAccount(keyId))).toBeGreaterThan(0.05);
+    expect(await ctx.t.server.store.spend.total(keyAccount(keyId))).toBeGreaterThan(0.03);
 
     // Now every way in is refused before Claude is asked.
     const asked = ctx.model.mainRequests().length;
