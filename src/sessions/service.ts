@@ -67,7 +67,7 @@ const OPTION_KEYS = [
 export function pickOptions(input: SessionOptions): SessionOptions {
   const out: Record<string, unknown> = {};
   for (const key of OPTION_KEYS) if (input[key] !== undefined) out[key] = input[key];
-  return out as SessionOptions;
+  return out;
 }
 
 export class SessionService {

@@ -127,6 +127,7 @@ export class SessionsRepo {
       .where((eb) =>
         eb.or([
           eb('workspace', 'in', paths.length > 0 ? [...paths] : [below]),
+          // eslint-disable-next-line @typescript-eslint/no-misused-spread -- SQL's substr counts code points, as this does
           eb(sql<string>`substr(workspace, 1, ${[...prefix].length})`, '=', prefix),
         ]),
       );
