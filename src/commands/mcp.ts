@@ -5,17 +5,19 @@ import { ConfigError, loadConfig, loadDotenvFile, type Config } from '../config/
 import { OPEN_TENANT } from '../http/plugins/auth.js';
 import { serveStdio } from '../mcp/stdio.js';
 import { KeyService } from '../security/keys-service.js';
-import type { ChatCaller } from '../sessions/service.js';
 import { startServer } from '../server.js';
 import { createStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Command } from './types.js';
 
+/** The key the stdio server's turns act as (serveStdio's `caller`). */
+type StdioCaller = NonNullable<Parameters<typeof serveStdio>[4]>;
+
 /**
  * Who the stdio server acts as: the tenant `local` in open mode, else MCP_API_KEY's tenant and key (which must be
  * valid), whose budget and fair share its turns use.
  */
-async function actorOf(config: Config): Promise<{ tenant: string; caller: ChatCaller }> {
+async function actorOf(config: Config): Promise<{ tenant: string; caller: StdioCaller }> {
   const store = await createStore(config.databaseUrl);
   try {
     await store.migrate();

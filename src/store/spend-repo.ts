@@ -67,6 +67,7 @@ export class SpendRepo {
       .select('spent_usd')
       .where('account', '=', account)
       .executeTakeFirst();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the driver picks a double's JS type
     return Number(row?.spent_usd ?? 0);
   }
 
@@ -77,6 +78,7 @@ export class SpendRepo {
     const row = await query
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
       .executeTakeFirstOrThrow();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the driver picks a SUM's JS type
     return Number(row.spent);
   }
 

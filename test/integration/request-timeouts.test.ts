@@ -42,7 +42,7 @@ function parse(raw: string): { status: number; headers: string; body: any } {
 
 const workspace = () => join(ctx.t.dirs.workspaces);
 const temps = () =>
-  (readdirSync(workspace(), { recursive: true, encoding: 'utf8' }) as string[]).filter((p) =>
+  readdirSync(workspace(), { recursive: true, encoding: 'utf8' }).filter((p) =>
     p.split('/').pop()!.startsWith(TEMP_PREFIX),
   );
 

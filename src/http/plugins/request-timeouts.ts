@@ -69,6 +69,7 @@ export default fp<RequestTimeoutsOptions>(
       const hasBody = raw.headers['transfer-encoding'] !== undefined || Number(raw.headers['content-length'] ?? 0) > 0;
       const socket = raw.socket;
       // Injected requests (app.inject) have a stand-in socket without timers: nothing to time out.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- light-my-request's socket lacks timers
       if (!hasBody || raw.complete || typeof socket?.setTimeout !== 'function') return;
       const stalled = () => {
         request.log.warn(
