@@ -125,7 +125,7 @@ export interface paths {
     get: operations['listJobs'];
     /**
      * Create a job
-     * @description Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. The job shares its session's turn queue with chat (one turn at a time per session, in order) and the global turn cap. Its events (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) are signed per Standard Webhooks and sent to `webhook_url` and WEBHOOK_URL. Send an `Idempotency-Key` to make retries safe.
+     * @description Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. The job shares its session's turn queue with chat (one turn at a time per session, in order) and the global turn cap. Its events (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) are signed per Standard Webhooks and sent to `webhook_url` and WEBHOOK_URL. Send an `Idempotency-Key` to make retries safe. The job runs as the key that created it: that key's budget is checked here (429 `key-budget-exceeded`) and again when the job starts, and its turns count against that key's fair share.
      */
     post: operations['createJob'];
   };
@@ -299,7 +299,7 @@ export interface paths {
     get: operations['mcpGet'];
     /**
      * MCP (Streamable HTTP)
-     * @description The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`.
+     * @description The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`. A batch counts each of its messages against the rate limit (429 when that passes it; none of the batch runs).
      */
     post: operations['mcpPost'];
     /**
@@ -2587,7 +2587,7 @@ export interface operations {
   };
   /**
    * Create a job
-   * @description Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. The job shares its session's turn queue with chat (one turn at a time per session, in order) and the global turn cap. Its events (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) are signed per Standard Webhooks and sent to `webhook_url` and WEBHOOK_URL. Send an `Idempotency-Key` to make retries safe.
+   * @description Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. The job shares its session's turn queue with chat (one turn at a time per session, in order) and the global turn cap. Its events (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) are signed per Standard Webhooks and sent to `webhook_url` and WEBHOOK_URL. Send an `Idempotency-Key` to make retries safe. The job runs as the key that created it: that key's budget is checked here (429 `key-budget-exceeded`) and again when the job starts, and its turns count against that key's fair share.
    */
   createJob: {
     parameters: {
@@ -2794,6 +2794,12 @@ export interface operations {
       };
       /** @description Validation failed */
       422: {
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description Too many requests */
+      429: {
         content: {
           'application/problem+json': components['schemas']['Problem'];
         };
@@ -5672,7 +5678,7 @@ export interface operations {
   };
   /**
    * MCP (Streamable HTTP)
-   * @description The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`.
+   * @description The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`. A batch counts each of its messages against the rate limit (429 when that passes it; none of the batch runs).
    */
   mcpPost: {
     /** @description A JSON-RPC 2.0 message or batch. */
