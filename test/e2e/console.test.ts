@@ -241,6 +241,7 @@ describe.skipIf(unavailable)('web console in Chromium', () => {
 
   it('works at phone width and reloads into the same page with the key kept for the tab', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
+    await page.emulateMedia({ colorScheme: 'dark' });
     await open(`/sessions/${session}`);
     await page.getByText('Written after approval.').waitFor();
     await shot('phone-session');
