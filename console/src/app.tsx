@@ -10,7 +10,7 @@ import { SessionPage } from './pages/session';
 import { SessionsPage } from './pages/sessions';
 import { SignIn } from './pages/sign-in';
 import { UsagePage } from './pages/usage';
-import { Loading, ProblemBox, problemOfError } from './parts/status';
+import { Loading, problemOfError } from './parts/status';
 import { navigate, onLinkClick, usePath } from './router';
 import type { Problem } from './api';
 

@@ -1,7 +1,8 @@
 // Audit (admins): the audit trail, newest first, filtered by action or session, a page at a time.
 import { useState } from 'preact/hooks';
 import { api, enc } from '../api';
-import { Empty, Loading, ProblemBox, useLoad, when } from '../parts/status';
+import { ListTable } from '../parts/list-table';
+import { ProblemBox, useLoad, when } from '../parts/status';
 
 interface Row {
   id: number;
@@ -38,37 +39,26 @@ export function AuditPage() {
         />
       </label>
       <ProblemBox problem={rows.problem} />
-      {rows.loading && !rows.value ? (
-        <Loading what="the audit trail" />
-      ) : list.length === 0 ? (
-        <Empty>No audit rows.</Empty>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Action</th>
-              <th scope="col">Session</th>
-              <th scope="col">Key</th>
-              <th scope="col">Outcome</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((r) => (
-              <tr key={r.id}>
-                <td data-label="When">{when(r.at)}</td>
-                <td data-label="Action">{r.action}</td>
-                <td data-label="Session">{r.session ?? '—'}</td>
-                <td data-label="Key">{r.key_id ?? '—'}</td>
-                <td data-label="Outcome">
-                  {r.outcome}
-                  {r.status ? ` (${r.status})` : ''}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        loading={rows.loading && !rows.value}
+        what="the audit trail"
+        empty="No audit rows."
+        count={list.length}
+        columns={['When', 'Action', 'Session', 'Key', 'Outcome']}
+      >
+        {list.map((r) => (
+          <tr key={r.id}>
+            <td data-label="When">{when(r.at)}</td>
+            <td data-label="Action">{r.action}</td>
+            <td data-label="Session">{r.session ?? '—'}</td>
+            <td data-label="Key">{r.key_id ?? '—'}</td>
+            <td data-label="Outcome">
+              {r.outcome}
+              {r.status ? ` (${r.status})` : ''}
+            </td>
+          </tr>
+        ))}
+      </ListTable>
       <div class="row">
         <button type="button" class="secondary" disabled={page <= 1} onClick={() => setPage(page - 1)}>
           Previous page

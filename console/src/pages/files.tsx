@@ -2,7 +2,8 @@
 import { useState } from 'preact/hooks';
 import { api, call, enc, encPath } from '../api';
 import { highlight } from '../highlight';
-import { Empty, Loading, ProblemBox, useAction, useLoad, when } from '../parts/status';
+import { ListTable } from '../parts/list-table';
+import { ProblemBox, useAction, useLoad, when } from '../parts/status';
 
 interface Entry {
   name: string;
@@ -102,60 +103,48 @@ export function FilesPage({ name }: { name: string }) {
         <span class="muted"> or drop files here</span>
       </div>
       <ProblemBox problem={list.problem ?? action.problem} />
-      {list.loading && !list.value ? (
-        <Loading what="files" />
-      ) : entries.length === 0 ? (
-        <Empty>This folder is empty.</Empty>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Size</th>
-              <th scope="col">Modified</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {entries.map((e) => (
-              <tr key={e.path}>
-                <td data-label="Name">
-                  {e.type === 'directory' ? (
-                    <button type="button" class="link" onClick={() => setDir(e.path)}>
-                      {e.name}/
-                    </button>
-                  ) : e.type === 'file' ? (
-                    <button type="button" class="link" onClick={() => view(e)} aria-label={`View ${e.name}`}>
-                      {e.name}
-                    </button>
-                  ) : (
-                    <span>{e.name}</span>
-                  )}
-                </td>
-                <td data-label="Size">{e.type === 'file' ? `${e.size} B` : ''}</td>
-                <td data-label="Modified">{when(e.modified)}</td>
-                <td class="actions">
-                  {e.type === 'file' && (
-                    <button
-                      type="button"
-                      class="secondary small"
-                      onClick={() => download(e)}
-                      aria-label={`Download ${e.name}`}
-                    >
-                      Download
-                    </button>
-                  )}
-                  <button type="button" class="danger small" onClick={() => remove(e)} aria-label={`Delete ${e.name}`}>
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        loading={list.loading && !list.value}
+        what="files"
+        empty="This folder is empty."
+        count={entries.length}
+        columns={['Name', 'Size', 'Modified', '']}
+      >
+        {entries.map((e) => (
+          <tr key={e.path}>
+            <td data-label="Name">
+              {e.type === 'directory' ? (
+                <button type="button" class="link" onClick={() => setDir(e.path)}>
+                  {e.name}/
+                </button>
+              ) : e.type === 'file' ? (
+                <button type="button" class="link" onClick={() => view(e)} aria-label={`View ${e.name}`}>
+                  {e.name}
+                </button>
+              ) : (
+                <span>{e.name}</span>
+              )}
+            </td>
+            <td data-label="Size">{e.type === 'file' ? `${e.size} B` : ''}</td>
+            <td data-label="Modified">{when(e.modified)}</td>
+            <td class="actions">
+              {e.type === 'file' && (
+                <button
+                  type="button"
+                  class="secondary small"
+                  onClick={() => download(e)}
+                  aria-label={`Download ${e.name}`}
+                >
+                  Download
+                </button>
+              )}
+              <button type="button" class="danger small" onClick={() => remove(e)} aria-label={`Delete ${e.name}`}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        ))}
+      </ListTable>
       {viewing && (
         <figure class="viewer">
           <figcaption>

@@ -1,6 +1,7 @@
 // Jobs of a session: create one, list them, and open one for its live events, result and webhook deliveries.
 import { useEffect, useState } from 'preact/hooks';
 import { API, api, enc } from '../api';
+import { ListTable } from '../parts/list-table';
 import { Empty, Loading, ProblemBox, useAction, useLoad, usd, when } from '../parts/status';
 import { TurnView } from '../parts/turn-view';
 import { followStream, getStream } from '../sse';
@@ -77,35 +78,26 @@ function JobDetail({ session, id, onChanged }: { session: string; id: string; on
       )}
       {j?.error && <ProblemBox problem={j.error} />}
       <h3>Webhook deliveries</h3>
-      {!j || j.webhooks.length === 0 ? (
-        <Empty>No webhook messages.</Empty>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Event</th>
-              <th scope="col">Target</th>
-              <th scope="col">Status</th>
-              <th scope="col">Attempts</th>
-              <th scope="col">Last answer</th>
+      <ListTable
+        loading={false}
+        what="deliveries"
+        empty="No webhook messages."
+        count={j?.webhooks.length ?? 0}
+        columns={['Event', 'Target', 'Status', 'Attempts', 'Last answer']}
+      >
+        {j?.webhooks.map((w) => {
+          const last = w.log[w.log.length - 1];
+          return (
+            <tr key={w.id}>
+              <td data-label="Event">{w.event}</td>
+              <td data-label="Target">{w.url ?? w.target}</td>
+              <td data-label="Status">{w.status}</td>
+              <td data-label="Attempts">{w.attempts}</td>
+              <td data-label="Last answer">{last ? (last.error ?? `HTTP ${last.status_code}`) : '—'}</td>
             </tr>
-          </thead>
-          <tbody>
-            {j.webhooks.map((w) => {
-              const last = w.log[w.log.length - 1];
-              return (
-                <tr key={w.id}>
-                  <td data-label="Event">{w.event}</td>
-                  <td data-label="Target">{w.url ?? w.target}</td>
-                  <td data-label="Status">{w.status}</td>
-                  <td data-label="Attempts">{w.attempts}</td>
-                  <td data-label="Last answer">{last ? (last.error ?? `HTTP ${last.status_code}`) : '—'}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
-      )}
+          );
+        })}
+      </ListTable>
     </section>
   );
 }
@@ -180,45 +172,35 @@ export function JobsPage() {
             </button>
             <ProblemBox problem={create.problem} />
           </form>
-          {jobs.loading && !jobs.value ? (
-            <Loading what="jobs" />
-          ) : list.length === 0 ? (
-            <Empty>No jobs in this session.</Empty>
-          ) : (
-            <table class="list">
-              <thead>
-                <tr>
-                  <th scope="col">Job</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Message</th>
-                  <th scope="col">Created</th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((j) => (
-                  <tr key={j.id}>
-                    <td data-label="Job">
-                      <button
-                        type="button"
-                        class="link"
-                        onClick={() => setOpen(j.id)}
-                        aria-label={`Open job ${j.id.slice(0, 8)}`}
-                      >
-                        {j.id.slice(0, 8)}
-                      </button>
-                    </td>
-                    <td data-label="Status">
-                      <span class={`badge ${j.status}`}>{j.status}</span>
-                    </td>
-                    <td data-label="Message" class="clip">
-                      {j.message}
-                    </td>
-                    <td data-label="Created">{when(j.created_at)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <ListTable
+            loading={jobs.loading && !jobs.value}
+            what="jobs"
+            empty="No jobs in this session."
+            count={list.length}
+            columns={['Job', 'Status', 'Message', 'Created']}
+          >
+            {list.map((j) => (
+              <tr key={j.id}>
+                <td data-label="Job">
+                  <button
+                    type="button"
+                    class="link"
+                    onClick={() => setOpen(j.id)}
+                    aria-label={`Open job ${j.id.slice(0, 8)}`}
+                  >
+                    {j.id.slice(0, 8)}
+                  </button>
+                </td>
+                <td data-label="Status">
+                  <span class={`badge ${j.status}`}>{j.status}</span>
+                </td>
+                <td data-label="Message" class="clip">
+                  {j.message}
+                </td>
+                <td data-label="Created">{when(j.created_at)}</td>
+              </tr>
+            ))}
+          </ListTable>
           {open && <JobDetail key={open} session={current} id={open} onChanged={jobs.reload} />}
         </>
       )}

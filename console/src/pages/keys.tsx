@@ -1,7 +1,8 @@
 // Keys (admins): list keys, create one (its secret is shown once, here), revoke.
 import { useState } from 'preact/hooks';
 import { api, enc } from '../api';
-import { Empty, Loading, ProblemBox, useAction, useLoad, when } from '../parts/status';
+import { ListTable } from '../parts/list-table';
+import { ProblemBox, useAction, useLoad, when } from '../parts/status';
 
 interface Key {
   id: string;
@@ -72,53 +73,37 @@ export function KeysPage() {
         </div>
       )}
       <ProblemBox problem={keys.problem ?? action.problem} />
-      {keys.loading && !keys.value ? (
-        <Loading what="keys" />
-      ) : list.length === 0 ? (
-        <Empty>No keys.</Empty>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Scope</th>
-              <th scope="col">Tenant</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {list.map((k) => (
-              <tr key={k.id}>
-                <td data-label="Name">
-                  {k.name} <span class="muted">{k.prefix ?? k.source}</span>
-                </td>
-                <td data-label="Scope">{k.scope}</td>
-                <td data-label="Tenant">
-                  <code>{k.tenant}</code>
-                </td>
-                <td data-label="Last used">{when(k.last_used_at)}</td>
-                <td data-label="State">
-                  {k.revoked_at ? (
-                    `revoked ${when(k.revoked_at)}`
-                  ) : k.source === 'db' ? (
-                    <button
-                      type="button"
-                      class="danger small"
-                      onClick={() => revoke(k)}
-                      aria-label={`Revoke ${k.name}`}
-                    >
-                      Revoke
-                    </button>
-                  ) : (
-                    'from the environment'
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        loading={keys.loading && !keys.value}
+        what="keys"
+        empty="No keys."
+        count={list.length}
+        columns={['Name', 'Scope', 'Tenant', 'Last used', 'State']}
+      >
+        {list.map((k) => (
+          <tr key={k.id}>
+            <td data-label="Name">
+              {k.name} <span class="muted">{k.prefix ?? k.source}</span>
+            </td>
+            <td data-label="Scope">{k.scope}</td>
+            <td data-label="Tenant">
+              <code>{k.tenant}</code>
+            </td>
+            <td data-label="Last used">{when(k.last_used_at)}</td>
+            <td data-label="State">
+              {k.revoked_at ? (
+                `revoked ${when(k.revoked_at)}`
+              ) : k.source === 'db' ? (
+                <button type="button" class="danger small" onClick={() => revoke(k)} aria-label={`Revoke ${k.name}`}>
+                  Revoke
+                </button>
+              ) : (
+                'from the environment'
+              )}
+            </td>
+          </tr>
+        ))}
+      </ListTable>
     </section>
   );
 }

@@ -3,7 +3,8 @@ import { useState } from 'preact/hooks';
 import { api, enc } from '../api';
 import { navigate } from '../router';
 import { EFFORTS, NO_RULES, RulesFields, rulesBody } from '../parts/rules';
-import { Empty, Loading, ProblemBox, useAction, useLoad, usd, when } from '../parts/status';
+import { ListTable } from '../parts/list-table';
+import { ProblemBox, useAction, useLoad, usd, when } from '../parts/status';
 
 export interface Session {
   name: string;
@@ -111,54 +112,35 @@ export function SessionsPage() {
         <CreateForm onCancel={() => setCreating(false)} onCreated={(name) => navigate(`/sessions/${enc(name)}`)} />
       )}
       <ProblemBox problem={list.problem ?? del.problem} />
-      {list.loading && !list.value ? (
-        <Loading what="sessions" />
-      ) : sessions.length === 0 ? (
-        <Empty>No sessions yet. Create one with “New session”.</Empty>
-      ) : (
-        <table class="list">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">State</th>
-              <th scope="col">Cost</th>
-              <th scope="col">Turns</th>
-              <th scope="col">Last activity</th>
-              <th scope="col">
-                <span class="sr-only">Actions</span>
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sessions.map((s) => (
-              <tr key={`${s.owner ?? ''}/${s.name}`}>
-                <td data-label="Name">
-                  <a href={`/sessions/${enc(s.name)}`}>{s.name}</a>
-                  {s.template ? <span class="muted"> · {s.template}</span> : null}
-                </td>
-                <td data-label="State">
-                  <span class={`badge ${s.busy ? 'busy' : s.live ? 'live' : ''}`}>
-                    {s.busy ? 'busy' : s.live ? 'live' : 'idle'}
-                  </span>
-                </td>
-                <td data-label="Cost">{usd(s.totals.cost_usd)}</td>
-                <td data-label="Turns">{s.totals.turns}</td>
-                <td data-label="Last activity">{when(s.last_active_at)}</td>
-                <td>
-                  <button
-                    type="button"
-                    class="danger small"
-                    onClick={() => remove(s.name)}
-                    aria-label={`Delete ${s.name}`}
-                  >
-                    Delete
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        loading={list.loading && !list.value}
+        what="sessions"
+        empty="No sessions yet. Create one with “New session”."
+        count={sessions.length}
+        columns={['Name', 'State', 'Cost', 'Turns', 'Last activity', '']}
+      >
+        {sessions.map((s) => (
+          <tr key={`${s.owner ?? ''}/${s.name}`}>
+            <td data-label="Name">
+              <a href={`/sessions/${enc(s.name)}`}>{s.name}</a>
+              {s.template ? <span class="muted"> · {s.template}</span> : null}
+            </td>
+            <td data-label="State">
+              <span class={`badge ${s.busy ? 'busy' : s.live ? 'live' : ''}`}>
+                {s.busy ? 'busy' : s.live ? 'live' : 'idle'}
+              </span>
+            </td>
+            <td data-label="Cost">{usd(s.totals.cost_usd)}</td>
+            <td data-label="Turns">{s.totals.turns}</td>
+            <td data-label="Last activity">{when(s.last_active_at)}</td>
+            <td>
+              <button type="button" class="danger small" onClick={() => remove(s.name)} aria-label={`Delete ${s.name}`}>
+                Delete
+              </button>
+            </td>
+          </tr>
+        ))}
+      </ListTable>
       <button type="button" class="secondary small" onClick={list.reload}>
         Refresh
       </button>
