@@ -51,7 +51,7 @@ export function startupWarnings(config: Config, cli: CliInfo, storedKeys = 0): s
   const warnings: string[] = [];
   if (config.apiKeys.length + config.adminApiKeys.length + storedKeys === 0) {
     warnings.push(
-      `Open mode: no API_KEYS are set, so anyone who can reach ${config.host}:${config.port} can drive Claude Code. Set API_KEYS before exposing the server.`,
+      'Open mode: no API key is configured or stored, so anyone who can reach this server can drive Claude Code. Set API_KEYS or ADMIN_API_KEYS before exposing it.',
     );
   }
   if (cli.auth === 'subscription_login' || cli.auth === 'oauth_token') {
@@ -107,6 +107,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const security = await startSecurity(config, store, env, log);
   const warnings = startupWarnings(config, cli, security.storedKeys);
   for (const w of warnings) log.warn(w);
+  const notice = security.listen.notice;
+  if (notice) {
+    log[notice.level](notice.message);
+    warnings.push(notice.message);
+  }
 
   const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
   const metrics = createMetrics(
@@ -155,6 +160,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
     },
   });
+  // A revoked key's queued jobs fail here (each instance tries; a job ends once).
+  security.keys.onRevoked((key) => {
+    jobs.worker
+      .failQueuedOf(key.tenant)
+      .then((n) => n > 0 && log.info({ key: key.id, jobs: n }, 'failed the queued jobs of a revoked API key'))
+      .catch((err: unknown) => log.error({ err, key: key.id }, 'could not fail the queued jobs of a revoked API key'));
+  });
   const app = await buildApp(
     {
       config,
@@ -175,10 +187,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
     { loggerInstance: log },
   );
-  const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: config.host });
+  const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: security.listen.host });
   if (address)
     log.info(
-      { address, database: store.dialect, cli: cli.version, auth: cli.auth },
+      { address, host: security.listen.host, database: store.dialect, cli: cli.version, auth: cli.auth },
       `claude-code-api ${VERSION} listening on ${address}`,
     );
   // Jobs left running by a stopped server are re-queued (or failed), queued ones start, pending webhooks go out.

@@ -1,10 +1,12 @@
-// `keys create|list|revoke`: manage stored API keys straight in the database (a running server sees a revoke within API_KEY_CACHE_SECONDS).
+// `keys create|list|revoke`: manage stored API keys straight in the database (running servers see a revoke within KEY_REVOCATION_CHECK_SECONDS, at once with Redis).
 import { parseArgs } from 'node:util';
 import { loadConfig, loadDotenvFile } from '../config/index.js';
 import { KEY_SCOPES, type KeyScope } from '../security/api-keys.js';
 import { KeyService, type KeyInfo } from '../security/keys-service.js';
+import { revocationChannel } from '../security/revocations.js';
 import { ProblemError } from '../problems.js';
 import { createStore } from '../store/index.js';
+import { connectRedis } from '../store/redis.js';
 import type { Command } from './types.js';
 
 const HELP = `Usage:
@@ -92,11 +94,28 @@ async function run(argv: string[]): Promise<number> {
       print(all, all.length === 0 ? 'no keys' : all.map(row).join('\n'));
     } else {
       const key = await keys.revoke(positionals[0]!);
-      print(key, `revoked ${key.id} (${key.name}); a running server refuses it within ${config.keyCacheMs / 1000} s`);
+      const announced = config.redis.url ? await announceOverRedis(config.redis.url, config.redis.keyPrefix) : false;
+      const within = announced ? 'at once' : `within ${config.revocationCheckMs / 1000} s`;
+      print(key, `revoked ${key.id} (${key.name}); running servers refuse it ${within}`);
     }
     return 0;
   } finally {
     await store.close();
+  }
+}
+
+/** Tells the servers sharing REDIS_URL at once; false when Redis cannot be reached (they see it by their database check). */
+async function announceOverRedis(url: string, keyPrefix: string): Promise<boolean> {
+  try {
+    const redis = await connectRedis(url, { timeoutMs: 3000 });
+    try {
+      await redis.publish(revocationChannel(keyPrefix), '1');
+      return true;
+    } finally {
+      redis.disconnect();
+    }
+  } catch {
+    return false;
   }
 }
 

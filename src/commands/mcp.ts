@@ -54,10 +54,22 @@ export const mcp: Command = {
         process.once('SIGINT', () => resolve());
       });
       log.info({ tenant }, `claude-code-api ${VERSION} serving MCP on stdio`);
+      // The key is looked up again (no cache) before every request: a revoke anywhere stops this server's next call.
+      const keys = new KeyService({ ...config, keyCacheMs: 0 }, server.store.apiKeys);
+      const authorize = async () => {
+        if (tenant === OPEN_TENANT && (await keys.isOpen())) return;
+        if (!config.mcp.apiKey) throw new Error('Open mode has ended (a key exists): set MCP_API_KEY and restart.');
+        const outcome = await keys.authenticate(config.mcp.apiKey);
+        if (!outcome.ok)
+          throw new Error(
+            `MCP_API_KEY ${outcome.reason === 'revoked' ? 'has been revoked' : 'is not valid'}: this request was refused.`,
+          );
+      };
       await serveStdio(
         { config, sessions: server.sessions, templates: server.templates, log, version: VERSION },
         tenant,
         stop,
+        authorize,
       );
     } finally {
       await server.close();

@@ -10,6 +10,8 @@ export type EffortLevel = (typeof EFFORT_LEVELS)[number];
 export interface Config {
   port: number;
   host: string;
+  /** OPEN_MODE_ALLOW_REMOTE: open mode may listen beyond loopback. */
+  openModeAllowRemote: boolean;
   logLevel: string;
   bodyLimitBytes: number;
   maxMessageChars: number;
@@ -18,6 +20,8 @@ export interface Config {
   adminApiKeys: string[];
   /** How long a database key lookup stays cached (API_KEY_CACHE_SECONDS), ms. */
   keyCacheMs: number;
+  /** How often the revoked keys are counted (KEY_REVOCATION_CHECK_SECONDS), ms. */
+  revocationCheckMs: number;
   /** Requests per window per key or IP (0 = no limit) and the window, ms. */
   rateLimit: { requests: number; windowMs: number };
   /** Redis for shared rate-limit counters (REDIS_URL unset = in memory); every key starts with keyPrefix. */
@@ -290,12 +294,14 @@ export function loadConfig(env: Raw = process.env): Config {
   return {
     port: num('PORT'),
     host: str('HOST') ?? (apiKeys.length + adminApiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    openModeAllowRemote: v.get('OPEN_MODE_ALLOW_REMOTE') as boolean,
     logLevel: str('LOG_LEVEL')!,
     bodyLimitBytes: Math.round(num('BODY_LIMIT_MB') * 1024 * 1024),
     maxMessageChars: num('MAX_MESSAGE_CHARS'),
     apiKeys,
     adminApiKeys,
     keyCacheMs: num('API_KEY_CACHE_SECONDS') * 1000,
+    revocationCheckMs: Math.round(num('KEY_REVOCATION_CHECK_SECONDS') * 1000),
     rateLimit: { requests: num('RATE_LIMIT_REQUESTS'), windowMs: num('RATE_LIMIT_WINDOW') * 1000 },
     redis: { url: redisUrl, keyPrefix: str('REDIS_KEY_PREFIX') ?? 'claude-code-api:' },
     corsOrigins,

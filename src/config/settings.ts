@@ -35,7 +35,15 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: 'HOST',
     kind: { type: 'string' },
     defaultText: '`0.0.0.0` when API keys are configured, `127.0.0.1` in open mode',
-    description: 'Address to bind.',
+    description:
+      'Address to bind. In open mode (no keys configured or stored) the server binds 127.0.0.1 whatever HOST says, unless OPEN_MODE_ALLOW_REMOTE=true.',
+  },
+  {
+    name: 'OPEN_MODE_ALLOW_REMOTE',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Let open mode (no authentication at all) listen on a HOST beyond loopback. Logged as an error at every start. Without it, an open-mode server binds 127.0.0.1, and a server listening beyond loopback never falls into open mode (with every key revoked it answers 401).',
   },
   {
     name: 'LOG_LEVEL',
@@ -60,7 +68,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     name: 'API_KEYS',
     kind: { type: 'list' },
     description:
-      'Comma-separated API keys. Each key is its own tenant: it sees only the sessions it created. Empty = open mode (no auth, bound to 127.0.0.1 unless HOST is set).',
+      'Comma-separated API keys. Each key is its own tenant: it sees only the sessions it created. Empty (and no stored key) = open mode: no auth, bound to 127.0.0.1 (see OPEN_MODE_ALLOW_REMOTE).',
     secret: true,
   },
   {
@@ -75,7 +83,14 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: { type: 'number', min: 0, max: 3600 },
     default: '5',
     description:
-      'How long a key looked up in the database stays cached. A revoke through the API takes effect at once; one through the CLI (another process) within this time.',
+      'How long a key looked up in the database stays cached. A revoke drops the cached lookup on every instance at once (see KEY_REVOCATION_CHECK_SECONDS), so this bounds nothing but the database reads.',
+  },
+  {
+    name: 'KEY_REVOCATION_CHECK_SECONDS',
+    kind: { type: 'number', min: 0.05, max: 60 },
+    default: '0.5',
+    description:
+      'How often each instance counts the revoked keys in the database, so a revoke made on another instance or with the CLI takes effect here within this time (its open streams end, its queued jobs fail). With REDIS_URL a revoke is also announced over pub/sub and takes effect at once.',
   },
   // Rate limits
   {
@@ -447,7 +462,7 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'WEBHOOK_SECRET',
     kind: { type: 'string' },
-    defaultText: 'generated once, printed to the log and kept in `<DATA_DIR>/webhook-secret`',
+    defaultText: 'generated once and kept in `<DATA_DIR>/webhook-secret`',
     description: 'Standard Webhooks signing secret, `whsec_` followed by 24–64 random bytes in base64.',
     secret: true,
   },

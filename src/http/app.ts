@@ -16,6 +16,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestIdPlugin, { requestIdOf } from './plugins/request-id.js';
 import requestLogPlugin from './plugins/request-log.js';
+import revokedStreamsPlugin from './plugins/revoked-streams.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import { listItemSerializers } from './plugins/serializers.js';
 import { partAwareValidators } from './plugins/validators.js';
@@ -93,6 +94,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   // Before auth (which calls its per-IP limit on failed attempts) and before the routes (it hooks each one).
   await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
   await app.register(authPlugin, { config: deps.config, keys: security.keys });
+  await app.register(revokedStreamsPlugin, { keys: security.keys });
   // After auth: an Idempotency-Key belongs to the caller's tenant.
   await app.register(idempotencyPlugin, {
     store: deps.store,

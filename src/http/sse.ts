@@ -2,6 +2,13 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { NumberedEvent } from '../engine/events.js';
 import { hijackWithHeaders } from './hijack.js';
+import { unauthorized } from './problem.js';
+
+/** The last event of a stream whose key was revoked while it was open. */
+const REVOKED_FRAME = `event: error\ndata: ${JSON.stringify({
+  type: 'error',
+  problem: unauthorized('The API key has been revoked; this stream ends.', 'revoked-api-key').toProblem(),
+})}\n\n`;
 
 /** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
 export interface EventStream {
@@ -64,6 +71,14 @@ export function openFrameStream(
     if (!res.writableFinished) gone.abort();
   };
   res.on('close', onClose);
+  // The key was revoked: a last `error` event, then the stream ends as if the client had left.
+  const revoked = reply.server.revocationSignal?.(reply);
+  const onRevoked = () => {
+    if (gone.signal.aborted) return;
+    res.end(REVOKED_FRAME);
+    gone.abort();
+  };
+  revoked?.addEventListener('abort', onRevoked, { once: true });
   const write = async (chunk: string) => {
     if (gone.signal.aborted || res.write(chunk)) return;
     await new Promise<void>((resolve) => {
@@ -83,6 +98,7 @@ export function openFrameStream(
     end() {
       clearInterval(heartbeat);
       res.off('close', onClose);
+      revoked?.removeEventListener('abort', onRevoked);
       if (!gone.signal.aborted) res.end();
     },
   };

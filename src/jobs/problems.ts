@@ -1,4 +1,4 @@
-// Problem documents a job can end with besides the engine's own (cancelled, interrupted by a restart, internal failure).
+// Problem documents a job can end with besides the engine's own (cancelled, key revoked, interrupted by a restart, internal failure).
 import type { NumberedEvent } from '../engine/events.js';
 import { problemType, type ProblemDoc } from '../problems.js';
 
@@ -10,6 +10,16 @@ export function cancelledProblem(started: boolean): ProblemDoc {
     detail: started
       ? 'The job was cancelled while its turn ran; the turn was interrupted.'
       : 'The job was cancelled before its turn started.',
+  };
+}
+
+/** A queued job of a key that was revoked before the job ran. */
+export function keyRevokedProblem(): ProblemDoc {
+  return {
+    type: problemType('revoked-api-key'),
+    title: 'Unauthorized',
+    status: 401,
+    detail: 'The API key that created this job was revoked before the job ran.',
   };
 }
 

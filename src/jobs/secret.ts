@@ -1,5 +1,5 @@
-// The webhook signing secret: WEBHOOK_SECRET, else the one kept in DATA_DIR, else a new one generated, saved and printed once.
-import { randomBytes } from 'node:crypto';
+// The webhook signing secret: WEBHOOK_SECRET, else the one kept in DATA_DIR, else a new one generated and saved (the log names the file and a fingerprint, never the secret).
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -10,6 +10,11 @@ export const SECRET_FILE = 'webhook-secret';
 /** A new Standard Webhooks secret: `whsec_` and 32 random bytes in base64. */
 export function generateWebhookSecret(): string {
   return `whsec_${randomBytes(32).toString('base64')}`;
+}
+
+/** A fingerprint of a secret that can be logged and compared: `sha256:` and the first 16 hex digits of its SHA-256. */
+export function secretFingerprint(secret: string): string {
+  return `sha256:${createHash('sha256').update(secret).digest('hex').slice(0, 16)}`;
 }
 
 async function readSecret(path: string): Promise<string | undefined> {
@@ -38,10 +43,11 @@ export async function loadWebhookSecret(configured: string | undefined, dataDir:
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') return (await readSecret(path))!; // another process was first
     throw err;
   }
-  // Printed this once, so the operator can give it to webhook receivers; later starts read it from the file.
+  // Logs are shipped elsewhere: they name where the secret is and how to recognise it, never the secret itself.
+  const fingerprint = secretFingerprint(secret);
   log.warn(
-    { path },
-    `WEBHOOK_SECRET is not set: generated a webhook signing secret and saved it in ${path}. Receivers verify signatures with: ${secret}`,
+    { path, fingerprint },
+    `WEBHOOK_SECRET is not set: generated a webhook signing secret and saved it in ${path} (${fingerprint}); give receivers the content of that file.`,
   );
   return secret;
 }

@@ -10,7 +10,14 @@ import type { JobOutcome, JobRow, JsonObject, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './index.js';
 import type { ApprovalService } from '../approvals/service.js';
-import { approvalExpiredProblem, cancelledProblem, internalProblem, restartProblem, syntheticEnd } from './problems.js';
+import {
+  approvalExpiredProblem,
+  cancelledProblem,
+  internalProblem,
+  keyRevokedProblem,
+  restartProblem,
+  syntheticEnd,
+} from './problems.js';
 import { personWebhookEvent, type JobEventType } from './view.js';
 import { Pump } from './pump.js';
 
@@ -130,19 +137,32 @@ export class JobWorker {
       clearTimeout(timer);
       return this.store.jobs.findById(jobId);
     }
-    const problem = cancelledProblem(false);
-    const row = await this.store.jobs.finish(
-      jobId,
-      { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) },
-      ['queued'],
-    );
-    if (row) {
-      this.observer.jobState?.('cancelled');
-      this.changed(jobId);
-      await this.announce('job.cancelled', row);
-      return row;
+    return (await this.endQueued(jobId, 'cancelled', cancelledProblem(false))) ?? this.store.jobs.findById(jobId);
+  }
+
+  /** Fails the queued jobs of a tenant whose key was revoked: they would run for a key that no longer works. */
+  async failQueuedOf(owner: string): Promise<number> {
+    let failed = 0;
+    for (const job of await this.store.jobs.queuedOf(owner)) {
+      if (await this.endQueued(job.id, 'failed', keyRevokedProblem())) failed += 1;
     }
-    return this.store.jobs.findById(jobId);
+    return failed;
+  }
+
+  /** Ends a job that is still queued, with its webhook; undefined if it was no longer queued. */
+  private async endQueued(
+    jobId: string,
+    status: 'cancelled' | 'failed',
+    problem: ProblemDoc,
+  ): Promise<JobRow | undefined> {
+    const row = await this.store.jobs.finish(jobId, { status, error: { ...problem }, events: syntheticEnd(problem) }, [
+      'queued',
+    ]);
+    if (!row) return undefined;
+    this.observer.jobState?.(status);
+    this.changed(jobId);
+    await this.announce(status === 'cancelled' ? 'job.cancelled' : 'job.failed', row);
+    return row;
   }
 
   /** Resolves when the job changes (or after `timeoutMs`, or when `signal` aborts). */

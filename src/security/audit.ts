@@ -1,4 +1,4 @@
-// The audit trail: rows for mutating requests and for the tool calls and denials of turns, written without holding anyone up.
+// The audit trail: rows for requests (security events written before their response) and for the tool calls and denials of turns.
 import type { AuditRepo } from '../store/audit-repo.js';
 import type { NewAuditRow, SessionRow } from '../store/schema.js';
 import type { SessionsRepo } from '../store/sessions-repo.js';
@@ -117,6 +117,17 @@ export class AuditTrail {
         detail: { tool: d.tool, input: clippedInput(d.input), reason: d.reason, turn_id: facts.turnId },
       })),
     ]);
+  }
+
+  /** Writes a row now; a failure is thrown at the caller (security events: no row, no answer). */
+  async write(row: NewAuditRow): Promise<void> {
+    const write = this.#repo.insert(row);
+    this.#pending.add(write);
+    try {
+      await write;
+    } finally {
+      this.#pending.delete(write);
+    }
   }
 
   /** Resolves once every row queued so far is written (shutdown, tests). */

@@ -14,6 +14,7 @@ import {
   type ApiKeyPrincipal,
   type KeyScope,
 } from './api-keys.js';
+import type { RevocationListener, RevocationWatch } from './revocations.js';
 
 /** A key as listed: never its secret or hash. */
 export interface KeyInfo extends ApiKeyPrincipal {
@@ -42,6 +43,18 @@ const CACHE_LIMIT = 10_000;
 interface EnvKey {
   digest: Buffer;
   principal: ApiKeyPrincipal;
+}
+
+export interface KeyServiceOptions {
+  /** Reports a failed write of last_used_at. */
+  onError?: (err: unknown) => void;
+  /**
+   * false: never open mode, even with no key configured or stored (every request then needs a key): for a server
+   * listening beyond loopback without OPEN_MODE_ALLOW_REMOTE. Default true.
+   */
+  openModeAllowed?: boolean;
+  /** Brings revokes made by other instances (and the CLI); without it only this service's own revokes are seen. */
+  revocations?: RevocationWatch;
 }
 
 interface Cached {
@@ -82,20 +95,31 @@ export class KeyService {
   readonly #envLastUsed = new Map<string, number>();
   #openUntil = 0;
   #open = false;
+  readonly #openModeAllowed: boolean;
   readonly #onError: (err: unknown) => void;
+  readonly #revocations: RevocationWatch | undefined;
+  readonly #listeners = new Set<RevocationListener>();
 
   /**
    * `repo` undefined = only the configured keys (tests of the HTTP shell). Lookups of stored keys are cached for
-   * API_KEY_CACHE_SECONDS; a revoke through this service clears them at once.
+   * API_KEY_CACHE_SECONDS; a revoke through this service clears them at once, one elsewhere when `revocations`
+   * sees it (KEY_REVOCATION_CHECK_SECONDS, or at once through Redis).
    */
   constructor(
     config: Pick<Config, 'apiKeys' | 'adminApiKeys' | 'keyCacheMs'>,
     repo: ApiKeysRepo | undefined,
-    onError: (err: unknown) => void = () => {},
+    options: KeyServiceOptions = {},
   ) {
     this.#repo = repo;
     this.#cacheMs = config.keyCacheMs ?? 5000;
-    this.#onError = onError;
+    this.#onError = options.onError ?? (() => {});
+    this.#openModeAllowed = options.openModeAllowed ?? true;
+    this.#revocations = options.revocations;
+    this.#revocations?.onRevoked((key) => {
+      this.#cache.delete(key.hash);
+      this.#openUntil = 0;
+      for (const listener of this.#listeners) listener(key);
+    });
     const envKey = (key: string, scope: KeyScope, index: number, list: string): EnvKey => {
       const hash = hashSecret(key);
       return {
@@ -119,7 +143,7 @@ export class KeyService {
 
   /** Open mode: no configured keys and no working stored key. Rechecked at most every API_KEY_CACHE_SECONDS. */
   async isOpen(): Promise<boolean> {
-    if (this.#env.length > 0) return false;
+    if (this.#env.length > 0 || !this.#openModeAllowed) return false;
     if (!this.#repo) return true;
     const now = Date.now();
     if (now >= this.#openUntil) {
@@ -205,7 +229,10 @@ export class KeyService {
     return infoOf(row);
   }
 
-  /** Revokes a stored key; it fails on its next request here (cached lookups are dropped). Configured keys cannot be. */
+  /**
+   * Revokes a stored key; it fails on its next request here (cached lookups are dropped) and, through the revocation
+   * watch, on every other instance within a second. Configured keys cannot be.
+   */
   async revoke(id: string): Promise<KeyInfo> {
     if (this.#env.some((k) => k.principal.id === id)) {
       throw new ProblemError(
@@ -219,7 +246,15 @@ export class KeyService {
     if (!row) throw new ProblemError(404, 'not-found', 'Not found', `No API key with id ${JSON.stringify(id)}.`);
     this.#cache.delete(row.hash);
     this.#openUntil = 0;
+    if (this.#revocations) await this.#revocations.announce();
+    else for (const listener of this.#listeners) listener({ id: row.id, tenant: row.tenant, hash: row.hash });
     return infoOf(row);
+  }
+
+  /** Calls `listener` once for each stored key revoked from now on (here, on another instance or by the CLI). */
+  onRevoked(listener: RevocationListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The key whose tenant this is, if any (for naming usage groups). */

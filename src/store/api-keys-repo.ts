@@ -61,13 +61,31 @@ export class ApiKeysRepo {
   }
 
   /** Keys that still work (not revoked). */
-  async countActive(): Promise<number> {
+  countActive(): Promise<number> {
+    return this.#count('is');
+  }
+
+  /** How many keys have been revoked so far (a revoke only ever adds one: rows are never deleted or un-revoked). */
+  countRevoked(): Promise<number> {
+    return this.#count('is not');
+  }
+
+  async #count(revoked: 'is' | 'is not'): Promise<number> {
     const count = await this.#db
       .selectFrom('api_keys')
       .select((eb) => eb.fn.countAll().as('total'))
-      .where('revoked_at', 'is', null)
+      .where('revoked_at', revoked, null)
       .executeTakeFirstOrThrow();
     return Number(count.total);
+  }
+
+  /** Every revoked key: its id, tenant and hash. */
+  revokedKeys(): Promise<Array<Pick<ApiKeyRow, 'id' | 'tenant' | 'hash'>>> {
+    return this.#db
+      .selectFrom('api_keys')
+      .select(['id', 'tenant', 'hash'])
+      .where('revoked_at', 'is not', null)
+      .execute();
   }
 
   /** Marks a key revoked (keeps the row for the audit trail); the updated row, or undefined if there is no such key. */

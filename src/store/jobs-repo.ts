@@ -135,6 +135,18 @@ export class JobsRepo {
     return rows.map(toJobRow);
   }
 
+  /** The queued jobs of a tenant, oldest first. */
+  async queuedOf(owner: string): Promise<JobRow[]> {
+    const rows = await this.#db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('owner', '=', owner)
+      .where('status', '=', 'queued')
+      .orderBy('id', 'asc')
+      .execute();
+    return rows.map(toJobRow);
+  }
+
   /** The earliest run_after among queued jobs that must wait, if any. */
   async nextRunAfter(): Promise<string | undefined> {
     const row = await this.#db

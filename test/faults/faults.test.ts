@@ -37,8 +37,9 @@ describe('in-process faults', () => {
     model.script({ match: 'crash-here', steps: [{ hang: true }] });
     const pending = t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'crash-here' } });
     await model.waitFor((r) => r.prompt === 'crash-here');
-    const [victim] = cliProcesses({ configDir: t.cli.configDir });
-    expect(victim).toBeDefined();
+    const victims = cliProcesses({ configDir: t.cli.configDir });
+    expect(victims).toHaveLength(1);
+    const victim = victims[0];
     process.kill(victim!.pid, 'SIGKILL');
     const res = await pending;
     expect(res.status).toBe(502);
@@ -47,7 +48,7 @@ describe('in-process faults', () => {
     expect(next.status).toBe(200);
     expect(promptTexts(model.mainRequests().at(-1)!)).toContain('before the crash');
     const history = (await (await t.request('/api/v1/sessions/f/history?limit=100')).json()).data;
-    expect(history.find((r: { content: string }) => r.content === 'crash-here')).toBeDefined();
+    expect(history.find((r: { content: string }) => r.content === 'crash-here')).toMatchObject({ role: 'user' });
     expect(
       history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error'),
     ).toHaveLength(1);

@@ -8,7 +8,6 @@ import {
   readdirSync,
   readFileSync,
   realpathSync,
-  rmdirSync,
   rmSync,
   statfsSync,
   statSync,
@@ -23,6 +22,7 @@ import { findOrphans } from '../../src/engine/orphans.js';
 import { TEMP_PREFIX } from '../../src/workspace/files.js';
 import { removeUploadLeftovers } from '../../src/workspace/paths.js';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
+import { needs } from '../support/needs.js';
 import { ModelServer } from '../support/model-server.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
@@ -73,25 +73,6 @@ const isMounted = (dir: string) =>
     .split('\n')
     .some((line) => line.split(' ')[1] === dir);
 
-/** Why a tmpfs cannot be mounted here (undefined when it can). In CI that is a failure, not a skip. */
-function tmpfsUnavailable(): string | undefined {
-  const probe = mkdtempSync(join(tmpdir(), 'cc-api-tmpfs-probe-'));
-  let reason: string | undefined;
-  try {
-    mount(probe, '64k');
-    unmount(probe);
-  } catch (err) {
-    reason = err instanceof Error ? err.message.split('\n')[0] : String(err);
-  } finally {
-    rmdirSync(probe);
-  }
-  if (reason === undefined) return undefined;
-  const message = `cannot mount a tmpfs (needs root or CAP_SYS_ADMIN): ${reason}`;
-  if (process.env.CI) throw new Error(`${message}; CI requires the disk-full upload test`);
-  console.warn(`${message}; skipping the disk-full upload test`);
-  return reason;
-}
-
 let model: ModelServer;
 
 beforeAll(async () => {
@@ -102,7 +83,7 @@ afterAll(async () => {
   await model?.close();
 });
 
-describe.skipIf(tmpfsUnavailable() !== undefined)('workspaces on a full disk (1 MiB tmpfs)', () => {
+describe.skipIf(await needs('the disk-full upload test', 'tmpfs'))('workspaces on a full disk (1 MiB tmpfs)', () => {
   let mountPoint: string;
   let t: TestServer;
   let ws: string;

@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { actionOf, auditTrailOf, auditTurn, clippedInput, outcomeOf } from '../../src/security/audit.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 
 describe('audit actions', () => {
   it.each([
@@ -34,21 +35,21 @@ describe('audit actions', () => {
   });
 });
 
-async function pgTarget() {
-  const reason = await postgresUnavailable('the PostgreSQL half of the audit and usage store tests');
-  if (reason !== undefined) return undefined;
-  const db = await createTempDatabase('cca_audit_test');
-  return { url: db.url, cleanup: db.drop };
-}
-
-const targets: Array<[string, () => Promise<{ url: string; cleanup(): Promise<void> } | undefined>]> = [
-  ['SQLite', async () => ({ url: 'sqlite::memory:', cleanup: async () => {} })],
-  ['PostgreSQL', pgTarget],
+const targets: Array<[string, string | undefined, () => Promise<{ url: string; cleanup(): Promise<void> }>]> = [
+  ['SQLite', undefined, async () => ({ url: 'sqlite::memory:', cleanup: async () => {} })],
+  [
+    'PostgreSQL',
+    await needs('the PostgreSQL half of the audit and usage store tests', 'postgresql'),
+    async () => {
+      const db = await createTempDatabase('cca_audit_test');
+      return { url: db.url, cleanup: db.drop };
+    },
+  ],
 ];
 
-for (const [dialect, open] of targets) {
-  describe(`audit, usage and key tables on ${dialect}`, () => {
-    let store: Store | undefined;
+for (const [dialect, missing, open] of targets) {
+  describe.skipIf(missing)(`audit, usage and key tables on ${dialect}`, () => {
+    let store: Store;
     let cleanup: (() => Promise<void>) | undefined;
     const owner = 'k_00000000000000aa';
     const other = 'k_00000000000000bb';
@@ -56,7 +57,6 @@ for (const [dialect, open] of targets) {
 
     beforeAll(async () => {
       const target = await open();
-      if (!target) return;
       cleanup = target.cleanup;
       store = await createStore(target.url);
       await store.migrate();
@@ -74,14 +74,14 @@ for (const [dialect, open] of targets) {
         model: string | null,
         usage: Record<string, number> | null,
       ) => {
-        await store!.messages.insert({
+        await store.messages.insert({
           session_id: session,
           turn_id: randomUUID(),
           role: 'user',
           content: 'q',
           created_at: at,
         });
-        await store!.messages.insert({
+        await store.messages.insert({
           session_id: session,
           turn_id: randomUUID(),
           role: 'assistant',
@@ -119,7 +119,6 @@ for (const [dialect, open] of targets) {
     });
 
     it('usage sums by owner, session, model and day, over a time range', async () => {
-      if (!store) return;
       expect(store.dialect).toBe(dialect === 'SQLite' ? 'sqlite' : 'postgres');
       const bySession = await store.usage.summarize({ owner, groupBy: 'session' });
       expect(bySession).toEqual([
@@ -173,7 +172,6 @@ for (const [dialect, open] of targets) {
     });
 
     it('audit rows: tool and denial rows of a turn, filters, pagination, tenancy', async () => {
-      if (!store) return;
       await auditTurn(store, sessionIds.a, 'turn-1', {
         tools_used: [{ name: 'Read', input: { file_path: '/etc/passwd' } }],
         denials: [{ tool: 'Read', input: { file_path: '/etc/passwd' }, reason: 'outside the workspace' }],
@@ -210,7 +208,6 @@ for (const [dialect, open] of targets) {
     });
 
     it('api keys: create, find by hash and tenant, count active, revoke, touch', async () => {
-      if (!store) return;
       const row = await store.apiKeys.create({
         id: 'key_0123456789abcdef',
         name: 'n',

@@ -154,16 +154,37 @@ describe('audit trail', () => {
         })
       ).status,
     ).toBe(401);
-    const [anon] = await eventually(
-      async () => {
-        const body = await audit('?action=session.create', ADMIN);
-        const rows = body.data.filter((r) => r.request_id === 'aud-401');
-        return rows.length > 0 ? rows : undefined;
-      },
-      10_000,
-      'the 401 row',
-    );
-    expect(anon).toMatchObject({ key_id: null, tenant: null, status: 401, outcome: 'rejected' });
+    // A refused key is a security event: its row is written before the 401 goes out, so it is there at once.
+    const anon = (await audit('?action=session.create', ADMIN)).data.filter((r) => r.request_id === 'aud-401');
+    expect(anon).toEqual([
+      expect.objectContaining({
+        key_id: null,
+        tenant: null,
+        status: 401,
+        outcome: 'rejected',
+        detail: { problem: '/problems/invalid-api-key' },
+      }),
+    ]);
+    // So is a read with a bad key, and a user key on an admin route.
+    const read = await ctx.t.request('/api/v1/sessions', {
+      key: 'not-a-key-either',
+      headers: { 'x-request-id': 'aud-401-get' },
+    });
+    expect(read.status).toBe(401);
+    const forbidden = await ctx.t.request('/api/v1/keys', { headers: { 'x-request-id': 'aud-403' } });
+    expect(forbidden.status).toBe(403);
+    const rows = (await audit('?limit=100', ADMIN)).data;
+    expect(rows.find((r) => r.request_id === 'aud-401-get')).toMatchObject({
+      action: 'session.get',
+      method: 'GET',
+      status: 401,
+      detail: { problem: '/problems/invalid-api-key' },
+    });
+    expect(rows.find((r) => r.request_id === 'aud-403')).toMatchObject({
+      key_id: envId(ALICE),
+      status: 403,
+      detail: { problem: '/problems/admin-only' },
+    });
     expect((await audit('?limit=100')).data.some((r) => r.request_id === 'aud-401')).toBe(false);
   });
 
@@ -353,6 +374,9 @@ describe('token counts', () => {
     });
     expect((await res.json()).data).toMatchObject({ estimated: false, model: 'claude-sonnet-4-5' });
     expect((await ctx.t.request('/api/v1/tokens/count', { method: 'POST', json: {} })).status).toBe(422);
+    const counted = await rowsOf('?action=tokens.count', 3);
+    expect(counted.map((r) => r.status)).toEqual([422, 200, 200]);
+    expect(counted[1]).toMatchObject({ key_id: envId(ALICE), method: 'POST', route: '/api/v1/tokens/count' });
     expect(
       (
         await ctx.t.request('/api/v1/tokens/count', {

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { promptTexts } from '../support/model-server.js';
+import { needs } from '../support/needs.js';
 
+const noBubblewrap = await needs('the Bash chat test (Bash runs in the sandbox)', 'bubblewrap');
 const ctx = useTestServer();
 
 async function createSession(name: string, body: Record<string, unknown> = {}) {
@@ -49,7 +51,7 @@ describe('sync chat', () => {
     expect(d.tools_used).toHaveLength(1);
     expect(d.tools_used[0].name).toBe('Write');
     expect(typeof d.session_id).toBe('string');
-    expect(json.meta.request_id).toBeTruthy();
+    expect(json.meta.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
     expect(readFileSync(join(session.workspace, 'hello.txt'), 'utf8')).toBe('Hello from Claude\n');
@@ -60,7 +62,7 @@ describe('sync chat', () => {
     expect(session.live).toBe(true);
   });
 
-  it('feeds Bash output back to the model as the tool result', async () => {
+  it.skipIf(noBubblewrap)('feeds Bash output back to the model as the tool result', async () => {
     ctx.model.script({
       match: 'run-the-echo',
       steps: [
@@ -68,7 +70,9 @@ describe('sync chat', () => {
         { text: 'Ran it.' },
       ],
     });
-    const { status, json } = await chat('alpha', { message: 'run-the-echo now' });
+    // A session of its own: the tests after this one read alpha's whole history.
+    await createSession('bash-echo');
+    const { status, json } = await chat('bash-echo', { message: 'run-the-echo now' });
     expect(status).toBe(200);
     expect(json.data.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
     const followUp = ctx.model
@@ -99,12 +103,7 @@ describe('sync chat', () => {
     const { json } = await chat('alpha', { message: 'what did I ask before?' });
     expect(json.data.content).toBe('echo: what did I ask before?');
     const last = ctx.model.mainRequests().at(-1)!;
-    expect(promptTexts(last)).toEqual([
-      'please write-hello-file',
-      'run-the-echo now',
-      'fix-the-notes please',
-      'what did I ask before?',
-    ]);
+    expect(promptTexts(last)).toEqual(['please write-hello-file', 'fix-the-notes please', 'what did I ask before?']);
   });
 
   it('records every turn in history, in order, with tools, cost and timing', async () => {
@@ -112,10 +111,8 @@ describe('sync chat', () => {
     expect(res.status).toBe(200);
     const body = await res.json();
     const rows = body.data;
-    expect(body.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 8, pages: 1 });
+    expect(body.meta.pagination).toMatchObject({ page: 1, limit: 100, total: 6, pages: 1 });
     expect(rows.map((r: { role: string }) => r.role)).toEqual([
-      'user',
-      'assistant',
       'user',
       'assistant',
       'user',
@@ -132,15 +129,15 @@ describe('sync chat', () => {
     const ids = rows.map((r: { id: number }) => r.id);
     expect([...ids].sort((a, b) => a - b)).toEqual(ids);
 
-    const page2 = await (await ctx.t.request('/api/v1/sessions/alpha/history?page=2&limit=3')).json();
-    expect(page2.data.map((r: { id: number }) => r.id)).toEqual(ids.slice(3, 6));
-    expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 3, total: 8, pages: 3 });
+    const page2 = await (await ctx.t.request('/api/v1/sessions/alpha/history?page=2&limit=4')).json();
+    expect(page2.data.map((r: { id: number }) => r.id)).toEqual(ids.slice(4, 6));
+    expect(page2.meta.pagination).toMatchObject({ page: 2, limit: 4, total: 6, pages: 2 });
 
     const session = (await (await ctx.t.request('/api/v1/sessions/alpha')).json()).data;
     const costs = rows
       .filter((r: { role: string }) => r.role === 'assistant')
       .reduce((a: number, r: { cost_usd: number }) => a + r.cost_usd, 0);
-    expect(session.totals.turns).toBe(4);
+    expect(session.totals.turns).toBe(3);
     expect(session.totals.cost_usd).toBeCloseTo(costs, 10);
   });
 

@@ -379,7 +379,7 @@ describe('download', () => {
     expect(res.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(res.headers.get('content-length')).toBe(String(content.length));
     expect(res.headers.get('etag')).toMatch(/^"[0-9a-f]+-[0-9a-f]+-[0-9a-f]+"$/);
-    expect(res.headers.get('last-modified')).toBeTruthy();
+    expect(Date.parse(res.headers.get('last-modified')!)).toBeGreaterThan(Date.parse('2020-01-01'));
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(res.headers.get('content-disposition')).toContain('attachment; filename="fox.txt"');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');

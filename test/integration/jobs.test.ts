@@ -62,7 +62,7 @@ describe('creating and running a job', () => {
       error: null,
       webhooks: [],
     });
-    expect(json.meta.request_id).toBeTruthy();
+    expect(json.meta.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const done = await finished('runner', job.id);
     expect(done.status).toBe('succeeded');
@@ -79,8 +79,8 @@ describe('creating and running a job', () => {
     ]);
     expect(done.turn_id).toBe(done.result.turn_id);
     expect(done.attempts).toBe(1);
-    expect(done.started_at).toBeTruthy();
-    expect(done.finished_at).toBeTruthy();
+    expect(Date.parse(done.finished_at)).toBeGreaterThanOrEqual(Date.parse(done.started_at));
+    expect(Date.parse(done.started_at)).toBeGreaterThanOrEqual(Date.parse(done.created_at));
 
     // The turn is in the session's history like any turn.
     const history = (await (await ctx.t.request('/api/v1/sessions/runner/history')).json()).data;

@@ -3,12 +3,13 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer, promptTexts } from '../support/model-server.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { startTestServer, type TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
-const pgMissing = await postgresUnavailable('the PostgreSQL restart test');
+const pgMissing = await needs('the PostgreSQL restart test', 'postgresql');
 let model: ModelServer;
 const servers: TestServer[] = [];
 
@@ -74,7 +75,7 @@ describe('restart', () => {
     await continuesAfterRestart({});
   });
 
-  it.skipIf(pgMissing !== undefined)('continues the conversation after a server restart (PostgreSQL)', async () => {
+  it.skipIf(pgMissing)('continues the conversation after a server restart (PostgreSQL)', async () => {
     const db = await createTempDatabase('cca_it');
     try {
       await continuesAfterRestart({ DATABASE_URL: db.url });

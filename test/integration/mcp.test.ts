@@ -6,6 +6,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { stdioMcpTransport } from '../support/mcp-stdio.js';
 import { useTestServer } from '../support/fixture.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
@@ -301,20 +302,10 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
       json: { message: 'mcp-busy-hang' },
     });
     await ctx.model.waitFor((r) => r.prompt === 'mcp-busy-hang');
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
-      cwd: process.cwd(),
-      stderr: 'pipe',
-      env: {
-        ...ctx.t.cli.env,
-        API_KEYS: KEYS.join(','),
-        MCP_API_KEY: KEYS[1],
-        DATA_DIR: ctx.t.dirs.data,
-        APPROVED_DIRECTORY: ctx.t.dirs.workspaces,
-        CLAUDE_CONFIG_DIR: configDir,
-        LOG_LEVEL: 'warn',
-      },
+    const transport = stdioMcpTransport(ctx.t, {
+      API_KEYS: KEYS.join(','),
+      MCP_API_KEY: KEYS[1],
+      CLAUDE_CONFIG_DIR: configDir,
     });
     let stderr = '';
     transport.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));

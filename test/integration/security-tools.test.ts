@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelServer, type Step } from '../support/model-server.js';
 import { SessionTmpDirs } from '../../src/engine/sandbox.js';
 import { cliProcesses } from '../support/processes.js';
+import { needs } from '../support/needs.js';
 import { KEYS, startTestServer, type TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
@@ -239,7 +240,9 @@ describe('file tools outside the workspace are denied (first call on a fresh con
   });
 });
 
-describe('Bash runs in the OS sandbox', () => {
+const noBubblewrap = await needs('the Bash sandbox tests', 'bubblewrap');
+
+describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
   it('works normally inside the workspace (write, read, a temp file)', async () => {
     await turn('bash-inside', [
       bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"'),
@@ -383,11 +386,14 @@ describe('across all of it', () => {
     for (const s of [...SECRET_VALUES, ...FOREIGN]) expect(sent, s).not.toContain(s);
   });
 
-  it('answered no 5xx, and health reports the sandbox running', async () => {
+  it('answered no 5xx', () => {
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+  });
+
+  it.skipIf(noBubblewrap)('health reports the sandbox running', async () => {
     const res = await request('/api/v1/health');
     const health = (await res.json()).data;
     expect(health.sandbox).toEqual({ enabled: true, available: true, reason: null, network: false });
-    expect(statuses.filter((s) => s >= 500)).toEqual([]);
   });
 
   it("removes the sessions' temporary folders when the server stops", async () => {

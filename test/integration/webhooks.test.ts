@@ -87,7 +87,7 @@ describe('signed deliveries', () => {
     const theirs = await global.waitFor(2, ofJob(job.id));
     for (const r of [...mine, ...theirs]) {
       expect(r.verifyError).toBeUndefined();
-      expect(r.verified).toBeTruthy();
+      expect(r.verified).toEqual(JSON.parse(r.body));
       expect(r.headers['content-type']).toBe('application/json');
       expect(r.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
       expect(Number(r.headers['webhook-timestamp'])).toBeGreaterThan(Date.now() / 1000 - 60);

@@ -162,7 +162,7 @@ describe('WebhookDispatcher', () => {
       const tries = hook.received.filter((r) => r.path === '/restart');
       expect(tries).toHaveLength(2);
       expect(tries[0]!.headers['webhook-id']).toBe(tries[1]!.headers['webhook-id']);
-      expect(tries[1]!.verified).toBeTruthy();
+      expect(tries[1]!.verified).toEqual(JSON.parse(tries[1]!.body));
     } finally {
       await second.stop();
       hook.behaviour = () => 204;

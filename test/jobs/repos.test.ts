@@ -3,9 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timeOrderedId } from '../../src/jobs/ids.js';
 import { createStore, MissingReferenceError, type Store } from '../../src/store/index.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 
-const pgMissing = await postgresUnavailable('the PostgreSQL half of the jobs repository tests');
+const pgMissing = await needs('the PostgreSQL half of the jobs repository tests', 'postgresql');
 
 const iso = (offsetMs = 0) => new Date(Date.now() + offsetMs).toISOString();
 
@@ -71,7 +72,8 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       const a = await newJob(sid, 'a');
       const b = await newJob(sid, 'b');
       const c = await newJob(sid, 'c');
-      await store.jobs.delay(b.id, iso(60_000));
+      const bAfter = iso(60_000);
+      await store.jobs.delay(b.id, bAfter);
       await store.jobs.markRunning(c.id, 'turn-c');
       const page = await store.jobs.listBySession(sid, undefined, { offset: 0, limit: 2 });
       expect(page.total).toBe(3);
@@ -81,7 +83,11 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       ).toEqual(['b', 'a']);
       const runnable = (await store.jobs.runnable(100)).filter((j) => j.session_id === sid);
       expect(runnable.map((j) => j.message)).toEqual(['a']);
-      expect(await store.jobs.nextRunAfter()).toBeDefined();
+      // The earliest wait of every queued job in this store: b's, or one of an earlier test's that ends sooner.
+      const next = await store.jobs.nextRunAfter();
+      expect(next).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(Date.parse(next!)).toBeGreaterThan(Date.now());
+      expect(Date.parse(next!)).toBeLessThanOrEqual(Date.parse(bAfter));
     });
 
     it("offers each session's oldest queued job only: a delayed head is never overtaken, busy sessions are left out", async () => {
@@ -106,7 +112,7 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       const job = await newJob(sid);
       const running = await store.jobs.markRunning(job.id, 'turn-1');
       expect(running).toMatchObject({ status: 'running', turn_id: 'turn-1', attempts: 1 });
-      expect(running!.started_at).toBeTruthy();
+      expect(running!.started_at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/));
       expect(await store.jobs.markRunning(job.id, 'turn-2')).toBeUndefined();
       expect(await store.jobs.finish(job.id, { status: 'cancelled' }, ['queued'])).toBeUndefined();
       const done = await store.jobs.finish(job.id, {
@@ -115,7 +121,7 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
         events: [{ id: 1, event: { type: 'text', text: 'ok' } }],
       });
       expect(done).toMatchObject({ status: 'succeeded', result: { content: 'ok' }, events: [{ id: 1 }] });
-      expect(done!.finished_at).toBeTruthy();
+      expect(done!.finished_at).toEqual(expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/));
       expect(await store.jobs.finish(job.id, { status: 'failed' })).toBeUndefined();
     });
 
@@ -182,7 +188,10 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       expect((await store.deliveries.due(100, [sooner.id])).filter((d) => d.job_id === jobId).map((d) => d.id)).toEqual(
         [soon.id],
       );
-      expect(await store.deliveries.nextDueAt()).toBeDefined();
+      // The earliest pending delivery: `sooner`'s, or one of an earlier test's that is due even sooner.
+      const nextDue = await store.deliveries.nextDueAt();
+      expect(nextDue).toMatch(/^\d{4}-\d\d-\d\dT/);
+      expect(Date.parse(nextDue!)).toBeLessThanOrEqual(Date.parse(sooner.next_attempt_at!));
 
       const entry = { attempt: 1, at: iso(), status_code: 500, error: 'receiver answered 500', duration_ms: 3 };
       const retried = await store.deliveries.recordAttempt(soon.id, {
@@ -240,7 +249,7 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
         locked_until: null,
       });
       await store.idempotency.release(tenant, 'k1'); // only in-flight claims are released
-      expect(await store.idempotency.find(tenant, 'k1')).toBeDefined();
+      expect(await store.idempotency.find(tenant, 'k1')).toMatchObject({ status: 'completed', response_status: 201 });
 
       expect(await claim('expired', 60_000, -1)).toBe(true);
       expect(await store.idempotency.find(tenant, 'expired')).toBeUndefined();
@@ -261,6 +270,6 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
 
 suite('SQLite', async () => ({ url: 'sqlite::memory:', drop: async () => {} }));
 
-describe.skipIf(pgMissing !== undefined)('PostgreSQL', () => {
+describe.skipIf(pgMissing)('PostgreSQL', () => {
   suite('PostgreSQL', async () => createTempDatabase('cca_jobs_test'));
 });

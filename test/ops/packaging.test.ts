@@ -1,9 +1,9 @@
 // The Docker image as the Dockerfile lays it out (no Docker engine needed): a non-root runtime stage with bubblewrap, a health check and volumes, holding all the server reads at run time; the server starts and stops from that layout.
 import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { basename, dirname, join, relative } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { DEFAULT_RULES_FILE } from '../../src/security/moderation.js';
 import { BUILTIN_TEMPLATES_FILE } from '../../src/templates/registry.js';
@@ -72,14 +72,26 @@ describe('docker-compose.yml', () => {
       expect(mounted, name).toContain(envOf(name));
     for (const name of ['postgres', 'redis']) expect(compose.services[name]?.profiles, name).toContain('scale');
   });
+
+  it("keeps Docker's default seccomp and AppArmor profiles and requires API_KEYS", () => {
+    const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+    const compose = parse(text) as {
+      services: Record<string, { security_opt?: string[]; privileged?: boolean; environment?: Record<string, string> }>;
+    };
+    for (const [name, service] of Object.entries(compose.services)) {
+      expect(service.security_opt ?? [], name).toEqual([]);
+      expect(service.privileged, name).toBeUndefined();
+    }
+    expect(compose.services.api!.environment!.API_KEYS).toMatch(/^\$\{API_KEYS:\?/);
+  });
 });
 
 describe('the image layout', () => {
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-image-')));
+  const app = join(dir, 'app');
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('starts from what the runtime stage copies alone, answers its health check, and stops on SIGTERM', async () => {
-    const app = join(dir, 'app');
+  beforeAll(() => {
     mkdirSync(app);
     for (const c of copies) {
       const target = join(app, relative(workdir, join(workdir, c.dest)));
@@ -95,17 +107,23 @@ describe('the image layout', () => {
         );
       else throw new Error(`unexpected COPY from the build stage: ${c.source}`);
     }
-    const env = {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: join(dir, 'home'),
-      CLAUDE_CONFIG_DIR: join(dir, 'home/.claude'),
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'workspaces'),
-      HOST: '127.0.0.1',
-      PORT: '0',
-      NODE_ENV: 'production',
-      API_KEYS: 'image-layout-key-1',
-    };
+  }, 120_000);
+
+  /** The environment of the image (paths moved into the scratch folder), plus `extra`. */
+  const imageEnv = (extra: Record<string, string>) => ({
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: join(dir, 'home'),
+    CLAUDE_CONFIG_DIR: join(dir, 'home/.claude'),
+    DATA_DIR: join(dir, 'data'),
+    APPROVED_DIRECTORY: join(dir, 'workspaces'),
+    HOST: envOf('HOST')!,
+    PORT: '0',
+    NODE_ENV: 'production',
+    ...extra,
+  });
+
+  /** `node dist/cli.js serve` in the layout; resolves once it says where it listens. */
+  async function serve(env: Record<string, string>) {
     const child = spawn(process.execPath, ['dist/cli.js', 'serve'], {
       cwd: app,
       env,
@@ -123,17 +141,77 @@ describe('the image layout', () => {
       child.stderr.on('data', onData);
       void exited.then((code) => reject(new Error(`exited ${code} before listening:\n${out}`)));
     });
+    const listening = JSON.parse(out.split('\n').find((l) => /listening on http/.test(l))!) as { host: string };
+    return { child, exited, url, host: listening.host, output: () => out };
+  }
+
+  /** This machine's first address beyond loopback, if it has one: whether the server answers there. */
+  const outside = Object.values(networkInterfaces())
+    .flat()
+    .find((a) => a !== undefined && a.family === 'IPv4' && !a.internal)?.address;
+  async function answersOutside(url: string): Promise<boolean | undefined> {
+    if (outside === undefined) return undefined;
+    const port = new URL(url).port;
+    return fetch(`http://${outside}:${port}/api/v1/health/live`).then(
+      (r) => r.ok,
+      () => false,
+    );
+  }
+
+  it('starts from what the runtime stage copies alone, answers its health check, and stops on SIGTERM', async () => {
+    const env = imageEnv({ HOST: '127.0.0.1', API_KEYS: 'image-layout-key-1' });
+    const server = await serve(env);
     try {
-      const ready = await fetch(`${url}/api/v1/health/ready`);
+      const ready = await fetch(`${server.url}/api/v1/health/ready`);
       expect(ready.status).toBe(200);
       expect((await ready.json()).data.checks).toMatchObject({ database: true, migrations: true, claude_cli: true });
       const check = /^HEALTHCHECK\b.*?\bCMD\s+(node\s+-e\s+"(.*)")\s*$/m.exec(runtime);
       expect(check).not.toBeNull();
       const script = check![2]!.replace(/\\"/g, '"');
-      execFileSync(process.execPath, ['-e', script], { env: { ...env, PORT: new URL(url).port }, stdio: 'pipe' }); // throws on a non-zero exit
+      execFileSync(process.execPath, ['-e', script], {
+        env: { ...env, PORT: new URL(server.url).port },
+        stdio: 'pipe',
+      }); // throws on a non-zero exit
     } finally {
-      child.kill('SIGTERM');
+      server.child.kill('SIGTERM');
     }
-    expect(await exited).toBe(0);
+    expect(await server.exited).toBe(0);
+  }, 120_000);
+
+  it("with the image's HOST=0.0.0.0 and no key, listens on loopback only and mints no key over HTTP", async () => {
+    expect(envOf('HOST')).toBe('0.0.0.0');
+    const server = await serve(imageEnv({}));
+    try {
+      expect(server.host).toBe('127.0.0.1');
+      expect(await answersOutside(server.url)).not.toBe(true);
+      expect(server.output()).toMatch(/Open mode .*listening on 127\.0\.0\.1 instead of HOST=0\.0\.0\.0/);
+      const created = await fetch(`${server.url}/api/v1/keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'first', scope: 'admin' }),
+      });
+      expect(created.status).toBe(403);
+      expect((await created.json()).type).toBe('/problems/open-mode');
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
+  }, 120_000);
+
+  it('with OPEN_MODE_ALLOW_REMOTE=true listens on HOST, saying so as an error', async () => {
+    const server = await serve(imageEnv({ OPEN_MODE_ALLOW_REMOTE: 'true' }));
+    try {
+      expect(server.host).toBe('0.0.0.0');
+      expect(await answersOutside(server.url)).not.toBe(false);
+      const line = server
+        .output()
+        .split('\n')
+        .find((l) => l.includes('OPEN_MODE_ALLOW_REMOTE=true'));
+      expect(line, server.output()).toBeDefined();
+      expect(JSON.parse(line!)).toMatchObject({ level: 50 });
+    } finally {
+      server.child.kill('SIGTERM');
+    }
+    expect(await server.exited).toBe(0);
   }, 120_000);
 });

@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { buildApp, type BuildAppOptions } from '../../src/http/app.js';
 import { KeyService } from '../../src/security/keys-service.js';
+import { RevocationWatch } from '../../src/security/revocations.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { stubDeps } from '../http/stub-deps.js';
 
@@ -42,7 +43,10 @@ export async function appWithStore(
   });
   const store = await createStore(config.databaseUrl);
   await store.migrate();
-  const keys = new KeyService(config, store.apiKeys);
+  // As the server has it: revokes made elsewhere (the CLI, another instance) arrive through the watch.
+  const revocations = new RevocationWatch(store.apiKeys, { intervalMs: config.revocationCheckMs });
+  await revocations.start();
+  const keys = new KeyService(config, store.apiKeys, { revocations });
   const { redis, databaseUrl: _url, ...buildOptions } = opts;
   const app = await buildApp({ ...stubDeps(), config, store, keys, redis }, { logger: false, ...buildOptions });
   await app.ready();
@@ -53,6 +57,7 @@ export async function appWithStore(
     keys,
     databaseUrl,
     async close() {
+      await revocations.close();
       await app.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });

@@ -208,20 +208,23 @@ describe('X-Tenant', () => {
 });
 
 describe('open mode', () => {
-  it('with no configured or stored keys every caller is the local admin; creating a key ends open mode', async () => {
+  it('every caller is the local admin, but no HTTP caller can mint a key; a key made on the server ends open mode', async () => {
     const open = await appWithStore({ API_KEYS: '', ADMIN_API_KEYS: '' });
     try {
       expect((await open.app.inject({ url: '/api/v1/keys' })).statusCode).toBe(200);
-      const created = await open.app.inject({
+      const refused = await open.app.inject({
         method: 'POST',
         url: '/api/v1/keys',
         payload: { name: 'first', scope: 'admin' },
       });
-      expect(created.statusCode).toBe(201);
+      expect(refused.statusCode).toBe(403);
+      expect(refused.json()).toMatchObject({ type: '/problems/open-mode', status: 403 });
+      expect(refused.json().detail).toMatch(/ADMIN_API_KEYS.*keys create/);
+      expect(await open.store.apiKeys.countActive()).toBe(0);
+      // The way the `keys create` command makes the first key.
+      const { secret } = await open.keys.create({ name: 'first', scope: 'admin' });
       expect((await open.app.inject({ url: '/api/v1/keys' })).statusCode).toBe(401);
-      expect((await open.app.inject({ url: '/api/v1/keys', headers: as(created.json().data.secret) })).statusCode).toBe(
-        200,
-      );
+      expect((await open.app.inject({ url: '/api/v1/keys', headers: as(secret) })).statusCode).toBe(200);
     } finally {
       await open.close();
     }

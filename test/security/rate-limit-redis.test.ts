@@ -3,26 +3,13 @@ import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis, RedisUnavailableError } from '../../src/store/redis.js';
+import { needs, REDIS_TEST_URL } from '../support/needs.js';
+import { tenantOf } from '../../src/security/api-keys.js';
 import { appWithStore, USER_KEY, type AppWithStore } from './app-with-store.js';
 
-const REDIS_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+const REDIS_URL = REDIS_TEST_URL;
 
-async function redisUnavailable(): Promise<string | undefined> {
-  try {
-    const client = await connectRedis(REDIS_URL, { timeoutMs: 3000 });
-    client.disconnect();
-    return undefined;
-  } catch (err) {
-    const message = `Redis at ${REDIS_URL} is unreachable: ${(err as Error).message}`;
-    if (process.env.CI) throw new Error(`${message}; CI requires the Redis rate-limit tests`);
-    console.warn(`${message}; skipping the Redis rate-limit tests`);
-    return message;
-  }
-}
-
-const reason = await redisUnavailable();
-
-describe.skipIf(reason !== undefined)('rate limits in Redis', () => {
+describe.skipIf(await needs('the Redis rate-limit tests', 'redis'))('rate limits in Redis', () => {
   const prefix = `cca-test-${randomBytes(6).toString('hex')}:`;
   const clients: Redis[] = [];
   let a: AppWithStore;
@@ -43,7 +30,7 @@ describe.skipIf(reason !== undefined)('rate limits in Redis', () => {
     for (const c of clients) c.disconnect();
   });
 
-  it('two instances share one budget per key, and the counters live under the prefix', async () => {
+  it('two instances share one budget per key, and the counters live under the keys the docs name', async () => {
     const statuses: number[] = [];
     const remaining: string[] = [];
     for (const app of [a, b, a, b, a, b]) {
@@ -53,21 +40,32 @@ describe.skipIf(reason !== undefined)('rate limits in Redis', () => {
     }
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);
     expect(remaining.slice(0, 4)).toEqual(['3', '2', '1', '0']);
-    const stored = await clients[0]!.keys(`${prefix}*`);
-    expect(stored.length).toBeGreaterThan(0);
-    expect(stored.every((k) => k.startsWith(`${prefix}rl:`))).toBe(true);
+    // A request without a key (per IP) and a wrong key (failed authentications of the IP).
+    expect((await a.app.inject({ url: '/api/v1/usage' })).statusCode).toBe(401);
+    const keyId = `env_${tenantOf(USER_KEY).slice(2)}`;
+    const stored = (await clients[0]!.keys(`${prefix}*`)).sort();
+    // docs/configuration.md, REDIS_KEY_PREFIX: `<prefix>rl:key:<key id>` and `<prefix>rl:anon:<ip>`.
+    expect(stored).toEqual([`${prefix}rl:anon:127.0.0.1`, `${prefix}rl:key:${keyId}`]);
+    expect(await clients[0]!.get(`${prefix}rl:key:${keyId}`)).toBe('6');
   });
 
-  it('Redis going away later lets requests through (never a 5xx)', async () => {
+  it('Redis going away later: limits go on in memory (never off, never a 5xx)', async () => {
     const client = await connectRedis(REDIS_URL);
     const c = await appWithStore(
-      { RATE_LIMIT_REQUESTS: '1', REDIS_URL, REDIS_KEY_PREFIX: `${prefix}gone:` },
+      { RATE_LIMIT_REQUESTS: '2', REDIS_URL, REDIS_KEY_PREFIX: `${prefix}gone:` },
       { redis: client },
     );
     try {
       client.disconnect();
-      for (let i = 0; i < 3; i++)
-        expect((await c.app.inject({ url: '/api/v1/usage', headers: { 'x-api-key': USER_KEY } })).statusCode).toBe(200);
+      const usage = (key?: string) => c.app.inject({ url: '/api/v1/usage', headers: key ? { 'x-api-key': key } : {} });
+      const byKey = [];
+      for (let i = 0; i < 3; i++) byKey.push((await usage(USER_KEY)).statusCode);
+      expect(byKey).toEqual([200, 200, 429]);
+      // Wrong keys from one IP: refused 401 until the IP's failed attempts reach the limit, then 429.
+      const guesses = [];
+      for (let i = 0; i < 4; i++) guesses.push((await usage(`wrong-key-guess-${i}`)).statusCode);
+      expect(guesses).toEqual([401, 401, 429, 429]);
+      expect(await client.keys('*').catch(() => 'down')).toBe('down');
     } finally {
       await c.close();
     }

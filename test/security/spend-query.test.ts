@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, type Store } from '../../src/store/index.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 
 const turn = (costUsd: number) => ({
   costUsd,
@@ -59,23 +60,20 @@ describe('totalCostByOwner on SQLite', () => {
   it("sums the owner's sessions", () => exercise(store));
 });
 
-describe('totalCostByOwner on PostgreSQL', () => {
-  let store: Store | undefined;
-  let db: { url: string; drop(): Promise<void> } | undefined;
-  let skip: string | undefined;
-  beforeAll(async () => {
-    skip = await postgresUnavailable('the spend query test');
-    if (skip) return;
-    db = await createTempDatabase('cca_spend');
-    store = await createStore(db.url);
-    await store.migrate();
-  });
-  afterAll(async () => {
-    await store?.close();
-    await db?.drop();
-  });
-  it("sums the owner's sessions", async (ctx) => {
-    if (skip) return ctx.skip();
-    await exercise(store!);
-  });
-});
+describe.skipIf(await needs('the spend query test on PostgreSQL', 'postgresql'))(
+  'totalCostByOwner on PostgreSQL',
+  () => {
+    let store: Store;
+    let db: { url: string; drop(): Promise<void> } | undefined;
+    beforeAll(async () => {
+      db = await createTempDatabase('cca_spend');
+      store = await createStore(db.url);
+      await store.migrate();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await db?.drop();
+    });
+    it("sums the owner's sessions", () => exercise(store));
+  },
+);

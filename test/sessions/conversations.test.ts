@@ -8,7 +8,8 @@ import {
   type ConversationMessage,
 } from '../../src/sessions/conversations.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 
 const talk: ConversationMessage[] = [
   { role: 'user', text: 'write a file' },
@@ -108,5 +109,5 @@ function headsSuite(name: string, open: () => Promise<{ url: string; drop?: () =
 
 headsSuite('SQLite', async () => ({ url: 'sqlite::memory:' }));
 headsSuite('PostgreSQL', async () =>
-  (await postgresUnavailable('the conversation heads tests')) ? undefined : createTempDatabase('cc_compat'),
+  (await needs('the conversation heads tests', 'postgresql')) ? undefined : createTempDatabase('cc_compat'),
 );

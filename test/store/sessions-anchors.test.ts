@@ -2,12 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore, type Store } from '../../src/store/index.js';
-import { createTempDatabase, postgresUnavailable } from '../support/postgres.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
 
-const pgMissing = await postgresUnavailable('the PostgreSQL half of the session anchor tests');
+const pgMissing = await needs('the PostgreSQL half of the session anchor tests', 'postgresql');
 
-function suite(label: string, open: () => Promise<{ url: string; drop(): Promise<void> }>) {
-  describe(`session anchors on ${label}`, () => {
+function suite(label: string, open: () => Promise<{ url: string; drop(): Promise<void> }>, missing?: string) {
+  describe.skipIf(missing)(`session anchors on ${label}`, () => {
     let db: { url: string; drop(): Promise<void> };
     let store: Store;
     const ids: Record<string, string> = {};
@@ -74,4 +75,4 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
 }
 
 suite('SQLite', async () => ({ url: 'sqlite::memory:', drop: async () => {} }));
-if (!pgMissing) suite('PostgreSQL', () => createTempDatabase('cca_anchor_test'));
+suite('PostgreSQL', () => createTempDatabase('cca_anchor_test'), pgMissing);

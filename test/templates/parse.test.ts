@@ -36,7 +36,7 @@ describe('the shipped templates file', () => {
     expect([...templates.keys()].sort()).toEqual([...SHIPPED].sort());
     const prompts = new Set<string>();
     for (const [name, t] of templates) {
-      expect(t.description, name).toBeTruthy();
+      expect(t.description, name).toMatch(/\w{3}/);
       expect(t.system_prompt!.length, name).toBeGreaterThan(200);
       prompts.add(t.system_prompt!);
     }

@@ -91,7 +91,7 @@ describe('TemplateRegistry', () => {
     write('mine.yaml', 'templates:\n  one:\n    max_turns: 2\n  two: {}\n');
     await r.reload();
     expect(r.get('one')!.profile.max_turns).toBe(2);
-    expect(r.get('two')).toBeDefined();
+    expect(r.get('two')).toMatchObject({ name: 'two' });
 
     write('mine.yaml', 'templates:\n  one:\n    max_turns: 3\n  three:\n    colour: red\n');
     const failed = once(r, 'reload-failed');
@@ -103,7 +103,7 @@ describe('TemplateRegistry', () => {
     expect((await failed)[0]).toBe(err);
     expect(r.get('one')!.profile.max_turns).toBe(2);
     expect(r.get('three')).toBeUndefined();
-    expect(r.get('two')).toBeDefined();
+    expect(r.get('two')).toMatchObject({ name: 'two' });
   });
 
   it('the watcher reloads after a change, also when an editor saves by rename, and keeps the old set on a bad save', async () => {

@@ -18,10 +18,11 @@ export interface ModelEntry {
 /** What a `model` value asks for: a Claude model (passed to Claude Code) or a template. */
 export type ModelChoice = { model: string } | { template: string };
 
-function modelNotFound(id: string): HttpProblem {
+function modelNotFound(): HttpProblem {
+  // The id is not repeated back: the answer must read the same whoever's name a caller sends.
   return new HttpProblem(
     404,
-    `The model ${JSON.stringify(id)} does not exist here: send a Claude model id or alias, or template:<name> (GET /v1/models lists them).`,
+    `That model does not exist here: send a Claude model id or alias, or template:<name> (GET /v1/models lists them).`,
     { slug: 'model-not-found', title: 'Model not found', extra: { param: 'model' } },
   );
 }
@@ -42,12 +43,12 @@ export function listModels(claude: Config['claude'], templates: Pick<TemplateReg
 export function chooseModel(id: string, claude: Config['claude'], templates: TemplateLookup): ModelChoice {
   if (id.startsWith(TEMPLATE_PREFIX)) {
     const name = id.slice(TEMPLATE_PREFIX.length);
-    if (!templates.get(name)) throw modelNotFound(id);
+    if (!templates.get(name)) throw modelNotFound();
     return { template: name };
   }
   const known = claude.allowedModels.length > 0 ? claude.allowedModels : [...CLAUDE_ALIASES, claude.model ?? ''];
   if (known.includes(id) || (claude.allowedModels.length === 0 && CLAUDE_MODEL_ID.test(id))) return { model: id };
-  throw modelNotFound(id);
+  throw modelNotFound();
 }
 
 /** One model in the wire format of /v1/models (OpenAI's, or Anthropic's when the client sends `anthropic-version`). */

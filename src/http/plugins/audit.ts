@@ -1,7 +1,10 @@
-// Audit of requests: every POST/PUT/PATCH/DELETE that matched a route becomes a row after its response.
+// Audit of requests: every POST/PUT/PATCH/DELETE that matched a route becomes a row; security events (refusals, admin acts) are written before their response.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { actionOf, outcomeOf, type AuditTrail } from '../../security/audit.js';
+import type { NewAuditRow } from '../../store/schema.js';
+import { PROBLEM_CONTENT_TYPE } from '../problem.js';
+import { problemBody } from './problems.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -51,26 +54,60 @@ function sessionOf(request: FastifyRequest, resource: string): string | null {
   return body && typeof body === 'object' && typeof body.session === 'string' ? body.session : null;
 }
 
+/** Refusals that are not written before their answer: a flood of them would be a flood of awaited writes. */
+const FLOOD = '/problems/too-many-requests';
+
+/**
+ * A security event: an authentication or authorization refusal (401, 403), a budget refusal (429, not the rate
+ * limit's own), an act of an admin route that changes something, or any request of an admin acting for another
+ * tenant (X-Tenant).
+ */
+function isSecurityEvent(request: FastifyRequest, status: number, problem: string | undefined): boolean {
+  if (status === 401 || status === 403 || (status === 429 && problem !== FLOOD)) return true;
+  if (request.actingAsTenant) return true;
+  return MUTATING.has(request.method) && request.routeOptions.config.admin === true;
+}
+
+/** The problem type of a refusal (`/problems/revoked-api-key` …), from the payload about to be sent. */
+function problemTypeOf(reply: FastifyReply, payload: unknown): string | undefined {
+  if (typeof payload !== 'string' || !String(reply.getHeader('content-type')).startsWith(PROBLEM_CONTENT_TYPE))
+    return undefined;
+  try {
+    const type = (JSON.parse(payload) as { type?: unknown }).type;
+    return typeof type === 'string' ? type : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const auditUnavailable = {
+  type: '/problems/audit-unavailable',
+  title: 'Audit trail unavailable',
+  status: 503,
+  detail: 'The audit row of this request could not be written, so its answer is withheld. Retry later.',
+};
+
 export default fp<AuditPluginOptions>(
   async (app, { trail, apiPrefix }) => {
     app.decorateRequest(written, false);
 
     if (!trail) return;
 
-    const write = (request: FastifyRequest, reply: FastifyReply) => {
+    /** The row of a request, or undefined when it gets none (not audited, or already written). */
+    const rowOf = (request: FastifyRequest, reply: FastifyReply, security: boolean): NewAuditRow | undefined => {
       const r = request as FastifyRequest & { [written]: boolean };
-      if (!MUTATING.has(request.method) || r[written]) return;
-      r[written] = true;
+      if (r[written] || (!security && !MUTATING.has(request.method))) return undefined;
       const { url: route, config } = request.routeOptions; // built anew at each access: read once
       const setting = config.audit;
-      if (request.is404 || route === undefined || setting === false) return;
+      if (request.is404 || route === undefined || (setting === false && !security)) return undefined;
+      r[written] = true;
       const bare = route.startsWith(apiPrefix) ? route.slice(apiPrefix.length) : route;
       const resource = resourceOf(request, reply, apiPrefix);
       const status = reply.statusCode;
-      void trail.record({
+      return {
         key_id: request.apiKey?.id ?? null,
         tenant: request.tenant || null,
-        action: setting ?? actionOf(request.method, bare),
+        action: setting || actionOf(request.method, bare),
         resource,
         session: sessionOf(request, resource),
         status,
@@ -79,16 +116,36 @@ export default fp<AuditPluginOptions>(
         ip: request.ip,
         method: request.method,
         route,
-      });
+      };
     };
 
+    // Security events: written before the answer leaves; if the row cannot be written, neither can the answer.
+    app.addHook('onSend', async (request, reply, payload) => {
+      const problem = reply.statusCode >= 400 ? problemTypeOf(reply, payload) : undefined;
+      if (!isSecurityEvent(request, reply.statusCode, problem)) return payload;
+      const row = rowOf(request, reply, true);
+      if (!row) return payload;
+      try {
+        await trail.write(problem ? { ...row, detail: { problem } } : row);
+        return payload;
+      } catch (err) {
+        request.log.error({ err }, 'could not write the audit row of a security event; answering 503');
+        reply.code(503).type(PROBLEM_CONTENT_TYPE).header('retry-after', '5');
+        return problemBody(request, auditUnavailable);
+      }
+    });
+
+    const later = (request: FastifyRequest, reply: FastifyReply) => {
+      const row = rowOf(request, reply, false);
+      if (row) void trail.record(row);
+    };
     app.addHook('onRequest', (request, reply, done) => {
       // A stream whose client went away never "finishes": write its row when the connection closes.
-      if (MUTATING.has(request.method)) reply.raw.once('close', () => write(request, reply));
+      if (MUTATING.has(request.method)) reply.raw.once('close', () => later(request, reply));
       done();
     });
     app.addHook('onResponse', (request, reply, done) => {
-      write(request, reply);
+      later(request, reply);
       done();
     });
   },

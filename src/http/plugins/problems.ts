@@ -50,16 +50,20 @@ function pathOf(request: FastifyRequest): string {
   return q < 0 ? request.url : request.url.slice(0, q);
 }
 
+/** The problem document of a request as sent: the doc with its `instance` and `request_id`, as JSON text. */
+export function problemBody(request: FastifyRequest, doc: ProblemDoc): string {
+  return JSON.stringify({ ...doc, instance: pathOf(request), request_id: request.id });
+}
+
 function sendProblem(
   request: FastifyRequest,
   reply: FastifyReply,
   doc: ProblemDoc,
   headers: Record<string, string> = {},
 ): FastifyReply {
-  const body = { ...doc, instance: pathOf(request), request_id: request.id };
   reply.code(doc.status).headers(headers).type(PROBLEM_CONTENT_TYPE);
   // Sent as a string so no route response schema can reshape or strip it.
-  return reply.send(JSON.stringify(body));
+  return reply.send(problemBody(request, doc));
 }
 
 function statusDoc(status: number, detail: string, extra: Record<string, unknown> = {}): ProblemDoc {

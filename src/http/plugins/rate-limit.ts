@@ -5,12 +5,16 @@ import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.js';
 import { HttpProblem } from '../problem.js';
+import { counterStore } from './rate-limit-store.js';
 
 export interface RateLimitOptions {
   config: Pick<Config, 'rateLimit' | 'redis'>;
   /** Shared counters (REDIS_URL); in memory when absent. */
   redis?: Redis;
 }
+
+/** While Redis fails, say so at most this often. */
+const FALLBACK_WARNING_MS = 30_000;
 
 /** Who a request's count belongs to: its key, else its IP. */
 export function rateLimitKey(request: FastifyRequest): string {
@@ -36,6 +40,7 @@ export default fp<RateLimitOptions>(
     const { requests, windowMs } = config.rateLimit;
     if (requests === 0) return;
     const windowSeconds = windowMs / 1000;
+    let lastWarning = 0;
 
     await app.register(rateLimit, {
       global: true,
@@ -43,9 +48,21 @@ export default fp<RateLimitOptions>(
       max: (request: FastifyRequest) => request.apiKey?.rateLimit ?? requests,
       keyGenerator: rateLimitKey,
       allowList: (request: FastifyRequest) => request.routeOptions.config.public === true,
-      ...(redis ? { redis, nameSpace: `${config.redis.keyPrefix}rl:` } : {}),
-      // Redis down: let requests through rather than fail them all (the connection's errors are logged).
-      skipOnError: true,
+      // Redis down: each instance counts in its own memory until it is back, rather than not at all.
+      store: counterStore({
+        redis,
+        nameSpace: `${config.redis.keyPrefix}rl:`,
+        onFallback: (err) => {
+          const now = Date.now();
+          if (now - lastWarning < FALLBACK_WARNING_MS) return;
+          lastWarning = now;
+          app.log.warn(
+            { err: err.message },
+            'Redis rate-limit counters failed: counting in this process until it is back',
+          );
+        },
+      }),
+      skipOnError: false,
       errorResponseBuilder: (_request, context) => exceeded(context.max, windowSeconds, context.ttl),
     });
 

@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { KeyInfo, KeyService } from '../../security/keys-service.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
+import { HttpProblem } from '../problem.js';
 import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
 import { CreatedKeySchema, CreateKeyBody, KeyIdParams, KeySchema } from '../schemas/keys.js';
 
@@ -36,12 +37,20 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
         tags: ['Keys'],
         summary: 'Create an API key',
         description:
-          'Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256.',
+          'Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256. Refused in open mode (403 `/problems/open-mode`): the first key comes from ADMIN_API_KEYS or `claude-code-api keys create`.',
         body: CreateKeyBody,
         response: { 201: Envelope(CreatedKeySchema), ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {
+      // Open mode: whoever reaches the server would otherwise mint the first admin key.
+      if (request.apiKey === undefined) {
+        throw new HttpProblem(
+          403,
+          'Keys cannot be created over HTTP in open mode: set ADMIN_API_KEYS, or create the first key with `claude-code-api keys create` on the server.',
+          { slug: 'open-mode', title: 'Not allowed in open mode' },
+        );
+      }
       const b = request.body;
       const { key, secret } = await keys.create({
         name: b.name,
@@ -97,7 +106,7 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
         tags: ['Keys'],
         summary: 'Revoke an API key',
         description:
-          'Admin only. The key fails from its next request on (for a revoke through the CLI: within API_KEY_CACHE_SECONDS). Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',
+          'Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end and its queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',
         params: KeyIdParams,
         response: { 204: { type: 'null', description: 'Revoked.' }, ...problemResponses(401, 403, 404, 409, 422, 429) },
       },

@@ -11,7 +11,6 @@ export default async function tokenRoutes(fastify: FastifyInstance, deps: { toke
   fastify.withTypeProvider<TypeBoxTypeProvider>().post(
     '/tokens/count',
     {
-      config: { audit: false },
       schema: {
         tags: ['Usage'],
         summary: 'Count tokens',

@@ -1,0 +1,104 @@
+// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, a tmpfs mount); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { connectRedis } from '../../src/store/redis.js';
+
+/** Where the PostgreSQL and Redis tests connect (PG_TEST_URL, REDIS_TEST_URL). */
+export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!.trim();
+
+interface Part {
+  /** Why it cannot be used here, or undefined when it can. */
+  probe(): Promise<string | undefined>;
+  /** How to get it. */
+  install: string;
+}
+
+const PARTS = {
+  postgresql: {
+    install: 'apt-get install postgresql (trust auth for user postgres on 127.0.0.1:5432), or set PG_TEST_URL',
+    async probe() {
+      const client = new pg.Client({ connectionString: PG_ADMIN_URL, connectionTimeoutMillis: 5000 });
+      try {
+        await client.connect();
+        await client.query('select 1');
+        return undefined;
+      } catch (err) {
+        return `PostgreSQL at ${PG_ADMIN_URL.replace(/\/\/[^@/]*@/, '//…@')} is unreachable: ${firstLine(err)}`;
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+  },
+  redis: {
+    install: 'apt-get install redis-server, or set REDIS_TEST_URL',
+    async probe() {
+      try {
+        const client = await connectRedis(REDIS_TEST_URL, { timeoutMs: 3000 });
+        client.disconnect();
+        return undefined;
+      } catch (err) {
+        return `Redis at ${REDIS_TEST_URL} is unreachable: ${firstLine(err)}`;
+      }
+    },
+  },
+  bubblewrap: {
+    install: 'apt-get install bubblewrap socat',
+    async probe() {
+      try {
+        execFileSync('socat', ['-V'], { stdio: 'pipe' });
+      } catch (err) {
+        return `socat does not run: ${firstLine(err)}`;
+      }
+      try {
+        const args = ['--die-with-parent', '--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid', '--unshare-net'];
+        execFileSync('bwrap', [...args, '--proc', '/proc', '--', 'true'], { stdio: 'pipe', timeout: 10_000 });
+        return undefined;
+      } catch (err) {
+        return `bubblewrap cannot run with its namespaces: ${firstLine(err)}`;
+      }
+    },
+  },
+  tmpfs: {
+    install: 'run the tests as root (or with CAP_SYS_ADMIN) so a tmpfs can be mounted',
+    async probe() {
+      const dir = mkdtempSync(join(tmpdir(), 'cc-api-tmpfs-probe-'));
+      try {
+        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', dir], { stdio: 'pipe' });
+        execFileSync('umount', [dir], { stdio: 'pipe' });
+        return undefined;
+      } catch (err) {
+        return `cannot mount a tmpfs: ${firstLine(err)}`;
+      } finally {
+        rmdirSync(dir);
+      }
+    },
+  },
+} satisfies Record<string, Part>;
+
+export type PartName = keyof typeof PARTS;
+
+const probes = new Map<PartName, Promise<string | undefined>>();
+
+/**
+ * Why `what` cannot run here (undefined when every part is there): use it as `describe.skipIf(await needs(…))`.
+ * A missing part prints one line naming it and how to install it; with CI set it throws, so the file fails.
+ */
+export async function needs(what: string, ...parts: PartName[]): Promise<string | undefined> {
+  for (const name of parts) {
+    let probe = probes.get(name);
+    if (!probe) probes.set(name, (probe = PARTS[name].probe()));
+    const reason = await probe;
+    if (reason === undefined) continue;
+    const message = `${what}: ${name} is missing here (${reason}). Install: ${PARTS[name].install}`;
+    if (process.env.CI) throw new Error(`${message} (CI is set, so this is a failure, not a skip)`);
+    console.warn(`\n*** SKIPPED: ${message}\n`);
+    return message;
+  }
+  return undefined;
+}
