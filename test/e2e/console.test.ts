@@ -6,15 +6,14 @@ import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumUnavailable, launchChromium } from '../support/browser.js';
+import { launchChromium } from '../support/browser.js';
 import { useTestServer } from '../support/fixture.js';
+import { needs } from '../support/needs.js';
 import { KEYS } from '../support/server.js';
 
 const ADMIN_KEY = 'test-admin-key-console-0001';
 const SHOTS = join(import.meta.dirname, '../../docs/console');
-const unavailable = chromiumUnavailable('the web console end-to-end tests');
-
-describe.skipIf(unavailable)('web console in Chromium', () => {
+describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('web console in Chromium', () => {
   // The server reads the built console when it starts, so build it first.
   beforeAll(async () => {
     await build({ configFile: join(import.meta.dirname, '../../console/vite.config.ts'), logLevel: 'warn' });

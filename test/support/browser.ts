@@ -1,19 +1,9 @@
-// Real Chromium for end-to-end tests (Debian's package, driven by playwright-core); missing, it skips loudly, and fails in CI.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+// Real Chromium for end-to-end tests: Debian's package (checked by needs('…', 'chromium')), driven by playwright-core.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-
-export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
-/** Why no browser test can run (undefined when one can). In CI a missing browser throws instead. */
-export function chromiumUnavailable(what: string): string | undefined {
-  if (existsSync(CHROMIUM_PATH)) return undefined;
-  const message = `chromium is not installed (${CHROMIUM_PATH}; Debian package "chromium")`;
-  if (process.env.CI) throw new Error(`${message}; CI requires ${what}`);
-  console.warn(`SKIPPED: ${message}; skipping ${what}`);
-  return message;
-}
+import { CHROMIUM_PATH } from './needs.js';
 
 /** A headless Chromium with a fresh profile; `close()` also removes the profile. */
 export async function launchChromium(): Promise<{ context: BrowserContext; close(): Promise<void> }> {
