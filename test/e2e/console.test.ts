@@ -13,6 +13,29 @@ import { KEYS } from '../support/server.js';
 
 const ADMIN_KEY = 'test-admin-key-console-0001';
 const SHOTS = join(import.meta.dirname, '../../docs/console');
+// The console's stream reader, loaded at run time (it is browser code, outside this project's Node type check).
+const SSE_MODULE: string = '../../console/src/sse.ts';
+type FollowStream = (
+  open: (lastEventId: string | undefined) => Promise<Response>,
+  opts: { signal: AbortSignal; onEvent(e: { id?: string; event: string; data: any }): void },
+) => Promise<void>;
+
+/** The response with its body failing after `blocks` SSE blocks, as a dropped connection does (the socket stays open). */
+function droppedAfter(res: Response, blocks: number): Response {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let seen = 0;
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) return controller.close();
+      controller.enqueue(value);
+      seen += (decoder.decode(value, { stream: true }).match(/\n\n/g) ?? []).length;
+      if (seen >= blocks) controller.error(new Error('connection lost'));
+    },
+  });
+  return new Response(body, { status: res.status, headers: res.headers });
+}
 describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('web console in Chromium', () => {
   // The server reads the built console when it starts, so build it first.
   beforeAll(async () => {
@@ -216,6 +239,20 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
     const row = page.getByRole('row').filter({ hasText: session });
     await expect.poll(() => row.textContent()).toMatch(/\$0\.\d{4}/);
     await shot('sessions');
+    // Keyboard only: Tab reaches "New session", Enter opens the form with the focus moved on by Tab to its name.
+    let focused = '';
+    for (let i = 0; i < 20 && focused !== 'New session'; i++) {
+      await page.keyboard.press('Tab');
+      focused = await page.evaluate<string>('document.activeElement?.textContent?.trim() ?? ""');
+    }
+    expect(focused).toBe('New session');
+    await page.keyboard.press('Enter');
+    await page.getByRole('textbox', { name: 'Session name' }).waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate<string>('document.activeElement?.closest("label")?.textContent?.trim() ?? ""')).toMatch(
+      /^Session name/,
+    );
+    await page.getByRole('button', { name: 'Cancel' }).press('Enter');
     await page.getByRole('link', { name: 'Audit' }).click();
     await page.getByRole('cell', { name: 'session.create' }).first().waitFor();
     await shot('audit');
@@ -236,6 +273,43 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
     await page.getByRole('button', { name: 'Revoke console bot' }).click();
     await page.getByText(/^revoked /).waitFor();
     expect((await ctx.t.request('/api/v1/sessions', { key: secret })).status).toBe(401);
+  });
+
+  it('resumes a dropped stream with Last-Event-ID: every event once, in order, up to the result', async () => {
+    ctx.model.script({
+      match: 'console-reconnect',
+      steps: [{ text: ['one ', 'two ', 'three ', 'four ', 'five ', 'six'], chunkDelayMs: 150 }],
+    });
+    const { followStream } = (await import(SSE_MODULE)) as { followStream: FollowStream };
+    const first = new AbortController();
+    const done = new AbortController();
+    const asked: (string | undefined)[] = [];
+    const events: { id?: string; event: string; data: any }[] = [];
+    const open = async (last: string | undefined) => {
+      asked.push(last);
+      const res = await ctx.t.request(`/api/v1/sessions/${session}/chat/stream`, {
+        method: 'POST',
+        key: ADMIN_KEY,
+        json: { message: 'console-reconnect go' },
+        headers: last ? { 'Last-Event-ID': last } : {},
+        signal: last ? done.signal : first.signal,
+      });
+      return last ? res : droppedAfter(res, 3);
+    };
+    await followStream(open, { signal: done.signal, onEvent: (e) => events.push(e) });
+    first.abort();
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toBeUndefined();
+    expect(asked[1]).toBe(events.find((e) => Number(e.id) === Number(asked[1]))?.id);
+    const ids = events.map((e) => Number(e.id));
+    expect(ids).toEqual(ids.map((_, i) => ids[0]! + i)); // consecutive: none lost, none twice
+    expect(events.at(-1)!.event).toBe('result');
+    expect(events.at(-1)!.data.status).toBe('ok');
+    const text = events
+      .filter((e) => e.event === 'text')
+      .map((e) => e.data.text)
+      .join('');
+    expect(text).toBe('one two three four five six');
   });
 
   it('works at phone width and reloads into the same page with the key kept for the tab', async () => {
