@@ -43,7 +43,7 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
   });
   const ctx = useTestServer({
     ADMIN_API_KEYS: ADMIN_KEY,
-    CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,LS,Bash,TodoWrite',
+    CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,LS,Bash,TodoWrite,AskUserQuestion',
     MAX_CONCURRENT_TURNS: '2',
   });
   let browser: Awaited<ReturnType<typeof launchChromium>>;
@@ -213,6 +213,43 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
     await allow.click();
     await page.getByText('Written after approval.').waitFor();
     expect(readFileSync(join(workspace(), 'approved.txt'), 'utf8')).toBe('allowed by a person\n');
+  });
+
+  it('answers a question of the model with the chosen option', async () => {
+    const created = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      key: ADMIN_KEY,
+      json: { name: 'console-ask' },
+    });
+    expect(created.status).toBe(201);
+    const questions = [
+      {
+        question: 'Which color?',
+        header: 'Color',
+        multiSelect: false,
+        options: [
+          { label: 'Red', description: 'warm' },
+          { label: 'Blue', description: 'cool' },
+        ],
+      },
+    ];
+    ctx.model.script({
+      match: 'console-ask-color',
+      steps: [{ tool: { name: 'AskUserQuestion', input: { questions } } }, { text: 'Noted your colour.' }],
+    });
+    await open('/sessions/console-ask');
+    await page.getByRole('textbox', { name: 'Message' }).fill('console-ask-color');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByRole('radio', { name: /Blue/ }).check();
+    await shot('question');
+    await page.getByRole('button', { name: 'Answer' }).click();
+    await page.getByText('Noted your colour.').waitFor();
+    const followUp = ctx.model
+      .mainRequests()
+      .filter((r) => r.prompt?.includes('console-ask-color'))
+      .at(-1);
+    expect(JSON.stringify(followUp?.body.messages.at(-1))).toContain('Blue');
+    await open(`/sessions/${session}`);
   });
 
   it('starts a job and watches it finish', async () => {

@@ -42,7 +42,11 @@ export function SessionPage({ name }: { name: string }) {
     setStreaming(true);
     return followStream(open, {
       signal: ctrl.signal,
-      onEvent: (e) => update(key, (t) => applyEvent(t, e.event, e.data)),
+      onEvent: (e) => {
+        update(key, (t) => applyEvent(t, e.event, e.data));
+        // The turn has started: the session is busy now.
+        if (e.event === 'session') session.reload();
+      },
       onProblem: (p) => update(key, (t) => ({ ...t, running: false, status: 'error', error: p.problem })),
       onEnd: () => {
         update(key, (t) => ({ ...t, running: false }));
