@@ -48,7 +48,7 @@ export function createLogger(config: Config): Logger {
 
 /** Warnings worth saying at start-up and in health. */
 export function startupWarnings(config: Config, cli: CliInfo, storedKeys = 0): string[] {
-  const warnings: string[] = [];
+  const warnings: string[] = [...config.warnings];
   if (config.apiKeys.length + config.adminApiKeys.length + storedKeys === 0) {
     warnings.push(
       'Open mode: no API key is configured or stored, so anyone who can reach this server can drive Claude Code. Set API_KEYS or ADMIN_API_KEYS before exposing it.',

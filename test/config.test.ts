@@ -6,6 +6,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../src/config/index.js';
+import { seedDatabaseUrl } from '../src/config/seed.js';
+import { parseDatabaseUrl } from '../src/store/connect.js';
 import { DEFAULT_READ_CACHE_BYTES } from '../src/store/index.js';
 
 const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
@@ -164,7 +166,6 @@ describe('loadConfig errors', () => {
     ['BODY_LIMIT_MB', { BODY_LIMIT_MB: 'Infinity' }],
     ['MAX_CONCURRENT_TURNS', { MAX_CONCURRENT_TURNS: '9', MAX_LIVE_SESSIONS: '8' }],
     ['MAX_CONCURRENT_TURNS', { MAX_LIVE_SESSIONS: '2' }],
-    ['API_KEYS', { API_KEYS: 'key-aaaaaaaa,short' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://u:p@h/db' }],
   ];
 
@@ -187,15 +188,77 @@ describe('loadConfig errors', () => {
   });
 
   it('never echoes an API key', () => {
-    const err = failure({ API_KEYS: 'long-secret-key-1,tiny' });
+    const err = failure({ API_KEYS: 'long-secret-key-1,tiny', PORT: 'abc' });
     expect(err.message).not.toContain('long-secret-key-1');
     expect(err.message).not.toContain('tiny');
+    const { warnings } = loadConfig(env({ API_KEYS: 'long-secret-key-1,tiny' }));
+    expect(warnings.join('\n')).not.toContain('tiny');
   });
 
   it('never echoes a database URL', () => {
     const err = failure({ DATABASE_URL: 'mysql://admin:hunter2@db.internal/app' });
     expect(err.message).not.toContain('hunter2');
     expect(err.message).not.toContain('db.internal');
+  });
+});
+
+describe("the Python seed's settings", () => {
+  it('reads API_HOST and API_PORT when HOST and PORT are not set', () => {
+    const c = loadConfig(env({ API_HOST: '127.0.0.2', API_PORT: '8123' }));
+    expect([c.host, c.port]).toEqual(['127.0.0.2', 8123]);
+    const ours = loadConfig(env({ API_HOST: '127.0.0.2', API_PORT: '8123', HOST: '127.0.0.3', PORT: '9000' }));
+    expect([ours.host, ours.port]).toEqual(['127.0.0.3', 9000]);
+    expect(failure({ API_PORT: 'eighty' }).message).toContain('API_PORT');
+  });
+
+  it('takes LOG_LEVEL in capitals, as the seed writes it', () => {
+    expect(loadConfig(env({ LOG_LEVEL: 'INFO' })).logLevel).toBe('info');
+    expect(loadConfig(env({ LOG_LEVEL: 'Debug' })).logLevel).toBe('debug');
+  });
+
+  it.each([
+    ['sqlite+aiosqlite:///data/sessions.db', 'sqlite:data/sessions.db'],
+    ['sqlite+aiosqlite:////var/lib/cca/sessions.db', 'sqlite:///var/lib/cca/sessions.db'],
+    ['postgresql+asyncpg://u:p@db:5432/app', 'postgresql://u:p@db:5432/app'],
+    ['postgres+psycopg://u@db/app', 'postgresql://u@db/app'],
+    ['sqlite:///abs/ours.db', 'sqlite:///abs/ours.db'],
+    ['postgres://u@db/app', 'postgres://u@db/app'],
+  ])('reads DATABASE_URL %s as %s', (seed, ours) => {
+    expect(seedDatabaseUrl(seed)).toBe(ours);
+    expect(loadConfig(env({ DATABASE_URL: seed })).databaseUrl).toBe(ours);
+  });
+
+  it('opens the seed forms where the seed would: relative to the working directory, or absolute', () => {
+    expect(parseDatabaseUrl(seedDatabaseUrl('sqlite+aiosqlite:///data/sessions.db'))).toEqual({
+      dialect: 'sqlite',
+      filename: resolve(process.cwd(), 'data/sessions.db'),
+    });
+    expect(parseDatabaseUrl(seedDatabaseUrl('sqlite+aiosqlite:////srv/x.db'))).toEqual({
+      dialect: 'sqlite',
+      filename: '/srv/x.db',
+    });
+  });
+
+  it('ENABLE_DOCS is a boolean, on by default', () => {
+    expect(loadConfig(env()).docs).toBe(true);
+    expect(loadConfig(env({ ENABLE_DOCS: 'false' })).docs).toBe(false);
+    expect(failure({ ENABLE_DOCS: 'sometimes' }).message).toContain('ENABLE_DOCS');
+  });
+
+  it('warns about each seed setting it does not use, and about short keys, without refusing them', () => {
+    const unused = [
+      'CLAUDE_RETRY_MAX_ATTEMPTS',
+      'CLAUDE_RETRY_BASE_DELAY',
+      'CLAUDE_RETRY_BACKOFF_FACTOR',
+      'CLAUDE_RETRY_MAX_DELAY',
+      'SESSION_TIMEOUT_HOURS',
+    ];
+    const c = loadConfig(env({ API_KEYS: 'key1,key2', ...Object.fromEntries(unused.map((n) => [n, '2'])) }));
+    expect(c.apiKeys).toEqual(['key1', 'key2']);
+    for (const name of unused)
+      expect(c.warnings.some((w) => w.startsWith(`${name} is a setting of the Python service`))).toBe(true);
+    expect(c.warnings.some((w) => w.includes('2 key(s) shorter than 8 characters'))).toBe(true);
+    expect(loadConfig(env()).warnings).toEqual([]);
   });
 });
 

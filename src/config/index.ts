@@ -1,7 +1,9 @@
 // Loads `.env` and the environment, validates every setting against the table, and returns one typed Config.
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
-import { SETTINGS, type SettingSpec, PERMISSION_MODES, EFFORT_LEVELS } from './settings.js';
+import { readSeedEnvironment } from './seed.js';
+import { SEED_TEMPLATES_FILE, SETTINGS, type SettingSpec, PERMISSION_MODES, EFFORT_LEVELS } from './settings.js';
 import { checkRules, type PermissionRules } from '../approvals/rules.js';
 
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
@@ -116,6 +118,10 @@ export interface Config {
   idempotencyTtlMs: number;
   /** The names of environment variables whose values must never reach a CLI process. */
   secretNames: string[];
+  /** Serve Swagger UI at /docs and the OpenAPI document at /openapi.json (ENABLE_DOCS). */
+  docs: boolean;
+  /** What the settings themselves give cause to warn about at start-up (said in the log and in health). */
+  warnings: string[];
 }
 
 /** PERMISSION_RULES parsed and checked: a JSON object of `allow`/`ask`/`deny` lists of valid rules. */
@@ -146,6 +152,14 @@ export class ConfigError extends Error {
 }
 
 type Raw = Record<string, string | undefined>;
+
+/** `a, b,,c` → ['a', 'b', 'c']: the comma-separated lists of settings (and of the Python seed's tool lists). */
+export function commaList(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
 type Parsed = number | boolean | string | string[] | undefined;
 
 function parseOne(spec: SettingSpec, raw: string | undefined): Parsed {
@@ -176,10 +190,7 @@ function parseOne(spec: SettingSpec, raw: string | undefined): Parsed {
       if (!k.values.includes(text)) fail(`must be one of ${k.values.join(', ')}`);
       return text;
     case 'list':
-      return text
-        .split(',')
-        .map((s) => s.trim())
-        .filter((s) => s.length > 0);
+      return commaList(text);
     case 'string':
       return text;
   }
@@ -220,7 +231,14 @@ function settingSources(names: string[]): Array<(typeof SETTING_SOURCES)[number]
   return [...new Set(names)] as Array<(typeof SETTING_SOURCES)[number]>;
 }
 
-export function loadConfig(env: Raw = process.env): Config {
+/** The Python seed's templates file, `templates.yml` in the working directory, when there is one. */
+function seedTemplatesFile(): string | undefined {
+  const file = resolve(SEED_TEMPLATES_FILE);
+  return existsSync(file) ? file : undefined;
+}
+
+export function loadConfig(given: Raw = process.env): Config {
+  const { env, warnings } = readSeedEnvironment(given);
   const v = new Map<string, Parsed>();
   for (const spec of SETTINGS) v.set(spec.name, parseOne(spec, env[spec.name]));
   const num = (n: string) => v.get(n) as number;
@@ -228,10 +246,12 @@ export function loadConfig(env: Raw = process.env): Config {
   const list = (n: string) => (v.get(n) as string[] | undefined) ?? [];
 
   const apiKeys = list('API_KEYS');
-  for (const key of apiKeys) {
-    if (key.length < 8)
-      throw new ConfigError('Invalid environment variable API_KEYS: every key must be at least 8 characters long');
-  }
+  // The seed's .env.example ships `API_KEYS=key1,key2`: such keys still work, but the start says how weak they are.
+  const short = apiKeys.filter((key) => key.length < 8).length;
+  if (short > 0)
+    warnings.push(
+      `API_KEYS holds ${short} key(s) shorter than 8 characters: they can be guessed. Use long random keys (e.g. \`openssl rand -hex 32\`).`,
+    );
   const adminApiKeys = list('ADMIN_API_KEYS');
   for (const key of adminApiKeys) {
     if (key.length < 8)
@@ -292,8 +312,9 @@ export function loadConfig(env: Raw = process.env): Config {
     );
   }
   return {
-    port: num('PORT'),
-    host: str('HOST') ?? (apiKeys.length + adminApiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1'),
+    // PORT and HOST win over the seed's API_PORT and API_HOST.
+    port: env.PORT?.trim() ? num('PORT') : ((v.get('API_PORT') as number | undefined) ?? num('PORT')),
+    host: str('HOST') ?? str('API_HOST') ?? (apiKeys.length + adminApiKeys.length > 0 ? '0.0.0.0' : '127.0.0.1'),
     openModeAllowRemote: v.get('OPEN_MODE_ALLOW_REMOTE') as boolean,
     logLevel: str('LOG_LEVEL')!,
     bodyLimitBytes: Math.round(num('BODY_LIMIT_MB') * 1024 * 1024),
@@ -355,7 +376,7 @@ export function loadConfig(env: Raw = process.env): Config {
     approvals: { rules: operatorRules(str('PERMISSION_RULES')), timeoutMs: num('APPROVAL_TIMEOUT_SECONDS') * 1000 },
     files: { maxUploadBytes: Math.round(num('MAX_UPLOAD_MB') * 1024 * 1024), maxListEntries: num('MAX_LIST_ENTRIES') },
     templates: {
-      path: str('TEMPLATES_PATH') ? resolve(str('TEMPLATES_PATH')!) : undefined,
+      path: str('TEMPLATES_PATH') ? resolve(str('TEMPLATES_PATH')!) : seedTemplatesFile(),
       watch: v.get('TEMPLATES_WATCH') as boolean,
     },
     mcp: { enabled: v.get('MCP_ENABLED') as boolean, apiKey: str('MCP_API_KEY') },
@@ -375,5 +396,7 @@ export function loadConfig(env: Raw = process.env): Config {
     },
     idempotencyTtlMs: num('IDEMPOTENCY_TTL_SECONDS') * 1000,
     secretNames: SETTINGS.filter((s) => s.secret).map((s) => s.name),
+    docs: v.get('ENABLE_DOCS') as boolean,
+    warnings,
   };
 }

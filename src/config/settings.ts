@@ -23,6 +23,9 @@ const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'dontAsk', 'bypassPe
 export const EFFORT_LEVELS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
 export { PERMISSION_MODES };
 
+/** The Python seed's templates file, read from the working directory when TEMPLATES_PATH is not set. */
+export const SEED_TEMPLATES_FILE = 'templates.yml';
+
 export const SETTINGS: readonly SettingSpec[] = [
   // HTTP server
   {
@@ -46,10 +49,27 @@ export const SETTINGS: readonly SettingSpec[] = [
       'Let open mode (no authentication at all) listen on a HOST beyond loopback. Logged as an error at every start. Without it, an open-mode server binds 127.0.0.1, and a server listening beyond loopback never falls into open mode (with every key revoked it answers 401).',
   },
   {
+    name: 'API_HOST',
+    kind: { type: 'string' },
+    description: "The Python seed's name for HOST, used when HOST is not set.",
+  },
+  {
+    name: 'API_PORT',
+    kind: { type: 'int', min: 0, max: 65535 },
+    description: "The Python seed's name for PORT, used when PORT is not set.",
+  },
+  {
+    name: 'ENABLE_DOCS',
+    kind: { type: 'bool' },
+    default: 'true',
+    description: 'Serve Swagger UI at `/docs` and the OpenAPI document at `/openapi.json` and `/api/v1/openapi.json`.',
+  },
+  {
     name: 'LOG_LEVEL',
     kind: { type: 'enum', values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
     default: 'info',
-    description: 'pino log level. Prompts and secrets are never logged at info.',
+    description:
+      'pino log level, in any case (`INFO` as the Python seed writes it). Prompts and secrets are never logged at info.',
   },
   {
     name: 'BODY_LIMIT_MB',
@@ -337,8 +357,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'TEMPLATES_PATH',
     kind: { type: 'string' },
+    defaultText: "`./templates.yml` when that file exists (the Python seed's templates file), else none",
     description:
-      'A YAML file, or a folder of `*.yaml` files, with agent templates added to the shipped ones (`templates/default.yaml`); a template of the same name replaces the shipped one. Changes are picked up automatically; an invalid file is refused and the previous templates stay.',
+      "A YAML file, or a folder of `*.yaml` files, with agent templates added to the shipped ones (`templates/default.yaml`); a template of the same name replaces the shipped one. Our format (`templates:` mapping) or the seed's (a top-level map of name → profile, tool lists comma-separated). Changes are picked up automatically; an invalid file is refused and the previous templates stay.",
   },
   {
     name: 'TEMPLATES_WATCH',

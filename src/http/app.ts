@@ -8,6 +8,7 @@ import Fastify, {
 } from 'fastify';
 import type { AppDeps } from './deps.js';
 import auditPlugin from './plugins/audit.js';
+import { seedJsonBodies } from './plugins/seed-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import openapiPlugin from './plugins/openapi.js';
@@ -83,13 +84,14 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
 
   // JSON only: a text/plain body is refused with 415 rather than validated as a string.
   app.removeContentTypeParser('text/plain');
+  seedJsonBodies(app, API_PREFIX);
 
   await app.register(requestLogPlugin);
   await app.register(requestIdPlugin);
   const security = securityDepsOf(deps);
   await app.register(problemsPlugin);
   await app.register(securityHeadersPlugin, { config: deps.config });
-  await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX });
+  await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX, serve: deps.config.docs });
   await app.register(auditPlugin, { trail: security.trail, apiPrefix: API_PREFIX });
   // Before auth (which calls its per-IP limit on failed attempts) and before the routes (it hooks each one).
   await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });

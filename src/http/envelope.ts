@@ -16,19 +16,21 @@ export interface Enveloped<T> {
   meta: EnvelopeMeta;
 }
 
-/** A list page: `meta.pagination` is always there (matches ListEnvelope). */
+/** A list page: `meta.pagination` is always there, and the same object at the top as the seed's clients read it (matches ListEnvelope). */
 export interface ListEnveloped<T> {
   data: T;
   meta: EnvelopeMeta & { pagination: Pagination };
+  pagination: Pagination;
 }
 
-/** Wraps a response body: `{ data, meta: { request_id, timestamp, version: 'v1', pagination? } }`. */
+/** Wraps a response body: `{ data, meta: { request_id, timestamp, version: 'v1', pagination? }, pagination? }`. */
 export function ok<T>(request: FastifyRequest, data: T): Enveloped<T>;
 export function ok<T>(request: FastifyRequest, data: T, pagination: Pagination): ListEnveloped<T>;
 export function ok<T>(request: FastifyRequest, data: T, pagination?: Pagination): Enveloped<T> {
   const meta: EnvelopeMeta = { request_id: request.id, timestamp: new Date().toISOString(), version: API_VERSION };
-  if (pagination) meta.pagination = pagination;
-  return { data, meta };
+  if (!pagination) return { data, meta };
+  meta.pagination = pagination;
+  return { data, meta, pagination } as ListEnveloped<T>;
 }
 
 /** A validated PaginationQuery with its defaults applied, plus the row offset: `{ page, limit, offset }`. */

@@ -2,24 +2,31 @@
 import type { ToolUse, TurnUsage } from '../engine/events.js';
 import type { MessageRow, SessionRow } from '../store/schema.js';
 import type { Template } from '../templates/registry.js';
+import type { TemplateProfile } from '../templates/schema.js';
 
 /**
  * Views of frozen rows (rows from the store's read cache) are kept and frozen too, so an unchanged row gives the same
  * view object again and its JSON is written once (listItemSerializers).
  */
-const sessionViews = new WeakMap<SessionRow, SessionView>();
+const sessionViews = new WeakMap<SessionRow, { view: SessionView; profile: TemplateProfile | undefined }>();
 const historyViews = new WeakMap<MessageRow, HistoryView>();
 
 type SessionView = ReturnType<typeof buildSessionView>;
 type HistoryView = ReturnType<typeof buildHistoryView>;
 
-export function sessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }): SessionView {
-  if (!Object.isFrozen(row)) return buildSessionView(row, liveness);
+/** `profile`: the session's template as it applies now, whose options show where the session sets none (as the seed stored them). */
+export function sessionView(
+  row: SessionRow,
+  liveness: { live: boolean; busy: boolean },
+  profile?: TemplateProfile,
+): SessionView {
+  if (!Object.isFrozen(row)) return buildSessionView(row, liveness, profile);
   const kept = sessionViews.get(row);
-  if (kept && kept.live === liveness.live && kept.busy === liveness.busy) return kept;
-  const view = buildSessionView(row, liveness);
+  if (kept && kept.profile === profile && kept.view.live === liveness.live && kept.view.busy === liveness.busy)
+    return kept.view;
+  const view = buildSessionView(row, liveness, profile);
   Object.freeze(view.totals);
-  sessionViews.set(row, Object.freeze(view));
+  sessionViews.set(row, { view: Object.freeze(view), profile });
   return view;
 }
 
@@ -33,7 +40,11 @@ export function historyView(row: MessageRow): HistoryView {
   return view;
 }
 
-function buildSessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }) {
+/** A tool list as the seed shows it: comma-separated, or null when none is set. */
+const toolText = (tools: unknown): string | null => (Array.isArray(tools) && tools.length > 0 ? tools.join(',') : null);
+
+function buildSessionView(row: SessionRow, liveness: { live: boolean; busy: boolean }, profile?: TemplateProfile) {
+  const set = { ...profile, ...(row.options as TemplateProfile) };
   return {
     id: row.id,
     name: row.name,
@@ -57,6 +68,17 @@ function buildSessionView(row: SessionRow, liveness: { live: boolean; busy: bool
     created_at: row.created_at,
     updated_at: row.updated_at,
     last_active_at: row.last_active_at,
+    // The Python seed's fields: the options as the session (or its template) sets them, and its totals.
+    user_id: row.owner,
+    system_prompt: set.system_prompt ?? null,
+    model: set.model ?? null,
+    max_turns: set.max_turns ?? null,
+    permission_mode: set.permission_mode ?? null,
+    effort: set.effort ?? null,
+    allowed_tools: toolText(set.allowed_tools),
+    disallowed_tools: toolText(set.disallowed_tools),
+    total_cost: row.cost_usd,
+    total_turns: row.turns,
   };
 }
 
@@ -69,6 +91,7 @@ function buildHistoryView(row: MessageRow) {
     status: row.status,
     tools_used: row.tools_used as ToolUse[] | null,
     cost_usd: row.cost_usd,
+    cost: row.cost_usd ?? 0,
     duration_ms: row.duration_ms,
     num_turns: row.num_turns,
     usage: row.usage as TurnUsage | null,

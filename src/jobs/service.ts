@@ -10,7 +10,7 @@ import { jobEventStream } from './event-source.js';
 import type { JobsObserver } from './index.js';
 import { timeOrderedId } from './ids.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
-import { jobView } from './view.js';
+import { jobView, shownStatus } from './view.js';
 import type { JobWorker } from './worker.js';
 
 export interface JobInput extends ChatInput {
@@ -45,7 +45,10 @@ export class JobService {
 
   async create(tenant: string, name: string, input: JobInput): Promise<JobView> {
     const session = await this.sessions.get(tenant, name);
+    // Refused now, as chat refuses it, rather than accepted and failed later.
+    this.sessions.moderate(input.message);
     const options = pickOptions(input);
+    this.sessions.moderate(options.system_prompt, '/system_prompt');
     assertRules(input.permission_rules);
     const problems = checkOptions(this.config.claude, options);
     if (problems.length > 0) {
@@ -149,8 +152,8 @@ export class JobService {
       409,
       'job-finished',
       'Job already finished',
-      `The job has already ended (${row.status}); only queued or running jobs can be cancelled.`,
-      { job_status: row.status },
+      `The job has already ended (${shownStatus(row.status)}); only queued or running jobs can be cancelled.`,
+      { job_status: shownStatus(row.status) },
     );
   }
 }

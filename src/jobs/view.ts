@@ -23,6 +23,7 @@ export function jobResultView(result: Record<string, unknown> | null) {
     status: result.status === 'interrupted' ? ('interrupted' as const) : ('ok' as const),
     content: result.content as string,
     cost_usd: result.cost_usd as number,
+    cost: result.cost_usd as number,
     duration_ms: result.duration_ms as number,
     num_turns: result.num_turns as number,
     usage: result.usage as {
@@ -55,24 +56,33 @@ export function deliveryView(d: DeliveryRow, job: Pick<JobRow, 'webhook_url'>) {
   };
 }
 
+/** A job's status as shown: the stored `succeeded` is the Python seed's `done`, which its clients poll for. */
+export function shownStatus(status: JobRow['status']) {
+  return status === 'succeeded' ? ('done' as const) : status;
+}
+
 /** The job without its delivery log (the webhook payload's `data`). */
 export function jobData(row: JobRow) {
+  const result = jobResultView(row.result);
   return {
     id: row.id,
     session: row.session_name,
-    status: row.status,
+    status: shownStatus(row.status),
     message: row.message,
     options: row.options,
     webhook_url: row.webhook_url,
     metadata: (row.metadata ?? null) as JsonObject | null,
     turn_id: row.turn_id,
-    result: jobResultView(row.result),
+    result,
     error: row.error as ProblemDoc | null,
+    cost: result?.cost_usd ?? 0,
+    duration_ms: result?.duration_ms ?? 0,
     attempts: row.attempts,
     restarts: row.restarts,
     created_at: row.created_at,
     started_at: row.started_at,
     finished_at: row.finished_at,
+    completed_at: row.finished_at,
     updated_at: row.updated_at,
   };
 }

@@ -143,8 +143,11 @@ export class SessionService {
     return this.store.sessions.list(tenant, { offset, limit });
   }
 
+  /** A tenant's session by name, else (as the Python seed resolved it) by its Claude Code session id. */
   async get(tenant: string, name: string): Promise<SessionRow> {
-    const row = await this.store.sessions.findByName(tenant, name);
+    const row =
+      (await this.store.sessions.findByName(tenant, name)) ??
+      (await this.store.sessions.findByClaudeSessionId(tenant, name));
     if (!row) throw new ProblemError(404, 'not-found', 'Not found', `No session named ${JSON.stringify(name)}.`);
     return row;
   }

@@ -70,6 +70,18 @@ export class SessionsRepo {
     });
   }
 
+  /** An owner's session by its Claude Code session id (the Python seed looked sessions up by it as well as by name). */
+  async findByClaudeSessionId(owner: string, claudeSessionId: string): Promise<SessionRow | undefined> {
+    const stored = await this.#db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('owner', '=', owner)
+      .where('claude_session_id', '=', claudeSessionId)
+      .orderBy('updated_at', 'desc')
+      .executeTakeFirst();
+    return stored && toSessionRow(stored);
+  }
+
   /** One page of an owner's sessions (all owners when owner is null), newest first, with the total count (through the read cache). */
   async list(owner: string | null, page: PageRequest): Promise<Page<SessionRow>> {
     checkPage(page);

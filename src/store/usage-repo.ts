@@ -30,6 +30,23 @@ export interface UsageGroup extends UsageSums {
   owner?: string;
 }
 
+/** The Python seed's usage figures: over the owner's current sessions, their messages and jobs. */
+export interface SeedUsage {
+  sessions: number;
+  messages: number;
+  cost: number;
+  turns: number;
+  jobs: {
+    total: number;
+    queued: number;
+    running: number;
+    waiting: number;
+    completed: number;
+    failed: number;
+    cancelled: number;
+  };
+}
+
 export class UsageRepo {
   readonly #db: Kysely<Database>;
   readonly #dialect: DialectName;
@@ -91,5 +108,47 @@ export class UsageRepo {
       if (q.groupBy === 'session') group.owner = String(row.owner);
       return group;
     });
+  }
+
+  /** Sessions, messages, cost and chat turns of an owner's sessions (every owner's when null), and its jobs by state. */
+  async seedUsage(owner: string | null): Promise<SeedUsage> {
+    let sessions = this.#db
+      .selectFrom('sessions as s')
+      .select([
+        sql<number>`count(*)`.as('sessions'),
+        sql<number>`coalesce(sum(s.cost_usd), 0)`.as('cost'),
+        sql<number>`coalesce(sum(s.turns), 0)`.as('turns'),
+      ]);
+    let messages = this.#db
+      .selectFrom('messages as m')
+      .innerJoin('sessions as s', 's.id', 'm.session_id')
+      .select(sql<number>`count(*)`.as('messages'));
+    let jobs = this.#db
+      .selectFrom('jobs as j')
+      .select(['j.status', sql<number>`count(*)`.as('n')])
+      .groupBy('j.status');
+    if (owner !== null) {
+      sessions = sessions.where('s.owner', '=', owner);
+      messages = messages.where('s.owner', '=', owner);
+      jobs = jobs.where('j.owner', '=', owner);
+    }
+    const [s, m, j] = await Promise.all([sessions.executeTakeFirst(), messages.executeTakeFirst(), jobs.execute()]);
+    const byStatus = new Map(j.map((r) => [String(r.status), Number(r.n)]));
+    const n = (status: string) => byStatus.get(status) ?? 0;
+    return {
+      sessions: Number(s?.sessions ?? 0),
+      messages: Number(m?.messages ?? 0),
+      cost: Number(s?.cost ?? 0),
+      turns: Number(s?.turns ?? 0),
+      jobs: {
+        total: [...byStatus.values()].reduce((a, b) => a + b, 0),
+        queued: n('queued'),
+        running: n('running'),
+        waiting: n('waiting'),
+        completed: n('succeeded'),
+        failed: n('failed'),
+        cancelled: n('cancelled'),
+      },
+    };
   }
 }

@@ -2,6 +2,7 @@
 import { Value } from 'typebox/value';
 import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { checkRules } from '../approvals/rules.js';
+import { commaList } from '../config/index.js';
 import { TEMPLATE_NAME_PATTERN, TemplateFile, type TemplateProfile } from './schema.js';
 
 /** One problem of a templates file; `line` and `column` count from 1. */
@@ -48,13 +49,15 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
       })),
     );
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 }) ?? { templates: {} };
+  const { data, seedForm } = normalized(doc.toJS({ maxAliasCount: 100 }));
   const issues: TemplateIssue[] = [];
   const issue = (segments: string[], message: string, keyOf?: string) => {
+    // The Python seed's file has no `templates:` level: its paths and positions start at the template names.
+    const inFile = seedForm ? segments.slice(1) : segments;
     issues.push({
       file,
-      ...at(offsetOf(doc, segments, keyOf)),
-      path: [...segments, ...(keyOf ? [keyOf] : [])].join('.'),
+      ...at(offsetOf(doc, inFile, keyOf)),
+      path: [...inFile, ...(keyOf ? [keyOf] : [])].join('.'),
       message,
     });
   };
@@ -112,6 +115,31 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
   }
   if (issues.length > 0) throw new TemplateFileError(issues);
   return new Map(Object.entries(templates));
+}
+
+const TOOL_LISTS = ['allowed_tools', 'disallowed_tools'] as const;
+
+/**
+ * The file's data in our form: the Python seed's files are a top-level map of name → profile (no `templates:` key)
+ * with tool lists as comma-separated strings; both are read as ours. An empty file has no templates.
+ */
+function normalized(raw: unknown): { data: unknown; seedForm: boolean } {
+  if (raw === null || raw === undefined) return { data: { templates: {} }, seedForm: false };
+  const isMapping = typeof raw === 'object' && !Array.isArray(raw);
+  const seedForm = isMapping && !Object.hasOwn(raw, 'templates');
+  const data = (seedForm ? { templates: raw } : raw) as { templates?: unknown };
+  const profiles = data.templates;
+  if (profiles && typeof profiles === 'object' && !Array.isArray(profiles)) {
+    for (const profile of Object.values(profiles as Record<string, unknown>)) {
+      if (!profile || typeof profile !== 'object') continue;
+      const p = profile as Record<string, unknown>;
+      for (const key of TOOL_LISTS) {
+        const value = p[key];
+        if (typeof value === 'string') p[key] = commaList(value);
+      }
+    }
+  }
+  return { data, seedForm };
 }
 
 /** The allowed values of the union of literals at a schema path (`#/properties/…`), if that is what it is. */

@@ -1,4 +1,4 @@
-// The shape of a templates YAML file (TypeBox): `templates:` mapping names to agent profiles; unknown keys are refused.
+// The shape of a templates YAML file (TypeBox): `templates:` mapping names to agent profiles (the Python seed's top-level map is read into it); unknown keys are refused.
 import { Type, type Static } from 'typebox';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../config/settings.js';
 

@@ -1,6 +1,6 @@
 // Usage reports: cost, tokens and turns from history, grouped by key, session, model or day, for one tenant or all.
 import type { KeyService } from '../security/keys-service.js';
-import type { UsageGroup, UsageRepo, UsageSums } from '../store/usage-repo.js';
+import type { SeedUsage, UsageGroup, UsageRepo, UsageSums } from '../store/usage-repo.js';
 
 export type UsageGroupBy = 'key' | 'session' | 'model' | 'day';
 
@@ -18,7 +18,7 @@ export interface UsageReportGroup extends UsageSums {
   key_name?: string | null;
 }
 
-export interface UsageReportResult {
+export interface UsageReportResult extends SeedUsage {
   group_by: UsageGroupBy;
   from: string | null;
   to: string | null;
@@ -77,6 +77,7 @@ export class UsageService {
       }),
       { ...ZERO },
     );
-    return { group_by: q.groupBy, from: q.from ?? null, to: q.to ?? null, totals, groups };
+    const seed = await this.repo.seedUsage(q.owner);
+    return { group_by: q.groupBy, from: q.from ?? null, to: q.to ?? null, totals, groups, ...seed };
   }
 }

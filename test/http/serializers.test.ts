@@ -31,6 +31,7 @@ const meta = {
   version: 'v1',
   pagination: { page: 1, limit: 20, total: 3, pages: 1 },
 };
+const { pagination } = meta;
 const deepFreeze = <T>(v: T): T => {
   if (v && typeof v === 'object') {
     for (const x of Object.values(v)) deepFreeze(x);
@@ -47,10 +48,10 @@ describe('listItemSerializers', () => {
   it('writes what fast-json-stringify writes, for frozen, unfrozen, mixed and empty lists', () => {
     const frozen = [0, 1, 2].map((i) => deepFreeze(item(i)));
     const bodies = [
-      { data: frozen, meta },
-      { data: [item(0), item(1, null)], meta },
-      { data: [frozen[0], item(5), frozen[2]], meta },
-      { data: [], meta },
+      { data: frozen, meta, pagination },
+      { data: [item(0), item(1, null)], meta, pagination },
+      { data: [frozen[0], item(5), frozen[2]], meta, pagination },
+      { data: [], meta, pagination },
     ];
     for (const body of bodies) expect(actual(body)).toBe(expected(body));
     expect(JSON.parse(actual(bodies[0]!)).data[0]).not.toHaveProperty('unlisted');
@@ -58,15 +59,25 @@ describe('listItemSerializers', () => {
 
   it('keeps the JSON of a frozen item (the same object is written once), never of an unfrozen one', () => {
     const frozen = deepFreeze(item(7));
-    const first = actual({ data: [frozen], meta });
-    expect(actual({ data: [frozen], meta: { ...meta, request_id: 'other' } })).toBe(
+    const first = actual({ data: [frozen], meta, pagination });
+    expect(actual({ data: [frozen], meta: { ...meta, request_id: 'other' }, pagination })).toBe(
       first.replace('"request_id":"r"', '"request_id":"other"'),
     );
     const open = item(8);
-    const before = actual({ data: [open], meta });
+    const before = actual({ data: [open], meta, pagination });
     open.n = 99;
-    expect(actual({ data: [open], meta })).not.toBe(before);
-    expect(actual({ data: [open], meta })).toBe(expected({ data: [open], meta }));
+    expect(actual({ data: [open], meta, pagination })).not.toBe(before);
+    expect(actual({ data: [open], meta, pagination })).toBe(expected({ data: [open], meta, pagination }));
+  });
+
+  it('writes the members after pagination (ListEnvelope extras) as fast-json-stringify does', () => {
+    const withExtra = ListEnvelope(Item, { session_id: Type.String(), count: Type.Integer() });
+    const frozen = [0, 1].map((i) => deepFreeze(item(i)));
+    for (const body of [
+      { data: frozen, meta, pagination, session_id: 's-1', count: 2 },
+      { data: [item(3)], meta, pagination, session_id: 'é "q"', count: 1, ignored: true },
+    ])
+      expect(ours(route(withExtra))(body)).toBe(stock(route(withExtra))(body));
   });
 
   it('leaves other schemas to the stock serializer', () => {

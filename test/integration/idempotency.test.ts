@@ -62,7 +62,7 @@ describe('Idempotency-Key', () => {
     expect((await again.json()).data.id).toBe(job.id);
     await eventually(
       async () =>
-        (await (await ctx.t.request(`/api/v1/sessions/job-idem/jobs/${job.id}`)).json()).data.status === 'succeeded',
+        (await (await ctx.t.request(`/api/v1/sessions/job-idem/jobs/${job.id}`)).json()).data.status === 'done',
       30_000,
       'the job to succeed',
     );

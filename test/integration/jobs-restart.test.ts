@@ -127,13 +127,13 @@ describe('a job running when the server is killed', () => {
     const done = await eventually(
       async () => {
         const j = await json(await server.api(`/sessions/crash/jobs/${job.id}`));
-        return ['succeeded', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
+        return ['done', 'failed', 'cancelled'].includes(j.status) ? j : undefined;
       },
       60_000,
       'the re-queued job to end',
     );
     expect(done).toMatchObject({
-      status: 'succeeded',
+      status: 'done',
       restarts: 1,
       attempts: 2,
       result: { content: 'survived the crash' },
@@ -149,7 +149,7 @@ describe('a job running when the server is killed', () => {
     const after = await eventually(
       async () => {
         const j = await json(await server.api(`/sessions/crash/jobs/${queued.id}`));
-        return j.status === 'succeeded' ? j : undefined;
+        return j.status === 'done' ? j : undefined;
       },
       60_000,
       'the queued job to run',
@@ -184,7 +184,7 @@ describe('a job running when the server is killed', () => {
       'the re-queued job to end',
     );
     expect(done, JSON.stringify(done.error)).toMatchObject({
-      status: 'succeeded',
+      status: 'done',
       restarts: 1,
       result: { content: 'first turn again' },
     });

@@ -30,7 +30,7 @@ const finished = (name: string, id: string, timeoutMs = 60_000) =>
   eventually(
     async () => {
       const job = await getJob(name, id);
-      return ['succeeded', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
+      return ['done', 'failed', 'cancelled'].includes(job.status) ? job : undefined;
     },
     timeoutMs,
     `job ${id} to end`,
@@ -65,7 +65,7 @@ describe('creating and running a job', () => {
     expect(json.meta.request_id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
 
     const done = await finished('runner', job.id);
-    expect(done.status).toBe('succeeded');
+    expect(done.status).toBe('done');
     expect(done.result).toMatchObject({
       status: 'ok',
       content: 'Job wrote the file.',
@@ -96,7 +96,7 @@ describe('creating and running a job', () => {
     expect(metrics).toMatch(/cca_job_transitions_total\{state="succeeded"\} [1-9]/);
   });
 
-  it('lists jobs newest first with pagination and a status filter (done = succeeded)', async () => {
+  it('lists jobs newest first with pagination and a status filter (succeeded = done)', async () => {
     await createSession('lister');
     const a = (await createJob('lister', { message: 'list one' })).json.data;
     await finished('lister', a.id);
@@ -107,6 +107,8 @@ describe('creating and running a job', () => {
     expect(all.meta.pagination).toEqual({ page: 1, limit: 1, total: 2, pages: 2 });
     const done = await (await ctx.t.request('/api/v1/sessions/lister/jobs?status=done')).json();
     expect(done.data.map((j: any) => j.id)).toEqual([b.id, a.id]);
+    const succeeded = await (await ctx.t.request('/api/v1/sessions/lister/jobs?status=succeeded')).json();
+    expect(succeeded.data.map((j: any) => j.id)).toEqual([b.id, a.id]);
     const queued = await (await ctx.t.request('/api/v1/sessions/lister/jobs?status=queued')).json();
     expect(queued.data).toEqual([]);
     expect((await ctx.t.request('/api/v1/sessions/lister/jobs?status=sleeping')).status).toBe(422);
@@ -166,7 +168,7 @@ describe('job events (SSE)', () => {
     expect(events[0]!.event).toBe('session');
     expect(events.at(-1)!.event).toBe('result');
     expect(events.at(-1)!.data.content).toBe('echo: waiter-second');
-    expect((await getJob('waiter', blocker.id)).status).toBe('succeeded');
+    expect((await getJob('waiter', blocker.id)).status).toBe('done');
   });
 });
 
@@ -256,8 +258,8 @@ describe('ordering', () => {
     const first = (await createJob('order', { message: 'order-first' })).json.data;
     const second = (await createJob('order', { message: 'order-second' })).json.data;
     const [a, b] = [await finished('order', first.id), await finished('order', second.id)];
-    expect(a.status).toBe('succeeded');
-    expect(b.status).toBe('succeeded');
+    expect(a.status).toBe('done');
+    expect(b.status).toBe('done');
     expect(Date.parse(b.started_at)).toBeGreaterThanOrEqual(Date.parse(a.finished_at) - 5);
     const prompts = ctx.model
       .mainRequests()
@@ -292,7 +294,7 @@ describe('ordering', () => {
     });
     expect(chat.status).toBe(200);
     const done = await getJob('shared', job.id);
-    expect(done.status).toBe('succeeded');
+    expect(done.status).toBe('done');
     expect(promptTexts(ctx.model.mainRequests().at(-1)!)).toEqual(['shared-job', 'shared-chat']);
     // One turn at a time: the chat's turn started after the job's had ended.
     const history = (await (await ctx.t.request('/api/v1/sessions/shared/history')).json()).data;
@@ -326,7 +328,7 @@ describe('capacity and shutdown', () => {
       const done = await eventually(
         async () => {
           const j = await get('cap-a', a.id);
-          return j.status === 'succeeded' ? j : undefined;
+          return j.status === 'done' ? j : undefined;
         },
         60_000,
         'the re-queued job to succeed',
@@ -335,7 +337,7 @@ describe('capacity and shutdown', () => {
       const other = await eventually(
         async () => {
           const j = await get('cap-b', b.id);
-          return j.status === 'succeeded' ? j : undefined;
+          return j.status === 'done' ? j : undefined;
         },
         60_000,
         'the queued job to succeed',

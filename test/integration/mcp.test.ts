@@ -240,12 +240,80 @@ describe('MCP over Streamable HTTP', () => {
     });
 
     const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
-    expect(prompts).toHaveLength(12);
+    // Ten of the twelve templates: `refactor` and `debug` are the Python seed's prompts' names (tested below).
+    expect(prompts).toHaveLength(14);
     expect(prompts).toEqual(expect.arrayContaining(['code-reviewer', 'security', 'architect']));
     const prompt = await client.getPrompt({ name: 'security', arguments: { task: 'audit the login flow' } });
     const text = (prompt.messages[0]!.content as { text: string }).text;
     expect(text).toContain('template "security"');
     expect(text).toContain('audit the login flow');
+  });
+
+  it("takes the Python seed's tool arguments ('' = not set) and answers its fields beside ours", async () => {
+    const client = await httpClient(KEYS[0]);
+    const created = await ok(client, 'create_session', {
+      name: 'mcp-seed',
+      template: 'test-writer',
+      system_prompt: '',
+      model: '',
+      effort: '',
+    });
+    expect(created).toMatchObject({ name: 'mcp-seed', status: 'pending', effort: 'medium' });
+    expect(created.working_dir).toBe(created.session.working_dir);
+    expect(created.session).toMatchObject({ template: 'test-writer', options: {} });
+
+    ctx.model.script({ match: 'mcp-seed-hello', steps: [{ text: 'Hello from the seed flow.' }] });
+    const answer = await ok(client, 'chat', { name: 'mcp-seed', message: 'mcp-seed-hello', effort: '', model: '' });
+    expect(answer).toMatchObject({ content: 'Hello from the seed flow.', num_turns: 1, tools_used: [] });
+    expect(answer.cost).toBe(answer.result.cost_usd);
+    expect(answer.duration_ms).toBeGreaterThanOrEqual(0);
+
+    const got = await ok(client, 'get_session', { name: 'mcp-seed' });
+    expect(got).toMatchObject({ name: 'mcp-seed', status: 'active', effort: 'medium', total_turns: 1 });
+    expect(got.total_cost).toBe(answer.cost);
+    const history = await ok(client, 'get_history', { name: 'mcp-seed', limit: 20 });
+    expect(history.messages.map((m: { role: string }) => m.role)).toEqual(['user', 'assistant']);
+    expect((await ok(client, 'list_files', { name: 'mcp-seed', path: '' })).files).toEqual([]);
+    expect(await ok(client, 'delete_session', { name: 'mcp-seed' })).toEqual({ deleted: 'mcp-seed' });
+    expect((await refused(client, 'get_session', { name: 'mcp-seed' })).status).toBe(404);
+    // '' is "not set" only for the seed's optional strings: an empty name or message is still refused.
+    expect((await call(client, 'create_session', { name: '' })).isError).toBe(true);
+  });
+
+  it("serves the Python seed's resources and prompts", async () => {
+    const client = await httpClient(KEYS[0]);
+    const sessions = textOf((await client.readResource({ uri: 'sessions://list' })).contents);
+    expect(Array.isArray(sessions)).toBe(true);
+    expect(sessions.map((s: { name: string }) => s.name)).toContain('mcp-alpha');
+    expect(sessions[0]).toHaveProperty('total_cost');
+    const templates = textOf((await client.readResource({ uri: 'templates://list' })).contents);
+    expect(Object.keys(templates)).toHaveLength(12);
+    expect(templates['code-reviewer']).toMatchObject({ name: 'code-reviewer', effort: expect.any(String) });
+    // Another key's list holds none of this key's sessions.
+    const other = await httpClient(KEYS[1]);
+    expect(textOf((await other.readResource({ uri: 'sessions://list' })).contents)).toEqual([]);
+
+    const prompts = (await client.listPrompts()).prompts;
+    const args = (name: string) => prompts.find((p) => p.name === name)?.arguments?.map((a) => [a.name, a.required]);
+    for (const [name, required, optional] of [
+      ['code_review', 'code', 'language'],
+      ['refactor', 'code', 'goal'],
+      ['write_tests', 'code', 'framework'],
+      ['debug', 'error', 'context'],
+    ])
+      expect(args(name!), name).toEqual([
+        [required, true],
+        [optional, false],
+      ]);
+    const text = async (name: string, a: Record<string, string>) =>
+      ((await client.getPrompt({ name, arguments: a })).messages[0]!.content as { text: string }).text;
+    expect(await text('code_review', { code: 'x = 1' })).toContain('```python\nx = 1\n```');
+    expect(await text('code_review', { code: 'let x', language: 'rust' })).toContain('```rust');
+    expect(await text('refactor', { code: 'f()' })).toContain('improve readability');
+    expect(await text('write_tests', { code: 'f()', framework: 'vitest' })).toContain('vitest');
+    const debug = await text('debug', { error: 'KeyError: x', context: 'after the upgrade' });
+    expect(debug).toContain('KeyError: x');
+    expect(debug).toContain('after the upgrade');
   });
 
   it('interrupts the turn when the caller of chat goes away (CHAT_DISCONNECT=interrupt)', async () => {

@@ -81,7 +81,9 @@ describe('sessions CRUD', () => {
       [{ name: 'ok', permission_mode: 'bypassPermissions' }, '/permission_mode'],
       [{ name: 'ok', permission_mode: 'dontAsk' }, '/permission_mode'],
       [{ name: 'ok', allowed_tools: ['WebFetch'] }, '/allowed_tools'],
-      [{ name: 'ok', allowed_tools: 'Read' }, '/allowed_tools'],
+      [{ name: 'ok', allowed_tools: 'Read;Bash' }, '/allowed_tools'],
+      [{ name: 'ok', allowed_tools: 'Read,NoSuchTool' }, '/allowed_tools'],
+      [{ name: 'ok', allowed_tools: 5 }, '/allowed_tools'],
     ];
     for (const [json, pointer] of cases) {
       const body = await problem(await create(json), 422);

@@ -80,16 +80,25 @@ describe('template routes', () => {
   it('lists the shipped templates and the user file, which replaces one by name', async () => {
     const { status, body } = await json(await t.request('/api/v1/templates?limit=100'));
     expect(status).toBe(200);
-    const names = body.data.map((x: { name: string }) => x.name);
+    // A map keyed by name, in name order (as the Python seed lists them).
+    const names = Object.keys(body.data);
+    expect(names).toEqual([...names].sort((a, b) => a.localeCompare(b)));
+    for (const [name, x] of Object.entries<{ name: string }>(body.data)) expect(x.name).toBe(name);
     expect(names).toHaveLength(13);
     expect(names).toEqual(
       expect.arrayContaining(['code-reviewer', 'security', 'architect', 'frontend', 'merge-check']),
     );
     expect(body.meta.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
-    const docs = body.data.find((x: { name: string }) => x.name === 'docs');
+    expect(body.pagination).toEqual(body.meta.pagination);
+    // Without a query, one page holds them all (100 by default), as the seed listed them.
+    const all = (await json(await t.request('/api/v1/templates'))).body;
+    expect(Object.keys(all.data)).toEqual(names);
+    expect(all.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
+    expect((await t.request('/api/v1/templates?limit=101')).status).toBe(422);
+    const docs = body.data.docs;
     expect(docs).toEqual({ name: 'docs', source: 'user', description: 'our own docs profile', warnings: [] });
     const page2 = (await json(await t.request('/api/v1/templates?limit=5&page=3'))).body;
-    expect(page2.data).toHaveLength(3);
+    expect(Object.keys(page2.data)).toEqual(names.slice(10));
   });
 
   it('shows one template, and answers 404 / 422 / 401 as problems', async () => {
@@ -218,9 +227,7 @@ describe('reloading', () => {
     expect(body.template_errors).toEqual([
       { file, line: 5, column: 16, path: 'templates.broken.max_turns', message: 'must be integer' },
     ]);
-    const list = (await json(await t.request('/api/v1/templates?limit=100'))).body.data.map(
-      (x: { name: string }) => x.name,
-    );
+    const list = Object.keys((await json(await t.request('/api/v1/templates?limit=100'))).body.data);
     expect(list).toContain('added-later');
     expect(list).not.toContain('broken');
   });

@@ -100,7 +100,7 @@ describe('signed deliveries', () => {
     expect(succeeded.data).toMatchObject({
       id: job.id,
       session: 'signed',
-      status: 'succeeded',
+      status: 'done',
       metadata: { ref: 42 },
       result: { content: 'echo: signed job', status: 'ok' },
     });
@@ -204,7 +204,7 @@ describe('signed deliveries', () => {
       for (const a of w.log) expect(a.duration_ms).toBeGreaterThanOrEqual(450);
     }
     expect(silent.received).toHaveLength(6);
-    expect(done.status).toBe('succeeded'); // a receiver's trouble never changes the job
+    expect(done.status).toBe('done'); // a receiver's trouble never changes the job
   });
 });
 

@@ -117,7 +117,7 @@ async function expectS2Refused(paths: string[]): Promise<void> {
   const done = await eventually(
     async () => {
       const j = (await (await ctx.t.request(`/api/v1/sessions/s2/jobs/${jobId}`)).json()).data;
-      return ['failed', 'succeeded', 'cancelled'].includes(j.status) ? j : undefined;
+      return ['failed', 'done', 'cancelled'].includes(j.status) ? j : undefined;
     },
     60_000,
     'the job to end',

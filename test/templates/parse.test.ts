@@ -1,5 +1,6 @@
 // Unit tests of a templates file: the shipped profiles, and every kind of invalid file refused with its line and column.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseTemplateFile, TemplateFileError, type TemplateIssue } from '../../src/templates/parse.js';
 import { BUILTIN_TEMPLATES_FILE } from '../../src/templates/registry.js';
@@ -53,6 +54,38 @@ describe('the shipped templates file', () => {
   });
 });
 
+describe("the Python seed's templates file", () => {
+  const SEED_FILE = join(import.meta.dirname, '../fixtures/seed/templates.yml');
+
+  it('loads unchanged: a top-level map of name → profile, each with its system prompt and effort', () => {
+    const profiles = parseTemplateFile(readFileSync(SEED_FILE, 'utf8'), SEED_FILE);
+    expect([...profiles.keys()].sort()).toEqual([...SHIPPED].sort());
+    for (const p of profiles.values()) {
+      expect(Object.keys(p).sort()).toEqual(['effort', 'system_prompt']);
+      expect(p.system_prompt!.length).toBeGreaterThan(40);
+    }
+    expect(profiles.get('test-writer')!.effort).toBe('medium');
+  });
+
+  it('reads tool lists written as comma-separated strings, in either form of file', () => {
+    const seed = parseTemplateFile('ro:\n  allowed_tools: "Read, Grep,Glob"\n  disallowed_tools: Bash\n', 'seed.yml');
+    expect(seed.get('ro')).toEqual({ allowed_tools: ['Read', 'Grep', 'Glob'], disallowed_tools: ['Bash'] });
+    const ours = parseTemplateFile('templates:\n  ro:\n    allowed_tools: Read,Grep\n', 'ours.yaml');
+    expect(ours.get('ro')).toEqual({ allowed_tools: ['Read', 'Grep'] });
+  });
+
+  it('refuses a bad seed file with the line, column and path of each problem (no `templates.` prefix)', () => {
+    const issues = issuesOf('code-reviewer:\n  system_prompt: fine\n  effort: huge\nother:\n  max_turns: many\n');
+    expect(issues).toMatchObject([
+      { line: 3, column: 11, path: 'code-reviewer.effort', message: 'must be one of low, medium, high, xhigh, max' },
+      { line: 5, column: 14, path: 'other.max_turns', message: 'must be integer' },
+    ]);
+    expect(issuesOf('\n\ntemplate:\n  a: {}\n')).toMatchObject([
+      { line: 4, column: 3, path: 'template.a', message: '"a" is not a known key' },
+    ]);
+  });
+});
+
 describe('parseTemplateFile', () => {
   it('accepts every field a profile may set', () => {
     const text = [
@@ -93,6 +126,13 @@ describe('parseTemplateFile', () => {
     ]);
   });
 
+  it('refuses an unknown top-level key beside `templates:`', () => {
+    const issues = issuesOf('templates: {}\n\nextra: 1\n');
+    expect(issues).toMatchObject([
+      { line: 3, path: 'extra', message: '"extra" is not a known key (expected `templates:`)' },
+    ]);
+  });
+
   it('takes permission rules, and refuses an unknown or malformed one at its line', () => {
     const ok = parseTemplateFile(
       'templates:\n  a:\n    permission_rules:\n      ask: [Bash, "Write(src/**)"]\n',
@@ -109,12 +149,6 @@ describe('parseTemplateFile', () => {
     ]);
   });
 
-  it('refuses an unknown top-level key and a missing `templates:`', () => {
-    const issues = issuesOf('\n\ntemplate:\n  a: {}\n');
-    expect(issues.map((i) => [i.line, i.path])).toContainEqual([3, 'template']);
-    expect(issues.map((i) => i.message)).toContain('the file is missing `templates:`');
-  });
-
   it('refuses a wrong type, naming the line of the value', () => {
     const issues = issuesOf('templates:\n  a:\n    description: fine\n  b:\n    max_turns: "ten"\n');
     expect(issues).toEqual([
@@ -123,7 +157,7 @@ describe('parseTemplateFile', () => {
   });
 
   it('refuses a value out of range and a tool list that is not a list', () => {
-    const issues = issuesOf('templates:\n  a:\n    max_turns: 0\n  b:\n    allowed_tools: Read\n');
+    const issues = issuesOf('templates:\n  a:\n    max_turns: 0\n  b:\n    allowed_tools: 3\n');
     expect(issues.map((i) => [i.line, i.path, i.message])).toEqual([
       [3, 'templates.a.max_turns', 'must be >= 1'],
       [5, 'templates.b.allowed_tools', 'must be array'],

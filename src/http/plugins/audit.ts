@@ -47,6 +47,17 @@ function resourceOf(request: FastifyRequest, reply: FastifyReply, prefix: string
   return firstTwo(path).split('/').map(decoded).join('/');
 }
 
+/** Longest prompt kept in an audit row (what the Python seed's audit trail showed of a message). */
+const AUDIT_MESSAGE_CHARS = 500;
+
+/** What was said: the `message` of a chat or job request, cut to AUDIT_MESSAGE_CHARS; null for other requests. */
+function saidIn(request: FastifyRequest): { message: string } | null {
+  const body = request.body as { message?: unknown } | undefined;
+  if (!body || typeof body !== 'object' || typeof body.message !== 'string') return null;
+  const m = body.message;
+  return { message: m.length > AUDIT_MESSAGE_CHARS ? `${m.slice(0, AUDIT_MESSAGE_CHARS)}...` : m };
+}
+
 function sessionOf(request: FastifyRequest, resource: string): string | null {
   const [type, name] = resource.split('/');
   if (type === 'sessions' && name) return name;
@@ -116,6 +127,7 @@ export default fp<AuditPluginOptions>(
         ip: request.ip,
         method: request.method,
         route,
+        detail: saidIn(request),
       };
     };
 

@@ -7,12 +7,14 @@ export interface OpenApiOptions {
   version: string;
   /** Prefix of the API routes, where the document is served as well. */
   apiPrefix: string;
+  /** false (ENABLE_DOCS=false): neither Swagger UI nor the document is served (the document is still built). */
+  serve?: boolean;
 }
 
 export const DOCS_PREFIX = '/docs';
 
 export default fp<OpenApiOptions>(
-  async (app, { version, apiPrefix }) => {
+  async (app, { version, apiPrefix, serve = true }) => {
     // Swagger UI's own routes (added below) cannot carry our route config: mark everything under /docs public here.
     app.addHook('onRoute', (route) => {
       if (route.url === DOCS_PREFIX || route.url.startsWith(`${DOCS_PREFIX}/`))
@@ -81,6 +83,7 @@ export default fp<OpenApiOptions>(
         return { schema, url };
       },
     });
+    if (!serve) return;
     await app.register(swaggerUi, { routePrefix: DOCS_PREFIX });
 
     for (const path of ['/openapi.json', `${apiPrefix}/openapi.json`]) {

@@ -15,18 +15,20 @@ type RouteSerializerBuilder = (route: {
 
 interface ListEnvelopeSchema {
   type: 'object';
-  properties: { data: { type: 'array'; items: object }; meta: object };
+  properties: { data: { type: 'array'; items: object }; meta: object; pagination: object } & Record<string, object>;
+  required?: string[];
 }
 
-/** `{ data: [...], meta }` with nothing else: the ListEnvelope of schemas/common.ts. */
+/** `{ data: [...], meta, pagination, …extra }`: the ListEnvelope of schemas/common.ts. */
 function isListEnvelope(schema: unknown): schema is ListEnvelopeSchema {
   const s = schema as { type?: unknown; properties?: Record<string, { type?: unknown; items?: unknown }> } | null;
   if (!s || s.type !== 'object' || !s.properties) return false;
   const keys = Object.keys(s.properties);
   return (
-    keys.length === 2 &&
+    keys.length >= 3 &&
     keys[0] === 'data' &&
     keys[1] === 'meta' &&
+    keys[2] === 'pagination' &&
     s.properties.data?.type === 'array' &&
     typeof s.properties.data.items === 'object'
   );
@@ -48,6 +50,20 @@ export function listItemSerializers(): SerializerFactory {
       if (!isListEnvelope(route.schema)) return whole;
       const item = compile({ ...route, schema: route.schema.properties.data.items });
       const meta = compile({ ...route, schema: route.schema.properties.meta });
+      const pagination = compile({ ...route, schema: route.schema.properties.pagination });
+      const { data: _data, meta: _meta, pagination: _pagination, ...extras } = route.schema.properties;
+      const extraNames = Object.keys(extras);
+      const extra =
+        extraNames.length === 0
+          ? undefined
+          : compile({
+              ...route,
+              schema: {
+                type: 'object',
+                properties: extras,
+                required: route.schema.required?.filter((k) => extraNames.includes(k)),
+              },
+            });
       const kept = new WeakMap<object, string>();
       const itemJson = (value: unknown): string => {
         if (typeof value !== 'object' || value === null || !Object.isFrozen(value)) return item(value);
@@ -61,7 +77,9 @@ export function listItemSerializers(): SerializerFactory {
       return (body: unknown) => {
         const data = (body as { data?: unknown } | null)?.data;
         if (!Array.isArray(data) || !data.some((d) => Object.isFrozen(d))) return whole(body);
-        return `{"data":[${data.map(itemJson).join(',')}],"meta":${meta((body as { meta: unknown }).meta)}}`;
+        const rest = body as { meta: unknown; pagination: unknown };
+        const more = extra ? extra(body).slice(1, -1) : '';
+        return `{"data":[${data.map(itemJson).join(',')}],"meta":${meta(rest.meta)},"pagination":${pagination(rest.pagination)}${more ? `,${more}` : ''}}`;
       };
     };
   }) as unknown as SerializerFactory;

@@ -8,6 +8,15 @@ import { ownerFilter } from '../plugins/auth.js';
 import { AuditItem, AuditQuery } from '../schemas/audit.js';
 import { ListEnvelope, problemResponses } from '../schemas/common.js';
 
+/** What the row records as the Python seed's audit showed it: what was said, or else what was done. */
+function contentOf(r: AuditRow): string {
+  const d = (r.detail ?? {}) as { message?: unknown; tool?: unknown; input?: unknown; reason?: unknown };
+  if (typeof d.message === 'string') return d.message;
+  if (r.action === 'tool.use') return `${String(d.tool)} ${JSON.stringify(d.input ?? null)}`;
+  if (r.action === 'tool.deny') return `${String(d.tool)} denied: ${String(d.reason)}`;
+  return `${r.method ?? ''} ${r.route ?? r.resource ?? ''} -> ${r.status ?? ''}`.trim();
+}
+
 function auditView(r: AuditRow) {
   return {
     id: r.id,
@@ -24,6 +33,10 @@ function auditView(r: AuditRow) {
     method: r.method,
     route: r.route,
     detail: r.detail,
+    // The Python seed's fields: by whom (`user` = the caller's request, `assistant` = Claude's tool call), what, where.
+    role: r.action.startsWith('tool.') ? ('assistant' as const) : ('user' as const),
+    content: contentOf(r),
+    session_name: r.session,
   };
 }
 

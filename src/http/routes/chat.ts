@@ -33,6 +33,7 @@ function resultView(r: TurnResult) {
     status: r.status === 'interrupted' ? ('interrupted' as const) : ('ok' as const),
     content: r.content,
     cost_usd: r.cost_usd,
+    cost: r.cost_usd,
     duration_ms: r.duration_ms,
     num_turns: r.num_turns,
     usage: r.usage,

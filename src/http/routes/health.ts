@@ -54,6 +54,19 @@ export const HealthSchema = Type.Object({
 });
 export type Health = Static<typeof HealthSchema>;
 
+/** The Python seed's health answer, kept at the top level beside `data` and `meta` where its clients read it. */
+const SeedChecks = {
+  status: Type.Enum(['ok', 'degraded'], { type: 'string', description: 'The same as data.status.' }),
+  checks: Type.Object({
+    database: Type.Enum(['ok', 'error'], { type: 'string' }),
+    claude_cli: Type.Enum(['ok', 'not_found'], {
+      type: 'string',
+      description: '`not_found` when the Claude Code CLI does not start.',
+    }),
+  }),
+};
+const HealthEnvelope = Type.Object({ ...Envelope(HealthSchema).properties, ...SeedChecks });
+
 /** store.ping() with a time limit: a hung database counts as down. */
 async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
@@ -78,8 +91,8 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
         summary: 'Health of the service, its database and Claude Code',
         description: '200 when the database answers and the Claude Code CLI starts; 503 with the same body otherwise.',
         response: {
-          200: { ...Envelope(HealthSchema), description: 'Healthy: the database answers and the CLI starts.' },
-          503: { ...Envelope(HealthSchema), description: 'Degraded: the database or the CLI is not ok.' },
+          200: { ...HealthEnvelope, description: 'Healthy: the database answers and the CLI starts.' },
+          503: { ...HealthEnvelope, description: 'Degraded: the database or the CLI is not ok.' },
         },
       },
     },
@@ -107,7 +120,8 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
         },
         warnings: deps.warnings,
       };
-      return reply.code(healthy ? 200 : 503).send(ok(request, body));
+      const checks = { database: dbOk ? 'ok' : 'error', claude_cli: cli.ok ? 'ok' : 'not_found' } as const;
+      return reply.code(healthy ? 200 : 503).send({ ...ok(request, body), status: body.status, checks });
     },
   );
 }

@@ -4,13 +4,23 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
 import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
-import { CreateSessionBody, DeleteQuery, RepoBody, SessionNameParams, SessionSchema } from '../schemas/sessions.js';
+import {
+  CreateSessionBody,
+  DeleteQuery,
+  RepoBody,
+  SessionNameParams,
+  SessionSchema,
+  toolsOf,
+} from '../schemas/sessions.js';
 import { ownerFilter } from '../plugins/auth.js';
+import type { SessionRow } from '../../store/schema.js';
 import { sessionView } from '../views.js';
 
 export default async function sessionRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { sessions } = deps;
+  const { sessions, templates } = deps;
+  const view = (row: SessionRow) =>
+    sessionView(row, sessions.liveness(row.id), row.template ? templates.get(row.template)?.profile : undefined);
 
   app.post(
     '/sessions',
@@ -25,9 +35,14 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       },
     },
     async (request, reply) => {
-      const row = await sessions.create(request.tenant, request.body);
+      const body = request.body;
+      const row = await sessions.create(request.tenant, {
+        ...body,
+        allowed_tools: toolsOf(body.allowed_tools),
+        disallowed_tools: toolsOf(body.disallowed_tools),
+      });
       reply.code(201).header('location', `/api/v1/sessions/${encodeURIComponent(row.name)}`);
-      return ok(request, sessionView(row, sessions.liveness(row.id)));
+      return ok(request, view(row));
     },
   );
 
@@ -46,7 +61,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     async (request) => {
       const p = pageOf(request.query);
       const result = await sessions.list(ownerFilter(request), p.offset, p.limit);
-      const items = result.items.map((row) => sessionView(row, sessions.liveness(row.id)));
+      const items = result.items.map(view);
       return ok(request, items, paginationOf(p, result.total));
     },
   );
@@ -63,7 +78,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     },
     async (request) => {
       const row = await sessions.get(request.tenant, request.params.name);
-      return ok(request, sessionView(row, sessions.liveness(row.id)));
+      return ok(request, view(row));
     },
   );
 
@@ -101,7 +116,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     },
     async (request) => {
       const row = await sessions.changeWorkingDir(request.tenant, request.params.name, request.body.working_dir);
-      return ok(request, sessionView(row, sessions.liveness(row.id)));
+      return ok(request, view(row));
     },
   );
 }

@@ -6,8 +6,8 @@ import { TemplateFileError } from '../../templates/parse.js';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
 import { notFound } from '../problem.js';
-import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
-import { ReloadResult, TemplateNameParams, TemplateSchema } from '../schemas/templates.js';
+import { Envelope, MapEnvelope, problemResponses } from '../schemas/common.js';
+import { ReloadResult, TemplateListQuery, TemplateNameParams, TemplateSchema } from '../schemas/templates.js';
 import { templateView } from '../views.js';
 
 /** A refused templates file as a 422 problem naming the file and line of each problem. */
@@ -32,15 +32,16 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
         tags: ['Templates'],
         summary: 'List templates',
         description:
-          'The agent templates a session can be created from (`POST /sessions` with `template`), by name: the shipped ones and those of TEMPLATES_PATH.',
-        querystring: PaginationQuery,
-        response: { 200: ListEnvelope(TemplateSchema), ...problemResponses(401, 422) },
+          'The agent templates a session can be created from (`POST /sessions` with `template`): an object keyed by name (as the Python seed lists them), the shipped ones and those of TEMPLATES_PATH, in name order.',
+        querystring: TemplateListQuery,
+        response: { 200: MapEnvelope(TemplateSchema), ...problemResponses(401, 422) },
       },
     },
     async (request) => {
       const p = pageOf(request.query);
       const all = templates.list();
-      return ok(request, all.slice(p.offset, p.offset + p.limit).map(templateView), paginationOf(p, all.length));
+      const page = all.slice(p.offset, p.offset + p.limit);
+      return ok(request, Object.fromEntries(page.map((t) => [t.name, templateView(t)])), paginationOf(p, all.length));
     },
   );
 

@@ -40,6 +40,15 @@ export const AuditItem = Type.Object({
   method: Type.Union([Type.String(), Type.Null()]),
   route: Type.Union([Type.String(), Type.Null()]),
   detail: Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()], {
-    description: 'Tool events: tool, input (clipped), reason (denials), turn_id.',
+    description:
+      'Tool events: tool, input (clipped), reason (denials), turn_id. Chat and job requests: message (its first 500 characters).',
   }),
+  role: Type.Union([Type.Literal('user'), Type.Literal('assistant')], {
+    description: "By whom: `user` for the caller's requests, `assistant` for Claude's tool calls and their denials.",
+  }),
+  content: Type.String({
+    description:
+      'What was said (the message of a chat or job request) or done (the tool call, the request and its status).',
+  }),
+  session_name: Type.Union([Type.String(), Type.Null()], { description: 'The same as `session`.' }),
 });

@@ -1,5 +1,5 @@
 // Shared TypeBox schemas: the response envelope, list envelope with pagination, problem documents and the pagination query.
-import { Type, type Static, type TSchema } from 'typebox';
+import { Type, type Static, type TProperties, type TSchema } from 'typebox';
 import { PROBLEM_CONTENT_TYPE, statusProblem } from '../problem.js';
 
 export const PaginationSchema = Type.Object(
@@ -31,9 +31,28 @@ export function Envelope<T extends TSchema>(data: T) {
   return Type.Object({ data, meta: MetaSchema });
 }
 
-/** `{ data: <item>[], meta: { …, pagination } }`: the shape of every list response. */
-export function ListEnvelope<T extends TSchema>(item: T) {
-  return Type.Object({ data: Type.Array(item), meta: ListMetaSchema });
+/** The seed's place for a list's pagination: at the top, beside `data` and `meta` (the same object as meta.pagination). */
+const TopPagination = Type.Object(PaginationSchema.properties, {
+  additionalProperties: false,
+  description: "The same as meta.pagination, where the Python seed's clients read it.",
+});
+
+/**
+ * `{ data: <item>[], meta: { …, pagination }, pagination }`: the shape of every list response; `extra` adds members
+ * after those (the history's `session_id` and `count`, as the Python seed answered them).
+ */
+export function ListEnvelope<T extends TSchema, E extends TProperties = {}>(item: T, extra?: E) {
+  return Type.Object({
+    data: Type.Array(item),
+    meta: ListMetaSchema,
+    pagination: TopPagination,
+    ...((extra ?? {}) as E),
+  });
+}
+
+/** `{ data: { <name>: <item> }, meta: { …, pagination }, pagination }`: a list keyed by name (templates, as the seed lists them). */
+export function MapEnvelope<T extends TSchema>(item: T) {
+  return Type.Object({ data: Type.Record(Type.String(), item), meta: ListMetaSchema, pagination: TopPagination });
 }
 
 export const FieldErrorSchema = Type.Object({

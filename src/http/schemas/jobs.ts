@@ -8,13 +8,13 @@ const JobStatusSchema = Type.Union(
     Type.Literal('queued'),
     Type.Literal('running'),
     Type.Literal('waiting'),
-    Type.Literal('succeeded'),
+    Type.Literal('done'),
     Type.Literal('failed'),
     Type.Literal('cancelled'),
   ],
   {
     description:
-      'queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → succeeded | failed | cancelled',
+      'queued → running (⇄ waiting, while its turn waits for a person: an approval or a question) → done | failed | cancelled (`done`: it succeeded, as the Python seed names it; its webhook event is `job.succeeded`)',
   },
 );
 
@@ -72,8 +72,8 @@ export const JobEventsQuery = Type.Object({
 export const JobListQuery = Type.Object({
   ...PaginationQuery.properties,
   status: Type.Optional(
-    Type.Union([...JobStatusSchema.anyOf, Type.Literal('done')], {
-      description: "Only jobs in this state (`done` = `succeeded`, the seed's name).",
+    Type.Union([...JobStatusSchema.anyOf, Type.Literal('succeeded')], {
+      description: 'Only jobs in this state (`succeeded` is accepted for `done`).',
     }),
   ),
 });
@@ -126,11 +126,16 @@ export const JobSchema = Type.Object({
       'Set when the job succeeded (or the partial result of a cancelled one): the same shape as a sync chat.',
   }),
   error: Type.Union([Problem, Type.Null()]),
+  cost: Type.Number({
+    description: "What its turn cost, USD (result.cost_usd; 0 without a result): the seed's field.",
+  }),
+  duration_ms: Type.Integer({ description: 'How long its turn ran (result.duration_ms; 0 without a result).' }),
   attempts: Type.Integer({ description: 'How many times its turn started.' }),
   restarts: Type.Integer({ description: 'How many times it was re-queued after a server restart (at most 1).' }),
   created_at: Type.String(),
   started_at: Type.Union([Type.String(), Type.Null()]),
   finished_at: Type.Union([Type.String(), Type.Null()]),
+  completed_at: Type.Union([Type.String(), Type.Null()], { description: "The same as finished_at (the seed's name)." }),
   updated_at: Type.String(),
   webhooks: Type.Array(DeliverySchema, { description: 'The webhook messages of the job and every delivery attempt.' }),
 });

@@ -1,5 +1,6 @@
 // TypeBox schemas of sessions, chat and history: request bodies and the shapes the API returns.
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
+import { commaList } from '../../config/index.js';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../../config/settings.js';
 import { TEMPLATE_NAME_PATTERN } from '../../templates/schema.js';
 import { PermissionRulesSchema } from './permission-rules.js';
@@ -11,6 +12,21 @@ const toolList = (description: string) =>
     maxItems: 100,
     description,
   });
+
+/** A tool list as an array, or (as the Python seed takes it) one comma-separated string. */
+const toolListOrText = (description: string) =>
+  Type.Union(
+    [
+      toolList(description),
+      Type.String({ maxLength: 20_000, pattern: '^[A-Za-z0-9_:*()./ ,-]*$', description: 'Comma-separated.' }),
+    ],
+    { description },
+  );
+
+/** Splits a comma-separated tool list; arrays and undefined pass as they are. */
+export function toolsOf(value: string | string[] | undefined): string[] | undefined {
+  return typeof value === 'string' ? commaList(value) : value;
+}
 
 /** Options a session or a chat request may set; each narrows what the operator allows. */
 export const OptionFields = {
@@ -76,6 +92,12 @@ export const CreateSessionBody = Type.Object(
     system_prompt: Type.Optional(SystemPrompt),
     permission_rules: Type.Optional(PermissionRulesSchema),
     ...OptionFields,
+    allowed_tools: Type.Optional(
+      toolListOrText(
+        "Tools Claude may use: a subset of the operator's CLAUDE_ALLOWED_TOOLS (an array or a comma-separated string).",
+      ),
+    ),
+    disallowed_tools: Type.Optional(toolListOrText('Tools removed (added to CLAUDE_DISALLOWED_TOOLS).')),
   },
   { additionalProperties: false },
 );
@@ -105,6 +127,25 @@ export const Totals = Type.Object({
   cache_creation_tokens: Type.Integer(),
 });
 
+const nullable = <T extends TSchema>(t: T, description: string) => Type.Union([t, Type.Null()], { description });
+
+/** The Python seed's session fields, beside ours: the options as the session or its template sets them, and its totals. */
+const SeedSessionFields = {
+  user_id: Type.String({ description: 'The tenant that owns the session (the same as `owner`).' }),
+  system_prompt: nullable(Type.String(), 'The system prompt the session (or its template) sets.'),
+  model: nullable(Type.String(), 'The model the session (or its template) sets.'),
+  max_turns: nullable(Type.Integer(), 'The max_turns the session (or its template) sets.'),
+  permission_mode: nullable(Type.String(), 'The permission mode the session (or its template) sets.'),
+  effort: nullable(Type.String(), 'The effort the session (or its template) sets.'),
+  allowed_tools: nullable(Type.String(), 'The allowed tools the session (or its template) sets, comma-separated.'),
+  disallowed_tools: nullable(
+    Type.String(),
+    'The disallowed tools the session (or its template) sets, comma-separated.',
+  ),
+  total_cost: Type.Number({ description: 'The same as totals.cost_usd.' }),
+  total_turns: Type.Integer({ description: 'The same as totals.turns: chat turns.' }),
+};
+
 export const SessionSchema = Type.Object({
   id: Type.String(),
   name: Type.String(),
@@ -125,6 +166,7 @@ export const SessionSchema = Type.Object({
   created_at: Type.String(),
   updated_at: Type.String(),
   last_active_at: Type.Union([Type.String(), Type.Null()]),
+  ...SeedSessionFields,
 });
 
 /** The chat body; `maxChars` is MAX_MESSAGE_CHARS. */
@@ -183,6 +225,7 @@ export const ChatResult = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('interrupted')]),
   content: Type.String(),
   cost_usd: Type.Number(),
+  cost: Type.Number({ description: "The same as cost_usd (the Python seed's name)." }),
   duration_ms: Type.Integer(),
   num_turns: Type.Integer(),
   usage: Usage,
@@ -204,6 +247,7 @@ export const HistoryItem = Type.Object({
   status: Type.String({ description: 'ok, error, interrupted or timeout' }),
   tools_used: Type.Union([Type.Array(ToolUse), Type.Null()]),
   cost_usd: Type.Union([Type.Number(), Type.Null()]),
+  cost: Type.Number({ description: 'cost_usd as the seed shows it: 0 on user messages.' }),
   duration_ms: Type.Union([Type.Integer(), Type.Null()]),
   num_turns: Type.Union([Type.Integer(), Type.Null()]),
   usage: Type.Union([Usage, Type.Null()]),

@@ -1,6 +1,15 @@
 // TypeBox schemas of the templates routes: a template as shown, its name parameter and the result of a reload.
 import { Type } from 'typebox';
+import { PaginationQuery } from './common.js';
 import { TEMPLATE_NAME_PATTERN, TemplateProfile } from '../../templates/schema.js';
+
+/** The list's query: a page of up to 100 templates, 100 by default, so the seed's clients (which send none) get them all. */
+export const TemplateListQuery = Type.Object({
+  page: PaginationQuery.properties.page,
+  limit: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 100, default: 100, description: 'Templates per page (1–100, default 100).' }),
+  ),
+});
 
 export const TemplateNameParams = Type.Object({
   name: Type.String({ pattern: TEMPLATE_NAME_PATTERN, description: 'Template name.' }),

@@ -28,6 +28,14 @@ export const CountTokensBody = Type.Object(
     ),
     system: Type.Optional(Type.String({ maxLength: 2_000_000, description: 'System prompt.' })),
     message: Type.Optional(Type.String({ maxLength: 2_000_000, description: 'Shorthand for one user message.' })),
+    text: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 2_000_000,
+        description:
+          "The Python seed's field: the text to count, as one user message; the answer adds `characters`, `words` and `estimated_tokens`.",
+      }),
+    ),
     messages: Type.Optional(
       Type.Array(Message, {
         minItems: 1,
@@ -49,4 +57,13 @@ export const TokenCountSchema = Type.Object({
   model: Type.String(),
   source: Type.Union([Type.Literal('count_tokens_api'), Type.Literal('estimate')]),
   reason: Type.Optional(Type.String({ description: 'Why the count is estimated.' })),
+  characters: Type.Optional(Type.Integer({ minimum: 0, description: 'With `text`: its length in characters.' })),
+  words: Type.Optional(Type.Integer({ minimum: 0, description: 'With `text`: its whitespace-separated words.' })),
+  estimated_tokens: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description:
+        "With `text`: the seed's estimate, the larger of characters / 4 and words (input_tokens is the exact count when the API gives one).",
+    }),
+  ),
 });

@@ -38,4 +38,21 @@ export const UsageReport = Type.Object({
   to: Type.Union([Type.String(), Type.Null()]),
   totals: Type.Object(Sums),
   groups: Type.Array(UsageGroupSchema),
+  // The Python seed's figures, over the current sessions (whatever from/to say).
+  sessions: Type.Integer({ description: 'Sessions the caller holds now.' }),
+  messages: Type.Integer({ description: 'Messages (user and assistant) in their history.' }),
+  cost: Type.Number({ description: 'Their total cost, USD.' }),
+  turns: Type.Integer({ description: 'Their chat turns.' }),
+  jobs: Type.Object(
+    {
+      total: Type.Integer(),
+      queued: Type.Integer(),
+      running: Type.Integer(),
+      waiting: Type.Integer({ description: 'Jobs whose turn waits for a person (an approval or a question).' }),
+      completed: Type.Integer({ description: 'Jobs that ended `done`.' }),
+      failed: Type.Integer(),
+      cancelled: Type.Integer(),
+    },
+    { description: "The caller's jobs by state (jobs of deleted sessions are gone with them)." },
+  ),
 });

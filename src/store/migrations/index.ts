@@ -2,6 +2,7 @@
 import { Migrator, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import type { DialectName } from '../connect.js';
 import { MigrationError } from '../errors.js';
+import { refuseSeedDatabase } from '../seed-database.js';
 import { sessionsMessages } from './0001_sessions_messages.js';
 import { jobsWebhooksIdempotency } from './0002_jobs_webhooks_idempotency.js';
 import { apiKeysAudit } from './0003_api_keys_audit.js';
@@ -23,6 +24,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
 
 /** Applies every pending migration; returns the names it applied. Throws MigrationError naming the one that failed. */
 export async function runMigrations(db: Kysely<any>, dialect: DialectName): Promise<string[]> {
+  await refuseSeedDatabase(db);
   const migrations = buildMigrations(dialect);
   const provider: MigrationProvider = { getMigrations: async () => migrations };
   const migrator = new Migrator({ db, provider });

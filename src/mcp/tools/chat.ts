@@ -1,0 +1,101 @@
+// The chat tool: one turn of a session, its progress as notifications, interrupted when the caller goes away.
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import type { Config } from '../../config/index.js';
+import { isPersonEvent } from '../../engine/events.js';
+import type { Turn } from '../../engine/turn.js';
+import { data, guardedBy, optionShape, sessionName, withoutBlanks, type Extra, type McpCaller } from '../shared.js';
+
+export function registerChatTool(server: McpServer, { ctx, tenant, caller }: McpCaller): void {
+  const { sessions, config, log } = ctx;
+  server.registerTool(
+    'chat',
+    {
+      title: 'Chat with a session',
+      description:
+        "Sends a message to the session and answers with Claude Code's reply once the turn ends (tools run in the session's workspace). Sends progress notifications while it runs when the request asks for them.",
+      inputSchema: {
+        name: sessionName,
+        message: z.string().min(1).max(config.maxMessageChars).regex(/\S/).describe('The prompt.'),
+        ...optionShape,
+      },
+      annotations: { destructiveHint: true, openWorldHint: true },
+    },
+    guardedBy(
+      log,
+      tenant,
+    )(async ({ name, ...input }, extra) => {
+      const { turn, recorded } = await sessions.chat(tenant, name, withoutBlanks(input), caller);
+      const stop = followTurn(turn, extra, config);
+      try {
+        const result = await turn.done;
+        await recorded;
+        // The Python seed's answer (tools by name) at the top, beside our whole result.
+        const seed = {
+          content: result.content,
+          cost: result.cost_usd,
+          duration_ms: result.duration_ms,
+          num_turns: result.num_turns,
+          tools_used: result.tools_used.map((t) => t.name),
+        };
+        return data({ ...seed, result }, result.content);
+      } catch (err) {
+        await recorded;
+        throw err;
+      } finally {
+        stop();
+      }
+    }),
+  );
+}
+
+/**
+ * While a chat turn runs: interrupts it when the caller cancels or goes away (CHAT_DISCONNECT=interrupt) and, when
+ * the request carries a progress token, reports its events (and a heartbeat) as progress notifications, which also
+ * keeps clients that reset their time-out on progress waiting. Returns the function that stops following.
+ */
+function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
+  const stopped = new AbortController();
+  const onAbort = () => {
+    if (config.engine.chatDisconnect === 'interrupt' && !turn.finished) turn.interrupt('client');
+  };
+  extra.signal.addEventListener('abort', onAbort, { once: true });
+  const token = extra._meta?.progressToken;
+  let timer: NodeJS.Timeout | undefined;
+  // An approval or question of the turn reaches the client as a notification, whether or not it asked for progress.
+  void (async () => {
+    for await (const { event } of turn.events(0, stopped.signal)) {
+      if (!isPersonEvent(event)) continue;
+      await extra
+        .sendNotification({
+          method: 'notifications/message',
+          params: { level: 'warning', logger: 'claude-code-api', data: event },
+        })
+        .catch(() => undefined);
+    }
+  })().catch(() => undefined);
+  if (token !== undefined) {
+    let progress = 0;
+    const report = (message: string) =>
+      void extra
+        .sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: ++progress, message },
+        })
+        .catch(() => undefined);
+    timer = setInterval(() => report('working'), config.engine.heartbeatMs);
+    void (async () => {
+      for await (const { event } of turn.events(0, stopped.signal)) {
+        if (event.type === 'text') report(event.text);
+        else if (event.type === 'tool_use') report(`tool_use ${event.name}`);
+        else if (event.type === 'tool_result') report(`tool_result${event.is_error ? ' (error)' : ''}`);
+        else if (isPersonEvent(event)) report(`${event.type} ${event.id} waits for a person (until ${event.deadline})`);
+      }
+    })().catch(() => undefined);
+  }
+  return () => {
+    clearInterval(timer);
+    stopped.abort();
+    extra.signal.removeEventListener('abort', onAbort);
+  };
+}
