@@ -8,6 +8,7 @@ import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.js';
 import { useTestServer } from '../support/fixture.js';
+import { COLOR_QUESTIONS } from '../support/questions.js';
 import { needs } from '../support/needs.js';
 import { KEYS } from '../support/server.js';
 
@@ -222,17 +223,7 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
       json: { name: 'console-ask' },
     });
     expect(created.status).toBe(201);
-    const questions = [
-      {
-        question: 'Which color?',
-        header: 'Color',
-        multiSelect: false,
-        options: [
-          { label: 'Red', description: 'warm' },
-          { label: 'Blue', description: 'cool' },
-        ],
-      },
-    ];
+    const questions = COLOR_QUESTIONS;
     ctx.model.script({
       match: 'console-ask-color',
       steps: [{ tool: { name: 'AskUserQuestion', input: { questions } } }, { text: 'Noted your colour.' }],
@@ -259,7 +250,7 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
     await page.getByRole('textbox', { name: 'Job message' }).fill('console-job run');
     await page.getByRole('button', { name: 'Start job' }).click();
     await page.getByRole('region', { name: 'Job' }).getByText('Job done.').waitFor();
-    await page.getByRole('region', { name: 'Job' }).locator('.badge.succeeded').waitFor();
+    await page.getByRole('region', { name: 'Job' }).locator('.badge.done').waitFor();
     await shot('jobs');
   });
 

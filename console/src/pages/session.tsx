@@ -1,7 +1,7 @@
 // A session: its timeline (history, then live turns over SSE), the composer with per-turn options, interrupt and waits.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { API, api, authHeaders, enc } from '../api';
-import { EFFORTS, NO_RULES, RulesFields, rulesBody } from '../parts/rules';
+import { NO_OPTIONS, OptionFields, optionsBody } from '../parts/options';
 import { Loading, ProblemBox, useAction, useLoad, usd } from '../parts/status';
 import { TurnView } from '../parts/turn-view';
 import { followStream, getStream } from '../sse';
@@ -26,9 +26,7 @@ export function SessionPage({ name }: { name: string }) {
   const history = useLoad(() => loadHistory(name), [name]);
   const [live, setLive] = useState<Turn[]>([]);
   const [message, setMessage] = useState('');
-  const [model, setModel] = useState('');
-  const [effort, setEffort] = useState('');
-  const [rules, setRules] = useState(NO_RULES);
+  const [options, setOptions] = useState(NO_OPTIONS);
   const [streaming, setStreaming] = useState(false);
   const send = useAction();
   const interrupt = useAction();
@@ -79,10 +77,7 @@ export function SessionPage({ name }: { name: string }) {
     const text = message.trim();
     if (!text || streaming) return;
     const body: Record<string, unknown> = { message: text };
-    if (model.trim()) body.model = model.trim();
-    if (effort) body.effort = effort;
-    const permission_rules = rulesBody(rules);
-    if (permission_rules) body.permission_rules = permission_rules;
+    Object.assign(body, optionsBody(options));
     const ctrl = new AbortController();
     abort.current = ctrl;
     const key = `live-${Date.now()}`;
@@ -173,20 +168,7 @@ export function SessionPage({ name }: { name: string }) {
         </div>
         <details class="overrides">
           <summary>Options for the next turn</summary>
-          <label>
-            Model
-            <input value={model} onInput={(e) => setModel(e.currentTarget.value)} placeholder="session's" />
-          </label>
-          <label>
-            Effort
-            <select value={effort} onChange={(e) => setEffort(e.currentTarget.value)}>
-              <option value="">(session's)</option>
-              {EFFORTS.map((v) => (
-                <option key={v}>{v}</option>
-              ))}
-            </select>
-          </label>
-          <RulesFields value={rules} onChange={setRules} />
+          <OptionFields value={options} onChange={setOptions} unset="session's" />
         </details>
         <ProblemBox problem={send.problem ?? interrupt.problem} />
       </form>

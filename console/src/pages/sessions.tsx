@@ -2,7 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, enc } from '../api';
 import { navigate } from '../router';
-import { EFFORTS, NO_RULES, RulesFields, rulesBody } from '../parts/rules';
+import { NO_OPTIONS, OptionFields, optionsBody } from '../parts/options';
 import { ListTable } from '../parts/list-table';
 import { ProblemBox, useAction, useLoad, usd, when } from '../parts/status';
 
@@ -26,22 +26,18 @@ interface Template {
 }
 
 function CreateForm({ onCreated, onCancel }: { onCreated(name: string): void; onCancel(): void }) {
-  const templates = useLoad(() => api<Template[]>('/templates?limit=100'), []);
+  // Templates are listed as an object keyed by name.
+  const templates = useLoad(() => api<Record<string, Template>>('/templates?limit=100'), []);
   const [name, setName] = useState('');
   const [template, setTemplate] = useState('');
-  const [model, setModel] = useState('');
-  const [effort, setEffort] = useState('');
-  const [rules, setRules] = useState(NO_RULES);
+  const [options, setOptions] = useState(NO_OPTIONS);
   const action = useAction();
 
   const submit = async (e: Event) => {
     e.preventDefault();
     const body: Record<string, unknown> = { name: name.trim() };
     if (template) body.template = template;
-    if (model.trim()) body.model = model.trim();
-    if (effort) body.effort = effort;
-    const permission_rules = rulesBody(rules);
-    if (permission_rules) body.permission_rules = permission_rules;
+    Object.assign(body, optionsBody(options));
     if (await action.run(() => api('/sessions', { method: 'POST', json: body }))) onCreated(name.trim());
   };
 
@@ -55,27 +51,14 @@ function CreateForm({ onCreated, onCancel }: { onCreated(name: string): void; on
         Template
         <select value={template} onChange={(e) => setTemplate(e.currentTarget.value)}>
           <option value="">(none)</option>
-          {(templates.value?.data ?? []).map((t) => (
+          {Object.values(templates.value?.data ?? {}).map((t) => (
             <option key={t.name} value={t.name}>
               {t.name}
             </option>
           ))}
         </select>
       </label>
-      <label>
-        Model
-        <input value={model} onInput={(e) => setModel(e.currentTarget.value)} placeholder="default" />
-      </label>
-      <label>
-        Effort
-        <select value={effort} onChange={(e) => setEffort(e.currentTarget.value)}>
-          <option value="">(default)</option>
-          {EFFORTS.map((v) => (
-            <option key={v}>{v}</option>
-          ))}
-        </select>
-      </label>
-      <RulesFields value={rules} onChange={setRules} />
+      <OptionFields value={options} onChange={setOptions} unset="default" />
       <div class="row">
         <button type="submit" disabled={action.busy}>
           Create

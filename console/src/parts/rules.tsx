@@ -41,5 +41,3 @@ export function RulesFields({ value, onChange }: { value: RuleLists; onChange(v:
     </fieldset>
   );
 }
-
-export const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'];
