@@ -2,7 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
 import { CLI_PATH } from '../test/support/cli-env.js';
-import { cliProcesses } from '../test/support/processes.js';
+import { cliProcesses, type CliProcessFilter } from '../test/support/processes.js';
 
 // ---------- statistics ----------
 
@@ -51,9 +51,9 @@ export function peakRssMiB(pid: number): number | undefined {
   }
 }
 
-/** Peak RSS of every live CLI process using this config dir, in MiB. */
-export function cliPeakRss(configDir: string): number[] {
-  return cliProcesses({ configDir })
+/** Peak RSS of every live CLI process this filter matches, in MiB. */
+export function cliPeakRss(filter: CliProcessFilter): number[] {
+  return cliProcesses(filter)
     .map((p) => peakRssMiB(p.pid))
     .filter((v): v is number => v !== undefined);
 }
@@ -67,14 +67,14 @@ export function cwdOf(pid: number): string | undefined {
   }
 }
 
-/** Waits (at most `timeoutMs`) until no CLI process with this config dir runs but those `keep` accepts, so one sample's exiting process does not slow the next. */
+/** Waits (at most `timeoutMs`) until no CLI process these filters match runs but those `keep` accepts, so one sample's exiting process does not slow the next. */
 export async function quiet(
-  configDir: string,
+  filters: CliProcessFilter[],
   keep: (pid: number) => boolean = () => false,
   timeoutMs = 5_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (cliProcesses({ configDir }).some((p) => !keep(p.pid)) && Date.now() < deadline) {
+  while (filters.some((f) => cliProcesses(f).some((p) => !keep(p.pid))) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
   }
 }
@@ -122,8 +122,8 @@ export function runCli(
       error = `timed out after ${opts.timeoutMs ?? 60_000} ms`;
       child.kill('SIGKILL');
     }, opts.timeoutMs ?? 60_000);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
       const now = performance.now();
       buf += chunk;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
@@ -152,8 +152,8 @@ export function runCli(
         }
       }
     });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-2000);
     });
     child.on('error', (err) => {

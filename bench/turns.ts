@@ -4,7 +4,7 @@
 //   BENCH_QUICK=1   few repetitions and 40 instead of 200 earlier turns (a smoke run, not figures to quote)
 //   BENCH_JSON=path also write every sample as JSON
 //   BENCH_CASES=e,f run only these cases (letters as in the table: a b c d e f; c′ runs with a)
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { SpareProcess } from '@anthropic-ai/claude-agent-sdk';
@@ -34,7 +34,9 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const CASES = process.env.BENCH_CASES?.split(',').map((c) => c.trim());
 const want = (letter: string) => CASES === undefined || CASES.includes(letter);
 /** Whether the service runs Bash in its sandbox here (bubblewrap and socat installed); read from its health at start. */
-let sandboxOn = false;
+let sandboxOn: boolean;
+/** Whether the service runs its sessions inside the wall (read from its health). */
+let wallOn: boolean;
 const N_COLD = QUICK ? 3 : 20;
 const N_FOLLOW = QUICK ? 6 : 30;
 const N_STREAM_FOLLOW = QUICK ? 4 : 20;
@@ -128,8 +130,21 @@ async function api(path: string, method: string, json?: unknown): Promise<any> {
 
 const createSession = (name: string) => api('/sessions', 'POST', { name });
 const deleteSession = (name: string) => api(`/sessions/${name}`, 'DELETE');
-const getSession = async (name: string): Promise<{ claude_session_id: string; working_dir: string }> =>
+const getSession = async (name: string): Promise<{ id: string; claude_session_id: string; working_dir: string }> =>
   (await api(`/sessions/${name}`, 'GET')).data;
+
+/**
+ * Deletes a session built through the API after copying its transcript into the peer CLI's config dir, where
+ * `--resume` finds it (each session keeps its transcripts in its own config folder, removed with the session).
+ */
+async function handOver(name: string, peerConfigDir: string) {
+  const session = await getSession(name);
+  cpSync(join(t!.dirs.data, 'session-config', session.id, 'projects'), join(peerConfigDir, 'projects'), {
+    recursive: true,
+  });
+  await deleteSession(name);
+  return session;
+}
 
 async function chat(name: string, message: string): Promise<void> {
   const body = await api(`/sessions/${name}/chat`, 'POST', { message });
@@ -151,7 +166,7 @@ async function completion(messages: ChatMessage[], stream = false) {
 
 async function completionText(messages: ChatMessage[]): Promise<{ text: string; session: string }> {
   const res = await completion(messages);
-  const body = (await res.json()) as any;
+  const body = await res.json();
   const text = body?.choices?.[0]?.message?.content;
   if (res.status !== 200 || text !== ANSWER.join('')) throw new Error(`unexpected completion: ${JSON.stringify(body)}`);
   return { text, session: body.x_claude_code.session };
@@ -194,15 +209,24 @@ function notePeak(key: string, values: Array<number | undefined>): void {
 // ---------- the cases ----------
 
 try {
-  t = await startTestServer(model.url, { LOG_LEVEL: 'silent' });
+  // BENCH_WALL=0: the service without its wall (the Bash sandbox only), to measure what the wall costs.
+  t = await startTestServer(model.url, {
+    LOG_LEVEL: 'silent',
+    ...(process.env.BENCH_WALL === '0' ? { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' } : {}),
+  });
   const env = t.cli.env;
   const configDir = t.cli.configDir;
+  /** The service's CLIs (each session has its own config folder under DATA_DIR) and the peer's. */
+  const service = { under: t.dirs.data };
+  const both = [service, { configDir }];
   log(`service on ${t.url}, model server on ${model.url}, CLI ${t.server.cli.version}`);
   // Like for like: the peer CLI gets the Bash sandbox when the service's is on (BENCH_PEER_SANDBOX=0: never).
   const health = (await (await fetch(`${t.url}/api/v1/health`)).json()) as {
-    data: { sandbox: { available: boolean } };
+    data: { sandbox: { available: boolean }; wall: { available: boolean; reason: string | null } };
   };
   sandboxOn = health.data.sandbox.available;
+  wallOn = health.data.wall.available;
+  log(`service wall ${wallOn ? 'on' : `off (${health.data.wall.reason})`}`);
   if (sandboxOn && process.env.BENCH_PEER_SANDBOX !== '0')
     peer.settings = ['--settings', JSON.stringify({ sandbox: PEER_SANDBOX })];
   log(
@@ -214,8 +238,7 @@ try {
   await createSession('warmup');
   await chat('warmup', 'warm-up 1');
   await chat('warmup', 'warm-up 2');
-  const warm = await getSession('warmup');
-  await deleteSession('warmup');
+  const warm = await handOver('warmup', configDir);
   await runCli(resumeArgs('warm-up 3', warm.claude_session_id), { env, cwd: warm.working_dir });
   log('warmed up');
 
@@ -235,9 +258,9 @@ try {
         createOnly.push(performance.now() - t0);
         await chat(name, `[bench:b-api-${i}] hello`);
         apiRow.samples.push(performance.now() - t0);
-        notePeak('api_cli_first_turn', cliPeakRss(configDir));
+        notePeak('api_cli_first_turn', cliPeakRss(service));
         await deleteSession(name);
-        await quiet(configDir);
+        await quiet(both);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:b-bare-${i}] hello`), { env, cwd: freshDir() });
@@ -269,7 +292,7 @@ try {
         apiRow.samples.push(run.firstTextMs);
         withCreate.samples.push(run.firstTextMs + (t0 - tc));
         await deleteSession(name);
-        await quiet(configDir);
+        await quiet(both);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:c-bare-${i}] hello`, true), { env, cwd: freshDir() });
@@ -287,9 +310,8 @@ try {
     const apiRow = row(list, 'API: POST /chat on the live session');
     const bareRow = row(list, 'bare CLI `claude -p --resume <id>` (spawn → result)');
     apiRow.against = { baseline: bareRow, target: 0.25 };
-    const twin = await getSession(twinName);
-    await deleteSession(twinName); // closes its process; the transcript and folder stay
-    await quiet(configDir, (pid) => cwdOf(pid) !== twin.working_dir);
+    const twin = await handOver(twinName, configDir); // closes its process; the transcript and folder stay
+    await quiet(both, (pid) => cwdOf(pid) !== twin.working_dir);
     const apiMarks: string[] = [];
     const bareMarks: string[] = [];
     await alternate(
@@ -316,7 +338,7 @@ try {
     );
     historyOf(apiRow, apiMarks);
     historyOf(bareRow, bareMarks);
-    notePeak('api_cli_live', cliPeakRss(configDir));
+    notePeak('api_cli_live', cliPeakRss(service));
     return { apiRow, bareRow, twin };
   };
 
@@ -400,7 +422,7 @@ try {
     );
     historyOf(apiRow, apiMarks);
     await deleteSession(session);
-    await quiet(configDir);
+    await quiet(both);
     log('(e) follow-up done');
   }
 
@@ -418,7 +440,7 @@ try {
         const run = await readCompletionStream(res, t0);
         apiRow.samples.push(run.firstTextMs);
         await deleteSession(res.headers.get('x-session-name')!);
-        await quiet(configDir);
+        await quiet(both);
       },
       async (i) => {
         const run = await runCli(coldArgs(`[bench:f-bare-${i}] hello`, true), { env, cwd: freshDir() });
@@ -466,7 +488,7 @@ try {
     coldText.against = { baseline: bareText, info: 'info' };
     spareText.against = { baseline: bareText, info: 'info' };
     for (let i = 0; i < N_PREWARM; i++) {
-      await quiet(configDir);
+      await quiet(both);
       spare = await startSpare(env); // parks while the other two run, as it would between requests
       const sparePids = cliProcesses({ configDir }).map((p) => p.pid);
       const order = i % 2 === 0 ? ['bare', 'cold'] : ['cold', 'bare'];
@@ -479,7 +501,7 @@ try {
           const run = await coldQueryFirstTurn(env, freshDir(), `[bench:d-cold-${i}] hello`);
           coldResult.samples.push(run.resultMs);
           coldText.samples.push(run.firstTextMs);
-          await quiet(configDir, (pid) => sparePids.includes(pid));
+          await quiet(both, (pid) => sparePids.includes(pid));
         }
       }
       const run = await claimedFirstTurn(spare, freshDir(), `[bench:d-spare-${i}] hello`);
@@ -496,13 +518,15 @@ try {
   await cleanup();
 }
 
-const configDir = t!.cli.configDir;
+const configDir = t.cli.configDir;
 let leftBehind = 'none';
-try {
-  await waitForNoCliProcesses({ configDir }, 10_000);
-} catch (err) {
-  leftBehind = (err as Error).message;
-  for (const p of cliProcesses({ configDir })) process.kill(p.pid, 'SIGKILL');
+for (const filter of [{ configDir }, { under: t.dirs.data }]) {
+  try {
+    await waitForNoCliProcesses(filter, 10_000);
+  } catch (err) {
+    leftBehind = (err as Error).message;
+    for (const p of cliProcesses(filter)) process.kill(p.pid, 'SIGKILL');
+  }
 }
 
 // ---------- report ----------
@@ -517,7 +541,7 @@ lines.push(
 lines.push(
   `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load ${loadavg()
     .map((v) => v.toFixed(2))
-    .join(' ')}; node ${process.version}; Claude Code CLI ${t!.server.cli.version}; agent SDK ${sdkVersion}`,
+    .join(' ')}; node ${process.version}; Claude Code CLI ${t.server.cli.version}; agent SDK ${sdkVersion}`,
 );
 lines.push(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s; CLI processes left behind: ${leftBehind}`);
 lines.push('');
@@ -546,7 +570,7 @@ for (const s of sections) {
 }
 lines.push('');
 lines.push(
-  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process ?? Number.NaN)} MiB; ` +
+  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process)} MiB; ` +
     `live session CLI ${fmt(memory.api_cli_live ?? Number.NaN)} MiB; CLI during a first turn ${fmt(memory.api_cli_first_turn ?? Number.NaN)} MiB; ` +
     `bare CLI per request ${fmt(memory.bare_cli ?? Number.NaN)} MiB`,
 );
@@ -554,6 +578,11 @@ lines.push(
   sandboxOn
     ? `Bash sandbox: on in the service; the peer CLI ${peer.settings.length > 0 ? 'ran with the same sandbox settings (BENCH_PEER_SANDBOX=0: without)' : "ran without it (BENCH_PEER_SANDBOX=0): new processes of the service pay the sandbox runtime's start-up, ~250 ms, and the peer does not"}`
     : 'Bash sandbox: off in the service (bubblewrap or socat missing, or SANDBOX_ENABLED=false); the peer CLI ran without it too',
+);
+lines.push(
+  wallOn
+    ? "Wall: on in the service (each session's CLI in its own bubblewrap wall, Bash sandbox off inside it); BENCH_WALL=0 runs the service without it"
+    : 'Wall: off in the service (BENCH_WALL=0, or it cannot run here)',
 );
 lines.push(misses === 0 ? 'all targets met' : `${misses} target(s) missed`);
 process.stdout.write(`${lines.join('\n')}\n`);

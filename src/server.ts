@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import { pino, type Logger } from 'pino';
-import type { Config } from './config/index.js';
+import { ConfigError, type Config } from './config/index.js';
 import { authKind, bundledCliPath, probeCli, type CliInfo } from './engine/cli-info.js';
 import { cliEnvironment } from './engine/cli-env.js';
 import { Engine } from './engine/engine.js';
@@ -124,13 +124,23 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     config,
     cliEnv: env,
     cliPath,
+    auth: cli.auth,
     log,
-    spentBy: (tenant) => store.sessions.totalCostByOwner(tenant),
+    spend: store.spend,
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
   warnings.push(...turnSecurity.warnings());
+  const tenants = config.apiKeys.length + security.storedKeys;
+  if (!turnSecurity.wall.active && tenants > 1 && !config.security.wall.unconfinedTenants) {
+    await turnSecurity.close();
+    await security.close();
+    await store.close();
+    throw new ConfigError(
+      `The wall cannot run here (${turnSecurity.wall.status.reason}), and ${tenants} API keys are configured: without the wall one tenant's session could reach another's. Serve one key, make the wall work (docs/deployment.md), or set WALL_UNCONFINED_TENANTS=true to accept the risk.`,
+    );
+  }
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();

@@ -69,8 +69,10 @@ describe('loadConfig defaults', () => {
     ]);
     expect(c.engine).toEqual({
       maxLiveSessions: 8,
+      maxLiveSessionsPerKey: 4,
       sessionIdleMs: 600_000,
       maxConcurrentTurns: 4,
+      maxConcurrentTurnsPerKey: 2,
       turnQueueTimeoutMs: 30_000,
       sessionQueueLimit: 8,
       chatDisconnect: 'interrupt',
@@ -79,6 +81,7 @@ describe('loadConfig defaults', () => {
       shutdownGraceMs: 10_000,
     });
     expect(c.maxSessionsPerUser).toBe(100);
+    expect(c.timeouts).toEqual({ requestMs: 300_000, bodyIdleMs: 30_000, keepAliveMs: 72_000 });
     expect(c.secretNames).toEqual(expect.arrayContaining(['API_KEYS', 'DATABASE_URL']));
   });
 
@@ -150,6 +153,21 @@ describe('loadConfig defaults', () => {
   });
 });
 
+describe('the wall settings', () => {
+  it('reads the limits in bytes, and the test-only hook switch only under NODE_ENV=test', () => {
+    const c = loadConfig({ WALL_MEMORY_MB: '512', WALL_MAX_FILE_MB: '8', WALL_MAX_PROCESSES: '100' });
+    expect(c.security.wall).toEqual({
+      enabled: true,
+      unconfinedTenants: false,
+      memoryBytes: 512 * 1024 * 1024,
+      maxProcesses: 100,
+      maxFileBytes: 8 * 1024 * 1024,
+    });
+    expect(c.security.workspaceHookOff).toBe(false);
+    expect(loadConfig({ TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'test' }).security.workspaceHookOff).toBe(true);
+  });
+});
+
 describe('loadConfig errors', () => {
   const invalid: Array<[string, Record<string, string>]> = [
     ['PORT', { PORT: 'abc' }],
@@ -166,7 +184,14 @@ describe('loadConfig errors', () => {
     ['BODY_LIMIT_MB', { BODY_LIMIT_MB: 'Infinity' }],
     ['MAX_CONCURRENT_TURNS', { MAX_CONCURRENT_TURNS: '9', MAX_LIVE_SESSIONS: '8' }],
     ['MAX_CONCURRENT_TURNS', { MAX_LIVE_SESSIONS: '2' }],
+    ['MAX_LIVE_SESSIONS_PER_KEY', { MAX_LIVE_SESSIONS_PER_KEY: '9' }],
+    ['MAX_CONCURRENT_TURNS_PER_KEY', { MAX_CONCURRENT_TURNS_PER_KEY: '5' }],
+    ['MAX_CONCURRENT_TURNS_PER_KEY', { MAX_CONCURRENT_TURNS_PER_KEY: '3', MAX_LIVE_SESSIONS_PER_KEY: '2' }],
+    ['REQUEST_TIMEOUT_SECONDS', { REQUEST_TIMEOUT_SECONDS: '-1' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://u:p@h/db' }],
+    ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true' }],
+    ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'production' }],
+    ['WALL_MEMORY_MB', { WALL_MEMORY_MB: '-1' }],
   ];
 
   it.each(invalid)('%s: %j throws a one-line ConfigError naming the variable', (name, over) => {

@@ -9,6 +9,20 @@ import { checkRules, type PermissionRules } from '../approvals/rules.js';
 export type PermissionMode = (typeof PERMISSION_MODES)[number];
 export type EffortLevel = (typeof EFFORT_LEVELS)[number];
 
+/** The OS wall around each session's Claude Code process. */
+export interface WallSettings {
+  /** WALL_ENABLED */
+  enabled: boolean;
+  /** WALL_UNCONFINED_TENANTS: serve several tenants without the wall. */
+  unconfinedTenants: boolean;
+  /** WALL_MEMORY_MB in bytes; 0 = none. */
+  memoryBytes: number;
+  /** WALL_MAX_PROCESSES; 0 = none. */
+  maxProcesses: number;
+  /** WALL_MAX_FILE_MB in bytes; 0 = none. */
+  maxFileBytes: number;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -16,6 +30,8 @@ export interface Config {
   openModeAllowRemote: boolean;
   logLevel: string;
   bodyLimitBytes: number;
+  /** Request time limits, ms (0 = none): a whole request's receipt, a body's stall, an idle keep-alive connection. */
+  timeouts: { requestMs: number; bodyIdleMs: number; keepAliveMs: number };
   maxMessageChars: number;
   apiKeys: string[];
   /** Keys with the admin scope (ADMIN_API_KEYS). */
@@ -54,8 +70,12 @@ export interface Config {
   };
   engine: {
     maxLiveSessions: number;
+    /** MAX_LIVE_SESSIONS_PER_KEY. */
+    maxLiveSessionsPerKey: number;
     sessionIdleMs: number;
     maxConcurrentTurns: number;
+    /** MAX_CONCURRENT_TURNS_PER_KEY. */
+    maxConcurrentTurnsPerKey: number;
     turnQueueTimeoutMs: number;
     sessionQueueLimit: number;
     chatDisconnect: 'interrupt' | 'continue';
@@ -67,6 +87,10 @@ export interface Config {
   /** Tool policy, sandbox, budgets and moderation (docs/security.md). */
   security: {
     sandbox: { enabled: boolean; allowNetwork: boolean; excludedCommands: string[]; denyRead: string[] };
+    /** The OS wall around each session's process (src/engine/wall/). */
+    wall: WallSettings;
+    /** TEST ONLY: the PreToolUse workspace hook is off. */
+    workspaceHookOff: boolean;
     /** CLI_ENV_ALLOW: more variables passed to the CLI. */
     cliEnvAllow: string[];
     /** CLAUDE_SETTING_SOURCES: the settings files Claude Code reads (`user`, `project`, `local`). */
@@ -291,6 +315,20 @@ export function loadConfig(given: Raw = process.env): Config {
       `Invalid environment variable MAX_CONCURRENT_TURNS: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${maxTurns})`,
     );
   }
+  const liveShare = (v.get('MAX_LIVE_SESSIONS_PER_KEY') as number | undefined) ?? Math.ceil(maxLive / 2);
+  const turnShare = (v.get('MAX_CONCURRENT_TURNS_PER_KEY') as number | undefined) ?? Math.ceil(maxTurns / 2);
+  if (liveShare > maxLive)
+    throw new ConfigError(
+      `Invalid environment variable MAX_LIVE_SESSIONS_PER_KEY: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${liveShare})`,
+    );
+  if (turnShare > maxTurns)
+    throw new ConfigError(
+      `Invalid environment variable MAX_CONCURRENT_TURNS_PER_KEY: must not exceed MAX_CONCURRENT_TURNS (${maxTurns}) (got ${turnShare})`,
+    );
+  if (turnShare > liveShare)
+    throw new ConfigError(
+      `Invalid environment variable MAX_CONCURRENT_TURNS_PER_KEY: must not exceed MAX_LIVE_SESSIONS_PER_KEY (${liveShare}) (got ${turnShare})`,
+    );
   const dataDir = resolve(str('DATA_DIR')!);
   const databaseUrl = str('DATABASE_URL') ?? `sqlite:${resolve(dataDir, 'claude-code-api.db')}`;
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
@@ -303,6 +341,12 @@ export function loadConfig(given: Raw = process.env): Config {
   if (webhookUrl !== undefined && !isHttpUrl(webhookUrl)) {
     throw new ConfigError(
       'Invalid environment variable WEBHOOK_URL: must be an http:// or https:// URL (got a value of another form)',
+    );
+  }
+  const workspaceHookOff = v.get('TEST_WORKSPACE_HOOK_OFF') as boolean;
+  if (workspaceHookOff && env.NODE_ENV !== 'test') {
+    throw new ConfigError(
+      'Invalid environment variable TEST_WORKSPACE_HOOK_OFF: it switches the workspace hook off for tests and is refused unless NODE_ENV=test',
     );
   }
   const webhookSecret = str('WEBHOOK_SECRET');
@@ -318,6 +362,11 @@ export function loadConfig(given: Raw = process.env): Config {
     openModeAllowRemote: v.get('OPEN_MODE_ALLOW_REMOTE') as boolean,
     logLevel: str('LOG_LEVEL')!,
     bodyLimitBytes: Math.round(num('BODY_LIMIT_MB') * 1024 * 1024),
+    timeouts: {
+      requestMs: num('REQUEST_TIMEOUT_SECONDS') * 1000,
+      bodyIdleMs: num('BODY_IDLE_TIMEOUT_SECONDS') * 1000,
+      keepAliveMs: num('KEEP_ALIVE_TIMEOUT_SECONDS') * 1000,
+    },
     maxMessageChars: num('MAX_MESSAGE_CHARS'),
     apiKeys,
     adminApiKeys,
@@ -348,8 +397,10 @@ export function loadConfig(given: Raw = process.env): Config {
     },
     engine: {
       maxLiveSessions: maxLive,
+      maxLiveSessionsPerKey: liveShare,
       sessionIdleMs: num('SESSION_IDLE_SECONDS') * 1000,
       maxConcurrentTurns: maxTurns,
+      maxConcurrentTurnsPerKey: turnShare,
       turnQueueTimeoutMs: num('TURN_QUEUE_TIMEOUT_SECONDS') * 1000,
       sessionQueueLimit: num('SESSION_QUEUE_LIMIT'),
       chatDisconnect: str('CHAT_DISCONNECT') as 'interrupt' | 'continue',
@@ -365,6 +416,14 @@ export function loadConfig(given: Raw = process.env): Config {
         excludedCommands: list('SANDBOX_EXCLUDED_COMMANDS'),
         denyRead: list('SANDBOX_DENY_READ').map((p) => resolve(p)),
       },
+      wall: {
+        enabled: v.get('WALL_ENABLED') as boolean,
+        unconfinedTenants: v.get('WALL_UNCONFINED_TENANTS') as boolean,
+        memoryBytes: num('WALL_MEMORY_MB') * 1024 * 1024,
+        maxProcesses: num('WALL_MAX_PROCESSES'),
+        maxFileBytes: num('WALL_MAX_FILE_MB') * 1024 * 1024,
+      },
+      workspaceHookOff,
       cliEnvAllow: list('CLI_ENV_ALLOW'),
       settingSources: settingSources(list('CLAUDE_SETTING_SOURCES')),
       maxCostPerUser: v.get('CLAUDE_MAX_COST_PER_USER') as number | undefined,

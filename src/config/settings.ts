@@ -78,6 +78,27 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Largest accepted JSON request body, in MiB (413 beyond).',
   },
   {
+    name: 'REQUEST_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0, max: 86_400 },
+    default: '300',
+    description:
+      "Most time a client may take to send a whole request, headers and body (Fastify's `requestTimeout`); a slower upload is answered 408 and its connection closed. 0 = no limit. Checked about once a second.",
+  },
+  {
+    name: 'BODY_IDLE_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0, max: 3600 },
+    default: '30',
+    description:
+      'Most time a request body (an upload, a JSON body) may stall without a byte arriving; the connection is then closed and a partial upload removed. Once the body is in, a request may wait for its answer as long as its turn runs. 0 = no limit.',
+  },
+  {
+    name: 'KEEP_ALIVE_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0.001, max: 3600 },
+    default: '72',
+    description:
+      "How long an idle keep-alive connection stays open between requests (Fastify's `keepAliveTimeout`). A connection that never sends its headers is closed after 60 s (or REQUEST_TIMEOUT_SECONDS when shorter).",
+  },
+  {
     name: 'MAX_MESSAGE_CHARS',
     kind: { type: 'int', min: 1, max: 10_000_000 },
     default: '100000',
@@ -299,6 +320,47 @@ export const SETTINGS: readonly SettingSpec[] = [
       "More absolute paths sandboxed commands may not read, besides the built-in ones (workspaces of others, DATA_DIR, the CLI config dir, the server's `.env`, credential folders of HOME).",
   },
   {
+    name: 'WALL_ENABLED',
+    kind: { type: 'bool' },
+    default: 'true',
+    description:
+      "Run every session's Claude Code process inside its own bubblewrap wall (docs/security.md): read-only system folders, its workspace, its own config folder and `/tmp`, its own pid namespace, no network but the server's model-API proxy, no credentials. Where bubblewrap cannot run here the server falls back to the Bash sandbox alone, says why at start-up and in health, and serves one tenant only unless WALL_UNCONFINED_TENANTS is set.",
+  },
+  {
+    name: 'WALL_UNCONFINED_TENANTS',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Serve more than one tenant (API key) even though the wall is off or cannot run here. Without the wall, a failed check in one session can reach the others: set it only when every key holder is trusted.',
+  },
+  {
+    name: 'WALL_MEMORY_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576 },
+    default: '2048',
+    description:
+      "Most resident memory a session's wall (the CLI and every process its tools start) may use, MiB; past it the wall is ended and the turn fails. 0 = no limit.",
+  },
+  {
+    name: 'WALL_MAX_PROCESSES',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    default: '4096',
+    description:
+      "Most processes (RLIMIT_NPROC) inside a wall. The kernel counts this limit over every process of the server's user, not per wall, so keep it well above what the host runs as that user. 0 = no limit.",
+  },
+  {
+    name: 'WALL_MAX_FILE_MB',
+    kind: { type: 'int', min: 0, max: 16_777_216 },
+    default: '1024',
+    description: 'Largest file a process inside a wall may write (RLIMIT_FSIZE), MiB. 0 = no limit.',
+  },
+  {
+    name: 'TEST_WORKSPACE_HOOK_OFF',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'TEST ONLY: switch off the PreToolUse workspace hook, so tests show what the wall holds on its own. Refused at start-up unless NODE_ENV=test; never set it in a deployment.',
+  },
+  {
     name: 'CLAUDE_SETTING_SOURCES',
     kind: { type: 'list' },
     default: 'user',
@@ -390,6 +452,13 @@ export const SETTINGS: readonly SettingSpec[] = [
       'Most live Claude Code processes (one per active session). The least recently used idle one is closed to make room; it resumes transparently.',
   },
   {
+    name: 'MAX_LIVE_SESSIONS_PER_KEY',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    defaultText: 'half of MAX_LIVE_SESSIONS, rounded up',
+    description:
+      "Most live Claude Code processes one API key may hold; a key at its share closes its own least recently used idle process to start another, so it never takes other keys' processes beyond that. At most MAX_LIVE_SESSIONS, and at least MAX_CONCURRENT_TURNS_PER_KEY.",
+  },
+  {
     name: 'SESSION_IDLE_SECONDS',
     kind: { type: 'number', min: 1, max: 604_800 },
     default: '600',
@@ -400,6 +469,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: { type: 'int', min: 1, max: 10_000 },
     default: '4',
     description: 'Most turns running at once across all sessions; must not exceed MAX_LIVE_SESSIONS.',
+  },
+  {
+    name: 'MAX_CONCURRENT_TURNS_PER_KEY',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    defaultText: 'half of MAX_CONCURRENT_TURNS, rounded up',
+    description:
+      "Most turns one API key may run at once (chat, streams, jobs and MCP together). A key's further turns wait, and another key's turn takes the next free slot first; a turn that waits TURN_QUEUE_TIMEOUT_SECONDS answers 503 with Retry-After. At most MAX_CONCURRENT_TURNS.",
   },
   {
     name: 'TURN_QUEUE_TIMEOUT_SECONDS',

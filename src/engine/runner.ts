@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
 import { InputChannel } from './input-channel.js';
-import { spawnDyingWithParent } from './parent-death.js';
+import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
 import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
 import type { Turn } from './turn.js';
 
@@ -18,7 +18,6 @@ import type { Turn } from './turn.js';
 const INTERRUPT_GRACE_MS = 10_000;
 const TOOL_OUTPUT_CHARS = 2_000;
 const STDERR_LINES = 20;
-const DIE_WITH_PARENT = spawnDyingWithParent();
 
 export interface RunnerLaunch {
   /** SDK options of the process (cwd, model, tools, env …) without prompt/resume bookkeeping. */
@@ -32,6 +31,8 @@ export interface RunnerLaunch {
   costBaseline: number;
   /** The workspace guard whose hook is in `options.hooks`: its denials are recorded on the running turn. */
   guard?: WorkspaceGuard;
+  /** The wall the process starts in (undefined: a plain child process). */
+  wall?: WallPlan;
 }
 
 interface ActiveTurn {
@@ -72,6 +73,9 @@ export class SessionRunner {
   private init: { model: string; tools: string[]; cwd: string; permissionMode: string } | undefined;
   private costSeen: number | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  private readonly start: ProcessStart;
+  /** Why the wall ended the process, when it did. */
+  private killedBecause: string | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -83,16 +87,22 @@ export class SessionRunner {
     this.claudeCostTotal = launch.costBaseline;
     this.budgetUsd = launch.options.maxBudgetUsd;
     launch.guard?.onDenial((d) => this.onDenial(d));
+    this.start = processStart(
+      launch.wall,
+      (data) => this.onStderr(data),
+      (reason) => {
+        this.killedBecause = reason;
+        this.log.warn({ session: this.sessionId }, `ending the session's wall: ${reason}`);
+      },
+    );
     const options: Options = {
       ...launch.options,
       includePartialMessages: true,
-      stderr: (data) => this.onStderr(data),
+      ...this.start.options,
       ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
-      // Dies with the server even when it is SIGKILLed (Linux; see parent-death.ts).
-      ...(DIE_WITH_PARENT && ({ hostSpawn: DIE_WITH_PARENT } as Partial<Options>)),
     };
     this.query = query({ prompt: this.input, options });
-    this.exited = this.readLoop();
+    this.exited = this.readLoop().finally(() => this.start.release());
   }
 
   /**
@@ -138,7 +148,10 @@ export class SessionRunner {
       this.killTimer = undefined;
       this.active = undefined;
       this.lastUsedAt = Date.now();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run while the turn was awaited
       if (this.state === 'busy') this.state = 'idle';
+      // What the timed-out turn started (tools' children, background commands) ends with its process; the next turn resumes.
+      if (turn.interruptRequested === 'timeout') void this.close();
     }
   }
 
@@ -178,7 +191,8 @@ export class SessionRunner {
       } else if (wasClosing && turn.interruptRequested) {
         turn.fail(new EngineError('interrupted', 'The turn was interrupted.'));
       } else {
-        const detail = failure instanceof Error ? failure.message : 'the process exited during the turn';
+        const detail =
+          this.killedBecause ?? (failure instanceof Error ? failure.message : 'the process exited during the turn');
         const tail = this.stderrTail.join('').trim().split('\n').slice(-STDERR_LINES).join('\n');
         this.log.error({ session: this.sessionId, err: failure, stderr: tail }, 'Claude Code process failed');
         turn.fail(new EngineError('process_failed', `Claude Code stopped unexpectedly: ${detail}`));
@@ -226,6 +240,7 @@ export class SessionRunner {
       }
       case 'assistant': {
         if (m.parent_tool_use_id !== null) return;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a CLI message may leave the model out
         a.model = m.message.model ?? a.model;
         if (m.error) a.apiError = m.error;
         for (const block of m.message.content) {
@@ -291,12 +306,14 @@ export class SessionRunner {
   }
 
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without a cost
     const total = m.total_cost_usd ?? 0;
     let base = this.costSeen ?? this.claudeCostTotal;
     if (total < base) base = 0; // the process did not restore the transcript's running total
     this.costSeen = total;
     this.claudeCostTotal = total;
     this.spentUsd += Math.max(0, total - base);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without denials
     const denials = this.denialsOf(a, m.permission_denials ?? []);
     const result: TurnResult = {
       turn_id: a.turn.id,

@@ -6,15 +6,10 @@ import type { SessionService } from '../sessions/service.js';
 import type { Store } from '../store/index.js';
 import { dispatcherSettings, WebhookDispatcher } from './dispatcher.js';
 import { loadWebhookSecret } from './secret.js';
+import type { JobsObserver } from './observer.js';
 import { JobService } from './service.js';
 import type { Resolver } from './ssrf.js';
 import { JobWorker } from './worker.js';
-
-/** Watches the jobs layer (metrics): a job entering a state, a webhook attempt's outcome. */
-export interface JobsObserver {
-  jobState?(state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'): void;
-  webhookAttempt?(outcome: 'ok' | 'failed'): void;
-}
 
 export interface Jobs {
   service: JobService;
@@ -55,7 +50,15 @@ export async function createJobs({
 }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
   const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
-  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer, approvals);
+  const worker = new JobWorker(
+    store,
+    sessions,
+    dispatcher,
+    { ...config.jobs, perKey: config.engine.maxConcurrentTurnsPerKey },
+    log,
+    observer,
+    approvals,
+  );
   const service = new JobService(config, store, sessions, worker, resolver, observer);
   return {
     service,

@@ -1,4 +1,5 @@
 // What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
+import { closeSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
@@ -13,17 +14,26 @@ import {
   type SandboxStatus,
   type ServerPaths,
 } from '../engine/sandbox.js';
+import type { AuthKind } from '../engine/cli-info.js';
+import { SessionConfigDirs } from '../engine/config-dirs.js';
+import type { WallPlan } from '../engine/process-spawn.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
+import { Wall } from '../engine/wall/index.js';
+import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
 import type { Dir } from '../workspace/anchor.js';
-import { Budgets } from './budgets.js';
+import { Budgets, type SpendBook } from './budgets.js';
 import { Moderation } from './moderation.js';
 
 /** The parts of a session's process the policy sets. */
 export interface ProcessPolicy {
   env: Record<string, string | undefined>;
   guard: WorkspaceGuard;
+  /** false only when the test-only TEST_WORKSPACE_HOOK_OFF is set: the guard's hook is not installed. */
+  hookOn: boolean;
   sandbox: SandboxSettings | undefined;
+  /** The wall the process starts in; undefined where it cannot run. */
+  wall: WallPlan | undefined;
   refuseShell: boolean;
   settingSources: SettingSource[];
 }
@@ -33,7 +43,9 @@ export class TurnSecurity {
     readonly moderation: Moderation,
     readonly budgets: Budgets,
     readonly sandbox: SandboxStatus,
+    readonly wall: Wall,
     private readonly tmpDirs: SessionTmpDirs,
+    private readonly configDirs: SessionConfigDirs,
     private readonly denyRead: string[],
     private readonly config: Config,
   ) {}
@@ -46,9 +58,11 @@ export class TurnSecurity {
     config: Config;
     cliEnv: Record<string, string | undefined>;
     cliPath: string | undefined;
+    /** The kind of credentials the CLI environment holds (the wall's proxy carries some kinds only). */
+    auth: AuthKind;
     log: Logger;
-    /** The tenant's total spend so far, USD. */
-    spentBy: (tenant: string) => Promise<number>;
+    /** The spend ledger the key budgets read and settle into. */
+    spend: SpendBook;
   }): Promise<TurnSecurity> {
     const { config, cliEnv, log } = opts;
     const moderation = new Moderation({
@@ -59,7 +73,7 @@ export class TurnSecurity {
     moderation.watch();
     const budgets = new Budgets(
       { perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser },
-      opts.spentBy,
+      opts.spend,
     );
     const tmpDirs = new SessionTmpDirs(config.dataDir);
     // What processes of an earlier run of this server left there is of no use now.
@@ -82,12 +96,37 @@ export class TurnSecurity {
     if (sandbox.available && policy.excludedCommands.length > 0) {
       log.warn(`SANDBOX_EXCLUDED_COMMANDS run outside the sandbox, unconfined: ${policy.excludedCommands.join(', ')}`);
     }
-    return new TurnSecurity(moderation, budgets, sandbox, tmpDirs, denyRead, config);
+    const wall = await Wall.start({
+      settings: config.security.wall,
+      cliPath: opts.cliPath,
+      cliEnv,
+      auth: opts.auth,
+      // Per server process: an MCP stdio server on the same DATA_DIR clears the temp root at its start.
+      socketDir: `${tmpDirs.root}-proxy-${process.pid}`,
+      log,
+    });
+    if (wall.active) log.info('every session runs inside its own wall (bubblewrap)');
+    else if (wall.status.enabled)
+      log.error(`The wall cannot run here, sessions run with the Bash sandbox only: ${wall.status.reason}`);
+    else log.warn('WALL_ENABLED=false: sessions run with the Bash sandbox only');
+    if (config.security.workspaceHookOff)
+      log.error('TEST_WORKSPACE_HOOK_OFF is set: the workspace hook is OFF (test only; never in a deployment)');
+    const configDirs = new SessionConfigDirs(
+      join(config.dataDir, 'session-config'),
+      cliEnv.CLAUDE_CONFIG_DIR ?? config.claude.configDir ?? join(cliEnv.HOME ?? homedir(), '.claude'),
+    );
+    return new TurnSecurity(moderation, budgets, sandbox, wall, tmpDirs, configDirs, denyRead, config);
   }
 
   /** Start-up warnings for health. */
   warnings(): string[] {
     const out: string[] = [];
+    const w = this.wall.status;
+    if (w.enabled && !w.available)
+      out.push(`The wall cannot run here, so sessions run with the Bash sandbox only: ${w.reason}.`);
+    if (!w.enabled) out.push('WALL_ENABLED=false: sessions run with the Bash sandbox only.');
+    if (this.config.security.workspaceHookOff)
+      out.push('TEST_WORKSPACE_HOOK_OFF: the workspace hook is off (test only).');
     const s = this.sandbox;
     if (s.enabled && !s.available)
       out.push(
@@ -107,26 +146,46 @@ export class TurnSecurity {
     this.moderation.assert(text, pointer);
   }
 
-  /** Checks done before a turn is queued: moderation of its texts, then the key's total budget (429). */
-  async admit(
-    tenant: string,
-    texts: { message: string; system_prompt?: string },
-    keyBudgetUsd?: number | null,
-  ): Promise<void> {
-    this.moderate(texts.message, '/message');
-    this.moderate(texts.system_prompt, '/system_prompt');
-    await this.budgets.assertCanSpend(tenant, keyBudgetUsd);
-  }
-
-  /** The environment, hook and sandbox of a session's Claude Code process. */
+  /**
+   * The environment, hook, wall or sandbox of a session's Claude Code process. `resume` names the conversation it
+   * continues (copied from the old shared config folder on its first resume).
+   */
   async processPolicy(
     sessionId: string,
     workingDir: string,
     cliEnv: Record<string, string | undefined>,
-    /** Opens the working directory by anchor, checked (SessionFolders.openWorkingDir): the guard's root on every call. */
+    /** Opens the working directory by anchor, checked (SessionFolders.openWorkingDir): the guard's root on every call, and the wall's workspace. */
     openWorkingDir?: () => Promise<Dir>,
+    /** The conversation the process resumes (copied from the old shared config folder on its first resume). */
+    resume?: string,
   ): Promise<ProcessPolicy> {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
+    const walled = this.wall.active;
+    const configDir = await this.configDirs.prepare(sessionId, { resume, linkLogin: !walled });
+    const base = {
+      hookOn: !this.config.security.workspaceHookOff,
+      settingSources: this.config.security.settingSources,
+    };
+    if (walled) {
+      if (!openWorkingDir) throw new Error('a walled process needs its working directory opened by anchor');
+      const fd = await workspaceFd(openWorkingDir);
+      let plan;
+      try {
+        plan = await this.wall.launch({ id: sessionId, workspaceFd: fd, workingDir, configDir, tmpDir }, cliEnv);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      return {
+        ...base,
+        env: { ...plan.env, CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1' },
+        // Claude Code's Bash sandbox cannot nest in the wall's pid namespace: the wall itself confines Bash.
+        guard: new WorkspaceGuard({ workingDir, openRoot: openWorkingDir, home: configDir, extraRoots: [tmpDir] }),
+        sandbox: undefined,
+        refuseShell: false,
+        wall: { launch: plan.launch, memory: this.wall.memory },
+      };
+    }
     const s = this.sandbox;
     const refuseShell = s.enabled && !s.available;
     const guard = new WorkspaceGuard({
@@ -142,23 +201,32 @@ export class TurnSecurity {
       ? sandboxSettings(this.config.security.sandbox, { workingDir, tmpDir }, this.denyRead, hiddenVariables(cliEnv))
       : undefined;
     return {
-      // Auto-memory would have the model write to the CLI's config dir, which every session shares (and the guard refuses).
-      env: { ...cliEnv, CLAUDE_CODE_TMPDIR: tmpDir, CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1' },
+      ...base,
+      // Auto-memory would have the model write to the CLI's config dir (the guard refuses it).
+      env: {
+        ...cliEnv,
+        CLAUDE_CONFIG_DIR: configDir,
+        CLAUDE_CODE_TMPDIR: tmpDir,
+        CLAUDE_CODE_DISABLE_AUTO_MEMORY: '1',
+      },
       guard,
       sandbox,
       refuseShell,
-      settingSources: this.config.security.settingSources,
+      wall: undefined,
     };
   }
 
   /** Removes what the session's processes left (its temp folder). */
   async forget(sessionId: string): Promise<void> {
+    await this.wall.forget(sessionId);
     await this.tmpDirs.remove(sessionId);
+    await this.configDirs.remove(sessionId);
   }
 
   /** Stops watching the rules and removes the sessions' temporary folders (call once every process has ended). */
   async close(): Promise<void> {
     this.moderation.close();
+    await this.wall.close();
     await this.tmpDirs.clear();
   }
 }

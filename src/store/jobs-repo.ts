@@ -17,6 +17,8 @@ export type JobRow = Omit<Selectable<JobsTable>, 'options' | 'metadata' | 'resul
 export interface NewJob {
   id: string;
   owner: string;
+  /** The key that queued it (null in open mode). */
+  key_id?: string | null;
   session_id: string;
   session_name: string;
   message: string;
@@ -35,6 +37,7 @@ export interface JobOutcome {
   at?: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the column's JSON type
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 function toJobRow(stored: Selectable<JobsTable>): JobRow {
@@ -64,6 +67,7 @@ export class JobsRepo {
         .values({
           id: job.id,
           owner: job.owner,
+          key_id: job.key_id ?? null,
           session_id: job.session_id,
           session_name: job.session_name,
           status: 'queued',
@@ -115,9 +119,15 @@ export class JobsRepo {
 
   /**
    * The next job of each session that may run now, oldest first: a session's oldest queued job, if it is not
-   * waiting for its run_after (a later job never overtakes it), leaving out the sessions in `busySessions`.
+   * waiting for its run_after (a later job never overtakes it), leaving out the sessions in `busySessions` and the
+   * jobs of the keys in `busyKeys` (a job's key: the key that queued it, else its owner tenant).
    */
-  async runnable(limit: number, busySessions: readonly string[] = [], now = nowIso()): Promise<JobRow[]> {
+  async runnable(
+    limit: number,
+    busySessions: readonly string[] = [],
+    now = nowIso(),
+    busyKeys: readonly string[] = [],
+  ): Promise<JobRow[]> {
     let query = this.#db
       .selectFrom('jobs')
       .selectAll()
@@ -131,6 +141,7 @@ export class JobsRepo {
           .where('head.status', '=', 'queued'),
       );
     if (busySessions.length > 0) query = query.where('session_id', 'not in', [...busySessions]);
+    if (busyKeys.length > 0) query = query.where((eb) => eb.fn.coalesce('key_id', 'owner'), 'not in', [...busyKeys]);
     const rows = await query.orderBy('id', 'asc').limit(limit).execute();
     return rows.map(toJobRow);
   }
@@ -155,7 +166,7 @@ export class JobsRepo {
       .where('status', '=', 'queued')
       .where('run_after', 'is not', null)
       .executeTakeFirst();
-    return (row?.next as string | null | undefined) ?? undefined;
+    return row?.next ?? undefined;
   }
 
   /** queued → running once its turn starts; undefined if the job is no longer queued. */

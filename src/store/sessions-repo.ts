@@ -111,16 +111,6 @@ export class SessionsRepo {
     return Number(count.total);
   }
 
-  /** What all of an owner's sessions have spent, USD (the key budget's measure). */
-  async totalCostByOwner(owner: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('sessions')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
-      .where('owner', '=', owner)
-      .executeTakeFirstOrThrow();
-    return Number(row.spent);
-  }
-
   /**
    * Sessions whose workspace is one of `paths` or lies below `below` (the working-directory rule asks who holds a
    * folder, or is held by it); `except` is left out. Compared by code points, never by a collation or LIKE pattern.
@@ -137,6 +127,7 @@ export class SessionsRepo {
       .where((eb) =>
         eb.or([
           eb('workspace', 'in', paths.length > 0 ? [...paths] : [below]),
+          // eslint-disable-next-line @typescript-eslint/no-misused-spread -- SQL's substr counts code points, as this does
           eb(sql<string>`substr(workspace, 1, ${[...prefix].length})`, '=', prefix),
         ]),
       );

@@ -87,7 +87,7 @@ describe('claude-code-api serve', () => {
     expect(res.status).toBe(200);
     expect((await res.json()).data.content).toBe('goodbye now');
     expect(await server.exited).toBe(0);
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: data }, 20_000);
     expect(server.output()).not.toContain(KEY);
   });
 

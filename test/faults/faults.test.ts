@@ -37,7 +37,7 @@ describe('in-process faults', () => {
     model.script({ match: 'crash-here', steps: [{ hang: true }] });
     const pending = t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'crash-here' } });
     await model.waitFor((r) => r.prompt === 'crash-here');
-    const victims = cliProcesses({ configDir: t.cli.configDir });
+    const victims = cliProcesses({ under: t.dirs.data });
     expect(victims).toHaveLength(1);
     const victim = victims[0];
     process.kill(victim!.pid, 'SIGKILL');
@@ -103,13 +103,13 @@ describe('server killed', () => {
     ).toBe(200);
     model.script({ match: 'killed-mid-turn', steps: [{ hang: true }] });
     const pending = api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'killed-mid-turn' } }).catch(
-      (e: Error) => e,
+      (e: unknown) => e as Error,
     );
     await model.waitFor((r) => r.prompt === 'killed-mid-turn');
     first.child.kill('SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
     await first.exited;
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
 
     const second = await startServerProcess(dir, env);
     try {
@@ -128,7 +128,7 @@ describe('server killed', () => {
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
-      await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+      await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
     }
   });
 });

@@ -32,7 +32,7 @@ import { eventually } from '../support/wait.js';
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Every entry under `dir` (hidden ones too), `/`-separated and sorted. */
-const tree = (dir: string) => (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).sort();
+const tree = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
 const tempsIn = (dir: string) => tree(dir).filter((p) => p.split('/').pop()!.startsWith(TEMP_PREFIX));
 
 function form(path: string | undefined, data: Buffer, filename: string): FormData {
@@ -240,7 +240,7 @@ describe('server SIGKILLed mid-upload', () => {
     expect(await outcome).toBeInstanceOf(Error);
     expect(await first.exited).toBeNull();
     expect(first.child.signalCode).toBe('SIGKILL');
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
     expect(findOrphans(env.DATA_DIR!)).toEqual([]);
     // What the dead server left: its temp file, never a file under the final name.
     expect(existsSync(join(ws, 'docs', 'big.bin'))).toBe(false);
@@ -275,9 +275,9 @@ describe('server SIGKILLed mid-upload', () => {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     }
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
     expect(findOrphans(env.DATA_DIR!)).toEqual([]);
-    expect(cliProcesses({ configDir: cli.configDir })).toEqual([]);
+    expect(cliProcesses({ under: env.DATA_DIR })).toEqual([]);
   });
 });
 

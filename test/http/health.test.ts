@@ -31,6 +31,13 @@ describe('health', () => {
       engine: { live_processes: 1, busy_processes: 0, turns_running: 0, turns_waiting: 0, draining: false },
       auth_mode: 'api_keys',
       sandbox: { enabled: false, available: false, reason: 'not configured', network: true },
+      wall: {
+        enabled: false,
+        available: false,
+        reason: 'not configured',
+        unconfined_tenants: false,
+        limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
+      },
       warnings: ['a warning'],
     });
   });

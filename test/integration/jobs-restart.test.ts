@@ -18,6 +18,8 @@ let cli: CliEnv;
 let hooks: WebhookReceiver;
 const running: ChildProcess[] = [];
 const dirs: string[] = [];
+/** Every server of this file keeps its data (and its sessions' config folders) in a folder named so. */
+const DIR_PREFIX = join(realpathSync(tmpdir()), 'cc-api-jobs-restart-');
 
 beforeAll(async () => {
   model = await ModelServer.start();
@@ -28,7 +30,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const child of running.splice(0))
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+  await waitForNoCliProcesses({ under: DIR_PREFIX }, 20_000);
 });
 
 afterAll(async () => {
@@ -67,7 +69,7 @@ async function start(dir: string, env: Record<string, string> = {}): Promise<Ser
 }
 
 function scratch(): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-jobs-restart-')));
+  const dir = realpathSync(mkdtempSync(DIR_PREFIX));
   dirs.push(dir);
   return dir;
 }
@@ -115,7 +117,7 @@ describe('a job running when the server is killed', () => {
       10_000,
       'the job to run',
     );
-    const orphans = cliProcesses({ configDir: cli.configDir }).map((p) => p.pid);
+    const orphans = cliProcesses({ under: DIR_PREFIX }).map((p) => p.pid);
     expect(orphans.length).toBeGreaterThan(0);
 
     await kill(server);
@@ -160,7 +162,7 @@ describe('a job running when the server is killed', () => {
     expect(events.filter((e) => e === 'job.succeeded')).toHaveLength(1);
     expect(events.filter((e) => e === 'job.started').length).toBeGreaterThanOrEqual(1);
     await stop(server);
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: DIR_PREFIX }, 20_000);
   });
 
   it("runs again a job killed in its session's first turn, as that session's first conversation", async () => {
@@ -227,7 +229,7 @@ describe('a job running when the server is killed', () => {
     expect(JSON.parse(failed[0]!.body).data.error.type).toBe('/problems/job-interrupted');
     expect(model.mainRequests().filter((r) => r.prompt === 'no-retry-job')).toHaveLength(1);
     await stop(server);
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: DIR_PREFIX }, 20_000);
   });
 });
 
@@ -306,6 +308,6 @@ describe('approvals pending when the server is killed', () => {
       .at(-1)!;
     expect(promptTexts(resumed)[0]).toBe('the word is kiwi'); // the conversation went on from its transcript
     await stop(server);
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: DIR_PREFIX }, 20_000);
   });
 });

@@ -20,7 +20,7 @@ beforeAll(async () => {
 afterEach(async () => {
   for (const t of servers.splice(0)) {
     await t.stop();
-    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
     await t.cleanup();
   }
 });
@@ -50,7 +50,7 @@ async function chat(t: TestServer, name: string, message: string) {
 const session = async (t: TestServer, name: string) =>
   (await (await t.request(`/api/v1/sessions/${name}`)).json()).data;
 const lastPrompts = () => promptTexts(model.mainRequests().at(-1)!);
-const liveClis = (t: TestServer) => cliProcesses({ configDir: t.cli.configDir }).length;
+const liveClis = (t: TestServer) => cliProcesses({ under: t.dirs.data }).length;
 
 async function continuesAfterRestart(env: Record<string, string>) {
   const t = await server(env);
@@ -58,7 +58,7 @@ async function continuesAfterRestart(env: Record<string, string>) {
   await chat(t, 'keep', 'remember the word pineapple');
   const before = await chat(t, 'keep', 'and the number 7');
   await t.restart();
-  await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+  await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
   const after = await chat(t, 'keep', 'what were the word and number?');
   expect(lastPrompts()).toEqual(['remember the word pineapple', 'and the number 7', 'what were the word and number?']);
   expect(after.session_id).toBe(before.session_id);
@@ -107,7 +107,7 @@ describe('process pool', () => {
     await create(t, 'idle');
     await chat(t, 'idle', 'before the nap');
     await eventually(async () => !(await session(t, 'idle')).live, 30_000, 'the idle process to close');
-    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
     await chat(t, 'idle', 'after the nap');
     expect(lastPrompts()).toEqual(['before the nap', 'after the nap']);
   });
@@ -156,7 +156,7 @@ describe('deleting and stopping', () => {
     await create(t, 'last');
     await chat(t, 'last', 'one more');
     await t.stop();
-    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
   });
 
   it('deleting a session interrupts its running turn', async () => {
@@ -170,6 +170,6 @@ describe('deleting and stopping', () => {
     const res = await pending;
     expect(res.status).toBe(200);
     expect((await res.json()).data.status).toBe('interrupted');
-    await waitForNoCliProcesses({ configDir: t.cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
   });
 });

@@ -395,7 +395,7 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
       // Acting as KEYS[1]: the first key's sessions are not there.
       expect((await refused(client, 'get_session', { name: 'mcp-alpha' })).status).toBe(404);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- stderr of the stdio server ---\n${stderr}`);
+      throw new Error(`${(err as Error).message}\n--- stderr of the stdio server ---\n${stderr}`, { cause: err });
     } finally {
       await client.close();
     }
@@ -407,8 +407,9 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
     // The same database: the session is the second key's over HTTP, and invisible to the first.
     expect((await ctx.t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[1] })).status).toBe(200);
     expect((await ctx.t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[0] })).status).toBe(404);
-    // Closing stdin stopped the server and its Claude Code process.
-    await waitForNoCliProcesses({ configDir });
+    // Closing stdin stopped the server and its Claude Code process (each session has its own config folder).
+    const stdioSession = (await (await ctx.t.request('/api/v1/sessions/mcp-stdio', { key: KEYS[1] })).json()).data;
+    await waitForNoCliProcesses({ configDir: join(ctx.t.dirs.data, 'session-config', stdioSession.id) });
   });
 
   it('refuses to start when keys are configured and MCP_API_KEY is missing or wrong', async () => {

@@ -1,4 +1,4 @@
-// Hostile tool calls through the real CLI: file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
+// Hostile tool calls through the real CLI where the wall does not run (test/integration/wall.test.ts covers the wall): file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +85,8 @@ const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
 
 beforeAll(async () => {
   model = await ModelServer.start();
-  t = await startTestServer(model.url, {}, { cliEnv: SECRETS });
+  // The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
+  t = await startTestServer(model.url, { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
   alpha = await createSession('alpha', KEYS[0]);
   beta = await createSession('beta', KEYS[0]);
   other = await createSession('other', KEYS[1]);
@@ -304,7 +305,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
     ])
       expect(seen).not.toContain(name);
     // The Claude Code process itself got the allow-listed environment only.
-    const processes = cliProcesses({ configDir: t.cli.configDir });
+    const processes = cliProcesses({ under: t.dirs.data });
     expect(processes.length).toBeGreaterThan(0);
     for (const p of processes) {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');

@@ -12,8 +12,9 @@ import type { Step } from '../support/model-server.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
-// The OS sandbox is off so a session's Bash can reach its siblings: the anchor check must hold on its own.
-const ctx = useTestServer({ SANDBOX_ENABLED: 'false' });
+// The wall and the OS sandbox are off so a session's Bash can reach its siblings: the anchor check must hold on its
+// own (with the wall on, those swaps cannot happen at all: test/integration/wall.test.ts).
+const ctx = useTestServer({ SANDBOX_ENABLED: 'false', WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' });
 const HOSTNAME = readFileSync('/etc/hostname', 'utf8').trim();
 
 type Session = { id: string; workspace: string; working_dir: string };

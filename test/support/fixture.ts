@@ -9,12 +9,15 @@ export interface ServerFixture {
   readonly t: TestServer;
 }
 
-export function useTestServer(env: Record<string, string> = {}): ServerFixture {
+export function useTestServer(
+  env: Record<string, string> = {},
+  opts: Parameters<typeof startTestServer>[2] = {},
+): ServerFixture {
   let model: ModelServer | undefined;
   let t: TestServer | undefined;
   beforeAll(async () => {
     model = await ModelServer.start();
-    t = await startTestServer(model.url, env);
+    t = await startTestServer(model.url, env, opts);
   });
   afterAll(async () => {
     await t?.cleanup();

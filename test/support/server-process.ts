@@ -15,16 +15,21 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. */
+/**
+ * Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. `user`: run it
+ * as that uid/gid (the test runs as root), as the Docker image runs it as `app`.
+ */
 export function startServerProcess(
   cwd: string,
   env: Record<string, string>,
   args: string[] = ['serve'],
+  user?: { uid: number; gid: number },
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...user,
   });
   let out = '';
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -34,8 +39,8 @@ export function startServerProcess(
       const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
       if (m) resolve({ child, url: m[1]!, output: () => out, exited });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
   });
 }

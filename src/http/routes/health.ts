@@ -50,6 +50,27 @@ export const HealthSchema = Type.Object({
     },
     { description: 'The OS sandbox of Bash (docs/security.md).' },
   ),
+  wall: Type.Object(
+    {
+      enabled: Type.Boolean({ description: 'WALL_ENABLED.' }),
+      available: Type.Boolean({
+        description: "Every session's Claude Code process runs inside its own bubblewrap wall.",
+      }),
+      reason: Type.Union([Type.String(), Type.Null()], {
+        description: 'Why the wall is off or cannot run here; null when it runs.',
+      }),
+      unconfined_tenants: Type.Boolean({
+        description: 'Several tenants may be served without the wall (WALL_UNCONFINED_TENANTS).',
+      }),
+      limits: Type.Object({
+        memory_mb: Type.Number({ description: 'WALL_MEMORY_MB (0 = none).' }),
+        max_processes: Type.Integer({ description: 'WALL_MAX_PROCESSES (0 = none).' }),
+        max_file_mb: Type.Number({ description: 'WALL_MAX_FILE_MB (0 = none).' }),
+        enforced_by: Type.String({ description: 'How the limits are applied on this host.' }),
+      }),
+    },
+    { description: "The OS wall around each session's process (docs/security.md)." },
+  ),
   warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
@@ -117,6 +138,13 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
           available: false,
           reason: 'not configured',
           network: true,
+        },
+        wall: deps.sessions.security?.wall.status ?? {
+          enabled: false,
+          available: false,
+          reason: 'not configured',
+          unconfined_tenants: false,
+          limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
         },
         warnings: deps.warnings,
       };

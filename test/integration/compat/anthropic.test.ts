@@ -56,7 +56,7 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
       match: 'an-read',
       steps: [{ tool: { name: 'Read', input: { file_path: '{{cwd}}/a.txt' } } }, { text: 'Read it.' }],
     });
-    const pids = cliProcesses({ configDir: ctx.t.cli.configDir }).map((p) => p.pid);
+    const pids = cliProcesses({ under: ctx.t.dirs.data }).map((p) => p.pid);
     const second = await client().messages.create({
       model: 'sonnet',
       max_tokens: 512,
@@ -70,7 +70,7 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
     const ext2 = (second as any).x_claude_code;
     expect(ext2).toMatchObject({ session: ext.session, session_continued: true });
     expect(ext2.steps[0].output).toContain('anthropic turn one');
-    expect(cliProcesses({ configDir: ctx.t.cli.configDir }).map((p) => p.pid)).toEqual(pids);
+    expect(cliProcesses({ under: ctx.t.dirs.data }).map((p) => p.pid)).toEqual(pids);
     const follow = ctx.model.mainRequests().find((r) => r.prompt === 'an-read it')!;
     expect(promptTexts(follow)).toEqual(['an-write please', 'an-read it']);
   });

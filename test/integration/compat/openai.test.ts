@@ -66,7 +66,7 @@ describe('POST /v1/chat/completions (openai client)', () => {
       match: 'oa-read-note',
       steps: [{ tool: { name: 'Read', input: { file_path: '{{cwd}}/note.txt' } } }, { text: 'It says: kept.' }],
     });
-    const before = cliProcesses({ configDir: ctx.t.cli.configDir }).map((p) => p.pid);
+    const before = cliProcesses({ under: ctx.t.dirs.data }).map((p) => p.pid);
     const next = await client().chat.completions.create({
       model: 'sonnet',
       messages: [
@@ -79,7 +79,7 @@ describe('POST /v1/chat/completions (openai client)', () => {
     const nextExt = (next as any).x_claude_code;
     expect(nextExt).toMatchObject({ session: ext.session, session_continued: true, session_created: false });
     expect(nextExt.steps[0].output).toContain('kept between turns');
-    expect(cliProcesses({ configDir: ctx.t.cli.configDir }).map((p) => p.pid)).toEqual(before);
+    expect(cliProcesses({ under: ctx.t.dirs.data }).map((p) => p.pid)).toEqual(before);
     const follow = ctx.model.mainRequests().find((r) => r.prompt === 'oa-read-note now')!;
     expect(promptTexts(follow)).toEqual(['please oa-write-note', 'oa-read-note now']);
     expect(next.id).not.toBe(data.id);
@@ -229,6 +229,7 @@ describe('POST /v1/chat/completions (openai client)', () => {
   it('honours max_tokens as the output limit of each model call', async () => {
     await client().chat.completions.create({
       model: 'sonnet',
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the old name is what many clients still send
       max_tokens: 345,
       messages: [{ role: 'user', content: 'oa-max-tokens' }],
     });

@@ -1,0 +1,98 @@
+// The memory ceiling of the walls: every few seconds, the resident memory of all processes in each wall's pid namespace, summed; a wall past WALL_MEMORY_MB is ended.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+const TICK_MS = 2_000;
+
+function read(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined; // the process ended meanwhile
+  }
+}
+
+function pidNamespaceOf(pid: number | string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The first child of `pid` (bwrap's process inside the namespaces it made). */
+function firstChild(pid: number): number | undefined {
+  const children = read(`/proc/${pid}/task/${pid}/children`)?.trim();
+  const first = children ? Number(children.split(/\s+/)[0]) : NaN;
+  return Number.isInteger(first) ? first : undefined;
+}
+
+function residentBytes(pid: string): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(read(`/proc/${pid}/status`) ?? '');
+  return m ? Number(m[1]) * 1024 : 0;
+}
+
+interface Watched {
+  /** bwrap's pid, outside the wall. */
+  pid: number;
+  namespace: string | undefined;
+  onExceeded: (bytes: number) => void;
+}
+
+/** Resident memory of the processes of each watched wall, with a ceiling. Linux only (reads /proc). */
+export class WallMemory {
+  private readonly walls = new Set<Watched>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly limitBytes: number) {}
+
+  /** Watches the wall started as `pid`; `onExceeded` runs once when it passes the limit. Returns the unwatch. */
+  watch(pid: number, onExceeded: (bytes: number) => void): () => void {
+    if (this.limitBytes <= 0) return () => undefined;
+    const w: Watched = { pid, namespace: undefined, onExceeded };
+    this.walls.add(w);
+    this.timer ??= setInterval(() => this.tick(), TICK_MS).unref();
+    return () => {
+      this.walls.delete(w);
+      if (this.walls.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  /** The summed resident memory of each namespace given, bytes. */
+  static usage(namespaces: Set<string>): Map<string, number> {
+    const used = new Map<string, number>();
+    for (const name of readdirSync('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      const ns = pidNamespaceOf(name);
+      if (ns && namespaces.has(ns)) used.set(ns, (used.get(ns) ?? 0) + residentBytes(name));
+    }
+    return used;
+  }
+
+  private tick(): void {
+    for (const w of this.walls) {
+      if (w.namespace) continue;
+      const inner = firstChild(w.pid);
+      const ns = inner === undefined ? undefined : pidNamespaceOf(inner);
+      if (ns && ns !== pidNamespaceOf('self')) w.namespace = ns;
+    }
+    const known = [...this.walls].filter((w) => w.namespace);
+    if (known.length === 0) return;
+    const used = WallMemory.usage(new Set(known.map((w) => w.namespace!)));
+    for (const w of known) {
+      const bytes = used.get(w.namespace!) ?? 0;
+      if (bytes > this.limitBytes) {
+        this.walls.delete(w);
+        w.onExceeded(bytes);
+      }
+    }
+  }
+
+  close(): void {
+    this.walls.clear();
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
