@@ -29,7 +29,10 @@ function droppedAfter(res: Response, blocks: number): Response {
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
       const { value, done } = await reader.read();
-      if (done) return controller.close();
+      if (done) {
+        controller.close();
+        return;
+      }
       controller.enqueue(value);
       seen += (decoder.decode(value, { stream: true }).match(/\n\n/g) ?? []).length;
       if (seen >= blocks) controller.error(new Error('connection lost'));
@@ -165,7 +168,7 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
       page.getByRole('button', { name: 'Download notes.md' }).click(),
     ]);
     expect(download.suggestedFilename()).toBe('notes.md');
-    expect(readFileSync((await download.path())!, 'utf8')).toBe('# Notes\n\nThe answer is **42**.\n');
+    expect(readFileSync(await download.path(), 'utf8')).toBe('# Notes\n\nThe answer is **42**.\n');
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Delete code.ts' }).click();
     await expect.poll(() => page.getByRole('button', { name: 'View code.ts' }).count()).toBe(0);
