@@ -70,6 +70,7 @@ describe('loadConfig defaults', () => {
     expect(c.engine).toEqual({
       maxLiveSessions: 8,
       sessionIdleMs: 600_000,
+      stallMs: 180_000,
       maxConcurrentTurns: 4,
       turnQueueTimeoutMs: 30_000,
       sessionQueueLimit: 8,

@@ -69,6 +69,8 @@ export interface Config {
   engine: {
     maxLiveSessions: number;
     sessionIdleMs: number;
+    /** TURN_STALL_SECONDS, ms (0: off). */
+    stallMs: number;
     maxConcurrentTurns: number;
     turnQueueTimeoutMs: number;
     sessionQueueLimit: number;
@@ -373,6 +375,7 @@ export function loadConfig(given: Raw = process.env): Config {
     engine: {
       maxLiveSessions: maxLive,
       sessionIdleMs: num('SESSION_IDLE_SECONDS') * 1000,
+      stallMs: num('TURN_STALL_SECONDS') * 1000,
       maxConcurrentTurns: maxTurns,
       turnQueueTimeoutMs: num('TURN_QUEUE_TIMEOUT_SECONDS') * 1000,
       sessionQueueLimit: num('SESSION_QUEUE_LIMIT'),

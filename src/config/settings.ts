@@ -443,6 +443,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Most turns running at once across all sessions; must not exceed MAX_LIVE_SESSIONS.',
   },
   {
+    name: 'TURN_STALL_SECONDS',
+    kind: { type: 'number', min: 0, max: 86400 },
+    default: '180',
+    description:
+      'A running turn whose process sends no event for this long is interrupted, then its process killed; the request answers 504 `stalled`. 0 turns the watchdog off.',
+  },
+  {
     name: 'TURN_QUEUE_TIMEOUT_SECONDS',
     kind: { type: 'number', min: 0, max: 3600 },
     default: '30',

@@ -16,6 +16,8 @@ export interface EngineSettings {
   sessionQueueLimit: number;
   replayMs: number;
   timeoutMs: number;
+  /** TURN_STALL_SECONDS, ms (0: no stall watchdog). */
+  stallMs: number;
 }
 
 export interface TurnRequest {
@@ -201,7 +203,7 @@ export class Engine {
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
       this.notify('started', turn);
       await this.hook('start', req.onStart, turn);
-      await runner.run(turn, this.settings.timeoutMs);
+      await runner.run(turn, { timeoutMs: this.settings.timeoutMs, stallMs: this.settings.stallMs });
     } catch (err) {
       const error =
         err instanceof EngineError

@@ -12,7 +12,7 @@ import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './ev
 import { InputChannel } from './input-channel.js';
 import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
 import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
-import type { Turn } from './turn.js';
+import type { InterruptReason, Turn } from './turn.js';
 
 /** How long an interrupted turn may take to end before its process is killed. */
 const INTERRUPT_GRACE_MS = 10_000;
@@ -52,6 +52,12 @@ interface ActiveTurn {
 
 export type RunnerState = 'idle' | 'busy' | 'closed';
 
+/** The limits a turn runs under: its own time (CLAUDE_TIMEOUT_SECONDS) and the longest silence (TURN_STALL_SECONDS, 0: none). */
+export interface TurnLimits {
+  timeoutMs: number;
+  stallMs: number;
+}
+
 export class SessionRunner {
   state: RunnerState = 'idle';
   lastUsedAt = Date.now();
@@ -73,6 +79,8 @@ export class SessionRunner {
   private init: { model: string; tools: string[]; cwd: string; permissionMode: string } | undefined;
   private costSeen: number | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private stallLimitMs = 0;
   private readonly start: ProcessStart;
   /** Why the wall ended the process, when it did. */
   private killedBecause: string | undefined;
@@ -115,7 +123,7 @@ export class SessionRunner {
   }
 
   /** Runs one turn to its end; the turn's own promise carries the outcome. */
-  async run(turn: Turn, timeoutMs: number): Promise<void> {
+  async run(turn: Turn, limits: TurnLimits): Promise<void> {
     if (this.state === 'closed') {
       turn.fail(new EngineError('process_failed', 'The Claude Code process had already exited.'));
       return;
@@ -137,20 +145,23 @@ export class SessionRunner {
     this.sendSessionEvent();
     turn.interruptHandler = (reason) => this.interrupt(reason);
     // Time spent waiting for a person (approvals, questions) does not count against the turn's limit.
-    const stopClock = turn.startClock(timeoutMs, () => turn.interrupt('timeout'));
+    const stopClock = turn.startClock(limits.timeoutMs, () => turn.interrupt('timeout'));
+    this.watchStall(turn, limits.stallMs);
     try {
       this.input.push(turn.message);
       if (turn.interruptRequested) this.interrupt(turn.interruptRequested);
       await turn.done.catch(() => undefined);
     } finally {
       stopClock();
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
       if (this.killTimer) clearTimeout(this.killTimer);
       this.killTimer = undefined;
       this.active = undefined;
       this.lastUsedAt = Date.now();
       if (this.state === 'busy') this.state = 'idle';
-      // What the timed-out turn started (tools' children, background commands) ends with its process; the next turn resumes.
-      if (turn.interruptRequested === 'timeout') void this.close();
+      // What the timed-out or stalled turn started (tools' children, background commands) ends with its process; the next turn resumes.
+      if (turn.interruptRequested === 'timeout' || turn.interruptRequested === 'stalled') void this.close();
     }
   }
 
@@ -164,7 +175,23 @@ export class SessionRunner {
     await this.exited;
   }
 
-  private interrupt(reason: 'client' | 'timeout'): void {
+  /**
+   * The stall watchdog: a turn whose process sends nothing for `stallMs` is interrupted (then killed after the grace).
+   * Every message of the process re-arms it; while the turn waits for a person, silence is expected and it re-arms.
+   */
+  private watchStall(turn: Turn, stallMs: number): void {
+    if (stallMs <= 0) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      if (turn.finished || this.active?.turn !== turn) return;
+      if (turn.waiting) return this.watchStall(turn, stallMs);
+      this.log.warn({ session: this.sessionId, stallMs }, 'turn stalled: no event from Claude Code');
+      turn.interrupt('stalled');
+    }, stallMs);
+    this.stallLimitMs = stallMs;
+  }
+
+  private interrupt(reason: InterruptReason): void {
     this.log.info({ session: this.sessionId, reason }, 'interrupting turn');
     this.query.interrupt().catch((err: unknown) => this.log.warn({ err, session: this.sessionId }, 'interrupt failed'));
     this.killTimer ??= setTimeout(() => {
@@ -187,6 +214,8 @@ export class SessionRunner {
     if (turn && !turn.finished) {
       if (turn.interruptRequested === 'timeout') {
         turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was stopped.'));
+      } else if (turn.interruptRequested === 'stalled') {
+        turn.fail(stalledError(this.stallLimitMs));
       } else if (wasClosing && turn.interruptRequested) {
         turn.fail(new EngineError('interrupted', 'The turn was interrupted.'));
       } else {
@@ -221,6 +250,7 @@ export class SessionRunner {
   }
 
   private onMessage(m: SDKMessage): void {
+    if (this.active && this.stallTimer) this.watchStall(this.active.turn, this.stallLimitMs);
     if (m.type === 'system' && m.subtype === 'init') {
       this.init = { model: m.model, tools: m.tools, cwd: m.cwd, permissionMode: m.permissionMode };
       this.claudeSessionId = m.session_id;
@@ -331,6 +361,9 @@ export class SessionRunner {
     if (turn.interruptRequested === 'timeout') {
       result.status = 'timeout';
       turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was interrupted.'));
+    } else if (turn.interruptRequested === 'stalled') {
+      result.status = 'error';
+      turn.fail(stalledError(this.stallLimitMs));
     } else if (turn.interruptRequested === 'client') {
       result.status = 'interrupted';
       result.stop_reason = 'interrupted';
@@ -351,6 +384,13 @@ export class SessionRunner {
       turn.finish(result);
     }
   }
+}
+
+function stalledError(stallMs: number): EngineError {
+  return new EngineError(
+    'stalled',
+    `Claude Code sent nothing for ${stallMs / 1000} s (TURN_STALL_SECONDS), so the turn was stopped. The next turn resumes the conversation.`,
+  );
 }
 
 /** What the CLI puts before a hook's reason in the error tool result the model gets. */
