@@ -71,6 +71,7 @@ describe('loadConfig defaults', () => {
       maxLiveSessions: 8,
       sessionIdleMs: 600_000,
       stallMs: 180_000,
+      maxRssBytes: 1536 * 1024 * 1024,
       maxConcurrentTurns: 4,
       turnQueueTimeoutMs: 30_000,
       sessionQueueLimit: 8,

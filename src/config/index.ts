@@ -71,6 +71,8 @@ export interface Config {
     sessionIdleMs: number;
     /** TURN_STALL_SECONDS, ms (0: off). */
     stallMs: number;
+    /** CLI_MAX_RSS_MB, bytes (0: off). */
+    maxRssBytes: number;
     maxConcurrentTurns: number;
     turnQueueTimeoutMs: number;
     sessionQueueLimit: number;
@@ -376,6 +378,7 @@ export function loadConfig(given: Raw = process.env): Config {
       maxLiveSessions: maxLive,
       sessionIdleMs: num('SESSION_IDLE_SECONDS') * 1000,
       stallMs: num('TURN_STALL_SECONDS') * 1000,
+      maxRssBytes: num('CLI_MAX_RSS_MB') * 1024 * 1024,
       maxConcurrentTurns: maxTurns,
       turnQueueTimeoutMs: num('TURN_QUEUE_TIMEOUT_SECONDS') * 1000,
       sessionQueueLimit: num('SESSION_QUEUE_LIMIT'),

@@ -450,6 +450,13 @@ export const SETTINGS: readonly SettingSpec[] = [
       'A running turn whose process sends no event for this long is interrupted, then its process killed; the request answers 504 `stalled`. 0 turns the watchdog off.',
   },
   {
+    name: 'CLI_MAX_RSS_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576 },
+    default: '1536',
+    description:
+      "Most resident memory one session's Claude Code process (with the processes it started) may use, MiB, measured every 2 s: an idle process past it is recycled, a busy one is ended and its turn fails (502 `memory-exceeded`). 0 = no ceiling.",
+  },
+  {
     name: 'TURN_QUEUE_TIMEOUT_SECONDS',
     kind: { type: 'number', min: 0, max: 3600 },
     default: '30',

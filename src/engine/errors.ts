@@ -4,6 +4,7 @@ import { problemType, type ProblemDoc } from '../problems.js';
 export type EngineErrorKind =
   | 'timeout' // the turn ran past CLAUDE_TIMEOUT_SECONDS and was interrupted
   | 'stalled' // the running turn produced no event for TURN_STALL_SECONDS and was stopped
+  | 'memory_exceeded' // the turn's process passed CLI_MAX_RSS_MB and was ended
   | 'overloaded' // no turn slot came free within the wait limit
   | 'session_busy' // too many requests already wait behind this session's turn
   | 'api_error' // the Messages API (or the CLI talking to it) failed the turn
@@ -18,6 +19,7 @@ export type EngineErrorKind =
 const STATUS: Record<EngineErrorKind, number> = {
   timeout: 504,
   stalled: 504,
+  memory_exceeded: 502,
   overloaded: 503,
   session_busy: 409,
   api_error: 502,
@@ -33,6 +35,7 @@ const STATUS: Record<EngineErrorKind, number> = {
 const TITLE: Record<EngineErrorKind, string> = {
   timeout: 'Claude Code timed out',
   stalled: 'Claude Code stalled',
+  memory_exceeded: 'Claude Code used too much memory',
   overloaded: 'Too many turns running',
   session_busy: 'Session is busy',
   api_error: 'Claude API error',

@@ -1,10 +1,16 @@
-// The process supervisor: a turn whose model stops streaming is stopped as `stalled`, its process ends, and the next turn resumes.
+// The process supervisor: a stalled turn and a process past its memory ceiling end in clear problems, their processes go, and how they ended is counted.
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { promptTexts } from '../support/model-server.js';
 import { waitForNoOwnedProcesses } from '../support/processes.js';
 
 const f = useTestServer({ TURN_STALL_SECONDS: '3', CLAUDE_TIMEOUT_SECONDS: '120' });
+// A ceiling far below what any Claude Code process uses: the CLI "balloons" past it as soon as it runs.
+const tiny = useTestServer({ CLI_MAX_RSS_MB: '20', CLAUDE_TIMEOUT_SECONDS: '120' });
+
+async function metrics(t: typeof f.t): Promise<string> {
+  return (await t.request('/metrics')).text();
+}
 
 describe('stall watchdog', () => {
   it('a model that stops streaming mid-turn ends the turn as stalled; its process goes; the next turn resumes', async () => {
@@ -34,5 +40,21 @@ describe('stall watchdog', () => {
     expect(
       history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error'),
     ).toHaveLength(1);
+    expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="stalled",status="[^"]+"\} 1/);
+  });
+});
+
+describe('memory ceiling', () => {
+  it('a busy process past CLI_MAX_RSS_MB is ended, and its turn fails with memory-exceeded', async () => {
+    const { t, model } = tiny;
+    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'big' } })).status).toBe(201);
+    model.script({ match: 'balloon', steps: [{ hang: true }] });
+    const res = await t.request('/api/v1/sessions/big/chat', { method: 'POST', json: { message: 'balloon' } });
+    expect(res.status).toBe(502);
+    const problem = await res.json();
+    expect(problem).toMatchObject({ type: '/problems/memory-exceeded', title: 'Claude Code used too much memory' });
+    expect(problem.detail).toContain('CLI_MAX_RSS_MB');
+    await waitForNoOwnedProcesses(t.dirs.data, 30_000);
+    expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="memory",status="[^"]+"\} 1/);
   });
 });

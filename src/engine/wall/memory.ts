@@ -1,7 +1,8 @@
 // The memory ceiling of the walls: every few seconds, the resident memory of all processes in each wall's pid namespace, summed; a wall past WALL_MEMORY_MB is ended.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-const TICK_MS = 2_000;
+/** How often resident memory is measured (the wall's ceiling and each process's CLI_MAX_RSS_MB). */
+export const MEMORY_TICK_MS = 2_000;
 
 function read(path: string): string | undefined {
   try {
@@ -19,16 +20,31 @@ function pidNamespaceOf(pid: number | string): string | undefined {
   }
 }
 
-/** The first child of `pid` (bwrap's process inside the namespaces it made). */
-function firstChild(pid: number): number | undefined {
+/** The children of `pid`. */
+function childrenOf(pid: number): number[] {
   const children = read(`/proc/${pid}/task/${pid}/children`)?.trim();
-  const first = children ? Number(children.split(/\s+/)[0]) : NaN;
-  return Number.isInteger(first) ? first : undefined;
+  return children ? children.split(/\s+/).map(Number).filter(Number.isInteger) : [];
 }
 
-function residentBytes(pid: string): number {
+/** The first child of `pid` (bwrap's process inside the namespaces it made). */
+function firstChild(pid: number): number | undefined {
+  return childrenOf(pid)[0];
+}
+
+function residentBytes(pid: string | number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(read(`/proc/${pid}/status`) ?? '');
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** The resident memory of `pid` and all its descendants, bytes (0 once it is gone). */
+export function treeResidentBytes(pid: number): number {
+  let total = 0;
+  const todo = [pid];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    total += residentBytes(next);
+    todo.push(...childrenOf(next));
+  }
+  return total;
 }
 
 interface Watched {
@@ -50,7 +66,7 @@ export class WallMemory {
     if (this.limitBytes <= 0) return () => undefined;
     const w: Watched = { pid, namespace: undefined, onExceeded };
     this.walls.add(w);
-    this.timer ??= setInterval(() => this.tick(), TICK_MS).unref();
+    this.timer ??= setInterval(() => this.tick(), MEMORY_TICK_MS).unref();
     return () => {
       this.walls.delete(w);
       if (this.walls.size === 0 && this.timer) {
