@@ -222,7 +222,8 @@ export class SessionRunner {
         : this.supervision.ceiling.watch(child.pid, (bytes) => this.onOverMemory(bytes));
     child.once('exit', (code, signal) => {
       unwatch();
-      this.report(this.endReason ?? 'crashed', code, signal);
+      // A process that exits before it said hello (init) never started.
+      this.report(this.endReason ?? (this.init ? 'crashed' : 'failed_start'), code, signal);
     });
     child.once('error', () => {
       if (child.pid !== undefined) return;

@@ -1,5 +1,8 @@
 // The process supervisor: a stalled turn and a process past its memory ceiling end in clear problems, their processes go, and how they ended is counted.
-import { describe, expect, it } from 'vitest';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { promptTexts } from '../support/model-server.js';
 import { waitForNoOwnedProcesses } from '../support/processes.js';
@@ -7,6 +10,17 @@ import { waitForNoOwnedProcesses } from '../support/processes.js';
 const f = useTestServer({ TURN_STALL_SECONDS: '3', CLAUDE_TIMEOUT_SECONDS: '120' });
 // A ceiling far below what any Claude Code process uses: the CLI "balloons" past it as soon as it runs.
 const tiny = useTestServer({ CLI_MAX_RSS_MB: '20', CLAUDE_TIMEOUT_SECONDS: '120' });
+
+// A "CLI" that answers --version (so the server starts) but fails at once when started for a session.
+const brokenDir = mkdtempSync(join(tmpdir(), 'cc-api-broken-cli-'));
+const brokenCli = join(brokenDir, 'claude');
+writeFileSync(
+  brokenCli,
+  '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "2.0.0 (Claude Code)"; exit 0; fi\necho "scripted start failure" >&2\nexit 3\n',
+);
+chmodSync(brokenCli, 0o755);
+const broken = useTestServer({ CLAUDE_CLI_PATH: brokenCli });
+afterAll(() => rmSync(brokenDir, { recursive: true, force: true }));
 
 async function metrics(t: typeof f.t): Promise<string> {
   return (await t.request('/metrics')).text();
@@ -56,5 +70,17 @@ describe('memory ceiling', () => {
     expect(problem.detail).toContain('CLI_MAX_RSS_MB');
     await waitForNoOwnedProcesses(t.dirs.data, 30_000);
     expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="memory",status="[^"]+"\} 1/);
+  });
+});
+
+describe('failed start', () => {
+  it('a CLI that exits at start fails the turn with process-failed, leaves nothing running, and is counted', async () => {
+    const { t } = broken;
+    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'nope' } })).status).toBe(201);
+    const res = await t.request('/api/v1/sessions/nope/chat', { method: 'POST', json: { message: 'hello' } });
+    expect(res.status).toBe(502);
+    expect((await res.json()).type).toBe('/problems/process-failed');
+    await waitForNoOwnedProcesses(t.dirs.data, 30_000);
+    expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="failed_start",status="code_3"\} 1/);
   });
 });
