@@ -1,5 +1,5 @@
 // The process supervisor's parts: how each Claude Code process ended (why, exit code or signal, stderr tail), and the per-process memory ceiling (CLI_MAX_RSS_MB).
-import { MEMORY_TICK_MS, treeResidentBytes } from './wall/memory.js';
+import { treeResidentBytes, Watchlist } from './wall/memory.js';
 
 /**
  * Why a process ended: `closed` (idle, evicted, deleted, server stop), `stalled` / `timeout` (its turn was stopped),
@@ -27,8 +27,7 @@ interface Watched {
 
 /** Measures each watched process (with its children) every 2 s; one past the ceiling is reported once and unwatched. */
 export class MemoryCeiling {
-  private readonly watched = new Set<Watched>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly watched = new Watchlist<Watched>(() => this.tick());
 
   /** `limitBytes` 0: no ceiling. */
   constructor(private readonly limitBytes: number) {}
@@ -36,30 +35,18 @@ export class MemoryCeiling {
   /** Watches `pid`; returns the unwatch. */
   watch(pid: number, onExceeded: (bytes: number) => void): () => void {
     if (this.limitBytes <= 0) return () => undefined;
-    const w: Watched = { pid, onExceeded };
-    this.watched.add(w);
-    this.timer ??= setInterval(() => this.tick(), MEMORY_TICK_MS).unref();
-    return () => this.unwatch(w);
+    return this.watched.add({ pid, onExceeded });
   }
 
   close(): void {
-    this.watched.clear();
-    clearInterval(this.timer);
-    this.timer = undefined;
-  }
-
-  private unwatch(w: Watched): void {
-    this.watched.delete(w);
-    if (this.watched.size > 0) return;
-    clearInterval(this.timer);
-    this.timer = undefined;
+    this.watched.close();
   }
 
   private tick(): void {
-    for (const w of [...this.watched]) {
+    for (const w of [...this.watched.entries]) {
       const bytes = treeResidentBytes(w.pid);
       if (bytes <= this.limitBytes) continue;
-      this.unwatch(w);
+      this.watched.remove(w);
       w.onExceeded(bytes);
     }
   }

@@ -54,26 +54,44 @@ interface Watched {
   onExceeded: (bytes: number) => void;
 }
 
+/** What a memory ceiling watches, measured together every MEMORY_TICK_MS by a timer that runs while any is watched. */
+export class Watchlist<W> {
+  readonly entries = new Set<W>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly tick: () => void) {}
+
+  /** Adds `w`; returns its removal. */
+  add(w: W): () => void {
+    this.entries.add(w);
+    this.timer ??= setInterval(this.tick, MEMORY_TICK_MS).unref();
+    return () => this.remove(w);
+  }
+
+  remove(w: W): void {
+    this.entries.delete(w);
+    if (this.entries.size > 0) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  close(): void {
+    this.entries.clear();
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
 /** Resident memory of the processes of each watched wall, with a ceiling. Linux only (reads /proc). */
 export class WallMemory {
-  private readonly walls = new Set<Watched>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly walls = new Watchlist<Watched>(() => this.tick());
 
   constructor(private readonly limitBytes: number) {}
 
   /** Watches the wall started as `pid`; `onExceeded` runs once when it passes the limit. Returns the unwatch. */
   watch(pid: number, onExceeded: (bytes: number) => void): () => void {
     if (this.limitBytes <= 0) return () => undefined;
-    const w: Watched = { pid, namespace: undefined, onExceeded };
-    this.walls.add(w);
-    this.timer ??= setInterval(() => this.tick(), MEMORY_TICK_MS).unref();
-    return () => {
-      this.walls.delete(w);
-      if (this.walls.size === 0 && this.timer) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
-    };
+    return this.walls.add({ pid, namespace: undefined, onExceeded });
   }
 
   /** The summed resident memory of each namespace given, bytes. */
@@ -88,27 +106,25 @@ export class WallMemory {
   }
 
   private tick(): void {
-    for (const w of this.walls) {
+    for (const w of this.walls.entries) {
       if (w.namespace) continue;
       const inner = firstChild(w.pid);
       const ns = inner === undefined ? undefined : pidNamespaceOf(inner);
       if (ns && ns !== pidNamespaceOf('self')) w.namespace = ns;
     }
-    const known = [...this.walls].filter((w) => w.namespace);
+    const known = [...this.walls.entries].filter((w) => w.namespace);
     if (known.length === 0) return;
     const used = WallMemory.usage(new Set(known.map((w) => w.namespace!)));
     for (const w of known) {
       const bytes = used.get(w.namespace!) ?? 0;
       if (bytes > this.limitBytes) {
-        this.walls.delete(w);
+        this.walls.remove(w);
         w.onExceeded(bytes);
       }
     }
   }
 
   close(): void {
-    this.walls.clear();
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.walls.close();
   }
 }
