@@ -145,7 +145,7 @@ export class SessionRunner {
   /** Runs one turn to its end; the turn's own promise carries the outcome. */
   async run(turn: Turn, limits: TurnLimits): Promise<void> {
     if (this.state === 'closed') {
-      turn.fail(new EngineError('process_failed', 'The Claude Code process had already exited.'));
+      turn.fail(this.memoryError() ?? new EngineError('process_failed', 'The Claude Code process had already exited.'));
       return;
     }
     this.state = 'busy';
@@ -244,6 +244,16 @@ export class SessionRunner {
     void this.close('memory');
   }
 
+  /** The problem of a turn whose process passed CLI_MAX_RSS_MB (undefined when it did not). */
+  private memoryError(): EngineError | undefined {
+    if (this.overMemoryBytes === undefined) return undefined;
+    const mib = Math.round(this.overMemoryBytes / 1024 / 1024);
+    return new EngineError(
+      'memory_exceeded',
+      `Claude Code used ${mib} MiB, past the limit of each process (CLI_MAX_RSS_MB), so it was ended. The next turn starts a new process and resumes the conversation.`,
+    );
+  }
+
   private report(reason: ExitReason, code: number | null, signal: NodeJS.Signals | null): void {
     if (this.reported) return;
     this.reported = true;
@@ -284,13 +294,7 @@ export class SessionRunner {
       } else if (turn.interruptRequested === 'stalled') {
         turn.fail(stalledError(this.stallLimitMs));
       } else if (this.overMemoryBytes !== undefined) {
-        const mib = Math.round(this.overMemoryBytes / 1024 / 1024);
-        turn.fail(
-          new EngineError(
-            'memory_exceeded',
-            `Claude Code used ${mib} MiB, past the limit of each process (CLI_MAX_RSS_MB), so it was ended. The next turn starts a new process and resumes the conversation.`,
-          ),
-        );
+        turn.fail(this.memoryError()!);
       } else if (wasClosing && turn.interruptRequested) {
         turn.fail(new EngineError('interrupted', 'The turn was interrupted.'));
       } else {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { promptTexts } from '../support/model-server.js';
-import { waitForNoOwnedProcesses } from '../support/processes.js';
+import { cliProcesses, waitForNoOwnedProcesses } from '../support/processes.js';
 
 const f = useTestServer({ TURN_STALL_SECONDS: '3', CLAUDE_TIMEOUT_SECONDS: '120' });
 // A ceiling far below what any Claude Code process uses: the CLI "balloons" past it as soon as it runs.
@@ -55,6 +55,18 @@ describe('stall watchdog', () => {
       history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error'),
     ).toHaveLength(1);
     expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="stalled",status="[^"]+"\} 1/);
+  });
+
+  it('an idle CLI killed from outside is counted as crashed, and the next turn resumes', async () => {
+    const { t, model } = f;
+    const live = cliProcesses({ under: t.dirs.data });
+    expect(live).toHaveLength(1);
+    process.kill(live[0]!.pid, 'SIGKILL');
+    await waitForNoOwnedProcesses(t.dirs.data, 30_000);
+    await expect.poll(() => metrics(t), { timeout: 30_000 }).toMatch(/cca_cli_process_exits_total\{reason="crashed"/);
+    const next = await t.request('/api/v1/sessions/st/chat', { method: 'POST', json: { message: 'after the kill' } });
+    expect(next.status).toBe(200);
+    expect(promptTexts(model.mainRequests().at(-1)!)).toContain('after the stall');
   });
 });
 
