@@ -122,8 +122,8 @@ export function runCli(
       error = `timed out after ${opts.timeoutMs ?? 60_000} ms`;
       child.kill('SIGKILL');
     }, opts.timeoutMs ?? 60_000);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
       const now = performance.now();
       buf += chunk;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
@@ -152,8 +152,8 @@ export function runCli(
         }
       }
     });
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-2000);
     });
     child.on('error', (err) => {

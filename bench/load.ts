@@ -40,13 +40,13 @@ function startProcess(
       const m = ready.exec(out);
       if (m) {
         // Ready: keep draining its output (one log line per request) without keeping it.
-        child.stdout!.off('data', onData).resume();
-        child.stderr!.off('data', onData).resume();
+        child.stdout.off('data', onData).resume();
+        child.stderr.off('data', onData).resume();
         resolve({ child, url: m[1]! });
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.on('exit', (code) => reject(new Error(`exited ${code} before ready:\n${out}`)));
   });
 }
@@ -191,7 +191,9 @@ async function main(): Promise<void> {
     server.child.kill('SIGTERM');
     bare.child.kill('SIGTERM');
     await new Promise((r) => server.child.once('exit', r));
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 30_000).catch((e: Error) => console.error(e.message));
+    await waitForNoCliProcesses({ configDir: cli.configDir }, 30_000).catch((e: unknown) =>
+      console.error((e as Error).message),
+    );
     await model.close();
     cli.cleanup();
     rmSync(dir, { recursive: true, force: true });

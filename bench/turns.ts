@@ -34,9 +34,9 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const CASES = process.env.BENCH_CASES?.split(',').map((c) => c.trim());
 const want = (letter: string) => CASES === undefined || CASES.includes(letter);
 /** Whether the service runs Bash in its sandbox here (bubblewrap and socat installed); read from its health at start. */
-let sandboxOn = false;
+let sandboxOn: boolean;
 /** Whether the service runs its sessions inside the wall (read from its health). */
-let wallOn = false;
+let wallOn: boolean;
 const N_COLD = QUICK ? 3 : 20;
 const N_FOLLOW = QUICK ? 6 : 30;
 const N_STREAM_FOLLOW = QUICK ? 4 : 20;
@@ -166,7 +166,7 @@ async function completion(messages: ChatMessage[], stream = false) {
 
 async function completionText(messages: ChatMessage[]): Promise<{ text: string; session: string }> {
   const res = await completion(messages);
-  const body = (await res.json()) as any;
+  const body = await res.json();
   const text = body?.choices?.[0]?.message?.content;
   if (res.status !== 200 || text !== ANSWER.join('')) throw new Error(`unexpected completion: ${JSON.stringify(body)}`);
   return { text, session: body.x_claude_code.session };
@@ -518,9 +518,9 @@ try {
   await cleanup();
 }
 
-const configDir = t!.cli.configDir;
+const configDir = t.cli.configDir;
 let leftBehind = 'none';
-for (const filter of [{ configDir }, { under: t!.dirs.data }]) {
+for (const filter of [{ configDir }, { under: t.dirs.data }]) {
   try {
     await waitForNoCliProcesses(filter, 10_000);
   } catch (err) {
@@ -541,7 +541,7 @@ lines.push(
 lines.push(
   `machine: ${availableParallelism()} CPUs (${cpus()[0]?.model.trim() ?? '?'}), load ${loadavg()
     .map((v) => v.toFixed(2))
-    .join(' ')}; node ${process.version}; Claude Code CLI ${t!.server.cli.version}; agent SDK ${sdkVersion}`,
+    .join(' ')}; node ${process.version}; Claude Code CLI ${t.server.cli.version}; agent SDK ${sdkVersion}`,
 );
 lines.push(`wall time ${((Date.now() - started) / 1000).toFixed(0)} s; CLI processes left behind: ${leftBehind}`);
 lines.push('');
@@ -570,7 +570,7 @@ for (const s of sections) {
 }
 lines.push('');
 lines.push(
-  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process ?? Number.NaN)} MiB; ` +
+  `peak RSS: service process (in-process with the bench and the model server) ${fmt(memory.service_process)} MiB; ` +
     `live session CLI ${fmt(memory.api_cli_live ?? Number.NaN)} MiB; CLI during a first turn ${fmt(memory.api_cli_first_turn ?? Number.NaN)} MiB; ` +
     `bare CLI per request ${fmt(memory.bare_cli ?? Number.NaN)} MiB`,
 );

@@ -1,6 +1,7 @@
-// The documentation keeps up with the code: every setting, route and problem type is documented, and the README's quick start stays two commands.
+// The documentation keeps up with the code: every setting, route and problem type is documented, the layer map is the lint rule, and the README's quick start stays two commands.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ESLint } from 'eslint';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config/settings.js';
@@ -16,6 +17,7 @@ const CONFIGURATION = read('docs/configuration.md');
 const API = read('docs/api.md');
 const ERRORS = read('docs/errors.md');
 const ENV_EXAMPLE = read('.env.example');
+const ARCHITECTURE = read('docs/architecture.md');
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
@@ -93,10 +95,85 @@ describe('docs/errors.md', () => {
   });
 });
 
+describe('docs/architecture.md', () => {
+  /** One import-boundary zone: the files it covers, the paths they may not import, and the files of those they may. */
+  interface Zone {
+    target: string;
+    from: string[];
+    except: string[];
+  }
+  const unitPath = (cell: string) => `./${cell.replace(/\/$/, '')}`;
+
+  /**
+   * The zones the layer table says there are: each unit may import what its row lists and nothing else; a listed
+   * file of another unit (`approvals/rules.ts`) leaves that unit refused except for the file.
+   */
+  function zonesOfTable(): Zone[] {
+    const rows = ARCHITECTURE.split('\n')
+      .map((line) => /^\| `((?:src|test|bench)\/[^`]*)` \|[^|]*\| ([^|]*) \|/.exec(line))
+      .filter((m) => m !== null)
+      .map(([, unit, may]) => {
+        const allowed = [...may!.matchAll(/(not )?`([^`]+)`/g)];
+        const scope = unit!.startsWith('src/') ? 'src/' : '';
+        return {
+          unit: unitPath(unit!),
+          may: allowed.filter((a) => !a[1]).map((a) => unitPath(a[2]!.startsWith('src/') ? a[2]! : scope + a[2]!)),
+          never: allowed.filter((a) => a[1]).map((a) => unitPath(scope + a[2]!)),
+        };
+      });
+    const group = (inSrc: boolean) => rows.filter((r) => r.unit.startsWith('./src/') === inSrc).map((r) => r.unit);
+    return rows.flatMap(({ unit, may, never }) => {
+      const refused = group(unit.startsWith('./src/')).filter((other) => other !== unit && !may.includes(other));
+      const partsOf = (other: string) =>
+        may.filter((m) => m.startsWith(`${other}/`)).map((m) => `.${m.slice(other.length)}`);
+      return [
+        { target: unit, from: [...refused.filter((o) => partsOf(o).length === 0), ...never].sort(), except: [] },
+        ...refused
+          .filter((o) => partsOf(o).length > 0)
+          .map((o) => ({ target: unit, from: [o], except: partsOf(o).sort() })),
+      ];
+    });
+  }
+
+  async function zonesOfLintRule(): Promise<Zone[]> {
+    const config = (await new ESLint({ cwd: root }).calculateConfigForFile(join(root, 'src/server.ts'))) as unknown as {
+      rules: Record<string, [unknown, { zones: { target: string; from: string | string[]; except?: string[] }[] }]>;
+    };
+    return config.rules['import-x/no-restricted-paths']![1].zones.map((zone) => ({
+      target: zone.target,
+      from: [zone.from].flat().sort(),
+      except: [...(zone.except ?? [])].sort(),
+    }));
+  }
+
+  it('has a row for every folder and top-level file of src/', () => {
+    const units = readdirSync(join(root, 'src'), { withFileTypes: true })
+      .filter((e) => e.isDirectory() || e.name.endsWith('.ts'))
+      .map((e) => `src/${e.name}${e.isDirectory() ? '/' : ''}`);
+    const missing = units.filter((unit) => !ARCHITECTURE.includes(`| \`${unit}\` |`));
+    expect(missing, 'src/ units without a row in docs/architecture.md').toEqual([]);
+  });
+
+  it('says exactly what the lint rule enforces', async () => {
+    const table = zonesOfTable().filter((zone) => zone.from.length > 0);
+    expect(table.length).toBeGreaterThan(10);
+    const rule = await zonesOfLintRule();
+    const bySrc = rule.find((zone) => zone.target === './src');
+    expect(bySrc?.from, 'src/ may not import tests or benchmarks').toEqual(['./bench', './test']);
+    expect(table.some((zone) => zone.except.length > 0)).toBe(true);
+    expect(rule.filter((zone) => zone !== bySrc)).toEqual(expect.arrayContaining(table));
+    expect(table).toEqual(expect.arrayContaining(rule.filter((zone) => zone !== bySrc)));
+  });
+});
+
 describe('README.md', () => {
   it('has the two quick-start commands', () => {
     expect(README).toContain('npm ci && npm start');
     expect(README).toContain('npm ci && npm test');
+  });
+
+  it('points at docs/architecture.md for the layer map', () => {
+    expect(README).toMatch(/## Architecture\n[^#]*\(docs\/architecture\.md\)/);
   });
 
   it('links every document under docs/', () => {

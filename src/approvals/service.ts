@@ -321,17 +321,21 @@ export function eventOf(row: ApprovalRow): PersonEvent {
   return event;
 }
 
+/** A field of the model's AskUserQuestion input as text: a string as it is, anything else as String() shows it. */
+// eslint-disable-next-line @typescript-eslint/no-base-to-string -- the model's input, shown as it came
+const textOf = (value: unknown): string => String(value ?? '');
+
 /** The questions of an AskUserQuestion input, as the `question` event shows them. */
 export function questionsOf(input: unknown): QuestionEvent['questions'] {
   const list = (input as { questions?: unknown } | null)?.questions;
   if (!Array.isArray(list)) return [];
   return list.map((q: Record<string, unknown>) => ({
-    question: String(q.question ?? ''),
-    header: String(q.header ?? ''),
+    question: textOf(q.question),
+    header: textOf(q.header),
     multi_select: q.multiSelect === true,
     options: (Array.isArray(q.options) ? q.options : []).map((o: Record<string, unknown>) => ({
-      label: String(o.label ?? ''),
-      description: String(o.description ?? ''),
+      label: textOf(o.label),
+      description: textOf(o.description),
     })),
   }));
 }
@@ -403,7 +407,7 @@ function questionAnswer(row: ApprovalRow, input: AnswerInput): PauseAnswer {
         `/answers`,
         `${JSON.stringify(question)} is not one of the questions asked (${asked.map((q) => JSON.stringify(q)).join(', ')})`,
       );
-    const text = (Array.isArray(value) ? value : [value]).map((v) => String(v).trim()).filter((v) => v !== '');
+    const text = (Array.isArray(value) ? value : [value]).map((v) => v.trim()).filter((v) => v !== '');
     if (text.length === 0) throw invalid('/answers', `the answer to ${JSON.stringify(question)} is empty`);
     out[question] = text.join(', ');
   }

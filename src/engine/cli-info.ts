@@ -67,7 +67,7 @@ export function probeCli(
       auth,
     });
   return new Promise((resolve) => {
-    execFile(path, ['--version'], { timeout: 20_000, env: env as NodeJS.ProcessEnv }, (err, stdout) => {
+    execFile(path, ['--version'], { timeout: 20_000, env }, (err, stdout) => {
       if (err)
         resolve({
           path,

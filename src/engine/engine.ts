@@ -199,6 +199,7 @@ export class Engine {
       leaveQueue = await queue.enter();
       if (turn.finished) return;
       releaseSlot = await this.slots.acquire(abort.signal);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
       // A turn waiting for a person gives its slot back, and takes one again (waiting as long as it takes) to go on.
       turn.onWaiting(async (waiting) => {
@@ -207,11 +208,13 @@ export class Engine {
           releaseSlot = undefined;
         } else if (!turn.finished) {
           const release = await this.slots.acquire(abort.signal, { patient: true }).catch(() => undefined);
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
           if (turn.finished) release?.();
           else releaseSlot = release;
         }
       });
       const launch = await req.prepare();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
       const runner = await this.pool.obtain(req.sessionId, launch);
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);

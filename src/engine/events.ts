@@ -1,4 +1,4 @@
-// The normalized events of one turn, shared by SSE, sync chat, history and (later) jobs and webhooks.
+// The normalized events of one turn and what streams them, shared by SSE, sync chat, history, jobs and webhooks.
 import type { ProblemDoc } from '../problems.js';
 
 export interface ToolUse {
@@ -84,6 +84,14 @@ export type TurnEvent =
 export interface NumberedEvent {
   id: number;
   event: TurnEvent;
+}
+
+/** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
+export interface EventStream {
+  /** Sent as X-Turn-ID when known. */
+  readonly id?: string;
+  readonly finished: boolean;
+  events(afterId: number, signal?: AbortSignal): AsyncIterable<NumberedEvent>;
 }
 
 export const EMPTY_USAGE: TurnUsage = {

@@ -179,6 +179,7 @@ export class SessionRunner {
       this.killTimer = undefined;
       this.active = undefined;
       this.lastUsedAt = Date.now();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run while the turn was awaited
       if (this.state === 'busy') this.state = 'idle';
       // What the timed-out or stalled turn started (tools' children, background commands) ends with its process; the next turn resumes.
       if (turn.interruptRequested === 'timeout' || turn.interruptRequested === 'stalled')
@@ -348,6 +349,7 @@ export class SessionRunner {
       }
       case 'assistant': {
         if (m.parent_tool_use_id !== null) return;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a CLI message may leave the model out
         a.model = m.message.model ?? a.model;
         if (m.error) a.apiError = m.error;
         for (const block of m.message.content) {
@@ -413,12 +415,14 @@ export class SessionRunner {
   }
 
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without a cost
     const total = m.total_cost_usd ?? 0;
     let base = this.costSeen ?? this.claudeCostTotal;
     if (total < base) base = 0; // the process did not restore the transcript's running total
     this.costSeen = total;
     this.claudeCostTotal = total;
     this.spentUsd += Math.max(0, total - base);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without denials
     const denials = this.denialsOf(a, m.permission_denials ?? []);
     const result: TurnResult = {
       turn_id: a.turn.id,

@@ -1,6 +1,6 @@
 // Writes a turn's events as Server-Sent Events: numbered `id:`s, replay after Last-Event-ID, heartbeats, client-gone handling.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { NumberedEvent } from '../engine/events.js';
+import type { EventStream, NumberedEvent } from '../engine/events.js';
 import { hijackWithHeaders } from './hijack.js';
 import { unauthorized } from './problem.js';
 
@@ -9,14 +9,6 @@ const REVOKED_FRAME = `event: error\ndata: ${JSON.stringify({
   type: 'error',
   problem: unauthorized('The API key has been revoked; this stream ends.', 'revoked-api-key').toProblem(),
 })}\n\n`;
-
-/** What can be streamed: a Turn, or anything that numbers and replays events the same way (e.g. a job's stored events). */
-export interface EventStream {
-  /** Sent as X-Turn-ID when known. */
-  readonly id?: string;
-  readonly finished: boolean;
-  events(afterId: number, signal?: AbortSignal): AsyncIterable<NumberedEvent>;
-}
 
 export interface StreamOptions {
   /** Send only events with a greater id. */

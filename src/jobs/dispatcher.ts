@@ -8,7 +8,7 @@ import { retryDelayMs } from './backoff.js';
 import { timeOrderedId } from './ids.js';
 import { sendWebhook } from './sender.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
-import type { JobsObserver } from './index.js';
+import type { JobsObserver } from './observer.js';
 import { webhookPayload, type JobEventType } from './view.js';
 import { Pump } from './pump.js';
 

@@ -1,6 +1,5 @@
 // A job's event stream for SSE: waits while the job is queued, then the live turn's events, else the events the job stored.
-import type { NumberedEvent } from '../engine/events.js';
-import type { EventStream } from '../http/sse.js';
+import type { EventStream, NumberedEvent } from '../engine/events.js';
 import type { Store } from '../store/index.js';
 import type { JobWorker } from './worker.js';
 

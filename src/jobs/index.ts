@@ -6,15 +6,10 @@ import type { SessionService } from '../sessions/service.js';
 import type { Store } from '../store/index.js';
 import { dispatcherSettings, WebhookDispatcher } from './dispatcher.js';
 import { loadWebhookSecret } from './secret.js';
+import type { JobsObserver } from './observer.js';
 import { JobService } from './service.js';
 import type { Resolver } from './ssrf.js';
 import { JobWorker } from './worker.js';
-
-/** Watches the jobs layer (metrics): a job entering a state, a webhook attempt's outcome. */
-export interface JobsObserver {
-  jobState?(state: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'): void;
-  webhookAttempt?(outcome: 'ok' | 'failed'): void;
-}
 
 export interface Jobs {
   service: JobService;

@@ -51,6 +51,7 @@ export class Pump {
       do {
         this.again = false;
         await this.steps.work();
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- kick() and stop() may have run while work() was awaited
       } while (this.again && !this.stopped);
       if (this.stopped) return;
       const next = await this.steps.nextDelayMs();

@@ -1,13 +1,13 @@
 // The job rules the HTTP layer calls: create (checked: session, options, webhook URL, metadata), list, get, cancel, events.
 import type { Config } from '../config/index.js';
 import { checkOptions } from '../engine/options.js';
-import type { EventStream } from '../http/sse.js';
+import type { EventStream } from '../engine/events.js';
 import { assertRules } from '../approvals/service.js';
 import { ProblemError } from '../problems.js';
 import { pickOptions, type ChatInput, type SessionService } from '../sessions/service.js';
 import type { JobRow, JobStatus, Store } from '../store/index.js';
 import { jobEventStream } from './event-source.js';
-import type { JobsObserver } from './index.js';
+import type { JobsObserver } from './observer.js';
 import { timeOrderedId } from './ids.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
 import { jobView, shownStatus } from './view.js';

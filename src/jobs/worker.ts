@@ -8,7 +8,7 @@ import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
 import type { JobOutcome, JobRow, JsonObject, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
-import type { JobsObserver } from './index.js';
+import type { JobsObserver } from './observer.js';
 import type { ApprovalService } from '../approvals/service.js';
 import {
   approvalExpiredProblem,
@@ -196,6 +196,7 @@ export class JobWorker {
     if (this.stopping || this.active >= this.settings.concurrency) return;
     const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.active, [...this.busySessions]);
     for (const job of candidates) {
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stopIntake() may have run while runnable() was awaited
       if (this.stopping || this.active >= this.settings.concurrency) break;
       if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
       this.launch(job);

@@ -41,7 +41,7 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
     },
     async (request, reply) => {
       // Refused here as problem documents, like every other route; the transport would answer JSON-RPC errors.
-      const accept = String(request.headers.accept ?? '');
+      const accept = request.headers.accept ?? '';
       if (!accept.includes('application/json') || !accept.includes('text/event-stream')) {
         throw new HttpProblem(406, 'MCP over Streamable HTTP needs `Accept: application/json, text/event-stream`.');
       }

@@ -50,6 +50,7 @@ export function outcomeOf(status: number): string {
 export function clippedInput(input: unknown): unknown {
   let text: string;
   try {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify answers undefined for undefined, a function or a symbol
     text = JSON.stringify(input) ?? 'null';
   } catch {
     return '[unserializable]';

@@ -111,6 +111,7 @@ export class KeyService {
     options: KeyServiceOptions = {},
   ) {
     this.#repo = repo;
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a hand-built config (tests of the HTTP shell) may leave it out
     this.#cacheMs = config.keyCacheMs ?? 5000;
     this.#onError = options.onError ?? (() => {});
     this.#openModeAllowed = options.openModeAllowed ?? true;
@@ -137,6 +138,7 @@ export class KeyService {
     };
     this.#env = [
       ...config.apiKeys.map((k, i) => envKey(k, 'user', i, 'API_KEYS')),
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a hand-built config (tests of the HTTP shell) may leave it out
       ...(config.adminApiKeys ?? []).map((k, i) => envKey(k, 'admin', i, 'ADMIN_API_KEYS')),
     ];
   }

@@ -65,7 +65,7 @@ export function parseRules(text: string, file: string): ModerationRule[] {
     } catch (err) {
       throw new RulesFileError(`${at} (${r.name}): invalid pattern: ${(err as Error).message}`);
     }
-    return { name: r.name, description: (r.description as string | undefined) ?? r.name, pattern };
+    return { name: r.name, description: r.description ?? r.name, pattern };
   });
 }
 

@@ -65,7 +65,7 @@ const OPTION_KEYS = [
 export function pickOptions(input: SessionOptions): SessionOptions {
   const out: Record<string, unknown> = {};
   for (const key of OPTION_KEYS) if (input[key] !== undefined) out[key] = input[key];
-  return out as SessionOptions;
+  return out;
 }
 
 export class SessionService {
@@ -192,7 +192,7 @@ export class SessionService {
     this.assertOptions(overrides);
     assertRules(input.permission_rules);
     await this.security?.admit(tenant, input, caller.keyBudgetUsd);
-    if (row.template !== null) this.templateLayer(row.template, [row.options as SessionOptions, overrides], 409);
+    if (row.template !== null) this.templateLayer(row.template, [row.options, overrides], 409);
     const turn = this.engine.submit({
       sessionId: row.id,
       message: input.message,

@@ -10,7 +10,6 @@ import type {
   JsonObject,
   PermissionRuleRow,
   PermissionRulesTable,
-  RuleSource,
 } from './schema.js';
 
 type StoredApproval = ApprovalsTable;
@@ -127,7 +126,7 @@ export class ApprovalsRepo {
               session_id: sessionId,
               outcome: r.outcome,
               rule: r.rule,
-              source: 'set' as RuleSource,
+              source: 'set',
               created_by: createdBy,
               created_at: at,
             })),

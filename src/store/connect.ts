@@ -67,7 +67,8 @@ const NUMERIC_OID = 1700;
 const numericTypes: pg.CustomTypesConfig = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === INT8_OID || oid === NUMERIC_OID) return (text: string) => Number(text);
-    return pg.types.getTypeParser(oid, format);
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment -- the server may send any type OID
+    return pg.types.getTypeParser(oid, format) as unknown;
   }) as pg.CustomTypesConfig['getTypeParser'],
 };
 

@@ -35,6 +35,7 @@ export interface JobOutcome {
   at?: string;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the caller names the column's JSON type
 const parse = <T>(text: string | null): T | null => (text === null ? null : (JSON.parse(text) as T));
 
 function toJobRow(stored: Selectable<JobsTable>): JobRow {
@@ -155,7 +156,7 @@ export class JobsRepo {
       .where('status', '=', 'queued')
       .where('run_after', 'is not', null)
       .executeTakeFirst();
-    return (row?.next as string | null | undefined) ?? undefined;
+    return row?.next ?? undefined;
   }
 
   /** queued → running once its turn starts; undefined if the job is no longer queued. */

@@ -58,6 +58,7 @@ export class MessagesRepo {
       .selectFrom('messages as u')
       .selectAll('u')
       .where('u.role', '=', 'user')
+      // eslint-disable-next-line @typescript-eslint/unbound-method -- Kysely's expression builder is made to be destructured
       .where(({ not, exists, selectFrom }) =>
         not(
           exists(

@@ -118,6 +118,7 @@ export class SessionsRepo {
       .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
       .where('owner', '=', owner)
       .executeTakeFirstOrThrow();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the driver picks a SUM's JS type
     return Number(row.spent);
   }
 
@@ -137,6 +138,7 @@ export class SessionsRepo {
       .where((eb) =>
         eb.or([
           eb('workspace', 'in', paths.length > 0 ? [...paths] : [below]),
+          // eslint-disable-next-line @typescript-eslint/no-misused-spread -- SQL's substr counts code points, as this does
           eb(sql<string>`substr(workspace, 1, ${[...prefix].length})`, '=', prefix),
         ]),
       );

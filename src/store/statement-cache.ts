@@ -34,21 +34,22 @@ function rowBuilder(names: readonly string[]): RowBuilder {
     };
   }
   const fields = names.map((name, i) => `${JSON.stringify(name)}: v[${i}]`).join(', ');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the compiled builder above; names are JSON literals
   return new Function('v', `return { ${fields} };`) as RowBuilder;
 }
 
 /** A reader answers arrays of values (raw mode), made into row objects by the statement's builder. */
 function sourceStatement(statement: BetterSqlite3.Statement): SourceStatement {
-  if (!statement.reader) return statement as unknown as SourceStatement;
+  if (!statement.reader) return statement;
   statement.raw(true);
   const build = rowBuilder(statement.columns().map((c) => c.name));
   return {
     reader: true,
     readonly: statement.readonly,
     all: (params) => (statement.all(params as unknown[]) as unknown[][]).map(build),
-    run: (params) => statement.run(params as unknown[]),
+    run: (params) => statement.run(params),
     *iterate(params) {
-      for (const values of statement.iterate(params as unknown[]) as IterableIterator<unknown[]>) yield build(values);
+      for (const values of statement.iterate(params) as IterableIterator<unknown[]>) yield build(values);
     },
   };
 }

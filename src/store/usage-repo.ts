@@ -97,6 +97,7 @@ export class UsageRepo {
     return rows.map((r) => {
       const row = r as unknown as Record<string, unknown>;
       const group: UsageGroup = {
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a group key is text, a number or a day
         key: row.key === null || row.key === undefined ? null : String(row.key),
         cost_usd: Number(row.cost_usd),
         input_tokens: Number(row.input_tokens),

@@ -95,7 +95,7 @@ export class WebhookDeliveriesRepo {
       .where('status', '=', 'pending');
     if (exclude.length > 0) query = query.where('id', 'not in', [...exclude]);
     const row = await query.executeTakeFirst();
-    return (row?.next as string | null | undefined) ?? undefined;
+    return row?.next ?? undefined;
   }
 
   /** Appends an attempt to the log and moves the delivery on; undefined if it was no longer pending. */

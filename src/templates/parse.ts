@@ -68,7 +68,7 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
     // `additionalProperties: false` reports twice: once per unknown key ("schema is false") and once on the parent.
     if (e.keyword === 'boolean' && e.schemaPath.endsWith('/additionalProperties')) continue;
     if (e.keyword === 'additionalProperties') {
-      const extra = (e.params as { additionalProperties: string[] }).additionalProperties;
+      const extra = e.params.additionalProperties;
       for (const key of extra)
         issue(
           segments,
@@ -85,7 +85,7 @@ export function parseTemplateFile(text: string, file: string): Map<string, Templ
       continue;
     }
     if (e.keyword === 'required') {
-      const missing = (e.params as { requiredProperties: string[] }).requiredProperties;
+      const missing = e.params.requiredProperties;
       issue(
         segments,
         `${segments.length === 0 ? 'the file ' : ''}is missing ${missing.map((k) => `\`${k}:\``).join(', ')}`,

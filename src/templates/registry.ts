@@ -141,7 +141,8 @@ async function readText(file: string): Promise<string> {
 /** The user's files: TEMPLATES_PATH itself, or the YAML files of that folder in name order. */
 async function userFiles(path: string | undefined): Promise<string[]> {
   if (!path) return [];
-  const info = await stat(path).catch((err: NodeJS.ErrnoException) => {
+  const info = await stat(path).catch((caught: unknown) => {
+    const err = caught as NodeJS.ErrnoException;
     throw new TemplateFileError([
       {
         file: path,

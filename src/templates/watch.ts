@@ -25,7 +25,7 @@ export function watchFiles(
   let watcher: FSWatcher | undefined;
   try {
     watcher = watch(dir, { persistent: false }, (_event, name) => {
-      if (!wanted(name === null ? null : String(name))) return;
+      if (!wanted(name)) return;
       clearTimeout(timer);
       timer = setTimeout(onChange, debounceMs);
     });

@@ -4,9 +4,9 @@ import { lstat, mkdir, open, readlink, realpath, rmdir, stat, type FileHandle } 
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { WorkspaceError, workspaceErrorOf } from './errors.js';
 
-const O_DIRECTORY = constants.O_DIRECTORY ?? 0;
-const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
-const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
+const O_DIRECTORY = (constants.O_DIRECTORY as number | undefined) ?? 0;
+const O_NOFOLLOW = (constants.O_NOFOLLOW as number | undefined) ?? 0;
+const O_NONBLOCK = (constants.O_NONBLOCK as number | undefined) ?? 0;
 const DIR_NOFOLLOW = constants.O_RDONLY | O_DIRECTORY | O_NOFOLLOW;
 const DIR_FOLLOW = constants.O_RDONLY | O_DIRECTORY;
 /** Never blocks on a FIFO; callers check the file type after opening. */

@@ -46,7 +46,8 @@ export function isTempName(name: string): boolean {
   );
 }
 const FILE_MODE = 0o644;
-const CREATE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | (constants.O_NOFOLLOW ?? 0);
+const CREATE_FLAGS =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | ((constants.O_NOFOLLOW as number | undefined) ?? 0);
 
 function typeOf(st: Stats | BigIntStats): EntryType {
   if (st.isSymbolicLink()) return 'symlink';
@@ -467,13 +468,13 @@ export function removePath(workspace: OpenWorkspace, text: string, opts: RemoveO
           );
       }
       if (!st.isDirectory()) {
-        await unlink(w.dir.entry(name)).catch((err) => {
+        await unlink(w.dir.entry(name)).catch((err: unknown) => {
           throw mapped(err, label);
         });
       } else if (opts.recursive) {
         await removeTree(w.dir, name);
       } else {
-        await rmdir(w.dir.entry(name)).catch((err) => {
+        await rmdir(w.dir.entry(name)).catch((err: unknown) => {
           const code = errno(err);
           if (code === 'ENOTEMPTY' || code === 'EEXIST')
             throw new WorkspaceError(
@@ -501,7 +502,7 @@ export async function removeTree(parent: Dir, name: string): Promise<void> {
     if (err instanceof WorkspaceError && err.reason === 'not-found') return;
     if (err instanceof WorkspaceError && (err.reason === 'invalid' || err.reason === 'not-directory')) {
       // A symlink or a file (now): remove the entry itself.
-      await unlink(parent.entry(name)).catch((e) => {
+      await unlink(parent.entry(name)).catch((e: unknown) => {
         if (errno(e) !== 'ENOENT') throw e;
       });
       return;
@@ -514,14 +515,14 @@ export async function removeTree(parent: Dir, name: string): Promise<void> {
       if (!st) continue;
       if (st.isDirectory()) await removeTree(dir, child);
       else
-        await unlink(dir.entry(child)).catch((e) => {
+        await unlink(dir.entry(child)).catch((e: unknown) => {
           if (errno(e) !== 'ENOENT') throw e;
         });
     }
   } finally {
     await dir.close();
   }
-  await rmdir(parent.entry(name)).catch((e) => {
+  await rmdir(parent.entry(name)).catch((e: unknown) => {
     if (errno(e) !== 'ENOENT') throw e;
   });
 }

@@ -100,7 +100,7 @@ async function fullRun(name: string, env: Record<string, string>): Promise<{ out
   expect(await server.exited).toBe(0);
   return {
     output: server.output(),
-    secrets: [userKey, adminKey, anthropicKey, operatorUrl, webhookSecret!, ...created].filter((s) => s !== undefined),
+    secrets: [userKey, adminKey, anthropicKey, operatorUrl, webhookSecret, ...created].filter((s) => s !== undefined),
   };
 }
 

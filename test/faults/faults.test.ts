@@ -103,7 +103,7 @@ describe('server killed', () => {
     ).toBe(200);
     model.script({ match: 'killed-mid-turn', steps: [{ hang: true }] });
     const pending = api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'killed-mid-turn' } }).catch(
-      (e: Error) => e,
+      (e: unknown) => e as Error,
     );
     await model.waitFor((r) => r.prompt === 'killed-mid-turn');
     first.child.kill('SIGKILL');

@@ -32,7 +32,7 @@ import { eventually } from '../support/wait.js';
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Every entry under `dir` (hidden ones too), `/`-separated and sorted. */
-const tree = (dir: string) => (readdirSync(dir, { recursive: true, encoding: 'utf8' }) as string[]).sort();
+const tree = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
 const tempsIn = (dir: string) => tree(dir).filter((p) => p.split('/').pop()!.startsWith(TEMP_PREFIX));
 
 function form(path: string | undefined, data: Buffer, filename: string): FormData {

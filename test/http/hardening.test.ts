@@ -217,7 +217,7 @@ describe('secrets stay out of logs and problems', () => {
         },
       ];
       for (const r of requests) {
-        const { contentType, ...req } = r as typeof r & { contentType?: string };
+        const { contentType, ...req } = r;
         const res = await t.app.inject({
           ...req,
           headers: { ...req.headers, ...(contentType ? { 'content-type': contentType } : {}) },

@@ -13,7 +13,7 @@ import { stubDeps } from './stub-deps.js';
 function expectProblem(res: LightMyRequestResponse, status: number, type: string): Record<string, unknown> {
   expect(res.statusCode).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-  const body = res.json() as Record<string, unknown>;
+  const body = res.json<Record<string, unknown>>();
   expect(body).toMatchObject({
     type,
     status,

@@ -57,7 +57,7 @@ for (const [dialect, missing, open] of targets) {
 
     beforeAll(async () => {
       const target = await open();
-      cleanup = target.cleanup;
+      cleanup = () => target.cleanup();
       store = await createStore(target.url);
       await store.migrate();
       for (const [id, name, who] of [

@@ -134,7 +134,7 @@ describe('audit trail', () => {
       json: { message: 'just say hi' },
     });
     expect(res.status).toBe(200);
-    await readSse(res);
+    await readSse(res).all();
     const [row] = await rowsOf('?action=session.chat_stream', 1);
     expect(row).toMatchObject({ status: 200, outcome: 'ok', session: 'aud-1' });
   });

@@ -106,7 +106,7 @@ describe('interrupting', () => {
   it('a sync client that goes away interrupts its turn (CHAT_DISCONNECT=interrupt) and the session goes on', async () => {
     ctx.model.script({ match: 'abandon-me', steps: [{ hang: true }] });
     const controller = new AbortController();
-    const pending = chat('other', 'abandon-me', { signal: controller.signal }).catch((e: Error) => e);
+    const pending = chat('other', 'abandon-me', { signal: controller.signal }).catch((e: unknown) => e as Error);
     await ctx.model.waitFor((r) => r.prompt === 'abandon-me');
     controller.abort();
     await pending;

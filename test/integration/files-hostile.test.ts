@@ -79,7 +79,7 @@ function raw(
         res.on('end', () =>
           resolve({
             status: res.statusCode ?? 0,
-            type: String(res.headers['content-type'] ?? ''),
+            type: res.headers['content-type'] ?? '',
             body: Buffer.concat(chunks).toString('utf8'),
           }),
         );

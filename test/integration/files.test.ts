@@ -42,9 +42,7 @@ const upload = (fd: FormData, query = '', key: string = ALICE) =>
 const sha = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 /** Every temp file left anywhere in the workspace. */
 const temps = () =>
-  (readdirSync(ws, { recursive: true, encoding: 'utf8' }) as string[]).filter((p) =>
-    p.split('/').pop()!.startsWith(TEMP_PREFIX),
-  );
+  readdirSync(ws, { recursive: true, encoding: 'utf8' }).filter((p) => p.split('/').pop()!.startsWith(TEMP_PREFIX));
 
 describe('upload', () => {
   it('puts the file at the root under its own name, streamed, with metadata, sha256 and Location', async () => {
@@ -475,7 +473,7 @@ describe('delete', () => {
   });
 
   it('never the workspace root', async () => {
-    for (const path of ['', '.', '%2e', '.%2f', `${encodeURIComponent(ws)}`]) {
+    for (const path of ['', '.', '%2e', '.%2f', encodeURIComponent(ws)]) {
       const body = await problem(await del(path, '?recursive=true'), 422);
       expect(body.type, path).toBe('/problems/invalid-path');
     }

@@ -395,7 +395,7 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
       // Acting as KEYS[1]: the first key's sessions are not there.
       expect((await refused(client, 'get_session', { name: 'mcp-alpha' })).status).toBe(404);
     } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- stderr of the stdio server ---\n${stderr}`);
+      throw new Error(`${(err as Error).message}\n--- stderr of the stdio server ---\n${stderr}`, { cause: err });
     } finally {
       await client.close();
     }

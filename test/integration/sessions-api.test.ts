@@ -220,9 +220,8 @@ describe('working directory checks', () => {
     }
     expect((await (await ctx.t.request('/api/v1/sessions/crud-2')).json()).data.working_dir).toBe(inside);
     expect(
-      await (
-        await ctx.t.request('/api/v1/sessions/crud-2/repo', { method: 'POST', json: { working_dir: '/etc' }, key: BOB })
-      ).status,
+      (await ctx.t.request('/api/v1/sessions/crud-2/repo', { method: 'POST', json: { working_dir: '/etc' }, key: BOB }))
+        .status,
     ).toBe(404);
   });
 

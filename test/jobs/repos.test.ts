@@ -69,7 +69,7 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
 
     it('lists newest first with a status filter, and finds runnable jobs oldest first', async () => {
       const sid = await session();
-      const a = await newJob(sid, 'a');
+      await newJob(sid, 'a');
       const b = await newJob(sid, 'b');
       const c = await newJob(sid, 'c');
       const bAfter = iso(60_000);

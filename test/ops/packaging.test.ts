@@ -102,7 +102,13 @@ describe('the image layout', () => {
       else if (c.source.endsWith('/dist'))
         execFileSync(
           process.execPath,
-          [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', target],
+          [
+            join(ROOT, 'node_modules/typescript-7/bin/tsc'),
+            '-p',
+            join(ROOT, 'tsconfig.build.json'),
+            '--outDir',
+            target,
+          ],
           { stdio: 'pipe' },
         );
       else throw new Error(`unexpected COPY from the build stage: ${c.source}`);

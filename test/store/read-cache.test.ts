@@ -107,7 +107,7 @@ describe('ReadCache', () => {
   it('keeps within its budget, dropping the least recently used, and never keeps what is too large', async () => {
     const cache = new ReadCache(() => 0, 8 * 1024);
     const big = 'x'.repeat(300); // ~700 bytes a value
-    for (let i = 0; i < 20; i++) await cache.read([`k${i}`], async () => big + i);
+    for (let i = 0; i < 20; i++) await cache.read([`k${i}`], async () => `${big}${i}`);
     const stats = cache.stats();
     expect(stats.bytes).toBeLessThanOrEqual(8 * 1024);
     expect(stats.entries).toBeLessThan(20);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describeStoreSuite } from './store-suite.js';
 
-async function tempFolder(): Promise<{ folder: string; cleanup(): Promise<void> }> {
+async function tempFolder(): Promise<{ folder: string; cleanup: () => Promise<void> }> {
   const folder = await mkdtemp(join(tmpdir(), 'cca-store-'));
   return { folder, cleanup: () => rm(folder, { recursive: true, force: true }) };
 }

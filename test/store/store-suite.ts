@@ -12,7 +12,7 @@ import {
 /** A database to run against: its DATABASE_URL and how to throw it away afterwards. */
 export interface TestDatabase {
   url: string;
-  cleanup(): Promise<void>;
+  cleanup: () => Promise<void>;
 }
 
 function newSession(owner: string, name: string, extra: Partial<NewSession> = {}): NewSession {

@@ -309,7 +309,10 @@ export class ModelServer {
     this.requests.push(entry);
     for (const fn of [...this.listeners]) fn(entry);
 
-    if (answer === 'other') return this.other(method, path, body, res);
+    if (answer === 'other') {
+      this.other(method, path, body, res);
+      return;
+    }
     if (answer === 'aux') {
       const format = body?.output_config?.format;
       const reply =
@@ -338,10 +341,12 @@ export class ModelServer {
 
   private other(method: string, path: string, body: any, res: ServerResponse): void {
     if (method === 'POST' && path === '/v1/messages/count_tokens') {
-      return this.json(res, 200, { input_tokens: tokensOf(JSON.stringify(body ?? {})) });
+      this.json(res, 200, { input_tokens: tokensOf(JSON.stringify(body ?? {})) });
+      return;
     }
     if ((method === 'HEAD' || method === 'GET') && path === '/api/hello') {
-      return this.json(res, 200, { message: 'hello' });
+      this.json(res, 200, { message: 'hello' });
+      return;
     }
     this.json(res, 404, { type: 'error', error: { type: 'not_found_error', message: `Not found: ${method} ${path}` } });
   }
@@ -381,12 +386,13 @@ export class ModelServer {
       const type = step.error.type ?? DEFAULT_ERROR_TYPES[status] ?? 'api_error';
       const headers: Record<string, string> = {};
       if (status === 429 || status === 529) headers['retry-after'] = String(step.error.retryAfterSeconds ?? 0);
-      return this.json(
+      this.json(
         res,
         status,
         { type: 'error', error: { type, message: message ?? `Scripted ${status} error` } },
         headers,
       );
+      return;
     }
     if ('hang' in step) {
       res.writeHead(200, { 'content-type': body?.stream ? 'text/event-stream' : 'application/json' });
@@ -424,12 +430,13 @@ export class ModelServer {
         res.writeHead(200, { 'content-type': 'application/json' });
         return this.cut(res, '{"id":"msg_cut","type":"mess');
       }
-      return this.json(res, 200, {
+      this.json(res, 200, {
         ...message,
         content: blocks,
         stop_reason: stopReason,
         usage: { ...usage, output_tokens: outputTokens },
       });
+      return;
     }
 
     const send = openEventStream(res);

@@ -14,7 +14,7 @@ async function withAdmin<T>(run: (client: pg.Client) => Promise<T>): Promise<T> 
 }
 
 /** A new empty database; `drop()` removes it (forcing out open connections). */
-export async function createTempDatabase(prefix: string): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createTempDatabase(prefix: string): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `${prefix}_${randomBytes(6).toString('hex')}`;
   await withAdmin((client) => client.query(`create database "${name}"`));
   const url = new URL(adminUrl);

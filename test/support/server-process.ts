@@ -39,8 +39,8 @@ export function startServerProcess(
       const m = /listening on (http:\/\/[^"\s]+)/.exec(out);
       if (m) resolve({ child, url: m[1]!, output: () => out, exited });
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     void exited.then((code) => reject(new Error(`server exited with ${code} before listening:\n${out}`)));
   });
 }

@@ -44,9 +44,12 @@ async function* bytesOf(text: string): AsyncGenerator<Buffer> {
 }
 
 /** Runs `op`; it must either succeed with `check` or fail with a WorkspaceError (never another error). */
-async function refusedOrInside<T>(op: () => Promise<T>, check: (value: T) => void): Promise<'refused' | 'accepted'> {
+async function refusedOrInside<T>(
+  op: () => Promise<T>,
+  check: (value: T) => void | Promise<void>,
+): Promise<'refused' | 'accepted'> {
   try {
-    check(await op());
+    await check(await op());
     return 'accepted';
   } catch (err) {
     if (!(err instanceof WorkspaceError)) throw err;

@@ -82,7 +82,7 @@ export function walledSpawn(launch: WallLaunch, stderr: (text: string) => void):
       const [program, ...args] = wallCommand(launch, opts.command, opts.args);
       try {
         child = spawn(program!, args, {
-          env: opts.env as NodeJS.ProcessEnv,
+          env: opts.env,
           signal: opts.signal,
           stdio: ['pipe', 'pipe', 'pipe', fd],
         });

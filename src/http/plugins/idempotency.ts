@@ -64,6 +64,7 @@ export function canonicalJson(value: unknown): string {
       .map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`)
       .join(',')}}`;
   }
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- JSON.stringify answers undefined for undefined, a function or a symbol
   return JSON.stringify(value) ?? 'null';
 }
 
@@ -232,6 +233,7 @@ export default fp<IdempotencyOptions>(
             },
           );
         }
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an injected or closed request may have no socket
         if (request.raw.socket?.destroyed)
           throw new HttpProblem(409, 'The client left while waiting for the first request with this Idempotency-Key.', {
             slug: 'idempotency-in-flight',
@@ -244,6 +246,7 @@ export default fp<IdempotencyOptions>(
     const onSend = async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
       const claim = request.idempotencyClaim;
       if (!claim || claim.done) return payload;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an injected or closed request may have no socket
       if (reply.raw.destroyed || request.raw.socket?.destroyed) {
         // The client left before its answer: it never saw it (a sync chat was interrupted), so a retry runs anew.
         await finish(claim, undefined);

@@ -8,7 +8,7 @@ import { listFiles, openFile, removePath, stageFile, type StagedFile } from '../
 import type { AppDeps } from '../deps.js';
 import { contentDisposition, contentTypeOf, etagOf, noneMatch, rangeOf } from '../download.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { HttpProblem, unprocessable, unsupportedMediaType, type FieldError } from '../problem.js';
+import { HttpProblem, unprocessable, unsupportedMediaType } from '../problem.js';
 import { partAwareValidators } from '../plugins/validators.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
 import {
@@ -22,56 +22,7 @@ import {
   UploadQuery,
   WrittenFileSchema,
 } from '../schemas/files.js';
-
-/** Where a path came from, for the `errors[]` of a 422. */
-type PathSource = Pick<FieldError, 'location' | 'pointer'>;
-
-/** The HTTP answer to a WorkspaceError (see docs/errors.md); `source` says which field held the path. */
-export function workspaceProblem(err: WorkspaceError, source: PathSource): HttpProblem {
-  const detail = `${err.message.charAt(0).toUpperCase()}${err.message.slice(1)}.`;
-  switch (err.reason) {
-    case 'invalid':
-    case 'outside':
-    case 'root':
-      return new HttpProblem(422, detail, {
-        slug: 'invalid-path',
-        title: 'Invalid path',
-        extra: { errors: [{ ...source, message: err.message }] },
-      });
-    case 'not-found':
-      return new HttpProblem(404, detail);
-    case 'not-directory':
-      return new HttpProblem(400, detail, { slug: 'not-a-directory', title: 'Not a folder' });
-    case 'is-directory':
-      return new HttpProblem(400, detail, { slug: 'is-a-directory', title: 'Is a folder' });
-    case 'not-file':
-      return new HttpProblem(400, detail, { slug: 'not-a-regular-file', title: 'Not a regular file' });
-    case 'exists':
-      return new HttpProblem(409, detail, { slug: 'file-exists', title: 'Already exists' });
-    case 'not-empty':
-      return new HttpProblem(409, detail, { slug: 'directory-not-empty', title: 'Folder not empty' });
-    case 'too-large':
-      return new HttpProblem(413, `${detail.slice(0, -1)} (MAX_UPLOAD_MB); nothing was written.`, {
-        slug: 'upload-too-large',
-        title: 'Upload too large',
-        extra: err.extra,
-      });
-    case 'too-many':
-      return new HttpProblem(400, detail, { slug: 'listing-too-large', title: 'Listing too large', extra: err.extra });
-    case 'denied':
-      return new HttpProblem(403, detail, { slug: 'permission-denied', title: 'Permission denied' });
-    case 'no-space':
-      return new HttpProblem(507, detail, { slug: 'insufficient-storage', title: 'Insufficient storage' });
-    case 'moved':
-      return new HttpProblem(409, detail, { slug: 'workspace-moved', title: 'Workspace folder changed' });
-    case 'taken':
-      return new HttpProblem(422, detail, {
-        slug: 'invalid-path',
-        title: 'Invalid path',
-        extra: { errors: [{ ...source, message: err.message }] },
-      });
-  }
-}
+import { workspaceProblem, type PathSource } from '../workspace-problem.js';
 
 function rethrow(err: unknown, source: PathSource): never {
   if (err instanceof WorkspaceError) throw workspaceProblem(err, source);
@@ -133,7 +84,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
     scope.addContentTypeParser('*', (request, _payload, done) => {
       done(
         unsupportedMediaType(
-          `Content-Type '${String(request.headers['content-type'] ?? '').slice(0, 100)}' is not supported; send multipart/form-data.`,
+          `Content-Type '${(request.headers['content-type'] ?? '').slice(0, 100)}' is not supported; send multipart/form-data.`,
         ),
         undefined,
       );
@@ -141,7 +92,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
     const app = scope.withTypeProvider<TypeBoxTypeProvider>();
 
     // The multipart body is described for OpenAPI but read as a stream, so it is not validated as an object.
-    const validators = partAwareValidators()({}, { customOptions: {}, plugins: [] } as never) as unknown as (route: {
+    const validators = partAwareValidators()({}, { customOptions: {}, plugins: [] }) as unknown as (route: {
       httpPart?: string;
     }) => unknown;
 

@@ -96,7 +96,7 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
       },
     },
     async (request, reply) => {
-      await sessions.remove(request.tenant, request.params.name, request.query.purge ?? false);
+      await sessions.remove(request.tenant, request.params.name, request.query.purge);
       return reply.code(204).send(null);
     },
   );

@@ -2,7 +2,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { pageOf, paginationOf } from '../../http/envelope.js';
-import { workspaceProblem } from '../../http/routes/files.js';
+import { workspaceProblem } from '../../http/workspace-problem.js';
 import { WorkspaceError } from '../../workspace/errors.js';
 import { listFiles, openFile, type OpenWorkspace } from '../../workspace/files.js';
 import { data, guardedBy, page, RESOURCE_ROOT, sessionName, type McpCaller } from '../shared.js';

@@ -31,6 +31,7 @@ export async function runMigrations(db: Kysely<any>, dialect: DialectName): Prom
   const { error, results = [] } = await migrator.migrateToLatest();
   if (error !== undefined) {
     const failed = results.find((r) => r.status === 'Error')?.migrationName;
+    // eslint-disable-next-line @typescript-eslint/no-base-to-string -- whatever a migration threw, as text
     const reason = error instanceof Error ? error.message : String(error);
     throw new MigrationError(
       failed

@@ -229,6 +229,7 @@ describe('POST /v1/chat/completions (openai client)', () => {
   it('honours max_tokens as the output limit of each model call', async () => {
     await client().chat.completions.create({
       model: 'sonnet',
+      // eslint-disable-next-line @typescript-eslint/no-deprecated -- the old name is what many clients still send
       max_tokens: 345,
       messages: [{ role: 'user', content: 'oa-max-tokens' }],
     });
