@@ -207,7 +207,10 @@ export class SessionRunner {
     clearTimeout(this.stallTimer);
     this.stallTimer = setTimeout(() => {
       if (turn.finished || this.active?.turn !== turn) return;
-      if (turn.waiting) return this.watchStall(turn, stallMs);
+      if (turn.waiting) {
+        this.watchStall(turn, stallMs);
+        return;
+      }
       this.log.warn({ session: this.sessionId, stallMs }, 'turn stalled: no event from Claude Code');
       turn.interrupt('stalled');
     }, stallMs);

@@ -22,8 +22,9 @@ chmodSync(brokenCli, 0o755);
 const broken = useTestServer({ CLAUDE_CLI_PATH: brokenCli });
 afterAll(() => rmSync(brokenDir, { recursive: true, force: true }));
 
-async function metrics(t: typeof f.t): Promise<string> {
-  return (await t.request('/metrics')).text();
+/** Waits until /metrics counts an ended process like `pattern` (a process gone from /proc may not have been reaped yet). */
+async function counted(t: typeof f.t, pattern: RegExp): Promise<void> {
+  await expect.poll(async () => (await t.request('/metrics')).text(), { timeout: 30_000 }).toMatch(pattern);
 }
 
 describe('stall watchdog', () => {
@@ -54,7 +55,7 @@ describe('stall watchdog', () => {
     expect(
       history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error'),
     ).toHaveLength(1);
-    expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="stalled",status="[^"]+"\} 1/);
+    await counted(t, /cca_cli_process_exits_total\{reason="stalled",status="[^"]+"\} 1/);
   });
 
   it('an idle CLI killed from outside is counted as crashed, and the next turn resumes', async () => {
@@ -63,7 +64,7 @@ describe('stall watchdog', () => {
     expect(live).toHaveLength(1);
     process.kill(live[0]!.pid, 'SIGKILL');
     await waitForNoOwnedProcesses(t.dirs.data, 30_000);
-    await expect.poll(() => metrics(t), { timeout: 30_000 }).toMatch(/cca_cli_process_exits_total\{reason="crashed"/);
+    await counted(t, /cca_cli_process_exits_total\{reason="crashed"/);
     const next = await t.request('/api/v1/sessions/st/chat', { method: 'POST', json: { message: 'after the kill' } });
     expect(next.status).toBe(200);
     expect(promptTexts(model.mainRequests().at(-1)!)).toContain('after the stall');
@@ -81,7 +82,7 @@ describe('memory ceiling', () => {
     expect(problem).toMatchObject({ type: '/problems/memory-exceeded', title: 'Claude Code used too much memory' });
     expect(problem.detail).toContain('CLI_MAX_RSS_MB');
     await waitForNoOwnedProcesses(t.dirs.data, 30_000);
-    expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="memory",status="[^"]+"\} 1/);
+    await counted(t, /cca_cli_process_exits_total\{reason="memory",status="[^"]+"\} 1/);
   });
 });
 
@@ -93,6 +94,6 @@ describe('failed start', () => {
     expect(res.status).toBe(502);
     expect((await res.json()).type).toBe('/problems/process-failed');
     await waitForNoOwnedProcesses(t.dirs.data, 30_000);
-    expect(await metrics(t)).toMatch(/cca_cli_process_exits_total\{reason="failed_start",status="code_3"\} 1/);
+    await counted(t, /cca_cli_process_exits_total\{reason="failed_start",status="code_3"\} 1/);
   });
 });

@@ -399,7 +399,10 @@ export class ModelServer {
       res.flushHeaders();
       return; // never answered: ends when the client leaves or the server closes
     }
-    if ('stall' in step) return this.stall(res, body, step.stall);
+    if ('stall' in step) {
+      this.stall(res, body, step.stall);
+      return;
+    }
     const cwd = cwdOf(body) ?? process.cwd();
     const blocks: Block[] = [];
     let textParts: string[] = [];
