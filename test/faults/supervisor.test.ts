@@ -19,6 +19,8 @@ writeFileSync(
   '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "2.0.0 (Claude Code)"; exit 0; fi\necho "scripted start failure" >&2\nexit 3\n',
 );
 chmodSync(brokenCli, 0o755);
+// Above an idle CLI (~200–300 MiB), below the CLI with what its turn left running in the background.
+const roomy = useTestServer({ CLI_MAX_RSS_MB: '600', CLAUDE_TIMEOUT_SECONDS: '120' });
 const broken = useTestServer({ CLAUDE_CLI_PATH: brokenCli });
 afterAll(() => rmSync(brokenDir, { recursive: true, force: true }));
 
@@ -83,6 +85,30 @@ describe('memory ceiling', () => {
     expect(problem.detail).toContain('CLI_MAX_RSS_MB');
     await waitForNoOwnedProcesses(t.dirs.data, 30_000);
     await counted(t, /cca_cli_process_exits_total\{reason="memory",status="[^"]+"\} 1/);
+  });
+});
+
+describe('memory ceiling of an idle process', () => {
+  it('an idle process that grows past CLI_MAX_RSS_MB is recycled, and the next turn resumes', async () => {
+    const { t, model } = roomy;
+    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'grows' } })).status).toBe(201);
+    // The turn leaves a background command that starts to hold 700 MiB well after the turn has ended.
+    const command = `(sleep 15; python3 -c "b = b'x' * (700 * 1024 * 1024); import time; time.sleep(120)") >/dev/null 2>&1 &`;
+    model.script({
+      match: 'grow-later',
+      steps: [{ tool: { name: 'Bash', input: { command, description: 'grow' } } }, { text: 'left it running' }],
+    });
+    const res = await t.request('/api/v1/sessions/grows/chat', { method: 'POST', json: { message: 'grow-later' } });
+    expect(res.status).toBe(200);
+    await counted(t, /cca_cli_process_exits_total\{reason="memory",status="[^"]+"\} 1/);
+    await waitForNoOwnedProcesses(t.dirs.data, 30_000);
+    expect((await (await t.request('/api/v1/sessions/grows')).json()).data.live).toBe(false);
+    const next = await t.request('/api/v1/sessions/grows/chat', {
+      method: 'POST',
+      json: { message: 'after recycling' },
+    });
+    expect(next.status).toBe(200);
+    expect(promptTexts(model.mainRequests().at(-1)!)).toContain('grow-later');
   });
 });
 
