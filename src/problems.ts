@@ -16,6 +16,8 @@ export function problemType(slug: string): string {
 /** A failure that knows its problem document; the HTTP layer renders any such error as it is. */
 export class ProblemError extends Error {
   override name = 'ProblemError';
+  /** When a retry may succeed, in seconds (sent as Retry-After); undefined = no hint. */
+  retryAfterSeconds: number | undefined;
   constructor(
     readonly status: number,
     readonly slug: string,

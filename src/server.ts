@@ -127,7 +127,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     cliPath,
     auth: cli.auth,
     log,
-    spentBy: (tenant) => store.sessions.totalCostByOwner(tenant),
+    spend: store.spend,
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;

@@ -69,10 +69,12 @@ describe('loadConfig defaults', () => {
     ]);
     expect(c.engine).toEqual({
       maxLiveSessions: 8,
+      maxLiveSessionsPerKey: 4,
       sessionIdleMs: 600_000,
       stallMs: 180_000,
       maxRssBytes: 1536 * 1024 * 1024,
       maxConcurrentTurns: 4,
+      maxConcurrentTurnsPerKey: 2,
       turnQueueTimeoutMs: 30_000,
       sessionQueueLimit: 8,
       chatDisconnect: 'interrupt',
@@ -81,6 +83,7 @@ describe('loadConfig defaults', () => {
       shutdownGraceMs: 10_000,
     });
     expect(c.maxSessionsPerUser).toBe(100);
+    expect(c.timeouts).toEqual({ requestMs: 300_000, bodyIdleMs: 30_000, keepAliveMs: 72_000 });
     expect(c.secretNames).toEqual(expect.arrayContaining(['API_KEYS', 'DATABASE_URL']));
   });
 
@@ -183,6 +186,10 @@ describe('loadConfig errors', () => {
     ['BODY_LIMIT_MB', { BODY_LIMIT_MB: 'Infinity' }],
     ['MAX_CONCURRENT_TURNS', { MAX_CONCURRENT_TURNS: '9', MAX_LIVE_SESSIONS: '8' }],
     ['MAX_CONCURRENT_TURNS', { MAX_LIVE_SESSIONS: '2' }],
+    ['MAX_LIVE_SESSIONS_PER_KEY', { MAX_LIVE_SESSIONS_PER_KEY: '9' }],
+    ['MAX_CONCURRENT_TURNS_PER_KEY', { MAX_CONCURRENT_TURNS_PER_KEY: '5' }],
+    ['MAX_CONCURRENT_TURNS_PER_KEY', { MAX_CONCURRENT_TURNS_PER_KEY: '3', MAX_LIVE_SESSIONS_PER_KEY: '2' }],
+    ['REQUEST_TIMEOUT_SECONDS', { REQUEST_TIMEOUT_SECONDS: '-1' }],
     ['DATABASE_URL', { DATABASE_URL: 'mysql://u:p@h/db' }],
     ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true' }],
     ['TEST_WORKSPACE_HOOK_OFF', { TEST_WORKSPACE_HOOK_OFF: 'true', NODE_ENV: 'production' }],

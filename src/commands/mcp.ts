@@ -10,13 +10,19 @@ import { createStore } from '../store/index.js';
 import { VERSION } from '../version.js';
 import type { Command } from './types.js';
 
-/** The tenant the stdio server acts as: `local` in open mode, else the one of MCP_API_KEY (which must be valid). */
-async function tenantOf(config: Config): Promise<string> {
+/** The key the stdio server's turns act as (serveStdio's `caller`). */
+type StdioCaller = NonNullable<Parameters<typeof serveStdio>[4]>;
+
+/**
+ * Who the stdio server acts as: the tenant `local` in open mode, else MCP_API_KEY's tenant and key (which must be
+ * valid), whose budget and fair share its turns use.
+ */
+async function actorOf(config: Config): Promise<{ tenant: string; caller: StdioCaller }> {
   const store = await createStore(config.databaseUrl);
   try {
     await store.migrate();
     const keys = new KeyService(config, store.apiKeys);
-    if (await keys.isOpen()) return OPEN_TENANT;
+    if (await keys.isOpen()) return { tenant: OPEN_TENANT, caller: {} };
     if (!config.mcp.apiKey) {
       throw new ConfigError(
         'Missing environment variable MCP_API_KEY: API keys are configured, so `mcp` needs the key whose sessions it acts on',
@@ -27,7 +33,8 @@ async function tenantOf(config: Config): Promise<string> {
       throw new ConfigError(
         `Invalid environment variable MCP_API_KEY: the key is ${outcome.reason === 'revoked' ? 'revoked' : 'not valid'} (got (hidden))`,
       );
-    return outcome.principal.tenant;
+    const key = outcome.principal;
+    return { tenant: key.tenant, caller: { keyId: key.id, keyBudgetUsd: key.budgetUsd } };
   } finally {
     await store.close();
   }
@@ -46,7 +53,7 @@ export const mcp: Command = {
       pino.destination(2),
     );
     await mkdir(config.dataDir, { recursive: true });
-    const tenant = await tenantOf(config);
+    const { tenant, caller } = await actorOf(config);
     const server = await startServer(config, { log, listen: false });
     try {
       const stop = new Promise<void>((resolve) => {
@@ -70,6 +77,7 @@ export const mcp: Command = {
         tenant,
         stop,
         authorize,
+        caller,
       );
     } finally {
       await server.close();

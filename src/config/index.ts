@@ -30,6 +30,8 @@ export interface Config {
   openModeAllowRemote: boolean;
   logLevel: string;
   bodyLimitBytes: number;
+  /** Request time limits, ms (0 = none): a whole request's receipt, a body's stall, an idle keep-alive connection. */
+  timeouts: { requestMs: number; bodyIdleMs: number; keepAliveMs: number };
   maxMessageChars: number;
   apiKeys: string[];
   /** Keys with the admin scope (ADMIN_API_KEYS). */
@@ -68,12 +70,16 @@ export interface Config {
   };
   engine: {
     maxLiveSessions: number;
+    /** MAX_LIVE_SESSIONS_PER_KEY. */
+    maxLiveSessionsPerKey: number;
     sessionIdleMs: number;
     /** TURN_STALL_SECONDS, ms (0: off). */
     stallMs: number;
     /** CLI_MAX_RSS_MB, bytes (0: off). */
     maxRssBytes: number;
     maxConcurrentTurns: number;
+    /** MAX_CONCURRENT_TURNS_PER_KEY. */
+    maxConcurrentTurnsPerKey: number;
     turnQueueTimeoutMs: number;
     sessionQueueLimit: number;
     chatDisconnect: 'interrupt' | 'continue';
@@ -313,6 +319,20 @@ export function loadConfig(given: Raw = process.env): Config {
       `Invalid environment variable MAX_CONCURRENT_TURNS: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${maxTurns})`,
     );
   }
+  const liveShare = (v.get('MAX_LIVE_SESSIONS_PER_KEY') as number | undefined) ?? Math.ceil(maxLive / 2);
+  const turnShare = (v.get('MAX_CONCURRENT_TURNS_PER_KEY') as number | undefined) ?? Math.ceil(maxTurns / 2);
+  if (liveShare > maxLive)
+    throw new ConfigError(
+      `Invalid environment variable MAX_LIVE_SESSIONS_PER_KEY: must not exceed MAX_LIVE_SESSIONS (${maxLive}) (got ${liveShare})`,
+    );
+  if (turnShare > maxTurns)
+    throw new ConfigError(
+      `Invalid environment variable MAX_CONCURRENT_TURNS_PER_KEY: must not exceed MAX_CONCURRENT_TURNS (${maxTurns}) (got ${turnShare})`,
+    );
+  if (turnShare > liveShare)
+    throw new ConfigError(
+      `Invalid environment variable MAX_CONCURRENT_TURNS_PER_KEY: must not exceed MAX_LIVE_SESSIONS_PER_KEY (${liveShare}) (got ${turnShare})`,
+    );
   const dataDir = resolve(str('DATA_DIR')!);
   const databaseUrl = str('DATABASE_URL') ?? `sqlite:${resolve(dataDir, 'claude-code-api.db')}`;
   if (!/^(sqlite:|postgres(ql)?:\/\/)/.test(databaseUrl)) {
@@ -346,6 +366,11 @@ export function loadConfig(given: Raw = process.env): Config {
     openModeAllowRemote: v.get('OPEN_MODE_ALLOW_REMOTE') as boolean,
     logLevel: str('LOG_LEVEL')!,
     bodyLimitBytes: Math.round(num('BODY_LIMIT_MB') * 1024 * 1024),
+    timeouts: {
+      requestMs: num('REQUEST_TIMEOUT_SECONDS') * 1000,
+      bodyIdleMs: num('BODY_IDLE_TIMEOUT_SECONDS') * 1000,
+      keepAliveMs: num('KEEP_ALIVE_TIMEOUT_SECONDS') * 1000,
+    },
     maxMessageChars: num('MAX_MESSAGE_CHARS'),
     apiKeys,
     adminApiKeys,
@@ -376,10 +401,12 @@ export function loadConfig(given: Raw = process.env): Config {
     },
     engine: {
       maxLiveSessions: maxLive,
+      maxLiveSessionsPerKey: liveShare,
       sessionIdleMs: num('SESSION_IDLE_SECONDS') * 1000,
       stallMs: num('TURN_STALL_SECONDS') * 1000,
       maxRssBytes: num('CLI_MAX_RSS_MB') * 1024 * 1024,
       maxConcurrentTurns: maxTurns,
+      maxConcurrentTurnsPerKey: turnShare,
       turnQueueTimeoutMs: num('TURN_QUEUE_TIMEOUT_SECONDS') * 1000,
       sessionQueueLimit: num('SESSION_QUEUE_LIMIT'),
       chatDisconnect: str('CHAT_DISCONNECT') as 'interrupt' | 'continue',

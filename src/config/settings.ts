@@ -78,6 +78,27 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Largest accepted JSON request body, in MiB (413 beyond).',
   },
   {
+    name: 'REQUEST_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0, max: 86_400 },
+    default: '300',
+    description:
+      "Most time a client may take to send a whole request, headers and body (Fastify's `requestTimeout`); a slower upload is answered 408 and its connection closed. 0 = no limit. Checked about once a second.",
+  },
+  {
+    name: 'BODY_IDLE_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0, max: 3600 },
+    default: '30',
+    description:
+      'Most time a request body (an upload, a JSON body) may stall without a byte arriving; the connection is then closed and a partial upload removed. Once the body is in, a request may wait for its answer as long as its turn runs. 0 = no limit.',
+  },
+  {
+    name: 'KEEP_ALIVE_TIMEOUT_SECONDS',
+    kind: { type: 'number', min: 0.001, max: 3600 },
+    default: '72',
+    description:
+      "How long an idle keep-alive connection stays open between requests (Fastify's `keepAliveTimeout`). A connection that never sends its headers is closed after 60 s (or REQUEST_TIMEOUT_SECONDS when shorter).",
+  },
+  {
     name: 'MAX_MESSAGE_CHARS',
     kind: { type: 'int', min: 1, max: 10_000_000 },
     default: '100000',
@@ -431,6 +452,13 @@ export const SETTINGS: readonly SettingSpec[] = [
       'Most live Claude Code processes (one per active session). The least recently used idle one is closed to make room; it resumes transparently.',
   },
   {
+    name: 'MAX_LIVE_SESSIONS_PER_KEY',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    defaultText: 'half of MAX_LIVE_SESSIONS, rounded up',
+    description:
+      "Most live Claude Code processes one API key may hold; a key at its share closes its own least recently used idle process to start another, so it never takes other keys' processes beyond that. At most MAX_LIVE_SESSIONS, and at least MAX_CONCURRENT_TURNS_PER_KEY.",
+  },
+  {
     name: 'SESSION_IDLE_SECONDS',
     kind: { type: 'number', min: 1, max: 604_800 },
     default: '600',
@@ -455,6 +483,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: '1536',
     description:
       "Most resident memory one session's Claude Code process (with the processes it started) may use, MiB, measured every 2 s: an idle process past it is recycled, a busy one is ended and its turn fails (502 `memory-exceeded`). 0 = no ceiling.",
+  },
+  {
+    name: 'MAX_CONCURRENT_TURNS_PER_KEY',
+    kind: { type: 'int', min: 1, max: 10_000 },
+    defaultText: 'half of MAX_CONCURRENT_TURNS, rounded up',
+    description:
+      "Most turns one API key may run at once (chat, streams, jobs and MCP together). A key's further turns wait, and another key's turn takes the next free slot first; a turn that waits TURN_QUEUE_TIMEOUT_SECONDS answers 503 with Retry-After. At most MAX_CONCURRENT_TURNS.",
   },
   {
     name: 'TURN_QUEUE_TIMEOUT_SECONDS',

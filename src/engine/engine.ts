@@ -11,8 +11,12 @@ import { TurnSlots } from './turn-slots.js';
 
 export interface EngineSettings {
   maxLiveSessions: number;
+  /** Most live processes one key holds (MAX_LIVE_SESSIONS_PER_KEY); MAX_LIVE_SESSIONS when unset. */
+  maxLiveSessionsPerKey?: number;
   sessionIdleMs: number;
   maxConcurrentTurns: number;
+  /** Most turns one key runs at once (MAX_CONCURRENT_TURNS_PER_KEY); MAX_CONCURRENT_TURNS when unset. */
+  maxConcurrentTurnsPerKey?: number;
   turnQueueTimeoutMs: number;
   sessionQueueLimit: number;
   replayMs: number;
@@ -25,6 +29,8 @@ export interface EngineSettings {
 
 export interface TurnRequest {
   sessionId: string;
+  /** Whose fair share of turn slots and live processes the turn uses (the acting key, else the tenant). */
+  owner?: string;
   message: string;
   /** The session's last persisted event id: this turn's ids continue after it. */
   lastEventId: number;
@@ -64,13 +70,17 @@ export class Engine {
     private readonly settings: EngineSettings,
     private readonly log: Logger,
   ) {
-    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log, {
+    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log, settings.maxLiveSessionsPerKey, {
       ceiling: new MemoryCeiling(settings.maxRssBytes),
       onExit: (exit) => {
         for (const listen of this.exitListeners) listen(exit);
       },
     });
-    this.slots = new TurnSlots(settings.maxConcurrentTurns, settings.turnQueueTimeoutMs);
+    this.slots = new TurnSlots(
+      settings.maxConcurrentTurns,
+      settings.turnQueueTimeoutMs,
+      settings.maxConcurrentTurnsPerKey,
+    );
   }
 
   stats(): EngineStats {
@@ -198,7 +208,7 @@ export class Engine {
     try {
       leaveQueue = await queue.enter();
       if (turn.finished) return;
-      releaseSlot = await this.slots.acquire(abort.signal);
+      releaseSlot = await this.slots.acquire(abort.signal, { owner: req.owner });
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
       // A turn waiting for a person gives its slot back, and takes one again (waiting as long as it takes) to go on.
@@ -207,7 +217,9 @@ export class Engine {
           releaseSlot?.();
           releaseSlot = undefined;
         } else if (!turn.finished) {
-          const release = await this.slots.acquire(abort.signal, { patient: true }).catch(() => undefined);
+          const release = await this.slots
+            .acquire(abort.signal, { patient: true, owner: req.owner })
+            .catch(() => undefined);
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
           if (turn.finished) release?.();
           else releaseSlot = release;
@@ -216,7 +228,7 @@ export class Engine {
       const launch = await req.prepare();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) return;
-      const runner = await this.pool.obtain(req.sessionId, launch);
+      const runner = await this.pool.obtain(req.sessionId, launch, req.owner);
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
       this.notify('started', turn);
       await this.hook('start', req.onStart, turn);

@@ -1,4 +1,4 @@
-// The live Claude Code processes: at most MAX_LIVE_SESSIONS, least recently used idle one closed first, idle ones closed after a while.
+// The live Claude Code processes: at most MAX_LIVE_SESSIONS (and MAX_LIVE_SESSIONS_PER_KEY per key), least recently used idle one closed first, idle ones closed after a while.
 import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { discardWall } from './process-spawn.js';
@@ -6,12 +6,16 @@ import { SessionRunner, type RunnerLaunch, type Supervision } from './runner.js'
 
 export class RunnerPool {
   private readonly runners = new Map<string, SessionRunner>();
+  /** The owner (key) whose turn started each live process. */
+  private readonly owners = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
     private readonly capacity: number,
     private readonly idleMs: number,
     private readonly log: Logger,
+    /** Most live processes one owner may hold (MAX_LIVE_SESSIONS_PER_KEY); the whole capacity by default. */
+    private readonly perOwner = capacity,
     private readonly supervision?: Supervision,
   ) {
     this.sweeper = setInterval(() => void this.closeIdle(), Math.min(Math.max(idleMs / 4, 50), 30_000));
@@ -32,8 +36,19 @@ export class RunnerPool {
     return this.runners.has(sessionId);
   }
 
-  /** The session's live runner if its options still fit, else a new one (resuming the conversation); reserved (busy) for the caller, who must `run` a turn on it. */
-  async obtain(sessionId: string, launch: RunnerLaunch): Promise<SessionRunner> {
+  /** Live processes the owner holds. */
+  heldBy(owner: string): number {
+    let n = 0;
+    for (const o of this.owners.values()) if (o === owner) n++;
+    return n;
+  }
+
+  /**
+   * The session's live runner if its options still fit, else a new one (resuming the conversation); reserved (busy)
+   * for the caller, who must `run` a turn on it. A new one first closes the owner's least recently used idle process
+   * when the owner holds its share, then anyone's when the pool is full.
+   */
+  async obtain(sessionId: string, launch: RunnerLaunch, owner = ''): Promise<SessionRunner> {
     const existing = this.runners.get(sessionId);
     if (
       existing &&
@@ -46,6 +61,17 @@ export class RunnerPool {
       return existing;
     }
     if (existing) await this.close(sessionId);
+    while (this.heldBy(owner) >= this.perOwner) {
+      const victim = this.leastRecentlyUsedIdle(owner);
+      if (!victim)
+        throw new EngineError(
+          'overloaded',
+          `This API key already holds ${this.perOwner} live Claude Code processes (MAX_LIVE_SESSIONS_PER_KEY), all busy.`,
+          { retryAfterSeconds: 5 },
+        );
+      this.log.info({ session: victim.sessionId }, "closing the key's least recently used idle session process");
+      await this.close(victim.sessionId);
+    }
     while (this.runners.size >= this.capacity) {
       const victim = this.leastRecentlyUsedIdle();
       if (!victim) {
@@ -60,8 +86,11 @@ export class RunnerPool {
     const runner = new SessionRunner(sessionId, launch, this.log, this.supervision);
     runner.state = 'busy';
     this.runners.set(sessionId, runner);
+    this.owners.set(sessionId, owner);
     void runner.exited.then(() => {
-      if (this.runners.get(sessionId) === runner) this.runners.delete(sessionId);
+      if (this.runners.get(sessionId) !== runner) return;
+      this.runners.delete(sessionId);
+      this.owners.delete(sessionId);
     });
     return runner;
   }
@@ -70,6 +99,7 @@ export class RunnerPool {
     const runner = this.runners.get(sessionId);
     if (!runner) return;
     this.runners.delete(sessionId);
+    this.owners.delete(sessionId);
     await runner.close();
   }
 
@@ -79,9 +109,11 @@ export class RunnerPool {
     await Promise.all([...this.runners.keys()].map((id) => this.close(id)));
   }
 
-  private leastRecentlyUsedIdle(): SessionRunner | undefined {
+  /** The idle process unused the longest: the owner's when one is named, else anyone's. */
+  private leastRecentlyUsedIdle(owner?: string): SessionRunner | undefined {
     let victim: SessionRunner | undefined;
     for (const r of this.runners.values()) {
+      if (owner !== undefined && this.owners.get(r.sessionId) !== owner) continue;
       if (r.state === 'idle' && (!victim || r.lastUsedAt < victim.lastUsedAt)) victim = r;
     }
     return victim;

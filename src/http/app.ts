@@ -17,6 +17,7 @@ import rateLimitPlugin from './plugins/rate-limit.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestIdPlugin, { requestIdOf } from './plugins/request-id.js';
 import requestLogPlugin from './plugins/request-log.js';
+import requestTimeoutsPlugin, { timeoutOptions } from './plugins/request-timeouts.js';
 import revokedStreamsPlugin from './plugins/revoked-streams.js';
 import securityHeadersPlugin from './plugins/security-headers.js';
 import { listItemSerializers } from './plugins/serializers.js';
@@ -69,6 +70,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   const app = Fastify({
     ...logging,
     bodyLimit: deps.config.bodyLimitBytes,
+    ...timeoutOptions(deps.config.timeouts),
     trustProxy: false,
     genReqId: requestIdOf,
     frameworkErrors,
@@ -86,6 +88,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   seedJsonBodies(app, API_PREFIX);
 
   await app.register(requestLogPlugin);
+  await app.register(requestTimeoutsPlugin, { timeouts: deps.config.timeouts });
   await app.register(requestIdPlugin);
   const security = securityDepsOf(deps);
   await app.register(problemsPlugin);

@@ -73,7 +73,10 @@ function buildSessionView(row: SessionRow, liveness: { live: boolean; busy: bool
     system_prompt: set.system_prompt ?? null,
     model: set.model ?? null,
     max_turns: set.max_turns ?? null,
+    // The options are stored JSON: a member the type says is set may be missing from an older row.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stored JSON, see above
     permission_mode: set.permission_mode ?? null,
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stored JSON, see above
     effort: set.effort ?? null,
     allowed_tools: toolText(set.allowed_tools),
     disallowed_tools: toolText(set.disallowed_tools),

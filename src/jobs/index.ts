@@ -50,7 +50,15 @@ export async function createJobs({
 }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
   const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
-  const worker = new JobWorker(store, sessions, dispatcher, config.jobs, log, observer, approvals);
+  const worker = new JobWorker(
+    store,
+    sessions,
+    dispatcher,
+    { ...config.jobs, perKey: config.engine.maxConcurrentTurnsPerKey },
+    log,
+    observer,
+    approvals,
+  );
   const service = new JobService(config, store, sessions, worker, resolver, observer);
   return {
     service,

@@ -4,7 +4,7 @@ import { checkOptions } from '../engine/options.js';
 import type { EventStream } from '../engine/events.js';
 import { assertRules } from '../approvals/service.js';
 import { ProblemError } from '../problems.js';
-import { pickOptions, type ChatInput, type SessionService } from '../sessions/service.js';
+import { pickOptions, type ChatCaller, type ChatInput, type SessionService } from '../sessions/service.js';
 import type { JobRow, JobStatus, Store } from '../store/index.js';
 import { jobEventStream } from './event-source.js';
 import type { JobsObserver } from './observer.js';
@@ -43,7 +43,8 @@ export class JobService {
     private readonly observer: JobsObserver = {},
   ) {}
 
-  async create(tenant: string, name: string, input: JobInput): Promise<JobView> {
+  /** Queues a job that runs as `caller`'s key; refused (429) at once when that key has already spent its limit. */
+  async create(tenant: string, name: string, input: JobInput, caller: ChatCaller = {}): Promise<JobView> {
     const session = await this.sessions.get(tenant, name);
     // Refused now, as chat refuses it, rather than accepted and failed later.
     this.sessions.moderate(input.message);
@@ -60,9 +61,11 @@ export class JobService {
       throw validation('/metadata', `metadata must be at most ${METADATA_MAX_BYTES} bytes as JSON`);
     }
     if (input.webhook_url !== undefined) await this.checkWebhookUrl(input.webhook_url);
+    await this.sessions.assertCanSpend(tenant, caller);
     const row = await this.store.jobs.create({
       id: timeOrderedId(),
       owner: tenant,
+      key_id: caller.keyId ?? null,
       session_id: session.id,
       session_name: session.name,
       message: input.message,

@@ -5,7 +5,7 @@ import { EngineError } from '../engine/errors.js';
 import type { NumberedEvent, TurnResult } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
-import type { ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
+import type { ChatCaller, ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
 import type { JobOutcome, JobRow, JsonObject, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './observer.js';
@@ -33,7 +33,12 @@ const CANCEL_WAIT_MS = 15_000;
 export interface WorkerSettings {
   concurrency: number;
   retryOnRestart: boolean;
+  /** Most jobs of one key running or waiting for a turn slot (MAX_CONCURRENT_TURNS_PER_KEY); no cap when unset. */
+  perKey?: number;
 }
+
+/** Whose share a job's turn uses: the key that queued it, else its owner tenant (as for chat). */
+const keyOf = (job: JobRow) => job.key_id ?? job.owner;
 
 /** A job this process is running: its turn once submitted, and whether a cancel was asked for. */
 interface Handle {
@@ -194,11 +199,24 @@ export class JobWorker {
   /** Launches the queued jobs there is room for, one per session. */
   private async launchRunnable(): Promise<void> {
     if (this.stopping || this.active >= this.settings.concurrency) return;
-    const candidates = await this.store.jobs.runnable(this.settings.concurrency - this.active, [...this.busySessions]);
+    // A key at its share waits here rather than take the worker's room from other keys' jobs.
+    const perKey = this.settings.perKey ?? Infinity;
+    const held = new Map<string, number>();
+    for (const h of this.handles.values())
+      if (!h.turn?.waiting) held.set(keyOf(h.job), (held.get(keyOf(h.job)) ?? 0) + 1);
+    const fullKeys = [...held].filter(([, n]) => n >= perKey).map(([k]) => k);
+    const candidates = await this.store.jobs.runnable(
+      this.settings.concurrency - this.active,
+      [...this.busySessions],
+      undefined,
+      fullKeys,
+    );
     for (const job of candidates) {
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stopIntake() may have run while runnable() was awaited
       if (this.stopping || this.active >= this.settings.concurrency) break;
       if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
+      if ((held.get(keyOf(job)) ?? 0) >= perKey) continue;
+      held.set(keyOf(job), (held.get(keyOf(job)) ?? 0) + 1);
       this.launch(job);
     }
   }
@@ -216,16 +234,25 @@ export class JobWorker {
       });
   }
 
+  /** The key that queued the job, with its budget as it is now (a created key's may have changed since). */
+  private async payerOf(job: JobRow): Promise<ChatCaller> {
+    if (job.key_id === null) return {};
+    const key = job.key_id.startsWith('key_') ? await this.store.apiKeys.findById(job.key_id) : undefined;
+    return { keyId: job.key_id, keyBudgetUsd: key?.budget_usd ?? null };
+  }
+
   private async run(handle: Handle): Promise<void> {
     const fresh = await this.store.jobs.findById(handle.job.id);
     if (!fresh || fresh.status !== 'queued') return; // cancelled meanwhile, or its session was deleted
     const job = (handle.job = fresh);
     let chat: ChatTurn;
     try {
-      chat = await this.sessions.chat(job.owner, job.session_name, {
-        ...(job.options as Omit<ChatInput, 'message'>),
-        message: job.message,
-      });
+      chat = await this.sessions.chat(
+        job.owner,
+        job.session_name,
+        { ...(job.options as Omit<ChatInput, 'message'>), message: job.message },
+        await this.payerOf(job),
+      );
     } catch (err) {
       await this.notStarted(handle, err);
       return;

@@ -34,7 +34,7 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
         tags: ['MCP'],
         summary: 'MCP (Streamable HTTP)',
         description:
-          'The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`.',
+          'The Model Context Protocol endpoint (stateless Streamable HTTP): tools create_session, chat, list_sessions, get_session, delete_session, get_history, list_files, read_file; resources for sessions and templates; one prompt per template. Same API key and tenancy as the REST API. Send `Accept: application/json, text/event-stream`. A batch counts each of its messages against the rate limit (429 when that passes it; none of the batch runs).',
         body: Type.Unknown({ description: 'A JSON-RPC 2.0 message or batch.' }),
         response: { 200: MCP_RESPONSE, ...problemResponses(400, 401, 406, 413, 415, 429) },
       },
@@ -52,6 +52,8 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
           title: 'Not JSON-RPC',
         });
       }
+      // The request itself counted once; each further message of a batch counts as one more request.
+      await app.limitMore?.(request, messages.length - 1);
       const server = createMcpServer(ctx, request.tenant, { caller: callerOf(request) });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
       hijackWithHeaders(reply);

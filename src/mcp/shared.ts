@@ -26,7 +26,7 @@ export interface McpCaller {
   ctx: McpContext;
   tenant: string;
   caller?: ChatCaller;
-  view(row: SessionRow): SessionView;
+  view: (row: SessionRow) => SessionView;
 }
 
 export type SessionView = ReturnType<typeof sessionView>;

@@ -1,6 +1,7 @@
 // MCP over stdio: one MCP server for one tenant on this process's stdin/stdout, until stdin ends or `stop` resolves.
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
+import type { ChatCaller } from '../sessions/service.js';
 import { createMcpServer, type McpContext } from './server.js';
 
 /** JSON-RPC error code of a request refused because the key no longer works (server-defined range). */
@@ -11,15 +12,17 @@ const UNCHECKED = new Set(['initialize', 'ping']);
 
 /**
  * `authorize` runs before every request but the handshake (in arrival order); when it throws, the request is answered
- * with a JSON-RPC error carrying its message and is not run.
+ * with a JSON-RPC error carrying its message and is not run. `caller`: the key the server acts as (its budget and
+ * fair share); none in open mode.
  */
 export async function serveStdio(
   ctx: McpContext,
   tenant: string,
   stop: Promise<void>,
   authorize?: () => Promise<void>,
+  caller: ChatCaller = {},
 ): Promise<void> {
-  const server = createMcpServer(ctx, tenant, { followReloads: true });
+  const server = createMcpServer(ctx, tenant, { followReloads: true, caller });
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = resolve;

@@ -87,6 +87,7 @@ export class RevocationWatch {
       do {
         this.#again = false;
         await this.#sync(true);
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- set by another call while #sync awaited
       } while (this.#again);
     };
     this.#checking = run()

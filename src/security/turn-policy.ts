@@ -22,7 +22,7 @@ import { Wall } from '../engine/wall/index.js';
 import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
 import type { Dir } from '../workspace/anchor.js';
-import { Budgets } from './budgets.js';
+import { Budgets, type SpendBook } from './budgets.js';
 import { Moderation } from './moderation.js';
 
 /** The parts of a session's process the policy sets. */
@@ -61,8 +61,8 @@ export class TurnSecurity {
     /** The kind of credentials the CLI environment holds (the wall's proxy carries some kinds only). */
     auth: AuthKind;
     log: Logger;
-    /** The tenant's total spend so far, USD. */
-    spentBy: (tenant: string) => Promise<number>;
+    /** The spend ledger the key budgets read and settle into. */
+    spend: SpendBook;
   }): Promise<TurnSecurity> {
     const { config, cliEnv, log } = opts;
     const moderation = new Moderation({
@@ -73,7 +73,7 @@ export class TurnSecurity {
     moderation.watch();
     const budgets = new Budgets(
       { perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser },
-      opts.spentBy,
+      opts.spend,
     );
     const tmpDirs = new SessionTmpDirs(config.dataDir);
     // What processes of an earlier run of this server left there is of no use now.
@@ -144,17 +144,6 @@ export class TurnSecurity {
   /** Refuses a message (422) that matches a moderation rule; `pointer` names the field. */
   moderate(text: string | undefined, pointer = '/message'): void {
     this.moderation.assert(text, pointer);
-  }
-
-  /** Checks done before a turn is queued: moderation of its texts, then the key's total budget (429). */
-  async admit(
-    tenant: string,
-    texts: { message: string; system_prompt?: string },
-    keyBudgetUsd?: number | null,
-  ): Promise<void> {
-    this.moderate(texts.message, '/message');
-    this.moderate(texts.system_prompt, '/system_prompt');
-    await this.budgets.assertCanSpend(tenant, keyBudgetUsd);
   }
 
   /**

@@ -36,8 +36,10 @@ export interface ChatInput extends SessionOptions {
   permission_rules?: PermissionRules;
 }
 
-/** Who asks for a turn, beyond its tenant: the key's own total budget, and who the audit rows of its tool calls name. */
+/** Who asks for a turn, beyond its tenant: the key (its spend, budget and fair share), and who the audit rows of its tool calls name. */
 export interface ChatCaller {
+  /** The key that acts (a job's: the key that queued it); null/undefined in open mode. */
+  keyId?: string | null;
   /** null/undefined = CLAUDE_MAX_COST_PER_USER. */
   keyBudgetUsd?: number | null;
   /** The request that asked; none for background work (jobs). */
@@ -185,22 +187,58 @@ export class SessionService {
     return updated ?? row;
   }
 
-  /** Queues a chat turn; history and totals are recorded when it ends. */
+  /** Refuses (429) when the caller's key has already spent its limit; holds nothing (work queued for later checks again). */
+  async assertCanSpend(tenant: string, caller: ChatCaller): Promise<void> {
+    await this.security?.budgets.assertCanSpend({
+      tenant,
+      keyId: caller.keyId ?? null,
+      keyBudgetUsd: caller.keyBudgetUsd,
+    });
+  }
+
+  /**
+   * Queues a chat turn: every way into a turn (sync chat, stream, jobs, MCP) passes here. The acting key's budget is
+   * checked and the turn's cap held before it is queued; the turn runs within the key's fair share of turn slots and
+   * live processes. History, totals and the spend ledger are written when it ends.
+   */
   async chat(tenant: string, name: string, input: ChatInput, caller: ChatCaller = {}): Promise<ChatTurn> {
     const row = await this.get(tenant, name);
     const overrides = pickOptions(input);
     this.assertOptions(overrides);
     assertRules(input.permission_rules);
-    await this.security?.admit(tenant, input, caller.keyBudgetUsd);
-    if (row.template !== null) this.templateLayer(row.template, [row.options, overrides], 409);
-    const turn = this.engine.submit({
-      sessionId: row.id,
-      message: input.message,
-      lastEventId: row.last_event_id,
-      prepare: () => this.launchFor(row.id, overrides),
-      onStart: (t) => this.recordStart(row.id, t),
-      onEnd: (t) => this.recordEnd(row.id, t, caller.actor),
-    });
+    this.moderate(input.message, '/message');
+    this.moderate(input.system_prompt, '/system_prompt');
+    const effective = this.effectiveOptions(row, overrides);
+    const keyId = caller.keyId ?? null;
+    const reservation = await this.security?.budgets.reserve(
+      { tenant, keyId, keyBudgetUsd: caller.keyBudgetUsd },
+      effective.maxBudgetUsd,
+    );
+    let turn: Turn;
+    try {
+      turn = this.engine.submit({
+        sessionId: row.id,
+        owner: keyId ?? tenant,
+        message: input.message,
+        lastEventId: row.last_event_id,
+        prepare: () => this.launchFor(row.id, overrides),
+        onStart: (t) => this.recordStart(row.id, t),
+        onEnd: async (t) => {
+          const cost = (t.result ?? t.partial)?.cost_usd ?? 0;
+          try {
+            await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
+          } finally {
+            // History is written even when the ledger could not be (the failure is logged by the engine).
+            await this.recordEnd(row.id, t, caller.actor);
+          }
+        },
+      });
+    } catch (err) {
+      reservation?.release();
+      throw err;
+    }
+    // A turn that never started (cancelled, no slot, shutdown) frees its hold without a ledger row.
+    void turn.settled.finally(() => reservation?.release());
     this.approvals?.setRequestRules(turn, input.permission_rules);
     return { turn, recorded: turn.settled };
   }
@@ -225,9 +263,7 @@ export class SessionService {
   private async launchFor(sessionId: string, overrides: SessionOptions): Promise<RunnerLaunch> {
     const row = await this.store.sessions.findById(sessionId);
     if (!row) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
-    const session = row.options as SessionOptions;
-    const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
-    const effective = resolveOptions(this.config.claude, [template, session, overrides]);
+    const effective = this.effectiveOptions(row, overrides);
     // The working directory reopened by anchor: the process's cwd and the guard's root are its checked real path.
     const cwd = await this.folders.openWorkingDir(row);
     const workingDir = cwd.real;
@@ -259,6 +295,13 @@ export class SessionService {
       resume: row.claude_session_id !== null,
       costBaseline: row.claude_cost_total,
     };
+  }
+
+  /** The options a turn runs with: request > session > template > environment (refused with 409 when the template is gone). */
+  private effectiveOptions(row: SessionRow, overrides: SessionOptions) {
+    const session = row.options as SessionOptions;
+    const template = row.template === null ? undefined : this.templateLayer(row.template, [session, overrides], 409);
+    return resolveOptions(this.config.claude, [template, session, overrides]);
   }
 
   /** The permission gate of a session's process: rules of every level, approvals and questions for its turns. */

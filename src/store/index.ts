@@ -12,6 +12,7 @@ import { MessagesRepo } from './messages-repo.js';
 import { runMigrations } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { SessionsRepo } from './sessions-repo.js';
+import { SpendRepo } from './spend-repo.js';
 import { WebhookDeliveriesRepo } from './webhook-deliveries-repo.js';
 import { UsageRepo } from './usage-repo.js';
 
@@ -30,6 +31,8 @@ export interface Store {
   /** Approvals and questions waiting for a person, and the permission rules of keys and sessions. */
   approvals: ApprovalsRepo;
   usage: UsageRepo;
+  /** The append-only spend ledger and its running totals per tenant and key. */
+  spend: SpendRepo;
   /** Heads of the conversations the compatible endpoints answered. */
   conversations: ConversationsRepo;
   /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
@@ -67,6 +70,7 @@ export async function createStore(databaseUrl: string, options: StoreOptions = {
     audit: new AuditRepo(db),
     approvals: new ApprovalsRepo(db),
     usage: new UsageRepo(db, target.dialect),
+    spend: new SpendRepo(db),
     conversations: new ConversationsRepo(db),
     migrate: () => runMigrations(db, target.dialect),
     async ping() {
@@ -98,5 +102,6 @@ export { AuditRepo, type AuditFilter } from './audit-repo.js';
 export { ApprovalsRepo, type NewApproval } from './approvals-repo.js';
 export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type UsageSums } from './usage-repo.js';
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
+export { SpendRepo, keyAccount, tenantAccount, type SpendEntry } from './spend-repo.js';
 export { ConversationsRepo, type ConversationScope } from './conversations-repo.js';
 export type * from './schema.js';

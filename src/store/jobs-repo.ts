@@ -17,6 +17,8 @@ export type JobRow = Omit<Selectable<JobsTable>, 'options' | 'metadata' | 'resul
 export interface NewJob {
   id: string;
   owner: string;
+  /** The key that queued it (null in open mode). */
+  key_id?: string | null;
   session_id: string;
   session_name: string;
   message: string;
@@ -65,6 +67,7 @@ export class JobsRepo {
         .values({
           id: job.id,
           owner: job.owner,
+          key_id: job.key_id ?? null,
           session_id: job.session_id,
           session_name: job.session_name,
           status: 'queued',
@@ -116,9 +119,15 @@ export class JobsRepo {
 
   /**
    * The next job of each session that may run now, oldest first: a session's oldest queued job, if it is not
-   * waiting for its run_after (a later job never overtakes it), leaving out the sessions in `busySessions`.
+   * waiting for its run_after (a later job never overtakes it), leaving out the sessions in `busySessions` and the
+   * jobs of the keys in `busyKeys` (a job's key: the key that queued it, else its owner tenant).
    */
-  async runnable(limit: number, busySessions: readonly string[] = [], now = nowIso()): Promise<JobRow[]> {
+  async runnable(
+    limit: number,
+    busySessions: readonly string[] = [],
+    now = nowIso(),
+    busyKeys: readonly string[] = [],
+  ): Promise<JobRow[]> {
     let query = this.#db
       .selectFrom('jobs')
       .selectAll()
@@ -132,6 +141,7 @@ export class JobsRepo {
           .where('head.status', '=', 'queued'),
       );
     if (busySessions.length > 0) query = query.where('session_id', 'not in', [...busySessions]);
+    if (busyKeys.length > 0) query = query.where((eb) => eb.fn.coalesce('key_id', 'owner'), 'not in', [...busyKeys]);
     const rows = await query.orderBy('id', 'asc').limit(limit).execute();
     return rows.map(toJobRow);
   }

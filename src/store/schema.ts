@@ -111,6 +111,8 @@ export type JobStatus = 'queued' | 'running' | 'waiting' | 'succeeded' | 'failed
 export interface JobsTable {
   id: string;
   owner: string;
+  /** The key that queued the job (its budget and fair share apply when it runs); null in open mode or before 0005. */
+  key_id: ColumnType<string | null, string | null | undefined, string | null>;
   session_id: string;
   session_name: string;
   status: JobStatus;
@@ -167,6 +169,28 @@ export interface IdempotencyKeysTable {
   locked_until: string | null;
   created_at: string;
   expires_at: string;
+}
+
+export type SpendSource = 'turn' | 'carried';
+
+/** One row of the append-only spend ledger: what one settled turn cost, kept when its session is deleted. */
+export interface SpendLedgerTable {
+  id: Generated<number>;
+  created_at: string;
+  tenant: string;
+  key_id: string | null;
+  session_id: string | null;
+  session_name: string | null;
+  turn_id: string | null;
+  cost_usd: number;
+  source: SpendSource;
+}
+
+/** The ledger's sum per account (`tenant:<tenant>` or `key:<key id>`), updated with every ledger row. */
+export interface SpendTotalsTable {
+  account: string;
+  spent_usd: number;
+  updated_at: string;
 }
 
 /** The head of a conversation a compatible endpoint answered: the session it continues on (src/sessions/conversations.ts). */
@@ -237,6 +261,8 @@ export interface Database {
   messages: MessagesTable;
   api_keys: ApiKeysTable;
   audit_log: AuditLogTable;
+  spend_ledger: SpendLedgerTable;
+  spend_totals: SpendTotalsTable;
 }
 
 /** A sessions row as stored (options still JSON text). */
@@ -296,6 +322,7 @@ export type NewAuditRow = Omit<Insertable<AuditLogTable>, 'id' | 'detail' | 'cre
   created_at?: string;
 };
 
+export type SpendRow = Selectable<SpendLedgerTable>;
 export type ConversationHeadRow = Selectable<CompatConversationsTable>;
 export type PermissionRuleRow = Selectable<PermissionRulesTable>;
 /** An approval as the repository returns it (JSON parsed). */

@@ -111,17 +111,6 @@ export class SessionsRepo {
     return Number(count.total);
   }
 
-  /** What all of an owner's sessions have spent, USD (the key budget's measure). */
-  async totalCostByOwner(owner: string): Promise<number> {
-    const row = await this.#db
-      .selectFrom('sessions')
-      .select((eb) => eb.fn.coalesce(eb.fn.sum<number>('cost_usd'), eb.lit(0)).as('spent'))
-      .where('owner', '=', owner)
-      .executeTakeFirstOrThrow();
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion -- the driver picks a SUM's JS type
-    return Number(row.spent);
-  }
-
   /**
    * Sessions whose workspace is one of `paths` or lies below `below` (the working-directory rule asks who holds a
    * folder, or is held by it); `except` is left out. Compared by code points, never by a collation or LIKE pattern.

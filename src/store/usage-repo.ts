@@ -116,17 +116,17 @@ export class UsageRepo {
     let sessions = this.#db
       .selectFrom('sessions as s')
       .select([
-        sql<number>`count(*)`.as('sessions'),
-        sql<number>`coalesce(sum(s.cost_usd), 0)`.as('cost'),
-        sql<number>`coalesce(sum(s.turns), 0)`.as('turns'),
+        sql<number | string>`count(*)`.as('sessions'),
+        sql<number | string>`coalesce(sum(s.cost_usd), 0)`.as('cost'),
+        sql<number | string>`coalesce(sum(s.turns), 0)`.as('turns'),
       ]);
     let messages = this.#db
       .selectFrom('messages as m')
       .innerJoin('sessions as s', 's.id', 'm.session_id')
-      .select(sql<number>`count(*)`.as('messages'));
+      .select(sql<number | string>`count(*)`.as('messages'));
     let jobs = this.#db
       .selectFrom('jobs as j')
-      .select(['j.status', sql<number>`count(*)`.as('n')])
+      .select(['j.status', sql<number | string>`count(*)`.as('n')])
       .groupBy('j.status');
     if (owner !== null) {
       sessions = sessions.where('s.owner', '=', owner);
@@ -134,7 +134,7 @@ export class UsageRepo {
       jobs = jobs.where('j.owner', '=', owner);
     }
     const [s, m, j] = await Promise.all([sessions.executeTakeFirst(), messages.executeTakeFirst(), jobs.execute()]);
-    const byStatus = new Map(j.map((r) => [String(r.status), Number(r.n)]));
+    const byStatus = new Map<string, number>(j.map((r) => [r.status, Number(r.n)]));
     const n = (status: string) => byStatus.get(status) ?? 0;
     return {
       sessions: Number(s?.sessions ?? 0),

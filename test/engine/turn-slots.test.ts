@@ -1,4 +1,4 @@
-// Unit tests of TurnSlots, the global FIFO cap on concurrent turns with a wait limit (fake timers, no sleeps).
+// Unit tests of TurnSlots, the FIFO cap on concurrent turns overall and per key, with a wait limit (fake timers, no sleeps).
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { EngineError } from '../../src/engine/errors.js';
 import { TurnSlots } from '../../src/engine/turn-slots.js';
@@ -168,5 +168,60 @@ describe('TurnSlots', () => {
     await vi.advanceTimersByTimeAsync(0);
     expect((b.error as EngineError | undefined)?.kind).toBe('interrupted');
     expect(slots.waiting).toBe(0);
+  });
+
+  describe('per-key share', () => {
+    it("lets another key's turn start at once while one key's backlog waits at its share", async () => {
+      const slots = new TurnSlots(4, 10_000, 2);
+      const order: string[] = [];
+      const flood = ['a1', 'a2', 'a3', 'a4', 'a5'].map((n) =>
+        track(slots.acquire(undefined, { owner: 'A' }), order, n),
+      );
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toEqual(['a1', 'a2']);
+      expect(slots.heldBy('A')).toBe(2);
+      expect(slots.waiting).toBe(3);
+      // Free slots and a backlog of another key do not hold B up.
+      const b = track(slots.acquire(undefined, { owner: 'B' }), order, 'b');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toEqual(['a1', 'a2', 'b']);
+      // A slot A frees goes to A's oldest waiter, in order.
+      flood[0]!.release!();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toEqual(['a1', 'a2', 'b', 'a3']);
+      expect(slots.heldBy('A')).toBe(2);
+      b.release!();
+      expect(slots.inUse).toBe(2);
+      expect(slots.waiting).toBe(2);
+    });
+
+    it('serves the oldest waiter under its share first when the whole capacity is busy', async () => {
+      const slots = new TurnSlots(2, 10_000, 1);
+      const order: string[] = [];
+      const a = track(slots.acquire(undefined, { owner: 'A' }), order, 'a');
+      const b = track(slots.acquire(undefined, { owner: 'B' }), order, 'b');
+      track(slots.acquire(undefined, { owner: 'A' }), order, 'a2');
+      track(slots.acquire(undefined, { owner: 'C' }), order, 'c');
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toEqual(['a', 'b']);
+      // B's slot frees: A is at its share, so C (queued after A's second turn) goes first.
+      b.release!();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toEqual(['a', 'b', 'c']);
+      a.release!();
+      await vi.advanceTimersByTimeAsync(0);
+      expect(order).toEqual(['a', 'b', 'c', 'a2']);
+    });
+
+    it("a key's waiter past the wait limit gets 503 naming MAX_CONCURRENT_TURNS_PER_KEY", async () => {
+      const slots = new TurnSlots(4, 1_000, 1);
+      const order: string[] = [];
+      track(slots.acquire(undefined, { owner: 'A' }), order, 'a');
+      const late = track(slots.acquire(undefined, { owner: 'A' }), order, 'late');
+      await vi.advanceTimersByTimeAsync(1_000);
+      const err = late.error as EngineError;
+      expect(err).toMatchObject({ kind: 'overloaded', status: 503, extra: { retryAfterSeconds: 1 } });
+      expect(err.message).toContain('MAX_CONCURRENT_TURNS_PER_KEY');
+    });
   });
 });

@@ -49,6 +49,7 @@ function job(webhookUrl: string): JobRow {
   return {
     id: `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
     owner: 'tenant',
+    key_id: null,
     session_id: 'no-such-session',
     session_name: 'demo',
     status: 'succeeded',

@@ -39,10 +39,11 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
       return id;
     }
 
-    const newJob = (sessionId: string, message = 'm') =>
+    const newJob = (sessionId: string, message = 'm', keyId: string | null = null) =>
       store.jobs.create({
         id: timeOrderedId(),
         owner: 'o',
+        key_id: keyId,
         session_id: sessionId,
         session_name: 'demo',
         message,
@@ -105,6 +106,21 @@ function suite(label: string, open: () => Promise<{ url: string; drop(): Promise
         rows.filter((j) => ids.includes(j.session_id)).map((j) => j.message);
       expect(mine(await store.jobs.runnable(1000))).toEqual(['busy-0', 'free-1']);
       expect(mine(await store.jobs.runnable(1000, [busy]))).toEqual(['free-1']);
+    });
+
+    it('leaves out the jobs of keys at their share (a job without a key counts as its owner tenant)', async () => {
+      const [a1, a2, b1, t1] = [await session(), await session(), await session(), await session()];
+      await newJob(a1, 'a-1', 'key_a');
+      await newJob(a2, 'a-2', 'key_a');
+      await newJob(b1, 'b-1', 'key_b');
+      await newJob(t1, 'tenant-1');
+      const ids: string[] = [a1, a2, b1, t1];
+      const mine = (rows: { session_id: string; message: string }[]) =>
+        rows.filter((j) => ids.includes(j.session_id)).map((j) => j.message);
+      expect(mine(await store.jobs.runnable(1000))).toEqual(['a-1', 'a-2', 'b-1', 'tenant-1']);
+      expect(mine(await store.jobs.runnable(1000, [], undefined, ['key_a']))).toEqual(['b-1', 'tenant-1']);
+      expect(mine(await store.jobs.runnable(1000, [], undefined, ['key_a', 'o']))).toEqual(['b-1']);
+      expect((await store.jobs.findById((await newJob(b1, 'b-2', 'key_b')).id))?.key_id).toBe('key_b');
     });
 
     it('moves queued → running → ended only from the expected states', async () => {

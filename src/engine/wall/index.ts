@@ -120,8 +120,10 @@ export class Wall {
   ): Promise<{ env: Record<string, string | undefined>; launch: WallLaunch }> {
     if (!this.tools || !this.proxy) throw new Error('the wall is not available here');
     const { socket, token } = await this.proxy.open(session.id);
-    const env: Record<string, string | undefined> = { ...cliEnv };
-    for (const name of [...hiddenVariables(cliEnv), 'ANTHROPIC_CUSTOM_HEADERS']) delete env[name];
+    const hidden = new Set([...hiddenVariables(cliEnv), 'ANTHROPIC_CUSTOM_HEADERS']);
+    const env: Record<string, string | undefined> = Object.fromEntries(
+      Object.entries(cliEnv).filter(([name]) => !hidden.has(name)),
+    );
     Object.assign(env, {
       // The request goes over the socket; the URL only names the host the CLI puts in its requests.
       ANTHROPIC_BASE_URL: 'http://localhost',

@@ -123,9 +123,13 @@ export class ModelProxy {
     const given = Buffer.from(String(req.headers['x-api-key'] ?? ''), 'utf8');
     if (given.length !== token.length || !timingSafeEqual(given, token)) {
       this.log.warn({ session: sessionId, path: req.url }, 'model proxy: request without the session token refused');
-      return refuse(res, 401, 'authentication_error', "The request does not carry this session's proxy token.");
+      refuse(res, 401, 'authentication_error', "The request does not carry this session's proxy token.");
+      return;
     }
-    if (!req.url?.startsWith('/v1/')) return refuse(res, 404, 'not_found_error', 'Only /v1/ paths are forwarded.');
+    if (!req.url?.startsWith('/v1/')) {
+      refuse(res, 404, 'not_found_error', 'Only /v1/ paths are forwarded.');
+      return;
+    }
     const base = this.upstream.url;
     const headers: OutgoingHttpHeaders = {};
     for (const [name, value] of Object.entries(req.headers)) if (!DROPPED.has(name)) headers[name] = value;

@@ -124,6 +124,7 @@ export default fp<AuthOptions>(
 /** Who asks for a turn: the key's own budget, and the key, request id and address its audit rows name. */
 export function callerOf(request: FastifyRequest): ChatCaller {
   return {
+    keyId: request.apiKey?.id ?? null,
     keyBudgetUsd: request.apiKey?.budgetUsd,
     actor: { keyId: request.apiKey?.id ?? null, requestId: request.id, ip: request.ip },
   };

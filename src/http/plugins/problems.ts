@@ -86,19 +86,21 @@ export function databaseUnavailable(error: unknown): string | undefined {
   return undefined;
 }
 
+/** The Retry-After header for a hint in seconds (whole seconds, at least 1); none without a hint. */
+function retryAfter(seconds: number | undefined): Record<string, string> {
+  return seconds === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) };
+}
+
 /** Maps any thrown value to a problem document and its headers. Unknown failures become a generic 500. */
 export function problemOf(
   error: unknown,
   request: FastifyRequest,
 ): { doc: ProblemDoc; headers: Record<string, string>; unexpected: boolean } {
   if (error instanceof HttpProblem) return { doc: error.toProblem(), headers: error.headers, unexpected: false };
-  if (error instanceof ProblemError) return { doc: error.toProblem(), headers: {}, unexpected: false };
-  if (error instanceof EngineError) {
-    const retry = error.extra.retryAfterSeconds;
-    const headers: Record<string, string> =
-      retry !== undefined ? { 'Retry-After': String(Math.max(1, Math.ceil(retry))) } : {};
-    return { doc: error.toProblem(), headers, unexpected: false };
-  }
+  if (error instanceof ProblemError)
+    return { doc: error.toProblem(), headers: retryAfter(error.retryAfterSeconds), unexpected: false };
+  if (error instanceof EngineError)
+    return { doc: error.toProblem(), headers: retryAfter(error.extra.retryAfterSeconds), unexpected: false };
   const unavailable = databaseUnavailable(error);
   if (unavailable)
     return {

@@ -60,14 +60,18 @@ export function counterStore(options: CounterStoreOptions) {
         options.onFallback?.(err);
         callback(null, memory.incr(fullKey, timeWindow));
       };
-      if (!options.redis) return callback(null, memory.incr(fullKey, timeWindow));
+      if (!options.redis) {
+        callback(null, memory.incr(fullKey, timeWindow));
+        return;
+      }
       options.redis.eval(INCR_SCRIPT, 1, fullKey, String(timeWindow)).then((result) => {
-        const [current, ttl] = result as [number, number];
+        // The script answers integers; Number() also covers a client that hands them back as strings.
+        const [current, ttl] = result as [unknown, unknown];
         callback(null, { current: Number(current), ttl: Number(ttl) });
       }, fallback);
     }
 
-    child(): CounterStore {
+    child(): this {
       return this;
     }
   };

@@ -7,6 +7,16 @@ import type { Config } from '../../config/index.js';
 import { HttpProblem } from '../problem.js';
 import { counterStore } from './rate-limit-store.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Counts `count` more requests of this caller against its rate limit (an MCP batch counts each call); throws the
+     * 429 problem when that passes the limit. Set by the rate-limit plugin (absent when RATE_LIMIT_REQUESTS=0).
+     */
+    limitMore?: (request: FastifyRequest, count: number) => Promise<void>;
+  }
+}
+
 export interface RateLimitOptions {
   config: Pick<Config, 'rateLimit' | 'redis'>;
   /** Shared counters (REDIS_URL); in memory when absent. */
@@ -70,6 +80,16 @@ export default fp<RateLimitOptions>(
       keyGenerator: (request: FastifyRequest) => `anon:${request.ip}`,
       max: requests,
       timeWindow: windowMs,
+    });
+
+    // No options: the global limiter itself (same counters, key and limit as every route's own check).
+    const global = app.createRateLimit();
+    app.decorate('limitMore', async (request: FastifyRequest, count: number) => {
+      for (let i = 0; i < count; i++) {
+        const r = await global(request);
+        if (r.isAllowed) return;
+        if (r.isExceeded) throw exceeded(r.max, windowSeconds, r.ttl);
+      }
     });
 
     app.decorate('limitAnonymous', async (request: FastifyRequest, reply: FastifyReply) => {

@@ -11,14 +11,17 @@ export function seedJsonBodies(app: FastifyInstance, apiPrefix: string): void {
   const json = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (body === '' && request.routeOptions.schema?.body === undefined) return done(null, undefined);
-    json(request, body as string, done);
+    if (body === '' && request.routeOptions.schema?.body === undefined) {
+      done(null, undefined);
+      return;
+    }
+    void json(request, body as string, done);
   });
   app.addHook('preValidation', (request, _reply, done) => {
     const body = request.body;
     if (body && typeof body === 'object' && !Array.isArray(body) && request.routeOptions.url?.startsWith(apiPrefix)) {
       const members = body as Record<string, unknown>;
-      for (const key of Object.keys(members)) if (members[key] === null) delete members[key];
+      request.body = Object.fromEntries(Object.entries(members).filter(([, value]) => value !== null));
     }
     done();
   });

@@ -1,6 +1,7 @@
 // Job routes: create (202 + Location), list, get, cancel, and the job's event stream (SSE, replay then live).
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { callerOf } from '../plugins/auth.js';
 import type { JobService } from '../../jobs/service.js';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
@@ -39,14 +40,15 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
           'Queues one chat turn to run in the background and answers 202 at once, with the job and its `Location`. ' +
           "The job shares its session's turn queue with chat (one turn at a time per session, in order) and the global turn cap. " +
           'Its events (`job.started`, `job.succeeded`, `job.failed`, `job.cancelled`) are signed per Standard Webhooks and sent to `webhook_url` and WEBHOOK_URL. ' +
-          'Send an `Idempotency-Key` to make retries safe.',
+          'Send an `Idempotency-Key` to make retries safe. ' +
+          "The job runs as the key that created it: that key's budget is checked here (429 `key-budget-exceeded`) and again when the job starts, and its turns count against that key's fair share.",
         params: SessionNameParams,
         body: jobBody(deps.config.maxMessageChars),
-        response: { 202: Envelope(JobSchema), ...problemResponses(400, 401, 404, 409, 413, 415, 422) },
+        response: { 202: Envelope(JobSchema), ...problemResponses(400, 401, 404, 409, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {
-      const job = await jobs().create(request.tenant, request.params.name, jobInput(request.body));
+      const job = await jobs().create(request.tenant, request.params.name, jobInput(request.body), callerOf(request));
       reply.code(202).header('location', `/api/v1/sessions/${encodeURIComponent(request.params.name)}/jobs/${job.id}`);
       return ok(request, job);
     },

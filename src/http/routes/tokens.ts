@@ -9,7 +9,7 @@ import { CountTokensBody, TokenCountSchema } from '../schemas/tokens.js';
 
 /** The Python seed's figures of a text: characters, words, and its estimate (the larger of characters / 4 and words). */
 export function textFigures(text: string): { characters: number; words: number; estimated_tokens: number } {
-  const characters = [...text].length;
+  const characters = Array.from(text).length; // code points, as Python's len()
   const words = text.split(/\s+/).filter((w) => w.length > 0).length;
   return { characters, words, estimated_tokens: Math.max(Math.floor(characters / 4), words) };
 }

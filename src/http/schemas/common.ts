@@ -41,6 +41,7 @@ const TopPagination = Type.Object(PaginationSchema.properties, {
  * `{ data: <item>[], meta: { …, pagination }, pagination }`: the shape of every list response; `extra` adds members
  * after those (the history's `session_id` and `count`, as the Python seed answered them).
  */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- TypeBox's own idiom for "no extra properties"
 export function ListEnvelope<T extends TSchema, E extends TProperties = {}>(item: T, extra?: E) {
   return Type.Object({
     data: Type.Array(item),

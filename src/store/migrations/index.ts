@@ -7,6 +7,7 @@ import { sessionsMessages } from './0001_sessions_messages.js';
 import { jobsWebhooksIdempotency } from './0002_jobs_webhooks_idempotency.js';
 import { apiKeysAudit } from './0003_api_keys_audit.js';
 import { workspaceAnchors } from './0004_workspace_anchors.js';
+import { spendLedger } from './0005_spend_ledger.js';
 import { compatConversations } from './0007_compat_conversations.js';
 import { approvals } from './0008_approvals.js';
 
@@ -17,6 +18,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0002_jobs_webhooks_idempotency': jobsWebhooksIdempotency(dialect),
     '0003_api_keys_audit': apiKeysAudit(dialect),
     '0004_workspace_anchors': workspaceAnchors(dialect),
+    '0005_spend_ledger': spendLedger(dialect),
     '0007_compat_conversations': compatConversations(dialect),
     '0008_approvals': approvals(dialect),
   };
