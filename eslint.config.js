@@ -98,7 +98,9 @@ function layerZones() {
 }
 
 export default defineConfig(
-  { ignores: ['dist/', 'coverage/', 'data/', 'workspaces/', 'node_modules/'] },
+  // console/ is browser code with its own tsconfig (DOM, bundler resolution), type-checked by `npm run typecheck`;
+  // it is not yet held to these rules.
+  { ignores: ['dist/', 'coverage/', 'data/', 'workspaces/', 'node_modules/', 'console/'] },
   { linterOptions: { reportUnusedDisableDirectives: 'error' } },
   js.configs.recommended,
   tseslint.configs.strictTypeChecked,

@@ -9,7 +9,7 @@ import { Engine } from './engine/engine.js';
 import { buildApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
-import { createMetrics, turnObserver } from './metrics/registry.js';
+import { createMetrics, processExitObserver, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-policy.js';
 import { SessionService } from './sessions/service.js';
@@ -119,6 +119,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     () => store.cache.stats(),
   );
   engine.observe(turnObserver(metrics));
+  engine.onProcessExit(processExitObserver(metrics));
   // Moderation rules (an invalid file stops the start), budgets, and the Bash sandbox probe (unavailable: Bash refused).
   const turnSecurity = await TurnSecurity.start({
     config,

@@ -71,6 +71,8 @@ describe('loadConfig defaults', () => {
       maxLiveSessions: 8,
       maxLiveSessionsPerKey: 4,
       sessionIdleMs: 600_000,
+      stallMs: 180_000,
+      maxRssBytes: 1536 * 1024 * 1024,
       maxConcurrentTurns: 4,
       maxConcurrentTurnsPerKey: 2,
       turnQueueTimeoutMs: 30_000,

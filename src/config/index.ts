@@ -73,6 +73,10 @@ export interface Config {
     /** MAX_LIVE_SESSIONS_PER_KEY. */
     maxLiveSessionsPerKey: number;
     sessionIdleMs: number;
+    /** TURN_STALL_SECONDS, ms (0: off). */
+    stallMs: number;
+    /** CLI_MAX_RSS_MB, bytes (0: off). */
+    maxRssBytes: number;
     maxConcurrentTurns: number;
     /** MAX_CONCURRENT_TURNS_PER_KEY. */
     maxConcurrentTurnsPerKey: number;
@@ -399,6 +403,8 @@ export function loadConfig(given: Raw = process.env): Config {
       maxLiveSessions: maxLive,
       maxLiveSessionsPerKey: liveShare,
       sessionIdleMs: num('SESSION_IDLE_SECONDS') * 1000,
+      stallMs: num('TURN_STALL_SECONDS') * 1000,
+      maxRssBytes: num('CLI_MAX_RSS_MB') * 1024 * 1024,
       maxConcurrentTurns: maxTurns,
       maxConcurrentTurnsPerKey: turnShare,
       turnQueueTimeoutMs: num('TURN_QUEUE_TIMEOUT_SECONDS') * 1000,

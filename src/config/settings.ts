@@ -471,6 +471,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Most turns running at once across all sessions; must not exceed MAX_LIVE_SESSIONS.',
   },
   {
+    name: 'TURN_STALL_SECONDS',
+    kind: { type: 'number', min: 0, max: 86400 },
+    default: '180',
+    description:
+      'A running turn whose process sends no event for this long is interrupted, then its process killed; the request answers 504 `stalled`. 0 turns the watchdog off.',
+  },
+  {
+    name: 'CLI_MAX_RSS_MB',
+    kind: { type: 'int', min: 0, max: 1_048_576 },
+    default: '1536',
+    description:
+      "Most resident memory one session's Claude Code process (with the processes it started) may use, MiB, measured every 2 s: an idle process past it is recycled, a busy one is ended and its turn fails (502 `memory-exceeded`). 0 = no ceiling.",
+  },
+  {
     name: 'MAX_CONCURRENT_TURNS_PER_KEY',
     kind: { type: 'int', min: 1, max: 10_000 },
     defaultText: 'half of MAX_CONCURRENT_TURNS, rounded up',

@@ -5,6 +5,7 @@ import { EngineError, LAUNCH_REFUSALS } from './errors.js';
 import { RunnerPool } from './pool.js';
 import type { RunnerLaunch } from './runner.js';
 import { SessionQueue } from './session-queue.js';
+import { MemoryCeiling, type ExitListener } from './supervisor.js';
 import { Turn } from './turn.js';
 import { TurnSlots } from './turn-slots.js';
 
@@ -20,6 +21,10 @@ export interface EngineSettings {
   sessionQueueLimit: number;
   replayMs: number;
   timeoutMs: number;
+  /** TURN_STALL_SECONDS, ms (0: no stall watchdog). */
+  stallMs: number;
+  /** CLI_MAX_RSS_MB, bytes (0: no ceiling). */
+  maxRssBytes: number;
 }
 
 export interface TurnRequest {
@@ -59,12 +64,18 @@ export class Engine {
   private readonly eventIds = new Map<string, number>();
   private draining = false;
   private readonly observers: TurnObserver[] = [];
+  private readonly exitListeners: ExitListener[] = [];
 
   constructor(
     private readonly settings: EngineSettings,
     private readonly log: Logger,
   ) {
-    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log, settings.maxLiveSessionsPerKey);
+    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log, settings.maxLiveSessionsPerKey, {
+      ceiling: new MemoryCeiling(settings.maxRssBytes),
+      onExit: (exit) => {
+        for (const listen of this.exitListeners) listen(exit);
+      },
+    });
     this.slots = new TurnSlots(
       settings.maxConcurrentTurns,
       settings.turnQueueTimeoutMs,
@@ -80,6 +91,11 @@ export class Engine {
       turns_waiting: this.slots.waiting,
       draining: this.draining,
     };
+  }
+
+  /** `listen` hears how each Claude Code process ended (why, exit code or signal, stderr tail). */
+  onProcessExit(listen: ExitListener): void {
+    this.exitListeners.push(listen);
   }
 
   observe(observer: TurnObserver): void {
@@ -216,7 +232,7 @@ export class Engine {
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
       this.notify('started', turn);
       await this.hook('start', req.onStart, turn);
-      await runner.run(turn, this.settings.timeoutMs);
+      await runner.run(turn, { timeoutMs: this.settings.timeoutMs, stallMs: this.settings.stallMs });
     } catch (err) {
       const error =
         err instanceof EngineError

@@ -3,6 +3,8 @@ import { problemType, type ProblemDoc } from '../problems.js';
 
 export type EngineErrorKind =
   | 'timeout' // the turn ran past CLAUDE_TIMEOUT_SECONDS and was interrupted
+  | 'stalled' // the running turn produced no event for TURN_STALL_SECONDS and was stopped
+  | 'memory_exceeded' // the turn's process passed CLI_MAX_RSS_MB and was ended
   | 'overloaded' // no turn slot came free within the wait limit
   | 'session_busy' // too many requests already wait behind this session's turn
   | 'api_error' // the Messages API (or the CLI talking to it) failed the turn
@@ -16,6 +18,8 @@ export type EngineErrorKind =
 
 const STATUS: Record<EngineErrorKind, number> = {
   timeout: 504,
+  stalled: 504,
+  memory_exceeded: 502,
   overloaded: 503,
   session_busy: 409,
   api_error: 502,
@@ -30,6 +34,8 @@ const STATUS: Record<EngineErrorKind, number> = {
 
 const TITLE: Record<EngineErrorKind, string> = {
   timeout: 'Claude Code timed out',
+  stalled: 'Claude Code stalled',
+  memory_exceeded: 'Claude Code used too much memory',
   overloaded: 'Too many turns running',
   session_busy: 'Session is busy',
   api_error: 'Claude API error',

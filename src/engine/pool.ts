@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { discardWall } from './process-spawn.js';
-import { SessionRunner, type RunnerLaunch } from './runner.js';
+import { SessionRunner, type RunnerLaunch, type Supervision } from './runner.js';
 
 export class RunnerPool {
   private readonly runners = new Map<string, SessionRunner>();
@@ -16,6 +16,7 @@ export class RunnerPool {
     private readonly log: Logger,
     /** Most live processes one owner may hold (MAX_LIVE_SESSIONS_PER_KEY); the whole capacity by default. */
     private readonly perOwner = capacity,
+    private readonly supervision?: Supervision,
   ) {
     this.sweeper = setInterval(() => void this.closeIdle(), Math.min(Math.max(idleMs / 4, 50), 30_000));
     this.sweeper.unref();
@@ -82,7 +83,7 @@ export class RunnerPool {
       this.log.info({ session: victim.sessionId }, 'closing least recently used idle session process');
       await this.close(victim.sessionId);
     }
-    const runner = new SessionRunner(sessionId, launch, this.log);
+    const runner = new SessionRunner(sessionId, launch, this.log, this.supervision);
     runner.state = 'busy';
     this.runners.set(sessionId, runner);
     this.owners.set(sessionId, owner);
@@ -104,6 +105,7 @@ export class RunnerPool {
 
   async closeAll(): Promise<void> {
     clearInterval(this.sweeper);
+    this.supervision?.ceiling.close();
     await Promise.all([...this.runners.keys()].map((id) => this.close(id)));
   }
 

@@ -1,11 +1,12 @@
 // How a session's Claude Code process is started: inside its wall (bubblewrap, limits, memory ceiling), or as a plain child that dies with the server.
 import type { Options } from '@anthropic-ai/claude-agent-sdk';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync } from 'node:fs';
-import { spawnDyingWithParent } from './parent-death.js';
+import { spawnDyingWithParent, type HostSpawn } from './parent-death.js';
 import type { WallMemory } from './wall/memory.js';
 import { walledSpawn, type WallLaunch } from './wall/spawn.js';
 
-const DIE_WITH_PARENT = spawnDyingWithParent();
+const HOST_SPAWN = spawnDyingWithParent() ?? spawn;
 
 /** The wall a process starts in, and the memory ceiling that watches it. */
 export interface WallPlan {
@@ -22,19 +23,22 @@ export interface ProcessStart {
 
 /**
  * The spawn options of one process. `stderr` gets its error output; `killed` is told when the wall is ended for
- * passing its memory limit.
+ * passing its memory limit; `spawned` gets the started process (setpriv, or bwrap, outside the wall) for the supervisor.
  */
 export function processStart(
   wall: WallPlan | undefined,
   stderr: (text: string) => void,
   killed: (reason: string) => void,
+  spawned: (child: ChildProcess) => void,
 ): ProcessStart {
   if (!wall) {
-    // Dies with the server even when it is SIGKILLed (Linux; see parent-death.ts).
-    return {
-      options: { stderr, ...(DIE_WITH_PARENT && ({ hostSpawn: DIE_WITH_PARENT } as Partial<Options>)) },
-      release: () => undefined,
+    // Dies with the server even when it is SIGKILLed (Linux, where setpriv is found; see parent-death.ts).
+    const hostSpawn: HostSpawn = (command, args, options) => {
+      const child = HOST_SPAWN(command, args, options);
+      spawned(child);
+      return child;
     };
+    return { options: { stderr, ...({ hostSpawn } as Partial<Options>) }, release: () => undefined };
   }
   const walled = walledSpawn(wall.launch, stderr);
   let unwatch = () => {};
@@ -43,6 +47,7 @@ export function processStart(
       spawnClaudeCodeProcess: (opts) => {
         const proc = walled.spawn(opts);
         const child = walled.child!;
+        spawned(child);
         if (child.pid !== undefined) {
           unwatch = wall.memory.watch(child.pid, (bytes) => {
             killed(

@@ -12,7 +12,9 @@ import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './ev
 import { InputChannel } from './input-channel.js';
 import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
 import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
-import type { Turn } from './turn.js';
+import type { ExitReason, ExitListener, MemoryCeiling } from './supervisor.js';
+import type { InterruptReason, Turn } from './turn.js';
+import type { ChildProcess } from 'node:child_process';
 
 /** How long an interrupted turn may take to end before its process is killed. */
 const INTERRUPT_GRACE_MS = 10_000;
@@ -52,6 +54,18 @@ interface ActiveTurn {
 
 export type RunnerState = 'idle' | 'busy' | 'closed';
 
+/** What watches a process: the memory ceiling (CLI_MAX_RSS_MB) and who hears how it ended. */
+export interface Supervision {
+  ceiling: MemoryCeiling;
+  onExit: ExitListener;
+}
+
+/** The limits a turn runs under: its own time (CLAUDE_TIMEOUT_SECONDS) and the longest silence (TURN_STALL_SECONDS, 0: none). */
+export interface TurnLimits {
+  timeoutMs: number;
+  stallMs: number;
+}
+
 export class SessionRunner {
   state: RunnerState = 'idle';
   lastUsedAt = Date.now();
@@ -73,14 +87,23 @@ export class SessionRunner {
   private init: { model: string; tools: string[]; cwd: string; permissionMode: string } | undefined;
   private costSeen: number | undefined;
   private killTimer: NodeJS.Timeout | undefined;
+  private stallTimer: NodeJS.Timeout | undefined;
+  private stallLimitMs = 0;
   private readonly start: ProcessStart;
   /** Why the wall ended the process, when it did. */
   private killedBecause: string | undefined;
+  /** Why the process is ending, once the engine knows (unset when it exits on its own). */
+  private endReason: ExitReason | undefined;
+  /** The resident memory that put the process past CLI_MAX_RSS_MB, bytes. */
+  private overMemoryBytes: number | undefined;
+  private spawnedChild = false;
+  private reported = false;
 
   constructor(
     readonly sessionId: string,
     launch: RunnerLaunch,
     private readonly log: Logger,
+    private readonly supervision?: Supervision,
   ) {
     this.optionsKey = launch.optionsKey;
     this.claudeSessionId = launch.claudeSessionId;
@@ -92,8 +115,10 @@ export class SessionRunner {
       (data) => this.onStderr(data),
       (reason) => {
         this.killedBecause = reason;
+        this.endReason ??= 'wall_memory';
         this.log.warn({ session: this.sessionId }, `ending the session's wall: ${reason}`);
       },
+      (child) => this.supervise(child),
     );
     const options: Options = {
       ...launch.options,
@@ -102,7 +127,10 @@ export class SessionRunner {
       ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
     };
     this.query = query({ prompt: this.input, options });
-    this.exited = this.readLoop().finally(() => this.start.release());
+    this.exited = this.readLoop().finally(() => {
+      this.start.release();
+      if (!this.spawnedChild) this.report('failed_start', null, null);
+    });
   }
 
   /**
@@ -115,9 +143,9 @@ export class SessionRunner {
   }
 
   /** Runs one turn to its end; the turn's own promise carries the outcome. */
-  async run(turn: Turn, timeoutMs: number): Promise<void> {
+  async run(turn: Turn, limits: TurnLimits): Promise<void> {
     if (this.state === 'closed') {
-      turn.fail(new EngineError('process_failed', 'The Claude Code process had already exited.'));
+      turn.fail(this.memoryError() ?? new EngineError('process_failed', 'The Claude Code process had already exited.'));
       return;
     }
     this.state = 'busy';
@@ -137,26 +165,31 @@ export class SessionRunner {
     this.sendSessionEvent();
     turn.interruptHandler = (reason) => this.interrupt(reason);
     // Time spent waiting for a person (approvals, questions) does not count against the turn's limit.
-    const stopClock = turn.startClock(timeoutMs, () => turn.interrupt('timeout'));
+    const stopClock = turn.startClock(limits.timeoutMs, () => turn.interrupt('timeout'));
+    this.watchStall(turn, limits.stallMs);
     try {
       this.input.push(turn.message);
       if (turn.interruptRequested) this.interrupt(turn.interruptRequested);
       await turn.done.catch(() => undefined);
     } finally {
       stopClock();
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
       if (this.killTimer) clearTimeout(this.killTimer);
       this.killTimer = undefined;
       this.active = undefined;
       this.lastUsedAt = Date.now();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- close() may have run while the turn was awaited
       if (this.state === 'busy') this.state = 'idle';
-      // What the timed-out turn started (tools' children, background commands) ends with its process; the next turn resumes.
-      if (turn.interruptRequested === 'timeout') void this.close();
+      // What the timed-out or stalled turn started (tools' children, background commands) ends with its process; the next turn resumes.
+      if (turn.interruptRequested === 'timeout' || turn.interruptRequested === 'stalled')
+        void this.close(turn.interruptRequested);
     }
   }
 
   /** Ends the process: closes its input, then terminates it, and waits for it to go. */
-  async close(): Promise<void> {
+  async close(reason: ExitReason = 'closed'): Promise<void> {
+    this.endReason ??= reason;
     if (this.state !== 'closed') {
       this.state = 'closed';
       this.input.close();
@@ -165,12 +198,86 @@ export class SessionRunner {
     await this.exited;
   }
 
-  private interrupt(reason: 'client' | 'timeout'): void {
+  /**
+   * The stall watchdog: a turn whose process sends nothing for `stallMs` is interrupted (then killed after the grace).
+   * Every message of the process re-arms it; while the turn waits for a person, silence is expected and it re-arms.
+   */
+  private watchStall(turn: Turn, stallMs: number): void {
+    if (stallMs <= 0) return;
+    clearTimeout(this.stallTimer);
+    this.stallTimer = setTimeout(() => {
+      if (turn.finished || this.active?.turn !== turn) return;
+      if (turn.waiting) {
+        this.watchStall(turn, stallMs);
+        return;
+      }
+      this.log.warn({ session: this.sessionId, stallMs }, 'turn stalled: no event from Claude Code');
+      turn.interrupt('stalled');
+    }, stallMs);
+    this.stallLimitMs = stallMs;
+  }
+
+  /** Watches the started process: its memory against CLI_MAX_RSS_MB, and how it exits. */
+  private supervise(child: ChildProcess): void {
+    this.spawnedChild = true;
+    const unwatch =
+      child.pid === undefined || !this.supervision
+        ? () => undefined
+        : this.supervision.ceiling.watch(child.pid, (bytes) => this.onOverMemory(bytes));
+    child.once('exit', (code, signal) => {
+      unwatch();
+      // A process that exits before it said hello (init) never started.
+      this.report(this.endReason ?? (this.init ? 'crashed' : 'failed_start'), code, signal);
+    });
+    child.once('error', () => {
+      if (child.pid !== undefined) return;
+      unwatch();
+      this.report('failed_start', null, null);
+    });
+  }
+
+  /** Past CLI_MAX_RSS_MB: an idle process is recycled (the next turn resumes), a busy one ends with its turn. */
+  private onOverMemory(bytes: number): void {
+    if (this.state === 'closed') return;
+    this.overMemoryBytes = bytes;
+    const mib = Math.round(bytes / 1024 / 1024);
+    this.log.warn(
+      { session: this.sessionId, mib, busy: this.state === 'busy' },
+      'process past CLI_MAX_RSS_MB; ending it',
+    );
+    void this.close('memory');
+  }
+
+  /** The problem of a turn whose process passed CLI_MAX_RSS_MB (undefined when it did not). */
+  private memoryError(): EngineError | undefined {
+    if (this.overMemoryBytes === undefined) return undefined;
+    const mib = Math.round(this.overMemoryBytes / 1024 / 1024);
+    return new EngineError(
+      'memory_exceeded',
+      `Claude Code used ${mib} MiB, past the limit of each process (CLI_MAX_RSS_MB), so it was ended. The next turn starts a new process and resumes the conversation.`,
+    );
+  }
+
+  private report(reason: ExitReason, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.reported) return;
+    this.reported = true;
+    const stderrTail = this.stderrTailText();
+    const exit = { sessionId: this.sessionId, reason, code, signal, stderrTail };
+    if (reason === 'crashed' || reason === 'failed_start') this.log.warn(exit, 'Claude Code process ended');
+    else this.log.debug(exit, 'Claude Code process ended');
+    this.supervision?.onExit(exit);
+  }
+
+  private stderrTailText(): string {
+    return this.stderrTail.join('').trim().split('\n').slice(-STDERR_LINES).join('\n');
+  }
+
+  private interrupt(reason: InterruptReason): void {
     this.log.info({ session: this.sessionId, reason }, 'interrupting turn');
     this.query.interrupt().catch((err: unknown) => this.log.warn({ err, session: this.sessionId }, 'interrupt failed'));
     this.killTimer ??= setTimeout(() => {
       this.log.warn({ session: this.sessionId }, 'turn did not end after interrupt; killing its process');
-      void this.close();
+      void this.close(reason === 'client' ? 'closed' : reason);
     }, INTERRUPT_GRACE_MS);
   }
 
@@ -188,12 +295,16 @@ export class SessionRunner {
     if (turn && !turn.finished) {
       if (turn.interruptRequested === 'timeout') {
         turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was stopped.'));
+      } else if (turn.interruptRequested === 'stalled') {
+        turn.fail(stalledError(this.stallLimitMs));
+      } else if (this.overMemoryBytes !== undefined) {
+        turn.fail(this.memoryError()!);
       } else if (wasClosing && turn.interruptRequested) {
         turn.fail(new EngineError('interrupted', 'The turn was interrupted.'));
       } else {
         const detail =
           this.killedBecause ?? (failure instanceof Error ? failure.message : 'the process exited during the turn');
-        const tail = this.stderrTail.join('').trim().split('\n').slice(-STDERR_LINES).join('\n');
+        const tail = this.stderrTailText();
         this.log.error({ session: this.sessionId, err: failure, stderr: tail }, 'Claude Code process failed');
         turn.fail(new EngineError('process_failed', `Claude Code stopped unexpectedly: ${detail}`));
       }
@@ -222,6 +333,7 @@ export class SessionRunner {
   }
 
   private onMessage(m: SDKMessage): void {
+    if (this.active && this.stallTimer) this.watchStall(this.active.turn, this.stallLimitMs);
     if (m.type === 'system' && m.subtype === 'init') {
       this.init = { model: m.model, tools: m.tools, cwd: m.cwd, permissionMode: m.permissionMode };
       this.claudeSessionId = m.session_id;
@@ -335,6 +447,9 @@ export class SessionRunner {
     if (turn.interruptRequested === 'timeout') {
       result.status = 'timeout';
       turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was interrupted.'));
+    } else if (turn.interruptRequested === 'stalled') {
+      result.status = 'error';
+      turn.fail(stalledError(this.stallLimitMs));
     } else if (turn.interruptRequested === 'client') {
       result.status = 'interrupted';
       result.stop_reason = 'interrupted';
@@ -355,6 +470,13 @@ export class SessionRunner {
       turn.finish(result);
     }
   }
+}
+
+function stalledError(stallMs: number): EngineError {
+  return new EngineError(
+    'stalled',
+    `Claude Code sent nothing for ${stallMs / 1000} s (TURN_STALL_SECONDS), so the turn was stopped. The next turn resumes the conversation.`,
+  );
 }
 
 /** What the CLI puts before a hook's reason in the error tool result the model gets. */

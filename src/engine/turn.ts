@@ -4,6 +4,8 @@ import type { NumberedEvent, TurnEvent, TurnResult } from './events.js';
 import { EngineError } from './errors.js';
 
 export type TurnState = 'queued' | 'running' | 'finished';
+/** Why a turn is asked to stop: a client's request, its time limit, or the stall watchdog. */
+export type InterruptReason = 'client' | 'timeout' | 'stalled';
 
 export class Turn {
   readonly id = randomUUID();
@@ -21,8 +23,8 @@ export class Turn {
   /** Settles after the turn has ended and its end hook (history, totals) has run. */
   settled: Promise<void> = Promise.resolve();
   /** Asks whoever runs the turn to stop it; set by the engine while the turn runs. */
-  interruptHandler: ((reason: 'client' | 'timeout') => void) | undefined;
-  interruptRequested: 'client' | 'timeout' | undefined;
+  interruptHandler: ((reason: InterruptReason) => void) | undefined;
+  interruptRequested: InterruptReason | undefined;
 
   private readonly log: NumberedEvent[] = [];
   /** How many questions to a person are open; while any is, the turn's clock stands still. */
@@ -180,7 +182,7 @@ export class Turn {
   }
 
   /** Ask the runner to stop this turn; a queued turn fails at once. */
-  interrupt(reason: 'client' | 'timeout'): void {
+  interrupt(reason: InterruptReason): void {
     if (this.finished || this.interruptRequested) return;
     this.interruptRequested = reason;
     if (this.interruptHandler) this.interruptHandler(reason);

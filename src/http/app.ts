@@ -1,4 +1,4 @@
-// Builds the Fastify application: logger, request ids, problem documents, OpenAPI, auth, then the /api/v1 routes.
+// Builds the Fastify application: logger, request ids, problem documents, OpenAPI, auth, the /api/v1 routes and the console.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   LogController,
@@ -35,6 +35,7 @@ import sessionsRoutes from './routes/sessions.js';
 import templateRoutes from './routes/templates.js';
 import mcpRoutes from '../mcp/http.js';
 import compatRoutes, { COMPAT_PREFIX } from './compat/index.js';
+import consoleRoutes from './console.js';
 import tokenRoutes from './routes/tokens.js';
 import usageRoutes from './routes/usage.js';
 import { securityDepsOf } from './security-deps.js';
@@ -131,6 +132,8 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   await app.register(compatRoutes, { prefix: COMPAT_PREFIX, deps, security });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.
   if (deps.config.mcp.enabled) await mcpRoutes(app, deps);
+  // The web console at / (its own CSP; the API routes keep theirs).
+  await app.register(consoleRoutes);
 
   return app;
 }

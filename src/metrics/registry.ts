@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { EngineStats, TurnObserver } from '../engine/engine.js';
 import type { TurnResult } from '../engine/events.js';
+import type { ExitListener } from '../engine/supervisor.js';
 import type { ReadCacheStats } from '../store/read-cache.js';
 
 export interface Metrics {
@@ -15,6 +16,7 @@ export interface Metrics {
   tokens: Counter<'model' | 'kind'>;
   jobStates: Counter<'state'>;
   webhookAttempts: Counter<'outcome'>;
+  processExits: Counter<'reason' | 'status'>;
 }
 
 /** A registry of its own per app (tests build many apps in one process). `readCache`: the store's read cache figures. */
@@ -76,6 +78,12 @@ export function createMetrics(engineStats: () => EngineStats, readCache?: () => 
       name: 'cca_webhook_attempts_total',
       help: 'Webhook delivery attempts by outcome (ok, failed).',
       labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    processExits: new Counter({
+      name: 'cca_cli_process_exits_total',
+      help: 'Claude Code processes that ended, by why (closed, stalled, timeout, memory, wall_memory, crashed, failed_start) and how (exit code or signal).',
+      labelNames: ['reason', 'status'],
       registers: [registry],
     }),
   };
@@ -140,6 +148,15 @@ export function observeTurn(m: Metrics, status: string, result: TurnResult | und
     ['cache_creation', u.cache_creation_input_tokens],
   ];
   for (const [kind, n] of kinds) if (n > 0) m.tokens.inc({ model, kind }, n);
+}
+
+/** Counts each ended Claude Code process by why and how it ended. */
+export function processExitObserver(m: Metrics): ExitListener {
+  return (exit) =>
+    m.processExits.inc({
+      reason: exit.reason,
+      status: exit.signal ?? (exit.code === null ? 'none' : `code_${exit.code}`),
+    });
 }
 
 /** Feeds the engine's turns into the metrics. */

@@ -8,6 +8,7 @@ import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcon
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookReceiver } from '../jobs/webhook-receiver.js';
 import { useTestServer } from '../support/fixture.js';
+import { COLOR_QUESTIONS } from '../support/questions.js';
 import { KEYS } from '../support/server.js';
 import { readSse, type SseReader } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
@@ -412,17 +413,7 @@ describe('approvals', () => {
 
   it('turns AskUserQuestion into a question event; the chosen answer reaches the model', async () => {
     await createSession('asker');
-    const questions = [
-      {
-        question: 'Which color?',
-        header: 'Color',
-        multiSelect: false,
-        options: [
-          { label: 'Red', description: 'warm' },
-          { label: 'Blue', description: 'cool' },
-        ],
-      },
-    ];
+    const questions = COLOR_QUESTIONS;
     ctx.model.script({
       match: 'ask-color',
       steps: [{ tool: { name: 'AskUserQuestion', input: { questions } } }, { text: 'noted' }],

@@ -1,4 +1,4 @@
-// Fail closed: where the Bash sandbox cannot start (no bubblewrap on PATH), Bash is refused with the reason in health, and every other tool keeps working; SANDBOX_ENABLED=false is the operator's explicit opt-out.
+// Without the wall (WALL_ENABLED=false), fail closed: where the Bash sandbox cannot start (no bubblewrap on PATH), Bash is refused with the reason in health, and every other tool keeps working; SANDBOX_ENABLED=false is the operator's explicit opt-out.
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,7 +26,12 @@ beforeAll(async () => {
   for (const tool of ['sh', 'bash', 'env', 'git', 'socat', 'cat', 'ls', 'touch']) {
     if (existsSync(`/usr/bin/${tool}`)) symlinkSync(`/usr/bin/${tool}`, join(bin, 'bin', tool));
   }
-  t = await startTestServer(model.url, {}, { cliEnv: { PATH: join(bin, 'bin') } });
+  // The path where the wall does not run (it is off here), so the Bash sandbox is all that confines Bash.
+  t = await startTestServer(
+    model.url,
+    { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' },
+    { cliEnv: { PATH: join(bin, 'bin') } },
+  );
   expect((await request('/api/v1/sessions', { method: 'POST', json: { name: 'nobash' } })).status).toBe(201);
 });
 

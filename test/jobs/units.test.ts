@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, isWebhookSecret, loadConfig } from '../../src/config/index.js';
 import { retryDelayMs } from '../../src/jobs/backoff.js';
 import { timeOrderedId } from '../../src/jobs/ids.js';
-import { generateWebhookSecret, loadWebhookSecret, SECRET_FILE } from '../../src/jobs/secret.js';
+import { generateWebhookSecret, loadWebhookSecret, SECRET_FILE, secretFingerprint } from '../../src/jobs/secret.js';
 
 describe('timeOrderedId', () => {
   it('is a UUIDv7 and sorts in creation order, also within one millisecond', () => {
@@ -80,13 +80,16 @@ describe('webhook secret', () => {
     expect(lines).toEqual([]);
   });
 
-  it('generates, saves (0600) and prints a secret once; later starts read it silently', async () => {
+  it('generates and saves (0600) a secret, logs where it is and its fingerprint (never the secret) once; later starts read it silently', async () => {
     const first = capture();
     const secret = await loadWebhookSecret(undefined, dir, first.log);
     expect(isWebhookSecret(secret)).toBe(true);
     expect(first.lines).toHaveLength(1);
-    expect(first.lines[0]).toContain(secret);
     const file = join(dir, SECRET_FILE);
+    expect(first.lines[0]).not.toContain(secret);
+    expect(first.lines[0]).not.toContain(secret.slice('whsec_'.length, 'whsec_'.length + 12));
+    expect(first.lines[0]).toContain(file);
+    expect(first.lines[0]).toContain(secretFingerprint(secret));
     expect(readFileSync(file, 'utf8').trim()).toBe(secret);
     expect(statSync(file).mode & 0o777).toBe(0o600);
 

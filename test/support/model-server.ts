@@ -21,6 +21,8 @@ export type Step =
   | { tools: ToolCall[]; text?: string }
   | { error: { status: number; type?: string; message?: string; retryAfterSeconds?: number } }
   | { hang: true }
+  /** Streams the start of an answer (this text), then sends nothing more and never ends: a model that stops mid-turn. */
+  | { stall: string }
   | { cut: true };
 
 export interface ScriptRule {
@@ -355,6 +357,23 @@ export class ModelServer {
     res.end(res.req.method === 'HEAD' ? undefined : data);
   }
 
+  /** The start of a streamed answer with `text`, then silence: the connection stays open until the client leaves. */
+  private stall(res: ServerResponse, body: any, text: string): void {
+    if (!body?.stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return;
+    }
+    const send = openEventStream(res);
+    const model = typeof body.model === 'string' ? body.model : 'claude-sonnet-4-5';
+    const usage = { input_tokens: 1, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 };
+    send('message_start', {
+      message: { id: id('msg'), type: 'message', role: 'assistant', model, content: [], stop_reason: null, usage },
+    });
+    send('content_block_start', { index: 0, content_block: { type: 'text', text: '' } });
+    send('content_block_delta', { index: 0, delta: { type: 'text_delta', text } });
+  }
+
   /** Send `partial` (after everything written before), then drop the connection. */
   private async cut(res: ServerResponse, partial: string): Promise<void> {
     await new Promise<void>((resolve) => res.write(partial, () => resolve()));
@@ -379,6 +398,10 @@ export class ModelServer {
       res.writeHead(200, { 'content-type': body?.stream ? 'text/event-stream' : 'application/json' });
       res.flushHeaders();
       return; // never answered: ends when the client leaves or the server closes
+    }
+    if ('stall' in step) {
+      this.stall(res, body, step.stall);
+      return;
     }
     const cwd = cwdOf(body) ?? process.cwd();
     const blocks: Block[] = [];
@@ -419,13 +442,7 @@ export class ModelServer {
       return;
     }
 
-    res.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache',
-      'request-id': id('req'),
-    });
-    const send = (type: string, data: object) =>
-      res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
+    const send = openEventStream(res);
     send('message_start', {
       message: { ...message, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
     });
@@ -464,4 +481,14 @@ export class ModelServer {
     send('message_stop', {});
     res.end();
   }
+}
+
+/** Starts a streamed (SSE) answer on `res`; returns the function that sends one event. */
+function openEventStream(res: ServerResponse): (type: string, data: object) => boolean {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'request-id': id('req'),
+  });
+  return (type, data) => res.write(`event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`);
 }

@@ -1,4 +1,4 @@
-// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, a tmpfs mount, the redocly CLI); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
+// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, chromium, a tmpfs mount, the redocly CLI); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,6 +10,8 @@ import { connectRedis } from '../../src/store/redis.js';
 /** Where the PostgreSQL and Redis tests connect (PG_TEST_URL, REDIS_TEST_URL). */
 export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 export const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
+/** The browser of the web console's end-to-end tests (Debian's chromium by default). */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** The redocly CLI of the dev dependencies, and the environment that keeps it offline and quiet. */
 export const REDOCLY = fileURLToPath(new URL('../../node_modules/.bin/redocly', import.meta.url));
@@ -66,6 +68,17 @@ const PARTS = {
         return undefined;
       } catch (err) {
         return `bubblewrap cannot run with its namespaces: ${firstLine(err)}`;
+      }
+    },
+  },
+  chromium: {
+    install: 'apt-get install chromium, or set CHROMIUM_PATH',
+    async probe() {
+      try {
+        execFileSync(CHROMIUM_PATH, ['--version'], { stdio: 'pipe', timeout: 30_000 });
+        return undefined;
+      } catch (err) {
+        return `${CHROMIUM_PATH} does not run: ${firstLine(err)}`;
       }
     },
   },

@@ -1,7 +1,8 @@
 // The memory ceiling of the walls: every few seconds, the resident memory of all processes in each wall's pid namespace, summed; a wall past WALL_MEMORY_MB is ended.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
-const TICK_MS = 2_000;
+/** How often resident memory is measured (the wall's ceiling and each process's CLI_MAX_RSS_MB). */
+export const MEMORY_TICK_MS = 2_000;
 
 function read(path: string): string | undefined {
   try {
@@ -19,16 +20,31 @@ function pidNamespaceOf(pid: number | string): string | undefined {
   }
 }
 
-/** The first child of `pid` (bwrap's process inside the namespaces it made). */
-function firstChild(pid: number): number | undefined {
+/** The children of `pid`. */
+function childrenOf(pid: number): number[] {
   const children = read(`/proc/${pid}/task/${pid}/children`)?.trim();
-  const first = children ? Number(children.split(/\s+/)[0]) : NaN;
-  return Number.isInteger(first) ? first : undefined;
+  return children ? children.split(/\s+/).map(Number).filter(Number.isInteger) : [];
 }
 
-function residentBytes(pid: string): number {
+/** The first child of `pid` (bwrap's process inside the namespaces it made). */
+function firstChild(pid: number): number | undefined {
+  return childrenOf(pid)[0];
+}
+
+function residentBytes(pid: string | number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(read(`/proc/${pid}/status`) ?? '');
   return m ? Number(m[1]) * 1024 : 0;
+}
+
+/** The resident memory of `pid` and all its descendants, bytes (0 once it is gone). */
+export function treeResidentBytes(pid: number): number {
+  let total = 0;
+  const todo = [pid];
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    total += residentBytes(next);
+    todo.push(...childrenOf(next));
+  }
+  return total;
 }
 
 interface Watched {
@@ -38,26 +54,44 @@ interface Watched {
   onExceeded: (bytes: number) => void;
 }
 
+/** What a memory ceiling watches, measured together every MEMORY_TICK_MS by a timer that runs while any is watched. */
+export class Watchlist<W> {
+  readonly entries = new Set<W>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly tick: () => void) {}
+
+  /** Adds `w`; returns its removal. */
+  add(w: W): () => void {
+    this.entries.add(w);
+    this.timer ??= setInterval(this.tick, MEMORY_TICK_MS).unref();
+    return () => this.remove(w);
+  }
+
+  remove(w: W): void {
+    this.entries.delete(w);
+    if (this.entries.size > 0) return;
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  close(): void {
+    this.entries.clear();
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
 /** Resident memory of the processes of each watched wall, with a ceiling. Linux only (reads /proc). */
 export class WallMemory {
-  private readonly walls = new Set<Watched>();
-  private timer: NodeJS.Timeout | undefined;
+  private readonly walls = new Watchlist<Watched>(() => this.tick());
 
   constructor(private readonly limitBytes: number) {}
 
   /** Watches the wall started as `pid`; `onExceeded` runs once when it passes the limit. Returns the unwatch. */
   watch(pid: number, onExceeded: (bytes: number) => void): () => void {
     if (this.limitBytes <= 0) return () => undefined;
-    const w: Watched = { pid, namespace: undefined, onExceeded };
-    this.walls.add(w);
-    this.timer ??= setInterval(() => this.tick(), TICK_MS).unref();
-    return () => {
-      this.walls.delete(w);
-      if (this.walls.size === 0 && this.timer) {
-        clearInterval(this.timer);
-        this.timer = undefined;
-      }
-    };
+    return this.walls.add({ pid, namespace: undefined, onExceeded });
   }
 
   /** The summed resident memory of each namespace given, bytes. */
@@ -72,27 +106,25 @@ export class WallMemory {
   }
 
   private tick(): void {
-    for (const w of this.walls) {
+    for (const w of this.walls.entries) {
       if (w.namespace) continue;
       const inner = firstChild(w.pid);
       const ns = inner === undefined ? undefined : pidNamespaceOf(inner);
       if (ns && ns !== pidNamespaceOf('self')) w.namespace = ns;
     }
-    const known = [...this.walls].filter((w) => w.namespace);
+    const known = [...this.walls.entries].filter((w) => w.namespace);
     if (known.length === 0) return;
     const used = WallMemory.usage(new Set(known.map((w) => w.namespace!)));
     for (const w of known) {
       const bytes = used.get(w.namespace!) ?? 0;
       if (bytes > this.limitBytes) {
-        this.walls.delete(w);
+        this.walls.remove(w);
         w.onExceeded(bytes);
       }
     }
   }
 
   close(): void {
-    this.walls.clear();
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.walls.close();
   }
 }

@@ -188,9 +188,8 @@ describe('POST /v1/messages (@anthropic-ai/sdk)', () => {
 
   it('answers 409 in the Anthropic shape when a named session follows another template', async () => {
     const named = client(KEYS[0], { 'X-Session-Name': 'an-templated' });
-    const templates = (await (await ctx.t.request('/api/v1/templates')).json()).data.map(
-      (t: { name: string }) => t.name,
-    );
+    // The templates list is a map keyed by name (the Python seed's shape).
+    const templates = Object.keys((await (await ctx.t.request('/api/v1/templates')).json()).data as object);
     expect(templates.length).toBeGreaterThan(1);
     await named.messages.create({
       model: `template:${templates[0]}`,
