@@ -1,7 +1,8 @@
 // The web console in real Chromium against the real server and the scripted model: sign in, sessions, a live turn with
 // a tool call, files, an approval, a job, usage, audit and keys; each page is screenshotted into docs/console/.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { build } from 'vite';
@@ -13,7 +14,11 @@ import { needs } from '../support/needs.js';
 import { KEYS } from '../support/server.js';
 
 const ADMIN_KEY = 'test-admin-key-console-0001';
-const SHOTS = join(import.meta.dirname, '../../docs/console');
+// Every run takes the screenshots; they replace the ones in docs/console/ only when UPDATE_CONSOLE_SCREENSHOTS is set,
+// so an ordinary test run leaves the work tree clean.
+const SHOTS = process.env.UPDATE_CONSOLE_SCREENSHOTS
+  ? join(import.meta.dirname, '../../docs/console')
+  : mkdtempSync(join(tmpdir(), 'cca-console-shots-'));
 // The console's stream reader, loaded at run time (it is browser code, outside this project's Node type check).
 const SSE_MODULE: string = '../../console/src/sse.ts';
 type FollowStream = (
