@@ -1,5 +1,14 @@
 // The hostile-path corpus and the workspace it is aimed at: escapes by `..`, encodings, backslashes, bad UTF-8, look-alikes, symlinks.
-import { lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 
 /**
@@ -28,7 +37,10 @@ export function buildHostileTree(scratch: string, name = 'ws', outsideRoot = scr
   const base = join(scratch, name);
   const outside = join(outsideRoot, `${name}-outside`);
   const fakeEtc = join(outsideRoot, `${name}-fake-etc`);
-  rmSync(base, { recursive: true, force: true });
+  // Emptied, not removed: a session's workspace keeps its folder (its anchor is the folder's device and inode, and a
+  // new folder only sometimes gets the old inode number back).
+  if (existsSync(base))
+    for (const entry of readdirSync(base)) rmSync(join(base, entry), { recursive: true, force: true });
   for (const dir of [
     join(base, 'sub', 'deeper'),
     join(base, '.hidden'),
