@@ -6,15 +6,15 @@ import { useProcessFixture } from '../support/process-fixture.js';
 import { ownedProcesses, waitForNoOwnedProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
-import { wallUnavailable } from '../support/wall.js';
+import { needs } from '../support/needs.js';
 
 const NOBODY = { uid: 65534, gid: 65534 };
 const KEYS = ['unpriv-key-alpha-0001', 'unpriv-key-bravo-0002'];
 
 /** Why the server cannot be run unprivileged here (undefined when it can); throws under CI. */
-function unprivilegedUnavailable(): string | undefined {
+async function unprivilegedUnavailable(): Promise<string | undefined> {
   const reason =
-    wallUnavailable('the unprivileged wall test') ??
+    (await needs('the unprivileged wall test', 'wall')) ??
     (process.getuid?.() !== 0
       ? 'the tests do not run as root, so they cannot start the server as another user'
       : undefined);
@@ -28,7 +28,7 @@ function chownTree(path: string): void {
   for (const name of readdirSync(path)) chownTree(join(path, name));
 }
 
-const skip = unprivilegedUnavailable();
+const skip = await unprivilegedUnavailable();
 if (skip) console.warn(`skipping the unprivileged wall test: ${skip}`);
 
 describe.skipIf(skip !== undefined)('the wall run by an unprivileged server', () => {

@@ -3,9 +3,9 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer, type ServerFixture } from '../support/fixture.js';
-import { wallUnavailable } from '../support/wall.js';
+import { needs } from '../support/needs.js';
 
-const skip = wallUnavailable('the wall limit tests');
+const skip = await needs('the wall limit tests', 'wall');
 
 async function bashTurn(f: ServerFixture, name: string, command: string): Promise<Response> {
   expect((await f.t.request('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);

@@ -5,9 +5,9 @@ import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { ownedProcesses } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
-import { wallUnavailable } from '../support/wall.js';
+import { needs } from '../support/needs.js';
 
-const skip = wallUnavailable('the wall process tests');
+const skip = await needs('the wall process tests', 'wall');
 
 describe.skipIf(skip !== undefined)('no process outlives its session', () => {
   const f = useTestServer({ CLAUDE_TIMEOUT_SECONDS: '10' });

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../support/model-server.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
-import { wallUnavailable } from '../support/wall.js';
+import { needs } from '../support/needs.js';
 
 const REAL_KEY = 'sk-ant-REAL-KEY-FEEDFACE-0001';
 const SECRETS = {
@@ -37,7 +37,7 @@ function toolResults(requests: Array<{ body: any }>, newest = false): string {
   return [...out].join('\n');
 }
 
-const skip = wallUnavailable('the wall tests');
+const skip = await needs('the wall tests', 'wall');
 
 describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off', () => {
   const f = useTestServer({ NODE_ENV: 'test', TEST_WORKSPACE_HOOK_OFF: 'true' }, { cliEnv: SECRETS });

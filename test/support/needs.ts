@@ -1,4 +1,4 @@
-// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, chromium, a tmpfs mount, the redocly CLI); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
+// "This test needs X": probes a system part (PostgreSQL, Redis, bubblewrap, the session wall, chromium, a tmpfs mount, the redocly CLI); when it is missing the test is skipped with one loud line naming what to install, and under CI it fails instead.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,19 @@ const PARTS = {
         return undefined;
       } catch (err) {
         return `Redis at ${REDIS_TEST_URL} is unreachable: ${firstLine(err)}`;
+      }
+    },
+  },
+  wall: {
+    install: 'apt-get install bubblewrap (and a kernel that lets unprivileged users make user namespaces)',
+    async probe() {
+      // The namespaces the session wall asks for: user, pid, network, IPC, UTS and cgroup.
+      try {
+        const args = ['--unshare-all', '--ro-bind', '/', '/', '--proc', '/proc', '--dev', '/dev', 'true'];
+        execFileSync('bwrap', args, { stdio: 'pipe', timeout: 10_000 });
+        return undefined;
+      } catch (err) {
+        return `bubblewrap cannot make the wall's namespaces: ${firstLine(err)}`;
       }
     },
   },
