@@ -1,5 +1,6 @@
 // Loads `.env` and the environment, validates every setting against the table, and returns one typed Config.
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { config as loadDotenv } from 'dotenv';
 import { readSeedEnvironment } from './seed.js';
@@ -23,6 +24,16 @@ export interface WallSettings {
   maxFileBytes: number;
 }
 
+/** This node's place in a cluster (several nodes on one PostgreSQL database and one Redis). */
+export interface NodeSettings {
+  /** NODE_ROLE: `all` serves the API and runs jobs, `api` only the API, `worker` only jobs. */
+  role: 'all' | 'api' | 'worker';
+  /** NODE_ID: unique per node. */
+  id: string;
+  /** NODE_URL: how other nodes reach this one. */
+  url: string;
+}
+
 export interface Config {
   port: number;
   host: string;
@@ -44,6 +55,7 @@ export interface Config {
   rateLimit: { requests: number; windowMs: number };
   /** Redis for shared rate-limit counters (REDIS_URL unset = in memory); every key starts with keyPrefix. */
   redis: { url?: string; keyPrefix: string };
+  node: NodeSettings;
   /** Origins allowed by CORS (empty = no CORS headers; `*` only when listed). */
   corsOrigins: string[];
   dataDir: string;
@@ -359,6 +371,18 @@ export function loadConfig(given: Raw = process.env): Config {
       'Invalid environment variable WEBHOOK_SECRET: must be whsec_ followed by 24 to 64 bytes in base64 (got a value of another form)',
     );
   }
+  const nodeUrl = str('NODE_URL');
+  if (nodeUrl !== undefined && !isHttpUrl(nodeUrl)) {
+    throw new ConfigError(
+      'Invalid environment variable NODE_URL: must be an http:// or https:// URL (got a value of another form)',
+    );
+  }
+  const nodeId = str('NODE_ID') ?? `${hostname()}-${String(process.pid)}`;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(nodeId)) {
+    throw new ConfigError(
+      'Invalid environment variable NODE_ID: 1 to 128 letters, digits, dots, dashes or underscores',
+    );
+  }
   return {
     // PORT and HOST win over the seed's API_PORT and API_HOST.
     port: env.PORT?.trim() ? num('PORT') : ((v.get('API_PORT') as number | undefined) ?? num('PORT')),
@@ -378,6 +402,16 @@ export function loadConfig(given: Raw = process.env): Config {
     revocationCheckMs: Math.round(num('KEY_REVOCATION_CHECK_SECONDS') * 1000),
     rateLimit: { requests: num('RATE_LIMIT_REQUESTS'), windowMs: num('RATE_LIMIT_WINDOW') * 1000 },
     redis: { url: redisUrl, keyPrefix: str('REDIS_KEY_PREFIX') ?? 'claude-code-api:' },
+    node: {
+      role: str('NODE_ROLE') as NodeSettings['role'],
+      id: nodeId,
+      url:
+        nodeUrl?.replace(/\/+$/, '') ??
+        localNodeUrl(
+          str('HOST') ?? str('API_HOST'),
+          env.PORT?.trim() ? num('PORT') : ((v.get('API_PORT') as number | undefined) ?? num('PORT')),
+        ),
+    },
     corsOrigins,
     dataDir,
     databaseUrl,
@@ -464,4 +498,10 @@ export function loadConfig(given: Raw = process.env): Config {
     docs: v.get('ENABLE_DOCS') as boolean,
     warnings,
   };
+}
+
+/** The URL other nodes use by default: the listening address, with a wildcard host read as loopback. */
+function localNodeUrl(host: string | undefined, port: number): string {
+  const h = host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${h.includes(':') ? `[${h}]` : h}:${String(port)}`;
 }

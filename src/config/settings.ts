@@ -548,6 +548,28 @@ export const SETTINGS: readonly SettingSpec[] = [
     default: '10',
     description: 'On SIGTERM/SIGINT, how long running turns may finish before they are interrupted.',
   },
+  // Several nodes (docs/scaling.md)
+  {
+    name: 'NODE_ROLE',
+    kind: { type: 'enum', values: ['all', 'api', 'worker'] },
+    default: 'all',
+    description:
+      '`all`: this node serves the API and runs jobs; `api`: serves the API only (its jobs run on worker nodes); `worker`: runs jobs only (serves health and metrics, no API). Roles matter with REDIS_URL and a shared PostgreSQL database.',
+  },
+  {
+    name: 'NODE_ID',
+    kind: { type: 'string' },
+    defaultText: '`<hostname>-<pid>`',
+    description:
+      'This node\'s name in a cluster: the owner recorded on the sessions it runs, shown in health and metrics. Must differ between nodes.',
+  },
+  {
+    name: 'NODE_URL',
+    kind: { type: 'string' },
+    defaultText: '`http://<HOST>:<PORT>` (loopback when HOST is 0.0.0.0)',
+    description:
+      'The base URL other nodes use to reach this node, when they forward a request for a session this node owns.',
+  },
   // Jobs, webhooks, idempotency
   {
     name: 'JOB_CONCURRENCY',
