@@ -142,6 +142,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       `The wall cannot run here (${turnSecurity.wall.status.reason}), and ${tenants} API keys are configured: without the wall one tenant's session could reach another's. Serve one key, make the wall work (docs/deployment.md), or set WALL_UNCONFINED_TENANTS=true to accept the risk.`,
     );
   }
+  if (!turnSecurity.wall.active && !config.security.wall.unconfinedTenants)
+    security.keys.refuseNewTenants(turnSecurity.wall.status.reason ?? 'the wall is off');
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();

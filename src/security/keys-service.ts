@@ -99,6 +99,8 @@ export class KeyService {
   readonly #onError: (err: unknown) => void;
   readonly #revocations: RevocationWatch | undefined;
   readonly #listeners = new Set<RevocationListener>();
+  /** Why a second tenant may not be created (the wall cannot run here), once the server has said so. */
+  #newTenantRefusal: string | undefined;
 
   /**
    * `repo` undefined = only the configured keys (tests of the HTTP shell). Lookups of stored keys are cached for
@@ -184,9 +186,29 @@ export class KeyService {
     return outcome;
   }
 
+  /**
+   * From now on, refuse a key that would add a tenant beside an existing one: the server runs without the wall, so
+   * one tenant's session could reach another's (the same rule as at start-up, kept while the server runs).
+   */
+  refuseNewTenants(reason: string): void {
+    this.#newTenantRefusal = reason;
+  }
+
   /** Creates a stored key; the secret is returned once and never stored. */
   async create(input: CreateKeyInput): Promise<{ key: KeyInfo; secret: string }> {
     const repo = this.#requireRepo();
+    if (this.#newTenantRefusal !== undefined) {
+      // Every key, admin ones included, has its own tenant (and may run sessions); configured admin keys are the
+      // operator's own and are not counted, as at start-up.
+      const tenants = this.#env.filter((k) => k.principal.scope === 'user').length + (await repo.countActive());
+      if (tenants >= 1)
+        throw new ProblemError(
+          409,
+          'wall-unavailable',
+          'A second tenant needs the wall',
+          `The wall cannot run here (${this.#newTenantRefusal}) and a tenant already exists: without the wall one tenant's session could reach another's. Make the wall work (docs/deployment.md), or restart with WALL_UNCONFINED_TENANTS=true to accept the risk.`,
+        );
+    }
     for (let attempt = 0; ; attempt++) {
       const secret = generateSecret();
       const hash = hashSecret(secret);

@@ -1,4 +1,5 @@
-// Where the wall does not run: the server says why at start-up and in health, and refuses more than one tenant unless WALL_UNCONFINED_TENANTS is set.
+// Where the wall does not run: the server says why at start-up and in health, and refuses more than one tenant (at start-up and
+// through POST /keys) unless WALL_UNCONFINED_TENANTS is set.
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
@@ -43,14 +44,62 @@ describe('the wall switched off', () => {
     }
   });
 
+  const createKey = (url: string, admin: string, name: string) =>
+    fetch(`${url}/api/v1/keys`, {
+      method: 'POST',
+      headers: { 'x-api-key': admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ name }),
+    });
+
+  it('refuses a key that would add a second tenant while it runs, and creates nothing', async () => {
+    const admin = 'wall-off-admin-0001';
+    const server = await start({ ADMIN_API_KEYS: admin });
+    try {
+      // The first tenant is allowed, as one configured key would be.
+      const first = await createKey(server.url, admin, 'first');
+      expect(first.status).toBe(201);
+      const second = await createKey(server.url, admin, 'second');
+      expect(second.status).toBe(409);
+      const problem = await second.json();
+      expect(problem).toMatchObject({ type: '/problems/wall-unavailable', status: 409 });
+      expect(problem.detail).toContain('WALL_ENABLED=false');
+      expect(problem.detail).toContain('WALL_UNCONFINED_TENANTS=true');
+      const list = await (await fetch(`${server.url}/api/v1/keys`, { headers: { 'x-api-key': admin } })).json();
+      expect(list.data.map((k: { name: string }) => k.name)).not.toContain('second');
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a created key beside a configured tenant', async () => {
+    const admin = 'wall-off-admin-0001';
+    // A database of its own: the test above stored a key.
+    const server = await start({
+      ADMIN_API_KEYS: admin,
+      API_KEYS: 'wall-off-key-0001',
+      DATA_DIR: join(f.dir, 'data-configured'),
+    });
+    try {
+      const res = await createKey(server.url, admin, 'another');
+      expect(res.status).toBe(409);
+      expect((await res.json()).type).toBe('/problems/wall-unavailable');
+    } finally {
+      await server.close();
+    }
+  });
+
   it('serves several tenants with WALL_UNCONFINED_TENANTS=true', async () => {
     const server = await start({
       API_KEYS: 'wall-off-key-0001,wall-off-key-0002',
+      ADMIN_API_KEYS: 'wall-off-admin-0001',
       WALL_UNCONFINED_TENANTS: 'true',
+      DATA_DIR: join(f.dir, 'data-unconfined'),
     });
     try {
       const health = (await (await fetch(`${server.url}/api/v1/health`)).json()).data;
       expect(health.wall).toMatchObject({ available: false, unconfined_tenants: true });
+      const res = await createKey(server.url, 'wall-off-admin-0001', 'third');
+      expect(res.status).toBe(201);
     } finally {
       await server.close();
     }

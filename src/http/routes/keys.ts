@@ -40,7 +40,7 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
         description:
           'Admin only. Creates a key with its own tenant. The secret is in this response only; the server keeps just its SHA-256. Refused in open mode (403 `/problems/open-mode`): the first key comes from ADMIN_API_KEYS or `claude-code-api keys create`.',
         body: CreateKeyBody,
-        response: { 201: Envelope(CreatedKeySchema), ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
+        response: { 201: Envelope(CreatedKeySchema), ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {

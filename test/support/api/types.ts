@@ -4229,6 +4229,12 @@ export interface operations {
           'application/problem+json': components['schemas']['Problem'];
         };
       };
+      /** @description Conflict */
+      409: {
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
       /** @description Payload too large */
       413: {
         content: {
