@@ -19,6 +19,7 @@ import { SessionConfigDirs } from '../engine/config-dirs.js';
 import type { WallPlan } from '../engine/process-spawn.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { Wall } from '../engine/wall/index.js';
+import { proxySocketDir, removeStaleProxySocketDirs } from '../engine/wall/stale-socket-dirs.js';
 import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
 import type { Dir } from '../workspace/anchor.js';
@@ -96,13 +97,16 @@ export class TurnSecurity {
     if (sandbox.available && policy.excludedCommands.length > 0) {
       log.warn(`SANDBOX_EXCLUDED_COMMANDS run outside the sandbox, unconfined: ${policy.excludedCommands.join(', ')}`);
     }
+    const stale = await removeStaleProxySocketDirs(tmpDirs.root);
+    if (stale.length > 0)
+      log.info({ removed: stale }, 'removed model-proxy socket folders of servers no longer running');
     const wall = await Wall.start({
       settings: config.security.wall,
       cliPath: opts.cliPath,
       cliEnv,
       auth: opts.auth,
       // Per server process: an MCP stdio server on the same DATA_DIR clears the temp root at its start.
-      socketDir: `${tmpDirs.root}-proxy-${process.pid}`,
+      socketDir: proxySocketDir(tmpDirs.root, process.pid),
       log,
     });
     if (wall.active) log.info('every session runs inside its own wall (bubblewrap)');

@@ -1,9 +1,11 @@
 // Faults: the CLI killed mid-turn, the database locked, the server SIGKILLed mid-chat — each ends in a clear problem or a recovered state.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SessionTmpDirs } from '../../src/engine/sandbox.js';
+import { proxySocketDir } from '../../src/engine/wall/stale-socket-dirs.js';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { ModelServer, promptTexts } from '../support/model-server.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
@@ -106,14 +108,23 @@ describe('server killed', () => {
       (e: unknown) => e as Error,
     );
     await model.waitFor((r) => r.prompt === 'killed-mid-turn');
+    // A walled session's model-proxy socket lives in a folder of the server process.
+    const staleSockets = proxySocketDir(new SessionTmpDirs(env.DATA_DIR).root, first.child.pid!);
+    const hadSockets = existsSync(staleSockets);
     first.child.kill('SIGKILL');
     expect(await pending).toBeInstanceOf(Error);
     await first.exited;
     await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
+    // The killed server could not remove its sockets' folder …
+    expect(existsSync(staleSockets)).toBe(hadSockets);
 
     const second = await startServerProcess(dir, env);
     try {
       const api2 = apiOf(second.url, key);
+      // … the next start removes it (it is there whenever the sessions are walled).
+      expect(existsSync(staleSockets)).toBe(false);
+      const health = (await (await api2('/api/v1/health')).json()).data;
+      expect(hadSockets).toBe(health.wall.available);
       const history = (await (await api2('/api/v1/sessions/k/history')).json()).data;
       expect(history.map((r: { role: string; status: string }) => [r.role, r.status])).toEqual([
         ['user', 'ok'],
