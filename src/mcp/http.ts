@@ -1,13 +1,16 @@
 // MCP over Streamable HTTP at /mcp: stateless, one MCP server per request, acting as the tenant the auth plugin found.
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { isJSONRPCRequest, JSONRPCMessageSchema } from '@modelcontextprotocol/sdk/types.js';
+import type { ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../http/deps.js';
 import { callerOf } from '../http/plugins/auth.js';
-import { HttpProblem } from '../http/problem.js';
+import { HttpProblem, unauthorized } from '../http/problem.js';
 import { problemResponses } from '../http/schemas/common.js';
 import { createMcpServer, type McpContext } from './server.js';
+import { KEY_REFUSED } from './stdio.js';
 import { hijackWithHeaders } from '../http/hijack.js';
 
 export const MCP_PATH = '/mcp';
@@ -62,6 +65,15 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
         void transport.close();
         void server.close();
       });
+      // A key revoked while its call runs (a chat turn can take minutes): the call ends as the client going away
+      // would end it (its turn interrupted under CHAT_DISCONNECT=interrupt), and the answer is the revoke.
+      app
+        .revocationSignal?.(reply)
+        ?.addEventListener(
+          'abort',
+          () => void answerRevoked(messages, transport).finally(() => endRevoked(reply.raw, server, transport)),
+          { once: true },
+        );
       try {
         await server.connect(transport);
         await transport.handleRequest(request.raw, reply.raw, request.body);
@@ -96,4 +108,38 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
       },
     });
   }
+}
+
+/** Answers every request of the call with the revoke (code KEY_REFUSED, as the stdio server does), so clients stop waiting. */
+async function answerRevoked(messages: unknown[], transport: StreamableHTTPServerTransport): Promise<void> {
+  for (const m of messages) {
+    if (!isJSONRPCRequest(m)) continue;
+    await transport
+      .send(
+        {
+          jsonrpc: '2.0',
+          id: m.id,
+          error: { code: KEY_REFUSED, message: 'The API key has been revoked while the call ran.' },
+        },
+        { relatedRequestId: m.id },
+      )
+      .catch(() => undefined);
+  }
+}
+
+/**
+ * Ends an MCP answer cut short by a revoke: closing the MCP server aborts its running tools (a chat turn is then
+ * interrupted, as when the client goes away); what is left of the response ends (a 401 problem if nothing was sent).
+ */
+function endRevoked(res: ServerResponse, server: McpServer, transport: StreamableHTTPServerTransport): void {
+  void server.close();
+  void transport.close();
+  if (res.writableEnded) return;
+  if (!res.headersSent) {
+    const problem = unauthorized('The API key has been revoked while the call ran.', 'revoked-api-key').toProblem();
+    res.writeHead(401, { 'content-type': 'application/problem+json' });
+    res.end(JSON.stringify(problem));
+    return;
+  }
+  res.end();
 }

@@ -1,6 +1,7 @@
 // A revoke reaches every instance within a second: two servers on one database (a SQLite file, PostgreSQL) and with Redis pub/sub; the key's open stream ends, its queued job fails, and `claude-code-api mcp` refuses its next call.
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stdioMcpTransport } from '../support/mcp-stdio.js';
 import { ModelServer } from '../support/model-server.js';
@@ -192,6 +193,52 @@ describe('`claude-code-api mcp` (stdio)', () => {
       await expect(after).rejects.toMatchObject({ code: -32001, message: expect.stringMatching(/revoked/) });
     } finally {
       await client.close();
+      await t.cleanup();
+    }
+  }, 120_000);
+});
+
+describe('MCP over HTTP', () => {
+  it('answers a running call of a key revoked meanwhile with the revoke, and its turn is interrupted', async () => {
+    const t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
+    const created = await t.request('/api/v1/keys', { method: 'POST', json: { name: 'mcp-http' }, key: ADMIN });
+    const key = (await created.json()).data;
+    expect(
+      (await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'mh' }, key: key.secret })).status,
+    ).toBe(201);
+    const transport = new StreamableHTTPClientTransport(new URL(`${t.url}/mcp`), {
+      requestInit: { headers: { 'x-api-key': key.secret } },
+    });
+    const client = new Client({ name: 'mcp-http-revoke-test', version: '1.0.0' });
+    try {
+      await client.connect(transport);
+      const prompt = `mcp-hang-${randomBytes(4).toString('hex')}`;
+      model.script({ match: prompt, steps: [{ hang: true }] });
+      const call = client
+        .callTool({ name: 'chat', arguments: { name: 'mh', message: prompt } }, undefined, { timeout: 60_000 })
+        .then(
+          () => 'answered',
+          (err: unknown) => err,
+        );
+      await model.waitFor((r) => r.prompt === prompt);
+      expect((await t.request(`/api/v1/keys/${key.id}`, { method: 'DELETE', key: ADMIN })).status).toBe(204);
+      // The call does not wait for the turn (which hangs for ever): it ends with the revoke.
+      expect(await call).toMatchObject({ code: -32001, message: expect.stringMatching(/revoked/) });
+      const history = await eventually(
+        async () => {
+          const res = await t.request('/api/v1/sessions/mh/history', {
+            key: ADMIN,
+            headers: { 'x-tenant': key.tenant },
+          });
+          const rows = (await res.json()).data as Array<{ role: string; status: string }>;
+          return rows.some((r) => r.role === 'assistant') ? rows : undefined;
+        },
+        30_000,
+        'the interrupted turn in history',
+      );
+      expect(history.at(-1)).toMatchObject({ role: 'assistant', status: 'interrupted' });
+    } finally {
+      await client.close().catch(() => undefined);
       await t.cleanup();
     }
   }, 120_000);
