@@ -102,6 +102,14 @@ export function applyEvent(turn: Turn, event: string, data: any): Turn {
       };
     case 'question':
       return { ...turn, pending: [...turn.pending, { id: data.id, kind: 'question', questions: data.questions }] };
+    case 'decision':
+      // Settled here, in another tab, by another key, or expired: the card shows how.
+      return {
+        ...turn,
+        pending: turn.pending.map((p) =>
+          p.id === data.id ? { ...p, answered: p.answered ?? String(data.status ?? 'settled') } : p,
+        ),
+      };
     case 'result':
       return {
         ...turn,

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import type { ApprovalEvent, PersonEvent, QuestionEvent } from '../engine/events.js';
+import type { ApprovalEvent, DecisionEvent, PersonEvent, QuestionEvent } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError } from '../problems.js';
 import { auditTrailOf, clippedInput, type Actor } from '../security/audit.js';
@@ -43,6 +43,8 @@ export interface AnswerInput {
 export type PauseListener = (row: ApprovalRow, event: PersonEvent) => Promise<void> | void;
 
 interface Waiter {
+  /** The paused turn: told on its stream when the pause is settled. */
+  turn: Turn;
   resolve: (answer: PauseAnswer) => void;
 }
 
@@ -161,6 +163,7 @@ export class ApprovalService {
       const onAbort = () => void this.expire(row, 'abandoned');
       req.signal?.addEventListener('abort', onAbort, { once: true });
       this.waiters.set(row.id, {
+        turn: req.turn,
         resolve: (a) => {
           clearTimeout(timer);
           req.signal?.removeEventListener('abort', onAbort);
@@ -257,6 +260,7 @@ export class ApprovalService {
         ...response,
       },
     });
+    waiter.turn.emit(decisionOf(settled));
     waiter.resolve(answer);
     return settled;
   }
@@ -292,8 +296,11 @@ export class ApprovalService {
         : 'The turn ended before anyone answered.';
     try {
       const settled = await this.store.approvals.settle(row.id, 'expired', { reason });
-      if (settled)
+      if (settled) {
         this.log.info({ session: row.session_name, approval: row.id, why }, `${row.kind} expired without an answer`);
+        // A turn that ended has no stream left to tell.
+        waiter?.turn.emit(decisionOf(settled));
+      }
     } catch (err) {
       this.log.error({ err, approval: row.id }, 'could not mark an approval expired');
     }
@@ -302,6 +309,19 @@ export class ApprovalService {
       message: why === 'timeout' ? `${reason} Do not retry it; tell the user it needs an approval.` : reason,
     });
   }
+}
+
+/** The event that tells a turn's stream how one of its pauses was settled. */
+export function decisionOf(row: ApprovalRow): DecisionEvent {
+  const message = typeof row.response?.message === 'string' ? row.response.message : null;
+  return {
+    type: 'decision',
+    id: row.id,
+    kind: row.kind,
+    status: row.status as DecisionEvent['status'],
+    decided_by: row.decided_by,
+    reason: row.status === 'expired' ? row.reason : row.status === 'denied' ? message : null,
+  };
 }
 
 /** The event a paused call shows on its turn's stream. */

@@ -137,6 +137,27 @@ export const QuestionEventSchema = eventOf(
 );
 export type QuestionEvent = Static<typeof QuestionEventSchema>;
 
+/** A paused call was settled: a person answered it, or nobody did in time. */
+export const DecisionEventSchema = eventOf(
+  'decision',
+  {
+    id: Type.String({ description: 'The approval or question it settles.' }),
+    kind: Type.Union([Type.Literal('approval'), Type.Literal('question')]),
+    status: Type.Union([
+      Type.Literal('allowed'),
+      Type.Literal('denied'),
+      Type.Literal('answered'),
+      Type.Literal('expired'),
+    ]),
+    decided_by: Type.Union([Type.String(), Type.Null()], {
+      description: 'The id of the API key that answered; null when it expired.',
+    }),
+    reason: Type.Union([Type.String(), Type.Null()], { description: 'Why it expired, or the denial message given.' }),
+  },
+  'An `approval` or `question` of this turn was settled (answered, or expired after APPROVAL_TIMEOUT_SECONDS); the turn goes on.',
+);
+export type DecisionEvent = Static<typeof DecisionEventSchema>;
+
 export const ResultEventSchema = eventOf('result', TurnResultFields, 'The turn ended: its result (the last event).');
 
 export const ErrorEventSchema = eventOf(
@@ -153,6 +174,7 @@ export const TURN_EVENT_SCHEMAS = [
   ToolResultEventSchema,
   ApprovalEventSchema,
   QuestionEventSchema,
+  DecisionEventSchema,
   ResultEventSchema,
   ErrorEventSchema,
 ] as const;

@@ -55,7 +55,17 @@ describe('the served OpenAPI document', () => {
 
   it('documents every turn event type as an SSE frame on the chat and job streams', () => {
     const types = TURN_EVENT_SCHEMAS.map((s) => s.properties.type.const);
-    expect(types).toEqual(['session', 'text', 'tool_use', 'tool_result', 'approval', 'question', 'result', 'error']);
+    expect(types).toEqual([
+      'session',
+      'text',
+      'tool_use',
+      'tool_result',
+      'approval',
+      'question',
+      'decision',
+      'result',
+      'error',
+    ]);
     for (const [path, method] of [
       ['/api/v1/sessions/{name}/chat/stream', 'post'],
       ['/api/v1/sessions/{name}/chat/stream', 'get'],

@@ -127,7 +127,18 @@ describe('approvals', () => {
 
     const res = await answer('appr', approval.id, { decision: 'allow' });
     expect(res.status).toBe(200);
-    expect((await res.json()).data).toMatchObject({ status: 'allowed', decided_by: expect.any(String) });
+    const settled = (await res.json()).data;
+    expect(settled).toMatchObject({ status: 'allowed', decided_by: expect.any(String) });
+    // Every client of the stream learns how the pause ended, not only the one that answered.
+    const decision = await nextOf(reader, 'decision');
+    expect(decision.data).toEqual({
+      type: 'decision',
+      id: approval.id,
+      kind: 'approval',
+      status: 'allowed',
+      decided_by: settled.decided_by,
+      reason: null,
+    });
     const result = await nextOf(reader, 'result');
     expect(result.data.content).toBe('wrote it');
     expect(readFileSync(join(workspace, 'allowed.txt'), 'utf8')).toBe('allowed\n');
@@ -152,6 +163,11 @@ describe('approvals', () => {
       remember: 'key',
     });
     expect(res.status).toBe(200);
+    expect((await nextOf(reader, 'decision')).data).toMatchObject({
+      id: approval.id,
+      status: 'denied',
+      reason: 'Not that file: write notes.md instead.',
+    });
     const keyRules = (await (await ctx.t.request('/api/v1/permission-rules')).json()).data;
     expect(keyRules).toEqual({ rules: {}, remembered: { deny: [`Write(/${join(workspace, 'denied.txt')})`] } });
     const otherKey = (await (await ctx.t.request('/api/v1/permission-rules', { key: KEYS[1] })).json()).data;
@@ -433,6 +449,11 @@ describe('approvals', () => {
       status: 'answered',
       response: { answers: { 'Which color?': 'Blue' } },
     });
+    expect((await nextOf(reader, 'decision')).data).toMatchObject({
+      id: question.id,
+      kind: 'question',
+      status: 'answered',
+    });
     const result = await nextOf(reader, 'result');
     expect(result.data.content).toBe('noted');
     expect(JSON.stringify(followUp('ask-color')?.body.messages.at(-1))).toContain('Blue');
@@ -471,13 +492,12 @@ describe('approvals', () => {
   it(`no answer within APPROVAL_TIMEOUT_SECONDS denies, and the wait does not count against the turn's limit`, async () => {
     scriptWrite('appr-timeout', 'late.txt', 'late\n', 'gave up');
     const started = Date.now();
-    const res = await ctx.t.request('/api/v1/sessions/appr/chat', {
-      method: 'POST',
-      json: { message: 'appr-timeout', wait: true },
-    });
+    const { reader, approval } = await pausedStream('appr', 'appr-timeout');
+    const decision = (await nextOf(reader, 'decision')).data;
+    expect(decision).toMatchObject({ id: approval.id, status: 'expired', decided_by: null });
+    expect(decision.reason).toContain(`Nobody answered within ${APPROVAL_SECONDS} s`);
+    const data = (await nextOf(reader, 'result')).data;
     const waited = (Date.now() - started) / 1000;
-    expect(res.status).toBe(200);
-    const data = (await res.json()).data;
     expect(waited).toBeGreaterThan(TURN_LIMIT_SECONDS);
     expect(data.status).toBe('ok');
     expect(data.denials[0].reason).toContain(`Nobody answered within ${APPROVAL_SECONDS} s`);

@@ -523,6 +523,31 @@ export interface components {
            * @description The `event:` line: the event type.
            * @enum {string}
            */
+          event: 'decision';
+          /**
+           * decision event
+           * @description An `approval` or `question` of this turn was settled (answered, or expired after APPROVAL_TIMEOUT_SECONDS); the turn goes on.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'decision';
+            /** @description The approval or question it settles. */
+            id: string;
+            kind: 'approval' | 'question';
+            status: 'allowed' | 'denied' | 'answered' | 'expired';
+            /** @description The id of the API key that answered; null when it expired. */
+            decided_by: string | null;
+            /** @description Why it expired, or the denial message given. */
+            reason: string | null;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
           event: 'result';
           /**
            * result event
