@@ -12,6 +12,8 @@ import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
 import { createMetrics, processExitObserver, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-policy.js';
+import { ConversationService } from './sessions/conversations.js';
+import { startIdleSweep, type IdleSweep } from './sessions/idle-sweep.js';
 import { SessionService } from './sessions/service.js';
 import { ApprovalService } from './approvals/service.js';
 import { createStore, type Store } from './store/index.js';
@@ -30,6 +32,8 @@ export interface RunningServer {
   jobs: Jobs;
   /** The address listened on ('' when started with `listen: false`). */
   url: string;
+  /** Deletes the idle sessions the compatible endpoints opened (COMPAT_SESSION_IDLE_HOURS); runs on a timer. */
+  idleSweep: IdleSweep;
   /** Refuses new turns, lets running ones finish (SHUTDOWN_GRACE_SECONDS), closes every process and the database. */
   close(): Promise<void>;
 }
@@ -208,6 +212,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     );
   // Jobs left running by a stopped server are re-queued (or failed), queued ones start, pending webhooks go out.
   if (opts.listen !== false) await jobs.start();
+  const idleSweep = startIdleSweep(
+    new ConversationService(sessions, store, config.maxMessageChars),
+    opts.listen === false ? 0 : config.compatSessionIdleMs,
+    log,
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -218,10 +227,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     sessions,
     templates,
     jobs,
+    idleSweep,
     url: address,
     close: () =>
       (closing ??= (async () => {
         templates.close();
+        await idleSweep.stop();
         jobs.stopIntake();
         await engine.shutdown(config.engine.shutdownGraceMs);
         await jobs.stop();

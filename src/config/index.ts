@@ -100,6 +100,8 @@ export interface Config {
     shutdownGraceMs: number;
   };
   maxSessionsPerUser: number;
+  /** COMPAT_SESSION_IDLE_HOURS in ms (0 = never). */
+  compatSessionIdleMs: number;
   /** Tool policy, sandbox, budgets and moderation (docs/security.md). */
   security: {
     sandbox: { enabled: boolean; allowNetwork: boolean; excludedCommands: string[]; denyRead: string[] };
@@ -449,6 +451,7 @@ export function loadConfig(given: Raw = process.env): Config {
       shutdownGraceMs: num('SHUTDOWN_GRACE_SECONDS') * 1000,
     },
     maxSessionsPerUser: num('MAX_SESSIONS_PER_USER'),
+    compatSessionIdleMs: Math.round(num('COMPAT_SESSION_IDLE_HOURS') * 3_600_000),
     security: {
       sandbox: {
         enabled: v.get('SANDBOX_ENABLED') as boolean,

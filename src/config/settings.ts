@@ -510,6 +510,13 @@ export const SETTINGS: readonly SettingSpec[] = [
     description: 'Most sessions one API key may hold (409 beyond).',
   },
   {
+    name: 'COMPAT_SESSION_IDLE_HOURS',
+    kind: { type: 'number', min: 0, max: 87_600 },
+    default: '24',
+    description:
+      'Sessions the OpenAI- and Anthropic-compatible endpoints open by themselves (no X-Session-Name) are deleted, workspace and all, after this many hours without a turn; a key at MAX_SESSIONS_PER_USER also recycles its least recently used one. 0 = keep them until deleted.',
+  },
+  {
     name: 'CHAT_DISCONNECT',
     kind: { type: 'enum', values: ['interrupt', 'continue'] },
     default: 'interrupt',
@@ -561,7 +568,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: { type: 'string' },
     defaultText: '`<hostname>-<pid>`',
     description:
-      'This node\'s name in a cluster: the owner recorded on the sessions it runs, shown in health and metrics. Must differ between nodes.',
+      "This node's name in a cluster: the owner recorded on the sessions it runs, shown in health and metrics. Must differ between nodes.",
   },
   {
     name: 'NODE_URL',

@@ -139,11 +139,21 @@ export class ConversationService {
       );
     }
     if (!session) {
-      session = await this.sessions.create(tenant, {
+      const input = {
         name: req.sessionName ?? implicitName(),
         ...this.sessionOptions(req),
         ...(req.template !== undefined && { template: req.template }),
-      });
+      };
+      try {
+        session = await this.sessions.create(tenant, input);
+      } catch (err) {
+        // A key at MAX_SESSIONS_PER_USER makes room by recycling the least recently used session opened this way.
+        if (!(isSessionLimit(err) && (await this.recycleOne(tenant)))) {
+          if (claimed) await this.store.conversations.setHead(claimed);
+          throw err;
+        }
+        session = await this.sessions.create(tenant, input);
+      }
       created = true;
     }
     const restore = () => (claimed ? this.store.conversations.setHead(claimed) : Promise.resolve());
@@ -167,9 +177,45 @@ export class ConversationService {
           ...scope,
           session_id: row.id,
           digest: digestOf([...req.messages, { role: 'assistant', text: content }]),
+          // Opened here, or continued from such a head without the client naming it: it stays recyclable.
+          implicit: req.sessionName === undefined && (created || claimed?.implicit === 1) ? 1 : 0,
         }),
       failed: restore,
     };
+  }
+
+  /**
+   * Deletes (workspace and all) the sessions compatible endpoints opened by themselves that have had no turn for
+   * `idleMs`, a batch at a time; returns how many. A session with a turn running or waiting is left alone.
+   */
+  async sweepIdle(idleMs: number, batch = 100): Promise<number> {
+    const before = new Date(Date.now() - idleMs).toISOString();
+    let removed = 0;
+    for (const head of await this.store.conversations.implicitHeads({ before }, batch))
+      if (await this.recycle(head)) removed++;
+    return removed;
+  }
+
+  /** Makes room for one more session of `tenant`: recycles its least recently answered implicit session, if one is idle. */
+  private async recycleOne(tenant: string): Promise<boolean> {
+    for (const head of await this.store.conversations.implicitHeads({ tenant }, 20))
+      if (await this.recycle(head)) return true;
+    return false;
+  }
+
+  /** Takes the head (so no request continues it meanwhile) and deletes its session; false if it is busy or gone. */
+  private async recycle(head: ConversationHeadRow): Promise<boolean> {
+    if (this.sessions.liveness(head.session_id).busy) return false;
+    if (!(await this.store.conversations.claim(head.session_id, head.digest))) return false;
+    const session = await this.store.sessions.findById(head.session_id);
+    if (!session) return false;
+    try {
+      await this.sessions.remove(session.owner, session.name, true);
+      return true;
+    } catch (err) {
+      await this.store.conversations.setHead(head);
+      throw err;
+    }
   }
 
   /** The live session whose head is this history, taken for this request alone; none when unknown or another template. */
@@ -192,3 +238,5 @@ export class ConversationService {
     return pickOptions({ model, system_prompt });
   }
 }
+
+const isSessionLimit = (err: unknown) => err instanceof ProblemError && err.slug === 'session-limit';

@@ -41,21 +41,36 @@ export class ConversationsRepo {
     return Number(result.numDeletedRows) > 0;
   }
 
-  /** Sets the session's head (one per session). */
-  async setHead(head: ConversationScope & { session_id: string; digest: string }): Promise<void> {
-    const updated_at = nowIso();
+  /** Sets the session's head (one per session); `updated_at` now unless given (a head put back as it was). */
+  async setHead(
+    head: ConversationScope & { session_id: string; digest: string; implicit?: number; updated_at?: string },
+  ): Promise<void> {
+    const updated_at = head.updated_at ?? nowIso();
+    const implicit = head.implicit ?? 0;
     await this.#db
       .insertInto('compat_conversations')
-      .values({ ...head, updated_at })
+      .values({ ...head, implicit, updated_at })
       .onConflict((oc) =>
         oc.column('session_id').doUpdateSet({
           tenant: head.tenant,
           key_id: head.key_id,
           end_user: head.end_user,
           digest: head.digest,
+          implicit,
           updated_at,
         }),
       )
       .execute();
+  }
+
+  /**
+   * Heads of sessions a compatible endpoint opened by itself, least recently answered first: all of them idle since
+   * before `before`, or (with `tenant`) that tenant's, however recent.
+   */
+  async implicitHeads(filter: { before?: string; tenant?: string }, limit: number): Promise<ConversationHeadRow[]> {
+    let q = this.#db.selectFrom('compat_conversations').selectAll().where('implicit', '=', 1);
+    if (filter.before !== undefined) q = q.where('updated_at', '<', filter.before);
+    if (filter.tenant !== undefined) q = q.where('tenant', '=', filter.tenant);
+    return q.orderBy('updated_at', 'asc').limit(limit).execute();
   }
 }

@@ -204,6 +204,8 @@ export interface CompatConversationsTable {
   /** Chained SHA-256 (hex) of the messages up to and including the session's last answer. */
   digest: string;
   updated_at: string;
+  /** 1 when a compatible endpoint opened the session for this conversation (it may be recycled), 0 when named. */
+  implicit: ColumnType<number, number | undefined, number>;
 }
 
 export type RuleSource = 'set' | 'remembered';
