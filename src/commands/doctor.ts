@@ -1,11 +1,14 @@
 // `doctor`: checks configuration, Claude Code, its credentials, the sandbox tools, the database and the folders, and says how to fix each.
 import { accessSync, constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
+import { access, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { Migrator } from 'kysely';
+import { pino } from 'pino';
 import { loadConfig, loadDotenvFile, type Config } from '../config/index.js';
 import { cliEnvironment } from '../engine/cli-env.js';
-import { bundledCliPath, probeCli } from '../engine/cli-info.js';
+import { bundledCliPath, probeCli, type CliInfo } from '../engine/cli-info.js';
+import { Wall } from '../engine/wall/index.js';
 import { createStore } from '../store/index.js';
 import { buildMigrations } from '../store/migrations/index.js';
 import { VERSION } from '../version.js';
@@ -58,6 +61,34 @@ async function folderCheck(name: string, path: string): Promise<Check> {
       };
     }
   }
+}
+
+/** Builds the wall as the server would (a throwaway probe of bubblewrap with every namespace and limit). */
+async function wallCheck(config: Config, cli: CliInfo, env: Record<string, string | undefined>): Promise<Check> {
+  const socketDir = await mkdtemp(join(tmpdir(), 'cca-doctor-'));
+  const wall = await Wall.start({
+    settings: config.security.wall,
+    cliPath: cli.ok ? cli.path : undefined,
+    cliEnv: env,
+    auth: cli.auth,
+    socketDir,
+    log: pino({ level: 'silent' }),
+  });
+  await wall.close();
+  await rm(socketDir, { recursive: true, force: true });
+  const { status } = wall;
+  if (status.available)
+    return { name: 'Wall', verdict: 'ok', detail: 'every session runs inside its own bubblewrap wall' };
+  const tenants = config.apiKeys.length;
+  const refused = tenants > 1 && !config.security.wall.unconfinedTenants;
+  return {
+    name: 'Wall',
+    verdict: refused ? 'fail' : 'warn',
+    detail: `${status.reason ?? 'unavailable'}: sessions run with the Bash sandbox only${refused ? `, and with ${tenants} API keys the server will not start` : ''}`,
+    fix: status.enabled
+      ? 'see docs/deployment.md (bubblewrap installed, user namespaces allowed); with several tenants, WALL_UNCONFINED_TENANTS=true accepts the risk'
+      : 'set WALL_ENABLED=true',
+  };
 }
 
 export async function runChecks(config: Config): Promise<Check[]> {
@@ -114,6 +145,8 @@ export async function runChecks(config: Config): Promise<Check[]> {
           fix: 'install them, e.g. `apt-get install bubblewrap socat`',
         },
   );
+
+  checks.push(await wallCheck(config, cli, env));
 
   checks.push(await folderCheck('DATA_DIR', config.dataDir));
   checks.push(await folderCheck('APPROVED_DIRECTORY', config.approvedDirectory));

@@ -3,9 +3,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runChecks } from '../../src/commands/doctor.js';
 import { loadConfig } from '../../src/config/index.js';
+import { needs } from '../support/needs.js';
+
+const noWall = await needs('the doctor wall check', 'wall');
 
 const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-doctor-')));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -49,6 +52,48 @@ describe('doctor', () => {
     expect(checks.APPROVED_DIRECTORY).toMatchObject({
       verdict: 'fail',
       fix: expect.stringContaining('APPROVED_DIRECTORY'),
+    });
+  });
+
+  describe('the wall', () => {
+    // Claude Code's credentials are what the wall's proxy carries; the check builds a wall like a session's.
+    let saved: string | undefined;
+    beforeAll(() => {
+      saved = process.env.ANTHROPIC_API_KEY;
+      process.env.ANTHROPIC_API_KEY = 'sk-ant-doctor-test';
+    });
+    afterAll(() => {
+      if (saved === undefined) delete process.env.ANTHROPIC_API_KEY;
+      else process.env.ANTHROPIC_API_KEY = saved;
+    });
+
+    it.skipIf(noWall)('is ok where bubblewrap builds it', async () => {
+      const checks = byName(await runChecks(loadConfig(base)));
+      expect(checks.Wall).toMatchObject({ verdict: 'ok' });
+    });
+
+    it('warns when it is off with one tenant, and fails with several (the server would not start)', async () => {
+      const one = byName(await runChecks(loadConfig({ ...base, WALL_ENABLED: 'false' })));
+      expect(one.Wall).toMatchObject({ verdict: 'warn', fix: expect.stringContaining('WALL_ENABLED=true') });
+      expect(one.Wall!.detail).toContain('WALL_ENABLED=false');
+      const two = byName(
+        await runChecks(
+          loadConfig({ ...base, WALL_ENABLED: 'false', API_KEYS: 'doctor-key-12345678,doctor-key-87654321' }),
+        ),
+      );
+      expect(two.Wall).toMatchObject({ verdict: 'fail' });
+      expect(two.Wall!.detail).toContain('will not start');
+      const accepted = byName(
+        await runChecks(
+          loadConfig({
+            ...base,
+            WALL_ENABLED: 'false',
+            WALL_UNCONFINED_TENANTS: 'true',
+            API_KEYS: 'doctor-key-12345678,doctor-key-87654321',
+          }),
+        ),
+      );
+      expect(accepted.Wall).toMatchObject({ verdict: 'warn' });
     });
   });
 
