@@ -1,4 +1,4 @@
-// Migration 0009: marks the conversations whose session a compatible endpoint opened by itself, so it may recycle them.
+// Migration 0010: marks the conversations whose session a compatible endpoint opened by itself, so it may recycle them.
 import type { Kysely, Migration } from 'kysely';
 import type { DialectName } from '../connect.js';
 import { atomically } from './atomic.js';
