@@ -263,10 +263,23 @@ describe('MCP over Streamable HTTP', () => {
     expect(created.session).toMatchObject({ template: 'test-writer', options: {} });
 
     ctx.model.script({ match: 'mcp-seed-hello', steps: [{ text: 'Hello from the seed flow.' }] });
-    const answer = await ok(client, 'chat', { name: 'mcp-seed', message: 'mcp-seed-hello', effort: '', model: '' });
+    const chat = await call(client, 'chat', { name: 'mcp-seed', message: 'mcp-seed-hello', effort: '', model: '' });
+    expect(chat.isError).toBeFalsy();
+    const answer = chat.structuredContent as any;
     expect(answer).toMatchObject({ content: 'Hello from the seed flow.', num_turns: 1, tools_used: [] });
     expect(answer.cost).toBe(answer.result.cost_usd);
     expect(answer.duration_ms).toBeGreaterThanOrEqual(0);
+    // The text content is the seed's JSON answer, exactly its five fields (a seed client parses it).
+    expect(chat.content).toHaveLength(1);
+    const text = chat.content[0] as { type: string; text: string };
+    expect(text.type).toBe('text');
+    expect(JSON.parse(text.text)).toEqual({
+      content: 'Hello from the seed flow.',
+      cost: answer.cost,
+      duration_ms: answer.duration_ms,
+      num_turns: 1,
+      tools_used: [],
+    });
 
     const got = await ok(client, 'get_session', { name: 'mcp-seed' });
     expect(got).toMatchObject({ name: 'mcp-seed', status: 'active', effort: 'medium', total_turns: 1 });
