@@ -141,7 +141,14 @@ export const ResultEventSchema = eventOf('result', TurnResultFields, 'The turn e
 
 export const ErrorEventSchema = eventOf(
   'error',
-  { problem: TurnProblemSchema },
+  {
+    problem: TurnProblemSchema,
+    error: Type.Optional(
+      Type.String({
+        description: "The problem's detail, as the Python seed's `error` event carried it (on chat streams).",
+      }),
+    ),
+  },
   'The turn failed: a problem document (the last event).',
 );
 

@@ -70,12 +70,12 @@ export interface paths {
   '/api/v1/sessions/{name}/chat/stream': {
     /**
      * Attach to the latest turn (SSE)
-     * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.
+     * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id. The `events` query picks the vocabulary as on POST.
      */
     get: operations['attachToTurn'];
     /**
      * Chat (SSE stream)
-     * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts.
+     * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts. Beside these, the Python seed's `assistant`, `tool` and `done` frames (and its `error` member), unless `events=native`; `events=seed` sends the seed's frames only.
      */
     post: operations['chatStream'];
   };
@@ -586,6 +586,271 @@ export interface components {
               detail: string;
               [key: string]: unknown;
             };
+            /** @description The problem's detail, as the Python seed's `error` event carried it (on chat streams). */
+            error?: string;
+          };
+        };
+    /** ChatEventFrame */
+    ChatEventFrame:
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'session';
+          /**
+           * session event
+           * @description Claude Code started the turn: its session id, model, tools, working directory and permission mode.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'session';
+            session_id: string;
+            model: string;
+            tools: string[];
+            cwd: string;
+            permission_mode: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'text';
+          /**
+           * text event
+           * @description A delta of the answer text.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'text';
+            text: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'tool_use';
+          /**
+           * tool_use event
+           * @description Claude calls a tool.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'tool_use';
+            id: string;
+            name: string;
+            input: unknown;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'tool_result';
+          /**
+           * tool_result event
+           * @description A tool call's output (`id` is its tool_use id).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'tool_result';
+            id: string;
+            is_error: boolean;
+            output: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'approval';
+          /**
+           * approval event
+           * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'approval';
+            id: string;
+            session: string;
+            turn_id: string;
+            tool: string;
+            input: unknown;
+            tool_use_id: string | null;
+            /** @description The ask rule that paused it. */
+            rule: string | null;
+            /** @description When it is denied if nobody answers (ISO-8601). */
+            deadline: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'question';
+          /**
+           * question event
+           * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'question';
+            id: string;
+            session: string;
+            turn_id: string;
+            tool_use_id: string | null;
+            questions: {
+              question: string;
+              header: string;
+              multi_select: boolean;
+              options: {
+                label: string;
+                description: string;
+              }[];
+            }[];
+            deadline: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'result';
+          /**
+           * result event
+           * @description The turn ended: its result (the last event).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'result';
+            turn_id: string;
+            /** @description The Claude Code session id. */
+            session_id: string;
+            status: 'ok' | 'error' | 'interrupted' | 'timeout';
+            content: string;
+            cost_usd: number;
+            duration_ms: number;
+            num_turns: number;
+            /** TurnUsage */
+            usage: {
+              input_tokens: number;
+              output_tokens: number;
+              cache_read_input_tokens: number;
+              cache_creation_input_tokens: number;
+            };
+            tools_used: {
+              name: string;
+              input: unknown;
+              /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+              denied?: string;
+            }[];
+            stop_reason: string | null;
+            model: string | null;
+            /** @description Tool calls refused in this turn (also marked `denied` in tools_used). */
+            denials?: {
+              tool: string;
+              input: unknown;
+              /** @description What the model was told. */
+              reason: string;
+            }[];
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'error';
+          /**
+           * error event
+           * @description The turn failed: a problem document (the last event).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'error';
+            /** TurnProblem */
+            problem: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            };
+            /** @description The problem's detail, as the Python seed's `error` event carried it (on chat streams). */
+            error?: string;
+          };
+        }
+      | {
+          /** @description With `?events=seed` only: the id of the event the frame comes from. Beside ours it has none. */
+          id?: number;
+          /**
+           * @description The `event:` line: the seed event name.
+           * @enum {string}
+           */
+          event: 'assistant';
+          /** @description The Python seed's event: a block of Claude's answer text (the `text` deltas up to a tool call or the end). */
+          data: {
+            content: string;
+            tool_name: null;
+          };
+        }
+      | {
+          /** @description With `?events=seed` only: the id of the event the frame comes from. Beside ours it has none. */
+          id?: number;
+          /**
+           * @description The `event:` line: the seed event name.
+           * @enum {string}
+           */
+          event: 'tool';
+          /** @description The Python seed's event: Claude calls this tool (beside `tool_use`). */
+          data: {
+            content: null;
+            tool_name: string;
+          };
+        }
+      | {
+          /** @description With `?events=seed` only: the id of the event the frame comes from. Beside ours it has none. */
+          id?: number;
+          /**
+           * @description The `event:` line: the seed event name.
+           * @enum {string}
+           */
+          event: 'done';
+          /** @description The Python seed's event: the turn's summary (beside `result`, just before it). */
+          data: {
+            session_id: string;
+            content: string;
+            cost: number;
+            duration_ms: number;
+            num_turns: number;
+            tools_used: {
+              name: string;
+              input: unknown;
+            }[];
           };
         };
   };
@@ -1710,20 +1975,26 @@ export interface operations {
   };
   /**
    * Attach to the latest turn (SSE)
-   * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.
+   * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id. The `events` query picks the vocabulary as on POST.
    */
   attachToTurn: {
     parameters: {
+      query?: {
+        /** @description `all` (default): this server's events and, beside them, the Python seed's `assistant`, `tool` and `done` frames (without an `id:`, just before the event they come from), the `error` frame carrying both shapes; `native`: this server's events only; `seed`: the seed's frames only (each with the id of the event it comes from). */
+        events?: 'all' | 'native' | 'seed';
+        /** @description As the Last-Event-ID header, for clients that cannot send it (a value that is not a number is ignored). */
+        last_event_id?: string;
+      };
       path: {
         /** @description Session name. */
         name: string;
       };
     };
     responses: {
-      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
+      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`) and, unless `events=native`, the Python seed's `assistant`, `tool` and `done` frames beside them (no `id:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream': components['schemas']['TurnEventFrame'];
+          'text/event-stream': components['schemas']['ChatEventFrame'];
         };
       };
       /** @description Unauthorized */
@@ -1754,10 +2025,16 @@ export interface operations {
   };
   /**
    * Chat (SSE stream)
-   * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts.
+   * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts. Beside these, the Python seed's `assistant`, `tool` and `done` frames (and its `error` member), unless `events=native`; `events=seed` sends the seed's frames only.
    */
   chatStream: {
     parameters: {
+      query?: {
+        /** @description `all` (default): this server's events and, beside them, the Python seed's `assistant`, `tool` and `done` frames (without an `id:`, just before the event they come from), the `error` frame carrying both shapes; `native`: this server's events only; `seed`: the seed's frames only (each with the id of the event it comes from). */
+        events?: 'all' | 'native' | 'seed';
+        /** @description As the Last-Event-ID header, for clients that cannot send it (a value that is not a number is ignored). */
+        last_event_id?: string;
+      };
       header?: {
         /** @description Makes a retry safe: the same key with the same request, from the same API key, within IDEMPOTENCY_TTL_SECONDS, gets the first response again (`Idempotent-Replayed: true`) and runs nothing. 1–255 characters. */
         'idempotency-key'?: string;
@@ -1805,10 +2082,10 @@ export interface operations {
       };
     };
     responses: {
-      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
+      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`) and, unless `events=native`, the Python seed's `assistant`, `tool` and `done` frames beside them (no `id:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream': components['schemas']['TurnEventFrame'];
+          'text/event-stream': components['schemas']['ChatEventFrame'];
         };
       };
       /** @description Bad request */
