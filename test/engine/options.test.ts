@@ -45,6 +45,15 @@ describe('checkOptions', () => {
     expect(checkOptions(env(), {})).toEqual([]);
   });
 
+  it("refuses the seed's auto mode when the operator's list leaves it out, and passes it when listed", () => {
+    expect(checkOptions(env(), { permission_mode: 'auto' }).map((p) => p.message)).toEqual([
+      'permission mode auto is not allowed here (allowed: default, acceptEdits, plan)',
+    ]);
+    const listed = { ...env(), allowedPermissionModes: [...env().allowedPermissionModes, 'auto' as const] };
+    expect(checkOptions(listed, { permission_mode: 'auto' })).toEqual([]);
+    expect(resolveOptions(listed, [{ permission_mode: 'auto' }]).permissionMode).toBe('auto');
+  });
+
   it('refuses a permission mode outside the allowed list, naming the field', () => {
     const problems = checkOptions(env(), { permission_mode: 'bypassPermissions' }, 'options.');
     expect(problems).toHaveLength(1);

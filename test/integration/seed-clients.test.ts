@@ -201,6 +201,90 @@ describe("the seed's two-agent review loop", () => {
   });
 });
 
+/**
+ * A seed client's SSE reading: split the body into frames, keep those whose `event:` it knows (`assistant`, `tool`,
+ * `done`, `error`) with their JSON `data:`, and drop the rest, as an SSE client listening for those names does.
+ */
+async function seedStream(path: string, json: unknown): Promise<Array<[string, any]>> {
+  const res = await fetch(`${ctx.t.url}/api/v1${path}`, {
+    method: 'POST',
+    headers: { 'X-API-Key': KEYS[0], 'Content-Type': 'application/json' },
+    body: JSON.stringify(json),
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const frames: Array<[string, any]> = [];
+  for (const block of (await res.text()).split('\n\n')) {
+    const lines = block.split('\n');
+    const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
+    const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
+    if (event && data && ['assistant', 'tool', 'done', 'error'].includes(event)) frames.push([event, JSON.parse(data)]);
+  }
+  return frames;
+}
+
+describe("the seed's chat documentation (docs/chat.md)", () => {
+  it("a streamed chat in the seed's event names: tool, assistant, then done with the turn's summary", async () => {
+    await api('POST', '/sessions', { name: 'seed-stream' });
+    ctx.model.script({
+      match: 'read and explain main.py',
+      steps: [
+        { tool: { name: 'Read', input: { file_path: '{{cwd}}/main.py' } } },
+        { text: ['main.py ', 'is missing.'] },
+      ],
+    });
+    const frames = await seedStream('/sessions/seed-stream/chat/stream', { message: 'read and explain main.py' });
+    expect(frames.map(([event]) => event)).toEqual(['tool', 'assistant', 'done']);
+    expect(frames[0]![1]).toEqual({ content: null, tool_name: 'Read' });
+    expect(frames[1]![1]).toEqual({ content: 'main.py is missing.', tool_name: null });
+    const done = frames[2]![1];
+    expect(done).toMatchObject({ content: 'main.py is missing.', num_turns: 2 });
+    expect(done.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(done.cost).toBeGreaterThan(0);
+    expect(done.duration_ms).toBeGreaterThan(0);
+    expect(done.tools_used.map((t: any) => t.name)).toEqual(['Read']);
+    // The streamed turn is the session's, as a sync one: in its history and totals.
+    const history = await api('GET', '/sessions/seed-stream/history');
+    expect(history.data.map((m: any) => m.content)).toEqual(['read and explain main.py', 'main.py is missing.']);
+    expect((await api('GET', '/sessions/seed-stream')).data).toMatchObject({ status: 'active', total_turns: 1 });
+
+    // A failure mid-turn is the seed's `error` event with its message.
+    ctx.model.script({ match: 'seed-stream-fails', steps: [{ error: { status: 400, message: 'scripted refusal' } }] });
+    const failed = await seedStream('/sessions/seed-stream/chat/stream', { message: 'seed-stream-fails' });
+    expect(failed.map(([event]) => event)).toEqual(['error']);
+    expect(typeof failed[0]![1].error).toBe('string');
+    expect(failed[0]![1].error.length).toBeGreaterThan(0);
+    await api('DELETE', '/sessions/seed-stream');
+  });
+
+  it('per-request overrides as the seed documents them, permission_mode "auto" included', async () => {
+    await api('POST', '/sessions', { name: 'seed-overrides' });
+    const res = await fetch(`${ctx.t.url}/api/v1/sessions/seed-overrides/chat/stream?events=native`, {
+      method: 'POST',
+      headers: { 'X-API-Key': KEYS[0], 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        message: 'optimize this query',
+        system: 'You are a PostgreSQL expert',
+        effort: 'max',
+        permission_mode: 'auto',
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    const session = JSON.parse(/event: session\ndata: (.*)\n/.exec(body)![1]!);
+    // Claude Code runs the turn in the mode asked for.
+    expect(session.permission_mode).toBe('auto');
+    expect(body).toMatch(/event: result\n/);
+    const asked = ctx.model.mainRequests().filter((r) => r.prompt === 'optimize this query');
+    expect(asked.length).toBeGreaterThan(0);
+    for (const r of asked) {
+      expect(JSON.stringify(r.body.system)).toContain('You are a PostgreSQL expert');
+      expect(r.body.output_config?.effort).toBe('max');
+    }
+    await api('DELETE', '/sessions/seed-overrides');
+  });
+});
+
 describe("the seed's parallel agents (jobs)", () => {
   const AGENTS = { 'agent-refactorer': 'refactor', 'agent-tester': 'test-writer', 'agent-security': 'security' };
 

@@ -1208,7 +1208,7 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1338,7 +1338,7 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[] | string;
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -1371,7 +1371,7 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1497,7 +1497,7 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1656,7 +1656,7 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1799,7 +1799,7 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -2075,7 +2075,7 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -2906,7 +2906,7 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
           /** @description http(s) URL that receives this job's signed events (job.started, job.succeeded, job.failed, job.cancelled). Refused (422) when its host resolves to an internal address, unless WEBHOOK_ALLOW_PRIVATE=true. */
@@ -4165,7 +4165,7 @@ export interface operations {
                   deny?: string[];
                 };
                 /** @description Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used). */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
                 /** @description What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override). */
                 warnings: string[];
               };
@@ -4257,7 +4257,7 @@ export interface operations {
                 deny?: string[];
               };
               /** @description Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used). */
-              permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+              permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
               /** @description What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override). */
               warnings: string[];
             };
