@@ -55,6 +55,12 @@ export const TurnResultFields = {
       description: 'Tool calls refused in this turn (also marked `denied` in tools_used).',
     }),
   ),
+  structured_output: Type.Optional(
+    Type.Unknown({
+      description:
+        "With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output).",
+    }),
+  ),
 };
 export const TurnResultSchema = Type.Object(TurnResultFields, { title: 'TurnResult' });
 export type TurnResult = Static<typeof TurnResultSchema>;

@@ -62,6 +62,7 @@ const OPTION_KEYS = [
   'permission_mode',
   'max_budget_usd',
   'max_output_tokens',
+  'output_format',
 ] as const;
 
 export function pickOptions(input: SessionOptions): SessionOptions {

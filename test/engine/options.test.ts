@@ -202,6 +202,7 @@ describe('optionsKey', () => {
     ['allowedTools', { allowedTools: ['Read'] }],
     ['disallowedTools', { disallowedTools: ['Bash'] }],
     ['permissionMode', { permissionMode: 'plan' }],
+    ['outputFormat', { outputFormat: { type: 'json_schema', schema: { type: 'object' } } }],
   ];
   it.each(changes)('changes when %s changes', (_name, change) => {
     expect(optionsKey({ ...base, ...change }, '/ws/a')).not.toBe(optionsKey(base, '/ws/a'));
@@ -229,6 +230,17 @@ describe('toSdkOptions', () => {
     expect(sdk.maxTurns).toBe(7);
     expect(sdk.cwd).toBe('/ws/a');
     expect(sdk.env).toEqual({ PATH: '/bin' });
+  });
+
+  it('passes output_format as outputFormat and offers its StructuredOutput tool, only when it is set', () => {
+    const format = { type: 'json_schema' as const, schema: { type: 'object' } };
+    const sdk = toSdkOptions(resolveOptions(env(), [{ allowed_tools: ['Read'] }, { output_format: format }]), host);
+    expect(sdk.outputFormat).toEqual(format);
+    expect(sdk.tools).toEqual(['Read', 'StructuredOutput']);
+    expect(sdk.allowedTools).toEqual(['Read', 'StructuredOutput']);
+    const plain = toSdkOptions(resolveOptions(env(), [{ allowed_tools: ['Read'] }]), host);
+    expect(plain.outputFormat).toBeUndefined();
+    expect(plain.tools).toEqual(['Read']);
   });
 
   it('sets allowDangerouslySkipPermissions only for bypassPermissions', () => {

@@ -283,6 +283,48 @@ describe("the seed's chat documentation (docs/chat.md)", () => {
     }
     await api('DELETE', '/sessions/seed-overrides');
   });
+
+  it('output_format: the answer as data matching the JSON schema, beside the text', async () => {
+    await api('POST', '/sessions', { name: 'seed-structured' });
+    const schema = {
+      type: 'object',
+      properties: { language: { type: 'string' }, lines: { type: 'integer' } },
+      required: ['language', 'lines'],
+    };
+    ctx.model.script({
+      match: 'describe hello.py as data',
+      steps: [{ tool: { name: 'StructuredOutput', input: { language: 'python', lines: 1 } } }],
+    });
+    const chat = (
+      await api('POST', '/sessions/seed-structured/chat', {
+        message: 'describe hello.py as data',
+        output_format: { type: 'json_schema', schema },
+      })
+    ).data;
+    expect(chat.structured_output).toEqual({ language: 'python', lines: 1 });
+    // The seed's `content` is Claude Code's result: here the data as JSON text.
+    expect(JSON.parse(chat.content)).toEqual({ language: 'python', lines: 1 });
+    // Claude Code got the schema: its structured-output tool was offered to the model.
+    const asked = ctx.model.mainRequests().filter((r) => r.prompt === 'describe hello.py as data');
+    expect(asked[0]!.body.tools.map((t: any) => t.name)).toContain('StructuredOutput');
+
+    // The next turn without it is a text turn again: the tool is gone.
+    const plain = (await api('POST', '/sessions/seed-structured/chat', { message: 'seed-structured plain' })).data;
+    expect(plain.structured_output).toBeUndefined();
+    const later = ctx.model.mainRequests().filter((r) => r.prompt === 'seed-structured plain');
+    expect(later[0]!.body.tools.map((t: any) => t.name)).not.toContain('StructuredOutput');
+
+    // A format that is not a JSON schema object is a 422 problem, and no turn runs.
+    const before = ctx.model.mainRequests().length;
+    for (const output_format of [{ type: 'text' }, { type: 'json_schema' }, { type: 'json_schema', schema: 'x' }]) {
+      const refused = await raw('POST', '/sessions/seed-structured/chat', { message: 'never', output_format });
+      expect(refused.status, JSON.stringify(output_format)).toBe(422);
+      expect((await refused.json()).detail).toContain('output_format');
+    }
+    expect(ctx.model.mainRequests().length).toBe(before);
+    expect((await api('GET', '/sessions/seed-structured/history')).count).toBe(4);
+    await api('DELETE', '/sessions/seed-structured');
+  });
 });
 
 describe("the seed's parallel agents (jobs)", () => {

@@ -51,6 +51,21 @@ export const OptionFields = {
       { description: 'One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES.' },
     ),
   ),
+  output_format: Type.Optional(
+    Type.Object(
+      {
+        type: Type.Literal('json_schema'),
+        schema: Type.Record(Type.String(), Type.Unknown(), {
+          description: 'A JSON Schema (an object) the answer must match.',
+        }),
+      },
+      {
+        additionalProperties: false,
+        description:
+          "Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`.",
+      },
+    ),
+  ),
   max_budget_usd: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,

@@ -561,6 +561,8 @@ export interface components {
               /** @description What the model was told. */
               reason: string;
             }[];
+            /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+            structured_output?: unknown;
           };
         }
       | {
@@ -775,6 +777,8 @@ export interface components {
               /** @description What the model was told. */
               reason: string;
             }[];
+            /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+            structured_output?: unknown;
           };
         }
       | {
@@ -1209,6 +1213,15 @@ export interface operations {
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
                 permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1339,6 +1352,15 @@ export interface operations {
           disallowed_tools?: string[] | string;
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
           permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -1372,6 +1394,15 @@ export interface operations {
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
                 permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1498,6 +1529,15 @@ export interface operations {
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
                 permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1657,6 +1697,15 @@ export interface operations {
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
                 permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1800,6 +1849,15 @@ export interface operations {
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
           permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -1837,6 +1895,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -2076,6 +2136,15 @@ export interface operations {
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
           permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -2755,6 +2824,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -2907,6 +2978,15 @@ export interface operations {
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
           permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
           /** @description http(s) URL that receives this job's signed events (job.started, job.succeeded, job.failed, job.cancelled). Refused (422) when its host resolves to an internal address, unless WEBHOOK_ALLOW_PRIVATE=true. */
@@ -2967,6 +3047,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -3145,6 +3227,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -3293,6 +3377,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -6086,6 +6172,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6183,6 +6271,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6280,6 +6370,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6377,6 +6469,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6474,6 +6568,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6589,6 +6685,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
