@@ -462,4 +462,51 @@ describe('seed inputs refused as problems, changing nothing', () => {
     const other = await ctx.t.request(`/api/v1/sessions/${sid}`, { key: KEYS[1] });
     expect(other.status).toBe(404);
   });
+
+  it("user_id: the seed's label on create and its ?user_id= filter, inside the caller's tenant only", async () => {
+    const alice = (await api('POST', '/sessions', { name: 'seed-user-a1', user_id: 'alice' })).data;
+    expect(alice.user_id).toBe('alice');
+    expect(alice.owner).not.toBe('alice');
+    await api('POST', '/sessions', { name: 'seed-user-a2', user_id: 'alice' });
+    await api('POST', '/sessions', { name: 'seed-user-bob', user_id: 'bob' });
+    // The seed's default, or none, is the caller itself.
+    const mine = (await api('POST', '/sessions', { name: 'seed-user-default', user_id: 'default' })).data;
+    expect(mine.user_id).toBe(mine.owner);
+    expect((await api('GET', '/sessions/seed-user-a1')).data.user_id).toBe('alice');
+
+    const names = async (query: string, key: string = KEYS[0]) => {
+      const res = await ctx.t.request(`/api/v1/sessions?limit=100&${query}`, { key });
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.pagination.total).toBe(body.data.length);
+      return body.data.map((x: any) => x.name).sort();
+    };
+    expect(await names('user_id=alice')).toEqual(['seed-user-a1', 'seed-user-a2']);
+    expect(await names('user_id=bob')).toEqual(['seed-user-bob']);
+    expect(await names(`user_id=${mine.owner}`)).toContain('seed-user-default');
+    expect(await names(`user_id=${mine.owner}`)).not.toContain('seed-user-a1');
+    expect(await names('user_id=nobody')).toEqual([]);
+
+    // Another key's `alice` is its own: neither key sees the other's sessions through the label or the owner id.
+    const res = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      key: KEYS[1],
+      json: { name: 'seed-user-other', user_id: 'alice' },
+    });
+    expect(res.status).toBe(201);
+    expect(await names('user_id=alice', KEYS[1])).toEqual(['seed-user-other']);
+    expect(await names(`user_id=${mine.owner}`, KEYS[1])).toEqual([]);
+    expect(await names('user_id=alice')).toEqual(['seed-user-a1', 'seed-user-a2']);
+
+    // A user_id that is empty or too long is a 422 problem, and nothing is made.
+    for (const user_id of ['', 'x'.repeat(129)]) {
+      const refused = await raw('POST', '/sessions', { name: 'seed-user-bad', user_id });
+      expect(refused.status).toBe(422);
+      expect((await refused.json()).detail).toContain('user_id');
+    }
+    expect((await raw('GET', '/sessions/seed-user-bad')).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/sessions?user_id=', {})).status).toBe(422);
+    for (const name of ['seed-user-a1', 'seed-user-a2', 'seed-user-bob', 'seed-user-default'])
+      await api('DELETE', `/sessions/${name}`);
+  });
 });

@@ -1183,6 +1183,8 @@ export interface operations {
         page?: number;
         /** @description Items per page (1–100). */
         limit?: number;
+        /** @description The Python seed's user id: a label inside the caller's tenant (never another tenant's), which `GET /sessions?user_id=` filters on; `default` (the seed's default) or none means the caller itself. */
+        user_id?: string;
       };
     };
     responses: {
@@ -1242,7 +1244,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1340,6 +1342,8 @@ export interface operations {
             /** @description Calls that are refused; deny beats ask beats allow, across every level. */
             deny?: string[];
           };
+          /** @description The Python seed's user id: a label inside the caller's tenant (never another tenant's), which `GET /sessions?user_id=` filters on; `default` (the seed's default) or none means the caller itself. */
+          user_id?: string;
           /** @description Model name or alias (e.g. sonnet, opus). */
           model?: string;
           /** @description Effort level. */
@@ -1423,7 +1427,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1558,7 +1562,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1726,7 +1730,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
