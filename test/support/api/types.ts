@@ -101,7 +101,7 @@ export interface paths {
     get: operations['listFiles'];
     /**
      * Upload a file
-     * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
+     * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The `path` query parameter instead (the Python seed's form) names a folder: the file keeps its own name inside it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
      */
     post: operations['uploadFile'];
   };
@@ -2506,12 +2506,12 @@ export interface operations {
   };
   /**
    * Upload a file
-   * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
+   * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The `path` query parameter instead (the Python seed's form) names a folder: the file keeps its own name inside it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
    */
   uploadFile: {
     parameters: {
       query?: {
-        /** @description Target path (instead of the `path` form field). */
+        /** @description The folder to put the file in, under its own name (the Python seed's `path`); instead of the `path` form field, which names the file itself. */
         path?: string;
         /** @description Instead of the `overwrite` form field (default true). */
         overwrite?: boolean;
