@@ -134,7 +134,12 @@ describe('MCP over Streamable HTTP', () => {
       },
     )) as CallToolResult;
     expect(answer.isError).toBeFalsy();
-    expect(answer.content).toEqual([{ type: 'text', text: 'Wrote from-mcp.txt.' }]);
+    // The text is the seed's JSON answer; the whole result is in structuredContent.
+    expect(answer.content).toHaveLength(1);
+    expect(JSON.parse((answer.content[0] as { text: string }).text)).toMatchObject({
+      content: 'Wrote from-mcp.txt.',
+      tools_used: ['Write'],
+    });
     const { result } = answer.structuredContent as {
       result: { status: string; tools_used: Array<{ name: string }>; cost_usd: number };
     };
@@ -400,7 +405,10 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
       scriptWrite('mcp-write-stdio', 'from-stdio.txt', 'written over stdio\n');
       const answer = await call(client, 'chat', { name: 'mcp-stdio', message: 'please mcp-write-stdio' });
       expect(answer.isError, JSON.stringify(answer.content)).toBeFalsy();
-      expect(answer.content).toEqual([{ type: 'text', text: 'Wrote from-stdio.txt.' }]);
+      expect(JSON.parse((answer.content[0] as { text: string }).text)).toMatchObject({
+        content: 'Wrote from-stdio.txt.',
+        tools_used: ['Write'],
+      });
       const listing = await ok(client, 'list_files', { name: 'mcp-stdio' });
       expect(listing.files.map((f: { name: string }) => f.name)).toEqual(['from-stdio.txt']);
       const read = await call(client, 'read_file', { name: 'mcp-stdio', path: 'from-stdio.txt' });
