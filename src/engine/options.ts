@@ -8,12 +8,34 @@ import type {
   SandboxSettings,
   SettingSource,
 } from '@anthropic-ai/claude-agent-sdk';
+import { Ajv } from 'ajv';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS } from './shell-tools.js';
 import type { WorkspaceGuard } from './tool-policy.js';
 
 /** The tool through which Claude Code returns structured output (SDK outputFormat). */
 export const STRUCTURED_OUTPUT_TOOL = 'StructuredOutput';
+
+/** The longest output_format schema, as JSON: Claude Code takes it as one command-line argument. */
+export const MAX_OUTPUT_SCHEMA_CHARS = 65_536;
+
+const metaSchemas = new Ajv({ strict: false, validateSchema: false });
+
+/**
+ * Why Claude Code could not take this output schema, if it could not: too long for its command line, or not a JSON
+ * Schema (checked against the draft-07 meta-schema; a schema naming another draft in `$schema` is left to Claude Code).
+ */
+function outputSchemaProblem(schema: Record<string, unknown>): string | undefined {
+  if (JSON.stringify(schema).length > MAX_OUTPUT_SCHEMA_CHARS)
+    return `the output_format schema may be at most ${MAX_OUTPUT_SCHEMA_CHARS} characters as JSON (it travels on Claude Code's command line)`;
+  let valid: boolean;
+  try {
+    valid = metaSchemas.validateSchema(schema) as boolean;
+  } catch {
+    return undefined;
+  }
+  return valid ? undefined : `the output_format schema is not a JSON Schema: ${metaSchemas.errorsText()}`;
+}
 
 /** Options a session, template or request may set. */
 export interface SessionOptions {
@@ -85,6 +107,10 @@ export function checkOptions(cfg: ClaudeConfig, opts: SessionOptions, prefix = '
       field: `${prefix}max_budget_usd`,
       message: `max_budget_usd may be at most ${cfg.maxCostPerRequest} (CLAUDE_MAX_COST_PER_REQUEST)`,
     });
+  }
+  if (opts.output_format !== undefined) {
+    const problem = outputSchemaProblem(opts.output_format.schema);
+    if (problem !== undefined) problems.push({ field: `${prefix}output_format`, message: problem });
   }
   for (const tool of opts.allowed_tools ?? []) {
     if (!cfg.allowedTools.includes(tool)) {

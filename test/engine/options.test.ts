@@ -45,6 +45,16 @@ describe('checkOptions', () => {
     expect(checkOptions(env(), {})).toEqual([]);
   });
 
+  it('refuses an output_format schema too long for the command line, or that is not a JSON Schema', () => {
+    const schema = { type: 'object', description: 'x'.repeat(70_000) };
+    expect(checkOptions(env(), { output_format: { type: 'json_schema', schema } }).map((p) => p.field)).toEqual([
+      'output_format',
+    ]);
+    expect(checkOptions(env(), { output_format: { type: 'json_schema', schema: { type: 'object' } } })).toEqual([]);
+    const notASchema = checkOptions(env(), { output_format: { type: 'json_schema', schema: { type: 'nope' } } });
+    expect(notASchema.map((p) => p.message)).toEqual([expect.stringContaining('is not a JSON Schema')]);
+  });
+
   it("refuses the seed's auto mode when the operator's list leaves it out, and passes it when listed", () => {
     expect(checkOptions(env(), { permission_mode: 'auto' }).map((p) => p.message)).toEqual([
       'permission mode auto is not allowed here (allowed: default, acceptEdits, plan)',

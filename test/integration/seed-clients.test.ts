@@ -316,7 +316,15 @@ describe("the seed's chat documentation (docs/chat.md)", () => {
 
     // A format that is not a JSON schema object is a 422 problem, and no turn runs.
     const before = ctx.model.mainRequests().length;
-    for (const output_format of [{ type: 'text' }, { type: 'json_schema' }, { type: 'json_schema', schema: 'x' }]) {
+    const huge = { type: 'json_schema', schema: { type: 'object', description: 'x'.repeat(70_000) } };
+    const notASchema = { type: 'json_schema', schema: { type: 'no-such-type' } };
+    for (const output_format of [
+      { type: 'text' },
+      { type: 'json_schema' },
+      { type: 'json_schema', schema: 'x' },
+      huge,
+      notASchema,
+    ]) {
       const refused = await raw('POST', '/sessions/seed-structured/chat', { message: 'never', output_format });
       expect(refused.status, JSON.stringify(output_format)).toBe(422);
       expect((await refused.json()).detail).toContain('output_format');
