@@ -55,6 +55,11 @@ describe('loadConfig defaults', () => {
     expect(c.claude.cliPath).toBeUndefined();
     expect(c.claude.model).toBeUndefined();
     expect(c.claude.allowedPermissionModes).not.toContain('bypassPermissions');
+    // The Python seed's documented `auto` is allowed by default; an operator's own list decides otherwise.
+    expect(c.claude.allowedPermissionModes).toContain('auto');
+    expect(loadConfig({ CLAUDE_ALLOWED_PERMISSION_MODES: 'default,plan' }).claude.allowedPermissionModes).not.toContain(
+      'auto',
+    );
     expect(c.claude.allowedTools).toEqual([
       'Read',
       'Write',

@@ -187,6 +187,15 @@ export async function runChecks(config: Config): Promise<Check[]> {
   } else {
     checks.push({ name: 'API keys', verdict: 'ok', detail: `${config.apiKeys.length} configured` });
   }
+  // The start-up warnings (seed settings not used here, short keys …): a check each, so none goes unseen.
+  for (const warning of config.warnings) {
+    checks.push({
+      name: 'Configuration',
+      verdict: 'warn',
+      detail: warning,
+      fix: 'see docs/configuration.md (docs/migrating.md for the Python seed settings)',
+    });
+  }
   return checks;
 }
 

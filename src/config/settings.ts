@@ -19,7 +19,7 @@ export interface SettingSpec {
   secret?: boolean;
 }
 
-const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'dontAsk', 'bypassPermissions'] as const;
+const PERMISSION_MODES = ['default', 'acceptEdits', 'plan', 'dontAsk', 'auto', 'bypassPermissions'] as const;
 export const EFFORT_LEVELS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
 export { PERMISSION_MODES };
 
@@ -273,9 +273,9 @@ export const SETTINGS: readonly SettingSpec[] = [
   {
     name: 'CLAUDE_ALLOWED_PERMISSION_MODES',
     kind: { type: 'list' },
-    default: 'default,acceptEdits,plan,dontAsk',
+    default: 'default,acceptEdits,plan,dontAsk,auto',
     description:
-      'Permission modes a client may pick per session or request. `bypassPermissions` is never allowed unless listed here.',
+      "Permission modes a client may pick per session or request. `bypassPermissions` is never allowed unless listed here. `auto` (the Python seed's example: a model classifier decides what would prompt) grants nothing `acceptEdits` does not: every offered tool is allowed anyway and the workspace guard and ask rules decide before the mode.",
   },
   {
     name: 'CLAUDE_ALLOWED_TOOLS',

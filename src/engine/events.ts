@@ -55,6 +55,12 @@ export const TurnResultFields = {
       description: 'Tool calls refused in this turn (also marked `denied` in tools_used).',
     }),
   ),
+  structured_output: Type.Optional(
+    Type.Unknown({
+      description:
+        "With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output).",
+    }),
+  ),
 };
 export const TurnResultSchema = Type.Object(TurnResultFields, { title: 'TurnResult' });
 export type TurnResult = Static<typeof TurnResultSchema>;
@@ -162,7 +168,14 @@ export const ResultEventSchema = eventOf('result', TurnResultFields, 'The turn e
 
 export const ErrorEventSchema = eventOf(
   'error',
-  { problem: TurnProblemSchema },
+  {
+    problem: TurnProblemSchema,
+    error: Type.Optional(
+      Type.String({
+        description: "The problem's detail, as the Python seed's `error` event carried it (on chat streams).",
+      }),
+    ),
+  },
   'The turn failed: a problem document (the last event).',
 );
 

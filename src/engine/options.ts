@@ -4,12 +4,38 @@ import type {
   HookCallbackMatcher,
   HookEvent,
   Options,
+  OutputFormat,
   SandboxSettings,
   SettingSource,
 } from '@anthropic-ai/claude-agent-sdk';
+import { Ajv } from 'ajv';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS } from './shell-tools.js';
 import type { WorkspaceGuard } from './tool-policy.js';
+
+/** The tool through which Claude Code returns structured output (SDK outputFormat). */
+export const STRUCTURED_OUTPUT_TOOL = 'StructuredOutput';
+
+/** The longest output_format schema, as JSON: Claude Code takes it as one command-line argument. */
+export const MAX_OUTPUT_SCHEMA_CHARS = 65_536;
+
+const metaSchemas = new Ajv({ strict: false, validateSchema: false });
+
+/**
+ * Why Claude Code could not take this output schema, if it could not: too long for its command line, or not a JSON
+ * Schema (checked against the draft-07 meta-schema; a schema naming another draft in `$schema` is left to Claude Code).
+ */
+function outputSchemaProblem(schema: Record<string, unknown>): string | undefined {
+  if (JSON.stringify(schema).length > MAX_OUTPUT_SCHEMA_CHARS)
+    return `the output_format schema may be at most ${MAX_OUTPUT_SCHEMA_CHARS} characters as JSON (it travels on Claude Code's command line)`;
+  let valid: boolean;
+  try {
+    valid = metaSchemas.validateSchema(schema) as boolean;
+  } catch {
+    return undefined;
+  }
+  return valid ? undefined : `the output_format schema is not a JSON Schema: ${metaSchemas.errorsText()}`;
+}
 
 /** Options a session, template or request may set. */
 export interface SessionOptions {
@@ -24,6 +50,8 @@ export interface SessionOptions {
   max_budget_usd?: number;
   /** The most output tokens of each model call of a turn (CLAUDE_CODE_MAX_OUTPUT_TOKENS); the CLI's default when unset. */
   max_output_tokens?: number;
+  /** Structured output: the answer as data matching this JSON schema (the SDK's outputFormat, the seed's output_format). */
+  output_format?: OutputFormat;
 }
 
 export interface EffectiveOptions {
@@ -38,6 +66,8 @@ export interface EffectiveOptions {
   maxBudgetUsd: number | undefined;
   /** Output tokens per model call; undefined = the CLI's default. */
   maxOutputTokens: number | undefined;
+  /** The JSON schema the answer must match; undefined = a text answer. */
+  outputFormat: OutputFormat | undefined;
 }
 
 export interface OptionProblem {
@@ -78,6 +108,10 @@ export function checkOptions(cfg: ClaudeConfig, opts: SessionOptions, prefix = '
       message: `max_budget_usd may be at most ${cfg.maxCostPerRequest} (CLAUDE_MAX_COST_PER_REQUEST)`,
     });
   }
+  if (opts.output_format !== undefined) {
+    const problem = outputSchemaProblem(opts.output_format.schema);
+    if (problem !== undefined) problems.push({ field: `${prefix}output_format`, message: problem });
+  }
   for (const tool of opts.allowed_tools ?? []) {
     if (!cfg.allowedTools.includes(tool)) {
       problems.push({
@@ -109,6 +143,7 @@ export function resolveOptions(cfg: ClaudeConfig, layers: ReadonlyArray<SessionO
     permissionMode: pick('permission_mode') ?? cfg.permissionMode,
     maxBudgetUsd: pick('max_budget_usd') ?? cfg.maxCostPerRequest,
     maxOutputTokens: pick('max_output_tokens'),
+    outputFormat: pick('output_format'),
   };
 }
 
@@ -124,6 +159,7 @@ export function optionsKey(opts: EffectiveOptions, cwd: string): string {
     opts.disallowedTools,
     opts.permissionMode,
     opts.maxOutputTokens,
+    opts.outputFormat,
   ]);
 }
 
@@ -148,7 +184,10 @@ export function toSdkOptions(
     };
   },
 ): Options {
-  const offered = host.refuseShell ? opts.allowedTools.filter((t) => !SHELL_TOOLS.has(t)) : opts.allowedTools;
+  const usable = host.refuseShell ? opts.allowedTools.filter((t) => !SHELL_TOOLS.has(t)) : opts.allowedTools;
+  // Structured output is a tool Claude Code adds to end the turn with the data; it touches nothing, so it is offered
+  // whenever an output format is asked for.
+  const offered = opts.outputFormat ? [...usable, STRUCTURED_OUTPUT_TOOL] : usable;
   const removed = host.refuseShell ? [...new Set([...opts.disallowedTools, ...SHELL_TOOLS])] : opts.disallowedTools;
   const sdk: Options = {
     cwd: host.cwd,
@@ -174,6 +213,7 @@ export function toSdkOptions(
   if (opts.effort) sdk.effort = opts.effort;
   if (host.cliPath) sdk.pathToClaudeCodeExecutable = host.cliPath;
   if (opts.maxBudgetUsd !== undefined) sdk.maxBudgetUsd = opts.maxBudgetUsd;
+  if (opts.outputFormat) sdk.outputFormat = opts.outputFormat;
   const hooks = [host.guard?.hooks(), host.gate?.hooks()].filter((h) => h !== undefined);
   if (hooks.length > 0) {
     const merged: Partial<Record<HookEvent, HookCallbackMatcher[]>> = {};

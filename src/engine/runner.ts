@@ -440,6 +440,9 @@ export class SessionRunner {
       stop_reason: m.stop_reason,
       model: a.model ?? this.init?.model ?? null,
       ...(denials.length > 0 ? { denials } : {}),
+      ...(m.subtype === 'success' && m.structured_output !== undefined
+        ? { structured_output: m.structured_output }
+        : {}),
     };
     const turn = a.turn;
     turn.partial = result;

@@ -5,9 +5,11 @@ import { hijackWithHeaders } from './hijack.js';
 import { unauthorized } from './problem.js';
 
 /** The last event of a stream whose key was revoked while it was open. */
+const REVOKED_PROBLEM = unauthorized('The API key has been revoked; this stream ends.', 'revoked-api-key').toProblem();
 const REVOKED_FRAME = `event: error\ndata: ${JSON.stringify({
   type: 'error',
-  problem: unauthorized('The API key has been revoked; this stream ends.', 'revoked-api-key').toProblem(),
+  problem: REVOKED_PROBLEM,
+  error: REVOKED_PROBLEM.detail,
 })}\n\n`;
 
 export interface StreamOptions {
@@ -18,6 +20,8 @@ export interface StreamOptions {
   onClientGone?: () => void;
   /** Extra response headers (e.g. X-Job-ID). */
   headers?: Record<string, string>;
+  /** The frames written for each event (default: its own frame); e.g. the Python seed's vocabulary beside ours. */
+  frames?: (e: NumberedEvent) => string[];
 }
 
 /** The Last-Event-ID a reconnecting client sent (header, or `last_event_id` query), if it is a number. */
@@ -102,7 +106,8 @@ export async function streamTurn(reply: FastifyReply, turn: EventStream, opts: S
   const out = openFrameStream(reply, headers, opts.heartbeatMs);
   try {
     await out.write(': stream open\n\n');
-    for await (const e of turn.events(opts.afterId, out.gone)) await out.write(formatEvent(e));
+    const frames = opts.frames ?? ((e: NumberedEvent) => [formatEvent(e)]);
+    for await (const e of turn.events(opts.afterId, out.gone)) await out.write(frames(e).join(''));
   } finally {
     out.end();
     if (out.gone.aborted && !turn.finished) opts.onClientGone?.();

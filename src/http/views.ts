@@ -69,7 +69,7 @@ function buildSessionView(row: SessionRow, liveness: { live: boolean; busy: bool
     updated_at: row.updated_at,
     last_active_at: row.last_active_at,
     // The Python seed's fields: the options as the session (or its template) sets them, and its totals.
-    user_id: row.owner,
+    user_id: row.user_label ?? row.owner,
     system_prompt: set.system_prompt ?? null,
     model: set.model ?? null,
     max_turns: set.max_turns ?? null,

@@ -28,6 +28,13 @@ export interface CreateSessionInput extends SessionOptions {
   template?: string;
   /** The session's own permission rules (they add to the operator's, the template's and the key's). */
   permission_rules?: PermissionRules;
+  /** The Python seed's `user_id`: a label inside the tenant (`default`, the seed's default, means none). */
+  user_id?: string;
+}
+
+/** The seed's `user_id` as stored: none for its default, which stood for the caller. */
+function userLabelOf(userId: string | undefined): string | null {
+  return userId === undefined || userId === 'default' ? null : userId;
 }
 
 export interface ChatInput extends SessionOptions {
@@ -62,6 +69,7 @@ const OPTION_KEYS = [
   'permission_mode',
   'max_budget_usd',
   'max_output_tokens',
+  'output_format',
 ] as const;
 
 export function pickOptions(input: SessionOptions): SessionOptions {
@@ -130,6 +138,7 @@ export class SessionService {
         claude_session_id: null,
         options: options as Record<string, unknown>,
         template: input.template ?? null,
+        user_label: userLabelOf(input.user_id),
         last_active_at: null,
       });
       if (input.permission_rules) await this.approvals?.replaceRules(tenant, row.id, input.permission_rules, null);
@@ -141,8 +150,9 @@ export class SessionService {
   }
 
   /** One page of a tenant's sessions; `null` = every tenant's (admin). */
-  list(tenant: string | null, offset: number, limit: number): Promise<Page<SessionRow>> {
-    return this.store.sessions.list(tenant, { offset, limit });
+  /** A page of the tenant's sessions (every tenant's for null), only those of `userId` when given (the seed's filter). */
+  list(tenant: string | null, offset: number, limit: number, userId?: string): Promise<Page<SessionRow>> {
+    return this.store.sessions.list(tenant, { offset, limit }, userId);
   }
 
   /** A tenant's session by name, else (as the Python seed resolved it) by its Claude Code session id. */

@@ -31,6 +31,8 @@ export interface SessionsTable {
   /** JSON object: model, effort, system_prompt, max_turns, allowed_tools, … (opaque to the store). */
   options: DefaultedText;
   template: string | null;
+  /** The Python seed's `user_id`: a label inside the owner's tenant (null: none given, the owner stands for it). */
+  user_label: ColumnType<string | null, string | null | undefined, string | null>;
   cost_usd: Generated<number>;
   turns: Generated<number>;
   input_tokens: Generated<number>;

@@ -82,12 +82,19 @@ export class SessionsRepo {
     return stored && toSessionRow(stored);
   }
 
-  /** One page of an owner's sessions (all owners when owner is null), newest first, with the total count (through the read cache). */
-  async list(owner: string | null, page: PageRequest): Promise<Page<SessionRow>> {
+  /**
+   * One page of an owner's sessions (all owners when owner is null), newest first, with the total count (through the
+   * read cache). With `userId`, only the sessions of that user: labelled so, or unlabelled and owned by that id.
+   */
+  async list(owner: string | null, page: PageRequest, userId?: string): Promise<Page<SessionRow>> {
     checkPage(page);
-    return this.#cache.read(['sessions.page', owner, page.offset, page.limit], async () => {
+    return this.#cache.read(['sessions.page', owner, page.offset, page.limit, userId ?? null], async () => {
       let query = this.#db.selectFrom('sessions');
       if (owner !== null) query = query.where('owner', '=', owner);
+      if (userId !== undefined)
+        query = query.where((eb) =>
+          eb.or([eb('user_label', '=', userId), eb.and([eb('user_label', 'is', null), eb('owner', '=', userId)])]),
+        );
       const [rows, count] = await Promise.all([
         query
           .selectAll()

@@ -45,6 +45,25 @@ describe('checkOptions', () => {
     expect(checkOptions(env(), {})).toEqual([]);
   });
 
+  it('refuses an output_format schema too long for the command line, or that is not a JSON Schema', () => {
+    const schema = { type: 'object', description: 'x'.repeat(70_000) };
+    expect(checkOptions(env(), { output_format: { type: 'json_schema', schema } }).map((p) => p.field)).toEqual([
+      'output_format',
+    ]);
+    expect(checkOptions(env(), { output_format: { type: 'json_schema', schema: { type: 'object' } } })).toEqual([]);
+    const notASchema = checkOptions(env(), { output_format: { type: 'json_schema', schema: { type: 'nope' } } });
+    expect(notASchema.map((p) => p.message)).toEqual([expect.stringContaining('is not a JSON Schema')]);
+  });
+
+  it("refuses the seed's auto mode when the operator's list leaves it out, and passes it when listed", () => {
+    expect(checkOptions(env(), { permission_mode: 'auto' }).map((p) => p.message)).toEqual([
+      'permission mode auto is not allowed here (allowed: default, acceptEdits, plan)',
+    ]);
+    const listed = { ...env(), allowedPermissionModes: [...env().allowedPermissionModes, 'auto' as const] };
+    expect(checkOptions(listed, { permission_mode: 'auto' })).toEqual([]);
+    expect(resolveOptions(listed, [{ permission_mode: 'auto' }]).permissionMode).toBe('auto');
+  });
+
   it('refuses a permission mode outside the allowed list, naming the field', () => {
     const problems = checkOptions(env(), { permission_mode: 'bypassPermissions' }, 'options.');
     expect(problems).toHaveLength(1);
@@ -193,6 +212,7 @@ describe('optionsKey', () => {
     ['allowedTools', { allowedTools: ['Read'] }],
     ['disallowedTools', { disallowedTools: ['Bash'] }],
     ['permissionMode', { permissionMode: 'plan' }],
+    ['outputFormat', { outputFormat: { type: 'json_schema', schema: { type: 'object' } } }],
   ];
   it.each(changes)('changes when %s changes', (_name, change) => {
     expect(optionsKey({ ...base, ...change }, '/ws/a')).not.toBe(optionsKey(base, '/ws/a'));
@@ -220,6 +240,17 @@ describe('toSdkOptions', () => {
     expect(sdk.maxTurns).toBe(7);
     expect(sdk.cwd).toBe('/ws/a');
     expect(sdk.env).toEqual({ PATH: '/bin' });
+  });
+
+  it('passes output_format as outputFormat and offers its StructuredOutput tool, only when it is set', () => {
+    const format = { type: 'json_schema' as const, schema: { type: 'object' } };
+    const sdk = toSdkOptions(resolveOptions(env(), [{ allowed_tools: ['Read'] }, { output_format: format }]), host);
+    expect(sdk.outputFormat).toEqual(format);
+    expect(sdk.tools).toEqual(['Read', 'StructuredOutput']);
+    expect(sdk.allowedTools).toEqual(['Read', 'StructuredOutput']);
+    const plain = toSdkOptions(resolveOptions(env(), [{ allowed_tools: ['Read'] }]), host);
+    expect(plain.outputFormat).toBeUndefined();
+    expect(plain.tools).toEqual(['Read']);
   });
 
   it('sets allowDangerouslySkipPermissions only for bypassPermissions', () => {

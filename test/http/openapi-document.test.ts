@@ -53,7 +53,7 @@ describe('the served OpenAPI document', () => {
     ]);
   });
 
-  it('documents every turn event type as an SSE frame on the chat and job streams', () => {
+  it("documents every turn event type as an SSE frame on the chat and job streams, and the seed's on chat", () => {
     const types = TURN_EVENT_SCHEMAS.map((s) => s.properties.type.const);
     expect(types).toEqual([
       'session',
@@ -66,18 +66,18 @@ describe('the served OpenAPI document', () => {
       'result',
       'error',
     ]);
-    for (const [path, method] of [
-      ['/api/v1/sessions/{name}/chat/stream', 'post'],
-      ['/api/v1/sessions/{name}/chat/stream', 'get'],
-      ['/api/v1/sessions/{name}/jobs/{id}/events', 'get'],
+    for (const [path, method, component, listed] of [
+      ['/api/v1/sessions/{name}/chat/stream', 'post', 'ChatEventFrame', [...types, 'assistant', 'tool', 'done']],
+      ['/api/v1/sessions/{name}/chat/stream', 'get', 'ChatEventFrame', [...types, 'assistant', 'tool', 'done']],
+      ['/api/v1/sessions/{name}/jobs/{id}/events', 'get', 'TurnEventFrame', types],
     ] as const) {
       const schema = document.paths[path][method].responses['200'].content['text/event-stream'].schema;
-      expect(schema).toEqual({ $ref: '#/components/schemas/TurnEventFrame' });
-      const frames = document.components.schemas.TurnEventFrame.anyOf;
+      expect(schema).toEqual({ $ref: `#/components/schemas/${component}` });
+      const frames = document.components.schemas[component].anyOf;
       expect(
         frames.map((f: any) => literal(f.properties.event)),
         `${method} ${path}`,
-      ).toEqual(types);
+      ).toEqual(listed);
       const result = frames.find((f: any) => literal(f.properties.event) === 'result').properties.data;
       expect(result.required).toEqual(expect.arrayContaining(['turn_id', 'status', 'content', 'usage', 'tools_used']));
     }

@@ -62,7 +62,7 @@ describe('upload', () => {
     expect(readFileSync(join(ws, 'hello.txt'), 'utf8')).toBe('hello world');
   });
 
-  it('takes `path` (field or query), creates folders, and a path ending in / is a folder for the file', async () => {
+  it('takes `path` (the file as a field, a folder as the query), creates folders, and a field ending in / is a folder', async () => {
     let res = await upload(
       form([
         ['path', 'docs/guide/intro.md'],
@@ -78,9 +78,22 @@ describe('upload', () => {
       ]),
     );
     expect((await res.json()).data.path).toBe('docs/notes.txt');
-    res = await upload(form([['file', '{"a":1}', 'x.json']]), '?path=data/x.json');
+    // The query's path is the Python seed's: a folder the file goes into under its own name, with or without a /.
+    res = await upload(form([['file', '{"a":1}', 'x.json']]), '?path=data');
     expect(res.status).toBe(201);
+    expect((await res.json()).data.path).toBe('data/x.json');
     expect(readFileSync(join(ws, 'data', 'x.json'), 'utf8')).toBe('{"a":1}');
+    res = await upload(form([['file', 'deep', 'y.txt']]), '?path=data/more/');
+    expect((await res.json()).data.path).toBe('data/more/y.txt');
+    res = await upload(form([['file', 'top', 'top.txt']]), '?path=');
+    expect((await res.json()).data.path).toBe('top.txt');
+    // Still inside the workspace only: the folder may not climb out, and nothing is written.
+    const out = await problem(await upload(form([['file', 'x', 'escape.txt']]), '?path=../..'), 422);
+    expect(out.errors[0]).toMatchObject({ location: 'query', pointer: '/path' });
+    expect(existsSync(join(ws, '..', '..', 'escape.txt'))).toBe(false);
+    // A file where the folder should be is refused.
+    expect((await upload(form([['file', 'x', 'inner.txt']]), '?path=top.txt')).status).toBeGreaterThanOrEqual(400);
+    expect(readFileSync(join(ws, 'top.txt'), 'utf8')).toBe('top');
     expect(
       (
         await upload(
@@ -120,7 +133,7 @@ describe('upload', () => {
       409,
     );
     expect(body.type).toBe('/problems/file-exists');
-    expect((await upload(form([['file', 'v3', 'f']]), '?path=same.txt&overwrite=false')).status).toBe(409);
+    expect((await upload(form([['file', 'v3', 'same.txt']]), '?overwrite=false')).status).toBe(409);
     expect(readFileSync(join(ws, 'same.txt'), 'utf8')).toBe('v2');
     expect(
       (

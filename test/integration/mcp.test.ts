@@ -134,7 +134,12 @@ describe('MCP over Streamable HTTP', () => {
       },
     )) as CallToolResult;
     expect(answer.isError).toBeFalsy();
-    expect(answer.content).toEqual([{ type: 'text', text: 'Wrote from-mcp.txt.' }]);
+    // The text is the seed's JSON answer; the whole result is in structuredContent.
+    expect(answer.content).toHaveLength(1);
+    expect(JSON.parse((answer.content[0] as { text: string }).text)).toMatchObject({
+      content: 'Wrote from-mcp.txt.',
+      tools_used: ['Write'],
+    });
     const { result } = answer.structuredContent as {
       result: { status: string; tools_used: Array<{ name: string }>; cost_usd: number };
     };
@@ -263,10 +268,23 @@ describe('MCP over Streamable HTTP', () => {
     expect(created.session).toMatchObject({ template: 'test-writer', options: {} });
 
     ctx.model.script({ match: 'mcp-seed-hello', steps: [{ text: 'Hello from the seed flow.' }] });
-    const answer = await ok(client, 'chat', { name: 'mcp-seed', message: 'mcp-seed-hello', effort: '', model: '' });
+    const chat = await call(client, 'chat', { name: 'mcp-seed', message: 'mcp-seed-hello', effort: '', model: '' });
+    expect(chat.isError).toBeFalsy();
+    const answer = chat.structuredContent as any;
     expect(answer).toMatchObject({ content: 'Hello from the seed flow.', num_turns: 1, tools_used: [] });
     expect(answer.cost).toBe(answer.result.cost_usd);
     expect(answer.duration_ms).toBeGreaterThanOrEqual(0);
+    // The text content is the seed's JSON answer, exactly its five fields (a seed client parses it).
+    expect(chat.content).toHaveLength(1);
+    const text = chat.content[0] as { type: string; text: string };
+    expect(text.type).toBe('text');
+    expect(JSON.parse(text.text)).toEqual({
+      content: 'Hello from the seed flow.',
+      cost: answer.cost,
+      duration_ms: answer.duration_ms,
+      num_turns: 1,
+      tools_used: [],
+    });
 
     const got = await ok(client, 'get_session', { name: 'mcp-seed' });
     expect(got).toMatchObject({ name: 'mcp-seed', status: 'active', effort: 'medium', total_turns: 1 });
@@ -387,7 +405,10 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
       scriptWrite('mcp-write-stdio', 'from-stdio.txt', 'written over stdio\n');
       const answer = await call(client, 'chat', { name: 'mcp-stdio', message: 'please mcp-write-stdio' });
       expect(answer.isError, JSON.stringify(answer.content)).toBeFalsy();
-      expect(answer.content).toEqual([{ type: 'text', text: 'Wrote from-stdio.txt.' }]);
+      expect(JSON.parse((answer.content[0] as { text: string }).text)).toMatchObject({
+        content: 'Wrote from-stdio.txt.',
+        tools_used: ['Write'],
+      });
       const listing = await ok(client, 'list_files', { name: 'mcp-stdio' });
       expect(listing.files.map((f: { name: string }) => f.name)).toEqual(['from-stdio.txt']);
       const read = await call(client, 'read_file', { name: 'mcp-stdio', path: 'from-stdio.txt' });

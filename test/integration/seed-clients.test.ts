@@ -201,6 +201,140 @@ describe("the seed's two-agent review loop", () => {
   });
 });
 
+/**
+ * A seed client's SSE reading: split the body into frames, keep those whose `event:` it knows (`assistant`, `tool`,
+ * `done`, `error`) with their JSON `data:`, and drop the rest, as an SSE client listening for those names does.
+ */
+async function seedStream(path: string, json: unknown): Promise<Array<[string, any]>> {
+  const res = await fetch(`${ctx.t.url}/api/v1${path}`, {
+    method: 'POST',
+    headers: { 'X-API-Key': KEYS[0], 'Content-Type': 'application/json' },
+    body: JSON.stringify(json),
+  });
+  expect(res.status).toBe(200);
+  expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+  const frames: Array<[string, any]> = [];
+  for (const block of (await res.text()).split('\n\n')) {
+    const lines = block.split('\n');
+    const event = lines.find((l) => l.startsWith('event: '))?.slice(7);
+    const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
+    if (event && data && ['assistant', 'tool', 'done', 'error'].includes(event)) frames.push([event, JSON.parse(data)]);
+  }
+  return frames;
+}
+
+describe("the seed's chat documentation (docs/chat.md)", () => {
+  it("a streamed chat in the seed's event names: tool, assistant, then done with the turn's summary", async () => {
+    await api('POST', '/sessions', { name: 'seed-stream' });
+    ctx.model.script({
+      match: 'read and explain main.py',
+      steps: [
+        { tool: { name: 'Read', input: { file_path: '{{cwd}}/main.py' } } },
+        { text: ['main.py ', 'is missing.'] },
+      ],
+    });
+    const frames = await seedStream('/sessions/seed-stream/chat/stream', { message: 'read and explain main.py' });
+    expect(frames.map(([event]) => event)).toEqual(['tool', 'assistant', 'done']);
+    expect(frames[0]![1]).toEqual({ content: null, tool_name: 'Read' });
+    expect(frames[1]![1]).toEqual({ content: 'main.py is missing.', tool_name: null });
+    const done = frames[2]![1];
+    expect(done).toMatchObject({ content: 'main.py is missing.', num_turns: 2 });
+    expect(done.session_id).toMatch(/^[0-9a-f-]{36}$/);
+    expect(done.cost).toBeGreaterThan(0);
+    expect(done.duration_ms).toBeGreaterThan(0);
+    expect(done.tools_used.map((t: any) => t.name)).toEqual(['Read']);
+    // The streamed turn is the session's, as a sync one: in its history and totals.
+    const history = await api('GET', '/sessions/seed-stream/history');
+    expect(history.data.map((m: any) => m.content)).toEqual(['read and explain main.py', 'main.py is missing.']);
+    expect((await api('GET', '/sessions/seed-stream')).data).toMatchObject({ status: 'active', total_turns: 1 });
+
+    // A failure mid-turn is the seed's `error` event with its message.
+    ctx.model.script({ match: 'seed-stream-fails', steps: [{ error: { status: 400, message: 'scripted refusal' } }] });
+    const failed = await seedStream('/sessions/seed-stream/chat/stream', { message: 'seed-stream-fails' });
+    expect(failed.map(([event]) => event)).toEqual(['error']);
+    expect(typeof failed[0]![1].error).toBe('string');
+    expect(failed[0]![1].error.length).toBeGreaterThan(0);
+    await api('DELETE', '/sessions/seed-stream');
+  });
+
+  it('per-request overrides as the seed documents them, permission_mode "auto" included', async () => {
+    await api('POST', '/sessions', { name: 'seed-overrides' });
+    const res = await fetch(`${ctx.t.url}/api/v1/sessions/seed-overrides/chat/stream?events=native`, {
+      method: 'POST',
+      headers: { 'X-API-Key': KEYS[0], 'Content-Type': 'application/json' },
+      body: JSON.stringify({
+        message: 'optimize this query',
+        system: 'You are a PostgreSQL expert',
+        effort: 'max',
+        permission_mode: 'auto',
+      }),
+    });
+    expect(res.status).toBe(200);
+    const body = await res.text();
+    const session = JSON.parse(/event: session\ndata: (.*)\n/.exec(body)![1]!);
+    // Claude Code runs the turn in the mode asked for.
+    expect(session.permission_mode).toBe('auto');
+    expect(body).toMatch(/event: result\n/);
+    const asked = ctx.model.mainRequests().filter((r) => r.prompt === 'optimize this query');
+    expect(asked.length).toBeGreaterThan(0);
+    for (const r of asked) {
+      expect(JSON.stringify(r.body.system)).toContain('You are a PostgreSQL expert');
+      expect(r.body.output_config?.effort).toBe('max');
+    }
+    await api('DELETE', '/sessions/seed-overrides');
+  });
+
+  it('output_format: the answer as data matching the JSON schema, beside the text', async () => {
+    await api('POST', '/sessions', { name: 'seed-structured' });
+    const schema = {
+      type: 'object',
+      properties: { language: { type: 'string' }, lines: { type: 'integer' } },
+      required: ['language', 'lines'],
+    };
+    ctx.model.script({
+      match: 'describe hello.py as data',
+      steps: [{ tool: { name: 'StructuredOutput', input: { language: 'python', lines: 1 } } }],
+    });
+    const chat = (
+      await api('POST', '/sessions/seed-structured/chat', {
+        message: 'describe hello.py as data',
+        output_format: { type: 'json_schema', schema },
+      })
+    ).data;
+    expect(chat.structured_output).toEqual({ language: 'python', lines: 1 });
+    // The seed's `content` is Claude Code's result: here the data as JSON text.
+    expect(JSON.parse(chat.content)).toEqual({ language: 'python', lines: 1 });
+    // Claude Code got the schema: its structured-output tool was offered to the model.
+    const asked = ctx.model.mainRequests().filter((r) => r.prompt === 'describe hello.py as data');
+    expect(asked[0]!.body.tools.map((t: any) => t.name)).toContain('StructuredOutput');
+
+    // The next turn without it is a text turn again: the tool is gone.
+    const plain = (await api('POST', '/sessions/seed-structured/chat', { message: 'seed-structured plain' })).data;
+    expect(plain.structured_output).toBeUndefined();
+    const later = ctx.model.mainRequests().filter((r) => r.prompt === 'seed-structured plain');
+    expect(later[0]!.body.tools.map((t: any) => t.name)).not.toContain('StructuredOutput');
+
+    // A format that is not a JSON schema object is a 422 problem, and no turn runs.
+    const before = ctx.model.mainRequests().length;
+    const huge = { type: 'json_schema', schema: { type: 'object', description: 'x'.repeat(70_000) } };
+    const notASchema = { type: 'json_schema', schema: { type: 'no-such-type' } };
+    for (const output_format of [
+      { type: 'text' },
+      { type: 'json_schema' },
+      { type: 'json_schema', schema: 'x' },
+      huge,
+      notASchema,
+    ]) {
+      const refused = await raw('POST', '/sessions/seed-structured/chat', { message: 'never', output_format });
+      expect(refused.status, JSON.stringify(output_format)).toBe(422);
+      expect((await refused.json()).detail).toContain('output_format');
+    }
+    expect(ctx.model.mainRequests().length).toBe(before);
+    expect((await api('GET', '/sessions/seed-structured/history')).count).toBe(4);
+    await api('DELETE', '/sessions/seed-structured');
+  });
+});
+
 describe("the seed's parallel agents (jobs)", () => {
   const AGENTS = { 'agent-refactorer': 'refactor', 'agent-tester': 'test-writer', 'agent-security': 'security' };
 
@@ -335,5 +469,52 @@ describe('seed inputs refused as problems, changing nothing', () => {
     const sid = (await api('POST', '/sessions/seed-owned/chat', { message: 'seed-owned-hi' })).data.session_id;
     const other = await ctx.t.request(`/api/v1/sessions/${sid}`, { key: KEYS[1] });
     expect(other.status).toBe(404);
+  });
+
+  it("user_id: the seed's label on create and its ?user_id= filter, inside the caller's tenant only", async () => {
+    const alice = (await api('POST', '/sessions', { name: 'seed-user-a1', user_id: 'alice' })).data;
+    expect(alice.user_id).toBe('alice');
+    expect(alice.owner).not.toBe('alice');
+    await api('POST', '/sessions', { name: 'seed-user-a2', user_id: 'alice' });
+    await api('POST', '/sessions', { name: 'seed-user-bob', user_id: 'bob' });
+    // The seed's default, or none, is the caller itself.
+    const mine = (await api('POST', '/sessions', { name: 'seed-user-default', user_id: 'default' })).data;
+    expect(mine.user_id).toBe(mine.owner);
+    expect((await api('GET', '/sessions/seed-user-a1')).data.user_id).toBe('alice');
+
+    const names = async (query: string, key: string = KEYS[0]) => {
+      const res = await ctx.t.request(`/api/v1/sessions?limit=100&${query}`, { key });
+      expect(res.status).toBe(200);
+      const body = await res.json();
+      expect(body.pagination.total).toBe(body.data.length);
+      return body.data.map((x: any) => x.name).sort();
+    };
+    expect(await names('user_id=alice')).toEqual(['seed-user-a1', 'seed-user-a2']);
+    expect(await names('user_id=bob')).toEqual(['seed-user-bob']);
+    expect(await names(`user_id=${mine.owner}`)).toContain('seed-user-default');
+    expect(await names(`user_id=${mine.owner}`)).not.toContain('seed-user-a1');
+    expect(await names('user_id=nobody')).toEqual([]);
+
+    // Another key's `alice` is its own: neither key sees the other's sessions through the label or the owner id.
+    const res = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      key: KEYS[1],
+      json: { name: 'seed-user-other', user_id: 'alice' },
+    });
+    expect(res.status).toBe(201);
+    expect(await names('user_id=alice', KEYS[1])).toEqual(['seed-user-other']);
+    expect(await names(`user_id=${mine.owner}`, KEYS[1])).toEqual([]);
+    expect(await names('user_id=alice')).toEqual(['seed-user-a1', 'seed-user-a2']);
+
+    // A user_id that is empty or too long is a 422 problem, and nothing is made.
+    for (const user_id of ['', 'x'.repeat(129)]) {
+      const refused = await raw('POST', '/sessions', { name: 'seed-user-bad', user_id });
+      expect(refused.status).toBe(422);
+      expect((await refused.json()).detail).toContain('user_id');
+    }
+    expect((await raw('GET', '/sessions/seed-user-bad')).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/sessions?user_id=', {})).status).toBe(422);
+    for (const name of ['seed-user-a1', 'seed-user-a2', 'seed-user-bob', 'seed-user-default'])
+      await api('DELETE', `/sessions/${name}`);
   });
 });

@@ -97,6 +97,28 @@ describe('doctor', () => {
     });
   });
 
+  it("warns about each configuration warning, the seed's unused settings included, and still exits 0", async () => {
+    const config = loadConfig({ ...base, CLAUDE_RETRY_MAX_ATTEMPTS: '5' });
+    expect(config.warnings.some((w) => w.includes('CLAUDE_RETRY_MAX_ATTEMPTS'))).toBe(true);
+    const warned = (await runChecks(config)).filter((c) => c.name === 'Configuration');
+    expect(warned.map((c) => [c.verdict, c.detail])).toEqual(config.warnings.map((w) => ['warn', w]));
+
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'doctor'], {
+      env: {
+        ...process.env,
+        ...base,
+        ANTHROPIC_API_KEY: 'x',
+        CLAUDE_RETRY_MAX_ATTEMPTS: '5',
+        SESSION_TIMEOUT_HOURS: '12',
+      },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.stdout).toMatch(/! Configuration: .*CLAUDE_RETRY_MAX_ATTEMPTS/);
+    expect(run.stdout).toMatch(/! Configuration: .*SESSION_TIMEOUT_HOURS/);
+    expect(run.status).toBe(0);
+  });
+
   it('exits 1 with a ✗ line and its fix when a check fails', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli.ts', 'doctor'], {
       env: { ...process.env, ...base, CLAUDE_CLI_PATH: join(dir, 'no-such-claude'), ANTHROPIC_API_KEY: 'x' },

@@ -121,6 +121,23 @@ export function describeStoreSuite(label: string, openDatabase: () => Promise<Te
       await expect(store.sessions.list(owner, { offset: -1, limit: 2 })).rejects.toThrow(RangeError);
     });
 
+    it("filters an owner's sessions by user: its label, or no label when the user is the owner itself", async () => {
+      const owner = freshOwner();
+      const other = freshOwner();
+      await store.sessions.create(newSession(owner, 'a1', { user_label: 'alice' }));
+      await store.sessions.create(newSession(owner, 'a2', { user_label: 'alice' }));
+      await store.sessions.create(newSession(owner, 'plain'));
+      await store.sessions.create(newSession(other, 'a1', { user_label: 'alice' }));
+      const names = async (o: string | null, user: string) =>
+        (await store.sessions.list(o, { offset: 0, limit: 100 }, user)).items.map((x) => `${x.owner}/${x.name}`).sort();
+      expect(await names(owner, 'alice')).toEqual([`${owner}/a1`, `${owner}/a2`]);
+      expect((await store.sessions.list(owner, { offset: 0, limit: 1 }, 'alice')).total).toBe(2);
+      expect(await names(owner, owner)).toEqual([`${owner}/plain`]);
+      expect(await names(other, owner)).toEqual([]);
+      expect(await names(owner, 'bob')).toEqual([]);
+      expect((await names(null, 'alice')).filter((n) => n.startsWith(owner) || n.startsWith(other))).toHaveLength(3);
+    });
+
     it('rejects a second session of the same name for one owner, but not for another owner', async () => {
       const owner = freshOwner();
       const first = await store.sessions.create(newSession(owner, 'dup'));

@@ -67,3 +67,8 @@ export function readSse(response: Response, controller?: AbortController): SseRe
     },
   };
 }
+
+/** This server's own events of a chat stream: the Python seed's frames beside them carry no id. */
+export function ownEvents(events: SseEvent[]): SseEvent[] {
+  return events.filter((e) => Number.isInteger(e.id));
+}

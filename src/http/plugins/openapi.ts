@@ -3,7 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { SharedProblemSchema } from '../schemas/common.js';
-import { SharedTurnEventFrameSchema } from '../schemas/events.js';
+import { SharedChatEventFrameSchema, SharedTurnEventFrameSchema } from '../schemas/events.js';
 import { jobWebhooks } from '../schemas/webhooks.js';
 
 export interface OpenApiOptions {
@@ -45,6 +45,7 @@ export default fp<OpenApiOptions>(
 
     app.addSchema(SharedProblemSchema);
     app.addSchema(SharedTurnEventFrameSchema);
+    app.addSchema(SharedChatEventFrameSchema);
     await app.register(swagger, {
       // Shared schemas become components named by their $id.
       refResolver: {

@@ -10,13 +10,14 @@ import { callerOf } from '../plugins/auth.js';
 import { ok } from '../envelope.js';
 import { ChatWaiting } from '../schemas/approvals.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
-import { turnEventStream } from '../schemas/events.js';
+import { chatEventStream } from '../schemas/events.js';
+import { chatFramer, ChatEventsQuery } from '../seed-sse.js';
 import { approvalView } from './approvals.js';
 import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
 
 const TURN_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504] as const;
-const SSE_RESPONSE = turnEventStream("The turn's events");
+const SSE_RESPONSE = chatEventStream("The turn's events");
 
 function chatInput(body: ChatBody): ChatInput {
   const { system, system_prompt, wait: _wait, ...rest } = body;
@@ -129,18 +130,21 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         summary: 'Chat (SSE stream)',
         description:
           'Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. ' +
-          'Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts.',
+          'Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts. ' +
+          "Beside these, the Python seed's `assistant`, `tool` and `done` frames (and its `error` member), unless `events=native`; `events=seed` sends the seed's frames only.",
         params: SessionNameParams,
+        querystring: ChatEventsQuery,
         body,
         response: { 200: SSE_RESPONSE, ...problemResponses(...TURN_ERRORS, 410) },
       },
     },
     async (request, reply) => {
       const last = lastEventIdOf(request);
+      const frames = chatFramer(request.query.events ?? 'all');
       if (last !== undefined) {
         const kept = await sessions.turnFor(request.tenant, request.params.name, last);
         if (!kept) throw replayGone(last);
-        await streamTurn(reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
+        await streamTurn(reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs, frames });
         return reply;
       }
       const { turn } = await sessions.chat(
@@ -154,6 +158,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       await streamTurn(reply, turn, {
         afterId: 0,
         heartbeatMs: config.engine.heartbeatMs,
+        frames,
         onClientGone: () => {
           if (interruptOnDisconnect) turn.interrupt('client');
         },
@@ -170,8 +175,9 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         operationId: 'attachToTurn',
         summary: 'Attach to the latest turn (SSE)',
         description:
-          "Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.",
+          "Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id. The `events` query picks the vocabulary as on POST.",
         params: SessionNameParams,
+        querystring: ChatEventsQuery,
         response: { 200: SSE_RESPONSE, ...problemResponses(401, 404, 410, 422) },
       },
     },
@@ -182,7 +188,11 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
         if (last !== undefined) throw replayGone(last);
         throw new ProblemError(404, 'not-found', 'Not found', 'This session has no running or recent turn.');
       }
-      await streamTurn(reply, turn, { afterId: last ?? 0, heartbeatMs: config.engine.heartbeatMs });
+      await streamTurn(reply, turn, {
+        afterId: last ?? 0,
+        heartbeatMs: config.engine.heartbeatMs,
+        frames: chatFramer(request.query.events ?? 'all'),
+      });
       return reply;
     },
   );

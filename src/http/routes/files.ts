@@ -51,6 +51,12 @@ function malformed(err: unknown): unknown {
  * writer stops early (disk full …) the stream is left undestroyed for the caller to resume: the parser waits on a
  * destroyed one forever, the rest of the body is never read and the next request on the connection hangs.
  */
+/** A query `path` as the folder form the stager takes: '' (the workspace) or ending in `/`. */
+function folderPath(path: string | undefined): string | undefined {
+  if (path === undefined || path === '' || path.endsWith('/')) return path;
+  return `${path}/`;
+}
+
 async function* guarded(stream: Readable): AsyncGenerator<Uint8Array> {
   try {
     for await (const chunk of stream.iterator({ destroyOnReturn: false })) yield chunk as Uint8Array;
@@ -104,7 +110,7 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
           operationId: 'uploadFile',
           summary: 'Upload a file',
           description:
-            'multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The file is streamed to a temp file in ' +
+            "multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The `path` query parameter instead (the Python seed's form) names a folder: the file keeps its own name inside it. The file is streamed to a temp file in " +
             'the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. ' +
             'Missing folders are created. `overwrite=false` answers 409 if the path is taken.',
           params: FilesParams,
@@ -126,7 +132,9 @@ export default async function filesRoutes(fastify: FastifyInstance, deps: AppDep
             limits: { fileSize: maxBytes, files: 2, fields: 10, parts: 20, fieldSize: 8192, fieldNameSize: 100 },
           })
           [Symbol.asyncIterator]();
-        let path = request.query.path;
+        // The query's `path` is a folder the file goes into under its own name, as the Python seed's was; the form
+        // field's is the file's own path (a folder when it ends in `/`).
+        let path = folderPath(request.query.path);
         let overwrite = request.query.overwrite;
         let pathSource: PathSource = { location: 'query', pointer: '/path' };
         let staged: StagedFile | undefined;

@@ -3,11 +3,12 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
+import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
 import {
   CreateSessionBody,
   DeleteQuery,
   RepoBody,
+  SessionListQuery,
   SessionNameParams,
   SessionSchema,
   toolsOf,
@@ -56,13 +57,13 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
         summary: 'List sessions',
         description:
           "The caller's sessions, newest first. An admin key sees every tenant's (each with its `owner`), or one tenant's with X-Tenant.",
-        querystring: PaginationQuery,
+        querystring: SessionListQuery,
         response: { 200: ListEnvelope(SessionSchema), ...problemResponses(401, 422) },
       },
     },
     async (request) => {
       const p = pageOf(request.query);
-      const result = await sessions.list(ownerFilter(request), p.offset, p.limit);
+      const result = await sessions.list(ownerFilter(request), p.offset, p.limit, request.query.user_id);
       const items = result.items.map(view);
       return ok(request, items, paginationOf(p, result.total));
     },

@@ -48,7 +48,11 @@ export const ListFilesQuery = Type.Object({
 });
 
 export const UploadQuery = Type.Object({
-  path: Type.Optional(PathText('Target path (instead of the `path` form field).')),
+  path: Type.Optional(
+    PathText(
+      "The folder to put the file in, under its own name (the Python seed's `path`); instead of the `path` form field, which names the file itself.",
+    ),
+  ),
   overwrite: Type.Optional(Type.Boolean({ description: 'Instead of the `overwrite` form field (default true).' })),
 });
 

@@ -4,6 +4,7 @@ import { commaList } from '../../config/index.js';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../../config/settings.js';
 import { DenialSchema, ToolUseSchema, TurnResultFields, TurnUsageSchema } from '../../engine/events.js';
 import { TEMPLATE_NAME_PATTERN } from '../../templates/schema.js';
+import { PaginationQuery } from './common.js';
 import { PermissionRulesSchema } from './permission-rules.js';
 
 export const SESSION_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
@@ -51,6 +52,21 @@ export const OptionFields = {
       { description: 'One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES.' },
     ),
   ),
+  output_format: Type.Optional(
+    Type.Object(
+      {
+        type: Type.Literal('json_schema'),
+        schema: Type.Record(Type.String(), Type.Unknown(), {
+          description: 'A JSON Schema (an object) the answer must match.',
+        }),
+      },
+      {
+        additionalProperties: false,
+        description:
+          "Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`.",
+      },
+    ),
+  ),
   max_budget_usd: Type.Optional(
     Type.Number({
       exclusiveMinimum: 0,
@@ -64,6 +80,19 @@ export const OptionFields = {
 const SystemPrompt = Type.String({
   maxLength: 100_000,
   description: "Text appended to Claude Code's own system prompt.",
+});
+
+/** The Python seed's `user_id`: a label of the caller's choosing, inside its tenant. */
+const UserId = Type.String({
+  minLength: 1,
+  maxLength: 128,
+  description:
+    "The Python seed's user id: a label inside the caller's tenant (never another tenant's), which `GET /sessions?user_id=` filters on; `default` (the seed's default) or none means the caller itself.",
+});
+
+export const SessionListQuery = Type.Object({
+  ...PaginationQuery.properties,
+  user_id: Type.Optional(UserId),
 });
 
 export const SessionNameParams = Type.Object({
@@ -92,6 +121,7 @@ export const CreateSessionBody = Type.Object(
     ),
     system_prompt: Type.Optional(SystemPrompt),
     permission_rules: Type.Optional(PermissionRulesSchema),
+    user_id: Type.Optional(UserId),
     ...OptionFields,
     allowed_tools: Type.Optional(
       toolListOrText(
@@ -132,7 +162,10 @@ const nullable = <T extends TSchema>(t: T, description: string) => Type.Union([t
 
 /** The Python seed's session fields, beside ours: the options as the session or its template sets them, and its totals. */
 const SeedSessionFields = {
-  user_id: Type.String({ description: 'The tenant that owns the session (the same as `owner`).' }),
+  user_id: Type.String({
+    description:
+      "The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`).",
+  }),
   system_prompt: nullable(Type.String(), 'The system prompt the session (or its template) sets.'),
   model: nullable(Type.String(), 'The model the session (or its template) sets.'),
   max_turns: nullable(Type.Integer(), 'The max_turns the session (or its template) sets.'),

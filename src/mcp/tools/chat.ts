@@ -30,7 +30,8 @@ export function registerChatTool(server: McpServer, { ctx, tenant, caller }: Mcp
       try {
         const result = await turn.done;
         await recorded;
-        // The Python seed's answer (tools by name) at the top, beside our whole result.
+        // The Python seed's answer (tools by name) at the top, beside our whole result; its JSON is the text content,
+        // as the seed's tool answered, so a client that parses the text reads the seed's fields.
         const seed = {
           content: result.content,
           cost: result.cost_usd,
@@ -38,7 +39,7 @@ export function registerChatTool(server: McpServer, { ctx, tenant, caller }: Mcp
           num_turns: result.num_turns,
           tools_used: result.tools_used.map((t) => t.name),
         };
-        return data({ ...seed, result }, result.content);
+        return data({ ...seed, result }, JSON.stringify(seed, null, 2));
       } catch (err) {
         await recorded;
         throw err;

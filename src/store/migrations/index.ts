@@ -10,6 +10,7 @@ import { workspaceAnchors } from './0004_workspace_anchors.js';
 import { spendLedger } from './0005_spend_ledger.js';
 import { compatConversations } from './0007_compat_conversations.js';
 import { approvals } from './0008_approvals.js';
+import { sessionUserLabel } from './0009_session_user_label.js';
 import { compatImplicitSessions } from './0010_compat_implicit_sessions.js';
 
 /** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
@@ -22,6 +23,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0005_spend_ledger': spendLedger(dialect),
     '0007_compat_conversations': compatConversations(dialect),
     '0008_approvals': approvals(dialect),
+    '0009_session_user_label': sessionUserLabel(dialect),
     '0010_compat_implicit_sessions': compatImplicitSessions(dialect),
   };
 }

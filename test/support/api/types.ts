@@ -70,12 +70,12 @@ export interface paths {
   '/api/v1/sessions/{name}/chat/stream': {
     /**
      * Attach to the latest turn (SSE)
-     * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.
+     * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id. The `events` query picks the vocabulary as on POST.
      */
     get: operations['attachToTurn'];
     /**
      * Chat (SSE stream)
-     * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts.
+     * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts. Beside these, the Python seed's `assistant`, `tool` and `done` frames (and its `error` member), unless `events=native`; `events=seed` sends the seed's frames only.
      */
     post: operations['chatStream'];
   };
@@ -101,7 +101,7 @@ export interface paths {
     get: operations['listFiles'];
     /**
      * Upload a file
-     * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
+     * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The `path` query parameter instead (the Python seed's form) names a folder: the file keeps its own name inside it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
      */
     post: operations['uploadFile'];
   };
@@ -586,6 +586,8 @@ export interface components {
               /** @description What the model was told. */
               reason: string;
             }[];
+            /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+            structured_output?: unknown;
           };
         }
       | {
@@ -611,6 +613,298 @@ export interface components {
               detail: string;
               [key: string]: unknown;
             };
+            /** @description The problem's detail, as the Python seed's `error` event carried it (on chat streams). */
+            error?: string;
+          };
+        };
+    /** ChatEventFrame */
+    ChatEventFrame:
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'session';
+          /**
+           * session event
+           * @description Claude Code started the turn: its session id, model, tools, working directory and permission mode.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'session';
+            session_id: string;
+            model: string;
+            tools: string[];
+            cwd: string;
+            permission_mode: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'text';
+          /**
+           * text event
+           * @description A delta of the answer text.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'text';
+            text: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'tool_use';
+          /**
+           * tool_use event
+           * @description Claude calls a tool.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'tool_use';
+            id: string;
+            name: string;
+            input: unknown;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'tool_result';
+          /**
+           * tool_result event
+           * @description A tool call's output (`id` is its tool_use id).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'tool_result';
+            id: string;
+            is_error: boolean;
+            output: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'approval';
+          /**
+           * approval event
+           * @description A tool call waits for a person's yes or no (POST …/approvals/{id}).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'approval';
+            id: string;
+            session: string;
+            turn_id: string;
+            tool: string;
+            input: unknown;
+            tool_use_id: string | null;
+            /** @description The ask rule that paused it. */
+            rule: string | null;
+            /** @description When it is denied if nobody answers (ISO-8601). */
+            deadline: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'question';
+          /**
+           * question event
+           * @description Claude Code's AskUserQuestion waits for a person's choice (POST …/questions/{id}).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'question';
+            id: string;
+            session: string;
+            turn_id: string;
+            tool_use_id: string | null;
+            questions: {
+              question: string;
+              header: string;
+              multi_select: boolean;
+              options: {
+                label: string;
+                description: string;
+              }[];
+            }[];
+            deadline: string;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'decision';
+          /**
+           * decision event
+           * @description An `approval` or `question` of this turn was settled (answered, or expired after APPROVAL_TIMEOUT_SECONDS); the turn goes on.
+           */
+          data: {
+            /** @enum {string} */
+            type: 'decision';
+            /** @description The approval or question it settles. */
+            id: string;
+            kind: 'approval' | 'question';
+            status: 'allowed' | 'denied' | 'answered' | 'expired';
+            /** @description The id of the API key that answered; null when it expired. */
+            decided_by: string | null;
+            /** @description Why it expired, or the denial message given. */
+            reason: string | null;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'result';
+          /**
+           * result event
+           * @description The turn ended: its result (the last event).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'result';
+            turn_id: string;
+            /** @description The Claude Code session id. */
+            session_id: string;
+            status: 'ok' | 'error' | 'interrupted' | 'timeout';
+            content: string;
+            cost_usd: number;
+            duration_ms: number;
+            num_turns: number;
+            /** TurnUsage */
+            usage: {
+              input_tokens: number;
+              output_tokens: number;
+              cache_read_input_tokens: number;
+              cache_creation_input_tokens: number;
+            };
+            tools_used: {
+              name: string;
+              input: unknown;
+              /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
+              denied?: string;
+            }[];
+            stop_reason: string | null;
+            model: string | null;
+            /** @description Tool calls refused in this turn (also marked `denied` in tools_used). */
+            denials?: {
+              tool: string;
+              input: unknown;
+              /** @description What the model was told. */
+              reason: string;
+            }[];
+            /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+            structured_output?: unknown;
+          };
+        }
+      | {
+          /** @description The `id:` line: the event number, sequential per session. */
+          id: number;
+          /**
+           * @description The `event:` line: the event type.
+           * @enum {string}
+           */
+          event: 'error';
+          /**
+           * error event
+           * @description The turn failed: a problem document (the last event).
+           */
+          data: {
+            /** @enum {string} */
+            type: 'error';
+            /** TurnProblem */
+            problem: {
+              type: string;
+              title: string;
+              status: number;
+              detail: string;
+              [key: string]: unknown;
+            };
+            /** @description The problem's detail, as the Python seed's `error` event carried it (on chat streams). */
+            error?: string;
+          };
+        }
+      | {
+          /** @description With `?events=seed` only: the id of the event the frame comes from. Beside ours it has none. */
+          id?: number;
+          /**
+           * @description The `event:` line: the seed event name.
+           * @enum {string}
+           */
+          event: 'assistant';
+          /** @description The Python seed's event: a block of Claude's answer text (the `text` deltas up to a tool call or the end). */
+          data: {
+            content: string;
+            tool_name: null;
+          };
+        }
+      | {
+          /** @description With `?events=seed` only: the id of the event the frame comes from. Beside ours it has none. */
+          id?: number;
+          /**
+           * @description The `event:` line: the seed event name.
+           * @enum {string}
+           */
+          event: 'tool';
+          /** @description The Python seed's event: Claude calls this tool (beside `tool_use`). */
+          data: {
+            content: null;
+            tool_name: string;
+          };
+        }
+      | {
+          /** @description With `?events=seed` only: the id of the event the frame comes from. Beside ours it has none. */
+          id?: number;
+          /**
+           * @description The `event:` line: the seed event name.
+           * @enum {string}
+           */
+          event: 'done';
+          /** @description The Python seed's event: the turn's summary (beside `result`, just before it). */
+          data: {
+            session_id: string;
+            content: string;
+            cost: number;
+            duration_ms: number;
+            num_turns: number;
+            tools_used: {
+              name: string;
+              input: unknown;
+            }[];
           };
         };
   };
@@ -939,6 +1233,8 @@ export interface operations {
         page?: number;
         /** @description Items per page (1–100). */
         limit?: number;
+        /** @description The Python seed's user id: a label inside the caller's tenant (never another tenant's), which `GET /sessions?user_id=` filters on; `default` (the seed's default) or none means the caller itself. */
+        user_id?: string;
       };
     };
     responses: {
@@ -968,7 +1264,16 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -989,7 +1294,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1087,6 +1392,8 @@ export interface operations {
             /** @description Calls that are refused; deny beats ask beats allow, across every level. */
             deny?: string[];
           };
+          /** @description The Python seed's user id: a label inside the caller's tenant (never another tenant's), which `GET /sessions?user_id=` filters on; `default` (the seed's default) or none means the caller itself. */
+          user_id?: string;
           /** @description Model name or alias (e.g. sonnet, opus). */
           model?: string;
           /** @description Effort level. */
@@ -1098,7 +1405,16 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[] | string;
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -1131,7 +1447,16 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1152,7 +1477,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1257,7 +1582,16 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1278,7 +1612,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1416,7 +1750,16 @@ export interface operations {
                 /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
                 disallowed_tools?: string[];
                 /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+                /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+                output_format?: {
+                  /** @enum {string} */
+                  type: 'json_schema';
+                  /** @description A JSON Schema (an object) the answer must match. */
+                  schema: {
+                    [key: string]: unknown;
+                  };
+                };
                 /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
                 max_budget_usd?: number;
               };
@@ -1437,7 +1780,7 @@ export interface operations {
               created_at: string;
               updated_at: string;
               last_active_at: string | null;
-              /** @description The tenant that owns the session (the same as `owner`). */
+              /** @description The Python seed's user: the `user_id` given at creation (a label inside the owner's tenant), else the tenant that owns the session (`owner`). */
               user_id: string;
               /** @description The system prompt the session (or its template) sets. */
               system_prompt: string | null;
@@ -1559,7 +1902,16 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
@@ -1597,6 +1949,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -1735,20 +2089,26 @@ export interface operations {
   };
   /**
    * Attach to the latest turn (SSE)
-   * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id.
+   * @description Streams the session's running or most recent turn (EventSource-friendly). With `Last-Event-ID` (header or `last_event_id` query), only the events after that id. The `events` query picks the vocabulary as on POST.
    */
   attachToTurn: {
     parameters: {
+      query?: {
+        /** @description `all` (default): this server's events and, beside them, the Python seed's `assistant`, `tool` and `done` frames (without an `id:`, just before the event they come from), the `error` frame carrying both shapes; `native`: this server's events only; `seed`: the seed's frames only (each with the id of the event it comes from). */
+        events?: 'all' | 'native' | 'seed';
+        /** @description As the Last-Event-ID header, for clients that cannot send it (a value that is not a number is ignored). */
+        last_event_id?: string;
+      };
       path: {
         /** @description Session name. */
         name: string;
       };
     };
     responses: {
-      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
+      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`) and, unless `events=native`, the Python seed's `assistant`, `tool` and `done` frames beside them (no `id:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream': components['schemas']['TurnEventFrame'];
+          'text/event-stream': components['schemas']['ChatEventFrame'];
         };
       };
       /** @description Unauthorized */
@@ -1779,10 +2139,16 @@ export interface operations {
   };
   /**
    * Chat (SSE stream)
-   * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts.
+   * @description Runs one turn and streams its events as Server-Sent Events: `session`, `text` (deltas), `tool_use`, `tool_result`, then `result` or `error`. Event ids are sequential per session. A client that lost the stream re-sends the request with `Last-Event-ID`: it gets the events after that id of the turn still running or just finished, and no new turn starts. Beside these, the Python seed's `assistant`, `tool` and `done` frames (and its `error` member), unless `events=native`; `events=seed` sends the seed's frames only.
    */
   chatStream: {
     parameters: {
+      query?: {
+        /** @description `all` (default): this server's events and, beside them, the Python seed's `assistant`, `tool` and `done` frames (without an `id:`, just before the event they come from), the `error` frame carrying both shapes; `native`: this server's events only; `seed`: the seed's frames only (each with the id of the event it comes from). */
+        events?: 'all' | 'native' | 'seed';
+        /** @description As the Last-Event-ID header, for clients that cannot send it (a value that is not a number is ignored). */
+        last_event_id?: string;
+      };
       header?: {
         /** @description Makes a retry safe: the same key with the same request, from the same API key, within IDEMPOTENCY_TTL_SECONDS, gets the first response again (`Idempotent-Replayed: true`) and runs nothing. 1–255 characters. */
         'idempotency-key'?: string;
@@ -1823,17 +2189,26 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
         };
       };
     };
     responses: {
-      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`); lines starting with `:` are comments (`: ping` heartbeats). */
+      /** @description The turn's events: `text/event-stream`, one frame per event (`id:`, `event:` and the JSON event as `data:`) and, unless `events=native`, the Python seed's `assistant`, `tool` and `done` frames beside them (no `id:`); lines starting with `:` are comments (`: ping` heartbeats). */
       200: {
         content: {
-          'text/event-stream': components['schemas']['TurnEventFrame'];
+          'text/event-stream': components['schemas']['ChatEventFrame'];
         };
       };
       /** @description Bad request */
@@ -2181,12 +2556,12 @@ export interface operations {
   };
   /**
    * Upload a file
-   * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
+   * @description multipart/form-data with one file part and optional `path` and `overwrite` fields sent before it. The `path` query parameter instead (the Python seed's form) names a folder: the file keeps its own name inside it. The file is streamed to a temp file in the target folder and renamed into place, so a failed, aborted or over-limit (MAX_UPLOAD_MB → 413) upload leaves nothing behind. Missing folders are created. `overwrite=false` answers 409 if the path is taken.
    */
   uploadFile: {
     parameters: {
       query?: {
-        /** @description Target path (instead of the `path` form field). */
+        /** @description The folder to put the file in, under its own name (the Python seed's `path`); instead of the `path` form field, which names the file itself. */
         path?: string;
         /** @description Instead of the `overwrite` form field (default true). */
         overwrite?: boolean;
@@ -2503,6 +2878,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -2654,7 +3031,16 @@ export interface operations {
           /** @description Tools removed (added to CLAUDE_DISALLOWED_TOOLS). */
           disallowed_tools?: string[];
           /** @description One of the modes in CLAUDE_ALLOWED_PERMISSION_MODES. */
-          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+          permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
+          /** @description Structured output, as the Python seed's `output_format`: Claude Code answers with data matching the schema, returned as `structured_output` beside `content`. */
+          output_format?: {
+            /** @enum {string} */
+            type: 'json_schema';
+            /** @description A JSON Schema (an object) the answer must match. */
+            schema: {
+              [key: string]: unknown;
+            };
+          };
           /** @description Most one turn may spend, in USD; the turn stops there (429 `budget-exceeded`). At most CLAUDE_MAX_COST_PER_REQUEST when that is set. */
           max_budget_usd?: number;
           /** @description http(s) URL that receives this job's signed events (job.started, job.succeeded, job.failed, job.cancelled). Refused (422) when its host resolves to an internal address, unless WEBHOOK_ALLOW_PRIVATE=true. */
@@ -2715,6 +3101,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -2893,6 +3281,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -3041,6 +3431,8 @@ export interface operations {
                 }[];
                 stop_reason: string | null;
                 model: string | null;
+                /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+                structured_output?: unknown;
                 /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
                 denials?: {
                   tool: string;
@@ -3913,7 +4305,7 @@ export interface operations {
                   deny?: string[];
                 };
                 /** @description Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used). */
-                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+                permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
                 /** @description What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override). */
                 warnings: string[];
               };
@@ -4005,7 +4397,7 @@ export interface operations {
                 deny?: string[];
               };
               /** @description Permission mode (must be in CLAUDE_ALLOWED_PERMISSION_MODES to be used). */
-              permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'bypassPermissions';
+              permission_mode?: 'default' | 'acceptEdits' | 'plan' | 'dontAsk' | 'auto' | 'bypassPermissions';
               /** @description What the operator's limits changed (tools narrowed) or refuse (a permission mode a session must then override). */
               warnings: string[];
             };
@@ -5840,6 +6232,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -5937,6 +6331,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6034,6 +6430,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6131,6 +6529,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6228,6 +6628,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
@@ -6343,6 +6745,8 @@ export interface operations {
               }[];
               stop_reason: string | null;
               model: string | null;
+              /** @description With `output_format`: the answer as data matching its JSON schema (Claude Code's structured output). */
+              structured_output?: unknown;
               /** @description Tool calls refused in this turn (also marked `denied` in tools_used); empty when none. */
               denials?: {
                 tool: string;
