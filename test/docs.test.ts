@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config/settings.js';
 import { buildApp } from '../src/http/app.js';
-import { statusProblem } from '../src/http/problem.js';
+import { statusProblem } from '../src/http/http-problem.js';
 import { stubDeps } from './http/stub-deps.js';
 
 const root = join(import.meta.dirname, '..');

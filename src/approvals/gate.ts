@@ -1,8 +1,8 @@
 // The permission gate of one Claude Code process: a PreToolUse hook that applies the rules and pauses `ask` calls for a person, and the canUseTool callback that turns AskUserQuestion into a question.
 import type { CanUseTool, HookCallbackMatcher, HookEvent, HookJSONOutput } from '@anthropic-ai/claude-agent-sdk';
-import type { ToolDecision } from '../engine/tool-policy.js';
+import type { ToolDecision } from '../engine/workspace-guard.js';
 import type { Turn } from '../engine/turn.js';
-import { decide } from './policy.js';
+import { decide } from './layered-rules.js';
 import type { PermissionRules } from './rules.js';
 import type { ApprovalService, PauseAnswer } from './service.js';
 

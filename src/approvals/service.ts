@@ -8,7 +8,7 @@ import { ProblemError } from '../problems.js';
 import { auditTrailOf, clippedInput, type Actor } from '../security/audit.js';
 import type { Store } from '../store/index.js';
 import type { ApprovalKind, ApprovalRow, JsonObject } from '../store/schema.js';
-import type { RememberedAnswer, RuleLayer } from './policy.js';
+import type { RememberedAnswer, RuleLayer } from './layered-rules.js';
 import { checkRules, RULE_OUTCOMES, ruleForCall, type PermissionRules } from './rules.js';
 
 /** What resumes a paused call: allow (maybe with a changed input, or a question's answers) or deny with a message for the model. */

@@ -9,7 +9,7 @@ import type {
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS } from './shell-tools.js';
-import type { WorkspaceGuard } from './tool-policy.js';
+import type { WorkspaceGuard } from './workspace-guard.js';
 
 /** Options a session, template or request may set. */
 export interface SessionOptions {

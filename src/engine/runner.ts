@@ -11,7 +11,7 @@ import { EngineError } from './errors.js';
 import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
 import { InputChannel } from './input-channel.js';
 import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
-import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
+import type { ToolDenial, WorkspaceGuard } from './workspace-guard.js';
 import type { ExitReason, ExitListener, MemoryCeiling } from './supervisor.js';
 import type { InterruptReason, Turn } from './turn.js';
 import type { ChildProcess } from 'node:child_process';

@@ -12,7 +12,7 @@ import { seedJsonBodies } from './plugins/seed-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import openapiPlugin from './plugins/openapi.js';
-import problemsPlugin, { frameworkErrors } from './plugins/problems.js';
+import problemsPlugin, { frameworkErrors } from './plugins/problem-responses.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestIdPlugin, { requestIdOf } from './plugins/request-id.js';

@@ -2,8 +2,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import idempotencyPlugin, { canonicalJson, fingerprintOf, isStorable } from '../../src/http/plugins/idempotency.js';
-import problemsPlugin from '../../src/http/plugins/problems.js';
-import { HttpProblem } from '../../src/http/problem.js';
+import problemsPlugin from '../../src/http/plugins/problem-responses.js';
+import { HttpProblem } from '../../src/http/http-problem.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { eventually } from '../support/wait.js';
 

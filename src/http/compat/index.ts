@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ConversationService } from '../../sessions/conversations.js';
 import type { AppDeps } from '../deps.js';
-import { notFound } from '../problem.js';
+import { notFound } from '../http-problem.js';
 import type { SecurityDeps } from '../security-deps.js';
 import anthropicRoutes from './anthropic-routes.js';
 import type { CompatContext } from './context.js';

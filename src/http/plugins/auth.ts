@@ -5,7 +5,7 @@ import type { Config } from '../../config/index.js';
 import { isAdmin, presentedKey, type ApiKeyPrincipal, type KeyScope } from '../../security/api-keys.js';
 import { KeyService } from '../../security/keys-service.js';
 import type { ChatCaller } from '../../sessions/service.js';
-import { HttpProblem, unauthorized } from '../problem.js';
+import { HttpProblem, unauthorized } from '../http-problem.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

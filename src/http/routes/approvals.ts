@@ -6,7 +6,7 @@ import type { ApprovalRow } from '../../store/schema.js';
 import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
 import { callerOf, ownerFilter } from '../plugins/auth.js';
-import { serviceUnavailable } from '../problem.js';
+import { serviceUnavailable } from '../http-problem.js';
 import {
   ApprovalAnswerBody,
   ApprovalParams,

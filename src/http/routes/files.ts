@@ -8,7 +8,7 @@ import { listFiles, openFile, removePath, stageFile, type StagedFile } from '../
 import type { AppDeps } from '../deps.js';
 import { contentDisposition, contentTypeOf, etagOf, noneMatch, rangeOf } from '../download.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { HttpProblem, unprocessable, unsupportedMediaType } from '../problem.js';
+import { HttpProblem, unprocessable, unsupportedMediaType } from '../http-problem.js';
 import { partAwareValidators } from '../plugins/validators.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
 import {

@@ -5,7 +5,7 @@ import { callerOf } from '../plugins/auth.js';
 import type { JobService } from '../../jobs/service.js';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { serviceUnavailable } from '../problem.js';
+import { serviceUnavailable } from '../http-problem.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
 import { turnEventStream } from '../schemas/events.js';
 import { JobEventsQuery, JobListQuery, JobParams, JobSchema, jobBody, type JobBody } from '../schemas/jobs.js';

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { KeyInfo, KeyService } from '../../security/keys-service.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem } from '../http-problem.js';
 import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
 import { CreatedKeySchema, CreateKeyBody, KeyIdParams, KeySchema } from '../schemas/keys.js';
 

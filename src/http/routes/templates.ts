@@ -5,7 +5,7 @@ import { ProblemError } from '../../problems.js';
 import { TemplateFileError } from '../../templates/parse.js';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { notFound } from '../problem.js';
+import { notFound } from '../http-problem.js';
 import { Envelope, MapEnvelope, problemResponses } from '../schemas/common.js';
 import { ReloadResult, TemplateListQuery, TemplateNameParams, TemplateSchema } from '../schemas/templates.js';
 import { templateView } from '../views.js';

@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { CountMessage, TokenCounter } from '../../usage/token-count.js';
 import { ok } from '../envelope.js';
-import { unprocessable } from '../problem.js';
+import { unprocessable } from '../http-problem.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
 import { CountTokensBody, TokenCountSchema } from '../schemas/tokens.js';
 

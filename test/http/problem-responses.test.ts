@@ -6,7 +6,7 @@ import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../src/engine/errors.js';
 import { buildApp } from '../../src/http/app.js';
-import { conflict, notFound, unprocessable } from '../../src/http/problem.js';
+import { conflict, notFound, unprocessable } from '../../src/http/http-problem.js';
 import { problemResponses } from '../../src/http/schemas/common.js';
 import { stubDeps } from './stub-deps.js';
 
