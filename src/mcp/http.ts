@@ -9,6 +9,7 @@ import { HttpProblem } from '../http/http-problem.js';
 import { problemResponses } from '../http/schemas/common.js';
 import { createMcpServer, type McpContext } from './server.js';
 import { hijackWithHeaders } from '../http/hijack.js';
+import { routePlugin } from '../http/route-plugin.js';
 
 export const MCP_PATH = '/mcp';
 
@@ -18,7 +19,10 @@ const MCP_RESPONSE = {
   content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } },
 };
 
-export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the MCP endpoint uses. */
+export type McpRoutesDeps = Pick<AppDeps, 'config' | 'sessions' | 'templates' | 'version'>;
+
+async function mcpRoutes(app: FastifyInstance, deps: McpRoutesDeps): Promise<void> {
   const ctx: McpContext = {
     config: deps.config,
     sessions: deps.sessions,
@@ -97,3 +101,5 @@ export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Pr
     });
   }
 }
+
+export default routePlugin('mcp-routes', mcpRoutes);

@@ -118,7 +118,7 @@ export default fp<AuthOptions>(
       }
     });
   },
-  { name: 'auth', fastify: '5.x' },
+  { name: 'auth', fastify: '5.x', dependencies: ['rate-limit'] },
 );
 
 /** Who asks for a turn: the key's own budget, and the key, request id and address its audit rows name. */

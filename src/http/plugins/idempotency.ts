@@ -296,5 +296,5 @@ export default fp<IdempotencyOptions>(
       };
     });
   },
-  { name: 'idempotency', fastify: '5.x' },
+  { name: 'idempotency', fastify: '5.x', dependencies: ['auth'] },
 );

@@ -202,5 +202,5 @@ export default fp(
       sendProblem(request, reply, statusDoc(404, `No route ${request.method} ${pathOf(request)}.`)),
     );
   },
-  { name: 'problems', fastify: '5.x' },
+  { name: 'problem-responses', fastify: '5.x' },
 );

@@ -18,6 +18,7 @@ import { Envelope, problemResponses } from '../schemas/common.js';
 import { PermissionRulesSchema } from '../schemas/permission-rules.js';
 import { SessionNameParams } from '../schemas/sessions.js';
 import { Type } from 'typebox';
+import { routePlugin } from '../route-plugin.js';
 
 export function approvalView(row: ApprovalRow) {
   return {
@@ -43,7 +44,10 @@ export function approvalView(row: ApprovalRow) {
 const PendingList = Type.Array(ApprovalSchema);
 const ANSWER_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429] as const;
 
-export default async function approvalRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the approvals routes use. */
+export type ApprovalRoutesDeps = Pick<AppDeps, 'sessions' | 'approvals'>;
+
+async function approvalRoutes(fastify: FastifyInstance, deps: ApprovalRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { sessions } = deps;
   const approvals = (): ApprovalService =>
@@ -203,3 +207,5 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     },
   );
 }
+
+export default routePlugin('approval-routes', approvalRoutes);

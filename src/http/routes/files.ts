@@ -26,6 +26,7 @@ import {
   WrittenFileSchema,
 } from '../schemas/files.js';
 import { workspaceProblem, type PathSource } from '../workspace-problem.js';
+import { routePlugin } from '../route-plugin.js';
 
 function rethrow(err: unknown, source: PathSource): never {
   if (err instanceof WorkspaceError) throw workspaceProblem(err, source);
@@ -77,7 +78,10 @@ function drain(parts: AsyncIterator<Multipart>): void {
   })();
 }
 
-export default async function filesRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the files routes use. */
+export type FilesRoutesDeps = Pick<AppDeps, 'config' | 'sessions'>;
+
+async function filesRoutes(fastify: FastifyInstance, deps: FilesRoutesDeps): Promise<void> {
   const { sessions, config } = deps;
   const maxBytes = config.files.maxUploadBytes;
 
@@ -347,3 +351,5 @@ async function sendFile(
   }
   return reply.send(handle.createReadStream({ start, end }));
 }
+
+export default routePlugin('files-routes', filesRoutes);

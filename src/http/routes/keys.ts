@@ -6,6 +6,7 @@ import { ok, pageOf, paginationOf } from '../envelope.js';
 import { HttpProblem } from '../http-problem.js';
 import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
 import { CreatedKeySchema, CreateKeyBody, KeyIdParams, KeySchema } from '../schemas/keys.js';
+import { routePlugin } from '../route-plugin.js';
 
 export function keyView(k: KeyInfo) {
   return {
@@ -25,7 +26,10 @@ export function keyView(k: KeyInfo) {
 
 const ADMIN = { admin: true } as const;
 
-export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: KeyService }): Promise<void> {
+/** What the keys routes use. */
+export type KeyRoutesDeps = { keys: KeyService };
+
+async function keyRoutes(fastify: FastifyInstance, deps: KeyRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { keys } = deps;
 
@@ -121,3 +125,5 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
     },
   );
 }
+
+export default routePlugin('key-routes', keyRoutes);
