@@ -4,7 +4,8 @@ import type { ToolDecision } from '../engine/workspace-guard.js';
 import type { Turn } from '../engine/turn.js';
 import { decide } from './layered-rules.js';
 import type { PermissionRules } from './rules.js';
-import type { ApprovalService, PauseAnswer } from './service.js';
+import type { PauseAnswer } from './answers.js';
+import type { ApprovalService } from './service.js';
 
 export const QUESTION_TOOL = 'AskUserQuestion';
 /** How much longer than APPROVAL_TIMEOUT_SECONDS Claude Code waits for the hook (the service's own time-out answers first). */

@@ -1,7 +1,8 @@
 // Approval routes: pending approvals and questions (per session and all of the caller's), answering them, and the permission rules of keys and sessions.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AnswerInput, ApprovalService } from '../../approvals/service.js';
+import type { AnswerInput } from '../../approvals/answers.js';
+import type { ApprovalService } from '../../approvals/service.js';
 import type { ApprovalRow } from '../../store/schema.js';
 import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
