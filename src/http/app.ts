@@ -121,7 +121,7 @@ export async function buildShell(deps: ShellDeps, opts: BuildAppOptions = {}): P
   await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX, serve: deps.config.docs });
   await app.register(auditPlugin, { trail: deps.trail, apiPrefix: API_PREFIX });
   await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
-  await app.register(authPlugin, { config: deps.config, keys: deps.keys });
+  await app.register(authPlugin, { keys: deps.keys });
   await app.register(revokedStreamsPlugin, { keys: deps.keys });
   if (deps.idempotencyStore) {
     await app.register(idempotencyPlugin, {

@@ -22,9 +22,9 @@ describe('plugin order', () => {
   });
 
   it('refuses auth before the rate limit, and idempotency before auth', async () => {
-    const { config, keys } = stubDeps();
+    const { keys } = stubDeps();
     const first = Fastify({ logger: false });
-    await expect(first.register(authPlugin, { config, keys })).rejects.toMatchObject({
+    await expect(first.register(authPlugin, { keys })).rejects.toMatchObject({
       code: NOT_REGISTERED,
       message: expect.stringContaining("'rate-limit' of plugin 'auth'"),
     });
