@@ -11,7 +11,7 @@ import { createJobs, type Jobs } from './jobs/index.js';
 import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
 import { createMetrics, processExitObserver, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
-import { TurnSecurity } from './security/turn-policy.js';
+import { TurnSecurity } from './security/turn-security.js';
 import { ConversationService } from './sessions/conversations.js';
 import { startIdleSweep, type IdleSweep } from './sessions/idle-sweep.js';
 import { SessionService } from './sessions/service.js';

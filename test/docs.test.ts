@@ -1,13 +1,16 @@
 // The documentation keeps up with the code: every setting, route and problem type is documented, the layer map is the lint rule, and the README's quick start stays two commands.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ESLint } from 'eslint';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
 import { SETTINGS } from '../src/config/settings.js';
 import { buildApp } from '../src/http/app.js';
-import { statusProblem } from '../src/http/problem.js';
-import { stubDeps } from './http/stub-deps.js';
+import { statusProblem } from '../src/http/http-problem.js';
+import { createStore, type Store } from '../src/store/index.js';
+import { realAppDeps, type RealAppDeps } from './support/app-deps.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
@@ -34,11 +37,25 @@ describe('docs/configuration.md and .env.example', () => {
 });
 
 describe('docs/api.md', () => {
-  let app: FastifyInstance;
+  let dir: string;
+  let store: Store | undefined;
+  let services: RealAppDeps | undefined;
+  let app: FastifyInstance | undefined;
   let routes: string[];
 
   beforeAll(async () => {
-    app = await buildApp(stubDeps({ apiKeys: ['docs-test-key-0001'] }), { logger: false });
+    dir = mkdtempSync(join(tmpdir(), 'cca-docs-'));
+    const config = loadConfig({
+      LOG_LEVEL: 'silent',
+      API_KEYS: 'docs-test-key-0001',
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+    });
+    store = await createStore(config.databaseUrl);
+    await store.migrate();
+    services = await realAppDeps(config, store);
+    app = await buildApp(services.deps, { logger: false });
     await app.ready();
     const paths = (app.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
     routes = Object.entries(paths).flatMap(([path, ops]) =>
@@ -47,7 +64,12 @@ describe('docs/api.md', () => {
         .map((m) => `${m.toUpperCase()} ${path}`),
     );
   });
-  afterAll(() => app?.close());
+  afterAll(async () => {
+    await app?.close();
+    await services?.close();
+    await store?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('finds the routes through the OpenAPI document', () => {
     expect(routes).toContain('POST /api/v1/sessions');

@@ -53,7 +53,7 @@ export async function call(path: string, init: RequestInit & { json?: unknown; k
   try {
     res = await fetch(`${API}${path}`, { ...rest, headers, body });
   } catch (err) {
-    throw new ProblemError({ title: 'Network error', detail: String((err as Error).message ?? err) });
+    throw new ProblemError({ title: 'Network error', detail: err instanceof Error ? err.message : String(err) });
   }
   if (!res.ok) throw await problemOf(res);
   return res;

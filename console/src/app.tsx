@@ -37,7 +37,7 @@ export function App() {
     const key = currentKey();
     if (!key) return;
     identify(key)
-      .then(setWho, (err) => {
+      .then(setWho, (err: unknown) => {
         forgetKey();
         setProblem(problemOfError(err));
       })
@@ -66,7 +66,7 @@ export function App() {
   ];
   const active = (href: string) => (href === '/' ? path === '/' || path.startsWith('/sessions') : path === href);
   return (
-    <div class="shell" onClick={(e) => onLinkClick(e as unknown as MouseEvent)}>
+    <div class="shell" onClick={(e) => onLinkClick(e)}>
       <header class="top">
         <a class="brand" href="/">
           claude-code-api

@@ -20,7 +20,7 @@ export function usePath(): string {
 
 /** Follows in-page links without a reload (a modified click opens a tab as usual). */
 export function onLinkClick(e: MouseEvent): void {
-  const a = (e.target as Element | null)?.closest?.('a');
+  const a = e.target instanceof Element ? e.target.closest('a') : null;
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || a.target) return;
   const href = a.getAttribute('href');
   if (!href || !href.startsWith('/') || href.startsWith('/api/') || a.hasAttribute('download')) return;

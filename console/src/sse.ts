@@ -4,7 +4,8 @@ import { authHeaders, problemOf, type ProblemError } from './api';
 export interface SseEvent {
   id?: string;
   event: string;
-  data: any;
+  /** The event's JSON (plain text when it is not JSON). */
+  data: unknown;
 }
 
 export interface StreamOptions {
@@ -59,6 +60,7 @@ export async function followStream(
       try {
         res = await open(lastId);
       } catch {
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the signal may abort during the await above; TypeScript keeps the loop test's narrowing
         if (++failures > 5 || opts.signal.aborted) return;
         await new Promise((r) => setTimeout(r, 500 * failures));
         continue;

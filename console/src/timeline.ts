@@ -1,4 +1,6 @@
 // The conversation as turns: built from stored history and grown by the events of a live stream.
+import type { Problem } from './api';
+
 export interface ToolCall {
   id: string;
   name: string;
@@ -30,7 +32,7 @@ export interface Turn {
   tools: ToolCall[];
   pending: Pending[];
   status?: string;
-  error?: { title?: string; detail?: string; status?: number } | null;
+  error?: Problem | null;
   costUsd?: number | null;
   durationMs?: number | null;
   model?: string | null;
@@ -78,18 +80,50 @@ export function turnsOfHistory(items: HistoryItem[]): Turn[] {
   return [...byTurn.values()];
 }
 
+/** The fields of a turn's stream events the console reads (docs/api.md); each event type carries some of them. */
+interface EventData {
+  text?: string;
+  id?: string;
+  name?: string;
+  input?: unknown;
+  output?: string;
+  is_error?: boolean;
+  tool?: string;
+  rule?: string | null;
+  questions?: Pending['questions'];
+  content?: string;
+  /** A result's status (`ok`, `error` …), or a problem's HTTP status. */
+  status?: string | number;
+  type?: string;
+  title?: string;
+  detail?: string;
+  errors?: Problem['errors'];
+  cost_usd?: number | null;
+  duration_ms?: number | null;
+  model?: string | null;
+  problem?: Turn['error'];
+}
+
+/** An error event without a `problem` field is the problem itself. */
+function problemOf(data: EventData): Problem {
+  const { type, title, detail, errors } = data;
+  return { type, title, detail, errors, status: typeof data.status === 'number' ? data.status : undefined };
+}
+
 /** A turn with one stream event applied (a new object, for rendering). */
-export function applyEvent(turn: Turn, event: string, data: any): Turn {
+export function applyEvent(turn: Turn, event: string, payload: unknown): Turn {
+  // The server's events are JSON objects of the documented shapes; anything else carries none of the fields.
+  const data: EventData = typeof payload === 'object' && payload !== null ? payload : {};
   switch (event) {
     case 'text':
-      return { ...turn, text: turn.text + String(data.text ?? '') };
+      return { ...turn, text: turn.text + (data.text ?? '') };
     case 'tool_use':
-      return { ...turn, tools: [...turn.tools, { id: data.id, name: data.name, input: data.input }] };
+      return { ...turn, tools: [...turn.tools, { id: data.id ?? '', name: data.name ?? '', input: data.input }] };
     case 'tool_result':
       return {
         ...turn,
         tools: turn.tools.map((t) =>
-          t.id === data.id ? { ...t, output: String(data.output ?? ''), isError: !!data.is_error } : t,
+          t.id === data.id ? { ...t, output: data.output ?? '', isError: !!data.is_error } : t,
         ),
       };
     case 'approval':
@@ -97,11 +131,14 @@ export function applyEvent(turn: Turn, event: string, data: any): Turn {
         ...turn,
         pending: [
           ...turn.pending,
-          { id: data.id, kind: 'approval', tool: data.tool, input: data.input, rule: data.rule },
+          { id: data.id ?? '', kind: 'approval', tool: data.tool, input: data.input, rule: data.rule },
         ],
       };
     case 'question':
-      return { ...turn, pending: [...turn.pending, { id: data.id, kind: 'question', questions: data.questions }] };
+      return {
+        ...turn,
+        pending: [...turn.pending, { id: data.id ?? '', kind: 'question', questions: data.questions }],
+      };
     case 'decision':
       // Settled here, in another tab, by another key, or expired: the card shows how.
       return {
@@ -114,14 +151,14 @@ export function applyEvent(turn: Turn, event: string, data: any): Turn {
       return {
         ...turn,
         running: false,
-        text: turn.text || String(data.content ?? ''),
-        status: data.status,
+        text: turn.text || (data.content ?? ''),
+        status: typeof data.status === 'string' ? data.status : undefined,
         costUsd: data.cost_usd,
         durationMs: data.duration_ms,
         model: data.model,
       };
     case 'error':
-      return { ...turn, running: false, status: 'error', error: data.problem ?? data };
+      return { ...turn, running: false, status: 'error', error: data.problem ?? problemOf(data) };
     default:
       return turn;
   }

@@ -1,10 +1,11 @@
 // The permission gate of one Claude Code process: a PreToolUse hook that applies the rules and pauses `ask` calls for a person, and the canUseTool callback that turns AskUserQuestion into a question.
 import type { CanUseTool, HookCallbackMatcher, HookEvent, HookJSONOutput } from '@anthropic-ai/claude-agent-sdk';
-import type { ToolDecision } from '../engine/tool-policy.js';
+import type { ToolDecision } from '../engine/workspace-guard.js';
 import type { Turn } from '../engine/turn.js';
-import { decide } from './policy.js';
+import { decide } from './layered-rules.js';
 import type { PermissionRules } from './rules.js';
-import type { ApprovalService, PauseAnswer } from './service.js';
+import type { PauseAnswer } from './answers.js';
+import type { ApprovalService } from './service.js';
 
 export const QUESTION_TOOL = 'AskUserQuestion';
 /** How much longer than APPROVAL_TIMEOUT_SECONDS Claude Code waits for the hook (the service's own time-out answers first). */

@@ -2,19 +2,16 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import type { ApprovalEvent, DecisionEvent, PersonEvent, QuestionEvent } from '../engine/events.js';
+import type { PersonEvent } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError } from '../problems.js';
 import { auditTrailOf, clippedInput, type Actor } from '../security/audit.js';
 import type { Store } from '../store/index.js';
 import type { ApprovalKind, ApprovalRow, JsonObject } from '../store/schema.js';
-import type { RememberedAnswer, RuleLayer } from './policy.js';
+import { alreadySettled, approvalAnswer, questionAnswer, type AnswerInput, type PauseAnswer } from './answers.js';
+import type { RememberedAnswer, RuleLayer } from './layered-rules.js';
+import { decisionOf, eventOf } from './person-events.js';
 import { checkRules, RULE_OUTCOMES, ruleForCall, type PermissionRules } from './rules.js';
-
-/** What resumes a paused call: allow (maybe with a changed input, or a question's answers) or deny with a message for the model. */
-export type PauseAnswer =
-  | { decision: 'allow'; updatedInput?: Record<string, unknown>; answers?: Record<string, string> }
-  | { decision: 'deny'; message: string };
 
 export interface PauseRequest {
   kind: ApprovalKind;
@@ -28,15 +25,6 @@ export interface PauseRequest {
   rule?: string;
   /** Aborts when Claude Code gives up on the call (the turn was interrupted). */
   signal?: AbortSignal;
-}
-
-/** A person's answer as the API takes it. */
-export interface AnswerInput {
-  decision?: 'allow' | 'deny';
-  message?: string;
-  updated_input?: Record<string, unknown>;
-  remember?: 'session' | 'key';
-  answers?: Record<string, string | string[]>;
 }
 
 /** Told of every new pause (the jobs layer turns it into a webhook). */
@@ -311,61 +299,6 @@ export class ApprovalService {
   }
 }
 
-/** The event that tells a turn's stream how one of its pauses was settled. */
-export function decisionOf(row: ApprovalRow): DecisionEvent {
-  const message = typeof row.response?.message === 'string' ? row.response.message : null;
-  return {
-    type: 'decision',
-    id: row.id,
-    kind: row.kind,
-    status: row.status as DecisionEvent['status'],
-    decided_by: row.decided_by,
-    reason: row.status === 'expired' ? row.reason : row.status === 'denied' ? message : null,
-  };
-}
-
-/** The event a paused call shows on its turn's stream. */
-export function eventOf(row: ApprovalRow): PersonEvent {
-  const base = {
-    id: row.id,
-    session: row.session_name,
-    turn_id: row.turn_id,
-    tool_use_id: row.tool_use_id,
-    deadline: row.deadline,
-  };
-  if (row.kind === 'question') {
-    const event: QuestionEvent = { type: 'question', ...base, questions: questionsOf(row.input) };
-    return event;
-  }
-  const event: ApprovalEvent = { type: 'approval', ...base, tool: row.tool, input: row.input, rule: row.rule };
-  return event;
-}
-
-/** A field of the model's AskUserQuestion input as text: a string as it is, anything else as String() shows it. */
-// eslint-disable-next-line @typescript-eslint/no-base-to-string -- the model's input, shown as it came
-const textOf = (value: unknown): string => String(value ?? '');
-
-/** The questions of an AskUserQuestion input, as the `question` event shows them. */
-export function questionsOf(input: unknown): QuestionEvent['questions'] {
-  const list = (input as { questions?: unknown } | null)?.questions;
-  if (!Array.isArray(list)) return [];
-  return list.map((q: Record<string, unknown>) => ({
-    question: textOf(q.question),
-    header: textOf(q.header),
-    multi_select: q.multiSelect === true,
-    options: (Array.isArray(q.options) ? q.options : []).map((o: Record<string, unknown>) => ({
-      label: textOf(o.label),
-      description: textOf(o.description),
-    })),
-  }));
-}
-
-function invalid(pointer: string, message: string): ProblemError {
-  return new ProblemError(422, 'validation-failed', 'Validation failed', message, {
-    errors: [{ location: 'body', pointer, message }],
-  });
-}
-
 /** 422 naming the first bad rule of a `permission_rules` object. */
 export function assertRules(rules: PermissionRules | undefined, pointer = '/permission_rules'): void {
   const problems = checkRules(rules);
@@ -383,55 +316,4 @@ export function assertRules(rules: PermissionRules | undefined, pointer = '/perm
       })),
     },
   );
-}
-
-function alreadySettled(row: ApprovalRow): ProblemError {
-  return new ProblemError(
-    409,
-    'already-decided',
-    'Already decided',
-    `This ${row.kind} is no longer pending (${row.status}${row.reason ? `: ${row.reason}` : ''}).`,
-    { approval_status: row.status },
-  );
-}
-
-function approvalAnswer(row: ApprovalRow, input: AnswerInput): PauseAnswer {
-  if (input.decision === undefined) throw invalid('/decision', 'decision is required: allow or deny');
-  if (input.answers !== undefined) throw invalid('/answers', 'answers belong to questions, not approvals');
-  if (input.decision === 'deny') {
-    if (input.updated_input !== undefined)
-      throw invalid('/updated_input', 'updated_input only goes with decision allow');
-    return {
-      decision: 'deny',
-      message: input.message?.trim() || `A person denied this ${row.tool} call.`,
-    };
-  }
-  return input.updated_input === undefined
-    ? { decision: 'allow' }
-    : { decision: 'allow', updatedInput: input.updated_input };
-}
-
-/** A question's answers: every question answered with a label (or the person's own text); arrays join as the CLI does. */
-function questionAnswer(row: ApprovalRow, input: AnswerInput): PauseAnswer {
-  if (input.decision === 'deny')
-    return { decision: 'deny', message: input.message?.trim() || 'The user declined to answer.' };
-  if (input.remember !== undefined || input.updated_input !== undefined)
-    throw invalid(input.remember !== undefined ? '/remember' : '/updated_input', 'questions take answers only');
-  const given = input.answers;
-  if (!given || typeof given !== 'object') throw invalid('/answers', 'answers is required: {"<question>": "<label>"}');
-  const asked = questionsOf(row.input).map((q) => q.question);
-  const out: Record<string, string> = {};
-  for (const [question, value] of Object.entries(given)) {
-    if (!asked.includes(question))
-      throw invalid(
-        `/answers`,
-        `${JSON.stringify(question)} is not one of the questions asked (${asked.map((q) => JSON.stringify(q)).join(', ')})`,
-      );
-    const text = (Array.isArray(value) ? value : [value]).map((v) => v.trim()).filter((v) => v !== '');
-    if (text.length === 0) throw invalid('/answers', `the answer to ${JSON.stringify(question)} is empty`);
-    out[question] = text.join(', ');
-  }
-  const missing = asked.filter((q) => !(q in out));
-  if (missing.length > 0) throw invalid('/answers', `unanswered: ${missing.map((q) => JSON.stringify(q)).join(', ')}`);
-  return { decision: 'allow', answers: out };
 }

@@ -11,7 +11,7 @@ import type {
 import { Ajv } from 'ajv';
 import type { Config, EffortLevel, PermissionMode } from '../config/index.js';
 import { SHELL_TOOLS } from './shell-tools.js';
-import type { WorkspaceGuard } from './tool-policy.js';
+import type { WorkspaceGuard } from './workspace-guard.js';
 
 /** The tool through which Claude Code returns structured output (SDK outputFormat). */
 export const STRUCTURED_OUTPUT_TOOL = 'StructuredOutput';

@@ -8,17 +8,16 @@ import {
 } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
-import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
 import { InputChannel } from './input-channel.js';
 import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
-import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
+import type { ToolDenial, WorkspaceGuard } from './workspace-guard.js';
 import type { ExitReason, ExitListener, MemoryCeiling } from './supervisor.js';
 import type { InterruptReason, Turn } from './turn.js';
+import { activeTurn, recordMessage, resultOf, settleTurn, stalledError, type ActiveTurn } from './turn-messages.js';
 import type { ChildProcess } from 'node:child_process';
 
 /** How long an interrupted turn may take to end before its process is killed. */
 const INTERRUPT_GRACE_MS = 10_000;
-const TOOL_OUTPUT_CHARS = 2_000;
 const STDERR_LINES = 20;
 
 export interface RunnerLaunch {
@@ -35,21 +34,6 @@ export interface RunnerLaunch {
   guard?: WorkspaceGuard;
   /** The wall the process starts in (undefined: a plain child process). */
   wall?: WallPlan;
-}
-
-interface ActiveTurn {
-  turn: Turn;
-  startedAt: number;
-  tools: ToolUse[];
-  textParts: string[];
-  model: string | null;
-  sessionSent: boolean;
-  apiError: string | undefined;
-  /** Tool uses by id, so a denial can be marked on the one it refused. */
-  toolsById: Map<string, ToolUse>;
-  /** Error tool results by tool use id (the text the model got). */
-  toolErrors: Map<string, string>;
-  denials: ToolDenial[];
 }
 
 export type RunnerState = 'idle' | 'busy' | 'closed';
@@ -150,18 +134,7 @@ export class SessionRunner {
     }
     this.state = 'busy';
     turn.claudeCostTotal = this.claudeCostTotal;
-    this.active = {
-      turn,
-      startedAt: Date.now(),
-      tools: [],
-      textParts: [],
-      model: null,
-      sessionSent: false,
-      apiError: undefined,
-      toolsById: new Map(),
-      toolErrors: new Map(),
-      denials: [],
-    };
+    this.active = activeTurn(turn);
     this.sendSessionEvent();
     turn.interruptHandler = (reason) => this.interrupt(reason);
     // Time spent waiting for a person (approvals, questions) does not count against the turn's limit.
@@ -342,48 +315,8 @@ export class SessionRunner {
     }
     const a = this.active;
     if (!a) return; // output between turns (e.g. suggestions) belongs to no one
-    switch (m.type) {
-      case 'stream_event': {
-        const e = m.event;
-        if (m.parent_tool_use_id === null && e.type === 'content_block_delta' && e.delta.type === 'text_delta') {
-          a.turn.emit({ type: 'text', text: e.delta.text });
-        }
-        return;
-      }
-      case 'assistant': {
-        if (m.parent_tool_use_id !== null) return;
-        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a CLI message may leave the model out
-        a.model = m.message.model ?? a.model;
-        if (m.error) a.apiError = m.error;
-        for (const block of m.message.content) {
-          if (block.type === 'tool_use') {
-            const use: ToolUse = { name: block.name, input: block.input };
-            a.tools.push(use);
-            a.toolsById.set(block.id, use);
-            a.turn.emit({ type: 'tool_use', id: block.id, name: block.name, input: block.input });
-          } else if (block.type === 'text') {
-            a.textParts.push(block.text);
-          }
-        }
-        return;
-      }
-      case 'user': {
-        if (m.parent_tool_use_id !== null || typeof m.message.content === 'string') return;
-        for (const block of m.message.content) {
-          if (block.type === 'tool_result') {
-            const output = toolOutput(block.content);
-            if (block.is_error === true) a.toolErrors.set(block.tool_use_id, output);
-            a.turn.emit({ type: 'tool_result', id: block.tool_use_id, is_error: block.is_error === true, output });
-          }
-        }
-        return;
-      }
-      case 'result':
-        this.onResult(a, m);
-        return;
-      default:
-        return;
-    }
+    if (m.type === 'result') this.onResult(a, m);
+    else recordMessage(a, m);
   }
 
   /** A refusal of the workspace guard during the running turn. */
@@ -394,29 +327,6 @@ export class SessionRunner {
     this.log.info({ session: this.sessionId, tool: d.tool }, 'tool call denied by the workspace policy');
   }
 
-  /** The turn's denials: the guard's, then any other the CLI reports (disallowed tools, permission mode), each marked on its tool use. */
-  private denialsOf(
-    a: ActiveTurn,
-    reported: ReadonlyArray<{ tool_name: string; tool_use_id: string; tool_input: Record<string, unknown> }>,
-  ): NonNullable<TurnResult['denials']> {
-    const all = [...a.denials];
-    for (const r of reported) {
-      if (all.some((d) => d.tool_use_id === r.tool_use_id)) continue;
-      const text = a.toolErrors.get(r.tool_use_id)?.replace(HOOK_PREFIX, '');
-      all.push({
-        tool: r.tool_name,
-        input: r.tool_input,
-        reason: text || "Claude Code's permission settings refused this call.",
-        tool_use_id: r.tool_use_id,
-      });
-    }
-    for (const d of all) {
-      const use = d.tool_use_id === undefined ? undefined : a.toolsById.get(d.tool_use_id);
-      if (use) use.denied = d.reason;
-    }
-    return all.map((d) => ({ tool: d.tool, input: d.input, reason: d.reason }));
-  }
-
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without a cost
     const total = m.total_cost_usd ?? 0;
@@ -425,85 +335,14 @@ export class SessionRunner {
     this.costSeen = total;
     this.claudeCostTotal = total;
     this.spentUsd += Math.max(0, total - base);
-    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without denials
-    const denials = this.denialsOf(a, m.permission_denials ?? []);
-    const result: TurnResult = {
-      turn_id: a.turn.id,
-      session_id: m.session_id || this.claudeSessionId,
-      status: 'ok',
-      content: m.subtype === 'success' ? m.result : a.textParts.join('\n'),
-      cost_usd: Math.max(0, total - base),
-      usage: usageOf(m.usage),
-      duration_ms: Date.now() - a.startedAt,
-      num_turns: m.num_turns,
-      tools_used: a.tools,
-      stop_reason: m.stop_reason,
+    const result = resultOf(a, m, {
+      sessionId: m.session_id || this.claudeSessionId,
+      costUsd: Math.max(0, total - base),
       model: a.model ?? this.init?.model ?? null,
-      ...(denials.length > 0 ? { denials } : {}),
-      ...(m.subtype === 'success' && m.structured_output !== undefined
-        ? { structured_output: m.structured_output }
-        : {}),
-    };
+    });
     const turn = a.turn;
     turn.partial = result;
     turn.claudeCostTotal = total;
-    if (turn.interruptRequested === 'timeout') {
-      result.status = 'timeout';
-      turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was interrupted.'));
-    } else if (turn.interruptRequested === 'stalled') {
-      result.status = 'error';
-      turn.fail(stalledError(this.stallLimitMs));
-    } else if (turn.interruptRequested === 'client') {
-      result.status = 'interrupted';
-      result.stop_reason = 'interrupted';
-      turn.finish(result);
-    } else if (m.subtype === 'error_max_turns') {
-      result.stop_reason = 'max_turns';
-      turn.finish(result);
-    } else if (m.subtype === 'error_max_budget_usd') {
-      result.status = 'error';
-      turn.fail(new EngineError('budget_exceeded', 'The turn reached its cost limit and was stopped.'));
-    } else if (m.is_error) {
-      result.status = 'error';
-      const detail =
-        (m.subtype === 'success' ? m.result : m.errors.join('; ')) || a.apiError || 'Claude Code reported an error.';
-      const upstream = m.subtype === 'success' ? (m.api_error_status ?? undefined) : undefined;
-      turn.fail(new EngineError('api_error', detail, upstream === undefined ? {} : { upstreamStatus: upstream }));
-    } else {
-      turn.finish(result);
-    }
+    settleTurn(turn, m, result, a.apiError, this.stallLimitMs);
   }
-}
-
-function stalledError(stallMs: number): EngineError {
-  return new EngineError(
-    'stalled',
-    `Claude Code sent nothing for ${stallMs / 1000} s (TURN_STALL_SECONDS), so the turn was stopped. The next turn resumes the conversation.`,
-  );
-}
-
-/** What the CLI puts before a hook's reason in the error tool result the model gets. */
-const HOOK_PREFIX = /^PreToolUse:\S+ hook error: /;
-
-function usageOf(u: Partial<Record<keyof TurnUsage, number | null>> | undefined): TurnUsage {
-  if (!u) return { ...EMPTY_USAGE };
-  return {
-    input_tokens: u.input_tokens ?? 0,
-    output_tokens: u.output_tokens ?? 0,
-    cache_read_input_tokens: u.cache_read_input_tokens ?? 0,
-    cache_creation_input_tokens: u.cache_creation_input_tokens ?? 0,
-  };
-}
-
-function toolOutput(content: unknown): string {
-  let text: string;
-  if (typeof content === 'string') text = content;
-  else if (Array.isArray(content)) {
-    text = content
-      .map((c: { type?: string; text?: string }) =>
-        c.type === 'text' && typeof c.text === 'string' ? c.text : `[${c.type ?? 'content'}]`,
-      )
-      .join('\n');
-  } else text = content === undefined ? '' : JSON.stringify(content);
-  return text.length > TOOL_OUTPUT_CHARS ? `${text.slice(0, TOOL_OUTPUT_CHARS)}… (${text.length} characters)` : text;
 }

@@ -1,4 +1,4 @@
-// Builds the Fastify application: logger, request ids, problem documents, OpenAPI, auth, the /api/v1 routes and the console.
+// Builds the Fastify application: the shell (logger, request ids, problem documents, OpenAPI, auth, limits), then the /api/v1 routes, the compatible endpoints, MCP and the console.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, {
   LogController,
@@ -6,13 +6,19 @@ import Fastify, {
   type FastifyInstance,
   type FastifyServerOptions,
 } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/index.js';
+import type { Metrics } from '../metrics/registry.js';
+import type { AuditTrail } from '../security/audit.js';
+import type { KeyService } from '../security/keys-service.js';
+import type { Store } from '../store/index.js';
 import type { AppDeps } from './deps.js';
 import auditPlugin from './plugins/audit.js';
 import { seedJsonBodies } from './plugins/seed-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
 import openapiPlugin from './plugins/openapi.js';
-import problemsPlugin, { frameworkErrors } from './plugins/problems.js';
+import problemsPlugin, { frameworkErrors } from './plugins/problem-responses.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
 import metricsPlugin from './plugins/metrics.js';
 import requestIdPlugin, { requestIdOf } from './plugins/request-id.js';
@@ -64,7 +70,26 @@ function loggerOptions(level: string, logger: boolean | object | undefined): fal
   return { level, redact: { paths: REDACT, censor: '[REDACTED]' }, ...(typeof logger === 'object' ? logger : {}) };
 }
 
-export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+/** What the shell's plugins use: settings, keys, and the optional audit trail, Redis, idempotency records and metrics. */
+export interface ShellDeps {
+  config: Config;
+  /** The service's own version (package.json), for the OpenAPI document. */
+  version: string;
+  keys: KeyService;
+  /** Where audit rows go; nothing is audited when absent. */
+  trail?: AuditTrail;
+  /** Shared rate-limit counters (REDIS_URL). */
+  redis?: Redis;
+  /** Where idempotency records live; without it the idempotency plugin is not registered (and routes that need it refuse to boot). */
+  idempotencyStore?: Pick<Store, 'idempotency'>;
+  metrics?: Metrics;
+}
+
+/**
+ * The application without routes: every cross-cutting plugin, in an order Fastify checks at boot (each plugin and
+ * route module names the plugins it needs in its `dependencies`). Routes are registered on it afterwards.
+ */
+export async function buildShell(deps: ShellDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
   const logging: Pick<FastifyServerOptions, 'logger' | 'loggerInstance'> = opts.loggerInstance
     ? { loggerInstance: opts.loggerInstance }
     : { logger: loggerOptions(deps.config.logLevel, opts.logger) };
@@ -91,47 +116,63 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   await app.register(requestLogPlugin);
   await app.register(requestTimeoutsPlugin, { timeouts: deps.config.timeouts });
   await app.register(requestIdPlugin);
-  const security = securityDepsOf(deps);
   await app.register(problemsPlugin);
   await app.register(securityHeadersPlugin, { config: deps.config });
   await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX, serve: deps.config.docs });
-  await app.register(auditPlugin, { trail: security.trail, apiPrefix: API_PREFIX });
-  // Before auth (which calls its per-IP limit on failed attempts) and before the routes (it hooks each one).
+  await app.register(auditPlugin, { trail: deps.trail, apiPrefix: API_PREFIX });
   await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
-  await app.register(authPlugin, { config: deps.config, keys: security.keys });
-  await app.register(revokedStreamsPlugin, { keys: security.keys });
-  // After auth: an Idempotency-Key belongs to the caller's tenant.
-  await app.register(idempotencyPlugin, {
-    store: deps.store,
-    ttlMs: deps.config.idempotencyTtlMs,
-    apiPrefix: API_PREFIX,
-  });
+  await app.register(authPlugin, { keys: deps.keys });
+  await app.register(revokedStreamsPlugin, { keys: deps.keys });
+  if (deps.idempotencyStore) {
+    await app.register(idempotencyPlugin, {
+      store: deps.idempotencyStore,
+      ttlMs: deps.config.idempotencyTtlMs,
+      apiPrefix: API_PREFIX,
+    });
+  }
   if (deps.metrics && deps.config.metrics.enabled) {
     await app.register(metricsPlugin, { metrics: deps.metrics, public: deps.config.metrics.auth === 'none' });
   }
+  return app;
+}
 
+/** The whole application: the shell, then each route module with the services it uses. */
+export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promise<FastifyInstance> {
+  const security = securityDepsOf(deps);
+  const app = await buildShell(
+    {
+      config: deps.config,
+      version: deps.version,
+      keys: security.keys,
+      trail: security.trail,
+      redis: deps.redis,
+      idempotencyStore: deps.store,
+      metrics: deps.metrics,
+    },
+    opts,
+  );
   await app.register(
     async (api) => {
-      await healthRoutes(api, deps);
-      await probeRoutes(api, deps);
-      await sessionsRoutes(api, deps);
-      await chatRoutes(api, deps);
-      await historyRoutes(api, deps);
-      await filesRoutes(api, deps);
-      await jobRoutes(api, deps);
-      await approvalRoutes(api, deps);
-      await templateRoutes(api, deps);
-      await keyRoutes(api, security);
-      await auditRoutes(api, security);
-      await usageRoutes(api, security);
-      await tokenRoutes(api, security);
+      await api.register(healthRoutes, deps);
+      await api.register(probeRoutes, deps);
+      await api.register(sessionsRoutes, deps);
+      await api.register(chatRoutes, deps);
+      await api.register(historyRoutes, deps);
+      await api.register(filesRoutes, deps);
+      await api.register(jobRoutes, deps);
+      await api.register(approvalRoutes, deps);
+      await api.register(templateRoutes, deps);
+      await api.register(keyRoutes, security);
+      await api.register(auditRoutes, security);
+      await api.register(usageRoutes, security);
+      await api.register(tokenRoutes, security);
     },
     { prefix: API_PREFIX },
   );
   // The OpenAI- and Anthropic-compatible endpoints at /v1, behind the same auth, limits and audit.
-  await app.register(compatRoutes, { prefix: COMPAT_PREFIX, deps, security });
+  await app.register(compatRoutes, { ...deps, tokens: security.tokens, prefix: COMPAT_PREFIX });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.
-  if (deps.config.mcp.enabled) await mcpRoutes(app, deps);
+  if (deps.config.mcp.enabled) await app.register(mcpRoutes, deps);
   // The web console at / (its own CSP; the API routes keep theirs).
   await app.register(consoleRoutes);
 

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
 import type { FastifyInstance } from 'fastify';
 import { helmetHeaders } from './plugins/security-headers.js';
-import { HttpProblem } from './problem.js';
+import { HttpProblem } from './http-problem.js';
 
 /** Where the build puts the console, the same from src/http (tests) and dist/http (the built server). */
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));

@@ -8,22 +8,19 @@ import type { AppDeps } from './deps.js';
 
 export interface SecurityDeps {
   keys: KeyService;
-  /** Undefined when there is no database (tests of the HTTP shell): nothing is audited. */
-  trail: AuditTrail | undefined;
+  trail: AuditTrail;
   audit: AuditRepo;
   usage: UsageService;
   tokens: TokenCounter;
 }
 
 export function securityDepsOf(deps: AppDeps): SecurityDeps {
-  const store = deps.store as Partial<AppDeps['store']>;
-  const keys = deps.keys ?? new KeyService(deps.config, store.apiKeys);
-  const trail = deps.auditTrail ?? (store.audit ? auditTrailOf(deps.store) : undefined);
+  const keys = deps.keys ?? new KeyService(deps.config, deps.store.apiKeys);
   return {
     keys,
-    trail,
-    audit: store.audit as AuditRepo,
-    usage: new UsageService(store.usage as NonNullable<typeof store.usage>, keys),
+    trail: deps.auditTrail ?? auditTrailOf(deps.store),
+    audit: deps.store.audit,
+    usage: new UsageService(deps.store.usage, keys),
     tokens: deps.tokens ?? new TokenCounter({ env: {}, defaultModel: deps.config.claude.model }),
   };
 }

@@ -2,7 +2,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { EventStream, NumberedEvent } from '../engine/events.js';
 import { hijackWithHeaders } from './hijack.js';
-import { unauthorized } from './problem.js';
+import { unauthorized } from './http-problem.js';
 
 /** The last event of a stream whose key was revoked while it was open. */
 const REVOKED_PROBLEM = unauthorized('The API key has been revoked; this stream ends.', 'revoked-api-key').toProblem();

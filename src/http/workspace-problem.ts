@@ -1,6 +1,6 @@
 // The HTTP answer to a WorkspaceError (see docs/errors.md), shared by the files routes and the MCP tools.
 import type { WorkspaceError } from '../workspace/errors.js';
-import { HttpProblem, type FieldError } from './problem.js';
+import { HttpProblem, type FieldError } from './http-problem.js';
 
 /** Where a path came from, for the `errors[]` of a 422. */
 export type PathSource = Pick<FieldError, 'location' | 'pointer'>;

@@ -7,11 +7,12 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { AppDeps } from '../http/deps.js';
 import { callerOf } from '../http/plugins/auth.js';
-import { HttpProblem, unauthorized } from '../http/problem.js';
+import { HttpProblem, unauthorized } from '../http/http-problem.js';
 import { problemResponses } from '../http/schemas/common.js';
 import { createMcpServer, type McpContext } from './server.js';
 import { KEY_REFUSED } from './stdio.js';
 import { hijackWithHeaders } from '../http/hijack.js';
+import { routePlugin } from '../http/route-plugin.js';
 
 export const MCP_PATH = '/mcp';
 
@@ -21,7 +22,10 @@ const MCP_RESPONSE = {
   content: { 'application/json': { schema: { type: 'object' } }, 'text/event-stream': { schema: { type: 'string' } } },
 };
 
-export default async function mcpRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the MCP endpoint uses. */
+export type McpRoutesDeps = Pick<AppDeps, 'config' | 'sessions' | 'templates' | 'version'>;
+
+async function mcpRoutes(app: FastifyInstance, deps: McpRoutesDeps): Promise<void> {
   const ctx: McpContext = {
     config: deps.config,
     sessions: deps.sessions,
@@ -143,3 +147,5 @@ function endRevoked(res: ServerResponse, server: McpServer, transport: Streamabl
   }
   res.end();
 }
+
+export default routePlugin('mcp-routes', mcpRoutes);

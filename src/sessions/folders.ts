@@ -3,7 +3,7 @@ import { ProblemError } from '../problems.js';
 import type { SessionRow } from '../store/schema.js';
 import type { SessionsRepo } from '../store/sessions-repo.js';
 import type { Dir } from '../workspace/anchor.js';
-import type { OpenWorkspace } from '../workspace/files.js';
+import type { OpenWorkspace } from '../workspace/in-workspace.js';
 import {
   checkWorkingDir,
   createWorkspace,

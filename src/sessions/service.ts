@@ -6,20 +6,20 @@ import type { PermissionRules } from '../approvals/rules.js';
 import { assertRules, type ApprovalService } from '../approvals/service.js';
 import type { Config } from '../config/index.js';
 import type { Engine } from '../engine/engine.js';
-import type { TurnResult } from '../engine/events.js';
 import { checkOptions, optionsKey, resolveOptions, toSdkOptions, type SessionOptions } from '../engine/options.js';
 import type { RunnerLaunch } from '../engine/runner.js';
-import type { WorkspaceGuard } from '../engine/tool-policy.js';
+import type { WorkspaceGuard } from '../engine/workspace-guard.js';
 import type { Turn } from '../engine/turn.js';
-import { ProblemError, problemType } from '../problems.js';
-import { refusedTemplateOption, templateOptions } from '../templates/policy.js';
+import { ProblemError } from '../problems.js';
+import { refusedTemplateOption, templateOptions } from '../templates/operator-limits.js';
 import type { TemplateLookup } from '../templates/registry.js';
-import { auditTurn, type Actor } from '../security/audit.js';
-import type { TurnSecurity } from '../security/turn-policy.js';
+import type { Actor } from '../security/audit.js';
+import type { TurnSecurity } from '../security/turn-security.js';
 import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
 import { SessionFolders } from './folders.js';
+import { closeUnfinishedTurns, recordTurnEnd, recordTurnStart } from './turn-records.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -232,14 +232,14 @@ export class SessionService {
         message: input.message,
         lastEventId: row.last_event_id,
         prepare: () => this.launchFor(row.id, overrides),
-        onStart: (t) => this.recordStart(row.id, t),
+        onStart: (t) => recordTurnStart(this.store, row.id, t),
         onEnd: async (t) => {
           const cost = (t.result ?? t.partial)?.cost_usd ?? 0;
           try {
             await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
           } finally {
             // History is written even when the ledger could not be (the failure is logged by the engine).
-            await this.recordEnd(row.id, t, caller.actor);
+            await recordTurnEnd(this.store, row.id, t, caller.actor);
           }
         },
       });
@@ -339,59 +339,8 @@ export class SessionService {
    * Closes the turns a previous run of the server left open (it stopped mid-turn): each gets an assistant message
    * with status `interrupted`, so history never shows a question without an outcome. Returns how many.
    */
-  async closeUnfinishedTurns(): Promise<number> {
-    const open = await this.store.messages.unanswered();
-    for (const user of open) {
-      await this.store.messages.insert({
-        session_id: user.session_id,
-        turn_id: user.turn_id,
-        role: 'assistant',
-        content: '',
-        status: 'interrupted',
-        error: {
-          type: problemType('server-restarted'),
-          title: 'Server restarted',
-          status: 503,
-          detail: 'The server stopped before this turn ended.',
-        },
-      });
-    }
-    return open.length;
-  }
-
-  private async recordStart(sessionId: string, turn: Turn): Promise<void> {
-    await this.store.messages.insert({ session_id: sessionId, turn_id: turn.id, role: 'user', content: turn.message });
-  }
-
-  private async recordEnd(sessionId: string, turn: Turn, actor: Actor | undefined): Promise<void> {
-    const result: TurnResult | undefined = turn.result ?? turn.partial;
-    const problem = turn.error?.toProblem();
-    await this.store.messages.insert({
-      session_id: sessionId,
-      turn_id: turn.id,
-      role: 'assistant',
-      content: result?.content ?? '',
-      status: result?.status ?? (turn.error?.kind === 'timeout' ? 'timeout' : 'error'),
-      tools_used: result?.tools_used ?? null,
-      cost_usd: result?.cost_usd ?? 0,
-      duration_ms: result?.duration_ms ?? Date.now() - turn.createdAt,
-      num_turns: result?.num_turns ?? 0,
-      usage: result ? { ...result.usage } : null,
-      model: result?.model ?? null,
-      error: problem ? { ...problem } : null,
-    });
-    await this.store.sessions.recordTurn(sessionId, {
-      costUsd: result?.cost_usd ?? 0,
-      inputTokens: result?.usage.input_tokens ?? 0,
-      outputTokens: result?.usage.output_tokens ?? 0,
-      cacheReadTokens: result?.usage.cache_read_input_tokens ?? 0,
-      cacheCreationTokens: result?.usage.cache_creation_input_tokens ?? 0,
-      claudeCostTotal: turn.claudeCostTotal ?? 0,
-      claudeSessionId: result?.session_id ?? null,
-      lastEventId: turn.lastEventId,
-      at: new Date().toISOString(),
-    });
-    await auditTurn(this.store, sessionId, turn.id, result, actor);
+  closeUnfinishedTurns(): Promise<number> {
+    return closeUnfinishedTurns(this.store);
   }
 
   /**

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { parseTemplateFile, TemplateFileError } from './parse.js';
-import { applyOperatorLimits } from './policy.js';
+import { applyOperatorLimits } from './operator-limits.js';
 import type { TemplateProfile } from './schema.js';
 import { watchFiles, type FileWatch } from './watch.js';
 

@@ -34,7 +34,7 @@ export function parseAgainst(base: Dir, text: string, label: string, aliases: re
  * time from the opened base. Refuses NUL bytes, bad UTF-8, control characters, backslashes, `..`, over-long
  * names, absolute paths elsewhere, and symlinks (anywhere along the path) whose target is outside the base.
  * The answer is a real path that was inside the base when it was opened; what a caller later does with the
- * string is its own race (file operations use the descriptor-based functions in files.ts instead).
+ * string is its own race (file operations use the descriptor-based operations in listing.ts, reading.ts, uploads.ts and removal.ts instead).
  */
 export async function resolveInside(base: string, candidate: string, opts: ResolveOptions = {}): Promise<Resolved> {
   const label = opts.label ?? 'path';

@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decide } from '../../src/approvals/policy.js';
+import { decide } from '../../src/approvals/layered-rules.js';
 import { CLI_PATH, makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { ModelServer, type ToolCall } from '../support/model-server.js';
 

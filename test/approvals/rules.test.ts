@@ -1,6 +1,6 @@
 // Permission rules without the CLI: what parses, what each level adds, and the rule a remembered answer stores.
 import { describe, expect, it } from 'vitest';
-import { decide } from '../../src/approvals/policy.js';
+import { decide } from '../../src/approvals/layered-rules.js';
 import { checkRules, parseRule, ruleForCall } from '../../src/approvals/rules.js';
 
 const cwd = '/w/s';

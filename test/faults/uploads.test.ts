@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOrphans } from '../../src/engine/orphans.js';
-import { TEMP_PREFIX } from '../../src/workspace/files.js';
+import { TEMP_PREFIX } from '../../src/workspace/temp-names.js';
 import { removeUploadLeftovers } from '../../src/workspace/paths.js';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { needs } from '../support/needs.js';

@@ -1,15 +1,14 @@
 // API key auth: missing and invalid keys are 401 problems, X-API-Key and Bearer both work, public routes and open mode need none.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
 import { tenantOf } from '../../src/security/api-keys.js';
-import { stubDeps } from './stub-deps.js';
+import { shellApp } from './shell-app.js';
 
 const KEY = 'first-key-0123';
 const OTHER = 'second-key-4567';
 
 async function appWith(apiKeys: string[]): Promise<FastifyInstance> {
-  const app = await buildApp(stubDeps({ apiKeys }), { logger: false });
+  const app = await shellApp({ apiKeys }, { logger: false });
   app.get('/api/v1/whoami', async (req) => ({ tenant: req.tenant }));
   app.get('/api/v1/open-door', { config: { public: true } }, async (req) => ({ tenant: req.tenant }));
   await app.ready();

@@ -1,8 +1,7 @@
 // GET /api/v1/health: 200 when the database and CLI are fine, 503 with the same body when either is not.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
-import { stubDeps, type StubOptions } from './stub-deps.js';
+import { shellApp, type StubOptions } from './shell-app.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -11,7 +10,7 @@ afterEach(async () => {
 });
 
 async function health(opts: StubOptions) {
-  app = await buildApp(stubDeps(opts), { logger: false });
+  app = await shellApp(opts, { logger: false });
   return app.inject({ url: '/api/v1/health' });
 }
 

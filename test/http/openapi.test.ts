@@ -3,16 +3,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
 import { ok, pageOf, paginationOf } from '../../src/http/envelope.js';
 import { ListEnvelope, PaginationQuery, problemResponses } from '../../src/http/schemas/common.js';
-import { stubDeps } from './stub-deps.js';
+import { shellApp } from './shell-app.js';
 
 describe('openapi', () => {
   let app: FastifyInstance;
   let doc: Record<string, any>;
   beforeAll(async () => {
-    app = await buildApp(stubDeps({ apiKeys: ['the-only-key'] }), { logger: false });
+    app = await shellApp({ apiKeys: ['the-only-key'] }, { logger: false });
     await app.register(
       async (api) => {
         api.withTypeProvider<TypeBoxTypeProvider>().get(

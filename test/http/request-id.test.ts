@@ -1,16 +1,15 @@
 // X-Request-ID: kept when well-formed, replaced otherwise, present on every kind of response.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
 import { hijackWithHeaders } from '../../src/http/hijack.js';
-import { stubDeps } from './stub-deps.js';
+import { shellApp } from './shell-app.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 describe('request id', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = await buildApp(stubDeps({ apiKeys: ['secret-key-1'] }), { logger: false });
+    app = await shellApp({ apiKeys: ['secret-key-1'] }, { logger: false });
     app.post(
       '/api/v1/echo',
       { schema: { body: { type: 'object', required: ['message'], properties: { message: { type: 'string' } } } } },

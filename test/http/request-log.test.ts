@@ -1,10 +1,9 @@
 // One log line per request, with request id and tenant, and no secrets (headers, query values, 500 messages stay out of bodies).
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
 import { loggableUrl } from '../../src/http/plugins/request-log.js';
 import { tenantOf } from '../../src/security/api-keys.js';
-import { stubDeps } from './stub-deps.js';
+import { shellApp } from './shell-app.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];
@@ -20,7 +19,7 @@ function capture() {
 describe('request log', () => {
   it('writes exactly one line per request with method, url, status, duration, request id, tenant', async () => {
     const { lines, stream } = capture();
-    const app = await buildApp(stubDeps({ apiKeys: ['log-key-123'] }), { logger: { level: 'info', stream } });
+    const app = await shellApp({ apiKeys: ['log-key-123'] }, { logger: { level: 'info', stream } });
     app.get('/api/v1/thing', async () => ({ ok: true }));
     app.get('/api/v1/stream', async (_req, reply) => {
       reply.hijack();
@@ -54,7 +53,7 @@ describe('request log', () => {
 
   it('logs an unexpected error once with its stack, but the client never sees it', async () => {
     const { lines, stream } = capture();
-    const app = await buildApp(stubDeps(), { logger: { level: 'info', stream } });
+    const app = await shellApp({}, { logger: { level: 'info', stream } });
     app.get('/api/v1/fail', async () => {
       throw new Error('secret-internal-detail');
     });
@@ -69,7 +68,7 @@ describe('request log', () => {
 
   it('redacts the key headers whenever they are logged', async () => {
     const { lines, stream } = capture();
-    const app = await buildApp(stubDeps(), { logger: { level: 'info', stream } });
+    const app = await shellApp({}, { logger: { level: 'info', stream } });
     app.get('/api/v1/peek', async (req) => {
       req.log.info({ headers: req.headers }, 'peek');
       return {};

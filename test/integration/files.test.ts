@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, 
 import { request as httpRequest } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TEMP_PREFIX } from '../../src/workspace/files.js';
+import { TEMP_PREFIX } from '../../src/workspace/temp-names.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';

@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { TEMP_PREFIX } from '../../src/workspace/files.js';
+import { TEMP_PREFIX } from '../../src/workspace/temp-names.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';

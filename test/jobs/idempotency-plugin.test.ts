@@ -1,9 +1,10 @@
 // The Idempotency-Key plugin on a small app with controllable handlers: in-flight repeats, what is kept, expiry, abandoned claims.
 import Fastify, { type FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import idempotencyPlugin, { canonicalJson, fingerprintOf, isStorable } from '../../src/http/plugins/idempotency.js';
-import problemsPlugin from '../../src/http/plugins/problems.js';
-import { HttpProblem } from '../../src/http/problem.js';
+import problemsPlugin from '../../src/http/plugins/problem-responses.js';
+import { HttpProblem } from '../../src/http/http-problem.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { eventually } from '../support/wait.js';
 
@@ -25,10 +26,18 @@ beforeAll(async () => {
   await store.migrate();
   app = Fastify({ logger: false });
   await app.register(problemsPlugin);
-  app.decorateRequest('tenant', '');
-  app.addHook('onRequest', async (request) => {
-    request.tenant = String(request.headers['x-tenant'] ?? 'alpha');
-  });
+  // Stands in for the auth plugin, which the idempotency plugin names as a dependency: the tenant is X-Tenant.
+  await app.register(
+    fp(
+      async (scope) => {
+        scope.decorateRequest('tenant', '');
+        scope.addHook('onRequest', async (request) => {
+          request.tenant = String(request.headers['x-tenant'] ?? 'alpha');
+        });
+      },
+      { name: 'auth' },
+    ),
+  );
   await app.register(idempotencyPlugin, { store, ttlMs: 60_000, apiPrefix: '/api/v1' });
   const handler = (kind: string) => async (request: any, reply: any) => {
     const label = `${kind}:${JSON.stringify(request.body)}`;

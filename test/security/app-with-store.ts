@@ -1,4 +1,4 @@
-// Test helper: the HTTP app over a real SQLite store (keys, audit) with stubbed sessions and engine, driven by app.inject.
+// Test helper: the HTTP app over a real SQLite store (keys, audit) and the real services, driven by app.inject.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +9,7 @@ import { buildApp, type BuildAppOptions } from '../../src/http/app.js';
 import { KeyService } from '../../src/security/keys-service.js';
 import { RevocationWatch } from '../../src/security/revocations.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { stubDeps } from '../http/stub-deps.js';
+import { realAppDeps } from '../support/app-deps.js';
 
 export const USER_KEY = 'user-key-0123456789';
 export const OTHER_KEY = 'other-key-0123456789';
@@ -48,7 +48,8 @@ export async function appWithStore(
   await revocations.start();
   const keys = new KeyService(config, store.apiKeys, { revocations });
   const { redis, databaseUrl: _url, ...buildOptions } = opts;
-  const app = await buildApp({ ...stubDeps(), config, store, keys, redis }, { logger: false, ...buildOptions });
+  const services = await realAppDeps(config, store, { keys, redis });
+  const app = await buildApp(services.deps, { logger: false, ...buildOptions });
   await app.ready();
   return {
     app,
@@ -59,6 +60,7 @@ export async function appWithStore(
     async close() {
       await revocations.close();
       await app.close();
+      await services.close();
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -15,15 +15,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { WorkspaceError } from '../../src/workspace/errors.js';
-import {
-  listFiles,
-  openFile,
-  removePath,
-  stageFile,
-  statPath,
-  TEMP_PREFIX,
-  writeFile,
-} from '../../src/workspace/files.js';
+import { listFiles } from '../../src/workspace/listing.js';
+import { openFile, statPath } from '../../src/workspace/reading.js';
+import { removePath } from '../../src/workspace/removal.js';
+import { TEMP_PREFIX } from '../../src/workspace/temp-names.js';
+import { stageFile, writeFile } from '../../src/workspace/uploads.js';
 import { createWorkspace, removeWorkspace } from '../../src/workspace/paths.js';
 import { openBase } from '../../src/workspace/anchor.js';
 

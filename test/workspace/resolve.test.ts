@@ -1,4 +1,4 @@
-// The safe resolver: the hostile corpus against resolveInside and every files.ts operation, property tests (fast-check), and swapped-in links.
+// The safe resolver: the hostile corpus against resolveInside and every file operation (listing, reading, uploads, removal), property tests (fast-check), and swapped-in links.
 import { spawn } from 'node:child_process';
 import {
   existsSync,
@@ -17,7 +17,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ANCHORED, isWithin } from '../../src/workspace/anchor.js';
 import { WorkspaceError } from '../../src/workspace/errors.js';
-import { listFiles, openFile, removePath, stageFile, statPath, writeFile } from '../../src/workspace/files.js';
+import { listFiles } from '../../src/workspace/listing.js';
+import { openFile, statPath } from '../../src/workspace/reading.js';
+import { removePath } from '../../src/workspace/removal.js';
+import { stageFile, writeFile } from '../../src/workspace/uploads.js';
 import { checkText, parseClientPath, splitRelative } from '../../src/workspace/path-text.js';
 import { resolveInside } from '../../src/workspace/resolve.js';
 import { buildHostileTree, hostileCorpus, SECRET, snapshot, type HostileTree } from './hostile-corpus.js';

@@ -30,7 +30,7 @@ interface Job {
   webhooks: Delivery[];
 }
 
-function JobDetail({ session, id, onChanged }: { session: string; id: string; onChanged(): void }) {
+function JobDetail({ session, id, onChanged }: { session: string; id: string; onChanged: () => void }) {
   const job = useLoad(() => api<Job>(`/sessions/${enc(session)}/jobs/${enc(id)}`), [session, id]);
   const [turn, setTurn] = useState<Turn | null>(null);
 
@@ -57,7 +57,7 @@ function JobDetail({ session, id, onChanged }: { session: string; id: string; on
       },
     });
     return () => ctrl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- one stream per job: `job` and `onChanged` are new at each render
   }, [session, id]);
 
   const j = job.value?.data;

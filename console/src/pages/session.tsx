@@ -66,7 +66,7 @@ export function SessionPage({ name }: { name: string }) {
       if (rows?.data.length) update(key, (t) => ({ ...t, pending: rows.data.map((r) => ({ ...r })) }));
     });
     void follow(key, getStream(`${base}/chat/stream`, ctrl.signal), ctrl);
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- attaches when the session turns busy; the page's other values are fixed while it is shown
   }, [session.value?.data.busy]);
 
   useEffect(() => () => abort.current?.abort(), []);

@@ -25,7 +25,7 @@ interface Template {
   description?: string;
 }
 
-function CreateForm({ onCreated, onCancel }: { onCreated(name: string): void; onCancel(): void }) {
+function CreateForm({ onCreated, onCancel }: { onCreated: (name: string) => void; onCancel: () => void }) {
   // Templates are listed as an object keyed by name.
   const templates = useLoad(() => api<Record<string, Template>>('/templates?limit=100'), []);
   const [name, setName] = useState('');

@@ -9,7 +9,7 @@ export function SignIn({
   onSignedIn,
   initialProblem,
 }: {
-  onSignedIn(who: Identity): void;
+  onSignedIn: (who: Identity) => void;
   initialProblem: Problem | null;
 }) {
   const [key, setKey] = useState('');

@@ -11,7 +11,7 @@ export function ApprovalCard({
 }: {
   session: string;
   item: Pending;
-  onAnswered(text: string): void;
+  onAnswered: (text: string) => void;
 }) {
   const [remember, setRemember] = useState('');
   const [choice, setChoice] = useState<Record<string, string>>({});

@@ -4,7 +4,7 @@ export interface Bar {
   value: number;
 }
 
-export function BarChart({ title, bars, format }: { title: string; bars: Bar[]; format(n: number): string }) {
+export function BarChart({ title, bars, format }: { title: string; bars: Bar[]; format: (n: number) => string }) {
   const max = Math.max(...bars.map((b) => b.value), 0) || 1;
   // Each row: its label and value on one line, the bar below it, scaled to the largest value.
   const rowHeight = 40;

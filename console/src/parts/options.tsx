@@ -28,7 +28,7 @@ export function OptionFields({
   unset,
 }: {
   value: TurnOptions;
-  onChange(v: TurnOptions): void;
+  onChange: (v: TurnOptions) => void;
   unset: string;
 }) {
   return (

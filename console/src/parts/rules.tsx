@@ -23,7 +23,7 @@ export function rulesBody(r: RuleLists): Record<string, string[]> | undefined {
   return Object.keys(out).length ? out : undefined;
 }
 
-export function RulesFields({ value, onChange }: { value: RuleLists; onChange(v: RuleLists): void }) {
+export function RulesFields({ value, onChange }: { value: RuleLists; onChange: (v: RuleLists) => void }) {
   return (
     <fieldset class="rules">
       <legend>Permission rules (one per line)</legend>

@@ -54,7 +54,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
         setProblem(null);
         setLoading(false);
       },
-      (err) => {
+      (err: unknown) => {
         if (!live) return;
         setProblem(problemOfError(err));
         setLoading(false);
@@ -63,7 +63,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[]) {
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- the caller's deps stand for what `load` reads (it is a new closure at each render)
   }, [...deps, tick]);
   const reload = useCallback(() => setTick((t) => t + 1), []);
   return { value, problem, loading, reload, setValue };

@@ -17,7 +17,7 @@ export function TurnView({
 }: {
   session: string;
   turn: Turn;
-  onAnswered(p: Pending, text: string): void;
+  onAnswered: (p: Pending, text: string) => void;
 }) {
   return (
     <article class="turn" aria-label="Turn">

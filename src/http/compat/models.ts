@@ -1,7 +1,7 @@
 // The `model` of a compatible request: a Claude model id or alias, or `template:<name>`; and the list /v1/models shows.
 import type { Config } from '../../config/index.js';
 import type { TemplateLookup, TemplateRegistry } from '../../templates/registry.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem } from '../http-problem.js';
 
 /** The aliases Claude Code resolves itself to the latest model of each family. */
 export const CLAUDE_ALIASES = ['sonnet', 'opus', 'haiku'] as const;

@@ -2,8 +2,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { problemType, type ProblemDoc } from '../../problems.js';
-import { HttpProblem, statusProblem } from '../problem.js';
-import { problemOf } from '../plugins/problems.js';
+import { HttpProblem, statusProblem } from '../http-problem.js';
+import { problemOf } from '../plugins/problem-responses.js';
 
 export type WireFormat = 'openai' | 'anthropic';
 

@@ -3,8 +3,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { actionOf, outcomeOf, type AuditTrail } from '../../security/audit.js';
 import type { NewAuditRow } from '../../store/schema.js';
-import { PROBLEM_CONTENT_TYPE } from '../problem.js';
-import { problemBody } from './problems.js';
+import { PROBLEM_CONTENT_TYPE } from '../http-problem.js';
+import { problemBody } from './problem-responses.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {

@@ -1,11 +1,10 @@
 // API key auth: every matched route needs a valid key unless `config: { public: true }`; sets request.tenant, scope and apiKey.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Config } from '../../config/index.js';
 import { isAdmin, presentedKey, type ApiKeyPrincipal, type KeyScope } from '../../security/api-keys.js';
-import { KeyService } from '../../security/keys-service.js';
+import type { KeyService } from '../../security/keys-service.js';
 import type { ChatCaller } from '../../sessions/service.js';
-import { HttpProblem, unauthorized } from '../problem.js';
+import { HttpProblem, unauthorized } from '../http-problem.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -36,9 +35,8 @@ export const TENANT_HEADER = 'x-tenant';
 const TENANT_ID = /^(local|k_[0-9a-f]{16})$/;
 
 export interface AuthOptions {
-  config: Pick<Config, 'apiKeys' | 'adminApiKeys' | 'keyCacheMs'>;
-  /** The key rules; without it, only the configured keys work (tests of the HTTP shell). */
-  keys?: KeyService;
+  /** The key rules: the configured keys and the stored ones. */
+  keys: KeyService;
 }
 
 const forbidden = (detail: string, slug = 'forbidden') => new HttpProblem(403, detail, { slug });
@@ -50,8 +48,7 @@ const forbidden = (detail: string, slug = 'forbidden') => new HttpProblem(403, d
  * Failed attempts count against the caller's IP rate limit, so keys cannot be guessed at full speed.
  */
 export default fp<AuthOptions>(
-  async (app, { config, keys: given }) => {
-    const keys = given ?? new KeyService(config, undefined);
+  async (app, { keys }) => {
     app.decorateRequest('tenant', '');
     app.decorateRequest('scope', '');
     app.decorateRequest('apiKey', undefined);
@@ -118,7 +115,7 @@ export default fp<AuthOptions>(
       }
     });
   },
-  { name: 'auth', fastify: '5.x' },
+  { name: 'auth', fastify: '5.x', dependencies: ['rate-limit'] },
 );
 
 /** Who asks for a turn: the key's own budget, and the key, request id and address its audit rows name. */

@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { IdempotencyRow, Store } from '../../store/index.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem } from '../http-problem.js';
 import { lastEventIdOf } from '../sse.js';
 
 /**
@@ -296,5 +296,5 @@ export default fp<IdempotencyOptions>(
       };
     });
   },
-  { name: 'idempotency', fastify: '5.x' },
+  { name: 'idempotency', fastify: '5.x', dependencies: ['auth'] },
 );

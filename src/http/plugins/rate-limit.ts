@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/index.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem } from '../http-problem.js';
 import { counterStore } from './rate-limit-store.js';
 
 declare module 'fastify' {
@@ -41,8 +41,9 @@ function exceeded(max: number, windowSeconds: number, ttlMs: number): HttpProble
 }
 
 /**
- * Registered before auth (it provides `limitAnonymous`, which auth calls on a failed attempt) and before the routes
- * (it hooks every route added after it). Its per-route check runs after auth, so it knows the key.
+ * Auth (which calls its `limitAnonymous` on a failed attempt) and every route module (it hooks each route added
+ * after it) name it in their `dependencies`, so Fastify checks at boot that it comes first. Its per-route check runs
+ * after auth, so it knows the key.
  * Public routes (health, docs, the OpenAPI document) are exempt. RATE_LIMIT_REQUESTS=0 turns all of it off.
  */
 export default fp<RateLimitOptions>(

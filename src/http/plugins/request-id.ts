@@ -21,7 +21,7 @@ export default fp(
       reply.header(REQUEST_ID_HEADER, request.id);
       done();
     });
-    // Router-level failures never pass onRequest: frameworkErrors (plugins/problems.ts) sets it on those.
+    // Router-level failures never pass onRequest: frameworkErrors (plugins/problem-responses.ts) sets it on those.
   },
   { name: 'request-id', fastify: '5.x' },
 );

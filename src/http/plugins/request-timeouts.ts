@@ -4,7 +4,7 @@ import type { Socket } from 'node:net';
 import type { FastifyServerOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config/index.js';
-import { PROBLEM_CONTENT_TYPE, statusProblem } from '../problem.js';
+import { PROBLEM_CONTENT_TYPE, statusProblem } from '../http-problem.js';
 import { problemType } from '../../problems.js';
 
 /** How often Node looks for requests past their time limit, ms (its default, 30 s, would let a 2 s limit run 32 s). */

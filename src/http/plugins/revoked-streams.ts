@@ -38,5 +38,5 @@ export default fp<{ keys: KeyService }>(
       return controller.signal;
     });
   },
-  { name: 'revoked-streams', fastify: '5.x' },
+  { name: 'revoked-streams', fastify: '5.x', dependencies: ['auth'] },
 );

@@ -1,12 +1,13 @@
 // Approval routes: pending approvals and questions (per session and all of the caller's), answering them, and the permission rules of keys and sessions.
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { AnswerInput, ApprovalService } from '../../approvals/service.js';
+import type { AnswerInput } from '../../approvals/answers.js';
+import type { ApprovalService } from '../../approvals/service.js';
 import type { ApprovalRow } from '../../store/schema.js';
 import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
 import { callerOf, ownerFilter } from '../plugins/auth.js';
-import { serviceUnavailable } from '../problem.js';
+import { serviceUnavailable } from '../http-problem.js';
 import {
   ApprovalAnswerBody,
   ApprovalParams,
@@ -18,6 +19,7 @@ import { Envelope, problemResponses } from '../schemas/common.js';
 import { PermissionRulesSchema } from '../schemas/permission-rules.js';
 import { SessionNameParams } from '../schemas/sessions.js';
 import { Type } from 'typebox';
+import { routePlugin } from '../route-plugin.js';
 
 export function approvalView(row: ApprovalRow) {
   return {
@@ -43,7 +45,10 @@ export function approvalView(row: ApprovalRow) {
 const PendingList = Type.Array(ApprovalSchema);
 const ANSWER_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429] as const;
 
-export default async function approvalRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the approvals routes use. */
+export type ApprovalRoutesDeps = Pick<AppDeps, 'sessions' | 'approvals'>;
+
+async function approvalRoutes(fastify: FastifyInstance, deps: ApprovalRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { sessions } = deps;
   const approvals = (): ApprovalService =>
@@ -203,3 +208,5 @@ export default async function approvalRoutes(fastify: FastifyInstance, deps: App
     },
   );
 }
+
+export default routePlugin('approval-routes', approvalRoutes);

@@ -7,6 +7,7 @@ import { ok, pageOf, paginationOf } from '../envelope.js';
 import { ownerFilter } from '../plugins/auth.js';
 import { AuditItem, AuditQuery } from '../schemas/audit.js';
 import { ListEnvelope, problemResponses } from '../schemas/common.js';
+import { routePlugin } from '../route-plugin.js';
 
 /** What the row records as the Python seed's audit showed it: what was said, or else what was done. */
 function contentOf(r: AuditRow): string {
@@ -43,7 +44,10 @@ function auditView(r: AuditRow) {
 /** An ISO-8601 time in the stored form (UTC, milliseconds, Z), so text comparison orders it right. */
 const isoOf = (t: string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
 
-export default async function auditRoutes(fastify: FastifyInstance, deps: { audit: AuditRepo }): Promise<void> {
+/** What the audit routes use. */
+export type AuditRoutesDeps = { audit: AuditRepo };
+
+async function auditRoutes(fastify: FastifyInstance, deps: AuditRoutesDeps): Promise<void> {
   fastify.withTypeProvider<TypeBoxTypeProvider>().get(
     '/audit',
     {
@@ -76,3 +80,5 @@ export default async function auditRoutes(fastify: FastifyInstance, deps: { audi
     },
   );
 }
+
+export default routePlugin('audit-routes', auditRoutes);

@@ -15,6 +15,7 @@ import { chatFramer, ChatEventsQuery } from '../seed-sse.js';
 import { approvalView } from './approvals.js';
 import { chatBody, ChatResult, InterruptResult, SessionNameParams, type ChatBody } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
+import { routePlugin } from '../route-plugin.js';
 
 const TURN_ERRORS = [400, 401, 404, 409, 413, 415, 422, 429, 502, 503, 504] as const;
 const SSE_RESPONSE = chatEventStream("The turn's events");
@@ -61,7 +62,10 @@ function replayGone(last: number): ProblemError {
   );
 }
 
-export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the chat routes use. */
+export type ChatRoutesDeps = Pick<AppDeps, 'config' | 'sessions' | 'approvals'>;
+
+async function chatRoutes(fastify: FastifyInstance, deps: ChatRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { sessions, config } = deps;
   const interruptOnDisconnect = config.engine.chatDisconnect === 'interrupt';
@@ -213,3 +217,5 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     async (request) => ok(request, { interrupted: await sessions.interrupt(request.tenant, request.params.name) }),
   );
 }
+
+export default routePlugin('chat-routes', chatRoutes, ['idempotency', 'revoked-streams']);

@@ -4,11 +4,14 @@ import multipart, { type Multipart } from '@fastify/multipart';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WorkspaceError } from '../../workspace/errors.js';
-import { listFiles, openFile, removePath, stageFile, type StagedFile } from '../../workspace/files.js';
+import { listFiles } from '../../workspace/listing.js';
+import { openFile } from '../../workspace/reading.js';
+import { removePath } from '../../workspace/removal.js';
+import { stageFile, type StagedFile } from '../../workspace/uploads.js';
 import type { AppDeps } from '../deps.js';
 import { contentDisposition, contentTypeOf, etagOf, noneMatch, rangeOf } from '../download.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { HttpProblem, unprocessable, unsupportedMediaType } from '../problem.js';
+import { HttpProblem, unprocessable, unsupportedMediaType } from '../http-problem.js';
 import { partAwareValidators } from '../plugins/validators.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
 import {
@@ -23,6 +26,7 @@ import {
   WrittenFileSchema,
 } from '../schemas/files.js';
 import { workspaceProblem, type PathSource } from '../workspace-problem.js';
+import { routePlugin } from '../route-plugin.js';
 
 function rethrow(err: unknown, source: PathSource): never {
   if (err instanceof WorkspaceError) throw workspaceProblem(err, source);
@@ -80,7 +84,10 @@ function drain(parts: AsyncIterator<Multipart>): void {
   })();
 }
 
-export default async function filesRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the files routes use. */
+export type FilesRoutesDeps = Pick<AppDeps, 'config' | 'sessions'>;
+
+async function filesRoutes(fastify: FastifyInstance, deps: FilesRoutesDeps): Promise<void> {
   const { sessions, config } = deps;
   const maxBytes = config.files.maxUploadBytes;
 
@@ -352,3 +359,5 @@ async function sendFile(
   }
   return reply.send(handle.createReadStream({ start, end }));
 }
+
+export default routePlugin('files-routes', filesRoutes);

@@ -2,9 +2,13 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type, type Static } from 'typebox';
+import type { Engine } from '../../engine/engine.js';
+import type { SessionService } from '../../sessions/service.js';
+import type { Store } from '../../store/index.js';
 import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
 import { Envelope } from '../schemas/common.js';
+import { routePlugin } from '../route-plugin.js';
 
 const DB_PING_TIMEOUT_MS = 2000;
 
@@ -101,7 +105,14 @@ async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boo
   }
 }
 
-export default async function healthRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the health routes use. */
+export type HealthRoutesDeps = Pick<AppDeps, 'config' | 'cli' | 'version' | 'warnings'> & {
+  store: Pick<Store, 'ping' | 'dialect'>;
+  engine: Pick<Engine, 'stats'>;
+  sessions: Pick<SessionService, 'security'>;
+};
+
+async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promise<void> {
   const { config, store, cli, engine } = deps;
   app.withTypeProvider<TypeBoxTypeProvider>().get(
     '/health',
@@ -154,3 +165,5 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
     },
   );
 }
+
+export default routePlugin('health-routes', healthRoutes);

@@ -7,8 +7,12 @@ import { ok, pageOf, paginationOf } from '../envelope.js';
 import { ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
 import { HistoryItem, SessionNameParams } from '../schemas/sessions.js';
 import { historyView } from '../views.js';
+import { routePlugin } from '../route-plugin.js';
 
-export default async function historyRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the history routes use. */
+export type HistoryRoutesDeps = Pick<AppDeps, 'sessions'>;
+
+async function historyRoutes(fastify: FastifyInstance, deps: HistoryRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/sessions/:name/history',
@@ -42,3 +46,5 @@ export default async function historyRoutes(fastify: FastifyInstance, deps: AppD
     },
   );
 }
+
+export default routePlugin('history-routes', historyRoutes);

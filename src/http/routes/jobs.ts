@@ -5,12 +5,13 @@ import { callerOf } from '../plugins/auth.js';
 import type { JobService } from '../../jobs/service.js';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { serviceUnavailable } from '../problem.js';
+import { serviceUnavailable } from '../http-problem.js';
 import { Envelope, ListEnvelope, problemResponses } from '../schemas/common.js';
 import { turnEventStream } from '../schemas/events.js';
 import { JobEventsQuery, JobListQuery, JobParams, JobSchema, jobBody, type JobBody } from '../schemas/jobs.js';
 import { SessionNameParams } from '../schemas/sessions.js';
 import { lastEventIdOf, streamTurn } from '../sse.js';
+import { routePlugin } from '../route-plugin.js';
 
 const SSE_RESPONSE = turnEventStream("The job's turn events");
 
@@ -20,7 +21,10 @@ function jobInput(body: JobBody) {
   return prompt === undefined ? rest : { ...rest, system_prompt: prompt };
 }
 
-export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the jobs routes use. */
+export type JobRoutesDeps = Pick<AppDeps, 'config' | 'jobs'>;
+
+async function jobRoutes(fastify: FastifyInstance, deps: JobRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const jobs = (): JobService =>
     deps.jobs ??
@@ -134,3 +138,5 @@ export default async function jobRoutes(fastify: FastifyInstance, deps: AppDeps)
     },
   );
 }
+
+export default routePlugin('job-routes', jobRoutes, ['idempotency', 'revoked-streams']);

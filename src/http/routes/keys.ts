@@ -3,9 +3,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { KeyInfo, KeyService } from '../../security/keys-service.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { HttpProblem } from '../problem.js';
+import { HttpProblem } from '../http-problem.js';
 import { Envelope, ListEnvelope, PaginationQuery, problemResponses } from '../schemas/common.js';
 import { CreatedKeySchema, CreateKeyBody, KeyIdParams, KeySchema } from '../schemas/keys.js';
+import { routePlugin } from '../route-plugin.js';
 
 export function keyView(k: KeyInfo) {
   return {
@@ -25,7 +26,10 @@ export function keyView(k: KeyInfo) {
 
 const ADMIN = { admin: true } as const;
 
-export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: KeyService }): Promise<void> {
+/** What the keys routes use. */
+export type KeyRoutesDeps = { keys: KeyService };
+
+async function keyRoutes(fastify: FastifyInstance, deps: KeyRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { keys } = deps;
 
@@ -121,3 +125,5 @@ export default async function keyRoutes(fastify: FastifyInstance, deps: { keys: 
     },
   );
 }
+
+export default routePlugin('key-routes', keyRoutes);

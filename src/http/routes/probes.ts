@@ -2,16 +2,22 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
-import type { AppDeps } from '../deps.js';
+import type { CliInfo } from '../../engine/cli-info.js';
+import type { Engine } from '../../engine/engine.js';
+import type { Store } from '../../store/index.js';
 import { ok } from '../envelope.js';
 import { Envelope } from '../schemas/common.js';
+import { routePlugin } from '../route-plugin.js';
 
 const Probe = Type.Object({
   status: Type.Enum(['ok', 'not_ready'], { type: 'string' }),
   checks: Type.Record(Type.String(), Type.Boolean()),
 });
 
-export default async function probeRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the probes routes use. */
+export type ProbeRoutesDeps = { store: Pick<Store, 'ping'>; cli: Pick<CliInfo, 'ok'>; engine: Pick<Engine, 'stats'> };
+
+async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/health/live',
@@ -53,3 +59,5 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
     },
   );
 }
+
+export default routePlugin('probe-routes', probeRoutes);

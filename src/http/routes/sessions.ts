@@ -16,8 +16,12 @@ import {
 import { ownerFilter } from '../plugins/auth.js';
 import type { SessionRow } from '../../store/schema.js';
 import { sessionView } from '../views.js';
+import { routePlugin } from '../route-plugin.js';
 
-export default async function sessionRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the sessions routes use. */
+export type SessionRoutesDeps = Pick<AppDeps, 'sessions' | 'templates'>;
+
+async function sessionRoutes(fastify: FastifyInstance, deps: SessionRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { sessions, templates } = deps;
   const view = (row: SessionRow) =>
@@ -126,3 +130,5 @@ export default async function sessionRoutes(fastify: FastifyInstance, deps: AppD
     },
   );
 }
+
+export default routePlugin('session-routes', sessionRoutes, ['idempotency']);

@@ -5,10 +5,11 @@ import { ProblemError } from '../../problems.js';
 import { TemplateFileError } from '../../templates/parse.js';
 import type { AppDeps } from '../deps.js';
 import { ok, pageOf, paginationOf } from '../envelope.js';
-import { notFound } from '../problem.js';
+import { notFound } from '../http-problem.js';
 import { Envelope, MapEnvelope, problemResponses } from '../schemas/common.js';
 import { ReloadResult, TemplateListQuery, TemplateNameParams, TemplateSchema } from '../schemas/templates.js';
 import { templateView } from '../views.js';
+import { routePlugin } from '../route-plugin.js';
 
 /** A refused templates file as a 422 problem naming the file and line of each problem. */
 export function invalidTemplates(err: TemplateFileError): ProblemError {
@@ -21,7 +22,10 @@ export function invalidTemplates(err: TemplateFileError): ProblemError {
   );
 }
 
-export default async function templateRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
+/** What the templates routes use. */
+export type TemplateRoutesDeps = Pick<AppDeps, 'templates'>;
+
+async function templateRoutes(fastify: FastifyInstance, deps: TemplateRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const { templates } = deps;
 
@@ -88,3 +92,5 @@ export default async function templateRoutes(fastify: FastifyInstance, deps: App
     },
   );
 }
+
+export default routePlugin('template-routes', templateRoutes);

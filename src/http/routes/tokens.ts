@@ -3,9 +3,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import type { CountMessage, TokenCounter } from '../../usage/token-count.js';
 import { ok } from '../envelope.js';
-import { unprocessable } from '../problem.js';
+import { unprocessable } from '../http-problem.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
 import { CountTokensBody, TokenCountSchema } from '../schemas/tokens.js';
+import { routePlugin } from '../route-plugin.js';
 
 /** The Python seed's figures of a text: characters, words, and its estimate (the larger of characters / 4 and words). */
 export function textFigures(text: string): { characters: number; words: number; estimated_tokens: number } {
@@ -14,7 +15,10 @@ export function textFigures(text: string): { characters: number; words: number; 
   return { characters, words, estimated_tokens: Math.max(Math.floor(characters / 4), words) };
 }
 
-export default async function tokenRoutes(fastify: FastifyInstance, deps: { tokens: TokenCounter }): Promise<void> {
+/** What the tokens routes use. */
+export type TokenRoutesDeps = { tokens: TokenCounter };
+
+async function tokenRoutes(fastify: FastifyInstance, deps: TokenRoutesDeps): Promise<void> {
   fastify.withTypeProvider<TypeBoxTypeProvider>().post(
     '/tokens/count',
     {
@@ -44,3 +48,5 @@ export default async function tokenRoutes(fastify: FastifyInstance, deps: { toke
     },
   );
 }
+
+export default routePlugin('token-routes', tokenRoutes);

@@ -6,10 +6,14 @@ import { ok } from '../envelope.js';
 import { ownerFilter } from '../plugins/auth.js';
 import { Envelope, problemResponses } from '../schemas/common.js';
 import { UsageQuery, UsageReport } from '../schemas/usage.js';
+import { routePlugin } from '../route-plugin.js';
 
 const isoOf = (t: string | undefined) => (t === undefined ? undefined : new Date(t).toISOString());
 
-export default async function usageRoutes(fastify: FastifyInstance, deps: { usage: UsageService }): Promise<void> {
+/** What the usage routes use. */
+export type UsageRoutesDeps = { usage: UsageService };
+
+async function usageRoutes(fastify: FastifyInstance, deps: UsageRoutesDeps): Promise<void> {
   fastify.withTypeProvider<TypeBoxTypeProvider>().get(
     '/usage',
     {
@@ -36,3 +40,5 @@ export default async function usageRoutes(fastify: FastifyInstance, deps: { usag
     },
   );
 }
+
+export default routePlugin('usage-routes', usageRoutes);

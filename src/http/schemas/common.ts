@@ -1,6 +1,6 @@
 // Shared TypeBox schemas: the response envelope, list envelope with pagination, problem documents and the pagination query.
 import { Type, type Static, type TProperties, type TSchema } from 'typebox';
-import { PROBLEM_CONTENT_TYPE, statusProblem } from '../problem.js';
+import { PROBLEM_CONTENT_TYPE, statusProblem } from '../http-problem.js';
 
 export const PaginationSchema = Type.Object(
   {

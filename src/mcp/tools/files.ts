@@ -4,7 +4,9 @@ import { z } from 'zod';
 import { pageOf, paginationOf } from '../../http/envelope.js';
 import { workspaceProblem } from '../../http/workspace-problem.js';
 import { WorkspaceError } from '../../workspace/errors.js';
-import { listFiles, openFile, type OpenWorkspace } from '../../workspace/files.js';
+import type { OpenWorkspace } from '../../workspace/in-workspace.js';
+import { listFiles } from '../../workspace/listing.js';
+import { openFile } from '../../workspace/reading.js';
 import { data, guardedBy, page, RESOURCE_ROOT, sessionName, type McpCaller } from '../shared.js';
 
 /** Most bytes `read_file` returns; larger files are cut there (and say so). */

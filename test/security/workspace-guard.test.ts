@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, realpathSync, renameSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WorkspaceGuard } from '../../src/engine/tool-policy.js';
+import { WorkspaceGuard } from '../../src/engine/workspace-guard.js';
 import { expandBraces, pathsOf, readPath } from '../../src/engine/tool-paths.js';
 import { openAnchored } from '../../src/workspace/session-dirs.js';
 

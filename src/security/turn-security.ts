@@ -17,7 +17,7 @@ import {
 import type { AuthKind } from '../engine/cli-info.js';
 import { SessionConfigDirs } from '../engine/config-dirs.js';
 import type { WallPlan } from '../engine/process-spawn.js';
-import { WorkspaceGuard } from '../engine/tool-policy.js';
+import { WorkspaceGuard } from '../engine/workspace-guard.js';
 import { Wall } from '../engine/wall/index.js';
 import { proxySocketDir, removeStaleProxySocketDirs } from '../engine/wall/stale-socket-dirs.js';
 import { workspaceFd } from '../workspace/workspace-fd.js';

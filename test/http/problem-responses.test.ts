@@ -5,10 +5,9 @@ import type { LightMyRequestResponse } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineError } from '../../src/engine/errors.js';
-import { buildApp } from '../../src/http/app.js';
-import { conflict, notFound, unprocessable } from '../../src/http/problem.js';
+import { conflict, notFound, unprocessable } from '../../src/http/http-problem.js';
 import { problemResponses } from '../../src/http/schemas/common.js';
-import { stubDeps } from './stub-deps.js';
+import { shellApp } from './shell-app.js';
 
 function expectProblem(res: LightMyRequestResponse, status: number, type: string): Record<string, unknown> {
   expect(res.statusCode).toBe(status);
@@ -29,7 +28,7 @@ function expectProblem(res: LightMyRequestResponse, status: number, type: string
 describe('problem documents', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = await buildApp(stubDeps({ bodyLimitBytes: 1024 }), { logger: false });
+    app = await shellApp({ bodyLimitBytes: 1024 }, { logger: false });
     await app.register(
       async (api) => {
         const r = api.withTypeProvider<TypeBoxTypeProvider>();

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidatio
 import fp from 'fastify-plugin';
 import { EngineError } from '../../engine/errors.js';
 import { problemType, ProblemError, type ProblemDoc } from '../../problems.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE, statusProblem, type FieldError } from '../problem.js';
+import { HttpProblem, PROBLEM_CONTENT_TYPE, statusProblem, type FieldError } from '../http-problem.js';
 
 type Location = FieldError['location'];
 const LOCATIONS: Record<string, Location> = {
@@ -202,5 +202,5 @@ export default fp(
       sendProblem(request, reply, statusDoc(404, `No route ${request.method} ${pathOf(request)}.`)),
     );
   },
-  { name: 'problems', fastify: '5.x' },
+  { name: 'problem-responses', fastify: '5.x' },
 );
