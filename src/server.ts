@@ -120,6 +120,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   engine.observe(turnObserver(metrics));
   engine.onProcessExit(processExitObserver(metrics));
+  engine.spares.onClaim((result) => metrics.spareClaims.inc({ result }));
   // Moderation rules (an invalid file stops the start), budgets, and the Bash sandbox probe (unavailable: Bash refused).
   const turnSecurity = await TurnSecurity.start({
     config,
@@ -144,6 +145,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
+  engine.spares.use(
+    opts.listen === false ? undefined : sessions.spareFactory(),
+    opts.listen === false ? 'this process serves no API' : `spares need the wall (${turnSecurity.wall.status.reason})`,
+  );
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)
     log.warn(

@@ -11,6 +11,7 @@ import { EngineError } from './errors.js';
 import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
 import { InputChannel } from './input-channel.js';
 import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
+import type { Spare } from './spares.js';
 import type { ToolDenial, WorkspaceGuard } from './tool-policy.js';
 import type { ExitReason, ExitListener, MemoryCeiling } from './supervisor.js';
 import type { InterruptReason, Turn } from './turn.js';
@@ -35,6 +36,11 @@ export interface RunnerLaunch {
   guard?: WorkspaceGuard;
   /** The wall the process starts in (undefined: a plain child process). */
   wall?: WallPlan;
+  /**
+   * A warm spare taken for this new session's first turn (see spares.ts): its process, already started in its own
+   * wall, is claimed instead of starting one; `wall` is then unused. `options` still give the hooks it relays to.
+   */
+  spare?: Spare;
 }
 
 interface ActiveTurn {
@@ -110,23 +116,41 @@ export class SessionRunner {
     this.claudeCostTotal = launch.costBaseline;
     this.budgetUsd = launch.options.maxBudgetUsd;
     launch.guard?.onDenial((d) => this.onDenial(d));
-    this.start = processStart(
-      launch.wall,
-      (data) => this.onStderr(data),
-      (reason) => {
-        this.killedBecause = reason;
-        this.endReason ??= 'wall_memory';
-        this.log.warn({ session: this.sessionId }, `ending the session's wall: ${reason}`);
-      },
-      (child) => this.supervise(child),
-    );
-    const options: Options = {
-      ...launch.options,
-      includePartialMessages: true,
-      ...this.start.options,
-      ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
+    const killed = (reason: string) => {
+      this.killedBecause = reason;
+      this.endReason ??= 'wall_memory';
+      this.log.warn({ session: this.sessionId }, `ending the session's wall: ${reason}`);
     };
-    this.query = query({ prompt: this.input, options });
+    const spare = launch.spare;
+    if (spare?.process && spare.start && spare.setup) {
+      // The spare's process becomes this session's: its output, hooks and exit are this runner's from here on.
+      this.start = spare.start;
+      spare.handTo({ stderr: (data) => this.onStderr(data), killed });
+      spare.setup.relay.bind(launch.options.hooks, launch.options.canUseTool);
+      if (spare.child) this.supervise(spare.child);
+      this.query = spare.process.claim({
+        prompt: this.input,
+        options: { cwd: spare.setup.workspace, permissionMode: launch.options.permissionMode },
+      });
+      spare.process.claimed.catch((err: unknown) => {
+        this.log.warn({ session: this.sessionId, err }, 'the warm spare refused the claim');
+        this.killedBecause ??= `the warm spare refused the claim (${(err as Error).message})`;
+      });
+    } else {
+      this.start = processStart(
+        launch.wall,
+        (data) => this.onStderr(data),
+        killed,
+        (child) => this.supervise(child),
+      );
+      const options: Options = {
+        ...launch.options,
+        includePartialMessages: true,
+        ...this.start.options,
+        ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
+      };
+      this.query = query({ prompt: this.input, options });
+    }
     this.exited = this.readLoop().finally(() => {
       this.start.release();
       if (!this.spawnedChild) this.report('failed_start', null, null);
