@@ -42,7 +42,14 @@ export function stubDeps(opts: StubOptions = {}): AppDeps {
     auth: 'api_key',
   };
   const engine = {
-    stats: () => ({ live_processes: 1, busy_processes: 0, turns_running: 0, turns_waiting: 0, draining: false }),
+    stats: () => ({
+      live_processes: 1,
+      busy_processes: 0,
+      turns_running: 0,
+      turns_waiting: 0,
+      draining: false,
+      spares: { target: 0, ready: 0, starting: 0, reason: null },
+    }),
   };
   return {
     config,
