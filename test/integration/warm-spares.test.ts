@@ -91,6 +91,14 @@ describe.skipIf(skip !== undefined)('warm spares', () => {
     f.model.script({ match: 'warm-second', steps: [{ text: 'second warm' }] });
     expect((await chat('warm', 'warm-second')).content).toContain('second warm');
     await readySpare();
+    // Evicted, the session resumes its conversation (begun under the spare's folder path) in a new process.
+    const sessions = await f.t.server.store.sessions.list(null, { offset: 0, limit: 10 });
+    const id = sessions.items.find((s) => s.name === 'warm')!.id;
+    await f.t.server.engine.restartSession(id);
+    f.model.script({ match: 'warm-resumed', steps: [{ text: 'resumed warm' }] });
+    expect((await chat('warm', 'warm-resumed')).content).toContain('resumed warm');
+    const resumed = f.model.mainRequests().filter((r) => r.prompt?.includes('warm-resumed'));
+    expect(JSON.stringify(resumed.at(-1)!.body.messages)).toContain('warm-first');
   });
 
   it('starts a mismatching first turn cold, closing the spare (not a session) to make room', async () => {
