@@ -13,6 +13,11 @@ const LOW_MEMORY_BYTES = 512 * 1024 * 1024;
 /** Backoff after a spare failed to start or died idle: doubles from the first, up to the last. */
 const BACKOFF_MS = [1_000, 60_000] as const;
 const PREWARM_TIMEOUT_MS = 60_000;
+/**
+ * A used spare is replaced this long after the last turn ended, and not while a new session process is starting:
+ * starting a spare costs about as much CPU as the cold start it would compete with.
+ */
+const REFILL_DELAY_MS = 1_000;
 
 /** What the server prepares for one spare: its wall, folders and options (made by the session layer, which owns them). */
 export interface SpareSetup {
@@ -127,6 +132,7 @@ export class SparePool {
   private reason: string | null = null;
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private readonly claimListeners: Array<(result: SpareClaimResult) => void> = [];
 
@@ -217,8 +223,25 @@ export class SparePool {
     return true;
   }
 
-  /** Starts spares up to WARM_SPARES when there is room and memory, in the background; never waits for them. */
+  /** Makes up for used spares in the background, REFILL_DELAY_MS from now unless a process start defers it. */
   refill(): void {
+    if (this.closing || !this.factory || this.target === 0) return;
+    clearTimeout(this.refillTimer);
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.fill();
+    }, REFILL_DELAY_MS);
+    this.refillTimer.unref();
+  }
+
+  /** A session's process is starting cold: a pending refill waits for the next `refill` (when its turn has ended). */
+  defer(): void {
+    clearTimeout(this.refillTimer);
+    this.refillTimer = undefined;
+  }
+
+  /** Starts spares up to WARM_SPARES when there is room and memory; never waits for them. */
+  private fill(): void {
     if (this.closing || !this.factory || this.retryTimer) return;
     if (freemem() < LOW_MEMORY_BYTES) {
       void this.shedForMemory();
@@ -236,6 +259,7 @@ export class SparePool {
   async closeAll(): Promise<void> {
     this.closing = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.refillTimer);
     await Promise.all([...this.spares].map((s) => this.closeSpare(s)));
   }
 
@@ -297,7 +321,7 @@ export class SparePool {
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      this.refill();
+      this.fill();
     }, delay);
     this.retryTimer.unref();
   }
