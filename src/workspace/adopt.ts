@@ -33,6 +33,8 @@ export async function adoptSpareFolder(root: string, from: string, to: AnchoredF
   } finally {
     await opened.dir.close();
   }
+  // Nothing may come with it: a spare's folder is empty until it is a session's (no session can reach it).
+  if (!(await isEmptyFolder(from))) throw new WorkspaceError("the spare's workspace is not empty", 'invalid');
   const anchor = await anchorAt(from);
   await rename(from, to.path);
   if (!sameAnchor(await anchorAt(to.path), anchor))

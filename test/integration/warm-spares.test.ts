@@ -1,5 +1,5 @@
 // Warm spares (WARM_SPARES) with the real CLI in the wall: a new session's first turn runs on a spare in its own workspace, a mismatching one starts cold, a spare killed while idle is replaced, spares give way under MAX_LIVE_SESSIONS.
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
@@ -129,5 +129,17 @@ describe('without warm spares (WARM_SPARES=0)', () => {
     const chat = await f.t.request('/api/v1/sessions/plain/chat', { method: 'POST', json: { message: 'plain-first' } });
     expect(chat.status).toBe(200);
     expect(await (await f.t.request('/metrics')).text()).not.toMatch(/cca_warm_spare_claims_total\{/);
+  });
+
+  it("refuses the warm spares' folder as a working directory (it holds future sessions' workspaces)", async () => {
+    for (const dir of ['.spares', '.spares/spare-1']) {
+      mkdirSync(join(f.t.dirs.workspaces, dir), { recursive: true });
+      const res = await f.t.request('/api/v1/sessions', {
+        method: 'POST',
+        json: { name: `into-${dir.length}`, working_dir: join(f.t.dirs.workspaces, dir) },
+      });
+      expect(res.status).toBe(422);
+      expect((await res.json()).errors[0]).toMatchObject({ pointer: '/working_dir' });
+    }
   });
 });
