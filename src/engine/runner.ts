@@ -104,6 +104,9 @@ export class SessionRunner {
   private overMemoryBytes: number | undefined;
   private spawnedChild = false;
   private reported = false;
+  /** This process is a claimed warm spare; `claimRefusal` is why the spare refused the claim, once it did. */
+  private fromSpare = false;
+  private claimRefusal: string | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -132,9 +135,14 @@ export class SessionRunner {
         prompt: this.input,
         options: { cwd: spare.setup.workspace, permissionMode: launch.options.permissionMode },
       });
+      this.fromSpare = true;
       spare.process.claimed.catch((err: unknown) => {
-        this.log.warn({ session: this.sessionId, err }, 'the warm spare refused the claim');
-        this.killedBecause ??= `the warm spare refused the claim (${(err as Error).message})`;
+        const reason = err instanceof Error ? err.message : String(err);
+        // option_not_applied: the session runs, only without that option (the spare was started with the same ones).
+        if (reason.startsWith('option_not_applied')) return;
+        this.log.warn({ session: this.sessionId, reason }, 'the warm spare refused the claim');
+        this.claimRefusal = reason;
+        this.killedBecause ??= `the warm spare refused the claim (${reason})`;
       });
     } else {
       this.start = processStart(
@@ -442,6 +450,18 @@ export class SessionRunner {
   }
 
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
+    const text = m.subtype === 'success' ? m.result : m.errors.join('; ');
+    if (this.fromSpare && m.is_error && (this.claimRefusal !== undefined || text.startsWith('not_claimed'))) {
+      // Nothing ran: no result, and no conversation id to record (the next turn starts as a first turn again).
+      a.turn.fail(
+        new EngineError(
+          'process_failed',
+          `A warm spare could not take this session's first turn (${this.claimRefusal ?? text}); nothing ran. Send the message again: the next turn starts a new process.`,
+        ),
+      );
+      void this.close('failed_start');
+      return;
+    }
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without a cost
     const total = m.total_cost_usd ?? 0;
     let base = this.costSeen ?? this.claudeCostTotal;
