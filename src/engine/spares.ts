@@ -280,6 +280,9 @@ export class SparePool {
     try {
       spare.setup = await factory(spare.id);
       const start = processStart(spare.setup.wall, spare.relay.stderr, spare.relay.killed, (child) => {
+        // The SDK's prewarm and claim each listen for its exit several times, and so do the wall and the runner: more
+        // than Node's default of 10 for one process, which is no leak (one process, one set).
+        child.setMaxListeners(32);
         spare.child = child;
       });
       spare.start = start;
