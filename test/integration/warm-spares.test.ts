@@ -118,6 +118,53 @@ describe.skipIf(skip !== undefined)('warm spares', () => {
   });
 });
 
+describe.skipIf(skip !== undefined)('a warm spare with the workspace hook off: the wall alone holds', () => {
+  const f = useTestServer(
+    { NODE_ENV: 'test', WARM_SPARES: '1', TEST_WORKSPACE_HOOK_OFF: 'true' },
+    { cliEnv: { ANTHROPIC_API_KEY: 'sk-ant-REAL-KEY-SPARE-0001' } },
+  );
+
+  it("reaches no other session's workspace and holds no real credential", async () => {
+    const other = await f.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'other' }, key: KEYS[1] });
+    const otherFile = join(((await other.json()).data as { workspace: string }).workspace, 'secret.txt');
+    writeFileSync(otherFile, 'OTHER-TENANT-CONTENT');
+    await eventually(
+      async () => (await (await f.t.request('/api/v1/health', { key: null })).json()).data.engine.spares.ready === 1,
+      90_000,
+      'a ready warm spare',
+    );
+    expect((await f.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'walled' } })).status).toBe(201);
+    const bash = (command: string) => ({ tool: { name: 'Bash', input: { command, description: 'look around' } } });
+    f.model.script({
+      match: 'spare-escape',
+      steps: [
+        bash(`cat ${otherFile}; ls -a ${f.t.dirs.workspaces} ${f.t.dirs.workspaces}/.spares; env`),
+        { tool: { name: 'Read', input: { file_path: otherFile } } },
+        { text: 'looked' },
+      ],
+    });
+    const res = await f.t.request('/api/v1/sessions/walled/chat', {
+      method: 'POST',
+      json: { message: 'spare-escape' },
+    });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    const text = await (await f.t.request('/metrics')).text();
+    expect(text).toMatch(/cca_warm_spare_claims_total\{result="claimed"\} 1/);
+    const seen = JSON.stringify(
+      f.model
+        .mainRequests()
+        .filter((r) => r.prompt?.includes('spare-escape'))
+        .map((r) => r.body),
+    );
+    expect(body.data.content).toContain('looked');
+    expect(body.data.tools_used.map((t: { name: string }) => t.name)).toEqual(['Bash', 'Read']);
+    expect(seen.includes('tool_result')).toBe(true);
+    expect(seen.includes('OTHER-TENANT-CONTENT')).toBe(false);
+    expect(seen.includes('sk-ant-REAL-KEY-SPARE-0001')).toBe(false);
+  });
+});
+
 describe('without warm spares (WARM_SPARES=0)', () => {
   const f = useTestServer({ NODE_ENV: 'test' });
 
