@@ -145,6 +145,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
+  if (opts.listen !== false) await turnSecurity.removeSpareLeftovers();
   engine.spares.use(
     opts.listen === false ? undefined : sessions.spareFactory(),
     opts.listen === false ? 'this process serves no API' : `spares need the wall (${turnSecurity.wall.status.reason})`,

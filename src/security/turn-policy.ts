@@ -1,6 +1,6 @@
 // What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
 import { closeSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
@@ -20,7 +20,7 @@ import { SessionConfigDirs } from '../engine/config-dirs.js';
 import type { WallPlan } from '../engine/process-spawn.js';
 import { WorkspaceGuard } from '../engine/tool-policy.js';
 import { Wall } from '../engine/wall/index.js';
-import { makeSpareFolder } from '../workspace/adopt.js';
+import { makeSpareFolder, SPARES_FOLDER } from '../workspace/adopt.js';
 import { openBase } from '../workspace/anchor.js';
 import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
@@ -267,6 +267,14 @@ export class TurnSecurity {
     }
   }
 
+  /**
+   * Removes what warm spares of an earlier run of this server left when it was killed (call before keeping spares,
+   * in the serving process only: an MCP stdio process on the same DATA_DIR must not touch a running server's spares).
+   */
+  async removeSpareLeftovers(): Promise<void> {
+    await removeSpareLeftovers(this.configDirs, this.config.approvedDirectory);
+  }
+
   /** A warm spare's config folder and proxy socket become the session's; its temporary folder goes with the session. */
   async adoptSpare(spareId: string, sessionId: string): Promise<void> {
     await this.configDirs.adopt(spareId, sessionId);
@@ -289,6 +297,18 @@ export class TurnSecurity {
     this.moderation.close();
     await this.wall.close();
     await this.tmpDirs.clear();
+  }
+}
+
+/**
+ * What warm spares of an earlier run of this server left when it was killed: their config folders in DATA_DIR, and
+ * their workspace folders, which are empty while unclaimed (`rmdir`, so a folder with anything in it stays).
+ */
+async function removeSpareLeftovers(configDirs: SessionConfigDirs, approvedDirectory: string): Promise<void> {
+  const names = await readdir(configDirs.root).catch(() => [] as string[]);
+  for (const name of names.filter((n) => /^spare-[0-9a-f-]{36}$/.test(n))) {
+    await configDirs.remove(name);
+    await rmdir(join(approvedDirectory, SPARES_FOLDER, name)).catch(() => undefined);
   }
 }
 

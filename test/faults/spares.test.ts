@@ -1,5 +1,5 @@
 // Warm spares and the server's end: a spare waiting for a session dies with a server that is SIGKILLed, and a fresh server starts its own again.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,9 +56,16 @@ describe.skipIf(skip !== undefined)('warm spares and a killed server', () => {
     await first.exited;
     await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
 
+    const leftovers = () =>
+      readdirSync(join(env.DATA_DIR, 'session-config')).filter((n) => n.startsWith('spare-')).length +
+      readdirSync(join(env.APPROVED_DIRECTORY, '.spares')).length;
+    expect(leftovers()).toBe(2); // the killed spare's config and workspace folders
+
     const second = await startServerProcess(dir, env);
     try {
       await readySpares(second, key);
+      // The killed server's spare left nothing behind once the new server started: only its own spare's folders.
+      expect(leftovers()).toBe(2);
     } finally {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
