@@ -238,7 +238,10 @@ export class Engine {
       });
       const launch = await req.prepare();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
-      if (turn.finished) return;
+      if (turn.finished) {
+        if (launch.spare) await this.spares.discard(launch.spare);
+        return;
+      }
       // A cold start about to happen: a spare's replacement waits, so the two do not compete for the CPU.
       if (!launch.spare && !this.pool.has(req.sessionId)) this.spares.defer();
       const runner = await this.pool.obtain(req.sessionId, launch, req.owner);
