@@ -104,8 +104,7 @@ export async function checkWorkingDir(
       'taken',
     );
   // Warm spares' workspaces wait there to become new sessions' (of any tenant): no session may reach into it.
-  if (first === SPARES_FOLDER)
-    throw new WorkspaceError("working_dir must not be the warm spares' folder", 'outside');
+  if (first === SPARES_FOLDER) throw new WorkspaceError("working_dir must not be the warm spares' folder", 'outside');
   if (TENANT_DIR.test(first) && first !== tenant)
     throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
   if (segments.length === 1 && TENANT_DIR.test(first))
