@@ -3,7 +3,7 @@
 //
 //   BENCH_QUICK=1   few repetitions and 40 instead of 200 earlier turns (a smoke run, not figures to quote)
 //   BENCH_JSON=path also write every sample as JSON
-//   BENCH_CASES=e,f run only these cases (letters as in the table: a b c d e f; c′ runs with a)
+//   BENCH_CASES=e,f run only these cases (letters as in the table: a b c d e f g r; c′ runs with a, h with g)
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -102,6 +102,8 @@ model.onRequest((r) => {
 });
 
 let t: TestServer | undefined;
+/** The service with warm spares (WARM_SPARES=1), for case (g); `t` runs without them, as the other cases did before. */
+let tw: TestServer | undefined;
 let spare: SpareProcess | undefined;
 let cleaned = false;
 
@@ -110,6 +112,7 @@ async function cleanup(): Promise<void> {
   cleaned = true;
   killChildren();
   spare?.close();
+  await tw?.cleanup();
   await t?.cleanup();
   await model.close();
 }
@@ -467,6 +470,130 @@ try {
       s.against = { baseline: shortRows!.bareRow, info: 'info' };
     }
     log('(a) long done');
+  }
+
+  // (g) A new session's first turn on a warm spare (WARM_SPARES=1, a second service on the same model server), request →
+  // first streamed text and → result, POST /sessions included, against a cold `claude -p` with the same sandbox
+  // settings. (h) The next new session right after, while the used spare is being replaced: it starts cold.
+  if (want('g')) {
+    tw = await startTestServer(model.url, {
+      LOG_LEVEL: 'silent',
+      WARM_SPARES: '1',
+      ...(process.env.BENCH_WALL === '0' ? { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' } : {}),
+    });
+    const warmApi = async (path: string, method: string, json?: unknown): Promise<any> => {
+      const res = await tw!.request(`/api/v1${path}`, { method, json });
+      const text = await res.text();
+      if (res.status >= 300) throw new Error(`${method} ${path} answered ${res.status}: ${text}`);
+      return text ? JSON.parse(text) : undefined;
+    };
+    const spares = async () =>
+      (await warmApi('/health', 'GET')).data.engine.spares as { ready: number; reason: string | null };
+    const readySpare = async () => {
+      const deadline = Date.now() + 120_000;
+      while ((await spares()).ready < 1) {
+        const s = await spares();
+        if (s.reason) throw new Error(`no warm spare: ${s.reason}`);
+        if (Date.now() > deadline) throw new Error('no warm spare became ready in 120 s');
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const firstTurn = async (name: string, message: string) => {
+      const t0 = performance.now();
+      await warmApi('/sessions', 'POST', { name });
+      const res = await tw!.request(`/api/v1/sessions/${name}/chat/stream`, { method: 'POST', json: { message } });
+      return readStream(res, t0);
+    };
+    const claims = async () => {
+      const text = await (await tw!.request('/metrics')).text();
+      return (result: string) =>
+        Number(new RegExp(`cca_warm_spare_claims_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+    };
+    const list = section('(g) First turn on a new session with a warm spare (POST /sessions + POST /chat/stream)');
+    const warmResult = row(list, 'API on a warm spare: request → result');
+    const bareResult = row(list, 'bare CLI `claude -p` cold: spawn → result');
+    const warmText = row(list, 'API on a warm spare: request → first `event: text`');
+    const bareText = row(list, 'bare CLI cold: spawn → first text_delta');
+    warmResult.against = { baseline: bareResult, target: 0.5 };
+    warmText.against = { baseline: bareText, target: 0.5 };
+    const afterList = section('(h) First turn on a new session right after the spare was used (it starts cold)');
+    const afterResult = row(afterList, 'API, spare used up: request → result');
+    const afterText = row(afterList, 'API, spare used up: request → first `event: text`');
+    afterResult.against = { baseline: bareResult, target: 1.1 };
+    afterText.against = { baseline: bareText, target: 1.1 };
+    const warmService = { under: tw.dirs.data };
+    await alternate(
+      N_COLD,
+      async (i) => {
+        await readySpare();
+        const warm = await firstTurn(`warm-${i}`, `[bench:g-api-${i}] hello`);
+        warmResult.samples.push(warm.endMs);
+        warmText.samples.push(warm.firstTextMs);
+        const next = await firstTurn(`after-${i}`, `[bench:h-api-${i}] hello`);
+        afterResult.samples.push(next.endMs);
+        afterText.samples.push(next.firstTextMs);
+        notePeak('api_cli_first_turn', cliPeakRss(warmService));
+        await warmApi(`/sessions/warm-${i}`, 'DELETE');
+        await warmApi(`/sessions/after-${i}`, 'DELETE');
+        await readySpare();
+      },
+      async (i) => {
+        const run = await runCli(coldArgs(`[bench:g-bare-${i}] hello`, true), { env, cwd: freshDir() });
+        bareResult.samples.push(run.resultMs);
+        bareText.samples.push(run.firstTextMs ?? Number.NaN);
+      },
+    );
+    const counted = await claims();
+    log(
+      `(g) done: ${counted('claimed')} claimed, ${counted('none')} with none ready, ${counted('mismatch')} mismatched`,
+    );
+    if (counted('claimed') !== N_COLD)
+      throw new Error(`only ${counted('claimed')} of ${N_COLD} warm turns were claimed`);
+    await tw.cleanup();
+    tw = undefined;
+  }
+
+  // (r) Warm resume: an evicted session's next turn resumes its conversation in a new process, against a bare
+  // `claude -p --resume` of a twin conversation of the same length.
+  if (want('r')) {
+    const list = section(`(r) Evicted session's next turn, ${SHORT} earlier turns (request → full answer)`);
+    const apiRow = row(list, 'API: POST /chat after its process was closed (resumes from the transcript)');
+    const bareRow = row(list, 'bare CLI `claude -p --resume <id>` (spawn → result)');
+    apiRow.against = { baseline: bareRow, target: 1.0 };
+    await createSession('resume-live');
+    await createSession('resume-twin');
+    await build('resume-live', SHORT);
+    await build('resume-twin', SHORT);
+    const twin = await handOver('resume-twin', configDir);
+    const live = await getSession('resume-live');
+    const apiMarks: string[] = [];
+    const bareMarks: string[] = [];
+    await alternate(
+      N_FOLLOW,
+      async (i) => {
+        await t!.server.engine.restartSession(live.id);
+        await quiet(both, (pid) => cwdOf(pid) !== live.working_dir);
+        const mark = `r-api-${i}`;
+        apiMarks.push(mark);
+        const t0 = performance.now();
+        await chat('resume-live', `[bench:${mark}] and then?`);
+        apiRow.samples.push(performance.now() - t0);
+      },
+      async (i) => {
+        const mark = `r-bare-${i}`;
+        bareMarks.push(mark);
+        const run = await runCli(resumeArgs(`[bench:${mark}] and then?`, twin.claude_session_id), {
+          env,
+          cwd: twin.working_dir,
+        });
+        bareRow.samples.push(run.resultMs);
+      },
+    );
+    historyOf(apiRow, apiMarks);
+    historyOf(bareRow, bareMarks);
+    await deleteSession('resume-live');
+    await quiet(both);
+    log('(r) done');
   }
 
   // (d) Prototype: a spare process started ahead of time (SDK prewarm), claimed by the new session. Its SDK runs have no

@@ -124,6 +124,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   engine.observe(turnObserver(metrics));
   engine.onProcessExit(processExitObserver(metrics));
+  engine.spares.onClaim((result) => metrics.spareClaims.inc({ result }));
   // Moderation rules (an invalid file stops the start), budgets, and the Bash sandbox probe (unavailable: Bash refused).
   const turnSecurity = await TurnSecurity.start({
     config,
@@ -150,6 +151,11 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     security.keys.refuseNewTenants(turnSecurity.wall.status.reason ?? 'the wall is off');
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
+  if (opts.listen !== false) await turnSecurity.removeSpareLeftovers();
+  engine.spares.use(
+    opts.listen === false ? undefined : sessions.spareFactory(),
+    opts.listen === false ? 'this process serves no API' : `spares need the wall (${turnSecurity.wall.status.reason})`,
+  );
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)
     log.warn(

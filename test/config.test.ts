@@ -78,6 +78,7 @@ describe('loadConfig defaults', () => {
       sessionIdleMs: 600_000,
       stallMs: 180_000,
       maxRssBytes: 1536 * 1024 * 1024,
+      warmSpares: 1,
       maxConcurrentTurns: 4,
       maxConcurrentTurnsPerKey: 2,
       turnQueueTimeoutMs: 30_000,

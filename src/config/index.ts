@@ -89,6 +89,8 @@ export interface Config {
     stallMs: number;
     /** CLI_MAX_RSS_MB, bytes (0: off). */
     maxRssBytes: number;
+    /** WARM_SPARES (0: none). */
+    warmSpares: number;
     maxConcurrentTurns: number;
     /** MAX_CONCURRENT_TURNS_PER_KEY. */
     maxConcurrentTurnsPerKey: number;
@@ -441,6 +443,7 @@ export function loadConfig(given: Raw = process.env): Config {
       sessionIdleMs: num('SESSION_IDLE_SECONDS') * 1000,
       stallMs: num('TURN_STALL_SECONDS') * 1000,
       maxRssBytes: num('CLI_MAX_RSS_MB') * 1024 * 1024,
+      warmSpares: num('WARM_SPARES'),
       maxConcurrentTurns: maxTurns,
       maxConcurrentTurnsPerKey: turnShare,
       turnQueueTimeoutMs: num('TURN_QUEUE_TIMEOUT_SECONDS') * 1000,

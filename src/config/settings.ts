@@ -452,6 +452,13 @@ export const SETTINGS: readonly SettingSpec[] = [
       'Most live Claude Code processes (one per active session). The least recently used idle one is closed to make room; it resumes transparently.',
   },
   {
+    name: 'WARM_SPARES',
+    kind: { type: 'int', min: 0, max: 100 },
+    default: '1',
+    description:
+      "Claude Code processes kept started ahead of need, each in its own wall with a default session's options; a new session's first turn whose options match takes one (about 2x faster), any other starts cold. They count against MAX_LIVE_SESSIONS and are the first closed when it is full or free memory is low. Needs the wall. 0 = none.",
+  },
+  {
     name: 'MAX_LIVE_SESSIONS_PER_KEY',
     kind: { type: 'int', min: 1, max: 10_000 },
     defaultText: 'half of MAX_LIVE_SESSIONS, rounded up',

@@ -1,6 +1,6 @@
 // Each session's own CLAUDE_CONFIG_DIR (transcripts, .claude.json), so no process can read another session's; a conversation begun in the old shared folder is copied over on its first resume.
 import { existsSync } from 'node:fs';
-import { copyFile, cp, mkdir, readdir, rm, symlink } from 'node:fs/promises';
+import { copyFile, cp, mkdir, readdir, rename, rm, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export class SessionConfigDirs {
@@ -32,6 +32,30 @@ export class SessionConfigDirs {
     return dir;
   }
 
+  /** A warm spare's folder becomes the session's (the session has no conversation yet: its own folder is replaced). */
+  async adopt(spareId: string, sessionId: string): Promise<void> {
+    await rm(this.pathOf(sessionId), { recursive: true, force: true });
+    await rename(this.pathOf(spareId), this.pathOf(sessionId));
+  }
+
+  /**
+   * A conversation a warm spare began was recorded under the spare's workspace path: copies its transcript to the
+   * project folder of `cwd`, where a process resuming it in the session's own working directory looks.
+   */
+  async moveToProject(sessionId: string, claudeSessionId: string, cwd: string): Promise<void> {
+    const dir = this.pathOf(sessionId);
+    const project = await projectOf(dir, claudeSessionId);
+    const wanted = projectName(cwd);
+    if (!project || project === wanted) return;
+    const from = join(dir, 'projects', project);
+    const to = join(dir, 'projects', wanted);
+    await mkdir(to, { recursive: true, mode: 0o700 });
+    if (existsSync(join(to, `${claudeSessionId}.jsonl`))) return;
+    await copyFile(join(from, `${claudeSessionId}.jsonl`), join(to, `${claudeSessionId}.jsonl`));
+    if (existsSync(join(from, claudeSessionId)))
+      await cp(join(from, claudeSessionId), join(to, claudeSessionId), { recursive: true });
+  }
+
   /** Removes the session's folder and the transcripts in it. */
   async remove(sessionId: string): Promise<void> {
     await rm(this.pathOf(sessionId), { recursive: true, force: true });
@@ -55,4 +79,9 @@ async function projectOf(configDir: string, claudeSessionId: string): Promise<st
   if (!/^[\w-]+$/.test(claudeSessionId)) return undefined;
   const projects = await readdir(join(configDir, 'projects')).catch(() => [] as string[]);
   return projects.find((p) => existsSync(join(configDir, 'projects', p, `${claudeSessionId}.jsonl`)));
+}
+
+/** The CLI's project folder name of a working directory: every character but letters and digits becomes '-'. */
+export function projectName(cwd: string): string {
+  return cwd.replace(/[^a-zA-Z0-9]/g, '-');
 }

@@ -5,6 +5,7 @@ import { EngineError, LAUNCH_REFUSALS } from './errors.js';
 import { RunnerPool } from './pool.js';
 import type { RunnerLaunch } from './runner.js';
 import { SessionQueue } from './session-queue.js';
+import { SparePool, type SparesStats } from './spares.js';
 import { MemoryCeiling, type ExitListener } from './supervisor.js';
 import { Turn } from './turn.js';
 import { TurnSlots } from './turn-slots.js';
@@ -25,6 +26,8 @@ export interface EngineSettings {
   stallMs: number;
   /** CLI_MAX_RSS_MB, bytes (0: no ceiling). */
   maxRssBytes: number;
+  /** WARM_SPARES: processes kept started ahead of new sessions' first turns (0: none). */
+  warmSpares?: number;
 }
 
 export interface TurnRequest {
@@ -54,10 +57,14 @@ export interface EngineStats {
   turns_running: number;
   turns_waiting: number;
   draining: boolean;
+  /** The warm spares (WARM_SPARES). */
+  spares: SparesStats;
 }
 
 export class Engine {
   private readonly pool: RunnerPool;
+  /** The warm spares; the server gives them their factory (`spares.use`) once the wall is known. */
+  readonly spares: SparePool;
   private readonly slots: TurnSlots;
   private readonly queues = new Map<string, SessionQueue>();
   private readonly turns = new Map<string, Turn[]>();
@@ -76,6 +83,8 @@ export class Engine {
         for (const listen of this.exitListeners) listen(exit);
       },
     });
+    this.spares = new SparePool(settings.warmSpares ?? 0, log, () => this.pool.room);
+    this.pool.spares = this.spares;
     this.slots = new TurnSlots(
       settings.maxConcurrentTurns,
       settings.turnQueueTimeoutMs,
@@ -90,6 +99,7 @@ export class Engine {
       turns_running: this.slots.inUse,
       turns_waiting: this.slots.waiting,
       draining: this.draining,
+      spares: this.spares.stats(),
     };
   }
 
@@ -183,6 +193,7 @@ export class Engine {
   /** Refuses new turns, lets running ones finish within `graceMs`, interrupts the rest, closes every process. */
   async shutdown(graceMs: number): Promise<void> {
     this.draining = true;
+    await this.spares.closeAll();
     const open = () => [...this.turns.values()].flat().filter((t) => !t.finished);
     const allDone = () => Promise.all(open().map((t) => t.settled));
     let timer: NodeJS.Timeout | undefined;
@@ -227,7 +238,12 @@ export class Engine {
       });
       const launch = await req.prepare();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
-      if (turn.finished) return;
+      if (turn.finished) {
+        if (launch.spare) await this.spares.discard(launch.spare);
+        return;
+      }
+      // A cold start about to happen: a spare's replacement waits, so the two do not compete for the CPU.
+      if (!launch.spare && !this.pool.has(req.sessionId)) this.spares.defer();
       const runner = await this.pool.obtain(req.sessionId, launch, req.owner);
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
       this.notify('started', turn);
@@ -247,6 +263,8 @@ export class Engine {
     } finally {
       this.eventIds.set(req.sessionId, Math.max(this.eventIds.get(req.sessionId) ?? 0, turn.lastEventId));
       releaseSlot?.();
+      // A spare this turn used (or a place it freed) is made up for now that the turn has ended, off its path.
+      if (!this.draining) this.spares.refill();
       if (turn.lastEventId >= 0) {
         this.notify('ended', turn);
         await this.hook('end', req.onEnd, turn);

@@ -3,12 +3,15 @@ import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { discardWall } from './process-spawn.js';
 import { SessionRunner, type RunnerLaunch, type Supervision } from './runner.js';
+import type { SparePool } from './spares.js';
 
 export class RunnerPool {
   private readonly runners = new Map<string, SessionRunner>();
   /** The owner (key) whose turn started each live process. */
   private readonly owners = new Map<string, string>();
   private readonly sweeper: NodeJS.Timeout;
+  /** The warm spares: they count against the capacity and are the first closed to make room. */
+  spares: SparePool | undefined;
 
   constructor(
     private readonly capacity: number,
@@ -30,6 +33,16 @@ export class RunnerPool {
     let n = 0;
     for (const r of this.runners.values()) if (r.state === 'busy') n++;
     return n;
+  }
+
+  /** Live processes of sessions and spares together, against MAX_LIVE_SESSIONS. */
+  get held(): number {
+    return this.runners.size + (this.spares?.count ?? 0);
+  }
+
+  /** How many more processes (of sessions or spares) fit. */
+  get room(): number {
+    return Math.max(0, this.capacity - this.held);
   }
 
   has(sessionId: string): boolean {
@@ -58,9 +71,33 @@ export class RunnerPool {
     ) {
       existing.state = 'busy'; // reserved for the caller's turn, so no one evicts it first
       discardWall(launch.wall);
+      if (launch.spare) await this.spares?.discard(launch.spare);
       return existing;
     }
     if (existing) await this.close(sessionId);
+    try {
+      await this.makeRoom(owner, launch.spare !== undefined);
+    } catch (err) {
+      discardWall(launch.wall);
+      if (launch.spare) await this.spares?.discard(launch.spare);
+      throw err;
+    }
+    // A taken spare was counted among the spares until now: it becomes this session's process.
+    if (launch.spare) this.spares?.adopted(launch.spare);
+    const runner = new SessionRunner(sessionId, launch, this.log, this.supervision);
+    runner.state = 'busy';
+    this.runners.set(sessionId, runner);
+    this.owners.set(sessionId, owner);
+    void runner.exited.then(() => {
+      if (this.runners.get(sessionId) !== runner) return;
+      this.runners.delete(sessionId);
+      this.owners.delete(sessionId);
+    });
+    return runner;
+  }
+
+  /** Closes the owner's idle processes past its share, then spares, then anyone's idle ones, until one more fits. */
+  private async makeRoom(owner: string, claiming: boolean): Promise<void> {
     while (this.heldBy(owner) >= this.perOwner) {
       const victim = this.leastRecentlyUsedIdle(owner);
       if (!victim)
@@ -72,10 +109,11 @@ export class RunnerPool {
       this.log.info({ session: victim.sessionId }, "closing the key's least recently used idle session process");
       await this.close(victim.sessionId);
     }
-    while (this.runners.size >= this.capacity) {
+    // A spare being claimed is counted among the spares already: its process needs no place of its own.
+    while (this.held - (claiming ? 1 : 0) >= this.capacity) {
+      if (await this.spares?.closeOne()) continue;
       const victim = this.leastRecentlyUsedIdle();
       if (!victim) {
-        discardWall(launch.wall);
         throw new EngineError('overloaded', `All ${this.capacity} live Claude Code processes are busy.`, {
           retryAfterSeconds: 5,
         });
@@ -83,16 +121,6 @@ export class RunnerPool {
       this.log.info({ session: victim.sessionId }, 'closing least recently used idle session process');
       await this.close(victim.sessionId);
     }
-    const runner = new SessionRunner(sessionId, launch, this.log, this.supervision);
-    runner.state = 'busy';
-    this.runners.set(sessionId, runner);
-    this.owners.set(sessionId, owner);
-    void runner.exited.then(() => {
-      if (this.runners.get(sessionId) !== runner) return;
-      this.runners.delete(sessionId);
-      this.owners.delete(sessionId);
-    });
-    return runner;
   }
 
   async close(sessionId: string): Promise<void> {
@@ -107,6 +135,7 @@ export class RunnerPool {
     clearInterval(this.sweeper);
     this.supervision?.ceiling.close();
     await Promise.all([...this.runners.keys()].map((id) => this.close(id)));
+    await this.spares?.closeAll();
   }
 
   /** The idle process unused the longest: the owner's when one is named, else anyone's. */

@@ -10,6 +10,7 @@ import type { Logger } from 'pino';
 import { EngineError } from './errors.js';
 import { InputChannel } from './input-channel.js';
 import { processStart, type ProcessStart, type WallPlan } from './process-spawn.js';
+import type { Spare } from './spares.js';
 import type { ToolDenial, WorkspaceGuard } from './workspace-guard.js';
 import type { ExitReason, ExitListener, MemoryCeiling } from './supervisor.js';
 import type { InterruptReason, Turn } from './turn.js';
@@ -34,6 +35,11 @@ export interface RunnerLaunch {
   guard?: WorkspaceGuard;
   /** The wall the process starts in (undefined: a plain child process). */
   wall?: WallPlan;
+  /**
+   * A warm spare taken for this new session's first turn (see spares.ts): its process, already started in its own
+   * wall, is claimed instead of starting one; `wall` is then unused. `options` still give the hooks it relays to.
+   */
+  spare?: Spare;
 }
 
 export type RunnerState = 'idle' | 'busy' | 'closed';
@@ -82,6 +88,9 @@ export class SessionRunner {
   private overMemoryBytes: number | undefined;
   private spawnedChild = false;
   private reported = false;
+  /** This process is a claimed warm spare; `claimRefusal` is why the spare refused the claim, once it did. */
+  private fromSpare = false;
+  private claimRefusal: string | undefined;
 
   constructor(
     readonly sessionId: string,
@@ -94,23 +103,46 @@ export class SessionRunner {
     this.claudeCostTotal = launch.costBaseline;
     this.budgetUsd = launch.options.maxBudgetUsd;
     launch.guard?.onDenial((d) => this.onDenial(d));
-    this.start = processStart(
-      launch.wall,
-      (data) => this.onStderr(data),
-      (reason) => {
-        this.killedBecause = reason;
-        this.endReason ??= 'wall_memory';
-        this.log.warn({ session: this.sessionId }, `ending the session's wall: ${reason}`);
-      },
-      (child) => this.supervise(child),
-    );
-    const options: Options = {
-      ...launch.options,
-      includePartialMessages: true,
-      ...this.start.options,
-      ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
+    const killed = (reason: string) => {
+      this.killedBecause = reason;
+      this.endReason ??= 'wall_memory';
+      this.log.warn({ session: this.sessionId }, `ending the session's wall: ${reason}`);
     };
-    this.query = query({ prompt: this.input, options });
+    const spare = launch.spare;
+    if (spare?.process && spare.start && spare.setup) {
+      // The spare's process becomes this session's: its output, hooks and exit are this runner's from here on.
+      this.start = spare.start;
+      spare.handTo({ stderr: (data) => this.onStderr(data), killed });
+      spare.setup.relay.bind(launch.options.hooks, launch.options.canUseTool);
+      if (spare.child) this.supervise(spare.child);
+      this.query = spare.process.claim({
+        prompt: this.input,
+        options: { cwd: spare.setup.workspace, permissionMode: launch.options.permissionMode },
+      });
+      this.fromSpare = true;
+      spare.process.claimed.catch((err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        // option_not_applied: the session runs, only without that option (the spare was started with the same ones).
+        if (reason.startsWith('option_not_applied')) return;
+        this.log.warn({ session: this.sessionId, reason }, 'the warm spare refused the claim');
+        this.claimRefusal = reason;
+        this.killedBecause ??= `the warm spare refused the claim (${reason})`;
+      });
+    } else {
+      this.start = processStart(
+        launch.wall,
+        (data) => this.onStderr(data),
+        killed,
+        (child) => this.supervise(child),
+      );
+      const options: Options = {
+        ...launch.options,
+        includePartialMessages: true,
+        ...this.start.options,
+        ...(launch.resume ? { resume: launch.claudeSessionId } : { sessionId: launch.claudeSessionId }),
+      };
+      this.query = query({ prompt: this.input, options });
+    }
     this.exited = this.readLoop().finally(() => {
       this.start.release();
       if (!this.spawnedChild) this.report('failed_start', null, null);
@@ -328,6 +360,18 @@ export class SessionRunner {
   }
 
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
+    const text = m.subtype === 'success' ? m.result : m.errors.join('; ');
+    if (this.fromSpare && m.is_error && (this.claimRefusal !== undefined || text.startsWith('not_claimed'))) {
+      // Nothing ran: no result, and no conversation id to record (the next turn starts as a first turn again).
+      a.turn.fail(
+        new EngineError(
+          'process_failed',
+          `A warm spare could not take this session's first turn (${this.claimRefusal ?? text}); nothing ran. Send the message again: the next turn starts a new process.`,
+        ),
+      );
+      void this.close('failed_start');
+      return;
+    }
     // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- an error result may come without a cost
     const total = m.total_cost_usd ?? 0;
     let base = this.costSeen ?? this.claudeCostTotal;

@@ -16,6 +16,7 @@ export interface Metrics {
   tokens: Counter<'model' | 'kind'>;
   jobStates: Counter<'state'>;
   webhookAttempts: Counter<'outcome'>;
+  spareClaims: Counter<'result'>;
   processExits: Counter<'reason' | 'status'>;
 }
 
@@ -80,6 +81,12 @@ export function createMetrics(engineStats: () => EngineStats, readCache?: () => 
       labelNames: ['outcome'],
       registers: [registry],
     }),
+    spareClaims: new Counter({
+      name: 'cca_warm_spare_claims_total',
+      help: "New sessions' first turns on the warm spares (WARM_SPARES): claimed (served by one), mismatch (one was ready but its options did not fit) or none (none was ready).",
+      labelNames: ['result'],
+      registers: [registry],
+    }),
     processExits: new Counter({
       name: 'cca_cli_process_exits_total',
       help: 'Claude Code processes that ended, by why (closed, stalled, timeout, memory, wall_memory, crashed, failed_start) and how (exit code or signal).',
@@ -98,6 +105,7 @@ export function createMetrics(engineStats: () => EngineStats, readCache?: () => 
     });
   gauge('cca_live_cli_processes', 'Live Claude Code processes.', (s) => s.live_processes);
   gauge('cca_busy_cli_processes', 'Claude Code processes running a turn.', (s) => s.busy_processes);
+  gauge('cca_warm_spares', 'Warm spares started and waiting for a new session (WARM_SPARES).', (s) => s.spares.ready);
   gauge('cca_turns_running', 'Turns holding a turn slot.', (s) => s.turns_running);
   gauge('cca_turn_queue_depth', 'Turns waiting for a turn slot.', (s) => s.turns_waiting);
   if (readCache) {

@@ -1,5 +1,6 @@
 // What guards a turn: moderation and the key's budget before it is queued, and for its Claude Code process the workspace guard, the OS sandbox and a private temp folder.
 import { closeSync } from 'node:fs';
+import { readdir, rm, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { SandboxSettings, SettingSource } from '@anthropic-ai/claude-agent-sdk';
@@ -20,6 +21,8 @@ import type { WallPlan } from '../engine/process-spawn.js';
 import { WorkspaceGuard } from '../engine/workspace-guard.js';
 import { Wall } from '../engine/wall/index.js';
 import { proxySocketDir, removeStaleProxySocketDirs } from '../engine/wall/stale-socket-dirs.js';
+import { makeSpareFolder, SPARES_FOLDER } from '../workspace/adopt.js';
+import { openBase } from '../workspace/anchor.js';
 import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
 import type { Dir } from '../workspace/anchor.js';
@@ -39,7 +42,21 @@ export interface ProcessPolicy {
   settingSources: SettingSource[];
 }
 
+/** A warm spare's process policy and folders (see engine/spares.ts). */
+export interface SparePolicy {
+  policy: ProcessPolicy;
+  /** Its workspace folder `<APPROVED_DIRECTORY>/.spares/<id>`, its config and temporary folders. */
+  workspace: string;
+  configDir: string;
+  tmpDir: string;
+  /** Removes all of them and its proxy socket (an unclaimed spare). */
+  discard: () => Promise<void>;
+}
+
 export class TurnSecurity {
+  /** Temporary folders of warm spares that became sessions', by session: removed with the session. */
+  private readonly adoptedTmp = new Map<string, string>();
+
   private constructor(
     readonly moderation: Moderation,
     readonly budgets: Budgets,
@@ -166,6 +183,8 @@ export class TurnSecurity {
     const tmpDir = await this.tmpDirs.ensure(sessionId);
     const walled = this.wall.active;
     const configDir = await this.configDirs.prepare(sessionId, { resume, linkLogin: !walled });
+    // A conversation a warm spare began lies under the spare's folder path; the resuming process looks under its own.
+    if (resume) await this.configDirs.moveToProject(sessionId, resume, workingDir);
     const base = {
       hookOn: !this.config.security.workspaceHookOff,
       settingSources: this.config.security.settingSources,
@@ -220,8 +239,58 @@ export class TurnSecurity {
     };
   }
 
+  /**
+   * A warm spare's process inside its own wall, exactly as a new session's would be: its own empty workspace folder
+   * (inside APPROVED_DIRECTORY, so it can be moved onto the session's workspace by one rename), its own config and
+   * temporary folders, and its own proxy socket and token. Undefined where the wall cannot run (spares need it: the
+   * folder a spare's wall binds keeps its inode when it moves, a plain process's working directory would not).
+   */
+  async spareProcess(spareId: string, cliEnv: Record<string, string | undefined>): Promise<SparePolicy | undefined> {
+    if (!this.wall.active) return undefined;
+    const workspace = await makeSpareFolder(this.config.approvedDirectory, spareId);
+    const discard = async () => {
+      await this.wall.forget(spareId);
+      await this.tmpDirs.remove(spareId);
+      await this.configDirs.remove(spareId);
+      await rm(workspace, { recursive: true, force: true });
+    };
+    try {
+      const policy = await this.processPolicy(spareId, workspace, cliEnv, () =>
+        openBase(workspace, "the spare's workspace"),
+      );
+      return {
+        policy,
+        workspace,
+        configDir: this.configDirs.pathOf(spareId),
+        tmpDir: this.tmpDirs.pathOf(spareId),
+        discard,
+      };
+    } catch (err) {
+      await discard();
+      throw err;
+    }
+  }
+
+  /**
+   * Removes what warm spares of an earlier run of this server left when it was killed (call before keeping spares,
+   * in the serving process only: an MCP stdio process on the same DATA_DIR must not touch a running server's spares).
+   */
+  async removeSpareLeftovers(): Promise<void> {
+    await removeSpareLeftovers(this.configDirs, this.config.approvedDirectory);
+  }
+
+  /** A warm spare's config folder and proxy socket become the session's; its temporary folder goes with the session. */
+  async adoptSpare(spareId: string, sessionId: string): Promise<void> {
+    await this.configDirs.adopt(spareId, sessionId);
+    this.wall.adopt(spareId, sessionId);
+    this.adoptedTmp.set(sessionId, this.tmpDirs.pathOf(spareId));
+  }
+
   /** Removes what the session's processes left (its temp folder). */
   async forget(sessionId: string): Promise<void> {
+    const spareTmp = this.adoptedTmp.get(sessionId);
+    this.adoptedTmp.delete(sessionId);
+    if (spareTmp) await rm(spareTmp, { recursive: true, force: true });
     await this.wall.forget(sessionId);
     await this.tmpDirs.remove(sessionId);
     await this.configDirs.remove(sessionId);
@@ -232,6 +301,18 @@ export class TurnSecurity {
     this.moderation.close();
     await this.wall.close();
     await this.tmpDirs.clear();
+  }
+}
+
+/**
+ * What warm spares of an earlier run of this server left when it was killed: their config folders in DATA_DIR, and
+ * their workspace folders, which are empty while unclaimed (`rmdir`, so a folder with anything in it stays).
+ */
+async function removeSpareLeftovers(configDirs: SessionConfigDirs, approvedDirectory: string): Promise<void> {
+  const names = await readdir(configDirs.root).catch(() => [] as string[]);
+  for (const name of names.filter((n) => /^spare-[0-9a-f-]{36}$/.test(n))) {
+    await configDirs.remove(name);
+    await rmdir(join(approvedDirectory, SPARES_FOLDER, name)).catch(() => undefined);
   }
 }
 

@@ -1,5 +1,7 @@
 // The session rules: create/list/delete/repo, and chat turns tied to the engine and recorded in history and totals.
 import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { PermissionGate } from '../approvals/gate.js';
 import type { PermissionRules } from '../approvals/rules.js';
@@ -7,8 +9,12 @@ import { assertRules, type ApprovalService } from '../approvals/service.js';
 import type { Config } from '../config/index.js';
 import type { Engine } from '../engine/engine.js';
 import { checkOptions, optionsKey, resolveOptions, toSdkOptions, type SessionOptions } from '../engine/options.js';
+import { HookRelay } from '../engine/hook-relay.js';
 import type { RunnerLaunch } from '../engine/runner.js';
-import type { WorkspaceGuard } from '../engine/workspace-guard.js';
+import type { SpareFactory } from '../engine/spares.js';
+import { WorkspaceGuard } from '../engine/workspace-guard.js';
+import { adoptSpareFolder, isEmptyFolder } from '../workspace/adopt.js';
+import { Dir } from '../workspace/anchor.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError } from '../problems.js';
 import { refusedTemplateOption, templateOptions } from '../templates/operator-limits.js';
@@ -270,9 +276,153 @@ export class SessionService {
     return this.engine.interruptAll(row.id) > 0;
   }
 
+  /**
+   * How warm spares are started here: a default session's options (no template, no options of its own) in a spare's
+   * own wall, its hooks and permission callback relayed to the session that claims it. Undefined where the wall
+   * cannot run (spares need it; see TurnSecurity.spareProcess).
+   */
+  spareFactory(): SpareFactory | undefined {
+    const security = this.security;
+    if (!security?.wall.active) return undefined;
+    return async (spareId) => {
+      const spare = await security.spareProcess(spareId, this.cliEnv);
+      if (!spare) throw new Error('the wall cannot run here');
+      try {
+        const { policy } = spare;
+        const profile = resolveOptions(this.config.claude, []);
+        const guard = policy.hookOn ? policy.guard : undefined;
+        // Only the layout of this gate's hooks is used: the relay refuses every call until a session claims the spare.
+        const gate =
+          this.approvals &&
+          new PermissionGate(this.approvals, {
+            tenant: '',
+            sessionId: spareId,
+            sessionName: spareId,
+            cwd: spare.workspace,
+            currentTurn: () => undefined,
+            timeoutSeconds: this.config.approvals.timeoutMs / 1000,
+          });
+        const options = toSdkOptions(profile, {
+          cwd: spare.workspace,
+          cliPath: this.config.claude.cliPath,
+          ...policy,
+          guard,
+          gate,
+        });
+        const relay = new HookRelay();
+        options.hooks = relay.wrap(options.hooks);
+        const ask = relay.canUseTool(options.canUseTool !== undefined);
+        if (ask) options.canUseTool = ask;
+        // The spare parks in a folder that is never a session's (inside its config folder, which its wall binds).
+        options.cwd = join(spare.configDir, 'parking');
+        await mkdir(options.cwd, { recursive: true, mode: 0o700 });
+        if (!policy.wall) throw new Error('a spare needs the wall');
+        return {
+          options,
+          relay,
+          profile,
+          wall: policy.wall,
+          workspace: spare.workspace,
+          configDir: spare.configDir,
+          tmpDir: spare.tmpDir,
+          discard: spare.discard,
+        };
+      } catch (err) {
+        await spare.discard();
+        throw err;
+      }
+    };
+  }
+
+  /**
+   * A new session's first turn on a warm spare, when one is ready and its options match (engine/spares.ts): the
+   * spare's workspace folder is moved onto the session's empty workspace (one rename, so the folder its wall binds
+   * is the session's by inode, and the session's recorded anchor becomes that folder's), its config folder and proxy
+   * token become the session's. Undefined: the turn starts cold as before.
+   */
+  private async claimSpare(
+    row: SessionRow,
+    effective: ReturnType<SessionService['effectiveOptions']>,
+  ): Promise<RunnerLaunch | undefined> {
+    const security = this.security;
+    if (!security?.wall.active || this.engine.spares.target === 0 || row.claude_session_id !== null) return undefined;
+    if (row.workspace_dev === null || row.workspace_ino === null) return undefined;
+    const ownWorkingDir = row.working_dir !== row.workspace;
+    if (!ownWorkingDir && !(await isEmptyFolder(row.workspace))) return undefined;
+    const spare = this.engine.spares.take(row.id, { options: effective, template: row.template, ownWorkingDir });
+    const setup = spare?.setup;
+    if (!spare || !setup) return undefined;
+    let adopted: SessionRow;
+    try {
+      const anchor = await adoptSpareFolder(this.config.approvedDirectory, setup.workspace, {
+        path: row.workspace,
+        anchor: { dev: row.workspace_dev, ino: row.workspace_ino },
+      });
+      adopted =
+        (await this.store.sessions.update(row.id, {
+          workspace_dev: anchor.dev,
+          workspace_ino: anchor.ino,
+          working_dir_dev: anchor.dev,
+          working_dir_ino: anchor.ino,
+          updated_at: row.updated_at,
+        })) ?? row;
+      await security.adoptSpare(spare.id, row.id);
+    } catch (err) {
+      this.log.warn({ err, session: row.id }, 'a warm spare could not be given to the session; its turn starts cold');
+      await this.engine.spares.discard(spare);
+      return undefined;
+    }
+    // Inside the spare's wall the workspace keeps the path it had there: the guard reads the model's paths against
+    // it, and checks them on the session's folder opened by its (new) anchor.
+    const inside = setup.workspace;
+    const openInside = async () => {
+      const dir = await this.folders.openWorkingDir(adopted);
+      return new Dir(dir.handle, inside, inside);
+    };
+    const hookOn = !this.config.security.workspaceHookOff;
+    const guard = hookOn
+      ? new WorkspaceGuard({
+          workingDir: inside,
+          openRoot: openInside,
+          home: setup.configDir,
+          extraRoots: [setup.tmpDir],
+        })
+      : undefined;
+    const gate = this.approvals && this.gateFor(adopted, inside, this.approvals, guard);
+    const options = toSdkOptions(effective, {
+      cwd: inside,
+      cliPath: this.config.claude.cliPath,
+      env: setup.options.env ?? {},
+      guard,
+      gate,
+    });
+    const refused = setup.relay.mismatch(options.hooks, options.canUseTool);
+    if (refused) {
+      this.log.warn(
+        { session: row.id, reason: refused },
+        'a warm spare cannot carry this session; its turn starts cold',
+      );
+      await this.engine.spares.discard(spare);
+      return undefined;
+    }
+    return {
+      options,
+      guard,
+      optionsKey: optionsKey(effective, adopted.working_dir),
+      claudeSessionId: randomUUID(),
+      resume: false,
+      costBaseline: row.claude_cost_total,
+      spare,
+    };
+  }
+
   private async launchFor(sessionId: string, overrides: SessionOptions): Promise<RunnerLaunch> {
-    const row = await this.store.sessions.findById(sessionId);
-    if (!row) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
+    const first = await this.store.sessions.findById(sessionId);
+    if (!first) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
+    const warm = await this.claimSpare(first, this.effectiveOptions(first, overrides));
+    if (warm) return warm;
+    // Read again: a spare's folder may have become the workspace (new anchor) before the spare was let go.
+    const row = (await this.store.sessions.findById(sessionId)) ?? first;
     const effective = this.effectiveOptions(row, overrides);
     // The working directory reopened by anchor: the process's cwd and the guard's root are its checked real path.
     const cwd = await this.folders.openWorkingDir(row);

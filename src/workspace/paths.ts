@@ -2,6 +2,7 @@
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, unlink } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
+import { SPARES_FOLDER } from './adopt.js';
 import { isWithin, openBase, openDir, walk, type Dir } from './anchor.js';
 import { WorkspaceError } from './errors.js';
 import { removeTree } from './removal.js';
@@ -103,6 +104,8 @@ export async function checkWorkingDir(
       "working_dir must be a folder inside APPROVED_DIRECTORY, not the root itself (it holds every tenant's folders)",
       'taken',
     );
+  // Warm spares' workspaces wait there to become new sessions' (of any tenant): no session may reach into it.
+  if (first === SPARES_FOLDER) throw new WorkspaceError("working_dir must not be the warm spares' folder", 'outside');
   if (TENANT_DIR.test(first) && first !== tenant)
     throw new WorkspaceError('working_dir must be inside APPROVED_DIRECTORY', 'outside');
   if (segments.length === 1 && TENANT_DIR.test(first))

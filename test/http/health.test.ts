@@ -27,7 +27,14 @@ describe('health', () => {
       uptime_seconds: expect.any(Number),
       database: { ok: true, dialect: 'sqlite' },
       claude: { cli_ok: true, cli_version: '2.1.330', cli_path_source: 'bundled', auth: 'api_key' },
-      engine: { live_processes: 1, busy_processes: 0, turns_running: 0, turns_waiting: 0, draining: false },
+      engine: {
+        live_processes: 1,
+        busy_processes: 0,
+        turns_running: 0,
+        turns_waiting: 0,
+        draining: false,
+        spares: { target: 0, ready: 0, starting: 0, reason: null },
+      },
       auth_mode: 'api_keys',
       sandbox: { enabled: false, available: false, reason: 'not configured', network: true },
       wall: {

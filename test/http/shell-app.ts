@@ -39,6 +39,7 @@ export function stubDeps(opts: StubOptions = {}): ShellTestDeps {
     turns_running: 0,
     turns_waiting: 0,
     draining: false,
+    spares: { target: 0, ready: 0, starting: 0, reason: null },
   };
   return {
     config,

@@ -16,7 +16,7 @@ export interface ServerProcess {
 }
 
 /**
- * Starts the server in `cwd` with exactly `env` and resolves once it logs the address it listens on. `user`: run it
+ * Starts the server in `cwd` with exactly `env` (and WARM_SPARES=0 unless it is set) and resolves once it logs the address it listens on. `user`: run it
  * as that uid/gid (the test runs as root), as the Docker image runs it as `app`.
  */
 export function startServerProcess(
@@ -27,7 +27,8 @@ export function startServerProcess(
 ): Promise<ServerProcess> {
   const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd,
-    env,
+    // No warm spare unless `env` asks for one (WARM_SPARES): fewer CLI processes, and the counts tests expect.
+    env: { WARM_SPARES: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...user,
   });

@@ -150,6 +150,11 @@ export class Wall {
     };
   }
 
+  /** A warm spare's proxy socket and token become its session's (the spare's process keeps using them). */
+  adopt(spareId: string, sessionId: string): void {
+    this.proxy?.rename(spareId, sessionId);
+  }
+
   /** Closes the session's proxy socket (its process has ended or the session is gone). */
   async forget(sessionId: string): Promise<void> {
     await this.proxy?.close(sessionId);

@@ -86,6 +86,14 @@ export class ModelProxy {
     return { socket: l.socket, token: l.token.toString('utf8') };
   }
 
+  /** The socket and token opened for `from` (a warm spare) are `to`'s from now on (its session). */
+  rename(from: string, to: string): void {
+    const pending = this.listeners.get(from);
+    if (!pending) return;
+    this.listeners.delete(from);
+    this.listeners.set(to, pending);
+  }
+
   /** Closes the session's socket: its token stops working. */
   async close(sessionId: string): Promise<void> {
     const pending = this.listeners.get(sessionId);

@@ -36,6 +36,18 @@ export const HealthSchema = Type.Object({
       turns_running: Type.Integer(),
       turns_waiting: Type.Integer(),
       draining: Type.Boolean(),
+      spares: Type.Object(
+        {
+          target: Type.Integer({ description: 'WARM_SPARES.' }),
+          ready: Type.Integer({ description: 'Started and waiting for a new session.' }),
+          starting: Type.Integer({ description: 'Being started.' }),
+          reason: Type.Union([Type.String(), Type.Null()], {
+            description:
+              'Why no spare is kept although WARM_SPARES asks for some (e.g. the wall cannot run); else null.',
+          }),
+        },
+        { description: "Warm spares: Claude Code processes started ahead of new sessions' first turns." },
+      ),
     },
     { additionalProperties: true },
   ),

@@ -976,6 +976,17 @@ export interface operations {
                 turns_running: number;
                 turns_waiting: number;
                 draining: boolean;
+                /** @description Warm spares: Claude Code processes started ahead of new sessions' first turns. */
+                spares: {
+                  /** @description WARM_SPARES. */
+                  target: number;
+                  /** @description Started and waiting for a new session. */
+                  ready: number;
+                  /** @description Being started. */
+                  starting: number;
+                  /** @description Why no spare is kept although WARM_SPARES asks for some (e.g. the wall cannot run); else null. */
+                  reason: string | null;
+                };
                 [key: string]: unknown;
               };
               /**
@@ -1072,6 +1083,17 @@ export interface operations {
                 turns_running: number;
                 turns_waiting: number;
                 draining: boolean;
+                /** @description Warm spares: Claude Code processes started ahead of new sessions' first turns. */
+                spares: {
+                  /** @description WARM_SPARES. */
+                  target: number;
+                  /** @description Started and waiting for a new session. */
+                  ready: number;
+                  /** @description Being started. */
+                  starting: number;
+                  /** @description Why no spare is kept although WARM_SPARES asks for some (e.g. the wall cannot run); else null. */
+                  reason: string | null;
+                };
                 [key: string]: unknown;
               };
               /**
