@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SETTINGS } from '../src/config/settings.js';
 import { buildApp } from '../src/http/app.js';
 import { statusProblem } from '../src/http/problem.js';
-import { stubDeps } from './http/stub-deps.js';
+import { stubDeps } from './support/stub-deps.js';
 
 const root = join(import.meta.dirname, '..');
 const read = (path: string) => readFileSync(join(root, path), 'utf8');

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/http/app.js';
 import { ok, pageOf, paginationOf } from '../../src/http/envelope.js';
 import { ListEnvelope, PaginationQuery, problemResponses } from '../../src/http/schemas/common.js';
-import { stubDeps } from './stub-deps.js';
+import { stubDeps } from '../support/stub-deps.js';
 
 describe('openapi', () => {
   let app: FastifyInstance;

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateTokens, TokenCounter } from '../../src/usage/token-count.js';
 import { ModelServer } from '../support/model-server.js';
-import { appWithStore, USER_KEY, type AppWithStore } from '../security/app-with-store.js';
+import { appWithStore, USER_KEY, type AppWithStore } from '../support/app-with-store.js';
 
 let model: ModelServer;
 beforeAll(async () => {

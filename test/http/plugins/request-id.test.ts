@@ -1,9 +1,9 @@
 // X-Request-ID: kept when well-formed, replaced otherwise, present on every kind of response.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
-import { hijackWithHeaders } from '../../src/http/hijack.js';
-import { stubDeps } from './stub-deps.js';
+import { buildApp } from '../../../src/http/app.js';
+import { hijackWithHeaders } from '../../../src/http/hijack.js';
+import { stubDeps } from '../../support/stub-deps.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -1,8 +1,8 @@
 // GET /api/v1/health: 200 when the database and CLI are fine, 503 with the same body when either is not.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
-import { stubDeps, type StubOptions } from './stub-deps.js';
+import { buildApp } from '../../../src/http/app.js';
+import { stubDeps, type StubOptions } from '../../support/stub-deps.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {

@@ -1,10 +1,10 @@
 // One log line per request, with request id and tenant, and no secrets (headers, query values, 500 messages stay out of bodies).
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildApp } from '../../src/http/app.js';
-import { loggableUrl } from '../../src/http/plugins/request-log.js';
-import { tenantOf } from '../../src/security/api-keys.js';
-import { stubDeps } from './stub-deps.js';
+import { buildApp } from '../../../src/http/app.js';
+import { loggableUrl } from '../../../src/http/plugins/request-log.js';
+import { tenantOf } from '../../../src/security/api-keys.js';
+import { stubDeps } from '../../support/stub-deps.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];

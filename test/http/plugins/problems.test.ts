@@ -4,11 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import type { LightMyRequestResponse } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src/engine/errors.js';
-import { buildApp } from '../../src/http/app.js';
-import { conflict, notFound, unprocessable } from '../../src/http/problem.js';
-import { problemResponses } from '../../src/http/schemas/common.js';
-import { stubDeps } from './stub-deps.js';
+import { EngineError } from '../../../src/engine/errors.js';
+import { buildApp } from '../../../src/http/app.js';
+import { conflict, notFound, unprocessable } from '../../../src/http/problem.js';
+import { problemResponses } from '../../../src/http/schemas/common.js';
+import { stubDeps } from '../../support/stub-deps.js';
 
 function expectProblem(res: LightMyRequestResponse, status: number, type: string): Record<string, unknown> {
   expect(res.statusCode).toBe(status);

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelProxy, upstreamOf, type Upstream } from '../../src/engine/wall/proxy.js';
-import { ModelServer } from '../support/model-server.js';
+import { ModelProxy, upstreamOf, type Upstream } from '../../../src/engine/wall/proxy.js';
+import { ModelServer } from '../../support/model-server.js';
 
 function post(socketPath: string, path: string, headers: Record<string, string>) {
   return new Promise<{ status: number; body: string }>((done, fail) => {
