@@ -1,16 +1,18 @@
 // Hostile tool calls through the real CLI where the wall does not run (test/integration/wall.test.ts covers the wall): file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, type Step } from '../support/model-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
+import type { Step } from '../support/model-server.js';
 import { SessionTmpDirs } from '../../src/engine/sandbox.js';
 import { cliProcesses } from '../support/processes.js';
 import { needs } from '../support/needs.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { KEYS, type TestServer } from '../support/server.js';
+import { createSession } from '../support/sessions.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
-/** Fake secrets in the environment the server hands (filtered) to Claude Code: none may reach the model. */
+/** Fake secrets in the environment the server hands (filtered) to Claude Code: none may reach the ctx.model. */
 const SECRETS = {
   API_KEYS: KEYS.join(','),
   ADMIN_API_KEYS: 'admin-key-FAKE-ADMIN-SECRET-31337',
@@ -38,8 +40,8 @@ const FOREIGN = [
   'root:x:0:0',
 ];
 
-let model: ModelServer;
-let t: TestServer;
+// The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
+const ctx = useTestServer({ WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
 const statuses: number[] = [];
 let alpha: { workspace: string; id: string };
 let beta: { workspace: string };
@@ -47,20 +49,14 @@ let other: { workspace: string; id: string };
 let outside: string;
 
 async function request(path: string, init: Parameters<TestServer['request']>[1] = {}) {
-  const res = await t.request(path, init);
+  const res = await ctx.t.request(path, init);
   statuses.push(res.status);
   return res;
 }
 
-async function createSession(name: string, key: string) {
-  const res = await request('/api/v1/sessions', { method: 'POST', json: { name }, key });
-  expect(res.status).toBe(201);
-  return (await res.json()).data;
-}
-
 /** Runs one scripted turn on session alpha and returns the chat result. */
 async function turn(match: string, steps: Step[]) {
-  model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
+  ctx.model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
   const res = await request('/api/v1/sessions/alpha/chat', { method: 'POST', json: { message: `please ${match}` } });
   const body = await res.json();
   expect(res.status, JSON.stringify(body)).toBe(200);
@@ -69,7 +65,7 @@ async function turn(match: string, steps: Step[]) {
 
 /** The tool results the model received in a turn (the last user message of each follow-up request). */
 function toolResultsSeen(match: string): string {
-  return model
+  return ctx.model
     .mainRequests()
     .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
     .map((r) => JSON.stringify(r.body.messages.at(-1)))
@@ -77,40 +73,32 @@ function toolResultsSeen(match: string): string {
 }
 
 /** Everything the model was ever sent. */
-const allSent = () => model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
+const allSent = () => ctx.model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
 
 const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
   tool: { name: 'Bash', input: { command, description: 'hostile', ...extra } },
 });
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  // The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
-  t = await startTestServer(model.url, { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
-  alpha = await createSession('alpha', KEYS[0]);
-  beta = await createSession('beta', KEYS[0]);
-  other = await createSession('other', KEYS[1]);
-  outside = join(t.dirs.root, 'outside');
+  alpha = await createSession(ctx.t, 'alpha', {}, KEYS[0]);
+  beta = await createSession(ctx.t, 'beta', {}, KEYS[0]);
+  other = await createSession(ctx.t, 'other', {}, KEYS[1]);
+  outside = join(ctx.t.dirs.root, 'outside');
   mkdirSync(outside);
   writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE-FILE-CONTENT\n');
   writeFileSync(join(other.workspace, 'tenant-b.txt'), 'OTHER-TENANT-FILE-CONTENT\n');
   writeFileSync(join(beta.workspace, 'beta.txt'), 'OTHER-SESSION-FILE-CONTENT\n');
-  mkdirSync(join(t.cli.configDir, 'projects', 'planted'), { recursive: true });
+  mkdirSync(join(ctx.t.cli.configDir, 'projects', 'planted'), { recursive: true });
   writeFileSync(
-    join(t.cli.configDir, 'projects', 'planted', 'session.jsonl'),
+    join(ctx.t.cli.configDir, 'projects', 'planted', 'session.jsonl'),
     '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n',
   );
-  await t.server.store.messages.insert({
+  await ctx.t.server.store.messages.insert({
     session_id: other.id,
     turn_id: 'planted',
     role: 'user',
     content: 'DATABASE-PLANTED-CONTENT',
   });
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
 });
 
 describe('file tools outside the workspace are denied (first call on a fresh config dir)', () => {
@@ -188,7 +176,7 @@ describe('file tools outside the workspace are denied (first call on a fresh con
   });
 
   it("Glob / and Grep in another session's and another tenant's workspace: denied; the denial reaches SSE clients as an error tool_result", async () => {
-    model.script({
+    ctx.model.script({
       match: 'glob-and-grep',
       steps: [
         { tool: { name: 'Glob', input: { pattern: '/*' } } },
@@ -256,7 +244,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
     const marker = `cca-bash-escape-${process.pid}-${Date.now()}`;
     await turn('bash-write-outside', [
       bash(
-        `echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${t.dirs.data}/planted.txt; echo attempted`,
+        `echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${ctx.t.dirs.data}/planted.txt; echo attempted`,
       ),
       bash(`echo pwned > /tmp/${marker}-2; echo attempted`, { dangerouslyDisableSandbox: true }),
     ]);
@@ -265,21 +253,21 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
       `/tmp/${marker}`,
       `/tmp/${marker}-2`,
       join(beta.workspace, 'planted.txt'),
-      join(t.dirs.data, 'planted.txt'),
+      join(ctx.t.dirs.data, 'planted.txt'),
     ]) {
       expect(existsSync(p), p).toBe(false);
     }
   });
 
   it("cannot read other tenants' and sessions' files, the database or the CLI's transcripts", async () => {
-    const data = t.dirs.data;
+    const data = ctx.t.dirs.data;
     await turn('bash-read-foreign', [
       bash(
-        `cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${t.dirs.workspaces}; echo end`,
+        `cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${ctx.t.dirs.workspaces}; echo end`,
       ),
       bash(`cat ${data}/*.db ${data}/*.db-wal 2>&1 | strings | grep -i planted; ls -la ${data}; echo end`),
       bash(
-        `grep -r "PLANTED" ${t.cli.configDir}; cat ${t.cli.configDir}/projects/planted/session.jsonl; ls -R ${t.cli.configDir} | head -50; echo end`,
+        `grep -r "PLANTED" ${ctx.t.cli.configDir}; cat ${ctx.t.cli.configDir}/projects/planted/session.jsonl; ls -R ${ctx.t.cli.configDir} | head -50; echo end`,
       ),
     ]);
     const seen = toolResultsSeen('bash-read-foreign');
@@ -305,7 +293,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
     ])
       expect(seen).not.toContain(name);
     // The Claude Code process itself got the allow-listed environment only.
-    const processes = cliProcesses({ under: t.dirs.data });
+    const processes = cliProcesses({ under: ctx.t.dirs.data });
     expect(processes.length).toBeGreaterThan(0);
     for (const p of processes) {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
@@ -315,23 +303,23 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
   });
 
   it('cannot reach loopback services (the model server, the API itself)', async () => {
-    const modelPort = new URL(model.url).port;
+    const modelPort = new URL(ctx.model.url).port;
     await turn('bash-curl', [
       bash(
-        `curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${t.url}/api/v1/health; echo rc=$?`,
+        `curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${ctx.t.url}/api/v1/health; echo rc=$?`,
       ),
     ]);
     const seen = toolResultsSeen('bash-curl');
     expect(seen).toMatch(/rc=[1-9]/);
     expect(seen).not.toContain('"message":"hello"');
     expect(seen).not.toContain('uptime_seconds');
-    expect(model.requests.filter((r) => r.path === '/api/hello')).toHaveLength(0);
+    expect(ctx.model.requests.filter((r) => r.path === '/api/hello')).toHaveLength(0);
   });
 });
 
 describe('workspace-controlled settings', () => {
   it('does not load a .claude/settings.json planted in the workspace: its hooks never run on the host', async () => {
-    const marker = join(t.dirs.root, 'project-hook-ran');
+    const marker = join(ctx.t.dirs.root, 'project-hook-ran');
     mkdirSync(join(beta.workspace, '.claude'), { recursive: true });
     writeFileSync(
       join(beta.workspace, '.claude', 'settings.json'),
@@ -347,7 +335,7 @@ describe('workspace-controlled settings', () => {
       JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: `touch ${marker}-stop` }] }] } }),
     );
     writeFileSync(join(beta.workspace, 'plain.txt'), 'plain\n');
-    model.script({
+    ctx.model.script({
       match: 'beta-reads',
       steps: [{ tool: { name: 'Read', input: { file_path: 'plain.txt' } } }, { text: 'read it' }],
     });
@@ -359,8 +347,8 @@ describe('workspace-controlled settings', () => {
 
 describe('subagents', () => {
   it("are guarded too: a subagent's Read outside the workspace is denied", async () => {
-    await t.restart({ CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,Bash,Agent,Task' });
-    model.script({
+    await ctx.t.restart({ CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,Bash,Agent,Task' });
+    ctx.model.script({
       match: 'subagent-reads-passwd',
       steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'sub done' }],
     });
@@ -372,7 +360,7 @@ describe('subagents', () => {
         },
       },
     ]);
-    const followUp = await model.waitFor(
+    const followUp = await ctx.model.waitFor(
       (r) => r.kind === 'main' && r.prompt?.includes('subagent-reads-passwd') === true && (r.step ?? 0) > 0,
     );
     const seen = JSON.stringify(followUp.body.messages);
@@ -398,9 +386,9 @@ describe('across all of it', () => {
   });
 
   it("removes the sessions' temporary folders when the server stops", async () => {
-    const root = new SessionTmpDirs(t.config.dataDir).root;
+    const root = new SessionTmpDirs(ctx.t.config.dataDir).root;
     expect(existsSync(root)).toBe(true);
-    await t.stop();
+    await ctx.t.stop();
     expect(existsSync(root)).toBe(false);
   });
 });

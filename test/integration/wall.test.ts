@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../support/model-server.js';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 import { KEYS } from '../support/server.js';
 import { needs } from '../support/needs.js';
 
@@ -47,12 +48,6 @@ describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off'
   let outside: string;
   let serverHome: string;
 
-  async function createSession(name: string, key: string) {
-    const res = await f.t.request('/api/v1/sessions', { method: 'POST', json: { name }, key });
-    expect(res.status).toBe(201);
-    return (await res.json()).data;
-  }
-
   /** Runs one scripted turn on session alpha; returns the result and what the model got back from the tools. */
   async function turn(match: string, steps: Step[]) {
     f.model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
@@ -73,9 +68,9 @@ describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off'
   const read = (file_path: string): Step => ({ tool: { name: 'Read', input: { file_path } } });
 
   beforeAll(async () => {
-    alpha = await createSession('alpha', KEYS[0]);
-    beta = await createSession('beta', KEYS[0]);
-    other = await createSession('other', KEYS[1]);
+    alpha = await createSession(f.t, 'alpha', {}, KEYS[0]);
+    beta = await createSession(f.t, 'beta', {}, KEYS[0]);
+    other = await createSession(f.t, 'other', {}, KEYS[1]);
     outside = join(f.t.dirs.root, 'outside');
     mkdirSync(outside);
     writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE-FILE-CONTENT\n');
