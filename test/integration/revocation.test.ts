@@ -1,12 +1,12 @@
 // A revoke reaches every instance within a second: two servers on one database (a SQLite file, PostgreSQL) and with Redis pub/sub; the key's open stream ends, its queued job fails, and `claude-code-api mcp` refuses its next call.
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stdioMcpTransport } from '../support/mcp-stdio.js';
-import { ModelServer } from '../support/model-server.js';
+import { useModelServer } from '../support/fixture.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -14,13 +14,7 @@ const ADMIN = 'revocation-admin-key-0001';
 const noPostgres = await needs('the PostgreSQL revocation test', 'postgresql');
 const noRedis = await needs('the Redis revocation test', 'redis');
 
-let model: ModelServer;
-beforeAll(async () => {
-  model = await ModelServer.start();
-});
-afterAll(async () => {
-  await model?.close();
-});
+const f = useModelServer();
 
 interface Pair {
   a: TestServer;
@@ -31,8 +25,8 @@ interface Pair {
 /** Two instances on one database (B uses A's unless `databaseUrl` is given to both). */
 async function twoInstances(env: Record<string, string>, databaseUrl?: string): Promise<Pair> {
   const common = { ADMIN_API_KEYS: ADMIN, ...env };
-  const a = await startTestServer(model.url, { ...common, ...(databaseUrl && { DATABASE_URL: databaseUrl }) });
-  const b = await startTestServer(model.url, { ...common, DATABASE_URL: databaseUrl ?? a.config.databaseUrl });
+  const a = await f.server({ ...common, ...(databaseUrl && { DATABASE_URL: databaseUrl }) });
+  const b = await f.server({ ...common, DATABASE_URL: databaseUrl ?? a.config.databaseUrl });
   return {
     a,
     b,
@@ -76,7 +70,7 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
     201,
   );
   const prompt = `hang-${randomBytes(4).toString('hex')}`;
-  model.script({ match: prompt, steps: [{ hang: true }] });
+  f.model.script({ match: prompt, steps: [{ hang: true }] });
   const streamed = await b.request('/api/v1/sessions/rv/chat/stream', {
     method: 'POST',
     json: { message: prompt },
@@ -84,7 +78,7 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
   });
   expect(streamed.status).toBe(200);
   const stream = readSse(streamed);
-  await model.waitFor((r) => r.prompt === prompt);
+  await f.model.waitFor((r) => r.prompt === prompt);
   // Queued behind the running turn of its session.
   const created = await b.request('/api/v1/sessions/rv/jobs', {
     method: 'POST',
@@ -128,7 +122,7 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
       expect(res.status, path).toBe(401);
       expect((await res.json()).type).toBe('/problems/revoked-api-key');
     }
-  expect(model.requests.some((r) => r.prompt === 'after the revoke')).toBe(false);
+  expect(f.model.requests.some((r) => r.prompt === 'after the revoke')).toBe(false);
 }
 
 describe('a revoke on one instance', () => {
@@ -177,7 +171,7 @@ describe('a revoke on one instance', () => {
 
 describe('`claude-code-api mcp` (stdio)', () => {
   it('looks its key up again on every call: refused from the first call after a revoke elsewhere', async () => {
-    const t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
+    const t = await f.server({ ADMIN_API_KEYS: ADMIN });
     const created = await t.request('/api/v1/keys', { method: 'POST', json: { name: 'mcp' }, key: ADMIN });
     const key = (await created.json()).data;
     const transport = stdioMcpTransport(t, { ADMIN_API_KEYS: ADMIN, MCP_API_KEY: key.secret });
