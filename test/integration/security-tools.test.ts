@@ -3,12 +3,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
+import { plantHostileTree, type HostileTree } from '../support/hostile-tree.js';
 import type { Step } from '../support/model-server.js';
 import { SessionTmpDirs } from '../../src/engine/sandbox.js';
 import { cliProcesses } from '../support/processes.js';
 import { needs } from '../support/needs.js';
 import { KEYS, type TestServer } from '../support/server.js';
-import { createSession } from '../support/sessions.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -43,9 +43,9 @@ const FOREIGN = [
 // The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
 const ctx = useTestServer({ WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
 const statuses: number[] = [];
-let alpha: { workspace: string; id: string };
-let beta: { workspace: string };
-let other: { workspace: string; id: string };
+let alpha: HostileTree['alpha'];
+let beta: HostileTree['beta'];
+let other: HostileTree['other'];
 let outside: string;
 
 async function request(path: string, init: Parameters<TestServer['request']>[1] = {}) {
@@ -63,15 +63,6 @@ async function turn(match: string, steps: Step[]) {
   return body.data;
 }
 
-/** The tool results the model received in a turn (the last user message of each follow-up request). */
-function toolResultsSeen(match: string): string {
-  return ctx.model
-    .mainRequests()
-    .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
-    .map((r) => JSON.stringify(r.body.messages.at(-1)))
-    .join('\n');
-}
-
 /** Everything the model was ever sent. */
 const allSent = () => ctx.model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
 
@@ -80,19 +71,7 @@ const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
 });
 
 beforeAll(async () => {
-  alpha = await createSession(ctx.t, 'alpha', {}, KEYS[0]);
-  beta = await createSession(ctx.t, 'beta', {}, KEYS[0]);
-  other = await createSession(ctx.t, 'other', {}, KEYS[1]);
-  outside = join(ctx.t.dirs.root, 'outside');
-  mkdirSync(outside);
-  writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE-FILE-CONTENT\n');
-  writeFileSync(join(other.workspace, 'tenant-b.txt'), 'OTHER-TENANT-FILE-CONTENT\n');
-  writeFileSync(join(beta.workspace, 'beta.txt'), 'OTHER-SESSION-FILE-CONTENT\n');
-  mkdirSync(join(ctx.t.cli.configDir, 'projects', 'planted'), { recursive: true });
-  writeFileSync(
-    join(ctx.t.cli.configDir, 'projects', 'planted', 'session.jsonl'),
-    '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n',
-  );
+  ({ alpha, beta, other, outside } = await plantHostileTree(ctx.t, 'session.jsonl'));
   await ctx.t.server.store.messages.insert({
     session_id: other.id,
     turn_id: 'planted',
@@ -112,7 +91,7 @@ describe('file tools outside the workspace are denied (first call on a fresh con
       },
     ]);
     expect(d.tools_used[0]).toMatchObject({ name: 'Read', denied: expect.stringContaining('/etc/passwd') });
-    const seen = toolResultsSeen('read-etc-passwd');
+    const seen = ctx.model.toolResultsSeen('read-etc-passwd');
     expect(seen).toContain('Access denied by the workspace policy');
     expect(seen).not.toContain('root:x:0:0');
   });
@@ -158,7 +137,7 @@ describe('file tools outside the workspace are denied (first call on a fresh con
         },
       },
     ]);
-    expect(toolResultsSeen('edit-outside')).toContain('is_error');
+    expect(ctx.model.toolResultsSeen('edit-outside')).toContain('is_error');
     writeFileSync(join(alpha.workspace, 'notes.txt'), 'inside notes\n');
     await turn('read-notes', [{ tool: { name: 'Read', input: { file_path: 'notes.txt' } } }]);
     rmSync(join(alpha.workspace, 'notes.txt'));
@@ -200,7 +179,9 @@ describe('file tools outside the workspace are denied (first call on a fresh con
     }
     const result = events.find((e) => e.event === 'result')!.data;
     expect(result.denials.map((x: { tool: string }) => x.tool)).toEqual(['Glob', 'Glob', 'Grep', 'Grep']);
-    expect(toolResultsSeen('glob-and-grep')).not.toMatch(/OTHER-(SESSION|TENANT)-FILE-CONTENT|tenant-b\.txt|beta\.txt/);
+    expect(ctx.model.toolResultsSeen('glob-and-grep')).not.toMatch(
+      /OTHER-(SESSION|TENANT)-FILE-CONTENT|tenant-b\.txt|beta\.txt/,
+    );
   });
 
   it('records the denials in history (tools_used[].denied)', async () => {
@@ -237,7 +218,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
       bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"'),
     ]);
     expect(readFileSync(join(alpha.workspace, 'inside.txt'), 'utf8')).toBe('inside-ok\n');
-    expect(toolResultsSeen('bash-inside')).toContain('tmp-ok');
+    expect(ctx.model.toolResultsSeen('bash-inside')).toContain('tmp-ok');
   });
 
   it('cannot write outside the workspace, not even with dangerouslyDisableSandbox', async () => {
@@ -270,7 +251,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
         `grep -r "PLANTED" ${ctx.t.cli.configDir}; cat ${ctx.t.cli.configDir}/projects/planted/session.jsonl; ls -R ${ctx.t.cli.configDir} | head -50; echo end`,
       ),
     ]);
-    const seen = toolResultsSeen('bash-read-foreign');
+    const seen = ctx.model.toolResultsSeen('bash-read-foreign');
     expect(seen).toContain('end');
     for (const f of FOREIGN) expect(seen).not.toContain(f);
   });
@@ -279,7 +260,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
     await turn('bash-env', [
       bash('env; echo ---; printenv API_KEYS DATABASE_URL WEBHOOK_SECRET ANTHROPIC_API_KEY; echo env-end'),
     ]);
-    const seen = toolResultsSeen('bash-env');
+    const seen = ctx.model.toolResultsSeen('bash-env');
     expect(seen).toContain('env-end');
     expect(seen).toContain('PATH=');
     for (const name of [
@@ -309,7 +290,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
         `curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${ctx.t.url}/api/v1/health; echo rc=$?`,
       ),
     ]);
-    const seen = toolResultsSeen('bash-curl');
+    const seen = ctx.model.toolResultsSeen('bash-curl');
     expect(seen).toMatch(/rc=[1-9]/);
     expect(seen).not.toContain('"message":"hello"');
     expect(seen).not.toContain('uptime_seconds');

@@ -36,15 +36,6 @@ async function chat(session: string, match: string, steps: Step[]): Promise<{ st
   return { status: res.status, body: await res.json() };
 }
 
-/** What the model received as tool results in the turns matching `match`. */
-function toolResultsSeen(match: string): string {
-  return ctx.model
-    .mainRequests()
-    .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
-    .map((r) => JSON.stringify(r.body.messages.at(-1)))
-    .join('\n');
-}
-
 const bash = (command: string): Step => ({ tool: { name: 'Bash', input: { command, description: 'swap' } } });
 
 async function get(path: string): Promise<{ status: number; text: string }> {
@@ -189,7 +180,7 @@ describe("a sibling's folder swapped by a session's Bash", () => {
       bash(`mv ${s2.workspace} ${away} && python3 -c "import os; os.symlink('/', '${s2.workspace}')" && echo swapped`),
     ]);
     expect(turn.status).toBe(200);
-    expect(toolResultsSeen('swap-python')).toContain('swapped');
+    expect(ctx.model.toolResultsSeen('swap-python')).toContain('swapped');
     expect(lstatSync(s2.workspace).isSymbolicLink()).toBe(true);
     await expectS2Refused(['etc/hostname', dbFile.slice(1), 'hello.txt']);
     restoreS2(away);
@@ -232,7 +223,7 @@ describe("a sibling's folder swapped by a session's Bash", () => {
     expect(turn.status, JSON.stringify(turn.body)).toBe(200);
     expect(turn.body.data.denials.map((d: { tool: string }) => d.tool)).toEqual(['Read', 'Read']);
     expect(turn.body.data.denials[0].reason).toMatch(/no longer the folder made for this session/);
-    expect(toolResultsSeen('swap-self')).not.toContain(HOSTNAME);
+    expect(ctx.model.toolResultsSeen('swap-self')).not.toContain(HOSTNAME);
     restoreS2(away);
   });
 });
@@ -301,7 +292,7 @@ describe('sessions made before anchors were recorded', () => {
     ]);
     expect(turn.status, JSON.stringify(turn.body)).toBe(200);
     expect(turn.body.data.denials.map((d: { tool: string }) => d.tool)).toEqual(['Read']);
-    const seen = toolResultsSeen('old-row-swap');
+    const seen = ctx.model.toolResultsSeen('old-row-swap');
     expect(seen).toContain('MINE');
     expect(seen).not.toContain('IMPOSTOR');
   });
@@ -318,6 +309,6 @@ describe('sessions made before anchors were recorded', () => {
     expect((await ctx.t.server.store.sessions.findById(s4.id))?.workspace_ino).toBeNull();
     const turn = await chat('s4', 'old-swapped', [{ tool: { name: 'Read', input: { file_path: 'etc/hostname' } } }]);
     expect(turn.status).toBe(409);
-    expect(toolResultsSeen('old-swapped')).toBe('');
+    expect(ctx.model.toolResultsSeen('old-swapped')).toBe('');
   });
 });
