@@ -70,7 +70,7 @@ describe('server killed', () => {
     const env = p.serverEnv(key);
     const first = await startServerProcess(p.dir, env);
     const api1 = apiOf(first.url, key);
-    expect((await api1('/api/v1/sessions', { method: 'POST', json: { name: 'k' } })).status).toBe(201);
+    await createSession(first, 'k', {}, key);
     expect(
       (await api1('/api/v1/sessions/k/chat', { method: 'POST', json: { message: 'kept before the kill' } })).status,
     ).toBe(200);

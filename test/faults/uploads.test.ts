@@ -167,9 +167,7 @@ describe('server SIGKILLed mid-upload', () => {
   it('leaves no half file under the final name and no temp file after a restart; the acknowledged upload is intact and uploads go on', async () => {
     const first = await start();
     const api1 = apiOf(first.url, key);
-    const created = await api1('/api/v1/sessions', { method: 'POST', json: { name: 'u' } });
-    expect(created.status).toBe(201);
-    const ws: string = (await created.json()).data.workspace;
+    const ws = (await createSession(first, 'u', {}, key)).workspace;
     const FILES = '/api/v1/sessions/u/files';
 
     const kept = randomBytes(300 * 1024);

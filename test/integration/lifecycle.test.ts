@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { apiClient } from '../support/api/client.js';
 import { useModelServer } from '../support/fixture.js';
 import { createSession } from '../support/sessions.js';
 import { promptTexts } from '../support/model-server.js';
@@ -17,14 +18,22 @@ const server = (env: Record<string, string> = {}) => f.server(env);
 
 afterEach(() => f.cleanupServers((t) => waitForNoCliProcesses({ under: t.dirs.data }, 20_000)));
 
+/** A sync chat turn that must answer 200; its result. */
 async function chat(t: TestServer, name: string, message: string) {
-  const res = await t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message } });
-  expect(res.status).toBe(200);
-  return (await res.json()).data;
+  const { response, data } = await apiClient(t).POST('/api/v1/sessions/{name}/chat', {
+    params: { path: { name } },
+    body: { message },
+  });
+  expect(response.status).toBe(200);
+  const answer = data?.data;
+  if (!answer || !('content' in answer)) throw new Error(`chat answered ${response.status} without a result`);
+  return answer;
 }
 
-const session = async (t: TestServer, name: string) =>
-  (await (await t.request(`/api/v1/sessions/${name}`)).json()).data;
+async function session(t: TestServer, name: string) {
+  const { data } = await apiClient(t).GET('/api/v1/sessions/{name}', { params: { path: { name } } });
+  return data!.data;
+}
 const lastPrompts = () => promptTexts(f.model.mainRequests().at(-1)!);
 const liveClis = (t: TestServer) => cliProcesses({ under: t.dirs.data }).length;
 
@@ -42,8 +51,8 @@ async function continuesAfterRestart(env: Record<string, string>) {
   expect(s.totals.turns).toBe(3);
   expect(after.cost_usd).toBeGreaterThan(0);
   expect(after.cost_usd).toBeLessThan(before.cost_usd * 3); // a resumed process reports the turn, not the whole history
-  const history = (await (await t.request('/api/v1/sessions/keep/history')).json()).data;
-  expect(history).toHaveLength(6);
+  const history = await apiClient(t).GET('/api/v1/sessions/{name}/history', { params: { path: { name: 'keep' } } });
+  expect(history.data!.data).toHaveLength(6);
 }
 
 describe('restart', () => {
@@ -74,8 +83,8 @@ describe('process pool', () => {
     await chat(t, 'one', 'one: second');
     expect(lastPrompts()).toEqual(['one: first', 'one: second']);
     await eventually(() => liveClis(t) <= 1, 20_000, 'at most one CLI process');
-    const health = (await (await t.request('/api/v1/health')).json()).data;
-    expect(health.engine.live_processes).toBe(1);
+    const health = await apiClient(t).GET('/api/v1/health');
+    expect(health.data!.data.engine.live_processes).toBe(1);
   });
 
   it('closes an idle session process after SESSION_IDLE_SECONDS and resumes it on the next turn', async () => {
@@ -96,9 +105,12 @@ describe('working directory', () => {
     await chat(t, 'mover', 'in the workspace');
     const target = join(s.workspace, 'sub', 'project');
     mkdirSync(target, { recursive: true });
-    const res = await t.request('/api/v1/sessions/mover/repo', { method: 'POST', json: { working_dir: target } });
-    expect(res.status).toBe(200);
-    expect((await res.json()).data.working_dir).toBe(target);
+    const moved = await apiClient(t).POST('/api/v1/sessions/{name}/repo', {
+      params: { path: { name: 'mover' } },
+      body: { working_dir: target },
+    });
+    expect(moved.response.status).toBe(200);
+    expect(moved.data!.data.working_dir).toBe(target);
     f.model.script({
       match: 'write-in-repo',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/moved.txt', content: 'x' } } }, { text: 'ok' }],
@@ -118,14 +130,21 @@ describe('deleting and stopping', () => {
     await chat(t, 'stays', 'hello stays');
     expect(liveClis(t)).toBe(2);
 
-    const del = await t.request('/api/v1/sessions/gone?purge=true', { method: 'DELETE' });
-    expect(del.status).toBe(204);
+    const api = apiClient(t);
+    const del = await api.DELETE('/api/v1/sessions/{name}', {
+      params: { path: { name: 'gone' }, query: { purge: true } },
+    });
+    expect(del.response.status).toBe(204);
     await eventually(() => liveClis(t) === 1, 20_000, 'one CLI process left');
     expect(existsSync(a.workspace)).toBe(false);
-    expect((await t.request('/api/v1/sessions/gone')).status).toBe(404);
+    expect((await api.GET('/api/v1/sessions/{name}', { params: { path: { name: 'gone' } } })).response.status).toBe(
+      404,
+    );
 
-    const keep = await t.request('/api/v1/sessions/stays', { method: 'DELETE' });
-    expect(keep.status).toBe(204);
+    const keep = await api.DELETE('/api/v1/sessions/{name}', {
+      params: { path: { name: 'stays' }, query: { purge: false } },
+    });
+    expect(keep.response.status).toBe(204);
     expect(existsSync(b.workspace)).toBe(true);
     await eventually(() => liveClis(t) === 0, 20_000, 'no CLI process');
 
@@ -139,13 +158,15 @@ describe('deleting and stopping', () => {
     const t = await server();
     await createSession(t, 'busy');
     f.model.script({ match: 'never-ending', steps: [{ hang: true }] });
-    const pending = t.request('/api/v1/sessions/busy/chat', { method: 'POST', json: { message: 'never-ending' } });
+    const api = apiClient(t);
+    const busy = { params: { path: { name: 'busy' } } };
+    const pending = api.POST('/api/v1/sessions/{name}/chat', { ...busy, body: { message: 'never-ending' } });
     await f.model.waitFor((r) => r.prompt === 'never-ending');
-    const del = await t.request('/api/v1/sessions/busy', { method: 'DELETE' });
-    expect(del.status).toBe(204);
-    const res = await pending;
-    expect(res.status).toBe(200);
-    expect((await res.json()).data.status).toBe('interrupted');
+    const del = await api.DELETE('/api/v1/sessions/{name}', { params: { ...busy.params, query: { purge: false } } });
+    expect(del.response.status).toBe(204);
+    const { response, data } = await pending;
+    expect(response.status).toBe(200);
+    expect(data?.data).toMatchObject({ status: 'interrupted' });
     await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
   });
 });
