@@ -204,7 +204,7 @@ describe('refused targets', () => {
   beforeAll(async () => {
     local = await receiver();
     t = await server({ WEBHOOK_URL: `${local.url}/operator`, WEBHOOK_RETRY_BASE_SECONDS: '0.05' });
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'refuse' } })).status).toBe(201);
+    await createSession(t, 'refuse');
   });
 
   it('refuses, at creation, webhook URLs on internal addresses or with another scheme (422), creating nothing', async () => {
