@@ -34,6 +34,14 @@ function begun(message: string, firstId = 1): Turn {
   return turn;
 }
 
+/** The runner is idle and its process answers the next turn. */
+async function expectServesNext(runner: SessionRunner, message: string): Promise<void> {
+  expect(runner.state).toBe('idle');
+  const next = begun(message);
+  await runner.run(next, LIMITS);
+  expect((await next.done).content).toBe(`echo: ${message}`);
+}
+
 async function eventsOf(turn: Turn): Promise<TurnEvent[]> {
   const out: TurnEvent[] = [];
   for await (const e of turn.events(0)) out.push(e.event);
@@ -97,11 +105,7 @@ describe('SessionRunner', () => {
     expect(turn.error?.message).toContain('scripted bad request');
     const last = (await eventsOf(turn)).at(-1);
     expect(last).toMatchObject({ type: 'error', problem: { type: '/problems/api-error', status: 502 } });
-    expect(runner.state).toBe('idle');
-
-    const next = begun('after the error');
-    await runner.run(next, LIMITS);
-    expect((await next.done).content).toBe('echo: after the error');
+    await expectServesNext(runner, 'after the error');
   });
 
   it("a client's interrupt ends the running turn as interrupted; the process serves the next turn", async () => {
@@ -114,11 +118,7 @@ describe('SessionRunner', () => {
     await running;
     const result = await turn.done;
     expect(result).toMatchObject({ status: 'interrupted', stop_reason: 'interrupted' });
-    expect(runner.state).toBe('idle');
-
-    const next = begun('after the interrupt');
-    await runner.run(next, LIMITS);
-    expect((await next.done).content).toBe('echo: after the interrupt');
+    await expectServesNext(runner, 'after the interrupt');
   });
 
   it('a turn past its time limit fails with timeout and its process ends', async () => {

@@ -6,7 +6,8 @@ import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
-const f = useTestServer({ JOB_CONCURRENCY: '1' });
+// At most two Claude Code processes live at once: the least recently used idle one closes for a new one.
+const f = useTestServer({ JOB_CONCURRENCY: '1', MAX_LIVE_SESSIONS: '2', MAX_CONCURRENT_TURNS: '2' });
 const TENANT = tenantOf(KEYS[0]);
 const jobs = () => f.t.server.jobs;
 const sessions = () => f.t.server.sessions;

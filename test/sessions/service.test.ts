@@ -8,7 +8,13 @@ import type { SessionService } from '../../src/sessions/service.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 
-const f = useTestServer({ MAX_SESSIONS_PER_USER: '4', CLAUDE_MAX_TURNS_LIMIT: '25' });
+// At most two Claude Code processes live at once: the least recently used idle one closes for a new one.
+const f = useTestServer({
+  MAX_SESSIONS_PER_USER: '4',
+  CLAUDE_MAX_TURNS_LIMIT: '25',
+  MAX_LIVE_SESSIONS: '2',
+  MAX_CONCURRENT_TURNS: '2',
+});
 const TENANT = tenantOf(KEYS[0]);
 const OTHER = tenantOf(KEYS[1]);
 const service = (): SessionService => f.t.server.sessions;
