@@ -15,50 +15,48 @@ describe('in-process faults', () => {
     await createSession(ctx.t, 'f');
   });
 
+  /** A sync chat on session f through the typed client. */
+  const chat = (message: string) =>
+    ctx.api.POST('/api/v1/sessions/{name}/chat', { params: { path: { name: 'f' } }, body: { message } });
+
   it('a CLI process killed mid-turn is a 502, and the next turn resumes the conversation', async () => {
-    expect(
-      (await ctx.t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'before the crash' } }))
-        .status,
-    ).toBe(200);
+    expect((await chat('before the crash')).response.status).toBe(200);
     ctx.model.script({ match: 'crash-here', steps: [{ hang: true }] });
-    const pending = ctx.t.request('/api/v1/sessions/f/chat', { method: 'POST', json: { message: 'crash-here' } });
+    const pending = chat('crash-here');
     await ctx.model.waitFor((r) => r.prompt === 'crash-here');
     const victims = cliProcesses({ under: ctx.t.dirs.data });
     expect(victims).toHaveLength(1);
     const victim = victims[0];
     process.kill(victim!.pid, 'SIGKILL');
     const res = await pending;
-    expect(res.status).toBe(502);
-    expect((await res.json()).type).toBe('/problems/process-failed');
-    const next = await ctx.t.request('/api/v1/sessions/f/chat', {
-      method: 'POST',
-      json: { message: 'after the crash' },
-    });
-    expect(next.status).toBe(200);
+    expect(res.response.status).toBe(502);
+    expect(res.error?.type).toBe('/problems/process-failed');
+    expect((await chat('after the crash')).response.status).toBe(200);
     expect(promptTexts(ctx.model.mainRequests().at(-1)!)).toContain('before the crash');
-    const history = (await (await ctx.t.request('/api/v1/sessions/f/history?limit=100')).json()).data;
-    expect(history.find((r: { content: string }) => r.content === 'crash-here')).toMatchObject({ role: 'user' });
-    expect(
-      history.filter((r: { role: string; status: string }) => r.role === 'assistant' && r.status === 'error'),
-    ).toHaveLength(1);
+    const history = await ctx.api.GET('/api/v1/sessions/{name}/history', {
+      params: { path: { name: 'f' }, query: { limit: 100 } },
+    });
+    const rows = history.data!.data;
+    expect(rows.find((r) => r.content === 'crash-here')).toMatchObject({ role: 'user' });
+    expect(rows.filter((r) => r.role === 'assistant' && r.status === 'error')).toHaveLength(1);
   });
 
   it('a locked database is a 503 problem with Retry-After, and nothing is half-written', async () => {
+    const create = () => ctx.api.POST('/api/v1/sessions', { body: { name: 'locked-out' } });
     const db = new Database(join(ctx.t.dirs.data, 'claude-code-api.db'));
     try {
       db.exec('BEGIN EXCLUSIVE');
-      const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'locked-out' } });
-      expect(res.status).toBe(503);
-      expect(res.headers.get('retry-after')).toBe('2');
-      expect((await res.json()).type).toBe('/problems/database-unavailable');
+      const res = await create();
+      expect(res.response.status).toBe(503);
+      expect(res.response.headers.get('retry-after')).toBe('2');
+      expect(res.error?.type).toBe('/problems/database-unavailable');
     } finally {
       db.exec('ROLLBACK');
       db.close();
     }
-    expect((await ctx.t.request('/api/v1/sessions/locked-out')).status).toBe(404);
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'locked-out' } })).status).toBe(
-      201,
-    );
+    const gone = await ctx.api.GET('/api/v1/sessions/{name}', { params: { path: { name: 'locked-out' } } });
+    expect(gone.response.status).toBe(404);
+    expect((await create()).response.status).toBe(201);
   });
 });
 
