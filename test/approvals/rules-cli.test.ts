@@ -2,36 +2,29 @@
 // own matcher) and to ours must refuse exactly the same calls.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { query } from '@anthropic-ai/claude-agent-sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decide } from '../../src/approvals/layered-rules.js';
-import { CLI_PATH, makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer, type ToolCall } from '../support/model-server.js';
+import { CLI_PATH } from '../support/cli-env.js';
+import type { ToolCall } from '../support/model-server.js';
+import { useProcessFixture } from '../support/process-fixture.js';
 
-let model: ModelServer;
-let cli: CliEnv;
+const f = useProcessFixture('cc-api-rules-cli-');
 
-beforeAll(async () => {
-  model = await ModelServer.start();
-  cli = makeCliEnv(model.url);
-  mkdirSync(`${cli.workDir}/src/deep`, { recursive: true });
-  for (const f of ['a.env', 'src/x.ts', 'src/deep/y.ts', 'top.txt']) writeFileSync(`${cli.workDir}/${f}`, 'x');
-});
-
-afterAll(async () => {
-  await model?.close();
-  cli?.cleanup();
+beforeAll(() => {
+  mkdirSync(`${f.cli.workDir}/src/deep`, { recursive: true });
+  for (const name of ['a.env', 'src/x.ts', 'src/deep/y.ts', 'top.txt']) writeFileSync(`${f.cli.workDir}/${name}`, 'x');
 });
 
 /** Runs one turn in which the model makes every call in order; returns, per call, whether the CLI refused it by a rule. */
 async function cliRefusals(marker: string, deny: string[], calls: ToolCall[]): Promise<boolean[]> {
-  model.script({ match: marker, steps: [...calls.map((tool) => ({ tool })), { text: 'end' }] });
+  f.model.script({ match: marker, steps: [...calls.map((tool) => ({ tool })), { text: 'end' }] });
   const ids: string[] = [];
   const refused = new Set<string>();
   const q = query({
     prompt: marker,
     options: {
-      cwd: cli.workDir,
-      env: cli.env,
+      cwd: f.cli.workDir,
+      env: f.cli.env,
       pathToClaudeCodeExecutable: CLI_PATH,
       // Every call runs unless a rule refuses it, so a refusal can only be the rules' doing.
       permissionMode: 'bypassPermissions',
@@ -63,8 +56,8 @@ const ours = (deny: string[], calls: ToolCall[]) =>
       decide([{ level: 'operator', rules: { deny } }], [], {
         tool: c.name,
         input: c.input,
-        cwd: cli.workDir,
-        home: cli.home,
+        cwd: f.cli.workDir,
+        home: f.cli.home,
       }).outcome === 'deny',
   );
 
@@ -90,7 +83,7 @@ describe('permission rules, as the CLI reads them', () => {
   });
 
   it('path rules: relative, anchored, name-only, absolute, folders, and Read denials covering edits', async () => {
-    const cwd = cli.workDir;
+    const cwd = f.cli.workDir;
     const deny = ['Read(src/**)', 'Read(*.env)', 'Edit(/src/deep/**)', 'Edit(top.txt)', 'Read(//etc/**)'];
     const calls: ToolCall[] = [
       { name: 'Read', input: { file_path: `${cwd}/src/x.ts` } },

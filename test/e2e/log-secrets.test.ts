@@ -1,55 +1,45 @@
 // No secret in any log line: a full run of the server process (start, keys, chat, a job with webhooks, stop) at the most verbose level, every line scanned for every configured or generated secret.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
 import { WebhookReceiver } from '../jobs/webhook-receiver.js';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer } from '../support/model-server.js';
+import { useProcessFixture } from '../support/process-fixture.js';
 import { apiOf, startServerProcess } from '../support/server-process.js';
 
 const token = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 
-let model: ModelServer;
-let cli: CliEnv;
+const f = useProcessFixture('cc-api-logscan-');
 let hook: WebhookReceiver;
 let operatorHook: WebhookReceiver;
-let dir: string;
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  cli = makeCliEnv(model.url);
   hook = await WebhookReceiver.start();
   operatorHook = await WebhookReceiver.start();
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-logscan-')));
 });
 
 afterAll(async () => {
   await hook?.close();
   await operatorHook?.close();
-  await model?.close();
-  cli?.cleanup();
-  if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 /** Runs the whole flow on a server started with `env`; returns its output and the secrets it had or made. */
 async function fullRun(name: string, env: Record<string, string>): Promise<{ output: string; secrets: string[] }> {
-  const data = join(dir, name, 'data');
+  const data = join(f.dir, name, 'data');
   const userKey = token('log-scan-user-key');
   const adminKey = token('log-scan-admin-key');
   const anthropicKey = token('sk-ant-log-scan');
   const operatorUrl = `${operatorHook.url}/operator?token=${token('webhook-url-token')}`;
-  const server = await startServerProcess(join(dir), {
-    ...cli.env,
+  const server = await startServerProcess(join(f.dir), {
+    ...f.cli.env,
     ANTHROPIC_API_KEY: anthropicKey,
-    CLAUDE_CONFIG_DIR: cli.configDir,
+    CLAUDE_CONFIG_DIR: f.cli.configDir,
     LOG_LEVEL: 'trace',
     HOST: '127.0.0.1',
     PORT: '0',
     DATA_DIR: data,
-    APPROVED_DIRECTORY: join(dir, name, 'ws'),
+    APPROVED_DIRECTORY: join(f.dir, name, 'ws'),
     API_KEYS: userKey,
     ADMIN_API_KEYS: adminKey,
     WEBHOOK_URL: operatorUrl,

@@ -1,28 +1,21 @@
 // The server started as a user of the Python seed would: its .env and templates.yml, unchanged, in the working
 // directory. Only the workspace root (/home/user/projects in that file) and the port are set from outside.
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer } from '../support/model-server.js';
+import { useProcessFixture } from '../support/process-fixture.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/seed');
 
-let model: ModelServer;
-let cli: CliEnv;
-let work: string;
+const f = useProcessFixture('cc-api-seed-env-');
 let server: ServerProcess | undefined;
 
-beforeAll(async () => {
-  model = await ModelServer.start();
-  cli = makeCliEnv(model.url);
-  work = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-seed-env-')));
-  copyFileSync(join(FIXTURES, 'env.example'), join(work, '.env'));
-  copyFileSync(join(FIXTURES, 'templates.yml'), join(work, 'templates.yml'));
+beforeAll(() => {
+  copyFileSync(join(FIXTURES, 'env.example'), join(f.dir, '.env'));
+  copyFileSync(join(FIXTURES, 'templates.yml'), join(f.dir, 'templates.yml'));
 });
 
 afterAll(async () => {
@@ -30,15 +23,12 @@ afterAll(async () => {
     server.child.kill('SIGTERM');
     await server.exited;
   }
-  await model?.close();
-  cli?.cleanup();
-  rmSync(work, { recursive: true, force: true });
 });
 
 describe("the Python seed's .env.example and templates.yml", () => {
   it('start the server: its settings apply, the unused ones are warned about, its templates are served', async () => {
-    const env = { ...cli.env, APPROVED_DIRECTORY: join(work, 'projects'), API_PORT: '0' };
-    server = await startServerProcess(work, env);
+    const env = { ...f.cli.env, APPROVED_DIRECTORY: join(f.dir, 'projects'), API_PORT: '0' };
+    server = await startServerProcess(f.dir, env);
     const s = server;
     // API_HOST=0.0.0.0: reachable on every address, e.g. 127.0.0.2 (a server bound to 127.0.0.1 is not).
     const port = new URL(s.url).port;
@@ -56,7 +46,7 @@ describe("the Python seed's .env.example and templates.yml", () => {
     expect(s.output()).toMatch(/"level":30/); // LOG_LEVEL=INFO
 
     // DATABASE_URL=sqlite+aiosqlite:///data/sessions.db: relative to the working directory.
-    expect(existsSync(join(work, 'data', 'sessions.db'))).toBe(true);
+    expect(existsSync(join(f.dir, 'data', 'sessions.db'))).toBe(true);
     expect((await fetch(`${s.url}/docs`)).status).toBe(200); // ENABLE_DOCS=true
     const cors = await fetch(`${s.url}/api/v1/health`, { headers: { origin: 'https://anywhere.example' } });
     expect(cors.headers.get('access-control-allow-origin')).toBe('*'); // CORS_ORIGINS=*
@@ -79,7 +69,7 @@ describe("the Python seed's .env.example and templates.yml", () => {
     });
     expect(created.status).toBe(201);
     expect((await created.json()).data).toMatchObject({ effort: 'medium', status: 'pending' });
-    model.script({ match: 'seed-env-hello', steps: [{ text: 'hello from the seed settings' }] });
+    f.model.script({ match: 'seed-env-hello', steps: [{ text: 'hello from the seed settings' }] });
     const chat = await key1('/api/v1/sessions/seed-env/chat', { method: 'POST', json: { message: 'seed-env-hello' } });
     expect(chat.status).toBe(200);
     expect((await chat.json()).data.content).toBe('hello from the seed settings');
@@ -93,18 +83,18 @@ describe("the Python seed's .env.example and templates.yml", () => {
     expect((await eleventh.json()).type).toBe('/problems/session-limit');
 
     // A broken templates.yml is refused with its line, and the running server keeps the templates it had.
-    writeFileSync(join(work, 'templates.yml'), `${seedFile}\nbroken:\n  effort: enormous\n`);
+    writeFileSync(join(f.dir, 'templates.yml'), `${seedFile}\nbroken:\n  effort: enormous\n`);
     const brokenLine = seedFile.split('\n').length + 2;
     await eventually(() => s.output().includes('templates file change refused'), 30_000, 'the refused reload');
     expect(s.output()).toContain(`templates.yml line ${brokenLine}, column 11: broken.effort must be one of`);
     const kept = (await (await key1('/api/v1/templates')).json()).data;
     expect(Object.keys(kept).sort()).toEqual(Object.keys(templates).sort());
-    writeFileSync(join(work, 'templates.yml'), `${seedFile}\nfixed:\n  effort: low\n`);
+    writeFileSync(join(f.dir, 'templates.yml'), `${seedFile}\nfixed:\n  effort: low\n`);
     await eventually(async () => (await key1('/api/v1/templates/fixed')).status === 200, 30_000, 'the fixed file');
 
     s.child.kill('SIGTERM');
     expect(await s.exited).toBe(0);
-    await waitForNoCliProcesses({ configDir: cli.configDir }, 20_000);
+    await waitForNoCliProcesses({ configDir: f.cli.configDir }, 20_000);
     expect(s.output()).not.toContain('key1');
   }, 180_000);
 });

@@ -1,20 +1,9 @@
 // The server as a user runs it: a real process configured by environment and .env, driven over HTTP, stopped with SIGTERM.
 import { spawn } from 'node:child_process';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer } from '../support/model-server.js';
+import { describe, expect, it } from 'vitest';
+import { useProcessFixture } from '../support/process-fixture.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess } from '../support/server-process.js';
 
@@ -22,25 +11,11 @@ const CLI = join(process.cwd(), 'src/cli.ts');
 const TSX = import.meta.resolve('tsx');
 const KEY = 'e2e-key-from-dotenv-1234';
 
-let model: ModelServer;
-let cli: CliEnv;
-let dir: string;
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-  cli = makeCliEnv(model.url);
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-e2e-')));
-});
-
-afterAll(async () => {
-  await model?.close();
-  cli?.cleanup();
-  rmSync(dir, { recursive: true, force: true });
-});
+const f = useProcessFixture('cc-api-e2e-');
 
 describe('claude-code-api serve', () => {
   it('reads .env, serves the API, runs real turns, and drains on SIGTERM with no CLI left', async () => {
-    const work = join(dir, 'run');
+    const work = join(f.dir, 'run');
     const data = join(work, 'state');
     const workspaces = join(work, 'ws');
     mkdirp(work);
@@ -48,7 +23,11 @@ describe('claude-code-api serve', () => {
       join(work, '.env'),
       `API_KEYS=${KEY}\nPORT=0\nHOST=127.0.0.1\nDATA_DIR=${data}\nAPPROVED_DIRECTORY=${workspaces}\n`,
     );
-    const server = await startServerProcess(work, { ...cli.env, CLAUDE_CONFIG_DIR: cli.configDir, LOG_LEVEL: 'info' });
+    const server = await startServerProcess(work, {
+      ...f.cli.env,
+      CLAUDE_CONFIG_DIR: f.cli.configDir,
+      LOG_LEVEL: 'info',
+    });
     const call = apiOf(server.url, KEY);
     const api = (path: string, init: RequestInit & { json?: unknown } = {}) => call(`/api/v1${path}`, init);
 
@@ -64,7 +43,7 @@ describe('claude-code-api serve', () => {
     expect((await fetch(`${server.url}/api/v1/sessions`)).status).toBe(401);
 
     expect((await api('/sessions', { method: 'POST', json: { name: 'e2e' } })).status).toBe(201);
-    model.script({
+    f.model.script({
       match: 'e2e-write',
       steps: [
         { tool: { name: 'Write', input: { file_path: '{{cwd}}/e2e.txt', content: 'from the process' } } },
@@ -79,9 +58,9 @@ describe('claude-code-api serve', () => {
     expect(existsSync(join(data, 'claude-code-api.db'))).toBe(true);
 
     // A turn still running when SIGTERM arrives finishes within the grace period.
-    model.script({ match: 'slow-goodbye', steps: [{ text: ['good', 'bye ', 'now'], chunkDelayMs: 300 }] });
+    f.model.script({ match: 'slow-goodbye', steps: [{ text: ['good', 'bye ', 'now'], chunkDelayMs: 300 }] });
     const slow = api('/sessions/e2e/chat', { method: 'POST', json: { message: 'slow-goodbye' } });
-    await model.waitFor((r) => r.prompt === 'slow-goodbye');
+    await f.model.waitFor((r) => r.prompt === 'slow-goodbye');
     server.child.kill('SIGTERM');
     const res = await slow;
     expect(res.status).toBe(200);
@@ -93,8 +72,8 @@ describe('claude-code-api serve', () => {
 
   it('stops at start-up with one clear line for an invalid setting', async () => {
     const child = spawn(process.execPath, ['--import', TSX, CLI, 'serve'], {
-      cwd: dir,
-      env: { ...cli.env, PORT: 'eighty' },
+      cwd: f.dir,
+      env: { ...f.cli.env, PORT: 'eighty' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let err = '';

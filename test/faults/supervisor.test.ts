@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { promptTexts } from '../support/model-server.js';
 import { cliProcesses, waitForNoOwnedProcesses } from '../support/processes.js';
+import { createSession } from '../support/sessions.js';
 
 const f = useTestServer({ TURN_STALL_SECONDS: '3', CLAUDE_TIMEOUT_SECONDS: '120' });
 // A ceiling far below what any Claude Code process uses: the CLI "balloons" past it as soon as it runs.
@@ -32,7 +33,7 @@ async function counted(t: typeof f.t, pattern: RegExp): Promise<void> {
 describe('stall watchdog', () => {
   it('a model that stops streaming mid-turn ends the turn as stalled; its process goes; the next turn resumes', async () => {
     const { t, model } = f;
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'st' } })).status).toBe(201);
+    await createSession(t, 'st');
     const before = await t.request('/api/v1/sessions/st/chat', {
       method: 'POST',
       json: { message: 'before the stall' },
@@ -76,7 +77,7 @@ describe('stall watchdog', () => {
 describe('memory ceiling', () => {
   it('a busy process past CLI_MAX_RSS_MB is ended, and its turn fails with memory-exceeded', async () => {
     const { t, model } = tiny;
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'big' } })).status).toBe(201);
+    await createSession(t, 'big');
     model.script({ match: 'balloon', steps: [{ hang: true }] });
     const res = await t.request('/api/v1/sessions/big/chat', { method: 'POST', json: { message: 'balloon' } });
     expect(res.status).toBe(502);
@@ -91,7 +92,7 @@ describe('memory ceiling', () => {
 describe('memory ceiling of an idle process', () => {
   it('an idle process that grows past CLI_MAX_RSS_MB is recycled, and the next turn resumes', async () => {
     const { t, model } = roomy;
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'grows' } })).status).toBe(201);
+    await createSession(t, 'grows');
     // The turn leaves a background command that starts to hold 700 MiB well after the turn has ended.
     const command = `(sleep 15; python3 -c "b = b'x' * (700 * 1024 * 1024); import time; time.sleep(120)") >/dev/null 2>&1 &`;
     model.script({
@@ -115,7 +116,7 @@ describe('memory ceiling of an idle process', () => {
 describe('failed start', () => {
   it('a CLI that exits at start fails the turn with process-failed, leaves nothing running, and is counted', async () => {
     const { t } = broken;
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'nope' } })).status).toBe(201);
+    await createSession(t, 'nope');
     const res = await t.request('/api/v1/sessions/nope/chat', { method: 'POST', json: { message: 'hello' } });
     expect(res.status).toBe(502);
     expect((await res.json()).type).toBe('/problems/process-failed');

@@ -21,12 +21,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findOrphans } from '../../src/engine/orphans.js';
 import { TEMP_PREFIX } from '../../src/workspace/temp-names.js';
 import { removeUploadLeftovers } from '../../src/workspace/paths.js';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
+import { useModelServer } from '../support/fixture.js';
 import { needs } from '../support/needs.js';
-import { ModelServer } from '../support/model-server.js';
+import { useProcessFixture } from '../support/process-fixture.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
+import { createSession } from '../support/sessions.js';
 import { eventually } from '../support/wait.js';
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -73,15 +74,7 @@ const isMounted = (dir: string) =>
     .split('\n')
     .some((line) => line.split(' ')[1] === dir);
 
-let model: ModelServer;
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-});
-
-afterAll(async () => {
-  await model?.close();
-});
+const f = useModelServer();
 
 describe.skipIf(await needs('the disk-full upload test', 'tmpfs'))('workspaces on a full disk (1 MiB tmpfs)', () => {
   let mountPoint: string;
@@ -94,10 +87,8 @@ describe.skipIf(await needs('the disk-full upload test', 'tmpfs'))('workspaces o
     mountPoint = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-full-')));
     mount(mountPoint, '1m');
     // The database stays in the test server's own scratch folder; only the workspaces are on the small disk.
-    t = await startTestServer(model.url, { APPROVED_DIRECTORY: mountPoint });
-    const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'full' } });
-    expect(res.status).toBe(201);
-    ws = (await res.json()).data.workspace;
+    t = await f.server({ APPROVED_DIRECTORY: mountPoint });
+    ws = (await createSession(t, 'full')).workspace;
     expect(ws.startsWith(`${mountPoint}/`)).toBe(true);
   });
 
@@ -159,35 +150,16 @@ describe.skipIf(await needs('the disk-full upload test', 'tmpfs'))('workspaces o
 
 describe('server SIGKILLed mid-upload', () => {
   const key = 'upload-kill-key-12345678';
-  let cli: CliEnv;
-  let dir: string;
-  let env: Record<string, string>;
+  const p = useProcessFixture('cc-api-upload-kill-');
   const running: ServerProcess[] = [];
-
-  beforeAll(() => {
-    cli = makeCliEnv(model.url);
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-upload-kill-')));
-    env = {
-      ...cli.env,
-      API_KEYS: key,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'ws'),
-      LOG_LEVEL: 'info',
-    };
-    mkdirSync(join(dir, 'ws'), { recursive: true });
-  });
 
   afterAll(async () => {
     for (const s of running) if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGKILL');
     await Promise.all(running.map((s) => s.exited));
-    cli?.cleanup();
-    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   const start = async () => {
-    const s = await startServerProcess(dir, env);
+    const s = await startServerProcess(p.dir, p.serverEnv(key));
     running.push(s);
     return s;
   };
@@ -195,9 +167,7 @@ describe('server SIGKILLed mid-upload', () => {
   it('leaves no half file under the final name and no temp file after a restart; the acknowledged upload is intact and uploads go on', async () => {
     const first = await start();
     const api1 = apiOf(first.url, key);
-    const created = await api1('/api/v1/sessions', { method: 'POST', json: { name: 'u' } });
-    expect(created.status).toBe(201);
-    const ws: string = (await created.json()).data.workspace;
+    const ws = (await createSession(first, 'u', {}, key)).workspace;
     const FILES = '/api/v1/sessions/u/files';
 
     const kept = randomBytes(300 * 1024);
@@ -240,8 +210,8 @@ describe('server SIGKILLed mid-upload', () => {
     expect(await outcome).toBeInstanceOf(Error);
     expect(await first.exited).toBeNull();
     expect(first.child.signalCode).toBe('SIGKILL');
-    await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
-    expect(findOrphans(env.DATA_DIR!)).toEqual([]);
+    await waitForNoCliProcesses({ under: join(p.dir, 'data') }, 20_000);
+    expect(findOrphans(join(p.dir, 'data'))).toEqual([]);
     // What the dead server left: its temp file, never a file under the final name.
     expect(existsSync(join(ws, 'docs', 'big.bin'))).toBe(false);
     expect(existsSync(join(ws, 'docs', temp))).toBe(true);
@@ -275,9 +245,9 @@ describe('server SIGKILLed mid-upload', () => {
       second.child.kill('SIGTERM');
       expect(await second.exited).toBe(0);
     }
-    await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
-    expect(findOrphans(env.DATA_DIR!)).toEqual([]);
-    expect(cliProcesses({ under: env.DATA_DIR })).toEqual([]);
+    await waitForNoCliProcesses({ under: join(p.dir, 'data') }, 20_000);
+    expect(findOrphans(join(p.dir, 'data'))).toEqual([]);
+    expect(cliProcesses({ under: join(p.dir, 'data') })).toEqual([]);
   });
 });
 

@@ -5,6 +5,7 @@ import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
+import { createSession } from '../support/sessions.js';
 
 const ctx = useTestServer({ CLAUDE_TIMEOUT_SECONDS: '30' });
 
@@ -19,7 +20,7 @@ interface Operation {
 const RUNS = Number(process.env.FUZZ_RUNS ?? 25);
 
 beforeAll(async () => {
-  expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'fuzz' } })).status).toBe(201);
+  await createSession(ctx.t, 'fuzz');
 });
 
 /** Every operation of the served OpenAPI document (Swagger UI's own static routes aside). */

@@ -2,7 +2,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/index.js';
-import { ADMIN_KEY, appWithStore, USER_KEY, type AppWithStore } from '../security/app-with-store.js';
+import { ADMIN_KEY, appWithStore, USER_KEY, type AppWithStore } from '../support/app-with-store.js';
 
 describe('security headers', () => {
   let t: AppWithStore;

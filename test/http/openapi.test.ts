@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, pageOf, paginationOf } from '../../src/http/envelope.js';
 import { ListEnvelope, PaginationQuery, problemResponses } from '../../src/http/schemas/common.js';
-import { shellApp } from './shell-app.js';
+import { shellApp } from '../support/shell-app.js';
 
 describe('openapi', () => {
   let app: FastifyInstance;

@@ -7,7 +7,7 @@ import idempotencyPlugin from '../../src/http/plugins/idempotency.js';
 import healthRoutes from '../../src/http/routes/health.js';
 import jobRoutes from '../../src/http/routes/jobs.js';
 import { createStore } from '../../src/store/index.js';
-import { shellApp, stubDeps } from './shell-app.js';
+import { shellApp, stubDeps } from '../support/shell-app.js';
 
 const NOT_REGISTERED = 'FST_ERR_PLUGIN_DEPENDENCY_NOT_REGISTERED';
 

@@ -8,6 +8,7 @@ import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcon
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookReceiver } from '../jobs/webhook-receiver.js';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 import { COLOR_QUESTIONS } from '../support/questions.js';
 import { KEYS } from '../support/server.js';
 import { readSse, type SseReader } from '../support/sse.js';
@@ -44,12 +45,6 @@ afterAll(async () => {
 });
 
 const ASK = { ask: ['Write', 'Bash'] };
-
-async function createSession(name: string, body: Record<string, unknown> = {}, key: string = KEYS[0]) {
-  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name, ...body }, key });
-  expect(res.status).toBe(201);
-  return (await res.json()).data;
-}
 
 async function stream(name: string, body: Record<string, unknown>): Promise<SseReader> {
   const res = await ctx.t.request(`/api/v1/sessions/${name}/chat/stream`, { method: 'POST', json: body });
@@ -100,8 +95,8 @@ describe('approvals', () => {
   let workspace: string;
 
   beforeAll(async () => {
-    workspace = (await createSession('appr', { permission_rules: ASK })).workspace;
-    await createSession('appr', {}, KEYS[1]);
+    workspace = (await createSession(ctx.t, 'appr', { permission_rules: ASK })).workspace;
+    await createSession(ctx.t, 'appr', {}, KEYS[1]);
   });
 
   it('shows the approval on the stream, lists it, and allow writes the file; a second answer is 409', async () => {
@@ -298,7 +293,7 @@ describe('approvals', () => {
   it('an interrupted turn expires its pending approval: a late answer is 409', async () => {
     scriptWrite('appr-interrupt', 'never.txt', 'n\n', 'ok');
     // Its own session: after an interrupt the CLI folds the next prompt into the cut-off turn's transcript.
-    const own = await createSession('appr-int', { permission_rules: ASK });
+    const own = await createSession(ctx.t, 'appr-int', { permission_rules: ASK });
     const { reader, approval } = await pausedStream('appr-int', 'appr-interrupt');
     const interrupted = await ctx.t.request('/api/v1/sessions/appr-int/interrupt', { method: 'POST' });
     expect((await interrupted.json()).data.interrupted).toBe(true);
@@ -336,7 +331,7 @@ describe('approvals', () => {
   });
 
   it('a turn waiting for a person holds no turn slot: another session runs meanwhile', async () => {
-    await createSession('bystander');
+    await createSession(ctx.t, 'bystander');
     scriptWrite('appr-slot', 'slot.txt', 's\n', 'ok');
     ctx.model.script({ match: 'bystander-turn', steps: [{ text: 'ran while the other waited' }] });
     const { reader, approval } = await pausedStream('appr', 'appr-slot');
@@ -352,7 +347,7 @@ describe('approvals', () => {
   });
 
   it('applies the template and key levels (key rules are set by an admin only)', async () => {
-    const own = await createSession('templated', { template: 'guarded' });
+    const own = await createSession(ctx.t, 'templated', { template: 'guarded' });
     const byUser = await ctx.t.request('/api/v1/permission-rules', { method: 'PUT', json: { deny: ['Read'] } });
     expect(byUser.status).toBe(403);
     const put = await ctx.t.request('/api/v1/permission-rules', {
@@ -428,7 +423,7 @@ describe('approvals', () => {
   });
 
   it('turns AskUserQuestion into a question event; the chosen answer reaches the model', async () => {
-    await createSession('asker');
+    await createSession(ctx.t, 'asker');
     const questions = COLOR_QUESTIONS;
     ctx.model.script({
       match: 'ask-color',

@@ -3,14 +3,10 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { estimateTokens, TokenCounter } from '../../src/usage/token-count.js';
-import { ModelServer } from '../support/model-server.js';
-import { appWithStore, USER_KEY, type AppWithStore } from '../security/app-with-store.js';
+import { useModelServer } from '../support/fixture.js';
+import { appWithStore, USER_KEY, type AppWithStore } from '../support/app-with-store.js';
 
-let model: ModelServer;
-beforeAll(async () => {
-  model = await ModelServer.start();
-});
-afterAll(() => model?.close());
+const f = useModelServer();
 
 describe('POST /api/v1/tokens/count without credentials', () => {
   let t: AppWithStore;
@@ -58,10 +54,12 @@ describe('TokenCounter', () => {
   const messages = [{ role: 'user' as const, content: [{ type: 'text' as const, text: 'count me in' }] }];
 
   it('uses ANTHROPIC_AUTH_TOKEN as a bearer token when there is no API key', async () => {
-    const counter = new TokenCounter({ env: { ANTHROPIC_AUTH_TOKEN: 'tok-123', ANTHROPIC_BASE_URL: `${model.url}/` } });
+    const counter = new TokenCounter({
+      env: { ANTHROPIC_AUTH_TOKEN: 'tok-123', ANTHROPIC_BASE_URL: `${f.model.url}/` },
+    });
     const count = await counter.count({ model: 'opus', messages });
     expect(count).toMatchObject({ estimated: false, source: 'count_tokens_api', model: 'claude-opus-4-1' });
-    const seen = await model.waitFor(
+    const seen = await f.model.waitFor(
       (r) => r.path === '/v1/messages/count_tokens' && JSON.stringify(r.body).includes('count me in'),
     );
     expect(seen.headers.authorization).toBe('Bearer tok-123');

@@ -6,6 +6,7 @@ import { tokensOf } from '../support/model-server.js';
 import { KEYS } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
+import { createSession } from '../support/sessions.js';
 
 const ADMIN = 'audit-admin-key-0001';
 const [ALICE, BOB] = KEYS;
@@ -189,7 +190,7 @@ describe('audit trail', () => {
   });
 
   it('a delete is a row; filters by action, session, key and time range; pagination', async () => {
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'aud-2' } })).status).toBe(201);
+    await createSession(ctx.t, 'aud-2');
     // Rows are written after the response: split the time range just after the create row as stored.
     const [created] = await rowsOf('?session=aud-2', 1);
     const midMs = Date.parse(created!.at) + 1;
@@ -229,9 +230,7 @@ describe('audit trail', () => {
   });
 
   it("tenancy: another user key sees none of these rows; an admin sees every tenant's", async () => {
-    expect(
-      (await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-1' }, key: BOB })).status,
-    ).toBe(201);
+    await createSession(ctx.t, 'bob-1', {}, BOB);
     const bobs = await rowsOf('?limit=100', 1, BOB);
     expect(bobs.every((r) => r.tenant === tenantOf(BOB))).toBe(true);
     expect((await audit('?session=aud-1', BOB)).data).toEqual([]);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 import type { paths } from '../support/api/types.js';
 import { promptTexts } from '../support/model-server.js';
 import { needs } from '../support/needs.js';
@@ -10,14 +11,7 @@ import { needs } from '../support/needs.js';
 const noBubblewrap = await needs('the Bash chat test (Bash runs in the sandbox)', 'bubblewrap');
 const ctx = useTestServer();
 
-type CreateSession = paths['/api/v1/sessions']['post']['requestBody']['content']['application/json'];
 type ChatRequest = paths['/api/v1/sessions/{name}/chat']['post']['requestBody']['content']['application/json'];
-
-async function createSession(name: string, body: Omit<CreateSession, 'name'> = {}) {
-  const { response, data } = await ctx.api.POST('/api/v1/sessions', { body: { name, ...body } });
-  expect(response.status).toBe(201);
-  return data!.data;
-}
 
 async function getSession(name: string) {
   const { response, data } = await ctx.api.GET('/api/v1/sessions/{name}', { params: { path: { name } } });
@@ -34,7 +28,7 @@ async function chat(name: string, body: ChatRequest) {
 
 describe('sync chat', () => {
   it('creates a pending session with its own workspace folder', async () => {
-    const s = await createSession('alpha');
+    const s = await createSession(ctx.t, 'alpha');
     expect(s.status).toBe('pending');
     expect(s.workspace.startsWith(ctx.t.dirs.workspaces)).toBe(true);
     expect(existsSync(s.workspace)).toBe(true);
@@ -82,7 +76,7 @@ describe('sync chat', () => {
       ],
     });
     // A session of its own: the tests after this one read alpha's whole history.
-    await createSession('bash-echo');
+    await createSession(ctx.t, 'bash-echo');
     const { status, result } = await chat('bash-echo', { message: 'run-the-echo now' });
     expect(status).toBe(200);
     expect(result?.tools_used[0]).toMatchObject({ name: 'Bash', input: { command: 'echo bash-said-$((40+2))' } });
@@ -146,7 +140,7 @@ describe('sync chat', () => {
   });
 
   it('applies per-request overrides (model, system prompt) and returns to the session options afterwards', async () => {
-    await createSession('beta', { model: 'claude-session-model' });
+    await createSession(ctx.t, 'beta', { model: 'claude-session-model' });
     const r1 = await chat('beta', { message: 'first on beta' });
     expect(r1.status).toBe(200);
     expect(ctx.model.mainRequests().at(-1)!.body.model).toBe('claude-session-model');
@@ -166,7 +160,7 @@ describe('sync chat', () => {
   });
 
   it('narrows tools: a session limited to Read cannot Write', async () => {
-    await createSession('readonly', { allowed_tools: ['Read'] });
+    await createSession(ctx.t, 'readonly', { allowed_tools: ['Read'] });
     ctx.model.script({
       match: 'try-to-write',
       steps: [

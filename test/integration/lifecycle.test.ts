@@ -1,60 +1,45 @@
 // Process lifecycle through the real CLI: resume after restart (SQLite and PostgreSQL), pool eviction, idle close, /repo, delete, no leftovers.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, promptTexts } from '../support/model-server.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { apiClient } from '../support/api/client.js';
+import { useModelServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
+import { promptTexts } from '../support/model-server.js';
 import { needs } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
 import { eventually } from '../support/wait.js';
 
 const pgMissing = await needs('the PostgreSQL restart test', 'postgresql');
-let model: ModelServer;
-const servers: TestServer[] = [];
+const f = useModelServer();
+const server = (env: Record<string, string> = {}) => f.server(env);
 
-beforeAll(async () => {
-  model = await ModelServer.start();
-});
+afterEach(() => f.cleanupServers((t) => waitForNoCliProcesses({ under: t.dirs.data }, 20_000)));
 
-afterEach(async () => {
-  for (const t of servers.splice(0)) {
-    await t.stop();
-    await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
-    await t.cleanup();
-  }
-});
-
-afterAll(async () => {
-  await model?.close();
-});
-
-async function server(env: Record<string, string> = {}): Promise<TestServer> {
-  const t = await startTestServer(model.url, env);
-  servers.push(t);
-  return t;
-}
-
-async function create(t: TestServer, name: string, body: Record<string, unknown> = {}) {
-  const res = await t.request('/api/v1/sessions', { method: 'POST', json: { name, ...body } });
-  expect(res.status).toBe(201);
-  return (await res.json()).data;
-}
-
+/** A sync chat turn that must answer 200; its result. */
 async function chat(t: TestServer, name: string, message: string) {
-  const res = await t.request(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message } });
-  expect(res.status).toBe(200);
-  return (await res.json()).data;
+  const { response, data } = await apiClient(t).POST('/api/v1/sessions/{name}/chat', {
+    params: { path: { name } },
+    body: { message },
+  });
+  expect(response.status).toBe(200);
+  const answer = data?.data;
+  if (!answer || !('content' in answer)) throw new Error(`chat answered ${response.status} without a result`);
+  return answer;
 }
 
-const session = async (t: TestServer, name: string) =>
-  (await (await t.request(`/api/v1/sessions/${name}`)).json()).data;
-const lastPrompts = () => promptTexts(model.mainRequests().at(-1)!);
+async function session(t: TestServer, name: string) {
+  const { data } = await apiClient(t).GET('/api/v1/sessions/{name}', { params: { path: { name } } });
+  return data!.data;
+}
+const lastPrompts = () => promptTexts(f.model.mainRequests().at(-1)!);
 const liveClis = (t: TestServer) => cliProcesses({ under: t.dirs.data }).length;
 
 async function continuesAfterRestart(env: Record<string, string>) {
   const t = await server(env);
-  await create(t, 'keep');
+  await createSession(t, 'keep');
   await chat(t, 'keep', 'remember the word pineapple');
   const before = await chat(t, 'keep', 'and the number 7');
   await t.restart();
@@ -66,8 +51,8 @@ async function continuesAfterRestart(env: Record<string, string>) {
   expect(s.totals.turns).toBe(3);
   expect(after.cost_usd).toBeGreaterThan(0);
   expect(after.cost_usd).toBeLessThan(before.cost_usd * 3); // a resumed process reports the turn, not the whole history
-  const history = (await (await t.request('/api/v1/sessions/keep/history')).json()).data;
-  expect(history).toHaveLength(6);
+  const history = await apiClient(t).GET('/api/v1/sessions/{name}/history', { params: { path: { name: 'keep' } } });
+  expect(history.data!.data).toHaveLength(6);
 }
 
 describe('restart', () => {
@@ -80,7 +65,7 @@ describe('restart', () => {
     try {
       await continuesAfterRestart({ DATABASE_URL: db.url });
     } finally {
-      for (const t of servers.splice(0)) await t.cleanup();
+      await f.cleanupServers();
       await db.drop();
     }
   });
@@ -89,8 +74,8 @@ describe('restart', () => {
 describe('process pool', () => {
   it('keeps at most MAX_LIVE_SESSIONS processes and resumes an evicted session transparently', async () => {
     const t = await server({ MAX_LIVE_SESSIONS: '1', MAX_CONCURRENT_TURNS: '1' });
-    await create(t, 'one');
-    await create(t, 'two');
+    await createSession(t, 'one');
+    await createSession(t, 'two');
     await chat(t, 'one', 'one: first');
     await chat(t, 'two', 'two: first');
     expect((await session(t, 'one')).live).toBe(false);
@@ -98,13 +83,13 @@ describe('process pool', () => {
     await chat(t, 'one', 'one: second');
     expect(lastPrompts()).toEqual(['one: first', 'one: second']);
     await eventually(() => liveClis(t) <= 1, 20_000, 'at most one CLI process');
-    const health = (await (await t.request('/api/v1/health')).json()).data;
-    expect(health.engine.live_processes).toBe(1);
+    const health = await apiClient(t).GET('/api/v1/health');
+    expect(health.data!.data.engine.live_processes).toBe(1);
   });
 
   it('closes an idle session process after SESSION_IDLE_SECONDS and resumes it on the next turn', async () => {
     const t = await server({ SESSION_IDLE_SECONDS: '1' });
-    await create(t, 'idle');
+    await createSession(t, 'idle');
     await chat(t, 'idle', 'before the nap');
     await eventually(async () => !(await session(t, 'idle')).live, 30_000, 'the idle process to close');
     await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
@@ -116,14 +101,17 @@ describe('process pool', () => {
 describe('working directory', () => {
   it('moves a session to another folder inside APPROVED_DIRECTORY and keeps the conversation', async () => {
     const t = await server();
-    const s = await create(t, 'mover');
+    const s = await createSession(t, 'mover');
     await chat(t, 'mover', 'in the workspace');
     const target = join(s.workspace, 'sub', 'project');
     mkdirSync(target, { recursive: true });
-    const res = await t.request('/api/v1/sessions/mover/repo', { method: 'POST', json: { working_dir: target } });
-    expect(res.status).toBe(200);
-    expect((await res.json()).data.working_dir).toBe(target);
-    model.script({
+    const moved = await apiClient(t).POST('/api/v1/sessions/{name}/repo', {
+      params: { path: { name: 'mover' } },
+      body: { working_dir: target },
+    });
+    expect(moved.response.status).toBe(200);
+    expect(moved.data!.data.working_dir).toBe(target);
+    f.model.script({
       match: 'write-in-repo',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/moved.txt', content: 'x' } } }, { text: 'ok' }],
     });
@@ -136,24 +124,31 @@ describe('working directory', () => {
 describe('deleting and stopping', () => {
   it('delete stops the session process; purge removes the workspace; stop leaves no CLI process', async () => {
     const t = await server();
-    const a = await create(t, 'gone');
-    const b = await create(t, 'stays');
+    const a = await createSession(t, 'gone');
+    const b = await createSession(t, 'stays');
     await chat(t, 'gone', 'hello gone');
     await chat(t, 'stays', 'hello stays');
     expect(liveClis(t)).toBe(2);
 
-    const del = await t.request('/api/v1/sessions/gone?purge=true', { method: 'DELETE' });
-    expect(del.status).toBe(204);
+    const api = apiClient(t);
+    const del = await api.DELETE('/api/v1/sessions/{name}', {
+      params: { path: { name: 'gone' }, query: { purge: true } },
+    });
+    expect(del.response.status).toBe(204);
     await eventually(() => liveClis(t) === 1, 20_000, 'one CLI process left');
     expect(existsSync(a.workspace)).toBe(false);
-    expect((await t.request('/api/v1/sessions/gone')).status).toBe(404);
+    expect((await api.GET('/api/v1/sessions/{name}', { params: { path: { name: 'gone' } } })).response.status).toBe(
+      404,
+    );
 
-    const keep = await t.request('/api/v1/sessions/stays', { method: 'DELETE' });
-    expect(keep.status).toBe(204);
+    const keep = await api.DELETE('/api/v1/sessions/{name}', {
+      params: { path: { name: 'stays' }, query: { purge: false } },
+    });
+    expect(keep.response.status).toBe(204);
     expect(existsSync(b.workspace)).toBe(true);
     await eventually(() => liveClis(t) === 0, 20_000, 'no CLI process');
 
-    await create(t, 'last');
+    await createSession(t, 'last');
     await chat(t, 'last', 'one more');
     await t.stop();
     await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
@@ -161,15 +156,17 @@ describe('deleting and stopping', () => {
 
   it('deleting a session interrupts its running turn', async () => {
     const t = await server();
-    await create(t, 'busy');
-    model.script({ match: 'never-ending', steps: [{ hang: true }] });
-    const pending = t.request('/api/v1/sessions/busy/chat', { method: 'POST', json: { message: 'never-ending' } });
-    await model.waitFor((r) => r.prompt === 'never-ending');
-    const del = await t.request('/api/v1/sessions/busy', { method: 'DELETE' });
-    expect(del.status).toBe(204);
-    const res = await pending;
-    expect(res.status).toBe(200);
-    expect((await res.json()).data.status).toBe('interrupted');
+    await createSession(t, 'busy');
+    f.model.script({ match: 'never-ending', steps: [{ hang: true }] });
+    const api = apiClient(t);
+    const busy = { params: { path: { name: 'busy' } } };
+    const pending = api.POST('/api/v1/sessions/{name}/chat', { ...busy, body: { message: 'never-ending' } });
+    await f.model.waitFor((r) => r.prompt === 'never-ending');
+    const del = await api.DELETE('/api/v1/sessions/{name}', { params: { ...busy.params, query: { purge: false } } });
+    expect(del.response.status).toBe(204);
+    const { response, data } = await pending;
+    expect(response.status).toBe(200);
+    expect(data?.data).toMatchObject({ status: 'interrupted' });
     await waitForNoCliProcesses({ under: t.dirs.data }, 20_000);
   });
 });

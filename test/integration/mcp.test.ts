@@ -11,6 +11,7 @@ import { useTestServer } from '../support/fixture.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { eventually } from '../support/wait.js';
 import { KEYS } from '../support/server.js';
+import { createSession } from '../support/sessions.js';
 
 const textOf = (contents: Array<{ uri: string } & ({ text: string } | { blob: string })>) =>
   JSON.parse((contents[0] as { text: string }).text);
@@ -381,7 +382,7 @@ describe('MCP over stdio (`claude-code-api mcp`)', () => {
     const configDir = join(ctx.t.cli.dir, 'stdio-claude');
     mkdirSync(configDir);
     // A turn runs on the HTTP server meanwhile: the stdio server must not take it for a leftover of a dead run.
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'mcp-busy' } })).status).toBe(201);
+    await createSession(ctx.t, 'mcp-busy');
     ctx.model.script({ match: 'mcp-busy-hang', steps: [{ hang: true }] });
     const busy = ctx.t.request('/api/v1/sessions/mcp-busy/chat', {
       method: 'POST',

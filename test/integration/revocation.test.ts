@@ -2,12 +2,12 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stdioMcpTransport } from '../support/mcp-stdio.js';
-import { ModelServer } from '../support/model-server.js';
+import { useModelServer } from '../support/fixture.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import type { TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -15,13 +15,7 @@ const ADMIN = 'revocation-admin-key-0001';
 const noPostgres = await needs('the PostgreSQL revocation test', 'postgresql');
 const noRedis = await needs('the Redis revocation test', 'redis');
 
-let model: ModelServer;
-beforeAll(async () => {
-  model = await ModelServer.start();
-});
-afterAll(async () => {
-  await model?.close();
-});
+const f = useModelServer();
 
 interface Pair {
   a: TestServer;
@@ -32,8 +26,8 @@ interface Pair {
 /** Two instances on one database (B uses A's unless `databaseUrl` is given to both). */
 async function twoInstances(env: Record<string, string>, databaseUrl?: string): Promise<Pair> {
   const common = { ADMIN_API_KEYS: ADMIN, ...env };
-  const a = await startTestServer(model.url, { ...common, ...(databaseUrl && { DATABASE_URL: databaseUrl }) });
-  const b = await startTestServer(model.url, { ...common, DATABASE_URL: databaseUrl ?? a.config.databaseUrl });
+  const a = await f.server({ ...common, ...(databaseUrl && { DATABASE_URL: databaseUrl }) });
+  const b = await f.server({ ...common, DATABASE_URL: databaseUrl ?? a.config.databaseUrl });
   return {
     a,
     b,
@@ -77,7 +71,7 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
     201,
   );
   const prompt = `hang-${randomBytes(4).toString('hex')}`;
-  model.script({ match: prompt, steps: [{ hang: true }] });
+  f.model.script({ match: prompt, steps: [{ hang: true }] });
   const streamed = await b.request('/api/v1/sessions/rv/chat/stream', {
     method: 'POST',
     json: { message: prompt },
@@ -85,7 +79,7 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
   });
   expect(streamed.status).toBe(200);
   const stream = readSse(streamed);
-  await model.waitFor((r) => r.prompt === prompt);
+  await f.model.waitFor((r) => r.prompt === prompt);
   // Queued behind the running turn of its session.
   const created = await b.request('/api/v1/sessions/rv/jobs', {
     method: 'POST',
@@ -129,7 +123,7 @@ async function revokeEverywhere(pair: Pair): Promise<void> {
       expect(res.status, path).toBe(401);
       expect((await res.json()).type).toBe('/problems/revoked-api-key');
     }
-  expect(model.requests.some((r) => r.prompt === 'after the revoke')).toBe(false);
+  expect(f.model.requests.some((r) => r.prompt === 'after the revoke')).toBe(false);
 }
 
 describe('a revoke on one instance', () => {
@@ -178,7 +172,7 @@ describe('a revoke on one instance', () => {
 
 describe('`claude-code-api mcp` (stdio)', () => {
   it('looks its key up again on every call: refused from the first call after a revoke elsewhere', async () => {
-    const t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
+    const t = await f.server({ ADMIN_API_KEYS: ADMIN });
     const created = await t.request('/api/v1/keys', { method: 'POST', json: { name: 'mcp' }, key: ADMIN });
     const key = (await created.json()).data;
     const transport = stdioMcpTransport(t, { ADMIN_API_KEYS: ADMIN, MCP_API_KEY: key.secret });
@@ -200,7 +194,7 @@ describe('`claude-code-api mcp` (stdio)', () => {
 
 describe('MCP over HTTP', () => {
   it('answers a running call of a key revoked meanwhile with the revoke, and its turn is interrupted', async () => {
-    const t = await startTestServer(model.url, { ADMIN_API_KEYS: ADMIN });
+    const t = await f.server({ ADMIN_API_KEYS: ADMIN });
     const created = await t.request('/api/v1/keys', { method: 'POST', json: { name: 'mcp-http' }, key: ADMIN });
     const key = (await created.json()).data;
     expect(
@@ -213,14 +207,14 @@ describe('MCP over HTTP', () => {
     try {
       await client.connect(transport);
       const prompt = `mcp-hang-${randomBytes(4).toString('hex')}`;
-      model.script({ match: prompt, steps: [{ hang: true }] });
+      f.model.script({ match: prompt, steps: [{ hang: true }] });
       const call = client
         .callTool({ name: 'chat', arguments: { name: 'mh', message: prompt } }, undefined, { timeout: 60_000 })
         .then(
           () => 'answered',
           (err: unknown) => err,
         );
-      await model.waitFor((r) => r.prompt === prompt);
+      await f.model.waitFor((r) => r.prompt === prompt);
       expect((await t.request(`/api/v1/keys/${key.id}`, { method: 'DELETE', key: ADMIN })).status).toBe(204);
       // The call does not wait for the turn (which hangs for ever): it ends with the revoke.
       expect(await call).toMatchObject({ code: -32001, message: expect.stringMatching(/revoked/) });

@@ -3,41 +3,34 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer } from '../support/model-server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/fixture.js';
+import type { TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 
-let model: ModelServer;
-let t: TestServer;
-let bin: string;
+// A PATH with the usual tools but without bubblewrap.
+const bin = mkdtempSync(join(tmpdir(), 'cca-nobwrap-'));
+mkdirSync(join(bin, 'bin'));
+for (const tool of ['sh', 'bash', 'env', 'git', 'socat', 'cat', 'ls', 'touch']) {
+  if (existsSync(`/usr/bin/${tool}`)) symlinkSync(`/usr/bin/${tool}`, join(bin, 'bin', tool));
+}
+// The path where the wall does not run (it is off here), so the Bash sandbox is all that confines Bash.
+const ctx = useTestServer(
+  { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' },
+  { cliEnv: { PATH: join(bin, 'bin') } },
+);
 const statuses: number[] = [];
 
 async function request(path: string, init: Parameters<TestServer['request']>[1] = {}) {
-  const res = await t.request(path, init);
+  const res = await ctx.t.request(path, init);
   statuses.push(res.status);
   return res;
 }
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  // A PATH with the usual tools but without bubblewrap.
-  bin = mkdtempSync(join(tmpdir(), 'cca-nobwrap-'));
-  mkdirSync(join(bin, 'bin'));
-  for (const tool of ['sh', 'bash', 'env', 'git', 'socat', 'cat', 'ls', 'touch']) {
-    if (existsSync(`/usr/bin/${tool}`)) symlinkSync(`/usr/bin/${tool}`, join(bin, 'bin', tool));
-  }
-  // The path where the wall does not run (it is off here), so the Bash sandbox is all that confines Bash.
-  t = await startTestServer(
-    model.url,
-    { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' },
-    { cliEnv: { PATH: join(bin, 'bin') } },
-  );
   expect((await request('/api/v1/sessions', { method: 'POST', json: { name: 'nobash' } })).status).toBe(201);
 });
 
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
+afterAll(() => {
   rmSync(bin, { recursive: true, force: true });
 });
 
@@ -57,7 +50,7 @@ describe('sandbox unavailable', () => {
   });
 
   it('keeps other tools working', async () => {
-    model.script({
+    ctx.model.script({
       match: 'write-it',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/ok.txt', content: 'ok' } } }, { text: 'wrote it' }],
     });
@@ -68,8 +61,8 @@ describe('sandbox unavailable', () => {
   });
 
   it('refuses Bash: not offered to the model, and a call anyway never runs', async () => {
-    const marker = join(t.dirs.root, 'bash-ran.txt');
-    model.script({
+    const marker = join(ctx.t.dirs.root, 'bash-ran.txt');
+    ctx.model.script({
       match: 'run-bash',
       steps: [{ tool: { name: 'Bash', input: { command: `touch ${marker}`, description: 'x' } } }, { text: 'tried' }],
     });
@@ -81,21 +74,21 @@ describe('sandbox unavailable', () => {
     expect(events.find((e) => e.event === 'tool_result')?.data.is_error).toBe(true);
     expect(events.at(-1)?.event).toBe('result');
     expect(existsSync(marker)).toBe(false);
-    const sent = model.mainRequests().filter((r) => r.prompt?.includes('run-bash'));
+    const sent = ctx.model.mainRequests().filter((r) => r.prompt?.includes('run-bash'));
     expect(sent[0]!.body.tools.map((tool: { name: string }) => tool.name)).not.toContain('Bash');
   });
 });
 
 describe('SANDBOX_ENABLED=false', () => {
   it('is reported as off, and Bash runs (unconfined: the operator chose it)', async () => {
-    await t.restart({ SANDBOX_ENABLED: 'false' });
+    await ctx.t.restart({ SANDBOX_ENABLED: 'false' });
     expect((await health()).sandbox).toMatchObject({
       enabled: false,
       available: false,
       reason: expect.stringContaining('SANDBOX_ENABLED=false'),
     });
-    const marker = join(t.dirs.root, 'bash-ran-unsandboxed.txt');
-    model.script({
+    const marker = join(ctx.t.dirs.root, 'bash-ran-unsandboxed.txt');
+    ctx.model.script({
       match: 'run-free-bash',
       steps: [{ tool: { name: 'Bash', input: { command: `touch ${marker}`, description: 'x' } } }, { text: 'ran' }],
     });

@@ -1,16 +1,18 @@
 // Hostile tool calls through the real CLI where the wall does not run (test/integration/wall.test.ts covers the wall): file tools outside the workspace (denied by the guard, recorded), Bash contained by the OS sandbox (writes, reads of other tenants, the database, transcripts, env secrets, loopback network).
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelServer, type Step } from '../support/model-server.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestServer } from '../support/fixture.js';
+import { plantHostileTree, type HostileTree } from '../support/hostile-tree.js';
+import type { Step } from '../support/model-server.js';
 import { SessionTmpDirs } from '../../src/engine/sandbox.js';
 import { cliProcesses } from '../support/processes.js';
 import { needs } from '../support/needs.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { KEYS, type TestServer } from '../support/server.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
-/** Fake secrets in the environment the server hands (filtered) to Claude Code: none may reach the model. */
+/** Fake secrets in the environment the server hands (filtered) to Claude Code: none may reach the ctx.model. */
 const SECRETS = {
   API_KEYS: KEYS.join(','),
   ADMIN_API_KEYS: 'admin-key-FAKE-ADMIN-SECRET-31337',
@@ -38,79 +40,44 @@ const FOREIGN = [
   'root:x:0:0',
 ];
 
-let model: ModelServer;
-let t: TestServer;
+// The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
+const ctx = useTestServer({ WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
 const statuses: number[] = [];
-let alpha: { workspace: string; id: string };
-let beta: { workspace: string };
-let other: { workspace: string; id: string };
+let alpha: HostileTree['alpha'];
+let beta: HostileTree['beta'];
+let other: HostileTree['other'];
 let outside: string;
 
 async function request(path: string, init: Parameters<TestServer['request']>[1] = {}) {
-  const res = await t.request(path, init);
+  const res = await ctx.t.request(path, init);
   statuses.push(res.status);
   return res;
 }
 
-async function createSession(name: string, key: string) {
-  const res = await request('/api/v1/sessions', { method: 'POST', json: { name }, key });
-  expect(res.status).toBe(201);
-  return (await res.json()).data;
-}
-
 /** Runs one scripted turn on session alpha and returns the chat result. */
 async function turn(match: string, steps: Step[]) {
-  model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
+  ctx.model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
   const res = await request('/api/v1/sessions/alpha/chat', { method: 'POST', json: { message: `please ${match}` } });
   const body = await res.json();
   expect(res.status, JSON.stringify(body)).toBe(200);
   return body.data;
 }
 
-/** The tool results the model received in a turn (the last user message of each follow-up request). */
-function toolResultsSeen(match: string): string {
-  return model
-    .mainRequests()
-    .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
-    .map((r) => JSON.stringify(r.body.messages.at(-1)))
-    .join('\n');
-}
-
 /** Everything the model was ever sent. */
-const allSent = () => model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
+const allSent = () => ctx.model.requests.map((r) => JSON.stringify(r.body ?? '')).join('\n');
 
 const bash = (command: string, extra: Record<string, unknown> = {}): Step => ({
   tool: { name: 'Bash', input: { command, description: 'hostile', ...extra } },
 });
 
 beforeAll(async () => {
-  model = await ModelServer.start();
-  // The path where the wall cannot run (test/integration/wall.test.ts covers the wall): the hook and the Bash sandbox.
-  t = await startTestServer(model.url, { WALL_ENABLED: 'false', WALL_UNCONFINED_TENANTS: 'true' }, { cliEnv: SECRETS });
-  alpha = await createSession('alpha', KEYS[0]);
-  beta = await createSession('beta', KEYS[0]);
-  other = await createSession('other', KEYS[1]);
-  outside = join(t.dirs.root, 'outside');
-  mkdirSync(outside);
-  writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE-FILE-CONTENT\n');
-  writeFileSync(join(other.workspace, 'tenant-b.txt'), 'OTHER-TENANT-FILE-CONTENT\n');
-  writeFileSync(join(beta.workspace, 'beta.txt'), 'OTHER-SESSION-FILE-CONTENT\n');
-  mkdirSync(join(t.cli.configDir, 'projects', 'planted'), { recursive: true });
-  writeFileSync(
-    join(t.cli.configDir, 'projects', 'planted', 'session.jsonl'),
-    '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n',
-  );
-  await t.server.store.messages.insert({
+  ({ alpha, beta, other, outside } = await plantHostileTree(ctx.t, 'session.jsonl'));
+  await ctx.t.server.store.messages.insert({
     session_id: other.id,
     turn_id: 'planted',
     role: 'user',
     content: 'DATABASE-PLANTED-CONTENT',
   });
-});
-
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
 });
 
 describe('file tools outside the workspace are denied (first call on a fresh config dir)', () => {
@@ -124,7 +91,7 @@ describe('file tools outside the workspace are denied (first call on a fresh con
       },
     ]);
     expect(d.tools_used[0]).toMatchObject({ name: 'Read', denied: expect.stringContaining('/etc/passwd') });
-    const seen = toolResultsSeen('read-etc-passwd');
+    const seen = ctx.model.toolResultsSeen('read-etc-passwd');
     expect(seen).toContain('Access denied by the workspace policy');
     expect(seen).not.toContain('root:x:0:0');
   });
@@ -170,7 +137,7 @@ describe('file tools outside the workspace are denied (first call on a fresh con
         },
       },
     ]);
-    expect(toolResultsSeen('edit-outside')).toContain('is_error');
+    expect(ctx.model.toolResultsSeen('edit-outside')).toContain('is_error');
     writeFileSync(join(alpha.workspace, 'notes.txt'), 'inside notes\n');
     await turn('read-notes', [{ tool: { name: 'Read', input: { file_path: 'notes.txt' } } }]);
     rmSync(join(alpha.workspace, 'notes.txt'));
@@ -188,7 +155,7 @@ describe('file tools outside the workspace are denied (first call on a fresh con
   });
 
   it("Glob / and Grep in another session's and another tenant's workspace: denied; the denial reaches SSE clients as an error tool_result", async () => {
-    model.script({
+    ctx.model.script({
       match: 'glob-and-grep',
       steps: [
         { tool: { name: 'Glob', input: { pattern: '/*' } } },
@@ -212,7 +179,9 @@ describe('file tools outside the workspace are denied (first call on a fresh con
     }
     const result = events.find((e) => e.event === 'result')!.data;
     expect(result.denials.map((x: { tool: string }) => x.tool)).toEqual(['Glob', 'Glob', 'Grep', 'Grep']);
-    expect(toolResultsSeen('glob-and-grep')).not.toMatch(/OTHER-(SESSION|TENANT)-FILE-CONTENT|tenant-b\.txt|beta\.txt/);
+    expect(ctx.model.toolResultsSeen('glob-and-grep')).not.toMatch(
+      /OTHER-(SESSION|TENANT)-FILE-CONTENT|tenant-b\.txt|beta\.txt/,
+    );
   });
 
   it('records the denials in history (tools_used[].denied)', async () => {
@@ -249,14 +218,14 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
       bash('echo inside-ok > inside.txt && cat inside.txt && f=$(mktemp) && echo tmp-ok > "$f" && cat "$f"'),
     ]);
     expect(readFileSync(join(alpha.workspace, 'inside.txt'), 'utf8')).toBe('inside-ok\n');
-    expect(toolResultsSeen('bash-inside')).toContain('tmp-ok');
+    expect(ctx.model.toolResultsSeen('bash-inside')).toContain('tmp-ok');
   });
 
   it('cannot write outside the workspace, not even with dangerouslyDisableSandbox', async () => {
     const marker = `cca-bash-escape-${process.pid}-${Date.now()}`;
     await turn('bash-write-outside', [
       bash(
-        `echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${t.dirs.data}/planted.txt; echo attempted`,
+        `echo pwned > ${outside}/bash-pwned.txt; echo pwned > /tmp/${marker}; echo pwned > ${beta.workspace}/planted.txt; echo pwned > ${ctx.t.dirs.data}/planted.txt; echo attempted`,
       ),
       bash(`echo pwned > /tmp/${marker}-2; echo attempted`, { dangerouslyDisableSandbox: true }),
     ]);
@@ -265,24 +234,24 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
       `/tmp/${marker}`,
       `/tmp/${marker}-2`,
       join(beta.workspace, 'planted.txt'),
-      join(t.dirs.data, 'planted.txt'),
+      join(ctx.t.dirs.data, 'planted.txt'),
     ]) {
       expect(existsSync(p), p).toBe(false);
     }
   });
 
   it("cannot read other tenants' and sessions' files, the database or the CLI's transcripts", async () => {
-    const data = t.dirs.data;
+    const data = ctx.t.dirs.data;
     await turn('bash-read-foreign', [
       bash(
-        `cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${t.dirs.workspaces}; echo end`,
+        `cat ${other.workspace}/tenant-b.txt; cat ${beta.workspace}/beta.txt; ls -la ${ctx.t.dirs.workspaces}; echo end`,
       ),
       bash(`cat ${data}/*.db ${data}/*.db-wal 2>&1 | strings | grep -i planted; ls -la ${data}; echo end`),
       bash(
-        `grep -r "PLANTED" ${t.cli.configDir}; cat ${t.cli.configDir}/projects/planted/session.jsonl; ls -R ${t.cli.configDir} | head -50; echo end`,
+        `grep -r "PLANTED" ${ctx.t.cli.configDir}; cat ${ctx.t.cli.configDir}/projects/planted/session.jsonl; ls -R ${ctx.t.cli.configDir} | head -50; echo end`,
       ),
     ]);
-    const seen = toolResultsSeen('bash-read-foreign');
+    const seen = ctx.model.toolResultsSeen('bash-read-foreign');
     expect(seen).toContain('end');
     for (const f of FOREIGN) expect(seen).not.toContain(f);
   });
@@ -291,7 +260,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
     await turn('bash-env', [
       bash('env; echo ---; printenv API_KEYS DATABASE_URL WEBHOOK_SECRET ANTHROPIC_API_KEY; echo env-end'),
     ]);
-    const seen = toolResultsSeen('bash-env');
+    const seen = ctx.model.toolResultsSeen('bash-env');
     expect(seen).toContain('env-end');
     expect(seen).toContain('PATH=');
     for (const name of [
@@ -305,7 +274,7 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
     ])
       expect(seen).not.toContain(name);
     // The Claude Code process itself got the allow-listed environment only.
-    const processes = cliProcesses({ under: t.dirs.data });
+    const processes = cliProcesses({ under: ctx.t.dirs.data });
     expect(processes.length).toBeGreaterThan(0);
     for (const p of processes) {
       const environ = readFileSync(`/proc/${p.pid}/environ`, 'utf8');
@@ -315,23 +284,23 @@ describe.skipIf(noBubblewrap)('Bash runs in the OS sandbox', () => {
   });
 
   it('cannot reach loopback services (the model server, the API itself)', async () => {
-    const modelPort = new URL(model.url).port;
+    const modelPort = new URL(ctx.model.url).port;
     await turn('bash-curl', [
       bash(
-        `curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${t.url}/api/v1/health; echo rc=$?`,
+        `curl -s -m 5 http://127.0.0.1:${modelPort}/api/hello; echo rc=$?; curl -s -m 5 ${ctx.t.url}/api/v1/health; echo rc=$?`,
       ),
     ]);
-    const seen = toolResultsSeen('bash-curl');
+    const seen = ctx.model.toolResultsSeen('bash-curl');
     expect(seen).toMatch(/rc=[1-9]/);
     expect(seen).not.toContain('"message":"hello"');
     expect(seen).not.toContain('uptime_seconds');
-    expect(model.requests.filter((r) => r.path === '/api/hello')).toHaveLength(0);
+    expect(ctx.model.requests.filter((r) => r.path === '/api/hello')).toHaveLength(0);
   });
 });
 
 describe('workspace-controlled settings', () => {
   it('does not load a .claude/settings.json planted in the workspace: its hooks never run on the host', async () => {
-    const marker = join(t.dirs.root, 'project-hook-ran');
+    const marker = join(ctx.t.dirs.root, 'project-hook-ran');
     mkdirSync(join(beta.workspace, '.claude'), { recursive: true });
     writeFileSync(
       join(beta.workspace, '.claude', 'settings.json'),
@@ -347,7 +316,7 @@ describe('workspace-controlled settings', () => {
       JSON.stringify({ hooks: { Stop: [{ hooks: [{ type: 'command', command: `touch ${marker}-stop` }] }] } }),
     );
     writeFileSync(join(beta.workspace, 'plain.txt'), 'plain\n');
-    model.script({
+    ctx.model.script({
       match: 'beta-reads',
       steps: [{ tool: { name: 'Read', input: { file_path: 'plain.txt' } } }, { text: 'read it' }],
     });
@@ -359,8 +328,8 @@ describe('workspace-controlled settings', () => {
 
 describe('subagents', () => {
   it("are guarded too: a subagent's Read outside the workspace is denied", async () => {
-    await t.restart({ CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,Bash,Agent,Task' });
-    model.script({
+    await ctx.t.restart({ CLAUDE_ALLOWED_TOOLS: 'Read,Write,Edit,Glob,Grep,Bash,Agent,Task' });
+    ctx.model.script({
       match: 'subagent-reads-passwd',
       steps: [{ tool: { name: 'Read', input: { file_path: '/etc/passwd' } } }, { text: 'sub done' }],
     });
@@ -372,7 +341,7 @@ describe('subagents', () => {
         },
       },
     ]);
-    const followUp = await model.waitFor(
+    const followUp = await ctx.model.waitFor(
       (r) => r.kind === 'main' && r.prompt?.includes('subagent-reads-passwd') === true && (r.step ?? 0) > 0,
     );
     const seen = JSON.stringify(followUp.body.messages);
@@ -398,9 +367,9 @@ describe('across all of it', () => {
   });
 
   it("removes the sessions' temporary folders when the server stops", async () => {
-    const root = new SessionTmpDirs(t.config.dataDir).root;
+    const root = new SessionTmpDirs(ctx.t.config.dataDir).root;
     expect(existsSync(root)).toBe(true);
-    await t.stop();
+    await ctx.t.stop();
     expect(existsSync(root)).toBe(false);
   });
 });

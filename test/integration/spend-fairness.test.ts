@@ -7,6 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { tenantOf } from '../../src/security/api-keys.js';
 import { keyAccount, tenantAccount } from '../../src/store/index.js';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 import { stdioMcpTransport } from '../support/mcp-stdio.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { KEYS } from '../support/server.js';
@@ -17,11 +18,6 @@ const ctx = useTestServer({ ADMIN_API_KEYS: ADMIN });
 
 const api = (path: string, init: { method?: string; json?: unknown; key?: string } = {}) =>
   ctx.t.request(`/api/v1${path}`, { method: init.method ?? 'GET', json: init.json, key: init.key ?? KEYS[0] });
-
-async function createSession(name: string, key: string): Promise<void> {
-  const res = await api('/sessions', { method: 'POST', json: { name }, key });
-  expect(res.status, await res.clone().text()).toBe(201);
-}
 
 const chat = async (name: string, message: string, key: string) => {
   const res = await api(`/sessions/${name}/chat`, { method: 'POST', json: { message }, key });
@@ -59,14 +55,14 @@ afterEach(async () => {
 describe('spend ledger', () => {
   it("keeps a key's spend when its sessions are deleted: the limit still holds", async () => {
     await ctx.t.restart({ CLAUDE_MAX_COST_PER_USER: '0.03' });
-    await createSession('spender', KEYS[0]);
+    await createSession(ctx.t, 'spender', {}, KEYS[0]);
     expect((await chat('spender', 'two-calls please', KEYS[0])).status).toBe(200);
     const tenant = tenantOf(KEYS[0]);
     const spent = await ctx.t.server.store.spend.total(tenantAccount(tenant));
     expect(spent).toBeGreaterThan(0.03);
     expect((await api('/sessions/spender?purge=true', { method: 'DELETE' })).status).toBe(204);
 
-    await createSession('fresh-start', KEYS[0]);
+    await createSession(ctx.t, 'fresh-start', {}, KEYS[0]);
     const asked = ctx.model.mainRequests().length;
     const refused = await chat('fresh-start', 'two-calls please', KEYS[0]);
     expect(refused.status).toBe(429);
@@ -83,7 +79,7 @@ describe('spend ledger', () => {
     const created = await api('/keys', { method: 'POST', key: ADMIN, json: { name: 'frugal', budget_usd: 0.03 } });
     expect(created.status).toBe(201);
     const { id: keyId, secret } = (await created.json()).data;
-    await createSession('jobs', secret);
+    await createSession(ctx.t, 'jobs', {}, secret);
     // Both jobs are accepted while nothing is spent; they run one after the other on the session.
     const job = (message: string) => api('/sessions/jobs/jobs', { method: 'POST', key: secret, json: { message } });
     const first = await job('two-calls please');
@@ -132,7 +128,7 @@ describe('spend ledger', () => {
     await ctx.t.restart({});
     const created = await api('/keys', { method: 'POST', key: ADMIN, json: { name: 'stdio', budget_usd: 0.01 } });
     const { secret } = (await created.json()).data;
-    await createSession('stdio-spent', secret);
+    await createSession(ctx.t, 'stdio-spent', {}, secret);
     expect((await chat('stdio-spent', 'two-calls please', secret)).status).toBe(200);
     const configDir = join(ctx.t.cli.dir, 'stdio-budget-claude');
     mkdirSync(configDir);
@@ -165,7 +161,7 @@ describe('spend ledger', () => {
     await ctx.t.restart({ CLAUDE_MAX_COST_PER_REQUEST: '0.05', CLAUDE_MAX_COST_PER_USER: '0.1' });
     const key = KEYS[1];
     const names = ['par-1', 'par-2', 'par-3', 'par-4'];
-    for (const n of names) await createSession(n, key);
+    for (const n of names) await createSession(ctx.t, n, {}, key);
     const before = holding('hold-the-line');
     const answered: Awaited<ReturnType<typeof chat>>[] = [];
     const turns = names.map((n) => chat(n, 'hold-the-line please', key).then((r) => (answered.push(r), r)));
@@ -204,8 +200,8 @@ describe('fair shares', () => {
   it("starts another key's turn at once while one key floods turns and jobs past its share", async () => {
     await ctx.t.restart(ONE_TURN_PER_KEY);
     const [a, b] = KEYS;
-    for (const n of ['flood-1', 'flood-2', 'flood-3', 'flood-4']) await createSession(n, a);
-    await createSession('steady', b);
+    for (const n of ['flood-1', 'flood-2', 'flood-3', 'flood-4']) await createSession(ctx.t, n, {}, a);
+    await createSession(ctx.t, 'steady', {}, b);
     const before = holding('hold-the-line');
     const flood = ['flood-1', 'flood-2', 'flood-3'].map((n) => chat(n, 'hold-the-line please', a));
     const job = await api('/sessions/flood-4/jobs', { method: 'POST', key: a, json: { message: 'hold-the-line job' } });
@@ -231,7 +227,7 @@ describe('fair shares', () => {
     await ctx.t.restart(ONE_TURN_PER_KEY);
     const [a, b] = KEYS;
     const jobOf = async (session: string, message: string, key: string) => {
-      await createSession(session, key);
+      await createSession(ctx.t, session, {}, key);
       const res = await api(`/sessions/${session}/jobs`, { method: 'POST', key, json: { message } });
       expect(res.status).toBe(202);
       return (await res.json()).data.id as string;
@@ -270,10 +266,10 @@ describe('fair shares', () => {
       MAX_CONCURRENT_TURNS_PER_KEY: '1',
     });
     const [a, b] = KEYS;
-    await createSession('other-live', b);
+    await createSession(ctx.t, 'other-live', {}, b);
     expect((await chat('other-live', 'hello', b)).status).toBe(200);
     for (const n of ['live-1', 'live-2', 'live-3']) {
-      await createSession(n, a);
+      await createSession(ctx.t, n, {}, a);
       expect((await chat(n, 'hello', a)).status).toBe(200);
     }
     const live = async (name: string, key: string) =>

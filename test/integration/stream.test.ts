@@ -3,12 +3,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
 import { needs } from '../support/needs.js';
 import { ownEvents, readSse, type SseEvent } from '../support/sse.js';
+import { createSession } from '../support/sessions.js';
 
 const noBubblewrap = await needs('the streamed Bash turn (Bash runs in the sandbox)', 'bubblewrap');
 const ctx = useTestServer({ CHAT_DISCONNECT: 'continue', SSE_HEARTBEAT_SECONDS: '0.2' });
 
 beforeAll(async () => {
-  expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'stream' } })).status).toBe(201);
+  await createSession(ctx.t, 'stream');
 });
 
 function stream(message: string, headers: Record<string, string> = {}, controller = new AbortController()) {

@@ -3,24 +3,20 @@ import { once } from 'node:events';
 import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig } from '../../src/config/index.js';
 import { tenantOf } from '../../src/security/api-keys.js';
 import { startServer } from '../../src/server.js';
 import type { TemplateFileError } from '../../src/templates/parse.js';
-import { ModelServer, type LoggedRequest } from '../support/model-server.js';
-import { KEYS, startTestServer, type TestServer } from '../support/server.js';
+import { useTestServer } from '../support/fixture.js';
+import type { LoggedRequest } from '../support/model-server.js';
+import { KEYS } from '../support/server.js';
 
 const ADMIN = 'test-admin-key-0003';
 const TEMPLATE_PROMPT = 'TEMPLATE-PROMPT-7f3a';
 const ENV_PROMPT = 'ENV-PROMPT-91c2';
 const EXPLICIT_PROMPT = 'EXPLICIT-PROMPT-c4d1';
-
-let model: ModelServer;
-let t: TestServer;
-let dir: string;
-let file: string;
 
 const USER_FILE = (templateModel: string) => `# user templates
 templates:
@@ -34,24 +30,19 @@ templates:
     description: our own docs profile
 `;
 
-beforeAll(async () => {
-  dir = realpathSync(mkdtempSync(join(tmpdir(), 'cca-it-templates-')));
-  file = join(dir, 'templates.yaml');
-  writeFileSync(file, USER_FILE('claude-template-model'));
-  model = await ModelServer.start();
-  t = await startTestServer(model.url, {
-    ADMIN_API_KEYS: ADMIN,
-    TEMPLATES_PATH: file,
-    TEMPLATES_WATCH: 'false',
-    CLAUDE_MODEL: 'claude-env-model',
-    CLAUDE_SYSTEM_PROMPT: ENV_PROMPT,
-    CLAUDE_ALLOWED_PERMISSION_MODES: 'default,acceptEdits',
-  });
+const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cca-it-templates-')));
+const file = join(dir, 'templates.yaml');
+writeFileSync(file, USER_FILE('claude-template-model'));
+const ctx = useTestServer({
+  ADMIN_API_KEYS: ADMIN,
+  TEMPLATES_PATH: file,
+  TEMPLATES_WATCH: 'false',
+  CLAUDE_MODEL: 'claude-env-model',
+  CLAUDE_SYSTEM_PROMPT: ENV_PROMPT,
+  CLAUDE_ALLOWED_PERMISSION_MODES: 'default,acceptEdits',
 });
 
-afterAll(async () => {
-  await t?.cleanup();
-  await model?.close();
+afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -59,18 +50,18 @@ async function json(res: Response) {
   return { status: res.status, body: await res.json(), type: res.headers.get('content-type') };
 }
 
-async function createSession(body: Record<string, unknown>) {
-  return json(await t.request('/api/v1/sessions', { method: 'POST', json: body }));
+async function postSession(body: Record<string, unknown>) {
+  return json(await ctx.t.request('/api/v1/sessions', { method: 'POST', json: body }));
 }
 
 /** Chats once and returns the model request that opened the turn. */
 async function chatAndSee(name: string, marker: string): Promise<LoggedRequest> {
-  const res = await t.request(`/api/v1/sessions/${name}/chat`, {
+  const res = await ctx.t.request(`/api/v1/sessions/${name}/chat`, {
     method: 'POST',
     json: { message: `${marker} hello` },
   });
   expect(res.status).toBe(200);
-  return model.mainRequests().find((r) => r.prompt?.includes(marker))!;
+  return ctx.model.mainRequests().find((r) => r.prompt?.includes(marker))!;
 }
 
 const systemText = (r: LoggedRequest) => JSON.stringify(r.body.system);
@@ -78,7 +69,7 @@ const toolsOffered = (r: LoggedRequest) => (r.body.tools as Array<{ name: string
 
 describe('template routes', () => {
   it('lists the shipped templates and the user file, which replaces one by name', async () => {
-    const { status, body } = await json(await t.request('/api/v1/templates?limit=100'));
+    const { status, body } = await json(await ctx.t.request('/api/v1/templates?limit=100'));
     expect(status).toBe(200);
     // A map keyed by name, in name order (as the Python seed lists them).
     const names = Object.keys(body.data);
@@ -91,18 +82,18 @@ describe('template routes', () => {
     expect(body.meta.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
     expect(body.pagination).toEqual(body.meta.pagination);
     // Without a query, one page holds them all (100 by default), as the seed listed them.
-    const all = (await json(await t.request('/api/v1/templates'))).body;
+    const all = (await json(await ctx.t.request('/api/v1/templates'))).body;
     expect(Object.keys(all.data)).toEqual(names);
     expect(all.pagination).toEqual({ page: 1, limit: 100, total: 13, pages: 1 });
-    expect((await t.request('/api/v1/templates?limit=101')).status).toBe(422);
+    expect((await ctx.t.request('/api/v1/templates?limit=101')).status).toBe(422);
     const docs = body.data.docs;
     expect(docs).toEqual({ name: 'docs', source: 'user', description: 'our own docs profile', warnings: [] });
-    const page2 = (await json(await t.request('/api/v1/templates?limit=5&page=3'))).body;
+    const page2 = (await json(await ctx.t.request('/api/v1/templates?limit=5&page=3'))).body;
     expect(Object.keys(page2.data)).toEqual(names.slice(10));
   });
 
   it('shows one template, and answers 404 / 422 / 401 as problems', async () => {
-    const { body } = await json(await t.request('/api/v1/templates/code-reviewer'));
+    const { body } = await json(await ctx.t.request('/api/v1/templates/code-reviewer'));
     expect(body.data).toMatchObject({
       name: 'code-reviewer',
       source: 'builtin',
@@ -110,43 +101,43 @@ describe('template routes', () => {
       effort: 'high',
     });
     expect(body.data.system_prompt).toContain('never modify');
-    const missing = await json(await t.request('/api/v1/templates/no-such'));
+    const missing = await json(await ctx.t.request('/api/v1/templates/no-such'));
     expect(missing.status).toBe(404);
     expect(missing.type).toContain('application/problem+json');
-    expect((await t.request('/api/v1/templates/bad%20name')).status).toBe(422);
-    expect((await t.request('/api/v1/templates', { key: null })).status).toBe(401);
+    expect((await ctx.t.request('/api/v1/templates/bad%20name')).status).toBe(422);
+    expect((await ctx.t.request('/api/v1/templates', { key: null })).status).toBe(401);
   });
 
   it('flags a template whose permission mode the operator does not allow, and refuses it unless the session picks a mode', async () => {
-    const architect = (await json(await t.request('/api/v1/templates/architect'))).body.data;
+    const architect = (await json(await ctx.t.request('/api/v1/templates/architect'))).body.data;
     expect(architect.permission_mode).toBe('plan');
     expect(architect.warnings.join(' ')).toContain('permission mode plan is not allowed');
-    const refused = await createSession({ name: 'arch-1', template: 'architect' });
+    const refused = await postSession({ name: 'arch-1', template: 'architect' });
     expect(refused.status).toBe(422);
     expect(refused.body.errors[0]).toMatchObject({ location: 'body', pointer: '/template' });
-    const created = await createSession({ name: 'arch-2', template: 'architect', permission_mode: 'default' });
+    const created = await postSession({ name: 'arch-2', template: 'architect', permission_mode: 'default' });
     expect(created.status).toBe(201);
     expect(created.body.data.template).toBe('architect');
   });
 
   it('refuses an unknown template with 422 and creates nothing', async () => {
-    const { status, body, type } = await createSession({ name: 'ghost', template: 'no-such-template' });
+    const { status, body, type } = await postSession({ name: 'ghost', template: 'no-such-template' });
     expect(status).toBe(422);
     expect(type).toContain('application/problem+json');
     expect(body.type).toBe('/problems/unknown-template');
     expect(body.errors).toEqual([
       { location: 'body', pointer: '/template', message: expect.stringContaining('no-such-template') },
     ]);
-    expect((await t.request('/api/v1/sessions/ghost')).status).toBe(404);
-    expect(existsSync(join(t.dirs.workspaces, tenantOf(KEYS[0]), 'ghost'))).toBe(false);
-    const all = (await json(await t.request('/api/v1/sessions'))).body.data.map((s: { name: string }) => s.name);
+    expect((await ctx.t.request('/api/v1/sessions/ghost')).status).toBe(404);
+    expect(existsSync(join(ctx.t.dirs.workspaces, tenantOf(KEYS[0]), 'ghost'))).toBe(false);
+    const all = (await json(await ctx.t.request('/api/v1/sessions'))).body.data.map((s: { name: string }) => s.name);
     expect(all).not.toContain('ghost');
   });
 });
 
 describe('explicit > template > environment, as the model receives it', () => {
   it('a template sets system prompt, model and tools over the environment', async () => {
-    const { status, body } = await createSession({ name: 'tmpl-only', template: 'merge-check' });
+    const { status, body } = await postSession({ name: 'tmpl-only', template: 'merge-check' });
     expect(status).toBe(201);
     expect(body.data).toMatchObject({ template: 'merge-check', options: {} });
     const sent = await chatAndSee('tmpl-only', 'merge-a');
@@ -160,7 +151,7 @@ describe('explicit > template > environment, as the model receives it', () => {
   });
 
   it('explicit session options win over the template; what they leave unset still comes from it', async () => {
-    const { status } = await createSession({
+    const { status } = await postSession({
       name: 'tmpl-explicit',
       template: 'merge-check',
       model: 'claude-explicit-model',
@@ -177,23 +168,23 @@ describe('explicit > template > environment, as the model receives it', () => {
   });
 
   it('without a template the environment applies', async () => {
-    expect((await createSession({ name: 'no-tmpl' })).body.data.template).toBeNull();
+    expect((await postSession({ name: 'no-tmpl' })).body.data.template).toBeNull();
     const sent = await chatAndSee('no-tmpl', 'merge-c');
     expect(sent.body.model).toBe('claude-env-model');
     expect(systemText(sent)).toContain(ENV_PROMPT);
     expect(toolsOffered(sent)).toEqual(expect.arrayContaining(['Read', 'Write']));
     // Bash is offered exactly when the OS sandbox runs here (without bubblewrap it is taken out of every session).
-    const health = (await (await t.request('/api/v1/health')).json()).data;
+    const health = (await (await ctx.t.request('/api/v1/health')).json()).data;
     expect(toolsOffered(sent).includes('Bash')).toBe(health.sandbox.available);
   });
 });
 
 describe('reloading', () => {
   it('POST /templates/reload needs an admin key', async () => {
-    const res = await json(await t.request('/api/v1/templates/reload', { method: 'POST' }));
+    const res = await json(await ctx.t.request('/api/v1/templates/reload', { method: 'POST' }));
     expect(res.status).toBe(403);
     expect(res.type).toContain('application/problem+json');
-    expect((await t.request('/api/v1/templates/reload', { method: 'POST', key: null })).status).toBe(401);
+    expect((await ctx.t.request('/api/v1/templates/reload', { method: 'POST', key: null })).status).toBe(401);
   });
 
   it('picks up a changed file on reload, and a session follows its template from its next turn', async () => {
@@ -202,12 +193,14 @@ describe('reloading', () => {
       USER_FILE('claude-template-model-2').replace('templates:\n', 'templates:\n  added-later:\n    effort: low\n'),
     );
     // No watcher on this server: nothing changes until the reload.
-    expect((await t.request('/api/v1/templates/added-later')).status).toBe(404);
-    const { status, body } = await json(await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }));
+    expect((await ctx.t.request('/api/v1/templates/added-later')).status).toBe(404);
+    const { status, body } = await json(
+      await ctx.t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }),
+    );
     expect(status).toBe(200);
     expect(body.data.count).toBe(14);
     expect(body.data.names).toContain('added-later');
-    expect((await json(await t.request('/api/v1/templates/added-later'))).body.data).toMatchObject({
+    expect((await json(await ctx.t.request('/api/v1/templates/added-later'))).body.data).toMatchObject({
       effort: 'low',
       source: 'user',
     });
@@ -218,7 +211,7 @@ describe('reloading', () => {
   it('refuses an invalid file with a problem naming the file and line, and keeps the previous set', async () => {
     writeFileSync(file, 'templates:\n  merge-check:\n    model: x\n  broken:\n    max_turns: lots\n');
     const { status, body, type } = await json(
-      await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }),
+      await ctx.t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN }),
     );
     expect(status).toBe(422);
     expect(type).toContain('application/problem+json');
@@ -227,28 +220,28 @@ describe('reloading', () => {
     expect(body.template_errors).toEqual([
       { file, line: 5, column: 16, path: 'templates.broken.max_turns', message: 'must be integer' },
     ]);
-    const list = Object.keys((await json(await t.request('/api/v1/templates?limit=100'))).body.data);
+    const list = Object.keys((await json(await ctx.t.request('/api/v1/templates?limit=100'))).body.data);
     expect(list).toContain('added-later');
     expect(list).not.toContain('broken');
   });
 
   it('a session whose template is gone is refused with 409 instead of running without it', async () => {
     writeFileSync(file, 'templates: {}\n');
-    expect((await t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN })).status).toBe(200);
+    expect((await ctx.t.request('/api/v1/templates/reload', { method: 'POST', key: ADMIN })).status).toBe(200);
     const res = await json(
-      await t.request('/api/v1/sessions/tmpl-only/chat', { method: 'POST', json: { message: 'still there?' } }),
+      await ctx.t.request('/api/v1/sessions/tmpl-only/chat', { method: 'POST', json: { message: 'still there?' } }),
     );
     expect(res.status).toBe(409);
     expect(res.body.type).toBe('/problems/template-unavailable');
   });
 
   it('with TEMPLATES_WATCH a saved file is picked up by itself, and a bad save leaves the set as it was', async () => {
-    await t.restart({ TEMPLATES_WATCH: 'true' });
-    const templates = t.server.templates;
+    await ctx.t.restart({ TEMPLATES_WATCH: 'true' });
+    const templates = ctx.t.server.templates;
     let reloaded = once(templates, 'reloaded');
     writeFileSync(file, 'templates:\n  watched:\n    description: seen by the watcher\n');
     await reloaded;
-    expect((await json(await t.request('/api/v1/templates/watched'))).body.data.description).toBe(
+    expect((await json(await ctx.t.request('/api/v1/templates/watched'))).body.data.description).toBe(
       'seen by the watcher',
     );
 
@@ -256,16 +249,16 @@ describe('reloading', () => {
     writeFileSync(file, 'templates:\n  watched: {}\n  other:\n    effort: [\n');
     const [err] = (await failed) as [TemplateFileError];
     expect(err.issues[0]!.file).toBe(file);
-    expect((await json(await t.request('/api/v1/templates/watched'))).body.data.description).toBe(
+    expect((await json(await ctx.t.request('/api/v1/templates/watched'))).body.data.description).toBe(
       'seen by the watcher',
     );
-    expect((await t.request('/api/v1/templates/other')).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/templates/other')).status).toBe(404);
 
     reloaded = once(templates, 'reloaded');
     writeFileSync(file, USER_FILE('claude-template-model'));
     await reloaded;
-    expect((await t.request('/api/v1/templates/watched')).status).toBe(404);
-    expect((await t.request('/api/v1/templates/merge-check')).status).toBe(200);
+    expect((await ctx.t.request('/api/v1/templates/watched')).status).toBe(404);
+    expect((await ctx.t.request('/api/v1/templates/merge-check')).status).toBe(200);
   });
 });
 
@@ -287,7 +280,7 @@ describe('start-up', () => {
   });
 
   it('keys of other tenants see the same templates', async () => {
-    const res = await json(await t.request('/api/v1/templates/merge-check', { key: KEYS[1] }));
+    const res = await json(await ctx.t.request('/api/v1/templates/merge-check', { key: KEYS[1] }));
     expect(res.status).toBe(200);
   });
 });

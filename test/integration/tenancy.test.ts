@@ -9,6 +9,7 @@ import { tenantOf } from '../../src/security/api-keys.js';
 import { useTestServer } from '../support/fixture.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
+import { createSession } from '../support/sessions.js';
 
 const ADMIN = 'tenancy-admin-key-0001';
 const [ALICE, BOB] = KEYS;
@@ -395,9 +396,7 @@ describe("the walk over every route of /openapi.json with another tenant's key",
 
 describe('admin sees all', () => {
   it("lists every tenant's sessions with their owner, and acts for a tenant with X-Tenant", async () => {
-    expect(
-      (await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'bob-own' }, key: BOB })).status,
-    ).toBe(201);
+    await createSession(ctx.t, 'bob-own', {}, BOB);
     const all = await (await ctx.t.request('/api/v1/sessions?limit=100', { key: ADMIN })).json();
     const owners = Object.fromEntries(all.data.map((s: Json) => [s.name, s.owner]));
     expect(owners[SESSION]).toBe(tenantOf(ALICE));

@@ -3,6 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 import type { Step } from '../support/model-server.js';
 import { KEYS } from '../support/server.js';
 
@@ -14,12 +15,6 @@ let ws: string;
 let outside: string;
 let sibling: string;
 let foreign: string;
-
-async function create(name: string, key: string = KEYS[0]): Promise<{ workspace: string }> {
-  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name }, key });
-  expect(res.status).toBe(201);
-  return (await res.json()).data;
-}
 
 interface Denial {
   tool: string;
@@ -43,9 +38,9 @@ async function turn(match: string, calls: Array<[string, Record<string, unknown>
 }
 
 beforeAll(async () => {
-  ws = (await create('alpha')).workspace;
-  sibling = (await create('beta')).workspace;
-  foreign = (await create('gamma', KEYS[1])).workspace;
+  ws = (await createSession(ctx.t, 'alpha')).workspace;
+  sibling = (await createSession(ctx.t, 'beta')).workspace;
+  foreign = (await createSession(ctx.t, 'gamma', {}, KEYS[1])).workspace;
   outside = join(ctx.t.dirs.root, 'outside');
   mkdirSync(outside);
   writeFileSync(join(outside, 'secret.txt'), `${SECRET}\n`);

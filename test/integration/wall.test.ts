@@ -1,9 +1,10 @@
 // The wall on its own (the workspace hook OFF): a scripted model tries escapes through Bash, Read, Write, Edit, Grep, Glob and NotebookEdit, and nothing outside its session is reached; no credential is inside.
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Step } from '../support/model-server.js';
 import { useTestServer } from '../support/fixture.js';
+import { plantHostileTree, type HostileTree } from '../support/hostile-tree.js';
 import { KEYS } from '../support/server.js';
 import { needs } from '../support/needs.js';
 
@@ -41,17 +42,11 @@ const skip = await needs('the wall tests', 'wall');
 
 describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off', () => {
   const f = useTestServer({ NODE_ENV: 'test', TEST_WORKSPACE_HOOK_OFF: 'true' }, { cliEnv: SECRETS });
-  let alpha: { workspace: string; id: string };
-  let beta: { workspace: string };
-  let other: { workspace: string };
+  let alpha: HostileTree['alpha'];
+  let beta: HostileTree['beta'];
+  let other: HostileTree['other'];
   let outside: string;
   let serverHome: string;
-
-  async function createSession(name: string, key: string) {
-    const res = await f.t.request('/api/v1/sessions', { method: 'POST', json: { name }, key });
-    expect(res.status).toBe(201);
-    return (await res.json()).data;
-  }
 
   /** Runs one scripted turn on session alpha; returns the result and what the model got back from the tools. */
   async function turn(match: string, steps: Step[]) {
@@ -73,21 +68,9 @@ describe.skipIf(skip !== undefined)('the wall holds with the workspace hook off'
   const read = (file_path: string): Step => ({ tool: { name: 'Read', input: { file_path } } });
 
   beforeAll(async () => {
-    alpha = await createSession('alpha', KEYS[0]);
-    beta = await createSession('beta', KEYS[0]);
-    other = await createSession('other', KEYS[1]);
-    outside = join(f.t.dirs.root, 'outside');
-    mkdirSync(outside);
-    writeFileSync(join(outside, 'secret.txt'), 'OUTSIDE-FILE-CONTENT\n');
-    writeFileSync(join(other.workspace, 'tenant-b.txt'), 'OTHER-TENANT-FILE-CONTENT\n');
-    writeFileSync(join(beta.workspace, 'beta.txt'), 'OTHER-SESSION-FILE-CONTENT\n');
+    ({ alpha, beta, other, outside } = await plantHostileTree(f.t, 'old.jsonl'));
     serverHome = f.t.cli.home;
     writeFileSync(join(serverHome, '.env'), 'SERVER-HOME-SECRET\n');
-    mkdirSync(join(f.t.cli.configDir, 'projects', 'planted'), { recursive: true });
-    writeFileSync(
-      join(f.t.cli.configDir, 'projects', 'planted', 'old.jsonl'),
-      '{"message":"TRANSCRIPT-PLANTED-CONTENT"}\n',
-    );
     await f.t.server.store.messages.insert({
       session_id: alpha.id,
       turn_id: 'planted',

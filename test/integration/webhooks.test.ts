@@ -4,23 +4,17 @@ import { join } from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
-import { ModelServer } from '../support/model-server.js';
-import { startTestServer, type TestServer } from '../support/server.js';
+import { useModelServer } from '../support/fixture.js';
+import type { TestServer } from '../support/server.js';
+import { createSession } from '../support/sessions.js';
 import { eventually } from '../support/wait.js';
 import { WebhookReceiver, type ReceivedWebhook } from '../jobs/webhook-receiver.js';
 
-let model: ModelServer;
+const fixture = useModelServer();
 const receivers: WebhookReceiver[] = [];
-const servers: TestServer[] = [];
-
-beforeAll(async () => {
-  model = await ModelServer.start();
-});
 
 afterAll(async () => {
-  for (const t of servers) await t.cleanup();
   for (const r of receivers) await r.close();
-  await model?.close();
 });
 
 async function receiver(secret?: string): Promise<WebhookReceiver> {
@@ -29,15 +23,10 @@ async function receiver(secret?: string): Promise<WebhookReceiver> {
   return r;
 }
 
-async function server(env: Record<string, string>): Promise<TestServer> {
-  const t = await startTestServer(model.url, env);
-  servers.push(t);
-  return t;
-}
+const server = (env: Record<string, string>) => fixture.server(env);
 
 async function runJob(t: TestServer, session: string, body: Record<string, unknown>) {
-  const created = await t.request('/api/v1/sessions', { method: 'POST', json: { name: session } });
-  expect(created.status).toBe(201);
+  await createSession(t, session);
   const res = await t.request(`/api/v1/sessions/${session}/jobs`, { method: 'POST', json: body });
   expect(res.status).toBe(202);
   return (await res.json()).data;
@@ -145,7 +134,7 @@ describe('signed deliveries', () => {
 
   it('sends job.failed for a failed job and job.cancelled for a cancelled one', async () => {
     const own = await receiver(secret);
-    model.script({
+    fixture.model.script({
       match: 'webhook-failing-job',
       steps: [{ error: { status: 400, message: 'refused by the model' } }],
     });
@@ -153,7 +142,7 @@ describe('signed deliveries', () => {
     const [f] = await own.waitFor(1, (r) => r.verified?.type === 'job.failed');
     expect(f!.verified.data).toMatchObject({ id: failed.id, status: 'failed', error: { type: '/problems/api-error' } });
 
-    model.script({ match: 'webhook-cancelled-job', steps: [{ hang: true }] });
+    fixture.model.script({ match: 'webhook-cancelled-job', steps: [{ hang: true }] });
     const cancelled = await runJob(t, 'hook-cancel', { message: 'webhook-cancelled-job', webhook_url: own.url });
     await own.waitFor(1, (r) => r.verified?.type === 'job.started' && r.verified.data.id === cancelled.id);
     expect(
@@ -215,7 +204,7 @@ describe('refused targets', () => {
   beforeAll(async () => {
     local = await receiver();
     t = await server({ WEBHOOK_URL: `${local.url}/operator`, WEBHOOK_RETRY_BASE_SECONDS: '0.05' });
-    expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name: 'refuse' } })).status).toBe(201);
+    await createSession(t, 'refuse');
   });
 
   it('refuses, at creation, webhook URLs on internal addresses or with another scheme (422), creating nothing', async () => {

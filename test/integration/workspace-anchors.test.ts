@@ -8,6 +8,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseDatabaseUrl } from '../../src/store/index.js';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 import type { Step } from '../support/model-server.js';
 import { KEYS } from '../support/server.js';
 import { eventually } from '../support/wait.js';
@@ -25,13 +26,6 @@ let tenantDir: string;
 let dbFile: string;
 const mcp: Client[] = [];
 
-async function create(name: string, key: string = KEYS[0], extra: Record<string, unknown> = {}): Promise<Session> {
-  const res = await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name, ...extra }, key });
-  const body = await res.json();
-  expect(res.status, JSON.stringify(body)).toBe(201);
-  return body.data;
-}
-
 /** One scripted turn on `session`; answers the HTTP status and body. */
 async function chat(session: string, match: string, steps: Step[]): Promise<{ status: number; body: any }> {
   ctx.model.script({ match, steps: [...steps, { text: `finished ${match}` }] });
@@ -40,15 +34,6 @@ async function chat(session: string, match: string, steps: Step[]): Promise<{ st
     json: { message: `please ${match}` },
   });
   return { status: res.status, body: await res.json() };
-}
-
-/** What the model received as tool results in the turns matching `match`. */
-function toolResultsSeen(match: string): string {
-  return ctx.model
-    .mainRequests()
-    .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
-    .map((r) => JSON.stringify(r.body.messages.at(-1)))
-    .join('\n');
 }
 
 const bash = (command: string): Step => ({ tool: { name: 'Bash', input: { command, description: 'swap' } } });
@@ -133,9 +118,9 @@ function restoreS2(away: string): void {
 }
 
 beforeAll(async () => {
-  s1 = await create('s1');
-  s2 = await create('s2');
-  bob = await create('b1', KEYS[1]);
+  s1 = await createSession(ctx.t, 's1');
+  s2 = await createSession(ctx.t, 's2');
+  bob = await createSession(ctx.t, 'b1', {}, KEYS[1]);
   tenantDir = dirname(s1.workspace);
   writeFileSync(join(s2.workspace, 'hello.txt'), 'hello from s2\n');
   writeFileSync(join(bob.workspace, 'bob-secret.txt'), 'BOB-SECRET\n');
@@ -195,7 +180,7 @@ describe("a sibling's folder swapped by a session's Bash", () => {
       bash(`mv ${s2.workspace} ${away} && python3 -c "import os; os.symlink('/', '${s2.workspace}')" && echo swapped`),
     ]);
     expect(turn.status).toBe(200);
-    expect(toolResultsSeen('swap-python')).toContain('swapped');
+    expect(ctx.model.toolResultsSeen('swap-python')).toContain('swapped');
     expect(lstatSync(s2.workspace).isSymbolicLink()).toBe(true);
     await expectS2Refused(['etc/hostname', dbFile.slice(1), 'hello.txt']);
     restoreS2(away);
@@ -238,7 +223,7 @@ describe("a sibling's folder swapped by a session's Bash", () => {
     expect(turn.status, JSON.stringify(turn.body)).toBe(200);
     expect(turn.body.data.denials.map((d: { tool: string }) => d.tool)).toEqual(['Read', 'Read']);
     expect(turn.body.data.denials[0].reason).toMatch(/no longer the folder made for this session/);
-    expect(toolResultsSeen('swap-self')).not.toContain(HOSTNAME);
+    expect(ctx.model.toolResultsSeen('swap-self')).not.toContain(HOSTNAME);
     restoreS2(away);
   });
 });
@@ -281,7 +266,7 @@ describe('a racing process flipping the folder between itself and a link to /', 
 
 describe('sessions made before anchors were recorded', () => {
   it('get their anchor recorded on first open when the folder is still a real folder where it should be', async () => {
-    const s3 = await create('s3');
+    const s3 = await createSession(ctx.t, 's3');
     const unset = { workspace_dev: null, workspace_ino: null, working_dir_dev: null, working_dir_ino: null };
     await ctx.t.server.store.sessions.update(s3.id, unset);
     expect((await get('/api/v1/sessions/s3/files')).status).toBe(200);
@@ -293,7 +278,7 @@ describe('sessions made before anchors were recorded', () => {
   });
 
   it('and their guard compares with the anchor recorded at launch: a folder swapped for another mid-turn is refused', async () => {
-    const s5 = await create('s5');
+    const s5 = await createSession(ctx.t, 's5');
     const unset = { workspace_dev: null, workspace_ino: null, working_dir_dev: null, working_dir_ino: null };
     await ctx.t.server.store.sessions.update(s5.id, unset);
     writeFileSync(join(s5.workspace, 'mine.txt'), 'MINE\n');
@@ -307,13 +292,13 @@ describe('sessions made before anchors were recorded', () => {
     ]);
     expect(turn.status, JSON.stringify(turn.body)).toBe(200);
     expect(turn.body.data.denials.map((d: { tool: string }) => d.tool)).toEqual(['Read']);
-    const seen = toolResultsSeen('old-row-swap');
+    const seen = ctx.model.toolResultsSeen('old-row-swap');
     expect(seen).toContain('MINE');
     expect(seen).not.toContain('IMPOSTOR');
   });
 
   it('are refused (and nothing recorded) when the folder is a link by then', async () => {
-    const s4 = await create('s4');
+    const s4 = await createSession(ctx.t, 's4');
     const unset = { workspace_dev: null, workspace_ino: null, working_dir_dev: null, working_dir_ino: null };
     await ctx.t.server.store.sessions.update(s4.id, unset);
     rmSync(s4.workspace, { recursive: true });
@@ -324,6 +309,6 @@ describe('sessions made before anchors were recorded', () => {
     expect((await ctx.t.server.store.sessions.findById(s4.id))?.workspace_ino).toBeNull();
     const turn = await chat('s4', 'old-swapped', [{ tool: { name: 'Read', input: { file_path: 'etc/hostname' } } }]);
     expect(turn.status).toBe(409);
-    expect(toolResultsSeen('old-swapped')).toBe('');
+    expect(ctx.model.toolResultsSeen('old-swapped')).toBe('');
   });
 });

@@ -242,6 +242,14 @@ export class ModelServer {
     return this.requests.filter((r) => r.kind === 'aux');
   }
 
+  /** What the model received as tool results in the turns whose prompt contains `match`: the last message of each follow-up request, as JSON lines. */
+  toolResultsSeen(match: string): string {
+    return this.mainRequests()
+      .filter((r) => r.prompt?.includes(match) && (r.step ?? 0) > 0)
+      .map((r) => JSON.stringify(r.body.messages.at(-1)))
+      .join('\n');
+  }
+
   /** Call `fn` for every request as soon as its body is in; returns an unsubscribe function. */
   onRequest(fn: Listener): () => void {
     this.listeners.add(fn);

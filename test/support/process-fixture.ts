@@ -1,5 +1,5 @@
 // The set-up of a test file that starts the server itself (as a process, or with settings of its own): a scripted model server, a scratch Claude Code environment and a scratch folder, made before the file's tests and removed after them.
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
@@ -11,6 +11,31 @@ export interface ProcessFixture {
   readonly cli: CliEnv;
   /** The scratch folder (real path), named `<prefix>…`. */
   readonly dir: string;
+  /**
+   * The environment of `claude-code-api serve` run as a process (startServerProcess) against the model server: on
+   * loopback, any port, acting with `key`, its data in `<dir>/data` and its workspaces in `<dir>/ws` (made here).
+   */
+  serverEnv(key: string, extra?: Record<string, string>, dir?: string): Record<string, string>;
+}
+
+/** The environment of a server process on `dir` whose Claude Code runs in `cli`'s environment (see ProcessFixture.serverEnv). */
+export function serverProcessEnv(
+  cli: CliEnv,
+  dir: string,
+  key: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  mkdirSync(join(dir, 'ws'), { recursive: true });
+  return {
+    ...cli.env,
+    API_KEYS: key,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: join(dir, 'data'),
+    APPROVED_DIRECTORY: join(dir, 'ws'),
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
 }
 
 export function useProcessFixture(prefix: string): ProcessFixture {
@@ -40,6 +65,9 @@ export function useProcessFixture(prefix: string): ProcessFixture {
     },
     get dir() {
       return ready(dir);
+    },
+    serverEnv(key, extra = {}, inDir = ready(dir)) {
+      return serverProcessEnv(ready(cli), inDir, key, extra);
     },
   };
 }

@@ -45,7 +45,7 @@ export async function startTestServer(
     APPROVED_DIRECTORY: dirs.workspaces,
     CLAUDE_CONFIG_DIR: cli.configDir,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
-    // No rate limit unless a test sets one (test/security/rate-limit*.test.ts do).
+    // No rate limit unless a test sets one (test/http/plugins/rate-limit*.test.ts do).
     RATE_LIMIT_REQUESTS: '0',
     // No warm spare unless a test asks for one (test/integration/warm-spares.test.ts): fewer CLI processes at once.
     WARM_SPARES: '0',

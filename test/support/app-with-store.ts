@@ -9,7 +9,7 @@ import { buildApp, type BuildAppOptions } from '../../src/http/app.js';
 import { KeyService } from '../../src/security/keys-service.js';
 import { RevocationWatch } from '../../src/security/revocations.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { realAppDeps } from '../support/app-deps.js';
+import { realAppDeps } from './app-deps.js';
 
 export const USER_KEY = 'user-key-0123456789';
 export const OTHER_KEY = 'other-key-0123456789';

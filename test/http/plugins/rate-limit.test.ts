@@ -1,6 +1,6 @@
 // Rate limits: X-RateLimit headers, the 429 problem with Retry-After, one budget per key, per-key overrides, per-IP for failed auth, exemptions.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, appWithStore, OTHER_KEY, USER_KEY, type AppWithStore } from './app-with-store.js';
+import { ADMIN_KEY, appWithStore, OTHER_KEY, USER_KEY, type AppWithStore } from '../../support/app-with-store.js';
 
 let t: AppWithStore;
 const get = (key?: string, url = '/api/v1/usage') => t.app.inject({ url, headers: key ? { 'x-api-key': key } : {} });

@@ -1,8 +1,8 @@
 // API key auth: missing and invalid keys are 401 problems, X-API-Key and Bearer both work, public routes and open mode need none.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tenantOf } from '../../src/security/api-keys.js';
-import { shellApp } from './shell-app.js';
+import { tenantOf } from '../../../src/security/api-keys.js';
+import { shellApp } from '../../support/shell-app.js';
 
 const KEY = 'first-key-0123';
 const OTHER = 'second-key-4567';

@@ -1,7 +1,7 @@
 // GET /api/v1/health: 200 when the database and CLI are fine, 503 with the same body when either is not.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { shellApp, type StubOptions } from './shell-app.js';
+import { shellApp, type StubOptions } from '../../support/shell-app.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {

@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config/index.js';
-import { seedDatabaseUrl } from '../src/config/seed.js';
-import { parseDatabaseUrl } from '../src/store/connect.js';
-import { DEFAULT_READ_CACHE_BYTES } from '../src/store/index.js';
+import { ConfigError, loadConfig } from '../../src/config/index.js';
+import { seedDatabaseUrl } from '../../src/config/seed.js';
+import { parseDatabaseUrl } from '../../src/store/connect.js';
+import { DEFAULT_READ_CACHE_BYTES } from '../../src/store/index.js';
 
-const root = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const root = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const scratch = mkdtempSync(join(tmpdir(), 'cca-config-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 

@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ModelProxy, upstreamOf, type Upstream } from '../../src/engine/wall/proxy.js';
-import { ModelServer } from '../support/model-server.js';
+import { ModelProxy, upstreamOf, type Upstream } from '../../../src/engine/wall/proxy.js';
+import { useModelServer } from '../../support/fixture.js';
 
 function post(socketPath: string, path: string, headers: Record<string, string>) {
   return new Promise<{ status: number; body: string }>((done, fail) => {
@@ -26,15 +26,14 @@ function post(socketPath: string, path: string, headers: Record<string, string>)
 }
 
 describe('ModelProxy', () => {
-  let model: ModelServer;
+  const f = useModelServer();
   let proxy: ModelProxy;
   let dir: string;
 
-  beforeAll(async () => {
-    model = await ModelServer.start();
+  beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'cca-proxy-'));
     const upstream = upstreamOf(
-      { ANTHROPIC_API_KEY: 'sk-real-upstream-key', ANTHROPIC_BASE_URL: model.url },
+      { ANTHROPIC_API_KEY: 'sk-real-upstream-key', ANTHROPIC_BASE_URL: f.model.url },
       'api_key',
     );
     proxy = new ModelProxy(join(dir, 'sockets'), upstream as Upstream, pino({ level: 'silent' }));
@@ -42,7 +41,6 @@ describe('ModelProxy', () => {
 
   afterAll(async () => {
     await proxy?.closeAll();
-    await model?.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -50,7 +48,7 @@ describe('ModelProxy', () => {
     const a = await proxy.open('session-a');
     const res = await post(a.socket, '/v1/messages', { 'x-api-key': a.token });
     expect(res.status).toBe(200);
-    const seen = model.requests.at(-1)!;
+    const seen = f.model.requests.at(-1)!;
     expect(seen.path).toBe('/v1/messages');
     expect(seen.headers['x-api-key']).toBe('sk-real-upstream-key');
   });
@@ -58,12 +56,12 @@ describe('ModelProxy', () => {
   it("refuses a request without the token, with another session's token, or outside /v1/", async () => {
     const a = await proxy.open('session-a');
     const b = await proxy.open('session-b');
-    const before = model.requests.length;
+    const before = f.model.requests.length;
     expect((await post(a.socket, '/v1/messages', {})).status).toBe(401);
     expect((await post(a.socket, '/v1/messages', { 'x-api-key': b.token })).status).toBe(401);
     expect((await post(b.socket, '/v1/messages', { 'x-api-key': a.token })).status).toBe(401);
     expect((await post(a.socket, '/admin', { 'x-api-key': a.token })).status).toBe(404);
-    expect(model.requests.length).toBe(before);
+    expect(f.model.requests.length).toBe(before);
   });
 
   it('a closed session socket is gone, its token with it', async () => {

@@ -1,9 +1,9 @@
 // One log line per request, with request id and tenant, and no secrets (headers, query values, 500 messages stay out of bodies).
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { loggableUrl } from '../../src/http/plugins/request-log.js';
-import { tenantOf } from '../../src/security/api-keys.js';
-import { shellApp } from './shell-app.js';
+import { loggableUrl } from '../../../src/http/plugins/request-log.js';
+import { tenantOf } from '../../../src/security/api-keys.js';
+import { shellApp } from '../../support/shell-app.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];

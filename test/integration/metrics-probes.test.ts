@@ -1,13 +1,14 @@
 // Prometheus metrics and the liveness/readiness probes, on a running server with real turns.
 import { describe, expect, it } from 'vitest';
 import { useTestServer } from '../support/fixture.js';
+import { createSession } from '../support/sessions.js';
 
 const ctx = useTestServer();
 
 describe('metrics', () => {
   it('needs an API key by default and reports HTTP, engine, turn, tool, cost and token metrics', async () => {
     expect((await ctx.t.request('/metrics', { key: null })).status).toBe(401);
-    expect((await ctx.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'm' } })).status).toBe(201);
+    await createSession(ctx.t, 'm');
     ctx.model.script({
       match: 'metric-tool',
       steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/m.txt', content: 'm' } } }, { text: 'ok' }],

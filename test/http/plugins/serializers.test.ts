@@ -2,8 +2,8 @@
 import SerializerSelector from '@fastify/fast-json-stringify-compiler';
 import { Type } from 'typebox';
 import { describe, expect, it } from 'vitest';
-import { listItemSerializers } from '../../src/http/plugins/serializers.js';
-import { Envelope, ListEnvelope } from '../../src/http/schemas/common.js';
+import { listItemSerializers } from '../../../src/http/plugins/serializers.js';
+import { Envelope, ListEnvelope } from '../../../src/http/schemas/common.js';
 
 const Item = Type.Object({
   id: Type.String(),

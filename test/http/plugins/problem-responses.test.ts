@@ -4,10 +4,10 @@ import type { FastifyInstance } from 'fastify';
 import type { LightMyRequestResponse } from 'fastify';
 import { Type } from 'typebox';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EngineError } from '../../src/engine/errors.js';
-import { conflict, notFound, unprocessable } from '../../src/http/http-problem.js';
-import { problemResponses } from '../../src/http/schemas/common.js';
-import { shellApp } from './shell-app.js';
+import { EngineError } from '../../../src/engine/errors.js';
+import { conflict, notFound, unprocessable } from '../../../src/http/http-problem.js';
+import { problemResponses } from '../../../src/http/schemas/common.js';
+import { shellApp } from '../../support/shell-app.js';
 
 function expectProblem(res: LightMyRequestResponse, status: number, type: string): Record<string, unknown> {
   expect(res.statusCode).toBe(status);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { hashSecret } from '../../src/security/api-keys.js';
 import { eventually } from '../support/wait.js';
-import { appWithStore, type AppWithStore } from './app-with-store.js';
+import { appWithStore, type AppWithStore } from '../support/app-with-store.js';
 
 const CLI = join(process.cwd(), 'src/cli.ts');
 const TSX = import.meta.resolve('tsx');

@@ -1,8 +1,8 @@
 // X-Request-ID: kept when well-formed, replaced otherwise, present on every kind of response.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hijackWithHeaders } from '../../src/http/hijack.js';
-import { shellApp } from './shell-app.js';
+import { hijackWithHeaders } from '../../../src/http/hijack.js';
+import { shellApp } from '../../support/shell-app.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -1,9 +1,9 @@
 // API keys over HTTP: admin-only key routes, secrets shown once and stored as hashes, revoked keys failing at once, scopes and X-Tenant.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashSecret, tenantOf } from '../../src/security/api-keys.js';
-import { KeyService } from '../../src/security/keys-service.js';
-import { eventually } from '../support/wait.js';
-import { ADMIN_KEY, appWithStore, OTHER_KEY, USER_KEY, type AppWithStore } from './app-with-store.js';
+import { hashSecret, tenantOf } from '../../../src/security/api-keys.js';
+import { KeyService } from '../../../src/security/keys-service.js';
+import { eventually } from '../../support/wait.js';
+import { ADMIN_KEY, appWithStore, OTHER_KEY, USER_KEY, type AppWithStore } from '../../support/app-with-store.js';
 
 let t: AppWithStore;
 const as = (key: string | undefined, extra: Record<string, string> = {}) => ({

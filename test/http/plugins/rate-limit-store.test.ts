@@ -2,10 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis, RedisUnavailableError } from '../../src/store/redis.js';
-import { needs, REDIS_TEST_URL } from '../support/needs.js';
-import { tenantOf } from '../../src/security/api-keys.js';
-import { appWithStore, USER_KEY, type AppWithStore } from './app-with-store.js';
+import { connectRedis, RedisUnavailableError } from '../../../src/store/redis.js';
+import { needs, REDIS_TEST_URL } from '../../support/needs.js';
+import { tenantOf } from '../../../src/security/api-keys.js';
+import { appWithStore, USER_KEY, type AppWithStore } from '../../support/app-with-store.js';
 
 const REDIS_URL = REDIS_TEST_URL;
 

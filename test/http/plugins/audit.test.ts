@@ -1,7 +1,7 @@
 // Security events fail closed: their audit row is written before the answer, and without it there is no answer (503); other requests go on.
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_KEY, appWithStore, type AppWithStore } from './app-with-store.js';
+import { ADMIN_KEY, appWithStore, type AppWithStore } from '../../support/app-with-store.js';
 
 const admin = { 'x-api-key': ADMIN_KEY };
 
