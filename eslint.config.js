@@ -27,6 +27,7 @@ const LAYERS = {
   sessions: { may: [...BASE, 'approvals', 'engine', 'security', 'store', 'templates', 'workspace'] },
   jobs: { may: [...BASE, 'approvals', 'engine', 'sessions', 'store'] },
   metrics: { may: [...BASE, 'engine', 'store'] },
+  cluster: { may: [...BASE, 'engine'] },
   mcp: {
     may: [...BASE, 'engine', 'http', 'sessions', 'store', 'templates', 'workspace'],
     never: ['http/routes'],
@@ -35,6 +36,7 @@ const LAYERS = {
     may: [
       ...BASE,
       'approvals',
+      'cluster',
       'engine',
       'jobs',
       'mcp',
@@ -51,6 +53,7 @@ const LAYERS = {
     may: [
       ...BASE,
       'approvals',
+      'cluster',
       'engine',
       'http',
       'jobs',

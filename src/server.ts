@@ -15,6 +15,7 @@ import { TurnSecurity } from './security/turn-policy.js';
 import { SessionService } from './sessions/service.js';
 import { ApprovalService } from './approvals/service.js';
 import { createStore, type Store } from './store/index.js';
+import { startCluster, type Cluster } from './cluster/index.js';
 import { TemplateRegistry } from './templates/registry.js';
 import { VERSION } from './version.js';
 import { removeUploadLeftovers } from './workspace/paths.js';
@@ -28,6 +29,8 @@ export interface RunningServer {
   templates: TemplateRegistry;
   /** Async jobs and their webhooks. */
   jobs: Jobs;
+  /** This node's place in a cluster (CLUSTER_ENABLED); undefined on a single node. */
+  cluster: Cluster | undefined;
   /** The address listened on ('' when started with `listen: false`). */
   url: string;
   /** Refuses new turns, lets running ones finish (SHUTDOWN_GRACE_SECONDS), closes every process and the database. */
@@ -113,7 +116,32 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     warnings.push(notice.message);
   }
 
-  const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
+  // Several nodes: a session's process runs where its lease is; late-bound to the engine and sessions made below.
+  let sessionsOf: SessionService | undefined;
+  let engineOf: Engine | undefined;
+  let cluster: Cluster | undefined;
+  if (config.node.cluster && security.redis) {
+    cluster = await startCluster({
+      redis: security.redis,
+      keyPrefix: config.redis.keyPrefix,
+      node: config.node,
+      keepEventsMs: config.engine.replayMs,
+      log,
+      inUse: (id) => engineOf?.isLive(id) === true || engineOf?.currentTurn(id) !== undefined,
+      // A session taken over from a node that died: its unfinished turn is closed, its event ids go on after the dead one's.
+      onFresh: async (id) => {
+        if (!cluster || !sessionsOf || engineOf?.currentTurn(id)) return;
+        await sessionsOf.recoverMoved(id, await cluster.events.lastEventId(id));
+      },
+      onLost: (id) => void engineOf?.restartSession(id),
+    });
+  }
+  const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log, cluster?.leases);
+  engineOf = engine;
+  if (cluster) {
+    const events = cluster.events;
+    engine.observe({ started: (turn) => events.follow(turn) });
+  }
   const metrics = createMetrics(
     () => engine.stats(),
     () => store.cache.stats(),
@@ -144,12 +172,14 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   }
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
+  sessionsOf = sessions;
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)
     log.warn(
       `${expired.length} approval(s) or question(s) were pending when the server last stopped; marked them expired`,
     );
-  const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
+  // In a cluster another node may be running those turns: a node closes a dead owner's turn when it takes its session over.
+  const closed = opts.listen === false || cluster ? 0 : await sessions.closeUnfinishedTurns();
   if (closed > 0)
     log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
   // Temp files of uploads cut off by a kill; swept before listening, so never one of an upload of this server.
@@ -195,10 +225,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       redis: security.redis,
       jobs: jobs.service,
       approvals,
+      cluster,
     },
     { loggerInstance: log },
   );
   const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: security.listen.host });
+  if (address) await cluster?.nodes.listening(address);
   if (address)
     log.info(
       { address, host: security.listen.host, database: store.dialect, cli: cli.version, auth: cli.auth },
@@ -216,6 +248,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     sessions,
     templates,
     jobs,
+    cluster,
     url: address,
     close: () =>
       (closing ??= (async () => {
@@ -223,6 +256,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         jobs.stopIntake();
         await engine.shutdown(config.engine.shutdownGraceMs);
         await jobs.stop();
+        await cluster?.close();
         await turnSecurity.close();
         await app.close();
         await security.close();

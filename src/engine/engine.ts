@@ -2,7 +2,9 @@
 import type { Logger } from 'pino';
 import { ProblemError } from '../problems.js';
 import { EngineError, LAUNCH_REFUSALS } from './errors.js';
-import { RunnerPool } from './pool.js';
+import { RunnerPool, type SessionClaims } from './pool.js';
+
+export type { SessionClaims } from './pool.js';
 import type { RunnerLaunch } from './runner.js';
 import { SessionQueue } from './session-queue.js';
 import { MemoryCeiling, type ExitListener } from './supervisor.js';
@@ -69,13 +71,22 @@ export class Engine {
   constructor(
     private readonly settings: EngineSettings,
     private readonly log: Logger,
+    /** The cluster's session leases (several nodes); none on a single node. */
+    claims?: SessionClaims,
   ) {
-    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log, settings.maxLiveSessionsPerKey, {
-      ceiling: new MemoryCeiling(settings.maxRssBytes),
-      onExit: (exit) => {
-        for (const listen of this.exitListeners) listen(exit);
+    this.pool = new RunnerPool(
+      settings.maxLiveSessions,
+      settings.sessionIdleMs,
+      log,
+      settings.maxLiveSessionsPerKey,
+      {
+        ceiling: new MemoryCeiling(settings.maxRssBytes),
+        onExit: (exit) => {
+          for (const listen of this.exitListeners) listen(exit);
+        },
       },
-    });
+      claims,
+    );
     this.slots = new TurnSlots(
       settings.maxConcurrentTurns,
       settings.turnQueueTimeoutMs,

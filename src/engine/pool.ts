@@ -4,6 +4,15 @@ import { EngineError } from './errors.js';
 import { discardWall } from './process-spawn.js';
 import { SessionRunner, type RunnerLaunch, type Supervision } from './runner.js';
 
+/**
+ * Who may run a session's process, when several nodes share the sessions (the cluster's leases): `claim` before a
+ * process starts (throws the `owned_elsewhere` EngineError when another node runs it), `release` once it is gone.
+ */
+export interface SessionClaims {
+  claim(sessionId: string): Promise<void>;
+  release(sessionId: string): void;
+}
+
 export class RunnerPool {
   private readonly runners = new Map<string, SessionRunner>();
   /** The owner (key) whose turn started each live process. */
@@ -17,6 +26,7 @@ export class RunnerPool {
     /** Most live processes one owner may hold (MAX_LIVE_SESSIONS_PER_KEY); the whole capacity by default. */
     private readonly perOwner = capacity,
     private readonly supervision?: Supervision,
+    private readonly claims?: SessionClaims,
   ) {
     this.sweeper = setInterval(() => void this.closeIdle(), Math.min(Math.max(idleMs / 4, 50), 30_000));
     this.sweeper.unref();
@@ -83,6 +93,14 @@ export class RunnerPool {
       this.log.info({ session: victim.sessionId }, 'closing least recently used idle session process');
       await this.close(victim.sessionId);
     }
+    if (this.claims) {
+      try {
+        await this.claims.claim(sessionId);
+      } catch (err) {
+        discardWall(launch.wall);
+        throw err;
+      }
+    }
     const runner = new SessionRunner(sessionId, launch, this.log, this.supervision);
     runner.state = 'busy';
     this.runners.set(sessionId, runner);
@@ -91,6 +109,7 @@ export class RunnerPool {
       if (this.runners.get(sessionId) !== runner) return;
       this.runners.delete(sessionId);
       this.owners.delete(sessionId);
+      this.claims?.release(sessionId);
     });
     return runner;
   }
@@ -101,6 +120,7 @@ export class RunnerPool {
     this.runners.delete(sessionId);
     this.owners.delete(sessionId);
     await runner.close();
+    this.claims?.release(sessionId);
   }
 
   async closeAll(): Promise<void> {

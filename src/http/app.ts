@@ -4,6 +4,7 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
 import type { AppDeps } from './deps.js';
@@ -11,6 +12,7 @@ import auditPlugin from './plugins/audit.js';
 import { seedJsonBodies } from './plugins/seed-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
+import forwardPlugin, { isForwarded } from './plugins/forward.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemsPlugin, { frameworkErrors } from './plugins/problems.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -97,7 +99,13 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
   await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX, serve: deps.config.docs });
   await app.register(auditPlugin, { trail: security.trail, apiPrefix: API_PREFIX });
   // Before auth (which calls its per-IP limit on failed attempts) and before the routes (it hooks each one).
-  await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
+  // A request another node forwarded here was counted there.
+  const cluster = deps.cluster;
+  await app.register(rateLimitPlugin, {
+    config: deps.config,
+    redis: deps.redis,
+    ...(cluster && { exempt: (request: FastifyRequest) => isForwarded(request, cluster) }),
+  });
   await app.register(authPlugin, { config: deps.config, keys: security.keys });
   await app.register(revokedStreamsPlugin, { keys: security.keys });
   // After auth: an Idempotency-Key belongs to the caller's tenant.
@@ -106,6 +114,8 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     ttlMs: deps.config.idempotencyTtlMs,
     apiPrefix: API_PREFIX,
   });
+  // Several nodes: a session's requests go to the node that runs it (registered before the routes it wraps).
+  if (cluster) await app.register(forwardPlugin, { cluster, sessions: deps.sessions, apiPrefix: API_PREFIX });
   if (deps.metrics && deps.config.metrics.enabled) {
     await app.register(metricsPlugin, { metrics: deps.metrics, public: deps.config.metrics.auth === 'none' });
   }
@@ -114,6 +124,8 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     async (api) => {
       await healthRoutes(api, deps);
       await probeRoutes(api, deps);
+      // A worker node serves health and metrics only; its jobs run the sessions (NODE_ROLE=worker).
+      if (deps.config.node.role === 'worker') return;
       await sessionsRoutes(api, deps);
       await chatRoutes(api, deps);
       await historyRoutes(api, deps);
@@ -128,6 +140,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     },
     { prefix: API_PREFIX },
   );
+  if (deps.config.node.role === 'worker') return app;
   // The OpenAI- and Anthropic-compatible endpoints at /v1, behind the same auth, limits and audit.
   await app.register(compatRoutes, { prefix: COMPAT_PREFIX, deps, security });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.

@@ -349,6 +349,32 @@ export class SessionService {
     return open.length;
   }
 
+  /**
+   * A session this node took over from a node that died mid-turn: its unanswered turn is recorded as interrupted, and
+   * its event ids go on after `lastEventId` (the newest one the dead node published), so replays never mix two turns.
+   */
+  async recoverMoved(sessionId: string, lastEventId: number): Promise<void> {
+    const open = (await this.store.messages.unanswered()).filter((m) => m.session_id === sessionId);
+    for (const user of open) {
+      await this.store.messages.insert({
+        session_id: sessionId,
+        turn_id: user.turn_id,
+        role: 'assistant',
+        content: '',
+        status: 'interrupted',
+        error: {
+          type: problemType('node-lost'),
+          title: 'Node lost',
+          status: 503,
+          detail: 'The node running this turn stopped before it ended; the session moved to another node.',
+        },
+      });
+    }
+    const row = await this.store.sessions.findById(sessionId);
+    if (row && row.last_event_id < lastEventId)
+      await this.store.sessions.update(sessionId, { last_event_id: lastEventId });
+  }
+
   private async recordStart(sessionId: string, turn: Turn): Promise<void> {
     await this.store.messages.insert({ session_id: sessionId, turn_id: turn.id, role: 'user', content: turn.message });
   }

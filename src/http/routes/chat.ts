@@ -1,7 +1,7 @@
 // Chat routes: a sync turn, a streamed turn (SSE, with Last-Event-ID replay), re-attaching to a turn, and interrupting it.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { isPersonEvent, type PersonEvent, type TurnResult } from '../../engine/events.js';
+import { isPersonEvent, type EventStream, type PersonEvent, type TurnResult } from '../../engine/events.js';
 import type { Turn } from '../../engine/turn.js';
 import { ProblemError } from '../../problems.js';
 import type { ChatInput } from '../../sessions/service.js';
@@ -62,7 +62,14 @@ function replayGone(last: number): ProblemError {
 
 export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { sessions, config } = deps;
+  const { sessions, config, cluster } = deps;
+  /** The turn to re-attach to: kept here, else (several nodes, its node gone) read back from the cluster's events. */
+  const keptTurn = async (tenant: string, name: string, last: number | undefined): Promise<EventStream | undefined> => {
+    const here = await sessions.turnFor(tenant, name, last);
+    if (here || !cluster) return here;
+    const row = await sessions.get(tenant, name);
+    return cluster.events.turnAfter(row.id, last);
+  };
   const interruptOnDisconnect = config.engine.chatDisconnect === 'interrupt';
   const body = chatBody(config.maxMessageChars);
 
@@ -138,7 +145,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     async (request, reply) => {
       const last = lastEventIdOf(request);
       if (last !== undefined) {
-        const kept = await sessions.turnFor(request.tenant, request.params.name, last);
+        const kept = await keptTurn(request.tenant, request.params.name, last);
         if (!kept) throw replayGone(last);
         await streamTurn(reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs });
         return reply;
@@ -177,7 +184,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
     },
     async (request, reply) => {
       const last = lastEventIdOf(request);
-      const turn = await sessions.turnFor(request.tenant, request.params.name, last);
+      const turn = await keptTurn(request.tenant, request.params.name, last);
       if (!turn) {
         if (last !== undefined) throw replayGone(last);
         throw new ProblemError(404, 'not-found', 'Not found', 'This session has no running or recent turn.');
