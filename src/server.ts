@@ -12,6 +12,7 @@ import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
 import { createMetrics, processExitObserver, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-policy.js';
+import { SharedHolds } from './security/shared-holds.js';
 import { SessionService } from './sessions/service.js';
 import { ApprovalService } from './approvals/service.js';
 import { createStore, type Store } from './store/index.js';
@@ -145,6 +146,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const metrics = createMetrics(
     () => engine.stats(),
     () => store.cache.stats(),
+    {
+      id: config.node.id,
+      role: config.node.role,
+      leases: () => cluster?.leases.count ?? 0,
+      queuedJobs: () => store.jobs.countQueued(),
+    },
   );
   engine.observe(turnObserver(metrics));
   engine.onProcessExit(processExitObserver(metrics));
@@ -156,6 +163,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     auth: cli.auth,
     log,
     spend: store.spend,
+    // A hold lasts at most a turn's time limit and an approval's wait, plus a margin (a dead node never frees its own).
+    sharedHolds:
+      config.node.cluster && security.redis
+        ? new SharedHolds(
+            security.redis,
+            config.redis.keyPrefix,
+            config.claude.timeoutMs + config.approvals.timeoutMs + 60_000,
+          )
+        : undefined,
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;

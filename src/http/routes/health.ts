@@ -8,6 +8,45 @@ import { Envelope } from '../schemas/common.js';
 
 const DB_PING_TIMEOUT_MS = 2000;
 
+/** This node of a cluster (or the only one): what /health and /health/ready say about it. */
+export const NodeSchema = Type.Object(
+  {
+    id: Type.String({ description: 'NODE_ID.' }),
+    role: Type.Enum(['all', 'api', 'worker'], { type: 'string', description: 'NODE_ROLE.' }),
+    url: Type.String({ description: 'How other nodes reach this one (NODE_URL, else the listening address).' }),
+    cluster: Type.Boolean({ description: 'CLUSTER_ENABLED: one node of several.' }),
+    leases_held: Type.Integer({
+      minimum: 0,
+      description: 'Sessions whose lease this node holds (0 on a single node).',
+    }),
+    live_sessions: Type.Integer({ minimum: 0, description: 'Live Claude Code processes on this node.' }),
+    queue_depth: Type.Integer({
+      minimum: 0,
+      description: "Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's).",
+    }),
+  },
+  { description: 'This node ([scaling](scaling.md)).' },
+);
+export type NodeView = Static<typeof NodeSchema>;
+
+/** This node's view for health and readiness. */
+export async function nodeView(deps: AppDeps): Promise<NodeView> {
+  const stats = deps.engine.stats();
+  // A store that cannot count (down, or a test's stand-in) reports no queued jobs rather than failing health.
+  const queuedJobs = await Promise.resolve()
+    .then(() => deps.store.jobs.countQueued())
+    .catch(() => 0);
+  return {
+    id: deps.config.node.id,
+    role: deps.config.node.role,
+    url: deps.cluster?.nodes.self.url ?? deps.config.node.url,
+    cluster: deps.cluster !== undefined,
+    leases_held: deps.cluster?.leases.count ?? 0,
+    live_sessions: stats.live_processes,
+    queue_depth: stats.turns_waiting + queuedJobs,
+  };
+}
+
 export const HealthSchema = Type.Object({
   status: Type.Enum(['ok', 'degraded'], { type: 'string' }),
   version: Type.String(),
@@ -71,6 +110,7 @@ export const HealthSchema = Type.Object({
     },
     { description: "The OS wall around each session's process (docs/security.md)." },
   ),
+  node: NodeSchema,
   warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
@@ -147,6 +187,7 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
           unconfined_tenants: false,
           limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
         },
+        node: await nodeView(deps),
         warnings: deps.warnings,
       };
       const checks = { database: dbOk ? 'ok' : 'error', claude_cli: cli.ok ? 'ok' : 'not_found' } as const;

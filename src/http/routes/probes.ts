@@ -5,11 +5,13 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
 import { Envelope } from '../schemas/common.js';
+import { NodeSchema, nodeView } from './health.js';
 
 const Probe = Type.Object({
   status: Type.Enum(['ok', 'not_ready'], { type: 'string' }),
   checks: Type.Record(Type.String(), Type.Boolean()),
 });
+const Readiness = Type.Object({ ...Probe.properties, node: NodeSchema });
 
 export default async function probeRoutes(fastify: FastifyInstance, deps: AppDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -36,8 +38,8 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
         operationId: 'getReadiness',
         summary: 'Readiness probe',
         description:
-          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',
-        response: { 200: Envelope(Probe), 503: Envelope(Probe) },
+          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.',
+        response: { 200: Envelope(Readiness), 503: Envelope(Readiness) },
       },
     },
     async (request, reply) => {
@@ -49,7 +51,11 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
       };
       const ready = Object.values(checks).every(Boolean);
       reply.code(ready ? 200 : 503);
-      return ok(request, { status: ready ? ('ok' as const) : ('not_ready' as const), checks });
+      return ok(request, {
+        status: ready ? ('ok' as const) : ('not_ready' as const),
+        checks,
+        node: await nodeView(deps),
+      });
     },
   );
 }
