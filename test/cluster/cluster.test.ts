@@ -17,6 +17,7 @@ const missing =
   (await needs('the loopback cluster tests', 'postgresql')) ?? (await needs('the loopback cluster tests', 'redis'));
 
 const KEY = 'cluster-test-key-12345678';
+const ADMIN_KEY = 'cluster-admin-key-12345678';
 const LEASE_SECONDS = 2;
 
 interface Node {
@@ -57,6 +58,7 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
     baseEnv = {
       ...cli.env,
       API_KEYS: KEY,
+      ADMIN_API_KEYS: ADMIN_KEY,
       PORT: '0',
       HOST: '127.0.0.1',
       DATA_DIR: join(dir, 'data'),
@@ -68,6 +70,7 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
       SESSION_LEASE_SECONDS: String(LEASE_SECONDS),
       MAX_LIVE_SESSIONS: '2',
       MAX_CONCURRENT_TURNS: '2',
+      RATE_LIMIT_REQUESTS: '100000',
       LOG_LEVEL: 'info',
     };
     a = await startNode('node-a');
@@ -103,6 +106,24 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
     expect(promptTexts(last)).toContain('first turn on A');
     expect(await live(a)).toBe(1);
     expect(await live(b)).toBe(0);
+    const ready = async (node: Node) => (await (await node.api('/api/v1/health/ready')).json()).data.node;
+    expect(await ready(a)).toMatchObject({
+      id: 'node-a',
+      role: 'all',
+      cluster: true,
+      leases_held: 1,
+      live_sessions: 1,
+    });
+    expect(await ready(b)).toMatchObject({
+      id: 'node-b',
+      role: 'all',
+      cluster: true,
+      leases_held: 0,
+      live_sessions: 0,
+    });
+    const metrics = await (await b.api('/metrics')).text();
+    expect(metrics).toMatch(/cca_node_info\{node="node-b",role="all"\} 1/);
+    expect(metrics).toMatch(/cca_session_leases_held 0/);
     const history = (await (await b.api('/api/v1/sessions/fwd/history')).json()).data as Array<{ content: string }>;
     expect(history.map((m) => m.content)).toEqual(expect.arrayContaining(['first turn on A', 'second turn through B']));
     // Deleting through B closes the process on A.
@@ -219,5 +240,57 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
     expect((await chat(a, 'takeover', 'forwarded to the new owner')).status).toBe(200);
     expect(await live(a)).toBe(0);
     expect((await a.api('/api/v1/sessions/takeover', { method: 'DELETE' })).status).toBe(204);
+  });
+
+  const newKey = async (body: Record<string, unknown>) => {
+    const res = await apiOf(a.proc.url, ADMIN_KEY)('/api/v1/keys', { method: 'POST', json: { name: 'k', ...body } });
+    expect(res.status).toBe(201);
+    return (await res.json()).data.secret as string;
+  };
+
+  it("a key's rate limit counts its requests on both nodes", async () => {
+    const key = await newKey({ rate_limit: 4 });
+    const statuses = [];
+    for (const node of [a, b, a, b, a]) statuses.push((await apiOf(node.proc.url, key)('/api/v1/sessions')).status);
+    expect(statuses).toEqual([200, 200, 200, 200, 429]);
+  });
+
+  it("a key's budget holds across nodes: a turn on A holds what is left, so a turn on B waits (429 with Retry-After)", async () => {
+    const key = await newKey({ budget_usd: 50 });
+    const onA = apiOf(a.proc.url, key);
+    const onB = apiOf(b.proc.url, key);
+    expect((await onA('/api/v1/sessions', { method: 'POST', json: { name: 'spend-a' } })).status).toBe(201);
+    expect((await onA('/api/v1/sessions', { method: 'POST', json: { name: 'spend-b' } })).status).toBe(201);
+    model.script({ match: 'long spend', steps: [{ text: ['a ', 'b ', 'c ', 'd ', 'e'], chunkDelayMs: 400 }] });
+    const running = onA('/api/v1/sessions/spend-a/chat', { method: 'POST', json: { message: 'long spend' } });
+    await model.waitFor((r) => r.prompt === 'long spend');
+    const refused = await onB('/api/v1/sessions/spend-b/chat', { method: 'POST', json: { message: 'meanwhile' } });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBeTruthy();
+    const problem = await refused.json();
+    expect(problem.type).toBe('/problems/key-budget-exceeded');
+    expect(problem.reserved_usd).toBeGreaterThan(0);
+    expect(model.mainRequests().some((r) => r.prompt === 'meanwhile')).toBe(false);
+    expect((await running).status).toBe(200);
+    // Settled: the hold is gone on every node, and the next turn runs.
+    expect(
+      (await onB('/api/v1/sessions/spend-b/chat', { method: 'POST', json: { message: 'afterwards' } })).status,
+    ).toBe(200);
+    for (const name of ['spend-a', 'spend-b'])
+      expect((await onB(`/api/v1/sessions/${name}`, { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it('a worker node serves health and metrics only', async () => {
+    const proc = await startServerProcess(dir, { ...baseEnv, NODE_ID: 'node-w', NODE_ROLE: 'worker' });
+    try {
+      const api = apiOf(proc.url, KEY);
+      expect((await api('/api/v1/sessions')).status).toBe(404);
+      const ready = await api('/api/v1/health/ready');
+      expect(ready.status).toBe(200);
+      expect((await ready.json()).data.node).toMatchObject({ id: 'node-w', role: 'worker', leases_held: 0 });
+    } finally {
+      proc.child.kill('SIGTERM');
+      await proc.exited;
+    }
   });
 });
