@@ -49,7 +49,10 @@ export interface LeaseOptions {
   log: Logger;
   /** Whether this node still uses the session (a live process or a turn running or waiting): its lease is kept. */
   inUse: (sessionId: string) => boolean;
-  /** Runs after this node took a free lease (recovers what a dead owner left unfinished), before the claim returns. */
+  /**
+   * Runs after this node took a free lease, or found one of its node id it did not know of (recovers what a dead
+   * owner left unfinished), before the claim returns.
+   */
   onFresh?: (sessionId: string, epoch: number) => Promise<void>;
   /** Runs when this node finds it lost a lease it held (it must stop running the session). */
   onLost?: (sessionId: string) => void;
@@ -59,6 +62,8 @@ interface Held {
   value: string;
   epoch: number;
   claimedAt: number;
+  /** Settles once `onFresh` ran for this claim: a second claim of the same lease waits for it too. */
+  ready: Promise<void>;
 }
 
 export class SessionLeases implements SessionClaims {
@@ -95,12 +100,16 @@ export class SessionLeases implements SessionClaims {
     if (status === 'taken') return { held: false, epoch, fresh: false, owner };
     const fresh = status === 'new';
     const previous = this.held.get(sessionId);
-    this.held.set(sessionId, {
-      value: `${nodeId}|${String(epoch)}`,
-      epoch,
-      claimedAt: fresh || !previous ? Date.now() : previous.claimedAt,
-    });
-    if (fresh) await this.opts.onFresh?.(sessionId, epoch);
+    const value = `${nodeId}|${String(epoch)}`;
+    if (fresh || previous?.value !== value) {
+      // Also a lease of this node id that this process does not know: a previous run of the node left it.
+      const recover = fresh || previous === undefined;
+      const ready = recover && this.opts.onFresh ? this.opts.onFresh(sessionId, epoch) : Promise.resolve();
+      this.held.set(sessionId, { value, epoch, claimedAt: Date.now(), ready: ready.catch(() => undefined) });
+      await ready;
+    } else {
+      await previous.ready;
+    }
     return { held: true, epoch, fresh };
   }
 

@@ -354,7 +354,14 @@ export class SessionService {
    * its event ids go on after `lastEventId` (the newest one the dead node published), so replays never mix two turns.
    */
   async recoverMoved(sessionId: string, lastEventId: number): Promise<void> {
-    const open = (await this.store.messages.unanswered()).filter((m) => m.session_id === sessionId);
+    // A turn of this node's own (it claimed the session a moment ago) is not the dead node's.
+    const local = new Set<string | undefined>([
+      this.engine.currentTurn(sessionId)?.id,
+      this.engine.runningTurn(sessionId)?.id,
+    ]);
+    const open = (await this.store.messages.unanswered()).filter(
+      (m) => m.session_id === sessionId && !local.has(m.turn_id),
+    );
     for (const user of open) {
       await this.store.messages.insert({
         session_id: sessionId,

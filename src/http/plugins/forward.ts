@@ -1,4 +1,5 @@
 // Forwards a request for a session another node of the cluster runs to that node (@fastify/reply-from, streamed as it comes), or claims the session here.
+import { timingSafeEqual } from 'node:crypto';
 import replyFrom from '@fastify/reply-from';
 import type { FastifyReply, FastifyRequest, RouteHandlerMethod } from 'fastify';
 import fp from 'fastify-plugin';
@@ -30,7 +31,11 @@ const ROUTES: Record<string, Kind> = {
 
 /** Whether another node of this cluster forwarded the request (it carries the cluster's hop token). */
 export function isForwarded(request: FastifyRequest, cluster: Cluster | undefined): boolean {
-  return cluster !== undefined && request.headers[HOP_HEADER] === cluster.hopToken;
+  const hop = request.headers[HOP_HEADER];
+  if (cluster === undefined || typeof hop !== 'string') return false;
+  const given = Buffer.from(hop);
+  const token = Buffer.from(cluster.hopToken);
+  return given.length === token.length && timingSafeEqual(given, token);
 }
 
 interface Target {
