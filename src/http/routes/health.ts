@@ -32,10 +32,14 @@ export type NodeView = Static<typeof NodeSchema>;
 /** This node's view for health and readiness. */
 export async function nodeView(deps: AppDeps): Promise<NodeView> {
   const stats = deps.engine.stats();
-  // A store that cannot count (down, or a test's stand-in) reports no queued jobs rather than failing health.
-  const queuedJobs = await Promise.resolve()
-    .then(() => deps.store.jobs.countQueued())
-    .catch(() => 0);
+  // A store that cannot count in time (down, hung, or a test's stand-in) reports no queued jobs rather than failing health.
+  let timer: NodeJS.Timeout | undefined;
+  const queuedJobs = await Promise.race([
+    Promise.resolve()
+      .then(() => deps.store.jobs.countQueued())
+      .catch(() => 0),
+    new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), DB_PING_TIMEOUT_MS))),
+  ]).finally(() => clearTimeout(timer));
   return {
     id: deps.config.node.id,
     role: deps.config.node.role,
@@ -159,7 +163,7 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
       },
     },
     async (request, reply) => {
-      const dbOk = await pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS);
+      const [dbOk, node] = await Promise.all([pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS), nodeView(deps)]);
       const healthy = dbOk && cli.ok;
       const body: Health = {
         status: healthy ? 'ok' : 'degraded',
@@ -187,7 +191,7 @@ export default async function healthRoutes(app: FastifyInstance, deps: AppDeps):
           unconfined_tenants: false,
           limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
         },
-        node: await nodeView(deps),
+        node,
         warnings: deps.warnings,
       };
       const checks = { database: dbOk ? 'ok' : 'error', claude_cli: cli.ok ? 'ok' : 'not_found' } as const;
