@@ -245,14 +245,70 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
   const newKey = async (body: Record<string, unknown>) => {
     const res = await apiOf(a.proc.url, ADMIN_KEY)('/api/v1/keys', { method: 'POST', json: { name: 'k', ...body } });
     expect(res.status).toBe(201);
-    return (await res.json()).data.secret as string;
+    const data = (await res.json()).data as { secret: string; tenant: string };
+    tenants.set(data.secret, data.tenant);
+    return data.secret;
   };
+  const tenants = new Map<string, string>();
 
   it("a key's rate limit counts its requests on both nodes", async () => {
     const key = await newKey({ rate_limit: 4 });
     const statuses = [];
     for (const node of [a, b, a, b, a]) statuses.push((await apiOf(node.proc.url, key)('/api/v1/sessions')).status);
     expect(statuses).toEqual([200, 200, 200, 200, 429]);
+  });
+
+  it('a request forwarded to the owner counts once against the rate limit', async () => {
+    const key = await newKey({ rate_limit: 3 });
+    const onA = apiOf(a.proc.url, key);
+    const onB = apiOf(b.proc.url, key);
+    expect((await onA('/api/v1/sessions', { method: 'POST', json: { name: 'counted' } })).status).toBe(201); // 1
+    expect(
+      (await onA('/api/v1/sessions/counted/chat', { method: 'POST', json: { message: 'hold it on A' } })).status,
+    ).toBe(200); // 2
+    const attached = await onB('/api/v1/sessions/counted/chat/stream'); // 3, forwarded to A and not counted there
+    expect(attached.status).toBe(200);
+    const events = await readSse(attached).all();
+    expect(events.at(-1)?.event).toBe('result');
+    expect((await onB('/api/v1/sessions')).status).toBe(429);
+    expect((await apiOf(a.proc.url, KEY)('/api/v1/sessions')).status).toBe(200);
+    // Its process on A ends (with the admin key, acting as that key's tenant).
+    const removed = await apiOf(b.proc.url, ADMIN_KEY)('/api/v1/sessions/counted', {
+      method: 'DELETE',
+      headers: { 'x-tenant': tenants.get(key)! },
+    });
+    expect(removed.status).toBe(204);
+    expect(await live(a)).toBe(0);
+  });
+
+  it('a session a worker node runs is refused with 409 session-on-worker, not forwarded', async () => {
+    await create(a, 'on-worker');
+    const id = (await (await a.api('/api/v1/sessions/on-worker')).json()).data.id as string;
+    const redis = await connectRedis(REDIS_TEST_URL);
+    try {
+      // A worker node that runs a job on this session, as it announces itself and holds the lease.
+      await redis.set(
+        `${prefix}node:node-w9`,
+        JSON.stringify({
+          id: 'node-w9',
+          url: 'http://127.0.0.1:9',
+          role: 'worker',
+          started_at: new Date().toISOString(),
+        }),
+        'PX',
+        60_000,
+      );
+      await redis.set(`${prefix}lease:${id}`, 'node-w9|1', 'PX', 60_000);
+      const res = await chat(b, 'on-worker', 'while the job runs');
+      expect(res.status).toBe(409);
+      expect(res.headers.get('retry-after')).toBeTruthy();
+      expect((await res.json()).type).toBe('/problems/session-on-worker');
+      expect(model.mainRequests().some((r) => r.prompt === 'while the job runs')).toBe(false);
+    } finally {
+      await redis.del(`${prefix}lease:${id}`, `${prefix}node:node-w9`);
+      redis.disconnect();
+    }
+    expect((await a.api('/api/v1/sessions/on-worker', { method: 'DELETE' })).status).toBe(204);
   });
 
   it("a key's budget holds across nodes: a turn on A holds what is left, so a turn on B waits (429 with Retry-After)", async () => {
