@@ -131,8 +131,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       inUse: (id) => engineOf?.isLive(id) === true || engineOf?.currentTurn(id) !== undefined,
       // A session taken over from a node that died: its unfinished turn is closed, its event ids go on after the dead one's.
       onFresh: async (id) => {
-        if (!cluster || !sessionsOf || engineOf?.currentTurn(id)) return;
-        await sessionsOf.recoverMoved(id, await cluster.events.lastEventId(id));
+        if (!cluster || !sessionsOf) return;
+        const last = await cluster.events.lastEventId(id);
+        await sessionsOf.recoverMoved(id, last);
+        engineOf?.raiseEventFloor(id, last);
       },
       onLost: (id) => void engineOf?.restartSession(id),
     });
@@ -189,6 +191,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   const approvals = new ApprovalService(config, store, log);
   const sessions = new SessionService(config, store, engine, log, env, templates, turnSecurity, approvals);
   sessionsOf = sessions;
+  sessions.fence = cluster?.leases;
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)
     log.warn(

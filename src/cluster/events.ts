@@ -26,7 +26,17 @@ class StoredTurn implements EventStream {
   }
 }
 
+/** How far a turn's events are in Redis, and who waits for more. */
+interface Published {
+  upTo: number;
+  /** The copy stopped (the turn ended, or Redis failed): waiters go on without it. */
+  done: boolean;
+  wakers: Set<() => void>;
+}
+
 export class SharedEvents {
+  private readonly published = new WeakMap<Turn, Published>();
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
@@ -42,6 +52,11 @@ export class SharedEvents {
   /** Appends each of the turn's events as it comes; the stream lapses `keepMs` after the turn ended. */
   follow(turn: Turn): void {
     const key = this.key(turn.sessionId);
+    const state: Published = { upTo: -1, done: false, wakers: new Set() };
+    this.published.set(turn, state);
+    const wake = () => {
+      for (const w of [...state.wakers]) w();
+    };
     void (async () => {
       try {
         await this.redis.persist(key);
@@ -59,12 +74,48 @@ export class SharedEvents {
             'e',
             JSON.stringify(event),
           );
+          state.upTo = id;
+          wake();
         }
         await this.redis.pexpire(key, Math.max(1000, this.keepMs));
       } catch (err) {
         this.log.warn({ err, session: turn.sessionId, turn: turn.id }, 'could not copy turn events to Redis');
+      } finally {
+        state.done = true;
+        wake();
       }
     })();
+  }
+
+  /**
+   * The turn as a client streams it on this node: each event only once it is in Redis, so a client that saw an event
+   * can replay after it on any node even if this one dies right then. A turn not copied here streams as it is.
+   */
+  durable(turn: Turn): EventStream {
+    const state = this.published.get(turn);
+    if (!state) return turn;
+    return {
+      id: turn.id,
+      get finished() {
+        return turn.finished;
+      },
+      async *events(afterId: number, signal?: AbortSignal) {
+        for await (const e of turn.events(afterId, signal)) {
+          while (state.upTo < e.id && !state.done && !signal?.aborted) {
+            await new Promise<void>((resolve) => {
+              const w = () => {
+                state.wakers.delete(w);
+                signal?.removeEventListener('abort', w);
+                resolve();
+              };
+              state.wakers.add(w);
+              signal?.addEventListener('abort', w, { once: true });
+            });
+          }
+          yield e;
+        }
+      },
+    };
   }
 
   private async entries(sessionId: string): Promise<Entry[]> {

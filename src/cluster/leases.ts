@@ -130,6 +130,26 @@ export class SessionLeases implements SessionClaims {
     void this.drop(sessionId);
   }
 
+  /** This node's epoch of the session's lease, if it holds it. */
+  epochOf(sessionId: string): number | undefined {
+    return this.held.get(sessionId)?.epoch;
+  }
+
+  /**
+   * Whether no other node took the session since this node's `epoch` (what fencing checks before a late write): the
+   * lease is this node's, or free with no later epoch handed out meanwhile. A lease released a moment ago by this
+   * node's own process exit does not fence its turn out.
+   */
+  async stillOwner(sessionId: string, epoch: number): Promise<boolean> {
+    const [value, latest] = await this.opts.redis.mget(
+      this.key(sessionId),
+      `${this.opts.keyPrefix}epoch:${sessionId}`,
+    );
+    // Held: by this node (at this epoch, or a later one it claimed itself), else by the node that took it over.
+    if (value != null) return value.startsWith(`${this.opts.nodeId}|`);
+    return Number(latest ?? 0) <= epoch;
+  }
+
   /** The node holding the session's lease, if any. */
   async ownerOf(sessionId: string): Promise<LeaseOwner | undefined> {
     const key = this.key(sessionId);

@@ -141,6 +141,11 @@ export class Engine {
     return open.length;
   }
 
+  /** The session's next turn numbers its events after `eventId` at least (events another node published). */
+  raiseEventFloor(sessionId: string, eventId: number): void {
+    this.eventIds.set(sessionId, Math.max(this.eventIds.get(sessionId) ?? 0, eventId));
+  }
+
   /** Whether the session has a live Claude Code process. */
   isLive(sessionId: string): boolean {
     return this.pool.has(sessionId);

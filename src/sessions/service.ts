@@ -70,9 +70,22 @@ export function pickOptions(input: SessionOptions): SessionOptions {
   return out;
 }
 
+/**
+ * Several nodes: who owns a session now (the cluster's leases). A turn notes its node's epoch when it starts; a node
+ * that lost the session meanwhile (another took it over) must not write the turn's end over the new owner's state.
+ */
+export interface SessionFence {
+  /** This node's epoch of the session's lease, if it holds it. */
+  epochOf(sessionId: string): number | undefined;
+  /** Whether this node still holds the session's lease at that epoch. */
+  stillOwner(sessionId: string, epoch: number): Promise<boolean>;
+}
+
 export class SessionService {
   /** The sessions' workspaces and working directories, opened by anchor. */
   readonly folders: SessionFolders;
+  /** Several nodes: the lease check before a turn's end is written (none on a single node). */
+  fence: SessionFence | undefined;
 
   constructor(
     private readonly config: Config,
@@ -215,6 +228,7 @@ export class SessionService {
       effective.maxBudgetUsd,
     );
     let turn: Turn;
+    let epoch: number | undefined;
     try {
       turn = this.engine.submit({
         sessionId: row.id,
@@ -222,14 +236,22 @@ export class SessionService {
         message: input.message,
         lastEventId: row.last_event_id,
         prepare: () => this.launchFor(row.id, overrides),
-        onStart: (t) => this.recordStart(row.id, t),
+        onStart: (t) => {
+          epoch = this.fence?.epochOf(row.id);
+          return this.recordStart(row.id, t);
+        },
         onEnd: async (t) => {
           const cost = (t.result ?? t.partial)?.cost_usd ?? 0;
           try {
             await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
           } finally {
             // History is written even when the ledger could not be (the failure is logged by the engine).
-            await this.recordEnd(row.id, t, caller.actor);
+            if (await this.fencedOut(row.id, epoch)) {
+              this.log.error(
+                { session: row.id, turn: t.id, epoch },
+                "another node took this session over while its turn ran here: the turn's end is not recorded",
+              );
+            } else await this.recordEnd(row.id, t, caller.actor);
           }
         },
       });
@@ -347,6 +369,12 @@ export class SessionService {
       });
     }
     return open.length;
+  }
+
+  /** Whether a turn that started at `epoch` of the session's lease runs on a node that has lost the session since. */
+  private async fencedOut(sessionId: string, epoch: number | undefined): Promise<boolean> {
+    if (!this.fence || epoch === undefined) return false;
+    return !(await this.fence.stillOwner(sessionId, epoch).catch(() => true));
   }
 
   /**

@@ -185,6 +185,48 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
     expect((await a.api('/api/v1/sessions/loop', { method: 'DELETE' })).status).toBe(204);
   });
 
+  it("a node that lost a session's lease mid-turn stops its process and leaves the turn to the new owner (fencing)", async () => {
+    await create(a, 'fenced');
+    expect((await chat(a, 'fenced', 'first on A')).status).toBe(200);
+    const id = (await (await a.api('/api/v1/sessions/fenced')).json()).data.id as string;
+    model.script({ match: 'lost mid-turn', steps: [{ stall: 'partial answer' }] });
+    const pending = chat(a, 'fenced', 'lost mid-turn');
+    await model.waitFor((r) => r.prompt === 'lost mid-turn');
+    // As after a long pause of A: its lease lapsed and B took the session, with a later epoch.
+    const redis = await connectRedis(REDIS_TEST_URL);
+    try {
+      await redis.set(`${prefix}epoch:${id}`, '1000');
+      await redis.set(`${prefix}lease:${id}`, 'node-b|1000', 'PX', 30_000);
+    } finally {
+      redis.disconnect();
+    }
+    const lost = await pending; // A notices at its next renewal and stops the process
+    expect(lost.status).toBeGreaterThanOrEqual(400);
+    expect(await live(a)).toBe(0);
+    const rows = async () =>
+      (
+        (await (await b.api('/api/v1/sessions/fenced/history')).json()).data as Array<{ role: string; status: string }>
+      ).map((m) => [m.role, m.status]);
+    // A did not record the lost turn's end: that is the new owner's to do.
+    expect(await rows()).toEqual([
+      ['user', 'ok'],
+      ['assistant', 'ok'],
+      ['user', 'ok'],
+    ]);
+    expect((await chat(b, 'fenced', 'on the new owner')).status).toBe(200);
+    expect(promptTexts(model.mainRequests().findLast((r) => r.prompt === 'on the new owner')!)).toContain('first on A');
+    expect(await rows()).toEqual([
+      ['user', 'ok'],
+      ['assistant', 'ok'],
+      ['user', 'ok'],
+      ['assistant', 'interrupted'],
+      ['user', 'ok'],
+      ['assistant', 'ok'],
+    ]);
+    expect((await a.api('/api/v1/sessions/fenced', { method: 'DELETE' })).status).toBe(204);
+    expect(await live(b)).toBe(0);
+  });
+
   it('SIGKILL of the owner mid-turn: B replays its events (Last-Event-ID) and the next turn on B resumes the conversation', async () => {
     await create(a, 'takeover');
     expect((await chat(a, 'takeover', 'kept before the kill')).status).toBe(200);

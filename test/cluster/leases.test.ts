@@ -85,6 +85,23 @@ describe.skipIf(missing)('leases and holds in Redis', () => {
     expect(await b.tryClaim('s3')).toMatchObject({ held: true, epoch: 3, fresh: true });
   });
 
+  it('fencing: a node learns that another took its session over; its own release does not fence it out', async () => {
+    const a = leases('a', 10_000, () => false);
+    const b = leases('b', 10_000);
+    const { epoch } = await a.tryClaim('s5');
+    expect(a.epochOf('s5')).toBe(epoch);
+    expect(await a.stillOwner('s5', epoch)).toBe(true);
+    a.release('s5'); // its process ended: the lease is freed …
+    let owner = await a.ownerOf('s5');
+    while (owner) owner = await a.ownerOf('s5'); // (the release is sent without waiting)
+    expect(a.epochOf('s5')).toBeUndefined();
+    expect(await a.stillOwner('s5', epoch)).toBe(true); // … and its turn may still record its end
+    await b.tryClaim('s5');
+    expect(await a.stillOwner('s5', epoch)).toBe(false); // b holds it now
+    await b.close();
+    expect(await a.stillOwner('s5', epoch)).toBe(false); // b held it since, even if it let it go
+  });
+
   it('renews a lease in use, so it outlives its period', async () => {
     const a = leases('a', 400);
     await a.tryClaim('s4');

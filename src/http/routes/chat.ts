@@ -66,7 +66,8 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
   /** The turn to re-attach to: kept here, else (several nodes, its node gone) read back from the cluster's events. */
   const keptTurn = async (tenant: string, name: string, last: number | undefined): Promise<EventStream | undefined> => {
     const here = await sessions.turnFor(tenant, name, last);
-    if (here || !cluster) return here;
+    if (here) return cluster ? cluster.events.durable(here) : here;
+    if (!cluster) return undefined;
     const row = await sessions.get(tenant, name);
     return cluster.events.turnAfter(row.id, last);
   };
@@ -158,7 +159,7 @@ export default async function chatRoutes(fastify: FastifyInstance, deps: AppDeps
       );
       await turn.whenStarted();
       if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
-      await streamTurn(reply, turn, {
+      await streamTurn(reply, cluster ? cluster.events.durable(turn) : turn, {
         afterId: 0,
         heartbeatMs: config.engine.heartbeatMs,
         onClientGone: () => {
