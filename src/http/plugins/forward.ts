@@ -134,7 +134,19 @@ export default fp<ForwardOptions>(
       if (!kind) return;
       const handler = route.handler;
       const wrapped: RouteHandlerMethod = async function (this: typeof app, request, reply) {
-        const target = await ownerOf(request, kind);
+        let target: Target | undefined;
+        try {
+          target = await ownerOf(request, kind);
+        } catch (err) {
+          if (err instanceof HttpProblem) throw err;
+          // Redis (the leases, the node records) cannot be asked: no node may start or move the session meanwhile.
+          request.log.error({ err }, 'could not look up the owner of a session in Redis');
+          throw new HttpProblem(
+            503,
+            'This node cannot reach Redis, where the cluster records which node runs each session; retry shortly.',
+            { slug: 'cluster-unavailable', title: 'Cluster state unavailable', headers: { 'Retry-After': '5' } },
+          );
+        }
         if (target === undefined) return handler.call(this, request, reply);
         return forward(request, reply, target, () => handler.call(this, request, reply));
       };
