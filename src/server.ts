@@ -128,6 +128,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       node: config.node,
       keepEventsMs: config.engine.replayMs,
       log,
+      announce: opts.listen !== false,
       inUse: (id) => engineOf?.isLive(id) === true || engineOf?.currentTurn(id) !== undefined,
       // A session taken over from a node that died: its unfinished turn is closed, its event ids go on after the dead one's.
       onFresh: async (id) => {

@@ -32,6 +32,11 @@ export interface ClusterOptions extends Pick<LeaseOptions, 'inUse' | 'onFresh' |
   /** How long a session's events stay in Redis after its last turn (TURN_REPLAY_SECONDS), ms. */
   keepEventsMs: number;
   log: Logger;
+  /**
+   * false: this process serves no HTTP (MCP over stdio): it holds leases for the sessions it runs, but is not announced
+   * as a node others could forward to (their requests for those sessions get 503 until it lets them go).
+   */
+  announce?: boolean;
 }
 
 /** Joins the cluster: announces this node and agrees on the hop token with the others. */
@@ -41,7 +46,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
   await redis.set(tokenKey, randomBytes(24).toString('hex'), 'NX');
   const hopToken = await redis.get(tokenKey);
   if (hopToken === null) throw new Error('Redis lost the cluster hop token just written');
-  const nodes = new NodeRegistry(redis, keyPrefix, node, log);
+  const nodes = new NodeRegistry(redis, keyPrefix, node, log, opts.announce !== false);
   await nodes.announce();
   const leases = new SessionLeases({
     redis,

@@ -141,10 +141,7 @@ export class SessionLeases implements SessionClaims {
    * node's own process exit does not fence its turn out.
    */
   async stillOwner(sessionId: string, epoch: number): Promise<boolean> {
-    const [value, latest] = await this.opts.redis.mget(
-      this.key(sessionId),
-      `${this.opts.keyPrefix}epoch:${sessionId}`,
-    );
+    const [value, latest] = await this.opts.redis.mget(this.key(sessionId), `${this.opts.keyPrefix}epoch:${sessionId}`);
     // Held: by this node (at this epoch, or a later one it claimed itself), else by the node that took it over.
     if (value != null) return value.startsWith(`${this.opts.nodeId}|`);
     return Number(latest ?? 0) <= epoch;

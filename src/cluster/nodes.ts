@@ -20,6 +20,8 @@ export class NodeRegistry {
     private readonly keyPrefix: string,
     node: NodeSettings,
     private readonly log: Logger,
+    /** false: never written (a process that serves no HTTP); `get` still reads the others. */
+    private readonly visible = true,
   ) {
     this.me = { id: node.id, url: node.url, role: node.role, started_at: new Date().toISOString() };
     this.leaseMs = node.leaseMs;
@@ -33,6 +35,7 @@ export class NodeRegistry {
 
   /** Writes this node's record for one lease period (SESSION_LEASE_SECONDS); renewed every third of it until closed. */
   async announce(): Promise<void> {
+    if (!this.visible) return;
     try {
       await this.redis.set(this.key(this.me.id), JSON.stringify(this.me), 'PX', this.leaseMs);
     } catch (err) {
@@ -61,6 +64,6 @@ export class NodeRegistry {
   /** Stops announcing and removes this node's record. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    await this.redis.del(this.key(this.me.id)).catch(() => undefined);
+    if (this.visible) await this.redis.del(this.key(this.me.id)).catch(() => undefined);
   }
 }
