@@ -28,6 +28,7 @@ const LAYERS = {
   sessions: { may: [...BASE, 'approvals', 'engine', 'security', 'store', 'templates', 'workspace'] },
   jobs: { may: [...BASE, 'approvals', 'engine', 'sessions', 'store'] },
   metrics: { may: [...BASE, 'engine', 'store'] },
+  cluster: { may: [...BASE, 'engine'] },
   mcp: {
     may: [...BASE, 'engine', 'http', 'sessions', 'store', 'templates', 'workspace'],
     never: ['http/routes'],
@@ -36,6 +37,7 @@ const LAYERS = {
     may: [
       ...BASE,
       'approvals',
+      'cluster',
       'engine',
       'jobs',
       'mcp',
@@ -52,6 +54,7 @@ const LAYERS = {
     may: [
       ...BASE,
       'approvals',
+      'cluster',
       'engine',
       'http',
       'jobs',

@@ -14,9 +14,11 @@ import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-security.js';
 import { ConversationService } from './sessions/conversations.js';
 import { startIdleSweep, type IdleSweep } from './sessions/idle-sweep.js';
+import { SharedHolds } from './security/shared-holds.js';
 import { SessionService } from './sessions/service.js';
 import { ApprovalService } from './approvals/service.js';
 import { createStore, type Store } from './store/index.js';
+import { startCluster, type Cluster } from './cluster/index.js';
 import { TemplateRegistry } from './templates/registry.js';
 import { VERSION } from './version.js';
 import { removeUploadLeftovers } from './workspace/paths.js';
@@ -30,6 +32,8 @@ export interface RunningServer {
   templates: TemplateRegistry;
   /** Async jobs and their webhooks. */
   jobs: Jobs;
+  /** This node's place in a cluster (CLUSTER_ENABLED); undefined on a single node. */
+  cluster: Cluster | undefined;
   /** The address listened on ('' when started with `listen: false`). */
   url: string;
   /** Deletes the idle sessions the compatible endpoints opened (COMPAT_SESSION_IDLE_HOURS); runs on a timer. */
@@ -117,10 +121,44 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     warnings.push(notice.message);
   }
 
-  const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log);
+  // Several nodes: a session's process runs where its lease is; late-bound to the engine and sessions made below.
+  let sessionsOf: SessionService | undefined;
+  let engineOf: Engine | undefined;
+  let cluster: Cluster | undefined;
+  if (config.node.cluster && security.redis) {
+    cluster = await startCluster({
+      redis: security.redis,
+      keyPrefix: config.redis.keyPrefix,
+      node: config.node,
+      keepEventsMs: config.engine.replayMs,
+      log,
+      announce: opts.listen !== false,
+      inUse: (id) => engineOf?.isLive(id) === true || engineOf?.currentTurn(id) !== undefined,
+      // A session taken over from a node that died: its unfinished turn is closed, its event ids go on after the dead one's.
+      onFresh: async (id) => {
+        if (!cluster || !sessionsOf) return;
+        const last = await cluster.events.lastEventId(id);
+        await sessionsOf.recoverMoved(id, last);
+        engineOf?.raiseEventFloor(id, last);
+      },
+      onLost: (id) => void engineOf?.restartSession(id),
+    });
+  }
+  const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log, cluster?.leases);
+  engineOf = engine;
+  if (cluster) {
+    const events = cluster.events;
+    engine.observe({ started: (turn) => events.follow(turn) });
+  }
   const metrics = createMetrics(
     () => engine.stats(),
     () => store.cache.stats(),
+    {
+      id: config.node.id,
+      role: config.node.role,
+      leases: () => cluster?.leases.count ?? 0,
+      queuedJobs: () => store.jobs.countQueued(),
+    },
   );
   engine.observe(turnObserver(metrics));
   engine.onProcessExit(processExitObserver(metrics));
@@ -133,6 +171,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     auth: cli.auth,
     log,
     spend: store.spend,
+    // A hold lasts at most a turn's time limit and an approval's wait, plus a margin (a dead node never frees its own).
+    sharedHolds:
+      config.node.cluster && security.redis
+        ? new SharedHolds(
+            security.redis,
+            config.redis.keyPrefix,
+            config.claude.timeoutMs + config.approvals.timeoutMs + 60_000,
+          )
+        : undefined,
   }).catch(async (err: unknown) => {
     await store.close();
     throw err;
@@ -156,12 +203,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     opts.listen === false ? undefined : sessions.spareFactory(),
     opts.listen === false ? 'this process serves no API' : `spares need the wall (${turnSecurity.wall.status.reason})`,
   );
+  sessionsOf = sessions;
+  sessions.fence = cluster?.leases;
   const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)
     log.warn(
       `${expired.length} approval(s) or question(s) were pending when the server last stopped; marked them expired`,
     );
-  const closed = opts.listen === false ? 0 : await sessions.closeUnfinishedTurns();
+  // In a cluster another node may be running those turns: a node closes a dead owner's turn when it takes its session over.
+  const closed = opts.listen === false || cluster ? 0 : await sessions.closeUnfinishedTurns();
   if (closed > 0)
     log.warn(`${closed} turn(s) were still running when the server last stopped; recorded them as interrupted`);
   // Temp files of uploads cut off by a kill; swept before listening, so never one of an upload of this server.
@@ -207,10 +257,12 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       redis: security.redis,
       jobs: jobs.service,
       approvals,
+      cluster,
     },
     { loggerInstance: log },
   );
   const address = opts.listen === false ? '' : await app.listen({ port: config.port, host: security.listen.host });
+  if (address) await cluster?.nodes.listening(address);
   if (address)
     log.info(
       { address, host: security.listen.host, database: store.dialect, cli: cli.version, auth: cli.auth },
@@ -234,6 +286,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     templates,
     jobs,
     idleSweep,
+    cluster,
     url: address,
     close: () =>
       (closing ??= (async () => {
@@ -242,6 +295,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         jobs.stopIntake();
         await engine.shutdown(config.engine.shutdownGraceMs);
         await jobs.stop();
+        await cluster?.close();
         await turnSecurity.close();
         await app.close();
         await security.close();

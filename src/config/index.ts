@@ -32,6 +32,10 @@ export interface NodeSettings {
   id: string;
   /** NODE_URL: how other nodes reach this one. */
   url: string;
+  /** CLUSTER_ENABLED: session leases, forwarding and shared events (needs REDIS_URL and PostgreSQL). */
+  cluster: boolean;
+  /** SESSION_LEASE_SECONDS, ms. */
+  leaseMs: number;
 }
 
 export interface Config {
@@ -387,6 +391,16 @@ export function loadConfig(given: Raw = process.env): Config {
       'Invalid environment variable NODE_ID: 1 to 128 letters, digits, dots, dashes or underscores',
     );
   }
+  if (v.get('CLUSTER_ENABLED') === true) {
+    if (redisUrl === undefined)
+      throw new ConfigError(
+        'CLUSTER_ENABLED=true needs REDIS_URL: the nodes hold their session leases and share turn events there',
+      );
+    if (databaseUrl.startsWith('sqlite:'))
+      throw new ConfigError(
+        'CLUSTER_ENABLED=true needs a PostgreSQL DATABASE_URL: several nodes cannot share one SQLite file (docs/scaling.md)',
+      );
+  }
   return {
     // PORT and HOST win over the seed's API_PORT and API_HOST.
     port: env.PORT?.trim() ? num('PORT') : ((v.get('API_PORT') as number | undefined) ?? num('PORT')),
@@ -409,6 +423,8 @@ export function loadConfig(given: Raw = process.env): Config {
     node: {
       role: str('NODE_ROLE') as NodeSettings['role'],
       id: nodeId,
+      cluster: v.get('CLUSTER_ENABLED') as boolean,
+      leaseMs: Math.round(num('SESSION_LEASE_SECONDS') * 1000),
       url:
         nodeUrl?.replace(/\/+$/, '') ??
         localNodeUrl(

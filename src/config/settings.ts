@@ -584,6 +584,20 @@ export const SETTINGS: readonly SettingSpec[] = [
     description:
       'The base URL other nodes use to reach this node, when they forward a request for a session this node owns.',
   },
+  {
+    name: 'CLUSTER_ENABLED',
+    kind: { type: 'bool' },
+    default: 'false',
+    description:
+      'Run as one node of several: sessions are owned through leases in Redis, requests for a session another node runs are forwarded to it, turn events go through Redis Streams. Needs REDIS_URL and a PostgreSQL DATABASE_URL (SQLite is refused), and DATA_DIR and APPROVED_DIRECTORY on storage every node sees.',
+  },
+  {
+    name: 'SESSION_LEASE_SECONDS',
+    kind: { type: 'number', min: 1, max: 600 },
+    default: '15',
+    description:
+      "How long a node's claim on a session lasts without renewal (renewed every third of it while the session's process lives). After a node died, its sessions move to another node this long after its last renewal.",
+  },
   // Jobs, webhooks, idempotency
   {
     name: 'JOB_CONCURRENCY',

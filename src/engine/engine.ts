@@ -2,7 +2,9 @@
 import type { Logger } from 'pino';
 import { ProblemError } from '../problems.js';
 import { EngineError, LAUNCH_REFUSALS } from './errors.js';
-import { RunnerPool } from './pool.js';
+import { RunnerPool, type SessionClaims } from './pool.js';
+
+export type { SessionClaims } from './pool.js';
 import type { RunnerLaunch } from './runner.js';
 import { SessionQueue } from './session-queue.js';
 import { SparePool, type SparesStats } from './spares.js';
@@ -76,13 +78,22 @@ export class Engine {
   constructor(
     private readonly settings: EngineSettings,
     private readonly log: Logger,
+    /** The cluster's session leases (several nodes); none on a single node. */
+    claims?: SessionClaims,
   ) {
-    this.pool = new RunnerPool(settings.maxLiveSessions, settings.sessionIdleMs, log, settings.maxLiveSessionsPerKey, {
-      ceiling: new MemoryCeiling(settings.maxRssBytes),
-      onExit: (exit) => {
-        for (const listen of this.exitListeners) listen(exit);
+    this.pool = new RunnerPool(
+      settings.maxLiveSessions,
+      settings.sessionIdleMs,
+      log,
+      settings.maxLiveSessionsPerKey,
+      {
+        ceiling: new MemoryCeiling(settings.maxRssBytes),
+        onExit: (exit) => {
+          for (const listen of this.exitListeners) listen(exit);
+        },
       },
-    });
+      claims,
+    );
     this.spares = new SparePool(settings.warmSpares ?? 0, log, () => this.pool.room);
     this.pool.spares = this.spares;
     this.slots = new TurnSlots(
@@ -138,6 +149,11 @@ export class Engine {
     const open = this.turnsOf(sessionId).filter((t) => !t.finished);
     for (const turn of open) turn.interrupt('client');
     return open.length;
+  }
+
+  /** The session's next turn numbers its events after `eventId` at least (events another node published). */
+  raiseEventFloor(sessionId: string, eventId: number): void {
+    this.eventIds.set(sessionId, Math.max(this.eventIds.get(sessionId) ?? 0, eventId));
   }
 
   /** Whether the session has a live Claude Code process. */

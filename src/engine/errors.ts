@@ -14,7 +14,8 @@ export type EngineErrorKind =
   | 'shutting_down' // the server is stopping
   | 'session_gone' // the session was deleted before its turn could start
   | 'workspace_moved' // the session's folder is no longer the one made for it (swapped, moved)
-  | 'working_dir_refused'; // the session's working directory now breaks the working-directory rules
+  | 'working_dir_refused' // the session's working directory now breaks the working-directory rules
+  | 'owned_elsewhere'; // another node of the cluster holds the session's lease (its process runs there)
 
 const STATUS: Record<EngineErrorKind, number> = {
   timeout: 504,
@@ -30,6 +31,7 @@ const STATUS: Record<EngineErrorKind, number> = {
   session_gone: 404,
   workspace_moved: 409,
   working_dir_refused: 409,
+  owned_elsewhere: 409,
 };
 
 const TITLE: Record<EngineErrorKind, string> = {
@@ -46,6 +48,7 @@ const TITLE: Record<EngineErrorKind, string> = {
   session_gone: 'Not found',
   workspace_moved: 'Workspace folder changed',
   working_dir_refused: 'Working directory refused',
+  owned_elsewhere: 'Session runs on another node',
 };
 
 /** The engine kinds a ProblemError from a session's launch keeps (by its slug): the folder checks made before the process starts. */

@@ -5,6 +5,15 @@ import { discardWall } from './process-spawn.js';
 import { SessionRunner, type RunnerLaunch, type Supervision } from './runner.js';
 import type { SparePool } from './spares.js';
 
+/**
+ * Who may run a session's process, when several nodes share the sessions (the cluster's leases): `claim` before a
+ * process starts (throws the `owned_elsewhere` EngineError when another node runs it), `release` once it is gone.
+ */
+export interface SessionClaims {
+  claim(sessionId: string): Promise<void>;
+  release(sessionId: string): void;
+}
+
 export class RunnerPool {
   private readonly runners = new Map<string, SessionRunner>();
   /** The owner (key) whose turn started each live process. */
@@ -20,6 +29,7 @@ export class RunnerPool {
     /** Most live processes one owner may hold (MAX_LIVE_SESSIONS_PER_KEY); the whole capacity by default. */
     private readonly perOwner = capacity,
     private readonly supervision?: Supervision,
+    private readonly claims?: SessionClaims,
   ) {
     this.sweeper = setInterval(() => void this.closeIdle(), Math.min(Math.max(idleMs / 4, 50), 30_000));
     this.sweeper.unref();
@@ -82,6 +92,16 @@ export class RunnerPool {
       if (launch.spare) await this.spares?.discard(launch.spare);
       throw err;
     }
+    // Several nodes: the session's lease first, so no other node runs it meanwhile (refused if one does).
+    if (this.claims) {
+      try {
+        await this.claims.claim(sessionId);
+      } catch (err) {
+        discardWall(launch.wall);
+        if (launch.spare) await this.spares?.discard(launch.spare);
+        throw err;
+      }
+    }
     // A taken spare was counted among the spares until now: it becomes this session's process.
     if (launch.spare) this.spares?.adopted(launch.spare);
     const runner = new SessionRunner(sessionId, launch, this.log, this.supervision);
@@ -92,6 +112,7 @@ export class RunnerPool {
       if (this.runners.get(sessionId) !== runner) return;
       this.runners.delete(sessionId);
       this.owners.delete(sessionId);
+      this.claims?.release(sessionId);
     });
     return runner;
   }
@@ -129,6 +150,7 @@ export class RunnerPool {
     this.runners.delete(sessionId);
     this.owners.delete(sessionId);
     await runner.close();
+    this.claims?.release(sessionId);
   }
 
   async closeAll(): Promise<void> {

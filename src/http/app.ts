@@ -4,9 +4,11 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
+  type FastifyRequest,
   type FastifyServerOptions,
 } from 'fastify';
 import type { Redis } from 'ioredis';
+import type { Cluster } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import type { Metrics } from '../metrics/registry.js';
 import type { AuditTrail } from '../security/audit.js';
@@ -17,6 +19,7 @@ import auditPlugin from './plugins/audit.js';
 import { seedJsonBodies } from './plugins/seed-json.js';
 import authPlugin from './plugins/auth.js';
 import idempotencyPlugin from './plugins/idempotency.js';
+import forwardPlugin, { isForwarded } from './plugins/forward.js';
 import openapiPlugin from './plugins/openapi.js';
 import problemsPlugin, { frameworkErrors } from './plugins/problem-responses.js';
 import rateLimitPlugin from './plugins/rate-limit.js';
@@ -83,6 +86,8 @@ export interface ShellDeps {
   /** Where idempotency records live; without it the idempotency plugin is not registered (and routes that need it refuse to boot). */
   idempotencyStore?: Pick<Store, 'idempotency'>;
   metrics?: Metrics;
+  /** This node's place in a cluster: requests other nodes forwarded here are not rate-counted again. */
+  cluster?: Cluster;
 }
 
 /**
@@ -120,7 +125,13 @@ export async function buildShell(deps: ShellDeps, opts: BuildAppOptions = {}): P
   await app.register(securityHeadersPlugin, { config: deps.config });
   await app.register(openapiPlugin, { version: deps.version, apiPrefix: API_PREFIX, serve: deps.config.docs });
   await app.register(auditPlugin, { trail: deps.trail, apiPrefix: API_PREFIX });
-  await app.register(rateLimitPlugin, { config: deps.config, redis: deps.redis });
+  // A request another node of the cluster forwarded here was counted there.
+  const cluster = deps.cluster;
+  await app.register(rateLimitPlugin, {
+    config: deps.config,
+    redis: deps.redis,
+    ...(cluster && { exempt: (request: FastifyRequest) => isForwarded(request, cluster) }),
+  });
   await app.register(authPlugin, { keys: deps.keys });
   await app.register(revokedStreamsPlugin, { keys: deps.keys });
   if (deps.idempotencyStore) {
@@ -148,13 +159,19 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
       redis: deps.redis,
       idempotencyStore: deps.store,
       metrics: deps.metrics,
+      ...(deps.cluster && { cluster: deps.cluster }),
     },
     opts,
   );
+  // Several nodes: a session's requests go to the node that runs it (registered before the routes it wraps).
+  if (deps.cluster)
+    await app.register(forwardPlugin, { cluster: deps.cluster, sessions: deps.sessions, apiPrefix: API_PREFIX });
   await app.register(
     async (api) => {
       await api.register(healthRoutes, deps);
       await api.register(probeRoutes, deps);
+      // A worker node serves health and metrics only; its jobs run the sessions (NODE_ROLE=worker).
+      if (deps.config.node.role === 'worker') return;
       await api.register(sessionsRoutes, deps);
       await api.register(chatRoutes, deps);
       await api.register(historyRoutes, deps);
@@ -169,6 +186,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     },
     { prefix: API_PREFIX },
   );
+  if (deps.config.node.role === 'worker') return app;
   // The OpenAI- and Anthropic-compatible endpoints at /v1, behind the same auth, limits and audit.
   await app.register(compatRoutes, { ...deps, tokens: security.tokens, prefix: COMPAT_PREFIX });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.

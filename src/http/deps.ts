@@ -1,6 +1,7 @@
 // What the HTTP layer is given: configuration and the services behind the routes (never the CLI or SQL directly).
 import 'fastify';
 import type { ApprovalService } from '../approvals/service.js';
+import type { Cluster } from '../cluster/index.js';
 import type { Config } from '../config/index.js';
 import type { CliInfo } from '../engine/cli-info.js';
 import type { Engine } from '../engine/engine.js';
@@ -40,6 +41,8 @@ export interface AppDeps {
   approvals?: ApprovalService;
   /** Async jobs (absent in tests of the HTTP shell: the job routes then answer 503). */
   jobs?: JobService;
+  /** This node's place in a cluster (CLUSTER_ENABLED): session requests are forwarded to the owner node. */
+  cluster?: Cluster;
 }
 
 declare module 'fastify' {

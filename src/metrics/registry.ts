@@ -20,8 +20,25 @@ export interface Metrics {
   processExits: Counter<'reason' | 'status'>;
 }
 
-/** A registry of its own per app (tests build many apps in one process). `readCache`: the store's read cache figures. */
-export function createMetrics(engineStats: () => EngineStats, readCache?: () => ReadCacheStats): Metrics {
+/** Which node reports (one of several, or the only one), for the node's own gauges. */
+export interface NodeStats {
+  id: string;
+  role: string;
+  /** Session leases this node holds (0 on a single node). */
+  leases: () => number;
+  /** Jobs queued (every node's queue). */
+  queuedJobs: () => Promise<number>;
+}
+
+/**
+ * A registry of its own per app (tests build many apps in one process). `readCache`: the store's read cache figures;
+ * `node`: the node's id, role, leases and the job queue.
+ */
+export function createMetrics(
+  engineStats: () => EngineStats,
+  readCache?: () => ReadCacheStats,
+  node?: NodeStats,
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cca_' });
   const m: Metrics = {
@@ -108,6 +125,33 @@ export function createMetrics(engineStats: () => EngineStats, readCache?: () => 
   gauge('cca_warm_spares', 'Warm spares started and waiting for a new session (WARM_SPARES).', (s) => s.spares.ready);
   gauge('cca_turns_running', 'Turns holding a turn slot.', (s) => s.turns_running);
   gauge('cca_turn_queue_depth', 'Turns waiting for a turn slot.', (s) => s.turns_waiting);
+  if (node) {
+    new Gauge({
+      name: 'cca_node_info',
+      help: 'This node: its id (NODE_ID) and role (NODE_ROLE); always 1.',
+      labelNames: ['node', 'role'],
+      registers: [registry],
+      collect() {
+        this.set({ node: node.id, role: node.role }, 1);
+      },
+    });
+    new Gauge({
+      name: 'cca_session_leases_held',
+      help: 'Sessions whose lease this node holds (several nodes).',
+      registers: [registry],
+      collect() {
+        this.set(node.leases());
+      },
+    });
+    new Gauge({
+      name: 'cca_jobs_queued',
+      help: 'Jobs queued, waiting for a worker (the whole queue).',
+      registers: [registry],
+      async collect() {
+        this.set(await node.queuedJobs().catch(() => 0));
+      },
+    });
+  }
   if (readCache) {
     /** A counter that follows a running total kept elsewhere: each scrape adds what it grew by. */
     const follow = (name: string, help: string, read: (s: ReadCacheStats) => number) => {

@@ -1,6 +1,7 @@
 // Spending limits: the per-turn cap (CLAUDE_MAX_COST_PER_REQUEST, or a session's / request's lower max_budget_usd), and each key's total (its own budget, else CLAUDE_MAX_COST_PER_USER) reserved before a turn and settled in the ledger after it.
 import { ProblemError } from '../problems.js';
 import { keyAccount, tenantAccount, type SpendEntry } from '../store/spend-repo.js';
+import type { SharedHolds } from './shared-holds.js';
 
 export interface BudgetSettings {
   /** CLAUDE_MAX_COST_PER_REQUEST: most one turn may spend, USD. */
@@ -78,6 +79,8 @@ export class Budgets {
   constructor(
     readonly settings: BudgetSettings,
     private readonly book: SpendBook,
+    /** Several nodes: the holds are kept in Redis, so a limit holds across nodes (this instance's memory otherwise). */
+    private readonly shared?: SharedHolds,
   ) {}
 
   /**
@@ -91,6 +94,7 @@ export class Budgets {
     const limit = this.limitOf(payer);
     const accounts: Holder = { tenant: payer.tenant, keyId: payer.keyId, limited: limit ? [limit.account] : [] };
     if (!limit) return this.hold(accounts, 0);
+    if (this.shared) return this.reserveShared(this.shared, accounts, limit, turnCapUsd);
     const spent = await this.readSettled(limit.account);
     // No await from here to the hold: the check and the hold are one step for this instance.
     const held = this.held.get(limit.account) ?? 0;
@@ -170,6 +174,37 @@ export class Budgets {
           }
         })()),
     };
+  }
+
+  /** `reserve` across nodes: the same rule, with the check and the hold done atomically in Redis. */
+  private async reserveShared(
+    shared: SharedHolds,
+    accounts: Holder,
+    limit: Limit,
+    turnCapUsd: number | undefined,
+  ): Promise<Reservation> {
+    for (;;) {
+      const version = await shared.version(limit.account);
+      const spent = await this.book.total(limit.account);
+      const outcome = await shared.hold(limit.account, spent, limit.usd, turnCapUsd ?? Infinity, version);
+      if ('stale' in outcome) continue; // a turn settled meanwhile: its cost may be missing from what was read
+      if (!outcome.held) throw this.refusal(limit, spent, outcome.heldUsd);
+      let freeing: Promise<void> | undefined;
+      // A hold Redis could not free lapses on its own (SharedHolds' longest hold).
+      const free = () => (freeing ??= shared.free(limit.account, outcome.member).catch(() => undefined));
+      let settling: Promise<void> | undefined;
+      return {
+        release: () => void free(),
+        settle: (costUsd, facts) =>
+          (settling ??= (async () => {
+            try {
+              await this.book.append({ tenant: accounts.tenant, keyId: accounts.keyId, ...facts, costUsd });
+            } finally {
+              await free();
+            }
+          })()),
+      };
+    }
   }
 
   private refusal(limit: Limit, spent: number, held: number): ProblemError {

@@ -27,6 +27,7 @@ import { workspaceFd } from '../workspace/workspace-fd.js';
 import { parseDatabaseUrl } from '../store/index.js';
 import type { Dir } from '../workspace/anchor.js';
 import { Budgets, type SpendBook } from './budgets.js';
+import type { SharedHolds } from './shared-holds.js';
 import { Moderation } from './moderation.js';
 
 /** The parts of a session's process the policy sets. */
@@ -81,6 +82,8 @@ export class TurnSecurity {
     log: Logger;
     /** The spend ledger the key budgets read and settle into. */
     spend: SpendBook;
+    /** Several nodes: running turns' budget holds kept in Redis, shared by every node. */
+    sharedHolds?: SharedHolds;
   }): Promise<TurnSecurity> {
     const { config, cliEnv, log } = opts;
     const moderation = new Moderation({
@@ -92,8 +95,12 @@ export class TurnSecurity {
     const budgets = new Budgets(
       { perRequestUsd: config.claude.maxCostPerRequest, perUserUsd: config.security.maxCostPerUser },
       opts.spend,
+      opts.sharedHolds,
     );
-    const tmpDirs = new SessionTmpDirs(config.dataDir);
+    // Per node in a cluster: nodes on one machine (tests, a loopback cluster) must not clear each other's.
+    const tmpDirs = new SessionTmpDirs(
+      config.node.cluster ? join(config.dataDir, 'nodes', config.node.id) : config.dataDir,
+    );
     // What processes of an earlier run of this server left there is of no use now.
     await tmpDirs.clear();
     const denyRead = deniedReads(serverPaths(config, cliEnv, tmpDirs.root), config.security.sandbox);

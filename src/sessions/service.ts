@@ -16,7 +16,7 @@ import { WorkspaceGuard } from '../engine/workspace-guard.js';
 import { adoptSpareFolder, isEmptyFolder } from '../workspace/adopt.js';
 import { Dir } from '../workspace/anchor.js';
 import type { Turn } from '../engine/turn.js';
-import { ProblemError } from '../problems.js';
+import { ProblemError, problemType } from '../problems.js';
 import { refusedTemplateOption, templateOptions } from '../templates/operator-limits.js';
 import type { TemplateLookup } from '../templates/registry.js';
 import type { Actor } from '../security/audit.js';
@@ -84,9 +84,22 @@ export function pickOptions(input: SessionOptions): SessionOptions {
   return out;
 }
 
+/**
+ * Several nodes: who owns a session now (the cluster's leases). A turn notes its node's epoch when it starts; a node
+ * that lost the session meanwhile (another took it over) must not write the turn's end over the new owner's state.
+ */
+export interface SessionFence {
+  /** This node's epoch of the session's lease, if it holds it. */
+  epochOf(sessionId: string): number | undefined;
+  /** Whether this node still holds the session's lease at that epoch. */
+  stillOwner(sessionId: string, epoch: number): Promise<boolean>;
+}
+
 export class SessionService {
   /** The sessions' workspaces and working directories, opened by anchor. */
   readonly folders: SessionFolders;
+  /** Several nodes: the lease check before a turn's end is written (none on a single node). */
+  fence: SessionFence | undefined;
 
   constructor(
     private readonly config: Config,
@@ -231,6 +244,7 @@ export class SessionService {
       effective.maxBudgetUsd,
     );
     let turn: Turn;
+    let epoch: number | undefined;
     try {
       turn = this.engine.submit({
         sessionId: row.id,
@@ -238,14 +252,22 @@ export class SessionService {
         message: input.message,
         lastEventId: row.last_event_id,
         prepare: () => this.launchFor(row.id, overrides),
-        onStart: (t) => recordTurnStart(this.store, row.id, t),
+        onStart: (t) => {
+          epoch = this.fence?.epochOf(row.id);
+          return recordTurnStart(this.store, row.id, t);
+        },
         onEnd: async (t) => {
           const cost = (t.result ?? t.partial)?.cost_usd ?? 0;
           try {
             await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
           } finally {
             // History is written even when the ledger could not be (the failure is logged by the engine).
-            await recordTurnEnd(this.store, row.id, t, caller.actor);
+            if (await this.fencedOut(row.id, epoch)) {
+              this.log.error(
+                { session: row.id, turn: t.id, epoch },
+                "another node took this session over while its turn ran here: the turn's end is not recorded",
+              );
+            } else await recordTurnEnd(this.store, row.id, t, caller.actor);
           }
         },
       });
@@ -491,6 +513,45 @@ export class SessionService {
    */
   closeUnfinishedTurns(): Promise<number> {
     return closeUnfinishedTurns(this.store);
+  }
+
+  /** Whether a turn that started at `epoch` of the session's lease runs on a node that has lost the session since. */
+  private async fencedOut(sessionId: string, epoch: number | undefined): Promise<boolean> {
+    if (!this.fence || epoch === undefined) return false;
+    return !(await this.fence.stillOwner(sessionId, epoch).catch(() => true));
+  }
+
+  /**
+   * A session this node took over from a node that died mid-turn: its unanswered turn is recorded as interrupted, and
+   * its event ids go on after `lastEventId` (the newest one the dead node published), so replays never mix two turns.
+   */
+  async recoverMoved(sessionId: string, lastEventId: number): Promise<void> {
+    // A turn of this node's own (it claimed the session a moment ago) is not the dead node's.
+    const local = new Set<string | undefined>([
+      this.engine.currentTurn(sessionId)?.id,
+      this.engine.runningTurn(sessionId)?.id,
+    ]);
+    const open = (await this.store.messages.unanswered()).filter(
+      (m) => m.session_id === sessionId && !local.has(m.turn_id),
+    );
+    for (const user of open) {
+      await this.store.messages.insert({
+        session_id: sessionId,
+        turn_id: user.turn_id,
+        role: 'assistant',
+        content: '',
+        status: 'interrupted',
+        error: {
+          type: problemType('node-lost'),
+          title: 'Node lost',
+          status: 503,
+          detail: 'The node running this turn stopped before it ended; the session moved to another node.',
+        },
+      });
+    }
+    const row = await this.store.sessions.findById(sessionId);
+    if (row && row.last_event_id < lastEventId)
+      await this.store.sessions.update(sessionId, { last_event_id: lastEventId });
   }
 
   /**

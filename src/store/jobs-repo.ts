@@ -158,6 +158,16 @@ export class JobsRepo {
     return rows.map(toJobRow);
   }
 
+  /** How many jobs are queued, every tenant's (the queue depth health and metrics report). */
+  async countQueued(): Promise<number> {
+    const row = await this.#db
+      .selectFrom('jobs')
+      .select((eb) => eb.fn.countAll<string | number>().as('n'))
+      .where('status', '=', 'queued')
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
   /** The earliest run_after among queued jobs that must wait, if any. */
   async nextRunAfter(): Promise<string | undefined> {
     const row = await this.#db

@@ -28,6 +28,9 @@ describe('metrics', () => {
     );
     expect(text).toMatch(/cca_live_cli_processes 1/);
     expect(text).toMatch(/cca_turn_queue_depth 0/);
+    expect(text).toMatch(/cca_node_info\{node="[^"]+",role="all"\} 1/);
+    expect(text).toMatch(/cca_session_leases_held 0/);
+    expect(text).toMatch(/cca_jobs_queued 0/);
     expect(text).toMatch(/cca_turns_total\{status="ok",model="[^"]+"\} 1/);
     expect(text).toMatch(/cca_tool_calls_total\{tool="Write"\} 1/);
     expect(text).toMatch(/cca_cost_usd_total\{model="[^"]+"\} 0\.\d+/);
@@ -56,6 +59,15 @@ describe('probes', () => {
     expect((await ready.json()).data).toEqual({
       status: 'ok',
       checks: { database: true, migrations: true, claude_cli: true, accepting_turns: true },
+      node: {
+        id: expect.any(String),
+        role: 'all',
+        url: expect.stringMatching(/^http:\/\//),
+        cluster: false,
+        leases_held: 0,
+        live_sessions: 0,
+        queue_depth: 0,
+      },
     });
     await ctx.t.server.engine.shutdown(0);
     const draining = await ctx.t.request('/api/v1/health/ready', { key: null });

@@ -73,6 +73,28 @@ describe('docker-compose.yml', () => {
     for (const name of ['postgres', 'redis']) expect(compose.services[name]?.profiles, name).toContain('scale');
   });
 
+  it('has a cluster profile: two nodes on PostgreSQL, Redis and the same shared volumes, each with its own id and URL', () => {
+    type Service = { profiles?: string[]; volumes?: string[]; environment?: Record<string, string> };
+    // Docker Compose reads `<<:` merge keys (the nodes share one definition).
+    const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+      services: Record<string, Service>;
+    };
+    const nodes = ['node-a', 'node-b'].map((name) => compose.services[name]!);
+    for (const node of nodes) {
+      expect(node.profiles).toEqual(['cluster']);
+      expect(node.environment).toMatchObject({ CLUSTER_ENABLED: 'true' });
+      expect(node.environment!.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:/);
+      expect(node.environment!.REDIS_URL).toBe('redis://redis:6379');
+      expect(node.environment!.API_KEYS).toMatch(/^\$\{API_KEYS:\?/);
+    }
+    expect(nodes[0]!.volumes).toEqual(nodes[1]!.volumes);
+    const mounted = (nodes[0]!.volumes ?? []).map((v) => v.split(':')[1]);
+    for (const name of ['DATA_DIR', 'APPROVED_DIRECTORY']) expect(mounted, name).toContain(envOf(name));
+    expect(new Set(nodes.map((n) => n.environment!.NODE_ID)).size).toBe(2);
+    expect(nodes.map((n) => n.environment!.NODE_URL)).toEqual(['http://node-a:8000', 'http://node-b:8000']);
+    for (const name of ['postgres', 'redis']) expect(compose.services[name]?.profiles, name).toContain('cluster');
+  });
+
   it("keeps Docker's default seccomp and AppArmor profiles and requires API_KEYS", () => {
     const text = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
     const compose = parse(text) as {

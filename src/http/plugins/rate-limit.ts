@@ -21,6 +21,8 @@ export interface RateLimitOptions {
   config: Pick<Config, 'rateLimit' | 'redis'>;
   /** Shared counters (REDIS_URL); in memory when absent. */
   redis?: Redis;
+  /** Requests not counted here (one another node of the cluster forwarded, after counting it). */
+  exempt?: (request: FastifyRequest) => boolean;
 }
 
 /** While Redis fails, say so at most this often. */
@@ -47,7 +49,7 @@ function exceeded(max: number, windowSeconds: number, ttlMs: number): HttpProble
  * Public routes (health, docs, the OpenAPI document) are exempt. RATE_LIMIT_REQUESTS=0 turns all of it off.
  */
 export default fp<RateLimitOptions>(
-  async (app, { config, redis }) => {
+  async (app, { config, redis, exempt }) => {
     const { requests, windowMs } = config.rateLimit;
     if (requests === 0) return;
     const windowSeconds = windowMs / 1000;
@@ -58,7 +60,7 @@ export default fp<RateLimitOptions>(
       timeWindow: windowMs,
       max: (request: FastifyRequest) => request.apiKey?.rateLimit ?? requests,
       keyGenerator: rateLimitKey,
-      allowList: (request: FastifyRequest) => request.routeOptions.config.public === true,
+      allowList: (request: FastifyRequest) => request.routeOptions.config.public === true || exempt?.(request) === true,
       // Redis down: each instance counts in its own memory until it is back, rather than not at all.
       store: counterStore({
         redis,

@@ -1,7 +1,7 @@
 // Chat routes: a sync turn, a streamed turn (SSE, with Last-Event-ID replay), re-attaching to a turn, and interrupting it.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import { isPersonEvent, type PersonEvent, type TurnResult } from '../../engine/events.js';
+import { isPersonEvent, type EventStream, type PersonEvent, type TurnResult } from '../../engine/events.js';
 import type { Turn } from '../../engine/turn.js';
 import { ProblemError } from '../../problems.js';
 import type { ChatInput } from '../../sessions/service.js';
@@ -63,11 +63,19 @@ function replayGone(last: number): ProblemError {
 }
 
 /** What the chat routes use. */
-export type ChatRoutesDeps = Pick<AppDeps, 'config' | 'sessions' | 'approvals'>;
+export type ChatRoutesDeps = Pick<AppDeps, 'config' | 'sessions' | 'approvals' | 'cluster'>;
 
 async function chatRoutes(fastify: FastifyInstance, deps: ChatRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const { sessions, config } = deps;
+  const { sessions, config, cluster } = deps;
+  /** The turn to re-attach to: kept here, else (several nodes, its node gone) read back from the cluster's events. */
+  const keptTurn = async (tenant: string, name: string, last: number | undefined): Promise<EventStream | undefined> => {
+    const here = await sessions.turnFor(tenant, name, last);
+    if (here) return cluster ? cluster.events.durable(here) : here;
+    if (!cluster) return undefined;
+    const row = await sessions.get(tenant, name);
+    return cluster.events.turnAfter(row.id, last);
+  };
   const interruptOnDisconnect = config.engine.chatDisconnect === 'interrupt';
   const body = chatBody(config.maxMessageChars);
 
@@ -146,7 +154,7 @@ async function chatRoutes(fastify: FastifyInstance, deps: ChatRoutesDeps): Promi
       const last = lastEventIdOf(request);
       const frames = chatFramer(request.query.events ?? 'all');
       if (last !== undefined) {
-        const kept = await sessions.turnFor(request.tenant, request.params.name, last);
+        const kept = await keptTurn(request.tenant, request.params.name, last);
         if (!kept) throw replayGone(last);
         await streamTurn(reply, kept, { afterId: last, heartbeatMs: config.engine.heartbeatMs, frames });
         return reply;
@@ -159,7 +167,7 @@ async function chatRoutes(fastify: FastifyInstance, deps: ChatRoutesDeps): Promi
       );
       await turn.whenStarted();
       if (turn.finished && turn.lastEventId < 0 && turn.error) throw turn.error; // never started: a plain problem response
-      await streamTurn(reply, turn, {
+      await streamTurn(reply, cluster ? cluster.events.durable(turn) : turn, {
         afterId: 0,
         heartbeatMs: config.engine.heartbeatMs,
         frames,
@@ -187,7 +195,7 @@ async function chatRoutes(fastify: FastifyInstance, deps: ChatRoutesDeps): Promi
     },
     async (request, reply) => {
       const last = lastEventIdOf(request);
-      const turn = await sessions.turnFor(request.tenant, request.params.name, last);
+      const turn = await keptTurn(request.tenant, request.params.name, last);
       if (!turn) {
         if (last !== undefined) throw replayGone(last);
         throw new ProblemError(404, 'not-found', 'Not found', 'This session has no running or recent turn.');

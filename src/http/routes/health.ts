@@ -12,6 +12,56 @@ import { routePlugin } from '../route-plugin.js';
 
 const DB_PING_TIMEOUT_MS = 2000;
 
+/** This node of a cluster (or the only one): what /health and /health/ready say about it. */
+export const NodeSchema = Type.Object(
+  {
+    id: Type.String({ description: 'NODE_ID.' }),
+    role: Type.Enum(['all', 'api', 'worker'], { type: 'string', description: 'NODE_ROLE.' }),
+    url: Type.String({ description: 'How other nodes reach this one (NODE_URL, else the listening address).' }),
+    cluster: Type.Boolean({ description: 'CLUSTER_ENABLED: one node of several.' }),
+    leases_held: Type.Integer({
+      minimum: 0,
+      description: 'Sessions whose lease this node holds (0 on a single node).',
+    }),
+    live_sessions: Type.Integer({ minimum: 0, description: 'Live Claude Code processes on this node.' }),
+    queue_depth: Type.Integer({
+      minimum: 0,
+      description: "Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's).",
+    }),
+  },
+  { description: 'This node ([scaling](scaling.md)).' },
+);
+export type NodeView = Static<typeof NodeSchema>;
+
+/** This node's view for health and readiness. */
+/** What the node section of health and readiness reads. */
+export type NodeViewDeps = Pick<AppDeps, 'config' | 'cluster'> & {
+  engine: Pick<Engine, 'stats'>;
+  /** Queued jobs are counted when the store can (a shell without the jobs table reports none). */
+  store: { jobs?: Pick<Store['jobs'], 'countQueued'> };
+};
+
+export async function nodeView(deps: NodeViewDeps): Promise<NodeView> {
+  const stats = deps.engine.stats();
+  // A store that cannot count in time (down, hung, or a test's stand-in) reports no queued jobs rather than failing health.
+  let timer: NodeJS.Timeout | undefined;
+  const queuedJobs = await Promise.race([
+    Promise.resolve()
+      .then(() => deps.store.jobs?.countQueued() ?? 0)
+      .catch(() => 0),
+    new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), DB_PING_TIMEOUT_MS))),
+  ]).finally(() => clearTimeout(timer));
+  return {
+    id: deps.config.node.id,
+    role: deps.config.node.role,
+    url: deps.cluster?.nodes.self.url ?? deps.config.node.url,
+    cluster: deps.cluster !== undefined,
+    leases_held: deps.cluster?.leases.count ?? 0,
+    live_sessions: stats.live_processes,
+    queue_depth: stats.turns_waiting + queuedJobs,
+  };
+}
+
 export const HealthSchema = Type.Object({
   status: Type.Enum(['ok', 'degraded'], { type: 'string' }),
   version: Type.String(),
@@ -87,6 +137,7 @@ export const HealthSchema = Type.Object({
     },
     { description: "The OS wall around each session's process (docs/security.md)." },
   ),
+  node: NodeSchema,
   warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
@@ -118,11 +169,12 @@ async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boo
 }
 
 /** What the health routes use. */
-export type HealthRoutesDeps = Pick<AppDeps, 'config' | 'cli' | 'version' | 'warnings'> & {
-  store: Pick<Store, 'ping' | 'dialect'>;
-  engine: Pick<Engine, 'stats'>;
-  sessions: Pick<SessionService, 'security'>;
-};
+export type HealthRoutesDeps = Pick<AppDeps, 'config' | 'cli' | 'version' | 'warnings'> &
+  NodeViewDeps & {
+    store: Pick<Store, 'ping' | 'dialect'>;
+    engine: Pick<Engine, 'stats'>;
+    sessions: Pick<SessionService, 'security'>;
+  };
 
 async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promise<void> {
   const { config, store, cli, engine } = deps;
@@ -142,7 +194,7 @@ async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promi
       },
     },
     async (request, reply) => {
-      const dbOk = await pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS);
+      const [dbOk, node] = await Promise.all([pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS), nodeView(deps)]);
       const healthy = dbOk && cli.ok;
       const body: Health = {
         status: healthy ? 'ok' : 'degraded',
@@ -170,6 +222,7 @@ async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promi
           unconfined_tenants: false,
           limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
         },
+        node,
         warnings: deps.warnings,
       };
       const checks = { database: dbOk ? 'ok' : 'error', claude_cli: cli.ok ? 'ok' : 'not_found' } as const;

@@ -3,19 +3,20 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { CliInfo } from '../../engine/cli-info.js';
-import type { Engine } from '../../engine/engine.js';
 import type { Store } from '../../store/index.js';
 import { ok } from '../envelope.js';
 import { Envelope } from '../schemas/common.js';
 import { routePlugin } from '../route-plugin.js';
+import { NodeSchema, nodeView, type NodeViewDeps } from './health.js';
 
 const Probe = Type.Object({
   status: Type.Enum(['ok', 'not_ready'], { type: 'string' }),
   checks: Type.Record(Type.String(), Type.Boolean()),
 });
+const Readiness = Type.Object({ ...Probe.properties, node: NodeSchema });
 
 /** What the probes routes use. */
-export type ProbeRoutesDeps = { store: Pick<Store, 'ping'>; cli: Pick<CliInfo, 'ok'>; engine: Pick<Engine, 'stats'> };
+export type ProbeRoutesDeps = NodeViewDeps & { store: Pick<Store, 'ping'>; cli: Pick<CliInfo, 'ok'> };
 
 async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -42,8 +43,8 @@ async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Pro
         operationId: 'getReadiness',
         summary: 'Readiness probe',
         description:
-          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',
-        response: { 200: Envelope(Probe), 503: Envelope(Probe) },
+          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.',
+        response: { 200: Envelope(Readiness), 503: Envelope(Readiness) },
       },
     },
     async (request, reply) => {
@@ -55,7 +56,11 @@ async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Pro
       };
       const ready = Object.values(checks).every(Boolean);
       reply.code(ready ? 200 : 503);
-      return ok(request, { status: ready ? ('ok' as const) : ('not_ready' as const), checks });
+      return ok(request, {
+        status: ready ? ('ok' as const) : ('not_ready' as const),
+        checks,
+        node: await nodeView(deps),
+      });
     },
   );
 }

@@ -44,6 +44,15 @@ describe('health', () => {
         unconfined_tenants: false,
         limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
       },
+      node: {
+        id: expect.any(String),
+        role: 'all',
+        url: expect.stringMatching(/^http:\/\//),
+        cluster: false,
+        leases_held: 0,
+        live_sessions: 1,
+        queue_depth: 0,
+      },
       warnings: ['a warning'],
     });
   });

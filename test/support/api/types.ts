@@ -28,7 +28,7 @@ export interface paths {
   '/api/v1/health/ready': {
     /**
      * Readiness probe
-     * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.
+     * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.
      */
     get: operations['getReadiness'];
   };
@@ -1026,6 +1026,26 @@ export interface operations {
                   enforced_by: string;
                 };
               };
+              /** @description This node ([scaling](scaling.md)). */
+              node: {
+                /** @description NODE_ID. */
+                id: string;
+                /**
+                 * @description NODE_ROLE.
+                 * @enum {string}
+                 */
+                role: 'all' | 'api' | 'worker';
+                /** @description How other nodes reach this one (NODE_URL, else the listening address). */
+                url: string;
+                /** @description CLUSTER_ENABLED: one node of several. */
+                cluster: boolean;
+                /** @description Sessions whose lease this node holds (0 on a single node). */
+                leases_held: number;
+                /** @description Live Claude Code processes on this node. */
+                live_sessions: number;
+                /** @description Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's). */
+                queue_depth: number;
+              };
               warnings: string[];
             };
             meta: {
@@ -1133,6 +1153,26 @@ export interface operations {
                   enforced_by: string;
                 };
               };
+              /** @description This node ([scaling](scaling.md)). */
+              node: {
+                /** @description NODE_ID. */
+                id: string;
+                /**
+                 * @description NODE_ROLE.
+                 * @enum {string}
+                 */
+                role: 'all' | 'api' | 'worker';
+                /** @description How other nodes reach this one (NODE_URL, else the listening address). */
+                url: string;
+                /** @description CLUSTER_ENABLED: one node of several. */
+                cluster: boolean;
+                /** @description Sessions whose lease this node holds (0 on a single node). */
+                leases_held: number;
+                /** @description Live Claude Code processes on this node. */
+                live_sessions: number;
+                /** @description Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's). */
+                queue_depth: number;
+              };
               warnings: string[];
             };
             meta: {
@@ -1194,7 +1234,7 @@ export interface operations {
   };
   /**
    * Readiness probe
-   * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.
+   * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.
    */
   getReadiness: {
     responses: {
@@ -1207,6 +1247,26 @@ export interface operations {
               status: 'ok' | 'not_ready';
               checks: {
                 [key: string]: boolean;
+              };
+              /** @description This node ([scaling](scaling.md)). */
+              node: {
+                /** @description NODE_ID. */
+                id: string;
+                /**
+                 * @description NODE_ROLE.
+                 * @enum {string}
+                 */
+                role: 'all' | 'api' | 'worker';
+                /** @description How other nodes reach this one (NODE_URL, else the listening address). */
+                url: string;
+                /** @description CLUSTER_ENABLED: one node of several. */
+                cluster: boolean;
+                /** @description Sessions whose lease this node holds (0 on a single node). */
+                leases_held: number;
+                /** @description Live Claude Code processes on this node. */
+                live_sessions: number;
+                /** @description Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's). */
+                queue_depth: number;
               };
             };
             meta: {
@@ -1229,6 +1289,26 @@ export interface operations {
               status: 'ok' | 'not_ready';
               checks: {
                 [key: string]: boolean;
+              };
+              /** @description This node ([scaling](scaling.md)). */
+              node: {
+                /** @description NODE_ID. */
+                id: string;
+                /**
+                 * @description NODE_ROLE.
+                 * @enum {string}
+                 */
+                role: 'all' | 'api' | 'worker';
+                /** @description How other nodes reach this one (NODE_URL, else the listening address). */
+                url: string;
+                /** @description CLUSTER_ENABLED: one node of several. */
+                cluster: boolean;
+                /** @description Sessions whose lease this node holds (0 on a single node). */
+                leases_held: number;
+                /** @description Live Claude Code processes on this node. */
+                live_sessions: number;
+                /** @description Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's). */
+                queue_depth: number;
               };
             };
             meta: {

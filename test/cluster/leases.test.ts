@@ -1,0 +1,145 @@
+// Session leases and budget holds in Redis, as two nodes see them: one owner at a time, epochs that grow, takeover after a lapse, one budget for both.
+import { randomBytes } from 'node:crypto';
+import { pino } from 'pino';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SessionLeases } from '../../src/cluster/index.js';
+import { EngineError } from '../../src/engine/errors.js';
+import { ProblemError } from '../../src/problems.js';
+import { Budgets, type Payer } from '../../src/security/budgets.js';
+import { SharedHolds } from '../../src/security/shared-holds.js';
+import { createStore, type Store } from '../../src/store/index.js';
+import { connectRedis } from '../../src/store/redis.js';
+import { needs, REDIS_TEST_URL } from '../support/needs.js';
+
+const missing = await needs('the lease and budget hold tests', 'redis');
+const log = pino({ level: 'silent' });
+
+describe.skipIf(missing)('leases and holds in Redis', () => {
+  let redis: Redis;
+  let prefix: string;
+  const made: SessionLeases[] = [];
+  const leases = (nodeId: string, leaseMs: number, inUse: (id: string) => boolean = () => true) => {
+    const l = new SessionLeases({ redis, keyPrefix: prefix, nodeId, leaseMs, log, inUse });
+    made.push(l);
+    return l;
+  };
+
+  beforeAll(async () => {
+    redis = await connectRedis(REDIS_TEST_URL);
+    prefix = `cc-test-${randomBytes(4).toString('hex')}:`;
+  });
+  afterEach(async () => {
+    await Promise.all(made.splice(0).map((l) => l.close()));
+  });
+  afterAll(async () => {
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  it('gives a session to one node at a time: the other is refused (409 owned-elsewhere) and told who holds it', async () => {
+    const a = leases('a', 10_000);
+    const b = leases('b', 10_000);
+    const outcomes = await Promise.all([a.tryClaim('s1'), b.tryClaim('s1')]);
+    expect(outcomes.filter((o) => o.held)).toHaveLength(1);
+    const loser = outcomes.find((o) => !o.held)!;
+    const winner = outcomes[0].held ? 'a' : 'b';
+    expect(loser.owner).toBe(winner);
+    const refused = await (winner === 'a' ? b : a).claim('s1').catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(EngineError);
+    expect((refused as EngineError).toProblem()).toMatchObject({ type: '/problems/owned-elsewhere', status: 409 });
+    expect(await a.ownerOf('s1')).toMatchObject({ node: winner, epoch: 1 });
+    // The holder claiming again extends its lease, same epoch, not fresh.
+    expect(await (winner === 'a' ? a : b).tryClaim('s1')).toEqual({ held: true, epoch: 1, fresh: false });
+  });
+
+  it('a release by a node that no longer holds the lease deletes nothing (compare-and-delete)', async () => {
+    const a = leases('a', 10_000, () => false);
+    const b = leases('b', 10_000);
+    await a.tryClaim('s2');
+    await redis.del(`${prefix}lease:s2`); // a's lease is gone (as if it lapsed) …
+    expect((await b.tryClaim('s2')).epoch).toBe(2); // … and b took it over, with a higher epoch
+    a.release('s2');
+    await a.close();
+    expect(await b.ownerOf('s2')).toMatchObject({ node: 'b', epoch: 2 });
+  });
+
+  it('a node that stops renewing loses the session after the lease period, and the next owner gets a higher epoch', async () => {
+    const dead = leases('dead', 300);
+    await dead.tryClaim('s3');
+    await dead.close(); // releases
+    const a = leases('dead2', 300);
+    expect(await a.tryClaim('s3')).toMatchObject({ held: true, epoch: 2, fresh: true });
+    // Simulate a crash: the timer stops without a release; the key lapses on its own.
+    await redis.pexpire(`${prefix}lease:s3`, 200);
+    made.splice(made.indexOf(a), 1);
+    // The renewal timer is private: stopping it is the crash.
+    clearInterval(a['timer']);
+    let owner = await a.ownerOf('s3');
+    while (owner) {
+      await new Promise((r) => setTimeout(r, 50)); // waiting for Redis to expire the key
+      owner = await a.ownerOf('s3');
+    }
+    const b = leases('b', 10_000);
+    expect(await b.tryClaim('s3')).toMatchObject({ held: true, epoch: 3, fresh: true });
+  });
+
+  it('fencing: a node learns that another took its session over; its own release does not fence it out', async () => {
+    const a = leases('a', 10_000, () => false);
+    const b = leases('b', 10_000);
+    const { epoch } = await a.tryClaim('s5');
+    expect(a.epochOf('s5')).toBe(epoch);
+    expect(await a.stillOwner('s5', epoch)).toBe(true);
+    a.release('s5'); // its process ended: the lease is freed …
+    let owner = await a.ownerOf('s5');
+    while (owner) owner = await a.ownerOf('s5'); // (the release is sent without waiting)
+    expect(a.epochOf('s5')).toBeUndefined();
+    expect(await a.stillOwner('s5', epoch)).toBe(true); // … and its turn may still record its end
+    await b.tryClaim('s5');
+    expect(await a.stillOwner('s5', epoch)).toBe(false); // b holds it now
+    await b.close();
+    expect(await a.stillOwner('s5', epoch)).toBe(false); // b held it since, even if it let it go
+  });
+
+  it('renews a lease in use, so it outlives its period', async () => {
+    const a = leases('a', 400);
+    await a.tryClaim('s4');
+    await new Promise((r) => setTimeout(r, 1200)); // three lease periods: only renewals keep it
+    expect(await a.ownerOf('s4')).toMatchObject({ node: 'a' });
+    expect(a.count).toBe(1);
+  });
+
+  describe('a budget shared by two nodes', () => {
+    let store: Store;
+    const payer: Payer = { tenant: 'k_shared', keyId: 'key_shared', keyBudgetUsd: 1 };
+    const facts = { sessionId: 's', sessionName: 's', turnId: 't' };
+    beforeAll(async () => {
+      store = await createStore('sqlite::memory:');
+      await store.migrate();
+    });
+    afterAll(() => store.close());
+
+    it('holds what one node reserved against the other, and frees it once settled', async () => {
+      const holds = new SharedHolds(redis, `${prefix}b1:`, 60_000);
+      const nodeA = new Budgets({}, store.spend, holds);
+      const nodeB = new Budgets({}, store.spend, holds);
+      const onA = await nodeA.reserve(payer, 0.75);
+      const onB = await nodeB.reserve(payer, 0.75); // only 0.25 left: held
+      expect(await holds.heldBy('key:key_shared')).toBeCloseTo(1, 9);
+      const refused = await nodeB.reserve(payer, 0.1).catch((e: unknown) => e);
+      expect(refused).toBeInstanceOf(ProblemError);
+      expect((refused as ProblemError).toProblem()).toMatchObject({
+        type: '/problems/key-budget-exceeded',
+        reserved_usd: 1,
+      });
+      expect((refused as ProblemError).retryAfterSeconds).toBe(5);
+      await onA.settle(0.5, facts);
+      await onB.settle(0, facts);
+      expect(await holds.heldBy('key:key_shared')).toBe(0);
+      const next = await nodeB.reserve(payer, undefined); // 0.5 spent: the rest
+      expect(await holds.heldBy('key:key_shared')).toBeCloseTo(0.5, 9);
+      next.release();
+    });
+  });
+});

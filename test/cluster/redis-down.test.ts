@@ -1,0 +1,95 @@
+// A node whose Redis goes away answers a request for a session's process with 503 cluster-unavailable (a private redis-server, killed mid-test).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
+import { needs } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
+import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+
+const REDIS_SERVER = '/usr/bin/redis-server';
+const noBinary = existsSync(REDIS_SERVER)
+  ? undefined
+  : `${REDIS_SERVER} is not installed (apt-get install redis-server)`;
+if (noBinary) console.warn(`SKIPPED the Redis outage test: ${noBinary}`);
+const missing = (await needs('the Redis outage test', 'postgresql')) ?? noBinary;
+const KEY = 'redis-down-test-key-12345678';
+
+/** A free TCP port on loopback. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+describe.skipIf(missing)('a node that lost Redis', { timeout: 120_000 }, () => {
+  let redis: ChildProcess;
+  let node: ServerProcess;
+  let cli: CliEnv;
+  let dir: string;
+  let db: { url: string; drop: () => Promise<void> };
+
+  beforeAll(async () => {
+    const port = await freePort();
+    redis = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      redis.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('Ready to accept connections')) resolve();
+      });
+      redis.on('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out}`)));
+    });
+    cli = makeCliEnv('http://127.0.0.1:9');
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-redis-down-')));
+    mkdirSync(join(dir, 'ws'));
+    db = await createTempDatabase('redis_down');
+    node = await startServerProcess(dir, {
+      ...cli.env,
+      API_KEYS: KEY,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      DATABASE_URL: db.url,
+      REDIS_URL: `redis://127.0.0.1:${port}`,
+      CLUSTER_ENABLED: 'true',
+      NODE_ID: 'lonely',
+      LOG_LEVEL: 'info',
+    });
+  });
+
+  afterAll(async () => {
+    if (node && node.child.exitCode === null) {
+      node.child.kill('SIGTERM');
+      await node.exited;
+    }
+    if (redis && redis.exitCode === null) redis.kill('SIGKILL');
+    cli?.cleanup();
+    await db?.drop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('answers 503 cluster-unavailable with Retry-After, and runs nothing', async () => {
+    const api = apiOf(node.url, KEY);
+    expect((await api('/api/v1/sessions', { method: 'POST', json: { name: 'cut-off' } })).status).toBe(201);
+    const gone = new Promise((resolve) => redis.once('exit', resolve));
+    redis.kill('SIGKILL');
+    await gone;
+    const res = await api('/api/v1/sessions/cut-off/chat', { method: 'POST', json: { message: 'hello' } });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    expect((await res.json()).type).toBe('/problems/cluster-unavailable');
+    const history = await api('/api/v1/sessions/cut-off/history');
+    expect(history.status).toBe(200);
+    expect((await history.json()).data).toEqual([]);
+  });
+});
