@@ -9,7 +9,7 @@ import { Engine } from './engine/engine.js';
 import { buildApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
-import { createMetrics, processExitObserver, turnObserver } from './metrics/registry.js';
+import { createMetrics, observeNodeAndQueue, processExitObserver, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-policy.js';
 import { SessionService } from './sessions/service.js';
@@ -171,6 +171,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
     },
   });
+  observeNodeAndQueue(metrics, config.node, () => jobs.worker.depth());
   // A revoked key's queued jobs fail here (each instance tries; a job ends once).
   security.keys.onRevoked((key) => {
     jobs.worker

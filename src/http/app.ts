@@ -110,10 +110,13 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     await app.register(metricsPlugin, { metrics: deps.metrics, public: deps.config.metrics.auth === 'none' });
   }
 
+  // A worker node (NODE_ROLE=worker) runs jobs only: it serves health, probes and metrics, no API.
+  const apiNode = deps.config.node.role !== 'worker';
   await app.register(
     async (api) => {
       await healthRoutes(api, deps);
       await probeRoutes(api, deps);
+      if (!apiNode) return;
       await sessionsRoutes(api, deps);
       await chatRoutes(api, deps);
       await historyRoutes(api, deps);
@@ -128,6 +131,7 @@ export async function buildApp(deps: AppDeps, opts: BuildAppOptions = {}): Promi
     },
     { prefix: API_PREFIX },
   );
+  if (!apiNode) return app;
   // The OpenAI- and Anthropic-compatible endpoints at /v1, behind the same auth, limits and audit.
   await app.register(compatRoutes, { prefix: COMPAT_PREFIX, deps, security });
   // MCP (Streamable HTTP) at /mcp, behind the same auth: each call acts as the caller's tenant.

@@ -174,3 +174,31 @@ export function turnObserver(m: Metrics): TurnObserver {
     },
   };
 }
+
+/** The job queue's figures by state, as the jobs layer reports them. */
+export type QueueDepthReader = () => Promise<Record<'waiting' | 'active' | 'delayed' | 'failed', number>>;
+
+/** This node (`cca_node_info{id,role}` 1) and the job queue's depth by state (`cca_job_queue_depth{state}`). */
+export function observeNodeAndQueue(m: Metrics, node: { id: string; role: string }, depth: QueueDepthReader): void {
+  new Gauge({
+    name: 'cca_node_info',
+    help: "This node's NODE_ID and NODE_ROLE (always 1).",
+    labelNames: ['id', 'role'],
+    registers: [m.registry],
+  }).set({ id: node.id, role: node.role }, 1);
+  new Gauge({
+    name: 'cca_job_queue_depth',
+    help: 'Jobs in the queue by state (waiting, active, delayed, failed); with REDIS_URL the whole cluster’s BullMQ queue.',
+    labelNames: ['state'],
+    registers: [m.registry],
+    async collect() {
+      this.reset();
+      try {
+        const d = await depth();
+        for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) this.set({ state }, d[state]);
+      } catch {
+        // The queue did not answer (Redis down): no figures rather than stale ones.
+      }
+    },
+  });
+}

@@ -38,6 +38,8 @@ describe('health', () => {
         unconfined_tenants: false,
         limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
       },
+      node: { id: expect.any(String), role: 'all' },
+      jobs: null, // this app has no jobs layer
       warnings: ['a warning'],
     });
   });

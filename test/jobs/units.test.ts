@@ -110,7 +110,7 @@ describe('job and webhook settings', () => {
 
   it('have their defaults', () => {
     const c = loadConfig({ ...base, MAX_CONCURRENT_TURNS: '3' });
-    expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true });
+    expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true, lockMs: 30_000 });
     expect(c.webhooks).toEqual({
       url: undefined,
       secret: undefined,
@@ -129,6 +129,7 @@ describe('job and webhook settings', () => {
       ...base,
       JOB_CONCURRENCY: '2',
       JOB_RETRY_ON_RESTART: 'false',
+      JOB_LOCK_SECONDS: '2.5',
       WEBHOOK_URL: 'https://hooks.example.com/all',
       WEBHOOK_SECRET: secret,
       WEBHOOK_MAX_ATTEMPTS: '3',
@@ -138,7 +139,7 @@ describe('job and webhook settings', () => {
       WEBHOOK_ALLOW_PRIVATE: 'true',
       IDEMPOTENCY_TTL_SECONDS: '60',
     });
-    expect(c.jobs).toEqual({ concurrency: 2, retryOnRestart: false });
+    expect(c.jobs).toEqual({ concurrency: 2, retryOnRestart: false, lockMs: 2500 });
     expect(c.webhooks).toEqual({
       url: 'https://hooks.example.com/all',
       secret,

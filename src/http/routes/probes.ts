@@ -5,6 +5,7 @@ import { Type } from 'typebox';
 import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
 import { Envelope } from '../schemas/common.js';
+import { jobsStatus } from './health.js';
 
 const Probe = Type.Object({
   status: Type.Enum(['ok', 'not_ready'], { type: 'string' }),
@@ -36,7 +37,7 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
         operationId: 'getReadiness',
         summary: 'Readiness probe',
         description:
-          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.',
+          '200 when the database answers, migrations ran, the Claude Code CLI starts, the server is not draining and (with REDIS_URL) the job queue answers; 503 (same body) otherwise.',
         response: { 200: Envelope(Probe), 503: Envelope(Probe) },
       },
     },
@@ -46,6 +47,8 @@ export default async function probeRoutes(fastify: FastifyInstance, deps: AppDep
         migrations: true, // the server listens only after migrations ran
         claude_cli: deps.cli.ok,
         accepting_turns: !deps.engine.stats().draining,
+        // With REDIS_URL the job queue must answer too (a node cut off from Redis can neither queue nor run jobs).
+        ...(deps.jobs?.backend === 'redis' && { job_queue: (await jobsStatus(deps))?.ok ?? false }),
       };
       const ready = Object.values(checks).every(Boolean);
       reply.code(ready ? 200 : 503);

@@ -28,7 +28,7 @@ export interface paths {
   '/api/v1/health/ready': {
     /**
      * Readiness probe
-     * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.
+     * @description 200 when the database answers, migrations ran, the Claude Code CLI starts, the server is not draining and (with REDIS_URL) the job queue answers; 503 (same body) otherwise.
      */
     get: operations['getReadiness'];
   };
@@ -696,6 +696,36 @@ export interface operations {
                   enforced_by: string;
                 };
               };
+              /** @description This node's place in a cluster (docs/jobs-cluster.md). */
+              node: {
+                /** @description NODE_ID. */
+                id: string;
+                /**
+                 * @description NODE_ROLE.
+                 * @enum {string}
+                 */
+                role: 'all' | 'api' | 'worker';
+                [key: string]: unknown;
+              };
+              jobs: {
+                /**
+                 * @description `redis`: BullMQ carries jobs between nodes (REDIS_URL); `database`: this process polls the jobs table.
+                 * @enum {string}
+                 */
+                backend: 'database' | 'redis';
+                /** @description This node runs jobs (NODE_ROLE all or worker). */
+                runs_jobs: boolean;
+                /** @description The queue answered (false: Redis is unreachable; the figures are 0). */
+                ok: boolean;
+                /** @description Queued and due. */
+                waiting: number;
+                /** @description Running, or waiting for a person. */
+                active: number;
+                /** @description Queued for later (a retry, a busy session or turn slot). */
+                delayed: number;
+                /** @description Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis). */
+                failed: number;
+              } | null;
               warnings: string[];
             };
             meta: {
@@ -792,6 +822,36 @@ export interface operations {
                   enforced_by: string;
                 };
               };
+              /** @description This node's place in a cluster (docs/jobs-cluster.md). */
+              node: {
+                /** @description NODE_ID. */
+                id: string;
+                /**
+                 * @description NODE_ROLE.
+                 * @enum {string}
+                 */
+                role: 'all' | 'api' | 'worker';
+                [key: string]: unknown;
+              };
+              jobs: {
+                /**
+                 * @description `redis`: BullMQ carries jobs between nodes (REDIS_URL); `database`: this process polls the jobs table.
+                 * @enum {string}
+                 */
+                backend: 'database' | 'redis';
+                /** @description This node runs jobs (NODE_ROLE all or worker). */
+                runs_jobs: boolean;
+                /** @description The queue answered (false: Redis is unreachable; the figures are 0). */
+                ok: boolean;
+                /** @description Queued and due. */
+                waiting: number;
+                /** @description Running, or waiting for a person. */
+                active: number;
+                /** @description Queued for later (a retry, a busy session or turn slot). */
+                delayed: number;
+                /** @description Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis). */
+                failed: number;
+              } | null;
               warnings: string[];
             };
             meta: {
@@ -853,7 +913,7 @@ export interface operations {
   };
   /**
    * Readiness probe
-   * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise.
+   * @description 200 when the database answers, migrations ran, the Claude Code CLI starts, the server is not draining and (with REDIS_URL) the job queue answers; 503 (same body) otherwise.
    */
   getReadiness: {
     responses: {
