@@ -91,8 +91,9 @@ export class BullJobQueue implements JobQueue {
       if (this.runner.runs(jobId)) void this.runner.cancelHere(jobId);
     });
     await this.subscriber.subscribe(this.cancelChannel);
-    // Jobs queued while Redis was lost, or by a node that died between storing and queueing: queued again (same id).
-    for (const id of await this.store.jobs.queuedIds()) await this.add(id);
+    // Jobs the queue lost (Redis emptied, a node died between storing and queueing) are handed to it again; one it
+    // still holds is left as it is (same id), so a job running elsewhere is not disturbed.
+    for (const id of await this.store.jobs.unendedIds()) await this.add(id);
     const { lockMs } = this.settings;
     this.worker = new Worker<JobData>('jobs', (job, token) => this.process(job, token), {
       connection: bullConnection(this.settings.redisUrl),
@@ -215,7 +216,8 @@ export class BullJobQueue implements JobQueue {
         row = await this.runner.recoverLeft(row);
         if (!row) return;
       }
-      if (await this.store.jobs.hasOlderQueued(row.session_id, row.id))
+      // An older job of the session first — also one whose node died and that waits to be recovered.
+      if (await this.store.jobs.hasOlderUnended(row.session_id, row.id))
         return await this.later(job, token, BUSY_DELAY_MS);
       if (perKey !== undefined) {
         if (!(await this.locks.takeSlot(keyOf(row), holder, perKey)))

@@ -158,25 +158,28 @@ export class JobsRepo {
     return rows.map(toJobRow);
   }
 
-  /** Whether the session has a queued job older than `id` (which must run first). */
-  async hasOlderQueued(sessionId: string, id: string): Promise<boolean> {
+  /**
+   * Whether the session has a job older than `id` that has not ended (queued, or left running by a node that died and
+   * not recovered yet): it must end first.
+   */
+  async hasOlderUnended(sessionId: string, id: string): Promise<boolean> {
     const row = await this.#db
       .selectFrom('jobs')
       .select('id')
       .where('session_id', '=', sessionId)
-      .where('status', '=', 'queued')
+      .where('status', 'in', ['queued', 'running', 'waiting'])
       .where('id', '<', id)
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
   }
 
-  /** The ids of every queued job, oldest first (to hand them to a queue again). */
-  async queuedIds(limit = 10_000): Promise<string[]> {
+  /** The ids of every job that has not ended (queued, running, waiting), oldest first (to hand them to a queue again). */
+  async unendedIds(limit = 10_000): Promise<string[]> {
     const rows = await this.#db
       .selectFrom('jobs')
       .select('id')
-      .where('status', '=', 'queued')
+      .where('status', 'in', ['queued', 'running', 'waiting'])
       .orderBy('id', 'asc')
       .limit(limit)
       .execute();

@@ -91,7 +91,7 @@ describe.skipIf(noRedis)('jobs on BullMQ', () => {
     const order = ctx.model
       .mainRequests()
       .map((r) => r.prompt)
-      .filter((p) => messages.includes(p));
+      .filter((p) => p !== undefined && messages.includes(p));
     expect(order).toEqual(messages);
   });
 
