@@ -108,6 +108,17 @@ describe('webhook secret', () => {
 describe('job and webhook settings', () => {
   const base = { DATA_DIR: '/tmp/cca-settings', APPROVED_DIRECTORY: '/tmp/cca-settings/ws' };
 
+  it('refuse NODE_ROLE api or worker without REDIS_URL (their jobs would never run), and take them with it', () => {
+    for (const role of ['api', 'worker'] as const) {
+      expect(() => loadConfig({ ...base, NODE_ROLE: role })).toThrow(
+        `Invalid environment variable NODE_ROLE: \`${role}\` needs REDIS_URL`,
+      );
+      expect(loadConfig({ ...base, NODE_ROLE: role, REDIS_URL: 'redis://127.0.0.1:6379' }).node.role).toBe(role);
+    }
+    expect(loadConfig(base).node.role).toBe('all');
+    expect(() => loadConfig({ ...base, JOB_LOCK_SECONDS: '0' })).toThrow('JOB_LOCK_SECONDS');
+  });
+
   it('have their defaults', () => {
     const c = loadConfig({ ...base, MAX_CONCURRENT_TURNS: '3' });
     expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true, lockMs: 30_000 });
