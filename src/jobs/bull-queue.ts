@@ -53,6 +53,7 @@ export class BullJobQueue implements JobQueue {
   private worker: Worker<JobData> | undefined;
   private subscriber: Redis | undefined;
   private closing: Promise<void> | undefined;
+  private starting: Promise<void> = Promise.resolve();
   private readonly locks: RedisLocks;
   private readonly cancelChannel: string;
 
@@ -82,9 +83,19 @@ export class BullJobQueue implements JobQueue {
     return this.settings.runsJobs;
   }
 
-  /** Starts this node's BullMQ worker (role all or worker) and hands the queue any queued job it does not hold. */
+  /**
+   * Settles the jobs a gone node left running (awaited), then starts this node's BullMQ worker (role all or worker)
+   * in the background — subscribing, re-queueing and connecting take round trips the start need not wait for.
+   */
   async start(): Promise<void> {
     if (!this.settings.runsJobs) return;
+    await this.recoverAbandoned();
+    this.starting = this.startWorker().catch((err: unknown) =>
+      this.log.error({ err }, 'the job worker (BullMQ) could not start; this node runs no jobs'),
+    );
+  }
+
+  private async startWorker(): Promise<void> {
     this.subscriber = this.redis.duplicate({ enableOfflineQueue: true });
     this.subscriber.on('error', (err) => this.log.warn({ err }, 'job cancel channel: Redis error'));
     this.subscriber.on('message', (_channel: string, jobId: string) => {
@@ -95,6 +106,7 @@ export class BullJobQueue implements JobQueue {
     // still holds is left as it is (same id), so a job running elsewhere is not disturbed.
     for (const id of await this.store.jobs.unendedIds()) await this.add(id);
     const { lockMs } = this.settings;
+    if (this.runner.stopping) return; // stopped while starting
     this.worker = new Worker<JobData>('jobs', (job, token) => this.process(job, token), {
       connection: bullConnection(this.settings.redisUrl),
       prefix: bullPrefix(this.settings.keyPrefix),
@@ -108,6 +120,23 @@ export class BullJobQueue implements JobQueue {
     });
     this.worker.on('error', (err) => this.log.error({ err }, 'job worker (BullMQ) error'));
     this.worker.on('failed', (job, err) => void this.onFailed(job, err));
+  }
+
+  /**
+   * Jobs left running by a node that is gone — a previous life of this node (same NODE_ID), or any node whose hold
+   * has already lapsed — are settled now rather than when BullMQ notices them stalled: re-queued once or failed.
+   */
+  private async recoverAbandoned(): Promise<void> {
+    const mine = `${this.settings.nodeId}:`;
+    for (const job of await this.store.jobs.running()) {
+      const holder = `${mine}${randomUUID()}`;
+      if (!(await this.locks.takeOverSession(job.session_id, holder, mine))) continue; // a live node runs it
+      try {
+        await this.runner.recoverLeft(job);
+      } finally {
+        await this.locks.unlockSession(job.session_id, holder);
+      }
+    }
   }
 
   async enqueue(job: JobRow): Promise<void> {
@@ -185,7 +214,7 @@ export class BullJobQueue implements JobQueue {
 
   stopIntake(): void {
     this.runner.stopping = true;
-    this.closing ??= this.worker?.close();
+    this.closing ??= this.starting.then(() => this.worker?.close());
   }
 
   async stop(): Promise<void> {

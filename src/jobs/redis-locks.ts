@@ -5,6 +5,14 @@ import type { Redis } from 'ioredis';
 const UNLOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 /** Extends the lock only if it still holds this token. */
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+/** Takes the lock when it is free or held by a holder whose token starts with ARGV[2] (a past life of this node). */
+const TAKE_OVER = `
+local v = redis.call('get', KEYS[1])
+if (not v) or string.sub(v, 1, string.len(ARGV[2])) == ARGV[2] then
+  redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0`;
 /**
  * A counting semaphore as a sorted set (member: holder, score: when its hold lapses): drops lapsed holders, then
  * renews this holder or adds it when there is room. Returns 1 when held.
@@ -38,6 +46,16 @@ export class RedisLocks {
   /** Takes the session's lock for `token`; false when another holds it. */
   async lockSession(sessionId: string, token: string): Promise<boolean> {
     return (await this.redis.set(this.sessionKey(sessionId), token, 'PX', this.ttlMs, 'NX')) === 'OK';
+  }
+
+  /**
+   * Takes the session's lock for `token` when it is free, or held by a token that starts with `pastPrefix` (this
+   * node's NODE_ID: a run of a previous life of this node, which cannot be alive since NODE_IDs are unique).
+   */
+  async takeOverSession(sessionId: string, token: string, pastPrefix: string): Promise<boolean> {
+    return (
+      (await this.redis.eval(TAKE_OVER, 1, this.sessionKey(sessionId), token, pastPrefix, String(this.ttlMs))) === 1
+    );
   }
 
   /** Extends the session's lock; false if it was lost (lapsed and taken by another). */
