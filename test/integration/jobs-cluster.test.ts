@@ -27,6 +27,8 @@ interface Node extends ServerProcess {
 
 interface Cluster {
   nodes: Node[];
+  /** Starts node `i` again with the environment it had (after it was killed). */
+  restart(i: number): Promise<Node>;
   /** The folder the nodes share (DATA_DIR and workspaces). */
   dir: string;
 }
@@ -84,7 +86,7 @@ describe.skipIf(skip)('jobs across nodes', () => {
       rmSync(dir, { recursive: true, force: true });
     });
     const nodes: Node[] = [];
-    for (const [i, role] of roles.entries()) {
+    const startNode = async (i: number, role: string): Promise<Node> => {
       const id = `node-${i}-${role}`;
       const server = await startServerProcess(dir, {
         ...cli.env,
@@ -110,13 +112,14 @@ describe.skipIf(skip)('jobs across nodes', () => {
       });
       children.push(server.child);
       const call = apiOf(server.url, KEY);
-      nodes.push({
+      return {
         ...server,
         id,
         api: (path, init = {}) => call(`/api/v1${path}`, { method: init.method ?? 'GET', json: init.json }),
-      });
-    }
-    return { nodes, dir };
+      };
+    };
+    for (const [i, role] of roles.entries()) nodes.push(await startNode(i, role));
+    return { nodes, dir, restart: (i) => startNode(i, roles[i]!) };
   }
 
   const createJob = async (node: Node, session: string, message: string) =>
@@ -240,6 +243,39 @@ describe.skipIf(skip)('jobs across nodes', () => {
     expect(failed).toMatchObject({ status: 'failed', error: { type: '/problems/job-interrupted', status: 503 } });
     expect(failed.error.detail).toContain('JOB_RETRY_ON_RESTART');
     expect(model.mainRequests().filter((r) => r.prompt === 'cluster-no-retry')).toHaveLength(1);
+  });
+
+  it('settles at once, when a node restarts with its NODE_ID, the job its previous life left running', async () => {
+    // A hold longer than the restart takes: only the NODE_ID tells the restarted node the job was its own.
+    const c = await cluster(['all'], { JOB_LOCK_SECONDS: '20' });
+    const [a] = c.nodes as [Node];
+    model.script({ match: 'cluster-own-job', times: 1, steps: [{ hang: true }] });
+    model.script({ match: 'cluster-own-job', steps: [{ text: 'mine again' }] });
+    expect((await a.api('/sessions', { method: 'POST', json: { name: 'c-own' } })).status).toBe(201);
+    const job = await createJob(a, 'c-own', 'cluster-own-job');
+    await model.waitFor((r) => r.prompt === 'cluster-own-job');
+    await eventually(
+      async () => (await json(await a.api(`/sessions/c-own/jobs/${job.id}`))).status === 'running',
+      10_000,
+      'running',
+    );
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const killedAt = Date.now();
+    const again = await c.restart(0);
+    // Settled by the restarted node's start, while the dead life's holds had not lapsed yet.
+    await eventually(
+      async () => (await json(await again.api(`/sessions/c-own/jobs/${job.id}`))).restarts === 1,
+      10_000,
+      'the job to be re-queued',
+    );
+    expect(Date.now() - killedAt).toBeLessThan(20_000);
+    // It runs once BullMQ's own lock on the dead life's try lapses and its stalled check hands the job out again.
+    expect(await ended(again, 'c-own', job.id, 120_000)).toMatchObject({
+      status: 'done',
+      restarts: 1,
+      result: { content: 'mine again' },
+    });
   });
 
   it('runs on the worker node a job queued on the api node, and cancels it there from the api node', async () => {
