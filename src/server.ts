@@ -9,7 +9,7 @@ import { Engine } from './engine/engine.js';
 import { buildApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
-import { createMetrics, processExitObserver, turnObserver } from './metrics/registry.js';
+import { createMetrics, observeQueue, processExitObserver, turnObserver } from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-security.js';
 import { ConversationService } from './sessions/conversations.js';
@@ -157,7 +157,6 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       id: config.node.id,
       role: config.node.role,
       leases: () => cluster?.leases.count ?? 0,
-      queuedJobs: () => store.jobs.countQueued(),
     },
   );
   engine.observe(turnObserver(metrics));
@@ -233,6 +232,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       webhookAttempt: (outcome) => metrics.webhookAttempts.inc({ outcome }),
     },
   });
+  observeQueue(metrics, () => jobs.worker.depth());
   // A revoked key's queued jobs fail here (each instance tries; a job ends once).
   security.keys.onRevoked((key) => {
     jobs.worker

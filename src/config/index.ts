@@ -149,6 +149,8 @@ export interface Config {
     concurrency: number;
     /** Re-queue (once) a job that was running when the server died (JOB_RETRY_ON_RESTART). */
     retryOnRestart: boolean;
+    /** With Redis: how long a node's hold on a running job lasts without renewal (JOB_LOCK_SECONDS), ms. */
+    lockMs: number;
   };
   webhooks: {
     /** Receives every job event besides a job's own webhook_url (WEBHOOK_URL). */
@@ -385,6 +387,12 @@ export function loadConfig(given: Raw = process.env): Config {
       'Invalid environment variable NODE_URL: must be an http:// or https:// URL (got a value of another form)',
     );
   }
+  const nodeRole = str('NODE_ROLE') as NodeSettings['role'];
+  if (nodeRole !== 'all' && redisUrl === undefined) {
+    throw new ConfigError(
+      `Invalid environment variable NODE_ROLE: \`${nodeRole}\` needs REDIS_URL (the job queue shared by the nodes); without Redis a node must serve the API and run its own jobs (NODE_ROLE=all)`,
+    );
+  }
   const nodeId = str('NODE_ID') ?? `${hostname()}-${String(process.pid)}`;
   if (!/^[A-Za-z0-9._-]{1,128}$/.test(nodeId)) {
     throw new ConfigError(
@@ -421,7 +429,7 @@ export function loadConfig(given: Raw = process.env): Config {
     rateLimit: { requests: num('RATE_LIMIT_REQUESTS'), windowMs: num('RATE_LIMIT_WINDOW') * 1000 },
     redis: { url: redisUrl, keyPrefix: str('REDIS_KEY_PREFIX') ?? 'claude-code-api:' },
     node: {
-      role: str('NODE_ROLE') as NodeSettings['role'],
+      role: nodeRole,
       id: nodeId,
       cluster: v.get('CLUSTER_ENABLED') as boolean,
       leaseMs: Math.round(num('SESSION_LEASE_SECONDS') * 1000),
@@ -505,6 +513,7 @@ export function loadConfig(given: Raw = process.env): Config {
     jobs: {
       concurrency: (v.get('JOB_CONCURRENCY') as number | undefined) ?? maxTurns,
       retryOnRestart: v.get('JOB_RETRY_ON_RESTART') as boolean,
+      lockMs: Math.round(num('JOB_LOCK_SECONDS') * 1000),
     },
     webhooks: {
       url: webhookUrl,

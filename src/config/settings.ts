@@ -614,6 +614,13 @@ export const SETTINGS: readonly SettingSpec[] = [
       'A job that was running when the server stopped or died is re-queued once at start-up (its session resumes); `false` marks it failed instead.',
   },
   {
+    name: 'JOB_LOCK_SECONDS',
+    kind: { type: 'number', min: 1, max: 3600 },
+    default: '30',
+    description:
+      "With REDIS_URL: how long a node's hold on a running job (and its session) lasts without being renewed. A node that dies mid-job loses its jobs after about this long (up to twice it), and another node runs them again (JOB_RETRY_ON_RESTART).",
+  },
+  {
     name: 'WEBHOOK_URL',
     kind: { type: 'string' },
     description:

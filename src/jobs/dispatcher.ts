@@ -16,6 +16,8 @@ import { Pump } from './pump.js';
 const PARALLEL_ATTEMPTS = 8;
 /** Longest sleep between looks at the table (other instances may add deliveries). */
 const POLL_MS = 5_000;
+/** Added to a claim's lease beyond the attempt's own time limit. */
+const CLAIM_MARGIN_MS = 30_000;
 
 export interface DispatcherSettings {
   url?: string;
@@ -110,6 +112,14 @@ export class WebhookDispatcher {
     const due = await this.store.deliveries.due(room, [...this.inflight.keys()]);
     for (const d of due) {
       if (this.stopped || this.inflight.size >= PARALLEL_ATTEMPTS) break;
+      // Another node (or process on this database) may have read the same row: the one that claims it sends it.
+      if (
+        d.next_attempt_at === null ||
+        !(await this.store.deliveries.claim(d.id, d.next_attempt_at, this.leaseUntil()))
+      )
+        continue;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run while claim() was awaited
+      if (this.stopped) break;
       const attempt = this.attempt(d)
         .catch((err: unknown) => this.log.error({ err, delivery: d.id }, 'webhook delivery bookkeeping failed'))
         .finally(() => {
@@ -118,6 +128,11 @@ export class WebhookDispatcher {
         });
       this.inflight.set(d.id, attempt);
     }
+  }
+
+  /** Until when a claimed delivery is this process's: longer than an attempt can take (DNS, connect, answer). */
+  private leaseUntil(): string {
+    return new Date(Date.now() + 2 * this.settings.timeoutMs + CLAIM_MARGIN_MS).toISOString();
   }
 
   /** Attempts in flight kick the loop when they end; otherwise wake for the next due delivery (or poll). */
@@ -161,7 +176,11 @@ export class WebhookDispatcher {
       });
       if (statusCode < 200 || statusCode > 299) error = `receiver answered ${statusCode}`;
     } catch (err) {
-      if (this.stopped) return; // abandoned on shutdown: not an attempt; retried after the restart
+      if (this.stopped) {
+        // Abandoned on shutdown: not an attempt; due again at once for the next start or another node.
+        await this.store.deliveries.unclaim(d.id).catch(() => undefined);
+        return;
+      }
       if (err instanceof UnsafeUrlError) {
         error = `refused: the URL ${err.message}`;
         final = true; // a refused target is not retried

@@ -1,16 +1,21 @@
 // A job's event stream for SSE: waits while the job is queued, then the live turn's events, else the events the job stored.
 import type { EventStream, NumberedEvent } from '../engine/events.js';
 import type { Store } from '../store/index.js';
-import type { JobWorker } from './worker.js';
+import type { JobQueue } from './queue.js';
 
 const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 const isFinal = (e: NumberedEvent) => e.event.type === 'result' || e.event.type === 'error';
 
 /**
  * Replays a job's events after `afterId` and follows it live: from the engine's Turn while this process runs it
- * (it keeps the whole log), else from what the job stored when it ended. Ends after the final `result` or `error`.
+ * (it keeps the whole log), else from what the job stored when it ended (a job another node runs shows its events
+ * once it has ended). Ends after the final `result` or `error`.
  */
-export function jobEventStream(jobId: string, worker: JobWorker, store: Store): EventStream {
+export function jobEventStream(
+  jobId: string,
+  worker: Pick<JobQueue, 'turnOf' | 'waitForChange'>,
+  store: Store,
+): EventStream {
   let finished = false;
   return {
     get finished() {

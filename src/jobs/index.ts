@@ -1,23 +1,31 @@
-// Builds the jobs layer (signing secret, webhook dispatcher, job worker, job service) and starts and stops it with the server.
+// Builds the jobs layer (signing secret, webhook dispatcher, job runner, the queue: BullMQ with REDIS_URL, else the jobs table) and starts and stops it with the server.
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import type { ApprovalService } from '../approvals/service.js';
 import type { SessionService } from '../sessions/service.js';
 import type { Store } from '../store/index.js';
+import { connectRedis } from '../store/redis.js';
+import { BullJobQueue } from './bull-queue.js';
+import { DatabaseJobQueue } from './database-queue.js';
 import { dispatcherSettings, WebhookDispatcher } from './dispatcher.js';
 import { loadWebhookSecret } from './secret.js';
 import type { JobsObserver } from './observer.js';
+import type { JobQueue } from './queue.js';
+import { JobRunner } from './runner.js';
 import { JobService } from './service.js';
 import type { Resolver } from './ssrf.js';
-import { JobWorker } from './worker.js';
+
+export type { JobQueue, QueueDepth } from './queue.js';
 
 export interface Jobs {
   service: JobService;
-  worker: JobWorker;
+  /** The queue that carries jobs to a runner (and cancels them wherever they run). */
+  worker: JobQueue;
   dispatcher: WebhookDispatcher;
   /** The webhook signing secret in use (`whsec_…`). */
   secret: string;
-  /** Starts delivering webhooks, settles jobs a dead process left running, then runs queued jobs. */
+  /** Starts delivering webhooks, settles jobs a dead process left running, then runs queued jobs (nodes that run jobs). */
   start(): Promise<void>;
   /** Takes no new job (call before the engine shuts down). */
   stopIntake(): void;
@@ -50,29 +58,60 @@ export async function createJobs({
 }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
   const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
-  const worker = new JobWorker(
+  const runsJobs = config.node.role !== 'api';
+  let queue: JobQueue | undefined;
+  const runner = new JobRunner(
     store,
     sessions,
     dispatcher,
-    { ...config.jobs, perKey: config.engine.maxConcurrentTurnsPerKey },
+    config.jobs.retryOnRestart,
     log,
     observer,
     approvals,
+    // A job waiting for a person frees its place in the database queue (BullMQ keeps counting it).
+    () => (queue instanceof DatabaseJobQueue ? queue.notify() : undefined),
   );
-  const service = new JobService(config, store, sessions, worker, resolver, observer);
+  const perKey = config.engine.maxConcurrentTurnsPerKey;
+  let redis: Redis | undefined;
+  if (config.redis.url) {
+    redis = await connectRedis(config.redis.url, {
+      onError: (err) => log.warn({ err }, 'job queue: Redis connection error'),
+    });
+    queue = BullJobQueue.open(
+      store,
+      runner,
+      {
+        redisUrl: config.redis.url,
+        keyPrefix: config.redis.keyPrefix,
+        nodeId: config.node.id,
+        runsJobs,
+        concurrency: config.jobs.concurrency,
+        perKey,
+        lockMs: config.jobs.lockMs,
+      },
+      log,
+      redis,
+    );
+  } else {
+    queue = new DatabaseJobQueue(store, runner, { concurrency: config.jobs.concurrency, perKey }, log);
+  }
+  const jobQueue = queue;
+  const service = new JobService(config, store, sessions, jobQueue, resolver, observer);
   return {
     service,
-    worker,
+    worker: jobQueue,
     dispatcher,
     secret,
     async start() {
-      dispatcher.start();
-      await worker.start();
+      // Nodes that run jobs deliver webhooks too; an api node's deliveries are claimed by them (each row once).
+      if (runsJobs) dispatcher.start();
+      await jobQueue.start();
     },
-    stopIntake: () => worker.stopIntake(),
+    stopIntake: () => jobQueue.stopIntake(),
     async stop() {
-      await worker.stop();
+      await jobQueue.stop();
       await dispatcher.stop();
+      redis?.disconnect();
     },
   };
 }

@@ -11,7 +11,7 @@ import type { JobsObserver } from './observer.js';
 import { timeOrderedId } from './ids.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
 import { jobView, shownStatus } from './view.js';
-import type { JobWorker } from './worker.js';
+import type { JobQueue, QueueDepth } from './queue.js';
 
 export interface JobInput extends ChatInput {
   webhook_url?: string;
@@ -38,10 +38,23 @@ export class JobService {
     private readonly config: Config,
     private readonly store: Store,
     private readonly sessions: SessionService,
-    private readonly worker: JobWorker,
+    private readonly worker: JobQueue,
     private readonly resolver?: Resolver,
     private readonly observer: JobsObserver = {},
   ) {}
+
+  get backend(): 'database' | 'redis' {
+    return this.worker.backend;
+  }
+
+  get runsJobs(): boolean {
+    return this.worker.runsJobs;
+  }
+
+  /** Where jobs are queued (`database` or `redis`), whether this node runs them, and how many the queue holds. */
+  async queueStatus(): Promise<{ backend: 'database' | 'redis'; runs_jobs: boolean } & QueueDepth> {
+    return { backend: this.worker.backend, runs_jobs: this.worker.runsJobs, ...(await this.worker.depth()) };
+  }
 
   /** Queues a job that runs as `caller`'s key; refused (429) at once when that key has already spent its limit. */
   async create(tenant: string, name: string, input: JobInput, caller: ChatCaller = {}): Promise<JobView> {
@@ -75,7 +88,7 @@ export class JobService {
       metadata: input.metadata,
     });
     this.observer.jobState?.('queued');
-    this.worker.notify();
+    await this.worker.enqueue(row);
     return jobView(row, []);
   }
 
@@ -97,7 +110,7 @@ export class JobService {
     return this.view(await this.row(tenant, name, id));
   }
 
-  /** Cancels a queued or running job (see JobWorker.cancel); 409 for one that has already ended. */
+  /** Cancels a queued or running job (see JobQueue.cancel); 409 for one that has already ended. */
   async cancel(tenant: string, name: string, id: string): Promise<JobView> {
     const before = await this.row(tenant, name, id);
     if (before.status === 'succeeded' || before.status === 'failed' || before.status === 'cancelled')

@@ -26,8 +26,6 @@ export interface NodeStats {
   role: string;
   /** Session leases this node holds (0 on a single node). */
   leases: () => number;
-  /** Jobs queued (every node's queue). */
-  queuedJobs: () => Promise<number>;
 }
 
 /**
@@ -143,14 +141,6 @@ export function createMetrics(
         this.set(node.leases());
       },
     });
-    new Gauge({
-      name: 'cca_jobs_queued',
-      help: 'Jobs queued, waiting for a worker (the whole queue).',
-      registers: [registry],
-      async collect() {
-        this.set(await node.queuedJobs().catch(() => 0));
-      },
-    });
   }
   if (readCache) {
     /** A counter that follows a running total kept elsewhere: each scrape adds what it grew by. */
@@ -225,4 +215,26 @@ export function turnObserver(m: Metrics): TurnObserver {
         m.toolDenials.inc({ tool: d.tool });
     },
   };
+}
+
+/** The job queue's figures by state, as the jobs layer reports them. */
+export type QueueDepthReader = () => Promise<Record<'waiting' | 'active' | 'delayed' | 'failed', number>>;
+
+/** The job queue's depth by state (`cca_job_queue_depth{state}`); the node itself is `cca_node_info`. */
+export function observeQueue(m: Metrics, depth: QueueDepthReader): void {
+  new Gauge({
+    name: 'cca_job_queue_depth',
+    help: 'Jobs in the queue by state (waiting, active, delayed, failed); with REDIS_URL the whole cluster’s BullMQ queue.',
+    labelNames: ['state'],
+    registers: [m.registry],
+    async collect() {
+      this.reset();
+      try {
+        const d = await depth();
+        for (const state of ['waiting', 'active', 'delayed', 'failed'] as const) this.set({ state }, d[state]);
+      } catch {
+        // The queue did not answer (Redis down): no figures rather than stale ones.
+      }
+    },
+  });
 }

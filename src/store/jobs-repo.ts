@@ -168,6 +168,58 @@ export class JobsRepo {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Whether the session has a job older than `id` that has not ended (queued, or left running by a node that died and
+   * not recovered yet): it must end first.
+   */
+  async hasOlderUnended(sessionId: string, id: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('jobs')
+      .select('id')
+      .where('session_id', '=', sessionId)
+      .where('status', 'in', ['queued', 'running', 'waiting'])
+      .where('id', '<', id)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
+  /** The ids of every job that has not ended (queued, running, waiting), oldest first (to hand them to a queue again). */
+  async unendedIds(limit = 10_000): Promise<string[]> {
+    const rows = await this.#db
+      .selectFrom('jobs')
+      .select('id')
+      .where('status', 'in', ['queued', 'running', 'waiting'])
+      .orderBy('id', 'asc')
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
+  /** How many jobs are queued and due, queued for later, running (or waiting for a person), and failed. */
+  async depth(now = nowIso()): Promise<{ waiting: number; active: number; delayed: number; failed: number }> {
+    const rows = await this.#db
+      .selectFrom('jobs')
+      .select((eb) => [
+        'status',
+        eb.fn.countAll().as('n'),
+        eb.fn.sum(eb.case().when('run_after', '>', now).then(1).else(0).end()).as('later'),
+      ])
+      .where('status', 'in', ['queued', 'running', 'waiting', 'failed'])
+      .groupBy('status')
+      .execute();
+    const depth = { waiting: 0, active: 0, delayed: 0, failed: 0 };
+    for (const r of rows) {
+      const n = Number(r.n);
+      if (r.status === 'queued') {
+        depth.delayed = Number(r.later);
+        depth.waiting = n - depth.delayed;
+      } else if (r.status === 'failed') depth.failed = n;
+      else depth.active += n;
+    }
+    return depth;
+  }
+
   /** The earliest run_after among queued jobs that must wait, if any. */
   async nextRunAfter(): Promise<string | undefined> {
     const row = await this.#db

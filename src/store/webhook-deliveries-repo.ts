@@ -98,6 +98,33 @@ export class WebhookDeliveriesRepo {
     return row?.next ?? undefined;
   }
 
+  /**
+   * Claims a due delivery for one attempt: moves its next attempt to `leaseUntil` if it is still pending and still
+   * due at `dueAt` (as read). Of several nodes that read the same due row, exactly one claims it; if the claimer dies,
+   * the delivery is due again at `leaseUntil`.
+   */
+  async claim(id: string, dueAt: string, leaseUntil: string): Promise<boolean> {
+    const result = await this.#db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: leaseUntil, updated_at: nowIso() })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('next_attempt_at', '=', dueAt)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) === 1;
+  }
+
+  /** Gives a claimed delivery back (its attempt was abandoned): due again now. */
+  async unclaim(id: string): Promise<void> {
+    const at = nowIso();
+    await this.#db
+      .updateTable('webhook_deliveries')
+      .set({ next_attempt_at: at, updated_at: at })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .execute();
+  }
+
   /** Appends an attempt to the log and moves the delivery on; undefined if it was no longer pending. */
   async recordAttempt(id: string, record: AttemptRecord): Promise<DeliveryRow | undefined> {
     return this.#db.transaction().execute(async (trx) => {

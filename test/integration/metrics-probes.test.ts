@@ -30,7 +30,7 @@ describe('metrics', () => {
     expect(text).toMatch(/cca_turn_queue_depth 0/);
     expect(text).toMatch(/cca_node_info\{node="[^"]+",role="all"\} 1/);
     expect(text).toMatch(/cca_session_leases_held 0/);
-    expect(text).toMatch(/cca_jobs_queued 0/);
+    expect(text).toMatch(/cca_job_queue_depth\{state="waiting"\} 0/);
     expect(text).toMatch(/cca_turns_total\{status="ok",model="[^"]+"\} 1/);
     expect(text).toMatch(/cca_tool_calls_total\{tool="Write"\} 1/);
     expect(text).toMatch(/cca_cost_usd_total\{model="[^"]+"\} 0\.\d+/);

@@ -170,6 +170,49 @@ describe('WebhookDispatcher', () => {
     }
   });
 
+  it('sends each attempt once when several dispatchers share the database (a claim per attempt)', async () => {
+    const jobs = Array.from({ length: 12 }, () => job(`${hook.url}/shared`));
+    // Stored before either dispatcher runs, so both find all of them due at once.
+    const idle = new WebhookDispatcher(store, settings({ allowPrivate: true }), log);
+    for (const j of jobs) await idle.enqueue('job.succeeded', j);
+    const both = [0, 1].map(() => new WebhookDispatcher(store, settings({ allowPrivate: true }), log));
+    for (const d of both) d.start();
+    try {
+      for (const j of jobs) expect(await settled(j.id)).toMatchObject({ status: 'delivered', attempts: 1 });
+      const ids = hook.received.filter((r) => r.path === '/shared').map((r) => r.headers['webhook-id']);
+      expect(ids).toHaveLength(jobs.length);
+      expect(new Set(ids).size).toBe(jobs.length);
+    } finally {
+      for (const d of both) await d.stop();
+    }
+  });
+
+  it('claims a due delivery for one taker only', async () => {
+    const j = job(`${hook.url}/claimed`);
+    const due = new Date().toISOString();
+    await store.deliveries.insert({
+      id: `msg_claim${n}`,
+      job_id: j.id,
+      owner: 'tenant',
+      event: 'job.started',
+      url: j.webhook_url!,
+      payload: '{}',
+      next_attempt_at: due,
+    });
+    const lease = new Date(Date.now() + 60_000).toISOString();
+    expect(await store.deliveries.claim(`msg_claim${n}`, due, lease)).toBe(true);
+    expect(await store.deliveries.claim(`msg_claim${n}`, due, lease)).toBe(false);
+    expect(await store.deliveries.due(10)).not.toContainEqual(expect.objectContaining({ id: `msg_claim${n}` }));
+    await store.deliveries.unclaim(`msg_claim${n}`);
+    expect(await store.deliveries.due(10)).toContainEqual(expect.objectContaining({ id: `msg_claim${n}` }));
+    await store.deliveries.recordAttempt(`msg_claim${n}`, {
+      status: 'failed',
+      attempts: 1,
+      nextAttemptAt: null,
+      entry: { attempt: 1, at: due, status_code: null, error: 'test', duration_ms: 0 },
+    });
+  });
+
   it('sends nothing for a job with no webhook_url when WEBHOOK_URL is unset', async () => {
     const d = new WebhookDispatcher(store, settings(), log);
     const j = { ...job(''), webhook_url: null };

@@ -108,9 +108,20 @@ describe('webhook secret', () => {
 describe('job and webhook settings', () => {
   const base = { DATA_DIR: '/tmp/cca-settings', APPROVED_DIRECTORY: '/tmp/cca-settings/ws' };
 
+  it('refuse NODE_ROLE api or worker without REDIS_URL (their jobs would never run), and take them with it', () => {
+    for (const role of ['api', 'worker'] as const) {
+      expect(() => loadConfig({ ...base, NODE_ROLE: role })).toThrow(
+        `Invalid environment variable NODE_ROLE: \`${role}\` needs REDIS_URL`,
+      );
+      expect(loadConfig({ ...base, NODE_ROLE: role, REDIS_URL: 'redis://127.0.0.1:6379' }).node.role).toBe(role);
+    }
+    expect(loadConfig(base).node.role).toBe('all');
+    expect(() => loadConfig({ ...base, JOB_LOCK_SECONDS: '0' })).toThrow('JOB_LOCK_SECONDS');
+  });
+
   it('have their defaults', () => {
     const c = loadConfig({ ...base, MAX_CONCURRENT_TURNS: '3' });
-    expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true });
+    expect(c.jobs).toEqual({ concurrency: 3, retryOnRestart: true, lockMs: 30_000 });
     expect(c.webhooks).toEqual({
       url: undefined,
       secret: undefined,
@@ -129,6 +140,7 @@ describe('job and webhook settings', () => {
       ...base,
       JOB_CONCURRENCY: '2',
       JOB_RETRY_ON_RESTART: 'false',
+      JOB_LOCK_SECONDS: '2.5',
       WEBHOOK_URL: 'https://hooks.example.com/all',
       WEBHOOK_SECRET: secret,
       WEBHOOK_MAX_ATTEMPTS: '3',
@@ -138,7 +150,7 @@ describe('job and webhook settings', () => {
       WEBHOOK_ALLOW_PRIVATE: 'true',
       IDEMPOTENCY_TTL_SECONDS: '60',
     });
-    expect(c.jobs).toEqual({ concurrency: 2, retryOnRestart: false });
+    expect(c.jobs).toEqual({ concurrency: 2, retryOnRestart: false, lockMs: 2500 });
     expect(c.webhooks).toEqual({
       url: 'https://hooks.example.com/all',
       secret,

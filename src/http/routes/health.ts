@@ -138,6 +138,28 @@ export const HealthSchema = Type.Object({
     { description: "The OS wall around each session's process (docs/security.md)." },
   ),
   node: NodeSchema,
+  jobs: Type.Union([
+    Type.Object(
+      {
+        backend: Type.Enum(['database', 'redis'], {
+          type: 'string',
+          description:
+            '`redis`: BullMQ carries jobs between nodes (REDIS_URL); `database`: this process polls the jobs table.',
+        }),
+        runs_jobs: Type.Boolean({ description: 'This node runs jobs (NODE_ROLE all or worker).' }),
+        ok: Type.Boolean({ description: 'The queue answered (false: Redis is unreachable; the figures are 0).' }),
+        waiting: Type.Integer({ minimum: 0, description: 'Queued and due.' }),
+        active: Type.Integer({ minimum: 0, description: 'Running, or waiting for a person.' }),
+        delayed: Type.Integer({ minimum: 0, description: 'Queued for later (a retry, a busy session or turn slot).' }),
+        failed: Type.Integer({
+          minimum: 0,
+          description: 'Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis).',
+        }),
+      },
+      { description: 'The job queue as the whole cluster sees it.' },
+    ),
+    Type.Null(),
+  ]),
   warnings: Type.Array(Type.String()),
 });
 export type Health = Static<typeof HealthSchema>;
@@ -168,9 +190,27 @@ async function pingWithin(ping: () => Promise<boolean>, ms: number): Promise<boo
   }
 }
 
+/** The job queue's figures, within the ping's time limit; null when this app has no jobs layer. */
+export async function jobsStatus(deps: Pick<AppDeps, 'jobs'>): Promise<Health['jobs']> {
+  const jobs = deps.jobs;
+  if (!jobs) return null;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), DB_PING_TIMEOUT_MS);
+  });
+  try {
+    const status = await Promise.race([jobs.queueStatus().catch(() => undefined), timeout]);
+    if (status) return { ...status, ok: true };
+    return { backend: jobs.backend, runs_jobs: jobs.runsJobs, ok: false, waiting: 0, active: 0, delayed: 0, failed: 0 };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** What the health routes use. */
 export type HealthRoutesDeps = Pick<AppDeps, 'config' | 'cli' | 'version' | 'warnings'> &
-  NodeViewDeps & {
+  NodeViewDeps &
+  Pick<AppDeps, 'jobs'> & {
     store: Pick<Store, 'ping' | 'dialect'>;
     engine: Pick<Engine, 'stats'>;
     sessions: Pick<SessionService, 'security'>;
@@ -194,7 +234,11 @@ async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promi
       },
     },
     async (request, reply) => {
-      const [dbOk, node] = await Promise.all([pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS), nodeView(deps)]);
+      const [dbOk, node, jobs] = await Promise.all([
+        pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS),
+        nodeView(deps),
+        jobsStatus(deps),
+      ]);
       const healthy = dbOk && cli.ok;
       const body: Health = {
         status: healthy ? 'ok' : 'degraded',
@@ -223,6 +267,7 @@ async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promi
           limits: { memory_mb: 0, max_processes: 0, max_file_mb: 0, enforced_by: 'none' },
         },
         node,
+        jobs,
         warnings: deps.warnings,
       };
       const checks = { database: dbOk ? 'ok' : 'error', claude_cli: cli.ok ? 'ok' : 'not_found' } as const;

@@ -4,10 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import type { CliInfo } from '../../engine/cli-info.js';
 import type { Store } from '../../store/index.js';
+import type { AppDeps } from '../deps.js';
 import { ok } from '../envelope.js';
 import { Envelope } from '../schemas/common.js';
 import { routePlugin } from '../route-plugin.js';
-import { NodeSchema, nodeView, type NodeViewDeps } from './health.js';
+import { jobsStatus, NodeSchema, nodeView, type NodeViewDeps } from './health.js';
 
 const Probe = Type.Object({
   status: Type.Enum(['ok', 'not_ready'], { type: 'string' }),
@@ -16,7 +17,8 @@ const Probe = Type.Object({
 const Readiness = Type.Object({ ...Probe.properties, node: NodeSchema });
 
 /** What the probes routes use. */
-export type ProbeRoutesDeps = NodeViewDeps & { store: Pick<Store, 'ping'>; cli: Pick<CliInfo, 'ok'> };
+export type ProbeRoutesDeps = NodeViewDeps &
+  Pick<AppDeps, 'jobs'> & { store: Pick<Store, 'ping'>; cli: Pick<CliInfo, 'ok'> };
 
 async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -43,7 +45,7 @@ async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Pro
         operationId: 'getReadiness',
         summary: 'Readiness probe',
         description:
-          '200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.',
+          '200 when the database answers, migrations ran, the Claude Code CLI starts, the server is not draining and (with REDIS_URL) the job queue answers; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.',
         response: { 200: Envelope(Readiness), 503: Envelope(Readiness) },
       },
     },
@@ -53,6 +55,8 @@ async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Pro
         migrations: true, // the server listens only after migrations ran
         claude_cli: deps.cli.ok,
         accepting_turns: !deps.engine.stats().draining,
+        // With REDIS_URL the job queue must answer too (a node cut off from Redis can neither queue nor run jobs).
+        ...(deps.jobs?.backend === 'redis' && { job_queue: (await jobsStatus(deps))?.ok ?? false }),
       };
       const ready = Object.values(checks).every(Boolean);
       reply.code(ready ? 200 : 503);

@@ -53,6 +53,7 @@ describe('health', () => {
         live_sessions: 1,
         queue_depth: 0,
       },
+      jobs: null, // this app has no jobs layer
       warnings: ['a warning'],
     });
   });

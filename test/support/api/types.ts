@@ -28,7 +28,7 @@ export interface paths {
   '/api/v1/health/ready': {
     /**
      * Readiness probe
-     * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.
+     * @description 200 when the database answers, migrations ran, the Claude Code CLI starts, the server is not draining and (with REDIS_URL) the job queue answers; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.
      */
     get: operations['getReadiness'];
   };
@@ -1046,6 +1046,25 @@ export interface operations {
                 /** @description Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's). */
                 queue_depth: number;
               };
+              jobs: {
+                /**
+                 * @description `redis`: BullMQ carries jobs between nodes (REDIS_URL); `database`: this process polls the jobs table.
+                 * @enum {string}
+                 */
+                backend: 'database' | 'redis';
+                /** @description This node runs jobs (NODE_ROLE all or worker). */
+                runs_jobs: boolean;
+                /** @description The queue answered (false: Redis is unreachable; the figures are 0). */
+                ok: boolean;
+                /** @description Queued and due. */
+                waiting: number;
+                /** @description Running, or waiting for a person. */
+                active: number;
+                /** @description Queued for later (a retry, a busy session or turn slot). */
+                delayed: number;
+                /** @description Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis). */
+                failed: number;
+              } | null;
               warnings: string[];
             };
             meta: {
@@ -1173,6 +1192,25 @@ export interface operations {
                 /** @description Turns waiting for a turn slot on this node plus the jobs queued (the whole cluster's). */
                 queue_depth: number;
               };
+              jobs: {
+                /**
+                 * @description `redis`: BullMQ carries jobs between nodes (REDIS_URL); `database`: this process polls the jobs table.
+                 * @enum {string}
+                 */
+                backend: 'database' | 'redis';
+                /** @description This node runs jobs (NODE_ROLE all or worker). */
+                runs_jobs: boolean;
+                /** @description The queue answered (false: Redis is unreachable; the figures are 0). */
+                ok: boolean;
+                /** @description Queued and due. */
+                waiting: number;
+                /** @description Running, or waiting for a person. */
+                active: number;
+                /** @description Queued for later (a retry, a busy session or turn slot). */
+                delayed: number;
+                /** @description Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis). */
+                failed: number;
+              } | null;
               warnings: string[];
             };
             meta: {
@@ -1234,7 +1272,7 @@ export interface operations {
   };
   /**
    * Readiness probe
-   * @description 200 when the database answers, migrations ran, the Claude Code CLI starts and the server is not draining; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.
+   * @description 200 when the database answers, migrations ran, the Claude Code CLI starts, the server is not draining and (with REDIS_URL) the job queue answers; 503 (same body) otherwise. `node` says which node answered, its role, the session leases it holds, its live sessions and the queue depth.
    */
   getReadiness: {
     responses: {

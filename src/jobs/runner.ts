@@ -1,4 +1,4 @@
-// The job queue: runs queued jobs as chat turns (one per session at a time, JOB_CONCURRENCY overall), records how they end, recovers after restarts.
+// Runs one job as a chat turn and records how it ended: the business logic both job queues (database, BullMQ) share.
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { EngineError } from '../engine/errors.js';
@@ -19,62 +19,49 @@ import {
   syntheticEnd,
 } from './problems.js';
 import { personWebhookEvent, type JobEventType } from './view.js';
-import { Pump } from './pump.js';
 
-/** Longest wait between looks at the queue (a delayed job's run_after, or work added by another process). */
-const POLL_MS = 5_000;
-/** How long a job waits before another try when every turn slot, or its session's queue, was full. */
-const BUSY_DELAY_MS = 1_000;
 /** Stored events beyond this size keep only the non-text events. */
 const STORED_EVENTS_BYTES = 1024 * 1024;
 /** How long cancel waits for a running turn to end. */
-const CANCEL_WAIT_MS = 15_000;
+export const CANCEL_WAIT_MS = 15_000;
+/** How long waitForChange waits by default before the caller looks again. */
+export const CHANGE_POLL_MS = 5_000;
 
-export interface WorkerSettings {
-  concurrency: number;
-  retryOnRestart: boolean;
-  /** Most jobs of one key running or waiting for a turn slot (MAX_CONCURRENT_TURNS_PER_KEY); no cap when unset. */
-  perKey?: number;
-}
+/**
+ * How a run ended: `ended` (the job has its final state, or was no longer queued), `busy` (every turn slot or its
+ * session was busy: run it again a little later), `shutdown` (this process is stopping: the job stays as it is for
+ * a restart or another node to take).
+ */
+export type RunEnd = 'ended' | 'busy' | 'shutdown';
 
 /** Whose share a job's turn uses: the key that queued it, else its owner tenant (as for chat). */
-const keyOf = (job: JobRow) => job.key_id ?? job.owner;
+export const keyOf = (job: JobRow) => job.key_id ?? job.owner;
 
 /** A job this process is running: its turn once submitted, and whether a cancel was asked for. */
 interface Handle {
   job: JobRow;
   turn?: Turn;
   cancelRequested: boolean;
-  done: Promise<void>;
+  done: Promise<RunEnd>;
 }
 
-export class JobWorker {
+export class JobRunner {
   /** Emits `change` with a job id whenever a job starts, ends or goes back to the queue. */
   readonly changes = new EventEmitter();
   private readonly handles = new Map<string, Handle>();
-  private readonly busySessions = new Set<string>();
-  private readonly pump = new Pump(
-    {
-      work: () => this.launchRunnable(),
-      nextDelayMs: async () => {
-        const next = await this.store.jobs.nextRunAfter();
-        return next === undefined ? undefined : Date.parse(next) - Date.now();
-      },
-      onError: (err) => this.log.error({ err }, 'job queue could not be read; retrying'),
-    },
-    POLL_MS,
-  );
-  private started = false;
-  private stopping = false;
+  /** Set when this process takes no new job: a turn interrupted from now on was stopped by the shutdown. */
+  stopping = false;
 
   constructor(
     private readonly store: Store,
     private readonly sessions: SessionService,
     private readonly dispatcher: WebhookDispatcher,
-    private readonly settings: WorkerSettings,
+    private readonly retryOnRestart: boolean,
     private readonly log: Logger,
     private readonly observer: JobsObserver = {},
     approvals?: ApprovalService,
+    /** Called when a job this process runs starts waiting for a person (its place may go to another job). */
+    private readonly onWaiting: () => void = () => undefined,
   ) {
     this.changes.setMaxListeners(0);
     if (approvals) {
@@ -91,35 +78,28 @@ export class JobWorker {
     return undefined;
   }
 
-  /** Jobs that count against JOB_CONCURRENCY: a job waiting for a person does not. */
-  private get active(): number {
+  /** Jobs this process runs that hold a place: a job waiting for a person does not. */
+  get active(): number {
     let n = 0;
     for (const h of this.handles.values()) if (!h.turn?.waiting) n++;
     return n;
   }
 
-  /** Settles jobs a dead process left running (re-queue once, or fail), then starts taking queued jobs. */
-  async start(): Promise<void> {
-    await this.recover();
-    this.started = true;
-    this.notify();
+  /** How many places each key holds (jobs waiting for a person left out). */
+  heldByKey(): Map<string, number> {
+    const held = new Map<string, number>();
+    for (const h of this.handles.values())
+      if (!h.turn?.waiting) held.set(keyOf(h.job), (held.get(keyOf(h.job)) ?? 0) + 1);
+    return held;
   }
 
-  /** Takes no new job from now on (running ones go on). */
-  stopIntake(): void {
-    this.stopping = true;
-    this.pump.stop();
+  /** The sessions whose job this process runs now. */
+  busySessions(): Set<string> {
+    return new Set([...this.handles.values()].map((h) => h.job.session_id));
   }
 
-  /** Waits for the jobs in flight to settle (call after the engine has shut down, which ends their turns). */
-  async stop(): Promise<void> {
-    this.stopIntake();
-    await Promise.allSettled([...this.handles.values()].map((h) => h.done));
-  }
-
-  /** Looks at the queue soon (a job was added or a slot came free). */
-  notify(): void {
-    this.schedule(0);
+  runs(jobId: string): boolean {
+    return this.handles.has(jobId);
   }
 
   /** The turn of a job this process runs, once it has one. */
@@ -127,39 +107,48 @@ export class JobWorker {
     return this.handles.get(jobId)?.turn;
   }
 
-  /**
-   * Cancels a job. A queued one ends `cancelled` without running; a running one has its turn interrupted and ends
-   * `cancelled` (this waits for that). Returns the job as it is afterwards, or undefined if it is gone; a job that
-   * had already ended is returned unchanged (the caller answers 409).
-   */
-  async cancel(jobId: string): Promise<JobRow | undefined> {
-    const handle = this.handles.get(jobId);
-    if (handle) {
-      handle.cancelRequested = true;
-      handle.turn?.interrupt('client');
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([handle.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, CANCEL_WAIT_MS)))]);
-      clearTimeout(timer);
-      return this.store.jobs.findById(jobId);
-    }
-    return (await this.endQueued(jobId, 'cancelled', cancelledProblem(false))) ?? this.store.jobs.findById(jobId);
+  /** Resolves once every job this process runs has settled. */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.handles.values()].map((h) => h.done));
   }
 
-  /** Fails the queued jobs of a tenant whose key was revoked: they would run for a key that no longer works. */
-  async failQueuedOf(owner: string): Promise<number> {
-    let failed = 0;
-    for (const job of await this.store.jobs.queuedOf(owner)) {
-      if (await this.endQueued(job.id, 'failed', keyRevokedProblem())) failed += 1;
-    }
-    return failed;
+  /**
+   * Runs a queued job to its end (a job that is no longer queued is left alone). The job counts in `active` from
+   * the moment this is called; `whenBusy` runs (still counted) when the run ends `busy`, to put the job off.
+   */
+  run(job: JobRow, whenBusy?: () => Promise<void>): Promise<RunEnd> {
+    const handle: Handle = { job, cancelRequested: false, done: Promise.resolve('ended') };
+    this.handles.set(job.id, handle);
+    handle.done = this.runHandle(handle)
+      .then(async (end) => {
+        if (end === 'busy' && whenBusy) await whenBusy();
+        return end;
+      })
+      .catch((err: unknown) => {
+        this.log.error({ err, job: job.id }, 'job run failed');
+        return 'ended' as const;
+      })
+      .finally(() => this.handles.delete(job.id));
+    return handle.done;
+  }
+
+  /**
+   * Cancels a job this process runs: its turn is interrupted and the job ends `cancelled` (this waits for that, up
+   * to CANCEL_WAIT_MS). Returns false when this process does not run it.
+   */
+  async cancelHere(jobId: string): Promise<boolean> {
+    const handle = this.handles.get(jobId);
+    if (!handle) return false;
+    handle.cancelRequested = true;
+    handle.turn?.interrupt('client');
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([handle.done, new Promise<void>((resolve) => (timer = setTimeout(resolve, CANCEL_WAIT_MS)))]);
+    clearTimeout(timer);
+    return true;
   }
 
   /** Ends a job that is still queued, with its webhook; undefined if it was no longer queued. */
-  private async endQueued(
-    jobId: string,
-    status: 'cancelled' | 'failed',
-    problem: ProblemDoc,
-  ): Promise<JobRow | undefined> {
+  async endQueued(jobId: string, status: 'cancelled' | 'failed', problem: ProblemDoc): Promise<JobRow | undefined> {
     const row = await this.store.jobs.finish(jobId, { status, error: { ...problem }, events: syntheticEnd(problem) }, [
       'queued',
     ]);
@@ -170,8 +159,70 @@ export class JobWorker {
     return row;
   }
 
-  /** Resolves when the job changes (or after `timeoutMs`, or when `signal` aborts). */
-  waitForChange(jobId: string, signal: AbortSignal | undefined, timeoutMs = POLL_MS): Promise<void> {
+  /** Fails the queued jobs of a tenant whose key was revoked: they would run for a key that no longer works. */
+  async failQueuedOf(owner: string): Promise<string[]> {
+    const failed: string[] = [];
+    for (const job of await this.store.jobs.queuedOf(owner)) {
+      if (await this.endQueued(job.id, 'failed', keyRevokedProblem())) failed.push(job.id);
+    }
+    return failed;
+  }
+
+  /**
+   * A job left `running` or `waiting` by a process that stopped or died: re-queued once (JOB_RETRY_ON_RESTART), else
+   * failed; one that waited for a person fails (its request expired). Returns the job when it is queued again.
+   */
+  async recoverLeft(job: JobRow): Promise<JobRow | undefined> {
+    if (job.status === 'waiting') {
+      await this.failLeft(job, approvalExpiredProblem(), 'waiting');
+      this.log.warn(
+        { job: job.id, session: job.session_name },
+        'job was waiting for a person when its server stopped: failed',
+      );
+      return undefined;
+    }
+    if (job.status !== 'running') return undefined;
+    if (this.retryOnRestart && job.restarts < 1) {
+      const row = await this.store.jobs.requeueAfterRestart(job.id);
+      if (!row) return undefined;
+      this.observer.jobState?.('queued');
+      this.changed(job.id);
+      this.log.warn({ job: job.id, session: job.session_name }, 'job was running when its server stopped: re-queued');
+      return row;
+    }
+    await this.failLeft(job, restartProblem(this.retryOnRestart), 'running');
+    this.log.warn({ job: job.id, session: job.session_name }, 'job was running when its server stopped: failed');
+    return undefined;
+  }
+
+  /** Fails a job whatever state short of ended it is in (a queue gave up on it), with its webhook. */
+  async failUnended(jobId: string, problem: ProblemDoc): Promise<JobRow | undefined> {
+    const row = await this.store.jobs.finish(jobId, {
+      status: 'failed',
+      error: { ...problem },
+      events: syntheticEnd(problem),
+    });
+    if (!row) return undefined;
+    this.observer.jobState?.('failed');
+    this.changed(jobId);
+    await this.announce('job.failed', row);
+    return row;
+  }
+
+  private async failLeft(job: JobRow, problem: ProblemDoc, from: 'running' | 'waiting'): Promise<void> {
+    const row = await this.store.jobs.finish(
+      job.id,
+      { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) },
+      [from],
+    );
+    if (!row) return;
+    this.observer.jobState?.('failed');
+    this.changed(job.id);
+    await this.announce('job.failed', row);
+  }
+
+  /** Resolves when the job changes in this process (or after `timeoutMs`, or when `signal` aborts). */
+  waitForChange(jobId: string, signal: AbortSignal | undefined, timeoutMs = CHANGE_POLL_MS): Promise<void> {
     return new Promise((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -188,50 +239,8 @@ export class JobWorker {
     });
   }
 
-  private changed(jobId: string): void {
+  changed(jobId: string): void {
     this.changes.emit('change', jobId);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.started && !this.stopping) this.pump.kick(delayMs);
-  }
-
-  /** Launches the queued jobs there is room for, one per session. */
-  private async launchRunnable(): Promise<void> {
-    if (this.stopping || this.active >= this.settings.concurrency) return;
-    // A key at its share waits here rather than take the worker's room from other keys' jobs.
-    const perKey = this.settings.perKey ?? Infinity;
-    const held = new Map<string, number>();
-    for (const h of this.handles.values())
-      if (!h.turn?.waiting) held.set(keyOf(h.job), (held.get(keyOf(h.job)) ?? 0) + 1);
-    const fullKeys = [...held].filter(([, n]) => n >= perKey).map(([k]) => k);
-    const candidates = await this.store.jobs.runnable(
-      this.settings.concurrency - this.active,
-      [...this.busySessions],
-      undefined,
-      fullKeys,
-    );
-    for (const job of candidates) {
-      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stopIntake() may have run while runnable() was awaited
-      if (this.stopping || this.active >= this.settings.concurrency) break;
-      if (this.handles.has(job.id) || this.busySessions.has(job.session_id)) continue;
-      if ((held.get(keyOf(job)) ?? 0) >= perKey) continue;
-      held.set(keyOf(job), (held.get(keyOf(job)) ?? 0) + 1);
-      this.launch(job);
-    }
-  }
-
-  private launch(job: JobRow): void {
-    const handle: Handle = { job, cancelRequested: false, done: Promise.resolve() };
-    this.handles.set(job.id, handle);
-    this.busySessions.add(job.session_id);
-    handle.done = this.run(handle)
-      .catch((err: unknown) => this.log.error({ err, job: job.id }, 'job run failed'))
-      .finally(() => {
-        this.handles.delete(job.id);
-        this.busySessions.delete(job.session_id);
-        this.notify();
-      });
   }
 
   /** The key that queued the job, with its budget as it is now (a created key's may have changed since). */
@@ -241,9 +250,9 @@ export class JobWorker {
     return { keyId: job.key_id, keyBudgetUsd: key?.budget_usd ?? null };
   }
 
-  private async run(handle: Handle): Promise<void> {
+  private async runHandle(handle: Handle): Promise<RunEnd> {
     const fresh = await this.store.jobs.findById(handle.job.id);
-    if (!fresh || fresh.status !== 'queued') return; // cancelled meanwhile, or its session was deleted
+    if (!fresh || fresh.status !== 'queued') return 'ended'; // cancelled meanwhile, or its session was deleted
     const job = (handle.job = fresh);
     let chat: ChatTurn;
     try {
@@ -254,16 +263,14 @@ export class JobWorker {
         await this.payerOf(job),
       );
     } catch (err) {
-      await this.notStarted(handle, err);
-      return;
+      return this.notStarted(handle, err);
     }
     const turn = (handle.turn = chat.turn);
     if (handle.cancelRequested) turn.interrupt('client');
     await turn.whenStarted();
     if (turn.lastEventId < 0) {
       // Ended before it started (cancelled while waiting, slots busy, shutdown …).
-      await this.notStarted(handle, turn.error ?? new EngineError('interrupted', 'The turn ended before it started.'));
-      return;
+      return this.notStarted(handle, turn.error ?? new EngineError('interrupted', 'The turn ended before it started.'));
     }
     const running = await this.store.jobs.markRunning(job.id, turn.id);
     if (running) {
@@ -276,14 +283,14 @@ export class JobWorker {
         if (!row) return;
         handle.job = row;
         this.changed(job.id);
-        if (waiting) this.notify();
+        if (waiting) this.onWaiting();
       });
       await this.announce('job.started', running);
     } else if (await this.store.jobs.findById(job.id)) {
       // No longer queued: cancelled in the instant between being picked and starting (or taken by another process).
       turn.interrupt('client');
       await chat.recorded;
-      return;
+      return 'ended';
     }
     let result: TurnResult | undefined;
     let error: EngineError | undefined;
@@ -295,9 +302,9 @@ export class JobWorker {
     await chat.recorded;
     const interrupted = result?.status === 'interrupted' || error?.kind === 'interrupted';
     if (this.stopping && interrupted && !handle.cancelRequested) {
-      // Stopped by the shutdown, not by a client: left `running`, so the next start re-queues it (JOB_RETRY_ON_RESTART).
-      this.log.info({ job: job.id }, 'job interrupted by shutdown; it is recovered at the next start');
-      return;
+      // Stopped by the shutdown, not by a client: left `running`, so a restart or another node re-queues it.
+      this.log.info({ job: job.id }, 'job interrupted by shutdown; it is recovered by the next start or another node');
+      return 'shutdown';
     }
     const events = await storedEvents(turn);
     let outcome: JobOutcome;
@@ -316,23 +323,20 @@ export class JobWorker {
         events,
       };
     await this.end(handle, outcome);
+    return 'ended';
   }
 
   /** A job whose turn never started: back to the queue when that is worth it, else ended. */
-  private async notStarted(handle: Handle, err: unknown): Promise<void> {
+  private async notStarted(handle: Handle, err: unknown): Promise<RunEnd> {
     const id = handle.job.id;
     if (err instanceof EngineError) {
       if (handle.cancelRequested || (err.kind === 'interrupted' && !this.stopping)) {
         const problem = cancelledProblem(false);
         await this.end(handle, { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) });
-        return;
+        return 'ended';
       }
-      if (err.kind === 'shutting_down' || this.stopping) return; // stays queued for the next start
-      if (err.kind === 'overloaded' || err.kind === 'session_busy') {
-        await this.store.jobs.delay(id, new Date(Date.now() + BUSY_DELAY_MS).toISOString());
-        this.changed(id);
-        return;
-      }
+      if (err.kind === 'shutting_down' || this.stopping) return 'shutdown'; // stays queued
+      if (err.kind === 'overloaded' || err.kind === 'session_busy') return 'busy';
     }
     let problem: ProblemDoc;
     if (err instanceof EngineError || err instanceof ProblemError) problem = err.toProblem();
@@ -341,6 +345,7 @@ export class JobWorker {
       problem = internalProblem();
     }
     await this.end(handle, { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) });
+    return 'ended';
   }
 
   private async end(handle: Handle, outcome: JobOutcome): Promise<void> {
@@ -368,52 +373,11 @@ export class JobWorker {
     await this.announce(event, row);
   }
 
-  private async announce(event: JobEventType, row: JobRow, extra?: JsonObject): Promise<void> {
+  async announce(event: JobEventType, row: JobRow, extra?: JsonObject): Promise<void> {
     try {
       await this.dispatcher.enqueue(event, row, extra);
     } catch (err) {
       this.log.error({ err, job: row.id, event }, 'could not store the webhook delivery');
-    }
-  }
-
-  /** Jobs left `running` by a process that stopped: re-queued once (JOB_RETRY_ON_RESTART), else failed. */
-  private async recover(): Promise<void> {
-    for (const job of await this.store.jobs.running()) {
-      if (job.status === 'waiting') {
-        // Its approval or question expired with the restart; re-running would ask again for nothing: it fails.
-        const problem = approvalExpiredProblem();
-        const row = await this.store.jobs.finish(
-          job.id,
-          { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) },
-          ['waiting'],
-        );
-        this.log.warn(
-          { job: job.id, session: job.session_name },
-          'job was waiting for a person when the server stopped: failed',
-        );
-        if (row) {
-          this.observer.jobState?.('failed');
-          await this.announce('job.failed', row);
-        }
-        continue;
-      }
-      if (this.settings.retryOnRestart && job.restarts < 1) {
-        await this.store.jobs.requeueAfterRestart(job.id);
-        this.observer.jobState?.('queued');
-        this.log.warn({ job: job.id, session: job.session_name }, 'job was running when the server stopped: re-queued');
-        continue;
-      }
-      const problem = restartProblem(this.settings.retryOnRestart);
-      const row = await this.store.jobs.finish(
-        job.id,
-        { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) },
-        ['running'],
-      );
-      this.log.warn({ job: job.id, session: job.session_name }, 'job was running when the server stopped: failed');
-      if (row) {
-        this.observer.jobState?.('failed');
-        await this.announce('job.failed', row);
-      }
     }
   }
 }
