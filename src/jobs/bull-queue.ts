@@ -217,11 +217,22 @@ export class BullJobQueue implements JobQueue {
     this.closing ??= this.starting.then(() => this.worker?.close());
   }
 
+  /**
+   * Stops taking jobs, lets running ones settle, and closes the connections. BullMQ's graceful close waits for Redis,
+   * so with Redis unreachable each close is given CLOSE_WAIT_MS and then the connection is dropped: a server must
+   * stop even when Redis is gone.
+   */
   async stop(): Promise<void> {
     this.stopIntake();
-    await this.closing;
+    if (!(await within(this.closing, CLOSE_WAIT_MS))) {
+      this.log.warn('the job worker did not close in time (Redis unreachable?): dropping its connection');
+      await within(this.worker?.disconnect(), CLOSE_WAIT_MS);
+    }
     await this.runner.settled();
-    await this.queue.close();
+    if (!(await within(this.queue.close(), CLOSE_WAIT_MS))) {
+      this.log.warn('the job queue did not close in time (Redis unreachable?): dropping its connection');
+      await within(this.queue.disconnect(), CLOSE_WAIT_MS);
+    }
     this.subscriber?.disconnect();
   }
 
@@ -317,4 +328,24 @@ function bullConnection(url: string) {
 /** BullMQ's keys live under REDIS_KEY_PREFIX too. */
 function bullPrefix(keyPrefix: string): string {
   return `${keyPrefix}bull`;
+}
+
+/** How long a graceful close of a BullMQ connection may take before it is dropped. */
+const CLOSE_WAIT_MS = 5_000;
+
+/** Whether `p` settles within `ms` (its outcome ignored either way). */
+async function within(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([
+      Promise.resolve(p).then(
+        () => true,
+        () => true,
+      ),
+      timedOut,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

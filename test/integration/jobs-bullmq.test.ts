@@ -58,7 +58,7 @@ describe.skipIf(noRedis)('jobs on BullMQ', () => {
     expect(await redis.exists(`${prefix}bull:jobs:meta`)).toBe(1);
 
     const health = (await (await ctx.t.request('/api/v1/health')).json()).data;
-    expect(health.node).toEqual({ id: ctx.t.config.node.id, role: 'all' });
+    expect(health.node).toMatchObject({ id: ctx.t.config.node.id, role: 'all' });
     expect(health.jobs).toEqual({
       backend: 'redis',
       runs_jobs: true,
