@@ -142,6 +142,10 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
         engineOf?.raiseEventFloor(id, last);
       },
       onLost: (id) => void engineOf?.restartSession(id),
+      // Another node needs the session (a job it runs): an idle process here is closed, which gives up the lease.
+      onReleaseAsked: (id) => {
+        if (engineOf && engineOf.currentTurn(id) === undefined) void engineOf.restartSession(id);
+      },
     });
   }
   const engine = new Engine({ ...config.engine, timeoutMs: config.claude.timeoutMs }, log, cluster?.leases);

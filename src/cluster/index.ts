@@ -25,7 +25,7 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export interface ClusterOptions extends Pick<LeaseOptions, 'inUse' | 'onFresh' | 'onLost'> {
+export interface ClusterOptions extends Pick<LeaseOptions, 'inUse' | 'onFresh' | 'onLost' | 'onReleaseAsked'> {
   redis: Redis;
   keyPrefix: string;
   node: NodeSettings;
@@ -57,6 +57,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     inUse: opts.inUse,
     onFresh: opts.onFresh,
     onLost: opts.onLost,
+    onReleaseAsked: opts.onReleaseAsked,
   });
   const events = new SharedEvents(redis, keyPrefix, opts.keepEventsMs, log);
   log.info({ node: node.id, role: node.role, url: node.url }, 'joined the cluster');

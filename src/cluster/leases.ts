@@ -56,6 +56,11 @@ export interface LeaseOptions {
   onFresh?: (sessionId: string, epoch: number) => Promise<void>;
   /** Runs when this node finds it lost a lease it held (it must stop running the session). */
   onLost?: (sessionId: string) => void;
+  /**
+   * Runs when another node could not claim a session this node holds (a job, or a request that is not forwarded):
+   * this node should let the session go once its process is idle, so the other can take it.
+   */
+  onReleaseAsked?: (sessionId: string) => void;
 }
 
 interface Held {
@@ -70,9 +75,26 @@ export class SessionLeases implements SessionClaims {
   private readonly held = new Map<string, Held>();
   private readonly timer: NodeJS.Timeout;
 
+  /** The connection that hears release requests (a subscribed connection can do nothing else). */
+  private readonly subscriber: Redis;
+
   constructor(private readonly opts: LeaseOptions) {
     this.timer = setInterval(() => void this.renewAll(), Math.max(100, Math.floor(opts.leaseMs / 3)));
     this.timer.unref();
+    // Its own connection, which may queue the SUBSCRIBE until it is up (the shared one fails fast instead).
+    this.subscriber = opts.redis.duplicate({ lazyConnect: false, enableOfflineQueue: true });
+    this.subscriber.on('error', (err) => opts.log.warn({ err }, 'session release channel: Redis error'));
+    this.subscriber.on('message', (_channel, text) => {
+      const ask = parseReleaseAsk(text);
+      if (ask?.to === opts.nodeId && this.held.has(ask.session)) opts.onReleaseAsked?.(ask.session);
+    });
+    void this.subscriber.subscribe(this.releaseChannel).catch((err: unknown) => {
+      opts.log.warn({ err }, 'could not listen for session release requests');
+    });
+  }
+
+  private get releaseChannel(): string {
+    return `${this.opts.keyPrefix}cluster:release`;
   }
 
   /** How many session leases this node holds. */
@@ -116,6 +138,11 @@ export class SessionLeases implements SessionClaims {
   /** The engine's claim before it starts a session's process: refused (409) while another node holds the session. */
   async claim(sessionId: string): Promise<void> {
     const outcome = await this.tryClaim(sessionId);
+    if (!outcome.held && outcome.owner !== undefined) {
+      // The owner lets it go once idle, so a retry (a job's, or the client's) can take it.
+      const ask: ReleaseAsk = { session: sessionId, to: outcome.owner, from: this.opts.nodeId };
+      void this.opts.redis.publish(this.releaseChannel, JSON.stringify(ask)).catch(() => undefined);
+    }
     if (!outcome.held)
       throw new EngineError(
         'owned_elsewhere',
@@ -160,6 +187,7 @@ export class SessionLeases implements SessionClaims {
   /** Stops renewing and releases every lease this node holds (shutdown). */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    this.subscriber.disconnect();
     await Promise.all([...this.held.keys()].map((id) => this.drop(id)));
   }
 
@@ -196,5 +224,24 @@ export class SessionLeases implements SessionClaims {
         this.opts.log.warn({ err, session: sessionId }, 'could not renew a session lease; retrying');
       }
     }
+  }
+}
+
+/** A node's request that the owner of a session let it go when idle. */
+interface ReleaseAsk {
+  session: string;
+  /** The owner node's id. */
+  to: string;
+  from: string;
+}
+
+function parseReleaseAsk(text: string): ReleaseAsk | undefined {
+  try {
+    const v = JSON.parse(text) as Partial<ReleaseAsk>;
+    return typeof v.session === 'string' && typeof v.to === 'string' && typeof v.from === 'string'
+      ? { session: v.session, to: v.to, from: v.from }
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -336,7 +336,8 @@ export class JobRunner {
         return 'ended';
       }
       if (err.kind === 'shutting_down' || this.stopping) return 'shutdown'; // stays queued
-      if (err.kind === 'overloaded' || err.kind === 'session_busy') return 'busy';
+      // Another node runs the session's process (several nodes): the job waits until that node lets it go.
+      if (err.kind === 'overloaded' || err.kind === 'session_busy' || err.kind === 'owned_elsewhere') return 'busy';
     }
     let problem: ProblemDoc;
     if (err instanceof EngineError || err instanceof ProblemError) problem = err.toProblem();

@@ -11,6 +11,7 @@ import { SharedHolds } from '../../src/security/shared-holds.js';
 import { createStore, type Store } from '../../src/store/index.js';
 import { connectRedis } from '../../src/store/redis.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
+import { eventually } from '../support/wait.js';
 
 const missing = await needs('the lease and budget hold tests', 'redis');
 const log = pino({ level: 'silent' });
@@ -52,6 +53,37 @@ describe.skipIf(missing)('leases and holds in Redis', () => {
     expect(await a.ownerOf('s1')).toMatchObject({ node: winner, epoch: 1 });
     // The holder claiming again extends its lease, same epoch, not fresh.
     expect(await (winner === 'a' ? a : b).tryClaim('s1')).toEqual({ held: true, epoch: 1, fresh: false });
+  });
+
+  it('a refused claim asks the owner to let the session go when idle; the other nodes are not asked', async () => {
+    const asked: Record<string, string[]> = { a: [], c: [] };
+    const ask = (node: 'a' | 'c', leaseMs = 10_000) => {
+      const l = new SessionLeases({
+        redis,
+        keyPrefix: prefix,
+        nodeId: node,
+        leaseMs,
+        log,
+        inUse: () => false,
+        onReleaseAsked: (id) => asked[node]!.push(id),
+      });
+      made.push(l);
+      return l;
+    };
+    const a = ask('a');
+    ask('c');
+    const b = leases('b', 10_000);
+    expect((await a.tryClaim('s-release')).held).toBe(true);
+    // Subscriptions are made as each node starts; a claim that races one is simply asked again by its retry.
+    await eventually(async () => {
+      await b.claim('s-release').catch(() => undefined);
+      return asked.a!.length > 0 ? true : undefined;
+    }, 10_000);
+    expect(asked.a).toContain('s-release');
+    expect(asked.c).toEqual([]);
+    // Once the owner lets it go (its process closed), the retry takes it.
+    a.release('s-release');
+    await eventually(async () => ((await b.tryClaim('s-release')).held ? true : undefined), 10_000);
   });
 
   it('a release by a node that no longer holds the lease deletes nothing (compare-and-delete)', async () => {
