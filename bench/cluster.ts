@@ -10,6 +10,7 @@ import { REDIS_TEST_URL } from '../test/support/needs.js';
 import { createTempDatabase } from '../test/support/postgres.js';
 import { waitForNoCliProcesses } from '../test/support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../test/support/server-process.js';
+import { serverProcessEnv } from '../test/support/server-process.js';
 import { percentile } from './lib.js';
 
 const KEY = 'bench-cluster-key-0123456789';
@@ -38,13 +39,7 @@ async function runCase(nodeCount: number, model: ModelServer): Promise<CaseResul
   mkdirSync(join(dir, 'ws'));
   const db = await createTempDatabase('bench_cluster');
   const prefix = `cc-bench-${randomBytes(4).toString('hex')}:`;
-  const env = {
-    ...cli.env,
-    API_KEYS: KEY,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: join(dir, 'data'),
-    APPROVED_DIRECTORY: join(dir, 'ws'),
+  const env = serverProcessEnv(cli, dir, KEY, {
     DATABASE_URL: db.url,
     REDIS_URL: REDIS_TEST_URL,
     REDIS_KEY_PREFIX: prefix,
@@ -53,7 +48,7 @@ async function runCase(nodeCount: number, model: ModelServer): Promise<CaseResul
     MAX_CONCURRENT_TURNS: String(PER_NODE),
     RATE_LIMIT_REQUESTS: '0',
     LOG_LEVEL: 'info', // the start is told by the 'listening on' line
-  };
+  });
   const nodes: ServerProcess[] = [];
   try {
     for (let i = 0; i < nodeCount; i++) nodes.push(await startServerProcess(dir, { ...env, NODE_ID: `bench-${i}` }));

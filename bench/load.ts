@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { makeCliEnv } from '../test/support/cli-env.js';
 import { ModelServer } from '../test/support/model-server.js';
+import { serverProcessEnv } from '../test/support/server-process.js';
 import { cliProcesses, waitForNoCliProcesses } from '../test/support/processes.js';
 import { summarize } from './lib.js';
 
@@ -70,13 +71,7 @@ async function main(): Promise<void> {
   const model = await ModelServer.start();
   const cli = makeCliEnv(model.url);
   const dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-load-')));
-  const env = {
-    ...cli.env,
-    API_KEYS: KEY,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: join(dir, 'data'),
-    APPROVED_DIRECTORY: join(dir, 'ws'),
+  const env = serverProcessEnv(cli, dir, KEY, {
     LOG_LEVEL: 'info', // the start-up line says where it listens
     // Rate limiting stays on, with a budget the load fits in: the point is its cost, not its 429s.
     RATE_LIMIT_REQUESTS: '100000000',
@@ -86,7 +81,7 @@ async function main(): Promise<void> {
     CLAUDE_TIMEOUT_SECONDS: '120',
     // SQLITE_READ_CACHE_MB=0 npm run bench:load measures the read routes without the read cache.
     ...(process.env.SQLITE_READ_CACHE_MB !== undefined && { SQLITE_READ_CACHE_MB: process.env.SQLITE_READ_CACHE_MB }),
-  };
+  });
   const server = await startProcess(['dist/cli.js', 'serve'], env, /listening on (http:\/\/[^"\s]+)/);
   const bare = await startProcess(
     ['--import', 'tsx', 'bench/bare-server.ts'],

@@ -9,6 +9,7 @@ import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { needs } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { serverProcessEnv } from '../support/server-process.js';
 
 const REDIS_SERVER = '/usr/bin/redis-server';
 const noBinary = existsSync(REDIS_SERVER)
@@ -52,19 +53,16 @@ describe.skipIf(missing)('a node that lost Redis', { timeout: 120_000 }, () => {
     dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-redis-down-')));
     mkdirSync(join(dir, 'ws'));
     db = await createTempDatabase('redis_down');
-    node = await startServerProcess(dir, {
-      ...cli.env,
-      API_KEYS: KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'ws'),
-      DATABASE_URL: db.url,
-      REDIS_URL: `redis://127.0.0.1:${port}`,
-      CLUSTER_ENABLED: 'true',
-      NODE_ID: 'lonely',
-      LOG_LEVEL: 'info',
-    });
+    node = await startServerProcess(
+      dir,
+      serverProcessEnv(cli, dir, KEY, {
+        DATABASE_URL: db.url,
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        CLUSTER_ENABLED: 'true',
+        NODE_ID: 'lonely',
+        LOG_LEVEL: 'info',
+      }),
+    );
   });
 
   afterAll(async () => {

@@ -13,6 +13,7 @@ import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { serverProcessEnv } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
 
 const KEY = 'cluster-test-key-0001';
@@ -335,15 +336,12 @@ describe.skipIf(skip)('jobs across nodes', () => {
       return Promise.resolve();
     });
     for (const role of ['worker', 'api']) {
-      const start = startServerProcess(dir, {
-        ...cli.env,
-        API_KEYS: KEY,
-        PORT: '0',
-        HOST: '127.0.0.1',
-        DATA_DIR: join(dir, 'data'),
-        APPROVED_DIRECTORY: join(dir, 'ws'),
-        NODE_ROLE: role,
-      });
+      const start = startServerProcess(
+        dir,
+        serverProcessEnv(cli, dir, KEY, {
+          NODE_ROLE: role,
+        }),
+      );
       const err = await start.then(
         () => undefined,
         (e: unknown) => e as Error,

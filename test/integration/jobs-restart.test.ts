@@ -8,6 +8,7 @@ import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { ModelServer, promptTexts } from '../support/model-server.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { serverProcessEnv } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
 import { WebhookReceiver } from '../jobs/webhook-receiver.js';
 
@@ -46,20 +47,17 @@ interface Server extends ServerProcess {
 
 /** Starts `claude-code-api serve` on `dir` (its data and workspaces inside) and resolves once it listens. */
 async function start(dir: string, env: Record<string, string> = {}): Promise<Server> {
-  const server = await startServerProcess(dir, {
-    ...cli.env,
-    API_KEYS: KEY,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: join(dir, 'data'),
-    APPROVED_DIRECTORY: join(dir, 'ws'),
-    CLAUDE_CONFIG_DIR: cli.configDir,
-    WEBHOOK_ALLOW_PRIVATE: 'true',
-    WEBHOOK_RETRY_BASE_SECONDS: '0.05',
-    RATE_LIMIT_REQUESTS: '0',
-    LOG_LEVEL: 'info',
-    ...env,
-  });
+  const server = await startServerProcess(
+    dir,
+    serverProcessEnv(cli, dir, KEY, {
+      CLAUDE_CONFIG_DIR: cli.configDir,
+      WEBHOOK_ALLOW_PRIVATE: 'true',
+      WEBHOOK_RETRY_BASE_SECONDS: '0.05',
+      RATE_LIMIT_REQUESTS: '0',
+      LOG_LEVEL: 'info',
+      ...env,
+    }),
+  );
   running.push(server.child);
   const call = apiOf(server.url, KEY);
   return {

@@ -1,10 +1,13 @@
 // The set-up of a test file that starts the server itself (as a process, or with settings of its own): a scripted model server, a scratch Claude Code environment and a scratch folder, made before the file's tests and removed after them.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { makeCliEnv, type CliEnv } from './cli-env.js';
 import { ModelServer } from './model-server.js';
+import { serverProcessEnv } from './server-process.js';
+
+export { serverProcessEnv };
 
 export interface ProcessFixture {
   readonly model: ModelServer;
@@ -16,26 +19,6 @@ export interface ProcessFixture {
    * loopback, any port, acting with `key`, its data in `<dir>/data` and its workspaces in `<dir>/ws` (made here).
    */
   serverEnv(key: string, extra?: Record<string, string>, dir?: string): Record<string, string>;
-}
-
-/** The environment of a server process on `dir` whose Claude Code runs in `cli`'s environment (see ProcessFixture.serverEnv). */
-export function serverProcessEnv(
-  cli: CliEnv,
-  dir: string,
-  key: string,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  mkdirSync(join(dir, 'ws'), { recursive: true });
-  return {
-    ...cli.env,
-    API_KEYS: key,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    DATA_DIR: join(dir, 'data'),
-    APPROVED_DIRECTORY: join(dir, 'ws'),
-    LOG_LEVEL: 'info',
-    ...extra,
-  };
 }
 
 export function useProcessFixture(prefix: string): ProcessFixture {

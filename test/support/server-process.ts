@@ -1,6 +1,8 @@
 // Runs `claude-code-api serve` as a real child process (as a user would), for tests that signal or kill the server.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { CliEnv } from './cli-env.js';
 
 const CLI = join(process.cwd(), 'src/cli.ts');
 const TSX = import.meta.resolve('tsx');
@@ -58,4 +60,24 @@ export function apiOf(url: string, key: string) {
       },
       body: init.json !== undefined ? JSON.stringify(init.json) : init.body,
     });
+}
+
+/** The environment of a server process on `dir` whose Claude Code runs in `cli`'s environment (see ProcessFixture.serverEnv). */
+export function serverProcessEnv(
+  cli: CliEnv,
+  dir: string,
+  key: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  mkdirSync(join(dir, 'ws'), { recursive: true });
+  return {
+    ...cli.env,
+    API_KEYS: key,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: join(dir, 'data'),
+    APPROVED_DIRECTORY: join(dir, 'ws'),
+    LOG_LEVEL: 'info',
+    ...extra,
+  };
 }
