@@ -35,6 +35,16 @@ export function sameAnchor(a: Anchor, b: Anchor): boolean {
   return a.dev === b.dev && a.ino === b.ino;
 }
 
+/**
+ * Whether the folder found now is the one recorded. The inode must match. So must the device, unless the folder
+ * lies on the file system of APPROVED_DIRECTORY as this machine sees it (`rootDev`): another machine of a cluster
+ * numbers the same NFS mount with another device, while the inode (the server's file id) stays; a folder of another
+ * file system put at that name (a mount) still differs in device from the root and is refused.
+ */
+export function matchesAnchor(now: Anchor, recorded: Anchor, rootDev: string): boolean {
+  return now.ino === recorded.ino && (now.dev === recorded.dev || now.dev === rootDev);
+}
+
 /** The refusal of a folder that is no longer the one made for the session (`what` names it in messages). */
 function moved(what: string, why: string): WorkspaceError {
   return new WorkspaceError(
@@ -67,7 +77,7 @@ export async function openAnchored(root: string, folder: AnchoredFolder, what: s
       }
     }
     const anchor = await anchorOf(dir);
-    if (folder.anchor && !sameAnchor(anchor, folder.anchor))
+    if (folder.anchor && !matchesAnchor(anchor, folder.anchor, (await anchorOf(base)).dev))
       throw moved(what, `another folder now has the name '${rel}': it was replaced, or moved away`);
     opened = true;
     return { dir: dir === base ? dir : new Dir(dir.handle, dir.real, dir.real), anchor, root: base.real };

@@ -41,6 +41,18 @@ describe('openAnchored', () => {
     }
   });
 
+  it("accepts its own inode under another device number on the root's file system (another machine's NFS mount)", async () => {
+    // Another node of a cluster sees the shared folder under its own device number; the inode is the server's.
+    const elsewhere = { dev: `${anchor.dev}7`, ino: anchor.ino };
+    const { dir } = await open(ws, elsewhere);
+    await dir.close();
+    // Under that device number, another inode is still another folder.
+    await refused(ws, { dev: elsewhere.dev, ino: `${anchor.ino}1` });
+    renameSync(ws, `${ws}.old`);
+    mkdirSync(ws);
+    await refused(ws, elsewhere);
+  });
+
   it('refuses the folder swapped for a link (to /, or to another folder inside the root)', async () => {
     renameSync(ws, `${ws}.bak`);
     symlinkSync('/', ws);
