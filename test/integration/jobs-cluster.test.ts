@@ -180,7 +180,7 @@ describe.skipIf(skip)('jobs across nodes', () => {
     // Both nodes see the whole (now empty) queue in health and metrics.
     for (const n of nodes) {
       const health = await json(await n.api('/health'));
-      expect(health.node).toEqual({ id: n.id, role: 'all' });
+      expect(health.node).toMatchObject({ id: n.id, role: 'all' });
       expect(health.jobs).toMatchObject({ backend: 'redis', runs_jobs: true, ok: true, waiting: 0, active: 0 });
       const metrics = await (await apiOf(n.url, KEY)('/metrics')).text();
       expect(metrics).toContain(`cca_node_info{node="${n.id}",role="all"} 1`);
@@ -284,7 +284,7 @@ describe.skipIf(skip)('jobs across nodes', () => {
     const [api, worker] = nodes as [Node, Node];
     // The worker node serves health, probes and metrics only.
     expect((await worker.api('/sessions')).status).toBe(404);
-    expect((await json(await worker.api('/health'))).node).toEqual({ id: worker.id, role: 'worker' });
+    expect((await json(await worker.api('/health'))).node).toMatchObject({ id: worker.id, role: 'worker' });
     expect((await worker.api('/health/ready')).status).toBe(200);
     expect((await json(await api.api('/health'))).jobs).toMatchObject({ backend: 'redis', runs_jobs: false });
 
