@@ -46,6 +46,12 @@ async function runCase(nodeCount: number, model: ModelServer): Promise<CaseResul
     CLUSTER_ENABLED: 'true',
     MAX_LIVE_SESSIONS: String(PER_NODE),
     MAX_CONCURRENT_TURNS: String(PER_NODE),
+    // Every client uses one key: its share of a node is the node's whole capacity here (the default is half), or the
+    // bench would measure the per-key share rather than what a node can serve.
+    MAX_CONCURRENT_TURNS_PER_KEY: String(PER_NODE),
+    MAX_LIVE_SESSIONS_PER_KEY: String(PER_NODE),
+    // The sessions are started before the clock runs; a spare would only take a place of the cap.
+    WARM_SPARES: '0',
     RATE_LIMIT_REQUESTS: '0',
     LOG_LEVEL: 'info', // the start is told by the 'listening on' line
   });
