@@ -208,7 +208,8 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   sessionsOf = sessions;
   sessions.fence = cluster?.leases;
-  const expired = opts.listen === false ? [] : await approvals.expireLeftovers();
+  // In a cluster other nodes' turns may be waiting for these: a node expires a dead owner's when it takes its session over.
+  const expired = opts.listen === false || cluster ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)
     log.warn(
       `${expired.length} approval(s) or question(s) were pending when the server last stopped; marked them expired`,

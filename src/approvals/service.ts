@@ -253,9 +253,12 @@ export class ApprovalService {
     return settled;
   }
 
-  /** At start-up: every approval a previous run left pending is marked expired (its turn died with that run). */
-  async expireLeftovers(): Promise<ApprovalRow[]> {
-    const rows = await this.store.approvals.expireAllPending(RESTART_REASON);
+  /**
+   * Every approval a stopped server left pending is marked expired (its turn died with it): at start-up on a single
+   * node, or (with `sessionId`) when a node takes over a session whose owner died.
+   */
+  async expireLeftovers(sessionId?: string): Promise<ApprovalRow[]> {
+    const rows = await this.store.approvals.expireAllPending(RESTART_REASON, sessionId);
     for (const row of rows) {
       void auditTrailOf(this.store).record({
         key_id: null,

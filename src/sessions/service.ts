@@ -522,8 +522,8 @@ export class SessionService {
   }
 
   /**
-   * A session this node took over from a node that died mid-turn: its unanswered turn is recorded as interrupted, and
-   * its event ids go on after `lastEventId` (the newest one the dead node published), so replays never mix two turns.
+   * A session this node took over from a node that died mid-turn: its unanswered turn is recorded as interrupted, its
+   * pending approvals expire, and its event ids go on after `lastEventId` (the newest one the dead node published), so replays never mix two turns.
    */
   async recoverMoved(sessionId: string, lastEventId: number): Promise<void> {
     // A turn of this node's own (it claimed the session a moment ago) is not the dead node's.
@@ -549,6 +549,8 @@ export class SessionService {
         },
       });
     }
+    // Its approvals and questions waited on the dead node's turn: nobody can answer them any more.
+    await this.approvals?.expireLeftovers(sessionId);
     const row = await this.store.sessions.findById(sessionId);
     if (row && row.last_event_id < lastEventId)
       await this.store.sessions.update(sessionId, { last_event_id: lastEventId });

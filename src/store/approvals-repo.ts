@@ -85,14 +85,14 @@ export class ApprovalsRepo {
     return stored && toApprovalRow(stored);
   }
 
-  /** Every pending one → expired with `reason` (a previous run of the server held them); returns them. */
-  async expireAllPending(reason: string): Promise<ApprovalRow[]> {
-    const rows = await this.#db
+  /** Every pending one (of one session, if given) → expired with `reason` (a server that stopped held them); returns them. */
+  async expireAllPending(reason: string, sessionId?: string): Promise<ApprovalRow[]> {
+    let q = this.#db
       .updateTable('approvals')
       .set({ status: 'expired', reason, decided_at: nowIso() })
-      .where('status', '=', 'pending')
-      .returningAll()
-      .execute();
+      .where('status', '=', 'pending');
+    if (sessionId !== undefined) q = q.where('session_id', '=', sessionId);
+    const rows = await q.returningAll().execute();
     return rows.map(toApprovalRow);
   }
 

@@ -391,4 +391,46 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
       await proc.exited;
     }
   });
+
+  it("a node that starts later leaves the pending approvals of another node's running turn alone", async () => {
+    const name = 'ask-late';
+    const created = await a.api('/api/v1/sessions', {
+      method: 'POST',
+      json: { name, permission_rules: { ask: ['Write'] } },
+    });
+    expect(created.status).toBe(201);
+    model.script({
+      match: 'late-node-approval',
+      steps: [{ tool: { name: 'Write', input: { file_path: '{{cwd}}/late.txt', content: 'x' } } }, { text: 'wrote' }],
+    });
+    const streamed = await a.api(`/api/v1/sessions/${name}/chat/stream`, {
+      method: 'POST',
+      json: { message: 'late-node-approval' },
+    });
+    expect(streamed.status).toBe(200);
+    const events = readSse(streamed);
+    let approval: { id: string } | undefined;
+    while (!approval) {
+      const e = await events.next();
+      if (!e) throw new Error('the stream ended before the approval');
+      if (e.event === 'approval') approval = e.data as { id: string };
+    }
+
+    const c = await startNode('node-c');
+    try {
+      const pending = (await (await c.api(`/api/v1/sessions/${name}/approvals`)).json()).data as Array<{ id: string }>;
+      expect(pending.map((p) => p.id)).toEqual([approval.id]);
+      // Answered through the new node: forwarded to the owner, whose turn goes on.
+      const answered = await c.api(`/api/v1/sessions/${name}/approvals/${approval.id}`, {
+        method: 'POST',
+        json: { decision: 'allow' },
+      });
+      expect(answered.status).toBe(200);
+      const rest = await events.all();
+      expect(rest.at(-1)).toMatchObject({ event: 'result', data: { content: 'wrote' } });
+    } finally {
+      c.proc.child.kill('SIGTERM');
+      await c.proc.exited;
+    }
+  });
 });
