@@ -1,22 +1,17 @@
 // A node whose Redis goes away answers a request for a session's process with 503 cluster-unavailable (a private redis-server, killed mid-test).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { needs } from '../support/needs.js';
+import { needs, REDIS_SERVER_PATH } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { serverProcessEnv } from '../support/server-process.js';
 
-const REDIS_SERVER = '/usr/bin/redis-server';
-const noBinary = existsSync(REDIS_SERVER)
-  ? undefined
-  : `${REDIS_SERVER} is not installed (apt-get install redis-server)`;
-if (noBinary) console.warn(`SKIPPED the Redis outage test: ${noBinary}`);
-const missing = (await needs('the Redis outage test', 'postgresql')) ?? noBinary;
+const missing = await needs('the Redis outage test', 'postgresql', 'redis-server');
 const KEY = 'redis-down-test-key-12345678';
 
 /** A free TCP port on loopback. */
@@ -40,7 +35,16 @@ describe.skipIf(missing)('a node that lost Redis', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     const port = await freePort();
-    redis = spawn(REDIS_SERVER, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']);
+    redis = spawn(REDIS_SERVER_PATH, [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
     await new Promise<void>((resolve, reject) => {
       let out = '';
       redis.stdout!.on('data', (c: Buffer) => {

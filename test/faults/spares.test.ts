@@ -7,7 +7,7 @@ import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { ModelServer } from '../support/model-server.js';
 import { needs } from '../support/needs.js';
 import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
-import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { apiOf, serverProcessEnv, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
 
 const skip = await needs('the warm spare fault tests', 'wall');
@@ -40,15 +40,7 @@ describe.skipIf(skip !== undefined)('warm spares and a killed server', () => {
 
   it('no spare outlives a SIGKILLed server', async () => {
     const key = 'spare-kill-key-12345678';
-    const env = {
-      ...cli.env,
-      API_KEYS: key,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'ws'),
-      WARM_SPARES: '1',
-    };
+    const env = serverProcessEnv(cli, dir, key, { WARM_SPARES: '1' });
     const first = await startServerProcess(dir, env);
     await readySpares(first, key);
     expect(cliProcesses({ under: env.DATA_DIR })).toHaveLength(1);
@@ -57,8 +49,8 @@ describe.skipIf(skip !== undefined)('warm spares and a killed server', () => {
     await waitForNoCliProcesses({ under: env.DATA_DIR }, 20_000);
 
     const leftovers = () =>
-      readdirSync(join(env.DATA_DIR, 'session-config')).filter((n) => n.startsWith('spare-')).length +
-      readdirSync(join(env.APPROVED_DIRECTORY, '.spares')).length;
+      readdirSync(join(dir, 'data', 'session-config')).filter((n) => n.startsWith('spare-')).length +
+      readdirSync(join(dir, 'ws', '.spares')).length;
     expect(leftovers()).toBe(2); // the killed spare's config and workspace folders
 
     const second = await startServerProcess(dir, env);

@@ -12,6 +12,8 @@ export const PG_ADMIN_URL = process.env.PG_TEST_URL ?? 'postgres://postgres@127.
 export const REDIS_TEST_URL = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
 /** The browser of the web console's end-to-end tests (Debian's chromium by default). */
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** The Redis server binary, for tests that start (and kill) a Redis of their own. */
+export const REDIS_SERVER_PATH = process.env.REDIS_SERVER_PATH ?? '/usr/bin/redis-server';
 
 /** The redocly CLI of the dev dependencies, and the environment that keeps it offline and quiet. */
 export const REDOCLY = fileURLToPath(new URL('../../node_modules/.bin/redocly', import.meta.url));
@@ -92,6 +94,17 @@ const PARTS = {
         return undefined;
       } catch (err) {
         return `${CHROMIUM_PATH} does not run: ${firstLine(err)}`;
+      }
+    },
+  },
+  'redis-server': {
+    install: 'apt-get install redis-server, or set REDIS_SERVER_PATH',
+    async probe() {
+      try {
+        execFileSync(REDIS_SERVER_PATH, ['--version'], { stdio: 'pipe', timeout: 30_000 });
+        return undefined;
+      } catch (err) {
+        return `${REDIS_SERVER_PATH} does not run: ${firstLine(err)}`;
       }
     },
   },
