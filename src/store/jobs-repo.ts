@@ -158,16 +158,6 @@ export class JobsRepo {
     return rows.map(toJobRow);
   }
 
-  /** How many jobs are queued, every tenant's (the queue depth health and metrics report). */
-  async countQueued(): Promise<number> {
-    const row = await this.#db
-      .selectFrom('jobs')
-      .select((eb) => eb.fn.countAll<string | number>().as('n'))
-      .where('status', '=', 'queued')
-      .executeTakeFirst();
-    return Number(row?.n ?? 0);
-  }
-
   /**
    * Whether the session has a job older than `id` that has not ended (queued, or left running by a node that died and
    * not recovered yet): it must end first.

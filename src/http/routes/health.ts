@@ -33,24 +33,15 @@ export const NodeSchema = Type.Object(
 );
 export type NodeView = Static<typeof NodeSchema>;
 
-/** This node's view for health and readiness. */
 /** What the node section of health and readiness reads. */
-export type NodeViewDeps = Pick<AppDeps, 'config' | 'cluster'> & {
-  engine: Pick<Engine, 'stats'>;
-  /** Queued jobs are counted when the store can (a shell without the jobs table reports none). */
-  store: { jobs?: Pick<Store['jobs'], 'countQueued'> };
-};
+export type NodeViewDeps = Pick<AppDeps, 'config' | 'cluster'> & { engine: Pick<Engine, 'stats'> };
 
-export async function nodeView(deps: NodeViewDeps): Promise<NodeView> {
+/**
+ * This node's view for health and readiness; `jobs` is the job queue as `jobsStatus` read it (its waiting jobs count
+ * in the queue depth; none when there is no jobs layer or it did not answer).
+ */
+export function nodeView(deps: NodeViewDeps, jobs: Health['jobs']): NodeView {
   const stats = deps.engine.stats();
-  // A store that cannot count in time (down, hung, or a test's stand-in) reports no queued jobs rather than failing health.
-  let timer: NodeJS.Timeout | undefined;
-  const queuedJobs = await Promise.race([
-    Promise.resolve()
-      .then(() => deps.store.jobs?.countQueued() ?? 0)
-      .catch(() => 0),
-    new Promise<number>((resolve) => (timer = setTimeout(() => resolve(0), DB_PING_TIMEOUT_MS))),
-  ]).finally(() => clearTimeout(timer));
   return {
     id: deps.config.node.id,
     role: deps.config.node.role,
@@ -58,7 +49,7 @@ export async function nodeView(deps: NodeViewDeps): Promise<NodeView> {
     cluster: deps.cluster !== undefined,
     leases_held: deps.cluster?.leases.count ?? 0,
     live_sessions: stats.live_processes,
-    queue_depth: stats.turns_waiting + queuedJobs,
+    queue_depth: stats.turns_waiting + (jobs?.waiting ?? 0),
   };
 }
 
@@ -234,11 +225,8 @@ async function healthRoutes(app: FastifyInstance, deps: HealthRoutesDeps): Promi
       },
     },
     async (request, reply) => {
-      const [dbOk, node, jobs] = await Promise.all([
-        pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS),
-        nodeView(deps),
-        jobsStatus(deps),
-      ]);
+      const [dbOk, jobs] = await Promise.all([pingWithin(() => store.ping(), DB_PING_TIMEOUT_MS), jobsStatus(deps)]);
+      const node = nodeView(deps, jobs);
       const healthy = dbOk && cli.ok;
       const body: Health = {
         status: healthy ? 'ok' : 'degraded',

@@ -50,20 +50,21 @@ async function probeRoutes(fastify: FastifyInstance, deps: ProbeRoutesDeps): Pro
       },
     },
     async (request, reply) => {
+      const jobs = await jobsStatus(deps);
       const checks = {
         database: await deps.store.ping().catch(() => false),
         migrations: true, // the server listens only after migrations ran
         claude_cli: deps.cli.ok,
         accepting_turns: !deps.engine.stats().draining,
         // With REDIS_URL the job queue must answer too (a node cut off from Redis can neither queue nor run jobs).
-        ...(deps.jobs?.backend === 'redis' && { job_queue: (await jobsStatus(deps))?.ok ?? false }),
+        ...(deps.jobs?.backend === 'redis' && { job_queue: jobs?.ok ?? false }),
       };
       const ready = Object.values(checks).every(Boolean);
       reply.code(ready ? 200 : 503);
       return ok(request, {
         status: ready ? ('ok' as const) : ('not_ready' as const),
         checks,
-        node: await nodeView(deps),
+        node: nodeView(deps, jobs),
       });
     },
   );
