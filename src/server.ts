@@ -238,8 +238,16 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
   });
   observeQueue(metrics, () => jobs.worker.depth());
-  // A revoked key's queued jobs fail here (each instance tries; a job ends once).
+  // A revoked key stops here (each instance hears of it; a job ends once): the jobs this node runs for it fail, the
+  // rest of its turns here are interrupted, and its queued jobs fail.
   security.keys.onRevoked((key) => {
+    const jobsStopped = jobs.worker.failRunningOf(key.id);
+    const turnsStopped = sessions.interruptTurnsOf(key.id);
+    if (jobsStopped + turnsStopped > 0)
+      log.info(
+        { key: key.id, jobs: jobsStopped, turns: turnsStopped },
+        'stopped the running turns of a revoked API key',
+      );
     jobs.worker
       .failQueuedOf(key.tenant)
       .then((n) => n > 0 && log.info({ key: key.id, jobs: n }, 'failed the queued jobs of a revoked API key'))

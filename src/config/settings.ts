@@ -131,7 +131,7 @@ export const SETTINGS: readonly SettingSpec[] = [
     kind: { type: 'number', min: 0.05, max: 60 },
     default: '0.5',
     description:
-      'How often each instance counts the revoked keys in the database, so a revoke made on another instance or with the CLI takes effect here within this time (its open streams end, its queued jobs fail). With REDIS_URL a revoke is also announced over pub/sub and takes effect at once.',
+      'How often each instance counts the revoked keys in the database, so a revoke made on another instance or with the CLI takes effect here within this time (its open streams end, its running turns are interrupted, its running and queued jobs fail). With REDIS_URL a revoke is also announced over pub/sub and takes effect at once.',
   },
   // Rate limits
   {

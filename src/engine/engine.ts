@@ -138,6 +138,7 @@ export class Engine {
       );
     }
     const turn = new Turn(req.sessionId, req.message);
+    turn.owner = req.owner;
     this.turnsOf(req.sessionId).push(turn);
     this.eventIds.set(req.sessionId, Math.max(this.eventIds.get(req.sessionId) ?? 0, req.lastEventId));
     turn.settled = this.drive(turn, queue, req);
@@ -149,6 +150,18 @@ export class Engine {
     const open = this.turnsOf(sessionId).filter((t) => !t.finished);
     for (const turn of open) turn.interrupt('client');
     return open.length;
+  }
+
+  /** Interrupts every running or waiting turn whose owner (acting key) this is, on any session; how many. */
+  interruptOwnedBy(owner: string): number {
+    let n = 0;
+    for (const turns of this.turns.values())
+      for (const turn of turns)
+        if (turn.owner === owner && !turn.finished) {
+          turn.interrupt('client');
+          n++;
+        }
+    return n;
   }
 
   /** The session's next turn numbers its events after `eventId` at least (events another node published). */

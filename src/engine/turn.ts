@@ -25,6 +25,8 @@ export class Turn {
   /** Asks whoever runs the turn to stop it; set by the engine while the turn runs. */
   interruptHandler: ((reason: InterruptReason) => void) | undefined;
   interruptRequested: InterruptReason | undefined;
+  /** Whose share the turn uses (the acting key, else the tenant), as the engine was told. */
+  owner: string | undefined;
 
   private readonly log: NumberedEvent[] = [];
   /** How many questions to a person are open; while any is, the turn's clock stands still. */

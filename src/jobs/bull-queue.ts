@@ -196,6 +196,10 @@ export class BullJobQueue implements JobQueue {
     }
   }
 
+  failRunningOf(keyId: string): number {
+    return this.runner.failRunningOf(keyId);
+  }
+
   async failQueuedOf(owner: string): Promise<number> {
     const failed = await this.runner.failQueuedOf(owner);
     for (const id of failed) await this.queue.remove(id).catch(() => 0);

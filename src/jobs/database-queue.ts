@@ -82,6 +82,10 @@ export class DatabaseJobQueue implements JobQueue {
     );
   }
 
+  failRunningOf(keyId: string): number {
+    return this.runner.failRunningOf(keyId);
+  }
+
   async failQueuedOf(owner: string): Promise<number> {
     return (await this.runner.failQueuedOf(owner)).length;
   }

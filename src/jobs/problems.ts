@@ -13,13 +13,15 @@ export function cancelledProblem(started: boolean): ProblemDoc {
   };
 }
 
-/** A queued job of a key that was revoked before the job ran. */
-export function keyRevokedProblem(): ProblemDoc {
+/** A job of a key that was revoked before the job ran, or while it ran (its turn was interrupted). */
+export function keyRevokedProblem(started = false): ProblemDoc {
   return {
     type: problemType('revoked-api-key'),
     title: 'Unauthorized',
     status: 401,
-    detail: 'The API key that created this job was revoked before the job ran.',
+    detail: started
+      ? 'The API key that created this job was revoked while the job ran; its turn was interrupted.'
+      : 'The API key that created this job was revoked before the job ran.',
   };
 }
 

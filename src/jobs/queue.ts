@@ -31,6 +31,8 @@ export interface JobQueue {
   cancel(jobId: string): Promise<JobRow | undefined>;
   /** Fails the queued jobs of a tenant whose key was revoked; how many. */
   failQueuedOf(owner: string): Promise<number>;
+  /** Fails the jobs this process runs for a key that was revoked (their turns interrupted); how many. */
+  failRunningOf(keyId: string): number;
   /** The turn of a job this process runs, once it has one (live events). */
   turnOf(jobId: string): Turn | undefined;
   /** Resolves when the job changes here, after `timeoutMs` (then look again), or when `signal` aborts. */

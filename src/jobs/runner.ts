@@ -42,6 +42,8 @@ interface Handle {
   job: JobRow;
   turn?: Turn;
   cancelRequested: boolean;
+  /** The key that queued it was revoked while it ran: it ends failed, not cancelled. */
+  keyRevoked?: boolean;
   done: Promise<RunEnd>;
 }
 
@@ -169,6 +171,21 @@ export class JobRunner {
   }
 
   /**
+   * Stops the jobs this process runs for a key that was revoked: their turns are interrupted and each job ends
+   * `failed` with the revoke (the key's other turns are the engine's to stop). Returns how many.
+   */
+  failRunningOf(keyId: string): number {
+    let n = 0;
+    for (const handle of this.handles.values()) {
+      if (handle.job.key_id !== keyId) continue;
+      handle.keyRevoked = true;
+      handle.turn?.interrupt('client');
+      n++;
+    }
+    return n;
+  }
+
+  /**
    * A job left `running` or `waiting` by a process that stopped or died: re-queued once (JOB_RETRY_ON_RESTART), else
    * failed; one that waited for a person fails (its request expired). Returns the job when it is queued again.
    */
@@ -266,7 +283,7 @@ export class JobRunner {
       return this.notStarted(handle, err);
     }
     const turn = (handle.turn = chat.turn);
-    if (handle.cancelRequested) turn.interrupt('client');
+    if (handle.cancelRequested || handle.keyRevoked) turn.interrupt('client');
     await turn.whenStarted();
     if (turn.lastEventId < 0) {
       // Ended before it started (cancelled while waiting, slots busy, shutdown …).
@@ -309,6 +326,13 @@ export class JobRunner {
     const events = await storedEvents(turn);
     let outcome: JobOutcome;
     if (result && result.status !== 'interrupted') outcome = { status: 'succeeded', result: { ...result }, events };
+    else if (interrupted && handle.keyRevoked)
+      outcome = {
+        status: 'failed',
+        result: result ? { ...result } : null,
+        error: { ...keyRevokedProblem(true) },
+        events,
+      };
     else if (interrupted)
       outcome = {
         status: 'cancelled',
@@ -330,6 +354,11 @@ export class JobRunner {
   private async notStarted(handle: Handle, err: unknown): Promise<RunEnd> {
     const id = handle.job.id;
     if (err instanceof EngineError) {
+      if (handle.keyRevoked) {
+        const problem = keyRevokedProblem();
+        await this.end(handle, { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) });
+        return 'ended';
+      }
       if (handle.cancelRequested || (err.kind === 'interrupted' && !this.stopping)) {
         const problem = cancelledProblem(false);
         await this.end(handle, { status: 'cancelled', error: { ...problem }, events: syntheticEnd(problem) });

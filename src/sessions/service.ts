@@ -293,6 +293,11 @@ export class SessionService {
     return this.engine.turnAfterEvent(row.id, lastEventId);
   }
 
+  /** Interrupts the turns a key runs on this node, on every session (its key was revoked); how many. */
+  interruptTurnsOf(keyId: string): number {
+    return this.engine.interruptOwnedBy(keyId);
+  }
+
   async interrupt(tenant: string, name: string): Promise<boolean> {
     const row = await this.get(tenant, name);
     return this.engine.interruptAll(row.id) > 0;

@@ -237,3 +237,69 @@ describe('MCP over HTTP', () => {
     }
   }, 120_000);
 });
+
+describe('the running work of a revoked key', () => {
+  it('is stopped where it runs: its chat turns are interrupted and its running jobs fail with the revoke', async () => {
+    const t = await f.server({ ADMIN_API_KEYS: ADMIN });
+    const created = await t.request('/api/v1/keys', { method: 'POST', json: { name: 'running' }, key: ADMIN });
+    const key = (await created.json()).data;
+    const other = (
+      await (await t.request('/api/v1/keys', { method: 'POST', json: { name: 'stays' }, key: ADMIN })).json()
+    ).data;
+    try {
+      for (const [name, secret] of [
+        ['rc', key.secret],
+        ['rj', key.secret],
+        ['ok', other.secret],
+      ])
+        expect((await t.request('/api/v1/sessions', { method: 'POST', json: { name }, key: secret })).status).toBe(201);
+      const tag = randomBytes(4).toString('hex');
+      const prompts = { chat: `rv-chat-${tag}`, job: `rv-job-${tag}`, other: `rv-other-${tag}` };
+      for (const p of Object.values(prompts)) f.model.script({ match: p, steps: [{ hang: true }] });
+      const chat = t.request('/api/v1/sessions/rc/chat', {
+        method: 'POST',
+        json: { message: prompts.chat },
+        key: key.secret,
+      });
+      const job = (
+        await (
+          await t.request('/api/v1/sessions/rj/jobs', {
+            method: 'POST',
+            json: { message: prompts.job },
+            key: key.secret,
+          })
+        ).json()
+      ).data;
+      const otherChat = t.request('/api/v1/sessions/ok/chat/stream', {
+        method: 'POST',
+        json: { message: prompts.other },
+        key: other.secret,
+      });
+      for (const p of Object.values(prompts)) await f.model.waitFor((r) => r.prompt === p);
+
+      expect((await t.request(`/api/v1/keys/${key.id}`, { method: 'DELETE', key: ADMIN })).status).toBe(204);
+      // The sync chat answers at once with its interrupted turn (the model would hang for ever).
+      const answered = await chat;
+      expect((await answered.json()).data).toMatchObject({ status: 'interrupted' });
+      const asAdmin = { key: ADMIN, headers: { 'x-tenant': key.tenant } };
+      const failed = await eventually(
+        async () => {
+          const view = (await (await t.request(`/api/v1/sessions/rj/jobs/${job.id}`, asAdmin)).json()).data;
+          return view.status === 'failed' ? view : undefined;
+        },
+        30_000,
+        'the running job failing',
+      );
+      expect(failed.error).toMatchObject({ type: '/problems/revoked-api-key', status: 401 });
+      expect(failed.error.detail).toMatch(/while the job ran/);
+      // Another key's turn runs on.
+      const otherStream = readSse(await otherChat);
+      const session = (await (await t.request('/api/v1/sessions/ok', { key: other.secret })).json()).data;
+      expect(session.busy).toBe(true);
+      await t.request('/api/v1/sessions/ok/interrupt', { method: 'POST', key: other.secret });
+      expect((await otherStream.all()).at(-1)).toMatchObject({ event: 'result', data: { status: 'interrupted' } });
+    } finally {
+      await t.cleanup();
+    }
+  }, 120_000);
+});

@@ -114,7 +114,7 @@ async function keyRoutes(fastify: FastifyInstance, deps: KeyRoutesDeps): Promise
         operationId: 'revokeKey',
         summary: 'Revoke an API key',
         description:
-          'Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end and its queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',
+          'Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end, its running turns are interrupted, its running jobs and queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).',
         params: KeyIdParams,
         response: { 204: { type: 'null', description: 'Revoked.' }, ...problemResponses(401, 403, 404, 409, 422, 429) },
       },

@@ -234,7 +234,7 @@ export interface paths {
     get: operations['getKey'];
     /**
      * Revoke an API key
-     * @description Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end and its queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
+     * @description Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end, its running turns are interrupted, its running jobs and queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
      */
     delete: operations['revokeKey'];
   };
@@ -4896,7 +4896,7 @@ export interface operations {
   };
   /**
    * Revoke an API key
-   * @description Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end and its queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
+   * @description Admin only. The key fails from its next request on, on every instance within KEY_REVOCATION_CHECK_SECONDS (at once with Redis); its open streams end, its running turns are interrupted, its running jobs and queued jobs fail. Its row stays, marked revoked; revoking again changes nothing. Keys from the environment cannot be revoked here (409).
    */
   revokeKey: {
     parameters: {
