@@ -105,6 +105,7 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
       REDIS_KEY_PREFIX: prefix,
       CLUSTER_ENABLED: 'true',
       SESSION_LEASE_SECONDS: '5',
+      SSE_HEARTBEAT_SECONDS: '1',
       MAX_LIVE_SESSIONS: '2',
       MAX_CONCURRENT_TURNS: '2',
       RATE_LIMIT_REQUESTS: '100000',
@@ -238,6 +239,19 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
     });
     expect(JSON.parse((result.content[0] as { text: string }).text)).toMatchObject({ content: 'echo: cx mcp via B' });
     expect(promptTexts(lastPrompt('cx mcp via B'))).toContain('cx mcp first on A');
+    // A client that asks for progress hears the heartbeat while the turn runs on A.
+    model.script({ match: 'cx mcp slow', steps: [{ text: ['slow ', 'answer'], chunkDelayMs: 1500 }] });
+    const progress: string[] = [];
+    const slow = (await client.callTool(
+      { name: 'chat', arguments: { name: 'cx-mcp', message: 'cx mcp slow' } },
+      undefined,
+      {
+        onprogress: (p) => progress.push(p.message ?? ''),
+        resetTimeoutOnProgress: true,
+      },
+    )) as CallToolResult;
+    expect(slow.structuredContent).toMatchObject({ content: 'slow answer' });
+    expect(progress).toContain('working');
     expect(await live(a)).toBe(1);
     expect(await live(b)).toBe(0);
     // The owner's refusal comes back as the tool's error, its problem document kept.

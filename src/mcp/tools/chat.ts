@@ -44,7 +44,14 @@ export function registerChatTool(server: McpServer, { ctx, tenant, caller, remot
       if (remote) {
         // Several nodes: a session another node runs has its turn run there (its process holds the conversation).
         const owner = await remote.ownerOf((await sessions.get(tenant, name)).id);
-        if (owner) return answerOf(await chatOnOwner(owner, remote.headers, name, withoutBlanks(input), extra.signal));
+        if (owner) {
+          const stop = heartbeat(extra, config);
+          try {
+            return answerOf(await chatOnOwner(owner, remote.headers, name, withoutBlanks(input), extra.signal));
+          } finally {
+            stop();
+          }
+        }
       }
       const { turn, recorded } = await sessions.chat(tenant, name, withoutBlanks(input), caller);
       const stop = followTurn(turn, extra, config);
@@ -111,4 +118,25 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
     stopped.abort();
     extra.signal.removeEventListener('abort', onAbort);
   };
+}
+
+/**
+ * While a turn runs on another node: a `working` progress notification every heartbeat when the request carries a
+ * progress token (its events stay on that node), so clients that reset their time-out on progress keep waiting.
+ */
+function heartbeat(extra: Extra, config: Config): () => void {
+  const token = extra._meta?.progressToken;
+  if (token === undefined) return () => undefined;
+  let progress = 0;
+  const timer = setInterval(
+    () =>
+      void extra
+        .sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: ++progress, message: 'working' },
+        })
+        .catch(() => undefined),
+    config.engine.heartbeatMs,
+  );
+  return () => clearInterval(timer);
 }
