@@ -313,6 +313,14 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
       );
       expect(named.status).toBe(503);
       expect(await named.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+      const viaMcp = (await (
+        await mcp(b)
+      ).callTool({ name: 'chat', arguments: { name: session, message: 'cx gone mcp dead' } })) as CallToolResult;
+      expect(viaMcp.isError).toBe(true);
+      expect(viaMcp.structuredContent).toMatchObject({
+        problem: { status: 503, type: '/problems/owner-unavailable' },
+      });
+      expect((viaMcp.content[0] as { text: string }).text).toContain('node-dead');
     });
     // No longer announced (it died): the same, without trying it.
     await ownedBy(session, 'node-gone', undefined, async () => {
