@@ -10,6 +10,7 @@ import { callerOf } from '../http/plugins/auth.js';
 import { HttpProblem, unauthorized } from '../http/http-problem.js';
 import { problemResponses } from '../http/schemas/common.js';
 import { createMcpServer, type McpContext } from './server.js';
+import { callerHeaders, type RemoteTurns } from './remote.js';
 import { KEY_REFUSED } from './stdio.js';
 import { hijackWithHeaders } from '../http/hijack.js';
 import { routePlugin } from '../http/route-plugin.js';
@@ -62,7 +63,13 @@ async function mcpRoutes(app: FastifyInstance, deps: McpRoutesDeps): Promise<voi
       }
       // The request itself counted once; each further message of a batch counts as one more request.
       await app.limitMore?.(request, messages.length - 1);
-      const server = createMcpServer(ctx, request.tenant, { caller: callerOf(request) });
+      // Several nodes: a turn of a session another node runs is run there, as this caller.
+      const { sessionOwner } = app;
+      const remote: RemoteTurns | undefined = sessionOwner && {
+        ownerOf: (sessionId) => sessionOwner(request, sessionId),
+        headers: callerHeaders(request.headers),
+      };
+      const server = createMcpServer(ctx, request.tenant, { caller: callerOf(request), ...(remote && { remote }) });
       const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
       hijackWithHeaders(reply);
       reply.raw.on('close', () => {

@@ -6,6 +6,7 @@ import type { SessionRow } from '../store/schema.js';
 import type { Template } from '../templates/registry.js';
 import { registerSeedPrompts, registerTemplatePrompts } from './prompts.js';
 import { registerResources } from './resources.js';
+import type { RemoteTurns } from './remote.js';
 import type { McpCaller, McpContext } from './shared.js';
 import { registerChatTool } from './tools/chat.js';
 import { registerFileTools } from './tools/files.js';
@@ -16,12 +17,13 @@ export type { McpContext } from './shared.js';
 /**
  * Builds the MCP server that acts as `tenant`: every call goes through the session rules with that tenant.
  * `caller` is who asks for turns (the HTTP request's key budget and audit identity). `followReloads` (long-lived
- * servers: stdio) swaps the template prompts whenever the templates reload.
+ * servers: stdio) swaps the template prompts whenever the templates reload. `remote` (several nodes): where turns of
+ * sessions another node runs go.
  */
 export function createMcpServer(
   ctx: McpContext,
   tenant: string,
-  opts: { followReloads?: boolean; caller?: ChatCaller } = {},
+  opts: { followReloads?: boolean; caller?: ChatCaller; remote?: RemoteTurns } = {},
 ): McpServer {
   const { sessions, templates } = ctx;
   const server = new McpServer(
@@ -35,7 +37,7 @@ export function createMcpServer(
   );
   const view = (row: SessionRow) =>
     sessionView(row, sessions.liveness(row.id), row.template ? templates.get(row.template)?.profile : undefined);
-  const caller: McpCaller = { ctx, tenant, caller: opts.caller, view };
+  const caller: McpCaller = { ctx, tenant, caller: opts.caller, view, ...(opts.remote && { remote: opts.remote }) };
 
   registerSessionTools(server, caller);
   registerChatTool(server, caller);

@@ -10,6 +10,7 @@ import { SESSION_NAME_PATTERN } from '../http/schemas/sessions.js';
 import type { sessionView } from '../http/views.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatCaller, SessionService } from '../sessions/service.js';
+import type { RemoteTurns } from './remote.js';
 import type { SessionRow } from '../store/schema.js';
 import type { TemplateRegistry } from '../templates/registry.js';
 
@@ -27,6 +28,8 @@ export interface McpCaller {
   tenant: string;
   caller?: ChatCaller;
   view: (row: SessionRow) => SessionView;
+  /** Several nodes (MCP over HTTP): where turns of sessions another node runs go. */
+  remote?: RemoteTurns;
 }
 
 export type SessionView = ReturnType<typeof sessionView>;

@@ -24,6 +24,11 @@ export interface ConversationRequest {
   sessionName?: string;
   /** The client's end user: implicit matching never crosses end users. */
   endUser?: string;
+  /**
+   * Runs once the session is known, before its turn is queued, and may refuse it (several nodes: another node runs
+   * the session, and the caller sends the request there); the conversation is then left as it was.
+   */
+  beforeTurn?: (session: SessionRow) => Promise<void>;
 }
 
 /** A turn started for a conversation, and what to do once its answer is known. */
@@ -159,6 +164,7 @@ export class ConversationService {
     const restore = () => (claimed ? this.store.conversations.setHead(claimed) : Promise.resolve());
     let chat: ChatTurn;
     try {
+      await req.beforeTurn?.(session);
       chat = await this.sessions.chat(tenant, session.name, { message, ...pickOptions(req.options) }, caller);
     } catch (err) {
       await restore();

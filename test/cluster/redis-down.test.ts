@@ -1,9 +1,12 @@
-// A node whose Redis goes away answers a request for a session's process with 503 cluster-unavailable (a private redis-server, killed mid-test).
+// A node whose Redis goes away answers a request for a session's process with 503 cluster-unavailable, REST, compat and MCP alike (a private redis-server, killed mid-test).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
 import { needs, REDIS_SERVER_PATH } from '../support/needs.js';
@@ -93,5 +96,40 @@ describe.skipIf(missing)('a node that lost Redis', { timeout: 120_000 }, () => {
     const history = await api('/api/v1/sessions/cut-off/history');
     expect(history.status).toBe(200);
     expect((await history.json()).data).toEqual([]);
+
+    // The compatible endpoints say so in their own error shape; a session opened for the request is not left behind.
+    const messages = [{ role: 'user', content: 'hello' }];
+    const named = await api('/v1/chat/completions', {
+      method: 'POST',
+      json: { model: 'sonnet', messages },
+      headers: { 'x-session-name': 'cut-off' },
+    });
+    expect(named.status).toBe(503);
+    expect(named.headers.get('retry-after')).toBe('5');
+    expect(await named.json()).toMatchObject({ error: { type: 'server_error', code: 'cluster_unavailable' } });
+    const implicit = await api('/v1/messages', { method: 'POST', json: { model: 'sonnet', max_tokens: 64, messages } });
+    expect(implicit.status).toBe(503);
+    expect(await implicit.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    const sessions = (await (await api('/api/v1/sessions')).json()).data as Array<{ name: string }>;
+    expect(sessions.map((s) => s.name)).toEqual(['cut-off']);
+
+    // The MCP chat tool answers it as its error.
+    const transport = new StreamableHTTPClientTransport(new URL(`${node.url}/mcp`), {
+      requestInit: { headers: { 'x-api-key': KEY } },
+    });
+    const client = new Client({ name: 'redis-down-test', version: '1.0.0' });
+    await client.connect(transport);
+    try {
+      const result = (await client.callTool({
+        name: 'chat',
+        arguments: { name: 'cut-off', message: 'hello' },
+      })) as CallToolResult;
+      expect(result.isError).toBe(true);
+      expect(result.structuredContent).toMatchObject({
+        problem: { status: 503, type: '/problems/cluster-unavailable' },
+      });
+    } finally {
+      await client.close();
+    }
   });
 });

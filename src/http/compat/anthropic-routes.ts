@@ -63,7 +63,7 @@ export default async function anthropicRoutes(app: FastifyInstance, ctx: CompatC
   app.post(
     '/messages',
     {
-      config: { audit: 'compat.messages' },
+      config: { audit: 'compat.messages', forwardsToOwner: true },
       schema: {
         tags: ['Compatible APIs'],
         operationId: 'createMessage',

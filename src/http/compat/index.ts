@@ -23,6 +23,7 @@ async function compatRoutes(app: FastifyInstance, deps: CompatRoutesDeps): Promi
     conversations: new ConversationService(deps.sessions, deps.store, deps.config.maxMessageChars),
     templates: deps.templates,
     tokens: deps.tokens,
+    ...(app.sessionOwner && { sessionOwner: app.sessionOwner }),
   };
   app.setErrorHandler(sendWireError);
   app.setNotFoundHandler((request, reply) =>

@@ -41,7 +41,7 @@ export default async function openAiRoutes(app: FastifyInstance, ctx: CompatCont
   app.post(
     '/chat/completions',
     {
-      config: { audit: 'compat.chat_completions' },
+      config: { audit: 'compat.chat_completions', forwardsToOwner: true },
       schema: {
         tags: ['Compatible APIs'],
         operationId: 'createChatCompletion',

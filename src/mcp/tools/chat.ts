@@ -2,11 +2,27 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
-import { isPersonEvent } from '../../engine/events.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { isPersonEvent, type TurnResult } from '../../engine/events.js';
 import type { Turn } from '../../engine/turn.js';
+import { chatOnOwner } from '../remote.js';
 import { data, guardedBy, optionShape, sessionName, withoutBlanks, type Extra, type McpCaller } from '../shared.js';
 
-export function registerChatTool(server: McpServer, { ctx, tenant, caller }: McpCaller): void {
+/** The chat tool's answer: the Python seed's fields (its JSON is the text content) beside the whole result. */
+function answerOf(result: TurnResult): CallToolResult {
+  // The Python seed's answer (tools by name) at the top, beside our whole result; its JSON is the text content,
+  // as the seed's tool answered, so a client that parses the text reads the seed's fields.
+  const seed = {
+    content: result.content,
+    cost: result.cost_usd,
+    duration_ms: result.duration_ms,
+    num_turns: result.num_turns,
+    tools_used: result.tools_used.map((t) => t.name),
+  };
+  return data({ ...seed, result }, JSON.stringify(seed, null, 2));
+}
+
+export function registerChatTool(server: McpServer, { ctx, tenant, caller, remote }: McpCaller): void {
   const { sessions, config, log } = ctx;
   server.registerTool(
     'chat',
@@ -25,21 +41,24 @@ export function registerChatTool(server: McpServer, { ctx, tenant, caller }: Mcp
       log,
       tenant,
     )(async ({ name, ...input }, extra) => {
+      if (remote) {
+        // Several nodes: a session another node runs has its turn run there (its process holds the conversation).
+        const owner = await remote.ownerOf((await sessions.get(tenant, name)).id);
+        if (owner) {
+          const stop = heartbeat(extra, config);
+          try {
+            return answerOf(await chatOnOwner(owner, remote.headers, name, withoutBlanks(input), extra.signal));
+          } finally {
+            stop();
+          }
+        }
+      }
       const { turn, recorded } = await sessions.chat(tenant, name, withoutBlanks(input), caller);
       const stop = followTurn(turn, extra, config);
       try {
         const result = await turn.done;
         await recorded;
-        // The Python seed's answer (tools by name) at the top, beside our whole result; its JSON is the text content,
-        // as the seed's tool answered, so a client that parses the text reads the seed's fields.
-        const seed = {
-          content: result.content,
-          cost: result.cost_usd,
-          duration_ms: result.duration_ms,
-          num_turns: result.num_turns,
-          tools_used: result.tools_used.map((t) => t.name),
-        };
-        return data({ ...seed, result }, JSON.stringify(seed, null, 2));
+        return answerOf(result);
       } catch (err) {
         await recorded;
         throw err;
@@ -99,4 +118,25 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
     stopped.abort();
     extra.signal.removeEventListener('abort', onAbort);
   };
+}
+
+/**
+ * While a turn runs on another node: a `working` progress notification every heartbeat when the request carries a
+ * progress token (its events stay on that node), so clients that reset their time-out on progress keep waiting.
+ */
+function heartbeat(extra: Extra, config: Config): () => void {
+  const token = extra._meta?.progressToken;
+  if (token === undefined) return () => undefined;
+  let progress = 0;
+  const timer = setInterval(
+    () =>
+      void extra
+        .sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken: token, progress: ++progress, message: 'working' },
+        })
+        .catch(() => undefined),
+    config.engine.heartbeatMs,
+  );
+  return () => clearInterval(timer);
 }
