@@ -116,7 +116,7 @@ export async function createJobs({
     queue = new DatabaseJobQueue(store, runner, { concurrency: config.jobs.concurrency, perKey }, log);
   }
   const jobQueue = queue;
-  const service = new JobService(config, store, sessions, jobQueue, resolver, observer);
+  const service = new JobService(config, store, sessions, jobQueue, resolver, observer, () => dispatcher.depth());
   return {
     service,
     worker: jobQueue,
