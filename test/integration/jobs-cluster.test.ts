@@ -15,6 +15,7 @@ import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { serverProcessEnv } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
+import { WebhookReceiver } from '../jobs/webhook-receiver.js';
 
 const KEY = 'cluster-test-key-0001';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -145,8 +146,11 @@ describe.skipIf(skip)('jobs across nodes', () => {
       'a node to run the turn',
     );
 
-  it('runs every job of several sessions exactly once, in order per session, whichever node takes it', async () => {
-    const { nodes } = await cluster(['all', 'all']);
+  it('runs every job of several sessions exactly once, in order per session, whichever node takes it; each webhook arrives once', async () => {
+    const hook = await WebhookReceiver.start(SECRET);
+    cleanups.push(() => hook.close());
+    // Webhook attempts go through the BullMQ queue `webhooks`, taken by either node.
+    const { nodes } = await cluster(['all', 'all'], { WEBHOOK_URL: `${hook.url}/all`, WEBHOOK_ALLOW_PRIVATE: 'true' });
     const [a, b] = nodes as [Node, Node];
     const sessions = ['c-one', 'c-two'];
     for (const s of sessions)
@@ -164,6 +168,28 @@ describe.skipIf(skip)('jobs across nodes', () => {
     for (const j of jobs) results.push({ ...j, row: await ended(j.node, j.session, j.id) });
     for (const r of results) expect(r.row, r.message).toMatchObject({ status: 'done', attempts: 1 });
     for (const r of results) expect(r.row.result.content).toBe(`echo: ${r.message}`);
+    // Each job's two messages (started, succeeded) arrived once, signed, whichever node stored or sent them.
+    const got = await hook.waitFor(jobs.length * 2);
+    for (const r of got) expect(r.verifyError).toBeUndefined();
+    expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(got.length);
+    for (const j of jobs)
+      expect(
+        got
+          .filter((r) => r.verified.data.id === j.id)
+          .map((r) => r.verified.type)
+          .sort(),
+      ).toEqual(['job.started', 'job.succeeded']);
+    for (const j of jobs) {
+      const row = await eventually(
+        async () => {
+          const now = await json(await a.api(`/sessions/${j.session}/jobs/${j.id}`));
+          return now.webhooks.every((w: { status: string }) => w.status === 'delivered') ? now : undefined;
+        },
+        10_000,
+        `the webhooks of ${j.id} to be recorded`,
+      );
+      expect(row.webhooks.map((w: { attempts: number }) => w.attempts)).toEqual([1, 1]);
+    }
     // Exactly once: the model saw each job's prompt one time.
     const prompts = model.mainRequests().map((r) => r.prompt);
     for (const j of jobs)
@@ -193,6 +219,9 @@ describe.skipIf(skip)('jobs across nodes', () => {
       const metrics = await (await apiOf(n.url, KEY)('/metrics')).text();
       expect(metrics).toContain(`cca_node_info{node="${n.id}",role="all"} 1`);
       expect(metrics).toContain('cca_job_queue_depth{state="active"} 0');
+      // The webhook queue is there too (its figures settle as the jobs' do).
+      expect(health.jobs.webhooks).toMatchObject({ failed: 0 });
+      expect(metrics).toContain('cca_webhook_queue_depth{state="failed"} 0');
     }
   });
 
