@@ -271,6 +271,8 @@ export class BullJobQueue implements JobQueue {
       }, this.settings.lockMs / 3);
       const end = await this.runner.run(row);
       if (end === 'busy') return await this.later(job, token, BUSY_DELAY_MS);
+      // Its key has started its JOB_STARTS_PER_KEY in the window (across nodes): delayed until there is room.
+      if (typeof end === 'object') return await this.later(job, token, end.laterMs);
       // Stopped by this node's shutdown: back to the queue for another node (or this one's restart).
       if (end === 'shutdown') return await this.later(job, token, 0);
     } finally {

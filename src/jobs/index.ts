@@ -16,6 +16,7 @@ import { JobRunner } from './runner.js';
 import { JobService } from './service.js';
 import type { Resolver } from './ssrf.js';
 import { WebhookQueue } from './webhook-queue.js';
+import { MemoryStartRate, RedisStartRate } from './start-rate.js';
 
 export type { JobQueue, QueueDepth } from './queue.js';
 
@@ -112,8 +113,11 @@ export async function createJobs({
       log,
       redis,
     );
+    if (config.jobs.startsPerKey)
+      runner.startRate = new RedisStartRate(redis, config.redis.keyPrefix, config.jobs.startsPerKey);
   } else {
     queue = new DatabaseJobQueue(store, runner, { concurrency: config.jobs.concurrency, perKey }, log);
+    if (config.jobs.startsPerKey) runner.startRate = new MemoryStartRate(config.jobs.startsPerKey);
   }
   const jobQueue = queue;
   const service = new JobService(config, store, sessions, jobQueue, resolver, observer, () => dispatcher.depth());

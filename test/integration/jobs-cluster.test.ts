@@ -366,6 +366,37 @@ describe.skipIf(skip)('jobs across nodes', () => {
     expect(await ended(b, 'c-key-2', second.id)).toMatchObject({ status: 'done' });
   });
 
+  it('holds JOB_STARTS_PER_KEY across nodes: a job over the rate waits in the delayed queue, then runs', async () => {
+    const windowMs = 6_000;
+    const { nodes } = await cluster(['all', 'all'], {
+      JOB_STARTS_PER_KEY: '2',
+      JOB_STARTS_WINDOW_SECONDS: String(windowMs / 1000),
+    });
+    const [a, b] = nodes as [Node, Node];
+    const sessions = ['c-rate-1', 'c-rate-2', 'c-rate-3'];
+    for (const s of sessions)
+      expect((await a.api('/sessions', { method: 'POST', json: { name: s } })).status).toBe(201);
+    // Each node alone would start two of the key's jobs in the window; the window is the cluster's.
+    const jobs = [];
+    for (const [i, s] of sessions.entries()) {
+      const node = i % 2 === 0 ? a : b;
+      jobs.push({ session: s, node, id: (await createJob(node, s, `cluster-rate-${i}`)).id });
+    }
+    // The one over the rate is moved to BullMQ's delayed set (not failed) until the window has room.
+    await eventually(
+      async () => ((await json(await a.api('/health'))).jobs.delayed >= 1 ? true : undefined),
+      5_000,
+      'a job in the delayed set',
+    );
+    const rows = [];
+    for (const j of jobs) rows.push(await ended(j.node, j.session, j.id));
+    for (const r of rows) expect(r).toMatchObject({ status: 'done', attempts: 1 });
+    const starts = rows.map((r) => Date.parse(r.started_at)).sort((x, y) => x - y);
+    const firstCreated = Math.min(...rows.map((r) => Date.parse(r.created_at)));
+    expect(starts[1]!).toBeLessThan(firstCreated + windowMs);
+    expect(starts[2]!).toBeGreaterThanOrEqual(firstCreated + windowMs);
+  });
+
   it('refuses NODE_ROLE=worker or api without REDIS_URL at start, saying why', async () => {
     const dir = realpathSync(mkdtempSync(DIR_PREFIX));
     cleanups.push(async () => {
