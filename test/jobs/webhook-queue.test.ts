@@ -1,5 +1,7 @@
 // Webhook attempts as BullMQ jobs (REDIS_URL): dispatchers on one PostgreSQL and one Redis, as nodes are — each attempt sent once, retries delayed in the queue, rows without a job reconciled, a stopping node's attempt taken by another.
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { Queue } from 'bullmq';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -208,4 +210,41 @@ describe.skipIf(skip)('webhook attempts on BullMQ', () => {
     expect(tries[1]!.headers['webhook-id']).toBe(tries[0]!.headers['webhook-id']);
     expect(b.backend).toBe('redis');
   });
+
+  it('makes again, on another node, the attempt of a node SIGKILLed mid-send, once its claim lapses', async () => {
+    let hang = true;
+    hook.behaviour = (_n, r) => (r.path === '/killed' && hang ? 'hang' : 204);
+    const api = node('api', {}, false);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/jobs/webhook-node.ts'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        REDIS_URL: REDIS_TEST_URL,
+        REDIS_KEY_PREFIX: prefix,
+        WEBHOOK_SECRET: secret,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    try {
+      await once(child.stdout, 'data');
+      const j = job('/killed');
+      await api.enqueue('job.succeeded', j);
+      await hook.waitFor(1, (r) => r.path === '/killed');
+      const [claimed] = await store.deliveries.listByJobs([j.id]);
+      // Claimed for the attempt: twice the time limit plus 30 s.
+      expect(Date.parse(claimed!.next_attempt_at!)).toBeGreaterThan(Date.now() + 25_000);
+      child.kill('SIGKILL');
+      await once(child, 'exit');
+      hang = false;
+      node('b'); // takes the stalled job, which waits in the delayed set until the claim lapses
+      const delivered = await settled(j.id, 60_000);
+      expect(delivered).toMatchObject({ status: 'delivered', attempts: 1 });
+      const tries = hook.received.filter((r) => r.path === '/killed');
+      expect(tries).toHaveLength(2);
+      expect(tries[1]!.headers['webhook-id']).toBe(tries[0]!.headers['webhook-id']);
+      expect(tries[1]!.at).toBeGreaterThanOrEqual(Date.parse(claimed!.next_attempt_at!));
+    } finally {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+  }, 90_000);
 });
