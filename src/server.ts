@@ -9,7 +9,13 @@ import { Engine } from './engine/engine.js';
 import { buildApp } from './http/app.js';
 import { createJobs, type Jobs } from './jobs/index.js';
 import { OWNER_ENV, ownerMark, reapOrphans } from './engine/orphans.js';
-import { createMetrics, observeQueue, processExitObserver, turnObserver } from './metrics/registry.js';
+import {
+  createMetrics,
+  observeQueue,
+  observeWebhookQueue,
+  processExitObserver,
+  turnObserver,
+} from './metrics/registry.js';
 import { startSecurity } from './security/setup.js';
 import { TurnSecurity } from './security/turn-security.js';
 import { ConversationService } from './sessions/conversations.js';
@@ -238,6 +244,9 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     },
   });
   observeQueue(metrics, () => jobs.worker.depth());
+  const webhookDepth = jobs.dispatcher.depth.bind(jobs.dispatcher);
+  if (jobs.dispatcher.backend === 'redis')
+    observeWebhookQueue(metrics, () => webhookDepth() ?? Promise.reject(new Error('no webhook queue')));
   // A revoked key stops here (each instance hears of it; a job ends once): the jobs this node runs for it fail, the
   // rest of its turns here are interrupted, and its queued jobs fail.
   security.keys.onRevoked((key) => {

@@ -151,6 +151,8 @@ export interface Config {
     retryOnRestart: boolean;
     /** With Redis: how long a node's hold on a running job lasts without renewal (JOB_LOCK_SECONDS), ms. */
     lockMs: number;
+    /** Jobs one key may start per window (JOB_STARTS_PER_KEY, JOB_STARTS_WINDOW_SECONDS); undefined = no limit. */
+    startsPerKey?: { limit: number; windowMs: number };
   };
   webhooks: {
     /** Receives every job event besides a job's own webhook_url (WEBHOOK_URL). */
@@ -514,6 +516,10 @@ export function loadConfig(given: Raw = process.env): Config {
       concurrency: (v.get('JOB_CONCURRENCY') as number | undefined) ?? maxTurns,
       retryOnRestart: v.get('JOB_RETRY_ON_RESTART') as boolean,
       lockMs: Math.round(num('JOB_LOCK_SECONDS') * 1000),
+      startsPerKey:
+        num('JOB_STARTS_PER_KEY') > 0
+          ? { limit: num('JOB_STARTS_PER_KEY'), windowMs: Math.round(num('JOB_STARTS_WINDOW_SECONDS') * 1000) }
+          : undefined,
     },
     webhooks: {
       url: webhookUrl,

@@ -621,6 +621,19 @@ export const SETTINGS: readonly SettingSpec[] = [
       "With REDIS_URL: how long a node's hold on a running job (and its session) lasts without being renewed. A node that dies mid-job loses its jobs after about this long (up to twice it), and another node runs them again (JOB_RETRY_ON_RESTART).",
   },
   {
+    name: 'JOB_STARTS_PER_KEY',
+    kind: { type: 'int', min: 0, max: 1_000_000 },
+    default: '0',
+    description:
+      'Most jobs one API key may start per JOB_STARTS_WINDOW_SECONDS (a sliding window); 0 = no limit. A job over it is not failed: it waits until the window has room and starts in its turn. With REDIS_URL it holds across nodes.',
+  },
+  {
+    name: 'JOB_STARTS_WINDOW_SECONDS',
+    kind: { type: 'number', min: 1, max: 86_400 },
+    default: '60',
+    description: 'Length of the JOB_STARTS_PER_KEY window, in seconds.',
+  },
+  {
     name: 'WEBHOOK_URL',
     kind: { type: 'string' },
     description:

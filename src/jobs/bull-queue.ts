@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ProblemError, problemType, type ProblemDoc } from '../problems.js';
 import type { JobRow, Store } from '../store/index.js';
+import { bullConnection, bullPrefix, CLOSE_WAIT_MS, within } from './bull.js';
 import { BUSY_DELAY_MS } from './database-queue.js';
 import { cancelledProblem } from './problems.js';
 import type { JobQueue, QueueDepth } from './queue.js';
@@ -274,6 +275,8 @@ export class BullJobQueue implements JobQueue {
       }, this.settings.lockMs / 3);
       const end = await this.runner.run(row);
       if (end === 'busy') return await this.later(job, token, BUSY_DELAY_MS);
+      // Its key has started its JOB_STARTS_PER_KEY in the window (across nodes): delayed until there is room.
+      if (typeof end === 'object') return await this.later(job, token, end.laterMs);
       // Stopped by this node's shutdown: back to the queue for another node (or this one's restart).
       if (end === 'shutdown') return await this.later(job, token, 0);
     } finally {
@@ -321,35 +324,5 @@ export class BullJobQueue implements JobQueue {
     } catch (e) {
       this.log.error({ err: e, job: job.id }, 'could not record the failed job');
     }
-  }
-}
-
-/** BullMQ's own connections: it blocks on Redis and needs commands that wait rather than fail while reconnecting. */
-function bullConnection(url: string) {
-  return { url, maxRetriesPerRequest: null, enableOfflineQueue: true };
-}
-
-/** BullMQ's keys live under REDIS_KEY_PREFIX too. */
-function bullPrefix(keyPrefix: string): string {
-  return `${keyPrefix}bull`;
-}
-
-/** How long a graceful close of a BullMQ connection may take before it is dropped. */
-const CLOSE_WAIT_MS = 5_000;
-
-/** Whether `p` settles within `ms` (its outcome ignored either way). */
-async function within(p: Promise<unknown> | undefined, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  try {
-    return await Promise.race([
-      Promise.resolve(p).then(
-        () => true,
-        () => true,
-      ),
-      timedOut,
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -25,7 +25,10 @@ export class DatabaseJobQueue implements JobQueue {
       work: () => this.launchRunnable(),
       nextDelayMs: async () => {
         const next = await this.store.jobs.nextRunAfter();
-        return next === undefined ? undefined : Date.parse(next) - Date.now();
+        const due = next === undefined ? undefined : Date.parse(next) - Date.now();
+        // A key whose start window fills has jobs skipped meanwhile: look again when it has room.
+        const opens = this.runner.keysOverRate().opensInMs;
+        return opens === undefined ? due : Math.min(opens, due ?? opens);
       },
       onError: (err) => this.log.error({ err }, 'job queue could not be read; retrying'),
     },
@@ -98,10 +101,11 @@ export class DatabaseJobQueue implements JobQueue {
   private async launchRunnable(): Promise<void> {
     const { concurrency } = this.settings;
     if (this.runner.stopping || this.runner.active >= concurrency) return;
-    // A key at its share waits here rather than take the worker's room from other keys' jobs.
+    // A key at its share, or over its start rate, waits here rather than take the worker's room from other keys' jobs.
     const perKey = this.settings.perKey ?? Infinity;
     const held = this.runner.heldByKey();
     const fullKeys = [...held].filter(([, n]) => n >= perKey).map(([k]) => k);
+    fullKeys.push(...this.runner.keysOverRate().keys);
     const busy = this.runner.busySessions();
     const candidates = await this.store.jobs.runnable(concurrency - this.runner.active, [...busy], undefined, fullKeys);
     for (const job of candidates) {
@@ -117,8 +121,8 @@ export class DatabaseJobQueue implements JobQueue {
 
   private launch(job: JobRow): void {
     void this.runner
-      .run(job, async () => {
-        await this.store.jobs.delay(job.id, new Date(Date.now() + BUSY_DELAY_MS).toISOString());
+      .run(job, async (laterMs = BUSY_DELAY_MS) => {
+        await this.store.jobs.delay(job.id, new Date(Date.now() + laterMs).toISOString());
         this.runner.changed(job.id);
       })
       .finally(() => this.notify());

@@ -1,4 +1,4 @@
-// Builds the jobs layer (signing secret, webhook dispatcher, job runner, the queue: BullMQ with REDIS_URL, else the jobs table) and starts and stops it with the server.
+// Builds the jobs layer (signing secret, webhook dispatcher, job runner, the queues: BullMQ with REDIS_URL, else the tables) and starts and stops it with the server.
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
@@ -15,6 +15,8 @@ import type { JobQueue } from './queue.js';
 import { JobRunner } from './runner.js';
 import { JobService } from './service.js';
 import type { Resolver } from './ssrf.js';
+import { WebhookQueue } from './webhook-queue.js';
+import { MemoryStartRate, RedisStartRate } from './start-rate.js';
 
 export type { JobQueue, QueueDepth } from './queue.js';
 
@@ -57,7 +59,26 @@ export async function createJobs({
   observer = {},
 }: JobsDeps): Promise<Jobs> {
   const secret = await loadWebhookSecret(config.webhooks.secret, config.dataDir, log);
-  const dispatcher = new WebhookDispatcher(store, dispatcherSettings(config, secret, version), log, resolver, observer);
+  // With Redis each webhook attempt is a BullMQ job (a queue of its own), delayed by its backoff.
+  const webhookQueue = config.redis.url
+    ? WebhookQueue.open(
+        {
+          redisUrl: config.redis.url,
+          keyPrefix: config.redis.keyPrefix,
+          nodeId: config.node.id,
+          lockMs: config.jobs.lockMs,
+        },
+        log,
+      )
+    : undefined;
+  const dispatcher = new WebhookDispatcher(
+    store,
+    dispatcherSettings(config, secret, version),
+    log,
+    resolver,
+    observer,
+    webhookQueue,
+  );
   const runsJobs = config.node.role !== 'api';
   let queue: JobQueue | undefined;
   const runner = new JobRunner(
@@ -92,11 +113,14 @@ export async function createJobs({
       log,
       redis,
     );
+    if (config.jobs.startsPerKey)
+      runner.startRate = new RedisStartRate(redis, config.redis.keyPrefix, config.jobs.startsPerKey);
   } else {
     queue = new DatabaseJobQueue(store, runner, { concurrency: config.jobs.concurrency, perKey }, log);
+    if (config.jobs.startsPerKey) runner.startRate = new MemoryStartRate(config.jobs.startsPerKey);
   }
   const jobQueue = queue;
-  const service = new JobService(config, store, sessions, jobQueue, resolver, observer);
+  const service = new JobService(config, store, sessions, jobQueue, resolver, observer, () => dispatcher.depth());
   return {
     service,
     worker: jobQueue,

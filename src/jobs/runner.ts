@@ -1,4 +1,5 @@
 // Runs one job as a chat turn and records how it ended: the business logic both job queues (database, BullMQ) share.
+import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { EngineError } from '../engine/errors.js';
@@ -18,6 +19,7 @@ import {
   restartProblem,
   syntheticEnd,
 } from './problems.js';
+import type { StartRate } from './start-rate.js';
 import { personWebhookEvent, type JobEventType } from './view.js';
 
 /** Stored events beyond this size keep only the non-text events. */
@@ -30,9 +32,10 @@ export const CHANGE_POLL_MS = 5_000;
 /**
  * How a run ended: `ended` (the job has its final state, or was no longer queued), `busy` (every turn slot or its
  * session was busy: run it again a little later), `shutdown` (this process is stopping: the job stays as it is for
- * a restart or another node to take).
+ * a restart or another node to take), `{ laterMs }` (its key has started JOB_STARTS_PER_KEY jobs in the window: it
+ * stays queued and may start in that many ms).
  */
-export type RunEnd = 'ended' | 'busy' | 'shutdown';
+export type RunEnd = 'ended' | 'busy' | 'shutdown' | { laterMs: number };
 
 /** Whose share a job's turn uses: the key that queued it, else its owner tenant (as for chat). */
 export const keyOf = (job: JobRow) => job.key_id ?? job.owner;
@@ -45,6 +48,8 @@ interface Handle {
   /** The key that queued it was revoked while it ran: it ends failed, not cancelled. */
   keyRevoked?: boolean;
   done: Promise<RunEnd>;
+  /** The start it counted against its key's rate (given back if the turn never starts). */
+  startToken?: string;
 }
 
 export class JobRunner {
@@ -53,6 +58,8 @@ export class JobRunner {
   private readonly handles = new Map<string, Handle>();
   /** Set when this process takes no new job: a turn interrupted from now on was stopped by the shutdown. */
   stopping = false;
+  /** JOB_STARTS_PER_KEY: how many jobs a key may start per window (in memory, or in Redis across nodes). */
+  startRate: StartRate | undefined;
 
   constructor(
     private readonly store: Store,
@@ -114,16 +121,23 @@ export class JobRunner {
     await Promise.allSettled([...this.handles.values()].map((h) => h.done));
   }
 
+  /** Keys that may start no job now (their window is full), and when the soonest has room: this process's view. */
+  keysOverRate(): { keys: string[]; opensInMs?: number } {
+    return this.startRate?.full?.() ?? { keys: [] };
+  }
+
   /**
    * Runs a queued job to its end (a job that is no longer queued is left alone). The job counts in `active` from
-   * the moment this is called; `whenBusy` runs (still counted) when the run ends `busy`, to put the job off.
+   * the moment this is called; `whenLater` runs (still counted) when the run ends `busy` (no delay given) or over
+   * its key's start rate (`laterMs`), to put the job off.
    */
-  run(job: JobRow, whenBusy?: () => Promise<void>): Promise<RunEnd> {
+  run(job: JobRow, whenLater?: (laterMs?: number) => Promise<void>): Promise<RunEnd> {
     const handle: Handle = { job, cancelRequested: false, done: Promise.resolve('ended') };
     this.handles.set(job.id, handle);
     handle.done = this.runHandle(handle)
       .then(async (end) => {
-        if (end === 'busy' && whenBusy) await whenBusy();
+        if (whenLater && end === 'busy') await whenLater();
+        else if (whenLater && typeof end === 'object') await whenLater(end.laterMs);
         return end;
       })
       .catch((err: unknown) => {
@@ -271,6 +285,8 @@ export class JobRunner {
     const fresh = await this.store.jobs.findById(handle.job.id);
     if (!fresh || fresh.status !== 'queued') return 'ended'; // cancelled meanwhile, or its session was deleted
     const job = (handle.job = fresh);
+    const overRate = await this.takeStart(handle);
+    if (overRate) return overRate;
     let chat: ChatTurn;
     try {
       chat = await this.sessions.chat(
@@ -350,8 +366,39 @@ export class JobRunner {
     return 'ended';
   }
 
-  /** A job whose turn never started: back to the queue when that is worth it, else ended. */
+  /**
+   * Counts the job's start against its key's rate (JOB_STARTS_PER_KEY); over it, the job stays queued and the
+   * queue puts it off until the window has room. When the rate cannot be read (Redis unreachable), `busy`.
+   */
+  private async takeStart(handle: Handle): Promise<RunEnd | undefined> {
+    if (!this.startRate) return undefined;
+    const token = randomUUID();
+    try {
+      const laterMs = await this.startRate.take(keyOf(handle.job), token);
+      if (laterMs > 0) {
+        this.log.debug(
+          { job: handle.job.id, key: keyOf(handle.job), laterMs },
+          'job start put off: key over its start rate',
+        );
+        return { laterMs };
+      }
+    } catch (err) {
+      this.log.warn({ err, job: handle.job.id }, "could not read the key's job start rate; trying again shortly");
+      return 'busy';
+    }
+    handle.startToken = token;
+    return undefined;
+  }
+
+  /** A job whose turn never started: back to the queue when that is worth it (its start given back), else ended. */
   private async notStarted(handle: Handle, err: unknown): Promise<RunEnd> {
+    const end = await this.notStartedEnd(handle, err);
+    if (end !== 'ended' && handle.startToken && this.startRate)
+      await this.startRate.giveBack(keyOf(handle.job), handle.startToken).catch(() => undefined);
+    return end;
+  }
+
+  private async notStartedEnd(handle: Handle, err: unknown): Promise<RunEnd> {
     const id = handle.job.id;
     if (err instanceof EngineError) {
       if (handle.keyRevoked) {

@@ -41,6 +41,8 @@ export class JobService {
     private readonly worker: JobQueue,
     private readonly resolver?: Resolver,
     private readonly observer: JobsObserver = {},
+    /** The webhook queue's figures (BullMQ); undefined when webhooks are polled from the table. */
+    private readonly webhookDepth: () => Promise<QueueDepth> | undefined = () => undefined,
   ) {}
 
   get backend(): 'database' | 'redis' {
@@ -51,9 +53,20 @@ export class JobService {
     return this.worker.runsJobs;
   }
 
-  /** Where jobs are queued (`database` or `redis`), whether this node runs them, and how many the queue holds. */
-  async queueStatus(): Promise<{ backend: 'database' | 'redis'; runs_jobs: boolean } & QueueDepth> {
-    return { backend: this.worker.backend, runs_jobs: this.worker.runsJobs, ...(await this.worker.depth()) };
+  /**
+   * Where jobs are queued (`database` or `redis`), whether this node runs them, how many the queue holds, and with
+   * BullMQ how many webhook attempts its queue holds.
+   */
+  async queueStatus(): Promise<
+    { backend: 'database' | 'redis'; runs_jobs: boolean } & QueueDepth & { webhooks?: QueueDepth }
+  > {
+    const [depth, webhooks] = await Promise.all([this.worker.depth(), this.webhookDepth()]);
+    return {
+      backend: this.worker.backend,
+      runs_jobs: this.worker.runsJobs,
+      ...depth,
+      ...(webhooks ? { webhooks } : {}),
+    };
   }
 
   /** Queues a job that runs as `caller`'s key; refused (429) at once when that key has already spent its limit. */

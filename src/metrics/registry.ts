@@ -222,9 +222,28 @@ export type QueueDepthReader = () => Promise<Record<'waiting' | 'active' | 'dela
 
 /** The job queue's depth by state (`cca_job_queue_depth{state}`); the node itself is `cca_node_info`. */
 export function observeQueue(m: Metrics, depth: QueueDepthReader): void {
+  depthGauge(
+    m,
+    'cca_job_queue_depth',
+    'Jobs in the queue by state (waiting, active, delayed, failed); with REDIS_URL the whole cluster’s BullMQ queue.',
+    depth,
+  );
+}
+
+/** With REDIS_URL: the webhook queue's depth by state (`cca_webhook_queue_depth{state}`), the whole cluster's. */
+export function observeWebhookQueue(m: Metrics, depth: QueueDepthReader): void {
+  depthGauge(
+    m,
+    'cca_webhook_queue_depth',
+    'Webhook delivery attempts in the BullMQ queue by state (waiting, active, delayed: retries waiting for their backoff).',
+    depth,
+  );
+}
+
+function depthGauge(m: Metrics, name: string, help: string, depth: QueueDepthReader): void {
   new Gauge({
-    name: 'cca_job_queue_depth',
-    help: 'Jobs in the queue by state (waiting, active, delayed, failed); with REDIS_URL the whole cluster’s BullMQ queue.',
+    name,
+    help,
     labelNames: ['state'],
     registers: [m.registry],
     async collect() {

@@ -67,6 +67,8 @@ describe.skipIf(noRedis)('jobs on BullMQ', () => {
       active: 0,
       delayed: 0,
       failed: 0,
+      // The webhook queue (no webhook target here, so never used).
+      webhooks: { waiting: 0, active: 0, delayed: 0, failed: 0 },
     });
     const ready = await ctx.t.request('/api/v1/health/ready');
     expect(ready.status).toBe(200);
@@ -75,6 +77,7 @@ describe.skipIf(noRedis)('jobs on BullMQ', () => {
     expect(metrics).toContain(`cca_node_info{node="${ctx.t.config.node.id}",role="all"} 1`);
     expect(metrics).toContain('cca_job_queue_depth{state="waiting"} 0');
     expect(metrics).toContain('cca_job_queue_depth{state="failed"} 0');
+    expect(metrics).toContain('cca_webhook_queue_depth{state="delayed"} 0');
   });
 
   it("runs a session's jobs one at a time, in the order they were queued", async () => {

@@ -15,6 +15,7 @@ import { cliProcesses, waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { serverProcessEnv } from '../support/server-process.js';
 import { eventually } from '../support/wait.js';
+import { WebhookReceiver } from '../jobs/webhook-receiver.js';
 
 const KEY = 'cluster-test-key-0001';
 const SECRET = `whsec_${randomBytes(32).toString('base64')}`;
@@ -145,8 +146,11 @@ describe.skipIf(skip)('jobs across nodes', () => {
       'a node to run the turn',
     );
 
-  it('runs every job of several sessions exactly once, in order per session, whichever node takes it', async () => {
-    const { nodes } = await cluster(['all', 'all']);
+  it('runs every job of several sessions exactly once, in order per session, whichever node takes it; each webhook arrives once', async () => {
+    const hook = await WebhookReceiver.start(SECRET);
+    cleanups.push(() => hook.close());
+    // Webhook attempts go through the BullMQ queue `webhooks`, taken by either node.
+    const { nodes } = await cluster(['all', 'all'], { WEBHOOK_URL: `${hook.url}/all`, WEBHOOK_ALLOW_PRIVATE: 'true' });
     const [a, b] = nodes as [Node, Node];
     const sessions = ['c-one', 'c-two'];
     for (const s of sessions)
@@ -164,6 +168,28 @@ describe.skipIf(skip)('jobs across nodes', () => {
     for (const j of jobs) results.push({ ...j, row: await ended(j.node, j.session, j.id) });
     for (const r of results) expect(r.row, r.message).toMatchObject({ status: 'done', attempts: 1 });
     for (const r of results) expect(r.row.result.content).toBe(`echo: ${r.message}`);
+    // Each job's two messages (started, succeeded) arrived once, signed, whichever node stored or sent them.
+    const got = await hook.waitFor(jobs.length * 2);
+    for (const r of got) expect(r.verifyError).toBeUndefined();
+    expect(new Set(got.map((r) => r.headers['webhook-id'])).size).toBe(got.length);
+    for (const j of jobs)
+      expect(
+        got
+          .filter((r) => r.verified.data.id === j.id)
+          .map((r) => r.verified.type)
+          .sort(),
+      ).toEqual(['job.started', 'job.succeeded']);
+    for (const j of jobs) {
+      const row = await eventually(
+        async () => {
+          const now = await json(await a.api(`/sessions/${j.session}/jobs/${j.id}`));
+          return now.webhooks.every((w: { status: string }) => w.status === 'delivered') ? now : undefined;
+        },
+        10_000,
+        `the webhooks of ${j.id} to be recorded`,
+      );
+      expect(row.webhooks.map((w: { attempts: number }) => w.attempts)).toEqual([1, 1]);
+    }
     // Exactly once: the model saw each job's prompt one time.
     const prompts = model.mainRequests().map((r) => r.prompt);
     for (const j of jobs)
@@ -193,6 +219,9 @@ describe.skipIf(skip)('jobs across nodes', () => {
       const metrics = await (await apiOf(n.url, KEY)('/metrics')).text();
       expect(metrics).toContain(`cca_node_info{node="${n.id}",role="all"} 1`);
       expect(metrics).toContain('cca_job_queue_depth{state="active"} 0');
+      // The webhook queue is there too (its figures settle as the jobs' do).
+      expect(health.jobs.webhooks).toMatchObject({ failed: 0 });
+      expect(metrics).toContain('cca_webhook_queue_depth{state="failed"} 0');
     }
   });
 
@@ -335,6 +364,37 @@ describe.skipIf(skip)('jobs across nodes', () => {
     expect(model.mainRequests().some((r) => r.prompt === 'cluster-key-second')).toBe(false);
     expect((await a.api(`/sessions/c-key-1/jobs/${first.id}/cancel`, { method: 'POST' })).status).toBe(200);
     expect(await ended(b, 'c-key-2', second.id)).toMatchObject({ status: 'done' });
+  });
+
+  it('holds JOB_STARTS_PER_KEY across nodes: a job over the rate waits in the delayed queue, then runs', async () => {
+    const windowMs = 6_000;
+    const { nodes } = await cluster(['all', 'all'], {
+      JOB_STARTS_PER_KEY: '2',
+      JOB_STARTS_WINDOW_SECONDS: String(windowMs / 1000),
+    });
+    const [a, b] = nodes as [Node, Node];
+    const sessions = ['c-rate-1', 'c-rate-2', 'c-rate-3'];
+    for (const s of sessions)
+      expect((await a.api('/sessions', { method: 'POST', json: { name: s } })).status).toBe(201);
+    // Each node alone would start two of the key's jobs in the window; the window is the cluster's.
+    const jobs = [];
+    for (const [i, s] of sessions.entries()) {
+      const node = i % 2 === 0 ? a : b;
+      jobs.push({ session: s, node, id: (await createJob(node, s, `cluster-rate-${i}`)).id });
+    }
+    // The one over the rate is moved to BullMQ's delayed set (not failed) until the window has room.
+    await eventually(
+      async () => ((await json(await a.api('/health'))).jobs.delayed >= 1 ? true : undefined),
+      5_000,
+      'a job in the delayed set',
+    );
+    const rows = [];
+    for (const j of jobs) rows.push(await ended(j.node, j.session, j.id));
+    for (const r of rows) expect(r).toMatchObject({ status: 'done', attempts: 1 });
+    const starts = rows.map((r) => Date.parse(r.started_at)).sort((x, y) => x - y);
+    const firstCreated = Math.min(...rows.map((r) => Date.parse(r.created_at)));
+    expect(starts[1]!).toBeLessThan(firstCreated + windowMs);
+    expect(starts[2]!).toBeGreaterThanOrEqual(firstCreated + windowMs);
   });
 
   it('refuses NODE_ROLE=worker or api without REDIS_URL at start, saying why', async () => {

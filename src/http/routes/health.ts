@@ -146,6 +146,23 @@ export const HealthSchema = Type.Object({
           minimum: 0,
           description: 'Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis).',
         }),
+        webhooks: Type.Optional(
+          Type.Object(
+            {
+              waiting: Type.Integer({ minimum: 0, description: 'Attempts due, not yet taken by a node.' }),
+              active: Type.Integer({ minimum: 0, description: 'Attempts being made.' }),
+              delayed: Type.Integer({ minimum: 0, description: 'Attempts waiting for their time (retries, backoff).' }),
+              failed: Type.Integer({
+                minimum: 0,
+                description: 'Always 0: a job the queue gives up on is dropped; its delivery row keeps the record.',
+              }),
+            },
+            {
+              description:
+                "With REDIS_URL: the webhook queue (BullMQ, each delivery attempt a job), the whole cluster's. Absent without it.",
+            },
+          ),
+        ),
       },
       { description: 'The job queue as the whole cluster sees it.' },
     ),

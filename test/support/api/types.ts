@@ -1064,6 +1064,17 @@ export interface operations {
                 delayed: number;
                 /** @description Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis). */
                 failed: number;
+                /** @description With REDIS_URL: the webhook queue (BullMQ, each delivery attempt a job), the whole cluster's. Absent without it. */
+                webhooks?: {
+                  /** @description Attempts due, not yet taken by a node. */
+                  waiting: number;
+                  /** @description Attempts being made. */
+                  active: number;
+                  /** @description Attempts waiting for their time (retries, backoff). */
+                  delayed: number;
+                  /** @description Always 0: a job the queue gives up on is dropped; its delivery row keeps the record. */
+                  failed: number;
+                };
               } | null;
               warnings: string[];
             };
@@ -1210,6 +1221,17 @@ export interface operations {
                 delayed: number;
                 /** @description Failed: every failed job (database), or the runs BullMQ gave up on and keeps (redis). */
                 failed: number;
+                /** @description With REDIS_URL: the webhook queue (BullMQ, each delivery attempt a job), the whole cluster's. Absent without it. */
+                webhooks?: {
+                  /** @description Attempts due, not yet taken by a node. */
+                  waiting: number;
+                  /** @description Attempts being made. */
+                  active: number;
+                  /** @description Attempts waiting for their time (retries, backoff). */
+                  delayed: number;
+                  /** @description Always 0: a job the queue gives up on is dropped; its delivery row keeps the record. */
+                  failed: number;
+                };
               } | null;
               warnings: string[];
             };
