@@ -278,8 +278,8 @@ export class SessionService {
             // History is written even when the ledger could not be (the failure is logged by the engine). Redis tells
             // at once a node that lost the lease; the condition in SQL holds even if that answer is already stale.
             if (!lostAtStart) {
-              const lost = await this.lostInRedis(row.id, epoch);
-              if (lost || (await recordTurnEnd(this.store, row.id, t, caller.actor, epoch)) === 'fenced')
+              if (await this.lostInRedis(row.id, epoch)) this.fencedOut('turn_end', row.id, t.id, epoch, 'redis');
+              else if ((await recordTurnEnd(this.store, row.id, t, caller.actor, epoch)) === 'fenced')
                 this.fencedOut('turn_end', row.id, t.id, epoch);
             }
           }
@@ -541,9 +541,11 @@ export class SessionService {
     sessionId: string,
     turnId: string | undefined,
     epoch: number | undefined,
+    /** What told: the lease in Redis (before the write was tried), else the condition of the write in SQL. */
+    by: 'redis' | 'sql' = 'sql',
   ): void {
     this.log.error(
-      { session: sessionId, turn: turnId, epoch, write },
+      { session: sessionId, turn: turnId, epoch, write, by },
       write === 'takeover'
         ? 'a newer node took this session over before this one recorded its takeover: nothing is recorded here'
         : "another node took this session over while its turn ran here: the turn's records are left to it",
