@@ -25,7 +25,7 @@ import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
 import { SessionFolders } from './folders.js';
-import { closeUnfinishedTurns, recordTurnEnd, recordTurnStart } from './turn-records.js';
+import { auditTurnEnd, closeUnfinishedTurns, recordTurnEnd, recordTurnStart } from './turn-records.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -278,8 +278,10 @@ export class SessionService {
             // History is written even when the ledger could not be (the failure is logged by the engine). Redis tells
             // at once a node that lost the lease; the condition in SQL holds even if that answer is already stale.
             if (!lostAtStart) {
-              if (await this.lostInRedis(row.id, epoch)) this.fencedOut('turn_end', row.id, t.id, epoch, 'redis');
-              else if ((await recordTurnEnd(this.store, row.id, t, caller.actor, epoch)) === 'fenced')
+              if (await this.lostInRedis(row.id, epoch)) {
+                this.fencedOut('turn_end', row.id, t.id, epoch, 'redis');
+                await auditTurnEnd(this.store, row.id, t, caller.actor);
+              } else if ((await recordTurnEnd(this.store, row.id, t, caller.actor, epoch)) === 'fenced')
                 this.fencedOut('turn_end', row.id, t.id, epoch);
             }
           }

@@ -85,6 +85,16 @@ export async function recordTurnEnd(
     },
     epoch,
   );
-  await auditTurn(store, sessionId, turn.id, result, actor);
+  await auditTurnEnd(store, sessionId, turn, actor);
   return outcome;
+}
+
+/** The audit rows of a turn's tool calls (written whoever records the turn: the calls happened). */
+export async function auditTurnEnd(
+  store: Store,
+  sessionId: string,
+  turn: Turn,
+  actor: Actor | undefined,
+): Promise<void> {
+  await auditTurn(store, sessionId, turn.id, turn.result ?? turn.partial, actor);
 }
