@@ -163,7 +163,10 @@ export class SessionLeases implements SessionClaims {
       }
     } else {
       await previous.ready;
-      epoch = this.held.get(sessionId)?.epoch ?? epoch;
+      const settled = this.held.get(sessionId);
+      // The claim this one joined failed (its epoch not recorded): this one fails too, the next tries again.
+      if (!settled) throw new Error(`the lease of session ${sessionId} could not be claimed; retry`);
+      epoch = settled.epoch;
     }
     return { held: true, epoch, fresh };
   }

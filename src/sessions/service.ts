@@ -261,7 +261,8 @@ export class SessionService {
         lastEventId: row.last_event_id,
         prepare: () => this.launchFor(row.id, overrides),
         onStart: async (t) => {
-          epoch = this.fence?.epochOf(row.id);
+          // Several nodes and no lease held here (it was just lost): epoch 0 passes only a session no node ever claimed.
+          epoch = this.fence ? (this.fence.epochOf(row.id) ?? 0) : undefined;
           if ((await recordTurnStart(this.store, row.id, t, epoch)) === 'fenced') {
             lostAtStart = true;
             // Another node took the session over since this node's claim: its process here must stop (as at a lost renewal).

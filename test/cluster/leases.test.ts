@@ -196,6 +196,10 @@ describe.skipIf(missing)('leases and holds in Redis', () => {
       const a = recording('a', table, () => down);
       await expect(a.l.tryClaim('e3')).rejects.toThrow('database down');
       expect(a.l.epochOf('e3')).toBeUndefined();
+      // Two claims at once: the one that joins the failing claim fails with it.
+      const both = await Promise.allSettled([a.l.tryClaim('e4'), a.l.tryClaim('e4')]);
+      expect(both.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+      expect(a.l.epochOf('e4')).toBeUndefined();
       expect(a.fresh).toEqual([]);
       down = false;
       const claim = await a.l.tryClaim('e3'); // its own lease, unknown here: recorded and recovered now

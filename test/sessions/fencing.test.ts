@@ -65,6 +65,20 @@ describe('SessionService: writes fenced on the lease epoch', () => {
     await service().remove(TENANT, 'late-start', true);
   });
 
+  it('a turn on a node that holds no lease of the session (it was just lost) is fenced out like a stale one', async () => {
+    const row = await service().create(TENANT, { name: 'no-lease' });
+    await store().fenced.raiseEpoch(row.id, 3);
+    service().fence = { epochOf: () => undefined, stillOwner: async () => true };
+    listen();
+    f.model.script({ match: 'without a lease', steps: [{ hang: true }] });
+    const { turn, recorded } = await service().chat(TENANT, 'no-lease', { message: 'without a lease' });
+    await expect(turn.done).rejects.toMatchObject({ kind: expect.any(String) });
+    await recorded.catch(() => undefined);
+    expect((await service().history(TENANT, 'no-lease', 0, 10)).total).toBe(0);
+    expect(fenced).toEqual(['turn_start']);
+    await service().remove(TENANT, 'no-lease', true);
+  });
+
   it('a takeover that a newer owner already passed records no interrupted turn', async () => {
     const row = await service().create(TENANT, { name: 'passed-by' });
     listen();
