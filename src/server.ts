@@ -140,11 +140,13 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
       log,
       announce: opts.listen !== false,
       inUse: (id) => engineOf?.isLive(id) === true || engineOf?.currentTurn(id) !== undefined,
+      // Every new owner raises the session's epoch in the database: the writes of an older owner are fenced on it.
+      recordEpoch: (id, epoch) => store.fenced.raiseEpoch(id, epoch),
       // A session taken over from a node that died: its unfinished turn is closed, its event ids go on after the dead one's.
-      onFresh: async (id) => {
+      onFresh: async (id, epoch) => {
         if (!cluster || !sessionsOf) return;
         const last = await cluster.events.lastEventId(id);
-        await sessionsOf.recoverMoved(id, last);
+        await sessionsOf.recoverMoved(id, last, epoch);
         engineOf?.raiseEventFloor(id, last);
       },
       onLost: (id) => void engineOf?.restartSession(id),
@@ -214,6 +216,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   );
   sessionsOf = sessions;
   sessions.fence = cluster?.leases;
+  sessions.onFenced = (write) => metrics.fencedWrites.inc({ write });
   // In a cluster other nodes' turns may be waiting for these: a node expires a dead owner's when it takes its session over.
   const expired = opts.listen === false || cluster ? [] : await approvals.expireLeftovers();
   if (expired.length > 0)

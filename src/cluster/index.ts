@@ -25,7 +25,10 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-export interface ClusterOptions extends Pick<LeaseOptions, 'inUse' | 'onFresh' | 'onLost' | 'onReleaseAsked'> {
+export interface ClusterOptions extends Pick<
+  LeaseOptions,
+  'inUse' | 'recordEpoch' | 'onFresh' | 'onLost' | 'onReleaseAsked'
+> {
   redis: Redis;
   keyPrefix: string;
   node: NodeSettings;
@@ -55,6 +58,7 @@ export async function startCluster(opts: ClusterOptions): Promise<Cluster> {
     leaseMs: node.leaseMs,
     log,
     inUse: opts.inUse,
+    recordEpoch: opts.recordEpoch,
     onFresh: opts.onFresh,
     onLost: opts.onLost,
     onReleaseAsked: opts.onReleaseAsked,

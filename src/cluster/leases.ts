@@ -19,6 +19,17 @@ local epoch = redis.call('incr', KEYS[2])
 redis.call('set', KEYS[1], ARGV[1] .. '|' .. epoch, 'PX', ARGV[2])
 return {'new', tostring(epoch)}
 `;
+/**
+ * Moves a lease this node holds at ARGV[1] past an epoch the database already recorded (ARGV[3]: Redis lost its
+ * epoch counter, as after a restart without persistence): the counter jumps past it and the lease takes the new epoch.
+ */
+const SKIP = `
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return false end
+local epoch = math.max(redis.call('incr', KEYS[2]), tonumber(ARGV[3]) + 1)
+redis.call('set', KEYS[2], epoch)
+redis.call('set', KEYS[1], ARGV[2] .. '|' .. epoch, 'KEEPTTL')
+return tostring(epoch)
+`;
 /** Extends the lease only while it is still this node's at this epoch (compare-and-extend). */
 const RENEW = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
 /** Deletes the lease only while it is still this node's at this epoch (compare-and-delete). */
@@ -50,6 +61,12 @@ export interface LeaseOptions {
   /** Whether this node still uses the session (a live process or a turn running or waiting): its lease is kept. */
   inUse: (sessionId: string) => boolean;
   /**
+   * Records in the database that this node claimed the session at `epoch` (the fence its writes are conditioned on),
+   * before anything else runs on the claim; answers the session's recorded epoch afterwards (undefined: no such
+   * session). A recorded epoch above the claimed one means Redis lost its epoch counter: the lease moves past it.
+   */
+  recordEpoch?: (sessionId: string, epoch: number) => Promise<number | undefined>;
+  /**
    * Runs after this node took a free lease, or found one of its node id it did not know of (recovers what a dead
    * owner left unfinished), before the claim returns.
    */
@@ -64,6 +81,7 @@ export interface LeaseOptions {
 }
 
 interface Held {
+  /** `node|epoch`, as the lease's value in Redis. */
   value: string;
   epoch: number;
   claimedAt: number;
@@ -118,21 +136,74 @@ export class SessionLeases implements SessionClaims {
       String(leaseMs),
     )) as string[];
     const [status, epochText, owner] = reply;
-    const epoch = Number(epochText);
+    let epoch = Number(epochText);
     if (status === 'taken') return { held: false, epoch, fresh: false, owner };
     const fresh = status === 'new';
     const previous = this.held.get(sessionId);
-    const value = `${nodeId}|${String(epoch)}`;
-    if (fresh || previous?.value !== value) {
+    if (fresh || previous?.epoch !== epoch) {
       // Also a lease of this node id that this process does not know: a previous run of the node left it.
       const recover = fresh || previous === undefined;
-      const ready = recover && this.opts.onFresh ? this.opts.onFresh(sessionId, epoch) : Promise.resolve();
-      this.held.set(sessionId, { value, epoch, claimedAt: Date.now(), ready: ready.catch(() => undefined) });
-      await ready;
+      const claimed = this.settle(sessionId, epoch, recover);
+      const entry: Held = {
+        value: `${nodeId}|${String(epoch)}`,
+        epoch,
+        claimedAt: Date.now(),
+        ready: claimed.then(
+          () => undefined,
+          () => undefined,
+        ),
+      };
+      this.held.set(sessionId, entry);
+      try {
+        epoch = await claimed;
+      } catch (err) {
+        // Not recorded, or not recovered: the next claim of the lease tries again.
+        if (this.held.get(sessionId) === entry) this.held.delete(sessionId);
+        throw err;
+      }
     } else {
       await previous.ready;
+      const settled = this.held.get(sessionId);
+      // The claim this one joined failed (its epoch not recorded): this one fails too, the next tries again.
+      if (!settled) throw new Error(`the lease of session ${sessionId} could not be claimed; retry`);
+      epoch = settled.epoch;
     }
     return { held: true, epoch, fresh };
+  }
+
+  /**
+   * What a new claim at `epoch` does before it is used: the epoch recorded in the database (past the one recorded
+   * there, should Redis have forgotten its counter), then, for a lease that was free or unknown here, `onFresh`.
+   * Resolves with the epoch the lease ends up at.
+   */
+  private async settle(sessionId: string, claimed: number, recover: boolean): Promise<number> {
+    let epoch = claimed;
+    const recorded = await this.opts.recordEpoch?.(sessionId, epoch);
+    if (recorded !== undefined && recorded > epoch) {
+      const moved = (await this.opts.redis.eval(
+        SKIP,
+        2,
+        this.key(sessionId),
+        `${this.opts.keyPrefix}epoch:${sessionId}`,
+        `${this.opts.nodeId}|${String(epoch)}`,
+        this.opts.nodeId,
+        String(recorded),
+      )) as string | null;
+      if (moved === null) throw new Error(`the lease of session ${sessionId} was lost while it was being claimed`);
+      this.opts.log.warn(
+        { session: sessionId, epoch, recorded },
+        'the database recorded a later lease epoch than Redis handed out (Redis lost its epoch counter): moved the lease past it',
+      );
+      epoch = Number(moved);
+      const held = this.held.get(sessionId);
+      if (held) {
+        held.epoch = epoch;
+        held.value = `${this.opts.nodeId}|${String(epoch)}`;
+      }
+      await this.opts.recordEpoch?.(sessionId, epoch);
+    }
+    if (recover) await this.opts.onFresh?.(sessionId, epoch);
+    return epoch;
   }
 
   /** The engine's claim before it starts a session's process: refused (409) while another node holds the session. */

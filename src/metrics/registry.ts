@@ -18,6 +18,7 @@ export interface Metrics {
   webhookAttempts: Counter<'outcome'>;
   spareClaims: Counter<'result'>;
   processExits: Counter<'reason' | 'status'>;
+  fencedWrites: Counter<'write'>;
 }
 
 /** Which node reports (one of several, or the only one), for the node's own gauges. */
@@ -106,6 +107,12 @@ export function createMetrics(
       name: 'cca_cli_process_exits_total',
       help: 'Claude Code processes that ended, by why (closed, stalled, timeout, memory, wall_memory, crashed, failed_start) and how (exit code or signal).',
       labelNames: ['reason', 'status'],
+      registers: [registry],
+    }),
+    fencedWrites: new Counter({
+      name: 'cca_fenced_writes_total',
+      help: "Writes of a session's turn this node did not make because another node had taken the session over (several nodes), by write (turn_start, turn_end, takeover).",
+      labelNames: ['write'],
       registers: [registry],
     }),
   };

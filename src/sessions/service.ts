@@ -25,7 +25,7 @@ import { DuplicateError } from '../store/errors.js';
 import type { Store } from '../store/index.js';
 import type { MessageRow, Page, SessionRow } from '../store/schema.js';
 import { SessionFolders } from './folders.js';
-import { closeUnfinishedTurns, recordTurnEnd, recordTurnStart } from './turn-records.js';
+import { auditTurnEnd, closeUnfinishedTurns, recordTurnEnd, recordTurnStart } from './turn-records.js';
 
 export interface CreateSessionInput extends SessionOptions {
   name: string;
@@ -85,21 +85,27 @@ export function pickOptions(input: SessionOptions): SessionOptions {
 }
 
 /**
- * Several nodes: who owns a session now (the cluster's leases). A turn notes its node's epoch when it starts; a node
- * that lost the session meanwhile (another took it over) must not write the turn's end over the new owner's state.
+ * Several nodes: who owns a session now (the cluster's leases). A turn notes its node's epoch when it starts, and every
+ * write it makes as the owner is conditioned on it in SQL (the session row's `lease_epoch`, which each new owner
+ * raises when it claims the lease): a node that lost the session meanwhile writes nothing over the new owner's state.
  */
 export interface SessionFence {
   /** This node's epoch of the session's lease, if it holds it. */
   epochOf(sessionId: string): number | undefined;
-  /** Whether this node still holds the session's lease at that epoch. */
+  /** Whether this node still holds the session's lease at that epoch (Redis; a quick check before the SQL one). */
   stillOwner(sessionId: string, epoch: number): Promise<boolean>;
 }
+
+/** Which of a turn's writes a newer owner fenced out. */
+export type FencedWrite = 'turn_start' | 'turn_end' | 'takeover';
 
 export class SessionService {
   /** The sessions' workspaces and working directories, opened by anchor. */
   readonly folders: SessionFolders;
-  /** Several nodes: the lease check before a turn's end is written (none on a single node). */
+  /** Several nodes: the epoch a turn's writes are fenced on (none on a single node: nothing is conditioned). */
   fence: SessionFence | undefined;
+  /** Hears each write a newer owner fenced out (the metrics). */
+  onFenced: ((write: FencedWrite) => void) | undefined;
 
   constructor(
     private readonly config: Config,
@@ -245,6 +251,8 @@ export class SessionService {
     );
     let turn: Turn;
     let epoch: number | undefined;
+    /** The turn's question was fenced out: so is everything after it, already counted once. */
+    let lostAtStart = false;
     try {
       turn = this.engine.submit({
         sessionId: row.id,
@@ -252,22 +260,31 @@ export class SessionService {
         message: input.message,
         lastEventId: row.last_event_id,
         prepare: () => this.launchFor(row.id, overrides),
-        onStart: (t) => {
-          epoch = this.fence?.epochOf(row.id);
-          return recordTurnStart(this.store, row.id, t);
+        onStart: async (t) => {
+          // Several nodes and no lease held here (it was just lost): epoch 0 passes only a session no node ever claimed.
+          epoch = this.fence ? (this.fence.epochOf(row.id) ?? 0) : undefined;
+          if ((await recordTurnStart(this.store, row.id, t, epoch)) === 'fenced') {
+            lostAtStart = true;
+            // Another node took the session over since this node's claim: its process here must stop (as at a lost renewal).
+            this.fencedOut('turn_start', row.id, t.id, epoch);
+            void this.engine.restartSession(row.id);
+          }
         },
         onEnd: async (t) => {
           const cost = (t.result ?? t.partial)?.cost_usd ?? 0;
           try {
+            // The money was spent whoever records the turn: the ledger gets it even when the turn's end is fenced out.
             await reservation?.settle(cost, { sessionId: row.id, sessionName: row.name, turnId: t.id });
           } finally {
-            // History is written even when the ledger could not be (the failure is logged by the engine).
-            if (await this.fencedOut(row.id, epoch)) {
-              this.log.error(
-                { session: row.id, turn: t.id, epoch },
-                "another node took this session over while its turn ran here: the turn's end is not recorded",
-              );
-            } else await recordTurnEnd(this.store, row.id, t, caller.actor);
+            // History is written even when the ledger could not be (the failure is logged by the engine). Redis tells
+            // at once a node that lost the lease; the condition in SQL holds even if that answer is already stale.
+            if (!lostAtStart) {
+              if (await this.lostInRedis(row.id, epoch)) {
+                this.fencedOut('turn_end', row.id, t.id, epoch, 'redis');
+                await auditTurnEnd(this.store, row.id, t, caller.actor);
+              } else if ((await recordTurnEnd(this.store, row.id, t, caller.actor, epoch)) === 'fenced')
+                this.fencedOut('turn_end', row.id, t.id, epoch);
+            }
           }
         },
       });
@@ -520,17 +537,36 @@ export class SessionService {
     return closeUnfinishedTurns(this.store);
   }
 
-  /** Whether a turn that started at `epoch` of the session's lease runs on a node that has lost the session since. */
-  private async fencedOut(sessionId: string, epoch: number | undefined): Promise<boolean> {
+  /** Whether Redis already tells that another node took the session since `epoch` (a turn's end is then not tried). */
+  private async lostInRedis(sessionId: string, epoch: number | undefined): Promise<boolean> {
     if (!this.fence || epoch === undefined) return false;
+    // Redis cannot be asked: the condition in SQL decides alone.
     return !(await this.fence.stillOwner(sessionId, epoch).catch(() => true));
   }
 
+  private fencedOut(
+    write: FencedWrite,
+    sessionId: string,
+    turnId: string | undefined,
+    epoch: number | undefined,
+    /** What told: the lease in Redis (before the write was tried), else the condition of the write in SQL. */
+    by: 'redis' | 'sql' = 'sql',
+  ): void {
+    this.log.error(
+      { session: sessionId, turn: turnId, epoch, write, by },
+      write === 'takeover'
+        ? 'a newer node took this session over before this one recorded its takeover: nothing is recorded here'
+        : "another node took this session over while its turn ran here: the turn's records are left to it",
+    );
+    this.onFenced?.(write);
+  }
+
   /**
-   * A session this node took over from a node that died mid-turn: its unanswered turn is recorded as interrupted, its
-   * pending approvals expire, and its event ids go on after `lastEventId` (the newest one the dead node published), so replays never mix two turns.
+   * A session this node took over (its lease, at `epoch`) from a node that died mid-turn: its unanswered turn is
+   * recorded as interrupted and its event ids go on after `lastEventId` (the newest one the dead node published), so
+   * replays never mix two turns, both fenced on `epoch`; its pending approvals expire.
    */
-  async recoverMoved(sessionId: string, lastEventId: number): Promise<void> {
+  async recoverMoved(sessionId: string, lastEventId: number, epoch: number): Promise<void> {
     // A turn of this node's own (it claimed the session a moment ago) is not the dead node's.
     const local = new Set<string | undefined>([
       this.engine.currentTurn(sessionId)?.id,
@@ -539,26 +575,26 @@ export class SessionService {
     const open = (await this.store.messages.unanswered()).filter(
       (m) => m.session_id === sessionId && !local.has(m.turn_id),
     );
-    for (const user of open) {
-      await this.store.messages.insert({
-        session_id: sessionId,
-        turn_id: user.turn_id,
-        role: 'assistant',
-        content: '',
-        status: 'interrupted',
-        error: {
-          type: problemType('node-lost'),
-          title: 'Node lost',
-          status: 503,
-          detail: 'The node running this turn stopped before it ended; the session moved to another node.',
-        },
-      });
+    const interrupted = open.map((user) => ({
+      session_id: sessionId,
+      turn_id: user.turn_id,
+      role: 'assistant' as const,
+      content: '',
+      status: 'interrupted' as const,
+      error: {
+        type: problemType('node-lost'),
+        title: 'Node lost',
+        status: 503,
+        detail: 'The node running this turn stopped before it ended; the session moved to another node.',
+      },
+    }));
+    const outcome = await this.store.fenced.appendMessages(sessionId, interrupted, epoch, lastEventId);
+    if (outcome === 'fenced') {
+      this.fencedOut('takeover', sessionId, undefined, epoch);
+      return;
     }
     // Its approvals and questions waited on the dead node's turn: nobody can answer them any more.
     await this.approvals?.expireLeftovers(sessionId);
-    const row = await this.store.sessions.findById(sessionId);
-    if (row && row.last_event_id < lastEventId)
-      await this.store.sessions.update(sessionId, { last_event_id: lastEventId });
   }
 
   /**

@@ -1,6 +1,7 @@
 // The storage layer's entry point: createStore(DATABASE_URL) gives the repositories over SQLite or PostgreSQL.
 import { Kysely, sql } from 'kysely';
 import { createDialect, parseDatabaseUrl, type DialectName } from './connect.js';
+import { FencedWrites } from './fenced-writes.js';
 import { ReadCache } from './read-cache.js';
 import { ApiKeysRepo } from './api-keys-repo.js';
 import { ApprovalsRepo } from './approvals-repo.js';
@@ -35,6 +36,8 @@ export interface Store {
   spend: SpendRepo;
   /** Heads of the conversations the compatible endpoints answered. */
   conversations: ConversationsRepo;
+  /** The writes of a session's owner node, conditioned on the session's lease epoch (several nodes). */
+  fenced: FencedWrites;
   /** Applies pending migrations and returns their names; throws MigrationError if one fails. */
   migrate(): Promise<string[]>;
   /** True when the database answers a trivial query. */
@@ -72,6 +75,7 @@ export async function createStore(databaseUrl: string, options: StoreOptions = {
     usage: new UsageRepo(db, target.dialect),
     spend: new SpendRepo(db),
     conversations: new ConversationsRepo(db),
+    fenced: new FencedWrites(db),
     migrate: () => runMigrations(db, target.dialect),
     async ping() {
       try {
@@ -104,4 +108,5 @@ export { UsageRepo, type UsageGroup, type UsageGrouping, type UsageQuery, type U
 export { SessionsRepo, type TurnRecord } from './sessions-repo.js';
 export { SpendRepo, keyAccount, tenantAccount, type SpendEntry } from './spend-repo.js';
 export { ConversationsRepo, type ConversationScope } from './conversations-repo.js';
+export { FencedWrites, type FencedOutcome, type LeaseEpoch } from './fenced-writes.js';
 export type * from './schema.js';

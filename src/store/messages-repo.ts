@@ -1,9 +1,28 @@
 // Reads and writes the messages table: the user and assistant messages of each session, in insertion order.
-import type { Kysely } from 'kysely';
+import type { Insertable, Kysely } from 'kysely';
 import { mapConstraintError } from './errors.js';
 import { ReadCache } from './read-cache.js';
 import { checkPage, nowIso, toJsonText, toMessageRow } from './json-columns.js';
-import type { Database, MessageRow, NewMessage, Page, PageRequest } from './schema.js';
+import type { Database, MessageRow, MessagesTable, NewMessage, Page, PageRequest } from './schema.js';
+
+/** A new message as its row is inserted (JSON columns as text, created_at now unless given). */
+export function storedMessage(message: NewMessage): Insertable<MessagesTable> {
+  return {
+    ...message,
+    tools_used: toJsonText(message.tools_used),
+    usage: toJsonText(message.usage),
+    error: toJsonText(message.error),
+    created_at: message.created_at ?? nowIso(),
+  };
+}
+
+/** The error a message insert raises when its session does not exist (or its id is taken). */
+export function messageInsertError(error: unknown, message: NewMessage): unknown {
+  return mapConstraintError(error, {
+    duplicate: 'A message with this id already exists',
+    missingReference: `Session ${JSON.stringify(message.session_id)} does not exist`,
+  });
+}
 
 export class MessagesRepo {
   readonly #db: Kysely<Database>;
@@ -20,21 +39,12 @@ export class MessagesRepo {
     try {
       const stored = await this.#db
         .insertInto('messages')
-        .values({
-          ...message,
-          tools_used: toJsonText(message.tools_used),
-          usage: toJsonText(message.usage),
-          error: toJsonText(message.error),
-          created_at: message.created_at ?? nowIso(),
-        })
+        .values(storedMessage(message))
         .returningAll()
         .executeTakeFirstOrThrow();
       return toMessageRow(stored);
     } catch (error) {
-      throw mapConstraintError(error, {
-        duplicate: 'A message with this id already exists',
-        missingReference: `Session ${JSON.stringify(message.session_id)} does not exist`,
-      });
+      throw messageInsertError(error, message);
     }
   }
 

@@ -42,6 +42,8 @@ export interface SessionsTable {
   /** The last cumulative cost the CLI reported for this Claude session. */
   claude_cost_total: Generated<number>;
   last_event_id: Generated<number>;
+  /** Several nodes: the epoch of the newest lease a node claimed on the session (0: never); its writes are fenced on it. */
+  lease_epoch: Generated<number>;
   /** ISO-8601 timestamps. */
   created_at: string;
   updated_at: string;

@@ -21,6 +21,28 @@ export interface TurnRecord {
   at?: string;
 }
 
+/** The UPDATE that adds one finished turn to a session's totals and marks it active (on `db` or a transaction). */
+export function addTurn(db: Kysely<Database>, id: string, turn: TurnRecord) {
+  const at = turn.at ?? nowIso();
+  return db
+    .updateTable('sessions')
+    .set((eb) => ({
+      turns: eb('turns', '+', 1),
+      cost_usd: eb('cost_usd', '+', turn.costUsd),
+      input_tokens: eb('input_tokens', '+', turn.inputTokens),
+      output_tokens: eb('output_tokens', '+', turn.outputTokens),
+      cache_read_tokens: eb('cache_read_tokens', '+', turn.cacheReadTokens),
+      cache_creation_tokens: eb('cache_creation_tokens', '+', turn.cacheCreationTokens),
+      claude_cost_total: turn.claudeCostTotal,
+      ...(turn.claudeSessionId !== null && { claude_session_id: turn.claudeSessionId }),
+      last_event_id: turn.lastEventId,
+      status: 'active' as const,
+      last_active_at: at,
+      updated_at: at,
+    }))
+    .where('id', '=', id);
+}
+
 export class SessionsRepo {
   readonly #db: Kysely<Database>;
   /** The reads clients poll go through it (its answers are frozen). */
@@ -166,26 +188,7 @@ export class SessionsRepo {
 
   /** Adds one turn's cost and tokens in a single atomic UPDATE and marks the session active; undefined if no such session. */
   async recordTurn(id: string, turn: TurnRecord): Promise<SessionRow | undefined> {
-    const at = turn.at ?? nowIso();
-    const stored = await this.#db
-      .updateTable('sessions')
-      .set((eb) => ({
-        turns: eb('turns', '+', 1),
-        cost_usd: eb('cost_usd', '+', turn.costUsd),
-        input_tokens: eb('input_tokens', '+', turn.inputTokens),
-        output_tokens: eb('output_tokens', '+', turn.outputTokens),
-        cache_read_tokens: eb('cache_read_tokens', '+', turn.cacheReadTokens),
-        cache_creation_tokens: eb('cache_creation_tokens', '+', turn.cacheCreationTokens),
-        claude_cost_total: turn.claudeCostTotal,
-        ...(turn.claudeSessionId !== null && { claude_session_id: turn.claudeSessionId }),
-        last_event_id: turn.lastEventId,
-        status: 'active' as const,
-        last_active_at: at,
-        updated_at: at,
-      }))
-      .where('id', '=', id)
-      .returningAll()
-      .executeTakeFirst();
+    const stored = await addTurn(this.#db, id, turn).returningAll().executeTakeFirst();
     return stored && toSessionRow(stored);
   }
 

@@ -12,6 +12,7 @@ import { createTempDatabase } from '../support/postgres.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
 import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
 import { readSse } from '../support/sse.js';
+import { eventually } from '../support/wait.js';
 
 const missing =
   (await needs('the loopback cluster tests', 'postgresql')) ?? (await needs('the loopback cluster tests', 'redis'));
@@ -225,6 +226,70 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
     ]);
     expect((await a.api('/api/v1/sessions/fenced', { method: 'DELETE' })).status).toBe(204);
     expect(await live(b)).toBe(0);
+  });
+
+  it('a paused owner that passes the Redis check after B took its session over still writes nothing: the SQL fence holds', async () => {
+    await create(a, 'sqlfence');
+    expect((await chat(a, 'sqlfence', 'first on A')).status).toBe(200);
+    const id = (await (await a.api('/api/v1/sessions/sqlfence')).json()).data.id as string;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    model.script({ match: 'held on A', steps: [{ after: gate, text: 'the late answer of A' }] });
+    const pending = chat(a, 'sqlfence', 'held on A');
+    await model.waitFor((r) => r.prompt === 'held on A');
+    const redis = await connectRedis(REDIS_TEST_URL);
+    const leaseKey = `${prefix}lease:${id}`;
+    try {
+      const mine = await redis.get(leaseKey);
+      expect(mine).toMatch(/^node-a\|\d+$/);
+      // A pauses (its timers stop) and its lease lapses: B takes the session over, at a later epoch, and records
+      // A's unfinished turn as interrupted.
+      a.proc.child.kill('SIGSTOP');
+      try {
+        await redis.del(leaseKey);
+        const onB = await chat(b, 'sqlfence', 'taken over by B');
+        expect(onB.status).toBe(200);
+        // A's answer from Redis is stale, as if read just before the pause: its lease is back as it knew it.
+        await redis.set(leaseKey, mine!, 'PX', 60_000);
+      } finally {
+        a.proc.child.kill('SIGCONT');
+      }
+    } finally {
+      redis.disconnect();
+    }
+    const fencedEnds = async () =>
+      Number(
+        /cca_fenced_writes_total\{write="turn_end"\} (\d+)/.exec(await (await a.api('/metrics')).text())?.[1] ?? 0,
+      );
+    const before = await fencedEnds();
+    release();
+    // A's turn ends (the client got its answer), but its end lands on an epoch B raised: nothing of it is written.
+    expect((await pending).status).toBe(200);
+    await eventually(
+      () => /"by":"sql"[^\n]*another node took this session over while its turn ran here/.test(a.proc.output()),
+      30_000,
+      "A's log of the fenced-out turn end",
+    );
+    const history = (
+      (await (await b.api('/api/v1/sessions/sqlfence/history')).json()).data as Array<{
+        role: string;
+        status: string;
+        content: string;
+      }>
+    ).map((m) => [m.role, m.status, m.content]);
+    expect(history).toEqual([
+      ['user', 'ok', 'first on A'],
+      ['assistant', 'ok', expect.any(String)],
+      ['user', 'ok', 'held on A'],
+      ['assistant', 'interrupted', ''],
+      ['user', 'ok', 'taken over by B'],
+      ['assistant', 'ok', expect.any(String)],
+    ]);
+    expect(JSON.stringify(history)).not.toContain('the late answer of A');
+    // The session's totals count the turns recorded: A's first, B's; not the fenced-out one.
+    expect((await (await b.api('/api/v1/sessions/sqlfence')).json()).data).toMatchObject({ totals: { turns: 2 } });
+    expect(await fencedEnds()).toBe(before + 1);
+    expect((await a.api('/api/v1/sessions/sqlfence', { method: 'DELETE' })).status).toBe(204);
   });
 
   it('SIGKILL of the owner mid-turn: B replays its events (Last-Event-ID) and the next turn on B resumes the conversation', async () => {

@@ -134,6 +134,81 @@ describe.skipIf(missing)('leases and holds in Redis', () => {
     expect(await a.stillOwner('s5', epoch)).toBe(false); // b held it since, even if it let it go
   });
 
+  describe('the epoch recorded in the database (the fence of the writes in SQL)', () => {
+    /** A node whose claims record their epoch in a map standing for the sessions table. */
+    const recording = (nodeId: string, table: Map<string, number>, fail?: () => boolean) => {
+      const fresh: Array<[string, number]> = [];
+      const l = new SessionLeases({
+        redis,
+        keyPrefix: prefix,
+        nodeId,
+        leaseMs: 10_000,
+        log,
+        inUse: () => true,
+        recordEpoch: async (id, epoch) => {
+          if (fail?.()) throw new Error('database down');
+          table.set(id, Math.max(table.get(id) ?? 0, epoch));
+          return table.get(id);
+        },
+        onFresh: async (id, epoch) => {
+          fresh.push([id, epoch]);
+        },
+      });
+      made.push(l);
+      return { l, fresh };
+    };
+
+    it('each new owner records its epoch before its claim is used; a renewal of the claim records nothing new', async () => {
+      const table = new Map<string, number>();
+      const a = recording('a', table);
+      const b = recording('b', table);
+      const first = await a.l.tryClaim('e1');
+      expect(table.get('e1')).toBe(first.epoch);
+      expect(a.fresh).toEqual([['e1', first.epoch]]);
+      expect(await a.l.tryClaim('e1')).toEqual({ held: true, epoch: first.epoch, fresh: false });
+      await redis.del(`${prefix}lease:e1`); // as if A's lease lapsed
+      const second = await b.l.tryClaim('e1');
+      expect(second.epoch).toBeGreaterThan(first.epoch);
+      expect(table.get('e1')).toBe(second.epoch);
+      expect(b.fresh).toEqual([['e1', second.epoch]]);
+    });
+
+    it('Redis that forgot its epoch counter: the claim moves past the epoch the database recorded', async () => {
+      const table = new Map([['e2', 41]]);
+      const a = recording('a', table);
+      const claim = await a.l.tryClaim('e2'); // Redis hands out 1, the database has 41 from before
+      expect(claim).toMatchObject({ held: true, fresh: true, epoch: 42 });
+      expect(table.get('e2')).toBe(42);
+      expect(a.fresh).toEqual([['e2', 42]]);
+      expect(a.l.epochOf('e2')).toBe(42);
+      expect(await a.l.ownerOf('e2')).toMatchObject({ node: 'a', epoch: 42 });
+      expect(await a.l.stillOwner('e2', 42)).toBe(true);
+      // The lease renews at its new epoch, and the next owner's epoch comes after it.
+      expect(await a.l.tryClaim('e2')).toEqual({ held: true, epoch: 42, fresh: false });
+      await a.l.close();
+      const b = recording('b', table);
+      expect((await b.l.tryClaim('e2')).epoch).toBe(43);
+    });
+
+    it('a claim whose epoch could not be recorded fails, and the next claim records it', async () => {
+      const table = new Map<string, number>();
+      let down = true;
+      const a = recording('a', table, () => down);
+      await expect(a.l.tryClaim('e3')).rejects.toThrow('database down');
+      expect(a.l.epochOf('e3')).toBeUndefined();
+      // Two claims at once: the one that joins the failing claim fails with it.
+      const both = await Promise.allSettled([a.l.tryClaim('e4'), a.l.tryClaim('e4')]);
+      expect(both.map((o) => o.status)).toEqual(['rejected', 'rejected']);
+      expect(a.l.epochOf('e4')).toBeUndefined();
+      expect(a.fresh).toEqual([]);
+      down = false;
+      const claim = await a.l.tryClaim('e3'); // its own lease, unknown here: recorded and recovered now
+      expect(claim).toMatchObject({ held: true });
+      expect(table.get('e3')).toBe(claim.epoch);
+      expect(a.fresh).toEqual([['e3', claim.epoch]]);
+    });
+  });
+
   it('renews a lease in use, so it outlives its period', async () => {
     const a = leases('a', 400);
     await a.tryClaim('s4');

@@ -23,6 +23,8 @@ export type Step =
   | { hang: true }
   /** Streams the start of an answer (this text), then sends nothing more and never ends: a model that stops mid-turn. */
   | { stall: string }
+  /** Holds the request until `after` settles, then answers with this text: a model the test releases when it wants. */
+  | { after: Promise<unknown>; text: string }
   | { cut: true };
 
 export interface ScriptRule {
@@ -410,6 +412,10 @@ export class ModelServer {
     if ('stall' in step) {
       this.stall(res, body, step.stall);
       return;
+    }
+    if ('after' in step) {
+      await step.after.catch(() => undefined);
+      return this.reply(res, body, { text: step.text });
     }
     const cwd = cwdOf(body) ?? process.cwd();
     const blocks: Block[] = [];

@@ -12,6 +12,7 @@ import { compatConversations } from './0007_compat_conversations.js';
 import { approvals } from './0008_approvals.js';
 import { sessionUserLabel } from './0009_session_user_label.js';
 import { compatImplicitSessions } from './0010_compat_implicit_sessions.js';
+import { sessionLeaseEpoch } from './0011_session_lease_epoch.js';
 
 /** Migrations by name; names sort in the order they apply. Never edit one that has shipped: add the next file. */
 export function buildMigrations(dialect: DialectName): Record<string, Migration> {
@@ -25,6 +26,7 @@ export function buildMigrations(dialect: DialectName): Record<string, Migration>
     '0008_approvals': approvals(dialect),
     '0009_session_user_label': sessionUserLabel(dialect),
     '0010_compat_implicit_sessions': compatImplicitSessions(dialect),
+    '0011_session_lease_epoch': sessionLeaseEpoch(dialect),
   };
 }
 
