@@ -162,6 +162,15 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
     const events = cluster.events;
     engine.observe({ started: (turn) => events.follow(turn) });
   }
+  // MCP over stdio serves no HTTP, so no node can forward a session's requests here: once a turn has ended and been
+  // recorded, its idle process is closed, which gives the session's lease back for the HTTP nodes.
+  if (cluster && opts.listen === false)
+    engine.observe({
+      ended: (turn) =>
+        void turn.settled.then(() => {
+          if (engine.currentTurn(turn.sessionId) === undefined) void engine.restartSession(turn.sessionId);
+        }),
+    });
   const metrics = createMetrics(
     () => engine.stats(),
     () => store.cache.stats(),

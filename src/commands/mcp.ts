@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { pino } from 'pino';
 import { ConfigError, loadConfig, loadDotenvFile, type Config } from '../config/index.js';
 import { OPEN_TENANT } from '../http/plugins/auth.js';
+import type { RemoteTurns } from '../mcp/remote.js';
 import { serveStdio } from '../mcp/stdio.js';
 import { KeyService } from '../security/keys-service.js';
 import { startServer } from '../server.js';
@@ -72,12 +73,19 @@ export const mcp: Command = {
             `MCP_API_KEY ${outcome.reason === 'revoked' ? 'has been revoked' : 'is not valid'}: this request was refused.`,
           );
       };
+      // A cluster: a turn of a session an HTTP node runs is run there, with MCP_API_KEY as the caller's key.
+      const { sessionOwner } = server.app;
+      const remote: RemoteTurns | undefined = sessionOwner && {
+        ownerOf: (sessionId) => sessionOwner(undefined, sessionId),
+        headers: config.mcp.apiKey ? { authorization: `Bearer ${config.mcp.apiKey}` } : {},
+      };
       await serveStdio(
         { config, sessions: server.sessions, templates: server.templates, log, version: VERSION },
         tenant,
         stop,
         authorize,
         caller,
+        remote,
       );
     } finally {
       await server.close();

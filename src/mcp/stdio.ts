@@ -2,6 +2,7 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import type { ChatCaller } from '../sessions/service.js';
+import type { RemoteTurns } from './remote.js';
 import { createMcpServer, type McpContext } from './server.js';
 
 /** JSON-RPC error code of a request refused because the key no longer works (server-defined range). */
@@ -13,7 +14,7 @@ const UNCHECKED = new Set(['initialize', 'ping']);
 /**
  * `authorize` runs before every request but the handshake (in arrival order); when it throws, the request is answered
  * with a JSON-RPC error carrying its message and is not run. `caller`: the key the server acts as (its budget and
- * fair share); none in open mode.
+ * fair share); none in open mode. `remote` (a cluster): where turns of sessions an HTTP node runs go.
  */
 export async function serveStdio(
   ctx: McpContext,
@@ -21,8 +22,9 @@ export async function serveStdio(
   stop: Promise<void>,
   authorize?: () => Promise<void>,
   caller: ChatCaller = {},
+  remote?: RemoteTurns,
 ): Promise<void> {
-  const server = createMcpServer(ctx, tenant, { followReloads: true, caller });
+  const server = createMcpServer(ctx, tenant, { followReloads: true, caller, ...(remote && { remote }) });
   const transport = new StdioServerTransport();
   const closed = new Promise<void>((resolve) => {
     transport.onclose = resolve;

@@ -30,8 +30,8 @@ const ROUTES: Record<string, Kind> = {
 };
 
 /** Whether another node of this cluster forwarded the request (it carries the cluster's hop token). */
-export function isForwarded(request: FastifyRequest, cluster: Cluster | undefined): boolean {
-  const hop = request.headers[HOP_HEADER];
+export function isForwarded(request: FastifyRequest | undefined, cluster: Cluster | undefined): boolean {
+  const hop = request?.headers[HOP_HEADER];
   if (cluster === undefined || typeof hop !== 'string') return false;
   const given = Buffer.from(hop);
   const token = Buffer.from(cluster.hopToken);
@@ -63,9 +63,10 @@ declare module 'fastify' {
     /**
      * Several nodes: the node to run a turn of this session on when another node runs it, or undefined to run it here
      * (this node then holds the session's lease). Throws the 503/409 problems of a forwarding loop, a gone owner, a
-     * worker's session or Redis down. Set by the cluster-forward plugin.
+     * worker's session or Redis down. Set by the cluster-forward plugin. `request`: the request asking (undefined
+     * for a caller that is not one, such as MCP over stdio in the same process).
      */
-    sessionOwner?: (request: FastifyRequest, sessionId: string) => Promise<OwnerNode | undefined>;
+    sessionOwner?: (request: FastifyRequest | undefined, sessionId: string) => Promise<OwnerNode | undefined>;
   }
   interface FastifyContextConfig {
     /**
@@ -116,7 +117,7 @@ export default fp<ForwardOptions>(
      * forwards); `replayOnly`: it only replays events, which this node can serve from Redis when the owner is gone.
      */
     const placement = async (
-      request: FastifyRequest,
+      request: FastifyRequest | undefined,
       sessionId: string,
       startsTurn: boolean,
       replayOnly: boolean,
@@ -156,7 +157,7 @@ export default fp<ForwardOptions>(
         return await placement(...args);
       } catch (err) {
         if (err instanceof HttpProblem) throw err;
-        args[0].log.error({ err }, 'could not look up the owner of a session in Redis');
+        (args[0] ?? app).log.error({ err }, 'could not look up the owner of a session in Redis');
         throw clusterUnavailable();
       }
     };
@@ -170,7 +171,7 @@ export default fp<ForwardOptions>(
       return place(request, row.id, startsTurn, kind === 'replay' || (kind === 'turn' && !startsTurn));
     };
 
-    app.decorate('sessionOwner', async (request: FastifyRequest, sessionId: string) => {
+    app.decorate('sessionOwner', async (request: FastifyRequest | undefined, sessionId: string) => {
       const target = await place(request, sessionId, true, false);
       if (!target) return undefined;
       return {
