@@ -37,18 +37,24 @@ const unreachable = (owner: OwnerNode) =>
     { retryAfterSeconds: Math.max(1, Math.ceil(owner.ttlMs / 1000)) },
   );
 
-/** A problem document the owner answered, as this node's own error (its status, type and detail kept). */
-function problemFrom(status: number, body: unknown, owner: OwnerNode): ProblemError {
+/**
+ * A problem document the owner answered, as this node's own error (its status, type and detail kept, and its
+ * Retry-After, in whole seconds, as the error's retry hint).
+ */
+function problemFrom(status: number, body: unknown, owner: OwnerNode, retryAfter?: string): ProblemError {
   const doc = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
   const { type, title, status: _status, detail, instance: _instance, ...extra } = doc;
   const slug = typeof type === 'string' ? type.replace(/^\/problems\//, '') : 'bad-gateway';
-  return new ProblemError(
+  const problem = new ProblemError(
     status,
     slug,
     typeof title === 'string' ? title : 'Bad gateway',
     typeof detail === 'string' ? detail : `Node ${owner.node}, which runs this session, answered ${status}.`,
     extra,
   );
+  const seconds = retryAfter === undefined || !/^\d+$/.test(retryAfter.trim()) ? undefined : Number(retryAfter);
+  if (seconds !== undefined) problem.retryAfterSeconds = seconds;
+  return problem;
 }
 
 /**
@@ -93,8 +99,14 @@ export function chatOnOwner(
         const status = res.statusCode ?? 502;
         const data = (body as { data?: TurnResult & { cost?: number } } | undefined)?.data;
         if (status !== 200 || !data) {
+          const retryAfter = status === 200 || status === 202 ? undefined : res.headers['retry-after'];
           reject(
-            problemFrom(status === 200 || status === 202 ? 502 : status, status === 200 ? undefined : body, owner),
+            problemFrom(
+              status === 200 || status === 202 ? 502 : status,
+              status === 200 ? undefined : body,
+              owner,
+              retryAfter,
+            ),
           );
           return;
         }

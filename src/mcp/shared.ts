@@ -7,6 +7,7 @@ import type { Config } from '../config/index.js';
 import { EFFORT_LEVELS, PERMISSION_MODES } from '../config/settings.js';
 import { EngineError } from '../engine/errors.js';
 import { SESSION_NAME_PATTERN } from '../http/schemas/sessions.js';
+import { retryAfterOf } from '../http/plugins/problem-responses.js';
 import type { sessionView } from '../http/views.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatCaller, SessionService } from '../sessions/service.js';
@@ -94,7 +95,10 @@ export function problemOf(err: unknown): ProblemDoc {
   };
 }
 
-/** Runs a tool; a refused or failed call answers `isError` with the problem document, never a stack. */
+/**
+ * Runs a tool; a refused or failed call answers `isError` with the problem document, never a stack, and beside it
+ * `retry_after_seconds` when the failure says when a retry may succeed (what REST sends as Retry-After).
+ */
 export function guardedBy(log: McpContext['log'], tenant: string) {
   return <A>(fn: (args: A, extra: Extra) => Promise<CallToolResult>) =>
     async (args: A, extra: Extra): Promise<CallToolResult> => {
@@ -103,10 +107,12 @@ export function guardedBy(log: McpContext['log'], tenant: string) {
       } catch (err) {
         const problem = problemOf(err);
         if (problem.status >= 500 && !(err instanceof EngineError)) log.error({ err, tenant }, 'MCP tool failed');
+        const retry = retryAfterOf(err);
+        const text = `${problem.title}: ${problem.detail}${retry === undefined ? '' : ` (retry after ${retry} s)`}`;
         return {
           isError: true,
-          content: [{ type: 'text', text: `${problem.title}: ${problem.detail}` }],
-          structuredContent: { problem },
+          content: [{ type: 'text', text }],
+          structuredContent: { problem, ...(retry !== undefined && { retry_after_seconds: retry }) },
         };
       }
     };

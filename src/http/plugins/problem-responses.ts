@@ -91,6 +91,20 @@ function retryAfter(seconds: number | undefined): Record<string, string> {
   return seconds === undefined ? {} : { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) };
 }
 
+/** A failure's hint of when a retry may succeed, in whole seconds (what its Retry-After says), if it has one. */
+export function retryAfterOf(error: unknown): number | undefined {
+  const header = error instanceof HttpProblem ? error.headers['Retry-After'] : undefined;
+  const seconds =
+    header !== undefined
+      ? Number(header)
+      : error instanceof ProblemError
+        ? error.retryAfterSeconds
+        : error instanceof EngineError
+          ? error.extra.retryAfterSeconds
+          : undefined;
+  return seconds === undefined || !Number.isFinite(seconds) ? undefined : Math.max(1, Math.ceil(seconds));
+}
+
 /** Maps any thrown value to a problem document and its headers. Unknown failures become a generic 500. */
 export function problemOf(
   error: unknown,

@@ -1,0 +1,225 @@
+// MCP over stdio in a loopback cluster: its chat tool runs a turn of a session an HTTP node runs on that node, gives a session it ran back once the turn ends, and carries an owner's Retry-After into the tool's error.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { createServer, type Server } from 'node:http';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectRedis } from '../../src/store/redis.js';
+import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
+import { ModelServer, promptTexts } from '../support/model-server.js';
+import { needs, REDIS_TEST_URL } from '../support/needs.js';
+import { createTempDatabase } from '../support/postgres.js';
+import { waitForNoCliProcesses } from '../support/processes.js';
+import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { eventually } from '../support/wait.js';
+
+const missing =
+  (await needs('the MCP over stdio cluster tests', 'postgresql')) ??
+  (await needs('the MCP over stdio cluster tests', 'redis'));
+
+const KEY = 'mcp-stdio-cluster-key-1234';
+
+describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, () => {
+  let model: ModelServer;
+  let cli: CliEnv;
+  let dir: string;
+  let db: { url: string; drop: () => Promise<void> };
+  let prefix: string;
+  let baseEnv: Record<string, string>;
+  let node: ServerProcess;
+  let api: ReturnType<typeof apiOf>;
+  let client: Client;
+  let fake: Server | undefined;
+
+  const sessionId = async (name: string) => (await (await api(`/api/v1/sessions/${name}`)).json()).data.id as string;
+  const live = async (): Promise<number> =>
+    ((await (await api('/api/v1/health')).json()) as { data: { engine: { live_processes: number } } }).data.engine
+      .live_processes;
+  const chat = async (name: string, message: string) =>
+    (await client.callTool({ name: 'chat', arguments: { name, message } })) as CallToolResult;
+  const lastPrompt = (text: string) => model.mainRequests().findLast((r) => r.prompt?.includes(text))!;
+  /** Runs `fn` while Redis says node `owner`, announced at `url` (or not at all), holds the session. */
+  const ownedBy = async (name: string, owner: string, url: string | undefined, fn: () => Promise<void>) => {
+    const id = await sessionId(name);
+    const redis = await connectRedis(REDIS_TEST_URL);
+    try {
+      if (url !== undefined)
+        await redis.set(
+          `${prefix}node:${owner}`,
+          JSON.stringify({ id: owner, url, role: 'all', started_at: new Date().toISOString() }),
+          'PX',
+          60_000,
+        );
+      await redis.set(`${prefix}lease:${id}`, `${owner}|1`, 'PX', 60_000);
+      await fn();
+    } finally {
+      await redis.del(`${prefix}lease:${id}`, `${prefix}node:${owner}`);
+      redis.disconnect();
+    }
+  };
+  const leaseOf = async (name: string): Promise<string | null> => {
+    const id = await sessionId(name);
+    const redis = await connectRedis(REDIS_TEST_URL);
+    try {
+      return await redis.get(`${prefix}lease:${id}`);
+    } finally {
+      redis.disconnect();
+    }
+  };
+
+  beforeAll(async () => {
+    model = await ModelServer.start();
+    cli = makeCliEnv(model.url);
+    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-mcp-stdio-cluster-')));
+    mkdirSync(join(dir, 'ws'), { recursive: true });
+    db = await createTempDatabase('mcp_stdio_cluster');
+    prefix = `cc-test-${randomBytes(4).toString('hex')}:`;
+    baseEnv = {
+      ...cli.env,
+      API_KEYS: KEY,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      DATA_DIR: join(dir, 'data'),
+      APPROVED_DIRECTORY: join(dir, 'ws'),
+      DATABASE_URL: db.url,
+      REDIS_URL: REDIS_TEST_URL,
+      REDIS_KEY_PREFIX: prefix,
+      CLUSTER_ENABLED: 'true',
+      SESSION_LEASE_SECONDS: '5',
+      SSE_HEARTBEAT_SECONDS: '1',
+      MAX_LIVE_SESSIONS: '2',
+      MAX_CONCURRENT_TURNS: '2',
+      RATE_LIMIT_REQUESTS: '100000',
+      LOG_LEVEL: 'info',
+    };
+    node = await startServerProcess(dir, { ...baseEnv, NODE_ID: 'node-http' });
+    api = apiOf(node.url, KEY);
+    client = new Client({ name: 'mcp-stdio-cluster-test', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
+        cwd: process.cwd(),
+        stderr: 'pipe',
+        env: { ...baseEnv, NODE_ID: 'stdio-1', MCP_API_KEY: KEY, LOG_LEVEL: 'warn' },
+      }),
+    );
+  });
+
+  afterAll(async () => {
+    await client?.close().catch(() => undefined);
+    fake?.close();
+    if (node && node.child.exitCode === null && node.child.signalCode === null) {
+      node.child.kill('SIGTERM');
+      await node.exited;
+    }
+    await model?.close();
+    if (baseEnv) await waitForNoCliProcesses({ under: baseEnv.DATA_DIR }, 20_000).catch(() => undefined);
+    cli?.cleanup();
+    await db?.drop();
+    const redis = await connectRedis(REDIS_TEST_URL);
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('chat on a session the HTTP node runs runs the turn there, with MCP_API_KEY as the caller', async () => {
+    expect((await api('/api/v1/sessions', { method: 'POST', json: { name: 'st-http' } })).status).toBe(201);
+    expect(
+      (await api('/api/v1/sessions/st-http/chat', { method: 'POST', json: { message: 'st first on http' } })).status,
+    ).toBe(200);
+    expect(await leaseOf('st-http')).toMatch(/^node-http\|/);
+    const result = await chat('st-http', 'st via stdio');
+    expect(result.isError, JSON.stringify(result.content)).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      content: 'echo: st via stdio',
+      result: { status: 'ok', content: 'echo: st via stdio' },
+    });
+    // The HTTP node's process, which holds the conversation, ran it.
+    expect(promptTexts(lastPrompt('st via stdio'))).toContain('st first on http');
+    expect(await live()).toBe(1);
+    expect(await leaseOf('st-http')).toMatch(/^node-http\|/);
+    const history = (await (await api('/api/v1/sessions/st-http/history')).json()).data as Array<{ role: string }>;
+    expect(history.filter((m) => m.role === 'user')).toHaveLength(2);
+    expect((await api('/api/v1/sessions/st-http', { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it('a session the stdio process ran is given back when its turn ends, and the HTTP node then serves it', async () => {
+    const created = (await client.callTool({
+      name: 'create_session',
+      arguments: { name: 'st-local' },
+    })) as CallToolResult;
+    expect(created.isError, JSON.stringify(created.content)).toBeFalsy();
+    // Nobody runs it: the stdio process claims it and runs the turn itself.
+    const first = await chat('st-local', 'st local first');
+    expect(first.isError, JSON.stringify(first.content)).toBeFalsy();
+    expect(first.structuredContent).toMatchObject({ content: 'echo: st local first' });
+    // Its idle process is closed once the turn is recorded, and the lease with it.
+    await eventually(
+      async () => (await leaseOf('st-local')) === null,
+      30_000,
+      'the stdio process to release the lease',
+    );
+    const res = await api('/api/v1/sessions/st-local/chat', { method: 'POST', json: { message: 'st local on http' } });
+    expect(res.status).toBe(200);
+    expect((await res.json()).data).toMatchObject({ content: 'echo: st local on http' });
+    expect(await leaseOf('st-local')).toMatch(/^node-http\|/);
+    // The conversation went on where the stdio process left it (resumed from the shared folder).
+    expect(promptTexts(lastPrompt('st local on http'))).toContain('st local first');
+    // And the stdio side's next turn goes to the HTTP node now.
+    const again = await chat('st-local', 'st local again via stdio');
+    expect(again.structuredContent).toMatchObject({ content: 'echo: st local again via stdio' });
+    expect(await leaseOf('st-local')).toMatch(/^node-http\|/);
+    expect((await api('/api/v1/sessions/st-local', { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it("an owner's refusal keeps its Retry-After in the tool's error; a gone owner gives its own", async () => {
+    expect((await api('/api/v1/sessions', { method: 'POST', json: { name: 'st-retry' } })).status).toBe(201);
+    // An owner that answers the turn with 503 and Retry-After: 7.
+    const asked: string[] = [];
+    fake = createServer((req, res) => {
+      asked.push(`${req.method} ${req.url} ${req.headers.authorization ?? ''}`);
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '7' });
+      res.end(
+        JSON.stringify({
+          type: '/problems/overloaded',
+          title: 'Overloaded',
+          status: 503,
+          detail: 'Too many turns are running on this node.',
+        }),
+      );
+    });
+    await new Promise<void>((resolve) => fake!.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
+    await ownedBy('st-retry', 'node-busy', url, async () => {
+      const result = await chat('st-retry', 'st refused by busy owner');
+      expect(result.isError).toBe(true);
+      expect(result.structuredContent).toMatchObject({
+        problem: { status: 503, type: '/problems/overloaded', detail: 'Too many turns are running on this node.' },
+        retry_after_seconds: 7,
+      });
+      expect((result.content[0] as { text: string }).text).toContain('retry after 7 s');
+    });
+    expect(asked).toEqual([`POST /api/v1/sessions/st-retry/chat Bearer ${KEY}`]);
+    // An owner no longer announced: 503 owner-unavailable, retry once its lease may have lapsed.
+    await ownedBy('st-retry', 'node-gone', undefined, async () => {
+      const result = await chat('st-retry', 'st refused by gone owner');
+      expect(result.isError).toBe(true);
+      expect(result.structuredContent).toMatchObject({
+        problem: { status: 503, type: '/problems/owner-unavailable' },
+      });
+      const retry = (result.structuredContent as { retry_after_seconds: number }).retry_after_seconds;
+      expect(retry).toBeGreaterThanOrEqual(1);
+      expect(retry).toBeLessThanOrEqual(60);
+    });
+    expect(model.mainRequests().some((r) => r.prompt?.startsWith('st refused'))).toBe(false);
+    expect((await api('/api/v1/sessions/st-retry', { method: 'DELETE' })).status).toBe(204);
+  });
+});
