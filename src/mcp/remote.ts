@@ -1,7 +1,7 @@
 // Several nodes: an MCP chat turn on a session another node runs, run there through that node's REST chat route.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import type { TurnResult } from '../engine/events.js';
+import type { TurnEvent, TurnResult } from '../engine/events.js';
 import type { OwnerNode } from '../http/plugins/forward.js';
 import { ProblemError } from '../problems.js';
 
@@ -57,10 +57,36 @@ function problemFrom(status: number, body: unknown, owner: OwnerNode, retryAfter
   return problem;
 }
 
+/** Splits an SSE body into the events it carries (`data:` lines joined), as chunks arrive; comments are skipped. */
+function sseEvents(onData: (data: string) => void): (chunk: string) => void {
+  let buffer = '';
+  return (chunk) => {
+    buffer += chunk;
+    for (;;) {
+      const end = /\r?\n\r?\n/.exec(buffer);
+      if (!end) return;
+      const block = buffer.slice(0, end.index);
+      buffer = buffer.slice(end.index + end[0].length);
+      const data = block
+        .split(/\r?\n/)
+        .filter((line) => line.startsWith('data:'))
+        .map((line) => line.slice(5).replace(/^ /, ''));
+      if (data.length > 0) onData(data.join('\n'));
+    }
+  };
+}
+
+/** The turn's error event (its problem document) as this node's own error. */
+function failureOf(event: Extract<TurnEvent, { type: 'error' }>, owner: OwnerNode): ProblemError {
+  return problemFrom(event.problem.status, event.problem, owner);
+}
+
 /**
- * Runs one turn of the session `name` on its owner (POST /sessions/:name/chat, waiting through pauses for a person
- * as the MCP chat tool does) and answers its result; the owner's refusals come back as problems. Aborting `signal`
- * (the MCP caller went away) closes the request, which the owner treats as its own client going away.
+ * Runs one turn of the session `name` on its owner through its event stream (POST /sessions/:name/chat/stream,
+ * native events) and answers its result; each event is handed to `onEvent` as it comes (progress, and the
+ * approvals and questions the turn waits for, which are answered on the owner's routes). The owner's refusals, and
+ * the turn's error event, come back as problems; a stream that ends without the turn's end is the owner gone.
+ * Aborting `signal` (the MCP caller went away) closes the request, which the owner treats as its own client going away.
  */
 export function chatOnOwner(
   owner: OwnerNode,
@@ -68,9 +94,10 @@ export function chatOnOwner(
   name: string,
   input: Record<string, unknown>,
   signal: AbortSignal,
+  onEvent: (event: TurnEvent) => void = () => undefined,
 ): Promise<TurnResult> {
-  const url = new URL(`${owner.apiUrl}/sessions/${encodeURIComponent(name)}/chat`);
-  const payload = JSON.stringify({ ...input, wait: true });
+  const url = new URL(`${owner.apiUrl}/sessions/${encodeURIComponent(name)}/chat/stream?events=native`);
+  const payload = JSON.stringify(input);
   const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise<TurnResult>((resolve, reject) => {
     const req = send(url, {
@@ -81,37 +108,52 @@ export function chatOnOwner(
         ...owner.headers,
         'content-type': 'application/json',
         'content-length': Buffer.byteLength(payload),
-        accept: 'application/json',
+        accept: 'text/event-stream',
       },
     });
     req.on('error', () => reject(unreachable(owner)));
     req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', () => reject(unreachable(owner)));
+      const status = res.statusCode ?? 502;
+      if (status !== 200) {
+        // Refused before the turn started: a problem document, with the owner's Retry-After.
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          let body: unknown;
+          try {
+            body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+          } catch {
+            body = undefined;
+          }
+          reject(problemFrom(status, body, owner, res.headers['retry-after']));
+        });
+        return;
+      }
+      let ended = false;
+      res.setEncoding('utf8');
+      res.on(
+        'data',
+        sseEvents((data) => {
+          if (ended) return;
+          let event: TurnEvent;
+          try {
+            event = JSON.parse(data) as TurnEvent;
+          } catch {
+            return;
+          }
+          if (event.type === 'result') {
+            ended = true;
+            const { type: _type, ...result } = event;
+            resolve(result);
+          } else if (event.type === 'error') {
+            ended = true;
+            reject(failureOf(event, owner));
+          } else onEvent(event);
+        }),
+      );
       res.on('end', () => {
-        let body: unknown;
-        try {
-          body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        } catch {
-          body = undefined;
-        }
-        const status = res.statusCode ?? 502;
-        const data = (body as { data?: TurnResult & { cost?: number } } | undefined)?.data;
-        if (status !== 200 || !data) {
-          const retryAfter = status === 200 || status === 202 ? undefined : res.headers['retry-after'];
-          reject(
-            problemFrom(
-              status === 200 || status === 202 ? 502 : status,
-              status === 200 ? undefined : body,
-              owner,
-              retryAfter,
-            ),
-          );
-          return;
-        }
-        const { cost: _cost, ...result } = data;
-        resolve(result);
+        if (!ended) reject(unreachable(owner));
       });
     });
     req.end(payload);

@@ -239,7 +239,7 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
     });
     expect(JSON.parse((result.content[0] as { text: string }).text)).toMatchObject({ content: 'echo: cx mcp via B' });
     expect(promptTexts(lastPrompt('cx mcp via B'))).toContain('cx mcp first on A');
-    // A client that asks for progress hears the heartbeat while the turn runs on A.
+    // A client that asks for progress hears the heartbeat while the turn runs on A, and the turn's events.
     model.script({ match: 'cx mcp slow', steps: [{ text: ['slow ', 'answer'], chunkDelayMs: 1500 }] });
     const progress: string[] = [];
     const slow = (await client.callTool(
@@ -252,6 +252,8 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
     )) as CallToolResult;
     expect(slow.structuredContent).toMatchObject({ content: 'slow answer' });
     expect(progress).toContain('working');
+    // The owner's events reach the caller as progress too (the remote turn is followed through its event stream).
+    expect(progress).toContain('slow ');
     expect(await live(a)).toBe(1);
     expect(await live(b)).toBe(0);
     // The owner's refusal comes back as the tool's error, its problem document kept.
@@ -321,6 +323,9 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
         problem: { status: 503, type: '/problems/owner-unavailable' },
       });
       expect((viaMcp.content[0] as { text: string }).text).toContain('node-dead');
+      expect((viaMcp.structuredContent as { retry_after_seconds: number }).retry_after_seconds).toBeGreaterThanOrEqual(
+        1,
+      );
     });
     // No longer announced (it died): the same, without trying it.
     await ownedBy(session, 'node-gone', undefined, async () => {

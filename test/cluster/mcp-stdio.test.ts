@@ -1,9 +1,9 @@
-// MCP over stdio in a loopback cluster: its chat tool runs a turn of a session an HTTP node runs on that node, gives a session it ran back once the turn ends, and carries an owner's Retry-After into the tool's error.
+// MCP over stdio in a loopback cluster: its chat tool runs a turn of a session an HTTP node runs on that node (its approvals reaching the MCP client as notifications), gives a session it ran back once the turn ends, and carries an owner's Retry-After into the tool's error.
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -179,6 +179,53 @@ describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, ()
     expect((await api('/api/v1/sessions/st-local', { method: 'DELETE' })).status).toBe(204);
   });
 
+  it('an approval of a turn run on the HTTP node reaches the stdio client as a notification; answered there, the turn goes on', async () => {
+    const created = await api('/api/v1/sessions', {
+      method: 'POST',
+      json: { name: 'st-appr', permission_rules: { ask: ['Write'] } },
+    });
+    expect(created.status).toBe(201);
+    const workspace = (await created.json()).data.working_dir as string;
+    expect(
+      (await api('/api/v1/sessions/st-appr/chat', { method: 'POST', json: { message: 'st appr first' } })).status,
+    ).toBe(200);
+    model.script({
+      match: 'st-appr-write',
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/remote.txt', content: 'r\n' } } },
+        { text: 'appr done' },
+      ],
+    });
+    const notified = new Promise<any>((resolve) =>
+      client.setNotificationHandler(LoggingMessageNotificationSchema, (n) => resolve(n.params.data)),
+    );
+    const progress: string[] = [];
+    const call = client.callTool(
+      { name: 'chat', arguments: { name: 'st-appr', message: 'st-appr-write' } },
+      undefined,
+      {
+        onprogress: (p) => progress.push(p.message ?? ''),
+        resetTimeoutOnProgress: true,
+      },
+    );
+    const approval = await notified;
+    expect(approval).toMatchObject({ type: 'approval', tool: 'Write', session: 'st-appr' });
+    const answered = await api(`/api/v1/sessions/st-appr/approvals/${approval.id}`, {
+      method: 'POST',
+      json: { decision: 'allow' },
+    });
+    expect(answered.status).toBe(200);
+    const done = (await call) as CallToolResult;
+    expect(done.isError, JSON.stringify(done.content)).toBeFalsy();
+    expect(done.structuredContent).toMatchObject({ content: 'appr done' });
+    expect(readFileSync(join(workspace, 'remote.txt'), 'utf8')).toBe('r\n');
+    // The remote turn's events came as progress too, not only the heartbeat.
+    expect(progress).toContain('tool_use Write');
+    expect(progress.some((m) => m.startsWith(`approval ${approval.id} waits for a person`))).toBe(true);
+    expect(await leaseOf('st-appr')).toMatch(/^node-http\|/);
+    expect((await api('/api/v1/sessions/st-appr', { method: 'DELETE' })).status).toBe(204);
+  });
+
   it("an owner's refusal keeps its Retry-After in the tool's error; a gone owner gives its own", async () => {
     expect((await api('/api/v1/sessions', { method: 'POST', json: { name: 'st-retry' } })).status).toBe(201);
     // An owner that answers the turn with 503 and Retry-After: 7.
@@ -207,7 +254,7 @@ describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, ()
       });
       expect((result.content[0] as { text: string }).text).toContain('retry after 7 s');
     });
-    expect(asked).toEqual([`POST /api/v1/sessions/st-retry/chat Bearer ${KEY}`]);
+    expect(asked).toEqual([`POST /api/v1/sessions/st-retry/chat/stream?events=native Bearer ${KEY}`]);
     // An owner no longer announced: 503 owner-unavailable, retry once its lease may have lapsed.
     await ownedBy('st-retry', 'node-gone', undefined, async () => {
       const result = await chat('st-retry', 'st refused by gone owner');
@@ -221,5 +268,48 @@ describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, ()
     });
     expect(model.mainRequests().some((r) => r.prompt?.startsWith('st refused'))).toBe(false);
     expect((await api('/api/v1/sessions/st-retry', { method: 'DELETE' })).status).toBe(204);
+  });
+
+  it("a remote turn's error event is the tool's error; a stream that ends before the turn does is the owner gone", async () => {
+    expect((await api('/api/v1/sessions', { method: 'POST', json: { name: 'st-cut' } })).status).toBe(201);
+    // An owner that streams a text event, then (per request) an error event, or nothing more.
+    let ending: 'error' | 'cut' = 'error';
+    const owner = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': stream open\n\nid: 1\nevent: text\ndata: {"type":"text","text":"partial"}\n\n');
+      if (ending === 'error')
+        res.write(
+          `id: 2\nevent: error\ndata: ${JSON.stringify({
+            type: 'error',
+            problem: {
+              type: '/problems/timeout',
+              title: 'Turn timed out',
+              status: 504,
+              detail: 'The turn ran out of time.',
+            },
+          })}\n\n`,
+        );
+      res.end();
+    });
+    await new Promise<void>((resolve) => owner.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(owner.address() as AddressInfo).port}`;
+      await ownedBy('st-cut', 'node-cut', url, async () => {
+        const failed = await chat('st-cut', 'st failed remotely');
+        expect(failed.isError).toBe(true);
+        expect(failed.structuredContent).toMatchObject({
+          problem: { status: 504, type: '/problems/timeout', detail: 'The turn ran out of time.' },
+        });
+        ending = 'cut';
+        const cut = await chat('st-cut', 'st cut remotely');
+        expect(cut.isError).toBe(true);
+        expect(cut.structuredContent).toMatchObject({ problem: { status: 503, type: '/problems/owner-unavailable' } });
+        expect((cut.content[0] as { text: string }).text).toContain('node-cut');
+      });
+    } finally {
+      owner.close();
+    }
+    expect((await api('/api/v1/sessions/st-cut', { method: 'DELETE' })).status).toBe(204);
   });
 });

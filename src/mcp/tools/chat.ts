@@ -3,7 +3,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import type { Config } from '../../config/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { isPersonEvent, type TurnResult } from '../../engine/events.js';
+import { isPersonEvent, type TurnEvent, type TurnResult } from '../../engine/events.js';
 import type { Turn } from '../../engine/turn.js';
 import { chatOnOwner } from '../remote.js';
 import { data, guardedBy, optionShape, sessionName, withoutBlanks, type Extra, type McpCaller } from '../shared.js';
@@ -45,11 +45,12 @@ export function registerChatTool(server: McpServer, { ctx, tenant, caller, remot
         // Several nodes: a session another node runs has its turn run there (its process holds the conversation).
         const owner = await remote.ownerOf((await sessions.get(tenant, name)).id);
         if (owner) {
-          const stop = heartbeat(extra, config);
+          const notify = notifier(extra, config);
           try {
-            return answerOf(await chatOnOwner(owner, remote.headers, name, withoutBlanks(input), extra.signal));
+            const turn = chatOnOwner(owner, remote.headers, name, withoutBlanks(input), extra.signal, notify.event);
+            return answerOf(await turn);
           } finally {
-            stop();
+            notify.stop();
           }
         }
       }
@@ -70,9 +71,37 @@ export function registerChatTool(server: McpServer, { ctx, tenant, caller, remot
 }
 
 /**
- * While a chat turn runs: interrupts it when the caller cancels or goes away (CHAT_DISCONNECT=interrupt) and, when
- * the request carries a progress token, reports its events (and a heartbeat) as progress notifications, which also
- * keeps clients that reset their time-out on progress waiting. Returns the function that stops following.
+ * What the caller hears while a chat turn runs, here or on another node: an approval or question the turn waits for
+ * as a `notifications/message` (whether or not it asked for progress), and, when the request carries a progress
+ * token, its text and tool calls as progress notifications with a heartbeat (`working`), which also keeps clients
+ * that reset their time-out on progress waiting.
+ */
+function notifier(extra: Extra, config: Config): { event: (event: TurnEvent) => void; stop: () => void } {
+  const token = extra._meta?.progressToken;
+  const send = (notification: Parameters<Extra['sendNotification']>[0]) =>
+    void extra.sendNotification(notification).catch(() => undefined);
+  let progress = 0;
+  const report = (message: string) => {
+    if (token !== undefined)
+      send({ method: 'notifications/progress', params: { progressToken: token, progress: ++progress, message } });
+  };
+  const timer = token === undefined ? undefined : setInterval(() => report('working'), config.engine.heartbeatMs);
+  return {
+    event: (event) => {
+      if (isPersonEvent(event)) {
+        send({ method: 'notifications/message', params: { level: 'warning', logger: 'claude-code-api', data: event } });
+        report(`${event.type} ${event.id} waits for a person (until ${event.deadline})`);
+      } else if (event.type === 'text') report(event.text);
+      else if (event.type === 'tool_use') report(`tool_use ${event.name}`);
+      else if (event.type === 'tool_result') report(`tool_result${event.is_error ? ' (error)' : ''}`);
+    },
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * While a chat turn runs here: interrupts it when the caller cancels or goes away (CHAT_DISCONNECT=interrupt) and
+ * tells the caller of its events (`notifier`). Returns the function that stops following.
  */
 function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
   const stopped = new AbortController();
@@ -80,63 +109,13 @@ function followTurn(turn: Turn, extra: Extra, config: Config): () => void {
     if (config.engine.chatDisconnect === 'interrupt' && !turn.finished) turn.interrupt('client');
   };
   extra.signal.addEventListener('abort', onAbort, { once: true });
-  const token = extra._meta?.progressToken;
-  let timer: NodeJS.Timeout | undefined;
-  // An approval or question of the turn reaches the client as a notification, whether or not it asked for progress.
+  const notify = notifier(extra, config);
   void (async () => {
-    for await (const { event } of turn.events(0, stopped.signal)) {
-      if (!isPersonEvent(event)) continue;
-      await extra
-        .sendNotification({
-          method: 'notifications/message',
-          params: { level: 'warning', logger: 'claude-code-api', data: event },
-        })
-        .catch(() => undefined);
-    }
+    for await (const { event } of turn.events(0, stopped.signal)) notify.event(event);
   })().catch(() => undefined);
-  if (token !== undefined) {
-    let progress = 0;
-    const report = (message: string) =>
-      void extra
-        .sendNotification({
-          method: 'notifications/progress',
-          params: { progressToken: token, progress: ++progress, message },
-        })
-        .catch(() => undefined);
-    timer = setInterval(() => report('working'), config.engine.heartbeatMs);
-    void (async () => {
-      for await (const { event } of turn.events(0, stopped.signal)) {
-        if (event.type === 'text') report(event.text);
-        else if (event.type === 'tool_use') report(`tool_use ${event.name}`);
-        else if (event.type === 'tool_result') report(`tool_result${event.is_error ? ' (error)' : ''}`);
-        else if (isPersonEvent(event)) report(`${event.type} ${event.id} waits for a person (until ${event.deadline})`);
-      }
-    })().catch(() => undefined);
-  }
   return () => {
-    clearInterval(timer);
+    notify.stop();
     stopped.abort();
     extra.signal.removeEventListener('abort', onAbort);
   };
-}
-
-/**
- * While a turn runs on another node: a `working` progress notification every heartbeat when the request carries a
- * progress token (its events stay on that node), so clients that reset their time-out on progress keep waiting.
- */
-function heartbeat(extra: Extra, config: Config): () => void {
-  const token = extra._meta?.progressToken;
-  if (token === undefined) return () => undefined;
-  let progress = 0;
-  const timer = setInterval(
-    () =>
-      void extra
-        .sendNotification({
-          method: 'notifications/progress',
-          params: { progressToken: token, progress: ++progress, message: 'working' },
-        })
-        .catch(() => undefined),
-    config.engine.heartbeatMs,
-  );
-  return () => clearInterval(timer);
 }
