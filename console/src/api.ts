@@ -1,5 +1,5 @@
 // The console's only way to the server: the public /api/v1 routes with the typed key, envelopes unwrapped, problems thrown.
-import { currentKey } from './key';
+import { currentKey, currentTenant } from './key';
 
 export const API = '/api/v1';
 
@@ -24,10 +24,13 @@ export interface Page<T> {
   pagination?: { page: number; limit: number; total: number; pages: number };
 }
 
-/** Headers every call sends: the key the person typed. */
-export function authHeaders(key = currentKey()): Record<string, string> {
-  return key ? { 'X-API-Key': key } : {};
+/** Headers every call sends: the key the person typed, and the tenant an admin chose (X-Tenant). */
+export function authHeaders(key = currentKey(), tenant = currentTenant()): Record<string, string> {
+  return { ...(key ? { 'X-API-Key': key } : {}), ...(tenant ? { 'X-Tenant': tenant } : {}) };
 }
+
+/** Per call: `key` (sign-in checks a key not stored yet), `tenant` (an admin acting on one tenant's item). */
+type CallInit = RequestInit & { json?: unknown; key?: string; tenant?: string | null };
 
 /** Turns a non-2xx answer into a ProblemError (a body that is no problem document still gets its status). */
 export async function problemOf(res: Response): Promise<ProblemError> {
@@ -40,10 +43,12 @@ export async function problemOf(res: Response): Promise<ProblemError> {
   return new ProblemError({ status: res.status, title: body.title ?? res.statusText, ...body });
 }
 
-export async function call(path: string, init: RequestInit & { json?: unknown; key?: string } = {}): Promise<Response> {
-  const { json, key, ...rest } = init;
+export async function call(path: string, init: CallInit = {}): Promise<Response> {
+  const { json, key, tenant, ...rest } = init;
   const headers = new Headers(rest.headers);
-  for (const [k, v] of Object.entries(authHeaders(key))) headers.set(k, v);
+  for (const [k, v] of Object.entries(authHeaders(key, tenant === undefined ? currentTenant() : tenant))) {
+    headers.set(k, v);
+  }
   let body = rest.body;
   if (json !== undefined) {
     headers.set('Content-Type', 'application/json');
@@ -60,10 +65,7 @@ export async function call(path: string, init: RequestInit & { json?: unknown; k
 }
 
 /** A JSON call: the envelope's `data` (and pagination when listed); `null` for 204. */
-export async function api<T>(
-  path: string,
-  init: RequestInit & { json?: unknown; key?: string } = {},
-): Promise<Page<T>> {
+export async function api<T>(path: string, init: CallInit = {}): Promise<Page<T>> {
   const res = await call(path, init);
   if (res.status === 204) return { data: null as T };
   const body = (await res.json()) as { data: T; meta?: { pagination?: Page<T>['pagination'] } };

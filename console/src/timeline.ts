@@ -163,3 +163,32 @@ export function applyEvent(turn: Turn, event: string, payload: unknown): Turn {
       return turn;
   }
 }
+
+/** A turn with nothing in it yet, for a stream's events to build on. */
+export const emptyTurn = (key: string, user = ''): Turn => ({
+  key,
+  user,
+  text: '',
+  tools: [],
+  pending: [],
+  running: true,
+});
+
+/**
+ * The history's turn `turnId` with the tool outputs of its replayed stream (the history stores none): a call takes
+ * the output of the replayed call at its place when both name the same tool.
+ */
+export function withOutputs(turns: Turn[], turnId: string, replayed: ToolCall[]): Turn[] {
+  return turns.map((t) =>
+    t.key !== turnId
+      ? t
+      : {
+          ...t,
+          tools: t.tools.map((tool, i) => {
+            const r = replayed[i];
+            if (!r || r.name !== tool.name || r.output === undefined || tool.output !== undefined) return tool;
+            return { ...tool, output: r.output, isError: r.isError };
+          }),
+        },
+  );
+}

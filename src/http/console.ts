@@ -10,7 +10,7 @@ import { HttpProblem } from './http-problem.js';
 export const CONSOLE_DIR = fileURLToPath(new URL('../../dist/console/', import.meta.url));
 
 /** The console's own pages (client-side routes): each answers index.html, everything else keeps its 404. */
-export const CONSOLE_PAGES = ['/', '/sessions', '/sessions/*', '/jobs', '/usage', '/audit', '/keys'];
+export const CONSOLE_PAGES = ['/', '/sessions', '/sessions/*', '/approvals', '/jobs', '/usage', '/audit', '/keys'];
 
 /** The page loads only its own scripts and styles and talks only to this origin; nothing inline. */
 export const CONSOLE_CSP = {

@@ -1,5 +1,6 @@
 // The web console in real Chromium against the real server and the scripted model: sign in, sessions, a live turn with
-// a tool call, files, an approval, a job, usage, audit and keys; each page is screenshotted into docs/console/.
+// a tool call, files, an approval, a job, usage, audit and keys, the approvals inbox, an admin's tenant, a reopened
+// turn's tool output; each page is screenshotted into docs/console/.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,7 @@ import { launchChromium } from '../support/browser.js';
 import { useTestServer } from '../support/fixture.js';
 import { COLOR_QUESTIONS } from '../support/questions.js';
 import { needs } from '../support/needs.js';
+import { eventually } from '../support/wait.js';
 import { KEYS } from '../support/server.js';
 
 const ADMIN_KEY = 'test-admin-key-console-0001';
@@ -120,6 +122,7 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
     await page.getByRole('button', { name: 'New session' }).waitFor();
     expect(await page.getByRole('link', { name: 'Keys' }).count()).toBe(0);
     expect(await page.getByRole('link', { name: 'Audit' }).count()).toBe(0);
+    expect(await page.getByRole('combobox', { name: /tenant/i }).count()).toBe(0);
     // The key lives in sessionStorage only, never in the URL.
     expect(page.url()).not.toContain(KEYS[1]);
     expect(await page.evaluate('Object.values(sessionStorage)')).toEqual([KEYS[1]]);
@@ -347,6 +350,168 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
       .map((e) => e.data.text)
       .join('');
     expect(text).toBe('one two three four five six');
+  });
+
+  it('lists every pending approval and question in the inbox with a count, and answers them in place', async () => {
+    // A user's session (another tenant) pauses a Write; the admin's own session asks a question.
+    const userSession = 'user-inbox';
+    const created = await ctx.t.request('/api/v1/sessions', {
+      method: 'POST',
+      key: KEYS[1],
+      json: { name: userSession, permission_rules: { ask: ['Write'] } },
+    });
+    expect(created.status).toBe(201);
+    ctx.model.script({
+      match: 'inbox-write',
+      steps: [
+        { tool: { name: 'Write', input: { file_path: '{{cwd}}/inbox.txt', content: 'allowed from the inbox\n' } } },
+        { text: 'Inbox write done.' },
+      ],
+    });
+    ctx.model.script({
+      match: 'inbox-ask',
+      steps: [
+        { tool: { name: 'AskUserQuestion', input: { questions: COLOR_QUESTIONS } } },
+        { text: 'Inbox colour noted.' },
+      ],
+    });
+    const write = await ctx.t.request(`/api/v1/sessions/${userSession}/chat`, {
+      method: 'POST',
+      key: KEYS[1],
+      json: { message: 'inbox-write now' },
+    });
+    expect(write.status).toBe(202);
+    const ask = await ctx.t.request('/api/v1/sessions/console-ask/chat', {
+      method: 'POST',
+      key: ADMIN_KEY,
+      json: { message: 'inbox-ask now' },
+    });
+    expect(ask.status).toBe(202);
+    // The user's listing names the owner the admin answers with.
+    const mine = (await (await ctx.t.request('/api/v1/approvals', { key: KEYS[1] })).json()).data;
+    expect(mine.map((a: { session: string; owner: string }) => [a.session, a.owner])).toEqual([
+      [userSession, tenantOf(KEYS[1])],
+    ]);
+
+    await open('/');
+    await expect.poll(() => page.locator('nav .count').textContent()).toBe('2');
+    await page.getByRole('link', { name: 'Approvals' }).click();
+    const item = (text: string) => page.locator('.inbox > li').filter({ hasText: text });
+    await item(userSession).getByRole('button', { name: 'Allow' }).waitFor();
+    await item('console-ask').getByRole('radio', { name: /Blue/ }).waitFor();
+    await shot('approvals');
+    // The admin acts for no tenant: the answer goes out with the session's owner as X-Tenant.
+    const [answer] = await Promise.all([
+      page.waitForRequest((r) => r.method() === 'POST' && r.url().includes(`/sessions/${userSession}/approvals/`)),
+      item(userSession).getByRole('button', { name: 'Allow' }).click(),
+    ]);
+    expect(answer.headers()['x-tenant']).toBe(tenantOf(KEYS[1]));
+    await expect.poll(() => item(userSession).count()).toBe(0);
+    await expect.poll(() => page.locator('nav .count').textContent()).toBe('1');
+    const written = join(ctx.t.dirs.workspaces, tenantOf(KEYS[1]), userSession, 'inbox.txt');
+    await eventually(() => existsSync(written), 60_000, 'the allowed Write');
+    expect(readFileSync(written, 'utf8')).toBe('allowed from the inbox\n');
+    await item('console-ask').getByRole('radio', { name: /Blue/ }).check();
+    await item('console-ask').getByRole('button', { name: 'Answer' }).click();
+    await page.getByText('Nothing waits for you.').waitFor();
+    expect(await page.locator('nav .count').count()).toBe(0);
+    await eventually(
+      async () => {
+        const h = await (
+          await ctx.t.request('/api/v1/sessions/console-ask/history?limit=100', { key: ADMIN_KEY })
+        ).json();
+        return h.data.some((m: { content: string }) => m.content === 'Inbox colour noted.');
+      },
+      60_000,
+      'the answered turn',
+    );
+    // A user key sees only its own: nothing waits now.
+    expect((await (await ctx.t.request('/api/v1/approvals', { key: KEYS[1] })).json()).data).toEqual([]);
+
+    // Answered elsewhere while the inbox still shows it (its refreshes held back): the click shows the 409 problem.
+    const again = await ctx.t.request('/api/v1/sessions/console-ask/chat', {
+      method: 'POST',
+      key: ADMIN_KEY,
+      json: { message: 'inbox-ask again' },
+    });
+    expect(again.status).toBe(202);
+    const questionId: string = (await again.json()).data.pending[0].id;
+    await page.evaluate('dispatchEvent(new Event("focus"))'); // refresh now rather than at the next poll
+    await item('console-ask').getByRole('button', { name: 'Answer' }).waitFor();
+    const stale = await (await ctx.t.request('/api/v1/approvals', { key: ADMIN_KEY })).text();
+    await page.route('**/api/v1/approvals', (r) =>
+      r.fulfill({ status: 200, contentType: 'application/json', body: stale }),
+    );
+    const elsewhere = await ctx.t.request(`/api/v1/sessions/console-ask/questions/${questionId}`, {
+      method: 'POST',
+      key: ADMIN_KEY,
+      json: { decision: 'deny' },
+    });
+    expect(elsewhere.status).toBe(200);
+    await item('console-ask').getByRole('radio', { name: /Red/ }).check();
+    await item('console-ask').getByRole('button', { name: 'Answer' }).click();
+    await expect.poll(() => item('console-ask').getByRole('alert').textContent()).toContain('409');
+    await page.unroute('**/api/v1/approvals');
+    await page.evaluate('dispatchEvent(new Event("focus"))');
+    await page.getByText('Nothing waits for you.').waitFor();
+  });
+
+  it('an admin picks a tenant: every call carries X-Tenant, the header says so, sign-out forgets it', async () => {
+    const userTenant = tenantOf(KEYS[1]);
+    await open('/');
+    const picker = page.getByRole('combobox', { name: /tenant/i });
+    await expect.poll(() => picker.locator(`option[value="${userTenant}"]`).count()).toBe(1);
+    expect(await picker.inputValue()).toBe('');
+    // The admin view lists every tenant's sessions.
+    await page.getByRole('link', { name: session, exact: true }).waitFor();
+    const [listed] = await Promise.all([
+      page.waitForRequest((r) => r.url().includes('/api/v1/sessions?')),
+      picker.selectOption(userTenant),
+    ]);
+    expect(listed.headers()['x-tenant']).toBe(userTenant);
+    await page.getByRole('link', { name: 'user-inbox', exact: true }).waitFor();
+    await expect.poll(() => page.getByRole('link', { name: session, exact: true }).count()).toBe(0);
+    await page.getByText('Acting for tenant').waitFor();
+    await shot('tenant');
+    // It holds across pages and a reload (for the tab), and the session of that tenant opens.
+    await page.reload();
+    expect(await page.getByRole('combobox', { name: /tenant/i }).inputValue()).toBe(userTenant);
+    const [opened] = await Promise.all([
+      page.waitForRequest((r) => r.url().endsWith('/api/v1/sessions/user-inbox')),
+      page.getByRole('link', { name: 'user-inbox', exact: true }).click(),
+    ]);
+    expect(opened.headers()['x-tenant']).toBe(userTenant);
+    await page.getByText('Inbox write done.').waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+    await page.getByRole('textbox', { name: 'API key' }).fill(ADMIN_KEY);
+    await page.keyboard.press('Enter');
+    await page.getByRole('link', { name: session, exact: true }).waitFor();
+    expect(await page.getByRole('combobox', { name: /tenant/i }).inputValue()).toBe('');
+    expect(await page.getByText('Acting for tenant').count()).toBe(0);
+  });
+
+  it('a reopened session shows its finished newest turn with the tool outputs, as a live one', async () => {
+    const name = 'console-reopen';
+    const created = await ctx.t.request('/api/v1/sessions', { method: 'POST', key: ADMIN_KEY, json: { name } });
+    expect(created.status).toBe(201);
+    ctx.model.script({
+      match: 'console-reopen-run',
+      steps: [{ tool: { name: 'Bash', input: { command: 'echo reopened-output-42' } } }, { text: 'Ran the echo.' }],
+    });
+    const ran = await ctx.t.request(`/api/v1/sessions/${name}/chat`, {
+      method: 'POST',
+      key: ADMIN_KEY,
+      json: { message: 'console-reopen-run now' },
+    });
+    expect(ran.status).toBe(200);
+    await open(`/sessions/${name}`);
+    await page.getByText('Ran the echo.').waitFor();
+    const tool = page.locator('details.tool').filter({ hasText: 'Bash' });
+    await tool.locator('.good').waitFor();
+    await tool.locator('summary').click();
+    await expect.poll(() => tool.textContent()).toContain('reopened-output-42');
+    await shot('reopened');
   });
 
   it('works at phone width and reloads into the same page with the key kept for the tab', async () => {

@@ -7,10 +7,13 @@ import { ProblemBox, useAction } from './status';
 export function ApprovalCard({
   session,
   item,
+  tenant,
   onAnswered,
 }: {
   session: string;
   item: Pending;
+  /** The session's tenant, sent as X-Tenant (an admin answering from the inbox); the chosen tenant otherwise. */
+  tenant?: string;
   onAnswered: (text: string) => void;
 }) {
   const [remember, setRemember] = useState('');
@@ -22,13 +25,17 @@ export function ApprovalCard({
       const kind = item.kind === 'approval' ? 'approvals' : 'questions';
       const body: Record<string, unknown> = { decision };
       if (item.kind === 'approval' && remember) body.remember = remember;
-      await api(`/sessions/${enc(session)}/${kind}/${enc(item.id)}`, { method: 'POST', json: body });
+      await api(`/sessions/${enc(session)}/${kind}/${enc(item.id)}`, { method: 'POST', json: body, tenant });
       onAnswered(decision === 'allow' ? 'Allowed' : 'Denied');
     });
 
   const answer = () =>
     action.run(async () => {
-      await api(`/sessions/${enc(session)}/questions/${enc(item.id)}`, { method: 'POST', json: { answers: choice } });
+      await api(`/sessions/${enc(session)}/questions/${enc(item.id)}`, {
+        method: 'POST',
+        json: { answers: choice },
+        tenant,
+      });
       onAnswered('Answered');
     });
 

@@ -30,7 +30,7 @@ export function TurnView({
           <summary>
             <span class="tool-name">{t.name}</span> <code>{summaryOf(t.input)}</code>
             {t.output === undefined ? (
-              <span class="muted"> {turn.running ? 'running…' : ''}</span>
+              <span class="muted"> {turn.running ? 'running…' : 'no result'}</span>
             ) : t.isError ? (
               <span class="bad"> error</span>
             ) : (

@@ -26,6 +26,7 @@ export function approvalView(row: ApprovalRow) {
     id: row.id,
     kind: row.kind,
     session: row.session_name,
+    owner: row.tenant,
     turn_id: row.turn_id,
     job_id: row.job_id,
     tool: row.tool,

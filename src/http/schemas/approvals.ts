@@ -63,6 +63,9 @@ export const ApprovalSchema = Type.Object({
   id: Type.String(),
   kind: Type.Union([Type.Literal('approval'), Type.Literal('question')]),
   session: Type.String({ description: 'Session name.' }),
+  owner: Type.String({
+    description: "The tenant that owns the session (an admin answers another tenant's approval with this as X-Tenant).",
+  }),
   turn_id: Type.String(),
   job_id: Type.Union([Type.String(), Type.Null()]),
   tool: Type.String(),

@@ -2145,6 +2145,8 @@ export interface operations {
                 kind: 'approval' | 'question';
                 /** @description Session name. */
                 session: string;
+                /** @description The tenant that owns the session (an admin answers another tenant's approval with this as X-Tenant). */
+                owner: string;
                 turn_id: string;
                 job_id: string | null;
                 tool: string;
@@ -3746,6 +3748,8 @@ export interface operations {
               kind: 'approval' | 'question';
               /** @description Session name. */
               session: string;
+              /** @description The tenant that owns the session (an admin answers another tenant's approval with this as X-Tenant). */
+              owner: string;
               turn_id: string;
               job_id: string | null;
               tool: string;
@@ -3810,6 +3814,8 @@ export interface operations {
               kind: 'approval' | 'question';
               /** @description Session name. */
               session: string;
+              /** @description The tenant that owns the session (an admin answers another tenant's approval with this as X-Tenant). */
+              owner: string;
               turn_id: string;
               job_id: string | null;
               tool: string;
@@ -3906,6 +3912,8 @@ export interface operations {
               kind: 'approval' | 'question';
               /** @description Session name. */
               session: string;
+              /** @description The tenant that owns the session (an admin answers another tenant's approval with this as X-Tenant). */
+              owner: string;
               turn_id: string;
               job_id: string | null;
               tool: string;
@@ -4027,6 +4035,8 @@ export interface operations {
               kind: 'approval' | 'question';
               /** @description Session name. */
               session: string;
+              /** @description The tenant that owns the session (an admin answers another tenant's approval with this as X-Tenant). */
+              owner: string;
               turn_id: string;
               job_id: string | null;
               tool: string;
