@@ -312,10 +312,12 @@ export class Engine {
 
   /**
    * The same turn again, once, on a cold process: the warm spare it was given refused the claim, so nothing ran
-   * (turn.begin, `started` and onStart are not repeated). The refused process is closed as the new one replaces it.
+   * (turn.begin, `started` and onStart are not repeated). The refused process is gone first (it was closed).
    */
   private async runCold(turn: Turn, req: TurnRequest, limits: TurnLimits): Promise<void> {
     turn.interruptHandler = undefined;
+    // The session queue holds the session: the refused runner is still its only one.
+    await this.pool.close(req.sessionId);
     const stopped = () => {
       if (!turn.interruptRequested) return false;
       turn.fail(new EngineError('interrupted', 'The turn was interrupted before it ran.'));
