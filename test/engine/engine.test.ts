@@ -334,10 +334,10 @@ describe('Engine: a first turn on a warm spare', () => {
   it('interrupted once its spare refused, is not started cold', async () => {
     const e = makeEngine();
     const log: string[] = [];
-    let turn: Turn | undefined;
-    turn = e.submit(
-      onSpare('s1', 'refused, then stopped', await refusing(), log, () => {
-        turn!.interrupt('client');
+    const spare = await refusing();
+    const turn: Turn = e.submit(
+      onSpare('s1', 'refused, then stopped', spare, log, () => {
+        turn.interrupt('client');
         return Promise.resolve(cliLaunch(f.cli));
       }),
     );
