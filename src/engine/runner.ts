@@ -104,8 +104,9 @@ export class SessionRunner {
   private claimAnswered: Promise<void> | undefined;
   /** Why the spare refused the running turn's claim, once it is handed back (see `refuseTurn`). */
   private refusedBecause: string | undefined;
-  private readonly refusal: Promise<void>;
-  private handBack!: () => void;
+  /** Settles when the spare hands its first turn back; only the first run watches it (a claim is answered once). */
+  private refusal: Promise<'spare_refused'> | undefined;
+  private handBack: () => void = () => undefined;
 
   constructor(
     readonly sessionId: string,
@@ -117,7 +118,6 @@ export class SessionRunner {
     this.claudeSessionId = launch.claudeSessionId;
     this.claudeCostTotal = launch.costBaseline;
     this.budgetUsd = launch.options.maxBudgetUsd;
-    this.refusal = new Promise<void>((resolve) => (this.handBack = resolve));
     launch.guard?.onDenial((d) => this.onDenial(d));
     const killed = (reason: string) => {
       this.killedBecause = reason;
@@ -136,18 +136,19 @@ export class SessionRunner {
         options: { cwd: spare.setup.workspace, permissionMode: launch.options.permissionMode },
       });
       this.fromSpare = true;
+      this.refusal = new Promise((resolve) => (this.handBack = () => resolve('spare_refused')));
+      // Settles once the claim is answered, with `claimRefusal` set by then when it was refused.
       this.claimAnswered = spare.process.claimed.then(
         () => undefined,
-        () => undefined,
+        (err: unknown) => {
+          const reason = err instanceof Error ? err.message : String(err);
+          // option_not_applied: the session runs, only without that option (the spare was started with the same ones).
+          if (reason.startsWith('option_not_applied')) return;
+          this.log.warn({ session: this.sessionId, reason }, 'the warm spare refused the claim');
+          this.claimRefusal = reason;
+          this.killedBecause ??= `the warm spare refused the claim (${reason})`;
+        },
       );
-      spare.process.claimed.catch((err: unknown) => {
-        const reason = err instanceof Error ? err.message : String(err);
-        // option_not_applied: the session runs, only without that option (the spare was started with the same ones).
-        if (reason.startsWith('option_not_applied')) return;
-        this.log.warn({ session: this.sessionId, reason }, 'the warm spare refused the claim');
-        this.claimRefusal = reason;
-        this.killedBecause ??= `the warm spare refused the claim (${reason})`;
-      });
     } else {
       this.start = processStart(
         launch.wall,
@@ -207,7 +208,9 @@ export class SessionRunner {
         () => 'ran' as const,
         () => 'ran' as const,
       );
-      return await Promise.race([ran, this.refusal.then(() => 'spare_refused' as const)]);
+      const refusal = this.refusal;
+      this.refusal = undefined;
+      return await (refusal ? Promise.race([ran, refusal]) : ran);
     } finally {
       stopClock();
       clearTimeout(this.stallTimer);

@@ -5,7 +5,10 @@ import { Engine, type EngineSettings, type TurnRequest } from '../../src/engine/
 import type { RunnerLaunch } from '../../src/engine/runner.js';
 import type { Turn } from '../../src/engine/turn.js';
 import { ProblemError } from '../../src/problems.js';
-import type { Spare } from '../../src/engine/spares.js';
+import type { SDKUserMessage, SpareProcess } from '@anthropic-ai/claude-agent-sdk';
+import { HookRelay } from '../../src/engine/hook-relay.js';
+import type { WallPlan } from '../../src/engine/process-spawn.js';
+import { Spare } from '../../src/engine/spares.js';
 import { cliLaunch, cliSpare, quietLog } from '../support/launch.js';
 import { useProcessFixture } from '../support/process-fixture.js';
 
@@ -263,6 +266,38 @@ describe('Engine: a first turn on a warm spare', () => {
     };
   }
   const refusing = () => cliSpare(f.cli, join(f.dir, 'no-such-folder'));
+  /** A spare (a double) whose process dies once the prompt reaches it, before answering the claim: spare_exited. */
+  const dying = (): Spare => {
+    const spare = new Spare('spare-dying', { stderr: () => undefined, killed: () => undefined });
+    let reject!: (err: Error) => void;
+    const claimed = new Promise<never>((_, r) => (reject = r));
+    const process = {
+      claimed,
+      exited: Promise.resolve(),
+      close: () => undefined,
+      claim: ({ prompt }: { prompt: AsyncIterable<SDKUserMessage> }) => {
+        const next = async () => {
+          await prompt[Symbol.asyncIterator]().next();
+          reject(new Error('spare_exited: the spare process exited before answering the claim'));
+          throw new Error('the process exited');
+        };
+        return { [Symbol.asyncIterator]: () => ({ next }), close: () => undefined, interrupt: () => Promise.resolve() };
+      },
+    };
+    spare.process = process as unknown as SpareProcess;
+    spare.start = { options: {}, release: () => undefined };
+    spare.setup = {
+      options: {},
+      relay: new HookRelay(),
+      profile: undefined as never,
+      wall: undefined as unknown as WallPlan,
+      workspace: f.cli.workDir,
+      configDir: f.cli.workDir,
+      tmpDir: f.cli.workDir,
+      discard: () => Promise.resolve(),
+    };
+    return spare;
+  };
   const eventsOf = async (turn: Turn) => {
     const out: Array<{ id: number; type: string }> = [];
     for await (const e of turn.events(0)) out.push({ id: e.id, type: e.event.type });
@@ -310,6 +345,19 @@ describe('Engine: a first turn on a warm spare', () => {
     await spare.process!.exited;
     expect(e.isLive('s1')).toBe(true);
     expect((await e.submit(request('s1', 'and then')).done).content).toBe('echo: and then');
+  });
+
+  it('whose spare dies before answering the claim runs cold too (nothing ran on it)', async () => {
+    const e = makeEngine();
+    const claims: string[] = [];
+    e.spares.onClaim((r) => claims.push(r));
+    const log: string[] = [];
+    const turn = e.submit(onSpare('s1', 'spare died', dying(), log));
+    expect((await turn.done).content).toBe('echo: spare died');
+    await turn.settled;
+    expect(log).toEqual(['prepare warm', 'start spare died', 'prepare cold', 'end spare died']);
+    expect(claims).toEqual(['refused']);
+    expect((await eventsOf(turn)).filter((x) => x.type === 'error')).toEqual([]);
   });
 
   it('whose cold retry cannot start fails as a failed start does, once', async () => {
