@@ -3,9 +3,10 @@ import type { Logger } from 'pino';
 import { ProblemError } from '../problems.js';
 import { EngineError, LAUNCH_REFUSALS } from './errors.js';
 import { RunnerPool, type SessionClaims } from './pool.js';
+import { discardWall } from './process-spawn.js';
 
 export type { SessionClaims } from './pool.js';
-import type { RunnerLaunch } from './runner.js';
+import type { RunnerLaunch, TurnLimits } from './runner.js';
 import { SessionQueue } from './session-queue.js';
 import { SparePool, type SparesStats } from './spares.js';
 import { MemoryCeiling, type ExitListener } from './supervisor.js';
@@ -39,8 +40,11 @@ export interface TurnRequest {
   message: string;
   /** The session's last persisted event id: this turn's ids continue after it. */
   lastEventId: number;
-  /** Called when the turn is about to run, so it sees the session as it is then. */
-  prepare: () => Promise<RunnerLaunch>;
+  /**
+   * Called when the turn is about to run, so it sees the session as it is then. `cold`: the launch must not take a
+   * warm spare (the one it took refused the claim; the turn is run again on a process of its own).
+   */
+  prepare: (opts?: { cold?: boolean }) => Promise<RunnerLaunch>;
   /** Runs when the turn starts, before the message reaches Claude Code (e.g. to record it). */
   onStart?: (turn: Turn) => Promise<void>;
   /** Runs when a turn that started has ended, before the session's next turn may start. */
@@ -277,7 +281,11 @@ export class Engine {
       turn.begin((this.eventIds.get(req.sessionId) ?? 0) + 1);
       this.notify('started', turn);
       await this.hook('start', req.onStart, turn);
-      await runner.run(turn, { timeoutMs: this.settings.timeoutMs, stallMs: this.settings.stallMs });
+      const limits: TurnLimits = { timeoutMs: this.settings.timeoutMs, stallMs: this.settings.stallMs };
+      if ((await runner.run(turn, limits)) === 'spare_refused') {
+        this.spares.refused(req.sessionId, runner.spareRefusal);
+        await this.runCold(turn, req, limits);
+      }
     } catch (err) {
       const error =
         err instanceof EngineError
@@ -300,6 +308,32 @@ export class Engine {
       }
       leaveQueue?.();
     }
+  }
+
+  /**
+   * The same turn again, once, on a cold process: the warm spare it was given refused the claim, so nothing ran
+   * (turn.begin, `started` and onStart are not repeated). The refused process is gone first (it was closed).
+   */
+  private async runCold(turn: Turn, req: TurnRequest, limits: TurnLimits): Promise<void> {
+    turn.interruptHandler = undefined;
+    // The session queue holds the session: the refused runner is still its only one.
+    await this.pool.close(req.sessionId);
+    const stopped = () => {
+      if (!turn.interruptRequested) return false;
+      turn.fail(new EngineError('interrupted', 'The turn was interrupted before it ran.'));
+      return true;
+    };
+    if (stopped()) return;
+    const launch = await req.prepare({ cold: true });
+    if (turn.finished || stopped()) {
+      discardWall(launch.wall);
+      if (launch.spare) await this.spares.discard(launch.spare);
+      return;
+    }
+    this.spares.defer();
+    const runner = await this.pool.obtain(req.sessionId, launch, req.owner);
+    if ((await runner.run(turn, limits)) === 'spare_refused')
+      turn.fail(new EngineError('process_failed', `Claude Code could not start: ${runner.spareRefusal ?? '?'}.`));
   }
 
   private notify(which: 'started' | 'ended', turn: Turn): void {

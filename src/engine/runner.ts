@@ -44,6 +44,15 @@ export interface RunnerLaunch {
 
 export type RunnerState = 'idle' | 'busy' | 'closed';
 
+/**
+ * How `run` left the turn: it ran (the turn's own promise carries the outcome), or the warm spare this process was
+ * refused the claim, so nothing ran and the turn is untouched (not failed, no event): the caller runs it elsewhere.
+ */
+export type RunOutcome = 'ran' | 'spare_refused';
+
+/** How long a spare's process that ended mid-turn is given to say whether it had refused the claim (see readLoop). */
+const CLAIM_ANSWER_GRACE_MS = 2_000;
+
 /** What watches a process: the memory ceiling (CLI_MAX_RSS_MB) and who hears how it ended. */
 export interface Supervision {
   ceiling: MemoryCeiling;
@@ -91,6 +100,13 @@ export class SessionRunner {
   /** This process is a claimed warm spare; `claimRefusal` is why the spare refused the claim, once it did. */
   private fromSpare = false;
   private claimRefusal: string | undefined;
+  /** Settles once the spare has answered the claim (either way); unset for a cold process. */
+  private claimAnswered: Promise<void> | undefined;
+  /** Why the spare refused the running turn's claim, once it is handed back (see `refuseTurn`). */
+  private refusedBecause: string | undefined;
+  /** Settles when the spare hands its first turn back; only the first run watches it (a claim is answered once). */
+  private refusal: Promise<'spare_refused'> | undefined;
+  private handBack: () => void = () => undefined;
 
   constructor(
     readonly sessionId: string,
@@ -120,14 +136,19 @@ export class SessionRunner {
         options: { cwd: spare.setup.workspace, permissionMode: launch.options.permissionMode },
       });
       this.fromSpare = true;
-      spare.process.claimed.catch((err: unknown) => {
-        const reason = err instanceof Error ? err.message : String(err);
-        // option_not_applied: the session runs, only without that option (the spare was started with the same ones).
-        if (reason.startsWith('option_not_applied')) return;
-        this.log.warn({ session: this.sessionId, reason }, 'the warm spare refused the claim');
-        this.claimRefusal = reason;
-        this.killedBecause ??= `the warm spare refused the claim (${reason})`;
-      });
+      this.refusal = new Promise((resolve) => (this.handBack = () => resolve('spare_refused')));
+      // Settles once the claim is answered, with `claimRefusal` set by then when it was refused.
+      this.claimAnswered = spare.process.claimed.then(
+        () => undefined,
+        (err: unknown) => {
+          const reason = err instanceof Error ? err.message : String(err);
+          // option_not_applied: the session runs, only without that option (the spare was started with the same ones).
+          if (reason.startsWith('option_not_applied')) return;
+          this.log.warn({ session: this.sessionId, reason }, 'the warm spare refused the claim');
+          this.claimRefusal = reason;
+          this.killedBecause ??= `the warm spare refused the claim (${reason})`;
+        },
+      );
     } else {
       this.start = processStart(
         launch.wall,
@@ -158,11 +179,19 @@ export class SessionRunner {
     return Math.abs(this.budgetUsd - this.spentUsd - limitUsd) < 1e-9;
   }
 
-  /** Runs one turn to its end; the turn's own promise carries the outcome. */
-  async run(turn: Turn, limits: TurnLimits): Promise<void> {
+  /** Why the warm spare refused the claim of the turn it handed back (`run` answered 'spare_refused'). */
+  get spareRefusal(): string | undefined {
+    return this.refusedBecause;
+  }
+
+  /**
+   * Runs one turn to its end; the turn's own promise carries the outcome. 'spare_refused': this process was a warm
+   * spare that refused the claim before anything ran; the turn is left as it was, for the caller to run elsewhere.
+   */
+  async run(turn: Turn, limits: TurnLimits): Promise<RunOutcome> {
     if (this.state === 'closed') {
       turn.fail(this.memoryError() ?? new EngineError('process_failed', 'The Claude Code process had already exited.'));
-      return;
+      return 'ran';
     }
     this.state = 'busy';
     turn.claudeCostTotal = this.claudeCostTotal;
@@ -175,7 +204,13 @@ export class SessionRunner {
     try {
       this.input.push(turn.message);
       if (turn.interruptRequested) this.interrupt(turn.interruptRequested);
-      await turn.done.catch(() => undefined);
+      const ran = turn.done.then(
+        () => 'ran' as const,
+        () => 'ran' as const,
+      );
+      const refusal = this.refusal;
+      this.refusal = undefined;
+      return await (refusal ? Promise.race([ran, refusal]) : ran);
     } finally {
       stopClock();
       clearTimeout(this.stallTimer);
@@ -296,8 +331,19 @@ export class SessionRunner {
     const wasClosing = this.state === 'closed';
     this.state = 'closed';
     this.input.close();
+    // A spare that ended before answering its claim (killed, or it died): whether it refused says nothing ran.
+    if (this.claimAnswered && this.active && !this.active.turn.finished && this.claimRefusal === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.claimAnswered,
+        new Promise((resolve) => (timer = setTimeout(resolve, CLAIM_ANSWER_GRACE_MS))),
+      ]);
+      clearTimeout(timer);
+    }
     const turn = this.active?.turn;
-    if (turn && !turn.finished) {
+    if (turn && !turn.finished && this.claimRefusal !== undefined && this.handsBack(turn)) {
+      this.refuseTurn(this.claimRefusal);
+    } else if (turn && !turn.finished) {
       if (turn.interruptRequested === 'timeout') {
         turn.fail(new EngineError('timeout', 'The turn ran past the time limit and was stopped.'));
       } else if (turn.interruptRequested === 'stalled') {
@@ -351,6 +397,19 @@ export class SessionRunner {
     else recordMessage(a, m);
   }
 
+  /** Whether a turn whose claim the spare refused goes back to the caller: not when it was asked to stop meanwhile. */
+  private handsBack(turn: Turn): boolean {
+    return this.fromSpare && turn.interruptRequested === undefined && this.overMemoryBytes === undefined;
+  }
+
+  /** The spare refused the running turn's claim: the turn leaves this process untouched, and `run` says so. */
+  private refuseTurn(reason: string): void {
+    if (this.refusedBecause !== undefined) return;
+    this.refusedBecause = reason;
+    this.active = undefined;
+    this.handBack();
+  }
+
   /** A refusal of the workspace guard during the running turn. */
   private onDenial(d: ToolDenial): void {
     const a = this.active;
@@ -362,13 +421,9 @@ export class SessionRunner {
   private onResult(a: ActiveTurn, m: SDKResultMessage): void {
     const text = m.subtype === 'success' ? m.result : m.errors.join('; ');
     if (this.fromSpare && m.is_error && (this.claimRefusal !== undefined || text.startsWith('not_claimed'))) {
-      // Nothing ran: no result, and no conversation id to record (the next turn starts as a first turn again).
-      a.turn.fail(
-        new EngineError(
-          'process_failed',
-          `A warm spare could not take this session's first turn (${this.claimRefusal ?? text}); nothing ran. Send the message again: the next turn starts a new process.`,
-        ),
-      );
+      // Nothing ran: no result, and no conversation id to record. The turn goes back to the engine, which runs it
+      // cold; one asked to stop meanwhile (client, time limit, memory) ends as such when the process has gone.
+      if (this.handsBack(a.turn)) this.refuseTurn(this.claimRefusal ?? text);
       void this.close('failed_start');
       return;
     }

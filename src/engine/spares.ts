@@ -53,7 +53,8 @@ export interface SpareSink {
   killed: (reason: string) => void;
 }
 
-export type SpareClaimResult = 'claimed' | 'mismatch' | 'none';
+/** A first turn's outcome: 'refused' comes after 'claimed' when the spare then refused the claim (the turn ran cold). */
+export type SpareClaimResult = 'claimed' | 'mismatch' | 'none' | 'refused';
 
 const PROFILE_FIELDS: ReadonlyArray<keyof EffectiveOptions> = [
   'model',
@@ -168,7 +169,10 @@ export class SparePool {
     return { target: this.target, ready, starting, reason: this.reason };
   }
 
-  /** `listen` hears each first turn's outcome: served by a spare, refused by all (mismatch), or none ready. */
+  /**
+   * `listen` hears each first turn's outcome: served by a spare, refused by all (mismatch), or none ready; and
+   * 'refused' when a spare it was served by refused the claim (the turn is then run on a cold process).
+   */
   onClaim(listen: (result: SpareClaimResult) => void): void {
     this.claimListeners.push(listen);
   }
@@ -200,6 +204,12 @@ export class SparePool {
       );
     for (const listen of this.claimListeners) listen(result);
     return chosen;
+  }
+
+  /** A claimed spare refused the claim (nothing ran); the engine runs the turn again cold. */
+  refused(sessionId: string, reason: string | undefined): void {
+    this.log.info({ session: sessionId, reason }, 'a warm spare refused the claim; the first turn runs cold');
+    for (const listen of this.claimListeners) listen('refused');
   }
 
   /** The runner pool has made the taken spare a session's process: it no longer counts as a spare. */

@@ -99,7 +99,7 @@ export function createMetrics(
     }),
     spareClaims: new Counter({
       name: 'cca_warm_spare_claims_total',
-      help: "New sessions' first turns on the warm spares (WARM_SPARES): claimed (served by one), mismatch (one was ready but its options did not fit) or none (none was ready).",
+      help: "New sessions' first turns on the warm spares (WARM_SPARES): claimed (served by one), mismatch (one was ready but its options did not fit) or none (none was ready); refused counts the claimed ones whose spare then refused the claim, so the turn was run again on a cold process.",
       labelNames: ['result'],
       registers: [registry],
     }),

@@ -259,7 +259,7 @@ export class SessionService {
         owner: keyId ?? tenant,
         message: input.message,
         lastEventId: row.last_event_id,
-        prepare: () => this.launchFor(row.id, overrides),
+        prepare: (opts) => this.launchFor(row.id, overrides, opts?.cold === true),
         onStart: async (t) => {
           // Several nodes and no lease held here (it was just lost): epoch 0 passes only a session no node ever claimed.
           epoch = this.fence ? (this.fence.epochOf(row.id) ?? 0) : undefined;
@@ -460,10 +460,11 @@ export class SessionService {
     };
   }
 
-  private async launchFor(sessionId: string, overrides: SessionOptions): Promise<RunnerLaunch> {
+  /** A turn's launch: on a warm spare when one fits (never when `cold`: the spare it took refused it), else cold. */
+  private async launchFor(sessionId: string, overrides: SessionOptions, cold = false): Promise<RunnerLaunch> {
     const first = await this.store.sessions.findById(sessionId);
     if (!first) throw new ProblemError(404, 'not-found', 'Not found', 'The session was deleted.');
-    const warm = await this.claimSpare(first, this.effectiveOptions(first, overrides));
+    const warm = cold ? undefined : await this.claimSpare(first, this.effectiveOptions(first, overrides));
     if (warm) return warm;
     // Read again: a spare's folder may have become the workspace (new anchor) before the spare was let go.
     const row = (await this.store.sessions.findById(sessionId)) ?? first;

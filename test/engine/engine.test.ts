@@ -1,10 +1,15 @@
-// Unit tests of Engine: a submitted turn runs through the session queue, a turn slot and a live process; turns of one session wait in order; slots and the queue limit refuse; launch failures become engine errors; shutdown drains.
+// Unit tests of Engine: a submitted turn runs through the session queue, a turn slot and a live process; turns of one session wait in order; slots and the queue limit refuse; launch failures become engine errors; a warm spare that refuses the claim is retried cold; shutdown drains.
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type EngineSettings, type TurnRequest } from '../../src/engine/engine.js';
 import type { RunnerLaunch } from '../../src/engine/runner.js';
 import type { Turn } from '../../src/engine/turn.js';
 import { ProblemError } from '../../src/problems.js';
-import { cliLaunch, quietLog } from '../support/launch.js';
+import type { SDKUserMessage, SpareProcess } from '@anthropic-ai/claude-agent-sdk';
+import { HookRelay } from '../../src/engine/hook-relay.js';
+import type { WallPlan } from '../../src/engine/process-spawn.js';
+import { Spare } from '../../src/engine/spares.js';
+import { cliLaunch, cliSpare, quietLog } from '../support/launch.js';
 import { useProcessFixture } from '../support/process-fixture.js';
 
 const f = useProcessFixture('cc-api-engine-');
@@ -239,5 +244,154 @@ describe('Engine', () => {
     expect(() => e.submit(request('s1', 'too late'))).toThrow(
       expect.objectContaining({ kind: 'shutting_down', status: 503 }),
     );
+  });
+});
+
+describe('Engine: a first turn on a warm spare', () => {
+  /** A request whose first launch carries `spare` and whose cold one (`prepare({ cold: true })`) is `cold`. */
+  function onSpare(
+    sessionId: string,
+    message: string,
+    spare: Spare,
+    log: string[],
+    cold: () => Promise<RunnerLaunch> = () => Promise.resolve(cliLaunch(f.cli)),
+  ): TurnRequest {
+    return {
+      ...request(sessionId, message, log),
+      lastEventId: 9,
+      prepare: (opts) => {
+        log.push(opts?.cold ? 'prepare cold' : 'prepare warm');
+        return opts?.cold ? cold() : Promise.resolve({ ...cliLaunch(f.cli), spare });
+      },
+    };
+  }
+  const refusing = () => cliSpare(f.cli, join(f.dir, 'no-such-folder'));
+  /** A spare (a double) whose process dies once the prompt reaches it, before answering the claim: spare_exited. */
+  const dying = (): Spare => {
+    const spare = new Spare('spare-dying', { stderr: () => undefined, killed: () => undefined });
+    let reject!: (err: Error) => void;
+    const claimed = new Promise<never>((_, r) => (reject = r));
+    const process = {
+      claimed,
+      exited: Promise.resolve(),
+      close: () => undefined,
+      claim: ({ prompt }: { prompt: AsyncIterable<SDKUserMessage> }) => {
+        const next = async () => {
+          await prompt[Symbol.asyncIterator]().next();
+          reject(new Error('spare_exited: the spare process exited before answering the claim'));
+          throw new Error('the process exited');
+        };
+        return { [Symbol.asyncIterator]: () => ({ next }), close: () => undefined, interrupt: () => Promise.resolve() };
+      },
+    };
+    spare.process = process as unknown as SpareProcess;
+    spare.start = { options: {}, release: () => undefined };
+    spare.setup = {
+      options: {},
+      relay: new HookRelay(),
+      profile: undefined as never,
+      wall: undefined as unknown as WallPlan,
+      workspace: f.cli.workDir,
+      configDir: f.cli.workDir,
+      tmpDir: f.cli.workDir,
+      discard: () => Promise.resolve(),
+    };
+    return spare;
+  };
+  const eventsOf = async (turn: Turn) => {
+    const out: Array<{ id: number; type: string }> = [];
+    for await (const e of turn.events(0)) out.push({ id: e.id, type: e.event.type });
+    return out;
+  };
+
+  it('runs on the spare when it takes the claim', async () => {
+    const e = makeEngine();
+    const claims: string[] = [];
+    e.spares.onClaim((r) => claims.push(r));
+    const log: string[] = [];
+    const turn = e.submit(onSpare('s1', 'warm and taken', await cliSpare(f.cli, f.cli.workDir), log));
+    expect((await turn.done).content).toBe('echo: warm and taken');
+    await turn.settled;
+    expect(log).toEqual(['prepare warm', 'start warm and taken', 'end warm and taken']);
+    expect(claims).toEqual([]);
+  });
+
+  it('whose spare refuses the claim runs once more on a cold process, as one turn: begun, started and recorded once', async () => {
+    const e = makeEngine();
+    const claims: string[] = [];
+    e.spares.onClaim((r) => claims.push(r));
+    const observed: string[] = [];
+    e.observe({ started: () => observed.push('started'), ended: () => observed.push('ended') });
+    const log: string[] = [];
+    const spare = await refusing();
+    const turn = e.submit(onSpare('s1', 'refused then cold', spare, log));
+    const id = turn.id;
+    const result = await turn.done;
+    await turn.settled;
+    expect(result).toMatchObject({ status: 'ok', content: 'echo: refused then cold' });
+    expect(turn.id).toBe(id);
+    expect(log).toEqual(['prepare warm', 'start refused then cold', 'prepare cold', 'end refused then cold']);
+    expect(observed).toEqual(['started', 'ended']);
+    expect(claims).toEqual(['refused']);
+    // Its events follow the session's last one without a gap, with no error among them and one result.
+    const events = await eventsOf(turn);
+    expect(events[0]!.id).toBe(10);
+    expect(events.map((x) => x.id)).toEqual(events.map((_, i) => 10 + i));
+    expect(events.filter((x) => x.type === 'error')).toEqual([]);
+    expect(events.filter((x) => x.type === 'result')).toHaveLength(1);
+    expect(events.filter((x) => x.type === 'session')).toHaveLength(1);
+    // The model was asked once (the spare sent nothing on), and the spare's process is gone; the cold one is live.
+    expect(f.model.mainRequests().filter((r) => r.prompt === 'refused then cold')).toHaveLength(1);
+    await spare.process!.exited;
+    expect(e.isLive('s1')).toBe(true);
+    expect((await e.submit(request('s1', 'and then')).done).content).toBe('echo: and then');
+  });
+
+  it('whose spare dies before answering the claim runs cold too (nothing ran on it)', async () => {
+    const e = makeEngine();
+    const claims: string[] = [];
+    e.spares.onClaim((r) => claims.push(r));
+    const log: string[] = [];
+    const turn = e.submit(onSpare('s1', 'spare died', dying(), log));
+    expect((await turn.done).content).toBe('echo: spare died');
+    await turn.settled;
+    expect(log).toEqual(['prepare warm', 'start spare died', 'prepare cold', 'end spare died']);
+    expect(claims).toEqual(['refused']);
+    expect((await eventsOf(turn)).filter((x) => x.type === 'error')).toEqual([]);
+  });
+
+  it('whose cold retry cannot start fails as a failed start does, once', async () => {
+    const e = makeEngine();
+    const claims: string[] = [];
+    e.spares.onClaim((r) => claims.push(r));
+    const log: string[] = [];
+    const turn = e.submit(
+      onSpare('s1', 'refused, then no start', await refusing(), log, () => Promise.reject(new Error('disk on fire'))),
+    );
+    await expect(turn.done).rejects.toMatchObject({ kind: 'process_failed' });
+    await turn.settled;
+    expect(turn.error?.message).toContain('disk on fire');
+    expect(log).toEqual(['prepare warm', 'start refused, then no start', 'prepare cold', 'end refused, then no start']);
+    expect(claims).toEqual(['refused']);
+    const events = await eventsOf(turn);
+    expect(events.map((x) => x.type)).toEqual(['error']);
+    expect(events[0]!.id).toBe(10);
+    expect(e.isLive('s1')).toBe(false);
+  });
+
+  it('interrupted once its spare refused, is not started cold', async () => {
+    const e = makeEngine();
+    const log: string[] = [];
+    const spare = await refusing();
+    const turn: Turn = e.submit(
+      onSpare('s1', 'refused, then stopped', spare, log, () => {
+        turn.interrupt('client');
+        return Promise.resolve(cliLaunch(f.cli));
+      }),
+    );
+    await expect(turn.done).rejects.toMatchObject({ kind: 'interrupted' });
+    await turn.settled;
+    expect(log).toEqual(['prepare warm', 'start refused, then stopped', 'prepare cold', 'end refused, then stopped']);
+    expect(e.isLive('s1')).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-// Warm spares (WARM_SPARES) with the real CLI in the wall: a new session's first turn runs on a spare in its own workspace, a mismatching one starts cold, a spare killed while idle is replaced, spares give way under MAX_LIVE_SESSIONS.
+// Warm spares (WARM_SPARES) with the real CLI in the wall: a new session's first turn runs on a spare in its own workspace, a mismatching one starts cold, one whose spare refuses the claim is run again cold as one turn, a spare killed while idle is replaced, spares give way under MAX_LIVE_SESSIONS.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { useTestServer } from '../support/fixture.js';
 import { needs } from '../support/needs.js';
 import { cliProcesses } from '../support/processes.js';
 import { KEYS } from '../support/server.js';
+import { ownEvents, readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
 const skip = await needs('the warm spare tests', 'wall');
@@ -115,6 +116,88 @@ describe.skipIf(skip !== undefined)('warm spares', () => {
     // No room is left for a new one (two session processes under MAX_LIVE_SESSIONS=2).
     expect(await health()).toMatchObject({ ready: 0, starting: 0 });
     expect(cliProcesses({ under: f.t.dirs.data }).length).toBe(2);
+  });
+});
+
+describe.skipIf(skip !== undefined)('a warm spare that refuses the claim', () => {
+  const f = useTestServer({ NODE_ENV: 'test', WARM_SPARES: '1' });
+
+  const metric = async (result: string) => {
+    const text = await (await f.t.request('/metrics')).text();
+    return Number(new RegExp(`cca_warm_spare_claims_total\\{result="${result}"\\} (\\d+)`).exec(text)?.[1] ?? 0);
+  };
+  const readySpare = () =>
+    eventually(
+      async () => (await (await f.t.request('/api/v1/health', { key: null })).json()).data.engine.spares.ready === 1,
+      90_000,
+      'a ready warm spare',
+    );
+
+  it('runs the first turn again on a cold process, as one turn: its events in order, its question and cost once', async () => {
+    await readySpare();
+    const spareCli = cliProcesses({ under: f.t.dirs.data }).filter((p) => p.configDir?.includes('/spare-'));
+    expect(spareCli).toHaveLength(1);
+    // The claim names a folder that does not exist inside the spare's wall: the real CLI refuses it (cwd_not_found).
+    const spares = f.t.server.engine.spares;
+    const take = spares.take.bind(spares);
+    spares.take = (sessionId, want) => {
+      const spare = take(sessionId, want);
+      const parked = spare?.process;
+      if (parked) {
+        const claim = parked.claim.bind(parked);
+        parked.claim = (params) =>
+          claim({ ...params, options: { ...params.options, cwd: `${params.options.cwd}/gone` } });
+      }
+      return spare;
+    };
+    try {
+      expect((await f.t.request('/api/v1/sessions', { method: 'POST', json: { name: 'refused' } })).status).toBe(201);
+      f.model.script({ match: 'refused-first', steps: [{ text: ['cold ', 'after all'] }] });
+      const res = await f.t.request('/api/v1/sessions/refused/chat/stream', {
+        method: 'POST',
+        json: { message: 'refused-first' },
+      });
+      expect(res.status).toBe(200);
+      const events = ownEvents(await readSse(res).all());
+      const types = events.map((e) => e.event);
+      expect(types[0]).toBe('session');
+      expect(types.at(-1)).toBe('result');
+      expect(types).not.toContain('error');
+      expect(types.filter((t) => t === 'session' || t === 'result')).toHaveLength(2);
+      events.forEach((e, i) => expect(e.id).toBe(events[0]!.id + i));
+      const result = events.at(-1)!.data;
+      expect(result).toMatchObject({ status: 'ok', content: 'cold after all' });
+      expect(result.cost_usd).toBeGreaterThan(0);
+
+      expect(await metric('claimed')).toBe(1);
+      expect(await metric('refused')).toBe(1);
+      // The model was asked once; the spare's process is gone, the session's own (cold) one answered.
+      expect(f.model.mainRequests().filter((r) => r.prompt?.includes('refused-first'))).toHaveLength(1);
+      expect(cliProcesses({ under: f.t.dirs.data }).map((p) => p.pid)).not.toContain(spareCli[0]!.pid);
+      const history = (await (await f.t.request('/api/v1/sessions/refused/history')).json()).data as Array<{
+        role: string;
+        turn_id: string;
+        content: string;
+        cost_usd: number | null;
+      }>;
+      expect(history.map((m) => m.role)).toEqual(['user', 'assistant']);
+      expect(history[0]).toMatchObject({ content: 'refused-first', turn_id: result.turn_id });
+      expect(history[1]).toMatchObject({ turn_id: result.turn_id, cost_usd: result.cost_usd });
+      const session = (await (await f.t.request('/api/v1/sessions/refused')).json()).data;
+      expect(session.totals).toMatchObject({ turns: 1, cost_usd: result.cost_usd });
+      expect(session.claude_session_id).toBe(result.session_id);
+      expect(session.live).toBe(true);
+    } finally {
+      spares.take = take;
+    }
+    // The next turn goes on in the same (cold) process, and a new spare is made ready.
+    f.model.script({ match: 'refused-second', steps: [{ text: 'second' }] });
+    const next = await f.t.request('/api/v1/sessions/refused/chat', {
+      method: 'POST',
+      json: { message: 'refused-second' },
+    });
+    expect((await next.json()).data.content).toBe('second');
+    await readySpare();
   });
 });
 
