@@ -2,6 +2,11 @@
 // webhooks and the OpenAPI document derive from (the TypeScript types are their Static<> forms), and what streams them.
 import { Type, type Static, type TSchema } from 'typebox';
 
+/** The most of one tool call's output a turn's result keeps (characters); the rest is cut and flagged `truncated`. */
+export const TOOL_OUTPUT_KEPT_CHARS = 16_384;
+/** The most of all its tool calls' outputs one turn's result keeps (characters), so a turn of many calls stays small. */
+export const TURN_TOOL_OUTPUTS_KEPT_CHARS = 262_144;
+
 export const ToolUseSchema = Type.Object(
   {
     name: Type.String(),
@@ -9,6 +14,25 @@ export const ToolUseSchema = Type.Object(
     denied: Type.Optional(
       Type.String({
         description: 'Why the call was refused (workspace policy, tool not allowed …); absent when it ran.',
+      }),
+    ),
+    output: Type.Optional(
+      Type.String({
+        description:
+          `What the tool returned (the text of its tool_result): at most ${TOOL_OUTPUT_KEPT_CHARS} characters of one call, ` +
+          `${TURN_TOOL_OUTPUTS_KEPT_CHARS} of all the calls of a turn (a call past that keeps an empty output). ` +
+          'Absent when the call got no result, and in turns recorded before outputs were kept.',
+      }),
+    ),
+    is_error: Type.Optional(
+      Type.Boolean({
+        description: 'Whether the tool reported an error (a refused call is one); present exactly when `output` is.',
+      }),
+    ),
+    truncated: Type.Optional(
+      Type.Literal(true, {
+        description:
+          '`output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.',
       }),
     ),
   },

@@ -1,7 +1,14 @@
 // What a running turn makes of Claude Code's SDK messages: the events a client sees, the tools and denials it records, and the result that ends it.
 import type { SDKMessage, SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { EngineError } from './errors.js';
-import { EMPTY_USAGE, type ToolUse, type TurnResult, type TurnUsage } from './events.js';
+import {
+  EMPTY_USAGE,
+  TOOL_OUTPUT_KEPT_CHARS,
+  TURN_TOOL_OUTPUTS_KEPT_CHARS,
+  type ToolUse,
+  type TurnResult,
+  type TurnUsage,
+} from './events.js';
 import type { Turn } from './turn.js';
 import type { ToolDenial } from './workspace-guard.js';
 
@@ -16,11 +23,13 @@ export interface ActiveTurn {
   model: string | null;
   sessionSent: boolean;
   apiError: string | undefined;
-  /** Tool uses by id, so a denial can be marked on the one it refused. */
+  /** Tool uses by id, so a denial or a result can be marked on its call. */
   toolsById: Map<string, ToolUse>;
   /** Error tool results by tool use id (the text the model got). */
   toolErrors: Map<string, string>;
   denials: ToolDenial[];
+  /** Characters of tool output kept in `tools` so far (bounded by TURN_TOOL_OUTPUTS_KEPT_CHARS). */
+  outputChars: number;
 }
 
 export function activeTurn(turn: Turn): ActiveTurn {
@@ -35,6 +44,7 @@ export function activeTurn(turn: Turn): ActiveTurn {
     toolsById: new Map(),
     toolErrors: new Map(),
     denials: [],
+    outputChars: 0,
   };
 }
 
@@ -69,9 +79,13 @@ export function recordMessage(a: ActiveTurn, m: Exclude<SDKMessage, SDKResultMes
       if (m.parent_tool_use_id !== null || typeof m.message.content === 'string') return;
       for (const block of m.message.content) {
         if (block.type === 'tool_result') {
-          const output = toolOutput(block.content);
-          if (block.is_error === true) a.toolErrors.set(block.tool_use_id, output);
-          a.turn.emit({ type: 'tool_result', id: block.tool_use_id, is_error: block.is_error === true, output });
+          const text = toolText(block.content);
+          const output = eventOutput(text);
+          const isError = block.is_error === true;
+          if (isError) a.toolErrors.set(block.tool_use_id, output);
+          const use = a.toolsById.get(block.tool_use_id);
+          if (use) keepOutput(a, use, text, isError);
+          a.turn.emit({ type: 'tool_result', id: block.tool_use_id, is_error: isError, output });
         }
       }
       return;
@@ -184,15 +198,41 @@ function usageOf(u: Partial<Record<keyof TurnUsage, number | null>> | undefined)
   };
 }
 
-function toolOutput(content: unknown): string {
-  let text: string;
-  if (typeof content === 'string') text = content;
-  else if (Array.isArray(content)) {
-    text = content
+/** The text of a tool result's content (other blocks, such as images, as `[type]`). */
+function toolText(content: unknown): string {
+  if (typeof content === 'string') return content;
+  if (Array.isArray(content)) {
+    return content
       .map((c: { type?: string; text?: string }) =>
         c.type === 'text' && typeof c.text === 'string' ? c.text : `[${c.type ?? 'content'}]`,
       )
       .join('\n');
-  } else text = content === undefined ? '' : JSON.stringify(content);
+  }
+  return content === undefined ? '' : JSON.stringify(content);
+}
+
+/** A tool_result event's output: the first TOOL_OUTPUT_CHARS, then the full length. */
+function eventOutput(text: string): string {
   return text.length > TOOL_OUTPUT_CHARS ? `${text.slice(0, TOOL_OUTPUT_CHARS)}… (${text.length} characters)` : text;
+}
+
+/**
+ * Marks a tool call with its output as the turn's result keeps it: at most TOOL_OUTPUT_KEPT_CHARS of the call, and no
+ * more than what is left of the turn's TURN_TOOL_OUTPUTS_KEPT_CHARS; a cut output is flagged `truncated`.
+ */
+function keepOutput(a: ActiveTurn, use: ToolUse, text: string, isError: boolean): void {
+  a.outputChars -= use.output?.length ?? 0;
+  const room = Math.max(0, Math.min(TOOL_OUTPUT_KEPT_CHARS, TURN_TOOL_OUTPUTS_KEPT_CHARS - a.outputChars));
+  const kept = text.length > room ? cutAt(text, room) : text;
+  a.outputChars += kept.length;
+  use.output = kept;
+  use.is_error = isError;
+  if (kept.length < text.length) use.truncated = true;
+  else delete use.truncated;
+}
+
+/** The first `n` UTF-16 units of `text`, one fewer when the cut would split a surrogate pair. */
+function cutAt(text: string, n: number): string {
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }

@@ -76,7 +76,7 @@ describe('SessionRunner', () => {
     expect(exits).toEqual([]);
   });
 
-  it('a tool call shows as tool_use and tool_result events and in tools_used', async () => {
+  it('a tool call shows as tool_use and tool_result events and in tools_used with its output', async () => {
     f.model.script({
       match: 'list-the-folder',
       steps: [{ tool: { name: 'Bash', input: { command: 'echo tool-output-here', description: 'echo' } } }],
@@ -86,7 +86,12 @@ describe('SessionRunner', () => {
     await runner.run(turn, LIMITS);
     const result = await turn.done;
     expect(result.tools_used).toEqual([
-      { name: 'Bash', input: expect.objectContaining({ command: 'echo tool-output-here' }) },
+      {
+        name: 'Bash',
+        input: expect.objectContaining({ command: 'echo tool-output-here' }),
+        output: expect.stringContaining('tool-output-here'),
+        is_error: false,
+      },
     ]);
     const events = await eventsOf(turn);
     const use = events.find((e) => e.type === 'tool_use');

@@ -75,7 +75,12 @@ describe('creating and running a job', () => {
     expect(done.result.cost_usd).toBeGreaterThan(0);
     expect(done.result.usage.input_tokens).toBeGreaterThan(0);
     expect(done.result.tools_used).toEqual([
-      { name: 'Write', input: expect.objectContaining({ content: 'from a job' }) },
+      {
+        name: 'Write',
+        input: expect.objectContaining({ content: 'from a job' }),
+        output: expect.any(String),
+        is_error: false,
+      },
     ]);
     expect(done.turn_id).toBe(done.result.turn_id);
     expect(done.attempts).toBe(1);
