@@ -576,6 +576,15 @@ export interface components {
               input: unknown;
               /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
               denied?: string;
+              /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+              output?: string;
+              /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+              is_error?: boolean;
+              /**
+               * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+               * @enum {boolean}
+               */
+              truncated?: true;
             }[];
             stop_reason: string | null;
             model: string | null;
@@ -817,6 +826,15 @@ export interface components {
               input: unknown;
               /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
               denied?: string;
+              /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+              output?: string;
+              /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+              is_error?: boolean;
+              /**
+               * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+               * @enum {boolean}
+               */
+              truncated?: true;
             }[];
             stop_reason: string | null;
             model: string | null;
@@ -2108,6 +2126,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @enum {boolean}
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
@@ -2534,6 +2561,15 @@ export interface operations {
                     input: unknown;
                     /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                     denied?: string;
+                    /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                    output?: string;
+                    /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                    is_error?: boolean;
+                    /**
+                     * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                     * @enum {boolean}
+                     */
+                    truncated?: true;
                   }[]
                 | null;
               cost_usd: number | null;
@@ -3039,6 +3075,15 @@ export interface operations {
                   input: unknown;
                   /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                   denied?: string;
+                  /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                  output?: string;
+                  /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                  is_error?: boolean;
+                  /**
+                   * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                   * @enum {boolean}
+                   */
+                  truncated?: true;
                 }[];
                 stop_reason: string | null;
                 model: string | null;
@@ -3262,6 +3307,15 @@ export interface operations {
                   input: unknown;
                   /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                   denied?: string;
+                  /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                  output?: string;
+                  /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                  is_error?: boolean;
+                  /**
+                   * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                   * @enum {boolean}
+                   */
+                  truncated?: true;
                 }[];
                 stop_reason: string | null;
                 model: string | null;
@@ -3442,6 +3496,15 @@ export interface operations {
                   input: unknown;
                   /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                   denied?: string;
+                  /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                  output?: string;
+                  /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                  is_error?: boolean;
+                  /**
+                   * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                   * @enum {boolean}
+                   */
+                  truncated?: true;
                 }[];
                 stop_reason: string | null;
                 model: string | null;
@@ -3592,6 +3655,15 @@ export interface operations {
                   input: unknown;
                   /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                   denied?: string;
+                  /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                  output?: string;
+                  /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                  is_error?: boolean;
+                  /**
+                   * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                   * @enum {boolean}
+                   */
+                  truncated?: true;
                 }[];
                 stop_reason: string | null;
                 model: string | null;
@@ -6401,6 +6473,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @constant
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
@@ -6500,6 +6581,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @constant
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
@@ -6599,6 +6689,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @constant
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
@@ -6698,6 +6797,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @constant
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
@@ -6797,6 +6905,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @constant
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
@@ -6914,6 +7031,15 @@ export interface operations {
                 input: unknown;
                 /** @description Why the call was refused (workspace policy, tool not allowed …); absent when it ran. */
                 denied?: string;
+                /** @description What the tool returned (the text of its tool_result): at most 16384 characters of one call, 262144 of all the calls of a turn (a call past that keeps an empty output). Absent when the call got no result, and in turns recorded before outputs were kept. */
+                output?: string;
+                /** @description Whether the tool reported an error (a refused call is one); present exactly when `output` is. */
+                is_error?: boolean;
+                /**
+                 * @description `output` was cut: longer than a call may keep, or the turn had kept all it may; absent when whole.
+                 * @constant
+                 */
+                truncated?: true;
               }[];
               stop_reason: string | null;
               model: string | null;
