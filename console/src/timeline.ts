@@ -7,6 +7,8 @@ export interface ToolCall {
   input: unknown;
   output?: string;
   isError?: boolean;
+  /** The history kept only part of the output (docs/api.md, tools_used). */
+  truncated?: boolean;
 }
 
 export interface Pending {
@@ -45,11 +47,27 @@ export interface HistoryItem {
   role: 'user' | 'assistant';
   content: string;
   status: string | null;
-  tools_used: { name: string; input: unknown; denied?: string }[] | null;
+  tools_used:
+    | { name: string; input: unknown; denied?: string; output?: string; is_error?: boolean; truncated?: boolean }[]
+    | null;
   cost_usd: number | null;
   duration_ms: number | null;
   model: string | null;
   error: Turn['error'];
+}
+
+/** A stored call's result: its kept output, else its denial; none for rows written before outputs were kept. */
+function outputOf(
+  u: NonNullable<HistoryItem['tools_used']>[number],
+): Pick<ToolCall, 'output' | 'isError' | 'truncated'> {
+  if (u.output !== undefined) {
+    return {
+      output: u.output,
+      isError: u.is_error === true || !!u.denied,
+      ...(u.truncated ? { truncated: true } : {}),
+    };
+  }
+  return u.denied ? { output: `Denied: ${u.denied}`, isError: true } : {};
 }
 
 /** Pairs each turn's user and assistant messages. */
@@ -73,7 +91,7 @@ export function turnsOfHistory(items: HistoryItem[]): Turn[] {
         id: `${m.turn_id}-${i}`,
         name: u.name,
         input: u.input,
-        ...(u.denied ? { output: `Denied: ${u.denied}`, isError: true } : {}),
+        ...outputOf(u),
       }));
     }
   }
@@ -162,33 +180,4 @@ export function applyEvent(turn: Turn, event: string, payload: unknown): Turn {
     default:
       return turn;
   }
-}
-
-/** A turn with nothing in it yet, for a stream's events to build on. */
-export const emptyTurn = (key: string, user = ''): Turn => ({
-  key,
-  user,
-  text: '',
-  tools: [],
-  pending: [],
-  running: true,
-});
-
-/**
- * The history's turn `turnId` with the tool outputs of its replayed stream (the history stores none): a call takes
- * the output of the replayed call at its place when both name the same tool.
- */
-export function withOutputs(turns: Turn[], turnId: string, replayed: ToolCall[]): Turn[] {
-  return turns.map((t) =>
-    t.key !== turnId
-      ? t
-      : {
-          ...t,
-          tools: t.tools.map((tool, i) => {
-            const r = replayed[i];
-            if (!r || r.name !== tool.name || r.output === undefined || tool.output !== undefined) return tool;
-            return { ...tool, output: r.output, isError: r.isError };
-          }),
-        },
-  );
 }

@@ -491,26 +491,38 @@ describe.skipIf(await needs('the web console end-to-end tests', 'chromium'))('we
     expect(await page.getByText('Acting for tenant').count()).toBe(0);
   });
 
-  it('a reopened session shows its finished newest turn with the tool outputs, as a live one', async () => {
+  it('a reopened session shows the tool outputs of every turn from its history, the older ones too', async () => {
     const name = 'console-reopen';
     const created = await ctx.t.request('/api/v1/sessions', { method: 'POST', key: ADMIN_KEY, json: { name } });
     expect(created.status).toBe(201);
     ctx.model.script({
+      match: 'console-older-run',
+      steps: [{ tool: { name: 'Bash', input: { command: 'echo older-output-17' } } }, { text: 'Ran the older echo.' }],
+    });
+    ctx.model.script({
       match: 'console-reopen-run',
       steps: [{ tool: { name: 'Bash', input: { command: 'echo reopened-output-42' } } }, { text: 'Ran the echo.' }],
     });
-    const ran = await ctx.t.request(`/api/v1/sessions/${name}/chat`, {
-      method: 'POST',
-      key: ADMIN_KEY,
-      json: { message: 'console-reopen-run now' },
-    });
-    expect(ran.status).toBe(200);
+    for (const message of ['console-older-run first', 'console-reopen-run now']) {
+      const ran = await ctx.t.request(`/api/v1/sessions/${name}/chat`, {
+        method: 'POST',
+        key: ADMIN_KEY,
+        json: { message },
+      });
+      expect(ran.status).toBe(200);
+    }
     await open(`/sessions/${name}`);
     await page.getByText('Ran the echo.').waitFor();
-    const tool = page.locator('details.tool').filter({ hasText: 'Bash' });
-    await tool.locator('.good').waitFor();
-    await tool.locator('summary').click();
-    await expect.poll(() => tool.textContent()).toContain('reopened-output-42');
+    for (const [command, output] of [
+      ['echo older-output-17', 'older-output-17'],
+      ['echo reopened-output-42', 'reopened-output-42'],
+    ] as const) {
+      const tool = page.locator('details.tool').filter({ hasText: command });
+      await tool.locator('.good').waitFor();
+      await tool.locator('summary').click();
+      await expect.poll(() => tool.textContent()).toContain(`Result${output}`);
+    }
+    expect(await page.locator('details.tool').filter({ hasText: 'no result' }).count()).toBe(0);
     await shot('reopened');
   });
 

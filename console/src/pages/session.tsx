@@ -5,16 +5,7 @@ import { NO_OPTIONS, OptionFields, optionsBody } from '../parts/options';
 import { Loading, ProblemBox, useAction, useLoad, usd } from '../parts/status';
 import { TurnView } from '../parts/turn-view';
 import { followStream, getStream } from '../sse';
-import {
-  applyEvent,
-  emptyTurn,
-  turnsOfHistory,
-  withOutputs,
-  type HistoryItem,
-  type Pending,
-  type ToolCall,
-  type Turn,
-} from '../timeline';
+import { applyEvent, turnsOfHistory, type HistoryItem, type Pending, type Turn } from '../timeline';
 import type { Session } from './sessions';
 
 async function loadHistory(name: string): Promise<Turn[]> {
@@ -78,32 +69,6 @@ export function SessionPage({ name }: { name: string }) {
     // eslint-disable-next-line react-hooks/exhaustive-deps -- attaches when the session turns busy; the page's other values are fixed while it is shown
   }, [session.value?.data.busy]);
 
-  // The history keeps no tool output; the server keeps the newest finished turn's events (until it restarts), so a
-  // reopened page replays them once to show that turn's outputs as a live turn shows them.
-  const [replayed, setReplayed] = useState<{ turnId: string; tools: ToolCall[] } | null>(null);
-  const idle = session.value?.data.busy === false;
-  useEffect(() => {
-    if (!idle || abort.current) return;
-    const ctrl = new AbortController();
-    let turn = emptyTurn('replay');
-    let turnId: string | undefined;
-    void followStream(getStream(`${base}/chat/stream`, ctrl.signal), {
-      signal: ctrl.signal,
-      onEvent: (e) => {
-        turn = applyEvent(turn, e.event, e.data);
-        const data = e.data as { turn_id?: unknown } | null;
-        if (e.event === 'result' && typeof data?.turn_id === 'string') turnId = data.turn_id;
-      },
-      // 404: no recent turn is kept (a restart, or none yet); the history alone is shown.
-      onProblem: () => undefined,
-      onEnd: () => {
-        if (turnId && !ctrl.signal.aborted) setReplayed({ turnId, tools: turn.tools });
-      },
-    });
-    return () => ctrl.abort();
-    // eslint-disable-next-line react-hooks/exhaustive-deps -- once per page, when the session is first known idle
-  }, [idle]);
-
   useEffect(() => () => abort.current?.abort(), []);
   useEffect(() => endRef.current?.scrollIntoView({ block: 'end' }), [live.length]);
 
@@ -149,8 +114,7 @@ export function SessionPage({ name }: { name: string }) {
     update(key, (t) => ({ ...t, pending: t.pending.map((x) => (x.id === p.id ? { ...x, answered: text } : x)) }));
 
   const s = session.value?.data;
-  const stored = history.value ?? [];
-  const turns = replayed ? withOutputs(stored, replayed.turnId, replayed.tools) : stored;
+  const turns = history.value ?? [];
   return (
     <section class="session">
       <div class="heading">

@@ -42,7 +42,14 @@ export function TurnView({
           {t.output !== undefined && (
             <>
               <h4>Result</h4>
-              <pre class="code">{t.output}</pre>
+              {t.output !== '' || !t.truncated ? <pre class="code">{t.output}</pre> : null}
+              {t.truncated && (
+                <p class="muted">
+                  {t.output === ''
+                    ? 'Not kept: the turn had already kept as much tool output as it may.'
+                    : `Cut: the first ${t.output.length.toLocaleString()} characters were kept.`}
+                </p>
+              )}
             </>
           )}
         </details>
