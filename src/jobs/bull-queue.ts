@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { ProblemError, problemType, type ProblemDoc } from '../problems.js';
 import type { JobRow, Store } from '../store/index.js';
-import { bullConnection, bullPrefix, CLOSE_WAIT_MS, within } from './bull.js';
+import { bullConnection, bullPrefix, CLOSE_WAIT_MS, depthOf, within } from './bull.js';
 import { BUSY_DELAY_MS } from './database-queue.js';
 import { cancelledProblem } from './problems.js';
 import type { JobQueue, QueueDepth } from './queue.js';
@@ -208,13 +208,7 @@ export class BullJobQueue implements JobQueue {
   }
 
   async depth(): Promise<QueueDepth> {
-    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
-    return {
-      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
-      active: c.active ?? 0,
-      delayed: c.delayed ?? 0,
-      failed: c.failed ?? 0,
-    };
+    return depthOf(this.queue);
   }
 
   stopIntake(): void {

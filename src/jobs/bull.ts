@@ -1,4 +1,6 @@
-// What the two BullMQ queues (jobs, webhook attempts) share: their Redis connection settings, key prefix and bounded close.
+// What the two BullMQ queues (jobs, webhook attempts) share: their Redis connection settings, key prefix, depth and bounded close.
+import type { Queue } from 'bullmq';
+import type { QueueDepth } from './queue.js';
 
 /** BullMQ's own connections: it blocks on Redis and needs commands that wait rather than fail while reconnecting. */
 export function bullConnection(url: string) {
@@ -28,4 +30,15 @@ export async function within(p: Promise<unknown> | undefined, ms: number): Promi
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** A BullMQ queue's figures as health and metrics show them (prioritized jobs count as waiting). */
+export async function depthOf(queue: Queue): Promise<QueueDepth> {
+  const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
+  return {
+    waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+    active: c.active ?? 0,
+    delayed: c.delayed ?? 0,
+    failed: c.failed ?? 0,
+  };
 }

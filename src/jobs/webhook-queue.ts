@@ -1,7 +1,7 @@
 // Webhook attempts on BullMQ (REDIS_URL set): each attempt a job delayed until it is due, run by any node that runs jobs.
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { bullConnection, bullPrefix, CLOSE_WAIT_MS, within } from './bull.js';
+import { bullConnection, bullPrefix, CLOSE_WAIT_MS, depthOf, within } from './bull.js';
 import type { QueueDepth } from './queue.js';
 
 /** Attempts a node makes at once. */
@@ -108,13 +108,7 @@ export class WebhookQueue {
   }
 
   async depth(): Promise<QueueDepth> {
-    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed');
-    return {
-      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
-      active: c.active ?? 0,
-      delayed: c.delayed ?? 0,
-      failed: c.failed ?? 0,
-    };
+    return depthOf(this.queue);
   }
 
   /** Closes the worker (its attempts in flight end first: stop the dispatcher's sends before) and the queue. */

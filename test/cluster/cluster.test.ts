@@ -1,16 +1,11 @@
 // A loopback cluster of two real nodes on this machine's PostgreSQL and Redis and one shared folder: forwarding, one owner per session, takeover after a SIGKILL, events across nodes.
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/store/redis.js';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer, promptTexts } from '../support/model-server.js';
+import { startLoopbackCluster, type ClusterNode, type LoopbackCluster } from '../support/loopback-cluster.js';
+import { promptTexts, type ModelServer } from '../support/model-server.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
-import { createTempDatabase } from '../support/postgres.js';
 import { waitForNoCliProcesses } from '../support/processes.js';
-import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { apiOf } from '../support/server-process.js';
 import { readSse } from '../support/sse.js';
 import { eventually } from '../support/wait.js';
 
@@ -21,79 +16,33 @@ const KEY = 'cluster-test-key-12345678';
 const ADMIN_KEY = 'cluster-admin-key-12345678';
 const LEASE_SECONDS = 2;
 
-interface Node {
-  proc: ServerProcess;
-  api: ReturnType<typeof apiOf>;
-  id: string;
-}
-
 describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared folder', { timeout: 180_000 }, () => {
+  let cluster: LoopbackCluster;
   let model: ModelServer;
-  let cli: CliEnv;
-  let dir: string;
-  let db: { url: string; drop: () => Promise<void> };
   let prefix: string;
   let baseEnv: Record<string, string>;
-  let a: Node;
-  let b: Node;
+  let a: ClusterNode;
+  let b: ClusterNode;
 
-  const startNode = async (id: string): Promise<Node> => {
-    const proc = await startServerProcess(dir, { ...baseEnv, NODE_ID: id });
-    return { proc, api: apiOf(proc.url, KEY), id };
-  };
-  const live = async (node: Node): Promise<number> =>
-    ((await (await node.api('/api/v1/health')).json()) as { data: { engine: { live_processes: number } } }).data.engine
-      .live_processes;
-  const create = async (node: Node, name: string) =>
+  const startNode = (id: string) => cluster.startNode(id);
+  const live = (node: ClusterNode) => cluster.live(node);
+  const create = async (node: ClusterNode, name: string) =>
     expect((await node.api('/api/v1/sessions', { method: 'POST', json: { name } })).status).toBe(201);
-  const chat = (node: Node, name: string, message: string) =>
+  const chat = (node: ClusterNode, name: string, message: string) =>
     node.api(`/api/v1/sessions/${name}/chat`, { method: 'POST', json: { message } });
 
   beforeAll(async () => {
-    model = await ModelServer.start();
-    cli = makeCliEnv(model.url);
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-cluster-')));
-    mkdirSync(join(dir, 'ws'), { recursive: true });
-    db = await createTempDatabase('cluster');
-    prefix = `cc-test-${randomBytes(4).toString('hex')}:`;
-    baseEnv = {
-      ...cli.env,
-      API_KEYS: KEY,
+    cluster = await startLoopbackCluster('cluster', KEY, {
       ADMIN_API_KEYS: ADMIN_KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'ws'),
-      DATABASE_URL: db.url,
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_KEY_PREFIX: prefix,
-      CLUSTER_ENABLED: 'true',
       SESSION_LEASE_SECONDS: String(LEASE_SECONDS),
-      MAX_LIVE_SESSIONS: '2',
-      MAX_CONCURRENT_TURNS: '2',
-      RATE_LIMIT_REQUESTS: '100000',
-      LOG_LEVEL: 'info',
-    };
+    });
+    ({ model, prefix, env: baseEnv } = cluster);
     a = await startNode('node-a');
     b = await startNode('node-b');
   });
 
   afterAll(async () => {
-    for (const node of [a, b]) {
-      if (node && node.proc.child.exitCode === null && node.proc.child.signalCode === null) {
-        node.proc.child.kill('SIGTERM');
-        await node.proc.exited;
-      }
-    }
-    await model?.close();
-    if (baseEnv) await waitForNoCliProcesses({ under: baseEnv.DATA_DIR }, 20_000).catch(() => undefined);
-    cli?.cleanup();
-    await db?.drop();
-    const redis = await connectRedis(REDIS_TEST_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   it('a session created on A and chatted on B runs in one process on the owner, and history shows both turns', async () => {
@@ -107,7 +56,7 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
     expect(promptTexts(last)).toContain('first turn on A');
     expect(await live(a)).toBe(1);
     expect(await live(b)).toBe(0);
-    const ready = async (node: Node) => (await (await node.api('/api/v1/health/ready')).json()).data.node;
+    const ready = async (node: ClusterNode) => (await (await node.api('/api/v1/health/ready')).json()).data.node;
     expect(await ready(a)).toMatchObject({
       id: 'node-a',
       role: 'all',
@@ -444,9 +393,8 @@ describe.skipIf(missing)('two nodes on one PostgreSQL, one Redis and one shared 
   });
 
   it('a worker node serves health and metrics only', async () => {
-    const proc = await startServerProcess(dir, { ...baseEnv, NODE_ID: 'node-w', NODE_ROLE: 'worker' });
+    const { proc, api } = await cluster.startNode('node-w', { NODE_ROLE: 'worker' });
     try {
-      const api = apiOf(proc.url, KEY);
       expect((await api('/api/v1/sessions')).status).toBe(404);
       const ready = await api('/api/v1/health/ready');
       expect(ready.status).toBe(200);

@@ -4,18 +4,11 @@ import OpenAI from 'openai';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectRedis } from '../../src/store/redis.js';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer, promptTexts } from '../support/model-server.js';
+import { startLoopbackCluster, type ClusterNode, type LoopbackCluster } from '../support/loopback-cluster.js';
+import { promptTexts, type ModelServer } from '../support/model-server.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
-import { createTempDatabase } from '../support/postgres.js';
-import { waitForNoCliProcesses } from '../support/processes.js';
-import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
 
 const missing =
   (await needs('the compat forwarding cluster tests', 'postgresql')) ??
@@ -23,38 +16,23 @@ const missing =
 
 const KEY = 'compat-fwd-key-12345678';
 
-interface Node {
-  proc: ServerProcess;
-  api: ReturnType<typeof apiOf>;
-  id: string;
-}
-
 describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { timeout: 180_000 }, () => {
+  let cluster: LoopbackCluster;
   let model: ModelServer;
-  let cli: CliEnv;
-  let dir: string;
-  let db: { url: string; drop: () => Promise<void> };
   let prefix: string;
-  let baseEnv: Record<string, string>;
-  let a: Node;
-  let b: Node;
+  let a: ClusterNode;
+  let b: ClusterNode;
   const clients: Client[] = [];
 
-  const startNode = async (id: string): Promise<Node> => {
-    const proc = await startServerProcess(dir, { ...baseEnv, NODE_ID: id });
-    return { proc, api: apiOf(proc.url, KEY), id };
-  };
-  const live = async (node: Node): Promise<number> =>
-    ((await (await node.api('/api/v1/health')).json()) as { data: { engine: { live_processes: number } } }).data.engine
-      .live_processes;
+  const live = (node: ClusterNode) => cluster.live(node);
   const remove = async (name: string) =>
     expect((await a.api(`/api/v1/sessions/${name}`, { method: 'DELETE' })).status).toBe(204);
-  const openai = (node: Node, headers: Record<string, string> = {}) =>
+  const openai = (node: ClusterNode, headers: Record<string, string> = {}) =>
     new OpenAI({ apiKey: KEY, baseURL: `${node.proc.url}/v1`, maxRetries: 0, defaultHeaders: headers });
-  const anthropic = (node: Node, headers: Record<string, string> = {}) =>
+  const anthropic = (node: ClusterNode, headers: Record<string, string> = {}) =>
     new Anthropic({ apiKey: KEY, baseURL: node.proc.url, maxRetries: 0, defaultHeaders: headers });
   const lastPrompt = (text: string) => model.mainRequests().findLast((r) => r.prompt?.includes(text))!;
-  const mcp = async (node: Node): Promise<Client> => {
+  const mcp = async (node: ClusterNode): Promise<Client> => {
     const transport = new StreamableHTTPClientTransport(new URL(`${node.proc.url}/mcp`), {
       requestInit: { headers: { authorization: `Bearer ${KEY}` } },
     });
@@ -64,74 +42,22 @@ describe.skipIf(missing)('compatible endpoints and MCP across two nodes', { time
     return client;
   };
   const sessionId = async (name: string) => (await (await a.api(`/api/v1/sessions/${name}`)).json()).data.id as string;
-  /** Runs `fn` while Redis says node `owner` (announced at `url`, or not at all) holds the session. */
-  const ownedBy = async (name: string, owner: string, url: string | undefined, fn: () => Promise<void>) => {
-    const id = await sessionId(name);
-    const redis = await connectRedis(REDIS_TEST_URL);
-    try {
-      if (url !== undefined)
-        await redis.set(
-          `${prefix}node:${owner}`,
-          JSON.stringify({ id: owner, url, role: 'all', started_at: new Date().toISOString() }),
-          'PX',
-          60_000,
-        );
-      await redis.set(`${prefix}lease:${id}`, `${owner}|1`, 'PX', 60_000);
-      await fn();
-    } finally {
-      await redis.del(`${prefix}lease:${id}`, `${prefix}node:${owner}`);
-      redis.disconnect();
-    }
-  };
-  const compatPost = (node: Node, path: string, body: unknown, headers: Record<string, string> = {}) =>
+  /** Runs `fn` while Redis says node `owner`, announced at `url` (or not at all), holds the session. */
+  const ownedBy = async (name: string, owner: string, url: string | undefined, fn: () => Promise<void>) =>
+    cluster.ownedBy(await sessionId(name), owner, url, fn);
+  const compatPost = (node: ClusterNode, path: string, body: unknown, headers: Record<string, string> = {}) =>
     node.api(path, { method: 'POST', json: body, headers });
 
   beforeAll(async () => {
-    model = await ModelServer.start();
-    cli = makeCliEnv(model.url);
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-compat-fwd-')));
-    mkdirSync(join(dir, 'ws'), { recursive: true });
-    db = await createTempDatabase('compat_fwd');
-    prefix = `cc-test-${randomBytes(4).toString('hex')}:`;
-    baseEnv = {
-      ...cli.env,
-      API_KEYS: KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'ws'),
-      DATABASE_URL: db.url,
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_KEY_PREFIX: prefix,
-      CLUSTER_ENABLED: 'true',
-      SESSION_LEASE_SECONDS: '5',
-      SSE_HEARTBEAT_SECONDS: '1',
-      MAX_LIVE_SESSIONS: '2',
-      MAX_CONCURRENT_TURNS: '2',
-      RATE_LIMIT_REQUESTS: '100000',
-      LOG_LEVEL: 'info',
-    };
-    a = await startNode('node-a');
-    b = await startNode('node-b');
+    cluster = await startLoopbackCluster('compat-fwd', KEY, { SESSION_LEASE_SECONDS: '5', SSE_HEARTBEAT_SECONDS: '1' });
+    ({ model, prefix } = cluster);
+    a = await cluster.startNode('node-a');
+    b = await cluster.startNode('node-b');
   });
 
   afterAll(async () => {
     for (const c of clients) await c.close().catch(() => undefined);
-    for (const node of [a, b]) {
-      if (node && node.proc.child.exitCode === null && node.proc.child.signalCode === null) {
-        node.proc.child.kill('SIGTERM');
-        await node.proc.exited;
-      }
-    }
-    await model?.close();
-    if (baseEnv) await waitForNoCliProcesses({ under: baseEnv.DATA_DIR }, 20_000).catch(() => undefined);
-    cli?.cleanup();
-    await db?.drop();
-    const redis = await connectRedis(REDIS_TEST_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   it('a named compat session served on A answers through B, whole and streamed, in A’s one process', async () => {

@@ -3,19 +3,13 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { LoggingMessageNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { createServer, type Server } from 'node:http';
-import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectRedis } from '../../src/store/redis.js';
-import { makeCliEnv, type CliEnv } from '../support/cli-env.js';
-import { ModelServer, promptTexts } from '../support/model-server.js';
-import { needs, REDIS_TEST_URL } from '../support/needs.js';
-import { createTempDatabase } from '../support/postgres.js';
-import { waitForNoCliProcesses } from '../support/processes.js';
-import { apiOf, startServerProcess, type ServerProcess } from '../support/server-process.js';
+import { startLoopbackCluster, type ClusterNode, type LoopbackCluster } from '../support/loopback-cluster.js';
+import { promptTexts, type ModelServer } from '../support/model-server.js';
+import { needs } from '../support/needs.js';
 import { eventually } from '../support/wait.js';
 
 const missing =
@@ -25,80 +19,31 @@ const missing =
 const KEY = 'mcp-stdio-cluster-key-1234';
 
 describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, () => {
+  let cluster: LoopbackCluster;
   let model: ModelServer;
-  let cli: CliEnv;
-  let dir: string;
-  let db: { url: string; drop: () => Promise<void> };
-  let prefix: string;
-  let baseEnv: Record<string, string>;
-  let node: ServerProcess;
-  let api: ReturnType<typeof apiOf>;
+  let node: ClusterNode;
+  let api: ClusterNode['api'];
   let client: Client;
   let fake: Server | undefined;
 
   const sessionId = async (name: string) => (await (await api(`/api/v1/sessions/${name}`)).json()).data.id as string;
-  const live = async (): Promise<number> =>
-    ((await (await api('/api/v1/health')).json()) as { data: { engine: { live_processes: number } } }).data.engine
-      .live_processes;
+  const live = () => cluster.live(node);
   const chat = async (name: string, message: string) =>
     (await client.callTool({ name: 'chat', arguments: { name, message } })) as CallToolResult;
   const lastPrompt = (text: string) => model.mainRequests().findLast((r) => r.prompt?.includes(text))!;
   /** Runs `fn` while Redis says node `owner`, announced at `url` (or not at all), holds the session. */
-  const ownedBy = async (name: string, owner: string, url: string | undefined, fn: () => Promise<void>) => {
-    const id = await sessionId(name);
-    const redis = await connectRedis(REDIS_TEST_URL);
-    try {
-      if (url !== undefined)
-        await redis.set(
-          `${prefix}node:${owner}`,
-          JSON.stringify({ id: owner, url, role: 'all', started_at: new Date().toISOString() }),
-          'PX',
-          60_000,
-        );
-      await redis.set(`${prefix}lease:${id}`, `${owner}|1`, 'PX', 60_000);
-      await fn();
-    } finally {
-      await redis.del(`${prefix}lease:${id}`, `${prefix}node:${owner}`);
-      redis.disconnect();
-    }
-  };
-  const leaseOf = async (name: string): Promise<string | null> => {
-    const id = await sessionId(name);
-    const redis = await connectRedis(REDIS_TEST_URL);
-    try {
-      return await redis.get(`${prefix}lease:${id}`);
-    } finally {
-      redis.disconnect();
-    }
-  };
+  const ownedBy = async (name: string, owner: string, url: string | undefined, fn: () => Promise<void>) =>
+    cluster.ownedBy(await sessionId(name), owner, url, fn);
+  const leaseOf = async (name: string) => cluster.leaseOf(await sessionId(name));
 
   beforeAll(async () => {
-    model = await ModelServer.start();
-    cli = makeCliEnv(model.url);
-    dir = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-mcp-stdio-cluster-')));
-    mkdirSync(join(dir, 'ws'), { recursive: true });
-    db = await createTempDatabase('mcp_stdio_cluster');
-    prefix = `cc-test-${randomBytes(4).toString('hex')}:`;
-    baseEnv = {
-      ...cli.env,
-      API_KEYS: KEY,
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dir, 'data'),
-      APPROVED_DIRECTORY: join(dir, 'ws'),
-      DATABASE_URL: db.url,
-      REDIS_URL: REDIS_TEST_URL,
-      REDIS_KEY_PREFIX: prefix,
-      CLUSTER_ENABLED: 'true',
+    cluster = await startLoopbackCluster('mcp-stdio-cluster', KEY, {
       SESSION_LEASE_SECONDS: '5',
       SSE_HEARTBEAT_SECONDS: '1',
-      MAX_LIVE_SESSIONS: '2',
-      MAX_CONCURRENT_TURNS: '2',
-      RATE_LIMIT_REQUESTS: '100000',
-      LOG_LEVEL: 'info',
-    };
-    node = await startServerProcess(dir, { ...baseEnv, NODE_ID: 'node-http' });
-    api = apiOf(node.url, KEY);
+    });
+    model = cluster.model;
+    node = await cluster.startNode('node-http');
+    api = node.api;
     client = new Client({ name: 'mcp-stdio-cluster-test', version: '1.0.0' });
     await client.connect(
       new StdioClientTransport({
@@ -106,7 +51,7 @@ describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, ()
         args: ['--import', 'tsx', 'src/cli.ts', 'mcp'],
         cwd: process.cwd(),
         stderr: 'pipe',
-        env: { ...baseEnv, NODE_ID: 'stdio-1', MCP_API_KEY: KEY, LOG_LEVEL: 'warn' },
+        env: { ...cluster.env, NODE_ID: 'stdio-1', MCP_API_KEY: KEY, LOG_LEVEL: 'warn' },
       }),
     );
   });
@@ -114,19 +59,7 @@ describe.skipIf(missing)('MCP over stdio in a cluster', { timeout: 180_000 }, ()
   afterAll(async () => {
     await client?.close().catch(() => undefined);
     fake?.close();
-    if (node && node.child.exitCode === null && node.child.signalCode === null) {
-      node.child.kill('SIGTERM');
-      await node.exited;
-    }
-    await model?.close();
-    if (baseEnv) await waitForNoCliProcesses({ under: baseEnv.DATA_DIR }, 20_000).catch(() => undefined);
-    cli?.cleanup();
-    await db?.drop();
-    const redis = await connectRedis(REDIS_TEST_URL);
-    const keys = await redis.keys(`${prefix}*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await cluster?.close();
   });
 
   it('chat on a session the HTTP node runs runs the turn there, with MCP_API_KEY as the caller', async () => {

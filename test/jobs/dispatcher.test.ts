@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookDispatcher, type DispatcherSettings } from '../../src/jobs/dispatcher.js';
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
 import type { Resolver } from '../../src/jobs/ssrf.js';
-import { createStore, type JobRow, type Store } from '../../src/store/index.js';
+import { createStore, type Store } from '../../src/store/index.js';
+import { finishedJob } from '../support/job-rows.js';
 import { eventually } from '../support/wait.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 
@@ -43,33 +44,7 @@ function settings(extra: Partial<DispatcherSettings> = {}): DispatcherSettings {
   };
 }
 
-let n = 0;
-function job(webhookUrl: string): JobRow {
-  const at = new Date().toISOString();
-  return {
-    id: `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
-    owner: 'tenant',
-    key_id: null,
-    session_id: 'no-such-session',
-    session_name: 'demo',
-    status: 'succeeded',
-    message: 'hi',
-    options: {},
-    webhook_url: webhookUrl,
-    metadata: null,
-    turn_id: null,
-    result: null,
-    error: null,
-    events: null,
-    attempts: 1,
-    restarts: 0,
-    run_after: null,
-    created_at: at,
-    updated_at: at,
-    started_at: at,
-    finished_at: at,
-  };
-}
+const job = finishedJob;
 
 const settled = (jobId: string) =>
   eventually(
@@ -189,9 +164,10 @@ describe('WebhookDispatcher', () => {
 
   it('claims a due delivery for one taker only', async () => {
     const j = job(`${hook.url}/claimed`);
+    const msg = `msg_claim${j.id.slice(-4)}`;
     const due = new Date().toISOString();
     await store.deliveries.insert({
-      id: `msg_claim${n}`,
+      id: msg,
       job_id: j.id,
       owner: 'tenant',
       event: 'job.started',
@@ -200,12 +176,12 @@ describe('WebhookDispatcher', () => {
       next_attempt_at: due,
     });
     const lease = new Date(Date.now() + 60_000).toISOString();
-    expect(await store.deliveries.claim(`msg_claim${n}`, due, lease)).toBe(true);
-    expect(await store.deliveries.claim(`msg_claim${n}`, due, lease)).toBe(false);
-    expect(await store.deliveries.due(10)).not.toContainEqual(expect.objectContaining({ id: `msg_claim${n}` }));
-    await store.deliveries.unclaim(`msg_claim${n}`);
-    expect(await store.deliveries.due(10)).toContainEqual(expect.objectContaining({ id: `msg_claim${n}` }));
-    await store.deliveries.recordAttempt(`msg_claim${n}`, {
+    expect(await store.deliveries.claim(msg, due, lease)).toBe(true);
+    expect(await store.deliveries.claim(msg, due, lease)).toBe(false);
+    expect(await store.deliveries.due(10)).not.toContainEqual(expect.objectContaining({ id: msg }));
+    await store.deliveries.unclaim(msg);
+    expect(await store.deliveries.due(10)).toContainEqual(expect.objectContaining({ id: msg }));
+    await store.deliveries.recordAttempt(msg, {
       status: 'failed',
       attempts: 1,
       nextAttemptAt: null,

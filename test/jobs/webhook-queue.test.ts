@@ -8,7 +8,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookDispatcher, type DispatcherSettings } from '../../src/jobs/dispatcher.js';
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
 import { attemptJobId, WebhookQueue } from '../../src/jobs/webhook-queue.js';
-import { createStore, type JobRow, type Store } from '../../src/store/index.js';
+import { createStore, type Store } from '../../src/store/index.js';
+import { finishedJob } from '../support/job-rows.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
 import { eventually } from '../support/wait.js';
@@ -68,33 +69,7 @@ describe.skipIf(skip)('webhook attempts on BullMQ', () => {
     return d;
   }
 
-  let n = 0;
-  function job(path: string): JobRow {
-    const at = new Date().toISOString();
-    return {
-      id: `00000000-0000-7000-8000-${String(++n).padStart(12, '0')}`,
-      owner: 'tenant',
-      key_id: null,
-      session_id: 'no-such-session',
-      session_name: 'demo',
-      status: 'succeeded',
-      message: 'hi',
-      options: {},
-      webhook_url: `${hook.url}${path}`,
-      metadata: null,
-      turn_id: null,
-      result: null,
-      error: null,
-      events: null,
-      attempts: 1,
-      restarts: 0,
-      run_after: null,
-      created_at: at,
-      updated_at: at,
-      started_at: at,
-      finished_at: at,
-    };
-  }
+  const job = (path: string) => finishedJob(`${hook.url}${path}`);
 
   const settled = (jobId: string, timeoutMs = 30_000) =>
     eventually(
