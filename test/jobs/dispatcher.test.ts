@@ -8,7 +8,7 @@ import { WebhookDispatcher, type DispatcherSettings } from '../../src/jobs/dispa
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
 import type { Resolver } from '../../src/jobs/ssrf.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { finishedJob } from '../support/job-rows.js';
+import { dispatcherSettings, finishedJob } from '../support/job-rows.js';
 import { eventually } from '../support/wait.js';
 import { WebhookReceiver } from './webhook-receiver.js';
 
@@ -31,18 +31,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function settings(extra: Partial<DispatcherSettings> = {}): DispatcherSettings {
-  return {
-    secret,
-    maxAttempts: 3,
-    timeoutMs: 2000,
-    retryBaseMs: 20,
-    retryMaxMs: 100,
-    allowPrivate: false,
-    userAgent: 'test',
-    ...extra,
-  };
-}
+const settings = (extra: Partial<DispatcherSettings> = {}) => dispatcherSettings(secret, extra);
 
 const job = finishedJob;
 

@@ -9,7 +9,7 @@ import { WebhookDispatcher, type DispatcherSettings } from '../../src/jobs/dispa
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
 import { attemptJobId, WebhookQueue } from '../../src/jobs/webhook-queue.js';
 import { createStore, type Store } from '../../src/store/index.js';
-import { finishedJob } from '../support/job-rows.js';
+import { dispatcherSettings, finishedJob } from '../support/job-rows.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
 import { eventually } from '../support/wait.js';
@@ -47,18 +47,8 @@ describe.skipIf(skip)('webhook attempts on BullMQ', () => {
     await db?.drop();
   });
 
-  function settings(extra: Partial<DispatcherSettings> = {}): DispatcherSettings {
-    return {
-      secret,
-      maxAttempts: 3,
-      timeoutMs: 2000,
-      retryBaseMs: 20,
-      retryMaxMs: 100,
-      allowPrivate: true,
-      userAgent: 'test',
-      ...extra,
-    };
-  }
+  const settings = (extra: Partial<DispatcherSettings> = {}) =>
+    dispatcherSettings(secret, { allowPrivate: true, ...extra });
 
   /** A node's dispatcher on the shared queue; `start` as a node that runs jobs does. */
   function node(name: string, extra: Partial<DispatcherSettings> = {}, start = true, redisUrl = REDIS_TEST_URL) {

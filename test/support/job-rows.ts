@@ -1,5 +1,20 @@
-// Job rows for the webhook tests: a job that has just succeeded, with its webhook due, under a new id each time.
+// What the webhook tests start from: dispatcher settings with quick retries, and a job that has just succeeded (its webhook due) under a new id each time.
+import type { DispatcherSettings } from '../../src/jobs/dispatcher.js';
 import type { JobRow } from '../../src/store/index.js';
+
+/** A dispatcher's settings for tests: three quick attempts, signed with `secret`. */
+export function dispatcherSettings(secret: string, extra: Partial<DispatcherSettings> = {}): DispatcherSettings {
+  return {
+    secret,
+    maxAttempts: 3,
+    timeoutMs: 2000,
+    retryBaseMs: 20,
+    retryMaxMs: 100,
+    allowPrivate: false,
+    userAgent: 'test',
+    ...extra,
+  };
+}
 
 let n = 0;
 
