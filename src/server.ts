@@ -262,7 +262,7 @@ export async function startServer(config: Config, opts: StartOptions = {}): Prom
   // A revoked key stops here (each instance hears of it; a job ends once): the jobs this node runs for it fail, the
   // rest of its turns here are interrupted, and its queued jobs fail.
   security.keys.onRevoked((key) => {
-    const jobsStopped = jobs.worker.failRunningOf(key.id);
+    const jobsStopped = jobs.runner.failRunningOf(key.id);
     const turnsStopped = sessions.interruptTurnsOf(key.id);
     if (jobsStopped + turnsStopped > 0)
       log.info(

@@ -6,9 +6,8 @@ import type { Logger } from 'pino';
 import { ProblemError, problemType, type ProblemDoc } from '../problems.js';
 import type { JobRow, Store } from '../store/index.js';
 import { bullConnection, bullPrefix, CLOSE_WAIT_MS, depthOf, within } from './bull.js';
-import { BUSY_DELAY_MS } from './database-queue.js';
 import { cancelledProblem } from './problems.js';
-import type { JobQueue, QueueDepth } from './queue.js';
+import { BUSY_DELAY_MS, ENDED_JOB_STATUSES, type JobQueue, type QueueDepth } from './queue.js';
 import { RedisLocks } from './redis-locks.js';
 import { CANCEL_WAIT_MS, keyOf, type JobRunner } from './runner.js';
 
@@ -18,7 +17,6 @@ export const QUEUE_ATTEMPTS = 3;
 export const QUEUE_BACKOFF_MS = 1_000;
 /** How often cancel looks at a job that runs on another node. */
 const CANCEL_POLL_MS = 200;
-const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 
 export interface BullQueueSettings {
   redisUrl: string;
@@ -171,14 +169,6 @@ export class BullJobQueue implements JobQueue {
     );
   }
 
-  turnOf(jobId: string) {
-    return this.runner.turnOf(jobId);
-  }
-
-  waitForChange(jobId: string, signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
-    return this.runner.waitForChange(jobId, signal, timeoutMs);
-  }
-
   async cancel(jobId: string): Promise<JobRow | undefined> {
     if (await this.runner.cancelHere(jobId)) return this.store.jobs.findById(jobId);
     // Queued: out of the queue (a job a worker holds stays: its runner finds it ended and does not run it).
@@ -186,20 +176,19 @@ export class BullJobQueue implements JobQueue {
     const ended = await this.runner.endQueued(jobId, 'cancelled', cancelledProblem(false));
     if (ended) return ended;
     const row = await this.store.jobs.findById(jobId);
-    if (!row || ENDED.has(row.status)) return row;
+    if (!row || ENDED_JOB_STATUSES.has(row.status)) return row;
     // Running on another node: it interrupts the turn on the message, and the job ends there.
     await this.redis.publish(this.cancelChannel, jobId);
     const deadline = Date.now() + CANCEL_WAIT_MS;
     for (;;) {
       const now = await this.store.jobs.findById(jobId);
-      if (!now || ENDED.has(now.status) || Date.now() >= deadline) return now;
+      if (!now || ENDED_JOB_STATUSES.has(now.status) || Date.now() >= deadline) return now;
       await new Promise((resolve) => setTimeout(resolve, CANCEL_POLL_MS));
     }
   }
 
-  failRunningOf(keyId: string): number {
-    return this.runner.failRunningOf(keyId);
-  }
+  /** BullMQ counts a job waiting for a person among the active ones: nothing to look at again. */
+  notify(): void {}
 
   async failQueuedOf(owner: string): Promise<number> {
     const failed = await this.runner.failQueuedOf(owner);
@@ -242,7 +231,7 @@ export class BullJobQueue implements JobQueue {
   private async process(job: Job<JobData>, token: string | undefined): Promise<void> {
     const id = job.id!;
     const first = await this.store.jobs.findById(id);
-    if (!first || ENDED.has(first.status)) return; // cancelled, or its session deleted
+    if (!first || ENDED_JOB_STATUSES.has(first.status)) return; // cancelled, or its session deleted
     const holder = `${this.settings.nodeId}:${randomUUID()}`;
     if (!(await this.locks.lockSession(first.session_id, holder))) return this.later(job, token, BUSY_DELAY_MS);
     const { perKey } = this.settings;

@@ -3,13 +3,11 @@ import type { Logger } from 'pino';
 import type { JobRow, Store } from '../store/index.js';
 import { cancelledProblem } from './problems.js';
 import { Pump } from './pump.js';
-import type { JobQueue, QueueDepth } from './queue.js';
+import { BUSY_DELAY_MS, type JobQueue, type QueueDepth } from './queue.js';
 import { keyOf, type JobRunner } from './runner.js';
 
 /** Longest wait between looks at the queue (a delayed job's run_after, or work added by another process). */
 const POLL_MS = 5_000;
-/** How long a job waits before another try when every turn slot, or its session's queue, was full. */
-export const BUSY_DELAY_MS = 1_000;
 
 export interface QueueSettings {
   concurrency: number;
@@ -70,23 +68,11 @@ export class DatabaseJobQueue implements JobQueue {
     if (this.started && !this.runner.stopping) this.pump.kick(0);
   }
 
-  turnOf(jobId: string) {
-    return this.runner.turnOf(jobId);
-  }
-
-  waitForChange(jobId: string, signal: AbortSignal | undefined, timeoutMs?: number): Promise<void> {
-    return this.runner.waitForChange(jobId, signal, timeoutMs);
-  }
-
   async cancel(jobId: string): Promise<JobRow | undefined> {
     if (await this.runner.cancelHere(jobId)) return this.store.jobs.findById(jobId);
     return (
       (await this.runner.endQueued(jobId, 'cancelled', cancelledProblem(false))) ?? this.store.jobs.findById(jobId)
     );
-  }
-
-  failRunningOf(keyId: string): number {
-    return this.runner.failRunningOf(keyId);
   }
 
   async failQueuedOf(owner: string): Promise<number> {

@@ -1,9 +1,9 @@
 // A job's event stream for SSE: waits while the job is queued, then the live turn's events, else the events the job stored.
 import type { EventStream, NumberedEvent } from '../engine/events.js';
 import type { Store } from '../store/index.js';
-import type { JobQueue } from './queue.js';
+import { ENDED_JOB_STATUSES } from './queue.js';
+import type { JobRunner } from './runner.js';
 
-const ENDED = new Set(['succeeded', 'failed', 'cancelled']);
 const isFinal = (e: NumberedEvent) => e.event.type === 'result' || e.event.type === 'error';
 
 /**
@@ -13,7 +13,7 @@ const isFinal = (e: NumberedEvent) => e.event.type === 'result' || e.event.type 
  */
 export function jobEventStream(
   jobId: string,
-  worker: Pick<JobQueue, 'turnOf' | 'waitForChange'>,
+  runner: Pick<JobRunner, 'turnOf' | 'waitForChange'>,
   store: Store,
 ): EventStream {
   let finished = false;
@@ -25,7 +25,7 @@ export function jobEventStream(
       let last = afterId;
       try {
         while (!signal?.aborted) {
-          const turn = worker.turnOf(jobId);
+          const turn = runner.turnOf(jobId);
           if (turn) {
             for await (const e of turn.events(last, signal)) {
               yield e;
@@ -36,12 +36,12 @@ export function jobEventStream(
           }
           const row = await store.jobs.findById(jobId);
           if (!row) return;
-          if (ENDED.has(row.status)) {
+          if (ENDED_JOB_STATUSES.has(row.status)) {
             for (const e of (row.events ?? []) as NumberedEvent[]) if (e.id > last) yield e;
             return;
           }
           // Queued (or its turn ended without starting): wait until the job moves, unless a new turn just appeared.
-          if (worker.turnOf(jobId) === turn) await worker.waitForChange(jobId, signal);
+          if (runner.turnOf(jobId) === turn) await runner.waitForChange(jobId, signal);
         }
       } finally {
         finished = true;

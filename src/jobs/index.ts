@@ -24,6 +24,8 @@ export interface Jobs {
   service: JobService;
   /** The queue that carries jobs to a runner (and cancels them wherever they run). */
   worker: JobQueue;
+  /** Runs this process's jobs (their live turns; a revoked key's are failed here). */
+  runner: JobRunner;
   dispatcher: WebhookDispatcher;
   /** The webhook signing secret in use (`whsec_…`). */
   secret: string;
@@ -90,7 +92,7 @@ export async function createJobs({
     observer,
     approvals,
     // A job waiting for a person frees its place in the database queue (BullMQ keeps counting it).
-    () => (queue instanceof DatabaseJobQueue ? queue.notify() : undefined),
+    () => queue?.notify(),
   );
   const perKey = config.engine.maxConcurrentTurnsPerKey;
   let redis: Redis | undefined;
@@ -120,10 +122,11 @@ export async function createJobs({
     if (config.jobs.startsPerKey) runner.startRate = new MemoryStartRate(config.jobs.startsPerKey);
   }
   const jobQueue = queue;
-  const service = new JobService(config, store, sessions, jobQueue, resolver, observer, () => dispatcher.depth());
+  const service = new JobService(config, store, sessions, jobQueue, runner, resolver, observer, () => dispatcher.depth());
   return {
     service,
     worker: jobQueue,
+    runner,
     dispatcher,
     secret,
     async start() {

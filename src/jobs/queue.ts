@@ -1,6 +1,10 @@
 // JobQueue: what the job service asks of the queue that carries jobs to a runner, in one process (database) or across nodes (BullMQ).
-import type { Turn } from '../engine/turn.js';
-import type { JobRow } from '../store/index.js';
+import type { JobRow, JobStatus } from '../store/index.js';
+
+/** The states a job does not leave. */
+export const ENDED_JOB_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
+/** How long a job waits before another try when every turn slot, or its session's queue, was full. */
+export const BUSY_DELAY_MS = 1_000;
 
 /** How many jobs the queue holds, by state. */
 export interface QueueDepth {
@@ -31,12 +35,8 @@ export interface JobQueue {
   cancel(jobId: string): Promise<JobRow | undefined>;
   /** Fails the queued jobs of a tenant whose key was revoked; how many. */
   failQueuedOf(owner: string): Promise<number>;
-  /** Fails the jobs this process runs for a key that was revoked (their turns interrupted); how many. */
-  failRunningOf(keyId: string): number;
-  /** The turn of a job this process runs, once it has one (live events). */
-  turnOf(jobId: string): Turn | undefined;
-  /** Resolves when the job changes here, after `timeoutMs` (then look again), or when `signal` aborts. */
-  waitForChange(jobId: string, signal: AbortSignal | undefined, timeoutMs?: number): Promise<void>;
+  /** Looks at the queue soon: a place came free (a job began waiting for a person). */
+  notify(): void;
   depth(): Promise<QueueDepth>;
   /** Takes no new job from now on (running ones go on). */
   stopIntake(): void;

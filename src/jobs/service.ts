@@ -12,6 +12,7 @@ import { timeOrderedId } from './ids.js';
 import { parseWebhookUrl, resolveWebhookTarget, UnsafeUrlError, type Resolver } from './ssrf.js';
 import { jobView, shownStatus } from './view.js';
 import type { JobQueue, QueueDepth } from './queue.js';
+import type { JobRunner } from './runner.js';
 
 export interface JobInput extends ChatInput {
   webhook_url?: string;
@@ -39,6 +40,8 @@ export class JobService {
     private readonly store: Store,
     private readonly sessions: SessionService,
     private readonly worker: JobQueue,
+    /** Runs this process's jobs: their live turns. */
+    private readonly runner: JobRunner,
     private readonly resolver?: Resolver,
     private readonly observer: JobsObserver = {},
     /** The webhook queue's figures (BullMQ); undefined when webhooks are polled from the table. */
@@ -143,7 +146,7 @@ export class JobService {
   /** The job's events (replay, then live) for an SSE response. */
   async events(tenant: string, name: string, id: string): Promise<EventStream> {
     await this.row(tenant, name, id);
-    return jobEventStream(id, this.worker, this.store);
+    return jobEventStream(id, this.runner, this.store);
   }
 
   /** 422 unless the URL is http(s) and (WEBHOOK_ALLOW_PRIVATE aside) every address its host resolves to now is public. */

@@ -227,7 +227,7 @@ describe('cancel', () => {
     const job = (await createJob('cw', { message: 'cw-waiting-job' })).json.data;
     // The job's turn was handed to the session's queue, where it waits behind the chat.
     const turn = await eventually(
-      () => ctx.t.server.jobs.worker.turnOf(job.id),
+      () => ctx.t.server.jobs.runner.turnOf(job.id),
       10_000,
       "the job's turn to be submitted",
     );
