@@ -122,7 +122,9 @@ export async function createJobs({
     if (config.jobs.startsPerKey) runner.startRate = new MemoryStartRate(config.jobs.startsPerKey);
   }
   const jobQueue = queue;
-  const service = new JobService(config, store, sessions, jobQueue, runner, resolver, observer, () => dispatcher.depth());
+  const service = new JobService(config, store, sessions, jobQueue, runner, resolver, observer, () =>
+    dispatcher.depth(),
+  );
   return {
     service,
     worker: jobQueue,

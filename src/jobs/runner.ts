@@ -7,7 +7,7 @@ import type { NumberedEvent, TurnResult } from '../engine/events.js';
 import type { Turn } from '../engine/turn.js';
 import { ProblemError, type ProblemDoc } from '../problems.js';
 import type { ChatCaller, ChatInput, ChatTurn, SessionService } from '../sessions/service.js';
-import type { JobOutcome, JobRow, JsonObject, Store } from '../store/index.js';
+import type { JobOutcome, JobRow, JobStatus, JsonObject, Store } from '../store/index.js';
 import type { WebhookDispatcher } from './dispatcher.js';
 import type { JobsObserver } from './observer.js';
 import type { ApprovalService } from '../approvals/service.js';
@@ -165,14 +165,7 @@ export class JobRunner {
 
   /** Ends a job that is still queued, with its webhook; undefined if it was no longer queued. */
   async endQueued(jobId: string, status: 'cancelled' | 'failed', problem: ProblemDoc): Promise<JobRow | undefined> {
-    const row = await this.store.jobs.finish(jobId, { status, error: { ...problem }, events: syntheticEnd(problem) }, [
-      'queued',
-    ]);
-    if (!row) return undefined;
-    this.observer.jobState?.(status);
-    this.changed(jobId);
-    await this.announce(status === 'cancelled' ? 'job.cancelled' : 'job.failed', row);
-    return row;
+    return this.endWithProblem(jobId, status, problem, ['queued']);
   }
 
   /** Fails the queued jobs of a tenant whose key was revoked: they would run for a key that no longer works. */
@@ -205,7 +198,7 @@ export class JobRunner {
    */
   async recoverLeft(job: JobRow): Promise<JobRow | undefined> {
     if (job.status === 'waiting') {
-      await this.failLeft(job, approvalExpiredProblem(), 'waiting');
+      await this.endWithProblem(job.id, 'failed', approvalExpiredProblem(), ['waiting']);
       this.log.warn(
         { job: job.id, session: job.session_name },
         'job was waiting for a person when its server stopped: failed',
@@ -221,35 +214,36 @@ export class JobRunner {
       this.log.warn({ job: job.id, session: job.session_name }, 'job was running when its server stopped: re-queued');
       return row;
     }
-    await this.failLeft(job, restartProblem(this.retryOnRestart), 'running');
+    await this.endWithProblem(job.id, 'failed', restartProblem(this.retryOnRestart), ['running']);
     this.log.warn({ job: job.id, session: job.session_name }, 'job was running when its server stopped: failed');
     return undefined;
   }
 
   /** Fails a job whatever state short of ended it is in (a queue gave up on it), with its webhook. */
   async failUnended(jobId: string, problem: ProblemDoc): Promise<JobRow | undefined> {
-    const row = await this.store.jobs.finish(jobId, {
-      status: 'failed',
-      error: { ...problem },
-      events: syntheticEnd(problem),
-    });
-    if (!row) return undefined;
-    this.observer.jobState?.('failed');
-    this.changed(jobId);
-    await this.announce('job.failed', row);
-    return row;
+    return this.endWithProblem(jobId, 'failed', problem);
   }
 
-  private async failLeft(job: JobRow, problem: ProblemDoc, from: 'running' | 'waiting'): Promise<void> {
+  /**
+   * Ends a job with `problem` (from one of the states `from`, else from any state short of ended), with its
+   * webhook; undefined when it was not in such a state.
+   */
+  private async endWithProblem(
+    jobId: string,
+    status: 'cancelled' | 'failed',
+    problem: ProblemDoc,
+    from?: JobStatus[],
+  ): Promise<JobRow | undefined> {
     const row = await this.store.jobs.finish(
-      job.id,
-      { status: 'failed', error: { ...problem }, events: syntheticEnd(problem) },
-      [from],
+      jobId,
+      { status, error: { ...problem }, events: syntheticEnd(problem) },
+      from,
     );
-    if (!row) return;
-    this.observer.jobState?.('failed');
-    this.changed(job.id);
-    await this.announce('job.failed', row);
+    if (!row) return undefined;
+    this.observer.jobState?.(status);
+    this.changed(jobId);
+    await this.announce(status === 'cancelled' ? 'job.cancelled' : 'job.failed', row);
+    return row;
   }
 
   /** Resolves when the job changes in this process (or after `timeoutMs`, or when `signal` aborts). */
@@ -450,7 +444,7 @@ export class JobRunner {
     await this.announce(event, row);
   }
 
-  async announce(event: JobEventType, row: JobRow, extra?: JsonObject): Promise<void> {
+  private async announce(event: JobEventType, row: JobRow, extra?: JsonObject): Promise<void> {
     try {
       await this.dispatcher.enqueue(event, row, extra);
     } catch (err) {
