@@ -2,7 +2,7 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { TurnEvent, TurnResult } from '../engine/events.js';
-import type { OwnerNode } from '../http/plugins/forward.js';
+import { ownerGone, type OwnerNode } from '../http/plugins/forward.js';
 import { ProblemError } from '../problems.js';
 
 /** Where the MCP request's turns go when another node runs their session. */
@@ -26,16 +26,7 @@ export function callerHeaders(headers: Record<string, string | string[] | undefi
   return out;
 }
 
-const unreachable = (owner: OwnerNode) =>
-  Object.assign(
-    new ProblemError(
-      503,
-      'owner-unavailable',
-      'Session owner unavailable',
-      `The node that runs this session (${owner.node}) does not answer; the session moves to another node when its lease lapses, retry then.`,
-    ),
-    { retryAfterSeconds: Math.max(1, Math.ceil(owner.ttlMs / 1000)) },
-  );
+const unreachable = (owner: OwnerNode) => ownerGone(owner.node, owner.ttlMs);
 
 /**
  * A problem document the owner answered, as this node's own error (its status, type and detail kept, and its

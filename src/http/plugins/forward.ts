@@ -87,7 +87,8 @@ export class SessionElsewhere extends Error {
 
 const retryIn = (ms: number) => ({ 'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))) });
 
-const ownerGone = (node: string, ttlMs: number) =>
+/** The node that runs the session does not answer (503, Retry-After: what is left of its lease). */
+export const ownerGone = (node: string, ttlMs: number) =>
   new HttpProblem(
     503,
     `The node that runs this session (${node}) does not answer; the session moves to another node when its lease lapses.`,
