@@ -15,6 +15,16 @@ export interface StubOptions {
   cliPath?: string;
 }
 
+/** The engine figures the stand-in engine reports (health shows them as they are). */
+export const STUB_ENGINE_STATS: EngineStats = {
+  live_processes: 1,
+  busy_processes: 0,
+  turns_running: 0,
+  turns_waiting: 0,
+  draining: false,
+  spares: { target: 0, ready: 0, starting: 0, reason: null },
+};
+
 /** What the shell and the health routes are given in these tests. */
 export type ShellTestDeps = ShellDeps & HealthRoutesDeps;
 
@@ -33,14 +43,6 @@ export function stubDeps(opts: StubOptions = {}): ShellTestDeps {
   };
   const db = opts.dbOk ?? true;
   const cliOk = opts.cliOk ?? true;
-  const stats: EngineStats = {
-    live_processes: 1,
-    busy_processes: 0,
-    turns_running: 0,
-    turns_waiting: 0,
-    draining: false,
-    spares: { target: 0, ready: 0, starting: 0, reason: null },
-  };
   return {
     config,
     version: '0.1.0-test',
@@ -62,7 +64,7 @@ export function stubDeps(opts: StubOptions = {}): ShellTestDeps {
       error: cliOk ? undefined : 'the CLI did not start',
       auth: 'api_key',
     },
-    engine: { stats: () => stats },
+    engine: { stats: () => STUB_ENGINE_STATS },
     sessions: { security: undefined },
   };
 }

@@ -1,7 +1,7 @@
 // GET /api/v1/health: 200 when the database and CLI are fine, 503 with the same body when either is not.
 import type { FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import { shellApp, type StubOptions } from '../../support/shell-app.js';
+import { shellApp, STUB_ENGINE_STATS, type StubOptions } from '../../support/shell-app.js';
 
 let app: FastifyInstance | undefined;
 afterEach(async () => {
@@ -27,14 +27,7 @@ describe('health', () => {
       uptime_seconds: expect.any(Number),
       database: { ok: true, dialect: 'sqlite' },
       claude: { cli_ok: true, cli_version: '2.1.330', cli_path_source: 'bundled', auth: 'api_key' },
-      engine: {
-        live_processes: 1,
-        busy_processes: 0,
-        turns_running: 0,
-        turns_waiting: 0,
-        draining: false,
-        spares: { target: 0, ready: 0, starting: 0, reason: null },
-      },
+      engine: STUB_ENGINE_STATS,
       auth_mode: 'api_keys',
       sandbox: { enabled: false, available: false, reason: 'not configured', network: true },
       wall: {
