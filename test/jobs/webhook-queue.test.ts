@@ -8,7 +8,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { WebhookDispatcher, type DispatcherSettings } from '../../src/jobs/dispatcher.js';
 import { generateWebhookSecret } from '../../src/jobs/secret.js';
 import { attemptJobId, WebhookQueue } from '../../src/jobs/webhook-queue.js';
-import { createStore, type Store } from '../../src/store/index.js';
+import { createStore, type JobRow, type Store } from '../../src/store/index.js';
 import { dispatcherSettings, finishedJob } from '../support/job-rows.js';
 import { needs, REDIS_TEST_URL } from '../support/needs.js';
 import { createTempDatabase } from '../support/postgres.js';
@@ -130,26 +130,27 @@ describe.skipIf(skip)('webhook attempts on BullMQ', () => {
     expect(row).toMatchObject({ status: 'pending', attempts: 0 });
     expect(await queue.getJob(attemptJobId(row!.id, 1))).toBeUndefined();
     // A row written before the upgrade (no queue then), and one a dead node had claimed (its lease over).
+    /** A delivery row put in the table by hand, with no BullMQ job behind it. */
+    const rowWithoutJob = (id: string, j: JobRow, event: string, path: string, nextAttemptAt?: string) =>
+      store.deliveries.insert({
+        id,
+        job_id: j.id,
+        owner: 'tenant',
+        event,
+        url: `${hook.url}${path}`,
+        payload: JSON.stringify({ type: event, data: { id: j.id } }),
+        ...(nextAttemptAt !== undefined && { next_attempt_at: nextAttemptAt }),
+      });
     const old = job('/old');
-    await store.deliveries.insert({
-      id: 'msg_before_upgrade',
-      job_id: old.id,
-      owner: 'tenant',
-      event: 'job.succeeded',
-      url: `${hook.url}/old`,
-      payload: JSON.stringify({ type: 'job.succeeded', data: { id: old.id } }),
-    });
+    await rowWithoutJob('msg_before_upgrade', old, 'job.succeeded', '/old');
     const claimed = job('/claimed');
-    const past = new Date(Date.now() - 60_000).toISOString();
-    await store.deliveries.insert({
-      id: 'msg_claimed_by_dead',
-      job_id: claimed.id,
-      owner: 'tenant',
-      event: 'job.started',
-      url: `${hook.url}/claimed`,
-      payload: JSON.stringify({ type: 'job.started', data: { id: claimed.id } }),
-      next_attempt_at: past,
-    });
+    await rowWithoutJob(
+      'msg_claimed_by_dead',
+      claimed,
+      'job.started',
+      '/claimed',
+      new Date(Date.now() - 60_000).toISOString(),
+    );
     node('a');
     for (const j of [lost, old, claimed])
       expect(await settled(j.id)).toMatchObject({ status: 'delivered', attempts: 1 });
