@@ -81,8 +81,6 @@ export interface LeaseOptions {
 }
 
 interface Held {
-  /** `node|epoch`, as the lease's value in Redis. */
-  value: string;
   epoch: number;
   claimedAt: number;
   /** Settles once `onFresh` ran for this claim: a second claim of the same lease waits for it too. */
@@ -90,6 +88,11 @@ interface Held {
 }
 
 export class SessionLeases implements SessionClaims {
+  /** The lease's value in Redis while this node holds it at `epoch`: `node|epoch`. */
+  private valueOf(epoch: number): string {
+    return `${this.opts.nodeId}|${String(epoch)}`;
+  }
+
   private readonly held = new Map<string, Held>();
   private readonly timer: NodeJS.Timeout;
 
@@ -145,7 +148,6 @@ export class SessionLeases implements SessionClaims {
       const recover = fresh || previous === undefined;
       const claimed = this.settle(sessionId, epoch, recover);
       const entry: Held = {
-        value: `${nodeId}|${String(epoch)}`,
         epoch,
         claimedAt: Date.now(),
         ready: claimed.then(
@@ -198,7 +200,6 @@ export class SessionLeases implements SessionClaims {
       const held = this.held.get(sessionId);
       if (held) {
         held.epoch = epoch;
-        held.value = `${this.opts.nodeId}|${String(epoch)}`;
       }
       await this.opts.recordEpoch?.(sessionId, epoch);
     }
@@ -267,7 +268,7 @@ export class SessionLeases implements SessionClaims {
     if (!held) return;
     this.held.delete(sessionId);
     try {
-      await this.opts.redis.eval(RELEASE, 1, this.key(sessionId), held.value);
+      await this.opts.redis.eval(RELEASE, 1, this.key(sessionId), this.valueOf(held.epoch));
     } catch (err) {
       this.opts.log.warn({ err, session: sessionId }, 'could not release a session lease; it lapses on its own');
     }
@@ -282,7 +283,7 @@ export class SessionLeases implements SessionClaims {
         continue;
       }
       try {
-        const ok = await this.opts.redis.eval(RENEW, 1, this.key(sessionId), held.value, String(this.opts.leaseMs));
+        const ok = await this.opts.redis.eval(RENEW, 1, this.key(sessionId), this.valueOf(held.epoch), String(this.opts.leaseMs));
         if (ok === 0 && this.held.get(sessionId) === held) {
           this.held.delete(sessionId);
           this.opts.log.error(
