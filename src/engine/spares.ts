@@ -56,30 +56,21 @@ export interface SpareSink {
 /** A first turn's outcome: 'refused' comes after 'claimed' when the spare then refused the claim (the turn ran cold). */
 export type SpareClaimResult = 'claimed' | 'mismatch' | 'none' | 'refused';
 
-const PROFILE_FIELDS: ReadonlyArray<keyof EffectiveOptions> = [
-  'model',
-  'effort',
-  'systemPrompt',
-  'maxTurns',
-  'allowedTools',
-  'disallowedTools',
-  'permissionMode',
-  'maxBudgetUsd',
-  'maxOutputTokens',
-];
-
 /**
- * Why a spare started with `profile` cannot serve `want`, or undefined when it can. Everything the SDK fixes at
- * prewarm (tools, system prompt, environment, turn and budget limits) must be equal; the model and permission mode
- * could be set at claim, but a spare serves only what it was started for, so a session never runs otherwise than
- * it would have cold. A template or an own working directory is never served.
+ * Why a spare started with `profile` cannot serve `want`, or undefined when it can. Every field of the options must
+ * be equal: everything the SDK fixes at prewarm (tools, system prompt, output format, environment, turn and budget
+ * limits) and the rest too (the model and permission mode could be set at claim, but a spare serves only what it
+ * was started for, so a session never runs otherwise than it would have cold). All fields are compared, not a list,
+ * so an option added to EffectiveOptions is never missed. A template or an own working directory is never served.
  */
 export function spareMismatch(profile: EffectiveOptions, want: SpareWant): string | undefined {
   if (want.template !== null) return `the session uses the template ${want.template}`;
   if (want.ownWorkingDir) return 'the session runs in a working directory of its own';
-  for (const field of PROFILE_FIELDS) {
-    if (JSON.stringify(profile[field]) !== JSON.stringify(want.options[field]))
-      return `its ${field} (${JSON.stringify(want.options[field])}) is not the spare's (${JSON.stringify(profile[field])})`;
+  const spare: Record<string, unknown> = { ...profile };
+  const asked: Record<string, unknown> = { ...want.options };
+  for (const field of new Set([...Object.keys(spare), ...Object.keys(asked)])) {
+    if (JSON.stringify(spare[field]) !== JSON.stringify(asked[field]))
+      return `its ${field} (${JSON.stringify(asked[field])}) is not the spare's (${JSON.stringify(spare[field])})`;
   }
   return undefined;
 }
