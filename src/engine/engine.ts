@@ -271,7 +271,7 @@ export class Engine {
       const launch = await req.prepare();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) {
-        if (launch.spare) await this.spares.discard(launch.spare);
+        await this.pool.discardLaunch(launch);
         return;
       }
       // A cold start about to happen: a spare's replacement waits, so the two do not compete for the CPU.
