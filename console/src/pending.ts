@@ -1,7 +1,7 @@
 // The signed-in key's pending approvals and questions (GET /approvals), kept fresh: every few seconds and on focus.
-import { useCallback, useEffect, useState } from 'preact/hooks';
+import { useEffect } from 'preact/hooks';
 import { api, type Problem } from './api';
-import { problemOfError } from './parts/status';
+import { useLoad } from './parts/status';
 import type { Pending } from './timeline';
 
 /** One row of GET /approvals (docs/api.md). */
@@ -41,21 +41,10 @@ export interface PendingState {
   reload: () => void;
 }
 
-/** Polls while the tab is visible and reloads when it regains focus. */
+/** GET /approvals (useLoad), again every PENDING_POLL_MS while the tab is visible and when it regains focus. */
 export function usePending(): PendingState {
-  const [items, setItems] = useState<PendingItem[] | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const reload = useCallback(() => {
-    api<PendingItem[]>('/approvals').then(
-      (res) => {
-        setItems(res.data);
-        setProblem(null);
-      },
-      (err: unknown) => setProblem(problemOfError(err)),
-    );
-  }, []);
+  const { value, problem, reload } = useLoad(() => api<PendingItem[]>('/approvals').then((res) => res.data), []);
   useEffect(() => {
-    reload();
     const timer = setInterval(() => {
       if (document.visibilityState === 'visible') reload();
     }, PENDING_POLL_MS);
@@ -67,5 +56,5 @@ export function usePending(): PendingState {
       document.removeEventListener('visibilitychange', reload);
     };
   }, [reload]);
-  return { items, problem, reload };
+  return { items: value ?? null, problem, reload };
 }

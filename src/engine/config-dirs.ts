@@ -82,6 +82,6 @@ async function projectOf(configDir: string, claudeSessionId: string): Promise<st
 }
 
 /** The CLI's project folder name of a working directory: every character but letters and digits becomes '-'. */
-export function projectName(cwd: string): string {
+function projectName(cwd: string): string {
   return cwd.replace(/[^a-zA-Z0-9]/g, '-');
 }

@@ -3,7 +3,6 @@ import type { Logger } from 'pino';
 import { ProblemError } from '../problems.js';
 import { EngineError, LAUNCH_REFUSALS } from './errors.js';
 import { RunnerPool, type SessionClaims } from './pool.js';
-import { discardWall } from './process-spawn.js';
 
 export type { SessionClaims } from './pool.js';
 import type { RunnerLaunch, TurnLimits } from './runner.js';
@@ -272,7 +271,7 @@ export class Engine {
       const launch = await req.prepare();
       // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the turn may end while this awaits
       if (turn.finished) {
-        if (launch.spare) await this.spares.discard(launch.spare);
+        await this.pool.discardLaunch(launch);
         return;
       }
       // A cold start about to happen: a spare's replacement waits, so the two do not compete for the CPU.
@@ -326,8 +325,7 @@ export class Engine {
     if (stopped()) return;
     const launch = await req.prepare({ cold: true });
     if (turn.finished || stopped()) {
-      discardWall(launch.wall);
-      if (launch.spare) await this.spares.discard(launch.spare);
+      await this.pool.discardLaunch(launch);
       return;
     }
     this.spares.defer();

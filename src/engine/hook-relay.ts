@@ -6,7 +6,7 @@ type HookMap = Partial<Record<HookEvent, HookCallbackMatcher[]>>;
 const UNBOUND = 'This Claude Code process belongs to no session yet.';
 
 /** The layout of a hook map (events, matchers, timeouts, how many callbacks): what must be equal for a relay to carry it. */
-export function hookLayout(hooks: HookMap | undefined): string {
+function hookLayout(hooks: HookMap | undefined): string {
   const events = Object.entries(hooks ?? {}).sort(([a], [b]) => a.localeCompare(b));
   return JSON.stringify(
     events.map(([event, matchers]) => [

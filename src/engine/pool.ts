@@ -80,16 +80,14 @@ export class RunnerPool {
       existing.fitsBudget(launch.options.maxBudgetUsd)
     ) {
       existing.state = 'busy'; // reserved for the caller's turn, so no one evicts it first
-      discardWall(launch.wall);
-      if (launch.spare) await this.spares?.discard(launch.spare);
+      await this.discardLaunch(launch);
       return existing;
     }
     if (existing) await this.close(sessionId);
     try {
       await this.makeRoom(owner, launch.spare !== undefined);
     } catch (err) {
-      discardWall(launch.wall);
-      if (launch.spare) await this.spares?.discard(launch.spare);
+      await this.discardLaunch(launch);
       throw err;
     }
     // Several nodes: the session's lease first, so no other node runs it meanwhile (refused if one does).
@@ -97,8 +95,7 @@ export class RunnerPool {
       try {
         await this.claims.claim(sessionId);
       } catch (err) {
-        discardWall(launch.wall);
-        if (launch.spare) await this.spares?.discard(launch.spare);
+        await this.discardLaunch(launch);
         throw err;
       }
     }
@@ -115,6 +112,12 @@ export class RunnerPool {
       this.claims?.release(sessionId);
     });
     return runner;
+  }
+
+  /** Closes what a launch holds when no process is started from it: its wall's workspace descriptor and its taken spare. */
+  async discardLaunch(launch: RunnerLaunch): Promise<void> {
+    discardWall(launch.wall);
+    if (launch.spare) await this.spares?.discard(launch.spare);
   }
 
   /** Closes the owner's idle processes past its share, then spares, then anyone's idle ones, until one more fits. */

@@ -56,30 +56,21 @@ export interface SpareSink {
 /** A first turn's outcome: 'refused' comes after 'claimed' when the spare then refused the claim (the turn ran cold). */
 export type SpareClaimResult = 'claimed' | 'mismatch' | 'none' | 'refused';
 
-const PROFILE_FIELDS: ReadonlyArray<keyof EffectiveOptions> = [
-  'model',
-  'effort',
-  'systemPrompt',
-  'maxTurns',
-  'allowedTools',
-  'disallowedTools',
-  'permissionMode',
-  'maxBudgetUsd',
-  'maxOutputTokens',
-];
-
 /**
- * Why a spare started with `profile` cannot serve `want`, or undefined when it can. Everything the SDK fixes at
- * prewarm (tools, system prompt, environment, turn and budget limits) must be equal; the model and permission mode
- * could be set at claim, but a spare serves only what it was started for, so a session never runs otherwise than
- * it would have cold. A template or an own working directory is never served.
+ * Why a spare started with `profile` cannot serve `want`, or undefined when it can. Every field of the options must
+ * be equal: everything the SDK fixes at prewarm (tools, system prompt, output format, environment, turn and budget
+ * limits) and the rest too (the model and permission mode could be set at claim, but a spare serves only what it
+ * was started for, so a session never runs otherwise than it would have cold). All fields are compared, not a list,
+ * so an option added to EffectiveOptions is never missed. A template or an own working directory is never served.
  */
 export function spareMismatch(profile: EffectiveOptions, want: SpareWant): string | undefined {
   if (want.template !== null) return `the session uses the template ${want.template}`;
   if (want.ownWorkingDir) return 'the session runs in a working directory of its own';
-  for (const field of PROFILE_FIELDS) {
-    if (JSON.stringify(profile[field]) !== JSON.stringify(want.options[field]))
-      return `its ${field} (${JSON.stringify(want.options[field])}) is not the spare's (${JSON.stringify(profile[field])})`;
+  const spare: Record<string, unknown> = { ...profile };
+  const asked: Record<string, unknown> = { ...want.options };
+  for (const field of new Set([...Object.keys(spare), ...Object.keys(asked)])) {
+    if (JSON.stringify(spare[field]) !== JSON.stringify(asked[field]))
+      return `its ${field} (${JSON.stringify(asked[field])}) is not the spare's (${JSON.stringify(spare[field])})`;
   }
   return undefined;
 }
@@ -218,9 +209,23 @@ export class SparePool {
     this.failures = 0;
   }
 
-  /** Ends a spare that was taken but not used (the session's folders could not be swapped, or the turn ended first). */
+  /**
+   * Closes a spare and removes what it holds: one taken but not used (the session's folders could not be swapped, or
+   * the turn ended first), or one the pool ends itself. Closing one already closed does nothing.
+   */
   async discard(spare: Spare): Promise<void> {
-    await this.closeSpare(spare);
+    const wasClosed = spare.state === 'closed';
+    spare.state = 'closed';
+    this.spares.delete(spare);
+    if (wasClosed) return;
+    if (spare.process) {
+      spare.process.close();
+      await spare.process.exited.catch(() => undefined);
+    }
+    spare.start?.release();
+    await spare.setup
+      ?.discard()
+      .catch((err: unknown) => this.log.warn({ err, spare: spare.id }, 'spare cleanup failed'));
   }
 
   /** Closes one spare to make room for a session's process; false when none is held. */
@@ -229,7 +234,7 @@ export class SparePool {
       [...this.spares].find((s) => s.state === 'starting') ?? [...this.spares].find((s) => s.state === 'ready');
     if (!victim) return false;
     this.log.info({ spare: victim.id }, 'closing a warm spare to make room for a session process');
-    await this.closeSpare(victim);
+    await this.discard(victim);
     return true;
   }
 
@@ -270,14 +275,14 @@ export class SparePool {
     this.closing = true;
     clearTimeout(this.retryTimer);
     clearTimeout(this.refillTimer);
-    await Promise.all([...this.spares].map((s) => this.closeSpare(s)));
+    await Promise.all([...this.spares].map((s) => this.discard(s)));
   }
 
   private async shedForMemory(): Promise<void> {
     for (const s of [...this.spares]) {
       if (s.state !== 'ready' && s.state !== 'starting') continue;
       this.log.warn({ spare: s.id }, 'free memory is low; closing a warm spare');
-      await this.closeSpare(s);
+      await this.discard(s);
     }
   }
 
@@ -311,7 +316,7 @@ export class SparePool {
     } catch (err) {
       if (spare.state === 'closed') return;
       this.log.warn({ err, spare: spare.id }, 'a warm spare could not start');
-      await this.closeSpare(spare);
+      await this.discard(spare);
       this.backOff();
     }
   }
@@ -320,7 +325,7 @@ export class SparePool {
   private onExit(spare: Spare): void {
     if (spare.state === 'taken') return;
     const died = spare.state !== 'closed';
-    void this.closeSpare(spare).then(() => {
+    void this.discard(spare).then(() => {
       if (!died || this.closing) return;
       this.log.warn({ spare: spare.id }, 'an idle warm spare died; replacing it');
       this.backOff();
@@ -337,20 +342,5 @@ export class SparePool {
       this.fill();
     }, delay);
     this.retryTimer.unref();
-  }
-
-  private async closeSpare(spare: Spare): Promise<void> {
-    const wasClosed = spare.state === 'closed';
-    spare.state = 'closed';
-    this.spares.delete(spare);
-    if (wasClosed) return;
-    if (spare.process) {
-      spare.process.close();
-      await spare.process.exited.catch(() => undefined);
-    }
-    spare.start?.release();
-    await spare.setup
-      ?.discard()
-      .catch((err: unknown) => this.log.warn({ err, spare: spare.id }, 'spare cleanup failed'));
   }
 }

@@ -33,7 +33,8 @@ function fail(err: unknown, what: string): never {
   throw workspaceErrorOf(err, what) ?? err;
 }
 
-function errno(err: unknown): string | undefined {
+/** The error's code (ENOENT, EEXIST, …), if it has one. */
+export function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | undefined)?.code;
 }
 

@@ -1,14 +1,8 @@
 // How a file operation reaches its workspace (opened afresh and checked) and a folder in it, and how it reports what the file system throws.
 import type { Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
-import { walk, type Dir, type Walk } from './anchor.js';
+import { errno, walk, type Dir, type Walk } from './anchor.js';
 import { WorkspaceError, workspaceErrorOf } from './errors.js';
-import type { PathText } from './path-text.js';
-import { parseAgainst } from './resolve.js';
-
-export function errno(err: unknown): string | undefined {
-  return (err as NodeJS.ErrnoException | undefined)?.code;
-}
 
 export function mapped(err: unknown, what: string): unknown {
   return err instanceof WorkspaceError ? err : (workspaceErrorOf(err, what) ?? err);
@@ -42,10 +36,6 @@ export async function inFolder<T>(
   } finally {
     await w.close();
   }
-}
-
-export function parse(base: Dir, text: string, label: string): PathText {
-  return parseAgainst(base, text, label);
 }
 
 export async function lstatOrUndefined(path: string, what: string): Promise<Stats | undefined> {

@@ -4,7 +4,8 @@ import { lstat, readdir } from 'node:fs/promises';
 import { openDir, type Dir } from './anchor.js';
 import { entryOf, type FileEntry } from './entries.js';
 import { WorkspaceError } from './errors.js';
-import { inFolder, inWorkspace, parse, type OpenWorkspace } from './in-workspace.js';
+import { inFolder, inWorkspace, type OpenWorkspace } from './in-workspace.js';
+import { parseAgainst } from './resolve.js';
 
 export interface ListOptions {
   recursive?: boolean;
@@ -22,7 +23,7 @@ export interface ListOptions {
 export function listFiles(workspace: OpenWorkspace, text: string, opts: ListOptions): Promise<FileEntry[]> {
   const label = opts.label ?? 'path';
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, text, label);
+    const { segments } = parseAgainst(base, text, label);
     return inFolder(base, segments, label, async (w) => {
       const out: FileEntry[] = [];
       const collect = async (dir: Dir): Promise<void> => {

@@ -5,7 +5,8 @@ import { relative, sep } from 'node:path';
 import { openDir, openFileIn } from './anchor.js';
 import { entryOf, type FileEntry } from './entries.js';
 import { WorkspaceError } from './errors.js';
-import { inFolder, inWorkspace, parse, type OpenWorkspace } from './in-workspace.js';
+import { inFolder, inWorkspace, type OpenWorkspace } from './in-workspace.js';
+import { parseAgainst } from './resolve.js';
 
 /** An open regular file of the workspace, ready to stream; the caller closes `handle` (a read stream on it does). */
 export interface OpenFile {
@@ -17,7 +18,7 @@ export interface OpenFile {
 /** Opens a file for reading, following symlinks only to targets inside the workspace; folders are `is-directory`. */
 export function openFile(workspace: OpenWorkspace, text: string, label = 'path'): Promise<OpenFile> {
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, text, label);
+    const { segments } = parseAgainst(base, text, label);
     const last = segments.at(-1);
     if (last === undefined) throw new WorkspaceError(`${label} names the workspace folder itself`, 'is-directory');
     return inFolder(base, segments.slice(0, -1), label, async (w) => {
@@ -39,7 +40,7 @@ export function openFile(workspace: OpenWorkspace, text: string, label = 'path')
 /** Metadata of what a path names (a symlink inside the workspace is reported as its target). */
 export function statPath(workspace: OpenWorkspace, text: string, label = 'path'): Promise<FileEntry> {
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, text, label);
+    const { segments } = parseAgainst(base, text, label);
     const last = segments.at(-1);
     return inFolder(base, segments.slice(0, last === undefined ? segments.length : -1), label, async (w) => {
       if (last === undefined) return entryOf('', '', await w.dir.handle.stat());

@@ -1,9 +1,10 @@
 // Deletes a file, a link or a folder of a workspace; a folder tree through open descriptors so nothing outside is reached.
 import { readdir, realpath, rmdir, unlink } from 'node:fs/promises';
-import { isWithin, openDir, type Dir } from './anchor.js';
+import { errno, isWithin, openDir, type Dir } from './anchor.js';
 import { entryOf, type FileEntry } from './entries.js';
 import { WorkspaceError } from './errors.js';
-import { errno, inFolder, inWorkspace, lstatOrUndefined, mapped, parse, type OpenWorkspace } from './in-workspace.js';
+import { inFolder, inWorkspace, lstatOrUndefined, mapped, type OpenWorkspace } from './in-workspace.js';
+import { parseAgainst } from './resolve.js';
 
 export interface RemoveOptions {
   /** Delete a folder with everything in it; otherwise only an empty folder. */
@@ -19,7 +20,7 @@ export interface RemoveOptions {
 export function removePath(workspace: OpenWorkspace, text: string, opts: RemoveOptions = {}): Promise<FileEntry> {
   const label = opts.label ?? 'path';
   return inWorkspace(workspace, (base) => {
-    const { segments } = parse(base, text, label);
+    const { segments } = parseAgainst(base, text, label);
     const name = segments.at(-1);
     if (name === undefined)
       throw new WorkspaceError(`${label} names the workspace folder itself, which cannot be deleted`, 'root');

@@ -3,11 +3,12 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { link, open, realpath, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
-import { isWithin, walk, type Dir, type Walk } from './anchor.js';
+import { errno, isWithin, walk, type Dir, type Walk } from './anchor.js';
 import { entryOf, type FileEntry } from './entries.js';
 import { WorkspaceError } from './errors.js';
-import { errno, lstatOrUndefined, mapped, parse, type OpenWorkspace } from './in-workspace.js';
+import { lstatOrUndefined, mapped, type OpenWorkspace } from './in-workspace.js';
 import { checkName } from './path-text.js';
+import { parseAgainst } from './resolve.js';
 import { newTempName } from './temp-names.js';
 
 export interface WrittenFile extends FileEntry {
@@ -114,7 +115,7 @@ export async function stageFile(
     await base.close();
   };
   try {
-    const parsed = parse(base, opts.path ?? '', label);
+    const parsed = parseAgainst(base, opts.path ?? '', label);
     const segments = [...parsed.segments];
     if (opts.path === undefined || segments.length === 0 || parsed.trailingSlash) {
       if (opts.name === undefined)

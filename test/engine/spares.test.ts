@@ -33,6 +33,23 @@ describe('spareMismatch', () => {
     expect(spareMismatch(profile, want([], { template: 'reviewer' }))).toBe('the session uses the template reviewer');
     expect(spareMismatch(profile, want([], { own: true }))).toBe('the session runs in a working directory of its own');
   });
+
+  it('refuses a first turn that asks for an output_format the spare was started without', () => {
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] };
+    const asked = want([{ output_format: { type: 'json_schema', schema } }]);
+    expect({ ...asked.options, outputFormat: profile.outputFormat }).toEqual(profile);
+    expect(spareMismatch(profile, asked)).toMatch(/^its outputFormat/);
+  });
+
+  it('compares every option, not a list: a field it was never told about still refuses', () => {
+    const options = { ...profile, futureOption: 'on' } as typeof profile;
+    expect(spareMismatch(profile, { options, template: null, ownWorkingDir: false })).toMatch(
+      /^its futureOption \("on"\)/,
+    );
+    expect(spareMismatch(options, { options: profile, template: null, ownWorkingDir: false })).toMatch(
+      /^its futureOption \(undefined\) is not the spare's \("on"\)/,
+    );
+  });
 });
 
 describe('HookRelay', () => {
