@@ -15,6 +15,8 @@ export function stdioMcpTransport(t: TestServer, env: Record<string, string>): S
       APPROVED_DIRECTORY: t.dirs.workspaces,
       CLAUDE_CONFIG_DIR: t.cli.configDir,
       LOG_LEVEL: 'warn',
+      // Where the wall cannot run, the test server serves several tenants unconfined (wallFallbackEnv); so does this.
+      ...(t.config.security.wall.unconfinedTenants && { WALL_UNCONFINED_TENANTS: 'true' }),
       ...env,
     },
   });

@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CliEnv } from './cli-env.js';
+import { wallFallbackEnv } from './needs.js';
 
 const CLI = join(process.cwd(), 'src/cli.ts');
 const TSX = import.meta.resolve('tsx');
@@ -21,16 +22,17 @@ export interface ServerProcess {
  * Starts the server in `cwd` with exactly `env` (and WARM_SPARES=0 unless it is set) and resolves once it logs the address it listens on. `user`: run it
  * as that uid/gid (the test runs as root), as the Docker image runs it as `app`.
  */
-export function startServerProcess(
+export async function startServerProcess(
   cwd: string,
   env: Record<string, string>,
   args: string[] = ['serve'],
   user?: { uid: number; gid: number },
 ): Promise<ServerProcess> {
+  const fallback = await wallFallbackEnv();
   const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
     cwd,
     // No warm spare unless `env` asks for one (WARM_SPARES): fewer CLI processes, and the counts tests expect.
-    env: { WARM_SPARES: '0', ...env },
+    env: { ...fallback, WARM_SPARES: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     ...user,
   });

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { makeCliEnv, type CliEnv } from './cli-env.js';
+import { wallFallbackEnv } from './needs.js';
 
 export interface TestServer {
   server: RunningServer;
@@ -37,7 +38,9 @@ export async function startTestServer(
   const root = realpathSync(mkdtempSync(join(tmpdir(), 'cc-api-it-')));
   const dirs = { root, data: join(root, 'data'), workspaces: join(root, 'workspaces') };
   const cli = makeCliEnv(modelUrl, opts.cliEnv);
+  const fallback = await wallFallbackEnv();
   const settings = (extra: Record<string, string>) => ({
+    ...fallback,
     PORT: '0',
     HOST: '127.0.0.1',
     API_KEYS: KEYS.join(','),
