@@ -283,7 +283,13 @@ export class SessionLeases implements SessionClaims {
         continue;
       }
       try {
-        const ok = await this.opts.redis.eval(RENEW, 1, this.key(sessionId), this.valueOf(held.epoch), String(this.opts.leaseMs));
+        const ok = await this.opts.redis.eval(
+          RENEW,
+          1,
+          this.key(sessionId),
+          this.valueOf(held.epoch),
+          String(this.opts.leaseMs),
+        );
         if (ok === 0 && this.held.get(sessionId) === held) {
           this.held.delete(sessionId);
           this.opts.log.error(
